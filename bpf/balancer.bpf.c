@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * ebb's XDP balancer. A flow is pinned to its node in the LRU flow table; a new flow is placed
+ * by the VIP's Maglev table over `active` nodes; a TCP packet that is not a SYN but misses the
+ * table (state lost: eviction, restart, ECMP change) gets a second chance over `active` and
+ * `draining` nodes, so a draining node keeps its flows even when ebb forgot them.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "ebb.h"
+#include "ebb_hash.h"
+#include "maps.h"
+#include "parsing.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Written by the loader before load; read back by `prog upgrade` to refuse a foreign layout. */
+const volatile __u32 layout_version = EBB_MAP_LAYOUT_VERSION;
+
+static __always_inline int account(__u32 reason, __u64 bytes, int verdict)
+{
+	struct ebb_reason_counter *rc = bpf_map_lookup_elem(&reasons, &reason);
+
+	if (rc) {
+		rc->packets++;
+		rc->bytes += bytes;
+	}
+	return verdict;
+}
+
+static __always_inline void count(void *stats, __u32 id, __u64 bytes, bool placed, bool second)
+{
+	struct ebb_counters *c = bpf_map_lookup_elem(stats, &id);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += bytes;
+	if (placed)
+		c->new_flows++;
+	if (second)
+		c->second_chance++;
+}
+
+/* The node a ring gives this flow, 0 when the ring is empty or absent. */
+static __always_inline __u32 ring_pick(__u32 ring_id, const struct ebb_flow_key *key)
+{
+	__u32 slot = ebb_ring_slot(key);
+	void *ring = bpf_map_lookup_elem(&rings, &ring_id);
+	__u32 *node_id;
+
+	if (!ring)
+		return 0;
+	node_id = bpf_map_lookup_elem(ring, &slot);
+	return node_id ? *node_id : 0;
+}
+
+static __always_inline bool takes_pinned_flows(const struct ebb_node *node)
+{
+	return node->state == EBB_NODE_ACTIVE || node->state == EBB_NODE_DRAINING;
+}
+
+static __always_inline void note_tcp_flags(struct ebb_flow *flow, __u8 tcp_flags)
+{
+	__u8 flags = flow->flags;
+
+	if (tcp_flags & TCP_FLAG_FIN)
+		flags |= EBB_FLOW_FIN;
+	if (tcp_flags & TCP_FLAG_RST)
+		flags |= EBB_FLOW_RST;
+	if (flags != flow->flags)
+		flow->flags = flags;
+}
+
+SEC("xdp")
+int ebb_balancer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	struct ethhdr *eth = data;
+	struct packet pkt = {};
+	struct ebb_vip_key vk = {};
+	struct ebb_vip *vip;
+	struct ebb_flow *flow;
+	struct ebb_node *node;
+	bool placed = false, second = false;
+	__u32 node_id = 0;
+	__u64 now, off = sizeof(*eth);
+	__u16 h_proto;
+	int reason;
+
+	if ((void *)(eth + 1) > data_end)
+		return account(EBB_R_PASS_TRUNCATED, bytes, XDP_PASS);
+	h_proto = eth->h_proto;
+	if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+		struct ebb_vlan_hdr *vh = data + off;
+
+		if ((void *)(vh + 1) > data_end)
+			return account(EBB_R_PASS_TRUNCATED, bytes, XDP_PASS);
+		h_proto = vh->encapsulated_proto;
+		off += sizeof(*vh);
+	}
+	if (h_proto == bpf_htons(ETH_P_IP))
+		reason = parse_ipv4(data, data_end, off, &pkt);
+	else if (h_proto == bpf_htons(ETH_P_IPV6))
+		reason = parse_ipv6(data, data_end, off, &pkt);
+	else
+		reason = EBB_R_PASS_NOT_IP;
+	if (reason != EBB_R_FORWARDED)
+		goto unowned;
+
+	__builtin_memcpy(vk.addr, pkt.key.dst, sizeof(vk.addr));
+	vk.port = pkt.key.dport;
+	vk.proto = pkt.key.proto;
+	vk.family = pkt.key.family;
+	vip = bpf_map_lookup_elem(&vips, &vk);
+	if (!vip) {
+		vk.port = 0;
+		vip = bpf_map_lookup_elem(&vips, &vk);
+		if (!vip) {
+			reason = EBB_R_PASS_NOT_VIP;
+			goto unowned;
+		}
+	}
+
+	now = bpf_ktime_get_ns();
+	flow = bpf_map_lookup_elem(&flows, &pkt.key);
+	if (flow) {
+		node_id = flow->node_id;
+		node = bpf_map_lookup_elem(&nodes, &node_id);
+		bool syn_reuse = (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+				 (flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST));
+
+		if (node && takes_pinned_flows(node) && !syn_reuse) {
+			if (!pkt.icmp_error) {
+				note_tcp_flags(flow, pkt.tcp_flags);
+				if (now - flow->last_seen_ns > EBB_TOUCH_NS)
+					flow->last_seen_ns = now;
+			}
+			goto forward;
+		}
+		/* Pinned to a node that no longer takes flows, or a new connection on an old
+		 * port: place it again, over the nodes that take new flows. */
+		node_id = ring_pick(EBB_RING_NEW(vip->id), &pkt.key);
+		if (!node_id) {
+			reason = EBB_R_DROP_NO_NODE;
+			goto drop;
+		}
+		if (!pkt.icmp_error) {
+			flow->node_id = node_id;
+			flow->flags = 0;
+			note_tcp_flags(flow, pkt.tcp_flags);
+			flow->last_seen_ns = now;
+			placed = true;
+		}
+		goto lookup_node;
+	}
+
+	if (pkt.icmp_error || (pkt.key.proto == IPPROTO_TCP && !(pkt.tcp_flags & TCP_FLAG_SYN))) {
+		node_id = ring_pick(EBB_RING_SECOND(vip->id), &pkt.key);
+		second = !pkt.icmp_error;
+	} else {
+		node_id = ring_pick(EBB_RING_NEW(vip->id), &pkt.key);
+	}
+	if (!node_id) {
+		reason = EBB_R_DROP_NO_NODE;
+		goto drop;
+	}
+	if (!pkt.icmp_error) {
+		struct ebb_flow fresh = { .node_id = node_id, .last_seen_ns = now };
+
+		note_tcp_flags(&fresh, pkt.tcp_flags);
+		bpf_map_update_elem(&flows, &pkt.key, &fresh, BPF_ANY);
+		placed = true;
+	}
+
+lookup_node:
+	node = bpf_map_lookup_elem(&nodes, &node_id);
+forward:
+	if (!node) {
+		reason = EBB_R_DROP_NO_NODE;
+		goto drop;
+	}
+	if (!(node->mac[0] | node->mac[1] | node->mac[2] | node->mac[3] | node->mac[4] |
+	      node->mac[5])) {
+		reason = EBB_R_DROP_NO_MAC;
+		goto drop;
+	}
+	/* dsr: the frame leaves the way it came, from us to the node; L3 and up are untouched. */
+	__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
+	__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
+	count(&vip_stats, vip->id, bytes, placed, second);
+	count(&node_stats, node_id, bytes, placed, second);
+	return account(EBB_R_FORWARDED, bytes, XDP_TX);
+
+drop:
+	count(&vip_stats, vip->id, bytes, false, false);
+	return account(reason, bytes, XDP_DROP);
+unowned:
+	if (reason == EBB_R_PASS_NOT_IP || reason == EBB_R_PASS_NOT_VIP ||
+	    reason == EBB_R_PASS_TRUNCATED || reason == EBB_R_PASS_ICMP)
+		return account(reason, bytes, XDP_PASS);
+	return account(reason, bytes, XDP_DROP);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The balancer's maps. Every one is pinned by name under the bpffs directory given at load time
+ * (default /sys/fs/bpf/ebb), so the datapath and its state outlive ebbctl and ebbd, and a
+ * restarted or upgraded program finds them again.
+ */
+#ifndef EBB_MAPS_H
+#define EBB_MAPS_H
+
+#include "ebb.h"
+
+/* Addresses that carry at least one VIP: one lookup tells ours from not-ours. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_MAX_VIPS);
+	__type(key, struct ebb_vip_addr_key);
+	__type(value, __u32); /* number of VIPs on this address */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_MAX_VIPS);
+	__type(key, struct ebb_vip_key);
+	__type(value, struct ebb_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EBB_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct ebb_node);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_MAX_MEMBERS);
+	__type(key, struct ebb_member_key);
+	__type(value, struct ebb_member);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} members SEC(".maps");
+
+/* One Maglev lookup table: slot -> node id. */
+struct ebb_ring {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EBB_RING_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/*
+ * Map of maps so that a table switch is one pointer swap: user space fills a fresh inner table,
+ * then replaces the outer slot, and a packet sees either the whole old or the whole new table.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, EBB_MAX_RINGS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct ebb_ring);
+} rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EBB_FLOW_TABLE_SIZE);
+	__type(key, struct ebb_flow_key);
+	__type(value, struct ebb_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EBB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct ebb_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EBB_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct ebb_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EBB_R_MAX);
+	__type(key, __u32);
+	__type(value, struct ebb_reason_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} reasons SEC(".maps");
+
+#endif /* EBB_MAPS_H */

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Header parsing: from the frame to a flow key. A parser returns EBB_R_FORWARDED when the
+ * packet is a balanced one with its key filled in, otherwise the reason it is not ours (pass)
+ * or is ours but unusable (drop). Whether an address is ours is decided as soon as the IP
+ * header is readable, so that a malformed packet to a VIP is dropped, never passed half-parsed.
+ */
+#ifndef EBB_PARSING_H
+#define EBB_PARSING_H
+
+#include "consts.h"
+#include "ebb.h"
+#include "maps.h"
+
+struct ebb_vlan_hdr {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+struct packet {
+	struct ebb_flow_key key;
+	__u8 tcp_flags;
+	bool icmp_error; /* an ICMP error about key's flow: steer it, never pin it */
+};
+
+static __always_inline bool is_vip_addr(const __be32 *addr, __u8 family)
+{
+	struct ebb_vip_addr_key vak = { .family = family };
+
+	vak.addr[0] = addr[0];
+	if (family == EBB_FAMILY_V6) {
+		vak.addr[1] = addr[1];
+		vak.addr[2] = addr[2];
+		vak.addr[3] = addr[3];
+	}
+	return bpf_map_lookup_elem(&vip_addrs, &vak) != NULL;
+}
+
+/* Reads the ports (and TCP flags) of the L4 header at off. */
+static __always_inline int parse_ports(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	if (pkt->key.proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + off;
+
+		if ((void *)(th + 1) > data_end)
+			return EBB_R_DROP_TRUNCATED;
+		pkt->key.sport = th->source;
+		pkt->key.dport = th->dest;
+		pkt->tcp_flags = ((__u8 *)th)[13];
+		return EBB_R_FORWARDED;
+	}
+	struct udphdr *uh = data + off;
+
+	if ((void *)(uh + 1) > data_end)
+		return EBB_R_DROP_TRUNCATED;
+	pkt->key.sport = uh->source;
+	pkt->key.dport = uh->dest;
+	return EBB_R_FORWARDED;
+}
+
+/*
+ * The quoted ports of an ICMP error: the quote is the node's reply (VIP -> client), so the key
+ * is built reversed, as the client's packets of that flow would have it.
+ */
+static __always_inline int quoted_ports(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	__be16 *ports = data + off;
+
+	if ((void *)(ports + 2) > data_end)
+		return EBB_R_DROP_BAD_ICMP;
+	pkt->key.sport = ports[1];
+	pkt->key.dport = ports[0];
+	pkt->icmp_error = true;
+	return EBB_R_FORWARDED;
+}
+
+static __always_inline int parse_icmp4(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	struct icmphdr *icmp = data + off;
+	struct iphdr *inner;
+
+	if ((void *)(icmp + 1) > data_end)
+		return EBB_R_DROP_TRUNCATED;
+	if (icmp->type != ICMP_DEST_UNREACH)
+		return EBB_R_PASS_ICMP;
+	inner = (void *)(icmp + 1);
+	if ((void *)(inner + 1) > data_end)
+		return EBB_R_DROP_BAD_ICMP;
+	if (inner->ihl < 5 || (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP))
+		return EBB_R_DROP_BAD_ICMP;
+	pkt->key.proto = inner->protocol;
+	pkt->key.src[0] = inner->daddr;
+	pkt->key.dst[0] = inner->saddr;
+	return quoted_ports(data, data_end, off + sizeof(*icmp) + inner->ihl * 4, pkt);
+}
+
+static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	struct iphdr *iph = data + off;
+
+	if ((void *)(iph + 1) > data_end)
+		return EBB_R_PASS_TRUNCATED;
+	if (!is_vip_addr(&iph->daddr, EBB_FAMILY_V4))
+		return EBB_R_PASS_NOT_VIP;
+	if (iph->ihl < 5)
+		return EBB_R_DROP_BAD_IHL;
+	/* Only the first fragment has ports; the rest could not be placed like it. */
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return EBB_R_DROP_FRAGMENT;
+
+	pkt->key.family = EBB_FAMILY_V4;
+	pkt->key.proto = iph->protocol;
+	pkt->key.src[0] = iph->saddr;
+	pkt->key.dst[0] = iph->daddr;
+	/* IPv4 options are kept: dsr forwards the packet as it came, only the ports are needed. */
+	off += iph->ihl * 4;
+	if (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP)
+		return parse_ports(data, data_end, off, pkt);
+	if (iph->protocol == IPPROTO_ICMP)
+		return parse_icmp4(data, data_end, off, pkt);
+	return EBB_R_PASS_NOT_VIP;
+}
+
+static __always_inline void copy_addr6(__be32 *dst, const struct in6_addr *src)
+{
+	dst[0] = src->in6_u.u6_addr32[0];
+	dst[1] = src->in6_u.u6_addr32[1];
+	dst[2] = src->in6_u.u6_addr32[2];
+	dst[3] = src->in6_u.u6_addr32[3];
+}
+
+static __always_inline int parse_icmp6(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	struct icmp6hdr *icmp = data + off;
+	struct ipv6hdr *inner;
+
+	if ((void *)(icmp + 1) > data_end)
+		return EBB_R_DROP_TRUNCATED;
+	if (icmp->icmp6_type != ICMPV6_PKT_TOOBIG && icmp->icmp6_type != ICMPV6_DEST_UNREACH)
+		return EBB_R_PASS_ICMP;
+	inner = (void *)(icmp + 1);
+	if ((void *)(inner + 1) > data_end)
+		return EBB_R_DROP_BAD_ICMP;
+	if (inner->nexthdr != IPPROTO_TCP && inner->nexthdr != IPPROTO_UDP)
+		return EBB_R_DROP_BAD_ICMP;
+	pkt->key.proto = inner->nexthdr;
+	copy_addr6(pkt->key.src, &inner->daddr);
+	copy_addr6(pkt->key.dst, &inner->saddr);
+	return quoted_ports(data, data_end, off + sizeof(*icmp) + sizeof(*inner), pkt);
+}
+
+static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, struct packet *pkt)
+{
+	struct ipv6hdr *ip6h = data + off;
+	__u8 nexthdr;
+
+	if ((void *)(ip6h + 1) > data_end)
+		return EBB_R_PASS_TRUNCATED;
+	if (!is_vip_addr(ip6h->daddr.in6_u.u6_addr32, EBB_FAMILY_V6))
+		return EBB_R_PASS_NOT_VIP;
+
+	pkt->key.family = EBB_FAMILY_V6;
+	copy_addr6(pkt->key.src, &ip6h->saddr);
+	copy_addr6(pkt->key.dst, &ip6h->daddr);
+	nexthdr = ip6h->nexthdr;
+	pkt->key.proto = nexthdr;
+	off += sizeof(*ip6h);
+	switch (nexthdr) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		return parse_ports(data, data_end, off, pkt);
+	case IPV6_NH_ICMP:
+		return parse_icmp6(data, data_end, off, pkt);
+	case IPV6_NH_FRAGMENT:
+		return EBB_R_DROP_FRAGMENT;
+	case IPV6_NH_HOP:
+	case IPV6_NH_ROUTING:
+	case IPV6_NH_DSTOPTS:
+	case IPV6_NH_AUTH:
+	case IPV6_NH_ESP:
+	case IPV6_NH_MOBILITY:
+		/* The ports sit behind a chain the fast path does not walk. */
+		return EBB_R_DROP_IPV6_EXT;
+	default:
+		return EBB_R_PASS_NOT_VIP;
+	}
+}
+
+#endif /* EBB_PARSING_H */

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of everything the datapath (bpf/) and user space (user/, tests/) share:
+ * limits, map keys and values, node states, counters. Keys carry explicit padding so that the
+ * bytes hashed by the kernel are the bytes written by user space.
+ */
+#ifndef EBB_H
+#define EBB_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* Limits. Each may be overridden at build time (make EXTRA_CFLAGS=-DEBB_MAX_VIPS=...). */
+#ifndef EBB_MAX_VIPS
+#define EBB_MAX_VIPS 64
+#endif
+#ifndef EBB_MAX_NODES /* node ids run 1..EBB_MAX_NODES-1; 0 means "no node" */
+#define EBB_MAX_NODES 1024
+#endif
+#ifndef EBB_MAX_MEMBERS /* (vip, node) pairs */
+#define EBB_MAX_MEMBERS 8192
+#endif
+#ifndef EBB_RING_SIZE /* Maglev lookup-table size: prime, ~100x the node count for a 1% spread */
+#define EBB_RING_SIZE 65537
+#endif
+#ifndef EBB_FLOW_TABLE_SIZE /* default LRU size; `prog attach ... flows N` overrides it */
+#define EBB_FLOW_TABLE_SIZE 262144
+#endif
+#define EBB_MAX_WEIGHT 1000
+
+/* Each VIP owns two lookup tables in the `rings` map-of-maps. */
+#define EBB_RING_NEW(vip_id) ((vip_id) * 2)         /* over `active` nodes: new flows */
+#define EBB_RING_SECOND(vip_id) ((vip_id) * 2 + 1) /* over `active`+`draining`: lost state */
+#define EBB_MAX_RINGS (EBB_MAX_VIPS * 2)
+
+/* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
+#define EBB_MAP_LAYOUT_VERSION 1
+
+#define EBB_FAMILY_V4 4
+#define EBB_FAMILY_V6 6
+
+enum ebb_node_state {
+	EBB_NODE_UNUSED = 0, /* free slot in the nodes array */
+	EBB_NODE_ACTIVE = 1, /* new and existing flows */
+	EBB_NODE_DRAINING = 2, /* existing flows only, until they finish */
+	EBB_NODE_INACTIVE = 3, /* nothing; kept for a later re-activation */
+	EBB_NODE_DOWN = 4, /* health checks fail; its flows are re-steered */
+	EBB_NODE_STATE_MAX,
+};
+
+enum ebb_fwd {
+	EBB_FWD_DSR = 0, /* rewrite L2 only; the node owns the VIP and answers the client */
+	EBB_FWD_IPIP = 1, /* IPIP / IPv6-in-IPv6 toward the node */
+};
+
+/* Why a packet was passed or dropped; indexes the per-CPU `reasons` array. */
+enum ebb_reason {
+	EBB_R_FORWARDED = 0, /* XDP_TX toward a node */
+	EBB_R_PASS_NOT_IP, /* not IPv4/IPv6 (ARP, LLDP...) */
+	EBB_R_PASS_NOT_VIP, /* IP, but not addressed to a VIP */
+	EBB_R_PASS_TRUNCATED, /* too short to tell whether it is ours */
+	EBB_R_DROP_TRUNCATED, /* addressed to a VIP, L4 header cut short */
+	EBB_R_DROP_BAD_IHL, /* IPv4 header length < 20 bytes */
+	EBB_R_DROP_FRAGMENT, /* IPv4 fragment or IPv6 fragment header: no ports to hash */
+	EBB_R_DROP_IPV6_EXT, /* IPv6 extension header other than a fragment */
+	EBB_R_DROP_NO_NODE, /* VIP has no node able to take the packet */
+	EBB_R_DROP_NO_MAC, /* node has no known MAC address */
+	EBB_R_DROP_BAD_ICMP, /* ICMP error about a VIP flow whose quote is unusable */
+	EBB_R_PASS_ICMP, /* ICMP to a VIP address that is not an error about a flow */
+	EBB_R_MAX,
+};
+
+/* vip_addrs: hash, address -> number of VIPs on it. One lookup tells ours from not-ours. */
+struct ebb_vip_addr_key {
+	__be32 addr[4]; /* IPv4 in addr[0], rest zero */
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6 */
+	__u8 pad[3];
+};
+
+/* vips: hash, VIP -> struct ebb_vip. */
+struct ebb_vip_key {
+	__be32 addr[4]; /* IPv4 in addr[0], rest zero */
+	__be16 port; /* network order; 0 = every port of addr */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6 */
+};
+
+struct ebb_vip {
+	__u32 id; /* 0..EBB_MAX_VIPS-1: index of its rings and vip_stats */
+	__u8 fwd; /* enum ebb_fwd */
+	__u8 pad[3];
+	/* Flow-end timeouts in seconds, read by the agent and `node show`, not the datapath. */
+	__u32 tcp_idle_s;
+	__u32 udp_idle_s;
+	__u32 fin_s;
+	__u32 drain_timeout_s;
+};
+
+/* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */
+struct ebb_node {
+	__be32 addr[4]; /* IPv4 in addr[0] */
+	__u8 family; /* 0 for an unused slot */
+	__u8 state; /* enum ebb_node_state */
+	__u8 mac[6]; /* next hop for dsr; all zero = unknown */
+	__u64 state_since_ns; /* CLOCK_MONOTONIC time of the last state change */
+	__u32 drain_timeout_s; /* for this drain; 0 = the VIPs' own */
+	__u32 pad;
+};
+
+/* members: hash, (vip, node) -> weight. Not read per packet: it is what the rings are built from. */
+struct ebb_member_key {
+	__u32 vip_id;
+	__u32 node_id;
+};
+
+struct ebb_member {
+	__u32 weight; /* 1..EBB_MAX_WEIGHT */
+	__u32 pad;
+};
+
+/* flows: LRU hash, one entry per connection (client -> VIP direction only, as DSR sees it). */
+struct ebb_flow_key {
+	__be32 src[4]; /* client */
+	__be32 dst[4]; /* VIP address */
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+#define EBB_FLOW_FIN (1 << 0) /* a FIN from the client was seen */
+#define EBB_FLOW_RST (1 << 1) /* a RST was seen: the flow is over */
+
+struct ebb_flow {
+	__u32 node_id;
+	__u8 flags; /* EBB_FLOW_* */
+	__u8 pad[3];
+	__u64 last_seen_ns; /* bpf_ktime_get_ns(), refreshed at most every EBB_TOUCH_NS */
+};
+
+/* Writing last_seen on every packet would bounce the entry's cache line between CPUs. */
+#define EBB_TOUCH_NS 250000000ULL
+
+/* vip_stats[vip id], node_stats[node id]: per-CPU. */
+struct ebb_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows; /* placed by a ring (SYN, UDP miss, second chance) */
+	__u64 second_chance; /* of which: non-SYN misses placed over active+draining */
+};
+
+/* reasons[enum ebb_reason]: per-CPU. */
+struct ebb_reason_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Settings the loader writes into the program's read-only data before load. */
+struct ebb_settings {
+	__u32 layout_version;
+	__u32 pad;
+};
+
+#endif /* EBB_H */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ebb needs to build, test, bench and demo.
+# Idempotent: asks apt only for what is missing, and runs `apt-get update` only then.
+set -euo pipefail
+
+PKGS=(
+  clang llvm make gcc pkg-config          # toolchain (clang for BPF, gcc for user space)
+  libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
+  iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
+  nginx-light wrk curl                                      # real servers and real clients
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Error: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts nginx on install; ebb runs its own instances inside lab namespaces.
+if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+  systemctl stop nginx || true
+  systemctl disable -q nginx || true
+fi

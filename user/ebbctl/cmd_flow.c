@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebbctl flow: show the flow table, and explain where one flow goes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "ebbctl.h"
+#include "ebb_hash.h"
+
+struct show_ctx {
+	struct ebb *e;
+	bool by_vip, by_node;
+	struct ebb_vip_key vip_key;
+	struct ebb_vip vip;
+	__u32 node_id;
+	__u32 limit, shown;
+	__u64 now;
+	json_object *arr;
+};
+
+static const char *flow_status(const struct ebb_flow_entry *f, bool live)
+{
+	if (f->val.flags & EBB_FLOW_RST)
+		return "reset";
+	if (!live)
+		return (f->val.flags & EBB_FLOW_FIN) ? "closed" : "idle";
+	return (f->val.flags & EBB_FLOW_FIN) ? "fin" : "live";
+}
+
+static int show_one(const struct ebb_flow_entry *f, void *arg)
+{
+	struct show_ctx *c = arg;
+	struct ebb_vip_key vk = { .port = f->key.dport, .proto = f->key.proto, .family = f->key.family };
+	char src[64], vip[64], node_addr[64] = "?";
+	struct ebb_node node;
+	struct ebb_vip v;
+	double age;
+	bool live;
+
+	if (c->limit && c->shown >= c->limit)
+		return 1;
+	if (c->by_node && f->val.node_id != c->node_id)
+		return 0;
+	memcpy(vk.addr, f->key.dst, sizeof(vk.addr));
+	if (ebb_vip_of_flow(c->e, &f->key, &v))
+		memset(&v, 0, sizeof(v));
+	if (c->by_vip && v.id != c->vip.id)
+		return 0;
+	live = ebb_flow_live(&f->key, &f->val, &v, c->now);
+	ebb_fmt_addr(f->key.src, f->key.family, src, sizeof(src));
+	ebb_fmt_vip(&vk, vip, sizeof(vip));
+	if (!bpf_map_lookup_elem(c->e->nodes_fd, &f->val.node_id, &node) && node.family)
+		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+	age = c->now > f->val.last_seen_ns ? (c->now - f->val.last_seen_ns) / 1e9 : 0;
+	c->shown++;
+	if (c->arr) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "src", json_object_new_string(src));
+		json_object_object_add(o, "sport", json_object_new_int(ntohs(f->key.sport)));
+		json_object_object_add(o, "vip", json_object_new_string(vip));
+		json_object_object_add(o, "node", json_object_new_string(node_addr));
+		json_object_object_add(o, "status", json_object_new_string(flow_status(f, live)));
+		json_object_object_add(o, "live", json_object_new_boolean(live));
+		json_object_object_add(o, "idle_s", json_object_new_double(age));
+		json_object_array_add(c->arr, o);
+	} else {
+		char ep[80];
+
+		snprintf(ep, sizeof(ep), f->key.family == EBB_FAMILY_V6 ? "[%s]:%u" : "%s:%u", src,
+			 ntohs(f->key.sport));
+		printf("%-46s %-28s %-24s %-7s %6.1f\n", ep, vip, node_addr, flow_status(f, live), age);
+	}
+	return 0;
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct show_ctx c = { .now = ebb_now_ns() };
+	struct ebb_err err = {};
+	struct ebb_addr node_addr;
+	struct ebb e;
+	int ret;
+
+	while (argc > 0) {
+		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
+
+		if (!val)
+			return ctl_error("missing value after '%s'", word);
+		if (!strcmp(word, "vip")) {
+			if (ebb_parse_vip(val, &c.vip_key, &err))
+				return ctl_error("%s", err.msg);
+			c.by_vip = true;
+		} else if (!strcmp(word, "node")) {
+			if (ebb_parse_addr(val, &node_addr, &err))
+				return ctl_error("%s", err.msg);
+			c.by_node = true;
+		} else if (!strcmp(word, "limit")) {
+			if (ebb_parse_u32(val, 1, 100000000, &c.limit))
+				return ctl_error("limit must be a positive number, not '%s'", val);
+		} else {
+			return ctl_error("unexpected '%s'; usage: flow show [vip VIP] [node NODE] [limit N]", word);
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	if (ctl_open(&e, false))
+		return -1;
+	c.e = &e;
+	if (c.by_vip && ebb_vip_find(&e, &c.vip_key, &c.vip)) {
+		ebb_close(&e);
+		return ctl_error("no VIP %s", ebb_fmt_vip(&c.vip_key, (char[64]){}, 64));
+	}
+	if (c.by_node && ebb_node_find(&e, &node_addr, &c.node_id, NULL)) {
+		ebb_close(&e);
+		return ctl_error("no node %s", ebb_fmt_addr(node_addr.a, node_addr.family, (char[64]){}, 64));
+	}
+	if (json_output)
+		c.arr = json_object_new_array();
+	else if (!quiet)
+		printf("%-46s %-28s %-24s %-7s %6s\n", "CLIENT", "VIP", "NODE", "STATUS", "IDLE_S");
+	ret = ebb_flows_each(&e, show_one, &c);
+	ebb_close(&e);
+	if (ret) {
+		json_object_put(c.arr);
+		return ctl_error("cannot read the flow table");
+	}
+	if (c.arr)
+		json_print(c.arr);
+	return 0;
+}
+
+/* Mirrors the datapath's decision for a TCP packet of this flow (see bpf/balancer.bpf.c). */
+static int do_lookup(int argc, char **argv)
+{
+	struct ebb_flow_key fk = {};
+	struct ebb_err err = {};
+	struct ebb_vip_key vk;
+	struct ebb_addr src;
+	struct ebb_vip vip;
+	struct ebb_flow flow;
+	struct ebb_node node = {};
+	__u32 node_id = 0, slot, ring_id;
+	const char *why;
+	char naddr[64] = "none", vname[64];
+	__u16 sport;
+	struct ebb e;
+
+	if (argc != 2)
+		return ctl_error("usage: flow lookup SRC:SPORT VIP");
+	if (ebb_parse_endpoint(argv[0], &src, &sport, &err) || ebb_parse_vip(argv[1], &vk, &err))
+		return ctl_error("%s", err.msg);
+	if (src.family != vk.family)
+		return ctl_error("%s and %s are of different address families", argv[0], argv[1]);
+	if (ctl_open(&e, false))
+		return -1;
+	memcpy(fk.src, src.a, sizeof(fk.src));
+	memcpy(fk.dst, vk.addr, sizeof(fk.dst));
+	fk.sport = htons(sport);
+	fk.dport = vk.port;
+	fk.proto = vk.proto;
+	fk.family = vk.family;
+	if (ebb_vip_of_flow(&e, &fk, &vip)) {
+		ebb_close(&e);
+		return ctl_error("no VIP %s", ebb_fmt_vip(&vk, vname, sizeof(vname)));
+	}
+	slot = ebb_ring_slot(&fk);
+	if (!bpf_map_lookup_elem(e.flows_fd, &fk, &flow) &&
+	    !bpf_map_lookup_elem(e.nodes_fd, &flow.node_id, &node) &&
+	    (node.state == EBB_NODE_ACTIVE || node.state == EBB_NODE_DRAINING)) {
+		node_id = flow.node_id;
+		why = "pinned in the flow table";
+	} else {
+		int inner_id = 0, inner;
+
+		ring_id = EBB_RING_NEW(vip.id);
+		why = "new flow: placed by the table of active nodes";
+		if (!bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id)) {
+			inner = bpf_map_get_fd_by_id(inner_id);
+			if (inner >= 0) {
+				bpf_map_lookup_elem(inner, &slot, &node_id);
+				close(inner);
+			}
+		}
+		memset(&node, 0, sizeof(node));
+		if (node_id)
+			bpf_map_lookup_elem(e.nodes_fd, &node_id, &node);
+		else
+			why = "dropped: the VIP has no active node";
+	}
+	if (node_id)
+		ebb_fmt_addr(node.addr, node.family, naddr, sizeof(naddr));
+	ebb_close(&e);
+	if (json_output) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "node", node_id ? json_object_new_string(naddr) : NULL);
+		json_object_object_add(o, "state", json_object_new_string(node_id ? ebb_state_name(node.state) : "none"));
+		json_object_object_add(o, "reason", json_object_new_string(why));
+		json_object_object_add(o, "slot", json_object_new_int64(slot));
+		json_print(o);
+	} else {
+		printf("%s -> %s (%s): %s, slot %u\n", argv[0], naddr,
+		       node_id ? ebb_state_name(node.state) : "none", why, slot);
+	}
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s flow show [vip VIP] [node NODE] [limit N]\n"
+		"       %1$s flow lookup SRC:SPORT VIP\n"
+		"       %1$s flow help\n",
+		bin_name);
+	return 0;
+}
+
+int do_flow(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "show", do_show }, { "list", do_show }, { "lookup", do_lookup },
+		{ "help", do_help }, { NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}

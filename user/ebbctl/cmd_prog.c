@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebbctl prog: attach, detach, show. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ebbctl.h"
+
+static int do_attach(int argc, char **argv)
+{
+	struct ebb_attach_opts o = { .bpffs = bpffs };
+	struct ebb_err err = {};
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "dev")) {
+			NEXT_ARG();
+			o.ifname = REQ_ARG("device name after 'dev'");
+		} else if (!strcmp(argv[0], "mode")) {
+			NEXT_ARG();
+			REQ_ARG("'native' or 'generic' after 'mode'");
+			if (!strcmp(argv[0], "generic"))
+				o.generic = true;
+			else if (strcmp(argv[0], "native"))
+				return ctl_error("unknown mode '%s': native or generic", argv[0]);
+		} else if (!strcmp(argv[0], "flows")) {
+			NEXT_ARG();
+			REQ_ARG("a number after 'flows'");
+			if (ebb_parse_u32(argv[0], 1024, 1u << 26, &o.flow_table_size))
+				return ctl_error("flows must be 1024..67108864, not '%s'", argv[0]);
+		} else {
+			return ctl_error("unexpected '%s'; usage: prog attach dev IFNAME [mode {native|generic}] [flows N]",
+					 argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!o.ifname)
+		return ctl_error("missing 'dev IFNAME'");
+	if (ebb_prog_attach(&o, &err))
+		return ctl_error("%s", err.msg);
+	return done_ok();
+}
+
+static int do_detach(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	const char *ifname;
+
+	if (argc < 1 || strcmp(argv[0], "dev"))
+		return ctl_error("usage: prog detach dev IFNAME");
+	NEXT_ARG();
+	ifname = REQ_ARG("device name after 'dev'");
+	if (argc > 1)
+		return ctl_error("unexpected '%s'", argv[1]);
+	if (ebb_prog_detach(bpffs, ifname, &err))
+		return ctl_error("%s", err.msg);
+	return done_ok();
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct ebb_link_info links[64];
+	int n;
+
+	(void)argv;
+	if (argc > 0)
+		return ctl_error("unexpected '%s'", argv[0]);
+	n = ebb_prog_list(bpffs, links, 64);
+	if (json_output) {
+		json_object *arr = json_object_new_array();
+
+		for (int i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
+			json_object_object_add(o, "ifindex", json_object_new_int(links[i].ifindex));
+			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
+			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
+			json_object_object_add(o, "link_id", json_object_new_int64(links[i].link_id));
+			json_object_array_add(arr, o);
+		}
+		json_print(arr);
+		return 0;
+	}
+	if (n == 0 && !quiet)
+		printf("ebb is not attached to any device (state under %s)\n", bpffs);
+	for (int i = 0; i < n; i++)
+		printf("%s: ifindex %d mode %s prog_id %u link_id %u\n", links[i].ifname,
+		       links[i].ifindex, links[i].mode, links[i].prog_id, links[i].link_id);
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
+		"       %1$s prog detach dev IFNAME\n"
+		"       %1$s prog show\n"
+		"       %1$s prog help\n"
+		"\n"
+		"  flows N: flow-table size (LRU entries), fixed when the table is first created.\n",
+		bin_name);
+	return 0;
+}
+
+int do_prog(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "attach", do_attach }, { "detach", do_detach }, { "show", do_show },
+		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}

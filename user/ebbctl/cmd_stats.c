@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebbctl stats: per-VIP, per-node and per-reason counters, summed over CPUs. */
+#include <stdio.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "ebbctl.h"
+
+static json_object *counters_json(const struct ebb_counters *c)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "packets", json_object_new_int64(c->packets));
+	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
+	json_object_object_add(o, "new_flows", json_object_new_int64(c->new_flows));
+	json_object_object_add(o, "second_chance", json_object_new_int64(c->second_chance));
+	return o;
+}
+
+static void counters_line(const char *kind, const char *name, const struct ebb_counters *c)
+{
+	printf("%-5s %-28s %12llu %14llu %10llu %8llu\n", kind, name,
+	       (unsigned long long)c->packets, (unsigned long long)c->bytes,
+	       (unsigned long long)c->new_flows, (unsigned long long)c->second_chance);
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	struct ebb_vip_key want_vip, k, *prev = NULL;
+	struct ebb_addr want_node;
+	bool by_vip = false, by_node = false;
+	json_object *doc = NULL, *jv = NULL, *jn = NULL, *jr = NULL;
+	struct ebb e;
+
+	if (argc > 0) {
+		if (argc != 2)
+			return ctl_error("usage: stats show [vip VIP | node NODE]");
+		if (!strcmp(argv[0], "vip")) {
+			if (ebb_parse_vip(argv[1], &want_vip, &err))
+				return ctl_error("%s", err.msg);
+			by_vip = true;
+		} else if (!strcmp(argv[0], "node")) {
+			if (ebb_parse_addr(argv[1], &want_node, &err))
+				return ctl_error("%s", err.msg);
+			by_node = true;
+		} else {
+			return ctl_error("unexpected '%s'; usage: stats show [vip VIP | node NODE]", argv[0]);
+		}
+	}
+	if (ctl_open(&e, false))
+		return -1;
+	if (by_vip && ebb_vip_find(&e, &want_vip, &(struct ebb_vip){})) {
+		ebb_close(&e);
+		return ctl_error("no VIP %s", argv[1]);
+	}
+	if (by_node && ebb_node_find(&e, &want_node, NULL, NULL)) {
+		ebb_close(&e);
+		return ctl_error("no node %s", argv[1]);
+	}
+	if (json_output) {
+		doc = json_object_new_object();
+		jv = json_object_new_object();
+		jn = json_object_new_object();
+		jr = json_object_new_object();
+	} else if (!quiet) {
+		printf("%-5s %-28s %12s %14s %10s %8s\n", "KIND", "NAME", "PACKETS", "BYTES",
+		       "NEW_FLOWS", "2ND_CH");
+	}
+	while (!by_node && !bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+		struct ebb_counters c;
+		struct ebb_vip v;
+		char name[64];
+
+		prev = &k;
+		if ((by_vip && memcmp(&k, &want_vip, sizeof(k))) || bpf_map_lookup_elem(e.vips_fd, &k, &v) ||
+		    ebb_counters_sum(e.vip_stats_fd, v.id, &c))
+			continue;
+		ebb_fmt_vip(&k, name, sizeof(name));
+		if (jv)
+			json_object_object_add(jv, name, counters_json(&c));
+		else
+			counters_line("vip", name, &c);
+	}
+	for (__u32 id = 1; !by_vip && id < EBB_MAX_NODES; id++) {
+		struct ebb_counters c;
+		struct ebb_node n;
+		char name[64];
+
+		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
+			continue;
+		if (by_node && !ebb_addr_eq(n.addr, want_node.a, n.family))
+			continue;
+		if (ebb_counters_sum(e.node_stats_fd, id, &c))
+			continue;
+		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
+		if (jn)
+			json_object_object_add(jn, name, counters_json(&c));
+		else
+			counters_line("node", name, &c);
+	}
+	for (__u32 r = 0; !by_vip && !by_node && r < EBB_R_MAX; r++) {
+		struct ebb_reason_counter rc;
+
+		if (ebb_reason_sum(&e, r, &rc))
+			continue;
+		if (jr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "packets", json_object_new_int64(rc.packets));
+			json_object_object_add(o, "bytes", json_object_new_int64(rc.bytes));
+			json_object_object_add(jr, ebb_reason_name(r), o);
+		} else {
+			printf("%-5s %-28s %12llu %14llu\n", "why", ebb_reason_name(r),
+			       (unsigned long long)rc.packets, (unsigned long long)rc.bytes);
+		}
+	}
+	ebb_close(&e);
+	if (doc) {
+		json_object_object_add(doc, "vips", jv);
+		json_object_object_add(doc, "nodes", jn);
+		json_object_object_add(doc, "reasons", jr);
+		json_print(doc);
+	}
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s stats show [vip VIP | node NODE]\n"
+		"       %1$s stats help\n",
+		bin_name);
+	return 0;
+}
+
+int do_stats(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "show", do_show }, { "list", do_show }, { "help", do_help }, { NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}

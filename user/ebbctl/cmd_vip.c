@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebbctl vip: add, del, show. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "ebbctl.h"
+
+static int parse_seconds(const char *word, const char *s, __u32 *out)
+{
+	if (!s)
+		return ctl_error("missing seconds after '%s'", word);
+	if (ebb_parse_u32(s, 1, 86400 * 7, out))
+		return ctl_error("%s must be 1..604800 seconds, not '%s'", word, s);
+	return 0;
+}
+
+static int do_add(int argc, char **argv)
+{
+	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
+	struct ebb_err err = {};
+	struct ebb_vip_key key;
+	struct ebb e;
+	int ret;
+
+	if (argc < 1)
+		return ctl_error("missing VIP; usage: vip add VIP [fwd {dsr|ipip}]");
+	if (ebb_parse_vip(argv[0], &key, &err))
+		return ctl_error("%s", err.msg);
+	NEXT_ARG();
+	while (argc > 0) {
+		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
+		__u32 *slot = NULL;
+
+		if (!strcmp(word, "fwd")) {
+			if (!val)
+				return ctl_error("missing 'dsr' or 'ipip' after 'fwd'");
+			if (!strcmp(val, "dsr"))
+				o.fwd = EBB_FWD_DSR;
+			else if (!strcmp(val, "ipip"))
+				o.fwd = EBB_FWD_IPIP;
+			else
+				return ctl_error("unknown forwarding mode '%s': dsr or ipip", val);
+		} else if (!strcmp(word, "tcp-idle")) {
+			slot = &o.tcp_idle_s;
+		} else if (!strcmp(word, "udp-idle")) {
+			slot = &o.udp_idle_s;
+		} else if (!strcmp(word, "fin-timeout")) {
+			slot = &o.fin_s;
+		} else if (!strcmp(word, "drain-timeout")) {
+			slot = &o.drain_timeout_s;
+		} else {
+			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
+					 word);
+		}
+		if (slot && parse_seconds(word, val, slot))
+			return -1;
+		argc -= 2;
+		argv += 2;
+	}
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_vip_add(&e, &key, &o, &err);
+	ebb_close(&e);
+	return ret ? ctl_error("%s", err.msg) : done_ok();
+}
+
+static int do_del(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	struct ebb_vip_key key;
+	bool force = false;
+	struct ebb e;
+	int ret;
+
+	if (argc < 1)
+		return ctl_error("missing VIP; usage: vip del VIP [force]");
+	if (ebb_parse_vip(argv[0], &key, &err))
+		return ctl_error("%s", err.msg);
+	if (argc > 1 && !strcmp(argv[1], "force"))
+		force = true;
+	if (argc > (force ? 2 : 1))
+		return ctl_error("unexpected '%s'", argv[force ? 2 : 1]);
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_vip_del(&e, &key, force, &err);
+	ebb_close(&e);
+	return ret ? ctl_error("%s", err.msg) : done_ok();
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct ebb_vip_key k, *prev = NULL, want;
+	struct ebb_err err = {};
+	json_object *arr = NULL;
+	__u64 *live;
+	struct ebb e;
+	int shown = 0;
+
+	if (argc > 0 && ebb_parse_vip(argv[0], &want, &err))
+		return ctl_error("%s", err.msg);
+	if (argc > 1)
+		return ctl_error("unexpected '%s'", argv[1]);
+	if (ctl_open(&e, false))
+		return -1;
+	if (argc > 0 && ebb_vip_find(&e, &want, &(struct ebb_vip){})) {
+		ebb_close(&e);
+		return ctl_error("no VIP %s", argv[0]);
+	}
+	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	if (json_output)
+		arr = json_object_new_array();
+	else if (!quiet)
+		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s\n", "VIP", "FWD", "ID", "NODES",
+		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN");
+	while (live && !bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+		struct ebb_member_key mk, *mprev = NULL;
+		struct ebb_vip v;
+		unsigned long long flows = 0;
+		int nodes = 0;
+		char name[64];
+
+		prev = &k;
+		if ((argc > 0 && memcmp(&k, &want, sizeof(k))) || bpf_map_lookup_elem(e.vips_fd, &k, &v))
+			continue;
+		while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
+			mprev = &mk;
+			nodes += mk.vip_id == v.id;
+		}
+		if (!ebb_live_flows(&e, live, &v.id))
+			for (int i = 0; i < EBB_MAX_NODES; i++)
+				flows += live[i];
+		ebb_fmt_vip(&k, name, sizeof(name));
+		shown++;
+		if (json_output) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "vip", json_object_new_string(name));
+			json_object_object_add(o, "id", json_object_new_int(v.id));
+			json_object_object_add(o, "fwd", json_object_new_string(ebb_fwd_name(v.fwd)));
+			json_object_object_add(o, "nodes", json_object_new_int(nodes));
+			json_object_object_add(o, "flows", json_object_new_int64(flows));
+			json_object_object_add(o, "tcp_idle_s", json_object_new_int64(v.tcp_idle_s));
+			json_object_object_add(o, "udp_idle_s", json_object_new_int64(v.udp_idle_s));
+			json_object_object_add(o, "fin_timeout_s", json_object_new_int64(v.fin_s));
+			json_object_object_add(o, "drain_timeout_s",
+					       json_object_new_int64(v.drain_timeout_s));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-28s %-4s %3u %5d %7llu %7us %7us %4us %6us\n", name,
+			       ebb_fwd_name(v.fwd), v.id, nodes, flows, v.tcp_idle_s, v.udp_idle_s,
+			       v.fin_s, v.drain_timeout_s);
+		}
+	}
+	free(live);
+	ebb_close(&e);
+	if (json_output)
+		json_print(arr);
+	(void)shown;
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [tcp-idle S] [udp-idle S] [fin-timeout S]\n"
+		"                        [drain-timeout S]\n"
+		"       %1$s vip del VIP [force]\n"
+		"       %1$s vip show [VIP]\n"
+		"       %1$s vip help\n"
+		"\n"
+		"       VIP := { ADDR:PORT/PROTO | [ADDR6]:PORT/PROTO }   PORT 0 = every port\n"
+		"       PROTO := { tcp | udp }\n",
+		bin_name);
+	return 0;
+}
+
+int do_vip(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "add", do_add },   { "del", do_del }, { "delete", do_del },
+		{ "show", do_show }, { "list", do_show }, { "help", do_help },
+		{ NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}

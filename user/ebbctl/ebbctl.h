@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* ebbctl's shared pieces: options, argument walking, output. Modelled on bpftool. */
+#ifndef EBBCTL_H
+#define EBBCTL_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#include "libebb.h"
+
+#define EBB_VERSION "0.1.0"
+
+extern bool json_output, pretty_output, quiet, verbose;
+extern const char *bpffs;
+extern const char *bin_name;
+
+/* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a JSON document (consumed) on stdout. */
+void json_print(json_object *doc);
+/* A command that changed state and has nothing to show: "null" under -j, like bpftool. */
+int done_ok(void);
+
+bool is_prefix(const char *pfx, const char *str);
+
+struct cmd {
+	const char *name;
+	int (*func)(int argc, char **argv);
+};
+/* Runs the command named by argv[0] (prefix allowed, ambiguity refused). */
+int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
+
+/* Opens the pinned state; writers also take the lock. */
+int ctl_open(struct ebb *e, bool writer);
+
+int do_prog(int argc, char **argv);
+int do_vip(int argc, char **argv);
+int do_node(int argc, char **argv);
+int do_flow(int argc, char **argv);
+int do_stats(int argc, char **argv);
+
+#define NEXT_ARG() ({ argc--; argv++; })
+#define REQ_ARG(what)                                                        \
+	({                                                                   \
+		if (argc < 1)                                                \
+			return ctl_error("missing %s", what);                \
+		argv[0];                                                     \
+	})
+
+#endif

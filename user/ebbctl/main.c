@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * ebbctl: bpftool-style control of ebb.  ebbctl [OPTIONS] OBJECT { COMMAND | help }
+ * Every command validates all its arguments before it changes anything, so a wrong invocation
+ * prints "Error: ...", exits non-zero and leaves every map as it was.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "ebbctl.h"
+
+bool json_output, pretty_output, quiet, verbose;
+const char *bpffs = EBB_DEFAULT_BPFFS;
+const char *bin_name = "ebbctl";
+
+int ctl_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json_output) {
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "error", json_object_new_string(msg));
+		json_print(doc);
+	} else {
+		fprintf(stderr, "Error: %s\n", msg);
+	}
+	return -1;
+}
+
+void json_print(json_object *doc)
+{
+	int flags = pretty_output ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+				    JSON_C_TO_STRING_PLAIN;
+
+	printf("%s\n", json_object_to_json_string_ext(doc, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+}
+
+int done_ok(void)
+{
+	if (json_output)
+		printf("null\n");
+	return 0;
+}
+
+bool is_prefix(const char *pfx, const char *str)
+{
+	return *pfx && !strncmp(str, pfx, strlen(pfx));
+}
+
+int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+{
+	const struct cmd *match = NULL;
+
+	if (argc < 1)
+		return help ? help(argc, argv) : ctl_error("missing command");
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(argv[0], c->name)) {
+			match = c;
+			break;
+		}
+		if (is_prefix(argv[0], c->name)) {
+			if (match && match->func != c->func)
+				return ctl_error("ambiguous '%s': %s or %s?", argv[0], match->name,
+						 c->name);
+			match = c;
+		}
+	}
+	if (!match)
+		return ctl_error("unknown '%s'; try '%s help'", argv[0], bin_name);
+	return match->func(argc - 1, argv + 1);
+}
+
+int ctl_open(struct ebb *e, bool writer)
+{
+	struct ebb_err err = {};
+
+	if (ebb_open(e, bpffs, &err))
+		return ctl_error("%s", err.msg);
+	if (writer && ebb_lock(e, &err)) {
+		ebb_close(e);
+		return ctl_error("%s", err.msg);
+	}
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (json_output)
+		return ctl_error("help has no JSON form");
+	fprintf(stderr,
+		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
+		"       %s version\n"
+		"\n"
+		"       OBJECT := { prog | vip | node | flow | stats }\n"
+		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
+		"                    --bpffs DIR | -V|--version }\n",
+		bin_name, bin_name);
+	return 0;
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (json_output) {
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "version", json_object_new_string(EBB_VERSION));
+		json_object_object_add(doc, "map_layout", json_object_new_int(EBB_MAP_LAYOUT_VERSION));
+		json_print(doc);
+	} else {
+		printf("%s v%s (map layout %d, libbpf %s)\n", bin_name, EBB_VERSION,
+		       EBB_MAP_LAYOUT_VERSION, libbpf_version_string());
+	}
+	return 0;
+}
+
+static const struct cmd objects[] = {
+	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
+	{ "flow", do_flow },   { "stats", do_stats }, { "version", do_version }, { NULL, NULL },
+};
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own chatter only with -v: errors reach the user as one "Error:" line. */
+	(void)level;
+	return verbose ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },	  { "pretty", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },	  { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },	  { "bpffs", required_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },	  { 0 },
+	};
+	bool version = false;
+	int opt, ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	libbpf_set_print(libbpf_quiet);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+jpqvVh", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'j':
+			json_output = true;
+			break;
+		case 'p':
+			json_output = pretty_output = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			version = true;
+			break;
+		case 'B':
+			if (!*optarg || optarg[0] != '/')
+				return ctl_error("--bpffs needs an absolute directory") ? 1 : 0;
+			bpffs = optarg;
+			break;
+		case 'h':
+			return do_help(0, NULL) ? 1 : 0;
+		default:
+			ctl_error("unknown option '%s'", argv[optind - 1]);
+			return 1;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (version)
+		return do_version(0, NULL) ? 1 : 0;
+	if (argc < 1) {
+		do_help(0, NULL);
+		return 1;
+	}
+	ret = cmd_select(objects, argc, argv, NULL);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Configuration changes. Each one checks everything it can before it writes anything, and
+ * writes in an order that leaves the datapath consistent at every step: a failure leaves the
+ * maps as they were (or rolls back the one write that went through).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "libebb.h"
+#include "internal.h"
+
+static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *ak)
+{
+	memset(ak, 0, sizeof(*ak));
+	memcpy(ak->addr, vk->addr, sizeof(ak->addr));
+	ak->family = vk->family;
+}
+
+static int free_vip_id(struct ebb *e, __u32 *id)
+{
+	bool used[EBB_MAX_VIPS] = {};
+	struct ebb_vip_key k, *prev = NULL;
+	struct ebb_vip v;
+
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS)
+			used[v.id] = true;
+	}
+	for (__u32 i = 0; i < EBB_MAX_VIPS; i++)
+		if (!used[i]) {
+			*id = i;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
+		struct ebb_err *err)
+{
+	struct ebb_vip_addr_key ak;
+	struct ebb_vip vip = {};
+	__u32 refs = 0;
+	char name[64];
+
+	ebb_fmt_vip(key, name, sizeof(name));
+	if (!ebb_vip_find(e, key, &vip))
+		return ebb_errf(err, "VIP %s already exists", name);
+	if (o->fwd == EBB_FWD_IPIP)
+		return ebb_errf(err, "fwd ipip is not available yet; use fwd dsr");
+	if (free_vip_id(e, &vip.id))
+		return ebb_errf(err, "no room for VIP %s: all %d VIPs are in use", name, EBB_MAX_VIPS);
+	vip.fwd = o->fwd;
+	vip.tcp_idle_s = o->tcp_idle_s ? o->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
+	vip.udp_idle_s = o->udp_idle_s ? o->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
+	vip.fin_s = o->fin_s ? o->fin_s : EBB_DEFAULT_FIN_S;
+	vip.drain_timeout_s = o->drain_timeout_s ? o->drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+
+	/* Counters and tables of an earlier VIP with this id must not show through. */
+	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
+	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
+	ebb_counters_zero(e->vip_stats_fd, vip.id);
+
+	addr_key_of(key, &ak);
+	bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs);
+	refs++;
+	if (bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY))
+		return ebb_errf(err, "cannot add VIP %s: %s", name, strerror(errno));
+	if (bpf_map_update_elem(e->vips_fd, key, &vip, BPF_NOEXIST)) {
+		int saved = errno;
+
+		if (--refs)
+			bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY);
+		else
+			bpf_map_delete_elem(e->vip_addrs_fd, &ak);
+		return ebb_errf(err, "cannot add VIP %s: %s", name, strerror(saved));
+	}
+	return 0;
+}
+
+/* Node ids of a VIP's members (vip_id given) or VIP ids of a node's memberships. */
+static size_t member_list(struct ebb *e, const __u32 *vip_id, const __u32 *node_id,
+			  struct ebb_member_key *out, size_t max)
+{
+	struct ebb_member_key k, *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && !bpf_map_get_next_key(e->members_fd, prev, &k)) {
+		prev = &k;
+		if ((vip_id && k.vip_id != *vip_id) || (node_id && k.node_id != *node_id))
+			continue;
+		out[n++] = k;
+	}
+	return n;
+}
+
+static __u64 sum_live(const __u64 *counts)
+{
+	__u64 total = 0;
+
+	for (int i = 0; i < EBB_MAX_NODES; i++)
+		total += counts[i];
+	return total;
+}
+
+int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct ebb_err *err)
+{
+	struct ebb_member_key *members = NULL;
+	struct ebb_vip_addr_key ak;
+	struct ebb_vip vip;
+	__u64 *live = NULL;
+	__u32 refs = 0;
+	size_t n;
+	char name[64];
+	int ret = 0;
+
+	ebb_fmt_vip(key, name, sizeof(name));
+	if (ebb_vip_find(e, key, &vip))
+		return ebb_errf(err, "no VIP %s", name);
+	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	members = calloc(EBB_MAX_MEMBERS, sizeof(*members));
+	if (!live || !members) {
+		ret = ebb_errf(err, "out of memory");
+		goto out;
+	}
+	if (ebb_live_flows(e, live, &vip.id)) {
+		ret = ebb_errf(err, "cannot read the flow table: %s", strerror(errno));
+		goto out;
+	}
+	if (sum_live(live) && !force) {
+		ret = ebb_errf(err, "VIP %s has %llu live flows; drain its nodes first, or add 'force'",
+			       name, (unsigned long long)sum_live(live));
+		goto out;
+	}
+	/* Stop owning the traffic first, then tear down what it used. */
+	addr_key_of(key, &ak);
+	bpf_map_delete_elem(e->vips_fd, key);
+	if (!bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs) && refs > 1) {
+		refs--;
+		bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(e->vip_addrs_fd, &ak);
+	}
+	n = member_list(e, &vip.id, NULL, members, EBB_MAX_MEMBERS);
+	for (size_t i = 0; i < n; i++) {
+		bpf_map_delete_elem(e->members_fd, &members[i]);
+		ebb_flows_purge_node(e, members[i].node_id, &vip.id);
+	}
+	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
+	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
+out:
+	free(live);
+	free(members);
+	return ret;
+}
+
+static int free_node_id(struct ebb *e, __u32 *id)
+{
+	struct ebb_node n;
+
+	for (__u32 i = 1; i < EBB_MAX_NODES; i++)
+		if (!bpf_map_lookup_elem(e->nodes_fd, &i, &n) && n.state == EBB_NODE_UNUSED) {
+			*id = i;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static int count_members(struct ebb *e)
+{
+	struct ebb_member_key k, *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(e->members_fd, prev, &k)) {
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vk,
+		 const struct ebb_node_opts *o, struct ebb_err *err)
+{
+	struct ebb_member member = { .weight = o->weight ? o->weight : EBB_DEFAULT_WEIGHT };
+	struct ebb_member_key mk;
+	struct ebb_node node = {};
+	struct ebb_vip vip;
+	char aname[64], vname[64], m1[24], m2[24];
+	bool is_new;
+	__u32 id;
+	int ret;
+
+	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
+	ebb_fmt_vip(vk, vname, sizeof(vname));
+	if (ebb_vip_find(e, vk, &vip))
+		return ebb_errf(err, "no VIP %s", vname);
+	is_new = ebb_node_find(e, addr, &id, &node) != 0;
+	if (is_new) {
+		if (free_node_id(e, &id))
+			return ebb_errf(err, "no room for node %s: all %d nodes are in use", aname,
+					EBB_MAX_NODES - 1);
+		memcpy(node.addr, addr->a, sizeof(node.addr));
+		node.family = addr->family;
+		node.state = o->inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
+		node.state_since_ns = ebb_now_ns();
+		if (o->have_mac)
+			memcpy(node.mac, o->mac, 6);
+		else if (ebb_neigh_lookup(addr, node.mac))
+			return ebb_errf(err, "no MAC known for %s: give 'mac MAC', or make it reachable from this host first (ping %s)",
+					aname, aname);
+	} else {
+		if (o->inactive)
+			return ebb_errf(err, "node %s exists (%s); 'inactive' is for new nodes",
+					aname, ebb_state_name(node.state));
+		if (o->have_mac && memcmp(o->mac, node.mac, 6))
+			return ebb_errf(err, "node %s has MAC %s, not %s", aname,
+					ebb_fmt_mac(node.mac, m1, sizeof(m1)),
+					ebb_fmt_mac(o->mac, m2, sizeof(m2)));
+	}
+	mk = (struct ebb_member_key){ .vip_id = vip.id, .node_id = id };
+	if (!is_new && !bpf_map_lookup_elem(e->members_fd, &mk, &(struct ebb_member){}))
+		return ebb_errf(err, "node %s already serves VIP %s", aname, vname);
+	if (count_members(e) >= EBB_MAX_MEMBERS)
+		return ebb_errf(err, "no room: %d (VIP, node) pairs are in use", EBB_MAX_MEMBERS);
+
+	if (is_new) {
+		ebb_counters_zero(e->node_stats_fd, id);
+		if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_ANY))
+			return ebb_errf(err, "cannot add node %s: %s", aname, strerror(errno));
+	}
+	if (bpf_map_update_elem(e->members_fd, &mk, &member, BPF_NOEXIST)) {
+		ret = ebb_errf(err, "cannot add node %s to %s: %s", aname, vname, strerror(errno));
+		goto undo_node;
+	}
+	ret = ebb_rings_rebuild(e, vip.id, err);
+	if (!ret)
+		return 0;
+	bpf_map_delete_elem(e->members_fd, &mk);
+	ebb_rings_rebuild(e, vip.id, NULL);
+undo_node:
+	if (is_new)
+		bpf_map_update_elem(e->nodes_fd, &id, &(struct ebb_node){}, BPF_ANY);
+	return ret;
+}
+
+int ebb_node_del(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vk,
+		 bool force, struct ebb_err *err)
+{
+	struct ebb_member_key *members = NULL;
+	struct ebb_node node;
+	struct ebb_vip vip;
+	__u64 *live = NULL;
+	char aname[64], vname[64];
+	size_t n;
+	__u32 id;
+	int ret = 0;
+
+	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
+	if (ebb_node_find(e, addr, &id, &node))
+		return ebb_errf(err, "no node %s", aname);
+	if (vk) {
+		ebb_fmt_vip(vk, vname, sizeof(vname));
+		if (ebb_vip_find(e, vk, &vip))
+			return ebb_errf(err, "no VIP %s", vname);
+		if (bpf_map_lookup_elem(e->members_fd,
+					&(struct ebb_member_key){ .vip_id = vip.id, .node_id = id },
+					&(struct ebb_member){}))
+			return ebb_errf(err, "node %s does not serve VIP %s", aname, vname);
+	}
+	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	members = calloc(EBB_MAX_MEMBERS, sizeof(*members));
+	if (!live || !members) {
+		ret = ebb_errf(err, "out of memory");
+		goto out;
+	}
+	if (ebb_live_flows(e, live, vk ? &vip.id : NULL)) {
+		ret = ebb_errf(err, "cannot read the flow table: %s", strerror(errno));
+		goto out;
+	}
+	if (live[id] && !force) {
+		ret = ebb_errf(err, "node %s has %llu live flows; drain it first ('ebbctl node drain %s'), or add 'force'",
+			       aname, (unsigned long long)live[id], aname);
+		goto out;
+	}
+	n = member_list(e, vk ? &vip.id : NULL, &id, members, EBB_MAX_MEMBERS);
+	for (size_t i = 0; i < n; i++) {
+		/* Out of the tables before the membership goes: no new flow on a leaving node. */
+		bpf_map_delete_elem(e->members_fd, &members[i]);
+		ret = ebb_rings_rebuild(e, members[i].vip_id, err);
+		if (ret)
+			goto out;
+	}
+	ebb_flows_purge_node(e, id, vk ? &vip.id : NULL);
+	if (!vk)
+		bpf_map_update_elem(e->nodes_fd, &id, &(struct ebb_node){}, BPF_ANY);
+out:
+	free(live);
+	free(members);
+	return ret;
+}
+
+int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
+		       __u32 drain_timeout_s, struct ebb_err *err)
+{
+	struct ebb_member_key members[EBB_MAX_VIPS];
+	struct ebb_node node;
+	char aname[64];
+	size_t n;
+	__u32 id;
+	int ret;
+
+	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
+	if (ebb_node_find(e, addr, &id, &node))
+		return ebb_errf(err, "no node %s", aname);
+	if (state == EBB_NODE_DRAINING && node.state == EBB_NODE_INACTIVE)
+		return ebb_errf(err, "node %s is inactive: it has nothing to drain", aname);
+	if (state == node.state && (state != EBB_NODE_DRAINING || !drain_timeout_s))
+		return 0; /* already there: nothing to change, not even the drain's start time */
+
+	n = member_list(e, NULL, &id, members, EBB_MAX_VIPS);
+	for (size_t i = 0; i < n; i++) {
+		ret = ebb_rings_rebuild_as(e, members[i].vip_id, id, state, err);
+		if (ret)
+			goto rollback;
+	}
+	if (state != node.state)
+		node.state_since_ns = ebb_now_ns();
+	node.state = state;
+	node.drain_timeout_s = state == EBB_NODE_DRAINING ? drain_timeout_s : 0;
+	if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_ANY)) {
+		ret = ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
+		goto rollback;
+	}
+	return 0;
+rollback:
+	for (size_t i = 0; i < n; i++)
+		ebb_rings_rebuild(e, members[i].vip_id, NULL);
+	return ret;
+}

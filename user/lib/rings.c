@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Building a VIP's two lookup tables from its members and their node states, and swapping each
+ * in with one update of the outer map: readers see the old table or the new, never a mix.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "libebb.h"
+#include "internal.h"
+
+static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_node *set,
+			size_t n, __u32 *table, __u32 *keys, struct ebb_err *err)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = EBB_RING_SIZE;
+	int inner, ret;
+
+	if (n == 0) {
+		/* No node: the datapath finds no table and drops, counted as drop_no_node. */
+		if (bpf_map_delete_elem(e->rings_fd, &ring_id) && errno != ENOENT)
+			return ebb_errf(err, "cannot clear ring %u: %s", ring_id, strerror(errno));
+		return 0;
+	}
+	ebb_maglev_build(set, n, table);
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32), sizeof(__u32),
+			       EBB_RING_SIZE, NULL);
+	if (inner < 0)
+		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
+	ret = bpf_map_update_batch(inner, keys, table, &count, &opts);
+	if (!ret)
+		ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY);
+	if (ret)
+		ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id, strerror(errno));
+	close(inner); /* the outer map holds it now */
+	return ret;
+}
+
+int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
+			 struct ebb_err *err)
+{
+	struct ebb_maglev_node *fresh = NULL, *second = NULL;
+	struct ebb_member_key mk, *prev = NULL;
+	size_t n_fresh = 0, n_second = 0;
+	__u32 *table = NULL, *keys = NULL;
+	int ret = -ENOMEM;
+
+	fresh = calloc(EBB_MAX_NODES, sizeof(*fresh));
+	second = calloc(EBB_MAX_NODES, sizeof(*second));
+	table = calloc(EBB_RING_SIZE, sizeof(*table));
+	keys = calloc(EBB_RING_SIZE, sizeof(*keys));
+	if (!fresh || !second || !table || !keys) {
+		ebb_errf(err, "out of memory");
+		goto out;
+	}
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		keys[i] = i;
+
+	while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
+		struct ebb_member m;
+		struct ebb_node node;
+		struct ebb_maglev_node mn = {};
+		__u8 state;
+
+		prev = &mk;
+		if (mk.vip_id != vip_id || bpf_map_lookup_elem(e->members_fd, &mk, &m) ||
+		    bpf_map_lookup_elem(e->nodes_fd, &mk.node_id, &node))
+			continue;
+		state = mk.node_id == override_id ? override_state : node.state;
+		mn.id = mk.node_id;
+		mn.weight = m.weight;
+		memcpy(mn.seed, node.addr, 16);
+		mn.seed[16] = node.family;
+		if (state == EBB_NODE_ACTIVE)
+			fresh[n_fresh++] = mn;
+		if (state == EBB_NODE_ACTIVE || state == EBB_NODE_DRAINING)
+			second[n_second++] = mn;
+	}
+	/* Second-chance table first: it must never lack a node the new-flow table has. */
+	ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, keys, err);
+	if (!ret)
+		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, keys, err);
+out:
+	free(fresh);
+	free(second);
+	free(table);
+	free(keys);
+	return ret;
+}
+
+int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err)
+{
+	return ebb_rings_rebuild_as(e, vip_id, 0, 0, err);
+}

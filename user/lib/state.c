@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Finding the balancer's pinned maps, locking them for writers, and lookups by value. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "libebb.h"
+
+struct map_slot {
+	const char *name;
+	size_t offset;
+};
+
+#define SLOT(field, name) { name, offsetof(struct ebb, field) }
+static const struct map_slot map_slots[] = {
+	SLOT(vip_addrs_fd, "vip_addrs"), SLOT(vips_fd, "vips"),
+	SLOT(nodes_fd, "nodes"),	 SLOT(members_fd, "members"),
+	SLOT(rings_fd, "rings"),	 SLOT(flows_fd, "flows"),
+	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
+	SLOT(reasons_fd, "reasons"),
+};
+#define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
+
+static int *slot_fd(struct ebb *e, size_t i)
+{
+	return (int *)((char *)e + map_slots[i].offset);
+}
+
+static void ebb_reset(struct ebb *e)
+{
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < N_SLOTS; i++)
+		*slot_fd(e, i) = -1;
+	e->lock_fd = -1;
+}
+
+int ebb_open(struct ebb *e, const char *bpffs, struct ebb_err *err)
+{
+	char path[600];
+
+	ebb_reset(e);
+	snprintf(e->bpffs, sizeof(e->bpffs), "%s", bpffs);
+	for (size_t i = 0; i < N_SLOTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, map_slots[i].name);
+		*slot_fd(e, i) = bpf_obj_get(path);
+		if (*slot_fd(e, i) < 0) {
+			int ret = -errno;
+
+			ebb_close(e);
+			if (ret == -ENOENT)
+				return ebb_errf(err, "no ebb state under %s: run 'ebbctl prog attach dev IFNAME' first",
+						bpffs);
+			return ebb_errf(err, "cannot open %s: %s", path, strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+int ebb_from_object(struct ebb *e, struct bpf_object *obj, struct ebb_err *err)
+{
+	ebb_reset(e);
+	for (size_t i = 0; i < N_SLOTS; i++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, map_slots[i].name);
+
+		if (!map || bpf_map__fd(map) < 0) {
+			ebb_reset(e);
+			return ebb_errf(err, "object has no loaded map '%s'", map_slots[i].name);
+		}
+		/* dup: ebb_close must not close the object's own descriptors. */
+		*slot_fd(e, i) = dup(bpf_map__fd(map));
+	}
+	return 0;
+}
+
+void ebb_close(struct ebb *e)
+{
+	for (size_t i = 0; i < N_SLOTS; i++)
+		if (*slot_fd(e, i) >= 0)
+			close(*slot_fd(e, i));
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
+	ebb_reset(e);
+}
+
+int ebb_lock(struct ebb *e, struct ebb_err *err)
+{
+	if (e->lock_fd >= 0)
+		return 0;
+	/* The pin directory itself is the lock: it exists exactly while the state does. */
+	e->lock_fd = open(e->bpffs[0] ? e->bpffs : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (e->lock_fd < 0)
+		return ebb_errf(err, "cannot open %s: %s", e->bpffs, strerror(errno));
+	if (flock(e->lock_fd, LOCK_EX) < 0) {
+		close(e->lock_fd);
+		e->lock_fd = -1;
+		return ebb_errf(err, "cannot lock %s: %s", e->bpffs, strerror(errno));
+	}
+	return 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+int ebb_ensure_bpffs(const char *dir, struct ebb_err *err)
+{
+	char parent[512];
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), "/");
+	/* A fresh machine has /sys/fs/bpf but nothing mounted on it. */
+	if (!is_bpffs(parent) && !strcmp(parent, "/sys/fs/bpf") &&
+	    mount("bpf", parent, "bpf", 0, "mode=0700") < 0)
+		return ebb_errf(err, "cannot mount bpffs on %s: %s", parent, strerror(errno));
+	if (!is_bpffs(parent))
+		return ebb_errf(err, "%s is not on a bpf filesystem (mount -t bpf bpf %s)", dir, parent);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return ebb_errf(err, "cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+__u64 ebb_now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: flow ages compare against it. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int ebb_ncpus(void)
+{
+	static int n;
+
+	if (!n)
+		n = libbpf_num_possible_cpus();
+	return n;
+}
+
+int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip)
+{
+	return bpf_map_lookup_elem(e->vips_fd, key, vip) ? -ENOENT : 0;
+}
+
+int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip)
+{
+	struct ebb_vip_key k, *prev = NULL;
+
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(e->vips_fd, &k, vip) && vip->id == id) {
+			if (key)
+				*key = k;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
+{
+	struct ebb_node n;
+
+	for (__u32 i = 1; i < EBB_MAX_NODES; i++) {
+		if (bpf_map_lookup_elem(e->nodes_fd, &i, &n))
+			return -EIO;
+		if (n.state != EBB_NODE_UNUSED && n.family == addr->family &&
+		    ebb_addr_eq(n.addr, addr->a, addr->family)) {
+			if (id)
+				*id = i;
+			if (node)
+				*node = n;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip)
+{
+	struct ebb_vip_key k = { .port = fk->dport, .proto = fk->proto, .family = fk->family };
+
+	memcpy(k.addr, fk->dst, sizeof(k.addr));
+	if (!ebb_vip_find(e, &k, vip))
+		return 0;
+	k.port = 0;
+	return ebb_vip_find(e, &k, vip);
+}

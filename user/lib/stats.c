@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Per-CPU counters, summed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
+
+#include "libebb.h"
+
+int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum)
+{
+	int ncpus = ebb_ncpus();
+	struct ebb_counters *per_cpu = calloc(ncpus, sizeof(*per_cpu));
+
+	*sum = (struct ebb_counters){};
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(map_fd, &id, per_cpu)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		sum->packets += per_cpu[i].packets;
+		sum->bytes += per_cpu[i].bytes;
+		sum->new_flows += per_cpu[i].new_flows;
+		sum->second_chance += per_cpu[i].second_chance;
+	}
+	free(per_cpu);
+	return 0;
+}
+
+int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
+{
+	int ncpus = ebb_ncpus();
+	struct ebb_reason_counter *per_cpu = calloc(ncpus, sizeof(*per_cpu));
+
+	*sum = (struct ebb_reason_counter){};
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(e->reasons_fd, &reason, per_cpu)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		sum->packets += per_cpu[i].packets;
+		sum->bytes += per_cpu[i].bytes;
+	}
+	free(per_cpu);
+	return 0;
+}
+
+/* A slot reused by a new VIP or node starts from zero, not from its predecessor's counts. */
+int ebb_counters_zero(int map_fd, __u32 id)
+{
+	struct ebb_counters *zeros = calloc(ebb_ncpus(), sizeof(*zeros));
+	int ret;
+
+	if (!zeros)
+		return -ENOMEM;
+	ret = bpf_map_update_elem(map_fd, &id, zeros, BPF_ANY) ? -errno : 0;
+	free(zeros);
+	return ret;
+}

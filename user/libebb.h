@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libebb: everything user space does to the balancer's pinned state, shared by ebbctl, ebbd
+ * and the tests. The maps are the only state: nothing here caches across calls.
+ */
+#ifndef LIBEBB_H
+#define LIBEBB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "ebb.h"
+
+struct bpf_object;
+
+#define EBB_DEFAULT_BPFFS "/sys/fs/bpf/ebb"
+#define EBB_ERR_LEN 256
+
+/* Defaults when a VIP does not set its own (see README, "Timeouts"). */
+#define EBB_DEFAULT_TCP_IDLE_S 900 /* IPVS: tcp established */
+#define EBB_DEFAULT_UDP_IDLE_S 300 /* IPVS: udp */
+#define EBB_DEFAULT_FIN_S 10
+#define EBB_DEFAULT_DRAIN_TIMEOUT_S 300 /* AWS deregistration delay */
+#define EBB_DEFAULT_WEIGHT 100
+
+/* An error message for the caller to print after "Error: ". */
+struct ebb_err {
+	char msg[EBB_ERR_LEN];
+};
+
+int ebb_errf(struct ebb_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- addresses (addr.c) ---- */
+struct ebb_addr {
+	__be32 a[4];
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6 */
+};
+
+int ebb_parse_addr(const char *s, struct ebb_addr *addr, struct ebb_err *err);
+int ebb_parse_vip(const char *s, struct ebb_vip_key *key, struct ebb_err *err);
+/* "ADDR:PORT" or "[ADDR6]:PORT", the client side of a flow. */
+int ebb_parse_endpoint(const char *s, struct ebb_addr *addr, __u16 *port, struct ebb_err *err);
+int ebb_parse_mac(const char *s, __u8 mac[6], struct ebb_err *err);
+int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+const char *ebb_fmt_addr(const __be32 *a, __u8 family, char *buf, size_t len);
+const char *ebb_fmt_vip(const struct ebb_vip_key *key, char *buf, size_t len);
+const char *ebb_fmt_mac(const __u8 mac[6], char *buf, size_t len);
+bool ebb_addr_eq(const __be32 *a, const __be32 *b, __u8 family);
+
+const char *ebb_state_name(__u8 state);
+int ebb_state_parse(const char *s); /* -1 if unknown */
+const char *ebb_fwd_name(__u8 fwd);
+const char *ebb_reason_name(__u32 reason);
+
+/* ---- Maglev (maglev.c) ---- */
+struct ebb_maglev_node {
+	__u32 id; /* written into the table */
+	__u32 weight;
+	__u8 seed[17]; /* address bytes + family: what places the node, so two hosts agree */
+};
+
+/* Fills table[EBB_RING_SIZE]; returns 0, or -1 if n == 0. Same input, same bytes. */
+int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table);
+
+/* ---- the pinned state (state.c) ---- */
+struct ebb {
+	char bpffs[512];
+	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
+	int vip_stats_fd, node_stats_fd, reasons_fd;
+	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
+};
+
+/* Opens the maps pinned under bpffs; fails with a hint when nothing is attached yet. */
+int ebb_open(struct ebb *e, const char *bpffs, struct ebb_err *err);
+/* Takes the maps of a loaded (not necessarily pinned) object: tests and the loader. */
+int ebb_from_object(struct ebb *e, struct bpf_object *obj, struct ebb_err *err);
+void ebb_close(struct ebb *e);
+int ebb_lock(struct ebb *e, struct ebb_err *err);
+int ebb_ensure_bpffs(const char *dir, struct ebb_err *err);
+__u64 ebb_now_ns(void);
+int ebb_ncpus(void);
+
+/* Lookups by value, iterating small maps. Return 0 when found, -ENOENT otherwise. */
+int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip);
+int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip);
+int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node);
+/* The VIP a flow belongs to, as the datapath finds it (exact port, then port 0). */
+int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip);
+
+/* ---- operations (ops.c): each validates everything first, then applies whole ---- */
+struct ebb_vip_opts {
+	__u8 fwd;
+	__u32 tcp_idle_s, udp_idle_s, fin_s, drain_timeout_s; /* 0 = default */
+};
+
+int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
+		struct ebb_err *err);
+int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct ebb_err *err);
+
+struct ebb_node_opts {
+	__u32 weight; /* 0 = default */
+	bool have_mac;
+	__u8 mac[6];
+	bool inactive;
+};
+
+int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vip,
+		 const struct ebb_node_opts *o, struct ebb_err *err);
+int ebb_node_del(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vip,
+		 bool force, struct ebb_err *err);
+/* Moves a node to a state and rebuilds the rings of its VIPs. drain_timeout_s: for draining. */
+int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
+		       __u32 drain_timeout_s, struct ebb_err *err);
+/* Rebuilds both rings of a VIP from members and node states, each swapped in atomically. */
+int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err);
+
+/* ---- flows (flows.c) ---- */
+struct ebb_flow_entry {
+	struct ebb_flow_key key;
+	struct ebb_flow val;
+	bool live;
+};
+
+/* Calls fn for every flow-table entry; stops early when fn returns non-zero. */
+int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
+		   void *ctx);
+/* Whether a flow is still live: not reset, not FIN-then-quiet, not idle (per its VIP). */
+bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
+		   const struct ebb_vip *vip, __u64 now);
+/* Live flows per node id, counts[EBB_MAX_NODES]; optionally only those of one VIP. */
+int ebb_live_flows(struct ebb *e, __u64 *counts, const __u32 *vip_id);
+/* Deletes every flow pinned to node_id (forced removal). Returns how many. */
+long ebb_flows_purge_node(struct ebb *e, __u32 node_id, const __u32 *vip_id);
+
+/* ---- counters (stats.c) ---- */
+int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum);
+int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum);
+
+/* ---- program (loader.c) ---- */
+struct ebb_attach_opts {
+	const char *bpffs;
+	const char *ifname;
+	bool generic; /* XDP in the stack (skb) instead of the driver */
+	__u32 flow_table_size; /* 0 = the pinned table's size, or EBB_FLOW_TABLE_SIZE */
+};
+
+struct ebb_link_info {
+	char ifname[32];
+	int ifindex;
+	__u32 link_id, prog_id;
+	char mode[12];
+};
+
+int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err);
+int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
+int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max);
+
+/* ---- neighbours (neigh.c): the MAC of a directly reachable node ---- */
+int ebb_neigh_lookup(const struct ebb_addr *addr, __u8 mac[6]);
+
+#endif /* LIBEBB_H */
