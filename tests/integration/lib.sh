@@ -1,0 +1,73 @@
+# Shared by the integration suites: a private lab, ebbctl inside its LB namespace, TAP output.
+# Source it, call lab_setup N; everything is torn down on exit, also on failure.
+set -u
+EBB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUTPUT=${OUTPUT:-.output}
+case "$OUTPUT" in /*) ;; *) OUTPUT=$EBB_ROOT/$OUTPUT ;; esac
+export EBB_OUTPUT=$OUTPUT
+EBBCTL=$OUTPUT/ebbctl
+LAB=$EBB_ROOT/tools/lab
+PFX=${PFX:-t$$-}
+BPFFS=/sys/fs/bpf/ebb-${PFX%-}
+TMP=$(mktemp -d /tmp/ebb-test.XXXXXX)
+n_ok=0 n_fail=0
+
+ok() { n_ok=$((n_ok + 1)); echo "ok - $*"; }
+not_ok() { n_fail=$((n_fail + 1)); echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+note() { echo "# $*"; }
+
+lab_teardown() {
+	local pid
+	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	"$LAB" down --prefix "$PFX" >/dev/null 2>&1
+	rm -rf "$BPFFS" "$TMP"
+}
+
+finish() {
+	echo "# $n_ok passed, $n_fail failed"
+	[ "$n_fail" -eq 0 ]
+}
+
+# lab_setup NODES: the lab, ebb attached to the LB's eth0, EBB state under a private bpffs dir.
+lab_setup() {
+	trap lab_teardown EXIT
+	trap 'exit 130' INT TERM
+	if ! "$LAB" up --prefix "$PFX" --nodes "$1" >"$TMP/lab-up.log" 2>&1; then
+		cat "$TMP/lab-up.log" | sed 's/^/# /'
+		not_ok "lab up"
+		exit 1
+	fi
+	# shellcheck disable=SC1090
+	. "/run/ebb-lab/$PFX/env"
+	if ! ctl prog attach dev eth0; then
+		not_ok "ebbctl prog attach dev eth0"
+		exit 1
+	fi
+}
+
+ctl() { nsenter --net="/run/netns/${PFX}lb" "$EBBCTL" --bpffs "$BPFFS" "$@"; }
+on() { local role=$1; shift; nsenter --net="/run/netns/${PFX}$role" "$@"; }
+node_ip4() { eval "echo \$NODE_IP4_$1"; }
+node_ip6() { eval "echo \$NODE_IP6_$1"; }
+access_log() { echo "/run/ebb-lab/$PFX/n$1/access.log"; }
+
+# json_get EXPR: evaluates a python expression over the JSON document on stdin (as `d`).
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# wrk_field FILE NAME: errors and counts from wrk's summary (0 when wrk printed no such line).
+wrk_errors() {
+	python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+sock = sum(map(int, m.groups())) if m else 0
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+non2xx = int(m.group(1)) if m else 0
+m = re.search(r"(\d+) requests in", text)
+reqs = int(m.group(1)) if m else 0
+print(sock, non2xx, reqs)
+PY
+}

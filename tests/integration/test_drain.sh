@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The promise: drain a node under real load and nobody notices. wrk holds keep-alive
+# connections on every node while curl opens new connections every few ms; after
+# `node drain n1`, n1 accepts no new connection (its own nginx log says so) yet keeps serving the
+# keep-alive connections it had, with 0 client errors; `node del` refuses while they live.
+. "$(dirname "$0")/lib.sh"
+lab_setup 3
+
+VIP=203.0.113.10:80/tcp
+N1=$(node_ip4 1)
+check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
+for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
+
+on client wrk -t2 -c24 -d12s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+wrk_pid=$!
+sleep 3
+flows_before=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
+check "n1 carries wrk's keep-alive flows before the drain ($flows_before)" [ "$flows_before" -gt 0 ]
+
+drain_at=$(date +%s.%N)
+check "node drain n1" ctl node drain "$N1"
+state=$(ctl -j node show "$N1" | json_get 'd[0]["state"]')
+check "n1 is draining ($state)" [ "$state" = draining ]
+
+ctl node del "$N1" 2>"$TMP/del.err"
+del_rc=$?
+check "node del refuses while n1 has live flows" [ "$del_rc" -ne 0 ]
+check "... saying why: $(head -c 100 "$TMP/del.err")" grep -q '^Error: .*live flows' "$TMP/del.err"
+check "... and n1 is still there, draining" [ "$(ctl -j node show "$N1" | json_get 'd[0]["state"]')" = draining ]
+
+# New connections every ~10 ms while wrk runs.
+for i in $(seq 1 200); do
+	on client curl -s -m 3 http://203.0.113.10/ || echo FAIL
+	sleep 0.01
+done >"$TMP/new-conns"
+answered=$(grep -c '^n[23]$' "$TMP/new-conns")
+check "200 new connections after the drain all answered by n2/n3 ($answered)" [ "$answered" -eq 200 ]
+check "no new connection reached n1 (client side)" bash -c "! grep -q '^n1\$' $TMP/new-conns"
+
+wait $wrk_pid
+read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
+note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"
+check "wrk: requests were served ($reqs)" [ "$reqs" -gt 1000 ]
+check "wrk: 0 socket errors across the drain ($sock)" [ "$sock" -eq 0 ]
+check "wrk: 0 non-2xx responses ($non2xx)" [ "$non2xx" -eq 0 ]
+
+# n1's own log: after the drain it served requests only on connections it had before.
+read -r old_conns served_after new_after < <(python3 - "$(access_log 1)" "$drain_at" <<'PY'
+import sys
+before, after_conns, served_after = set(), set(), 0
+drain = float(sys.argv[2])
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 7 or f[6] != "203.0.113.10":
+        continue
+    t, conn = float(f[0]), f[1]
+    if t < drain:
+        before.add(conn)
+    else:
+        served_after += 1
+        after_conns.add(conn)
+print(len(before), served_after, len(after_conns - before))
+PY
+)
+note "n1 log: $old_conns connections before the drain, $served_after requests after it, $new_after new connections after it"
+check "n1 kept serving its keep-alive connections after the drain ($served_after requests)" [ "$served_after" -gt 0 ]
+check "n1's nginx log shows 0 new connections after the drain ($new_after)" [ "$new_after" -eq 0 ]
+
+# wrk closed its connections (FIN): n1's flows end after the 1 s FIN timeout.
+for _ in $(seq 1 50); do
+	left=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
+	[ "$left" -eq 0 ] && break
+	sleep 0.1
+done
+check "n1's live flows reach 0 once wrk closed ($left left)" [ "$left" -eq 0 ]
+check "node del n1 succeeds once its flows are over" ctl node del "$N1"
+check "n1 is gone from node show" bash -c "! ctl_out=\$(nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS node show $N1 2>&1)"
+finish

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# An IPv6 VIP end to end: real curls over IPv6 through ebb to nginx, a drain, and UDP-free
+# placement consistency: the node that answers is the node ebbctl says the flow goes to.
+. "$(dirname "$0")/lib.sh"
+lab_setup 3
+
+VIP='[2001:db8:100::10]:80/tcp'
+check "vip add $VIP" ctl vip add "$VIP" fin-timeout 1
+for i in 1 2 3; do
+	check "node add $(node_ip6 $i)" ctl node add "$(node_ip6 $i)" vip "$VIP"
+done
+
+mismatch=0
+for port in $(seq 21000 21059); do
+	predicted=$(ctl -j flow lookup "[2001:db8::1]:$port" "$VIP" | json_get 'd["node"]')
+	answer=$(on client curl -s -m 3 --local-port "$port" 'http://[2001:db8:100::10]/')
+	[ "$predicted" = "2001:db8::1${answer#n}" ] || mismatch=$((mismatch + 1))
+	echo "$answer"
+done >"$TMP/answers"
+check "60 IPv6 curls answered" [ "$(grep -c '^n[123]$' "$TMP/answers")" -eq 60 ]
+for i in 1 2 3; do
+	check "n$i served IPv6 requests" grep -q "^n$i\$" "$TMP/answers"
+done
+check "every answer came from the node 'flow lookup' predicted" [ "$mismatch" -eq 0 ]
+
+check "node drain 2001:db8::11" ctl node drain 2001:db8::11
+for port in $(seq 22000 22059); do
+	on client curl -s -m 3 --local-port "$port" 'http://[2001:db8:100::10]/'; echo
+done >"$TMP/after"
+check "after the drain, 60 new IPv6 connections all answered" [ "$(grep -c '^n[23]$' "$TMP/after")" -eq 60 ]
+check "after the drain, none reached n1" bash -c "! grep -q '^n1\$' $TMP/after"
+finish
