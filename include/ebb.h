@@ -40,6 +40,7 @@
 #define EBB_FAMILY_V4 4
 #define EBB_FAMILY_V6 6
 
+/* Packed (one byte) so that `bpftool map dump` prints the state's name, not a number. */
 enum ebb_node_state {
 	EBB_NODE_UNUSED = 0, /* free slot in the nodes array */
 	EBB_NODE_ACTIVE = 1, /* new and existing flows */
@@ -47,12 +48,12 @@ enum ebb_node_state {
 	EBB_NODE_INACTIVE = 3, /* nothing; kept for a later re-activation */
 	EBB_NODE_DOWN = 4, /* health checks fail; its flows are re-steered */
 	EBB_NODE_STATE_MAX,
-};
+} __attribute__((packed));
 
 enum ebb_fwd {
 	EBB_FWD_DSR = 0, /* rewrite L2 only; the node owns the VIP and answers the client */
 	EBB_FWD_IPIP = 1, /* IPIP / IPv6-in-IPv6 toward the node */
-};
+} __attribute__((packed));
 
 /* Why a packet was passed or dropped; indexes the per-CPU `reasons` array. */
 enum ebb_reason {
@@ -88,7 +89,7 @@ struct ebb_vip_key {
 
 struct ebb_vip {
 	__u32 id; /* 0..EBB_MAX_VIPS-1: index of its rings and vip_stats */
-	__u8 fwd; /* enum ebb_fwd */
+	enum ebb_fwd fwd;
 	__u8 pad[3];
 	/* Flow-end timeouts in seconds, read by the agent and `node show`, not the datapath. */
 	__u32 tcp_idle_s;
@@ -101,7 +102,7 @@ struct ebb_vip {
 struct ebb_node {
 	__be32 addr[4]; /* IPv4 in addr[0] */
 	__u8 family; /* 0 for an unused slot */
-	__u8 state; /* enum ebb_node_state */
+	enum ebb_node_state state;
 	__u8 mac[6]; /* next hop for dsr; all zero = unknown */
 	__u64 state_since_ns; /* CLOCK_MONOTONIC time of the last state change */
 	__u32 drain_timeout_s; /* for this drain; 0 = the VIPs' own */
@@ -162,5 +163,12 @@ struct ebb_settings {
 	__u32 layout_version;
 	__u32 pad;
 };
+
+/* The layouts user space and the datapath agree on; a change here is a new layout version. */
+_Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
+_Static_assert(sizeof(struct ebb_vip) == 24, "ebb_vip layout");
+_Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
+_Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
+_Static_assert(sizeof(struct ebb_flow) == 16, "ebb_flow layout");
 
 #endif /* EBB_H */
