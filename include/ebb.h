@@ -106,7 +106,8 @@ struct ebb_node {
 	__u8 mac[6]; /* next hop for dsr; all zero = unknown */
 	__u64 state_since_ns; /* CLOCK_MONOTONIC time of the last state change */
 	__u32 drain_timeout_s; /* for this drain; 0 = the VIPs' own */
-	__u32 pad;
+	enum ebb_node_state state_before_down; /* where a recovered `down` node returns to */
+	__u8 pad[3];
 };
 
 /* members: hash, (vip, node) -> weight. Not read per packet: it is what the rings are built from. */
