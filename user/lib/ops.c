@@ -329,6 +329,8 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 	}
 	if (state != node.state)
 		node.state_since_ns = ebb_now_ns();
+	if (state == EBB_NODE_DOWN && node.state != EBB_NODE_DOWN)
+		node.state_before_down = node.state;
 	node.state = state;
 	node.drain_timeout_s = state == EBB_NODE_DRAINING ? drain_timeout_s : 0;
 	if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_ANY)) {
