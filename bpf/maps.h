@@ -97,4 +97,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } reasons SEC(".maps");
 
+/* Never read per packet: it tells `prog upgrade` which layout the pinned maps have. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
 #endif /* EBB_MAPS_H */

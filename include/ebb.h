@@ -35,7 +35,9 @@
 #define EBB_MAX_RINGS (EBB_MAX_VIPS * 2)
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
+#ifndef EBB_MAP_LAYOUT_VERSION
 #define EBB_MAP_LAYOUT_VERSION 1
+#endif
 
 #define EBB_FAMILY_V4 4
 #define EBB_FAMILY_V6 6
@@ -159,10 +161,11 @@ struct ebb_reason_counter {
 	__u64 bytes;
 };
 
-/* Settings the loader writes into the program's read-only data before load. */
-struct ebb_settings {
-	__u32 layout_version;
+/* meta[0]: facts about the pinned maps themselves, written when they are first created. */
+struct ebb_meta {
+	__u32 layout_version; /* EBB_MAP_LAYOUT_VERSION of the program that created the maps */
 	__u32 pad;
+	__u64 created_ns; /* CLOCK_MONOTONIC */
 };
 
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */

@@ -154,6 +154,16 @@ struct ebb_link_info {
 };
 
 int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err);
+struct ebb_upgrade {
+	int devices;
+	__u32 old_prog_id[64];
+	__u32 new_prog_id;
+};
+
+/* Loads obj_path (NULL: the built-in balancer) over the pinned maps and swaps it in on every
+ * attached device (bpf_link update): flows keep their nodes. Refuses another map layout. */
+int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
+		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max);
 

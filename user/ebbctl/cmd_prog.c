@@ -55,6 +55,42 @@ static int do_detach(int argc, char **argv)
 	return done_ok();
 }
 
+static int do_upgrade(int argc, char **argv)
+{
+	struct ebb_upgrade res;
+	struct ebb_err err = {};
+	const char *obj_path = NULL;
+	struct ebb e;
+	int ret;
+
+	if (argc > 0) {
+		if (strcmp(argv[0], "obj") || argc < 2)
+			return ctl_error("usage: prog upgrade [obj FILE]");
+		obj_path = argv[1];
+		if (argc > 2)
+			return ctl_error("unexpected '%s'", argv[2]);
+	}
+	/* Writers hold the lock: no configuration change races the swap. */
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_prog_upgrade(bpffs, obj_path, &res, &err);
+	ebb_close(&e);
+	if (ret)
+		return ctl_error("%s", err.msg);
+	if (json_output) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "devices", json_object_new_int(res.devices));
+		json_object_object_add(o, "old_prog_id", json_object_new_int64(res.old_prog_id[0]));
+		json_object_object_add(o, "new_prog_id", json_object_new_int64(res.new_prog_id));
+		json_print(o);
+	} else if (!quiet) {
+		printf("upgraded %d device(s): prog_id %u -> %u, maps and flows kept\n", res.devices,
+		       res.old_prog_id[0], res.new_prog_id);
+	}
+	return 0;
+}
+
 static int do_show(int argc, char **argv)
 {
 	struct ebb_link_info links[64];
@@ -95,6 +131,7 @@ static int do_help(int argc, char **argv)
 	fprintf(stderr,
 		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
 		"       %1$s prog detach dev IFNAME\n"
+		"       %1$s prog upgrade [obj FILE]\n"
 		"       %1$s prog show\n"
 		"       %1$s prog help\n"
 		"\n"
@@ -106,7 +143,8 @@ static int do_help(int argc, char **argv)
 int do_prog(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
-		{ "attach", do_attach }, { "detach", do_detach }, { "show", do_show },
+		{ "attach", do_attach }, { "detach", do_detach }, { "upgrade", do_upgrade },
+		{ "show", do_show },
 		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
 	};
 

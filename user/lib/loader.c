@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "libebb.h"
@@ -21,7 +22,9 @@
 
 static void link_path(const char *bpffs, const char *ifname, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/" LINK_PREFIX "%s", bpffs, ifname);
+	/* bpffs comes from --bpffs (bounded by its caller), ifname from IF_NAMESIZE-checked input */
+	if (snprintf(buf, len, "%s/" LINK_PREFIX "%s", bpffs, ifname) >= (int)len)
+		buf[0] = '\0';
 }
 
 /* The flow table keeps the size it was created with; a reload must ask for that size. */
@@ -44,12 +47,131 @@ static int pinned_flow_table_size(const char *bpffs, __u32 *size)
 	return 0;
 }
 
+/* The layout version compiled into an object's read-only data (`layout_version`). */
+static int object_layout_version(struct bpf_object *obj, __u32 *version)
+{
+	struct bpf_map *map, *rodata = NULL;
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct btf *btf = bpf_object__btf(obj);
+	const char *data;
+	size_t size;
+	int id;
+
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__is_internal(map) && strstr(bpf_map__name(map), ".rodata"))
+			rodata = map;
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	if (!rodata || id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	data = bpf_map__initial_value(rodata, &size);
+	for (int i = 0; data && i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (!strcmp(btf__name_by_offset(btf, var->name_off), "layout_version") &&
+		    vs->offset + sizeof(*version) <= size) {
+			memcpy(version, data + vs->offset, sizeof(*version));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int pinned_meta(const char *bpffs, struct ebb_meta *meta)
+{
+	char path[600];
+	__u32 zero = 0;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/meta", bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -ENOENT;
+	ret = bpf_map_lookup_elem(fd, &zero, meta) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Opens the balancer (the one built into this binary, or obj_path) ready to reuse the pinned
+ * maps, and refuses before loading anything if its map layout is not the pinned one: libbpf
+ * would otherwise fail half-way, or a future layout could misread the flows.
+ */
+static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
+					__u32 flow_table_size, struct ebb_err *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = bpffs);
+	struct bpf_object *obj;
+	struct ebb_meta meta;
+	__u32 version = 0, pinned_size;
+	size_t elf_size;
+	const void *elf;
+
+	if (obj_path) {
+		obj = bpf_object__open_file(obj_path, &opts);
+	} else {
+		elf = balancer_bpf__elf_bytes(&elf_size);
+		obj = bpf_object__open_mem(elf, elf_size, &opts);
+	}
+	if (!obj) {
+		ebb_errf(err, "cannot open %s: %s", obj_path ? obj_path : "the balancer object",
+			 strerror(errno));
+		return NULL;
+	}
+	if (!bpf_object__find_program_by_name(obj, "ebb_balancer") ||
+	    object_layout_version(obj, &version)) {
+		ebb_errf(err, "%s is not an ebb balancer object", obj_path ? obj_path : "built-in object");
+		goto fail;
+	}
+	if (!pinned_meta(bpffs, &meta) && meta.layout_version && meta.layout_version != version) {
+		ebb_errf(err, "refusing: the maps under %s have layout version %u, the program expects %u; reusing them would lose or misread every flow",
+			 bpffs, meta.layout_version, version);
+		goto fail;
+	}
+	if (!pinned_flow_table_size(bpffs, &pinned_size)) {
+		if (flow_table_size && flow_table_size != pinned_size) {
+			ebb_errf(err, "the flow table under %s has %u entries, not %u: detach everywhere and remove %s to resize it",
+				 bpffs, pinned_size, flow_table_size, bpffs);
+			goto fail;
+		}
+		flow_table_size = pinned_size;
+	}
+	if (flow_table_size)
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows"), flow_table_size);
+	return obj;
+fail:
+	bpf_object__close(obj);
+	return NULL;
+}
+
+static int load_balancer(struct bpf_object *obj, const char *bpffs, struct ebb_err *err)
+{
+	struct bpf_map *meta_map;
+	struct ebb_meta meta = {};
+	__u32 zero = 0;
+	int ret = bpf_object__load(obj);
+
+	if (ret)
+		return ebb_errf(err, "cannot load the balancer: %s (run with -v for the verifier's log)",
+				strerror(-ret));
+	/* First creation of the maps: record their layout for later upgrades. */
+	meta_map = bpf_object__find_map_by_name(obj, "meta");
+	if (!bpf_map_lookup_elem(bpf_map__fd(meta_map), &zero, &meta) && !meta.layout_version) {
+		object_layout_version(obj, &meta.layout_version);
+		meta.created_ns = ebb_now_ns();
+		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
+	}
+	(void)bpffs;
+	return 0;
+}
+
 int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = o->bpffs);
 	LIBBPF_OPTS(bpf_link_create_opts, link_opts);
-	struct balancer_bpf *skel;
-	__u32 pinned_size, prog_id = 0;
+	struct bpf_object *obj;
+	__u32 prog_id = 0;
 	char path[600];
 	int ifindex, link_fd, ret;
 
@@ -67,39 +189,82 @@ int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err)
 	if (!bpf_xdp_query_id(ifindex, 0, &prog_id) && prog_id)
 		return ebb_errf(err, "%s already runs XDP program id %u; detach it first", o->ifname,
 				prog_id);
-	if (!pinned_flow_table_size(o->bpffs, &pinned_size) && o->flow_table_size &&
-	    o->flow_table_size != pinned_size)
-		return ebb_errf(err, "the flow table under %s has %u entries, not %u: detach everywhere and remove %s to resize it",
-				o->bpffs, pinned_size, o->flow_table_size, o->bpffs);
-
-	skel = balancer_bpf__open_opts(&open_opts);
-	if (!skel)
-		return ebb_errf(err, "cannot open the balancer object: %s", strerror(errno));
-	if (!pinned_flow_table_size(o->bpffs, &pinned_size))
-		bpf_map__set_max_entries(skel->maps.flows, pinned_size);
-	else if (o->flow_table_size)
-		bpf_map__set_max_entries(skel->maps.flows, o->flow_table_size);
-	ret = balancer_bpf__load(skel);
-	if (ret) {
-		ret = ebb_errf(err, "cannot load the balancer: %s (run with -v for the verifier's log)",
-			       strerror(-ret));
+	obj = open_balancer(o->bpffs, NULL, o->flow_table_size, err);
+	if (!obj)
+		return -EINVAL;
+	ret = load_balancer(obj, o->bpffs, err);
+	if (ret)
 		goto out;
-	}
 	link_opts.flags = o->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	link_fd = bpf_link_create(bpf_program__fd(skel->progs.ebb_balancer), ifindex, BPF_XDP,
-				  &link_opts);
+	link_fd = bpf_link_create(bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer")),
+				  ifindex, BPF_XDP, &link_opts);
 	if (link_fd < 0) {
 		ret = ebb_errf(err, "cannot attach to %s in %s mode: %s", o->ifname,
 			       o->generic ? "generic" : "native", strerror(errno));
 		goto out;
 	}
-	if (bpf_obj_pin(link_fd, path)) {
+	/* If the pin fails, closing the only reference detaches again: nothing is half-done. */
+	if (bpf_obj_pin(link_fd, path))
 		ret = ebb_errf(err, "cannot pin the link at %s: %s", path, strerror(errno));
-		/* closing the only reference detaches it again: nothing is left half-done */
-	}
 	close(link_fd);
 out:
-	balancer_bpf__destroy(skel);
+	bpf_object__close(obj);
+	return ret;
+}
+
+int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
+		     struct ebb_err *err)
+{
+	struct ebb_link_info links[64];
+	int link_fds[64], old_prog_fds[64];
+	struct bpf_object *obj;
+	int n, done = 0, prog_fd, ret = 0;
+	char path[600];
+
+	memset(res, 0, sizeof(*res));
+	n = ebb_prog_list(bpffs, links, 64);
+	if (n <= 0)
+		return ebb_errf(err, "ebb is not attached to any device under %s: nothing to upgrade", bpffs);
+	obj = open_balancer(bpffs, obj_path, 0, err);
+	if (!obj)
+		return -EINVAL;
+	ret = load_balancer(obj, bpffs, err);
+	if (ret)
+		goto out;
+	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer"));
+	/* Every link swaps to the new program in one syscall; the maps, and so the flows, are the
+	 * pinned ones. If one device fails, those already swapped go back. */
+	for (done = 0; done < n; done++) {
+		link_path(bpffs, links[done].ifname, path, sizeof(path));
+		link_fds[done] = bpf_obj_get(path);
+		old_prog_fds[done] = bpf_prog_get_fd_by_id(links[done].prog_id);
+		if (link_fds[done] < 0 || bpf_link_update(link_fds[done], prog_fd, NULL)) {
+			ret = ebb_errf(err, "cannot upgrade %s: %s", links[done].ifname, strerror(errno));
+			if (link_fds[done] >= 0)
+				close(link_fds[done]);
+			if (old_prog_fds[done] >= 0)
+				close(old_prog_fds[done]);
+			break;
+		}
+		res->old_prog_id[done] = links[done].prog_id;
+	}
+	for (int i = 0; i < done; i++) {
+		if (ret && old_prog_fds[i] >= 0)
+			bpf_link_update(link_fds[i], old_prog_fds[i], NULL);
+		close(link_fds[i]);
+		if (old_prog_fds[i] >= 0)
+			close(old_prog_fds[i]);
+	}
+	if (!ret) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		res->devices = n;
+		if (!bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+			res->new_prog_id = info.id;
+	}
+out:
+	bpf_object__close(obj);
 	return ret;
 }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `prog upgrade` swaps the program under live keep-alive connections: every connection stays on
+# its node (no node sees a new connection, wrk sees 0 errors), the flow table is kept, and an
+# object with another map layout is refused without touching anything.
+. "$(dirname "$0")/lib.sh"
+lab_setup 3
+
+VIP=203.0.113.10:80/tcp
+check "vip add $VIP" ctl vip add $VIP
+for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
+prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
+old_id=$(prog_id)
+
+on client wrk -t2 -c24 -d8s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+wrk_pid=$!
+sleep 2
+flows_before=$(ctl -j vip show $VIP | json_get 'd[0]["flows"]')
+pins() {
+	ctl -j flow show vip $VIP | python3 -c '
+import json, sys
+for f in sorted(json.load(sys.stdin), key=lambda f: (f["src"], f["sport"])):
+    print("%s:%s>%s" % (f["src"], f["sport"], f["node"]))' | LC_ALL=C sort
+}
+pins >"$TMP/pins.before"
+upgrade_at=$(date +%s.%N)
+check "prog upgrade (built-in object)" ctl prog upgrade
+mid_id=$(prog_id)
+check "the device runs a new program ($old_id -> $mid_id)" [ "$mid_id" != "$old_id" ]
+sleep 1
+check "prog upgrade obj $OUTPUT/balancer.bpf.o" ctl prog upgrade obj "$OUTPUT/balancer.bpf.o"
+new_id=$(prog_id)
+check "... and again a new program ($mid_id -> $new_id)" [ "$new_id" != "$mid_id" ]
+
+pins >"$TMP/pins.after"
+kept=$(LC_ALL=C comm -12 "$TMP/pins.before" "$TMP/pins.after" | grep -c .)
+check "the flow table survived both upgrades: $kept of $(grep -c . "$TMP/pins.before") pins unchanged" \
+	[ "$kept" -eq "$(grep -c . "$TMP/pins.before")" -a "$kept" -gt 0 ]
+
+# An object built for another map layout must be refused, changing nothing.
+clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -D__bpf__ -DEBB_MAP_LAYOUT_VERSION=99 \
+	-I"$EBB_ROOT" -I"$EBB_ROOT/include" -I"$EBB_ROOT/bpf" \
+	-c "$EBB_ROOT/bpf/balancer.bpf.c" -o "$TMP/layout99.bpf.o"
+ctl prog upgrade obj "$TMP/layout99.bpf.o" 2>"$TMP/refused.err"
+check "an upgrade to map layout 99 is refused" [ $? -ne 0 ]
+check "... with a clear error: $(head -c 90 "$TMP/refused.err")" grep -q '^Error: refusing: .*layout version 1, the program expects 99' "$TMP/refused.err"
+check "... and the running program is unchanged" [ "$(prog_id)" = "$new_id" ]
+check "a missing object file is an error" bash -c "! nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog upgrade obj /nonexistent.o 2>/dev/null"
+
+wait $wrk_pid
+read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
+note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx; $flows_before flows before the upgrade"
+check "wrk: requests served through both upgrades ($reqs)" [ "$reqs" -gt 1000 ]
+check "wrk: 0 socket errors ($sock)" [ "$sock" -eq 0 ]
+check "wrk: 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
+for i in 1 2 3; do
+	new_conns=$(python3 - "$(access_log $i)" "$upgrade_at" <<'PY'
+import sys
+before, after = set(), set()
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 7 and f[6] == "203.0.113.10":
+        (before if float(f[0]) < float(sys.argv[2]) else after).add(f[1])
+print(len(after - before))
+PY
+)
+	check "n$i: every connection after the upgrades is one it had before ($new_conns new)" [ "$new_conns" -eq 0 ]
+done
+finish
