@@ -27,13 +27,16 @@ SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
-BINS := $(OUTPUT)/ebbctl
+BENCHES := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/bench_*.c))
+LOADGENS := $(patsubst tools/load/%.c,$(OUTPUT)/load/%,$(wildcard tools/load/*.c))
+BINS := $(OUTPUT)/ebbctl $(if $(wildcard user/ebbd/*.c),$(OUTPUT)/ebbd)
+EBBD_LDLIBS := -lconfig -lmicrohttpd
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps vmlinux test unit integration bench demo install clean
 
-all: deps $(BPF_OBJS) $(BINS) $(UNIT_TESTS)
+all: deps $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS)
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -43,7 +46,7 @@ vmlinux:
 	$(call msg,GEN,vmlinux.h)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) vmlinux.h | $(OUTPUT) deps
@@ -66,9 +69,21 @@ $(OUTPUT)/ebbctl: user/ebbctl/*.c $(wildcard user/*.h) $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) user/ebbctl/*.c $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
+$(OUTPUT)/ebbd: $(wildcard user/ebbd/*.c user/ebbd/*.h) $(wildcard user/*.h) $(OUTPUT)/libebb.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/ebbd $(filter %.c,$^) $(OUTPUT)/libebb.a $(LDLIBS) $(EBBD_LDLIBS) -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/*.h $(OUTPUT)/libebb.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+
+$(OUTPUT)/bench/%: tools/bench/%.c $(wildcard tools/bench/*.h tests/unit/*.h) $(OUTPUT)/libebb.a | $(OUTPUT)/bench
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+
+$(OUTPUT)/load/%: tools/load/%.c | $(OUTPUT)/load
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 test: all
 	$(Q)bash tests/run.sh
@@ -81,6 +96,7 @@ demo: all
 
 install: all
 	install -D -m 0755 $(OUTPUT)/ebbctl $(DESTDIR)$(PREFIX)/sbin/ebbctl
+	$(if $(wildcard user/ebbd/*.c),install -D -m 0755 $(OUTPUT)/ebbd $(DESTDIR)$(PREFIX)/sbin/ebbd)
 	install -D -m 0644 $(OUTPUT)/balancer.bpf.o $(DESTDIR)$(PREFIX)/lib/ebb/balancer.bpf.o
 	install -D -m 0644 $(OUTPUT)/peer_pass.bpf.o $(DESTDIR)$(PREFIX)/lib/ebb/peer_pass.bpf.o
 	install -D -m 0644 doc/ebbctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/ebbctl.8

@@ -30,7 +30,14 @@ static __always_inline int account(__u32 reason, __u64 bytes, int verdict)
 	return verdict;
 }
 
-static __always_inline void count(void *stats, __u32 id, __u64 bytes, bool placed, bool second)
+/* What placing this packet did, for the counters. */
+struct placement {
+	bool placed; /* a ring chose the node */
+	bool second; /* ... the second-chance ring */
+	bool unpinned; /* ... and the flood guard kept it out of the flow table */
+};
+
+static __always_inline void count(void *stats, __u32 id, __u64 bytes, const struct placement *p)
 {
 	struct ebb_counters *c = bpf_map_lookup_elem(stats, &id);
 
@@ -38,10 +45,31 @@ static __always_inline void count(void *stats, __u32 id, __u64 bytes, bool place
 		return;
 	c->packets++;
 	c->bytes += bytes;
-	if (placed)
+	if (p->placed)
 		c->new_flows++;
-	if (second)
+	if (p->second)
 		c->second_chance++;
+	if (p->unpinned)
+		c->unpinned++;
+}
+
+/*
+ * True while this CPU sees new flows faster than the configured rate: a SYN flood from spoofed
+ * sources must not evict the flows of real clients (above all those of a draining node).
+ */
+static __always_inline bool flood_guard_on(__u64 now)
+{
+	__u32 zero = 0;
+	struct ebb_settings *s = bpf_map_lookup_elem(&settings, &zero);
+	struct ebb_flood_window *w = bpf_map_lookup_elem(&flood_window, &zero);
+
+	if (!s || !w || !s->flood_rate)
+		return false;
+	if (now - w->start_ns > 1000000000ULL) {
+		w->start_ns = now;
+		w->new_flows = 0;
+	}
+	return ++w->new_flows > s->flood_rate;
 }
 
 /* The node a ring gives this flow, 0 when the ring is empty or absent. */
@@ -86,7 +114,7 @@ int ebb_balancer(struct xdp_md *ctx)
 	struct ebb_vip *vip;
 	struct ebb_flow *flow;
 	struct ebb_node *node;
-	bool placed = false, second = false;
+	struct placement how = {};
 	__u32 node_id = 0;
 	__u64 now, off = sizeof(*eth);
 	__u16 h_proto;
@@ -154,16 +182,35 @@ int ebb_balancer(struct xdp_md *ctx)
 			flow->flags = 0;
 			note_tcp_flags(flow, pkt.tcp_flags);
 			flow->last_seen_ns = now;
-			placed = true;
+			how.placed = true;
 		}
 		goto lookup_node;
 	}
 
+	bool syn_pin = false;
+
 	if (pkt.icmp_error || (pkt.key.proto == IPPROTO_TCP && !(pkt.tcp_flags & TCP_FLAG_SYN))) {
-		node_id = ring_pick(EBB_RING_SECOND(vip->id), &pkt.key);
-		second = !pkt.icmp_error;
+		struct ebb_flow *pinned = pkt.icmp_error ? NULL :
+					  bpf_map_lookup_elem(&syn_pins, &pkt.key);
+
+		if (pinned) { /* a handshake the flood guard pinned aside: now a real flow */
+			node_id = pinned->node_id;
+			bpf_map_delete_elem(&syn_pins, &pkt.key);
+		} else {
+			node_id = ring_pick(EBB_RING_SECOND(vip->id), &pkt.key);
+			how.second = !pkt.icmp_error;
+		}
 	} else {
 		node_id = ring_pick(EBB_RING_NEW(vip->id), &pkt.key);
+		/* Under the guard a new flow is placed by hash alone, not pinned. Its next packet
+		 * (the handshake's ACK, which spoofed sources never send) misses and is pinned by
+		 * the second chance, which finds this same node unless a node drains over the
+		 * flow's slot: such SYNs are pinned aside, in syn_pins. */
+		if (flood_guard_on(now)) {
+			how.unpinned = true;
+			syn_pin = pkt.key.proto == IPPROTO_TCP &&
+				  ring_pick(EBB_RING_SECOND(vip->id), &pkt.key) != node_id;
+		}
 	}
 	if (!node_id) {
 		reason = EBB_R_DROP_NO_NODE;
@@ -173,8 +220,11 @@ int ebb_balancer(struct xdp_md *ctx)
 		struct ebb_flow fresh = { .node_id = node_id, .last_seen_ns = now };
 
 		note_tcp_flags(&fresh, pkt.tcp_flags);
-		bpf_map_update_elem(&flows, &pkt.key, &fresh, BPF_ANY);
-		placed = true;
+		if (!how.unpinned)
+			bpf_map_update_elem(&flows, &pkt.key, &fresh, BPF_ANY);
+		else if (syn_pin)
+			bpf_map_update_elem(&syn_pins, &pkt.key, &fresh, BPF_ANY);
+		how.placed = true;
 	}
 
 lookup_node:
@@ -192,12 +242,12 @@ forward:
 	/* dsr: the frame leaves the way it came, from us to the node; L3 and up are untouched. */
 	__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
 	__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
-	count(&vip_stats, vip->id, bytes, placed, second);
-	count(&node_stats, node_id, bytes, placed, second);
+	count(&vip_stats, vip->id, bytes, &how);
+	count(&node_stats, node_id, bytes, &how);
 	return account(EBB_R_FORWARDED, bytes, XDP_TX);
 
 drop:
-	count(&vip_stats, vip->id, bytes, false, false);
+	count(&vip_stats, vip->id, bytes, &(struct placement){});
 	return account(reason, bytes, XDP_DROP);
 unowned:
 	if (reason == EBB_R_PASS_NOT_IP || reason == EBB_R_PASS_NOT_VIP ||

@@ -73,6 +73,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 
+/*
+ * Under the flood guard, a SYN whose second-chance slot is a draining node's must still be
+ * pinned (its ACK would otherwise go there). It is pinned here, in a table the flood may churn,
+ * and moved to `flows` when its handshake completes: spoofed sources never complete one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EBB_SYN_PINS_SIZE);
+	__type(key, struct ebb_flow_key);
+	__type(value, struct ebb_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} syn_pins SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EBB_MAX_VIPS);
@@ -96,6 +109,28 @@ struct {
 	__type(value, struct ebb_reason_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } reasons SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_settings);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} settings SEC(".maps");
+
+/* Per CPU: new flows seen in the current one-second window, for the flood guard. Not pinned:
+ * a restart simply opens a fresh window. */
+struct ebb_flood_window {
+	__u64 start_ns;
+	__u64 new_flows;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_flood_window);
+} flood_window SEC(".maps");
 
 /* Never read per packet: it tells `prog upgrade` which layout the pinned maps have. */
 struct {

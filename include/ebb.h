@@ -24,6 +24,9 @@
 #ifndef EBB_RING_SIZE /* Maglev lookup-table size: prime, ~100x the node count for a 1% spread */
 #define EBB_RING_SIZE 65537
 #endif
+#ifndef EBB_SYN_PINS_SIZE /* flood guard: SYNs that must be pinned, kept apart from the flows */
+#define EBB_SYN_PINS_SIZE 65536
+#endif
 #ifndef EBB_FLOW_TABLE_SIZE /* default LRU size; `prog attach ... flows N` overrides it */
 #define EBB_FLOW_TABLE_SIZE 262144
 #endif
@@ -153,6 +156,7 @@ struct ebb_counters {
 	__u64 bytes;
 	__u64 new_flows; /* placed by a ring (SYN, UDP miss, second chance) */
 	__u64 second_chance; /* of which: non-SYN misses placed over active+draining */
+	__u64 unpinned; /* new flows the flood guard placed without a flow-table entry */
 };
 
 /* reasons[enum ebb_reason]: per-CPU. */
@@ -160,6 +164,16 @@ struct ebb_reason_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/* settings[0]: knobs the datapath reads at run time; `ebbctl prog set` writes them. */
+struct ebb_settings {
+	__u32 flood_rate; /* new flows per second per CPU before the flood guard; 0 = off */
+	__u32 pad;
+};
+
+#ifndef EBB_DEFAULT_FLOOD_RATE
+#define EBB_DEFAULT_FLOOD_RATE 50000
+#endif
 
 /* meta[0]: facts about the pinned maps themselves, written when they are first created. */
 struct ebb_meta {

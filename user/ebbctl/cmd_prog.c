@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl prog: attach, detach, show. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <bpf/bpf.h>
 
 #include "ebbctl.h"
 
@@ -91,6 +93,28 @@ static int do_upgrade(int argc, char **argv)
 	return 0;
 }
 
+static int do_set(int argc, char **argv)
+{
+	struct ebb_settings settings;
+	__u32 zero = 0, rate;
+	struct ebb e;
+	int ret;
+
+	if (argc != 2 || strcmp(argv[0], "flood-rate"))
+		return ctl_error("usage: prog set flood-rate N   (new flows/s per CPU; 0 = guard off)");
+	if (ebb_parse_u32(argv[1], 0, 100000000, &rate))
+		return ctl_error("flood-rate must be 0..100000000, not '%s'", argv[1]);
+	if (ctl_open(&e, true))
+		return -1;
+	ret = bpf_map_lookup_elem(e.settings_fd, &zero, &settings);
+	if (!ret) {
+		settings.flood_rate = rate;
+		ret = bpf_map_update_elem(e.settings_fd, &zero, &settings, BPF_ANY);
+	}
+	ebb_close(&e);
+	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) : done_ok();
+}
+
 static int do_show(int argc, char **argv)
 {
 	struct ebb_link_info links[64];
@@ -121,6 +145,22 @@ static int do_show(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		printf("%s: ifindex %d mode %s prog_id %u link_id %u\n", links[i].ifname,
 		       links[i].ifindex, links[i].mode, links[i].prog_id, links[i].link_id);
+	if (n > 0 && !quiet) {
+		struct ebb_err err = {};
+		struct ebb_settings settings;
+		struct bpf_map_info info = {};
+		__u32 zero = 0, len = sizeof(info);
+		struct ebb e;
+
+		if (!ebb_open(&e, bpffs, &err)) {
+			if (!bpf_map_lookup_elem(e.settings_fd, &zero, &settings) &&
+			    !bpf_obj_get_info_by_fd(e.flows_fd, &info, &len))
+				printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s\n",
+				       info.max_entries, settings.flood_rate,
+				       settings.flood_rate ? "" : " (off)");
+			ebb_close(&e);
+		}
+	}
 	return 0;
 }
 
@@ -132,11 +172,14 @@ static int do_help(int argc, char **argv)
 		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
 		"       %1$s prog detach dev IFNAME\n"
 		"       %1$s prog upgrade [obj FILE]\n"
+		"       %1$s prog set flood-rate N\n"
 		"       %1$s prog show\n"
 		"       %1$s prog help\n"
 		"\n"
-		"  flows N: flow-table size (LRU entries), fixed when the table is first created.\n",
-		bin_name);
+		"  flows N: flow-table size (LRU entries), fixed when the table is first created.\n"
+		"  flood-rate N: new flows per second per CPU beyond which new flows are placed by\n"
+		"  hash without a flow-table entry (default %2$d; 0 turns the guard off).\n",
+		bin_name, EBB_DEFAULT_FLOOD_RATE);
 	return 0;
 }
 
@@ -144,7 +187,7 @@ int do_prog(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
 		{ "attach", do_attach }, { "detach", do_detach }, { "upgrade", do_upgrade },
-		{ "show", do_show },
+		{ "set", do_set },	 { "show", do_show },
 		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
 	};
 

@@ -14,14 +14,16 @@ static json_object *counters_json(const struct ebb_counters *c)
 	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
 	json_object_object_add(o, "new_flows", json_object_new_int64(c->new_flows));
 	json_object_object_add(o, "second_chance", json_object_new_int64(c->second_chance));
+	json_object_object_add(o, "unpinned", json_object_new_int64(c->unpinned));
 	return o;
 }
 
 static void counters_line(const char *kind, const char *name, const struct ebb_counters *c)
 {
-	printf("%-5s %-28s %12llu %14llu %10llu %8llu\n", kind, name,
+	printf("%-5s %-28s %12llu %14llu %10llu %8llu %9llu\n", kind, name,
 	       (unsigned long long)c->packets, (unsigned long long)c->bytes,
-	       (unsigned long long)c->new_flows, (unsigned long long)c->second_chance);
+	       (unsigned long long)c->new_flows, (unsigned long long)c->second_chance,
+	       (unsigned long long)c->unpinned);
 }
 
 static int do_show(int argc, char **argv)
@@ -64,8 +66,8 @@ static int do_show(int argc, char **argv)
 		jn = json_object_new_object();
 		jr = json_object_new_object();
 	} else if (!quiet) {
-		printf("%-5s %-28s %12s %14s %10s %8s\n", "KIND", "NAME", "PACKETS", "BYTES",
-		       "NEW_FLOWS", "2ND_CH");
+		printf("%-5s %-28s %12s %14s %10s %8s %9s\n", "KIND", "NAME", "PACKETS", "BYTES",
+		       "NEW_FLOWS", "2ND_CH", "UNPINNED");
 	}
 	while (!by_node && !bpf_map_get_next_key(e.vips_fd, prev, &k)) {
 		struct ebb_counters c;

@@ -156,9 +156,13 @@ static int load_balancer(struct bpf_object *obj, const char *bpffs, struct ebb_e
 	if (ret)
 		return ebb_errf(err, "cannot load the balancer: %s (run with -v for the verifier's log)",
 				strerror(-ret));
-	/* First creation of the maps: record their layout for later upgrades. */
+	/* First creation of the maps: record their layout for later upgrades, set defaults. */
 	meta_map = bpf_object__find_map_by_name(obj, "meta");
 	if (!bpf_map_lookup_elem(bpf_map__fd(meta_map), &zero, &meta) && !meta.layout_version) {
+		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE };
+
+		bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "settings")), &zero,
+				    &settings, BPF_ANY);
 		object_layout_version(obj, &meta.layout_version);
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);

@@ -23,6 +23,7 @@ int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum)
 		sum->bytes += per_cpu[i].bytes;
 		sum->new_flows += per_cpu[i].new_flows;
 		sum->second_chance += per_cpu[i].second_chance;
+		sum->unpinned += per_cpu[i].unpinned;
 	}
 	free(per_cpu);
 	return 0;
