@@ -21,7 +21,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ -I. -Iinclude
 	-Wall -Werror $(EXTRA_CFLAGS)
 LDLIBS := -lbpf -lelf -lz -ljson-c
 
-BPF_PROGS := balancer peer_pass floor_tx
+BPF_PROGS := balancer decap peer_pass floor_tx
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)

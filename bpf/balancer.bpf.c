@@ -13,6 +13,7 @@
 #include "ebb_hash.h"
 #include "maps.h"
 #include "parsing.h"
+#include "encap.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -131,6 +132,7 @@ int ebb_balancer(struct xdp_md *ctx)
 		h_proto = vh->encapsulated_proto;
 		off += sizeof(*vh);
 	}
+	pkt.l2_len = off;
 	if (h_proto == bpf_htons(ETH_P_IP))
 		reason = parse_ipv4(data, data_end, off, &pkt);
 	else if (h_proto == bpf_htons(ETH_P_IPV6))
@@ -239,9 +241,47 @@ forward:
 		reason = EBB_R_DROP_NO_MAC;
 		goto drop;
 	}
-	/* dsr: the frame leaves the way it came, from us to the node; L3 and up are untouched. */
-	__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
-	__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
+	if (vip->fwd == EBB_FWD_IPIP) {
+		__u32 zero = 0;
+		struct ebb_settings *s = bpf_map_lookup_elem(&settings, &zero);
+		__u32 mtu = s ? s->mtu : 0;
+
+		if (encap_would_exceed(&pkt, node, mtu)) {
+			__u32 fits = mtu - (node->family == EBB_FAMILY_V6 ? OUTER_V6_LEN : OUTER_V4_LEN);
+
+			count(&vip_stats, vip->id, bytes, &(struct placement){});
+			if (pkt.key.family == EBB_FAMILY_V6)
+				return reply_too_big6(ctx, &pkt, fits) ?
+					       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
+					       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
+			if (!pkt.dont_fragment)
+				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
+			return reply_too_big4(ctx, &pkt, fits) ?
+				       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
+				       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
+		}
+		/* The node's MAC (or the next hop's) is read before the head moves. */
+		__u8 next_hop[6];
+		__u8 ours[6];
+
+		__builtin_memcpy(next_hop, node->mac, 6);
+		__builtin_memcpy(ours, eth->h_dest, 6);
+		if (encap_ipip(ctx, &pkt, node, vip)) {
+			count(&vip_stats, vip->id, bytes, &(struct placement){});
+			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+		}
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		eth = data;
+		if ((void *)(eth + 1) > data_end)
+			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+		__builtin_memcpy(eth->h_source, ours, 6);
+		__builtin_memcpy(eth->h_dest, next_hop, 6);
+	} else {
+		/* dsr: the frame leaves the way it came, from us to the node; L3 and up untouched. */
+		__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
+		__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
+	}
 	count(&vip_stats, vip->id, bytes, &how);
 	count(&node_stats, node_id, bytes, &how);
 	return account(EBB_R_FORWARDED, bytes, XDP_TX);

@@ -8,6 +8,7 @@
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
 
+#define IP_DF 0x4000
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1FFF
 
@@ -19,6 +20,10 @@
 #define ICMP_DEST_UNREACH 3 /* carries "fragmentation needed" (code 4) */
 #define ICMPV6_DEST_UNREACH 1
 #define ICMPV6_PKT_TOOBIG 2
+
+#define ICMP_FRAG_NEEDED 4
+#define ICMP_TOO_BIG_QUOTE 64 /* bytes of the original packet an ICMP error quotes */
+#define ICMPV6_TOO_BIG_QUOTE 128
 
 #define IPV6_NH_HOP 0
 #define IPV6_NH_ROUTING 43

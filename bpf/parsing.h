@@ -21,6 +21,9 @@ struct packet {
 	struct ebb_flow_key key;
 	__u8 tcp_flags;
 	bool icmp_error; /* an ICMP error about key's flow: steer it, never pin it */
+	bool dont_fragment; /* IPv4 DF; IPv6 never fragments on the way */
+	__u16 l2_len; /* Ethernet header and VLAN tag */
+	__u16 ip_len; /* the IP packet as its header says (a frame may carry padding) */
 };
 
 static __always_inline bool is_vip_addr(const __be32 *addr, __u8 family)
@@ -107,6 +110,8 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 	/* Only the first fragment has ports; the rest could not be placed like it. */
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return EBB_R_DROP_FRAGMENT;
+	pkt->dont_fragment = !!(iph->frag_off & bpf_htons(IP_DF));
+	pkt->ip_len = bpf_ntohs(iph->tot_len);
 
 	pkt->key.family = EBB_FAMILY_V4;
 	pkt->key.proto = iph->protocol;
@@ -160,6 +165,7 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 		return EBB_R_PASS_NOT_VIP;
 
 	pkt->key.family = EBB_FAMILY_V6;
+	pkt->ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
 	copy_addr6(pkt->key.src, &ip6h->saddr);
 	copy_addr6(pkt->key.dst, &ip6h->daddr);
 	nexthdr = ip6h->nexthdr;

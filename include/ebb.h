@@ -74,6 +74,10 @@ enum ebb_reason {
 	EBB_R_DROP_NO_MAC, /* node has no known MAC address */
 	EBB_R_DROP_BAD_ICMP, /* ICMP error about a VIP flow whose quote is unusable */
 	EBB_R_PASS_ICMP, /* ICMP to a VIP address that is not an error about a flow */
+	EBB_R_TX_TOO_BIG, /* too big to encapsulate: ICMP "fragmentation needed"/"packet too big"
+			   * sent back to the client */
+	EBB_R_DROP_TOO_BIG, /* too big to encapsulate and may not be fragmented (no DF) */
+	EBB_R_DROP_ENCAP, /* the frame could not be grown for the outer header */
 	EBB_R_MAX,
 };
 
@@ -101,6 +105,9 @@ struct ebb_vip {
 	__u32 udp_idle_s;
 	__u32 fin_s;
 	__u32 drain_timeout_s;
+	/* ipip: outer source addresses, one per outer family (the node's family decides). */
+	__be32 encap_src4;
+	__be32 encap_src6[4];
 };
 
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */
@@ -168,7 +175,7 @@ struct ebb_reason_counter {
 /* settings[0]: knobs the datapath reads at run time; `ebbctl prog set` writes them. */
 struct ebb_settings {
 	__u32 flood_rate; /* new flows per second per CPU before the flood guard; 0 = off */
-	__u32 pad;
+	__u32 mtu; /* egress IP MTU for ipip: larger once encapsulated -> ICMP too big */
 };
 
 #ifndef EBB_DEFAULT_FLOOD_RATE
@@ -182,9 +189,29 @@ struct ebb_meta {
 	__u64 created_ns; /* CLOCK_MONOTONIC */
 };
 
+/* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */
+
+/* decap_prefixes: LPM trie of the VIP addresses this node serves; other tunnels pass. */
+struct ebb_decap_key {
+	__u32 prefixlen; /* 32 (family + pad) + address bits */
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6 */
+	__u8 pad[3];
+	__be32 addr[4];
+};
+
+enum ebb_decap_reason {
+	EBB_D_DECAPSULATED = 0, /* outer header stripped, inner packet to the stack */
+	EBB_D_PASS_NOT_TUNNEL, /* not IPIP / IPv6-in-IPv6 / 4-in-6: not ours */
+	EBB_D_PASS_NOT_VIP, /* a tunnel, but the inner destination is no VIP of this node */
+	EBB_D_DROP_TRUNCATED, /* outer or inner header cut short */
+	EBB_D_DROP_BAD_OUTER, /* outer IPv4 with bad IHL, fragmented, or options */
+	EBB_D_DROP_BAD_INNER, /* inner header's version does not match the tunnel protocol */
+	EBB_D_MAX,
+};
+
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
-_Static_assert(sizeof(struct ebb_vip) == 24, "ebb_vip layout");
+_Static_assert(sizeof(struct ebb_vip) == 44, "ebb_vip layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 16, "ebb_flow layout");

@@ -93,6 +93,7 @@ int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip
 struct ebb_vip_opts {
 	__u8 fwd;
 	__u32 tcp_idle_s, udp_idle_s, fin_s, drain_timeout_s; /* 0 = default */
+	__be32 encap_src4, encap_src6[4]; /* ipip outer sources; zero = none of that family */
 };
 
 int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
@@ -166,6 +167,23 @@ int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade
 		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max);
+
+/* ---- the decapsulator on backends (decap.c) ---- */
+int ebb_decap_attach(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err);
+int ebb_decap_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
+int ebb_decap_list(const char *bpffs, struct ebb_link_info *out, int max);
+/* "ADDR" or "ADDR/LEN" */
+int ebb_parse_prefix(const char *s, struct ebb_decap_key *key, struct ebb_err *err);
+int ebb_decap_prefix(const char *bpffs, const struct ebb_decap_key *key, bool add,
+		     struct ebb_err *err);
+int ebb_decap_prefixes(const char *bpffs, struct ebb_decap_key *out, int max, struct ebb_err *err);
+int ebb_decap_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum);
+const char *ebb_decap_reason_name(__u32 reason);
+
+/* ---- devices (netdev.c) ---- */
+int ebb_device_mtu(const char *ifname, __u32 *mtu);
+/* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only). */
+int ebb_device_sources(const char *bpffs, __be32 *src4, __be32 *src6);
 
 /* ---- neighbours (neigh.c): the MAC of a directly reachable node ---- */
 int ebb_neigh_lookup(const struct ebb_addr *addr, __u8 mac[6]);

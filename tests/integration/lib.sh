@@ -35,7 +35,7 @@ finish() {
 lab_setup() {
 	trap lab_teardown EXIT
 	trap 'exit 130' INT TERM
-	if ! "$LAB" up --prefix "$PFX" --nodes "$1" >"$TMP/lab-up.log" 2>&1; then
+	if ! "$LAB" up --prefix "$PFX" --nodes "$1" --fwd "${LAB_FWD:-dsr}" >"$TMP/lab-up.log" 2>&1; then
 		cat "$TMP/lab-up.log" | sed 's/^/# /'
 		not_ok "lab up"
 		exit 1

@@ -3,15 +3,25 @@
 # connections on every node while curl opens new connections every few ms; after
 # `node drain n1`, n1 accepts no new connection (its own nginx log says so) yet keeps serving the
 # keep-alive connections it had, with 0 client errors; `node del` refuses while they live.
+# Runs as is for dsr over IPv4; EBB_FWD=ipip and EBB_FAMILY=6 run the very same test over
+# tunnels and/or IPv6 (test_drain_ipip4.sh, test_drain_ipip6.sh).
 . "$(dirname "$0")/lib.sh"
-lab_setup 3
+FWD=${EBB_FWD:-dsr} FAMILY=${EBB_FAMILY:-4}
+LAB_FWD=$FWD lab_setup 3
 
-VIP=203.0.113.10:80/tcp
-N1=$(node_ip4 1)
-check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
-for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
+if [ "$FAMILY" = 6 ]; then
+	VIP_ADDR=2001:db8:100::10 VIP='[2001:db8:100::10]:80/tcp' URL='http://[2001:db8:100::10]/'
+	node_addr() { node_ip6 "$1"; }
+else
+	VIP_ADDR=203.0.113.10 VIP=203.0.113.10:80/tcp URL=http://203.0.113.10/
+	node_addr() { node_ip4 "$1"; }
+fi
+N1=$(node_addr 1)
+note "fwd $FWD, IPv$FAMILY"
+check "vip add $VIP fwd $FWD fin-timeout 1" ctl vip add "$VIP" fwd "$FWD" fin-timeout 1
+for i in 1 2 3; do check "node add n$i" ctl node add "$(node_addr $i)" vip "$VIP"; done
 
-on client wrk -t2 -c24 -d12s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+on client wrk -t2 -c24 -d12s "$URL" >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 sleep 3
 flows_before=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
@@ -30,7 +40,7 @@ check "... and n1 is still there, draining" [ "$(ctl -j node show "$N1" | json_g
 
 # New connections every ~10 ms while wrk runs.
 for i in $(seq 1 200); do
-	on client curl -s -m 3 http://203.0.113.10/ || echo FAIL
+	on client curl -s -m 3 "$URL" || echo FAIL
 	sleep 0.01
 done >"$TMP/new-conns"
 answered=$(grep -c '^n[23]$' "$TMP/new-conns")
@@ -45,13 +55,13 @@ check "wrk: 0 socket errors across the drain ($sock)" [ "$sock" -eq 0 ]
 check "wrk: 0 non-2xx responses ($non2xx)" [ "$non2xx" -eq 0 ]
 
 # n1's own log: after the drain it served requests only on connections it had before.
-read -r old_conns served_after new_after < <(python3 - "$(access_log 1)" "$drain_at" <<'PY'
+read -r old_conns served_after new_after < <(python3 - "$(access_log 1)" "$drain_at" "$VIP_ADDR" <<'PY'
 import sys
 before, after_conns, served_after = set(), set(), 0
 drain = float(sys.argv[2])
 for line in open(sys.argv[1]):
     f = line.split()
-    if len(f) < 7 or f[6] != "203.0.113.10":
+    if len(f) < 7 or f[6] != sys.argv[3]:
         continue
     t, conn = float(f[0]), f[1]
     if t < drain:
@@ -65,6 +75,11 @@ PY
 note "n1 log: $old_conns connections before the drain, $served_after requests after it, $new_after new connections after it"
 check "n1 kept serving its keep-alive connections after the drain ($served_after requests)" [ "$served_after" -gt 0 ]
 check "n1's nginx log shows 0 new connections after the drain ($new_after)" [ "$new_after" -eq 0 ]
+
+if [ "$FWD" = ipip ]; then
+	decapped=$(on n1 "$EBBCTL" --bpffs "/sys/fs/bpf/ebb-lab-${PFX}n1" -j decap show | json_get 'd["packets"]["decapsulated"]')
+	check "n1's decapsulator unwrapped the tunnelled packets ($decapped)" [ "$decapped" -gt 1000 ]
+fi
 
 # wrk closed its connections (FIN): n1's flows end after the 1 s FIN timeout.
 for _ in $(seq 1 50); do

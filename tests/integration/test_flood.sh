@@ -10,7 +10,7 @@ trap lab_teardown EXIT
 check "prog attach with a $TABLE-entry flow table" ctl prog attach dev eth0 flows $TABLE
 check "prog set flood-rate 200" ctl prog set flood-rate 200
 check "prog show reports the table size and the guard" bash -c \
-	"nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog show | grep -q 'flow table: $TABLE entries; flood guard: 200 new flows/s per CPU'"
+	"nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog show | grep -q 'flow table: $TABLE entries; flood guard: 200 new flows/s per CPU; mtu 1500'"
 
 VIP=203.0.113.10:80/tcp
 N1=$(node_ip4 1)

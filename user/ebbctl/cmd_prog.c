@@ -96,19 +96,26 @@ static int do_upgrade(int argc, char **argv)
 static int do_set(int argc, char **argv)
 {
 	struct ebb_settings settings;
-	__u32 zero = 0, rate;
+	__u32 zero = 0, value;
+	bool mtu;
 	struct ebb e;
 	int ret;
 
-	if (argc != 2 || strcmp(argv[0], "flood-rate"))
-		return ctl_error("usage: prog set flood-rate N   (new flows/s per CPU; 0 = guard off)");
-	if (ebb_parse_u32(argv[1], 0, 100000000, &rate))
-		return ctl_error("flood-rate must be 0..100000000, not '%s'", argv[1]);
+	if (argc != 2 || (strcmp(argv[0], "flood-rate") && strcmp(argv[0], "mtu")))
+		return ctl_error("usage: prog set { flood-rate N | mtu N }");
+	mtu = !strcmp(argv[0], "mtu");
+	if (mtu ? ebb_parse_u32(argv[1], 1280, 65535, &value) :
+		  ebb_parse_u32(argv[1], 0, 100000000, &value))
+		return ctl_error("%s must be %s, not '%s'", argv[0], mtu ? "1280..65535" : "0..100000000",
+				 argv[1]);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = bpf_map_lookup_elem(e.settings_fd, &zero, &settings);
 	if (!ret) {
-		settings.flood_rate = rate;
+		if (mtu)
+			settings.mtu = value;
+		else
+			settings.flood_rate = value;
 		ret = bpf_map_update_elem(e.settings_fd, &zero, &settings, BPF_ANY);
 	}
 	ebb_close(&e);
@@ -155,9 +162,9 @@ static int do_show(int argc, char **argv)
 		if (!ebb_open(&e, bpffs, &err)) {
 			if (!bpf_map_lookup_elem(e.settings_fd, &zero, &settings) &&
 			    !bpf_obj_get_info_by_fd(e.flows_fd, &info, &len))
-				printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s\n",
+				printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u\n",
 				       info.max_entries, settings.flood_rate,
-				       settings.flood_rate ? "" : " (off)");
+				       settings.flood_rate ? "" : " (off)", settings.mtu);
 			ebb_close(&e);
 		}
 	}
@@ -172,13 +179,15 @@ static int do_help(int argc, char **argv)
 		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
 		"       %1$s prog detach dev IFNAME\n"
 		"       %1$s prog upgrade [obj FILE]\n"
-		"       %1$s prog set flood-rate N\n"
+		"       %1$s prog set { flood-rate N | mtu N }\n"
 		"       %1$s prog show\n"
 		"       %1$s prog help\n"
 		"\n"
 		"  flows N: flow-table size (LRU entries), fixed when the table is first created.\n"
 		"  flood-rate N: new flows per second per CPU beyond which new flows are placed by\n"
-		"  hash without a flow-table entry (default %2$d; 0 turns the guard off).\n",
+		"  hash without a flow-table entry (default %2$d; 0 turns the guard off).\n"
+		"  mtu N: egress MTU for fwd ipip (default: the device's); larger once encapsulated\n"
+		"  means an ICMP too-big back to the client.\n",
 		bin_name, EBB_DEFAULT_FLOOD_RATE);
 	return 0;
 }

@@ -21,6 +21,7 @@ static int do_add(int argc, char **argv)
 	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
 	struct ebb_err err = {};
 	struct ebb_vip_key key;
+	bool have_src = false;
 	struct ebb e;
 	int ret;
 
@@ -42,6 +43,16 @@ static int do_add(int argc, char **argv)
 				o.fwd = EBB_FWD_IPIP;
 			else
 				return ctl_error("unknown forwarding mode '%s': dsr or ipip", val);
+		} else if (!strcmp(word, "encap-src")) {
+			struct ebb_addr src;
+
+			if (!val || ebb_parse_addr(val, &src, &err))
+				return ctl_error("encap-src needs an address, not '%s'", val ? val : "");
+			if (src.family == EBB_FAMILY_V4)
+				o.encap_src4 = src.a[0];
+			else
+				memcpy(o.encap_src6, src.a, sizeof(o.encap_src6));
+			have_src = true;
 		} else if (!strcmp(word, "tcp-idle")) {
 			slot = &o.tcp_idle_s;
 		} else if (!strcmp(word, "udp-idle")) {
@@ -51,7 +62,7 @@ static int do_add(int argc, char **argv)
 		} else if (!strcmp(word, "drain-timeout")) {
 			slot = &o.drain_timeout_s;
 		} else {
-			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
+			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [encap-src ADDR] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
 					 word);
 		}
 		if (slot && parse_seconds(word, val, slot))
@@ -59,8 +70,13 @@ static int do_add(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
+	if (have_src && o.fwd != EBB_FWD_IPIP)
+		return ctl_error("encap-src is for 'fwd ipip' only");
 	if (ctl_open(&e, true))
 		return -1;
+	/* Unless told, tunnels start from the addresses of the device ebb is attached to. */
+	if (o.fwd == EBB_FWD_IPIP && !have_src)
+		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
 	ret = ebb_vip_add(&e, &key, &o, &err);
 	ebb_close(&e);
 	return ret ? ctl_error("%s", err.msg) : done_ok();
@@ -139,6 +155,14 @@ static int do_show(int argc, char **argv)
 			json_object_object_add(o, "vip", json_object_new_string(name));
 			json_object_object_add(o, "id", json_object_new_int(v.id));
 			json_object_object_add(o, "fwd", json_object_new_string(ebb_fwd_name(v.fwd)));
+			if (v.fwd == EBB_FWD_IPIP) {
+				char a4[64], a6[64];
+
+				json_object_object_add(o, "encap_src4", v.encap_src4 ?
+					json_object_new_string(ebb_fmt_addr(&v.encap_src4, EBB_FAMILY_V4, a4, sizeof(a4))) : NULL);
+				json_object_object_add(o, "encap_src6", (v.encap_src6[0] | v.encap_src6[3]) ?
+					json_object_new_string(ebb_fmt_addr(v.encap_src6, EBB_FAMILY_V6, a6, sizeof(a6))) : NULL);
+			}
 			json_object_object_add(o, "nodes", json_object_new_int(nodes));
 			json_object_object_add(o, "flows", json_object_new_int64(flows));
 			json_object_object_add(o, "tcp_idle_s", json_object_new_int64(v.tcp_idle_s));
@@ -166,8 +190,8 @@ static int do_help(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [tcp-idle S] [udp-idle S] [fin-timeout S]\n"
-		"                        [drain-timeout S]\n"
+		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [encap-src ADDR]... [tcp-idle S] [udp-idle S]\n"
+		"                        [fin-timeout S] [drain-timeout S]\n"
 		"       %1$s vip del VIP [force]\n"
 		"       %1$s vip show [VIP]\n"
 		"       %1$s vip help\n"

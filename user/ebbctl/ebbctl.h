@@ -38,6 +38,7 @@ int do_vip(int argc, char **argv);
 int do_node(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
+int do_decap(int argc, char **argv);
 
 #define NEXT_ARG() ({ argc--; argv++; })
 #define REQ_ARG(what)                                                        \

@@ -102,7 +102,7 @@ static int do_help(int argc, char **argv)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"       OBJECT := { prog | vip | node | flow | stats }\n"
+		"       OBJECT := { prog | vip | node | flow | stats | decap }\n"
 		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
 		"                    --bpffs DIR | -V|--version }\n",
 		bin_name, bin_name);
@@ -128,7 +128,8 @@ static int do_version(int argc, char **argv)
 
 static const struct cmd objects[] = {
 	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
-	{ "flow", do_flow },   { "stats", do_stats }, { "version", do_version }, { NULL, NULL },
+	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap },
+		{ "version", do_version }, { NULL, NULL },
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)

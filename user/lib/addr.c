@@ -216,6 +216,9 @@ static const char *const reason_names[EBB_R_MAX] = {
 	[EBB_R_DROP_NO_MAC] = "drop_no_mac",
 	[EBB_R_DROP_BAD_ICMP] = "drop_bad_icmp",
 	[EBB_R_PASS_ICMP] = "pass_icmp",
+	[EBB_R_TX_TOO_BIG] = "tx_icmp_too_big",
+	[EBB_R_DROP_TOO_BIG] = "drop_too_big",
+	[EBB_R_DROP_ENCAP] = "drop_encap",
 };
 
 const char *ebb_reason_name(__u32 reason)

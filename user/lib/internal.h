@@ -12,4 +12,13 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
+/* links.c: XDP attachments pinned as PREFIX<ifname> under the bpffs directory. */
+void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len);
+int ebb_link_precheck(const char *bpffs, const char *prefix, const char *ifname, int *ifindex,
+		      struct ebb_err *err);
+int ebb_link_create(const char *bpffs, const char *prefix, const char *ifname, int ifindex,
+		    int prog_fd, bool generic, struct ebb_err *err);
+int ebb_link_detach(const char *bpffs, const char *prefix, const char *ifname, struct ebb_err *err);
+int ebb_link_list(const char *bpffs, const char *prefix, struct ebb_link_info *out, int max);
+
 #endif

@@ -16,16 +16,10 @@
 #include <bpf/libbpf.h>
 
 #include "libebb.h"
+#include "internal.h"
 #include "balancer.skel.h"
 
 #define LINK_PREFIX "link_xdp_"
-
-static void link_path(const char *bpffs, const char *ifname, char *buf, size_t len)
-{
-	/* bpffs comes from --bpffs (bounded by its caller), ifname from IF_NAMESIZE-checked input */
-	if (snprintf(buf, len, "%s/" LINK_PREFIX "%s", bpffs, ifname) >= (int)len)
-		buf[0] = '\0';
-}
 
 /* The flow table keeps the size it was created with; a reload must ask for that size. */
 static int pinned_flow_table_size(const char *bpffs, __u32 *size)
@@ -146,7 +140,7 @@ fail:
 	return NULL;
 }
 
-static int load_balancer(struct bpf_object *obj, const char *bpffs, struct ebb_err *err)
+static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_err *err)
 {
 	struct bpf_map *meta_map;
 	struct ebb_meta meta = {};
@@ -161,57 +155,37 @@ static int load_balancer(struct bpf_object *obj, const char *bpffs, struct ebb_e
 	if (!bpf_map_lookup_elem(bpf_map__fd(meta_map), &zero, &meta) && !meta.layout_version) {
 		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE };
 
+		/* ipip's MTU check starts from the device's; `prog set mtu` changes it. */
+		if (ifname)
+			ebb_device_mtu(ifname, &settings.mtu);
+
 		bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "settings")), &zero,
 				    &settings, BPF_ANY);
 		object_layout_version(obj, &meta.layout_version);
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
 	}
-	(void)bpffs;
 	return 0;
 }
 
 int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, link_opts);
 	struct bpf_object *obj;
-	__u32 prog_id = 0;
-	char path[600];
-	int ifindex, link_fd, ret;
+	int ifindex, ret;
 
-	if (strlen(o->ifname) >= IF_NAMESIZE)
-		return ebb_errf(err, "invalid device name '%s'", o->ifname);
-	ifindex = if_nametoindex(o->ifname);
-	if (!ifindex)
-		return ebb_errf(err, "no device '%s'", o->ifname);
-	ret = ebb_ensure_bpffs(o->bpffs, err);
+	ret = ebb_link_precheck(o->bpffs, LINK_PREFIX, o->ifname, &ifindex, err);
+	if (!ret)
+		ret = ebb_ensure_bpffs(o->bpffs, err);
 	if (ret)
 		return ret;
-	link_path(o->bpffs, o->ifname, path, sizeof(path));
-	if (access(path, F_OK) == 0)
-		return ebb_errf(err, "ebb is already attached to %s", o->ifname);
-	if (!bpf_xdp_query_id(ifindex, 0, &prog_id) && prog_id)
-		return ebb_errf(err, "%s already runs XDP program id %u; detach it first", o->ifname,
-				prog_id);
 	obj = open_balancer(o->bpffs, NULL, o->flow_table_size, err);
 	if (!obj)
 		return -EINVAL;
-	ret = load_balancer(obj, o->bpffs, err);
-	if (ret)
-		goto out;
-	link_opts.flags = o->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	link_fd = bpf_link_create(bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer")),
-				  ifindex, BPF_XDP, &link_opts);
-	if (link_fd < 0) {
-		ret = ebb_errf(err, "cannot attach to %s in %s mode: %s", o->ifname,
-			       o->generic ? "generic" : "native", strerror(errno));
-		goto out;
-	}
-	/* If the pin fails, closing the only reference detaches again: nothing is half-done. */
-	if (bpf_obj_pin(link_fd, path))
-		ret = ebb_errf(err, "cannot pin the link at %s: %s", path, strerror(errno));
-	close(link_fd);
-out:
+	ret = load_balancer(obj, o->ifname, err);
+	if (!ret)
+		ret = ebb_link_create(o->bpffs, LINK_PREFIX, o->ifname, ifindex,
+				      bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer")),
+				      o->generic, err);
 	bpf_object__close(obj);
 	return ret;
 }
@@ -232,14 +206,14 @@ int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade
 	obj = open_balancer(bpffs, obj_path, 0, err);
 	if (!obj)
 		return -EINVAL;
-	ret = load_balancer(obj, bpffs, err);
+	ret = load_balancer(obj, NULL, err);
 	if (ret)
 		goto out;
 	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer"));
 	/* Every link swaps to the new program in one syscall; the maps, and so the flows, are the
 	 * pinned ones. If one device fails, those already swapped go back. */
 	for (done = 0; done < n; done++) {
-		link_path(bpffs, links[done].ifname, path, sizeof(path));
+		ebb_link_path(bpffs, LINK_PREFIX, links[done].ifname, path, sizeof(path));
 		link_fds[done] = bpf_obj_get(path);
 		old_prog_fds[done] = bpf_prog_get_fd_by_id(links[done].prog_id);
 		if (link_fds[done] < 0 || bpf_link_update(link_fds[done], prog_fd, NULL)) {
@@ -274,60 +248,10 @@ out:
 
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err)
 {
-	char path[600];
-	int fd;
-
-	link_path(bpffs, ifname, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return ebb_errf(err, "ebb is not attached to '%s'", ifname);
-	if (bpf_link_detach(fd) && errno != EINVAL) {
-		close(fd);
-		return ebb_errf(err, "cannot detach from %s: %s", ifname, strerror(errno));
-	}
-	close(fd);
-	if (unlink(path))
-		return ebb_errf(err, "cannot remove %s: %s", path, strerror(errno));
-	return 0;
+	return ebb_link_detach(bpffs, LINK_PREFIX, ifname, err);
 }
 
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max)
 {
-	struct dirent *de;
-	DIR *dir = opendir(bpffs);
-	int n = 0;
-
-	if (!dir)
-		return 0;
-	while (n < max && (de = readdir(dir))) {
-		struct bpf_link_info info = {};
-		__u32 len = sizeof(info);
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-		char path[600];
-		int fd;
-
-		if (strncmp(de->d_name, LINK_PREFIX, strlen(LINK_PREFIX)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", bpffs, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		snprintf(out[n].ifname, sizeof(out[n].ifname), "%s", de->d_name + strlen(LINK_PREFIX));
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			out[n].link_id = info.id;
-			out[n].prog_id = info.prog_id;
-			out[n].ifindex = info.xdp.ifindex;
-		}
-		close(fd);
-		snprintf(out[n].mode, sizeof(out[n].mode), "detached");
-		if (out[n].ifindex && !bpf_xdp_query(out[n].ifindex, 0, &q))
-			snprintf(out[n].mode, sizeof(out[n].mode), "%s",
-				 q.attach_mode == XDP_ATTACHED_SKB ? "generic" :
-				 q.attach_mode == XDP_ATTACHED_DRV ? "native" :
-				 q.attach_mode == XDP_ATTACHED_MULTI ? "multi" : "none");
-		n++;
-	}
-	closedir(dir);
-	return n;
+	return ebb_link_list(bpffs, LINK_PREFIX, out, max);
 }

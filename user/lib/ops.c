@@ -50,8 +50,9 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	ebb_fmt_vip(key, name, sizeof(name));
 	if (!ebb_vip_find(e, key, &vip))
 		return ebb_errf(err, "VIP %s already exists", name);
-	if (o->fwd == EBB_FWD_IPIP)
-		return ebb_errf(err, "fwd ipip is not available yet; use fwd dsr");
+	if (o->fwd == EBB_FWD_IPIP && !o->encap_src4 &&
+	    !(o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]))
+		return ebb_errf(err, "fwd ipip needs an outer source address: add 'encap-src ADDR'");
 	if (free_vip_id(e, &vip.id))
 		return ebb_errf(err, "no room for VIP %s: all %d VIPs are in use", name, EBB_MAX_VIPS);
 	vip.fwd = o->fwd;
@@ -59,6 +60,8 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	vip.udp_idle_s = o->udp_idle_s ? o->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
 	vip.fin_s = o->fin_s ? o->fin_s : EBB_DEFAULT_FIN_S;
 	vip.drain_timeout_s = o->drain_timeout_s ? o->drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+	vip.encap_src4 = o->encap_src4;
+	memcpy(vip.encap_src6, o->encap_src6, sizeof(vip.encap_src6));
 
 	/* Counters and tables of an earlier VIP with this id must not show through. */
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
@@ -198,6 +201,11 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 	ebb_fmt_vip(vk, vname, sizeof(vname));
 	if (ebb_vip_find(e, vk, &vip))
 		return ebb_errf(err, "no VIP %s", vname);
+	if (vip.fwd == EBB_FWD_IPIP &&
+	    (addr->family == EBB_FAMILY_V4 ? !vip.encap_src4 :
+	     !(vip.encap_src6[0] | vip.encap_src6[1] | vip.encap_src6[2] | vip.encap_src6[3])))
+		return ebb_errf(err, "VIP %s has no IPv%d outer source for node %s: add it with 'encap-src ADDR'",
+				vname, addr->family, aname);
 	is_new = ebb_node_find(e, addr, &id, &node) != 0;
 	if (is_new) {
 		if (free_node_id(e, &id))

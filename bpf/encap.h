@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * `fwd ipip`: the packet is wrapped in an outer IPv4 (IPIP, or 6-in-4) or IPv6 (6-in-6, 4-in-6)
+ * header toward the node, whose decapsulator unwraps it. A packet that would no longer fit the
+ * egress MTU is answered, like a router would, with ICMP "fragmentation needed" (IPv4, DF set)
+ * or ICMPv6 "packet too big", so that the client's path MTU discovery shrinks its packets.
+ */
+#ifndef EBB_ENCAP_H
+#define EBB_ENCAP_H
+
+#include "consts.h"
+#include "ebb.h"
+#include "parsing.h"
+
+#define OUTER_V4_LEN ((__u16)sizeof(struct iphdr))
+#define OUTER_V6_LEN ((__u16)sizeof(struct ipv6hdr))
+
+/* 14 or 18; the mask tells the verifier so, which it cannot learn from a value on the stack. */
+static __always_inline __u16 l2_len_of(const struct packet *pkt)
+{
+	return pkt->l2_len & 0x1f;
+}
+
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+static __always_inline __u16 ipv4_csum(struct iphdr *iph)
+{
+	__u64 sum = 0;
+	__u16 *words = (__u16 *)iph;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*iph) / 2); i++)
+		sum += words[i];
+	return csum_fold(sum);
+}
+
+/*
+ * Moves the L2 header (14 or 18 bytes) to the new start of the frame after the head grew by
+ * `grow` bytes. Returns the new start, or NULL if the frame is too short.
+ */
+static __always_inline void *move_l2(struct xdp_md *ctx, __u16 l2_len, __u16 grow)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (l2_len == sizeof(struct ethhdr)) {
+		if (data + sizeof(struct ethhdr) + grow > data_end)
+			return NULL;
+		__builtin_memmove(data, data + grow, sizeof(struct ethhdr));
+	} else {
+		if (data + sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr) + grow > data_end)
+			return NULL;
+		__builtin_memmove(data, data + grow, sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr));
+	}
+	return data;
+}
+
+/* The EtherType of the IP packet: the Ethernet header's, or the VLAN tag's inner one. Callers
+ * have checked that the frame holds l2_len bytes. */
+static __always_inline void set_ethertype(void *data, __u16 l2_len, __u16 proto)
+{
+	if (l2_len == sizeof(struct ethhdr))
+		((struct ethhdr *)data)->h_proto = bpf_htons(proto);
+	else
+		((struct ebb_vlan_hdr *)(data + sizeof(struct ethhdr)))->encapsulated_proto =
+			bpf_htons(proto);
+}
+
+static __always_inline bool encap_would_exceed(const struct packet *pkt, const struct ebb_node *node,
+					       __u32 mtu)
+{
+	__u16 outer = node->family == EBB_FAMILY_V6 ? OUTER_V6_LEN : OUTER_V4_LEN;
+
+	return mtu && (__u32)pkt->ip_len + outer > mtu;
+}
+
+/* Prepends the outer header. The inner packet, checksums included, is left as it came. */
+static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *pkt,
+				      const struct ebb_node *node, const struct ebb_vip *vip)
+{
+	__u8 inner_proto = pkt->key.family == EBB_FAMILY_V6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+	__u16 l2_len = l2_len_of(pkt);
+	void *data, *data_end;
+
+	if (node->family == EBB_FAMILY_V6) {
+		struct ipv6hdr *outer;
+
+		if (bpf_xdp_adjust_head(ctx, -(int)OUTER_V6_LEN))
+			return -1;
+		data = move_l2(ctx, l2_len, OUTER_V6_LEN);
+		data_end = (void *)(long)ctx->data_end;
+		if (!data)
+			return -1;
+		outer = data + l2_len;
+		if ((void *)(outer + 1) > data_end)
+			return -1;
+		set_ethertype(data, l2_len, ETH_P_IPV6);
+		*(__be32 *)outer = bpf_htonl(0x60000000 | (ebb_flow_hash(&pkt->key) & 0xfffff));
+		outer->payload_len = bpf_htons(pkt->ip_len);
+		outer->nexthdr = inner_proto;
+		outer->hop_limit = 64;
+		__builtin_memcpy(&outer->saddr, vip->encap_src6, 16);
+		__builtin_memcpy(&outer->daddr, node->addr, 16);
+		return 0;
+	}
+
+	struct iphdr *outer;
+
+	if (bpf_xdp_adjust_head(ctx, -(int)OUTER_V4_LEN))
+		return -1;
+	data = move_l2(ctx, l2_len, OUTER_V4_LEN);
+	data_end = (void *)(long)ctx->data_end;
+	if (!data)
+		return -1;
+	outer = data + l2_len;
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	set_ethertype(data, l2_len, ETH_P_IP);
+	outer->version = 4;
+	outer->ihl = 5;
+	outer->tos = 0;
+	outer->tot_len = bpf_htons(pkt->ip_len + OUTER_V4_LEN);
+	outer->id = 0;
+	outer->frag_off = bpf_htons(IP_DF);
+	outer->ttl = 64;
+	outer->protocol = inner_proto;
+	outer->check = 0;
+	outer->saddr = vip->encap_src4;
+	outer->daddr = node->addr[0];
+	outer->check = ipv4_csum(outer);
+	return 0;
+}
+
+/*
+ * Turns the frame into an ICMP error back to the client, in place: truncate to the quote,
+ * prepend IP + ICMP headers, swap the MACs. `mtu` is the largest inner packet that fits.
+ */
+static __always_inline int reply_too_big4(struct xdp_md *ctx, const struct packet *pkt, __u16 mtu)
+{
+	const __u16 grow = sizeof(struct iphdr) + sizeof(struct icmphdr);
+	__u16 l2_len = l2_len_of(pkt);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip, *orig;
+	struct icmphdr *icmp;
+	__be32 client, vip_addr;
+	__u8 mac[6];
+	__s64 sum;
+
+	orig = data + l2_len;
+	if ((void *)(orig + 1) > data_end)
+		return -1;
+	client = orig->saddr;
+	vip_addr = orig->daddr;
+	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMP_TOO_BIG_QUOTE) - (int)(data_end - data)))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return -1;
+	data = move_l2(ctx, l2_len, grow);
+	data_end = (void *)(long)ctx->data_end;
+	if (!data)
+		return -1;
+	ip = data + l2_len;
+	icmp = (void *)(ip + 1);
+	if ((void *)(icmp + 1) + ICMP_TOO_BIG_QUOTE > data_end)
+		return -1;
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0;
+	ip->tot_len = bpf_htons(grow + ICMP_TOO_BIG_QUOTE);
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->check = 0;
+	ip->saddr = vip_addr;
+	ip->daddr = client;
+	ip->check = ipv4_csum(ip);
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_FRAG_NEEDED;
+	icmp->checksum = 0;
+	icmp->un.frag.__unused = 0;
+	icmp->un.frag.mtu = bpf_htons(mtu);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)icmp, sizeof(*icmp) + ICMP_TOO_BIG_QUOTE, 0);
+	if (sum < 0)
+		return -1;
+	icmp->checksum = csum_fold(sum);
+	set_ethertype(data, l2_len, ETH_P_IP);
+	struct ethhdr *eth = data;
+
+	__builtin_memcpy(mac, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, mac, 6);
+	return 0;
+}
+
+struct icmp6_pseudo {
+	struct in6_addr saddr;
+	struct in6_addr daddr;
+	__be32 len;
+	__u8 zero[3];
+	__u8 nexthdr;
+};
+
+static __always_inline int reply_too_big6(struct xdp_md *ctx, const struct packet *pkt, __u32 mtu)
+{
+	const __u16 grow = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
+	__u16 l2_len = l2_len_of(pkt);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct icmp6_pseudo pseudo = {};
+	struct ipv6hdr *ip, *orig;
+	struct icmp6hdr *icmp;
+	__u8 mac[6];
+	__s64 sum;
+
+	orig = data + l2_len;
+	if ((void *)(orig + 1) > data_end)
+		return -1;
+	pseudo.saddr = orig->daddr;
+	pseudo.daddr = orig->saddr;
+	pseudo.len = bpf_htonl(sizeof(struct icmp6hdr) + ICMPV6_TOO_BIG_QUOTE);
+	pseudo.nexthdr = IPV6_NH_ICMP;
+	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMPV6_TOO_BIG_QUOTE) - (int)(data_end - data)))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return -1;
+	data = move_l2(ctx, l2_len, grow);
+	data_end = (void *)(long)ctx->data_end;
+	if (!data)
+		return -1;
+	ip = data + l2_len;
+	icmp = (void *)(ip + 1);
+	if ((void *)(icmp + 1) + ICMPV6_TOO_BIG_QUOTE > data_end)
+		return -1;
+	*(__be32 *)ip = bpf_htonl(0x60000000);
+	ip->payload_len = bpf_htons(sizeof(*icmp) + ICMPV6_TOO_BIG_QUOTE);
+	ip->nexthdr = IPV6_NH_ICMP;
+	ip->hop_limit = 64;
+	ip->saddr = pseudo.saddr;
+	ip->daddr = pseudo.daddr;
+	icmp->icmp6_type = ICMPV6_PKT_TOOBIG;
+	icmp->icmp6_code = 0;
+	icmp->icmp6_cksum = 0;
+	icmp->icmp6_dataun.un_data32[0] = bpf_htonl(mtu);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	if (sum < 0)
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)icmp, sizeof(*icmp) + ICMPV6_TOO_BIG_QUOTE, sum);
+	if (sum < 0)
+		return -1;
+	icmp->icmp6_cksum = csum_fold(sum);
+	set_ethertype(data, l2_len, ETH_P_IPV6);
+	struct ethhdr *eth = data;
+
+	__builtin_memcpy(mac, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, mac, 6);
+	return 0;
+}
+
+#endif /* EBB_ENCAP_H */

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebbctl decap: the decapsulator on a backend of `fwd ipip` VIPs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ebbctl.h"
+
+#define MAX_PREFIXES 256
+
+static int do_attach(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	const char *ifname = NULL;
+	bool generic = false;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "dev") && argc > 1) {
+			ifname = argv[1];
+		} else if (!strcmp(argv[0], "mode") && argc > 1 &&
+			   (!strcmp(argv[1], "native") || !strcmp(argv[1], "generic"))) {
+			generic = !strcmp(argv[1], "generic");
+		} else {
+			return ctl_error("usage: decap attach dev IFNAME [mode {native|generic}]");
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	if (!ifname)
+		return ctl_error("missing 'dev IFNAME'");
+	if (ebb_decap_attach(bpffs, ifname, generic, &err))
+		return ctl_error("%s", err.msg);
+	return done_ok();
+}
+
+static int do_detach(int argc, char **argv)
+{
+	struct ebb_err err = {};
+
+	if (argc != 2 || strcmp(argv[0], "dev"))
+		return ctl_error("usage: decap detach dev IFNAME");
+	if (ebb_decap_detach(bpffs, argv[1], &err))
+		return ctl_error("%s", err.msg);
+	return done_ok();
+}
+
+static int change_prefix(int argc, char **argv, bool add)
+{
+	struct ebb_decap_key key;
+	struct ebb_err err = {};
+
+	if (argc != 1)
+		return ctl_error("usage: decap %s PREFIX   (ADDR or ADDR/LEN of this node's VIPs)",
+				 add ? "add" : "del");
+	if (ebb_parse_prefix(argv[0], &key, &err) || ebb_decap_prefix(bpffs, &key, add, &err))
+		return ctl_error("%s", err.msg);
+	return done_ok();
+}
+
+static int do_add(int argc, char **argv)
+{
+	return change_prefix(argc, argv, true);
+}
+
+static int do_del(int argc, char **argv)
+{
+	return change_prefix(argc, argv, false);
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct ebb_decap_key prefixes[MAX_PREFIXES];
+	struct ebb_link_info links[64];
+	struct ebb_err err = {};
+	json_object *doc = NULL, *jl = NULL, *jp = NULL, *js = NULL;
+	int n_links, n_prefixes;
+
+	(void)argv;
+	if (argc > 0)
+		return ctl_error("unexpected '%s'", argv[0]);
+	n_links = ebb_decap_list(bpffs, links, 64);
+	n_prefixes = ebb_decap_prefixes(bpffs, prefixes, MAX_PREFIXES, &err);
+	if (n_prefixes < 0)
+		return ctl_error("%s", err.msg);
+	if (json_output) {
+		doc = json_object_new_object();
+		jl = json_object_new_array();
+		jp = json_object_new_array();
+		js = json_object_new_object();
+	}
+	for (int i = 0; i < n_links; i++) {
+		if (jl) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
+			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
+			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
+			json_object_array_add(jl, o);
+		} else {
+			printf("%s: mode %s prog_id %u link_id %u\n", links[i].ifname, links[i].mode,
+			       links[i].prog_id, links[i].link_id);
+		}
+	}
+	for (int i = 0; i < n_prefixes; i++) {
+		char addr[64], text[80];
+
+		ebb_fmt_addr(prefixes[i].addr, prefixes[i].family, addr, sizeof(addr));
+		snprintf(text, sizeof(text), "%s/%u", addr, prefixes[i].prefixlen - 32);
+		if (jp)
+			json_object_array_add(jp, json_object_new_string(text));
+		else
+			printf("prefix %s\n", text);
+	}
+	for (__u32 r = 0; r < EBB_D_MAX; r++) {
+		struct ebb_reason_counter c;
+
+		if (ebb_decap_stat(bpffs, r, &c))
+			continue;
+		if (js)
+			json_object_object_add(js, ebb_decap_reason_name(r),
+					       json_object_new_int64(c.packets));
+		else
+			printf("%-16s %12llu packets %14llu bytes\n", ebb_decap_reason_name(r),
+			       (unsigned long long)c.packets, (unsigned long long)c.bytes);
+	}
+	if (doc) {
+		json_object_object_add(doc, "devices", jl);
+		json_object_object_add(doc, "prefixes", jp);
+		json_object_object_add(doc, "packets", js);
+		json_print(doc);
+	}
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s decap attach dev IFNAME [mode {native|generic}]\n"
+		"       %1$s decap detach dev IFNAME\n"
+		"       %1$s decap add PREFIX\n"
+		"       %1$s decap del PREFIX\n"
+		"       %1$s decap show\n"
+		"       %1$s decap help\n"
+		"\n"
+		"  On a backend of 'fwd ipip' VIPs: strips the outer IPIP / IPv6 header of packets\n"
+		"  whose inner destination is in PREFIX (ADDR or ADDR/LEN), and hands them to the stack.\n",
+		bin_name);
+	return 0;
+}
+
+int do_decap(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "attach", do_attach }, { "detach", do_detach }, { "add", do_add },
+		{ "del", do_del },	 { "delete", do_del },	  { "show", do_show },
+		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}
