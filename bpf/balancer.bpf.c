@@ -161,8 +161,12 @@ int ebb_balancer(struct xdp_md *ctx)
 	if (flow) {
 		node_id = flow->node_id;
 		node = bpf_map_lookup_elem(&nodes, &node_id);
+		/* A SYN on a finished flow is a new connection on a reused port; on a draining node
+		 * it is treated as one too, whatever the entry says (it may be idle past its
+		 * timeout, which only user space knows): a draining node takes no new connection. */
 		bool syn_reuse = (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-				 (flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST));
+				 ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST)) ||
+				  (node && node->state == EBB_NODE_DRAINING));
 
 		if (node && takes_pinned_flows(node) && !syn_reuse) {
 			if (!pkt.icmp_error) {

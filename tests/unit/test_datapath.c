@@ -1,0 +1,1225 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests of the XDP datapath (bpf/balancer.bpf.c) through BPF_PROG_TEST_RUN, on the real
+ * program loaded from its skeleton and configured with libebb, Katran-fixture style: a table of
+ * cases, each an input frame (built by tests/unit/packets.h), the verdict, the output bytes and
+ * the map changes it must cause.
+ *
+ * Expectations are computed independently of the program: the node a flow must reach is read
+ * from the VIP's Maglev table (rings[EBB_RING_NEW/SECOND(vip)][ebb_ring_slot(key)]) or named by
+ * the test; its MAC comes from this file's own configuration; the output frame is the input
+ * with eth source = the input's eth destination and eth destination = that MAC.
+ *
+ * The maps are declared pinned by name; every pin path is cleared before load, so the test
+ * pins nothing anywhere (not even after a crash) and never touches a running ebb's maps.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "balancer.skel.h"
+#include "ebb.h"
+#include "ebb_hash.h"
+#include "libebb.h"
+#include "packets.h"
+#include "test.h"
+
+/* ---- the configuration under test (documentation addresses only) ---- */
+static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
+static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe }; /* the router */
+
+#define VIP1 "203.0.113.10" /* pin, second chance, SYN reuse, ICMP, VLAN, options */
+#define VIP1_K "203.0.113.10:80/tcp"
+#define NODE_A "198.51.100.11"
+#define NODE_B "198.51.100.12"
+#define NODE_C "198.51.100.13" /* added inactive, activated to move the rings under a flow */
+#define VIP2 "203.0.113.20" /* drain */
+#define VIP2_K "203.0.113.20:80/tcp"
+#define NODE_D "198.51.100.21"
+#define NODE_E "198.51.100.22"
+#define NODE_F "198.51.100.23"
+#define VIP3 "203.0.113.30" /* inactive / down */
+#define VIP3_K "203.0.113.30:80/tcp"
+#define NODE_G "198.51.100.31"
+#define NODE_H "198.51.100.32"
+#define NODE_I "198.51.100.33"
+#define VIPU4 "203.0.113.40"
+#define VIPU4_K "203.0.113.40:53/udp"
+#define VIP6 "2001:db8:100::10"
+#define VIP6_K "[2001:db8:100::10]:80/tcp"
+#define VIPU6 "2001:db8:100::40"
+#define VIPU6_K "[2001:db8:100::40]:53/udp"
+#define VIPW "203.0.113.50"
+#define VIPW0_K "203.0.113.50:0/tcp"
+#define VIPW443_K "203.0.113.50:443/tcp"
+#define NODE_L "198.51.100.51" /* the wildcard's */
+#define NODE_M "198.51.100.52" /* port 443's */
+#define VIPE "203.0.113.60" /* no node at all */
+#define VIPE_K "203.0.113.60:80/tcp"
+#define VIPI "203.0.113.61" /* only an inactive node */
+#define VIPI_K "203.0.113.61:80/tcp"
+#define VIPZ "203.0.113.62" /* a node without MAC */
+#define VIPZ_K "203.0.113.62:80/tcp"
+#define NOT_VIP4 "203.0.113.99"
+#define NOT_VIP6 "2001:db8:100::99"
+
+#define CLI "198.51.100.200"
+#define CLI_SC "198.51.100.201"
+#define CLI_DR "198.51.100.202"
+#define CLI_BULK "198.51.100.203"
+#define CLI_IN "198.51.100.204"
+#define CLI_RE "198.51.100.205"
+#define CLI_MISC "198.51.100.206"
+#define CLI6 "2001:db8:1::100"
+#define ROUTER4 "198.51.100.254"
+#define ROUTER6 "2001:db8:ffff::1"
+
+static const char *const vip_cfg[] = {
+	VIP1_K, VIP2_K, VIP3_K, VIPU4_K, VIP6_K, VIPU6_K, VIPW0_K, VIPW443_K, VIPE_K, VIPI_K,
+	VIPZ_K,
+};
+
+struct node_cfg {
+	const char *addr, *vip;
+	uint8_t mac[6];
+	bool inactive, optional;
+	__u32 id; /* filled in at setup */
+};
+
+static struct node_cfg node_cfg[] = {
+	{ .addr = NODE_A, .vip = VIP1_K, .mac = { 0x02, 0, 0, 0, 0, 0x11 } },
+	{ .addr = NODE_B, .vip = VIP1_K, .mac = { 0x02, 0, 0, 0, 0, 0x12 } },
+	{ .addr = NODE_C, .vip = VIP1_K, .mac = { 0x02, 0, 0, 0, 0, 0x13 }, .inactive = true },
+	{ .addr = NODE_D, .vip = VIP2_K, .mac = { 0x02, 0, 0, 0, 0, 0x21 } },
+	{ .addr = NODE_E, .vip = VIP2_K, .mac = { 0x02, 0, 0, 0, 0, 0x22 } },
+	{ .addr = NODE_F, .vip = VIP2_K, .mac = { 0x02, 0, 0, 0, 0, 0x23 } },
+	{ .addr = NODE_G, .vip = VIP3_K, .mac = { 0x02, 0, 0, 0, 0, 0x31 } },
+	{ .addr = NODE_H, .vip = VIP3_K, .mac = { 0x02, 0, 0, 0, 0, 0x32 } },
+	{ .addr = NODE_I, .vip = VIP3_K, .mac = { 0x02, 0, 0, 0, 0, 0x33 } },
+	{ .addr = "198.51.100.41", .vip = VIPU4_K, .mac = { 0x02, 0, 0, 0, 0, 0x41 } },
+	{ .addr = "198.51.100.42", .vip = VIPU4_K, .mac = { 0x02, 0, 0, 0, 0, 0x42 } },
+	{ .addr = "2001:db8:200::1", .vip = VIP6_K, .mac = { 0x02, 0, 0, 0, 0x06, 0x01 } },
+	{ .addr = "2001:db8:200::2", .vip = VIP6_K, .mac = { 0x02, 0, 0, 0, 0x06, 0x02 } },
+	{ .addr = "2001:db8:200::41", .vip = VIPU6_K, .mac = { 0x02, 0, 0, 0, 0x06, 0x41 } },
+	{ .addr = "2001:db8:200::42", .vip = VIPU6_K, .mac = { 0x02, 0, 0, 0, 0x06, 0x42 } },
+	{ .addr = NODE_L, .vip = VIPW0_K, .mac = { 0x02, 0, 0, 0, 0, 0x51 } },
+	{ .addr = NODE_M, .vip = VIPW443_K, .mac = { 0x02, 0, 0, 0, 0, 0x52 } },
+	{ .addr = "198.51.100.61", .vip = VIPI_K, .mac = { 0x02, 0, 0, 0, 0, 0x61 }, .inactive = true },
+	/* all-zero MAC: "unknown"; libebb may refuse it, then its case is skipped */
+	{ .addr = "198.51.100.62", .vip = VIPZ_K, .mac = { 0 }, .optional = true },
+};
+#define N_NODES (sizeof(node_cfg) / sizeof(node_cfg[0]))
+
+/* Client ports chosen at run time: indexes of packets.h's pkt_port_var[]. */
+enum { PV_NONE, PV_PIN, PV_KEEP, PV_LOST, PV_ICMP_D, PV_G, PV_H, PV_MAX };
+_Static_assert(PV_MAX <= PKT_PORT_VARS, "pkt_port_var too small");
+#define test_ports pkt_port_var
+
+/* Nodes remembered between cases. */
+enum { S_NONE, S_PIN, S_SECOND, S_REUSE, S_OTHER, S_V6, S_UDP4, S_UDP6, S_MAX };
+static __u32 saved[S_MAX];
+
+static struct balancer_bpf *skel;
+static struct ebb e;
+static bool have_e;
+static int prog_fd = -1;
+static bool have_nomac_node;
+
+/* ---- helpers ---- */
+static char namebuf[512];
+
+static const char *nm(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *nm(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(namebuf, sizeof(namebuf), "%s: ", who);
+
+	va_start(ap, fmt);
+	vsnprintf(namebuf + n, sizeof(namebuf) - n, fmt, ap);
+	va_end(ap);
+	return namebuf;
+}
+
+static const char *verdict_name(int v)
+{
+	switch (v) {
+	case XDP_ABORTED: return "XDP_ABORTED";
+	case XDP_DROP: return "XDP_DROP";
+	case XDP_PASS: return "XDP_PASS";
+	case XDP_TX: return "XDP_TX";
+	case XDP_REDIRECT: return "XDP_REDIRECT";
+	}
+	return "?";
+}
+
+static struct node_cfg *cfg_of_addr(const char *addr)
+{
+	for (size_t i = 0; i < N_NODES; i++)
+		if (!strcmp(node_cfg[i].addr, addr))
+			return &node_cfg[i];
+	abort(); /* a typo in the table */
+}
+
+static __u32 node_id_of(const char *addr)
+{
+	return cfg_of_addr(addr)->id;
+}
+
+static const uint8_t *mac_of(__u32 id)
+{
+	for (size_t i = 0; i < N_NODES; i++)
+		if (id && node_cfg[i].id == id)
+			return node_cfg[i].mac;
+	return NULL;
+}
+
+static const char *addr_of(__u32 id)
+{
+	for (size_t i = 0; i < N_NODES; i++)
+		if (id && node_cfg[i].id == id)
+			return node_cfg[i].addr;
+	return "none";
+}
+
+static __u32 vip_id_of(const char *vip)
+{
+	struct ebb_vip_key k;
+	struct ebb_vip v;
+
+	if (ebb_parse_vip(vip, &k, NULL) || ebb_vip_find(&e, &k, &v))
+		return ~0u;
+	return v.id;
+}
+
+static int set_state(const char *addr, __u8 state)
+{
+	struct ebb_err err = {};
+	struct ebb_addr a;
+
+	if (ebb_parse_addr(addr, &a, &err))
+		return -EINVAL;
+	if (ebb_node_set_state(&e, &a, state, 0, &err)) {
+		printf("#   set_state %s: %s\n", addr, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static __u8 state_of(__u32 id)
+{
+	struct ebb_node n;
+
+	if (bpf_map_lookup_elem(e.nodes_fd, &id, &n))
+		return EBB_NODE_UNUSED;
+	return n.state;
+}
+
+/* The flow key of the connection a packet belongs to, as the client sends it. */
+static bool key_of(const struct pkt_desc *d, struct ebb_flow_key *k)
+{
+	const struct pkt_desc *f = d;
+	bool rev = false;
+	__be16 sp, dp;
+
+	memset(k, 0, sizeof(*k));
+	if (d->ethertype)
+		return false;
+	if (d->proto == IPPROTO_ICMP || d->proto == IPPROTO_ICMPV6) {
+		if (!d->quote)
+			return false;
+		/* an error about the node's reply: the flow is the quote, reversed */
+		f = d->quote;
+		rev = true;
+	}
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
+		return false;
+	k->family = f->family == 6 ? EBB_FAMILY_V6 : EBB_FAMILY_V4;
+	k->proto = f->proto;
+	pkt_addr(rev ? f->dst : f->src, f->family, (uint8_t *)k->src);
+	pkt_addr(rev ? f->src : f->dst, f->family, (uint8_t *)k->dst);
+	sp = htons(pkt_port(f->sport, f->sport_var));
+	dp = htons(pkt_port(f->dport, f->dport_var));
+	k->sport = rev ? dp : sp;
+	k->dport = rev ? sp : dp;
+	return true;
+}
+
+/* rings[ring_id] holds an inner map's id; its slot says which node. 0: no table or no node. */
+static __u32 ring_node(__u32 ring_id, __u32 slot)
+{
+	__u32 inner_id = 0, node = 0;
+	int fd;
+
+	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
+		return 0;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &slot, &node))
+		node = 0;
+	close(fd);
+	return node;
+}
+
+static int read_ring(__u32 ring_id, __u32 *table)
+{
+	__u32 inner_id = 0;
+	int fd;
+
+	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		if (bpf_map_lookup_elem(fd, &i, &table[i])) {
+			close(fd);
+			return -errno;
+		}
+	close(fd);
+	return 0;
+}
+
+/* A client port (from `from` up) whose slot in `table` is want_node (and, when avoid is
+ * given, whose slot in avoid is not want_node). */
+static uint16_t port_to(const struct pkt_desc *d, const __u32 *table, const __u32 *avoid,
+			__u32 want_node, uint16_t from)
+{
+	struct ebb_flow_key k;
+
+	key_of(d, &k);
+	for (uint32_t p = from; p < 65536; p++) {
+		__u32 slot;
+
+		k.sport = htons((uint16_t)p);
+		slot = ebb_ring_slot(&k);
+		if (table[slot] == want_node && (!avoid || avoid[slot] != want_node))
+			return (uint16_t)p;
+	}
+	return 0;
+}
+
+static long flow_count(void)
+{
+	struct ebb_flow_key k, *prev = NULL;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(e.flows_fd, prev, &k)) {
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* Runs the program once. BPF_PROG_TEST_RUN wants at least ETH_HLEN bytes of data_in, so a
+ * frame shorter than an Ethernet header is given as a linear part of that length
+ * (xdp_md.data_end, kernel >= 6.18) followed by padding the kernel puts in a fragment: the
+ * program sees data_end - data = the short frame, as it would a short linear area. */
+static int prog_run(const uint8_t *frame, size_t len, uint8_t *out, size_t *out_len,
+		    __u32 *verdict)
+{
+	uint8_t in[PKT_MAX + 32], obuf[PKT_MAX + 64];
+	size_t pad = len < 14 ? 14 - len : 0;
+	struct xdp_md ctx = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len + pad,
+		    .data_out = obuf, .data_size_out = sizeof(obuf), .repeat = 1);
+	int err;
+
+	memcpy(in, frame, len);
+	memset(in + len, 0, pad);
+	if (pad) {
+		ctx.data = 0;
+		ctx.data_end = len;
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	if (err)
+		return -errno;
+	*verdict = opts.retval;
+	if (opts.data_size_out < pad)
+		return -EPROTO;
+	*out_len = opts.data_size_out - pad;
+	memcpy(out, obuf, *out_len);
+	return 0;
+}
+
+/* ---- the case table ---- */
+enum { CUT_NONE, CUT_L2, CUT_L3, CUT_L4 }; /* keep `keep` bytes from that layer's start */
+enum { BY_NONE, BY_NEW, BY_SECOND };
+enum { F_AUTO, F_ABSENT, F_PINNED, F_SAME, F_SKIP };
+
+struct tcase {
+	const char *name;
+	void (*before)(void); /* a configuration change, made before the packet */
+	void (*custom)(const struct tcase *c); /* a case that is a loop of packets */
+	struct pkt_desc pkt;
+	int cut, keep;
+	/* expectations */
+	int verdict;
+	int reason;
+	const char *vip; /* the VIP matched: its rings and vip_stats */
+	const char *node; /* the node it must reach... */
+	int node_slot; /* ...or the one remembered in saved[node_slot]... */
+	int ring; /* ...or the one vip's NEW / SECOND ring gives its flow */
+	int save; /* remember the expected node in saved[save] */
+	int flow; /* the flow entry after: F_AUTO = pinned if forwarded, same for an ICMP error,
+		   * absent otherwise */
+	__u8 flow_flags;
+	int new_flows, second_chance; /* vip_stats and node_stats deltas */
+};
+
+struct snap {
+	struct ebb_reason_counter r[EBB_R_MAX];
+	struct ebb_counters vip, node;
+	long flows;
+	bool has_flow;
+	struct ebb_flow flow;
+};
+
+static void take_snap(struct snap *s, const struct ebb_flow_key *key, __u32 vip_id, __u32 node_id)
+{
+	memset(s, 0, sizeof(*s));
+	for (__u32 r = 0; r < EBB_R_MAX; r++)
+		ebb_reason_sum(&e, r, &s->r[r]);
+	if (vip_id < EBB_MAX_VIPS)
+		ebb_counters_sum(e.vip_stats_fd, vip_id, &s->vip);
+	if (node_id && node_id < EBB_MAX_NODES)
+		ebb_counters_sum(e.node_stats_fd, node_id, &s->node);
+	s->flows = flow_count();
+	if (key)
+		s->has_flow = !bpf_map_lookup_elem(e.flows_fd, key, &s->flow);
+}
+
+static void run_case(const struct tcase *c)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX + 64], want[PKT_MAX];
+	const char *n = c->name;
+	struct pkt_layout lay;
+	struct ebb_flow_key key;
+	struct snap b, a;
+	__u32 vip_id = ~0u, exp_node = 0, verdict = ~0u;
+	size_t len, out_len = 0;
+	bool has_key, reasons_ok = true;
+	int flow, err;
+	__u64 t0, t1;
+
+	if (c->before)
+		c->before();
+	if (c->custom) {
+		c->custom(c);
+		return;
+	}
+	lay = build_frame(&c->pkt, LB_MAC, GW_MAC, in);
+	len = lay.len;
+	if (c->cut == CUT_L2)
+		len = c->keep;
+	else if (c->cut == CUT_L3)
+		len = lay.l3 + c->keep;
+	else if (c->cut == CUT_L4)
+		len = lay.l4 + c->keep;
+	if (len > lay.len)
+		abort();
+
+	has_key = key_of(&c->pkt, &key);
+	if (c->vip) {
+		vip_id = vip_id_of(c->vip);
+		if (!CHECK(vip_id < EBB_MAX_VIPS, "%s", nm(n, "VIP %s configured", c->vip)))
+			return;
+	}
+	if (c->node)
+		exp_node = node_id_of(c->node);
+	else if (c->node_slot)
+		exp_node = saved[c->node_slot];
+	else if (c->ring && has_key && vip_id < EBB_MAX_VIPS)
+		exp_node = ring_node(c->ring == BY_NEW ? EBB_RING_NEW(vip_id) :
+							 EBB_RING_SECOND(vip_id),
+				     ebb_ring_slot(&key));
+	if (c->save)
+		saved[c->save] = exp_node;
+
+	/* The expected output: untouched, or dsr's L2 rewrite toward the expected node. */
+	memcpy(want, in, len);
+	if (c->verdict == XDP_TX) {
+		const uint8_t *mac = mac_of(exp_node);
+
+		if (!CHECK(mac != NULL, "%s", nm(n, "an expected node is known (id %u)", exp_node)))
+			return;
+		memcpy(want, mac, 6);
+		memcpy(want + 6, in, 6);
+	}
+
+	take_snap(&b, has_key ? &key : NULL, vip_id, c->verdict == XDP_TX ? exp_node : 0);
+	t0 = ebb_now_ns();
+	err = prog_run(in, len, out, &out_len, &verdict);
+	t1 = ebb_now_ns();
+	take_snap(&a, has_key ? &key : NULL, vip_id, c->verdict == XDP_TX ? exp_node : 0);
+
+	if (!ASSERT_OK(err, nm(n, "BPF_PROG_TEST_RUN")))
+		return;
+	if (!ASSERT_EQ(verdict, c->verdict, nm(n, "verdict %s", verdict_name(c->verdict))))
+		printf("#   got %s\n", verdict_name(verdict));
+	if (c->verdict == XDP_TX)
+		printf("#   %s: expected node %s (id %u)\n", n, addr_of(exp_node), exp_node);
+	if (ASSERT_EQ(out_len, len, nm(n, "output length %zu", len)))
+		ASSERT_MEM_EQ(out, want, len,
+			      nm(n, c->verdict == XDP_TX ? "output = input with MACs rewritten to %s" :
+							  "output = input, untouched%s",
+				 c->verdict == XDP_TX ? addr_of(exp_node) : ""));
+
+	/* reasons: exactly one moved, by this packet */
+	{
+		__u64 dp = a.r[c->reason].packets - b.r[c->reason].packets;
+		__u64 db = a.r[c->reason].bytes - b.r[c->reason].bytes;
+
+		if (!CHECK(dp == 1 && db == len, "%s",
+			   nm(n, "reason %s +1 packet, +%zu bytes", ebb_reason_name(c->reason), len)))
+			printf("#   got +%llu packets, +%llu bytes\n", (unsigned long long)dp,
+			       (unsigned long long)db);
+		for (__u32 r = 0; r < EBB_R_MAX; r++) {
+			if (r == (__u32)c->reason)
+				continue;
+			if (a.r[r].packets != b.r[r].packets) {
+				printf("#   reason %s moved by %llu\n", ebb_reason_name(r),
+				       (unsigned long long)(a.r[r].packets - b.r[r].packets));
+				reasons_ok = false;
+			}
+		}
+		CHECK(reasons_ok, "%s", nm(n, "no other reason counter moved"));
+	}
+
+	/* the flow table */
+	flow = c->flow;
+	if (flow == F_AUTO) {
+		if (has_key && (c->pkt.proto == IPPROTO_ICMP || c->pkt.proto == IPPROTO_ICMPV6))
+			flow = F_SAME;
+		else if (has_key && c->verdict == XDP_TX)
+			flow = F_PINNED;
+		else
+			flow = has_key ? F_ABSENT : F_SKIP;
+		if (flow == F_SKIP) /* no flow to name: at least nothing may have been added */
+			ASSERT_EQ(a.flows, b.flows, nm(n, "flow table size unchanged"));
+	}
+	if (flow == F_ABSENT) {
+		CHECK(!a.has_flow, "%s", nm(n, "no flow entry"));
+		ASSERT_EQ(a.flows, b.flows, nm(n, "flow table size unchanged"));
+	} else if (flow == F_SAME) {
+		CHECK(a.has_flow == b.has_flow &&
+			      (!a.has_flow || (a.flow.node_id == b.flow.node_id &&
+					       a.flow.flags == b.flow.flags &&
+					       a.flow.last_seen_ns == b.flow.last_seen_ns)),
+		      "%s", nm(n, "flow entry unchanged, last_seen too (%s)",
+			       b.has_flow ? "present" : "absent"));
+		ASSERT_EQ(a.flows, b.flows, nm(n, "flow table size unchanged"));
+	} else if (flow == F_PINNED) {
+		if (CHECK(a.has_flow, "%s", nm(n, "flow entry present"))) {
+			ASSERT_EQ(a.flow.node_id, exp_node,
+				  nm(n, "flow entry pinned to %s", addr_of(exp_node)));
+			ASSERT_EQ(a.flow.flags, c->flow_flags, nm(n, "flow flags 0x%x", c->flow_flags));
+			/* last_seen: written by a placement, refreshed by a hit once it is older
+			 * than EBB_TOUCH_NS, and otherwise left alone */
+			if (!b.has_flow || c->new_flows)
+				CHECK(a.flow.last_seen_ns >= t0 && a.flow.last_seen_ns <= t1, "%s",
+				      nm(n, "flow last_seen set to now"));
+			else if (b.flow.last_seen_ns + EBB_TOUCH_NS < t0)
+				CHECK(a.flow.last_seen_ns >= t0 && a.flow.last_seen_ns <= t1, "%s",
+				      nm(n, "flow last_seen refreshed (it was older than EBB_TOUCH_NS)"));
+			else if (b.flow.last_seen_ns + EBB_TOUCH_NS >= t1)
+				ASSERT_EQ(a.flow.last_seen_ns, b.flow.last_seen_ns,
+					  nm(n, "flow last_seen left alone within EBB_TOUCH_NS"));
+		}
+		ASSERT_EQ(a.flows - b.flows, b.has_flow ? 0 : 1,
+			  nm(n, "flow table grew by %d", b.has_flow ? 0 : 1));
+	}
+
+	/* per-VIP and per-node counters */
+	if (c->vip) {
+		int pkts = c->verdict == XDP_TX || c->reason == EBB_R_DROP_NO_NODE ||
+			   c->reason == EBB_R_DROP_NO_MAC;
+
+		CHECK(a.vip.packets - b.vip.packets == (__u64)pkts &&
+			      a.vip.bytes - b.vip.bytes == pkts * len,
+		      "%s", nm(n, "vip_stats packets +%d", pkts));
+		ASSERT_EQ(a.vip.new_flows - b.vip.new_flows, c->new_flows,
+			  nm(n, "vip_stats new_flows +%d", c->new_flows));
+		ASSERT_EQ(a.vip.second_chance - b.vip.second_chance, c->second_chance,
+			  nm(n, "vip_stats second_chance +%d", c->second_chance));
+	}
+	if (c->verdict == XDP_TX && exp_node) {
+		CHECK(a.node.packets - b.node.packets == 1 && a.node.bytes - b.node.bytes == len, "%s",
+		      nm(n, "node_stats[%s] packets +1", addr_of(exp_node)));
+		ASSERT_EQ(a.node.new_flows - b.node.new_flows, c->new_flows,
+			  nm(n, "node_stats new_flows +%d", c->new_flows));
+		ASSERT_EQ(a.node.second_chance - b.node.second_chance, c->second_chance,
+			  nm(n, "node_stats second_chance +%d", c->second_chance));
+	}
+}
+
+/* ---- configuration changes between cases ---- */
+static __u32 ring_t0[EBB_RING_SIZE], ring_t1[EBB_RING_SIZE], drain_before[EBB_RING_SIZE];
+
+#define PIN_FLOW .family = 4, .src = CLI, .dst = VIP1, .proto = IPPROTO_TCP, .sport_var = PV_PIN, \
+		 .dport = 80
+static const struct pkt_desc pin_flow = { PIN_FLOW };
+
+/* Picks a client port that node C (inactive now) would take over once active: then the hit
+ * after C's activation shows that the pin, not the hash, decides. */
+static void hook_pin_prepare(void)
+{
+	const char *n = "pin: prepare";
+	__u32 vip = vip_id_of(VIP1_K), c = node_id_of(NODE_C);
+	bool has_c = false;
+
+	ASSERT_OK(set_state(NODE_C, EBB_NODE_ACTIVE), nm(n, "activate C to read the table it makes"));
+	ASSERT_OK(read_ring(EBB_RING_NEW(vip), ring_t1), nm(n, "read NEW ring with A, B, C"));
+	ASSERT_OK(set_state(NODE_C, EBB_NODE_INACTIVE), nm(n, "set C inactive again"));
+	ASSERT_OK(read_ring(EBB_RING_NEW(vip), ring_t0), nm(n, "read NEW ring with A, B"));
+	for (__u32 i = 0; i < EBB_RING_SIZE && !has_c; i++)
+		has_c = ring_t0[i] == c;
+	CHECK(!has_c, "%s", nm(n, "inactive C has no slot in the NEW ring"));
+	test_ports[PV_PIN] = port_to(&pin_flow, ring_t1, ring_t0, c, 30000);
+	CHECK(test_ports[PV_PIN] != 0, "%s", nm(n, "a client port that C would take over exists"));
+}
+
+static void hook_pin_change(void)
+{
+	const char *n = "pin: ring change";
+	__u32 vip = vip_id_of(VIP1_K);
+	struct ebb_flow_key k;
+
+	ASSERT_OK(set_state(NODE_C, EBB_NODE_ACTIVE), nm(n, "activate node C"));
+	key_of(&pin_flow, &k);
+	ASSERT_EQ(ring_node(EBB_RING_NEW(vip), ebb_ring_slot(&k)), node_id_of(NODE_C),
+		  nm(n, "the NEW ring now gives the pinned flow to C, not to its node"));
+}
+
+/* Ages the pinned flow's entry past EBB_TOUCH_NS: a packet of the flow must refresh it, an
+ * ICMP error about it (not traffic of the flow) must not keep it alive. */
+static void hook_age_pin(void)
+{
+	struct ebb_flow_key k;
+	struct ebb_flow f;
+
+	key_of(&pin_flow, &k);
+	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), "age: the pinned flow's entry exists"))
+		return;
+	f.last_seen_ns = ebb_now_ns() - 5000000000ULL;
+	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &k, &f, BPF_EXIST),
+		  "age: set the pinned flow's last_seen 5 s back");
+}
+
+#define DRAIN_FLOW .family = 4, .src = CLI_DR, .dst = VIP2, .proto = IPPROTO_TCP, .dport = 80
+static const struct pkt_desc drain_flow = { DRAIN_FLOW };
+
+static void hook_drain_prepare(void)
+{
+	const char *n = "drain: prepare";
+	__u32 d = node_id_of(NODE_D);
+
+	ASSERT_OK(read_ring(EBB_RING_NEW(vip_id_of(VIP2_K)), drain_before),
+		  nm(n, "read NEW ring before the drain"));
+	test_ports[PV_KEEP] = port_to(&drain_flow, drain_before, NULL, d, 31000);
+	test_ports[PV_LOST] = port_to(&drain_flow, drain_before, NULL, d, test_ports[PV_KEEP] + 1);
+	test_ports[PV_ICMP_D] = port_to(&drain_flow, drain_before, NULL, d, test_ports[PV_LOST] + 1);
+	CHECK(test_ports[PV_KEEP] && test_ports[PV_LOST] && test_ports[PV_ICMP_D], "%s",
+	      nm(n, "client ports placed on D exist (%u, %u, %u)", test_ports[PV_KEEP],
+		 test_ports[PV_LOST], test_ports[PV_ICMP_D]));
+}
+
+static void hook_drain(void)
+{
+	const char *n = "drain";
+	struct pkt_desc lost = { DRAIN_FLOW, .sport_var = PV_LOST };
+	struct ebb_flow_key k;
+	bool has_d = false;
+
+	ASSERT_OK(set_state(NODE_D, EBB_NODE_DRAINING), nm(n, "drain node D"));
+	key_of(&lost, &k);
+	ASSERT_OK(bpf_map_delete_elem(e.flows_fd, &k), nm(n, "forget the lost flow's entry"));
+	ASSERT_OK(read_ring(EBB_RING_NEW(vip_id_of(VIP2_K)), ring_t0), nm(n, "read NEW ring"));
+	for (__u32 i = 0; i < EBB_RING_SIZE && !has_d; i++)
+		has_d = ring_t0[i] == node_id_of(NODE_D);
+	CHECK(!has_d, "%s", nm(n, "draining D has no slot in the NEW ring"));
+}
+
+/* 300 new flows while D drains: none may land on D. */
+static void bulk_drain(const struct tcase *c)
+{
+	const char *n = c->name;
+	const int count = 300;
+	__u32 vip = vip_id_of(VIP2_K), d = node_id_of(NODE_D);
+	struct ebb_counters vb, va, db, da;
+	int tx = 0, on_d = 0, on_ring = 0, would_d = 0, pinned_ok = 0, run_err = 0;
+
+	ebb_counters_sum(e.vip_stats_fd, vip, &vb);
+	ebb_counters_sum(e.node_stats_fd, d, &db);
+	for (int i = 0; i < count; i++) {
+		struct pkt_desc p = { .family = 4, .src = CLI_BULK, .dst = VIP2,
+				      .proto = IPPROTO_TCP, .sport = (uint16_t)(20000 + i),
+				      .dport = 80, .flags = TH_SYN };
+		uint8_t in[PKT_MAX], out[PKT_MAX + 64];
+		struct pkt_layout lay = build_frame(&p, LB_MAC, GW_MAC, in);
+		struct ebb_flow_key k;
+		struct ebb_flow f;
+		size_t out_len;
+		__u32 verdict, want, slot;
+
+		key_of(&p, &k);
+		slot = ebb_ring_slot(&k);
+		want = ring_node(EBB_RING_NEW(vip), slot);
+		would_d += drain_before[slot] == d;
+		if (prog_run(in, lay.len, out, &out_len, &verdict)) {
+			run_err++;
+			continue;
+		}
+		if (verdict != XDP_TX || out_len != lay.len)
+			continue;
+		tx++;
+		on_d += !memcmp(out, mac_of(d), 6);
+		on_ring += mac_of(want) && !memcmp(out, mac_of(want), 6) &&
+			   !memcmp(out + 6, LB_MAC, 6) && !memcmp(out + 12, in + 12, lay.len - 12);
+		pinned_ok += !bpf_map_lookup_elem(e.flows_fd, &k, &f) && f.node_id == want &&
+			     f.node_id != d;
+	}
+	ebb_counters_sum(e.vip_stats_fd, vip, &va);
+	ebb_counters_sum(e.node_stats_fd, d, &da);
+	ASSERT_EQ(run_err, 0, nm(n, "every BPF_PROG_TEST_RUN succeeded"));
+	CHECK(would_d > 0, "%s", nm(n, "%d of the %d flows would have gone to D before the drain",
+				    would_d, count));
+	ASSERT_EQ(tx, count, nm(n, "all %d SYNs forwarded (XDP_TX)", count));
+	ASSERT_EQ(on_d, 0, nm(n, "none sent to draining node D"));
+	ASSERT_EQ(on_ring, count, nm(n, "each sent, otherwise untouched, to its NEW-ring node"));
+	ASSERT_EQ(pinned_ok, count, nm(n, "each pinned to its NEW-ring node, never D"));
+	ASSERT_EQ(da.new_flows - db.new_flows, 0, nm(n, "node_stats[D] new_flows +0"));
+	ASSERT_EQ(va.new_flows - vb.new_flows, count, nm(n, "vip_stats new_flows +%d", count));
+}
+
+#define IN_FLOW .family = 4, .src = CLI_IN, .dst = VIP3, .proto = IPPROTO_TCP, .dport = 80
+static const struct pkt_desc in_flow = { IN_FLOW };
+
+static void hook_inact_prepare(void)
+{
+	const char *n = "inactive: prepare";
+
+	ASSERT_OK(read_ring(EBB_RING_NEW(vip_id_of(VIP3_K)), ring_t0), nm(n, "read NEW ring"));
+	test_ports[PV_G] = port_to(&in_flow, ring_t0, NULL, node_id_of(NODE_G), 32000);
+	test_ports[PV_H] = port_to(&in_flow, ring_t0, NULL, node_id_of(NODE_H), 32000);
+	CHECK(test_ports[PV_G] && test_ports[PV_H], "%s",
+	      nm(n, "client ports placed on G and H exist"));
+}
+
+static void hook_inactivate_g(void)
+{
+	ASSERT_OK(set_state(NODE_G, EBB_NODE_INACTIVE), "inactive: set node G inactive");
+}
+
+static void hook_down_h(void)
+{
+	ASSERT_OK(set_state(NODE_H, EBB_NODE_DOWN), "down: set node H down");
+}
+
+/* Moves a flow's entry to another active node of its VIP than the one its NEW ring gives it,
+ * and remembers that node in saved[slot]: a packet that follows it followed the entry. */
+static void repoint(const char *who, const struct pkt_desc *d, const char *vip, int slot)
+{
+	__u32 vip_id = vip_id_of(vip), pick;
+	struct ebb_flow_key k;
+	struct ebb_flow f;
+
+	key_of(d, &k);
+	pick = ring_node(EBB_RING_NEW(vip_id), ebb_ring_slot(&k));
+	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(who, "flow entry to move exists")))
+		return;
+	saved[slot] = 0;
+	for (size_t i = 0; i < N_NODES; i++)
+		if (!strcmp(node_cfg[i].vip, vip) && node_cfg[i].id != pick &&
+		    state_of(node_cfg[i].id) == EBB_NODE_ACTIVE) {
+			saved[slot] = node_cfg[i].id;
+			break;
+		}
+	if (!CHECK(saved[slot] != 0, "%s", nm(who, "another active node exists")))
+		return;
+	f.node_id = saved[slot];
+	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &k, &f, BPF_EXIST),
+		  nm(who, "move the flow entry to %s", addr_of(saved[slot])));
+}
+
+#define REUSE_FLOW .family = 4, .src = CLI_RE, .dst = VIP1, .proto = IPPROTO_TCP, .sport = 5000, \
+		   .dport = 80
+#define V6_FLOW .family = 6, .src = CLI6, .dst = VIP6, .proto = IPPROTO_TCP, .sport = 40000, \
+		.dport = 80
+#define UDP4_FLOW .family = 4, .src = CLI, .dst = VIPU4, .proto = IPPROTO_UDP, .sport = 5353, \
+		  .dport = 53, .payload = 24
+#define UDP6_FLOW .family = 6, .src = CLI6, .dst = VIPU6, .proto = IPPROTO_UDP, .sport = 5353, \
+		  .dport = 53, .payload = 24
+
+static void hook_repoint_reuse(void)
+{
+	static const struct pkt_desc d = { REUSE_FLOW };
+
+	repoint("reuse: move entry", &d, VIP1_K, S_OTHER);
+}
+
+static void hook_repoint_v6(void)
+{
+	static const struct pkt_desc d = { V6_FLOW };
+
+	repoint("IPv6: move entry", &d, VIP6_K, S_V6);
+}
+
+static void hook_repoint_udp4(void)
+{
+	static const struct pkt_desc d = { UDP4_FLOW };
+
+	repoint("UDP4: move entry", &d, VIPU4_K, S_UDP4);
+}
+
+static void hook_repoint_udp6(void)
+{
+	static const struct pkt_desc d = { UDP6_FLOW };
+
+	repoint("UDP6: move entry", &d, VIPU6_K, S_UDP6);
+}
+
+static void nomac_case(const struct tcase *c)
+{
+	struct tcase t = *c;
+
+	if (!have_nomac_node) {
+		printf("ok %d - %s # SKIP libebb refuses a node without MAC\n", ++test_checks, c->name);
+		return;
+	}
+	t.custom = NULL;
+	t.before = NULL;
+	run_case(&t);
+}
+
+#define TCP4(s, sp, d, dp, fl) \
+	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
+#define TCP6(s, sp, d, dp, fl) \
+	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
+#define UDP4(s, sp, d, dp) \
+	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
+#define UDP6(s, sp, d, dp) \
+	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
+/* The node's reply as a router quotes it: VIP:vport -> client:cport. */
+#define QUOTE_PIN \
+	(&(const struct pkt_desc){ TCP4(VIP1, 80, CLI, 0, TH_SYN | TH_ACK), .dport_var = PV_PIN })
+#define QUOTE_V6 (&(const struct pkt_desc){ TCP6(VIP6, 80, CLI6, 40000, TH_ACK), .payload = 1300 })
+#define ICMP4_ERR(q) \
+	.family = 4, .src = ROUTER4, .dst = VIP1, .proto = IPPROTO_ICMP, .icmp_type = 3, \
+	.icmp_code = 4, .quote = q
+
+static const struct tcase cases[] = {
+	/* ---- what is not ours is passed untouched ---- */
+	{ .name = "non-VIP IPv4 TCP SYN", .pkt = { TCP4(CLI, 1000, NOT_VIP4, 80, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP },
+	{ .name = "non-VIP IPv6 TCP SYN", .pkt = { TCP6(CLI6, 1000, NOT_VIP6, 80, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP },
+	{ .name = "ARP who-has the VIP", .pkt = { .ethertype = ETHERTYPE_ARP, .src = CLI, .dst = VIP1 },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_IP },
+	{ .name = "VIP address, TCP port with no VIP and no port-0 VIP",
+	  .pkt = { TCP4(CLI, 1000, VIP1, 81, TH_SYN) }, .verdict = XDP_PASS,
+	  .reason = EBB_R_PASS_NOT_VIP, .vip = VIP1_K },
+	{ .name = "VIP address, UDP to a TCP-only VIP's port", .pkt = { UDP4(CLI, 1000, VIP1, 80) },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP, .vip = VIP1_K },
+	{ .name = "IPv6 VIP address, TCP port with no VIP", .pkt = { TCP6(CLI6, 1000, VIP6, 8080, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP, .vip = VIP6_K },
+	{ .name = "wildcard address, UDP (the wildcard is TCP)",
+	  .pkt = { UDP4(CLI, 1000, VIPW, 8080) }, .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP,
+	  .vip = VIPW0_K },
+
+	/* ---- a new flow is placed by the NEW ring and pinned; the pin wins over the ring ---- */
+	{ .name = "TCP SYN of a new flow", .before = hook_pin_prepare,
+	  .pkt = { PIN_FLOW, .flags = TH_SYN }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED,
+	  .vip = VIP1_K, .ring = BY_NEW, .save = S_PIN, .new_flows = 1 },
+	{ .name = "established ACK after the ring moved the flow's slot to C",
+	  .before = hook_pin_change, .pkt = { PIN_FLOW, .flags = TH_ACK }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_PIN },
+	{ .name = "established PSH|ACK with 200 bytes of data, entry 5 s old",
+	  .before = hook_age_pin, .pkt = { PIN_FLOW, .flags = TH_PSH | TH_ACK, .payload = 200 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_PIN },
+
+	/* ---- second chance: not a SYN, no entry ---- */
+	{ .name = "second chance: ACK without flow entry",
+	  .pkt = { TCP4(CLI_SC, 7000, VIP1, 80, TH_ACK) }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_SECOND, .save = S_SECOND,
+	  .new_flows = 1, .second_chance = 1 },
+	{ .name = "second chance: the next ACK hits the inserted entry",
+	  .pkt = { TCP4(CLI_SC, 7000, VIP1, 80, TH_ACK) }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_SECOND },
+
+	/* ---- drain: no new flow on D; D keeps its flows, even forgotten ones ---- */
+	{ .name = "drain: SYN placed on D before the drain", .before = hook_drain_prepare,
+	  .pkt = { DRAIN_FLOW, .sport_var = PV_KEEP, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP2_K, .node = NODE_D, .new_flows = 1 },
+	{ .name = "drain: SYN of the flow to be forgotten, on D",
+	  .pkt = { DRAIN_FLOW, .sport_var = PV_LOST, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP2_K, .node = NODE_D, .new_flows = 1 },
+	{ .name = "drain: established ACK of D's flow still goes to draining D",
+	  .before = hook_drain, .pkt = { DRAIN_FLOW, .sport_var = PV_KEEP, .flags = TH_ACK },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP2_K, .node = NODE_D },
+	{ .name = "drain: ACK of D's forgotten flow goes to D by second chance",
+	  .pkt = { DRAIN_FLOW, .sport_var = PV_LOST, .flags = TH_ACK }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP2_K, .node = NODE_D, .new_flows = 1,
+	  .second_chance = 1 },
+	{ .name = "drain: a SYN on D's pinned, unfinished flow (a port reused after idling) goes to an active node",
+	  .pkt = { DRAIN_FLOW, .sport_var = PV_KEEP, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP2_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "drain: 300 new SYNs while D drains", .custom = bulk_drain },
+	{ .name = "drain: ICMP frag needed about an unknown flow of D goes to D (second-chance ring)",
+	  .pkt = { .family = 4, .src = ROUTER4, .dst = VIP2, .proto = IPPROTO_ICMP, .icmp_type = 3,
+		   .icmp_code = 4,
+		   .quote = &(const struct pkt_desc){ .family = 4, .src = VIP2, .dst = CLI_DR,
+						      .proto = IPPROTO_TCP, .sport = 80,
+						      .dport_var = PV_ICMP_D, .flags = TH_ACK } },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP2_K, .node = NODE_D },
+
+	/* ---- a node that takes no flow any more: its flows are placed again ---- */
+	{ .name = "inactive: SYN placed on G", .before = hook_inact_prepare,
+	  .pkt = { IN_FLOW, .sport_var = PV_G, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP3_K, .node = NODE_G, .new_flows = 1 },
+	{ .name = "down: SYN placed on H", .pkt = { IN_FLOW, .sport_var = PV_H, .flags = TH_SYN },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP3_K, .node = NODE_H,
+	  .new_flows = 1 },
+	{ .name = "inactive: ACK of G's flow re-placed on an active node",
+	  .before = hook_inactivate_g, .pkt = { IN_FLOW, .sport_var = PV_G, .flags = TH_ACK },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP3_K, .ring = BY_NEW,
+	  .new_flows = 1 },
+	{ .name = "down: ACK of H's flow re-placed on I (the only active node)",
+	  .before = hook_down_h, .pkt = { IN_FLOW, .sport_var = PV_H, .flags = TH_ACK },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP3_K, .node = NODE_I,
+	  .new_flows = 1 },
+
+	/* ---- FIN / RST flags, and a SYN reusing the port of a finished flow ---- */
+	{ .name = "reuse: SYN", .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .save = S_REUSE, .new_flows = 1 },
+	{ .name = "reuse: FIN|ACK sets the FIN flag", .pkt = { REUSE_FLOW, .flags = TH_FIN | TH_ACK },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_REUSE,
+	  .flow_flags = EBB_FLOW_FIN },
+	{ .name = "reuse: ACK after FIN follows the entry", .before = hook_repoint_reuse,
+	  .pkt = { REUSE_FLOW, .flags = TH_ACK }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED,
+	  .vip = VIP1_K, .node_slot = S_OTHER, .flow_flags = EBB_FLOW_FIN },
+	{ .name = "reuse: SYN on the FIN flow's port is placed anew",
+	  .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED,
+	  .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "reuse: RST|ACK sets the RST flag", .pkt = { REUSE_FLOW, .flags = TH_RST | TH_ACK },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_REUSE,
+	  .flow_flags = EBB_FLOW_RST },
+	{ .name = "reuse: SYN on the RST flow's port is placed anew", .before = hook_repoint_reuse,
+	  .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED,
+	  .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "reuse: SYN retransmit on a live flow follows the entry",
+	  .before = hook_repoint_reuse, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+
+	/* ---- IPv6, UDP ---- */
+	{ .name = "IPv6 TCP SYN of a new flow", .pkt = { V6_FLOW, .flags = TH_SYN },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP6_K, .ring = BY_NEW,
+	  .save = S_V6, .new_flows = 1 },
+	{ .name = "IPv6 TCP ACK follows the entry", .before = hook_repoint_v6,
+	  .pkt = { V6_FLOW, .flags = TH_ACK, .payload = 64 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP6_K, .node_slot = S_V6 },
+	{ .name = "UDP IPv4 first packet", .pkt = { UDP4_FLOW }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPU4_K, .ring = BY_NEW, .save = S_UDP4, .new_flows = 1 },
+	{ .name = "UDP IPv4 next packet follows the entry", .before = hook_repoint_udp4,
+	  .pkt = { UDP4_FLOW }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIPU4_K,
+	  .node_slot = S_UDP4 },
+	{ .name = "UDP IPv6 first packet", .pkt = { UDP6_FLOW }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPU6_K, .ring = BY_NEW, .save = S_UDP6, .new_flows = 1 },
+	{ .name = "UDP IPv6 next packet follows the entry", .before = hook_repoint_udp6,
+	  .pkt = { UDP6_FLOW }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIPU6_K,
+	  .node_slot = S_UDP6 },
+
+	/* ---- port 0 VIP ---- */
+	{ .name = "wildcard: TCP SYN to port 8080 caught by the port-0 VIP",
+	  .pkt = { TCP4(CLI, 6000, VIPW, 8080, TH_SYN) }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPW0_K, .node = NODE_L, .new_flows = 1 },
+	{ .name = "wildcard: TCP SYN to port 22 caught by the port-0 VIP",
+	  .pkt = { TCP4(CLI, 6000, VIPW, 22, TH_SYN) }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPW0_K, .node = NODE_L, .new_flows = 1 },
+	{ .name = "wildcard: the exact-port VIP 443 wins over port 0",
+	  .pkt = { TCP4(CLI, 6000, VIPW, 443, TH_SYN) }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPW443_K, .node = NODE_M, .new_flows = 1 },
+
+	/* ---- ICMP ---- */
+	{ .name = "ICMP frag needed about a pinned flow goes to its node",
+	  .before = hook_age_pin, .pkt = { ICMP4_ERR(QUOTE_PIN) }, .verdict = XDP_TX, .reason = EBB_R_FORWARDED,
+	  .vip = VIP1_K, .node_slot = S_PIN },
+	{ .name = "ICMP frag needed about an unknown flow: second-chance ring, nothing pinned",
+	  .pkt = { ICMP4_ERR((&(const struct pkt_desc){ TCP4(VIP1, 80, CLI_MISC, 9999, TH_ACK) })) },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_SECOND },
+	{ .name = "ICMP frag needed quoting IPv4 options",
+	  .pkt = { ICMP4_ERR((&(const struct pkt_desc){ TCP4(VIP1, 80, CLI, 0, TH_ACK), .ihl = 7,
+							.dport_var = PV_PIN })) },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_PIN },
+	{ .name = "ICMPv6 packet too big about a pinned flow goes to its node",
+	  .pkt = { .family = 6, .src = ROUTER6, .dst = VIP6, .proto = IPPROTO_ICMPV6,
+		   .icmp_type = 2, .quote = QUOTE_V6 },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP6_K, .node_slot = S_V6 },
+	{ .name = "ICMP echo request to the VIP address",
+	  .pkt = { .family = 4, .src = CLI, .dst = VIP1, .proto = IPPROTO_ICMP, .icmp_type = 8,
+		   .payload = 32 },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_ICMP, .vip = VIP1_K },
+	{ .name = "ICMPv6 echo request to the VIP address",
+	  .pkt = { .family = 6, .src = CLI6, .dst = VIP6, .proto = IPPROTO_ICMPV6, .icmp_type = 128,
+		   .payload = 32 },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_ICMP, .vip = VIP6_K },
+	{ .name = "ICMP error quoting 2 bytes of L4", .pkt = { ICMP4_ERR(QUOTE_PIN), .quote_len = 22 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP1_K },
+	{ .name = "ICMP error quoting a bad IHL (4)",
+	  .pkt = { ICMP4_ERR((&(const struct pkt_desc){ TCP4(VIP1, 80, CLI, 0, TH_ACK), .ihl = 4,
+							.dport_var = PV_PIN })) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP1_K },
+	{ .name = "ICMP error quoting an ICMP packet",
+	  .pkt = { ICMP4_ERR((&(const struct pkt_desc){ .family = 4, .src = VIP1, .dst = CLI,
+							.proto = IPPROTO_ICMP, .icmp_type = 0 })) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP1_K },
+	{ .name = "ICMPv6 packet too big quoting 30 bytes of the IPv6 header",
+	  .pkt = { .family = 6, .src = ROUTER6, .dst = VIP6, .proto = IPPROTO_ICMPV6,
+		   .icmp_type = 2, .quote = QUOTE_V6, .quote_len = 30 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP6_K },
+
+	/* ---- VLAN ---- */
+	{ .name = "802.1Q VLAN 100 SYN keeps its tag",
+	  .pkt = { TCP4(CLI_MISC, 6001, VIP1, 80, TH_SYN), .vlan = 100 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "802.1Q VLAN 4094 IPv6 SYN keeps its tag",
+	  .pkt = { TCP6(CLI6, 6001, VIP6, 80, TH_SYN), .vlan = 4094 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP6_K, .ring = BY_NEW, .new_flows = 1 },
+
+	/* ---- IPv4 header length ---- */
+	{ .name = "IPv4 options (ihl=6) SYN: ports read after the options",
+	  .pkt = { TCP4(CLI_MISC, 6100, VIP1, 80, TH_SYN), .ihl = 6 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "IPv4 options (ihl=8) SYN: ports read after the options",
+	  .pkt = { TCP4(CLI_MISC, 6200, VIP1, 80, TH_SYN), .ihl = 8 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "IPv4 options (ihl=15) UDP: ports read after the options",
+	  .pkt = { UDP4(CLI_MISC, 6300, VIPU4, 53), .ihl = 15 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIPU4_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "bad IHL (ihl=4) to a VIP", .pkt = { TCP4(CLI_MISC, 6400, VIP1, 80, TH_SYN), .ihl = 4 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_IHL, .vip = VIP1_K },
+	{ .name = "bad IHL (ihl=1) to a VIP", .pkt = { TCP4(CLI_MISC, 6400, VIP1, 80, TH_SYN), .ihl = 1 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_IHL, .vip = VIP1_K },
+
+	/* ---- fragments and extension headers ---- */
+	{ .name = "IPv4 first fragment (MF) to a VIP",
+	  .pkt = { TCP4(CLI_MISC, 6500, VIP1, 80, TH_ACK), .frag = IP4_MF, .payload = 64 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_FRAGMENT, .vip = VIP1_K },
+	{ .name = "IPv4 later fragment (offset 185) to a VIP",
+	  .pkt = { TCP4(CLI_MISC, 6500, VIP1, 80, TH_ACK), .frag = 185, .payload = 64 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_FRAGMENT, .vip = VIP1_K },
+	{ .name = "IPv4 DF set (not a fragment) is forwarded",
+	  .pkt = { TCP4(CLI_MISC, 6600, VIP1, 80, TH_SYN), .frag = 0x4000 }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "IPv6 fragment header to a VIP",
+	  .pkt = { TCP6(CLI6, 6500, VIP6, 80, TH_ACK), .ext6 = EXT6_FRAG, .payload = 64 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_FRAGMENT, .vip = VIP6_K },
+	{ .name = "IPv6 hop-by-hop header to a VIP",
+	  .pkt = { TCP6(CLI6, 6500, VIP6, 80, TH_SYN), .ext6 = EXT6_HOP },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_IPV6_EXT, .vip = VIP6_K },
+
+	/* ---- no node to send to ---- */
+	{ .name = "VIP without nodes: SYN", .pkt = { TCP4(CLI, 6700, VIPE, 80, TH_SYN) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_NO_NODE, .vip = VIPE_K },
+	{ .name = "VIP without nodes: ACK (second chance)", .pkt = { TCP4(CLI, 6700, VIPE, 80, TH_ACK) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_NO_NODE, .vip = VIPE_K },
+	{ .name = "VIP whose only node is inactive: SYN", .pkt = { TCP4(CLI, 6700, VIPI, 80, TH_SYN) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_NO_NODE, .vip = VIPI_K },
+	{ .name = "node without MAC: SYN", .custom = nomac_case,
+	  .pkt = { TCP4(CLI, 6700, VIPZ, 80, TH_SYN) }, .verdict = XDP_DROP,
+	  .reason = EBB_R_DROP_NO_MAC, .vip = VIPZ_K, .flow = F_SKIP },
+};
+
+/* ---- truncation at every layer, generated ---- */
+static const struct pkt_desc tcp4 = { TCP4(CLI_MISC, 7100, VIP1, 80, TH_SYN) };
+static const struct pkt_desc tcp6 = { TCP6(CLI6, 7100, VIP6, 80, TH_SYN) };
+static const struct pkt_desc udp4 = { UDP4(CLI_MISC, 7100, VIPU4, 53) };
+static const struct pkt_desc udp6 = { UDP6(CLI6, 7100, VIPU6, 53) };
+static const struct pkt_desc vlan4 = { TCP4(CLI_MISC, 7100, VIP1, 80, TH_SYN), .vlan = 7 };
+static const struct pkt_desc echo4 = { .family = 4, .src = CLI, .dst = VIP1,
+				       .proto = IPPROTO_ICMP, .icmp_type = 8 };
+static const struct pkt_desc err4 = { ICMP4_ERR(QUOTE_PIN) };
+static const struct pkt_desc err6 = { .family = 6, .src = ROUTER6, .dst = VIP6,
+				      .proto = IPPROTO_ICMPV6, .icmp_type = 2,
+				      .quote = QUOTE_V6 };
+
+static void truncation_cases(void)
+{
+	char name[160];
+	struct tcase t;
+	static const int eth_cut[] = { 1, 6, 12, 13 };
+	static const int vlan_cut[] = { 14, 16, 17 };
+	static const int ip4_cut[] = { 0, 1, 12, 19 };
+	static const int ip6_cut[] = { 0, 8, 24, 39 };
+	static const int icmp4_quote_cut[] = { 0, 1, 10, 19, 20, 21, 23 };
+	static const int icmp6_quote_cut[] = { 0, 20, 39, 40, 43 };
+
+#define T(desc, c, k, v, r, vipk)                                                         \
+	do {                                                                              \
+		memset(&t, 0, sizeof(t));                                                 \
+		t.name = name;                                                            \
+		t.pkt = desc;                                                             \
+		t.cut = c;                                                                \
+		t.keep = k;                                                               \
+		t.verdict = v;                                                            \
+		t.reason = r;                                                             \
+		t.vip = vipk;                                                             \
+		run_case(&t);                                                             \
+	} while (0)
+
+	for (size_t i = 0; i < sizeof(eth_cut) / sizeof(eth_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: %d-byte frame (Ethernet header cut)",
+			 eth_cut[i]);
+		T(tcp4, CUT_L2, eth_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, NULL);
+	}
+	for (size_t i = 0; i < sizeof(vlan_cut) / sizeof(vlan_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: %d-byte frame (802.1Q tag cut)", vlan_cut[i]);
+		T(vlan4, CUT_L2, vlan_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, NULL);
+	}
+	for (size_t i = 0; i < sizeof(ip4_cut) / sizeof(ip4_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: IPv4 header to a VIP cut at %d bytes",
+			 ip4_cut[i]);
+		T(tcp4, CUT_L3, ip4_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, VIP1_K);
+	}
+	for (int k = 0; k < 20; k++) {
+		snprintf(name, sizeof(name), "truncated: IPv4 TCP header to a VIP cut at %d bytes", k);
+		T(tcp4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K);
+	}
+	for (int k = 0; k < 8; k++) {
+		snprintf(name, sizeof(name), "truncated: IPv4 UDP header to a VIP cut at %d bytes", k);
+		T(udp4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU4_K);
+	}
+	for (int k = 0; k < 8; k++) {
+		snprintf(name, sizeof(name), "truncated: ICMP header to a VIP cut at %d bytes", k);
+		T(echo4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K);
+	}
+	for (size_t i = 0; i < sizeof(icmp4_quote_cut) / sizeof(icmp4_quote_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: ICMP frag needed, quote cut at %d bytes",
+			 icmp4_quote_cut[i]);
+		T(err4, CUT_L4, 8 + icmp4_quote_cut[i], XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP1_K);
+	}
+	snprintf(name, sizeof(name), "truncated: ICMP frag needed, quote of 24 bytes (ports fit)");
+	memset(&t, 0, sizeof(t));
+	t = (struct tcase){ .name = name, .pkt = err4, .cut = CUT_L4, .keep = 8 + 24,
+			    .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K,
+			    .node_slot = S_PIN };
+	run_case(&t);
+	for (size_t i = 0; i < sizeof(ip6_cut) / sizeof(ip6_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: IPv6 header to a VIP cut at %d bytes",
+			 ip6_cut[i]);
+		T(tcp6, CUT_L3, ip6_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, VIP6_K);
+	}
+	for (int k = 0; k < 20; k++) {
+		snprintf(name, sizeof(name), "truncated: IPv6 TCP header to a VIP cut at %d bytes", k);
+		T(tcp6, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP6_K);
+	}
+	for (int k = 0; k < 8; k++) {
+		snprintf(name, sizeof(name), "truncated: IPv6 UDP header to a VIP cut at %d bytes", k);
+		T(udp6, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU6_K);
+	}
+	for (size_t i = 0; i < sizeof(icmp6_quote_cut) / sizeof(icmp6_quote_cut[0]); i++) {
+		snprintf(name, sizeof(name), "truncated: ICMPv6 packet too big, quote cut at %d bytes",
+			 icmp6_quote_cut[i]);
+		T(err6, CUT_L4, 8 + icmp6_quote_cut[i], XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP6_K);
+	}
+	snprintf(name, sizeof(name), "truncated: ICMPv6 packet too big, quote of 44 bytes (ports fit)");
+	t = (struct tcase){ .name = name, .pkt = err6, .cut = CUT_L4, .keep = 8 + 44,
+			    .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP6_K,
+			    .node_slot = S_V6 };
+	run_case(&t);
+#undef T
+}
+
+/* ---- setup ---- */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
+}
+
+static bool setup(void)
+{
+	struct ebb_err err = {};
+	struct bpf_map *map;
+	bool pinned = false;
+
+	skel = balancer_bpf__open();
+	if (!ASSERT_TRUE(skel != NULL, "setup: open the balancer skeleton"))
+		return false;
+	/* No pin anywhere: the maps live and die with this process. */
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_pin_path(map, NULL);
+	if (!ASSERT_OK(balancer_bpf__load(skel), "setup: load the balancer (verifier)"))
+		return false;
+	bpf_object__for_each_map(map, skel->obj)
+		pinned |= bpf_map__is_pinned(map);
+	ASSERT_TRUE(!pinned, "setup: no map is pinned");
+	prog_fd = bpf_program__fd(skel->progs.ebb_balancer);
+	if (!ASSERT_OK(ebb_from_object(&e, skel->obj, &err), "setup: ebb_from_object")) {
+		printf("#   %s\n", err.msg);
+		return false;
+	}
+	have_e = true;
+	for (size_t i = 0; i < sizeof(vip_cfg) / sizeof(vip_cfg[0]); i++) {
+		struct ebb_vip_key k;
+		struct ebb_vip_opts o = {};
+
+		if (!ASSERT_OK(ebb_parse_vip(vip_cfg[i], &k, &err) ||
+				       ebb_vip_add(&e, &k, &o, &err),
+			       nm("setup", "vip add %s", vip_cfg[i]))) {
+			printf("#   %s\n", err.msg);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < N_NODES; i++) {
+		struct node_cfg *c = &node_cfg[i];
+		struct ebb_node_opts o = { .have_mac = true, .inactive = c->inactive };
+		struct ebb_vip_key k;
+		struct ebb_addr a;
+		int ret;
+
+		memcpy(o.mac, c->mac, 6);
+		if (ebb_parse_vip(c->vip, &k, NULL) || ebb_parse_addr(c->addr, &a, NULL))
+			abort();
+		ret = ebb_node_add(&e, &a, &k, &o, &err);
+		if (c->optional && ret) {
+			printf("# node %s not added: %s\n", c->addr, err.msg);
+			continue;
+		}
+		if (!ASSERT_OK(ret, nm("setup", "node add %s vip %s", c->addr, c->vip))) {
+			printf("#   %s\n", err.msg);
+			return false;
+		}
+		if (ebb_node_find(&e, &a, &c->id, NULL) || !c->id)
+			abort();
+		if (c->optional)
+			have_nomac_node = true;
+	}
+	return true;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	libbpf_set_print(libbpf_quiet);
+	if (geteuid() != 0) {
+		printf("ok 1 - datapath # SKIP needs root (BPF_PROG_TEST_RUN)\n");
+		return 0;
+	}
+	if (setup()) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			run_case(&cases[i]);
+		truncation_cases();
+	}
+	if (have_e)
+		ebb_close(&e);
+	balancer_bpf__destroy(skel);
+	return test_summary("datapath");
+}
