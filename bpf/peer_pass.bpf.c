@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Goes on the peer of every veth that ebb transmits on: a veth silently drops frames sent by
- * XDP (XDP_TX/XDP_REDIRECT) unless its peer runs an XDP program too (lab.md, trap 1).
+ * XDP (XDP_TX/XDP_REDIRECT) unless its peer runs an XDP program too (doc/xdp-on-veth.md, trap 1).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -112,7 +112,6 @@ static int do_show(int argc, char **argv)
 	json_object *arr = NULL;
 	__u64 *live;
 	struct ebb e;
-	int shown = 0;
 
 	if (argc > 0 && ebb_parse_vip(argv[0], &want, &err))
 		return ctl_error("%s", err.msg);
@@ -148,7 +147,6 @@ static int do_show(int argc, char **argv)
 			for (int i = 0; i < EBB_MAX_NODES; i++)
 				flows += live[i];
 		ebb_fmt_vip(&k, name, sizeof(name));
-		shown++;
 		if (json_output) {
 			json_object *o = json_object_new_object();
 
@@ -181,7 +179,6 @@ static int do_show(int argc, char **argv)
 	ebb_close(&e);
 	if (json_output)
 		json_print(arr);
-	(void)shown;
 	return 0;
 }
 

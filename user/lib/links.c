@@ -2,7 +2,7 @@
 /*
  * XDP attachments as pinned bpf_links, named PREFIX<ifname> in the bpffs directory: a link
  * detaches when its last reference goes, so the pin is what keeps the datapath running after
- * the command that attached it exits (lab.md, trap 8).
+ * the command that attached it exits (doc/xdp-on-veth.md, trap 8).
  */
 #include <dirent.h>
 #include <errno.h>

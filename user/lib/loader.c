@@ -2,7 +2,7 @@
 /*
  * Loading the balancer and attaching it to devices. Maps are pinned by name under the bpffs
  * directory and reused by every later load; each attachment is a bpf_link pinned there too,
- * so the datapath keeps forwarding after ebbctl exits (lab.md, trap 8).
+ * so the datapath keeps forwarding after ebbctl exits (doc/xdp-on-veth.md, trap 8).
  */
 #include <dirent.h>
 #include <errno.h>
