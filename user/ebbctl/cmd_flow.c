@@ -178,7 +178,10 @@ static int do_lookup(int argc, char **argv)
 
 		ring_id = EBB_RING_NEW(vip.id);
 		why = "new flow: placed by the table of active nodes";
-		if (!bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id)) {
+		/* A writer may swap the table between reading its id and opening it: read again. */
+		for (int attempt = 0; attempt < 5 && !node_id; attempt++) {
+			if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
+				break; /* no table: no active node */
 			inner = bpf_map_get_fd_by_id(inner_id);
 			if (inner >= 0) {
 				bpf_map_lookup_elem(inner, &slot, &node_id);

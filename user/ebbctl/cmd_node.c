@@ -40,9 +40,14 @@ static int do_add(int argc, char **argv)
 			NEXT_ARG();
 			continue;
 		}
+		if (strcmp(word, "vip") && strcmp(word, "weight") && strcmp(word, "mac"))
+			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive]",
+					 word);
 		if (!val)
 			return ctl_error("missing value after '%s'", word);
 		if (!strcmp(word, "vip")) {
+			if (have_vip)
+				return ctl_error("one VIP per 'node add'; add the node to each VIP in turn");
 			if (ebb_parse_vip(val, &vip, &err))
 				return ctl_error("%s", err.msg);
 			have_vip = true;

@@ -91,7 +91,7 @@ static int do_show(int argc, char **argv)
 
 		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
 			continue;
-		if (by_node && !ebb_addr_eq(n.addr, want_node.a, n.family))
+		if (by_node && (n.family != want_node.family || !ebb_addr_eq(n.addr, want_node.a, n.family)))
 			continue;
 		if (ebb_counters_sum(e.node_stats_fd, id, &c))
 			continue;

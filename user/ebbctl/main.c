@@ -67,7 +67,8 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 			match = c;
 			break;
 		}
-		if (is_prefix(argv[0], c->name)) {
+		/* `version` answers only to its full name, so that `v` is `vip` as in bpftool. */
+		if (is_prefix(argv[0], c->name) && strcmp(c->name, "version")) {
 			if (match && match->func != c->func)
 				return ctl_error("ambiguous '%s': %s or %s?", argv[0], match->name,
 						 c->name);
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_quiet);
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+jpqvVh", options, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+:jpqvVh", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'j':
 			json_output = true;
@@ -177,6 +178,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			return do_help(0, NULL) ? 1 : 0;
+		case ':':
+			ctl_error("option '%s' needs a value", argv[optind - 1]);
+			return 1;
 		default:
 			ctl_error("unknown option '%s'", argv[optind - 1]);
 			return 1;
@@ -187,6 +191,7 @@ int main(int argc, char **argv)
 	if (version)
 		return do_version(0, NULL) ? 1 : 0;
 	if (argc < 1) {
+		ctl_error("missing OBJECT");
 		do_help(0, NULL);
 		return 1;
 	}

@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015,SC2181  # called indirectly; `A && pass || fail` is safe: pass never fails
+# ebbctl's error contract (design.md, "ebbctl"): a wrong invocation exits non-zero, says
+# "Error: …" on stderr ({"error": …} on stdout with -j), and changes nothing — every pinned map
+# dumps byte-identical afterwards, the rings still hold the same inner tables (a rebuild would
+# swap in new ones, with new ids), and the XDP attachments are the same.
+# Also: prefix matching that must work, and `help` on every object.
+# Output is TAP, one `ok - …` / `not ok - …` line per check; exits 1 if any failed.
+# Needs root and a built tree (make).
+set -u # no pipefail: `cmd | grep -q` must not fail when grep exits early
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+OUT=${OUTPUT:-.output}
+[[ $OUT == /* ]] || OUT=$ROOT/$OUT
+BUILT_CTL=$OUT/ebbctl
+NS=ebbcli$$
+DIR=/sys/fs/bpf/ebbcli-$$
+TMP=$(mktemp -d /tmp/ebb-test-cli.XXXXXX)
+
+VIP4=203.0.113.10:80/tcp
+VIP6='[2001:db8::10]:443/tcp'
+N1=198.51.100.1 N2=198.51.100.2 N3=198.51.100.3 N6=2001:db8::1
+MAC1=02:00:00:00:00:01 MAC2=02:00:00:00:00:02 MAC3=02:00:00:00:00:03 MAC6=02:00:00:00:00:06
+NOVIP=203.0.113.99:80/tcp NONODE=198.51.100.77
+
+cleanup() {
+	# Unpinning the link detaches the program; deleting the namespace removes the veths.
+	rm -f "$DIR"/link_* 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$DIR" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+FAILED=0
+pass() { echo "ok - $1"; }
+fail() { # fail DESC [DETAIL FILE…]
+	local desc=$1 f; shift
+	FAILED=$((FAILED + 1))
+	echo "not ok - $desc"
+	for f in "$@"; do sed 's/^/#   /' "$f" | head -20; done
+}
+bail() { echo "not ok - $1"; echo "Bail out! $1"; exit 1; }
+
+ctl() { nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" "$@"; }
+ctl_raw() { nsenter --net="/run/netns/$NS" -- "$CTL" "$@"; }
+
+# Inner table ids of the rings map: the value of a map-of-maps dump is an id, little-endian.
+ring_ids() {
+	bpftool map dump pinned "$DIR/rings" -j | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    k = int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+    v = int.from_bytes(bytes(int(b, 16) for b in e["value"]), "little")
+    print(k, v)'
+}
+
+# The whole state a command could change: the pins, every pinned map (link pins are not maps),
+# the rings' inner ids, and which XDP program runs on each veth. With "full", the content of
+# every inner table too (0.4 s each: done at the start and at the end, not after every check —
+# a rebuild swaps the tables, so it already shows in the inner ids).
+snapshot() { # snapshot FILE [full]
+	local f name id
+	{
+		echo "== pins"
+		ls "$DIR"
+		for f in "$DIR"/*; do
+			name=${f##*/}
+			[[ $name == link_* ]] && continue
+			echo "== $name"
+			bpftool map dump pinned "$f" 2>&1
+		done
+		echo "== ring ids"
+		ring_ids
+		echo "== xdp"
+		ip -n "$NS" -d link show | grep -Eo '^[0-9]+: [^:@]+| xdp[a-z]* |prog/xdp id [0-9]+'
+		if [ "${2:-}" = full ]; then
+			ring_ids | while read -r _ id; do
+				echo "== inner table $id"
+				bpftool map dump id "$id" 2>&1
+			done
+		fi
+	} >"$1"
+}
+
+unchanged() { # unchanged: the state equals the snapshot taken after setup
+	snapshot "$TMP/now"
+	if cmp -s "$TMP/snap" "$TMP/now"; then
+		return 0
+	fi
+	diff "$TMP/snap" "$TMP/now" | head -20 >"$TMP/diff"
+	cp "$TMP/now" "$TMP/snap" # report each change once, not in every later check
+	return 1
+}
+
+# bad DESC PATTERN ARGS…: ebbctl ARGS must exit non-zero, print nothing on stdout, an
+# "Error: …" line matching PATTERN (extended regex, case-insensitive) on stderr, and change nothing.
+bad() {
+	local desc=$1 pat=$2 rc why=""
+	shift 2
+	ctl "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ "$rc" -ne 0 ] || why+="exit status 0; "
+	grep -q '^Error: ' "$TMP/err" || why+="no 'Error:' line on stderr; "
+	[ -z "$pat" ] || grep -Eiq "^Error: .*($pat)" "$TMP/err" || why+="error does not match /$pat/; "
+	[ ! -s "$TMP/out" ] || why+="output on stdout; "
+	unchanged || why+="state changed; "
+	if [ -z "$why" ]; then
+		pass "$desc: $(head -1 "$TMP/err")"
+	else
+		echo "ebbctl $* -> exit $rc: $why" >"$TMP/why"
+		fail "$desc" "$TMP/why" "$TMP/err" "$TMP/out" "$TMP/diff"
+	fi
+	: >"$TMP/diff"
+}
+
+# bad_json DESC ARGS…: with -j, one JSON document {"error": "…"} on stdout, non-zero exit, no change.
+bad_json() {
+	local desc=$1 rc why=""
+	shift
+	ctl -j "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ "$rc" -ne 0 ] || why+="exit status 0; "
+	python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))  # fails on anything but exactly one document
+assert isinstance(doc, dict) and list(doc) == ["error"] and isinstance(doc["error"], str) \
+    and doc["error"], doc' "$TMP/out" 2>"$TMP/py" || why+="stdout is not one {\"error\": …} document; "
+	unchanged || why+="state changed; "
+	if [ -z "$why" ]; then
+		pass "-j $desc: $(tr -d '\n' <"$TMP/out" | head -c 200)"
+	else
+		echo "ebbctl -j $* -> exit $rc: $why" >"$TMP/why"
+		fail "-j $desc" "$TMP/why" "$TMP/out" "$TMP/err" "$TMP/py" "$TMP/diff"
+	fi
+	: >"$TMP/diff"
+}
+
+# good DESC ARGS…: ebbctl ARGS must exit 0, print no "Error:", and change nothing.
+good() {
+	local desc=$1 rc why=""
+	shift
+	ctl "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ "$rc" -eq 0 ] || why+="exit status $rc; "
+	! grep -q '^Error' "$TMP/err" || why+="error printed; "
+	unchanged || why+="state changed; "
+	if [ -z "$why" ]; then
+		pass "$desc"
+	else
+		echo "ebbctl $* -> $why" >"$TMP/why"
+		fail "$desc" "$TMP/why" "$TMP/err" "$TMP/diff"
+	fi
+	: >"$TMP/diff"
+}
+
+# --- setup -----------------------------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || bail "needs root"
+[ -x "$BUILT_CTL" ] || bail "no $BUILT_CTL: run make first"
+# A private copy: a `make` running meanwhile must not swap the binary under the test.
+CTL=$TMP/ebbctl
+for try in 1 2 3 4 5; do
+	cp "$BUILT_CTL" "$CTL" 2>/dev/null && "$CTL" -V >/dev/null 2>&1 && break
+	[ "$try" -lt 5 ] || bail "cannot copy a working $BUILT_CTL"
+	sleep 2
+done
+command -v bpftool >/dev/null || bail "no bpftool"
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf || bail "cannot mount bpffs on /sys/fs/bpf"
+fi
+ip netns add "$NS" || bail "cannot create netns $NS"
+# No IPv6 on the veths: no DAD, router or MLD packet reaches the balancer and moves a counter.
+nsenter --net="/run/netns/$NS" -- sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	net.ipv6.conf.default.disable_ipv6=1 || bail "cannot disable IPv6 in $NS"
+ip -n "$NS" link add name v0 type veth peer name v1 || bail "cannot create veths"
+ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up || bail "cannot set veths up"
+
+setup() {
+	ctl prog attach dev v0 &&
+		ctl vip add "$VIP4" &&
+		ctl vip add "$VIP6" &&
+		ctl node add "$N1" vip "$VIP4" mac "$MAC1" &&
+		ctl node add "$N2" vip "$VIP4" mac "$MAC2" weight 200 &&
+		ctl node add "$N3" vip "$VIP4" mac "$MAC3" inactive &&
+		ctl node add "$N6" vip "$VIP6" mac "$MAC6" &&
+		ctl node drain "$N2"
+}
+setup >"$TMP/setup" 2>&1 || { fail "setup: attach, 2 VIPs, 4 nodes, one draining" "$TMP/setup"; exit 1; }
+pass "setup: attach, 2 VIPs, 4 nodes, one draining"
+snapshot "$TMP/snap.full" full
+snapshot "$TMP/snap"
+grep -q '^prog/xdp id' "$TMP/snap" || { fail "the snapshot sees the XDP program on v0" "$TMP/snap"; exit 1; }
+[ "$(ring_ids | wc -l)" -eq 4 ] || { ring_ids >"$TMP/r"; fail "4 rings installed (2 VIPs x new/second)" "$TMP/r"; exit 1; }
+: >"$TMP/diff"
+
+# --- objects, commands, options ----------------------------------------------------------------
+
+bad "unknown object" "unknown" bogus show
+bad "unknown command" "unknown" vip bogus
+bad "unknown command with arguments" "unknown" node frobnicate "$N1"
+bad "ambiguous prefix: node a (add|activate)" "ambiguous" node a "$N1"
+bad "ambiguous prefix: node d (del|drain)" "ambiguous" node d "$N1"
+bad "ambiguous prefix: flow l (list|lookup)" "ambiguous" flow l 192.0.2.1:1000 "$VIP4"
+bad "node de NODE: del|delete are one command, so not ambiguous" "no node" node de "$NONODE"
+bad "empty object name" "" "" show
+bad "--bpffs relative/path" "absolute" --bpffs relative/path vip show
+bad "--bpffs DIR with no ebb state in it" "no ebb state|attach" --bpffs "$DIR-none" vip add 203.0.113.11:80/tcp
+[ ! -e "$DIR-none" ] && pass "--bpffs DIR with no state: DIR is not created" ||
+	fail "--bpffs DIR with no state: DIR is not created"
+rmdir "$DIR-none" 2>/dev/null
+
+# Options go before --bpffs here, straight to the binary.
+raw_bad() { # raw_bad DESC PATTERN ARGS…: like bad, without the --bpffs the others get
+	local desc=$1 pat=$2 rc why=""
+	shift 2
+	ctl_raw "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ "$rc" -ne 0 ] || why+="exit status 0; "
+	grep -Eiq "^Error: .*($pat)" "$TMP/err" || why+="no 'Error:' line matching /$pat/; "
+	unchanged || why+="state changed; "
+	if [ -z "$why" ]; then
+		pass "$desc: $(head -1 "$TMP/err")"
+	else
+		echo "ebbctl $* -> exit $rc: $why" >"$TMP/why"
+		fail "$desc" "$TMP/why" "$TMP/err" "$TMP/diff"
+	fi
+	: >"$TMP/diff"
+}
+raw_bad "unknown option -x" "unknown option|-x" -x --bpffs "$DIR" vip show
+raw_bad "unknown long option --bogus" "unknown option|bogus" --bogus --bpffs "$DIR" vip show
+raw_bad "--bpffs without its directory" "bpffs" --bpffs
+
+# No object at all: the usage, and a failure (bpftool does the same; no "Error:" needed).
+ctl >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'Usage:' "$TMP/err" && unchanged; then
+	pass "no object: usage on stderr, exit $rc"
+else
+	fail "no object: usage on stderr, non-zero exit (got $rc)" "$TMP/err" "$TMP/diff"
+fi
+
+# --- prog --------------------------------------------------------------------------------------
+
+bad "prog attach: missing 'dev IFNAME'" "missing|dev" prog attach
+bad "prog attach dev: missing device name" "missing|device" prog attach dev
+bad "prog attach to a missing device" "no device|nosuch" prog attach dev nosuch0
+bad "prog attach twice to the same device" "already" prog attach dev v0
+bad "prog attach mode bogus" "mode" prog attach dev v1 mode bogus
+bad "prog attach flows 5 (below 1024)" "flows" prog attach dev v1 flows 5
+bad "prog attach flows N that differs from the pinned flow table" "flow table|entries" \
+	prog attach dev v1 flows 2048
+bad "prog attach: unknown keyword" "unexpected" prog attach dev v1 colour red
+if ip -n "$NS" link set dev v1 xdpgeneric obj "$OUT/peer_pass.bpf.o" sec xdp 2>"$TMP/err"; then
+	snapshot "$TMP/snap" # the foreign program is part of the state now
+	bad "prog attach to a device that runs another XDP program" "already runs|detach" \
+		prog attach dev v1 mode generic
+	ip -n "$NS" link set dev v1 xdpgeneric off
+	snapshot "$TMP/snap"
+else
+	fail "load a foreign XDP program on v1 for the next check" "$TMP/err"
+fi
+bad "prog detach of a device not attached" "not attached" prog detach dev v1
+bad "prog detach of a missing device" "not attached|no device" prog detach dev nosuch0
+bad "prog detach: missing 'dev'" "usage|dev" prog detach
+bad "prog detach v0 (no 'dev' keyword)" "usage|dev" prog detach v0
+bad "prog detach dev: missing device name" "missing|device" prog detach dev
+bad "prog detach: trailing garbage" "unexpected" prog detach dev v0 now
+bad "prog show: trailing garbage" "unexpected" prog show v0
+
+# --- vip ---------------------------------------------------------------------------------------
+
+bad "vip add: missing VIP" "missing" vip add
+bad "vip add: bad IPv4 address" "address|invalid" vip add 203.0.113.300:80/tcp
+bad "vip add: bad IPv6 address" "address|invalid" vip add '[2001:db8::zz]:80/tcp'
+bad "vip add: IPv6 VIP without brackets" "invalid|bracket" vip add 2001:db8::11:80/tcp
+bad "vip add: IPv4 VIP in brackets" "invalid" vip add '[203.0.113.11]:80/tcp'
+bad "vip add: port 70000" "port" vip add 203.0.113.11:70000/tcp
+bad "vip add: port -1" "port" vip add 203.0.113.11:-1/tcp
+bad "vip add: port abc" "port" vip add 203.0.113.11:abc/tcp
+bad "vip add: empty port" "port" vip add 203.0.113.11:/tcp
+bad "vip add: proto sctp" "sctp|protocol" vip add 203.0.113.11:80/sctp
+bad "vip add: missing /proto" "tcp|udp|proto" vip add 203.0.113.11:80
+bad "vip add: empty proto" "tcp|udp|proto" vip add 203.0.113.11:80/
+bad "vip add: duplicate VIP" "exists" vip add "$VIP4"
+bad "vip add: duplicate IPv6 VIP" "exists" vip add "$VIP6"
+bad "vip add: fwd bogus" "forwarding|fwd|dsr" vip add 203.0.113.11:80/tcp fwd bogus
+bad "vip add: fwd without a mode" "missing|fwd" vip add 203.0.113.11:80/tcp fwd
+bad "vip add: tcp-idle 0" "tcp-idle" vip add 203.0.113.11:80/tcp tcp-idle 0
+bad "vip add: tcp-idle abc" "tcp-idle" vip add 203.0.113.11:80/tcp tcp-idle abc
+bad "vip add: udp-idle 604801 (over a week)" "udp-idle" vip add 203.0.113.11:80/tcp udp-idle 604801
+bad "vip add: drain-timeout without a value" "missing|drain-timeout" vip add 203.0.113.11:80/tcp drain-timeout
+bad "vip add: unknown keyword" "unexpected" vip add 203.0.113.11:80/tcp colour red
+bad "vip add: trailing garbage" "unexpected" vip add 203.0.113.11:80/tcp extra
+bad "vip del: missing VIP" "missing" vip del
+bad "vip del: unknown VIP" "no VIP" vip del "$NOVIP"
+bad "vip del: bad VIP" "invalid" vip del 203.0.113.10:80/icmp
+bad "vip del: trailing garbage" "unexpected" vip del "$VIP4" now
+bad "vip show: unknown VIP" "no VIP" vip show "$NOVIP"
+bad "vip show: bad VIP" "invalid" vip show nonsense
+bad "vip show: trailing garbage" "unexpected" vip show "$VIP4" extra
+
+# --- node --------------------------------------------------------------------------------------
+
+bad "node add: missing NODE" "missing" node add
+bad "node add: missing 'vip VIP'" "missing.*vip" node add 198.51.100.9 mac 02:00:00:00:00:09
+bad "node add: 'vip' without a VIP" "missing" node add 198.51.100.9 vip
+bad "node add: bad IPv4 node" "invalid" node add 198.51.100.999 vip "$VIP4" mac 02:00:00:00:00:09
+bad "node add: bad IPv6 node" "invalid" node add 2001:db8:::9 vip "$VIP6" mac 02:00:00:00:00:09
+bad "node add: unknown VIP" "no VIP" node add 198.51.100.9 vip "$NOVIP" mac 02:00:00:00:00:09
+bad "node add: bad VIP" "invalid" node add 198.51.100.9 vip 203.0.113.10:80 mac 02:00:00:00:00:09
+bad "node add: already a member" "already" node add "$N1" vip "$VIP4"
+bad "node add: already a member (draining node)" "already" node add "$N2" vip "$VIP4"
+bad "node add: weight 0" "weight" node add 198.51.100.9 vip "$VIP4" weight 0 mac 02:00:00:00:00:09
+bad "node add: weight 1001" "weight" node add 198.51.100.9 vip "$VIP4" weight 1001 mac 02:00:00:00:00:09
+bad "node add: weight abc" "weight" node add 198.51.100.9 vip "$VIP4" weight abc mac 02:00:00:00:00:09
+bad "node add: weight -5" "weight" node add 198.51.100.9 vip "$VIP4" weight -5 mac 02:00:00:00:00:09
+bad "node add: weight without a value" "missing|weight" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 weight
+bad "node add: zero MAC" "MAC" node add 198.51.100.9 vip "$VIP4" mac 00:00:00:00:00:00
+bad "node add: multicast MAC" "MAC" node add 198.51.100.9 vip "$VIP4" mac 01:00:5e:00:00:01
+bad "node add: broadcast MAC" "MAC" node add 198.51.100.9 vip "$VIP4" mac ff:ff:ff:ff:ff:ff
+bad "node add: short MAC" "MAC" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:09
+bad "node add: MAC with a non-hex digit" "MAC" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:0g
+bad "node add: no MAC given, none known" "MAC" node add 198.51.100.9 vip "$VIP4"
+bad "node add: existing node, another MAC" "MAC" node add "$N1" vip "$VIP6" mac 02:00:00:00:00:42
+bad "node add: existing node, 'inactive'" "inactive|exists" node add "$N1" vip "$VIP6" inactive
+bad "node add: unknown keyword" "unexpected|bogus" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus 1
+bad "node add: trailing keyword without value" "unexpected|bogus|missing" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus
+
+bad "node del: missing NODE" "missing" node del
+bad "node del: unknown node" "no node" node del "$NONODE"
+bad "node del: bad node address" "invalid" node del 198.51.100
+bad "node del: unknown VIP" "no VIP" node del "$N1" vip "$NOVIP"
+bad "node del: a VIP the node does not serve" "does not serve|not a member" node del "$N1" vip "$VIP6"
+bad "node del: 'vip' without a VIP" "missing" node del "$N1" vip
+bad "node del: trailing garbage" "unexpected" node del "$N1" now
+
+bad "node drain: missing NODE" "missing" node drain
+bad "node drain: unknown node" "no node" node drain "$NONODE"
+bad "node drain: an inactive node" "inactive" node drain "$N3"
+bad "node drain: timeout without value" "missing|timeout" node drain "$N1" timeout
+bad "node drain: timeout 0" "timeout" node drain "$N1" timeout 0
+bad "node drain: timeout abc" "timeout" node drain "$N1" timeout abc
+bad "node drain: unknown keyword" "unexpected" node drain "$N1" slowly
+bad "node drain: trailing garbage" "unexpected" node drain "$N1" timeout 5 now
+
+bad "node activate: missing NODE" "missing" node activate
+bad "node activate: unknown node" "no node" node activate "$NONODE"
+bad "node activate: unknown IPv6 node" "no node" node activate 2001:db8::77
+bad "node activate: trailing garbage" "unexpected" node activate "$N2" now
+
+bad "node show: unknown node" "no node" node show "$NONODE"
+bad "node show: bad address" "invalid" node show bogus
+bad "node show: trailing garbage" "unexpected" node show "$N1" extra
+
+bad "node wait: missing NODE" "missing" node wait
+bad "node wait: missing 'state'" "usage|state" node wait "$N1"
+bad "node wait: 'state' without a value" "usage|state" node wait "$N1" state
+bad "node wait: state bogus" "state" node wait "$N1" state bogus
+bad "node wait: state unused" "state" node wait "$N1" state unused
+bad "node wait: unknown node" "no node" node wait "$NONODE" state active timeout 1
+bad "node wait: timeout 0" "usage|timeout" node wait "$N1" state active timeout 0
+bad "node wait: trailing garbage" "unexpected" node wait "$N1" state active timeout 1 now
+start=$(date +%s%N)
+bad "node wait: a state never reached (timeout 1)" "timed out" node wait "$N1" state inactive timeout 1
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -ge 900 ] && [ "$ms" -lt 10000 ] && pass "node wait timeout 1 took about a second (${ms} ms)" ||
+	fail "node wait timeout 1 took about a second (took ${ms} ms)"
+
+# --- flow, stats -------------------------------------------------------------------------------
+
+bad "flow lookup: missing arguments" "usage" flow lookup
+bad "flow lookup: missing VIP" "usage" flow lookup 192.0.2.1:1000
+bad "flow lookup: endpoint without port" "endpoint" flow lookup 192.0.2.1 "$VIP4"
+bad "flow lookup: endpoint port 70000" "endpoint" flow lookup 192.0.2.1:70000 "$VIP4"
+bad "flow lookup: bad endpoint address" "endpoint" flow lookup 192.0.2.300:1000 "$VIP4"
+bad "flow lookup: IPv6 endpoint without brackets" "endpoint" flow lookup 2001:db8::99:1000 "$VIP6"
+bad "flow lookup: unknown VIP" "no VIP" flow lookup 192.0.2.1:1000 "$NOVIP"
+bad "flow lookup: address families differ" "famil" flow lookup 192.0.2.1:1000 "$VIP6"
+bad "flow lookup: trailing garbage" "usage|unexpected" flow lookup 192.0.2.1:1000 "$VIP4" now
+bad "flow show: vip without value" "missing" flow show vip
+bad "flow show: unknown VIP" "no VIP" flow show vip "$NOVIP"
+bad "flow show: unknown node" "no node" flow show node "$NONODE"
+bad "flow show: limit 0" "limit" flow show limit 0
+bad "flow show: unknown keyword" "unexpected" flow show colour red
+bad "stats show: vip without value" "usage|missing" stats show vip
+bad "stats show: node without value" "usage|missing" stats show node
+bad "stats show: unknown VIP" "no VIP" stats show vip "$NOVIP"
+bad "stats show: unknown node" "no node" stats show node "$NONODE"
+bad "stats show: unknown keyword" "unexpected" stats show colour red
+bad "stats show: trailing garbage" "usage|unexpected" stats show vip "$VIP4" extra
+
+# --- JSON errors -------------------------------------------------------------------------------
+
+bad_json "duplicate VIP" vip add "$VIP4"
+bad_json "unknown node" node del "$NONODE"
+bad_json "unknown object" bogus
+bad_json "bad port" vip add 203.0.113.11:70000/tcp
+bad_json "ambiguous prefix" node a "$N1"
+bad_json "weight 0" node add 198.51.100.9 vip "$VIP4" weight 0 mac 02:00:00:00:00:09
+bad_json "prog attach twice" prog attach dev v0
+bad_json "-p: unknown VIP (pretty)" -p vip show "$NOVIP"
+
+# --- what must work, and change nothing ------------------------------------------------------
+
+good "no sh (node show)" no sh
+good "n s NODE (node show NODE)" n s "$N1"
+good "vi s (vip show)" vi s
+good "vip li (vip list)" vip li
+good "p sh (prog show)" p sh
+good "fl sh (flow show)" fl sh
+good "st sh vip VIP (stats show)" st sh vip "$VIP4"
+good "node he (node help)" node he
+good "flow lo (flow lookup)" flow lo 192.0.2.1:1000 "$VIP4"
+good "-j node show" -j node show
+good "node activate of an active node (nothing to do)" node activate "$N1"
+good "node wait for the state a node is in" node wait "$N1" state active timeout 1
+good "node wait for a draining node" node wait "$N2" state draining timeout 1
+for obj in prog vip node flow stats; do
+	good "$obj help" "$obj" help
+done
+good "help" help
+good "version" version
+good "-V" -V
+
+# `v` is a prefix of both `vip` and `version`: bpftool would take the first (vip); ebbctl refuses
+# it as ambiguous. Reported; this check turns into a plain pass once `v` means vip.
+ctl v s >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ] && unchanged; then
+	pass "v s (vip show)"
+elif grep -q 'ambiguous' "$TMP/err"; then
+	echo "ok - v s (vip show) # SKIP ebbctl refuses 'v' as ambiguous (vip or version): $(head -1 "$TMP/err")"
+else
+	fail "v s (vip show): exit $rc" "$TMP/err" "$TMP/diff"
+fi
+: >"$TMP/diff"
+
+# --- the end: the inner tables too -------------------------------------------------------------
+
+snapshot "$TMP/now" full
+if cmp -s "$TMP/snap.full" "$TMP/now"; then
+	pass "at the end every map, ring table and attachment is as after setup"
+else
+	diff "$TMP/snap.full" "$TMP/now" | head -20 >"$TMP/diff"
+	fail "at the end every map, ring table and attachment is as after setup" "$TMP/diff"
+fi
+
+echo "# cli_errors: $FAILED failed"
+[ "$FAILED" -eq 0 ]
