@@ -100,6 +100,8 @@ install: all
 	install -D -m 0644 $(OUTPUT)/balancer.bpf.o $(DESTDIR)$(PREFIX)/lib/ebb/balancer.bpf.o
 	install -D -m 0644 $(OUTPUT)/peer_pass.bpf.o $(DESTDIR)$(PREFIX)/lib/ebb/peer_pass.bpf.o
 	install -D -m 0644 doc/ebbctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/ebbctl.8
+	install -D -m 0644 doc/ebbd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ebbd.8
+	install -D -m 0644 tools/ebbd.service $(DESTDIR)/lib/systemd/system/ebbd.service
 	install -D -m 0644 tools/ebbctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/ebbctl
 
 clean:

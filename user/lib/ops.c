@@ -340,7 +340,11 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 	if (state == EBB_NODE_DOWN && node.state != EBB_NODE_DOWN)
 		node.state_before_down = node.state;
 	node.state = state;
-	node.drain_timeout_s = state == EBB_NODE_DRAINING ? drain_timeout_s : 0;
+	/* A down node keeps its drain's timeout: it returns to that drain when it recovers. */
+	if (state == EBB_NODE_DRAINING)
+		node.drain_timeout_s = drain_timeout_s;
+	else if (state != EBB_NODE_DOWN)
+		node.drain_timeout_s = 0;
 	if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_ANY)) {
 		ret = ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
 		goto rollback;

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# ebbd completes drains: a node drained under wrk goes `inactive` soon after its last flow ends
+# (measured, and asserted <= 1.5 s after the flow counts as finished), with 0 flows cut and
+# on-drained run once; an idle keep-alive connection past `drain ... timeout 3` is cut and
+# counted (flows_cut=1). Also: `ebbd --once` output, the metrics page against `node show -j`,
+# and a clean exit on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+lab_setup 3
+
+EBBD=$OUTPUT/ebbd
+VIP=203.0.113.10:80/tcp
+N1=$(node_ip4 1) N2=$(node_ip4 2)
+LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
+METRICS=127.0.0.1:19477 # the LB namespace's own loopback: no clash with other labs
+
+cat >"$TMP/hook.sh" <<HOOK
+#!/bin/sh
+echo "\$EBB_EVENT \$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE cut=\$EBB_FLOWS_CUT" >>"$HOOKS"
+HOOK
+chmod +x "$TMP/hook.sh"
+cat >"$TMP/ebbd.conf" <<CONF
+metrics = "$METRICS";
+hooks = { on-drained = ["$TMP/hook.sh"]; };
+CONF
+
+# events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
+events() {
+	python3 - "$LOG" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
+        print(json.dumps(e))
+PY
+}
+field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
+
+# hold.py VIP PORT NODE=COUNT...: opens connections until each NODE (by nginx's answer) has
+# COUNT idle keep-alive connections, closes the others, prints "ready ... pid=PID", then holds
+# them until killed (its connections then close with a FIN).
+cat >"$TMP/hold.py" <<'PY'
+import os, socket, sys, time
+want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
+held = {k: [] for k in want}
+for _ in range(300):
+    if all(len(held[k]) >= n for k, n in want.items()):
+        break
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += s.recv(4096)
+    node = body.strip().decode()
+    if node in held and len(held[node]) < want[node]:
+        held[node].append(s)
+    else:
+        s.close()
+print("ready", " ".join("%s=%d" % (k, len(v)) for k, v in held.items()), "pid=%d" % os.getpid(),
+      flush=True)
+time.sleep(3600)
+PY
+
+check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
+for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
+
+nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>"$LOG" &
+ebbd_pid=$!
+for _ in $(seq 50); do [ -n "$(events state_open)" ] && break; sleep 0.1; done
+check "ebbd started and opened the pinned state" [ -n "$(events state_open)" ]
+
+# --- one cycle as JSON, changing nothing
+on lb "$EBBD" --once --bpffs "$BPFFS" >"$TMP/once.json" 2>"$TMP/once.err"
+check "ebbd --once prints one JSON document with cycle_ms and 3 nodes" python3 -c "
+import json; d = json.load(open('$TMP/once.json'))
+assert d['cycle_ms'] >= 0 and len(d['nodes']) == 3, d
+assert all(n['state'] == 'active' and 'flows' in n and 'packets' in n for n in d['nodes']), d"
+note "once: $(head -c 300 "$TMP/once.json")"
+
+# --- drain under wrk: completion time after the last connection closed
+on client wrk -t2 -c12 -d4s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+wrk_pid=$!
+sleep 1.5
+flows=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
+check "n1 carries wrk flows before the drain ($flows)" [ "$flows" -gt 0 ]
+check "node drain n1" ctl node drain "$N1"
+sleep 0.5
+check "n1 stays draining while wrk's connections live" \
+	[ "$(ctl -j node show "$N1" | json_get 'd[0]["state"]')" = draining ]
+wait $wrk_pid
+wrk_end=$(date +%s.%N)
+check "n1 becomes inactive (ebbctl node wait)" ctl node wait "$N1" state inactive timeout 10
+ev=$(events drained node="$N1" | head -1)
+note "drained event: $ev"
+read -r after_wrk ago cut < <(echo "$ev" | python3 -c "
+import json, sys; e = json.loads(sys.stdin.readline())
+print('%.3f' % (e['ts'] - $wrk_end), e.get('last_flow_end_ago_ms', 'none'), e['flows_cut'])")
+note "n1 inactive ${after_wrk}s after wrk closed (FIN timeout 1 s); ${ago} ms after its last flow counted as finished"
+check "drain completed <= 1.5 s after the last flow finished (${ago} ms)" \
+	python3 -c "import sys; sys.exit(not ('$ago' != 'none' and int('$ago') <= 1500))"
+check "... and <= 2.5 s after wrk closed (1 s FIN timeout + 1.5 s): ${after_wrk}s" \
+	python3 -c "import sys; sys.exit(not 0 < $after_wrk <= 2.5)"
+check "0 flows cut ($cut)" [ "$cut" = 0 ]
+check "on-drained ran once for n1, with EBB_FLOWS_CUT=0" \
+	[ "$(grep -c "^drained $N1 draining inactive cut=0\$" "$HOOKS" 2>/dev/null)" = 1 ]
+read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
+check "wrk: $reqs requests, 0 errors across the drain ($sock socket, $non2xx non-2xx)" \
+	[ "$sock" -eq 0 ] && [ "$non2xx" -eq 0 ] && [ "$reqs" -gt 0 ]
+
+# --- an idle keep-alive connection past the drain timeout is cut, and counted
+on client python3 "$TMP/hold.py" 203.0.113.10 80 n2=1 >"$TMP/hold.out" 2>&1 &
+for _ in $(seq 50); do grep -q ready "$TMP/hold.out" && break; sleep 0.1; done
+check "an idle keep-alive connection is held on n2 ($(cat "$TMP/hold.out"))" grep -q "ready n2=1" "$TMP/hold.out"
+sleep 1.2 # the connections hold.py closed on other nodes are over (FIN timeout 1 s)
+check "node drain n2 timeout 3" ctl node drain "$N2" timeout 3
+sleep 1
+
+# metrics page while n2 drains: states and flows as node show has them
+on lb curl -s "http://$METRICS/metrics" >"$TMP/metrics.txt"
+ctl -j node show >"$TMP/show.json"
+check "metrics match node show -j (state and flows of every node)" python3 - "$TMP/metrics.txt" "$TMP/show.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+state = {m[0]: m[1] for m in re.findall(r'ebb_node_state\{node="([^"]+)",state="(\w+)"\} 1', text)}
+flows = {m[0]: int(float(m[1])) for m in re.findall(r'ebb_node_flows\{node="([^"]+)"\} (\S+)', text)}
+show = json.load(open(sys.argv[2]))
+bad = [(n["addr"], n["state"], n["flows"], state.get(n["addr"]), flows.get(n["addr"]))
+       for n in show if state.get(n["addr"]) != n["state"] or flows.get(n["addr"]) != n["flows"]]
+print("# node show:", [(n["addr"], n["state"], n["flows"]) for n in show])
+sys.exit(1 if bad or len(state) != len(show) else 0)
+PY
+check "metrics: drain elapsed and cycle time exported" bash -c "
+grep -q '^ebb_node_drain_elapsed_seconds{node=\"$N2\"} [0-9]' '$TMP/metrics.txt' &&
+grep -q '^ebb_agent_cycle_seconds [0-9]' '$TMP/metrics.txt'"
+
+check "n2 becomes inactive at its 3 s drain timeout" ctl node wait "$N2" state inactive timeout 8
+ev=$(events drained node="$N2" | head -1)
+note "drained event: $ev"
+check "... logged as a drain timeout with flows_cut=1" \
+	[ "$(echo "$ev" | field reason)" = drain_timeout ] && [ "$(echo "$ev" | field flows_cut)" = 1 ]
+check "... after 3 s of draining, not before ($(echo "$ev" | field drain_s) s)" \
+	python3 -c "import sys; sys.exit(not 3 <= $(echo "$ev" | field drain_s) < 4)"
+check "on-drained ran once for n2, with EBB_FLOWS_CUT=1" \
+	[ "$(grep -c "^drained $N2 draining inactive cut=1\$" "$HOOKS")" = 1 ]
+
+# --- SIGTERM: a clean exit
+kill -TERM $ebbd_pid
+wait $ebbd_pid
+rc=$?
+check "ebbd exits 0 on SIGTERM ($rc)" [ "$rc" = 0 ]
+check "... saying so in its log" [ -n "$(events stop)" ]
+check "every log line is one JSON object with ts, level and event" python3 -c "
+import json
+for l in open('$LOG'):
+    e = json.loads(l); assert {'ts', 'level', 'event'} <= set(e), l"
+finish

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The configuration file (libconfig syntax; see tools/ebbd.example.conf). Everything is checked
+ * when it is read, and every error names the file and line it comes from: a typo in a setting
+ * name is an error too, not a silently ignored line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libconfig.h>
+
+#include "ebbd.h"
+
+const char *const hook_event_name[EV_MAX] = { "drained", "down", "up", "scale-in", "scale-out" };
+static const char *const hook_key[EV_MAX] = { "on-drained", "on-down", "on-up", "on-scale-in",
+					      "on-scale-out" };
+
+static const char *cfg_path;
+
+static int cerr(const config_setting_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cerr(const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Error: %s:%d: %s\n", cfg_path, s ? config_setting_source_line(s) : 0, msg);
+	return -1;
+}
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->interval = 1.0;
+	c->drain_check = 0.2;
+	c->walk_cpu = 0.04;
+	c->hook_timeout = 30;
+	c->metrics = strdup("127.0.0.1:9477");
+}
+
+char **argv_dup(char *const *argv)
+{
+	size_t n = 0;
+	char **out;
+
+	while (argv[n])
+		n++;
+	out = calloc(n + 1, sizeof(*out));
+	for (size_t i = 0; out && i < n; i++)
+		out[i] = strdup(argv[i]);
+	return out;
+}
+
+void argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Refuses names a group does not know: a misspelt setting must not be silently ignored. */
+static int check_names(const config_setting_t *g, const char *const *known)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(s);
+		bool ok = false;
+
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = !strcmp(*k, name);
+		if (!ok) {
+			char list[512] = "";
+
+			for (const char *const *k = known; *k; k++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 k == known ? "" : ", ", *k);
+			return cerr(s, "unknown setting '%s' (expected one of: %s)", name, list);
+		}
+	}
+	return 0;
+}
+
+static int get_num(const config_setting_t *g, const char *name, double *out, double min, double max)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	double v;
+
+	if (!s)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		return cerr(s, "'%s' must be a number", name);
+	}
+	if (v < min || v > max)
+		return cerr(s, "'%s' must be between %g and %g, not %g", name, min, max, v);
+	*out = v;
+	return 0;
+}
+
+static int get_int(const config_setting_t *g, const char *name, int *out, int min, int max)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	double v = *out;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return cerr(s, "'%s' must be a whole number", name);
+	if (get_num(g, name, &v, min, max))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int get_str(const config_setting_t *g, const char *name, char **out, bool required)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return required ? cerr(g, "missing '%s'", name) : 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cerr(s, "'%s' must be a string", name);
+	free(*out);
+	*out = strdup(config_setting_get_string(s));
+	return 0;
+}
+
+/* ["prog", "arg", ...]: run with execvp, no shell, so no quoting or interpolation surprises. */
+static int get_argv(const config_setting_t *s, char ***out)
+{
+	int n = config_setting_length(s);
+	char **argv;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return cerr(s, "'%s' must be an array of strings: [\"program\", \"arg\", ...]",
+			    config_setting_name(s));
+	if (n < 1)
+		return cerr(s, "'%s' needs at least the program", config_setting_name(s));
+	argv = calloc(n + 1, sizeof(*argv));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING || !*config_setting_get_string(e)) {
+			argv_free(argv);
+			return cerr(e, "'%s' must hold non-empty strings only", config_setting_name(s));
+		}
+		argv[i] = strdup(config_setting_get_string(e));
+	}
+	argv_free(*out);
+	*out = argv;
+	return 0;
+}
+
+static int get_hooks(const config_setting_t *g, char **hooks[EV_MAX])
+{
+	const config_setting_t *h = config_setting_get_member(g, "hooks");
+	const char *known[EV_MAX + 1] = {};
+
+	if (!h)
+		return 0;
+	if (!config_setting_is_group(h))
+		return cerr(h, "'hooks' must be a group: hooks = { on-drained = [...]; }");
+	memcpy(known, hook_key, sizeof(hook_key));
+	if (check_names(h, known))
+		return -1;
+	for (int ev = 0; ev < EV_MAX; ev++) {
+		const config_setting_t *s = config_setting_get_member(h, hook_key[ev]);
+
+		if (s && get_argv(s, &hooks[ev]))
+			return -1;
+	}
+	return 0;
+}
+
+static const config_setting_t *group(const config_setting_t *g, const char *name, int *err)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s && !config_setting_is_group(s)) {
+		*err = cerr(s, "'%s' must be a group: %s = { ... };", name, name);
+		return NULL;
+	}
+	return s;
+}
+
+static int parse_health(const config_setting_t *g, struct health_cfg *h)
+{
+	static const char *const known[] = { "type", "port", "path", "interval", "timeout",
+					     "rise", "fall", NULL };
+	char *type = NULL;
+	int port = 80, ret;
+
+	*h = (struct health_cfg){ .interval = 2, .timeout = 1, .rise = 2, .fall = 3 };
+	if (check_names(g, known) || get_str(g, "type", &type, true))
+		return -1;
+	if (!strcmp(type, "tcp"))
+		h->type = CHECK_TCP;
+	else if (!strcmp(type, "http"))
+		h->type = CHECK_HTTP;
+	free(type);
+	if (h->type == CHECK_NONE)
+		return cerr(config_setting_get_member(g, "type"), "health 'type' must be \"tcp\" or \"http\"");
+	ret = get_int(g, "port", &port, 1, 65535) || get_str(g, "path", &h->path, false) ||
+	      get_num(g, "interval", &h->interval, 0.05, 3600) ||
+	      get_num(g, "timeout", &h->timeout, 0.01, 3600) || get_int(g, "rise", &h->rise, 1, 100) ||
+	      get_int(g, "fall", &h->fall, 1, 100);
+	if (ret)
+		return -1;
+	h->port = port;
+	if (!h->path)
+		h->path = strdup("/");
+	if (h->path[0] != '/' || strpbrk(h->path, " \r\n"))
+		return cerr(config_setting_get_member(g, "path"), "health 'path' must start with '/' and hold no spaces");
+	if (h->timeout > h->interval)
+		return cerr(g, "health 'timeout' (%g s) must not exceed its 'interval' (%g s)", h->timeout,
+			    h->interval);
+	return 0;
+}
+
+static int parse_scale(const config_setting_t *g, struct scale_cfg *s, bool have_probe)
+{
+	static const char *const known[] = { "metric", "target", "min", "max", "tolerance",
+					     "scale-in-window", "scale-out-window", "hook-cooldown",
+					     NULL };
+	char *metric = NULL;
+	const config_setting_t *ms = config_setting_get_member(g, "metric");
+
+	*s = (struct scale_cfg){ .enabled = true, .tolerance = 0.1, .min = 1, .max = EBB_MAX_NODES - 1,
+				 .in_window = 300, .out_window = 0, .hook_cooldown = 60 };
+	if (check_names(g, known) || get_str(g, "metric", &metric, true))
+		return -1;
+	if (!strcmp(metric, "flows"))
+		s->metric = METRIC_FLOWS;
+	else if (!strcmp(metric, "new-flows"))
+		s->metric = METRIC_NEW_FLOWS;
+	else if (!strcmp(metric, "probe"))
+		s->metric = METRIC_PROBE;
+	else {
+		free(metric);
+		return cerr(ms, "scale 'metric' must be \"flows\", \"new-flows\" or \"probe\"");
+	}
+	free(metric);
+	if (s->metric == METRIC_PROBE && !have_probe)
+		return cerr(ms, "metric \"probe\" needs a 'probe' group in this pool");
+	if (!config_setting_get_member(g, "target"))
+		return cerr(g, "missing scale 'target' (load per node)");
+	if (get_num(g, "target", &s->target, 1e-9, 1e12) || get_int(g, "min", &s->min, 0, EBB_MAX_NODES - 1) ||
+	    get_int(g, "max", &s->max, 1, EBB_MAX_NODES - 1) ||
+	    get_num(g, "tolerance", &s->tolerance, 0, 1) ||
+	    get_num(g, "scale-in-window", &s->in_window, 0, 86400) ||
+	    get_num(g, "scale-out-window", &s->out_window, 0, 86400) ||
+	    get_num(g, "hook-cooldown", &s->hook_cooldown, 0, 86400))
+		return -1;
+	if (s->min > s->max)
+		return cerr(g, "scale 'min' (%d) is above 'max' (%d)", s->min, s->max);
+	return 0;
+}
+
+static int parse_probe(const config_setting_t *g, struct probe_cfg *p)
+{
+	static const char *const known[] = { "command", "url", "timeout", NULL };
+	const config_setting_t *cmd = config_setting_get_member(g, "command");
+
+	*p = (struct probe_cfg){ .timeout = 1 };
+	if (check_names(g, known) || (cmd && get_argv(cmd, &p->argv)) || get_str(g, "url", &p->url, false) ||
+	    get_num(g, "timeout", &p->timeout, 0.01, 3600))
+		return -1;
+	if (!!p->argv == !!p->url)
+		return cerr(g, "a probe has either 'command' or 'url'");
+	if (p->url && strncmp(p->url, "http://", 7))
+		return cerr(config_setting_get_member(g, "url"), "probe 'url' must start with http://");
+	return 0;
+}
+
+static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struct config *c, int idx)
+{
+	static const char *const known[] = { "name", "vips", "health", "scale", "probe", "hooks", NULL };
+	const config_setting_t *vips, *h, *s, *pr;
+	struct ebb_err err;
+	int e = 0;
+
+	p->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g))
+		return cerr(g, "each pool must be a group: { name = \"...\"; vips = [...]; ... }");
+	if (check_names(g, known) || get_str(g, "name", &p->name, true))
+		return -1;
+	for (int i = 0; i < idx; i++)
+		if (!strcmp(c->pools[i].name, p->name))
+			return cerr(config_setting_get_member(g, "name"), "pool '%s' is defined twice (first on line %d)",
+				    p->name, c->pools[i].line);
+	vips = config_setting_get_member(g, "vips");
+	if (!vips)
+		return cerr(g, "pool '%s' has no 'vips'", p->name);
+	if (config_setting_type(vips) != CONFIG_TYPE_ARRAY || config_setting_length(vips) < 1)
+		return cerr(vips, "'vips' must be a non-empty array of \"ADDR:PORT/PROTO\" strings");
+	for (int i = 0; i < config_setting_length(vips) && i < EBB_MAX_VIPS; i++) {
+		const config_setting_t *v = config_setting_get_elem(vips, i);
+
+		if (config_setting_type(v) != CONFIG_TYPE_STRING ||
+		    ebb_parse_vip(config_setting_get_string(v), &p->vips[i], &err))
+			return cerr(v, "invalid VIP in 'vips' (ADDR:PORT/PROTO, [ADDR6]:PORT/PROTO)");
+		for (int j = 0; j < idx; j++)
+			for (int k = 0; k < c->pools[j].n_vips; k++)
+				if (!memcmp(&c->pools[j].vips[k], &p->vips[i], sizeof(p->vips[i])))
+					return cerr(v, "VIP %s is already in pool '%s': a VIP belongs to one pool",
+						    config_setting_get_string(v), c->pools[j].name);
+		p->n_vips++;
+	}
+	h = group(g, "health", &e);
+	s = group(g, "scale", &e);
+	pr = group(g, "probe", &e);
+	if (e || (h && parse_health(h, &p->health)) || (pr && parse_probe(pr, &p->probe)) ||
+	    (s && parse_scale(s, &p->scale, pr != NULL)))
+		return -1;
+	return get_hooks(g, p->hooks);
+}
+
+int config_load(const char *path, struct config *c)
+{
+	static const char *const known[] = { "bpffs", "interval", "drain-check", "walk-cpu",
+					     "metrics", "hook-timeout", "hooks", "pools", NULL };
+	const config_setting_t *root, *pools;
+	double walk_pct = c->walk_cpu * 100;
+	config_t cfg;
+	int ret = -1;
+
+	cfg_path = path;
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			fprintf(stderr, "Error: %s: cannot read: %s\n", path, strerror(errno));
+		else
+			fprintf(stderr, "Error: %s:%d: %s\n",
+				config_error_file(&cfg) ? config_error_file(&cfg) : path,
+				config_error_line(&cfg), config_error_text(&cfg));
+		goto out;
+	}
+	root = config_root_setting(&cfg);
+	if (check_names(root, known) || get_str(root, "bpffs", &c->bpffs, false) ||
+	    get_num(root, "interval", &c->interval, 0.05, 3600) ||
+	    get_num(root, "drain-check", &c->drain_check, 0.01, 60) ||
+	    get_num(root, "walk-cpu", &walk_pct, 0.1, 100) || get_str(root, "metrics", &c->metrics, false) ||
+	    get_num(root, "hook-timeout", &c->hook_timeout, 0.1, 86400) || get_hooks(root, c->hooks))
+		goto out;
+	c->walk_cpu = walk_pct / 100;
+	if (c->bpffs && c->bpffs[0] != '/') {
+		cerr(config_setting_get_member(root, "bpffs"), "'bpffs' must be an absolute directory");
+		goto out;
+	}
+	pools = config_setting_get_member(root, "pools");
+	if (pools) {
+		if (config_setting_type(pools) != CONFIG_TYPE_LIST) {
+			cerr(pools, "'pools' must be a list: pools = ( { ... }, { ... } );");
+			goto out;
+		}
+		c->n_pools = config_setting_length(pools);
+		c->pools = calloc(c->n_pools ? c->n_pools : 1, sizeof(*c->pools));
+		for (int i = 0; i < c->n_pools; i++)
+			if (parse_pool(config_setting_get_elem(pools, i), &c->pools[i], c, i))
+				goto out;
+	}
+	ret = 0;
+out:
+	config_destroy(&cfg);
+	return ret;
+}
+
+void config_free(struct config *c)
+{
+	free(c->bpffs);
+	free(c->metrics);
+	for (int ev = 0; ev < EV_MAX; ev++)
+		argv_free(c->hooks[ev]);
+	for (int i = 0; i < c->n_pools; i++) {
+		struct pool_cfg *p = &c->pools[i];
+
+		free(p->name);
+		free(p->health.path);
+		argv_free(p->probe.argv);
+		free(p->probe.url);
+		for (int ev = 0; ev < EV_MAX; ev++)
+			argv_free(p->hooks[ev]);
+	}
+	free(c->pools);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Drain completion: `draining` -> `inactive` once the node has no live flow, or when its drain
+ * timeout (counted from state_since_ns, which is in the map) has passed. Checked every
+ * drain-check period (200 ms) without walking the table: the last walk listed the keys of the
+ * node's live flows, and they are looked up again from the front, finished ones dropped, until
+ * one is still live. Each key is found finished once, so the cost is one lookup per ended flow
+ * plus one per node and check. The list is complete only while the node's new_flows counter
+ * has not moved since before that walk (every flow pinned to a node counts there: a second
+ * chance may pin a flow to a draining node); when it has, the next walk makes a new list.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
+
+#include "ebbd.h"
+
+/* Lookups per check, all nodes together: a mass of ended flows is dropped over a few checks. */
+#define LOOKUPS_PER_CHECK 5000
+
+void watch_reset(struct watch *w)
+{
+	free(w->keys);
+	*w = (struct watch){};
+}
+
+/*
+ * Drops finished flows from the front of the list. Returns the number of live flows found:
+ * with count_all, all of them (exact); without, stops at the first (0 means none left), or
+ * returns -EAGAIN when the lookup budget ran out first.
+ */
+static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_all, int *budget)
+{
+	struct watch *w = &n->watch;
+	long live = 0;
+	size_t i = 0;
+
+	while (i < w->n) {
+		struct ebb_flow v;
+		__u64 end;
+
+		if (!count_all && (*budget)-- <= 0)
+			return -EAGAIN;
+		if (!bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v) && v.node_id == n->id) {
+			if (flow_live(a, &w->keys[i], &v, now, &end)) {
+				live++;
+				if (!count_all)
+					return live;
+				i++;
+				continue;
+			}
+			if (end > n->last_end_ns)
+				n->last_end_ns = end;
+		}
+		/* Finished, evicted, or placed elsewhere: not this node's any more. */
+		w->keys[i] = w->keys[--w->n];
+	}
+	return live;
+}
+
+static void complete(struct agent *a, struct node *n, __u64 now, const char *reason, long long cut,
+		     bool exact)
+{
+	json_object *ev = log_new(cut ? LOG_WARN : LOG_INFO, "drained");
+	__u32 timeout = node_drain_timeout(a, n);
+
+	jstr(ev, "reason", reason);
+	jint(ev, "flows_cut", cut);
+	if (!exact) /* from the last walk: the node had too many flows to list one by one */
+		jbool(ev, "flows_cut_exact", false);
+	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
+	jint(ev, "drain_timeout_s", timeout);
+	/* How long after its last flow finished the node was retired (the goal is < 1 s). */
+	if (n->last_end_ns && n->last_end_ns <= now && !cut)
+		jint(ev, "last_flow_end_ago_ms", (now - n->last_end_ns) / 1000000);
+	if (!node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut)) {
+		a->flows_cut_total += cut;
+		watch_reset(&n->watch);
+		n->last_end_ns = 0;
+	}
+}
+
+void drain_tick(struct agent *a, __u64 now)
+{
+	int budget = LOOKUPS_PER_CHECK;
+
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct node *n = &a->nodes[id];
+		struct watch *w = &n->watch;
+		bool exact, timed_out;
+		struct ebb_counters c;
+		long live = -EAGAIN;
+
+		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
+		if (!n->used || n->m.state != EBB_NODE_DRAINING)
+			continue;
+		timed_out = now - n->m.state_since_ns >= node_drain_timeout(a, n) * NS_PER_S;
+		exact = w->valid && w->since == n->m.state_since_ns;
+		if (exact && !ebb_counters_sum(a->e.node_stats_fd, id, &c) && c.new_flows != w->new_flows0) {
+			log_msg(LOG_DEBUG, "drain_list_stale",
+				"%s got %llu flow(s) pinned while draining; listing its flows again", n->name,
+				(unsigned long long)(c.new_flows - w->new_flows0));
+			w->valid = false;
+			w->stale = true;
+			exact = false;
+		}
+		if (exact)
+			live = watch_check(a, n, now, timed_out, &budget);
+		if (exact && live == 0)
+			complete(a, n, now, "flows_ended", 0, true);
+		else if (timed_out)
+			complete(a, n, now, "drain_timeout", exact ? live : (long long)n->flows, exact);
+	}
+}

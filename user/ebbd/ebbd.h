@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ebbd, the agent: measures load from the pinned maps, completes drains, health-checks nodes,
+ * scales pools and runs operator hooks. It keeps no state of its own that matters across a
+ * restart: node states and their start times live in the maps, everything else is observation
+ * (flow counts, rates, health streaks, load history) that a restarted ebbd gathers again.
+ */
+#ifndef EBBD_H
+#define EBBD_H
+
+#include <stdbool.h>
+#include <poll.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+#include "libebb.h"
+#include "libebb_agent.h"
+
+#define NS_PER_S 1000000000ULL
+#define EBBD_VERSION "0.1.0"
+
+/* ---- log.c: one JSON object per line on stderr ---- */
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_set_level(int level);
+bool log_enabled(int level);
+/* A new event line; add fields with the j* helpers, then log_emit (which frees it). */
+json_object *log_new(int level, const char *event);
+void log_emit(json_object *ev);
+void log_msg(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void jstr(json_object *o, const char *key, const char *val);
+void jint(json_object *o, const char *key, long long val);
+void jdbl(json_object *o, const char *key, double val);
+void jbool(json_object *o, const char *key, bool val);
+
+/* ---- config.c ---- */
+enum metric { METRIC_FLOWS, METRIC_NEW_FLOWS, METRIC_PROBE };
+enum check_type { CHECK_NONE, CHECK_TCP, CHECK_HTTP };
+/* Transitions and decisions that can run an operator hook. */
+enum hook_event { EV_DRAINED, EV_DOWN, EV_UP, EV_SCALE_IN, EV_SCALE_OUT, EV_MAX };
+extern const char *const hook_event_name[EV_MAX]; /* "drained", "down", ... */
+
+struct health_cfg {
+	enum check_type type;
+	__u16 port;
+	char *path;
+	double interval, timeout;
+	int rise, fall;
+};
+
+struct scale_cfg {
+	bool enabled;
+	enum metric metric;
+	double target, tolerance;
+	int min, max;
+	double in_window, out_window; /* seconds */
+	double hook_cooldown; /* seconds between two runs of the scale-out hook asking for nodes */
+};
+
+struct probe_cfg {
+	char **argv; /* a command printing a number, or */
+	char *url; /* an http:// URL answering one; "{node}" stands for the node's address */
+	double timeout;
+};
+
+struct pool_cfg {
+	char *name;
+	int line;
+	int n_vips;
+	struct ebb_vip_key vips[EBB_MAX_VIPS];
+	struct health_cfg health;
+	struct scale_cfg scale;
+	struct probe_cfg probe;
+	char **hooks[EV_MAX]; /* this pool's own, else the global ones */
+};
+
+struct config {
+	char *bpffs;
+	double interval; /* measurement, scaling, probes */
+	double drain_check; /* drain completion */
+	double walk_cpu; /* share of one core the flow-table walk may use, 0..1 */
+	char *metrics; /* "ADDR:PORT", "" = no endpoint */
+	double hook_timeout;
+	char **hooks[EV_MAX];
+	int n_pools;
+	struct pool_cfg *pools;
+};
+
+void config_defaults(struct config *c);
+/* Reads and checks FILE; on error prints "Error: FILE:LINE: ..." and returns -1. */
+int config_load(const char *path, struct config *c);
+void config_free(struct config *c);
+char **argv_dup(char *const *argv);
+void argv_free(char **argv);
+
+/* ---- the agent's view of the maps ---- */
+struct watch { /* the live flows of a draining node, as keys to look up again */
+	struct ebb_flow_key *keys;
+	size_t n, cap;
+	bool valid; /* the list holds every flow the node can have */
+	bool stale; /* it did not (a flow was pinned since): wants a new walk at once */
+	__u64 since; /* the drain (state_since_ns) the list belongs to */
+	__u64 new_flows0; /* the node's new_flows counter before the walk that built it */
+};
+
+struct node {
+	bool used;
+	__u32 id;
+	struct ebb_node m; /* the map entry, as read this tick */
+	struct ebb_addr addr;
+	char name[64];
+	__u64 gen; /* changes when the slot starts holding another node */
+	int pool; /* index in cfg.pools, -1 for none */
+	int n_vips;
+	__u32 vip_ids[EBB_MAX_VIPS];
+	/* measure.c */
+	bool flows_known;
+	__u64 flows; /* live flows at the last complete walk */
+	__u64 last_end_ns; /* when its latest finished flow finished, as far as seen */
+	bool have_ctr, have_rates;
+	struct ebb_counters ctr;
+	__u64 ctr_ns;
+	double new_flows_s, packets_s, bytes_s;
+	/* probe.c */
+	bool load_known, probing, probe_failing;
+	double load;
+	/* drain.c */
+	struct watch watch;
+	/* health.c */
+	bool checking;
+	int ok_streak, fail_streak;
+	__u64 next_check_ns;
+};
+
+struct vip_ent {
+	struct ebb_vip_key key;
+	struct ebb_vip vip;
+};
+
+struct sample {
+	__u64 t;
+	int desired;
+};
+
+struct pool_rt {
+	struct sample *hist; /* ring of (time, desired) over the longer window */
+	size_t cap, head, n;
+	__u64 first_ns; /* first evaluation: the windows cover nothing before it */
+	__u64 hook_ns; /* last run of the scale-out hook asking for nodes */
+	bool evaluated;
+	double total, ratio;
+	int active, desired;
+};
+
+struct pass; /* measure.c */
+
+struct agent {
+	struct config cfg;
+	const char *cfg_path;
+	char bpffs[512];
+	struct ebb e;
+	bool open;
+	ino_t pins[2]; /* inodes of the pinned nodes and flows maps: a re-created state shows */
+	struct node nodes[EBB_MAX_NODES];
+	int n_vips;
+	struct vip_ent vips[EBB_MAX_VIPS];
+	short vip_slot[256]; /* hash of VIP key -> index in vips, -1 empty */
+	struct pool_rt *pools;
+	/* measure.c */
+	struct ebb_walk walk;
+	struct pass *pass;
+	double tokens_ns; /* CPU time the walk may still spend */
+	__u64 tokens_at, pass_started_ns;
+	bool have_pass;
+	__u64 walked, live_total;
+	double pass_ms, cycle_ms;
+	/* counters for the metrics page */
+	__u64 transitions, flows_cut_total, hook_runs, hook_failures, check_failures;
+	bool stopping;
+};
+
+/* state.c */
+int state_refresh(struct agent *a);
+void state_close(struct agent *a);
+const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_key *k);
+__u32 node_drain_timeout(const struct agent *a, const struct node *n);
+const char *pool_name(const struct agent *a, int pool);
+/*
+ * Moves node n from the state it had when read to `to`, under the writers' lock, only if the
+ * entry is still exactly as read (nobody else changed it meanwhile). On success logs ev
+ * (consumed in every case) and then runs hook `hook` (EV_MAX: none). Returns 0 when written,
+ * -EAGAIN when the lock was busy or the node changed: the caller decides again next tick.
+ */
+int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,
+		    json_object *ev, long long flows_cut);
+
+/* measure.c */
+void measure_tick(struct agent *a, __u64 now);
+void measure_counters(struct agent *a, __u64 now);
+int measure_once(struct agent *a);
+void pass_free(struct agent *a);
+bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
+	       __u64 now, __u64 *end_ns);
+
+/* drain.c */
+void drain_tick(struct agent *a, __u64 now);
+void watch_reset(struct watch *w);
+
+/* health.c */
+void health_tick(struct agent *a, __u64 now);
+
+/* probe.c */
+void probe_cycle(struct agent *a);
+
+/* scale.c */
+void scale_cycle(struct agent *a, __u64 now);
+void scale_reset(struct agent *a);
+
+/* hooks.c */
+void hook_fire(struct agent *a, int ev, const struct node *n, int pool, const char *old_state,
+	       const char *new_state, long long flows_cut, const char *extra_env);
+
+/* metrics.c */
+int metrics_start(const char *addr);
+void metrics_stop(void);
+void metrics_render(const struct agent *a, __u64 now);
+
+/* proc.c: child processes (hooks, probe commands), never waited for in the loop */
+typedef void (*proc_done_fn)(int status, bool timed_out, const char *out, void *ctx);
+int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,
+	       proc_done_fn done, void *ctx);
+int proc_pollfds(struct pollfd *pfd, int max);
+void proc_events(const struct pollfd *pfd, int n);
+void proc_reap(void);
+void proc_timeouts(__u64 now);
+__u64 proc_next_deadline(void);
+int proc_running(void);
+
+/* net.c: non-blocking TCP connects and HTTP GETs (health checks, URL probes) */
+typedef void (*net_done_fn)(bool ok, const char *detail, const char *body, void *ctx);
+struct net_req_opts {
+	struct ebb_addr addr;
+	__u16 port;
+	bool http;
+	const char *host; /* Host header */
+	const char *path;
+	bool want_body;
+	double timeout_s;
+};
+int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx);
+int net_pollfds(struct pollfd *pfd, int max);
+void net_events(const struct pollfd *pfd, int n);
+void net_timeouts(__u64 now);
+__u64 net_next_deadline(void);
+
+#endif /* EBBD_H */

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Logging: one event per line, a JSON object on stderr (journald keeps it as is, jq reads it).
+ * Every line has ts (Unix time, seconds with ms), level and event; the rest is the event's data,
+ * as numbers where they are numbers, so that a reader never parses prose.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "ebbd.h"
+
+static int max_level = LOG_INFO;
+static const char *const level_name[] = { "error", "warn", "info", "debug" };
+
+void log_set_level(int level)
+{
+	max_level = level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
+bool log_enabled(int level)
+{
+	return level <= max_level;
+}
+
+json_object *log_new(int level, const char *event)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ts", NULL); /* first on the line; set when emitted */
+	jstr(o, "level", level_name[level]);
+	jstr(o, "event", event);
+	json_object_object_add(o, "_level", json_object_new_int(level));
+	return o;
+}
+
+void log_emit(json_object *ev)
+{
+	json_object *lv;
+	struct timespec ts;
+	char tsbuf[32];
+	int level = LOG_INFO;
+
+	if (!ev)
+		return;
+	if (json_object_object_get_ex(ev, "_level", &lv))
+		level = json_object_get_int(lv);
+	json_object_object_del(ev, "_level");
+	if (level <= max_level) {
+		/* Milliseconds, printed as such: json-c would print 17 digits. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(tsbuf, sizeof(tsbuf), "%lld.%03ld", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		json_object_object_add(ev, "ts", json_object_new_double_s(0, tsbuf));
+		fprintf(stderr, "%s\n",
+			json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		fflush(stderr);
+	}
+	json_object_put(ev);
+}
+
+void log_msg(int level, const char *event, const char *fmt, ...)
+{
+	char msg[1024];
+	json_object *ev;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ev = log_new(level, event);
+	jstr(ev, "msg", msg);
+	log_emit(ev);
+}
+
+void jstr(json_object *o, const char *key, const char *val)
+{
+	json_object_object_add(o, key, val ? json_object_new_string(val) : NULL);
+}
+
+void jint(json_object *o, const char *key, long long val)
+{
+	json_object_object_add(o, key, json_object_new_int64(val));
+}
+
+void jdbl(json_object *o, const char *key, double val)
+{
+	char buf[32];
+
+	if (!isfinite(val)) {
+		json_object_object_add(o, key, NULL);
+		return;
+	}
+	/* Three decimals are enough for seconds, ratios and rates, and stay readable. */
+	snprintf(buf, sizeof(buf), "%.3f", val);
+	json_object_object_add(o, key, json_object_new_double_s(val, buf));
+}
+
+void jbool(json_object *o, const char *key, bool val)
+{
+	json_object_object_add(o, key, json_object_new_boolean(val));
+}

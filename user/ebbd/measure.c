@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Measurement. The flow table is walked once per pass (batch lookups); one pass gives every
+ * node's live flows, and for each draining node the keys of its live flows, which drain.c then
+ * looks up one by one instead of walking the table again. A walk costs ~0.5 us per entry in the
+ * kernel here, so it is paced: it may use cfg.walk_cpu of one core (a token bucket of CPU time),
+ * and a pass over a big table is spread over several ticks. Counters (packets, bytes, new flows)
+ * come from node_stats and give the rates, once per interval.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+
+#include "ebbd.h"
+
+/* At most this many keys are kept for draining nodes (40 bytes each). */
+#define WATCH_MAX_KEYS 262144
+
+struct pass {
+	struct agent *a;
+	__u64 now, started_ns, live_total;
+	size_t keys_total;
+	__u64 gen[EBB_MAX_NODES];
+	__u64 live[EBB_MAX_NODES];
+	__u64 last_end[EBB_MAX_NODES];
+	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
+	struct watch lists[EBB_MAX_NODES];
+};
+
+static __u64 cpu_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (__u64)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
+	       __u64 now, __u64 *end_ns)
+{
+	const struct ebb_vip *vip = vip_of_flow(a, k);
+	__u64 fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
+	__u64 idle_s = k->proto == IPPROTO_UDP ? (vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S) :
+						 (vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S);
+
+	/* When it finished (or will, if nothing more comes): what drain completion is timed from. */
+	if (v->flags & EBB_FLOW_RST)
+		*end_ns = v->last_seen_ns;
+	else if (v->flags & EBB_FLOW_FIN)
+		*end_ns = v->last_seen_ns + fin_s * NS_PER_S;
+	else
+		*end_ns = v->last_seen_ns + idle_s * NS_PER_S;
+	return ebb_flow_live(k, v, vip, now);
+}
+
+static void watch_add(struct pass *p, __u32 id, const struct ebb_flow_key *k)
+{
+	struct watch *w = &p->lists[id];
+
+	if (!w->valid)
+		return; /* overflowed already */
+	if (p->keys_total >= WATCH_MAX_KEYS) {
+		w->valid = false;
+		return;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		struct ebb_flow_key *keys = realloc(w->keys, cap * sizeof(*keys));
+
+		if (!keys) {
+			w->valid = false;
+			return;
+		}
+		w->keys = keys;
+		w->cap = cap;
+	}
+	w->keys[w->n++] = *k;
+	p->keys_total++;
+}
+
+static void on_flow(const struct ebb_flow_key *k, const struct ebb_flow *v, void *ctx)
+{
+	struct pass *p = ctx;
+	__u32 id = v->node_id;
+	__u64 end;
+
+	if (id >= EBB_MAX_NODES)
+		return;
+	if (!flow_live(p->a, k, v, p->now, &end)) {
+		if (p->drain_since[id] && end > p->last_end[id])
+			p->last_end[id] = end;
+		return;
+	}
+	p->live[id]++;
+	p->live_total++;
+	if (p->drain_since[id])
+		watch_add(p, id, k);
+}
+
+void pass_free(struct agent *a)
+{
+	if (a->pass) {
+		for (__u32 id = 0; id < EBB_MAX_NODES; id++)
+			free(a->pass->lists[id].keys);
+		free(a->pass);
+		a->pass = NULL;
+	}
+	ebb_walk_free(&a->walk);
+	a->walk.started = false;
+}
+
+static int pass_start(struct agent *a, __u64 now)
+{
+	struct pass *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->a = a;
+	p->started_ns = now;
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct node *n = &a->nodes[id];
+		struct ebb_counters c;
+
+		if (!n->used)
+			continue;
+		p->gen[id] = n->gen;
+		if (n->m.state != EBB_NODE_DRAINING)
+			continue;
+		/*
+		 * Every flow pinned to a node bumps its new_flows counter. Read before the walk, an
+		 * unchanged counter later proves that the keys collected are all the node has.
+		 */
+		if (ebb_counters_sum(a->e.node_stats_fd, id, &c))
+			continue;
+		p->drain_since[id] = n->m.state_since_ns;
+		p->lists[id] = (struct watch){ .valid = true, .since = n->m.state_since_ns,
+					       .new_flows0 = c.new_flows };
+	}
+	a->pass = p;
+	a->pass_started_ns = now;
+	return 0;
+}
+
+static void pass_publish(struct agent *a, __u64 now)
+{
+	struct pass *p = a->pass;
+
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct node *n = &a->nodes[id];
+		struct watch *w = &p->lists[id];
+
+		if (n->used && n->gen == p->gen[id]) {
+			n->flows = p->live[id];
+			n->flows_known = true;
+			if (p->drain_since[id] && n->m.state == EBB_NODE_DRAINING &&
+			    n->m.state_since_ns == p->drain_since[id]) {
+				watch_reset(&n->watch);
+				n->watch = *w;
+				*w = (struct watch){};
+				if (p->last_end[id] > n->last_end_ns)
+					n->last_end_ns = p->last_end[id];
+			}
+		}
+		free(w->keys);
+	}
+	a->walked = a->walk.visited;
+	a->live_total = p->live_total;
+	a->pass_ms = (now - p->started_ns) / 1e6;
+	a->have_pass = true;
+	free(p);
+	a->pass = NULL;
+}
+
+/* A draining node whose flows are not listed yet (new drain, or a list found incomplete). */
+static bool drain_wants_pass(const struct agent *a)
+{
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+
+		if (n->used && n->m.state == EBB_NODE_DRAINING &&
+		    (n->watch.since != n->m.state_since_ns || n->watch.stale))
+			return true;
+	}
+	return false;
+}
+
+void measure_tick(struct agent *a, __u64 now)
+{
+	double cap = a->cfg.walk_cpu * a->cfg.interval * NS_PER_S;
+	__u64 t0;
+	int ret;
+
+	/* CPU time accrues at walk_cpu of wall time, saved up for at most one interval. */
+	a->tokens_ns += (now - a->tokens_at) * a->cfg.walk_cpu;
+	if (a->tokens_ns > cap)
+		a->tokens_ns = cap;
+	a->tokens_at = now;
+	if (!a->pass) {
+		if (a->have_pass && now - a->pass_started_ns < a->cfg.interval * NS_PER_S &&
+		    !drain_wants_pass(a))
+			return;
+		if (pass_start(a, now))
+			return;
+	}
+	if (a->tokens_ns <= 0)
+		return;
+	a->pass->now = ebb_now_ns();
+	t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	ret = ebb_flows_walk(&a->e, &a->walk, (__u64)a->tokens_ns, on_flow, a->pass);
+	a->tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+	if (ret < 0) {
+		log_msg(LOG_ERROR, "walk_failed", "cannot read the flow table: %s", strerror(-ret));
+		pass_free(a);
+	} else if (ret == 1) {
+		pass_publish(a, ebb_now_ns());
+	}
+}
+
+void measure_counters(struct agent *a, __u64 now)
+{
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct node *n = &a->nodes[id];
+		struct ebb_counters c;
+		double dt;
+
+		if (!n->used || ebb_counters_sum(a->e.node_stats_fd, id, &c))
+			continue;
+		dt = (now - n->ctr_ns) / 1e9;
+		/* A counter going back means the slot was reset: no rate from across it. */
+		n->have_rates = n->have_ctr && dt > 0 && c.packets >= n->ctr.packets &&
+				c.new_flows >= n->ctr.new_flows;
+		if (n->have_rates) {
+			n->new_flows_s = (c.new_flows - n->ctr.new_flows) / dt;
+			n->packets_s = (c.packets - n->ctr.packets) / dt;
+			n->bytes_s = (c.bytes - n->ctr.bytes) / dt;
+		}
+		n->ctr = c;
+		n->ctr_ns = now;
+		n->have_ctr = true;
+	}
+}
+
+static json_object *num_or_null(bool known, double v)
+{
+	char buf[32];
+
+	if (!known)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.3f", v);
+	return json_object_new_double_s(v, buf);
+}
+
+/* ebbd --once: one measurement (a whole pass, unpaced) printed as JSON; nothing is written. */
+int measure_once(struct agent *a)
+{
+	__u64 wall0 = ebb_now_ns(), cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID), now;
+	json_object *doc, *nodes;
+	int ret;
+
+	if (state_refresh(a))
+		return -1;
+	now = ebb_now_ns();
+	if (pass_start(a, now))
+		return -1;
+	a->pass->now = now;
+	ret = ebb_flows_walk(&a->e, &a->walk, 0, on_flow, a->pass);
+	if (ret < 0) {
+		fprintf(stderr, "Error: cannot read the flow table: %s\n", strerror(-ret));
+		return -1;
+	}
+	pass_publish(a, ebb_now_ns());
+	measure_counters(a, ebb_now_ns());
+	now = ebb_now_ns();
+
+	doc = json_object_new_object();
+	json_object_object_add(doc, "bpffs", json_object_new_string(a->bpffs));
+	json_object_object_add(doc, "cycle_ms", num_or_null(true, (now - wall0) / 1e6));
+	json_object_object_add(doc, "cpu_ms",
+			       num_or_null(true, (cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e6));
+	json_object_object_add(doc, "walk_ms", num_or_null(true, a->pass_ms));
+	json_object_object_add(doc, "flows_walked", json_object_new_int64(a->walked));
+	json_object_object_add(doc, "flows_live", json_object_new_int64(a->live_total));
+	nodes = json_object_new_array();
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+		bool draining = n->m.state == EBB_NODE_DRAINING;
+		json_object *o;
+
+		if (!n->used)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_int(id));
+		json_object_object_add(o, "addr", json_object_new_string(n->name));
+		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n->m.state)));
+		json_object_object_add(o, "pool", pool_name(a, n->pool) ?
+							  json_object_new_string(pool_name(a, n->pool)) : NULL);
+		json_object_object_add(o, "flows", json_object_new_int64(n->flows));
+		/* Rates need two readings an interval apart: the daemon has them, one cycle has not. */
+		json_object_object_add(o, "new_flows_per_s", NULL);
+		json_object_object_add(o, "packets_per_s", NULL);
+		json_object_object_add(o, "bytes_per_s", NULL);
+		json_object_object_add(o, "new_flows", json_object_new_int64(n->ctr.new_flows));
+		json_object_object_add(o, "packets", json_object_new_int64(n->ctr.packets));
+		json_object_object_add(o, "bytes", json_object_new_int64(n->ctr.bytes));
+		json_object_object_add(o, "drain_elapsed_s",
+				       num_or_null(draining, (now - n->m.state_since_ns) / 1e9));
+		json_object_object_add(o, "drain_timeout_s",
+				       draining ? json_object_new_int64(node_drain_timeout(a, n)) : NULL);
+		json_object_array_add(nodes, o);
+	}
+	json_object_object_add(doc, "nodes", nodes);
+	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return 0;
+}

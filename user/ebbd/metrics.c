@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Prometheus metrics over HTTP (libmicrohttpd, its own thread). The main loop renders the page
+ * after every tick into a buffer; a scrape copies that buffer under a mutex, so a scrape never
+ * touches the maps and never waits for the loop.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+#include "ebbd.h"
+
+static struct MHD_Daemon *daemon_;
+static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *page;
+static size_t page_len;
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *upload_data,
+			     size_t *upload_size, void **con_cls)
+{
+	static const char not_found[] = "not found: try /metrics\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	bool found = !strcmp(url, "/metrics");
+
+	(void)cls, (void)version, (void)upload_data, (void)upload_size, (void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	if (found) {
+		pthread_mutex_lock(&page_lock);
+		resp = MHD_create_response_from_buffer(page_len, page ? page : (char *)"",
+						       MHD_RESPMEM_MUST_COPY);
+		pthread_mutex_unlock(&page_lock);
+		MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+	} else {
+		resp = MHD_create_response_from_buffer(sizeof(not_found) - 1, (char *)not_found,
+						       MHD_RESPMEM_PERSISTENT);
+	}
+	ret = MHD_queue_response(conn, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int metrics_start(const char *addr)
+{
+	struct sockaddr_storage ss = {};
+	char host[128];
+	const char *colon = strrchr(addr, ':');
+	__u32 port;
+	size_t n;
+
+	if (!addr[0])
+		return 0; /* metrics = "": no endpoint */
+	n = colon ? (size_t)(colon - addr) : 0;
+	if (!colon || n >= sizeof(host) || ebb_parse_u32(colon + 1, 1, 65535, &port))
+		goto bad;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		host[n - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			goto bad;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+	}
+	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+					   (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				   port, NULL, NULL, serve, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+				   MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!daemon_) {
+		log_msg(LOG_ERROR, "metrics_failed", "cannot serve metrics on %s (address in use?)", addr);
+		return -1;
+	}
+	log_msg(LOG_INFO, "metrics", "serving Prometheus metrics on http://%s/metrics", addr);
+	return 0;
+bad:
+	log_msg(LOG_ERROR, "metrics_failed", "bad metrics address '%s' (IPv4:PORT or [IPv6]:PORT)", addr);
+	return -1;
+}
+
+void metrics_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+}
+
+static void help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void val(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, " %.17g\n", v);
+	else
+		fprintf(f, " NaN\n");
+}
+
+/* One family: a line per used node, value from fn (skipped when fn says unknown). */
+static void node_family(FILE *f, const struct agent *a, const char *name, const char *type,
+			const char *text, bool (*fn)(const struct agent *, const struct node *, double *))
+{
+	double v;
+
+	help(f, name, type, text);
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+
+		if (n->used && fn(a, n, &v)) {
+			fprintf(f, "%s{node=\"%s\"}", name, n->name);
+			val(f, v);
+		}
+	}
+}
+
+static __u64 render_now;
+
+static bool m_flows(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->flows;
+	return n->flows_known;
+}
+static bool m_new_rate(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->new_flows_s;
+	return n->have_rates;
+}
+static bool m_pkt_rate(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->packets_s;
+	return n->have_rates;
+}
+static bool m_byte_rate(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->bytes_s;
+	return n->have_rates;
+}
+static bool m_new(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->ctr.new_flows;
+	return n->have_ctr;
+}
+static bool m_pkts(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->ctr.packets;
+	return n->have_ctr;
+}
+static bool m_bytes(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->ctr.bytes;
+	return n->have_ctr;
+}
+static bool m_load(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->load;
+	return n->load_known;
+}
+static bool m_drain_elapsed(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = (render_now - n->m.state_since_ns) / 1e9;
+	return n->m.state == EBB_NODE_DRAINING;
+}
+static bool m_drain_timeout(const struct agent *a, const struct node *n, double *v)
+{
+	*v = node_drain_timeout(a, n);
+	return n->m.state == EBB_NODE_DRAINING;
+}
+static bool m_state_age(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = (render_now - n->m.state_since_ns) / 1e9;
+	return true;
+}
+static bool m_health(const struct agent *a, const struct node *n, double *v)
+{
+	*v = n->fail_streak;
+	return n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE &&
+	       n->m.state != EBB_NODE_INACTIVE;
+}
+
+void metrics_render(const struct agent *a, __u64 now)
+{
+	static const __u8 states[] = { EBB_NODE_ACTIVE, EBB_NODE_DRAINING, EBB_NODE_INACTIVE,
+				       EBB_NODE_DOWN };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return;
+	render_now = now;
+	help(f, "ebb_node_state", "gauge", "1 for the state the node is in");
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+
+		for (size_t s = 0; n->used && s < sizeof(states); s++)
+			fprintf(f, "ebb_node_state{node=\"%s\",state=\"%s\"} %d\n", n->name,
+				ebb_state_name(states[s]), n->m.state == states[s]);
+	}
+	node_family(f, a, "ebb_node_flows", "gauge", "Live flows pinned to the node (last walk)", m_flows);
+	node_family(f, a, "ebb_node_new_flows_per_second", "gauge", "New flows placed on the node per second", m_new_rate);
+	node_family(f, a, "ebb_node_packets_per_second", "gauge", "Packets forwarded to the node per second", m_pkt_rate);
+	node_family(f, a, "ebb_node_bytes_per_second", "gauge", "Bytes forwarded to the node per second", m_byte_rate);
+	node_family(f, a, "ebb_node_new_flows_total", "counter", "New flows placed on the node", m_new);
+	node_family(f, a, "ebb_node_packets_total", "counter", "Packets forwarded to the node", m_pkts);
+	node_family(f, a, "ebb_node_bytes_total", "counter", "Bytes forwarded to the node", m_bytes);
+	node_family(f, a, "ebb_node_load", "gauge", "The node's figure from the pool's load probe", m_load);
+	node_family(f, a, "ebb_node_state_seconds", "gauge", "Seconds since the node's last state change", m_state_age);
+	node_family(f, a, "ebb_node_drain_elapsed_seconds", "gauge", "Seconds the node has been draining", m_drain_elapsed);
+	node_family(f, a, "ebb_node_drain_timeout_seconds", "gauge", "Drain timeout that applies to the node", m_drain_timeout);
+	node_family(f, a, "ebb_node_health_failures", "gauge", "Failed health checks in a row", m_health);
+
+	help(f, "ebb_pool_load", "gauge", "Total load of the pool's active and draining nodes, in its metric");
+	for (int p = 0; p < a->cfg.n_pools; p++)
+		if (a->pools[p].evaluated) {
+			fprintf(f, "ebb_pool_load{pool=\"%s\"}", a->cfg.pools[p].name);
+			val(f, a->pools[p].total);
+		}
+	help(f, "ebb_pool_active_nodes", "gauge", "Active nodes of the pool");
+	for (int p = 0; p < a->cfg.n_pools; p++)
+		if (a->pools[p].evaluated)
+			fprintf(f, "ebb_pool_active_nodes{pool=\"%s\"} %d\n", a->cfg.pools[p].name,
+				a->pools[p].active);
+	help(f, "ebb_pool_desired_nodes", "gauge", "Active nodes the pool's load asks for (before the windows)");
+	for (int p = 0; p < a->cfg.n_pools; p++)
+		if (a->pools[p].evaluated)
+			fprintf(f, "ebb_pool_desired_nodes{pool=\"%s\"} %d\n", a->cfg.pools[p].name,
+				a->pools[p].desired);
+
+	help(f, "ebb_agent_cycle_seconds", "gauge", "Duration of the last measurement cycle");
+	fprintf(f, "ebb_agent_cycle_seconds");
+	val(f, a->cycle_ms / 1e3);
+	help(f, "ebb_agent_walk_seconds", "gauge", "Wall time of the last complete flow-table walk (may span ticks)");
+	fprintf(f, "ebb_agent_walk_seconds");
+	val(f, a->pass_ms / 1e3);
+	help(f, "ebb_agent_flows_walked", "gauge", "Entries in the flow table at the last walk");
+	fprintf(f, "ebb_agent_flows_walked %llu\n", (unsigned long long)a->walked);
+	help(f, "ebb_agent_transitions_total", "counter", "Node state changes made by this ebbd");
+	fprintf(f, "ebb_agent_transitions_total %llu\n", (unsigned long long)a->transitions);
+	help(f, "ebb_agent_flows_cut_total", "counter", "Live flows cut by drain timeouts");
+	fprintf(f, "ebb_agent_flows_cut_total %llu\n", (unsigned long long)a->flows_cut_total);
+	help(f, "ebb_agent_hook_runs_total", "counter", "Hooks started");
+	fprintf(f, "ebb_agent_hook_runs_total %llu\n", (unsigned long long)a->hook_runs);
+	help(f, "ebb_agent_hook_failures_total", "counter", "Hooks that failed, timed out or did not start");
+	fprintf(f, "ebb_agent_hook_failures_total %llu\n", (unsigned long long)a->hook_failures);
+	help(f, "ebb_agent_health_check_failures_total", "counter", "Failed health checks");
+	fprintf(f, "ebb_agent_health_check_failures_total %llu\n", (unsigned long long)a->check_failures);
+	help(f, "ebb_agent_state_open", "gauge", "1 while ebbd has the pinned maps open");
+	fprintf(f, "ebb_agent_state_open %d\n", a->open);
+	fclose(f);
+
+	pthread_mutex_lock(&page_lock);
+	free(page);
+	page = buf;
+	page_len = len;
+	pthread_mutex_unlock(&page_lock);
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The agent's view of the pinned state, read again at every tick (nodes, VIPs, members: a few
+ * batch lookups), and the one way ebbd changes it: a node transition that applies only if the
+ * node is still as ebbd saw it, so that an operator's ebbctl in between always wins.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "ebbd.h"
+
+static int pin_inodes(const char *bpffs, ino_t ino[2])
+{
+	static const char *const names[2] = { "nodes", "flows" };
+	char path[600];
+	struct stat st;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, names[i]);
+		if (stat(path, &st))
+			return -errno;
+		ino[i] = st.st_ino;
+	}
+	return 0;
+}
+
+void state_close(struct agent *a)
+{
+	if (!a->open)
+		return;
+	ebb_close(&a->e);
+	a->open = false;
+	pass_free(a);
+	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
+		watch_reset(&a->nodes[id].watch);
+		a->nodes[id].used = false;
+	}
+}
+
+/* Opens the maps, or notices that they were re-created (detach, rm, attach) and re-opens. */
+static int ensure_open(struct agent *a)
+{
+	struct ebb_err err = {};
+	ino_t ino[2];
+	static bool said;
+
+	if (pin_inodes(a->bpffs, ino)) {
+		if (a->open)
+			log_msg(LOG_ERROR, "state_lost", "the pinned maps under %s are gone; waiting for them",
+				a->bpffs);
+		state_close(a);
+		if (!said)
+			log_msg(LOG_WARN, "no_state", "no ebb state under %s yet (ebbctl prog attach); waiting",
+				a->bpffs);
+		said = true;
+		return -ENOENT;
+	}
+	if (a->open && !memcmp(ino, a->pins, sizeof(ino)))
+		return 0;
+	if (a->open)
+		log_msg(LOG_WARN, "state_recreated", "the maps under %s were re-created; re-opening", a->bpffs);
+	state_close(a);
+	if (ebb_open(&a->e, a->bpffs, &err)) {
+		log_msg(LOG_ERROR, "open_failed", "%s", err.msg);
+		return -EIO;
+	}
+	memcpy(a->pins, ino, sizeof(ino));
+	a->open = true;
+	said = false;
+	log_msg(LOG_INFO, "state_open", "using the ebb state under %s", a->bpffs);
+	return 0;
+}
+
+static int vip_hash(const struct ebb_vip_key *k)
+{
+	__u32 h = k->addr[0] ^ k->addr[1] * 31 ^ k->addr[2] * 131 ^ k->addr[3] * 1031;
+
+	h ^= ((__u32)k->port << 8) ^ k->proto ^ ((__u32)k->family << 24);
+	h *= 2654435761u;
+	return h >> 24;
+}
+
+static void vip_index(struct agent *a)
+{
+	memset(a->vip_slot, 0xff, sizeof(a->vip_slot));
+	for (int i = 0; i < a->n_vips; i++) {
+		int h = vip_hash(&a->vips[i].key);
+
+		while (a->vip_slot[h] >= 0)
+			h = (h + 1) & 255;
+		a->vip_slot[h] = i;
+	}
+}
+
+static const struct ebb_vip *vip_find(const struct agent *a, const struct ebb_vip_key *k)
+{
+	for (int h = vip_hash(k); a->vip_slot[h] >= 0; h = (h + 1) & 255)
+		if (!memcmp(&a->vips[a->vip_slot[h]].key, k, sizeof(*k)))
+			return &a->vips[a->vip_slot[h]].vip;
+	return NULL;
+}
+
+/* As the datapath finds it: exact port, then port 0. Called for every flow of a walk. */
+const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_key *fk)
+{
+	struct ebb_vip_key k = { .port = fk->dport, .proto = fk->proto, .family = fk->family };
+	const struct ebb_vip *v;
+
+	memcpy(k.addr, fk->dst, sizeof(k.addr));
+	v = vip_find(a, &k);
+	if (v)
+		return v;
+	k.port = 0;
+	return vip_find(a, &k);
+}
+
+/* The pool owning a node: the first (in file order) that lists one of its VIPs. */
+static int pool_of(const struct agent *a, const struct node *n)
+{
+	for (int p = 0; p < a->cfg.n_pools; p++)
+		for (int i = 0; i < n->n_vips; i++)
+			for (int j = 0; j < a->n_vips; j++) {
+				if (a->vips[j].vip.id != n->vip_ids[i])
+					continue;
+				for (int k = 0; k < a->cfg.pools[p].n_vips; k++)
+					if (!memcmp(&a->cfg.pools[p].vips[k], &a->vips[j].key,
+						    sizeof(struct ebb_vip_key)))
+						return p;
+			}
+	return -1;
+}
+
+int state_refresh(struct agent *a)
+{
+	static __u32 ids[EBB_MAX_NODES];
+	static struct ebb_node entries[EBB_MAX_NODES];
+	static struct ebb_member_key mkeys[EBB_MAX_MEMBERS];
+	static struct ebb_member mvals[EBB_MAX_MEMBERS];
+	struct ebb_vip_key vkeys[EBB_MAX_VIPS];
+	struct ebb_vip vvals[EBB_MAX_VIPS];
+	int n, nm;
+
+	if (ensure_open(a))
+		return -1;
+	n = ebb_map_dump(a->e.nodes_fd, ids, entries, EBB_MAX_NODES, sizeof(*ids), sizeof(*entries));
+	nm = ebb_map_dump(a->e.members_fd, mkeys, mvals, EBB_MAX_MEMBERS, sizeof(*mkeys), sizeof(*mvals));
+	a->n_vips = ebb_map_dump(a->e.vips_fd, vkeys, vvals, EBB_MAX_VIPS, sizeof(*vkeys), sizeof(*vvals));
+	if (n < 0 || nm < 0 || a->n_vips < 0) {
+		log_msg(LOG_ERROR, "read_failed", "cannot read the maps under %s: %s", a->bpffs,
+			strerror(-(n < 0 ? n : nm < 0 ? nm : a->n_vips)));
+		a->n_vips = 0;
+		return -1;
+	}
+	for (int i = 0; i < a->n_vips; i++)
+		a->vips[i] = (struct vip_ent){ .key = vkeys[i], .vip = vvals[i] };
+	vip_index(a);
+
+	for (int i = 0; i < n; i++) {
+		struct node *nd;
+		__u32 id = ids[i];
+
+		if (id >= EBB_MAX_NODES)
+			continue;
+		nd = &a->nodes[id];
+		if (entries[i].state == EBB_NODE_UNUSED) {
+			if (nd->used)
+				watch_reset(&nd->watch);
+			nd->used = false;
+			continue;
+		}
+		/* Same slot, other address: another node, whose observations start afresh. */
+		if (!nd->used || nd->m.family != entries[i].family ||
+		    !ebb_addr_eq(nd->m.addr, entries[i].addr, entries[i].family)) {
+			__u64 gen = nd->gen + 1;
+
+			watch_reset(&nd->watch);
+			memset(nd, 0, sizeof(*nd));
+			nd->gen = gen;
+			nd->id = id;
+			memcpy(nd->addr.a, entries[i].addr, sizeof(nd->addr.a));
+			nd->addr.family = entries[i].family;
+			ebb_fmt_addr(entries[i].addr, entries[i].family, nd->name, sizeof(nd->name));
+		}
+		nd->used = true;
+		nd->m = entries[i];
+		nd->n_vips = 0;
+	}
+	for (int i = 0; i < nm; i++) {
+		struct node *nd = mkeys[i].node_id < EBB_MAX_NODES ? &a->nodes[mkeys[i].node_id] : NULL;
+
+		if (nd && nd->used && nd->n_vips < EBB_MAX_VIPS)
+			nd->vip_ids[nd->n_vips++] = mkeys[i].vip_id;
+	}
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
+		if (a->nodes[id].used)
+			a->nodes[id].pool = pool_of(a, &a->nodes[id]);
+	return 0;
+}
+
+/* Its own drain timeout, else the longest of its VIPs' (as ebbctl node show reports it). */
+__u32 node_drain_timeout(const struct agent *a, const struct node *n)
+{
+	__u32 t = 0;
+
+	if (n->m.drain_timeout_s)
+		return n->m.drain_timeout_s;
+	for (int i = 0; i < n->n_vips; i++)
+		for (int j = 0; j < a->n_vips; j++)
+			if (a->vips[j].vip.id == n->vip_ids[i] && a->vips[j].vip.drain_timeout_s > t)
+				t = a->vips[j].vip.drain_timeout_s;
+	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+}
+
+const char *pool_name(const struct agent *a, int pool)
+{
+	return pool >= 0 && pool < a->cfg.n_pools ? a->cfg.pools[pool].name : NULL;
+}
+
+int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,
+		    json_object *ev, long long flows_cut)
+{
+	const char *from = ebb_state_name(n->m.state);
+	struct ebb_err err = {};
+	struct ebb_node now;
+	int ret;
+
+	ret = ebb_trylock(&a->e);
+	if (ret) {
+		/* An ebbctl is writing: decide again next tick, on what it wrote. */
+		log_msg(LOG_DEBUG, "lock_busy", "state locked by another writer; retrying %s", n->name);
+		json_object_put(ev);
+		return -EAGAIN;
+	}
+	if (bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) || memcmp(&now, &n->m, sizeof(now))) {
+		ebb_unlock(&a->e);
+		log_msg(LOG_DEBUG, "node_changed", "%s changed under us; deciding again", n->name);
+		json_object_put(ev);
+		return -EAGAIN;
+	}
+	ret = ebb_node_set_state(&a->e, &n->addr, to, drain_timeout_s, &err);
+	if (!ret && bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) == 0)
+		n->m = now;
+	ebb_unlock(&a->e);
+	if (ret) {
+		json_object *e = log_new(LOG_ERROR, "transition_failed");
+
+		jstr(e, "node", n->name);
+		jstr(e, "old_state", from);
+		jstr(e, "new_state", ebb_state_name(to));
+		jstr(e, "error", err.msg);
+		log_emit(e);
+		json_object_put(ev);
+		return -EIO;
+	}
+	a->transitions++;
+	jstr(ev, "node", n->name);
+	if (n->pool >= 0)
+		jstr(ev, "pool", pool_name(a, n->pool));
+	jstr(ev, "old_state", from);
+	jstr(ev, "new_state", ebb_state_name(to));
+	log_emit(ev);
+	/* Only now, after the write: a kill before this line skips the hook, never doubles it. */
+	if (hook < EV_MAX)
+		hook_fire(a, hook, n, n->pool, from, ebb_state_name(to), flows_cut, NULL);
+	return 0;
+}

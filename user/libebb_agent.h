@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libebb additions for long-running readers of the pinned state (ebbd): a lock that never
+ * blocks, whole-map reads in a few syscalls, and a flow-table walk that can stop and resume so
+ * that its cost can be spread over time.
+ */
+#ifndef LIBEBB_AGENT_H
+#define LIBEBB_AGENT_H
+
+#include "libebb.h"
+
+/* ebb_lock without waiting: -EWOULDBLOCK while another writer holds it. */
+int ebb_trylock(struct ebb *e);
+void ebb_unlock(struct ebb *e);
+
+/* Reads up to max entries of a map (array or hash) with batch lookups; returns how many. */
+int ebb_map_dump(int map_fd, void *keys, void *vals, __u32 max, __u32 key_size, __u32 val_size);
+
+/* A walk of the flow table that may be split over several calls (bucket cursor kept here). */
+struct ebb_walk {
+	bool started;
+	__u64 cursor; /* the kernel's batch token (a bucket index) */
+	__u64 visited; /* entries seen since the walk began */
+	struct ebb_flow_key *keys;
+	struct ebb_flow *vals;
+};
+
+/*
+ * Continues the walk, calling fn for each entry, until the table ends (returns 1, and resets
+ * the walk for the next pass) or the calling thread has spent cpu_budget_ns of CPU time in this
+ * call (returns 0; 0 = no budget). An entry may be seen twice or missed only if it was added or
+ * deleted during the walk, as with any iteration of a live hash table. < 0 on errors.
+ */
+int ebb_flows_walk(struct ebb *e, struct ebb_walk *w, __u64 cpu_budget_ns,
+		   void (*fn)(const struct ebb_flow_key *key, const struct ebb_flow *val, void *ctx),
+		   void *ctx);
+void ebb_walk_free(struct ebb_walk *w);
+
+#endif /* LIBEBB_AGENT_H */
