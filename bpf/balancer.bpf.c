@@ -38,14 +38,17 @@ struct placement {
 	bool unpinned; /* ... and the flood guard kept it out of the flow table */
 };
 
+/* Counts a packet (bytes > 0) and what placing it did. */
 static __always_inline void count(void *stats, __u32 id, __u64 bytes, const struct placement *p)
 {
 	struct ebb_counters *c = bpf_map_lookup_elem(stats, &id);
 
 	if (!c)
 		return;
-	c->packets++;
-	c->bytes += bytes;
+	if (bytes) {
+		c->packets++;
+		c->bytes += bytes;
+	}
 	if (p->placed)
 		c->new_flows++;
 	if (p->second)
@@ -253,7 +256,13 @@ forward:
 		if (encap_would_exceed(&pkt, node, mtu)) {
 			__u32 fits = mtu - (node->family == EBB_FAMILY_V6 ? OUTER_V6_LEN : OUTER_V4_LEN);
 
-			count(&vip_stats, vip->id, bytes, &(struct placement){});
+			/* The flow was placed (and pinned): it counts, though this packet goes
+			 * back as an ICMP error and never reaches the node. */
+			count(&vip_stats, vip->id, bytes, &how);
+			count(&node_stats, node_id, 0, &how);
+			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
+			if (pkt.icmp_error)
+				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			if (pkt.key.family == EBB_FAMILY_V6)
 				return reply_too_big6(ctx, &pkt, fits) ?
 					       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :

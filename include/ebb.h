@@ -76,7 +76,8 @@ enum ebb_reason {
 	EBB_R_PASS_ICMP, /* ICMP to a VIP address that is not an error about a flow */
 	EBB_R_TX_TOO_BIG, /* too big to encapsulate: ICMP "fragmentation needed"/"packet too big"
 			   * sent back to the client */
-	EBB_R_DROP_TOO_BIG, /* too big to encapsulate and may not be fragmented (no DF) */
+	EBB_R_DROP_TOO_BIG, /* too big to encapsulate, and no ICMP may answer it (IPv4 without DF,
+			     * or itself an ICMP error) */
 	EBB_R_DROP_ENCAP, /* the frame could not be grown for the outer header */
 	EBB_R_MAX,
 };
@@ -203,7 +204,7 @@ enum ebb_decap_reason {
 	EBB_D_DECAPSULATED = 0, /* outer header stripped, inner packet to the stack */
 	EBB_D_PASS_NOT_TUNNEL, /* not IPIP / IPv6-in-IPv6 / 4-in-6: not ours */
 	EBB_D_PASS_NOT_VIP, /* a tunnel, but the inner destination is no VIP of this node */
-	EBB_D_DROP_TRUNCATED, /* outer or inner header cut short */
+	EBB_D_DROP_TRUNCATED, /* inner header cut short (a cut outer one is not provably ours) */
 	EBB_D_DROP_BAD_OUTER, /* outer IPv4 with bad IHL, fragmented, or options */
 	EBB_D_DROP_BAD_INNER, /* inner header's version does not match the tunnel protocol */
 	EBB_D_MAX,

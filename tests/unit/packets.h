@@ -298,4 +298,105 @@ static inline struct pkt_layout build_frame(const struct pkt_desc *d, const uint
 	return lay;
 }
 
+/* ---- tunnels (ipip): an outer IPv4 / IPv6 header in front of an IP packet ---- */
+
+/* The outer header of an IPIP / 6-in-4 (IPv4) or 4-in-6 / 6-in-6 (IPv6) packet. */
+struct outer_desc {
+	int family; /* 4 or 6 */
+	const char *src, *dst;
+	uint8_t proto; /* IPPROTO_IPIP (4) / IPPROTO_IPV6 (41), or anything else */
+	uint8_t ihl; /* IPv4, as in struct pkt_desc: 0 = 5, above 5 options are laid out */
+	uint16_t frag; /* IPv4 flags + fragment offset (host order) */
+	uint16_t id; /* IPv4 */
+	uint8_t tos; /* IPv4 TOS / IPv6 traffic class */
+	uint8_t ttl; /* TTL / hop limit; 0 = 64 */
+	uint32_t flow_label; /* IPv6, 20 bits */
+};
+
+/* Sums an IPv4 header (its length from its IHL field, at least 20 bytes): a valid header's
+ * checksum folds to 0. */
+static inline uint16_t ip4_hdr_fold(const uint8_t *ip)
+{
+	size_t hl = (size_t)(ip[0] & 0x0f) * 4;
+
+	return csum_fold(csum_add(0, ip, hl < 20 ? 20 : hl));
+}
+
+/* The outer header for an inner packet of inner_len bytes, IPv4 checksum computed. Returns
+ * its length. */
+static inline size_t build_outer(const struct outer_desc *o, size_t inner_len, uint8_t *out)
+{
+	if (o->family == 4) {
+		uint8_t ihl = o->ihl ? o->ihl : 5;
+		size_t opt = ihl > 5 ? (ihl - 5) * 4u : 0, hl = 20 + opt;
+
+		memset(out, 0, hl);
+		out[0] = 0x40 | ihl;
+		out[1] = o->tos;
+		put16(out + 2, (uint16_t)(hl + inner_len));
+		put16(out + 4, o->id);
+		put16(out + 6, o->frag);
+		out[8] = o->ttl ? o->ttl : 64;
+		out[9] = o->proto;
+		pkt_addr(o->src, 4, out + 12);
+		pkt_addr(o->dst, 4, out + 16);
+		if (opt) { /* NOPs, then End of List */
+			memset(out + 20, 0x01, opt);
+			out[hl - 1] = 0x00;
+		}
+		put16(out + 10, csum_fold(csum_add(0, out, hl)));
+		return hl;
+	}
+	memset(out, 0, 40);
+	put32(out, 6u << 28 | (uint32_t)o->tos << 20 | (o->flow_label & 0xfffff));
+	put16(out + 4, (uint16_t)inner_len);
+	out[6] = o->proto;
+	out[7] = o->ttl ? o->ttl : 64;
+	pkt_addr(o->src, 6, out + 8);
+	pkt_addr(o->dst, 6, out + 24);
+	return 40;
+}
+
+/* Ethernet [+ 802.1Q tag] header with the given EtherType. Returns its length. */
+static inline size_t build_l2(const uint8_t dst_mac[6], const uint8_t src_mac[6], uint16_t vlan,
+			      uint16_t type, uint8_t *out)
+{
+	size_t off = 12;
+
+	memcpy(out, dst_mac, 6);
+	memcpy(out + 6, src_mac, 6);
+	if (vlan) {
+		put16(out + off, ETHERTYPE_VLAN);
+		put16(out + off + 2, vlan & 0x0fff);
+		off += 4;
+	}
+	put16(out + off, type);
+	return off + 2;
+}
+
+/* Where the layers of a built tunnel frame start. */
+struct tun_layout {
+	size_t len, outer, inner, inner_len;
+};
+
+/* A tunnel frame: eth [+ 802.1Q, the inner desc's vlan] + outer header + the IP packet `in`
+ * describes (built as build_ip() builds it). */
+static inline struct tun_layout build_tunnel_frame(const struct outer_desc *o,
+						   const struct pkt_desc *in,
+						   const uint8_t dst_mac[6],
+						   const uint8_t src_mac[6], uint8_t *out)
+{
+	struct tun_layout lay = {};
+	uint8_t inner[PKT_MAX];
+	size_t l4;
+
+	lay.inner_len = build_ip(in, inner, &l4);
+	lay.outer = build_l2(dst_mac, src_mac, in->vlan,
+			     o->family == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, out);
+	lay.inner = lay.outer + build_outer(o, lay.inner_len, out + lay.outer);
+	memcpy(out + lay.inner, inner, lay.inner_len);
+	lay.len = lay.inner + lay.inner_len;
+	return lay;
+}
+
 #endif /* EBB_TEST_PACKETS_H */

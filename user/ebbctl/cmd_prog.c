@@ -104,9 +104,10 @@ static int do_set(int argc, char **argv)
 	if (argc != 2 || (strcmp(argv[0], "flood-rate") && strcmp(argv[0], "mtu")))
 		return ctl_error("usage: prog set { flood-rate N | mtu N }");
 	mtu = !strcmp(argv[0], "mtu");
-	if (mtu ? ebb_parse_u32(argv[1], 1280, 65535, &value) :
+	/* 1320: an IPv6 tunnel still leaves IPv6's minimum of 1280 to the client (RFC 8201). */
+	if (mtu ? ebb_parse_u32(argv[1], 1320, 65535, &value) :
 		  ebb_parse_u32(argv[1], 0, 100000000, &value))
-		return ctl_error("%s must be %s, not '%s'", argv[0], mtu ? "1280..65535" : "0..100000000",
+		return ctl_error("%s must be %s, not '%s'", argv[0], mtu ? "1320..65535" : "0..100000000",
 				 argv[1]);
 	if (ctl_open(&e, true))
 		return -1;
