@@ -189,6 +189,7 @@ int ebb_balancer(struct xdp_md *ctx)
 		if (!pkt.icmp_error) {
 			flow->node_id = node_id;
 			flow->flags = 0;
+			flow->vip_id = vip->id;
 			note_tcp_flags(flow, pkt.tcp_flags);
 			flow->last_seen_ns = now;
 			how.placed = true;
@@ -226,7 +227,7 @@ int ebb_balancer(struct xdp_md *ctx)
 		goto drop;
 	}
 	if (!pkt.icmp_error) {
-		struct ebb_flow fresh = { .node_id = node_id, .last_seen_ns = now };
+		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id, .last_seen_ns = now };
 
 		note_tcp_flags(&fresh, pkt.tcp_flags);
 		if (!how.unpinned)

@@ -151,7 +151,8 @@ struct ebb_flow_key {
 struct ebb_flow {
 	__u32 node_id;
 	__u8 flags; /* EBB_FLOW_* */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u64 last_seen_ns; /* bpf_ktime_get_ns(), refreshed at most every EBB_TOUCH_NS */
 };
 

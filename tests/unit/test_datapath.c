@@ -522,6 +522,9 @@ static void run_case(const struct tcase *c)
 			ASSERT_EQ(a.flow.node_id, exp_node,
 				  nm(n, "flow entry pinned to %s", addr_of(exp_node)));
 			ASSERT_EQ(a.flow.flags, c->flow_flags, nm(n, "flow flags 0x%x", c->flow_flags));
+			if (vip_id < EBB_MAX_VIPS && (!b.has_flow || c->new_flows))
+				ASSERT_EQ(a.flow.vip_id, vip_id,
+					  nm(n, "flow entry records its VIP (id %u)", vip_id));
 			/* last_seen: written by a placement, refreshed by a hit once it is older
 			 * than EBB_TOUCH_NS, and otherwise left alone */
 			if (!b.has_flow || c->new_flows)
