@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make demo: ebb balancing real traffic and scaling in live, with nobody noticing.
-# Builds a lab (client, LB, 3 nginx nodes), attaches ebb, puts wrk keep-alive load and a stream
-# of fresh connections on a VIP, drains one node mid-load, retires it once its last flow has
-# ended, prints a timeline and a summary, and tears everything down.
+# make demo: the whole story. ebb balances real traffic over 3 nginx nodes; ebbd watches the
+# flows. Load falls: ebbd picks the node whose flows end soonest and drains it; the node's last
+# flow ends and ebbd retires it (inactive) within a second; load rises: ebbd brings it back.
+# Clients notice nothing. Prints a timeline and a summary, then tears everything down.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUTPUT=${OUTPUT:-.output}
@@ -13,8 +13,10 @@ BPFFS=/sys/fs/bpf/ebb-demo$$
 LAB=$ROOT/tools/lab
 TMP=$(mktemp -d /tmp/ebb-demo.XXXXXX)
 VIP=203.0.113.10:80/tcp
-LOAD_S=16
-DRAIN_AT_S=5
+URL=http://203.0.113.10/
+BUSY_S=9     # phase 1: wrk keep-alive load plus new connections
+QUIET_S=14   # phase 2: only a trickle of new connections
+RISE_S=9     # phase 3: the load comes back
 
 cleanup() {
 	for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
@@ -29,120 +31,139 @@ ctl() { nsenter --net="/run/netns/${PFX}lb" "$OUTPUT/ebbctl" --bpffs "$BPFFS" "$
 client() { nsenter --net="/run/netns/${PFX}client" "$@"; }
 say() { printf '\n== %s\n' "$*"; }
 show() { printf '   $ ebbctl %s\n' "$*"; ctl "$@" | sed 's/^/     /'; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
 
 say "Building the lab: client, LB host, 3 nginx nodes on one bridge (network namespaces)"
 LAB_QUIET=1 "$LAB" up --prefix "$PFX" --nodes 3 >/dev/null
-. "/run/ebb-lab/$PFX/env"
 
 say "Attaching ebb to the LB's eth0 and putting a VIP in front of the nodes"
 show prog attach dev eth0
 show vip add $VIP fin-timeout 1
 for i in 1 2 3; do show node add "198.51.100.1$i" vip $VIP; done
-show node show
 
-say "Load: wrk with 30 keep-alive connections, plus a new connection every ~20 ms ($LOAD_S s)"
-client wrk -t2 -c30 -d${LOAD_S}s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
-wrk_pid=$!
+say "Starting ebbd: target 8 live flows per node, min 2 nodes, max 3, scale-in window 4 s"
+cat >"$TMP/ebbd.conf" <<CONF
+metrics = "127.0.0.1:9477";
+pools = ( {
+  name = "web";
+  vips = ["$VIP"];
+  health = { type = "http"; port = 80; path = "/"; interval = 1; timeout = 0.5; rise = 2; fall = 2; };
+  scale = { metric = "flows"; target = 8; min = 2; max = 3; tolerance = 0.1;
+            scale-in-window = 4; scale-out-window = 0; hook-cooldown = 600; };
+} );
+CONF
+sed 's/^/     /' "$TMP/ebbd.conf"
+nsenter --net="/run/netns/${PFX}lb" "$OUTPUT/ebbd" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" \
+	2>"$TMP/ebbd.log" &
+
+# Fresh connections all along, one every `period` seconds (read from a file so phases change it).
+echo 0.2 >"$TMP/period"
 (
-	end=$((SECONDS + LOAD_S))
-	while [ $SECONDS -lt $end ]; do
-		printf '%s %s\n' "$(date +%s.%N)" "$(client curl -s -m 3 http://203.0.113.10/ || echo ERROR)"
-		sleep 0.02
+	while [ -f "$TMP/period" ]; do
+		printf '%s %s\n' "$(date +%s.%N)" "$(client curl -s -m 3 $URL || echo ERROR)"
+		sleep "$(cat "$TMP/period" 2>/dev/null || echo 0.2)"
 	done
 ) >"$TMP/curls" &
-curl_pid=$!
 
-# node_stats NAME: "flows new_flows" for each node, one line each, from the maps.
 snapshot() {
 	ctl -j node show | python3 -c '
 import json, sys
-for n in json.load(sys.stdin):
-    print(n["addr"], n["state"], n["flows"])'
-	ctl -j stats show | python3 -c '
+print(" | ".join("%-9s %3d" % (n["state"], n["flows"]) for n in json.load(sys.stdin)))'
+}
+# New ebbd decisions since the last call, one line each.
+seen=0
+events() {
+	python3 - "$TMP/ebbd.log" "$seen" <<'PY'
 import json, sys
-d = json.load(sys.stdin)
-for addr, c in d["nodes"].items():
-    print("new", addr, c["new_flows"], c["packets"])'
+lines = open(sys.argv[1]).read().splitlines()
+for line in lines[int(sys.argv[2]):]:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    ev = e.get("event")
+    if ev in ("scale_in", "scale_out"):
+        print(f"ebbd: {ev.replace('_', '-')} {e['node']} ({e['old_state']} -> {e['new_state']}): "
+              f"{e['total']:.0f} live flows over {e['active']} active nodes, target {e['target']:.0f} each")
+    elif ev == "scale_out_wanted":
+        print(f"ebbd: {e['total']:.0f} live flows want {e['desired']} nodes, the pool has max {e['max']}: scale-out hook")
+    elif ev == "drained":
+        ago = e.get("last_flow_end_ago_ms")
+        print(f"ebbd: {e['node']} retired (draining -> inactive): {e['reason']}, {e['flows_cut']} flows cut"
+              + (f", {ago} ms after its last flow ended" if ago is not None else ""))
+    elif ev in ("down", "up"):
+        print(f"ebbd: {e.get('node')} {ev}")
+print("#seen", len(lines))
+PY
 }
 
-printf '\n   %-5s | %-30s | %-30s | %-30s\n' "t" "n1 198.51.100.11" "n2 198.51.100.12" "n3 198.51.100.13"
-printf '   %-5s | %-30s | %-30s | %-30s\n' "" "state  flows  new/s  pkts/s" "state  flows  new/s  pkts/s" "state  flows  new/s  pkts/s"
-declare -A prev_new prev_pkts
-drained=0 drain_time="" last_flow_end=""
-ms() { echo $(($(date +%s%N) / 1000000)); }
-start_ms=$(ms)
-for tick in $(seq 0 $((LOAD_S + 6))); do
-	# Ticks are wall-clock seconds since the load started, however long a snapshot takes.
-	while [ $(($(ms) - start_ms)) -lt $((tick * 1000)) ]; do sleep 0.05; done
-	t=$tick
-	if [ "$t" -eq "$DRAIN_AT_S" ]; then
-		drain_time=$(date +%s.%N)
-		ctl node drain 198.51.100.12
-		printf '   ----- t=%ss: ebbctl node drain 198.51.100.12 -----\n' "$t"
-		drained=1
+printf '\n   %-5s %-7s | %-13s | %-13s | %-13s\n' "t" "phase" "n1 .11" "n2 .12" "n3 .13"
+printf '   %-5s %-7s | %-13s | %-13s | %-13s\n' "" "" "state  flows" "state  flows" "state  flows"
+start=$(ms)
+phase=busy
+client wrk -t2 -c24 -d${BUSY_S}s $URL >"$TMP/wrk1.out" 2>&1 &
+t=0
+while :; do
+	while [ $(($(ms) - start)) -lt $((t * 1000)) ]; do sleep 0.05; done
+	if [ $t -eq $BUSY_S ]; then
+		phase=quiet
+		echo 0.25 >"$TMP/period"
+		printf '   ----- t=%ss: load falls: wrk stops, a new connection every 250 ms -----\n' $t
 	fi
-	snapshot >"$TMP/snap"
-	line=""
-	for i in 1 2 3; do
-		addr=198.51.100.1$i
-		read -r _ state flows < <(grep "^$addr " "$TMP/snap")
-		read -r _ _ new pkts < <(grep "^new $addr " "$TMP/snap")
-		dn=$((new - ${prev_new[$addr]:-$new})) dp=$((pkts - ${prev_pkts[$addr]:-$pkts}))
-		prev_new[$addr]=$new prev_pkts[$addr]=$pkts
-		line+=$(printf ' | %-8s %5s %6s %8s  ' "$state" "$flows" "$dn" "$dp")
-		if [ "$i" -eq 2 ] && [ "$drained" -eq 1 ] && [ "$flows" -eq 0 ] && [ -z "$last_flow_end" ]; then
-			last_flow_end=$(date +%s.%N)
-		fi
-	done
-	printf '   %-5s%s\n' "${t}s" "$line"
-	if [ -n "$last_flow_end" ] && ! kill -0 $wrk_pid 2>/dev/null; then
-		break
+	if [ $t -eq $((BUSY_S + QUIET_S)) ]; then
+		phase=rising
+		client wrk -t2 -c24 -d${RISE_S}s $URL >"$TMP/wrk2.out" 2>&1 &
+		printf '   ----- t=%ss: load rises: wrk with 24 keep-alive connections -----\n' $t
 	fi
+	printf '   %-5s %-7s | %s\n' "${t}s" "$phase" "$(snapshot)"
+	events >"$TMP/ev"
+	grep -v '^#seen' "$TMP/ev" | sed 's/^/             /' || true
+	seen=$(sed -n 's/^#seen //p' "$TMP/ev")
+	[ $t -ge $((BUSY_S + QUIET_S + RISE_S)) ] && break
+	t=$((t + 1))
 done
-wait $wrk_pid || true
-wait $curl_pid || true
-
-say "n2 has no live flow left: retiring it"
-show node del 198.51.100.12
-show node show
+rm -f "$TMP/period"
+wait %3 2>/dev/null || true
+sleep 1
 
 say "Summary"
-grep -E "requests in|Latency" "$TMP/wrk.out" | sed "s/^/   wrk: /"
-python3 - "$TMP/wrk.out" "$TMP/curls" "/run/ebb-lab/$PFX/n2/access.log" "$drain_time" <<'PY'
-import re, sys
-wrk, curls, n2log, drain = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], float(sys.argv[4])
-m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", wrk)
-sock = sum(map(int, m.groups())) if m else 0
-m = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
-non2xx = int(m.group(1)) if m else 0
-reqs = int(re.search(r"(\d+) requests in", wrk).group(1))
-before, after, errors = {}, {}, 0
-for line in open(curls):
-    t, who = line.split()
-    if who == "ERROR":
-        errors += 1
-        continue
-    side = before if float(t) < drain else after
-    side[who] = side.get(who, 0) + 1
-conns_before, conns_after, served_after = set(), set(), 0
-for line in open(n2log):
-    f = line.split()
-    if len(f) < 7 or f[6] != "203.0.113.10":
-        continue
-    if float(f[0]) < drain:
-        conns_before.add(f[1])
-    else:
-        served_after += 1
-        conns_after.add(f[1])
-fmt = lambda d: ", ".join(f"{k} {d.get(k, 0)}" for k in ("n1", "n2", "n3"))
-print(f"   new connections before the drain : {fmt(before)}")
-print(f"   new connections after the drain  : {fmt(after)}   <- the load moved off n2")
-print(f"   n2 after the drain               : {served_after} requests on its {len(conns_before)} old keep-alive connections,"
-      f" {len(conns_after - conns_before)} new connections")
-print(f"   wrk                              : {reqs} requests, {sock} socket errors, {non2xx} non-2xx")
-print(f"   curl                             : {sum(before.values()) + sum(after.values()) + errors} connections, {errors} errors")
-ok = sock == 0 and non2xx == 0 and errors == 0 and after.get("n2", 0) == 0 and not (conns_after - conns_before)
-print("   result                           : " + ("0 client errors, 0 new flows on the drained node: nobody noticed" if ok else "SOMETHING WAS NOTICED"))
+python3 - "$TMP" <<'PY'
+import json, re, sys
+tmp = sys.argv[1]
+def wrk(name):
+    text = open(f"{tmp}/{name}").read()
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    sock = sum(map(int, m.groups())) if m else 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return int(re.search(r"(\d+) requests in", text).group(1)), sock, int(m.group(1)) if m else 0
+events = []
+for line in open(f"{tmp}/ebbd.log"):
+    try:
+        events.append(json.loads(line))
+    except ValueError:
+        pass
+curls = [l.split() for l in open(f"{tmp}/curls") if l.strip()]
+errors = sum(1 for c in curls if len(c) < 2 or c[1] == "ERROR")
+drained = [e for e in events if e.get("event") == "drained"]
+ins = [e for e in events if e.get("event") == "scale_in"]
+outs = [e for e in events if e.get("event") == "scale_out"]
+r1, s1, n1 = wrk("wrk1.out")
+r2, s2, n2 = wrk("wrk2.out")
+print(f"   wrk (busy)     : {r1} requests, {s1} socket errors, {n1} non-2xx")
+print(f"   wrk (rising)   : {r2} requests, {s2} socket errors, {n2} non-2xx")
+print(f"   curl           : {len(curls)} new connections, {errors} errors")
+for e in ins:
+    print(f"   scale-in       : {e['node']} drained ({e['total']:.0f} live flows, {e['active']} active, target {e['target']:.0f})")
+for e in drained:
+    ago = e.get("last_flow_end_ago_ms")
+    print(f"   retired        : {e['node']} after {e['drain_s']:.1f} s of draining, {e['flows_cut']} flows cut"
+          + (f", {ago} ms after its last flow ended" if ago is not None else ""))
+for e in outs:
+    print(f"   scale-out      : {e['node']} back to active ({e['total']:.0f} live flows over {e['active']} nodes)")
+ok = (s1 + n1 + s2 + n2 + errors == 0 and ins and drained and all(d["flows_cut"] == 0 for d in drained)
+      and outs)
+print("   result         : " + ("0 client errors, 0 flows cut, a node handed back and brought back: nobody noticed"
+                               if ok else "SOMETHING WAS NOTICED (see above)"))
 sys.exit(0 if ok else 1)
 PY
 say "Cleaning up the lab"
