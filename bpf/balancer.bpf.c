@@ -76,10 +76,9 @@ static __always_inline bool flood_guard_on(__u64 now)
 	return ++w->new_flows > s->flood_rate;
 }
 
-/* The node a ring gives this flow, 0 when the ring is empty or absent. */
-static __always_inline __u32 ring_pick(__u32 ring_id, const struct ebb_flow_key *key)
+/* The node in a ring's slot, 0 when the ring is empty or absent. */
+static __always_inline __u32 ring_pick(__u32 ring_id, __u32 slot)
 {
-	__u32 slot = ebb_ring_slot(key);
 	void *ring = bpf_map_lookup_elem(&rings, &ring_id);
 	__u32 *node_id;
 
@@ -181,7 +180,7 @@ int ebb_balancer(struct xdp_md *ctx)
 		}
 		/* Pinned to a node that no longer takes flows, or a new connection on an old
 		 * port: place it again, over the nodes that take new flows. */
-		node_id = ring_pick(EBB_RING_NEW(vip->id), &pkt.key);
+		node_id = ring_pick(EBB_RING_NEW(vip->id), ebb_ring_slot(&pkt.key));
 		if (!node_id) {
 			reason = EBB_R_DROP_NO_NODE;
 			goto drop;
@@ -198,6 +197,7 @@ int ebb_balancer(struct xdp_md *ctx)
 	}
 
 	bool syn_pin = false;
+	__u32 slot = ebb_ring_slot(&pkt.key);
 
 	if (pkt.icmp_error || (pkt.key.proto == IPPROTO_TCP && !(pkt.tcp_flags & TCP_FLAG_SYN))) {
 		struct ebb_flow *pinned = pkt.icmp_error ? NULL :
@@ -207,11 +207,11 @@ int ebb_balancer(struct xdp_md *ctx)
 			node_id = pinned->node_id;
 			bpf_map_delete_elem(&syn_pins, &pkt.key);
 		} else {
-			node_id = ring_pick(EBB_RING_SECOND(vip->id), &pkt.key);
+			node_id = ring_pick(EBB_RING_SECOND(vip->id), slot);
 			how.second = !pkt.icmp_error;
 		}
 	} else {
-		node_id = ring_pick(EBB_RING_NEW(vip->id), &pkt.key);
+		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
 		/* Under the guard a new flow is placed by hash alone, not pinned. Its next packet
 		 * (the handshake's ACK, which spoofed sources never send) misses and is pinned by
 		 * the second chance, which finds this same node unless a node drains over the
@@ -219,7 +219,7 @@ int ebb_balancer(struct xdp_md *ctx)
 		if (flood_guard_on(now)) {
 			how.unpinned = true;
 			syn_pin = pkt.key.proto == IPPROTO_TCP &&
-				  ring_pick(EBB_RING_SECOND(vip->id), &pkt.key) != node_id;
+				  ring_pick(EBB_RING_SECOND(vip->id), slot) != node_id;
 		}
 	}
 	if (!node_id) {
