@@ -45,9 +45,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } members SEC(".maps");
 
-/* One Maglev lookup table: slot -> node id. */
+/* One Maglev lookup table: slot -> node id. Mmapable: user space fills a new one with one
+ * memcpy instead of 65537 element updates (a drain reaches the datapath that much sooner). */
 struct ebb_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, EBB_RING_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);

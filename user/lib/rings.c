@@ -7,17 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "libebb.h"
 #include "internal.h"
 
 static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_node *set,
-			size_t n, __u32 *table, __u32 *keys, struct ebb_err *err)
+			size_t n, __u32 *table, struct ebb_err *err)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = EBB_RING_SIZE;
-	int inner, ret;
+	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_MMAPABLE);
+	/* The kernel lays array elements out 8 bytes apart, whatever their value size. */
+	const size_t stride = 8;
+	size_t len = EBB_RING_SIZE * stride;
+	void *mem;
+	int inner, ret = 0;
 
 	if (n == 0) {
 		/* No node: the datapath finds no table and drops, counted as drop_no_node. */
@@ -27,14 +31,21 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 	}
 	ebb_maglev_build(set, n, table);
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32), sizeof(__u32),
-			       EBB_RING_SIZE, NULL);
+			       EBB_RING_SIZE, &create);
 	if (inner < 0)
 		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
-	ret = bpf_map_update_batch(inner, keys, table, &count, &opts);
-	if (!ret)
-		ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY);
-	if (ret)
-		ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id, strerror(errno));
+	/* Filled before anyone can see it; then one update of the outer map publishes it. */
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (mem == MAP_FAILED) {
+		ret = ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
+	} else {
+		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+			*(__u32 *)((char *)mem + i * stride) = table[i];
+		munmap(mem, len);
+		if (bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY))
+			ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id,
+				       strerror(errno));
+	}
 	close(inner); /* the outer map holds it now */
 	return ret;
 }
@@ -45,19 +56,16 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 	struct ebb_maglev_node *fresh = NULL, *second = NULL;
 	struct ebb_member_key mk, *prev = NULL;
 	size_t n_fresh = 0, n_second = 0;
-	__u32 *table = NULL, *keys = NULL;
+	__u32 *table = NULL;
 	int ret = -ENOMEM;
 
 	fresh = calloc(EBB_MAX_NODES, sizeof(*fresh));
 	second = calloc(EBB_MAX_NODES, sizeof(*second));
 	table = calloc(EBB_RING_SIZE, sizeof(*table));
-	keys = calloc(EBB_RING_SIZE, sizeof(*keys));
-	if (!fresh || !second || !table || !keys) {
+	if (!fresh || !second || !table) {
 		ebb_errf(err, "out of memory");
 		goto out;
 	}
-	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-		keys[i] = i;
 
 	while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
 		struct ebb_member m;
@@ -80,14 +88,13 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 			second[n_second++] = mn;
 	}
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
-	ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, keys, err);
+	ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, err);
 	if (!ret)
-		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, keys, err);
+		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, err);
 out:
 	free(fresh);
 	free(second);
 	free(table);
-	free(keys);
 	return ret;
 }
 
