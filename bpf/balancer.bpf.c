@@ -158,7 +158,9 @@ int ebb_balancer(struct xdp_md *ctx)
 		}
 	}
 
-	now = bpf_ktime_get_ns();
+	/* Tick resolution is plenty for idle timeouts, the 250 ms touch and the flood window, and
+	 * it reads no clock source (the dearest helper of a hit, in a VM above all). */
+	now = bpf_ktime_get_coarse_ns();
 	flow = bpf_map_lookup_elem(&flows, &pkt.key);
 	if (flow) {
 		node_id = flow->node_id;
@@ -218,7 +220,8 @@ int ebb_balancer(struct xdp_md *ctx)
 		 * flow's slot: such SYNs are pinned aside, in syn_pins. */
 		if (flood_guard_on(now)) {
 			how.unpinned = true;
-			syn_pin = pkt.key.proto == IPPROTO_TCP &&
+			/* The two rings differ only while one of the VIP's nodes drains. */
+			syn_pin = pkt.key.proto == IPPROTO_TCP && vip->has_draining &&
 				  ring_pick(EBB_RING_SECOND(vip->id), slot) != node_id;
 		}
 	}

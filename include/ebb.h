@@ -39,7 +39,7 @@
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 1
+#define EBB_MAP_LAYOUT_VERSION 2 /* 2: mmapable rings, ebb_vip.has_draining */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -100,7 +100,8 @@ struct ebb_vip_key {
 struct ebb_vip {
 	__u32 id; /* 0..EBB_MAX_VIPS-1: index of its rings and vip_stats */
 	enum ebb_fwd fwd;
-	__u8 pad[3];
+	__u8 has_draining; /* a member node drains: the two rings differ (set before they do) */
+	__u8 pad[2];
 	/* Flow-end timeouts in seconds, read by the agent and `node show`, not the datapath. */
 	__u32 tcp_idle_s;
 	__u32 udp_idle_s;

@@ -13,13 +13,41 @@
 #include "libebb.h"
 #include "internal.h"
 
+/* The kernel lays array elements out 8 bytes apart, whatever their value size. */
+#define RING_STRIDE 8
+#define RING_LEN ((size_t)EBB_RING_SIZE * RING_STRIDE)
+
+/*
+ * Whether the table installed in ring_id is this one already: a swap would then be work for
+ * nothing, and a wait for an RCU grace period (a drain or an activation leaves the
+ * second-chance table as it was, since a draining node stays in it).
+ */
+static bool ring_unchanged(struct ebb *e, __u32 ring_id, const __u32 *table)
+{
+	__u32 inner_id;
+	bool same = true;
+	void *mem;
+	int fd;
+
+	if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+		return false;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return false;
+	mem = mmap(NULL, RING_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED)
+		return false;
+	for (__u32 i = 0; i < EBB_RING_SIZE && same; i++)
+		same = *(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) == table[i];
+	munmap(mem, RING_LEN);
+	return same;
+}
+
 static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_node *set,
 			size_t n, __u32 *table, struct ebb_err *err)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_MMAPABLE);
-	/* The kernel lays array elements out 8 bytes apart, whatever their value size. */
-	const size_t stride = 8;
-	size_t len = EBB_RING_SIZE * stride;
 	void *mem;
 	int inner, ret = 0;
 
@@ -30,24 +58,41 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 		return 0;
 	}
 	ebb_maglev_build(set, n, table);
+	if (ring_unchanged(e, ring_id, table))
+		return 0;
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32), sizeof(__u32),
 			       EBB_RING_SIZE, &create);
 	if (inner < 0)
 		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
 	/* Filled before anyone can see it; then one update of the outer map publishes it. */
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	mem = mmap(NULL, RING_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
 	if (mem == MAP_FAILED) {
 		ret = ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
 	} else {
 		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-			*(__u32 *)((char *)mem + i * stride) = table[i];
-		munmap(mem, len);
+			*(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) = table[i];
+		munmap(mem, RING_LEN);
 		if (bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY))
 			ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id,
 				       strerror(errno));
 	}
 	close(inner); /* the outer map holds it now */
 	return ret;
+}
+
+/* The datapath asks the second-chance table about a SYN under the flood guard only while the
+ * VIP has a draining node: the only time the two tables differ. */
+static int set_has_draining(struct ebb *e, __u32 vip_id, bool on, struct ebb_err *err)
+{
+	struct ebb_vip_key key;
+	struct ebb_vip vip;
+
+	if (ebb_vip_by_id(e, vip_id, &key, &vip) || vip.has_draining == on)
+		return 0;
+	vip.has_draining = on;
+	if (bpf_map_update_elem(e->vips_fd, &key, &vip, BPF_EXIST))
+		return ebb_errf(err, "cannot update VIP %u: %s", vip_id, strerror(errno));
+	return 0;
 }
 
 int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
@@ -87,10 +132,15 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		if (state == EBB_NODE_ACTIVE || state == EBB_NODE_DRAINING)
 			second[n_second++] = mn;
 	}
+	/* The flag goes up before the tables differ, and down once they are the same again. */
+	ret = n_second != n_fresh ? set_has_draining(e, vip_id, true, err) : 0;
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
-	ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, err);
+	if (!ret)
+		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, err);
 	if (!ret)
 		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, err);
+	if (!ret && n_second == n_fresh)
+		ret = set_has_draining(e, vip_id, false, err);
 out:
 	free(fresh);
 	free(second);
