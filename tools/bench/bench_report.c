@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * bench_report: the last step of `make bench`. Merges the parts tools/bench.sh collected (the
+ * machine, bench_xdp's per-packet and control-plane figures, the lab's end-to-end runs) into
+ * one JSON document, computes the medians and ratios of the raw end-to-end runs, and prints the
+ * table.
+ *
+ *   bench_report --machine M.json --xdp X.json --e2e E.json [--out bench.json]
+ *   bench_report --print bench.json          the table of an earlier run, again
+ *   bench_report --cell X.json [X2.json...] PATH_ID
+ *                        "6.5x(200ns)": one path's median over the files, for tools/bench/ablate.sh
+ */
+#include <getopt.h>
+#include <math.h> /* NAN, isnan: macros, no libm */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "bench_util.h"
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static double num(json_object *o, const char *key)
+{
+	json_object *v = get(o, key);
+
+	return v ? json_object_get_double(v) : NAN;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	json_object *v = get(o, key);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static json_object *load(const char *path)
+{
+	json_object *o = path ? json_object_from_file(path) : NULL;
+
+	if (path && !o)
+		fprintf(stderr, "bench_report: cannot read %s\n", path);
+	return o;
+}
+
+static void add_double(json_object *o, const char *key, double v)
+{
+	if (!isnan(v))
+		json_object_object_add(o, key, json_object_new_double(
+			(double)(long long)(v * 1000 + (v < 0 ? -0.5 : 0.5)) / 1000));
+}
+
+/* Median of one numeric field over the runs that match key=value. */
+static double median_of(json_object *runs, const char *key, const char *value, const char *key2,
+			const char *value2, const char *field)
+{
+	double v[256];
+	int n = 0;
+
+	for (size_t i = 0; runs && i < json_object_array_length(runs) && n < 256; i++) {
+		json_object *r = json_object_array_get_idx(runs, i);
+		const char *a = str(r, key), *b = key2 ? str(r, key2) : NULL;
+
+		if (!a || strcmp(a, value) || (key2 && (!b || strcmp(b, value2))))
+			continue;
+		if (!isnan(num(r, field)))
+			v[n++] = num(r, field);
+	}
+	return n ? median(v, n) : NAN;
+}
+
+/* The end-to-end summary from the raw runs bench.sh recorded. */
+static void summarize_e2e(json_object *e2e)
+{
+	json_object *flood = get(e2e, "flood"), *wrk = get(e2e, "wrk");
+	json_object *runs;
+
+	if (flood && (runs = get(flood, "runs"))) {
+		/* per run: delivered / seconds, and the share of what was offered */
+		for (size_t i = 0; i < json_object_array_length(runs); i++) {
+			json_object *r = json_object_array_get_idx(runs, i);
+			double secs = num(r, "seconds");
+
+			add_double(r, "offered_pps", num(r, "sent") / secs);
+			add_double(r, "delivered_pps", num(r, "delivered") / secs);
+			add_double(r, "delivered_pct", 100 * num(r, "delivered") / num(r, "sent"));
+		}
+		for (int k = 0; k < 2; k++) {
+			const char *lb = k ? "floor" : "ebb";
+			json_object *s = json_object_new_object();
+
+			add_double(s, "offered_pps", median_of(runs, "lb", lb, NULL, NULL, "offered_pps"));
+			add_double(s, "delivered_pps", median_of(runs, "lb", lb, NULL, NULL, "delivered_pps"));
+			add_double(s, "delivered_pct", median_of(runs, "lb", lb, NULL, NULL, "delivered_pct"));
+			add_double(s, "prog_ns", median_of(runs, "lb", lb, NULL, NULL, "prog_ns"));
+			json_object_object_add(flood, lb, s);
+		}
+		add_double(flood, "delivered_ratio_ebb_to_floor",
+			   num(get(flood, "ebb"), "delivered_pps") / num(get(flood, "floor"), "delivered_pps"));
+	}
+	if (wrk && (runs = get(wrk, "runs"))) {
+		static const char *const kinds[] = { "keepalive", "close" };
+		static const char *const targets[] = { "ebb", "direct" };
+		static const char *const fields[] = { "rps", "p50_us", "p75_us", "p90_us", "p99_us", "errors" };
+
+		for (int k = 0; k < 2; k++) {
+			json_object *kind = json_object_new_object();
+
+			for (int t = 0; t < 2; t++) {
+				json_object *s = json_object_new_object();
+
+				for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+					add_double(s, fields[f], median_of(runs, "kind", kinds[k], "target",
+									   targets[t], fields[f]));
+				json_object_object_add(kind, targets[t], s);
+			}
+			add_double(kind, "rps_ratio_ebb_to_direct",
+				   num(get(kind, "ebb"), "rps") / num(get(kind, "direct"), "rps"));
+			json_object_object_add(wrk, kinds[k], kind);
+		}
+	}
+}
+
+/* ---- the table ---- */
+static void print_machine(json_object *m)
+{
+	printf("ebb bench — %s, %s\n", str(m, "date") ?: "?", str(m, "git") ?: "?");
+	printf("machine: %s, %s CPUs (nproc), kernel %s%s%s\n", str(m, "cpu") ?: "?",
+	       str(m, "nproc") ?: "?", str(m, "kernel") ?: "?",
+	       str(m, "virt") && *str(m, "virt") ? ", " : "", str(m, "virt") ?: "");
+}
+
+static int print_paths(json_object *x)
+{
+	json_object *paths = get(x, "paths");
+	int missed = 0, met = 0;
+
+	if (!paths) {
+		printf("\nPer packet: n/a (%s)\n", str(x, "na") ?: "bench_xdp did not run");
+		return 0;
+	}
+	printf("\nPer packet — BPF_PROG_TEST_RUN, %d interleaved rounds, medians; floor = floor_tx "
+	       "(swap MACs, XDP_TX)\n", (int)num(x, "rounds"));
+	printf("  floor: %.1f ns per packet (repeat %.0f; wrapped paths: %.0f distinct packets per run)\n",
+	       num(x, "floor_ns"), num(x, "repeat"), num(x, "wrap_repeat"));
+	printf("  %-28s %-14s %5s %8s %8s %8s %8s  %s\n", "path", "flow table", "bytes", "ns", "x floor",
+	       "target", "Katran", "");
+	for (size_t i = 0; i < json_object_array_length(paths); i++) {
+		json_object *p = json_object_array_get_idx(paths, i);
+		char target[16] = "", katran[16] = "", status[32] = "";
+
+		if (!isnan(num(p, "target_ratio")))
+			snprintf(target, sizeof(target), "<=%gx", num(p, "target_ratio"));
+		if (!isnan(num(p, "katran_ratio")))
+			snprintf(katran, sizeof(katran), "%gx", num(p, "katran_ratio"));
+		printf("  %-28s %-14s %5.0f ", str(p, "path") ?: "?", str(p, "table") ?: "", num(p, "bytes"));
+		if (str(p, "na")) {
+			printf("%17s %8s %8s  n/a (%s)\n", "", target, katran, str(p, "na"));
+			continue;
+		}
+		if (get(p, "met")) {
+			bool ok = json_object_get_boolean(get(p, "met"));
+			bool counted = !get(p, "counted") || json_object_get_boolean(get(p, "counted"));
+
+			if (counted) {
+				snprintf(status, sizeof(status), "%s", ok ? "met" : "MISSED");
+				ok ? met++ : missed++;
+			} else {
+				snprintf(status, sizeof(status), "(%s)", ok ? "met" : "missed");
+			}
+		}
+		printf("%8.1f %7.1fx %8s %8s  %s\n", num(p, "ns"), num(p, "ratio"), target, katran, status);
+	}
+	printf("  targets: %d met, %d missed (each counted on its path's first row; (met)/(missed): the\n"
+	       "  same target on another table size, for information). 1M = 1,048,576 flows in the LRU\n"
+	       "  flow table; \"all flows\": a different flow every packet, so the table's cache misses show.\n"
+	       "  Wrapped paths (a distinct packet per run) subtract the wrapper's cost, measured on the floor;\n"
+	       "  the method check runs the plain hit through the wrapper: it should match \"1 flow\".\n",
+	       met, missed);
+	return missed;
+}
+
+static void print_e2e(json_object *e)
+{
+	json_object *flood = get(e, "flood"), *wrk = get(e, "wrk");
+
+	if (!e || str(e, "na")) {
+		printf("\nEnd to end: n/a (%s)\n", e ? str(e, "na") : "no end-to-end part");
+		return;
+	}
+	printf("\nEnd to end — lab on veth: client -> LB (native XDP on its eth0) -> %s nginx nodes\n",
+	       str(e, "nodes") ?: "?");
+	if (flood && !str(flood, "na")) {
+		printf("  UDP flood to %s, %s-byte frames from the client (%s),\n"
+		       "  %s x %s s per program, interleaved, medians; counted at the nodes' eth0 (ebb) or\n"
+		       "  back at the client's (floor)\n",
+		       str(flood, "vip") ?: "?", str(flood, "bytes") ?: "?",
+		       !strcmp(str(flood, "mode") ?: "", "live") ? "BPF_PROG_TEST_RUN live frames" :
+								    "sendmmsg",
+		       str(flood, "rounds") ?: "?", str(flood, "seconds") ?: "?");
+		printf("  %-28s %12s %14s %10s %14s\n", "LB program", "offered pps", "delivered pps",
+		       "delivered", "program ns/pkt");
+		for (int k = 0; k < 2; k++) {
+			json_object *s = get(flood, k ? "floor" : "ebb");
+
+			printf("  %-28s %12.0f %14.0f %9.1f%% %14.1f\n",
+			       k ? "floor (reflects to client)" : "ebb (to the nodes)",
+			       num(s, "offered_pps"), num(s, "delivered_pps"), num(s, "delivered_pct"),
+			       num(s, "prog_ns"));
+		}
+		printf("  ebb / floor: delivered pps %.2f, program time per packet %.1fx. The generator and\n"
+		       "  the veth/bridge path share the CPUs: the whole path costs ~%.1f us per packet, the LB\n"
+		       "  program a small part of it (program ns: the kernel's BPF run-time statistics, on\n"
+		       "  during the flood only; they add the cost of two clock reads to every run).\n",
+		       num(flood, "delivered_ratio_ebb_to_floor"),
+		       num(get(flood, "ebb"), "prog_ns") / num(get(flood, "floor"), "prog_ns"),
+		       1e6 / num(get(flood, "floor"), "delivered_pps"));
+	} else if (flood) {
+		printf("  UDP flood: n/a (%s)\n", str(flood, "na"));
+	}
+	if (wrk && !str(wrk, "na")) {
+		printf("  wrk -t%s -c%s --latency, %s x %s s per case, interleaved, medians; the VIP %s\n"
+		       "  has one node, %s, which is also the direct target\n", str(wrk, "threads") ?: "?",
+		       str(wrk, "connections") ?: "?", str(wrk, "rounds") ?: "?", str(wrk, "seconds") ?: "?",
+		       str(wrk, "vip") ?: "?", str(wrk, "node") ?: "?");
+		printf("  %-30s %10s %9s %9s %9s %9s %7s\n", "", "req/s", "p50 us", "p75 us", "p90 us",
+		       "p99 us", "errors");
+		for (int k = 0; k < 2; k++) {
+			json_object *kind = get(wrk, k ? "close" : "keepalive");
+
+			for (int t = 0; t < 2; t++) {
+				json_object *s = get(kind, t ? "direct" : "ebb");
+
+				printf("  %-23s %-6s %10.0f %9.0f %9.0f %9.0f %9.0f %7.0f\n",
+				       t ? "" : (k ? "new connections" : "keep-alive"),
+				       t ? "direct" : "ebb", num(s, "rps"), num(s, "p50_us"), num(s, "p75_us"),
+				       num(s, "p90_us"), num(s, "p99_us"), num(s, "errors"));
+			}
+			printf("  %-30s %9.2fx\n", k ? "  conn/s, ebb / direct" : "  req/s, ebb / direct",
+			       num(kind, "rps_ratio_ebb_to_direct"));
+		}
+	} else if (wrk) {
+		printf("  wrk: n/a (%s)\n", str(wrk, "na"));
+	}
+}
+
+static void print_control(json_object *c)
+{
+	json_object *mg = get(c, "maglev_build"), *mem = get(c, "flow_memory"), *dr = get(c, "drain"),
+		    *ag = get(c, "agent_cycle"), *ring = get(c, "ring_swap");
+
+	printf("\nControl plane\n");
+	if (!c) {
+		printf("  n/a\n");
+		return;
+	}
+	printf("  Maglev build (%s slots), median of 9:", str(c, "ring_size") ?: "65537");
+	for (size_t i = 0; mg && i < json_object_array_length(mg); i++) {
+		json_object *o = json_object_array_get_idx(mg, i);
+
+		printf("%s %.0f nodes %.2f ms", i ? "," : "", num(o, "nodes"), num(o, "ms"));
+	}
+	printf("\n");
+	for (int k = 0; k < 2; k++) {
+		json_object *d = get(dr, k ? "libebb" : "ebbctl");
+
+		if (!d)
+			continue;
+		if (json_object_is_type(d, json_type_string)) {
+			printf("  drain via ebbctl: %s\n", json_object_get_string(d));
+			continue;
+		}
+		printf("  %-34s datapath after %6.1f ms (command %.1f ms); activate -> datapath %.1f ms\n",
+		       k ? "drain via ebb_node_set_state():" : "drain via `ebbctl node drain`:",
+		       num(d, "drain_to_datapath_ms"), num(d, "command_ms"),
+		       num(d, "activate_to_datapath_ms"));
+	}
+	if (ring)
+		printf("  a fresh ring (a drain rebuilds both rings of each of the node's VIPs): build + fill\n"
+		       "  %.1f ms by batch update, %.1f ms through mmap; swapping it in (map-in-map update, which\n"
+		       "  waits for an RCU grace period) %.1f ms\n",
+		       num(ring, "fill_ms"), num(ring, "fill_mmap_ms"), num(ring, "outer_update_ms"));
+	if (mem) {
+		json_object *t = get(mem, "tables");
+
+		printf("  flow table memory: %.1f bytes per entry (LRU hash, 40-byte key, 16-byte value),\n"
+		       "  memlock of /proc/PID/fdinfo:", num(mem, "bytes_per_entry"));
+		for (size_t i = 0; t && i < json_object_array_length(t); i++) {
+			json_object *o = json_object_array_get_idx(t, i);
+
+			printf("%s %.0f entries %.1f MiB", i ? "," : "", num(o, "entries"),
+			       num(o, "memlock_bytes") / 1048576);
+		}
+		printf("\n");
+	}
+	printf("  agent cycle (ebbd --once, after filling the table):");
+	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {
+		json_object *o = json_object_array_get_idx(ag, i);
+
+		if (str(o, "na"))
+			printf("%s %.0f flows n/a (%s)", i ? "," : "", num(o, "flows"), str(o, "na"));
+		else
+			printf("%s %.0f flows %.1f ms", i ? "," : "", num(o, "flows"), num(o, "cycle_ms"));
+	}
+	printf("\n");
+}
+
+static int print_all(json_object *doc)
+{
+	int missed;
+
+	print_machine(get(doc, "machine"));
+	missed = print_paths(get(doc, "per_packet"));
+	print_e2e(get(doc, "end_to_end"));
+	print_control(get(doc, "control_plane"));
+	return missed;
+}
+
+/* One path's median ratio (and ns) over several bench_xdp documents. */
+static int cell(char **files, int nfiles, const char *id)
+{
+	double r[64], ns[64];
+	int n = 0;
+
+	for (int f = 0; f < nfiles && n < 64; f++) {
+		json_object *x = load(files[f]), *paths = get(x, "paths");
+
+		for (size_t i = 0; paths && i < json_object_array_length(paths); i++) {
+			json_object *p = json_object_array_get_idx(paths, i);
+
+			if (strcmp(str(p, "id") ?: "", id) || str(p, "na"))
+				continue;
+			r[n] = num(p, "ratio");
+			ns[n++] = num(p, "ns");
+		}
+		json_object_put(x);
+	}
+	if (!n) {
+		printf("n/a\n");
+		return 1;
+	}
+	printf("%.1fx(%.0fns)\n", median(r, n), median(ns, n));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "machine", required_argument, NULL, 'm' }, { "xdp", required_argument, NULL, 'x' },
+		{ "e2e", required_argument, NULL, 'e' },     { "out", required_argument, NULL, 'o' },
+		{ "print", required_argument, NULL, 'p' },   { "cell", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *machine = NULL, *xdp = NULL, *e2e = NULL, *out = NULL, *print = NULL, *cellf = NULL;
+	json_object *doc, *x, *cp;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'm': machine = optarg; break;
+		case 'x': xdp = optarg; break;
+		case 'e': e2e = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': print = optarg; break;
+		case 'c': cellf = optarg; break;
+		default:
+			fprintf(stderr, "usage: see the comment at the top of tools/bench/bench_report.c\n");
+			return 2;
+		}
+	}
+	if (cellf) {
+		/* --cell FILE [FILE...] ID: optind points past the first file */
+		if (optind >= argc)
+			return 2;
+		argv[optind - 1] = (char *)cellf;
+		return cell(argv + optind - 1, argc - optind, argv[argc - 1]);
+	}
+	if (print) {
+		doc = load(print);
+		if (!doc)
+			return 1;
+		print_all(doc);
+		return 0;
+	}
+	doc = json_object_new_object();
+	json_object_object_add(doc, "machine", load(machine) ?: json_object_new_object());
+	x = load(xdp);
+	if (!x) {
+		x = json_object_new_object();
+		json_object_object_add(x, "na", json_object_new_string("bench_xdp failed"));
+	}
+	cp = get(x, "control_plane");
+	if (cp) {
+		json_object_get(cp);
+		json_object_object_del(x, "control_plane");
+	}
+	json_object_object_add(doc, "per_packet", x);
+	{
+		json_object *e = load(e2e);
+
+		if (!e) {
+			e = json_object_new_object();
+			json_object_object_add(e, "na", json_object_new_string("the lab part did not run"));
+		}
+		summarize_e2e(e);
+		json_object_object_add(doc, "end_to_end", e);
+	}
+	json_object_object_add(doc, "control_plane", cp);
+	print_all(doc);
+	if (out && json_object_to_file_ext(out, doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) {
+		fprintf(stderr, "bench_report: cannot write %s\n", out);
+		return 1;
+	}
+	if (out)
+		printf("\nJSON: %s\n", out);
+	return 0;
+}

@@ -1,0 +1,1584 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * bench_xdp: what one packet costs on each datapath path, and what the control plane costs.
+ * Run by tools/bench.sh (`make bench`); writes one JSON document (--json FILE), which
+ * bench_report prints as the table.
+ *
+ * Per packet. BPF_PROG_TEST_RUN (repeat N) runs the balancer on a 64-byte frame; the cost of a
+ * run is the calling thread's CPU time across the syscall divided by N (the kernel's own
+ * `duration` is whole nanoseconds, too coarse next to a floor of 25-30 ns). Every measurement is
+ * bracketed by two runs of the floor, floor_tx.bpf.o (swap the MACs, XDP_TX: the least an XDP
+ * forwarder does), and its ratio is taken against their mean, so that a machine that drifts by
+ * 2x between runs (lab.md trap 6) still gives a stable ratio. Rounds interleave every path;
+ * the figures are medians over the rounds.
+ *
+ * Repeat reuses ONE buffer (lab.md trap 5), so a path that must see a different packet each
+ * time (a new flow, a second chance, hits spread over a big table) runs behind a wrapper: a
+ * hand-assembled XDP program that writes a counter into the source address and port, then
+ * tail-calls the balancer. The same wrapper tail-calling the floor runs right before and after;
+ * the balancer's cost is  t(wrapper -> balancer) - t(wrapper -> floor) + t(floor). Flows a
+ * run inserted into the 1M table are deleted after it, so that the table stays at 1M.
+ * A path that grows the frame (ipip) runs behind a wrapper that first shrinks it back with
+ * bpf_xdp_adjust_head; that call's own cost is estimated by a program that moves the head out
+ * and back again in one run, and taken off too.
+ *
+ * The balancer is loaded privately: its maps are pinned under --bpffs DIR, never under
+ * /sys/fs/bpf/ebb, and DIR is removed at exit, also on SIGINT/SIGTERM/SIGHUP/SIGPIPE. Three
+ * instances, one per flow table: DIR/small (the default 256k entries, a few flows in it),
+ * DIR/big (1,048,576 flows, room for more: inserts do not evict) and DIR/full (1,048,576 entries,
+ * all taken: every insert evicts, as in an LB's steady state).
+ *
+ * Control plane. Maglev build time (ebb_maglev_build), map memory per flow entry (memlock of
+ * /proc/self/fdinfo), drain latency (`ebbctl node drain` while a thread keeps offering a SYN
+ * whose slot is the drained node's, until the datapath places it elsewhere), and the agent's
+ * cycle (`ebbd --once`) at 10k, 100k and 1M flows.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "libebb.h"
+#include "packets.h"
+#include "bench_util.h"
+#include "balancer.skel.h"
+#include "floor_tx.skel.h"
+
+uint16_t test_ports[8]; /* packets.h's run-time ports; the bench uses fixed ones */
+
+#define MAX_ROUNDS 64
+#define MILLION (1u << 20) /* the "1M flows" table: 1,048,576 entries */
+#define V4(a, b, c, d) ((__u32)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+static const __u8 LB_MAC[6] = { 0x02, 0xeb, 0, 0, 0, 0x02 };
+static const __u8 CLIENT_MAC[6] = { 0x02, 0xeb, 0, 0, 0, 0x01 };
+
+/* ---- options ---- */
+static int opt_rounds = 11;
+static __u32 opt_repeat = 500000; /* a plain run: one packet, repeated */
+static __u32 opt_wrap_repeat = 100000; /* a wrapped run: a distinct packet each time */
+static const char *opt_bpffs;
+static const char *opt_json;
+static const char *opt_ebbctl;
+static const char *opt_ebbd;
+static bool opt_quick; /* smaller tables, fewer rounds: for trying the bench out */
+static bool opt_no_control;
+static const char *opt_only; /* comma-separated path ids: measure only these */
+static bool opt_no_verify; /* ablation variants may not count what the checks look at */
+
+/* ---- cleanup of the private bpffs directory, also from a signal ---- */
+static char pin_dirs[3][256];
+
+static void unpin_all(void)
+{
+	char path[1100];
+
+	for (int d = 0; d < 3; d++) {
+		DIR *dir = pin_dirs[d][0] ? opendir(pin_dirs[d]) : NULL;
+		struct dirent *de;
+
+		if (!dir)
+			continue;
+		while ((de = readdir(dir)))
+			if (de->d_name[0] != '.') {
+				snprintf(path, sizeof(path), "%s/%s", pin_dirs[d], de->d_name);
+				unlink(path);
+			}
+		closedir(dir);
+		rmdir(pin_dirs[d]);
+	}
+	if (opt_bpffs)
+		rmdir(opt_bpffs);
+}
+
+static void on_signal(int sig)
+{
+	unpin_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench_xdp: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "  xdp: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+}
+
+/* ---- one balancer instance ---- */
+struct inst {
+	const char *name;
+	struct bpf_object *obj;
+	struct ebb e;
+	int prog_fd;
+	__u32 flows_max;
+	char dir[256];
+};
+
+/* The built-in balancer (the skeleton's bytes), or --object FILE: a variant for ablation. */
+static const char *opt_object;
+
+static void inst_load(struct inst *in, int slot, const char *name, __u32 flows)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct ebb_err err = {};
+	struct bpf_program *prog;
+	size_t sz = 0;
+
+	in->name = name;
+	snprintf(in->dir, sizeof(in->dir), "%s/%s", opt_bpffs, name);
+	if (mkdir(in->dir, 0700) && errno != EEXIST)
+		die("cannot create %s: %s", in->dir, strerror(errno));
+	snprintf(pin_dirs[slot], sizeof(pin_dirs[slot]), "%s", in->dir);
+	oo.pin_root_path = in->dir;
+	oo.object_name = "balancer_bpf";
+	if (opt_object)
+		in->obj = bpf_object__open_file(opt_object, &oo);
+	else {
+		const void *bytes = balancer_bpf__elf_bytes(&sz);
+
+		in->obj = bpf_object__open_mem(bytes, sz, &oo);
+	}
+	if (!in->obj)
+		die("cannot open the balancer: %s", strerror(errno));
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
+	if (bpf_object__load(in->obj))
+		die("cannot load the balancer (%s)", name);
+	if (ebb_from_object(&in->e, in->obj, &err))
+		die("%s", err.msg);
+	snprintf(in->e.bpffs, sizeof(in->e.bpffs), "%s", in->dir);
+	prog = bpf_object__find_program_by_name(in->obj, "ebb_balancer");
+	if (!prog)
+		die("no program ebb_balancer in the object");
+	in->prog_fd = bpf_program__fd(prog);
+	in->flows_max = flows;
+}
+
+static void set_flood_rate(struct inst *in, __u32 rate)
+{
+	struct ebb_settings s = {};
+	__u32 zero = 0;
+
+	if (in->e.settings_fd < 0)
+		return;
+	bpf_map_lookup_elem(in->e.settings_fd, &zero, &s);
+	s.flood_rate = rate;
+	if (bpf_map_update_elem(in->e.settings_fd, &zero, &s, BPF_ANY))
+		die("cannot write settings: %s", strerror(errno));
+}
+
+static struct ebb_vip_key vip_key(const char *s)
+{
+	struct ebb_vip_key k;
+	struct ebb_err err = {};
+
+	if (ebb_parse_vip(s, &k, &err))
+		die("%s", err.msg);
+	return k;
+}
+
+static struct ebb_addr addr_of(const char *s)
+{
+	struct ebb_addr a;
+	struct ebb_err err = {};
+
+	if (ebb_parse_addr(s, &a, &err))
+		die("%s", err.msg);
+	return a;
+}
+
+static void add_vip(struct inst *in, const char *vip, __u8 fwd)
+{
+	struct ebb_vip_opts o = { .fwd = fwd };
+	struct ebb_vip_key k = vip_key(vip);
+	struct ebb_err err = {};
+
+	if (ebb_vip_add(&in->e, &k, &o, &err))
+		die("vip add %s: %s", vip, err.msg);
+}
+
+/* Node i of the bench: 198.51.100.1i / 2001:db8::1i, MAC 02:eb:00:00:01:0i as in the lab. */
+static void add_node(struct inst *in, const char *addr, int i, const char *vip)
+{
+	struct ebb_node_opts o = { .have_mac = true, .mac = { 0x02, 0xeb, 0, 0, 0x01, (__u8)i } };
+	struct ebb_addr a = addr_of(addr);
+	struct ebb_vip_key k = vip_key(vip);
+	struct ebb_err err = {};
+
+	if (ebb_node_add(&in->e, &a, &k, &o, &err))
+		die("node add %s: %s", addr, err.msg);
+}
+
+static __u32 vip_id_of(struct inst *in, const char *vip)
+{
+	struct ebb_vip_key k = vip_key(vip);
+	struct ebb_vip v;
+
+	if (ebb_vip_find(&in->e, &k, &v))
+		die("no VIP %s", vip);
+	return v.id;
+}
+
+static __u32 node_id_of(struct inst *in, const char *addr)
+{
+	struct ebb_addr a = addr_of(addr);
+	__u32 id;
+
+	if (ebb_node_find(&in->e, &a, &id, NULL))
+		die("no node %s", addr);
+	return id;
+}
+
+/* The flow key the datapath builds for an IPv4 client of the VIP 203.0.113.10:80/tcp. */
+static struct ebb_flow_key key4(__u32 src, __u16 sport, __u32 vip)
+{
+	struct ebb_flow_key k = {};
+
+	k.src[0] = htonl(src);
+	k.dst[0] = htonl(vip);
+	k.sport = htons(sport);
+	k.dport = htons(80);
+	k.proto = IPPROTO_TCP;
+	k.family = EBB_FAMILY_V4;
+	return k;
+}
+
+/* Key i of a wrapper's sequence: source base + (i >> 16), source port i & 0xffff. */
+static struct ebb_flow_key seq_key(__u32 base, __u64 i, __u32 vip)
+{
+	return key4(base + (__u32)(i >> 16), (__u16)(i & 0xffff), vip);
+}
+
+/* Flows base+0 .. base+n-1 of a sequence to the VIP (address vip, id vip_id), pinned
+ * round-robin to node ids, seen just now. */
+static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32 vip_id,
+		       const __u32 *ids, int nids)
+{
+	const __u32 chunk = 65536;
+	struct ebb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct ebb_flow *vals = calloc(chunk, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u64 now = ebb_now_ns();
+
+	if (!keys || !vals)
+		die("out of memory");
+	for (__u64 done = 0; done < n;) {
+		__u32 cnt = n - done < chunk ? (__u32)(n - done) : chunk;
+
+		for (__u32 j = 0; j < cnt; j++) {
+			__u64 i = from + done + j;
+
+			keys[j] = seq_key(base, i, vip);
+			vals[j] = (struct ebb_flow){ .node_id = ids[i % nids], .vip_id = (__u16)vip_id,
+						     .last_seen_ns = now };
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
+			die("filling the flow table: %s", strerror(errno));
+		done += cnt;
+	}
+	free(keys);
+	free(vals);
+}
+
+/* Deletes keys from..from+n-1 of a sequence; keys that are not there are fine. */
+static void delete_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip)
+{
+	const __u32 chunk = 65536;
+	struct ebb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	if (!keys)
+		die("out of memory");
+	for (__u64 done = 0; done < n;) {
+		__u32 cnt = n - done < chunk ? (__u32)(n - done) : chunk, did = cnt;
+
+		for (__u32 j = 0; j < cnt; j++)
+			keys[j] = seq_key(base, from + done + j, vip);
+		if (bpf_map_delete_batch(fd, keys, &did, &bo)) {
+			/* A key was missing: the batch stops there; finish one by one. */
+			for (__u32 j = did; j < cnt; j++)
+				bpf_map_delete_elem(fd, &keys[j]);
+		}
+		done += cnt;
+	}
+	free(keys);
+}
+
+static __u64 count_flows(int fd)
+{
+	const __u32 chunk = 65536;
+	struct ebb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct ebb_flow *vals = calloc(chunk, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct ebb_flow_key out;
+	void *in = NULL;
+	__u64 total = 0;
+
+	if (!keys || !vals)
+		die("out of memory");
+	for (;;) {
+		__u32 cnt = chunk;
+		int err = bpf_map_lookup_batch(fd, in, &out, keys, vals, &cnt, &bo);
+
+		total += cnt;
+		if (err)
+			break;
+		in = &out;
+	}
+	free(keys);
+	free(vals);
+	return total;
+}
+
+/* ---- the wrapper program ---- */
+struct wrap_spec {
+	int target_fd; /* the program tail-called */
+	bool rewrite; /* source address/port from the counter */
+	__u32 base, mask; /* source = base + (i >> 16), port = i & 0xffff, i = counter & mask */
+	bool restore; /* undo a head growth of `grow` bytes on a `len`-byte frame ... */
+	__u32 len, grow;
+	__u8 eth[14]; /* ... and write the original Ethernet header back */
+};
+
+struct wrap {
+	int prog_fd, ctr_fd, parray_fd;
+};
+
+static int load_prog(const char *name, const struct bpf_insn *insns, size_t n)
+{
+	static char log[65536];
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .log_buf = log, .log_size = sizeof(log), .log_level = 1,
+		    .expected_attach_type = BPF_XDP);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, name, "Dual BSD/GPL", insns, n, &po);
+
+	if (fd < 0)
+		die("cannot load %s: %s\n%s", name, strerror(errno), log);
+	return fd;
+}
+
+static __s32 le32_of(const __u8 *b)
+{
+	return (__s32)((__u32)b[0] | (__u32)b[1] << 8 | (__u32)b[2] << 16 | (__u32)b[3] << 24);
+}
+
+/* r = the map (BPF_PSEUDO_MAP_FD) or its value (BPF_PSEUDO_MAP_VALUE): two instructions. */
+static int emit_ld_map(struct bpf_insn *p, int n, int reg, int kind, int fd)
+{
+	p[n++] = BI(BPF_LD | BPF_DW | BPF_IMM, reg, kind, 0, fd);
+	p[n++] = BI(0, 0, 0, 0, 0);
+	return n;
+}
+
+static struct wrap wrap_load(const struct wrap_spec *s)
+{
+	struct bpf_insn p[64];
+	struct wrap w;
+	__u32 zero = 0;
+	int n = 0, jmp_out;
+
+	w.ctr_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bench_ctr", 4, 8, 1, NULL);
+	w.parray_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bench_tail", 4, 4, 1, NULL);
+	if (w.ctr_fd < 0 || w.parray_fd < 0)
+		die("cannot create the wrapper's maps: %s", strerror(errno));
+
+	p[n++] = BI_MOV64_REG(BPF_REG_6, BPF_REG_1); /* r6 = ctx */
+	if (s->rewrite) {
+		/* r7 = counter++ & mask */
+		n = emit_ld_map(p, n, BPF_REG_1, BPF_PSEUDO_MAP_VALUE, w.ctr_fd);
+		p[n++] = BI_LDX(BPF_DW, BPF_REG_7, BPF_REG_1, 0);
+		p[n++] = BI_MOV64_REG(BPF_REG_2, BPF_REG_7);
+		p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_2, 1);
+		p[n++] = BI_STX(BPF_DW, BPF_REG_1, BPF_REG_2, 0);
+		if (s->mask)
+			p[n++] = BI_ALU64_IMM(BPF_AND, BPF_REG_7, (__s32)s->mask);
+	}
+	if (s->restore) {
+		/* if (data + len + grow <= data_end) bpf_xdp_adjust_head(ctx, grow) */
+		p[n++] = BI_LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, data));
+		p[n++] = BI_LDX(BPF_W, BPF_REG_3, BPF_REG_6, offsetof(struct xdp_md, data_end));
+		p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_2, (__s32)(s->len + s->grow));
+		p[n++] = BI_JGT_REG(BPF_REG_2, BPF_REG_3, 3);
+		p[n++] = BI_MOV64_REG(BPF_REG_1, BPF_REG_6);
+		p[n++] = BI_MOV64_IMM(BPF_REG_2, (__s32)s->grow);
+		p[n++] = BI_CALL(BPF_FUNC_xdp_adjust_head);
+	}
+	/* r2 = data; if (data + 36 > data_end) goto out */
+	p[n++] = BI_LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, data));
+	p[n++] = BI_LDX(BPF_W, BPF_REG_3, BPF_REG_6, offsetof(struct xdp_md, data_end));
+	p[n++] = BI_MOV64_REG(BPF_REG_4, BPF_REG_2);
+	p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_4, 36);
+	jmp_out = n;
+	p[n++] = BI_JGT_REG(BPF_REG_4, BPF_REG_3, 0); /* patched below */
+	if (s->restore) {
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 0, le32_of(s->eth));
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 4, le32_of(s->eth + 4));
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 8, le32_of(s->eth + 8));
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_H, BPF_REG_2, 0, 12,
+			    (__s32)((__u32)s->eth[12] | (__u32)s->eth[13] << 8));
+	}
+	if (s->rewrite) {
+		/* saddr (offset 26) = htonl(base + (i >> 16)); sport (34) = htons(i & 0xffff) */
+		p[n++] = BI_MOV64_REG(BPF_REG_5, BPF_REG_7);
+		p[n++] = BI_ALU64_IMM(BPF_RSH, BPF_REG_5, 16);
+		p[n++] = BI_ALU32_IMM(BPF_ADD, BPF_REG_5, (__s32)s->base);
+		p[n++] = BI_TO_BE(BPF_REG_5, 32);
+		p[n++] = BI_STX(BPF_W, BPF_REG_2, BPF_REG_5, 26);
+		p[n++] = BI_MOV64_REG(BPF_REG_5, BPF_REG_7);
+		p[n++] = BI_ALU64_IMM(BPF_AND, BPF_REG_5, 0xffff);
+		p[n++] = BI_TO_BE(BPF_REG_5, 16);
+		p[n++] = BI_STX(BPF_H, BPF_REG_2, BPF_REG_5, 34);
+	}
+	/* bpf_tail_call(ctx, &tail, 0) */
+	p[n++] = BI_MOV64_REG(BPF_REG_1, BPF_REG_6);
+	n = emit_ld_map(p, n, BPF_REG_2, BPF_PSEUDO_MAP_FD, w.parray_fd);
+	p[n++] = BI_MOV64_IMM(BPF_REG_3, 0);
+	p[n++] = BI_CALL(BPF_FUNC_tail_call);
+	p[jmp_out].off = (__s16)(n - jmp_out - 1);
+	p[n++] = BI_MOV64_IMM(BPF_REG_0, XDP_ABORTED); /* out: */
+	p[n++] = BI_EXIT();
+
+	w.prog_fd = load_prog("bench_wrap", p, n);
+	if (bpf_map_update_elem(w.parray_fd, &zero, &s->target_fd, BPF_ANY))
+		die("cannot install the wrapper's tail call: %s", strerror(errno));
+	return w;
+}
+
+static void wrap_reset(const struct wrap *w)
+{
+	__u32 zero = 0;
+	__u64 v = 0;
+
+	bpf_map_update_elem(w->ctr_fd, &zero, &v, BPF_ANY);
+}
+
+/* One frame with its head moved out by `grow` and back: twice the cost of one move. */
+static int load_adjust_pair(__u32 grow)
+{
+	struct bpf_insn p[] = {
+		BI_MOV64_REG(BPF_REG_6, BPF_REG_1),
+		BI_MOV64_REG(BPF_REG_1, BPF_REG_6),
+		BI_MOV64_IMM(BPF_REG_2, -(__s32)grow),
+		BI_CALL(BPF_FUNC_xdp_adjust_head),
+		BI_MOV64_REG(BPF_REG_1, BPF_REG_6),
+		BI_MOV64_IMM(BPF_REG_2, (__s32)grow),
+		BI_CALL(BPF_FUNC_xdp_adjust_head),
+		BI_MOV64_IMM(BPF_REG_0, XDP_TX),
+		BI_EXIT(),
+	};
+
+	return load_prog("bench_adjust2", p, sizeof(p) / sizeof(p[0]));
+}
+
+/* ---- running a program ---- */
+struct run_out {
+	__u32 retval;
+	__u8 data[256];
+	__u32 len;
+};
+
+/* ns per run: thread CPU time across the syscall / repeat. */
+static double run_ns(int fd, const void *pkt, size_t len, __u32 repeat, struct run_out *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
+		    .repeat = repeat);
+	double t0, t1;
+
+	if (out) {
+		o.data_out = out->data;
+		o.data_size_out = sizeof(out->data);
+	}
+	t0 = thread_cpu_ns();
+	if (bpf_prog_test_run_opts(fd, &o))
+		die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+	t1 = thread_cpu_ns();
+	if (out) {
+		out->retval = o.retval;
+		out->len = o.data_size_out;
+	}
+	return (t1 - t0) / repeat;
+}
+
+/* ---- the paths ---- */
+enum { SMALL, BIG, FULL, N_INST };
+
+struct bcase {
+	const char *id, *label, *table;
+	int inst;
+	const char *na; /* not measurable: why */
+	double target, katran; /* ratio targets; 0 = none */
+	bool secondary; /* the target is shown, but counted on the path's main row */
+	/* the frame */
+	struct pkt_desc d;
+	__u8 pkt[PKT_MAX];
+	size_t len;
+	__u32 expect; /* XDP verdict */
+	int check; /* what the counters must show after one packet (CHK_*) */
+	/* wrapped: a distinct packet per run */
+	bool wrapped, reset, restore;
+	__u32 base, mask, grow;
+	__u32 flood_rate; /* settings while it runs; 0 = guard off */
+	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
+	/* results */
+	double ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
+	int n;
+};
+
+enum { CHK_NONE, CHK_PASS_NOT_VIP, CHK_HIT, CHK_NEW, CHK_SECOND, CHK_UNPINNED };
+
+static struct inst insts[N_INST];
+static int floor_fd, adjust_fd;
+static double floor_all[MAX_ROUNDS * 64];
+static int n_floor;
+
+#define VIP4 V4(203, 0, 113, 10)
+#define CLIENT4 V4(198, 51, 100, 1)
+#define SEQ_1M V4(192, 0, 2, 0) /* the 1M established flows: 192.0.2.0-15, every port */
+#define SEQ_NEW V4(192, 0, 2, 64) /* new flows: 192.0.2.64.. */
+#define SEQ_SECOND V4(192, 0, 2, 128) /* second chances: 192.0.2.128.. */
+#define SEQ_FLOOD V4(192, 0, 2, 192) /* SYNs under the flood guard: 192.0.2.192.. */
+#define SEQ_CHECK V4(192, 0, 2, 32) /* the method check's two established flows */
+
+static struct pkt_desc tcp4(const char *src, const char *dst, uint16_t sport, uint8_t flags)
+{
+	/* 14 + 20 + 20 + 10 bytes of payload = 64 */
+	return (struct pkt_desc){ .family = 4, .src = src, .dst = dst, .proto = IPPROTO_TCP,
+				  .sport = sport, .dport = 80, .flags = flags, .payload = 10 };
+}
+
+static struct pkt_desc tcp6(const char *src, const char *dst, uint16_t sport, uint8_t flags)
+{
+	/* 14 + 40 + 20 = 74: the smallest TCP/IPv6 frame */
+	return (struct pkt_desc){ .family = 6, .src = src, .dst = dst, .proto = IPPROTO_TCP,
+				  .sport = sport, .dport = 80, .flags = flags };
+}
+
+/* The quoted packets of the ICMP errors: the node's replies (VIP -> client) of the flows. */
+static const struct pkt_desc reply4 = { .family = 4, .src = "203.0.113.10", .dst = "198.51.100.1",
+					.proto = IPPROTO_TCP, .sport = 80, .dport = 40000,
+					.flags = TH_ACK };
+static const struct pkt_desc reply6 = { .family = 6, .src = "2001:db8:100::10", .dst = "2001:db8::1",
+					.proto = IPPROTO_TCP, .sport = 80, .dport = 40001,
+					.flags = TH_ACK };
+
+static struct bcase cases[] = {
+	{ .id = "pass_not_vip", .label = "non-VIP pass", .table = "-", .inst = SMALL,
+	  .target = 3, .katran = 5.5, .expect = XDP_PASS, .check = CHK_PASS_NOT_VIP },
+	{ .id = "hit", .label = "established hit", .table = "1 flow", .inst = SMALL, .target = 7,
+	  .katran = 11, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "hit_1m", .label = "established hit", .table = "1M, same flow", .inst = BIG,
+	  .target = 7, .katran = 11, .secondary = true, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, all flows", .inst = BIG,
+	  .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M, .mask = MILLION - 1 },
+	{ .id = "new_flow", .label = "new flow (SYN, insert)", .table = "1M flows", .inst = BIG,
+	  .target = 40, .katran = 65, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
+	  .reset = true, .base = SEQ_NEW },
+	{ .id = "new_flow_small", .label = "new flow (SYN, insert)", .table = "few flows",
+	  .inst = SMALL, .target = 40, .katran = 65, .secondary = true, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true, .reset = true,
+	  .base = SEQ_NEW },
+	{ .id = "new_flow_full", .label = "new flow (SYN, insert)", .table = "1M, full",
+	  .inst = FULL, .target = 40, .katran = 65, .secondary = true, .expect = XDP_TX,
+	  .check = CHK_NEW, .wrapped = true, .base = SEQ_NEW },
+	{ .id = "second_chance", .label = "second chance (ACK miss)", .table = "1M flows",
+	  .inst = BIG, .expect = XDP_TX, .check = CHK_SECOND, .wrapped = true, .reset = true,
+	  .base = SEQ_SECOND },
+	{ .id = "hit_wrapped", .label = "method check: hit, wrapped", .table = "2 flows",
+	  .inst = SMALL, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_CHECK,
+	  .mask = 1 },
+	{ .id = "hit_draining", .label = "hit on a draining node", .table = "few flows",
+	  .inst = SMALL, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "hit_ipv6", .label = "IPv6 established hit", .table = "few flows", .inst = SMALL,
+	  .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "icmp4_too_big", .label = "ICMP frag-needed steering", .table = "few flows",
+	  .inst = SMALL, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "icmp6_too_big", .label = "ICMPv6 too-big steering", .table = "few flows",
+	  .inst = SMALL, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "ipip_hit", .label = "ipip encapsulation hit", .table = "few flows", .inst = SMALL,
+	  .expect = XDP_TX, .check = CHK_HIT, .restore = true, .grow = 20 },
+	{ .id = "syn_flood", .label = "SYN under the flood guard", .table = "1M flows", .inst = BIG,
+	  .target = 12, .katran = 19, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true,
+	  .base = SEQ_FLOOD, .flood_rate = 1 },
+	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
+	  .inst = SMALL, .target = 12, .katran = 19, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
+	  .flood_rate = 1 },
+};
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static struct bcase *case_by_id(const char *id)
+{
+	for (size_t i = 0; i < N_CASES; i++)
+		if (!strcmp(cases[i].id, id))
+			return &cases[i];
+	die("no case %s", id);
+}
+
+static void build(struct bcase *c, struct pkt_desc d)
+{
+	struct pkt_layout lay;
+
+	c->d = d;
+	lay = build_frame(&c->d, LB_MAC, CLIENT_MAC, c->pkt);
+	c->len = lay.len;
+}
+
+/* The drop/pass reasons counted so far: what a path that went wrong did instead. */
+static void show_reasons(struct inst *in)
+{
+	for (__u32 r = 0; r < EBB_R_MAX; r++) {
+		struct ebb_reason_counter c;
+
+		if (!ebb_reason_sum(&in->e, r, &c) && c.packets)
+			fprintf(stderr, "  %s: %s %llu\n", in->name, ebb_reason_name(r),
+				(unsigned long long)c.packets);
+	}
+}
+
+/* Runs the packet once through the datapath (repeat 1), as a client's first packet would. */
+static struct run_out once(struct inst *in, struct pkt_desc d)
+{
+	__u8 pkt[PKT_MAX];
+	struct pkt_layout lay = build_frame(&d, LB_MAC, CLIENT_MAC, pkt);
+	struct run_out out;
+
+	run_ns(in->prog_fd, pkt, lay.len, 1, &out);
+	return out;
+}
+
+static void setup(void)
+{
+	struct inst *s = &insts[SMALL], *b = &insts[BIG];
+	__u32 big_flows = opt_quick ? (MILLION / 8 + 262144) : (MILLION + 262144);
+	__u32 fill = opt_quick ? MILLION / 8 : MILLION;
+	__u32 ids[3];
+	struct run_out out;
+	struct bcase *c;
+
+	note("loading the balancer three times under %s (flow tables of %u, %u and %u entries)",
+	     opt_bpffs, EBB_FLOW_TABLE_SIZE, big_flows, fill);
+	inst_load(s, SMALL, "small", EBB_FLOW_TABLE_SIZE);
+	inst_load(b, BIG, "big", big_flows);
+	/* full: a table at capacity, as an LB's is in its steady state: each insert evicts */
+	inst_load(&insts[FULL], FULL, "full", fill);
+	{
+		struct floor_tx_bpf *f = floor_tx_bpf__open_and_load();
+
+		if (!f)
+			die("cannot load floor_tx");
+		floor_fd = bpf_program__fd(f->progs.xdp_swap_tx);
+	}
+	adjust_fd = load_adjust_pair(20);
+
+	for (int k = 0; k < N_INST; k++) {
+		struct inst *in = &insts[k];
+
+		set_flood_rate(in, 0); /* the guard only where a path asks for it */
+		add_vip(in, "203.0.113.10:80/tcp", EBB_FWD_DSR);
+		add_vip(in, "[2001:db8:100::10]:80/tcp", EBB_FWD_DSR);
+		add_node(in, "198.51.100.11", 1, "203.0.113.10:80/tcp");
+		add_node(in, "198.51.100.12", 2, "203.0.113.10:80/tcp");
+		add_node(in, "198.51.100.13", 3, "203.0.113.10:80/tcp");
+		add_node(in, "2001:db8::11", 1, "[2001:db8:100::10]:80/tcp");
+		add_node(in, "2001:db8::12", 2, "[2001:db8:100::10]:80/tcp");
+		add_node(in, "2001:db8::13", 3, "[2001:db8:100::10]:80/tcp");
+	}
+	/* small: a VIP with a node to drain (its flows still hit; a VIP of its own, so that the
+	 * other paths see no drain), and the drain-latency VIP's nodes. */
+	add_vip(s, "203.0.113.12:80/tcp", EBB_FWD_DSR);
+	add_node(s, "198.51.100.11", 1, "203.0.113.12:80/tcp");
+	add_node(s, "198.51.100.14", 4, "203.0.113.12:80/tcp");
+	add_vip(s, "203.0.113.20:80/tcp", EBB_FWD_DSR);
+	add_node(s, "198.51.100.15", 5, "203.0.113.20:80/tcp");
+	add_node(s, "198.51.100.16", 6, "203.0.113.20:80/tcp");
+	add_node(s, "198.51.100.17", 7, "203.0.113.20:80/tcp");
+
+	/* big: 1M established flows 192.0.2.0-15:0-65535 -> VIP, over the three nodes */
+	if (node_id_of(s, "198.51.100.11") != node_id_of(b, "198.51.100.11") ||
+	    node_id_of(b, "198.51.100.11") != node_id_of(&insts[FULL], "198.51.100.11"))
+		die("the two instances number their nodes differently");
+	ids[0] = node_id_of(b, "198.51.100.11");
+	ids[1] = node_id_of(b, "198.51.100.12");
+	ids[2] = node_id_of(b, "198.51.100.13");
+	{
+		double t0 = now_s();
+
+		fill_flows(b->e.flows_fd, SEQ_1M, 0, fill, VIP4, vip_id_of(b, "203.0.113.10:80/tcp"),
+			   ids, 3);
+		fill_flows(insts[FULL].e.flows_fd, SEQ_1M, 0, fill, VIP4,
+			   vip_id_of(&insts[FULL], "203.0.113.10:80/tcp"), ids, 3);
+		note("filled the big and the full tables with %u flows each in %.2f s (bpf_map_update_batch)",
+		     fill, now_s() - t0);
+	}
+	case_by_id("hit_1m_spread")->mask = fill - 1;
+	if (opt_quick) /* say what the big table holds */
+		for (size_t i = 0; i < N_CASES; i++) {
+			static char labels[N_CASES][32];
+			const char *t = cases[i].table;
+
+			if (strncmp(t, "1M", 2))
+				continue;
+			snprintf(labels[i], sizeof(labels[i]), "%uk%s", fill / 1024, t + 2);
+			cases[i].table = labels[i];
+		}
+
+	/* the frames */
+	build(case_by_id("pass_not_vip"), tcp4("198.51.100.1", "198.51.100.50", 40000, TH_ACK));
+	out = once(s, tcp4("198.51.100.1", "203.0.113.10", 40000, TH_SYN));
+	if (out.retval != XDP_TX) {
+		show_reasons(s);
+		die("the SYN of the established flow was not forwarded (verdict %u)", out.retval);
+	}
+	build(case_by_id("hit"), tcp4("198.51.100.1", "203.0.113.10", 40000, TH_ACK));
+	{
+		/* one flow from the middle of the big table */
+		static char src[32];
+		__u32 i = fill / 2 + 4242;
+
+		snprintf(src, sizeof(src), "192.0.2.%u", i >> 16);
+		build(case_by_id("hit_1m"), tcp4(src, "203.0.113.10", (uint16_t)(i & 0xffff), TH_ACK));
+	}
+	build(case_by_id("hit_1m_spread"), tcp4("192.0.2.0", "203.0.113.10", 1, TH_ACK));
+	build(case_by_id("new_flow"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("new_flow_small"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("new_flow_full"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("second_chance"), tcp4("192.0.2.128", "203.0.113.10", 1, TH_ACK));
+	build(case_by_id("syn_flood"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("syn_flood_small"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
+
+	/* The method check: the same hit as "hit", but through the wrapper, over two flows (its
+	 * counter alternates between them), so that the subtraction can be compared with a plain
+	 * repeat of the same path. */
+	fill_flows(s->e.flows_fd, SEQ_CHECK, 0, 2, VIP4, vip_id_of(s, "203.0.113.10:80/tcp"), ids, 1);
+	build(case_by_id("hit_wrapped"), tcp4("192.0.2.32", "203.0.113.10", 0, TH_ACK));
+
+	/* a flow of 198.51.100.14, which then drains */
+	{
+		struct ebb_flow_key k = key4(CLIENT4, 40002, V4(203, 0, 113, 12));
+		struct ebb_flow v = { .node_id = node_id_of(s, "198.51.100.14"),
+				      .vip_id = (__u16)vip_id_of(s, "203.0.113.12:80/tcp"),
+				      .last_seen_ns = ebb_now_ns() };
+		struct ebb_addr a = addr_of("198.51.100.14");
+		struct ebb_err err = {};
+
+		if (bpf_map_update_elem(s->e.flows_fd, &k, &v, BPF_ANY))
+			die("cannot pin the draining node's flow: %s", strerror(errno));
+		if (ebb_node_set_state(&s->e, &a, EBB_NODE_DRAINING, 0, &err))
+			die("drain: %s", err.msg);
+		build(case_by_id("hit_draining"), tcp4("198.51.100.1", "203.0.113.12", 40002, TH_ACK));
+	}
+	out = once(s, tcp6("2001:db8::1", "2001:db8:100::10", 40001, TH_SYN));
+	if (out.retval != XDP_TX)
+		die("the IPv6 SYN was not forwarded (verdict %u)", out.retval);
+	build(case_by_id("hit_ipv6"), tcp6("2001:db8::1", "2001:db8:100::10", 40001, TH_ACK));
+	build(case_by_id("icmp4_too_big"),
+	      (struct pkt_desc){ .family = 4, .src = "198.51.100.254", .dst = "203.0.113.10",
+				 .proto = IPPROTO_ICMP, .icmp_type = 3, .icmp_code = 4,
+				 .quote = &reply4 });
+	build(case_by_id("icmp6_too_big"),
+	      (struct pkt_desc){ .family = 6, .src = "2001:db8::fe", .dst = "2001:db8:100::10",
+				 .proto = IPPROTO_ICMPV6, .icmp_type = 2, .quote = &reply6 });
+
+	/* ipip: measurable once libebb accepts `fwd ipip` (the datapath grows the frame) */
+	c = case_by_id("ipip_hit");
+	{
+		struct ebb_vip_opts o = { .fwd = EBB_FWD_IPIP, .encap_src4 = htonl(V4(198, 51, 100, 2)) };
+		struct ebb_vip_key k = vip_key("203.0.113.30:80/tcp");
+		struct ebb_err err = {};
+
+		if (ebb_vip_add(&s->e, &k, &o, &err)) {
+			c->na = "not implemented yet";
+			note("ipip: %s", err.msg);
+		} else {
+			add_node(s, "198.51.100.11", 1, "203.0.113.30:80/tcp");
+			out = once(s, tcp4("198.51.100.1", "203.0.113.30", 40003, TH_SYN));
+			if (out.retval != XDP_TX || out.len <= 64) {
+				c->na = "ipip VIP did not encapsulate";
+			} else {
+				c->grow = out.len - 64;
+				build(c, tcp4("198.51.100.1", "203.0.113.30", 40003, TH_ACK));
+			}
+		}
+	}
+	if (s->e.settings_fd < 0) {
+		case_by_id("syn_flood")->na = "not implemented yet";
+		case_by_id("syn_flood_small")->na = "not implemented yet";
+	}
+
+	/* wrappers */
+	for (size_t i = 0; i < N_CASES; i++) {
+		struct bcase *k = &cases[i];
+		struct wrap_spec ws = { .rewrite = k->wrapped, .base = k->base, .mask = k->mask,
+					.restore = k->restore, .len = (__u32)k->len, .grow = k->grow };
+
+		if (k->na || !(k->wrapped || k->restore))
+			continue;
+		memcpy(ws.eth, k->pkt, 14);
+		ws.target_fd = insts[k->inst].prog_fd;
+		k->w = wrap_load(&ws);
+		ws.target_fd = floor_fd;
+		k->wf = wrap_load(&ws);
+	}
+}
+
+/* ---- checking that each path is the path it claims to be ---- */
+static struct ebb_counters vip_counters(struct inst *in)
+{
+	struct ebb_counters c = {}, v;
+
+	/* all VIPs together: each path's packet goes to one of them */
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++) {
+		if (ebb_counters_sum(in->e.vip_stats_fd, id, &v))
+			continue;
+		c.packets += v.packets;
+		c.new_flows += v.new_flows;
+		c.second_chance += v.second_chance;
+		c.unpinned += v.unpinned;
+	}
+	return c;
+}
+
+static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double *ns, double *wf_ns)
+{
+	struct inst *in = &insts[c->inst];
+
+	if (c->flood_rate)
+		set_flood_rate(in, c->flood_rate);
+	if (c->wrapped || c->restore) {
+		if (c->reset)
+			wrap_reset(&c->w);
+		*ns = run_ns(c->w.prog_fd, c->pkt, c->len, repeat, out);
+		if (c->reset)
+			delete_flows(in->e.flows_fd, c->base, 0, repeat, VIP4);
+		if (wf_ns)
+			*wf_ns = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+	} else {
+		*ns = run_ns(in->prog_fd, c->pkt, c->len, repeat, out);
+	}
+	if (c->flood_rate)
+		set_flood_rate(in, 0);
+}
+
+static void verify(struct bcase *c)
+{
+	struct inst *in = &insts[c->inst];
+	struct ebb_counters before = vip_counters(in), after;
+	struct ebb_reason_counter r0 = {}, r1 = {};
+	struct run_out out;
+	double ns;
+	const __u32 n = 8;
+	bool ok = true;
+
+	ebb_reason_sum(&in->e, EBB_R_PASS_NOT_VIP, &r0);
+	if (c->check == CHK_UNPINNED) {
+		/* open the flood window: the guard is on from the second new flow of the second */
+		set_flood_rate(in, 1);
+		once(in, tcp4("192.0.2.255", "203.0.113.10", 1, TH_SYN));
+		before = vip_counters(in);
+	}
+	run_case(c, n, &out, &ns, NULL);
+	after = vip_counters(in);
+	ebb_reason_sum(&in->e, EBB_R_PASS_NOT_VIP, &r1);
+	if (out.retval != c->expect)
+		ok = false;
+	switch (opt_no_verify ? CHK_NONE : c->check) {
+	case CHK_PASS_NOT_VIP:
+		ok = ok && r1.packets - r0.packets == n;
+		break;
+	case CHK_HIT:
+		ok = ok && after.packets - before.packets == n && after.new_flows == before.new_flows;
+		break;
+	case CHK_NEW:
+		ok = ok && after.new_flows - before.new_flows == n &&
+		     after.second_chance == before.second_chance && after.unpinned == before.unpinned;
+		break;
+	case CHK_SECOND:
+		ok = ok && after.second_chance - before.second_chance == n;
+		break;
+	case CHK_UNPINNED:
+		ok = ok && after.unpinned - before.unpinned == n;
+		break;
+	}
+	if (!ok)
+		show_reasons(in);
+	if (!ok)
+		die("%s: the packet did not take the path measured (verdict %u, packets +%llu, new +%llu, second +%llu, unpinned +%llu)",
+		    c->id, out.retval, (unsigned long long)(after.packets - before.packets),
+		    (unsigned long long)(after.new_flows - before.new_flows),
+		    (unsigned long long)(after.second_chance - before.second_chance),
+		    (unsigned long long)(after.unpinned - before.unpinned));
+}
+
+/* ---- the rounds ---- */
+static double adjust_one_ns(double floor_ns)
+{
+	struct bcase *c = case_by_id("hit");
+	double t = run_ns(adjust_fd, c->pkt, c->len, opt_repeat, NULL);
+
+	return (t - floor_ns) / 2;
+}
+
+static void rounds(void)
+{
+	const __u8 *floor_pkt = case_by_id("hit")->pkt;
+	size_t floor_len = case_by_id("hit")->len;
+	double adj[MAX_ROUNDS];
+	int n_adj = 0;
+
+	for (int r = 0; r < opt_rounds; r++) {
+		for (size_t i = 0; i < N_CASES; i++) {
+			struct bcase *c = &cases[i];
+			bool wrapped = c->wrapped || c->restore;
+			__u32 repeat = wrapped ? opt_wrap_repeat : opt_repeat;
+			double f0, f1, t, w0 = 0, w1 = 0, fl, ns;
+
+			if (c->na)
+				continue;
+			f0 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
+			if (wrapped)
+				w0 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+			run_case(c, repeat, NULL, &t, NULL);
+			if (wrapped)
+				w1 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+			f1 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
+			fl = (f0 + f1) / 2;
+			ns = wrapped ? t - (w0 + w1) / 2 + fl : t;
+			if (c->restore) {
+				/* the wrapper moved the head back once per run: not the balancer's */
+				adj[n_adj] = adjust_one_ns(fl);
+				ns -= adj[n_adj++];
+			}
+			c->ns[c->n] = ns;
+			c->ratio[c->n++] = ns / fl;
+			floor_all[n_floor++] = f0;
+			floor_all[n_floor++] = f1;
+		}
+		note("round %d/%d: floor %.1f ns, hit %.1f ns, new flow %.1f ns", r + 1, opt_rounds,
+		     floor_all[n_floor - 1], case_by_id("hit")->ns[r], case_by_id("new_flow")->ns[r]);
+	}
+}
+
+/* ---- control plane ---- */
+static json_object *maglev_times(void)
+{
+	static const int sizes[] = { 10, 100, 1000 };
+	json_object *arr = json_object_new_array();
+	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table));
+
+	if (!table)
+		die("out of memory");
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		int n = sizes[s];
+		struct ebb_maglev_node *nodes = calloc(n, sizeof(*nodes));
+		double t[9];
+		const int runs = 9;
+
+		if (!nodes)
+			die("out of memory");
+		for (int i = 0; i < n; i++) {
+			/* 2001:db8::/32 addresses, weight 100, as `node add` makes them */
+			__u8 a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				       (__u8)(i >> 8), (__u8)i };
+
+			nodes[i].id = (__u32)i + 1;
+			nodes[i].weight = EBB_DEFAULT_WEIGHT;
+			memcpy(nodes[i].seed, a, 16);
+			nodes[i].seed[16] = EBB_FAMILY_V6;
+		}
+		for (int r = 0; r < runs; r++) {
+			double t0 = now_s();
+
+			ebb_maglev_build(nodes, n, table);
+			t[r] = (now_s() - t0) * 1e3;
+		}
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "nodes", json_object_new_int(n));
+		json_object_object_add(o, "ms", json_object_new_double(median(t, runs)));
+		json_object_array_add(arr, o);
+		note("maglev build, %d nodes: %.2f ms", n, median(t, runs));
+		free(nodes);
+	}
+	free(table);
+	return arr;
+}
+
+static json_object *flow_memory(void)
+{
+	const __u32 sizes[] = { 65536, 262144, 1048576 };
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	long long mem[3];
+
+	for (int i = 0; i < 3; i++) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_flows",
+					sizeof(struct ebb_flow_key), sizeof(struct ebb_flow), sizes[i],
+					NULL);
+		json_object *e = json_object_new_object();
+
+		if (fd < 0)
+			die("cannot create a flow table of %u: %s", sizes[i], strerror(errno));
+		mem[i] = fdinfo_field(fd, "memlock:");
+		close(fd);
+		json_object_object_add(e, "entries", json_object_new_int64(sizes[i]));
+		json_object_object_add(e, "memlock_bytes", json_object_new_int64(mem[i]));
+		json_object_object_add(e, "bytes_per_entry",
+				       json_object_new_double((double)mem[i] / sizes[i]));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "tables", arr);
+	/* the slope: what one more entry costs, whatever the fixed part */
+	json_object_object_add(o, "bytes_per_entry",
+			       json_object_new_double((double)(mem[2] - mem[0]) /
+						      (sizes[2] - sizes[0])));
+	json_object_object_add(o, "big_table_entries",
+			       json_object_new_int64(insts[BIG].flows_max));
+	json_object_object_add(o, "big_table_memlock_bytes",
+			       json_object_new_int64(fdinfo_field(insts[BIG].e.flows_fd, "memlock:")));
+	note("flow table memory: %.1f bytes per entry", (double)(mem[2] - mem[0]) / (sizes[2] - sizes[0]));
+	return o;
+}
+
+static void add_ms(json_object *o, const char *key, double ms)
+{
+	json_object_object_add(o, key, json_object_new_double(ms));
+}
+
+/* Runs argv; stdout into buf (if given). Returns the exit status, -1 if it could not run. */
+static int run_cmd(char *const argv[], char *buf, size_t len, int timeout_s, double *secs)
+{
+	int pipefd[2], status = 0;
+	double t0 = now_s();
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(pipefd[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		close(pipefd[0]);
+		alarm(timeout_s);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char tmp[4096];
+		ssize_t r = read(pipefd[0], tmp, sizeof(tmp));
+
+		if (r <= 0)
+			break;
+		if (buf && got + 1 < len) {
+			size_t take = (size_t)r < len - 1 - got ? (size_t)r : len - 1 - got;
+
+			memcpy(buf + got, tmp, take);
+			got += take;
+		}
+	}
+	if (buf)
+		buf[got] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	if (secs)
+		*secs = now_s() - t0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The drain probe: a SYN offered again and again (its flow forgotten each time, so the
+ * datapath places it afresh) until it stops, or starts, going to one node. */
+struct probe {
+	int prog_fd, flows_fd;
+	__u8 pkt[PKT_MAX];
+	size_t len;
+	struct ebb_flow_key key;
+	__u8 mac[6];
+	bool want_on; /* wait until it goes to mac (true) or elsewhere (false) */
+	volatile bool stop, ready;
+	double t; /* when it changed */
+	long probes;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe *p = arg;
+
+	p->t = 0;
+	p->probes = 0;
+	while (!p->stop) {
+		struct run_out out;
+
+		bpf_map_delete_elem(p->flows_fd, &p->key);
+		run_ns(p->prog_fd, p->pkt, p->len, 1, &out);
+		p->probes++;
+		p->ready = true;
+		if (out.retval == XDP_TX && (memcmp(out.data, p->mac, 6) == 0) == p->want_on) {
+			p->t = now_s();
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* How long after t0 the probe saw the change; runs `action` in between. */
+static double probe_change(struct probe *p, bool want_on, int (*action)(void *), void *arg,
+			   double *action_s)
+{
+	pthread_t th;
+	double t0, t1;
+
+	p->want_on = want_on;
+	p->stop = false;
+	p->ready = false;
+	if (pthread_create(&th, NULL, probe_thread, p))
+		die("pthread_create");
+	while (!p->ready)
+		sched_yield();
+	t0 = now_s();
+	if (action(arg))
+		die("the drain action failed");
+	t1 = now_s();
+	while (!p->t && now_s() - t0 < 5)
+		usleep(100);
+	p->stop = true;
+	pthread_join(th, NULL);
+	if (action_s)
+		*action_s = t1 - t0;
+	return p->t ? p->t - t0 : -1;
+}
+
+struct state_action {
+	const char *addr;
+	__u8 state;
+	bool use_ebbctl;
+};
+
+static int do_state(void *arg)
+{
+	struct state_action *a = arg;
+
+	if (a->use_ebbctl) {
+		char *argv[] = { (char *)opt_ebbctl, "-q", "--bpffs", insts[SMALL].dir, "node",
+				 a->state == EBB_NODE_DRAINING ? "drain" : "activate",
+				 (char *)a->addr, NULL };
+
+		return run_cmd(argv, NULL, 0, 30, NULL);
+	}
+	struct ebb_addr ad = addr_of(a->addr);
+	struct ebb_err err = {};
+
+	return ebb_node_set_state(&insts[SMALL].e, &ad, a->state, 0, &err);
+}
+
+static json_object *drain_latency(void)
+{
+	struct inst *s = &insts[SMALL];
+	json_object *o = json_object_new_object();
+	struct probe p = { .prog_fd = s->prog_fd, .flows_fd = s->e.flows_fd };
+	struct pkt_desc d = tcp4("198.51.100.1", "203.0.113.20", 41000, TH_SYN);
+	struct pkt_layout lay = build_frame(&d, LB_MAC, CLIENT_MAC, p.pkt);
+	struct run_out out;
+	char node[32];
+	const int runs = 5;
+	bool have_ctl = opt_ebbctl && access(opt_ebbctl, X_OK) == 0;
+
+	p.len = lay.len;
+	p.key = key4(CLIENT4, 41000, V4(203, 0, 113, 20));
+	run_ns(s->prog_fd, p.pkt, p.len, 1, &out);
+	bpf_map_delete_elem(s->e.flows_fd, &p.key);
+	if (out.retval != XDP_TX || out.data[0] != 0x02 || out.data[4] != 0x01)
+		die("drain probe: not forwarded to a bench node");
+	memcpy(p.mac, out.data, 6);
+	snprintf(node, sizeof(node), "198.51.100.1%d", out.data[5]);
+
+	for (int mode = 0; mode < 2; mode++) {
+		bool ctl = mode == 0;
+		double lat[16], cmd[16], back[16];
+		int n = 0;
+
+		if (ctl && !have_ctl) {
+			json_object_object_add(o, "ebbctl", json_object_new_string("n/a (no ebbctl)"));
+			continue;
+		}
+		for (int r = 0; r < runs; r++) {
+			struct state_action drain = { node, EBB_NODE_DRAINING, ctl };
+			struct state_action act = { node, EBB_NODE_ACTIVE, ctl };
+
+			lat[n] = probe_change(&p, false, do_state, &drain, &cmd[n]);
+			back[n] = probe_change(&p, true, do_state, &act, NULL);
+			if (lat[n] < 0 || back[n] < 0)
+				die("drain probe: the datapath never changed (%s)", ctl ? "ebbctl" : "libebb");
+			lat[n] *= 1e3;
+			cmd[n] *= 1e3;
+			back[n] *= 1e3;
+			n++;
+		}
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "drain_to_datapath_ms", json_object_new_double(median(lat, n)));
+		json_object_object_add(m, "command_ms", json_object_new_double(median(cmd, n)));
+		json_object_object_add(m, "activate_to_datapath_ms",
+				       json_object_new_double(median(back, n)));
+		json_object_object_add(m, "runs", json_object_new_int(n));
+		json_object_object_add(o, ctl ? "ebbctl" : "libebb", m);
+		note("drain via %s: datapath after %.2f ms, command %.2f ms", ctl ? "ebbctl" : "libebb",
+		     median(lat, n), median(cmd, n));
+	}
+	json_object_object_add(o, "probe", json_object_new_string(
+		"a SYN offered in a loop, its flow deleted before each, until its Maglev slot no longer sends it to the node"));
+	return o;
+}
+
+/* What one ring swap costs, in its two parts: building and filling a fresh table, and the
+ * update of the outer map-in-map (the syscall waits for an RCU grace period there). The drain
+ * VIP's new-flow ring is swapped for an identical one, so the datapath does not change. */
+static json_object *ring_swap(void)
+{
+	struct inst *s = &insts[SMALL];
+	static const char *const addrs[] = { "198.51.100.15", "198.51.100.16", "198.51.100.17" };
+	struct ebb_maglev_node nodes[3] = {};
+	struct ebb_vip_key vk = vip_key("203.0.113.20:80/tcp");
+	json_object *o = json_object_new_object();
+	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table)), *keys = calloc(EBB_RING_SIZE, sizeof(*keys));
+	double fill[9], upd[9], mm[9];
+	__u32 inner_flags = 0;
+	struct ebb_vip vip;
+	const int runs = 9;
+	__u32 ring_id;
+
+	if (!table || !keys)
+		die("out of memory");
+	if (ebb_vip_find(&s->e, &vk, &vip))
+		die("no drain VIP");
+	ring_id = EBB_RING_NEW(vip.id);
+	for (int i = 0; i < 3; i++) {
+		struct ebb_addr a = addr_of(addrs[i]);
+
+		nodes[i].id = node_id_of(s, addrs[i]);
+		nodes[i].weight = EBB_DEFAULT_WEIGHT;
+		memcpy(nodes[i].seed, a.a, 16);
+		nodes[i].seed[16] = a.family;
+	}
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		keys[i] = i;
+	for (int r = 0; r < runs; r++) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		/* the flags of the datapath's inner-map template (mmapable or not) */
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = inner_flags);
+		__u32 count = EBB_RING_SIZE;
+		double t0 = now_s(), t1;
+		int inner;
+
+		ebb_maglev_build(nodes, 3, table);
+		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, 4, EBB_RING_SIZE, &mo);
+		if (inner < 0 || bpf_map_update_batch(inner, keys, table, &count, &bo))
+			die("ring swap: %s", strerror(errno));
+		t1 = now_s();
+		if (bpf_map_update_elem(s->e.rings_fd, &ring_id, &inner, BPF_ANY)) {
+			if (errno == EINVAL && !inner_flags && !r) {
+				inner_flags = BPF_F_MMAPABLE; /* a datapath whose rings are mmapable */
+				close(inner);
+				r--;
+				continue;
+			}
+			die("ring swap: %s", strerror(errno));
+		}
+		upd[r] = (now_s() - t1) * 1e3;
+		fill[r] = (t1 - t0) * 1e3;
+		close(inner);
+	}
+	/* The same table written through mmap (BPF_F_MMAPABLE) instead of a batch update: what
+	 * rings.c would spend if the inner maps were mmapable (a suggestion, not what it does). */
+	for (int r = 0; r < runs; r++) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+		/* an array map keeps each value in round_up(value_size, 8) bytes */
+		size_t len = ((size_t)EBB_RING_SIZE * 8 + 4095) & ~(size_t)4095;
+		double t0 = now_s();
+		int inner;
+		void *m;
+
+		ebb_maglev_build(nodes, 3, table);
+		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, 4, EBB_RING_SIZE, &mo);
+		if (inner < 0)
+			die("mmapable ring: %s", strerror(errno));
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+		if (m == MAP_FAILED)
+			die("mmap ring: %s", strerror(errno));
+		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+			*(__u32 *)((char *)m + (size_t)i * 8) = table[i];
+		munmap(m, len);
+		mm[r] = (now_s() - t0) * 1e3;
+		close(inner);
+	}
+	add_ms(o, "fill_ms", median(fill, runs));
+	add_ms(o, "fill_mmap_ms", median(mm, runs));
+	add_ms(o, "outer_update_ms", median(upd, runs));
+	note("ring swap: build+fill %.2f ms (through mmap: %.2f ms), outer map update %.2f ms",
+	     median(fill, runs), median(mm, runs), median(upd, runs));
+	free(table);
+	free(keys);
+	return o;
+}
+
+static json_object *agent_cycle(void)
+{
+	static const __u32 sizes[] = { 1000000, 100000, 10000 };
+	struct inst *b = &insts[BIG];
+	json_object *arr = json_object_new_array();
+	char out[65536];
+	bool have = opt_ebbd && access(opt_ebbd, X_OK) == 0;
+	const char *why = have ? NULL : "ebbd not built";
+	__u64 top = opt_quick ? MILLION / 8 : MILLION, have_flows;
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		json_object *e;
+		__u32 n = sizes[s];
+
+		if (n > top)
+			continue;
+		/* the table keeps bench flows 0..n-1 of the 1M: delete the ones above */
+		delete_flows(b->e.flows_fd, SEQ_1M, n, top - n, VIP4);
+		top = n;
+		e = json_object_new_object();
+		have_flows = count_flows(b->e.flows_fd);
+		json_object_object_add(e, "flows", json_object_new_int64((long long)have_flows));
+		if (!why) {
+			char *argv[] = { "unshare", "--net", (char *)opt_ebbd, "--once", "--bpffs",
+					 b->dir, NULL };
+			double secs = 0;
+			int rc = run_cmd(argv, out, sizeof(out), 120, &secs);
+			json_object *doc = rc == 0 ? json_tokener_parse(out) : NULL;
+			json_object *ms = NULL;
+
+			if (!doc || !json_object_object_get_ex(doc, "cycle_ms", &ms)) {
+				why = rc == 0 ? "ebbd has no --once yet" : "ebbd --once failed";
+				note("agent: %s (exit %d)", why, rc);
+			} else {
+				json_object_object_add(e, "cycle_ms",
+						       json_object_new_double(json_object_get_double(ms)));
+				json_object_object_add(e, "process_ms", json_object_new_double(secs * 1e3));
+				note("agent cycle at %llu flows: %.1f ms", (unsigned long long)have_flows,
+				     json_object_get_double(ms));
+			}
+			if (doc)
+				json_object_put(doc);
+		}
+		if (why)
+			json_object_object_add(e, "na", json_object_new_string(why));
+		json_object_array_add(arr, e);
+	}
+	return arr;
+}
+
+/* ---- output ---- */
+static json_object *case_json(const struct bcase *c, double floor_ns)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(c->id));
+	json_object_object_add(o, "path", json_object_new_string(c->label));
+	json_object_object_add(o, "table", json_object_new_string(c->table));
+	json_object_object_add(o, "bytes", json_object_new_int((int)c->len));
+	json_object_object_add(o, "method", json_object_new_string(
+		c->restore ? "restoring wrapper + tail call, wrapper and adjust_head cost subtracted" :
+		c->wrapped ? "wrapper + tail call (distinct packet per run), wrapper cost subtracted" :
+			     "repeat"));
+	if (c->target > 0)
+		json_object_object_add(o, "target_ratio", json_object_new_double(c->target));
+	if (c->katran > 0)
+		json_object_object_add(o, "katran_ratio", json_object_new_double(c->katran));
+	if (c->na) {
+		json_object_object_add(o, "na", json_object_new_string(c->na));
+		return o;
+	}
+	double ratio = median(c->ratio, c->n);
+	json_object *rounds = json_object_new_array();
+
+	for (int i = 0; i < c->n; i++)
+		json_object_array_add(rounds, json_object_new_double(c->ns[i]));
+	json_object_object_add(o, "ns", json_object_new_double(median(c->ns, c->n)));
+	json_object_object_add(o, "ratio", json_object_new_double(ratio));
+	json_object_object_add(o, "floor_ns", json_object_new_double(floor_ns));
+	json_object_object_add(o, "ns_rounds", rounds);
+	rounds = json_object_new_array();
+	for (int i = 0; i < c->n; i++)
+		json_object_array_add(rounds, json_object_new_double(c->ratio[i]));
+	json_object_object_add(o, "ratio_rounds", rounds);
+	if (c->target > 0) {
+		json_object_object_add(o, "met", json_object_new_boolean(ratio <= c->target));
+		json_object_object_add(o, "counted", json_object_new_boolean(!c->secondary));
+	}
+	return o;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench_xdp --bpffs DIR [--json FILE] [--rounds N] [--repeat N] [--wrap-repeat N]\n"
+		"                 [--ebbctl PATH] [--ebbd PATH] [--quick] [--no-control]\n"
+		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "bpffs", required_argument, NULL, 'b' }, { "json", required_argument, NULL, 'j' },
+		{ "rounds", required_argument, NULL, 'r' }, { "repeat", required_argument, NULL, 'n' },
+		{ "wrap-repeat", required_argument, NULL, 'w' },
+		{ "ebbctl", required_argument, NULL, 'c' }, { "ebbd", required_argument, NULL, 'd' },
+		{ "quick", no_argument, NULL, 'q' }, { "no-control", no_argument, NULL, 'C' },
+		{ "object", required_argument, NULL, 'o' }, { "only", required_argument, NULL, 'O' },
+		{ "no-verify", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_object *doc, *rows;
+	struct ebb_err err = {};
+	cpu_set_t all, one;
+	double floor_ns;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'b': opt_bpffs = optarg; break;
+		case 'j': opt_json = optarg; break;
+		case 'r': opt_rounds = atoi(optarg); break;
+		case 'n': opt_repeat = (__u32)atol(optarg); break;
+		case 'w': opt_wrap_repeat = (__u32)atol(optarg); break;
+		case 'c': opt_ebbctl = optarg; break;
+		case 'd': opt_ebbd = optarg; break;
+		case 'q': opt_quick = true; break;
+		case 'C': opt_no_control = true; break;
+		case 'o': opt_object = optarg; break;
+		case 'O': opt_only = optarg; break;
+		case 'V': opt_no_verify = true; break;
+		default: usage();
+		}
+	}
+	if (!opt_bpffs || opt_bpffs[0] != '/' || strlen(opt_bpffs) > 200)
+		usage();
+	if (opt_quick) {
+		opt_rounds = opt_rounds > 5 ? 5 : opt_rounds;
+		opt_repeat /= 5;
+		opt_wrap_repeat /= 5;
+	}
+	if (opt_rounds < 1 || opt_rounds > MAX_ROUNDS || !opt_repeat || !opt_wrap_repeat ||
+	    opt_wrap_repeat > 262144)
+		die("bad --rounds / --repeat / --wrap-repeat");
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);
+	atexit(unpin_all);
+	libbpf_set_print(NULL);
+	if (ebb_ensure_bpffs(opt_bpffs, &err))
+		die("%s", err.msg);
+	/* Pins left in this private directory by a run that was killed outright: not state
+	 * anyone else uses (the directory is ours by name), and they would be reused. */
+	snprintf(pin_dirs[0], sizeof(pin_dirs[0]), "%s/small", opt_bpffs);
+	snprintf(pin_dirs[1], sizeof(pin_dirs[1]), "%s/big", opt_bpffs);
+	snprintf(pin_dirs[2], sizeof(pin_dirs[2]), "%s/full", opt_bpffs);
+	unpin_all();
+	if (ebb_ensure_bpffs(opt_bpffs, &err))
+		die("%s", err.msg);
+
+	setup();
+	if (opt_only)
+		for (size_t i = 0; i < N_CASES; i++) {
+			char list[512];
+
+			snprintf(list, sizeof(list), ",%s,", opt_only);
+			char id[64];
+
+			snprintf(id, sizeof(id), ",%s,", cases[i].id);
+			if (!strstr(list, id) && !cases[i].na)
+				cases[i].na = "not selected (--only)";
+		}
+	/* One CPU for the rounds: no migration between the floor and the path it brackets, and
+	 * one flood-guard window (it is per CPU). */
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	sched_setaffinity(0, sizeof(one), &one);
+	for (size_t i = 0; i < N_CASES; i++)
+		if (!cases[i].na)
+			verify(&cases[i]);
+	note("every path verified by its counters; %d rounds of %u (wrapped: %u) runs each",
+	     opt_rounds, opt_repeat, opt_wrap_repeat);
+	rounds();
+	sched_setaffinity(0, sizeof(all), &all);
+
+	floor_ns = median(floor_all, n_floor > 256 ? 256 : n_floor);
+	doc = json_object_new_object();
+	rows = json_object_new_array();
+	json_object_object_add(doc, "floor_ns", json_object_new_double(floor_ns));
+	json_object_object_add(doc, "rounds", json_object_new_int(opt_rounds));
+	json_object_object_add(doc, "repeat", json_object_new_int64(opt_repeat));
+	json_object_object_add(doc, "wrap_repeat", json_object_new_int64(opt_wrap_repeat));
+	json_object_object_add(doc, "flows_in_big_table",
+			       json_object_new_int64(opt_quick ? MILLION / 8 : MILLION));
+	for (size_t i = 0; i < N_CASES; i++)
+		json_object_array_add(rows, case_json(&cases[i], floor_ns));
+	json_object_object_add(doc, "paths", rows);
+
+	if (!opt_no_control) {
+		json_object *cp = json_object_new_object();
+
+		json_object_object_add(cp, "maglev_build", maglev_times());
+		json_object_object_add(cp, "flow_memory", flow_memory());
+		json_object_object_add(cp, "drain", drain_latency());
+		json_object_object_add(cp, "ring_swap", ring_swap());
+		json_object_object_add(cp, "ring_size", json_object_new_int(EBB_RING_SIZE));
+		json_object_object_add(cp, "agent_cycle", agent_cycle());
+		json_object_object_add(doc, "control_plane", cp);
+	}
+	if (opt_json) {
+		if (json_object_to_file_ext(opt_json, doc, JSON_C_TO_STRING_PRETTY))
+			die("cannot write %s", opt_json);
+	} else {
+		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY));
+	}
+	json_object_put(doc);
+	return 0;
+}
