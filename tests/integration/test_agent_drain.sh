@@ -5,75 +5,24 @@
 # counted (flows_cut=1). Also: `ebbd --once` output, the metrics page against `node show -j`,
 # and a clean exit on SIGTERM.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_agent.sh"
 lab_setup 3
 
-EBBD=$OUTPUT/ebbd
 VIP=203.0.113.10:80/tcp
 N1=$(node_ip4 1) N2=$(node_ip4 2)
-LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
 METRICS=127.0.0.1:19477 # the LB namespace's own loopback: no clash with other labs
 
-cat >"$TMP/hook.sh" <<HOOK
-#!/bin/sh
-echo "\$EBB_EVENT \$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE cut=\$EBB_FLOWS_CUT" >>"$HOOKS"
-HOOK
-chmod +x "$TMP/hook.sh"
+hook_script "\$EBB_EVENT \$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE cut=\$EBB_FLOWS_CUT"
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "$METRICS";
 hooks = { on-drained = ["$TMP/hook.sh"]; };
 CONF
 
-# events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
-events() {
-	python3 - "$LOG" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
-        print(json.dumps(e))
-PY
-}
-field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
-
-# hold.py VIP PORT NODE=COUNT...: opens connections until each NODE (by nginx's answer) has
-# COUNT idle keep-alive connections, closes the others, prints "ready ... pid=PID", then holds
-# them until killed (its connections then close with a FIN).
-cat >"$TMP/hold.py" <<'PY'
-import os, socket, sys, time
-want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
-held = {k: [] for k in want}
-for _ in range(300):
-    if all(len(held[k]) >= n for k, n in want.items()):
-        break
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(4096)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    node = body.strip().decode()
-    if node in held and len(held[node]) < want[node]:
-        held[node].append(s)
-    else:
-        s.close()
-print("ready", " ".join("%s=%d" % (k, len(v)) for k, v in held.items()), "pid=%d" % os.getpid(),
-      flush=True)
-time.sleep(3600)
-PY
-
 check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
 for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
 
-nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>"$LOG" &
-ebbd_pid=$!
-for _ in $(seq 50); do [ -n "$(events state_open)" ] && break; sleep 0.1; done
+start_ebbd
+wait_for 50 has_event state_open
 check "ebbd started and opened the pinned state" [ -n "$(events state_open)" ]
 
 # --- one cycle as JSON, changing nothing
@@ -115,8 +64,7 @@ check "wrk: $reqs requests, 0 errors across the drain ($sock socket, $non2xx non
 	[ "$sock" -eq 0 ] && [ "$non2xx" -eq 0 ] && [ "$reqs" -gt 0 ]
 
 # --- an idle keep-alive connection past the drain timeout is cut, and counted
-on client python3 "$TMP/hold.py" 203.0.113.10 80 n2=1 >"$TMP/hold.out" 2>&1 &
-for _ in $(seq 50); do grep -q ready "$TMP/hold.out" && break; sleep 0.1; done
+hold "$TMP/hold.out" 50 n2=1
 check "an idle keep-alive connection is held on n2 ($(cat "$TMP/hold.out"))" grep -q "ready n2=1" "$TMP/hold.out"
 sleep 1.2 # the connections hold.py closed on other nodes are over (FIN timeout 1 s)
 check "node drain n2 timeout 3" ctl node drain "$N2" timeout 3

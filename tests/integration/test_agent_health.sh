@@ -3,18 +3,13 @@
 # it); nginx started again -> back to `active` (on-up). A draining node whose checks fail goes
 # `down` and comes back `draining`, its live flow still there, never `active`.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_agent.sh"
 lab_setup 3
 
-EBBD=$OUTPUT/ebbd
 VIP=203.0.113.10:80/tcp
 N2=$(node_ip4 2) N3=$(node_ip4 3)
-LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
 
-cat >"$TMP/hook.sh" <<HOOK
-#!/bin/sh
-echo "\$EBB_EVENT \$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE" >>"$HOOKS"
-HOOK
-chmod +x "$TMP/hook.sh"
+hook_script "\$EBB_EVENT \$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE"
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "";
 hooks = { on-down = ["$TMP/hook.sh"]; on-up = ["$TMP/hook.sh"]; };
@@ -25,52 +20,7 @@ pools = ( {
 } );
 CONF
 
-# events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
-events() {
-	python3 - "$LOG" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
-        print(json.dumps(e))
-PY
-}
-field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
-
-# hold.py VIP PORT NODE=COUNT...: opens connections until each NODE (by nginx's answer) has
-# COUNT idle keep-alive connections, closes the others, prints "ready ... pid=PID", then holds
-# them until killed (its connections then close with a FIN).
-cat >"$TMP/hold.py" <<'PY'
-import os, socket, sys, time
-want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
-held = {k: [] for k in want}
-for _ in range(300):
-    if all(len(held[k]) >= n for k, n in want.items()):
-        break
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(4096)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    node = body.strip().decode()
-    if node in held and len(held[node]) < want[node]:
-        held[node].append(s)
-    else:
-        s.close()
-print("ready", " ".join("%s=%d" % (k, len(v)) for k, v in held.items()), "pid=%d" % os.getpid(),
-      flush=True)
-time.sleep(3600)
-PY
-
-nginx_dir() { echo "/run/ebb-lab/$PFX/n$1"; }
+# nginx_stop N: stops node N's nginx; true once it has exited (5 s at most).
 nginx_stop() {
 	local pid
 	pid=$(cat "$(nginx_dir "$1")/nginx.pid")
@@ -78,12 +28,10 @@ nginx_stop() {
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	return 1
 }
-nginx_start() { local d; d=$(nginx_dir "$1"); on "n$1" nginx -q -e "$d/error.log" -p "$d/" -c "$d/nginx.conf"; }
-state_of() { ctl -j node show "$1" | json_get 'd[0]["state"]'; }
 
 check "vip add $VIP" ctl vip add $VIP
 for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
-nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>"$LOG" &
+start_ebbd
 sleep 2
 check "healthy nodes stay active under checks" \
 	[ "$(ctl -j node show | json_get '",".join(n["state"] for n in d)')" = active,active,active ]
@@ -103,8 +51,7 @@ check "on-down then on-up ran once each for n2" \
 	[ "$(grep -c "^down $N2 active down\$" "$HOOKS")" = 1 ] && [ "$(grep -c "^up $N2 down active\$" "$HOOKS")" = 1 ]
 
 # --- a draining node that fails comes back draining
-on client python3 "$TMP/hold.py" 203.0.113.10 80 n3=1 >"$TMP/hold.out" 2>&1 &
-for _ in $(seq 50); do grep -q ready "$TMP/hold.out" && break; sleep 0.1; done
+hold "$TMP/hold.out" 50 n3=1
 check "an idle connection held on n3 ($(cat "$TMP/hold.out"))" grep -q "ready n3=1" "$TMP/hold.out"
 check "node drain n3" ctl node drain "$N3"
 sleep 0.6

@@ -5,18 +5,13 @@
 # below min; when 18 more connections arrive it re-activates the draining n3 first, then the
 # inactive n4, then asks the on-scale-out hook for the rest. Hooks record every decision.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_agent.sh"
 lab_setup 4
 
-EBBD=$OUTPUT/ebbd
 VIP=203.0.113.10:80/tcp
 N1=$(node_ip4 1) N2=$(node_ip4 2) N3=$(node_ip4 3) N4=$(node_ip4 4)
-LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
 
-cat >"$TMP/hook.sh" <<HOOK
-#!/bin/sh
-echo "\$EBB_EVENT node=\$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE wanted=\$EBB_NODES_WANTED" >>"$HOOKS"
-HOOK
-chmod +x "$TMP/hook.sh"
+hook_script "\$EBB_EVENT node=\$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE wanted=\$EBB_NODES_WANTED"
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "";
 pools = ( {
@@ -29,64 +24,18 @@ pools = ( {
 } );
 CONF
 
-# events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
-events() {
-	python3 - "$LOG" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
-        print(json.dumps(e))
-PY
-}
-field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
-
-# hold.py VIP PORT NODE=COUNT...: opens connections until each NODE (by nginx's answer) has
-# COUNT idle keep-alive connections, closes the others, prints "ready ... pid=PID", then holds
-# them until killed (its connections then close with a FIN).
-cat >"$TMP/hold.py" <<'PY'
-import os, socket, sys, time
-want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
-held = {k: [] for k in want}
-for _ in range(300):
-    if all(len(held[k]) >= n for k, n in want.items()):
-        break
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(4096)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    node = body.strip().decode()
-    if node in held and len(held[node]) < want[node]:
-        held[node].append(s)
-    else:
-        s.close()
-print("ready", " ".join("%s=%d" % (k, len(v)) for k, v in held.items()), "pid=%d" % os.getpid(),
-      flush=True)
-time.sleep(3600)
-PY
-
 states() { ctl -j node show | json_get '" ".join(n["state"] for n in d)'; }
 
 check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
 for i in 1 2 3 4; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
 
 # Low load: one idle connection each on n1, n2, n3; none on n4.
-on client python3 "$TMP/hold.py" 203.0.113.10 80 n1=1 n2=1 n3=1 >"$TMP/hold1.out" 2>&1 &
-for _ in $(seq 50); do grep -q ready "$TMP/hold1.out" && break; sleep 0.1; done
+hold "$TMP/hold1.out" 50 n1=1 n2=1 n3=1
 check "3 idle connections held: $(cat "$TMP/hold1.out")" grep -q "ready n1=1 n2=1 n3=1" "$TMP/hold1.out"
 sleep 1.3 # the connections hold.py closed are over (FIN timeout 1 s)
 
-nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>"$LOG" &
-for _ in $(seq 50); do [ -n "$(events start)" ] && break; sleep 0.1; done
+start_ebbd
+wait_for 50 has_event start
 start_ts=$(events start | field ts)
 for _ in $(seq 60); do [ "$(events scale_in | wc -l)" -ge 2 ] && break; sleep 0.1; done
 events scale_in >"$TMP/scale_in"
@@ -109,10 +58,9 @@ check "never below min 2: n1 and n2 still active after another window ($(states)
 check "... and no third scale-in" [ "$(events scale_in | wc -l)" = 2 ]
 
 # Rising load: 18 more connections (n1, n2 take them: n3 drains, n4 is inactive).
-on client python3 "$TMP/hold.py" 203.0.113.10 80 n1=9 n2=9 >"$TMP/hold2.out" 2>&1 &
-for _ in $(seq 100); do grep -q ready "$TMP/hold2.out" && break; sleep 0.1; done
+hold "$TMP/hold2.out" 100 n1=9 n2=9
 check "18 more connections held: $(cat "$TMP/hold2.out")" grep -q "ready n1=9 n2=9" "$TMP/hold2.out"
-for _ in $(seq 40); do [ -n "$(events scale_out_wanted)" ] && break; sleep 0.1; done
+wait_for 40 has_event scale_out_wanted
 events scale_out | sed 's/^/# /'
 check "scale-out re-activated the draining n3 first, then the inactive n4" \
 	[ "$(events scale_out | field node 2>/dev/null; events scale_out | sed -n 2p | field node)" = "$N3

@@ -14,21 +14,20 @@
  * pins nothing anywhere (not even after a crash) and never touches a running ebb's maps.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "balancer.skel.h"
 #include "ebb.h"
 #include "ebb_hash.h"
 #include "libebb.h"
 #include "packets.h"
 #include "test.h"
+#define FIXTURE_BALANCER
+#include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
 static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
@@ -125,39 +124,9 @@ _Static_assert(PV_MAX <= PKT_PORT_VARS, "pkt_port_var too small");
 enum { S_NONE, S_PIN, S_SECOND, S_REUSE, S_OTHER, S_V6, S_UDP4, S_UDP6, S_MAX };
 static __u32 saved[S_MAX];
 
-static struct balancer_bpf *skel;
-static struct ebb e;
-static bool have_e;
-static int prog_fd = -1;
 static bool have_nomac_node;
 
 /* ---- helpers ---- */
-static char namebuf[512];
-
-static const char *nm(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *nm(const char *who, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(namebuf, sizeof(namebuf), "%s: ", who);
-
-	va_start(ap, fmt);
-	vsnprintf(namebuf + n, sizeof(namebuf) - n, fmt, ap);
-	va_end(ap);
-	return namebuf;
-}
-
-static const char *verdict_name(int v)
-{
-	switch (v) {
-	case XDP_ABORTED: return "XDP_ABORTED";
-	case XDP_DROP: return "XDP_DROP";
-	case XDP_PASS: return "XDP_PASS";
-	case XDP_TX: return "XDP_TX";
-	case XDP_REDIRECT: return "XDP_REDIRECT";
-	}
-	return "?";
-}
-
 static struct node_cfg *cfg_of_addr(const char *addr)
 {
 	for (size_t i = 0; i < N_NODES; i++)
@@ -185,16 +154,6 @@ static const char *addr_of(__u32 id)
 		if (id && node_cfg[i].id == id)
 			return node_cfg[i].addr;
 	return "none";
-}
-
-static __u32 vip_id_of(const char *vip)
-{
-	struct ebb_vip_key k;
-	struct ebb_vip v;
-
-	if (ebb_parse_vip(vip, &k, NULL) || ebb_vip_find(&e, &k, &v))
-		return ~0u;
-	return v.id;
 }
 
 static int set_state(const char *addr, __u8 state)
@@ -250,23 +209,6 @@ static bool key_of(const struct pkt_desc *d, struct ebb_flow_key *k)
 	return true;
 }
 
-/* rings[ring_id] holds an inner map's id; its slot says which node. 0: no table or no node. */
-static __u32 ring_node(__u32 ring_id, __u32 slot)
-{
-	__u32 inner_id = 0, node = 0;
-	int fd;
-
-	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
-		return 0;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &slot, &node))
-		node = 0;
-	close(fd);
-	return node;
-}
-
 static int read_ring(__u32 ring_id, __u32 *table)
 {
 	__u32 inner_id = 0;
@@ -305,51 +247,6 @@ static uint16_t port_to(const struct pkt_desc *d, const __u32 *table, const __u3
 	return 0;
 }
 
-static long flow_count(void)
-{
-	struct ebb_flow_key k, *prev = NULL;
-	long n = 0;
-
-	while (!bpf_map_get_next_key(e.flows_fd, prev, &k)) {
-		prev = &k;
-		n++;
-	}
-	return n;
-}
-
-/* Runs the program once. BPF_PROG_TEST_RUN wants at least ETH_HLEN bytes of data_in, so a
- * frame shorter than an Ethernet header is given as a linear part of that length
- * (xdp_md.data_end, kernel >= 6.18) followed by padding the kernel puts in a fragment: the
- * program sees data_end - data = the short frame, as it would a short linear area. */
-static int prog_run(const uint8_t *frame, size_t len, uint8_t *out, size_t *out_len,
-		    __u32 *verdict)
-{
-	uint8_t in[PKT_MAX + 32], obuf[PKT_MAX + 64];
-	size_t pad = len < 14 ? 14 - len : 0;
-	struct xdp_md ctx = {};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len + pad,
-		    .data_out = obuf, .data_size_out = sizeof(obuf), .repeat = 1);
-	int err;
-
-	memcpy(in, frame, len);
-	memset(in + len, 0, pad);
-	if (pad) {
-		ctx.data = 0;
-		ctx.data_end = len;
-		opts.ctx_in = &ctx;
-		opts.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	if (err)
-		return -errno;
-	*verdict = opts.retval;
-	if (opts.data_size_out < pad)
-		return -EPROTO;
-	*out_len = opts.data_size_out - pad;
-	memcpy(out, obuf, *out_len);
-	return 0;
-}
-
 /* ---- the case table ---- */
 enum { CUT_NONE, CUT_L2, CUT_L3, CUT_L4 }; /* keep `keep` bytes from that layer's start */
 enum { BY_NONE, BY_NEW, BY_SECOND };
@@ -375,28 +272,6 @@ struct tcase {
 	int new_flows, second_chance; /* vip_stats and node_stats deltas */
 };
 
-struct snap {
-	struct ebb_reason_counter r[EBB_R_MAX];
-	struct ebb_counters vip, node;
-	long flows;
-	bool has_flow;
-	struct ebb_flow flow;
-};
-
-static void take_snap(struct snap *s, const struct ebb_flow_key *key, __u32 vip_id, __u32 node_id)
-{
-	memset(s, 0, sizeof(*s));
-	for (__u32 r = 0; r < EBB_R_MAX; r++)
-		ebb_reason_sum(&e, r, &s->r[r]);
-	if (vip_id < EBB_MAX_VIPS)
-		ebb_counters_sum(e.vip_stats_fd, vip_id, &s->vip);
-	if (node_id && node_id < EBB_MAX_NODES)
-		ebb_counters_sum(e.node_stats_fd, node_id, &s->node);
-	s->flows = flow_count();
-	if (key)
-		s->has_flow = !bpf_map_lookup_elem(e.flows_fd, key, &s->flow);
-}
-
 static void run_case(const struct tcase *c)
 {
 	uint8_t in[PKT_MAX], out[PKT_MAX + 64], want[PKT_MAX];
@@ -406,7 +281,7 @@ static void run_case(const struct tcase *c)
 	struct snap b, a;
 	__u32 vip_id = ~0u, exp_node = 0, verdict = ~0u;
 	size_t len, out_len = 0;
-	bool has_key, reasons_ok = true;
+	bool has_key;
 	int flow, err;
 	__u64 t0, t1;
 
@@ -458,14 +333,12 @@ static void run_case(const struct tcase *c)
 	take_snap(&b, has_key ? &key : NULL, vip_id, c->verdict == XDP_TX ? exp_node : 0);
 	/* bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE: up to a tick behind */
 	t0 = ebb_now_ns() - 20000000ULL;
-	err = prog_run(in, len, out, &out_len, &verdict);
+	err = prog_run(prog_fd, in, len, out, sizeof(out), &out_len, &verdict);
 	t1 = ebb_now_ns();
 	take_snap(&a, has_key ? &key : NULL, vip_id, c->verdict == XDP_TX ? exp_node : 0);
 
-	if (!ASSERT_OK(err, nm(n, "BPF_PROG_TEST_RUN")))
+	if (!check_run(n, err, verdict, c->verdict))
 		return;
-	if (!ASSERT_EQ(verdict, c->verdict, nm(n, "verdict %s", verdict_name(c->verdict))))
-		printf("#   got %s\n", verdict_name(verdict));
 	if (c->verdict == XDP_TX)
 		printf("#   %s: expected node %s (id %u)\n", n, addr_of(exp_node), exp_node);
 	if (ASSERT_EQ(out_len, len, nm(n, "output length %zu", len)))
@@ -475,25 +348,7 @@ static void run_case(const struct tcase *c)
 				 c->verdict == XDP_TX ? addr_of(exp_node) : ""));
 
 	/* reasons: exactly one moved, by this packet */
-	{
-		__u64 dp = a.r[c->reason].packets - b.r[c->reason].packets;
-		__u64 db = a.r[c->reason].bytes - b.r[c->reason].bytes;
-
-		if (!CHECK(dp == 1 && db == len, "%s",
-			   nm(n, "reason %s +1 packet, +%zu bytes", ebb_reason_name(c->reason), len)))
-			printf("#   got +%llu packets, +%llu bytes\n", (unsigned long long)dp,
-			       (unsigned long long)db);
-		for (__u32 r = 0; r < EBB_R_MAX; r++) {
-			if (r == (__u32)c->reason)
-				continue;
-			if (a.r[r].packets != b.r[r].packets) {
-				printf("#   reason %s moved by %llu\n", ebb_reason_name(r),
-				       (unsigned long long)(a.r[r].packets - b.r[r].packets));
-				reasons_ok = false;
-			}
-		}
-		CHECK(reasons_ok, "%s", nm(n, "no other reason counter moved"));
-	}
+	check_one_reason(n, "reason", ebb_reason_name, b.r, a.r, EBB_R_MAX, c->reason, len);
 
 	/* the flow table */
 	flow = c->flow;
@@ -671,14 +526,14 @@ static void bulk_drain(const struct tcase *c)
 		struct pkt_layout lay = build_frame(&p, LB_MAC, GW_MAC, in);
 		struct ebb_flow_key k;
 		struct ebb_flow f;
-		size_t out_len;
-		__u32 verdict, want, slot;
+		size_t out_len = 0;
+		__u32 verdict = ~0u, want, slot;
 
 		key_of(&p, &k);
 		slot = ebb_ring_slot(&k);
 		want = ring_node(EBB_RING_NEW(vip), slot);
 		would_d += drain_before[slot] == d;
-		if (prog_run(in, lay.len, out, &out_len, &verdict)) {
+		if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict)) {
 			run_err++;
 			continue;
 		}
@@ -804,14 +659,6 @@ static void nomac_case(const struct tcase *c)
 	run_case(&t);
 }
 
-#define TCP4(s, sp, d, dp, fl) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define TCP6(s, sp, d, dp, fl) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define UDP4(s, sp, d, dp) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
-#define UDP6(s, sp, d, dp) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
 /* The node's reply as a router quotes it: VIP:vport -> client:cport. */
 #define QUOTE_PIN \
 	(&(const struct pkt_desc){ TCP4(VIP1, 80, CLI, 0, TH_SYN | TH_ACK), .dport_var = PV_PIN })
@@ -1057,120 +904,80 @@ static const struct pkt_desc err6 = { .family = 6, .src = ROUTER6, .dst = VIP6,
 
 static void truncation_cases(void)
 {
-	char name[160];
-	struct tcase t;
 	static const int eth_cut[] = { 1, 6, 12, 13 };
 	static const int vlan_cut[] = { 14, 16, 17 };
 	static const int ip4_cut[] = { 0, 1, 12, 19 };
 	static const int ip6_cut[] = { 0, 8, 24, 39 };
 	static const int icmp4_quote_cut[] = { 0, 1, 10, 19, 20, 21, 23 };
 	static const int icmp6_quote_cut[] = { 0, 20, 39, 40, 43 };
+	static const int icmp4_quote_fits[] = { 24 }, icmp6_quote_fits[] = { 44 };
+#define CUTS(a) a, sizeof(a) / sizeof(a[0])
+#define UP_TO(n) NULL, n
+	/* A case per cut: pkt cut `hdr` + k bytes into its layer `cut`, named by fmt after k (an
+	 * ICMP error's quote is cut past the 8-byte ICMP header); in order. */
+	static const struct {
+		const char *fmt;
+		const struct pkt_desc *pkt;
+		int cut, hdr;
+		const int *k;
+		size_t n; /* k NULL: every k from 0 to n - 1 */
+		int verdict, reason;
+		const char *vip;
+		int node_slot;
+	} rows[] = {
+		{ "truncated: %d-byte frame (Ethernet header cut)", &tcp4, CUT_L2, 0, CUTS(eth_cut),
+		  XDP_PASS, EBB_R_PASS_TRUNCATED, NULL, S_NONE },
+		{ "truncated: %d-byte frame (802.1Q tag cut)", &vlan4, CUT_L2, 0, CUTS(vlan_cut),
+		  XDP_PASS, EBB_R_PASS_TRUNCATED, NULL, S_NONE },
+		{ "truncated: IPv4 header to a VIP cut at %d bytes", &tcp4, CUT_L3, 0, CUTS(ip4_cut),
+		  XDP_PASS, EBB_R_PASS_TRUNCATED, VIP1_K, S_NONE },
+		{ "truncated: IPv4 TCP header to a VIP cut at %d bytes", &tcp4, CUT_L4, 0, UP_TO(20),
+		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K, S_NONE },
+		{ "truncated: IPv4 UDP header to a VIP cut at %d bytes", &udp4, CUT_L4, 0, UP_TO(8),
+		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU4_K, S_NONE },
+		{ "truncated: ICMP header to a VIP cut at %d bytes", &echo4, CUT_L4, 0, UP_TO(8),
+		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K, S_NONE },
+		{ "truncated: ICMP frag needed, quote cut at %d bytes", &err4, CUT_L4, 8,
+		  CUTS(icmp4_quote_cut), XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP1_K, S_NONE },
+		{ "truncated: ICMP frag needed, quote of %d bytes (ports fit)", &err4, CUT_L4, 8,
+		  CUTS(icmp4_quote_fits), XDP_TX, EBB_R_FORWARDED, VIP1_K, S_PIN },
+		{ "truncated: IPv6 header to a VIP cut at %d bytes", &tcp6, CUT_L3, 0, CUTS(ip6_cut),
+		  XDP_PASS, EBB_R_PASS_TRUNCATED, VIP6_K, S_NONE },
+		{ "truncated: IPv6 TCP header to a VIP cut at %d bytes", &tcp6, CUT_L4, 0, UP_TO(20),
+		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIP6_K, S_NONE },
+		{ "truncated: IPv6 UDP header to a VIP cut at %d bytes", &udp6, CUT_L4, 0, UP_TO(8),
+		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU6_K, S_NONE },
+		{ "truncated: ICMPv6 packet too big, quote cut at %d bytes", &err6, CUT_L4, 8,
+		  CUTS(icmp6_quote_cut), XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP6_K, S_NONE },
+		{ "truncated: ICMPv6 packet too big, quote of %d bytes (ports fit)", &err6, CUT_L4, 8,
+		  CUTS(icmp6_quote_fits), XDP_TX, EBB_R_FORWARDED, VIP6_K, S_V6 },
+	};
+#undef CUTS
+#undef UP_TO
+	char name[160];
+	struct tcase t;
 
-#define T(desc, c, k, v, r, vipk)                                                         \
-	do {                                                                              \
-		memset(&t, 0, sizeof(t));                                                 \
-		t.name = name;                                                            \
-		t.pkt = desc;                                                             \
-		t.cut = c;                                                                \
-		t.keep = k;                                                               \
-		t.verdict = v;                                                            \
-		t.reason = r;                                                             \
-		t.vip = vipk;                                                             \
-		run_case(&t);                                                             \
-	} while (0)
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (size_t j = 0; j < rows[i].n; j++) {
+			int k = rows[i].k ? rows[i].k[j] : (int)j;
 
-	for (size_t i = 0; i < sizeof(eth_cut) / sizeof(eth_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: %d-byte frame (Ethernet header cut)",
-			 eth_cut[i]);
-		T(tcp4, CUT_L2, eth_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, NULL);
+			snprintf(name, sizeof(name), rows[i].fmt, k);
+			t = (struct tcase){ .name = name, .pkt = *rows[i].pkt, .cut = rows[i].cut,
+					    .keep = rows[i].hdr + k, .verdict = rows[i].verdict,
+					    .reason = rows[i].reason, .vip = rows[i].vip,
+					    .node_slot = rows[i].node_slot };
+			run_case(&t);
+		}
 	}
-	for (size_t i = 0; i < sizeof(vlan_cut) / sizeof(vlan_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: %d-byte frame (802.1Q tag cut)", vlan_cut[i]);
-		T(vlan4, CUT_L2, vlan_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, NULL);
-	}
-	for (size_t i = 0; i < sizeof(ip4_cut) / sizeof(ip4_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: IPv4 header to a VIP cut at %d bytes",
-			 ip4_cut[i]);
-		T(tcp4, CUT_L3, ip4_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, VIP1_K);
-	}
-	for (int k = 0; k < 20; k++) {
-		snprintf(name, sizeof(name), "truncated: IPv4 TCP header to a VIP cut at %d bytes", k);
-		T(tcp4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K);
-	}
-	for (int k = 0; k < 8; k++) {
-		snprintf(name, sizeof(name), "truncated: IPv4 UDP header to a VIP cut at %d bytes", k);
-		T(udp4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU4_K);
-	}
-	for (int k = 0; k < 8; k++) {
-		snprintf(name, sizeof(name), "truncated: ICMP header to a VIP cut at %d bytes", k);
-		T(echo4, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K);
-	}
-	for (size_t i = 0; i < sizeof(icmp4_quote_cut) / sizeof(icmp4_quote_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: ICMP frag needed, quote cut at %d bytes",
-			 icmp4_quote_cut[i]);
-		T(err4, CUT_L4, 8 + icmp4_quote_cut[i], XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP1_K);
-	}
-	snprintf(name, sizeof(name), "truncated: ICMP frag needed, quote of 24 bytes (ports fit)");
-	memset(&t, 0, sizeof(t));
-	t = (struct tcase){ .name = name, .pkt = err4, .cut = CUT_L4, .keep = 8 + 24,
-			    .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K,
-			    .node_slot = S_PIN };
-	run_case(&t);
-	for (size_t i = 0; i < sizeof(ip6_cut) / sizeof(ip6_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: IPv6 header to a VIP cut at %d bytes",
-			 ip6_cut[i]);
-		T(tcp6, CUT_L3, ip6_cut[i], XDP_PASS, EBB_R_PASS_TRUNCATED, VIP6_K);
-	}
-	for (int k = 0; k < 20; k++) {
-		snprintf(name, sizeof(name), "truncated: IPv6 TCP header to a VIP cut at %d bytes", k);
-		T(tcp6, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIP6_K);
-	}
-	for (int k = 0; k < 8; k++) {
-		snprintf(name, sizeof(name), "truncated: IPv6 UDP header to a VIP cut at %d bytes", k);
-		T(udp6, CUT_L4, k, XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU6_K);
-	}
-	for (size_t i = 0; i < sizeof(icmp6_quote_cut) / sizeof(icmp6_quote_cut[0]); i++) {
-		snprintf(name, sizeof(name), "truncated: ICMPv6 packet too big, quote cut at %d bytes",
-			 icmp6_quote_cut[i]);
-		T(err6, CUT_L4, 8 + icmp6_quote_cut[i], XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP6_K);
-	}
-	snprintf(name, sizeof(name), "truncated: ICMPv6 packet too big, quote of 44 bytes (ports fit)");
-	t = (struct tcase){ .name = name, .pkt = err6, .cut = CUT_L4, .keep = 8 + 44,
-			    .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP6_K,
-			    .node_slot = S_V6 };
-	run_case(&t);
-#undef T
 }
 
 /* ---- setup ---- */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
 static bool setup(void)
 {
 	struct ebb_err err = {};
-	struct bpf_map *map;
-	bool pinned = false;
 
-	skel = balancer_bpf__open();
-	if (!ASSERT_TRUE(skel != NULL, "setup: open the balancer skeleton"))
+	if (!balancer_setup())
 		return false;
-	/* No pin anywhere: the maps live and die with this process. */
-	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	if (!ASSERT_OK(balancer_bpf__load(skel), "setup: load the balancer (verifier)"))
-		return false;
-	bpf_object__for_each_map(map, skel->obj)
-		pinned |= bpf_map__is_pinned(map);
-	ASSERT_TRUE(!pinned, "setup: no map is pinned");
-	prog_fd = bpf_program__fd(skel->progs.ebb_balancer);
-	if (!ASSERT_OK(ebb_from_object(&e, skel->obj, &err), "setup: ebb_from_object")) {
-		printf("#   %s\n", err.msg);
-		return false;
-	}
-	have_e = true;
 	for (size_t i = 0; i < sizeof(vip_cfg) / sizeof(vip_cfg[0]); i++) {
 		struct ebb_vip_key k;
 		struct ebb_vip_opts o = {};
@@ -1184,15 +991,8 @@ static bool setup(void)
 	}
 	for (size_t i = 0; i < N_NODES; i++) {
 		struct node_cfg *c = &node_cfg[i];
-		struct ebb_node_opts o = { .have_mac = true, .inactive = c->inactive };
-		struct ebb_vip_key k;
-		struct ebb_addr a;
-		int ret;
+		int ret = add_node(c->addr, c->vip, c->mac, c->inactive, &c->id, &err);
 
-		memcpy(o.mac, c->mac, 6);
-		if (ebb_parse_vip(c->vip, &k, NULL) || ebb_parse_addr(c->addr, &a, NULL))
-			abort();
-		ret = ebb_node_add(&e, &a, &k, &o, &err);
 		if (c->optional && ret) {
 			printf("# node %s not added: %s\n", c->addr, err.msg);
 			continue;
@@ -1201,8 +1001,6 @@ static bool setup(void)
 			printf("#   %s\n", err.msg);
 			return false;
 		}
-		if (ebb_node_find(&e, &a, &c->id, NULL) || !c->id)
-			abort();
 		if (c->optional)
 			have_nomac_node = true;
 	}
@@ -1211,19 +1009,13 @@ static bool setup(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
-	if (geteuid() != 0) {
-		printf("ok 1 - datapath # SKIP needs root (BPF_PROG_TEST_RUN)\n");
+	if (!suite_start("datapath"))
 		return 0;
-	}
 	if (setup()) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);
 		truncation_cases();
 	}
-	if (have_e)
-		ebb_close(&e);
-	balancer_bpf__destroy(skel);
+	balancer_teardown();
 	return test_summary("datapath");
 }

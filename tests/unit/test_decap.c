@@ -13,12 +13,9 @@
  * The maps are declared pinned by name; every pin path is cleared before load, so the test
  * pins nothing anywhere and never touches a running decapsulator's maps.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,6 +25,7 @@
 #include "libebb.h"
 #include "packets.h"
 #include "test.h"
+#include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
 static const uint8_t NODE_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x11 }; /* this backend */
@@ -65,84 +63,10 @@ static struct decap_bpf *skel;
 static int prog_fd = -1, stats_fd = -1, prefixes_fd = -1;
 
 /* ---- helpers ---- */
-static char namebuf[512];
-
-static const char *nm(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *nm(const char *who, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(namebuf, sizeof(namebuf), "%s: ", who);
-
-	va_start(ap, fmt);
-	vsnprintf(namebuf + n, sizeof(namebuf) - n, fmt, ap);
-	va_end(ap);
-	return namebuf;
-}
-
-static const char *verdict_name(int v)
-{
-	switch (v) {
-	case XDP_ABORTED: return "XDP_ABORTED";
-	case XDP_DROP: return "XDP_DROP";
-	case XDP_PASS: return "XDP_PASS";
-	case XDP_TX: return "XDP_TX";
-	case XDP_REDIRECT: return "XDP_REDIRECT";
-	}
-	return "?";
-}
-
-#define BUF_MAX 2048
-
-/* Runs the program once (see test_datapath.c: a frame shorter than an Ethernet header is a
- * linear part of that length followed by padding in a fragment). */
-static int prog_run(const uint8_t *frame, size_t len, uint8_t *out, size_t *out_len,
-		    __u32 *verdict)
-{
-	uint8_t in[BUF_MAX], obuf[BUF_MAX + 256];
-	size_t pad = len < 14 ? 14 - len : 0;
-	struct xdp_md ctx = {};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len + pad,
-		    .data_out = obuf, .data_size_out = sizeof(obuf), .repeat = 1);
-	int err;
-
-	memcpy(in, frame, len);
-	memset(in + len, 0, pad);
-	if (pad) {
-		ctx.data = 0;
-		ctx.data_end = len;
-		opts.ctx_in = &ctx;
-		opts.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	if (err)
-		return -errno;
-	*verdict = opts.retval;
-	if (opts.data_size_out < pad)
-		return -EPROTO;
-	*out_len = opts.data_size_out - pad;
-	memcpy(out, obuf, *out_len);
-	return 0;
-}
-
-static int stats_sum(__u32 reason, struct ebb_reason_counter *sum)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct ebb_reason_counter per_cpu[ncpus > 0 ? ncpus : 1];
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpus <= 0 || bpf_map_lookup_elem(stats_fd, &reason, per_cpu))
-		return -1;
-	for (int i = 0; i < ncpus; i++) {
-		sum->packets += per_cpu[i].packets;
-		sum->bytes += per_cpu[i].bytes;
-	}
-	return 0;
-}
-
 static void snap(struct ebb_reason_counter *s)
 {
 	for (__u32 r = 0; r < EBB_D_MAX; r++)
-		if (stats_sum(r, &s[r]))
+		if (percpu_reason_sum(stats_fd, r, &s[r]))
 			printf("#   cannot read decap_stats[%u]\n", r);
 }
 
@@ -176,7 +100,6 @@ static void run_case(const struct dcase *c)
 	const char *n = c->name;
 	size_t len, full, want_len, out_len = 0, l2 = 0, inner = 0;
 	__u32 verdict = ~0u;
-	bool others_ok = true;
 	int err;
 
 	if (c->outer.family) {
@@ -214,45 +137,18 @@ static void run_case(const struct dcase *c)
 	}
 
 	snap(b);
-	err = prog_run(in, len, out, &out_len, &verdict);
+	err = prog_run(prog_fd, in, len, out, sizeof(out), &out_len, &verdict);
 	snap(a);
-	if (!ASSERT_OK(err, nm(n, "BPF_PROG_TEST_RUN")))
+	if (!check_run(n, err, verdict, c->verdict))
 		return;
-	if (!ASSERT_EQ(verdict, c->verdict, nm(n, "verdict %s", verdict_name(c->verdict))))
-		printf("#   got %s\n", verdict_name(verdict));
 	if (ASSERT_EQ(out_len, want_len, nm(n, "output length %zu", want_len)))
 		ASSERT_MEM_EQ(out, want, want_len,
 			      nm(n, c->reason == EBB_D_DECAPSULATED ?
 					    "output = the client's packet, framed as the tunnel came" :
 					    "output = input, untouched"));
-	{
-		__u64 dp = a[c->reason].packets - b[c->reason].packets;
-		__u64 db = a[c->reason].bytes - b[c->reason].bytes;
-
-		if (!CHECK(dp == 1 && db == len, "%s",
-			   nm(n, "decap_stats %s +1 packet, +%zu bytes",
-			      ebb_decap_reason_name(c->reason), len)))
-			printf("#   got +%llu packets, +%llu bytes\n", (unsigned long long)dp,
-			       (unsigned long long)db);
-		for (__u32 r = 0; r < EBB_D_MAX; r++) {
-			if (r == (__u32)c->reason || a[r].packets == b[r].packets)
-				continue;
-			printf("#   decap_stats %s moved by %llu\n", ebb_decap_reason_name(r),
-			       (unsigned long long)(a[r].packets - b[r].packets));
-			others_ok = false;
-		}
-		CHECK(others_ok, "%s", nm(n, "no other decap_stats counter moved"));
-	}
+	check_one_reason(n, "decap_stats", ebb_decap_reason_name, b, a, EBB_D_MAX, c->reason, len);
 }
 
-#define TCP4(s, sp, d, dp, fl) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define TCP6(s, sp, d, dp, fl) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define UDP4(s, sp, d, dp) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
-#define UDP6(s, sp, d, dp) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 16
 /* The outer headers ebb sends: IPv4 with DF, id 0, TTL 64; IPv6 with a flow label. */
 #define O4(p) { .family = 4, .src = LB4, .dst = NODE4, .proto = p, .frag = IP4_DF }
 #define O6(p) { .family = 6, .src = LB6, .dst = NODE6, .proto = p, .flow_label = 0xabcde }
@@ -474,30 +370,16 @@ static void truncation_cases(void)
 }
 
 /* ---- setup ---- */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
 static bool setup(void)
 {
 	struct ebb_decap_key k, got, *prev = NULL;
 	struct ebb_err err = {};
-	struct bpf_map *map;
-	bool pinned = false;
 	int n = 0;
 
-	skel = decap_bpf__open();
-	if (!ASSERT_TRUE(skel != NULL, "setup: open the decapsulator skeleton"))
+	if (!OPEN_LOAD_UNPINNED(skel, decap_bpf, "setup: open the decapsulator skeleton",
+				"setup: load the decapsulator (verifier)"))
 		return false;
-	/* No pin anywhere: the maps live and die with this process. */
-	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	if (!ASSERT_OK(decap_bpf__load(skel), "setup: load the decapsulator (verifier)"))
-		return false;
-	bpf_object__for_each_map(map, skel->obj)
-		pinned |= bpf_map__is_pinned(map);
-	ASSERT_TRUE(!pinned, "setup: no map is pinned");
+	check_unpinned(skel->obj);
 	prog_fd = bpf_program__fd(skel->progs.ebb_decap);
 	stats_fd = bpf_map__fd(skel->maps.decap_stats);
 	prefixes_fd = bpf_map__fd(skel->maps.decap_prefixes);
@@ -524,12 +406,8 @@ static bool setup(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
-	if (geteuid() != 0) {
-		printf("ok 1 - decap # SKIP needs root (BPF_PROG_TEST_RUN)\n");
+	if (!suite_start("decap"))
 		return 0;
-	}
 	if (setup()) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);

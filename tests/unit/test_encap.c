@@ -24,23 +24,22 @@
  * it is skipped ("# SKIP known bug") unless EBB_TEST_KNOWN_BUGS=1, so that the suite stays
  * green and the fix can be checked by running it with that variable set.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "balancer.skel.h"
 #include "decap.skel.h"
 #include "ebb.h"
 #include "ebb_hash.h"
 #include "libebb.h"
 #include "packets.h"
 #include "test.h"
+#define FIXTURE_BALANCER
+#define FIXTURE_UDP_PAYLOAD 24 /* UDP4() and UDP6() packets carry 24 bytes of data */
+#include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
 static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
@@ -109,38 +108,7 @@ static struct node_cfg node_cfg[] = {
 enum { S_NONE, S_44, S_46, S_66, S_64, S_U4, S_U6, S_DSR, S_MAX };
 static __u32 saved[S_MAX];
 
-static struct balancer_bpf *skel;
-static struct ebb e;
-static bool have_e;
-static int prog_fd = -1;
-
 /* ---- helpers ---- */
-static char namebuf[512];
-
-static const char *nm(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *nm(const char *who, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(namebuf, sizeof(namebuf), "%s: ", who);
-
-	va_start(ap, fmt);
-	vsnprintf(namebuf + n, sizeof(namebuf) - n, fmt, ap);
-	va_end(ap);
-	return namebuf;
-}
-
-static const char *verdict_name(int v)
-{
-	switch (v) {
-	case XDP_ABORTED: return "XDP_ABORTED";
-	case XDP_DROP: return "XDP_DROP";
-	case XDP_PASS: return "XDP_PASS";
-	case XDP_TX: return "XDP_TX";
-	case XDP_REDIRECT: return "XDP_REDIRECT";
-	}
-	return "?";
-}
-
 static int family_of(const char *addr)
 {
 	return strchr(addr, ':') ? 6 : 4;
@@ -161,16 +129,6 @@ static const char *addr_of(__u32 id)
 	return c ? c->addr : "none";
 }
 
-static __u32 vip_id_of(const char *vip)
-{
-	struct ebb_vip_key k;
-	struct ebb_vip v;
-
-	if (ebb_parse_vip(vip, &k, NULL) || ebb_vip_find(&e, &k, &v))
-		return ~0u;
-	return v.id;
-}
-
 /* The flow key of a client's packet; of an ICMP error, the flow its quote belongs to (the
  * quote is the node's reply: reversed). */
 static void key_of(const struct pkt_desc *d, struct ebb_flow_key *k)
@@ -185,54 +143,6 @@ static void key_of(const struct pkt_desc *d, struct ebb_flow_key *k)
 	pkt_addr(rev ? f->src : f->dst, f->family, (uint8_t *)k->dst);
 	k->sport = htons(rev ? f->dport : f->sport);
 	k->dport = htons(rev ? f->sport : f->dport);
-}
-
-/* rings[ring_id] holds an inner map's id; its slot says which node. 0: no table or no node. */
-static __u32 ring_node(__u32 ring_id, __u32 slot)
-{
-	__u32 inner_id = 0, node = 0;
-	int fd;
-
-	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
-		return 0;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &slot, &node))
-		node = 0;
-	close(fd);
-	return node;
-}
-
-static long flow_count(void)
-{
-	struct ebb_flow_key k, *prev = NULL;
-	long n = 0;
-
-	while (!bpf_map_get_next_key(e.flows_fd, prev, &k)) {
-		prev = &k;
-		n++;
-	}
-	return n;
-}
-
-#define BUF_MAX 2048
-
-static int test_run(int fd, const uint8_t *frame, size_t len, uint8_t *out, size_t *out_len,
-		    __u32 *verdict)
-{
-	uint8_t obuf[BUF_MAX + 256];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
-		    .data_out = obuf, .data_size_out = sizeof(obuf), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(fd, &opts))
-		return -errno;
-	*verdict = opts.retval;
-	*out_len = opts.data_size_out;
-	if (*out_len > BUF_MAX)
-		return -E2BIG;
-	memcpy(out, obuf, *out_len);
-	return 0;
 }
 
 static void set_mtu(__u32 mtu)
@@ -333,27 +243,6 @@ struct ecase {
 	const char *bug; /* a known, reported bug: the case runs with EBB_TEST_KNOWN_BUGS=1 */
 };
 
-struct snap {
-	struct ebb_reason_counter r[EBB_R_MAX];
-	struct ebb_counters vip, node;
-	long flows;
-	bool has_flow;
-	struct ebb_flow flow;
-};
-
-static void take_snap(struct snap *s, const struct ebb_flow_key *key, __u32 vip_id, __u32 node_id)
-{
-	memset(s, 0, sizeof(*s));
-	for (__u32 r = 0; r < EBB_R_MAX; r++)
-		ebb_reason_sum(&e, r, &s->r[r]);
-	if (vip_id < EBB_MAX_VIPS)
-		ebb_counters_sum(e.vip_stats_fd, vip_id, &s->vip);
-	if (node_id && node_id < EBB_MAX_NODES)
-		ebb_counters_sum(e.node_stats_fd, node_id, &s->node);
-	s->flows = flow_count();
-	s->has_flow = !bpf_map_lookup_elem(e.flows_fd, key, &s->flow);
-}
-
 /* The IP packet the case describes, with its payload sized when asked. */
 static struct pkt_desc desc_of(const struct ecase *c)
 {
@@ -381,7 +270,6 @@ static void run_case(const struct ecase *c)
 	const struct node_cfg *node = NULL;
 	__u32 vip_id, exp_node = 0, verdict = ~0u;
 	size_t len, ip_len, want_len, out_len = 0, l2 = 0, outer = 0;
-	bool reasons_ok = true;
 	int err;
 	__u64 t0, t1;
 
@@ -438,14 +326,12 @@ static void run_case(const struct ecase *c)
 	take_snap(&b, &key, vip_id, exp_node);
 	/* bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE: up to a tick behind */
 	t0 = ebb_now_ns() - 20000000ULL;
-	err = test_run(prog_fd, in, len, out, &out_len, &verdict);
+	err = prog_run(prog_fd, in, len, out, sizeof(out), &out_len, &verdict);
 	t1 = ebb_now_ns();
 	take_snap(&a, &key, vip_id, exp_node);
 
-	if (!ASSERT_OK(err, nm(n, "BPF_PROG_TEST_RUN")))
+	if (!check_run(n, err, verdict, c->verdict))
 		return;
-	if (!ASSERT_EQ(verdict, c->verdict, nm(n, "verdict %s", verdict_name(c->verdict))))
-		printf("#   got %s\n", verdict_name(verdict));
 
 	/* ---- the output frame ---- */
 	if (c->expect == X_ENCAP && len != lay.len) {
@@ -536,23 +422,7 @@ static void run_case(const struct ecase *c)
 	}
 
 	/* ---- reasons: exactly one moved, by this packet ---- */
-	{
-		__u64 dp = a.r[c->reason].packets - b.r[c->reason].packets;
-		__u64 db = a.r[c->reason].bytes - b.r[c->reason].bytes;
-
-		if (!CHECK(dp == 1 && db == len, "%s",
-			   nm(n, "reason %s +1 packet, +%zu bytes", ebb_reason_name(c->reason), len)))
-			printf("#   got +%llu packets, +%llu bytes\n", (unsigned long long)dp,
-			       (unsigned long long)db);
-		for (__u32 r = 0; r < EBB_R_MAX; r++) {
-			if (r == (__u32)c->reason || a.r[r].packets == b.r[r].packets)
-				continue;
-			printf("#   reason %s moved by %llu\n", ebb_reason_name(r),
-			       (unsigned long long)(a.r[r].packets - b.r[r].packets));
-			reasons_ok = false;
-		}
-		CHECK(reasons_ok, "%s", nm(n, "no other reason counter moved"));
-	}
+	check_one_reason(n, "reason", ebb_reason_name, b.r, a.r, EBB_R_MAX, c->reason, len);
 
 	/* ---- the flow table: pinned as in dsr; a too-big reply moves nothing ---- */
 	if (c->pin_consistent) {
@@ -605,15 +475,6 @@ static void run_case(const struct ecase *c)
 		}
 	}
 }
-
-#define TCP4(s, sp, d, dp, fl) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define TCP6(s, sp, d, dp, fl) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
-#define UDP4(s, sp, d, dp) \
-	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 24
-#define UDP6(s, sp, d, dp) \
-	.family = 6, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP, .payload = 24
 
 #define ENCAP_NEW(vk, slot) \
 	.verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = vk, .expect = X_ENCAP, .ring = BY_NEW, \
@@ -920,33 +781,13 @@ static void edge_cases(void)
 /* ---- round trip: the balancer's output through the decapsulator ---- */
 static struct decap_bpf *dskel;
 
-static int decap_sum(int fd, __u32 reason, struct ebb_reason_counter *sum)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct ebb_reason_counter per_cpu[ncpus > 0 ? ncpus : 1];
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpus <= 0 || bpf_map_lookup_elem(fd, &reason, per_cpu))
-		return -1;
-	for (int i = 0; i < ncpus; i++) {
-		sum->packets += per_cpu[i].packets;
-		sum->bytes += per_cpu[i].bytes;
-	}
-	return 0;
-}
-
 static bool decap_setup(void)
 {
 	static const char *const prefixes[] = { "203.0.113.0/24", "2001:db8:100::/64" };
 	struct ebb_err err = {};
-	struct bpf_map *map;
 
-	dskel = decap_bpf__open();
-	if (!ASSERT_TRUE(dskel != NULL, "round trip: open the decapsulator skeleton"))
-		return false;
-	bpf_object__for_each_map(map, dskel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	if (!ASSERT_OK(decap_bpf__load(dskel), "round trip: load the decapsulator"))
+	if (!OPEN_LOAD_UNPINNED(dskel, decap_bpf, "round trip: open the decapsulator skeleton",
+				"round trip: load the decapsulator"))
 		return false;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		struct ebb_decap_key k;
@@ -981,18 +822,18 @@ static void round_trip(const char *n, const struct pkt_desc *d, const char *vip,
 	node = cfg_of_id(ring_node(EBB_RING_NEW(vip_id), ebb_ring_slot(&key)));
 	if (!CHECK(node != NULL, "%s", nm(n, "an expected node is known")))
 		return;
-	if (!ASSERT_OK(test_run(prog_fd, in, len, mid, &mid_len, &verdict),
+	if (!ASSERT_OK(prog_run(prog_fd, in, len, mid, sizeof(mid), &mid_len, &verdict),
 		       nm(n, "balancer: BPF_PROG_TEST_RUN")))
 		return;
 	ASSERT_EQ(verdict, XDP_TX, nm(n, "balancer: XDP_TX"));
 	ASSERT_EQ(mid_len, len + (family_of(node->addr) == 6 ? 40 : 20),
 		  nm(n, "balancer: the frame grew by the outer header"));
 
-	decap_sum(sfd, EBB_D_DECAPSULATED, &b);
-	if (!ASSERT_OK(test_run(dfd, mid, mid_len, out, &out_len, &verdict),
+	percpu_reason_sum(sfd, EBB_D_DECAPSULATED, &b);
+	if (!ASSERT_OK(prog_run(dfd, mid, mid_len, out, sizeof(out), &out_len, &verdict),
 		       nm(n, "decapsulator: BPF_PROG_TEST_RUN")))
 		return;
-	decap_sum(sfd, EBB_D_DECAPSULATED, &a);
+	percpu_reason_sum(sfd, EBB_D_DECAPSULATED, &a);
 	ASSERT_EQ(verdict, XDP_PASS, nm(n, "decapsulator: XDP_PASS"));
 	CHECK(a.packets - b.packets == 1 && a.bytes - b.bytes == mid_len, "%s",
 	      nm(n, "decapsulator: decapsulated +1 packet, +%zu bytes", mid_len));
@@ -1039,33 +880,12 @@ static void round_trips(void)
 }
 
 /* ---- setup ---- */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
 static bool setup(void)
 {
 	struct ebb_err err = {};
-	struct bpf_map *map;
-	bool pinned = false;
 
-	skel = balancer_bpf__open();
-	if (!ASSERT_TRUE(skel != NULL, "setup: open the balancer skeleton"))
+	if (!balancer_setup())
 		return false;
-	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	if (!ASSERT_OK(balancer_bpf__load(skel), "setup: load the balancer (verifier)"))
-		return false;
-	bpf_object__for_each_map(map, skel->obj)
-		pinned |= bpf_map__is_pinned(map);
-	ASSERT_TRUE(!pinned, "setup: no map is pinned");
-	prog_fd = bpf_program__fd(skel->progs.ebb_balancer);
-	if (!ASSERT_OK(ebb_from_object(&e, skel->obj, &err), "setup: ebb_from_object")) {
-		printf("#   %s\n", err.msg);
-		return false;
-	}
-	have_e = true;
 	for (size_t i = 0; i < sizeof(vip_cfg) / sizeof(vip_cfg[0]); i++) {
 		struct ebb_vip_opts o = { .fwd = vip_cfg[i].fwd };
 		struct ebb_vip_key k;
@@ -1088,32 +908,20 @@ static bool setup(void)
 	}
 	for (size_t i = 0; i < N_NODES; i++) {
 		struct node_cfg *c = &node_cfg[i];
-		struct ebb_node_opts o = { .have_mac = true };
-		struct ebb_vip_key k;
-		struct ebb_addr a;
 
-		memcpy(o.mac, c->mac, 6);
-		if (ebb_parse_vip(c->vip, &k, NULL) || ebb_parse_addr(c->addr, &a, NULL))
-			abort();
-		if (!ASSERT_OK(ebb_node_add(&e, &a, &k, &o, &err),
+		if (!ASSERT_OK(add_node(c->addr, c->vip, c->mac, false, &c->id, &err),
 			       nm("setup", "node add %s vip %s", c->addr, c->vip))) {
 			printf("#   %s\n", err.msg);
 			return false;
 		}
-		if (ebb_node_find(&e, &a, &c->id, NULL) || !c->id)
-			abort();
 	}
 	return true;
 }
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
-	if (geteuid() != 0) {
-		printf("ok 1 - encap # SKIP needs root (BPF_PROG_TEST_RUN)\n");
+	if (!suite_start("encap"))
 		return 0;
-	}
 	if (setup()) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);
@@ -1123,9 +931,7 @@ int main(void)
 		edge_cases();
 		round_trips();
 	}
-	if (have_e)
-		ebb_close(&e);
 	decap_bpf__destroy(dskel);
-	balancer_bpf__destroy(skel);
+	balancer_teardown();
 	return test_summary("encap");
 }

@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Shared by the ebbd suites (test_agent_*.sh); source it after lib.sh. ebbd runs in the LB
+# namespace on the lab's state, configured by $TMP/ebbd.conf (the suite writes it), logging one
+# JSON object a line to $LOG; hooks written with hook_script append a line each to $HOOKS.
+EBBD=$OUTPUT/ebbd
+LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
+
+# start_ebbd: ebbd in the background (stopped by lab_teardown), its pid in ebbd_pid, its log
+# appended to $LOG (a second ebbd adds to the first one's).
+start_ebbd() {
+	nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>>"$LOG" &
+	# shellcheck disable=SC2034 # for the suite
+	ebbd_pid=$!
+}
+
+# events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
+events() {
+	python3 - "$LOG" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
+        print(json.dumps(e))
+PY
+}
+# has_event NAME [KEY=VALUE...]: true once ebbd has logged such an event.
+has_event() { [ -n "$(events "$@")" ]; }
+field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
+
+# wait_for TRIES COMMAND...: runs COMMAND every 0.1 s until it succeeds, TRIES times at most.
+# It checks nothing itself: the suite checks what it waited for afterwards.
+wait_for() {
+	local tries=$1
+	shift
+	for _ in $(seq "$tries"); do "$@" && break; sleep 0.1; done
+}
+
+# hook_script LINE: $TMP/hook.sh, a hook that appends LINE to $HOOKS. The hook's shell expands
+# LINE, so its \$EBB_EVENT and the like (escaped by the caller) are the event's.
+hook_script() {
+	printf '#!/bin/sh\necho "%s" >>"%s"\n' "$1" "$HOOKS" >"$TMP/hook.sh"
+	chmod +x "$TMP/hook.sh"
+}
+
+# nginx_dir N: node N's nginx (its nginx.pid, nginx.conf, logs); nginx_start N starts it again.
+nginx_dir() { echo "/run/ebb-lab/$PFX/n$1"; }
+nginx_start() { local d; d=$(nginx_dir "$1"); on "n$1" nginx -q -e "$d/error.log" -p "$d/" -c "$d/nginx.conf"; }
+state_of() { ctl -j node show "$1" | json_get 'd[0]["state"]'; }
+
+# hold.py VIP PORT NODE=COUNT...: opens connections until each NODE (by nginx's answer) has
+# COUNT idle keep-alive connections, closes the others, prints "ready ... pid=PID", then holds
+# them until killed (its connections then close with a FIN).
+cat >"$TMP/hold.py" <<'PY'
+import os, socket, sys, time
+want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
+held = {k: [] for k in want}
+for _ in range(300):
+    if all(len(held[k]) >= n for k, n in want.items()):
+        break
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += s.recv(4096)
+    node = body.strip().decode()
+    if node in held and len(held[node]) < want[node]:
+        held[node].append(s)
+    else:
+        s.close()
+print("ready", " ".join("%s=%d" % (k, len(v)) for k, v in held.items()), "pid=%d" % os.getpid(),
+      flush=True)
+time.sleep(3600)
+PY
+
+# hold OUT TRIES NODE=COUNT...: hold.py from the client to 203.0.113.10:80 in the background
+# (stopped by lab_teardown), its output in OUT; waits for its "ready" line (TRIES x 0.1 s at most).
+hold() {
+	local out=$1 tries=$2
+	shift 2
+	on client python3 "$TMP/hold.py" 203.0.113.10 80 "$@" >"$out" 2>&1 &
+	wait_for "$tries" grep -q ready "$out"
+}
