@@ -8,7 +8,7 @@ PKGS=(
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
   libconfig-dev libmicrohttpd-dev                          # ebbd: config file, metrics endpoint
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
-  nginx-light wrk curl                                      # real servers and real clients
+  nginx-light wrk curl python3                              # real servers, real clients, test glue
 )
 
 missing=()
