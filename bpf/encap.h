@@ -41,14 +41,17 @@ static __always_inline __u16 ipv4_csum(struct iphdr *iph)
 }
 
 /*
- * Moves the L2 header (14 or 18 bytes) to the new start of the frame after the head grew by
- * `grow` bytes. Returns the new start, or NULL if the frame is too short.
+ * Grows the frame's head by `grow` bytes and moves the L2 header (14 or 18 bytes) to the new
+ * start. Returns the new start, or NULL if the head cannot grow or the frame is too short.
  */
-static __always_inline void *move_l2(struct xdp_md *ctx, __u16 l2_len, __u16 grow)
+static __always_inline void *grow_head(struct xdp_md *ctx, __u16 l2_len, __u16 grow)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
+	void *data, *data_end;
 
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return NULL;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
 	if (l2_len == sizeof(struct ethhdr)) {
 		if (data + sizeof(struct ethhdr) + grow > data_end)
 			return NULL;
@@ -59,6 +62,16 @@ static __always_inline void *move_l2(struct xdp_md *ctx, __u16 l2_len, __u16 gro
 		__builtin_memmove(data, data + grow, sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr));
 	}
 	return data;
+}
+
+/* An ICMP error goes back the way the packet came. */
+static __always_inline void swap_macs(struct ethhdr *eth)
+{
+	__u8 mac[6];
+
+	__builtin_memcpy(mac, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, mac, 6);
 }
 
 /* The EtherType of the IP packet: the Ethernet header's, or the VLAN tag's inner one. Callers
@@ -91,9 +104,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 	if (node->family == EBB_FAMILY_V6) {
 		struct ipv6hdr *outer;
 
-		if (bpf_xdp_adjust_head(ctx, -(int)OUTER_V6_LEN))
-			return -1;
-		data = move_l2(ctx, l2_len, OUTER_V6_LEN);
+		data = grow_head(ctx, l2_len, OUTER_V6_LEN);
 		data_end = (void *)(long)ctx->data_end;
 		if (!data)
 			return -1;
@@ -112,9 +123,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 
 	struct iphdr *outer;
 
-	if (bpf_xdp_adjust_head(ctx, -(int)OUTER_V4_LEN))
-		return -1;
-	data = move_l2(ctx, l2_len, OUTER_V4_LEN);
+	data = grow_head(ctx, l2_len, OUTER_V4_LEN);
 	data_end = (void *)(long)ctx->data_end;
 	if (!data)
 		return -1;
@@ -150,7 +159,6 @@ static __always_inline int reply_too_big4(struct xdp_md *ctx, const struct packe
 	struct iphdr *ip, *orig;
 	struct icmphdr *icmp;
 	__be32 client, vip_addr;
-	__u8 mac[6];
 	__s64 sum;
 
 	orig = data + l2_len;
@@ -160,9 +168,7 @@ static __always_inline int reply_too_big4(struct xdp_md *ctx, const struct packe
 	vip_addr = orig->daddr;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMP_TOO_BIG_QUOTE) - (int)(data_end - data)))
 		return -1;
-	if (bpf_xdp_adjust_head(ctx, -(int)grow))
-		return -1;
-	data = move_l2(ctx, l2_len, grow);
+	data = grow_head(ctx, l2_len, grow);
 	data_end = (void *)(long)ctx->data_end;
 	if (!data)
 		return -1;
@@ -192,11 +198,7 @@ static __always_inline int reply_too_big4(struct xdp_md *ctx, const struct packe
 		return -1;
 	icmp->checksum = csum_fold(sum);
 	set_ethertype(data, l2_len, ETH_P_IP);
-	struct ethhdr *eth = data;
-
-	__builtin_memcpy(mac, eth->h_source, 6);
-	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
-	__builtin_memcpy(eth->h_dest, mac, 6);
+	swap_macs(data);
 	return 0;
 }
 
@@ -217,7 +219,6 @@ static __always_inline int reply_too_big6(struct xdp_md *ctx, const struct packe
 	struct icmp6_pseudo pseudo = {};
 	struct ipv6hdr *ip, *orig;
 	struct icmp6hdr *icmp;
-	__u8 mac[6];
 	__s64 sum;
 
 	orig = data + l2_len;
@@ -229,9 +230,7 @@ static __always_inline int reply_too_big6(struct xdp_md *ctx, const struct packe
 	pseudo.nexthdr = IPV6_NH_ICMP;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMPV6_TOO_BIG_QUOTE) - (int)(data_end - data)))
 		return -1;
-	if (bpf_xdp_adjust_head(ctx, -(int)grow))
-		return -1;
-	data = move_l2(ctx, l2_len, grow);
+	data = grow_head(ctx, l2_len, grow);
 	data_end = (void *)(long)ctx->data_end;
 	if (!data)
 		return -1;
@@ -257,11 +256,7 @@ static __always_inline int reply_too_big6(struct xdp_md *ctx, const struct packe
 		return -1;
 	icmp->icmp6_cksum = csum_fold(sum);
 	set_ethertype(data, l2_len, ETH_P_IPV6);
-	struct ethhdr *eth = data;
-
-	__builtin_memcpy(mac, eth->h_source, 6);
-	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
-	__builtin_memcpy(eth->h_dest, mac, 6);
+	swap_macs(data);
 	return 0;
 }
 
