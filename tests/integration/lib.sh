@@ -57,7 +57,28 @@ access_log() { echo "/run/ebb-lab/$PFX/n$1/access.log"; }
 # json_get EXPR: evaluates a python expression over the JSON document on stdin (as `d`).
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-# wrk_field FILE NAME: errors and counts from wrk's summary (0 when wrk printed no such line).
+# conns_around NODE TIME [VIP_ADDR]: from node NODE's nginx log, requests to VIP_ADDR
+# (default 203.0.113.10) split at TIME (epoch seconds): prints "connections before, requests
+# after, connections after that were not there before" — what says whether a node took a new
+# connection after a drain or an upgrade.
+conns_around() {
+	python3 - "$(access_log "$1")" "$2" "${3:-203.0.113.10}" <<'PY'
+import sys
+before, after, served_after = set(), set(), 0
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 7 or f[6] != sys.argv[3]:
+        continue
+    if float(f[0]) < float(sys.argv[2]):
+        before.add(f[1])
+    else:
+        served_after += 1
+        after.add(f[1])
+print(len(before), served_after, len(after - before))
+PY
+}
+
+# wrk_errors FILE: errors and counts from wrk's summary (0 when wrk printed no such line).
 wrk_errors() {
 	python3 - "$1" <<'PY'
 import re, sys

@@ -55,23 +55,7 @@ check "wrk: 0 socket errors across the drain ($sock)" [ "$sock" -eq 0 ]
 check "wrk: 0 non-2xx responses ($non2xx)" [ "$non2xx" -eq 0 ]
 
 # n1's own log: after the drain it served requests only on connections it had before.
-read -r old_conns served_after new_after < <(python3 - "$(access_log 1)" "$drain_at" "$VIP_ADDR" <<'PY'
-import sys
-before, after_conns, served_after = set(), set(), 0
-drain = float(sys.argv[2])
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 7 or f[6] != sys.argv[3]:
-        continue
-    t, conn = float(f[0]), f[1]
-    if t < drain:
-        before.add(conn)
-    else:
-        served_after += 1
-        after_conns.add(conn)
-print(len(before), served_after, len(after_conns - before))
-PY
-)
+read -r old_conns served_after new_after < <(conns_around 1 "$drain_at" "$VIP_ADDR")
 note "n1 log: $old_conns connections before the drain, $served_after requests after it, $new_after new connections after it"
 check "n1 kept serving its keep-alive connections after the drain ($served_after requests)" [ "$served_after" -gt 0 ]
 check "n1's nginx log shows 0 new connections after the drain ($new_after)" [ "$new_after" -eq 0 ]

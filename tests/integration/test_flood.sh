@@ -46,20 +46,7 @@ read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"
 check "wrk: 0 socket errors through the flood and the drain ($sock)" [ "$sock" -eq 0 -a "$reqs" -gt 1000 ]
 check "wrk: 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
-read -r served_after new_after < <(python3 - "$(access_log 1)" "$drain_at" <<'PY'
-import sys
-before, after, n = set(), set(), 0
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) >= 7 and f[6] == "203.0.113.10":
-        if float(f[0]) < float(sys.argv[2]):
-            before.add(f[1])
-        else:
-            n += 1
-            after.add(f[1])
-print(n, len(after - before))
-PY
-)
+read -r _ served_after new_after < <(conns_around 1 "$drain_at")
 check "n1 kept serving its keep-alive connections ($served_after requests after the drain)" [ "$served_after" -gt 0 ]
 check "n1 took no new connection after the drain ($new_after)" [ "$new_after" -eq 0 ]
 finish

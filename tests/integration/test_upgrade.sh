@@ -53,16 +53,7 @@ check "wrk: requests served through both upgrades ($reqs)" [ "$reqs" -gt 1000 ]
 check "wrk: 0 socket errors ($sock)" [ "$sock" -eq 0 ]
 check "wrk: 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
 for i in 1 2 3; do
-	new_conns=$(python3 - "$(access_log $i)" "$upgrade_at" <<'PY'
-import sys
-before, after = set(), set()
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) >= 7 and f[6] == "203.0.113.10":
-        (before if float(f[0]) < float(sys.argv[2]) else after).add(f[1])
-print(len(after - before))
-PY
-)
+	read -r _ _ new_conns < <(conns_around $i "$upgrade_at")
 	check "n$i: every connection after the upgrades is one it had before ($new_conns new)" [ "$new_conns" -eq 0 ]
 done
 finish
