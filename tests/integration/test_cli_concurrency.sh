@@ -29,29 +29,7 @@ VIPA2=203.0.113.20:443/tcp # same address as A: vip_addrs counts 2
 VIPB=203.0.113.21:80/tcp
 VIPC=203.0.113.29:80/tcp # scratch VIP for the fresh-build comparison
 
-cleanup() {
-	local pid
-	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -f "$DIR"/link_* 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-FAILED=0
-pass() { echo "ok - $1"; }
-fail() { # fail DESC [DETAIL FILE…]
-	local desc=$1 f; shift
-	FAILED=$((FAILED + 1))
-	echo "not ok - $desc"
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | head -20; done
-}
-bail() { echo "not ok - $1"; echo "Bail out! $1"; exit 1; }
-
-ctl() { nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" "$@"; }
+. "$(dirname "$0")/lib_scratch.sh"
 
 # --- setup -----------------------------------------------------------------------------------
 

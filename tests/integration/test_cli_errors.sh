@@ -23,28 +23,7 @@ N1=198.51.100.1 N2=198.51.100.2 N3=198.51.100.3 N6=2001:db8::1
 MAC1=02:00:00:00:00:01 MAC2=02:00:00:00:00:02 MAC3=02:00:00:00:00:03 MAC6=02:00:00:00:00:06
 NOVIP=203.0.113.99:80/tcp NONODE=198.51.100.77
 
-cleanup() {
-	# Unpinning the link detaches the program; deleting the namespace removes the veths.
-	rm -f "$DIR"/link_* 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-FAILED=0
-pass() { echo "ok - $1"; }
-fail() { # fail DESC [DETAIL FILE…]
-	local desc=$1 f; shift
-	FAILED=$((FAILED + 1))
-	echo "not ok - $desc"
-	for f in "$@"; do sed 's/^/#   /' "$f" | head -20; done
-}
-bail() { echo "not ok - $1"; echo "Bail out! $1"; exit 1; }
-
-ctl() { nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" "$@"; }
-ctl_raw() { nsenter --net="/run/netns/$NS" -- "$CTL" "$@"; }
+. "$(dirname "$0")/lib_scratch.sh"
 
 # Inner table ids of the rings map: the value of a map-of-maps dump is an id, little-endian.
 ring_ids() {
