@@ -23,8 +23,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Several builds may run at once (parallel worktrees, CI): wait for dpkg's lock rather than fail.
+APT_LOCK=(-o DPkg::Lock::Timeout=600)
+apt-get "${APT_LOCK[@]}" update -qq
+apt-get "${APT_LOCK[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts nginx on install; ebb runs its own instances inside lab namespaces.
 if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
   systemctl stop nginx || true
