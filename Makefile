@@ -20,23 +20,30 @@ CFLAGS += -Wall -Wextra -Werror -std=gnu11 $(INCLUDES) $(EXTRA_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ -I. -Iinclude -Ibpf \
 	-Wall -Werror $(EXTRA_CFLAGS)
 LDLIBS := -lbpf -lelf -lz -ljson-c
+# Every object records the headers it included (-MMD -MP, .d beside the .o): touching a header
+# rebuilds what uses it, and a deleted header does not break the build.
+DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 
 BPF_PROGS := balancer decap peer_pass floor_tx
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
+EBBCTL_OBJS := $(patsubst user/ebbctl/%.c,$(OUTPUT)/obj/ebbctl/%.o,$(wildcard user/ebbctl/*.c))
+EBBD_OBJS := $(patsubst user/ebbd/%.c,$(OUTPUT)/obj/ebbd/%.o,$(wildcard user/ebbd/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/bench_*.c))
 LOADGENS := $(patsubst tools/load/%.c,$(OUTPUT)/load/%,$(wildcard tools/load/*.c))
-BINS := $(OUTPUT)/ebbctl $(if $(wildcard user/ebbd/*.c),$(OUTPUT)/ebbd)
+BINS := $(OUTPUT)/ebbctl $(if $(EBBD_OBJS),$(OUTPUT)/ebbd)
 EBBD_LDLIBS := -lconfig -lmicrohttpd
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps vmlinux test unit integration bench demo install clean
 
-all: deps $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS)
+# Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
+# demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
+all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS)
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -46,52 +53,69 @@ vmlinux:
 	$(call msg,GEN,vmlinux.h)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)/obj/ebbctl $(OUTPUT)/obj/ebbd:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) vmlinux.h | $(OUTPUT) deps
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUTPUT)/$*.bpf.d -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/lib/%.o: user/lib/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT)/lib
+# User-space objects: the skeletons must exist before the first compile (order-only); after
+# that the .d files name exactly the headers, skeletons included, each object depends on.
+$(OUTPUT)/lib/%.o: user/lib/%.c | $(OUTPUT)/lib $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUTPUT)/libebb.a: $(LIBEBB_OBJS)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(OUTPUT)/ebbctl: user/ebbctl/*.c $(wildcard user/*.h) $(OUTPUT)/libebb.a
-	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) user/ebbctl/*.c $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+$(OUTPUT)/obj/ebbctl/%.o: user/ebbctl/%.c | $(OUTPUT)/obj/ebbctl $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/ebbd: $(wildcard user/ebbd/*.c user/ebbd/*.h) $(wildcard user/*.h) $(OUTPUT)/libebb.a
+$(OUTPUT)/ebbctl: $(EBBCTL_OBJS) $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/ebbd $(filter %.c,$^) $(OUTPUT)/libebb.a $(LDLIBS) $(EBBD_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c tests/unit/*.h $(OUTPUT)/libebb.a | $(OUTPUT)/tests
+$(OUTPUT)/obj/ebbd/%.o: user/ebbd/%.c | $(OUTPUT)/obj/ebbd $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/ebbd $(DEPFLAGS) -c $< -o $@
+
+$(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(EBBD_LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/tests $(SKELS)
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
-$(OUTPUT)/bench/%: tools/bench/%.c $(wildcard tools/bench/*.h tests/unit/*.h) $(OUTPUT)/libebb.a | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS)
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
 $(OUTPUT)/load/%: tools/load/%.c | $(OUTPUT)/load
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MT $@ -MF $@.d $< -o $@
 
-test: all
+# The recorded header dependencies (absent before the first build: nothing to rebuild then).
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/obj/*/*.d)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run.sh
 
-bench: all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tools/bench.sh
 
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tools/demo.sh
 
 install: all
