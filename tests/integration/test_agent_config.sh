@@ -73,6 +73,27 @@ refused health-type 2 "\"tcp\" or \"http\"" <<'C'
 pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
   health = { type = "icmp"; }; } );
 C
+refused metrics-address 2 "'metrics' must be \"IPv4:PORT\"" <<'C'
+interval = 1;
+metrics = "999.1.1.1:99999";
+C
+refused metrics-port 1 "'metrics' must be" <<'C'
+metrics = "127.0.0.1:0";
+C
+
+# --config refuses what --check refuses, with the same line.
+printf 'interval = 1;\nmetrics = "999.1.1.1:99999";\n' >"$TMP/m.conf"
+err=$(timeout 10 "$EBBD" --config "$TMP/m.conf" --bpffs "$TMP/none" 2>&1)
+if [ $? -eq 1 ] && echo "$err" | grep -q "^Error: $TMP/m.conf:2: 'metrics' must be"; then
+	ok "--config refuses the bad metrics address as --check does, naming line 2"
+else not_ok "--config with a bad metrics address: $err"; fi
+# An address this host does not have: said so, not "in use?".
+printf 'metrics = "192.0.2.77:9477";\n' >"$TMP/m2.conf"
+err=$(timeout 10 "$EBBD" --config "$TMP/m2.conf" --bpffs "$TMP/none" 2>&1)
+if [ $? -eq 1 ] && echo "$err" | grep -q "Cannot assign requested address (not an address of this host)" &&
+	! echo "$err" | grep -q "in use"; then
+	ok "a metrics address not on this host is named as such: $(echo "$err" | grep -o '"msg":"[^"]*"')"
+else not_ok "metrics on a foreign address: $err"; fi
 
 err=$("$EBBD" --check "$TMP/missing.conf" 2>&1)
 if [ $? -eq 1 ] && echo "$err" | grep -q "^Error: $TMP/missing.conf: cannot read"; then

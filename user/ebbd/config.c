@@ -354,6 +354,18 @@ int config_load(const char *path, struct config *c)
 	    get_num(root, "hook-timeout", &c->hook_timeout, 0.1, 86400) || get_hooks(root, c->hooks))
 		goto out;
 	c->walk_cpu = walk_pct / 100;
+	if (c->metrics && c->metrics[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		/* Checked here, not only when the endpoint starts: --check must refuse it too. */
+		if (metrics_parse_addr(c->metrics, &ss, &sl)) {
+			cerr(config_setting_get_member(root, "metrics"),
+			     "'metrics' must be \"IPv4:PORT\" or \"[IPv6]:PORT\" (port 1-65535) or \"\", not \"%s\"",
+			     c->metrics);
+			goto out;
+		}
+	}
 	if (c->bpffs && c->bpffs[0] != '/') {
 		cerr(config_setting_get_member(root, "bpffs"), "'bpffs' must be an absolute directory");
 		goto out;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <poll.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <json-c/json.h>
 
 #include "libebb.h"
@@ -221,6 +222,8 @@ void hook_fire(struct agent *a, int ev, const struct node *n, int pool, const ch
 	       const char *new_state, long long flows_cut, const char *extra_env);
 
 /* metrics.c */
+/* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len);
 int metrics_start(const char *addr);
 void metrics_stop(void);
 void metrics_render(const struct agent *a, __u64 now);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <bpf/libbpf.h>
 
@@ -250,6 +251,15 @@ int main(int argc, char **argv)
 	libbpf_verbose = verbose > 1;
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* As many descriptors as we may have: the metrics endpoint is capped well below. */
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 
 	config_defaults(&a->cfg);
 	if (check) {

@@ -5,6 +5,8 @@
  * touches the maps and never waits for the loop.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,50 +49,89 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 	return ret;
 }
 
-int metrics_start(const char *addr)
+/*
+ * Limits on what clients of the endpoint may hold, so that nobody who can connect to it (any
+ * local user, on the default 127.0.0.1) can starve the loop of descriptors: health checks,
+ * probes and hooks need their own. At most METRICS_CONN_LIMIT connections in all and
+ * METRICS_PER_IP from one address (those past it are accepted and closed at once), each closed
+ * after METRICS_TIMEOUT_S without a request; a connect past the limits waits in the kernel's
+ * backlog (METRICS_BACKLOG), holding no descriptor of ebbd's.
+ */
+#define METRICS_CONN_LIMIT 32u
+#define METRICS_PER_IP 8u
+#define METRICS_TIMEOUT_S 5u
+#define METRICS_BACKLOG 64
+
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct sockaddr_storage ss = {};
-	char host[128];
 	const char *colon = strrchr(addr, ':');
+	char host[128];
 	__u32 port;
 	size_t n;
 
-	if (!addr[0])
-		return 0; /* metrics = "": no endpoint */
+	memset(ss, 0, sizeof(*ss));
 	n = colon ? (size_t)(colon - addr) : 0;
 	if (!colon || n >= sizeof(host) || ebb_parse_u32(colon + 1, 1, 65535, &port))
-		goto bad;
+		return -1;
 	memcpy(host, addr, n);
 	host[n] = '\0';
 	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
 		host[n - 1] = '\0';
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
-			goto bad;
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			goto bad;
+		*len = sizeof(*s4);
+		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
 	}
-	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-					   (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				   port, NULL, NULL, serve, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				   MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	if (!daemon_) {
-		log_msg(LOG_ERROR, "metrics_failed", "cannot serve metrics on %s (address in use?)", addr);
+}
+
+int metrics_start(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1;
+
+	if (!addr[0])
+		return 0; /* metrics = "": no endpoint */
+	if (metrics_parse_addr(addr, &ss, &sl)) {
+		log_msg(LOG_ERROR, "metrics_failed", "bad metrics address '%s' (IPv4:PORT or [IPv6]:PORT)", addr);
 		return -1;
 	}
-	log_msg(LOG_INFO, "metrics", "serving Prometheus metrics on http://%s/metrics", addr);
+	/* The socket is ours, so that a failure says exactly why (in use, not a local address...). */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, METRICS_BACKLOG)) {
+		int err = errno;
+
+		log_msg(LOG_ERROR, "metrics_failed", "cannot serve metrics on %s: %s%s", addr, strerror(err),
+			err == EADDRINUSE ? " (another process listens there)" :
+			err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	daemon_ = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				   0, NULL, NULL, serve, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				   MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
+				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP,
+				   MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S, MHD_OPTION_END);
+	if (!daemon_) {
+		log_msg(LOG_ERROR, "metrics_failed", "cannot serve metrics on %s: the HTTP server did not start",
+			addr);
+		close(fd);
+		return -1;
+	}
+	log_msg(LOG_INFO, "metrics", "serving Prometheus metrics on http://%s/metrics (at most %u connections, %u per address, %u s idle)",
+		addr, METRICS_CONN_LIMIT, METRICS_PER_IP, METRICS_TIMEOUT_S);
 	return 0;
-bad:
-	log_msg(LOG_ERROR, "metrics_failed", "bad metrics address '%s' (IPv4:PORT or [IPv6]:PORT)", addr);
-	return -1;
 }
 
 void metrics_stop(void)
@@ -103,6 +144,21 @@ void metrics_stop(void)
 static void help(FILE *f, const char *name, const char *type, const char *text)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* A label value as the exposition format wants it: backslash, double quote and newline escaped. */
+static void label(FILE *f, const char *name, const char *v)
+{
+	fprintf(f, "%s=\"", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+	fputc('"', f);
 }
 
 static void val(FILE *f, double v)
@@ -124,7 +180,9 @@ static void node_family(FILE *f, const struct agent *a, const char *name, const 
 		const struct node *n = &a->nodes[id];
 
 		if (n->used && fn(a, n, &v)) {
-			fprintf(f, "%s{node=\"%s\"}", name, n->name);
+			fprintf(f, "%s{", name);
+			label(f, "node", n->name);
+			fputc('}', f);
 			val(f, v);
 		}
 	}
@@ -219,9 +277,13 @@ void metrics_render(const struct agent *a, __u64 now)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
 
-		for (size_t s = 0; n->used && s < sizeof(states); s++)
-			fprintf(f, "ebb_node_state{node=\"%s\",state=\"%s\"} %d\n", n->name,
-				ebb_state_name(states[s]), n->m.state == states[s]);
+		for (size_t s = 0; n->used && s < sizeof(states); s++) {
+			fputs("ebb_node_state{", f);
+			label(f, "node", n->name);
+			fputc(',', f);
+			label(f, "state", ebb_state_name(states[s]));
+			fprintf(f, "} %d\n", n->m.state == states[s]);
+		}
 	}
 	node_family(f, a, "ebb_node_flows", "gauge", "Live flows pinned to the node (last walk)", m_flows);
 	node_family(f, a, "ebb_node_new_flows_per_second", "gauge", "New flows placed on the node per second", m_new_rate);
@@ -239,19 +301,25 @@ void metrics_render(const struct agent *a, __u64 now)
 	help(f, "ebb_pool_load", "gauge", "Total load of the pool's active and draining nodes, in its metric");
 	for (int p = 0; p < a->cfg.n_pools; p++)
 		if (a->pools[p].evaluated) {
-			fprintf(f, "ebb_pool_load{pool=\"%s\"}", a->cfg.pools[p].name);
+			fputs("ebb_pool_load{", f);
+			label(f, "pool", a->cfg.pools[p].name);
+			fputc('}', f);
 			val(f, a->pools[p].total);
 		}
 	help(f, "ebb_pool_active_nodes", "gauge", "Active nodes of the pool");
 	for (int p = 0; p < a->cfg.n_pools; p++)
-		if (a->pools[p].evaluated)
-			fprintf(f, "ebb_pool_active_nodes{pool=\"%s\"} %d\n", a->cfg.pools[p].name,
-				a->pools[p].active);
+		if (a->pools[p].evaluated) {
+			fputs("ebb_pool_active_nodes{", f);
+			label(f, "pool", a->cfg.pools[p].name);
+			fprintf(f, "} %d\n", a->pools[p].active);
+		}
 	help(f, "ebb_pool_desired_nodes", "gauge", "Active nodes the pool's load asks for (before the windows)");
 	for (int p = 0; p < a->cfg.n_pools; p++)
-		if (a->pools[p].evaluated)
-			fprintf(f, "ebb_pool_desired_nodes{pool=\"%s\"} %d\n", a->cfg.pools[p].name,
-				a->pools[p].desired);
+		if (a->pools[p].evaluated) {
+			fputs("ebb_pool_desired_nodes{", f);
+			label(f, "pool", a->cfg.pools[p].name);
+			fprintf(f, "} %d\n", a->pools[p].desired);
+		}
 
 	help(f, "ebb_agent_cycle_seconds", "gauge", "Duration of the last measurement cycle");
 	fprintf(f, "ebb_agent_cycle_seconds");
