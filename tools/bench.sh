@@ -11,7 +11,11 @@
 #     the agent's cycle.
 #
 # Options: --quick (smaller tables, shorter runs: a smoke test, not figures to quote),
-#          --no-lab (skip part 2). Environment: OUTPUT (build dir, default .output).
+#          --no-lab (skip part 2). Environment: OUTPUT (build dir, default .output);
+#          KATRAN_SRC=DIR (a Katran source tree, e.g. github facebookincubator/katran): part 1
+#          also builds Katran's XDP object from it, as its own lib/Makefile-bpf does, into
+#          $OUTPUT/katran/ (a second copy with MAX_CONN_RATE=1 for the flood path), and times
+#          it beside ebb in the same rounds with the same packets. Without it, no Katran column.
 # Root only; about 1.5 minutes. Everything it makes (namespaces, nginx, bpffs pins, temp files)
 # is removed when it ends, also on failure or Ctrl-C.
 set -euo pipefail
@@ -29,7 +33,7 @@ for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
 	--no-lab) LAB_PART=0 ;;
-	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "Error: unknown option '$arg' (--quick, --no-lab)" >&2; exit 2 ;;
 	esac
 done
@@ -113,9 +117,33 @@ git -C "$ROOT" diff --quiet HEAD 2>/dev/null || git_rev="$git_rev+changes"
 # ---------------------------------------------------------------------------------------------
 # 1 and 3: per packet and control plane
 
+# Katran's balancer, from its own tree with its own flags (lib/Makefile-bpf: clang -emit-llvm |
+# llc -march=bpf, -I. -D__KERNEL__ -DDEBUG ...); never part of the repository.
+katran_build() {
+	local src=$1 out=$OUTPUT/katran flags
+	flags=(-I. -I./include -I./usr/include -DDEBUG -D__KERNEL__ -Wno-unused-value -Wno-pointer-sign
+		-Wno-compare-distinct-pointer-types -O2 -emit-llvm -c -g)
+	[ -f "$src/katran/lib/bpf/balancer.bpf.c" ] ||
+		{ log "KATRAN_SRC=$src has no katran/lib/bpf/balancer.bpf.c"; return 1; }
+	mkdir -p "$out"
+	(cd "$src" && clang "${flags[@]}" katran/lib/bpf/balancer.bpf.c -o - |
+		llc -march=bpf -filetype=obj -o "$out/balancer.bpf.o" &&
+		clang "${flags[@]}" -DMAX_CONN_RATE=1 katran/lib/bpf/balancer.bpf.c -o - |
+		llc -march=bpf -filetype=obj -o "$out/balancer_flood.bpf.o")
+}
+
 log "per packet and control plane (bench_xdp)..."
 xdp_args=(--bpffs "$BPFFS_XDP" --json "$TMP/xdp.json" --ebbctl "$EBBCTL" --ebbd "$OUTPUT/ebbd")
 [ "$QUICK" = 0 ] || xdp_args+=(--quick)
+if [ -n "${KATRAN_SRC:-}" ]; then
+	log "building Katran's XDP object from $KATRAN_SRC into $OUTPUT/katran/..."
+	if katran_build "$KATRAN_SRC" 2>"$TMP/katran.err"; then
+		xdp_args+=(--katran "$OUTPUT/katran/balancer.bpf.o"
+			--katran-flood "$OUTPUT/katran/balancer_flood.bpf.o")
+	else
+		log "Katran did not build ($(tail -c 300 "$TMP/katran.err")); no Katran column"
+	fi
+fi
 if ! bounded 300 "$BENCH/bench_xdp" "${xdp_args[@]}"; then
 	log "bench_xdp failed; the per-packet part is n/a"
 	rm -f "$TMP/xdp.json"

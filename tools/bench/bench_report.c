@@ -139,6 +139,50 @@ static void print_machine(json_object *m)
 	       str(m, "virt") && *str(m, "virt") ? ", " : "", str(m, "virt") ?: "");
 }
 
+/* ebb beside Katran (make bench KATRAN_SRC=DIR): each pair timed back to back in every round. */
+static void print_katran(json_object *paths)
+{
+	int shown = 0, met = 0, missed = 0;
+
+	for (size_t i = 0; i < json_object_array_length(paths); i++) {
+		json_object *p = json_object_array_get_idx(paths, i);
+		const char *kid = str(p, "katran_id");
+		json_object *k = NULL;
+		char target[16] = "", status[16] = "";
+
+		if (isnan(num(p, "vs_katran")) || !kid)
+			continue;
+		for (size_t j = 0; j < json_object_array_length(paths); j++)
+			if (!strcmp(str(json_object_array_get_idx(paths, j), "id") ?: "", kid))
+				k = json_object_array_get_idx(paths, j);
+		if (!shown++) {
+			printf("\nBeside Katran — its XDP object built from KATRAN_SRC as its lib/Makefile-bpf does,\n"
+			       "  configured by tools/bench's own loader (one VIP, the same 3 nodes and Maglev table);\n"
+			       "  each pair back to back in every round, the order alternating; ebb/Katran = median\n"
+			       "  over rounds of (ebb x floor) / (Katran x floor). Katran forwards by IPIP (+20 bytes,\n"
+			       "  its default gateway's MAC), ebb as the VIP says: dsr (MACs only) unless \"ipip\".\n");
+			printf("  %-28s %-14s %5s %8s %7s %9s %7s %8s %7s\n", "path (ebb)", "flow table", "mode",
+			       "ebb ns", "x floor", "Katran ns", "x floor", "ebb/Kat", "target");
+		}
+		if (!isnan(num(p, "vs_katran_target"))) {
+			bool ok = json_object_get_boolean(get(p, "vs_katran_met"));
+
+			snprintf(target, sizeof(target), "<=%g", num(p, "vs_katran_target"));
+			snprintf(status, sizeof(status), "%s", ok ? "met" : "MISSED");
+			ok ? met++ : missed++;
+		}
+		printf("  %-28s %-14s %5s %8.1f %6.2fx %9.1f %6.2fx %8.2f %7s  %s\n", str(p, "path") ?: "?",
+		       str(p, "table") ?: "", strstr(str(p, "id") ?: "", "ipip") ? "ipip" :
+		       strstr(str(p, "id") ?: "", "pass") ? "-" : "dsr",
+		       num(p, "ns"), num(p, "ratio"), num(k, "ns"), num(k, "ratio"), num(p, "vs_katran"),
+		       target, status);
+	}
+	if (shown)
+		printf("  ebb/Katran targets: %d met, %d missed. Katran's flow table: one for the bench's CPU\n"
+		       "  (lru_mapping), the same size and flows as ebb's big table; its 1-flow hits run in it.\n"
+		       "  The SYN row: Katran built with MAX_CONN_RATE=1, ebb with flood-rate 1.\n", met, missed);
+}
+
 static int print_paths(json_object *x)
 {
 	json_object *paths = get(x, "paths");
@@ -152,19 +196,19 @@ static int print_paths(json_object *x)
 	       "(swap MACs, XDP_TX)\n", (int)num(x, "rounds"));
 	printf("  floor: %.1f ns per packet (repeat %.0f; wrapped paths: %.0f distinct packets per run)\n",
 	       num(x, "floor_ns"), num(x, "repeat"), num(x, "wrap_repeat"));
-	printf("  %-28s %-14s %5s %8s %8s %8s %8s  %s\n", "path", "flow table", "bytes", "ns", "x floor",
-	       "target", "Katran", "");
+	printf("  %-28s %-14s %5s %8s %8s %8s  %s\n", "path", "flow table", "bytes", "ns", "x floor",
+	       "target", "");
 	for (size_t i = 0; i < json_object_array_length(paths); i++) {
 		json_object *p = json_object_array_get_idx(paths, i);
-		char target[16] = "", katran[16] = "", status[32] = "";
+		char target[16] = "", status[32] = "";
 
+		if (!strcmp(str(p, "lb") ?: "ebb", "katran"))
+			continue; /* in the side-by-side table below */
 		if (!isnan(num(p, "target_ratio")))
 			snprintf(target, sizeof(target), "<=%gx", num(p, "target_ratio"));
-		if (!isnan(num(p, "katran_ratio")))
-			snprintf(katran, sizeof(katran), "%gx", num(p, "katran_ratio"));
 		printf("  %-28s %-14s %5.0f ", str(p, "path") ?: "?", str(p, "table") ?: "", num(p, "bytes"));
 		if (str(p, "na")) {
-			printf("%17s %8s %8s  n/a (%s)\n", "", target, katran, str(p, "na"));
+			printf("%17s %8s  n/a (%s)\n", "", target, str(p, "na"));
 			continue;
 		}
 		if (get(p, "met")) {
@@ -178,7 +222,7 @@ static int print_paths(json_object *x)
 				snprintf(status, sizeof(status), "(%s)", ok ? "met" : "missed");
 			}
 		}
-		printf("%8.1f %7.1fx %8s %8s  %s\n", num(p, "ns"), num(p, "ratio"), target, katran, status);
+		printf("%8.1f %7.1fx %8s  %s\n", num(p, "ns"), num(p, "ratio"), target, status);
 	}
 	printf("  targets: %d met, %d missed (each counted on its path's first row; (met)/(missed): the\n"
 	       "  same target on another table size, for information). 1M = 1,048,576 flows in the LRU\n"
@@ -186,6 +230,7 @@ static int print_paths(json_object *x)
 	       "  Wrapped paths (a distinct packet per run) subtract the wrapper's cost, measured on the floor;\n"
 	       "  the method check runs the plain hit through the wrapper: it should match \"1 flow\".\n",
 	       met, missed);
+	print_katran(paths);
 	return missed;
 }
 
@@ -290,10 +335,11 @@ static void print_control(json_object *c)
 		       "  waits for an RCU grace period) %.1f ms\n",
 		       num(ring, "fill_ms"), num(ring, "fill_mmap_ms"), num(ring, "outer_update_ms"));
 	if (mem) {
-		json_object *t = get(mem, "tables");
+		json_object *t = get(mem, "tables"), *k = get(mem, "katran");
 
-		printf("  flow table memory: %.1f bytes per entry (LRU hash, 40-byte key, 16-byte value),\n"
-		       "  memlock of /proc/PID/fdinfo:", num(mem, "bytes_per_entry"));
+		printf("  flow table memory: %.1f bytes per entry (LRU hash, %.0f-byte key, %.0f-byte value),\n"
+		       "  memlock of /proc/PID/fdinfo:", num(mem, "bytes_per_entry"), num(mem, "key_bytes"),
+		       num(mem, "value_bytes"));
 		for (size_t i = 0; t && i < json_object_array_length(t); i++) {
 			json_object *o = json_object_array_get_idx(t, i);
 
@@ -301,6 +347,11 @@ static void print_control(json_object *c)
 			       num(o, "memlock_bytes") / 1048576);
 		}
 		printf("\n");
+		if (k)
+			printf("  beside Katran: its flow LRU (%.0f-byte key, %.0f-byte value), %.0f entries: %.1f\n"
+			       "  bytes per entry; ebb's big table, the same size: %.1f bytes per entry\n",
+			       num(k, "key_bytes"), num(k, "value_bytes"), num(k, "entries"),
+			       num(k, "bytes_per_entry"), num(mem, "big_table_bytes_per_entry"));
 	}
 	printf("  agent cycle (ebbd --once, after filling the table):");
 	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {

@@ -188,6 +188,8 @@ static void inst_load(struct inst *in, int slot, const char *name, __u32 flows)
 	in->flows_max = flows;
 }
 
+#define RATE_ARMED 100000000 /* new flows per second and CPU: the flood guard's check runs */
+
 static void set_flood_rate(struct inst *in, __u32 rate)
 {
 	struct ebb_settings s = {};
@@ -539,7 +541,13 @@ struct bcase {
 	const char *id, *label, *table;
 	int inst;
 	const char *na; /* not measurable: why */
-	double target, katran; /* ratio targets; 0 = none */
+	double target; /* ratio target to the floor; 0 = none */
+	double kat_target; /* ebb/Katran target, when Katran runs beside (--katran) */
+	/* --katran: a Katran cell (lb) and the ebb path it runs beside (twin; set for both) */
+	int lb;
+	const char *twin;
+	int twin_idx; /* index of the other cell of the pair, -1 = none */
+	bool kat_flood; /* Katran's MAX_CONN_RATE=1 build */
 	bool secondary; /* the target is shown, but counted on the path's main row */
 	/* the frame */
 	struct pkt_desc d;
@@ -557,11 +565,13 @@ struct bcase {
 	int n;
 };
 
-enum { CHK_NONE, CHK_PASS_NOT_VIP, CHK_HIT, CHK_NEW, CHK_SECOND, CHK_UNPINNED };
+enum { CHK_NONE, CHK_PASS_NOT_VIP, CHK_HIT, CHK_NEW, CHK_SECOND, CHK_UNPINNED, CHK_K_PASS,
+       CHK_K_HIT, CHK_K_NEW, CHK_K_FLOOD };
+enum { LB_EBB, LB_KATRAN };
 
 static struct inst insts[N_INST];
 static int floor_fd, adjust_fd;
-static double floor_all[MAX_ROUNDS * 64];
+static double floor_all[MAX_ROUNDS * 128];
 static int n_floor;
 
 #define VIP4 V4(203, 0, 113, 10)
@@ -596,21 +606,22 @@ static const struct pkt_desc reply6 = { .family = 6, .src = "2001:db8:100::10", 
 
 static struct bcase cases[] = {
 	{ .id = "pass_not_vip", .label = "non-VIP pass", .table = "-", .inst = SMALL,
-	  .target = 3, .katran = 5.5, .expect = XDP_PASS, .check = CHK_PASS_NOT_VIP },
+	  .target = 3, .kat_target = 0.5, .expect = XDP_PASS, .check = CHK_PASS_NOT_VIP },
 	{ .id = "hit", .label = "established hit", .table = "1 flow", .inst = SMALL, .target = 7,
-	  .katran = 11, .expect = XDP_TX, .check = CHK_HIT },
+	  .kat_target = 0.8, .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "hit_1m", .label = "established hit", .table = "1M, same flow", .inst = BIG,
-	  .target = 7, .katran = 11, .secondary = true, .expect = XDP_TX, .check = CHK_HIT },
+	  .target = 7, .secondary = true, .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, all flows", .inst = BIG,
-	  .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M, .mask = MILLION - 1 },
+	  .kat_target = 0.9, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
+	  .mask = MILLION - 1 },
 	{ .id = "new_flow", .label = "new flow (SYN, insert)", .table = "1M flows", .inst = BIG,
-	  .target = 40, .katran = 65, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
+	  .target = 40, .kat_target = 0.9, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
 	  .reset = true, .base = SEQ_NEW },
 	{ .id = "new_flow_small", .label = "new flow (SYN, insert)", .table = "few flows",
-	  .inst = SMALL, .target = 40, .katran = 65, .secondary = true, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true, .reset = true,
+	  .inst = SMALL, .target = 40, .secondary = true, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true, .reset = true,
 	  .base = SEQ_NEW },
 	{ .id = "new_flow_full", .label = "new flow (SYN, insert)", .table = "1M, full",
-	  .inst = FULL, .target = 40, .katran = 65, .secondary = true, .expect = XDP_TX,
+	  .inst = FULL, .target = 40, .secondary = true, .expect = XDP_TX,
 	  .check = CHK_NEW, .wrapped = true, .base = SEQ_NEW },
 	{ .id = "second_chance", .label = "second chance (ACK miss)", .table = "1M flows",
 	  .inst = BIG, .expect = XDP_TX, .check = CHK_SECOND, .wrapped = true, .reset = true,
@@ -627,13 +638,31 @@ static struct bcase cases[] = {
 	{ .id = "icmp6_too_big", .label = "ICMPv6 too-big steering", .table = "few flows",
 	  .inst = SMALL, .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "ipip_hit", .label = "ipip encapsulation hit", .table = "few flows", .inst = SMALL,
-	  .expect = XDP_TX, .check = CHK_HIT, .restore = true, .grow = 20 },
+	  .kat_target = 0.9, .expect = XDP_TX, .check = CHK_HIT, .restore = true, .grow = 20 },
 	{ .id = "syn_flood", .label = "SYN under the flood guard", .table = "1M flows", .inst = BIG,
-	  .target = 12, .katran = 19, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true,
+	  .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true,
 	  .base = SEQ_FLOOD, .flood_rate = 1 },
 	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
-	  .inst = SMALL, .target = 12, .katran = 19, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
+	  .inst = SMALL, .target = 12, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
 	  .flood_rate = 1 },
+	/* Katran beside ebb (--katran): the same packets, each cell timed right next to its twin.
+	 * Katran always encapsulates (IPIP): every forwarded frame grows by 20 bytes. */
+	{ .id = "k_pass_not_vip", .label = "Katran: non-VIP pass", .table = "-", .lb = LB_KATRAN,
+	  .twin = "pass_not_vip", .expect = XDP_PASS, .check = CHK_K_PASS },
+	{ .id = "k_hit", .label = "Katran: hit (IPIP)", .table = "1M, same flow", .lb = LB_KATRAN,
+	  .twin = "hit", .expect = XDP_TX, .check = CHK_K_HIT, .restore = true, .grow = 20 },
+	{ .id = "k_hit_1m_spread", .label = "Katran: hit (IPIP)", .table = "1M, all flows",
+	  .lb = LB_KATRAN, .twin = "hit_1m_spread", .expect = XDP_TX, .check = CHK_K_HIT,
+	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_1M, .mask = MILLION - 1 },
+	{ .id = "k_new_flow", .label = "Katran: new flow (IPIP)", .table = "1M flows",
+	  .lb = LB_KATRAN, .twin = "new_flow", .expect = XDP_TX, .check = CHK_K_NEW, .wrapped = true,
+	  .restore = true, .grow = 20, .reset = true, .base = SEQ_NEW },
+	{ .id = "k_ipip_hit", .label = "Katran: hit (IPIP)", .table = "1M, same flow",
+	  .lb = LB_KATRAN, .twin = "ipip_hit", .expect = XDP_TX, .check = CHK_K_HIT, .restore = true,
+	  .grow = 20 },
+	{ .id = "k_syn_flood", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
+	  .lb = LB_KATRAN, .twin = "syn_flood", .expect = XDP_TX, .check = CHK_K_FLOOD,
+	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -677,6 +706,277 @@ static struct run_out once(struct inst *in, struct pkt_desc d)
 	return out;
 }
 
+/* ---- Katran beside ebb (--katran OBJ --katran-flood OBJ) ----
+ *
+ * Katran's XDP object, built from its own tree the way its lib/Makefile-bpf does (tools/bench.sh
+ * with KATRAN_SRC=DIR), is loaded here and configured through its maps by this loader, not by
+ * Katran's C++ library: one VIP (203.0.113.10:80/tcp, vip_num 0), the same three nodes as reals
+ * (same ids as ebb's node ids), ebb's own Maglev table for the VIP copied into ch_rings, and the
+ * default gateway's MAC in ctl_array[0] (Katran sends everything there, encapsulated in IPIP).
+ * Its flow table is the per-CPU LRU of the bench's CPU, lru_mapping[cpu], an LRU_HASH as
+ * KatranLb creates one per forwarding core, sized and filled like ebb's big table. The second
+ * object (MAX_CONN_RATE=1, its compile-time flood threshold) shares every map. Only the layouts
+ * of the few structs written here are restated; their sizes are checked against Katran's maps.
+ */
+static const char *opt_katran, *opt_katran_flood;
+
+struct k_flow_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 port16[2]; /* source, destination */
+	__u8 proto;
+	__u8 pad[3];
+};
+struct k_real_pos_lru {
+	__u32 pos;
+	__u64 atime;
+};
+struct k_vip_definition {
+	__be32 vip[4];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+struct k_vip_meta {
+	__u32 flags;
+	__u32 vip_num;
+};
+struct k_real_definition {
+	__be32 dst[4];
+	__u8 flags;
+	__u8 pad[3];
+};
+struct k_lb_stats {
+	__u64 v1, v2;
+};
+#define K_MAX_VIPS 512 /* its stats map: per-VIP counters, then global ones at MAX_VIPS + i */
+#define K_LRU_MISS_CNTR 1
+#define K_NEW_CONN_RATE_CNTR 2
+#define K_FALLBACK_LRU_CNTR 3
+static const __u8 K_GW_MAC[6] = { 0x02, 0xeb, 0, 0, 0, 0xfe };
+
+static struct {
+	struct bpf_object *obj, *obj_flood;
+	int prog_fd, prog_flood_fd, lru_fd, stats_fd;
+	__u32 lru_entries;
+	int cpu;
+	char why[128]; /* why Katran could not run beside ebb */
+} K;
+
+static int kmap(struct bpf_object *obj, const char *name, __u32 key_size, __u32 value_size)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+	if (!m)
+		die("Katran: no map %s", name);
+	if ((key_size && bpf_map__key_size(m) != key_size) ||
+	    (value_size && bpf_map__value_size(m) != value_size))
+		die("Katran: map %s has %u/%u-byte keys/values, this loader knows %u/%u", name,
+		    bpf_map__key_size(m), bpf_map__value_size(m), key_size, value_size);
+	return bpf_map__fd(m);
+}
+
+static struct k_flow_key k_key(__u32 base, __u64 i)
+{
+	struct k_flow_key k = {};
+
+	k.src[0] = htonl(base + (__u32)(i >> 16));
+	k.dst[0] = htonl(VIP4);
+	k.port16[0] = htons((__u16)(i & 0xffff));
+	k.port16[1] = htons(80);
+	k.proto = IPPROTO_TCP;
+	return k;
+}
+
+static struct k_lb_stats k_stat(__u32 idx)
+{
+	struct k_lb_stats v[512], s = {};
+	__u32 key = K_MAX_VIPS + idx;
+	int n = libbpf_num_possible_cpus();
+
+	if (n > 512 || bpf_map_lookup_elem(K.stats_fd, &key, v))
+		die("Katran stats: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		s.v1 += v[i].v1;
+		s.v2 += v[i].v2;
+	}
+	return s;
+}
+
+/* Zeroes its new-connection rate window (per CPU): the next new flow opens a fresh second. */
+static void k_reset_conn_rate(void)
+{
+	static struct k_lb_stats v[512];
+	__u32 key = K_MAX_VIPS + K_NEW_CONN_RATE_CNTR;
+
+	if (bpf_map_update_elem(K.stats_fd, &key, v, BPF_ANY))
+		die("Katran stats reset: %s", strerror(errno));
+}
+
+static void k_fill(__u32 base, __u64 n, const __u32 *ids, int nids)
+{
+	const __u32 chunk = 65536;
+	struct k_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct k_real_pos_lru *vals = calloc(chunk, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	if (!keys || !vals)
+		die("out of memory");
+	for (__u64 done = 0; done < n;) {
+		__u32 cnt = n - done < chunk ? (__u32)(n - done) : chunk;
+
+		for (__u32 j = 0; j < cnt; j++) {
+			keys[j] = k_key(base, done + j);
+			vals[j] = (struct k_real_pos_lru){ .pos = ids[(done + j) % nids] };
+		}
+		if (bpf_map_update_batch(K.lru_fd, keys, vals, &cnt, &bo))
+			die("filling Katran's LRU: %s", strerror(errno));
+		done += cnt;
+	}
+	free(keys);
+	free(vals);
+}
+
+/* Deletes keys 0..n-1 of a sequence from Katran's LRU; returns how many were there. */
+static __u64 k_delete(__u32 base, __u64 n)
+{
+	__u64 gone = 0;
+
+	for (__u64 i = 0; i < n; i++) {
+		struct k_flow_key k = k_key(base, i);
+
+		gone += !bpf_map_delete_elem(K.lru_fd, &k);
+	}
+	return gone;
+}
+
+static __u64 k_count(void)
+{
+	struct k_flow_key k, next;
+	__u64 n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(K.lru_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* The CPU the rounds run on (the last one allowed): its Katran LRU is the one filled. */
+static int bench_cpu(void)
+{
+	cpu_set_t all;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+		if (CPU_ISSET(c, &all))
+			return c;
+	return 0;
+}
+
+/* Loads and configures Katran; ebb's big instance gives the node ids and the ring. */
+static void katran_setup(struct inst *b, __u32 fill)
+{
+	struct k_vip_definition vd = {};
+	struct k_vip_meta vm = { .flags = 0, .vip_num = 0 };
+	__u32 ids[3], key, ring_id, inner_id, *keys, *vals, cnt, zero = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	static const char *const addrs[] = { "198.51.100.11", "198.51.100.12", "198.51.100.13" };
+	struct bpf_map *m;
+	__u64 ctl = 0;
+	int ring_fd, lru_mapping_fd, rings_fd;
+
+	K.obj = bpf_object__open_file(opt_katran, NULL);
+	if (!K.obj || bpf_object__load(K.obj))
+		die("cannot load Katran's %s", opt_katran);
+	K.prog_fd = bpf_program__fd(bpf_object__find_program_by_name(K.obj, "balancer_ingress"));
+	K.obj_flood = bpf_object__open_file(opt_katran_flood, NULL);
+	if (!K.obj_flood)
+		die("cannot open Katran's %s", opt_katran_flood);
+	bpf_object__for_each_map(m, K.obj_flood)
+		if (bpf_map__reuse_fd(m, kmap(K.obj, bpf_map__name(m), 0, 0)))
+			die("Katran: cannot share map %s", bpf_map__name(m));
+	if (bpf_object__load(K.obj_flood))
+		die("cannot load Katran's %s", opt_katran_flood);
+	K.prog_flood_fd = bpf_program__fd(bpf_object__find_program_by_name(K.obj_flood,
+									  "balancer_ingress"));
+	if (K.prog_fd < 0 || K.prog_flood_fd < 0)
+		die("Katran: no program balancer_ingress");
+	K.stats_fd = kmap(K.obj, "stats", 4, sizeof(struct k_lb_stats));
+
+	vd.vip[0] = htonl(VIP4);
+	vd.port = htons(80);
+	vd.proto = IPPROTO_TCP;
+	if (bpf_map_update_elem(kmap(K.obj, "vip_map", sizeof(vd), sizeof(vm)), &vd, &vm, BPF_ANY))
+		die("Katran vip_map: %s", strerror(errno));
+	for (int i = 0; i < 3; i++) {
+		struct k_real_definition r = {};
+
+		ids[i] = node_id_of(b, addrs[i]);
+		r.dst[0] = addr_of(addrs[i]).a[0];
+		if (bpf_map_update_elem(kmap(K.obj, "reals", 4, sizeof(r)), &ids[i], &r, BPF_ANY))
+			die("Katran reals: %s", strerror(errno));
+	}
+	/* ch_rings[vip_num 0]: ebb's table for the VIP, slot for slot (node id = real index) */
+	rings_fd = b->e.rings_fd;
+	ring_id = EBB_RING_NEW(vip_id_of(b, "203.0.113.10:80/tcp"));
+	if (bpf_map_lookup_elem(rings_fd, &ring_id, &inner_id))
+		die("ebb's ring: %s", strerror(errno));
+	ring_fd = bpf_map_get_fd_by_id(inner_id);
+	keys = calloc(EBB_RING_SIZE, 4);
+	vals = calloc(EBB_RING_SIZE, 4);
+	if (ring_fd < 0 || !keys || !vals)
+		die("ebb's ring: %s", strerror(errno));
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++) {
+		keys[i] = i;
+		if (bpf_map_lookup_elem(ring_fd, &i, &vals[i]))
+			die("ebb's ring: %s", strerror(errno));
+	}
+	close(ring_fd);
+	cnt = EBB_RING_SIZE;
+	if (bpf_map_update_batch(kmap(K.obj, "ch_rings", 4, 4), keys, vals, &cnt, &bo) ||
+	    cnt != EBB_RING_SIZE)
+		die("Katran ch_rings: %s", strerror(errno));
+	free(keys);
+	free(vals);
+	memcpy(&ctl, K_GW_MAC, 6);
+	if (bpf_map_update_elem(kmap(K.obj, "ctl_array", 4, 8), &zero, &ctl, BPF_ANY))
+		die("Katran ctl_array: %s", strerror(errno));
+	/* the flow table of the bench's CPU, sized like ebb's big one */
+	K.lru_entries = b->flows_max;
+	K.lru_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "katran_lru", sizeof(struct k_flow_key),
+				  sizeof(struct k_real_pos_lru), K.lru_entries, NULL);
+	if (K.lru_fd < 0)
+		die("cannot create Katran's LRU: %s", strerror(errno));
+	lru_mapping_fd = kmap(K.obj, "lru_mapping", 4, 4);
+	K.cpu = bench_cpu();
+	key = (__u32)K.cpu;
+	if (bpf_map_update_elem(lru_mapping_fd, &key, &K.lru_fd, BPF_ANY))
+		die("Katran lru_mapping[%d]: %s", K.cpu, strerror(errno));
+	k_fill(SEQ_1M, fill, ids, 3);
+	note("Katran loaded twice (MAX_CONN_RATE default and 1, maps shared); its LRU of CPU %d: %u "
+	     "entries, %llu flows", K.cpu, K.lru_entries, (unsigned long long)k_count());
+}
+
+/* Katran's memory per flow entry: its LRU's memlock, beside ebb's. */
+static json_object *katran_memory(void)
+{
+	json_object *o = json_object_new_object();
+	long long mem = fdinfo_field(K.lru_fd, "memlock:");
+
+	json_object_object_add(o, "key_bytes", json_object_new_int(sizeof(struct k_flow_key)));
+	json_object_object_add(o, "value_bytes", json_object_new_int(sizeof(struct k_real_pos_lru)));
+	json_object_object_add(o, "entries", json_object_new_int64(K.lru_entries));
+	json_object_object_add(o, "memlock_bytes", json_object_new_int64(mem));
+	json_object_object_add(o, "bytes_per_entry",
+			       json_object_new_double((double)mem / K.lru_entries));
+	json_object_object_add(o, "tables", json_object_new_string(
+		"one such LRU per forwarding CPU (lru_mapping), each flow in one of them"));
+	return o;
+}
+
 static void setup(void)
 {
 	struct inst *s = &insts[SMALL], *b = &insts[BIG];
@@ -704,7 +1004,9 @@ static void setup(void)
 	for (int k = 0; k < N_INST; k++) {
 		struct inst *in = &insts[k];
 
-		set_flood_rate(in, 0); /* the guard only where a path asks for it */
+		/* The guard armed, as it is by default (and as Katran's always is), but out of reach
+		 * but where a path asks for it: a run offers 100k new flows in well under a second. */
+		set_flood_rate(in, RATE_ARMED);
 		add_vip(in, "203.0.113.10:80/tcp", EBB_FWD_DSR);
 		add_vip(in, "[2001:db8:100::10]:80/tcp", EBB_FWD_DSR);
 		add_node(in, "198.51.100.11", 1, "203.0.113.10:80/tcp");
@@ -836,6 +1138,46 @@ static void setup(void)
 		case_by_id("syn_flood_small")->na = "not implemented yet";
 	}
 
+	/* Katran beside: each cell paired with its ebb twin, the same frame (its own flow for the
+	 * 1-flow hits: Katran has one VIP, ebb's ipip one is another address) */
+	for (size_t i = 0; i < N_CASES; i++)
+		cases[i].twin_idx = -1;
+	if (opt_katran)
+		katran_setup(b, fill);
+	for (size_t i = 0; i < N_CASES; i++) {
+		struct bcase *k = &cases[i], *t;
+
+		if (k->lb != LB_KATRAN)
+			continue;
+		if (!opt_katran) {
+			k->na = "no Katran (KATRAN_SRC unset)";
+			continue;
+		}
+		t = case_by_id(k->twin);
+		if (t->na) {
+			k->na = "its ebb twin is n/a";
+			continue;
+		}
+		t->twin_idx = (int)i;
+		k->twin_idx = (int)(t - cases);
+		if (k->check == CHK_K_HIT && !k->wrapped) {
+			__u8 syn[PKT_MAX];
+			struct pkt_desc d = tcp4("198.51.100.1", "203.0.113.10", 40000, TH_SYN);
+			struct pkt_layout lay = build_frame(&d, LB_MAC, CLIENT_MAC, syn);
+
+			run_ns(K.prog_fd, syn, lay.len, 1, &out);
+			if (out.retval != XDP_TX)
+				die("Katran: the SYN of the 1-flow hit was not forwarded (%u)", out.retval);
+			build(k, tcp4("198.51.100.1", "203.0.113.10", 40000, TH_ACK));
+		} else {
+			k->d = t->d;
+			memcpy(k->pkt, t->pkt, t->len);
+			k->len = t->len;
+		}
+		if (k->mask)
+			k->mask = t->mask;
+	}
+
 	/* wrappers */
 	for (size_t i = 0; i < N_CASES; i++) {
 		struct bcase *k = &cases[i];
@@ -845,7 +1187,8 @@ static void setup(void)
 		if (k->na || !(k->wrapped || k->restore))
 			continue;
 		memcpy(ws.eth, k->pkt, 14);
-		ws.target_fd = insts[k->inst].prog_fd;
+		ws.target_fd = k->lb == LB_KATRAN ? (k->kat_flood ? K.prog_flood_fd : K.prog_fd) :
+						    insts[k->inst].prog_fd;
 		k->w = wrap_load(&ws);
 		ws.target_fd = floor_fd;
 		k->wf = wrap_load(&ws);
@@ -869,9 +1212,32 @@ static struct ebb_counters vip_counters(struct inst *in)
 	return c;
 }
 
+static __u64 k_last_found; /* Katran new flows: how many of the last run's were in its LRU */
+
+static void run_katran(struct bcase *c, __u32 repeat, struct run_out *out, double *ns,
+		       double *wf_ns)
+{
+	if (c->check == CHK_K_NEW)
+		k_reset_conn_rate();
+	if (c->wrapped || c->restore) {
+		if (c->reset)
+			wrap_reset(&c->w);
+		*ns = run_ns(c->w.prog_fd, c->pkt, c->len, repeat, out);
+		if (c->reset)
+			k_last_found = k_delete(c->base, repeat);
+		if (wf_ns)
+			*wf_ns = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+	} else {
+		*ns = run_ns(K.prog_fd, c->pkt, c->len, repeat, out);
+	}
+}
+
 static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double *ns, double *wf_ns)
 {
 	struct inst *in = &insts[c->inst];
+
+	if (c->lb == LB_KATRAN)
+		return run_katran(c, repeat, out, ns, wf_ns);
 
 	if (c->flood_rate)
 		set_flood_rate(in, c->flood_rate);
@@ -887,12 +1253,58 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 		*ns = run_ns(in->prog_fd, c->pkt, c->len, repeat, out);
 	}
 	if (c->flood_rate)
-		set_flood_rate(in, 0);
+		set_flood_rate(in, RATE_ARMED);
+}
+
+/* A Katran cell: its verdict, the frame it sent (IPIP toward a real, via the gateway's MAC) and
+ * its own counters (LRU misses) or flow table say it took the path it is timed on. */
+static void verify_katran(struct bcase *c)
+{
+	const __u32 n = 8;
+	struct k_lb_stats m0 = k_stat(K_LRU_MISS_CNTR), m1, fb;
+	struct run_out out;
+	__u64 pinned = 0;
+	double ns;
+	bool ok;
+
+	run_case(c, n, &out, &ns, NULL);
+	m1 = k_stat(K_LRU_MISS_CNTR);
+	fb = k_stat(K_FALLBACK_LRU_CNTR);
+	ok = out.retval == c->expect;
+	if (c->expect == XDP_TX)
+		ok = ok && out.len == c->len + 20 && out.data[23] == IPPROTO_IPIP &&
+		     !memcmp(out.data, K_GW_MAC, 6) && fb.v1 == 0;
+	switch (c->check) {
+	case CHK_K_PASS:
+		ok = ok && out.len == c->len;
+		break;
+	case CHK_K_HIT:
+		ok = ok && m1.v1 == m0.v1 && m1.v2 == m0.v2;
+		break;
+	case CHK_K_NEW:
+		ok = ok && m1.v1 - m0.v1 == n && k_last_found == n;
+		break;
+	case CHK_K_FLOOD:
+		/* the first SYN of a fresh rate window may be pinned, the rest must not */
+		pinned = k_delete(c->base, n);
+		ok = ok && m1.v1 - m0.v1 == n && pinned <= 1;
+		break;
+	}
+	if (!ok)
+		die("%s: Katran did not take the path measured (verdict %u, len %u, SYN misses +%llu, "
+		    "other misses +%llu, flows found %llu, fallback LRU %llu)", c->id, out.retval,
+		    out.len, (unsigned long long)(m1.v1 - m0.v1), (unsigned long long)(m1.v2 - m0.v2),
+		    (unsigned long long)(c->check == CHK_K_NEW ? k_last_found : pinned),
+		    (unsigned long long)fb.v1);
 }
 
 static void verify(struct bcase *c)
 {
 	struct inst *in = &insts[c->inst];
+
+	if (c->lb == LB_KATRAN)
+		return verify_katran(c);
+
 	struct ebb_counters before = vip_counters(in), after;
 	struct ebb_reason_counter r0 = {}, r1 = {};
 	struct run_out out;
@@ -949,40 +1361,53 @@ static double adjust_one_ns(double floor_ns)
 	return (t - floor_ns) / 2;
 }
 
+/* One timing of one path, bracketed by the floor (and, wrapped, by the wrapper on the floor). */
+static void measure(struct bcase *c, const __u8 *floor_pkt, size_t floor_len)
+{
+	bool wrapped = c->wrapped || c->restore;
+	__u32 repeat = wrapped ? opt_wrap_repeat : opt_repeat;
+	double f0, f1, t, w0 = 0, w1 = 0, fl, ns;
+
+	f0 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
+	if (wrapped)
+		w0 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+	run_case(c, repeat, NULL, &t, NULL);
+	if (wrapped)
+		w1 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
+	f1 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
+	fl = (f0 + f1) / 2;
+	ns = wrapped ? t - (w0 + w1) / 2 + fl : t;
+	if (c->restore) /* the wrapper moved the head back once per run: not the balancer's */
+		ns -= adjust_one_ns(fl);
+	c->ns[c->n] = ns;
+	c->ratio[c->n++] = ns / fl;
+	floor_all[n_floor++] = f0;
+	floor_all[n_floor++] = f1;
+}
+
 static void rounds(void)
 {
 	const __u8 *floor_pkt = case_by_id("hit")->pkt;
 	size_t floor_len = case_by_id("hit")->len;
-	double adj[MAX_ROUNDS];
-	int n_adj = 0;
 
 	for (int r = 0; r < opt_rounds; r++) {
 		for (size_t i = 0; i < N_CASES; i++) {
-			struct bcase *c = &cases[i];
-			bool wrapped = c->wrapped || c->restore;
-			__u32 repeat = wrapped ? opt_wrap_repeat : opt_repeat;
-			double f0, f1, t, w0 = 0, w1 = 0, fl, ns;
+			struct bcase *c = &cases[i], *k;
 
-			if (c->na)
+			if (c->na || c->lb == LB_KATRAN)
 				continue;
-			f0 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
-			if (wrapped)
-				w0 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
-			run_case(c, repeat, NULL, &t, NULL);
-			if (wrapped)
-				w1 = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
-			f1 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
-			fl = (f0 + f1) / 2;
-			ns = wrapped ? t - (w0 + w1) / 2 + fl : t;
-			if (c->restore) {
-				/* the wrapper moved the head back once per run: not the balancer's */
-				adj[n_adj] = adjust_one_ns(fl);
-				ns -= adj[n_adj++];
+			if (c->twin_idx < 0) {
+				measure(c, floor_pkt, floor_len);
+				continue;
 			}
-			c->ns[c->n] = ns;
-			c->ratio[c->n++] = ns / fl;
-			floor_all[n_floor++] = f0;
-			floor_all[n_floor++] = f1;
+			/* ebb and Katran back to back; which goes first alternates by round */
+			k = &cases[c->twin_idx];
+			if (k->na) {
+				measure(c, floor_pkt, floor_len);
+				continue;
+			}
+			measure(r & 1 ? k : c, floor_pkt, floor_len);
+			measure(r & 1 ? c : k, floor_pkt, floor_len);
 		}
 		note("round %d/%d: floor %.1f ns, hit %.1f ns, new flow %.1f ns", r + 1, opt_rounds,
 		     floor_all[n_floor - 1], case_by_id("hit")->ns[r], case_by_id("new_flow")->ns[r]);
@@ -1066,6 +1491,13 @@ static json_object *flow_memory(void)
 	json_object_object_add(o, "big_table_memlock_bytes",
 			       json_object_new_int64(fdinfo_field(insts[BIG].e.flows_fd, "memlock:")));
 	note("flow table memory: %.1f bytes per entry", (double)(mem[2] - mem[0]) / (sizes[2] - sizes[0]));
+	json_object_object_add(o, "key_bytes", json_object_new_int(sizeof(struct ebb_flow_key)));
+	json_object_object_add(o, "value_bytes", json_object_new_int(sizeof(struct ebb_flow)));
+	json_object_object_add(o, "big_table_bytes_per_entry",
+			       json_object_new_double((double)fdinfo_field(insts[BIG].e.flows_fd, "memlock:") /
+						      insts[BIG].flows_max));
+	if (opt_katran)
+		json_object_object_add(o, "katran", katran_memory());
 	return o;
 }
 
@@ -1421,8 +1853,9 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 			     "repeat"));
 	if (c->target > 0)
 		json_object_object_add(o, "target_ratio", json_object_new_double(c->target));
-	if (c->katran > 0)
-		json_object_object_add(o, "katran_ratio", json_object_new_double(c->katran));
+	json_object_object_add(o, "lb", json_object_new_string(c->lb == LB_KATRAN ? "katran" : "ebb"));
+	if (c->twin)
+		json_object_object_add(o, "twin", json_object_new_string(c->twin));
 	if (c->na) {
 		json_object_object_add(o, "na", json_object_new_string(c->na));
 		return o;
@@ -1436,6 +1869,28 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 	json_object_object_add(o, "ratio", json_object_new_double(ratio));
 	json_object_object_add(o, "floor_ns", json_object_new_double(floor_ns));
 	json_object_object_add(o, "ns_rounds", rounds);
+	if (c->lb == LB_EBB && c->twin_idx >= 0 && cases[c->twin_idx].n == c->n) {
+		/* beside Katran: ebb's ratio to the floor over Katran's, round by round (the two
+		 * ran back to back), and the median of those */
+		const struct bcase *k = &cases[c->twin_idx];
+		double q[MAX_ROUNDS];
+		json_object *qa = json_object_new_array();
+
+		for (int i = 0; i < c->n; i++) {
+			q[i] = c->ratio[i] / k->ratio[i];
+			json_object_array_add(qa, json_object_new_double(q[i]));
+		}
+		json_object_object_add(o, "katran_id", json_object_new_string(k->id));
+		json_object_object_add(o, "katran_ns", json_object_new_double(median(k->ns, k->n)));
+		json_object_object_add(o, "katran_ratio", json_object_new_double(median(k->ratio, k->n)));
+		json_object_object_add(o, "vs_katran", json_object_new_double(median(q, c->n)));
+		json_object_object_add(o, "vs_katran_rounds", qa);
+		if (c->kat_target > 0) {
+			json_object_object_add(o, "vs_katran_target", json_object_new_double(c->kat_target));
+			json_object_object_add(o, "vs_katran_met",
+					       json_object_new_boolean(median(q, c->n) <= c->kat_target));
+		}
+	}
 	rounds = json_object_new_array();
 	for (int i = 0; i < c->n; i++)
 		json_object_array_add(rounds, json_object_new_double(c->ratio[i]));
@@ -1452,7 +1907,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_xdp --bpffs DIR [--json FILE] [--rounds N] [--repeat N] [--wrap-repeat N]\n"
 		"                 [--ebbctl PATH] [--ebbd PATH] [--quick] [--no-control]\n"
-		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n");
+		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n"
+		"                 [--katran KATRAN.o --katran-flood KATRAN_MAX_CONN_RATE_1.o]\n");
 	exit(2);
 }
 
@@ -1466,6 +1922,8 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' }, { "no-control", no_argument, NULL, 'C' },
 		{ "object", required_argument, NULL, 'o' }, { "only", required_argument, NULL, 'O' },
 		{ "no-verify", no_argument, NULL, 'V' },
+		{ "katran", required_argument, NULL, 'k' },
+		{ "katran-flood", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_object *doc, *rows;
@@ -1488,10 +1946,12 @@ int main(int argc, char **argv)
 		case 'o': opt_object = optarg; break;
 		case 'O': opt_only = optarg; break;
 		case 'V': opt_no_verify = true; break;
+		case 'k': opt_katran = optarg; break;
+		case 'K': opt_katran_flood = optarg; break;
 		default: usage();
 		}
 	}
-	if (!opt_bpffs || opt_bpffs[0] != '/' || strlen(opt_bpffs) > 200)
+	if (!opt_bpffs || opt_bpffs[0] != '/' || strlen(opt_bpffs) > 200 || !opt_katran != !opt_katran_flood)
 		usage();
 	if (opt_quick) {
 		opt_rounds = opt_rounds > 5 ? 5 : opt_rounds;
@@ -1527,7 +1987,8 @@ int main(int argc, char **argv)
 			snprintf(list, sizeof(list), ",%s,", opt_only);
 			char id[64];
 
-			snprintf(id, sizeof(id), ",%s,", cases[i].id);
+			/* a Katran cell runs when its ebb twin does */
+			snprintf(id, sizeof(id), ",%s,", cases[i].twin ? cases[i].twin : cases[i].id);
 			if (!strstr(list, id) && !cases[i].na)
 				cases[i].na = "not selected (--only)";
 		}
