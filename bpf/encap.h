@@ -21,14 +21,6 @@ static __always_inline __u16 l2_len_of(const struct packet *pkt)
 	return pkt->l2_len & 0x1f;
 }
 
-static __always_inline __u16 csum_fold(__u64 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
 static __always_inline __u16 ipv4_csum(struct iphdr *iph)
 {
 	__u64 sum = 0;

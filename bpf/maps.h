@@ -106,7 +106,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EBB_R_MAX);
+	__uint(max_entries, EBB_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct ebb_reason_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -39,7 +39,7 @@
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 2 /* 2: mmapable rings, ebb_vip.has_draining */
+#define EBB_MAP_LAYOUT_VERSION 3 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -66,7 +66,7 @@ enum ebb_reason {
 	EBB_R_PASS_NOT_IP, /* not IPv4/IPv6 (ARP, LLDP...) */
 	EBB_R_PASS_NOT_VIP, /* IP, but not addressed to a VIP */
 	EBB_R_PASS_TRUNCATED, /* too short to tell whether it is ours */
-	EBB_R_DROP_TRUNCATED, /* addressed to a VIP, L4 header cut short */
+	EBB_R_DROP_TRUNCATED, /* addressed to a VIP, the frame shorter than its IP header says */
 	EBB_R_DROP_BAD_IHL, /* IPv4 header length < 20 bytes */
 	EBB_R_DROP_FRAGMENT, /* IPv4 fragment or IPv6 fragment header: no ports to hash */
 	EBB_R_DROP_IPV6_EXT, /* IPv6 extension header other than a fragment */
@@ -79,8 +79,20 @@ enum ebb_reason {
 	EBB_R_DROP_TOO_BIG, /* too big to encapsulate, and no ICMP may answer it (IPv4 without DF,
 			     * or itself an ICMP error) */
 	EBB_R_DROP_ENCAP, /* the frame could not be grown for the outer header */
+	EBB_R_DROP_BAD_VERSION, /* IP version field does not match the EtherType */
+	EBB_R_DROP_BAD_LENGTH, /* IPv4 total length / IPv6 payload length shorter than the
+				* headers it must hold */
+	EBB_R_DROP_BAD_L4, /* TCP data offset < 5 or past the packet's end; UDP length < 8 or
+			    * past the IP payload */
+	EBB_R_DROP_BAD_CSUM, /* IPv4 header checksum does not verify */
+	EBB_R_DROP_ICMP_FOREIGN, /* ICMP error to one address quoting a packet from another: a
+				  * real one goes to the quoted packet's source */
 	EBB_R_MAX,
 };
+
+/* The `reasons` map has room to spare, so that a new reason is not a new map layout. */
+#define EBB_R_SLOTS 32
+_Static_assert(EBB_R_MAX <= EBB_R_SLOTS, "reasons map too small");
 
 /* vip_addrs: hash, address -> number of VIPs on it. One lookup tells ours from not-ours. */
 struct ebb_vip_addr_key {

@@ -53,7 +53,15 @@ struct pkt_desc {
 	int payload; /* bytes of L4 payload (TCP/UDP/ICMP echo) */
 	uint8_t icmp_type, icmp_code;
 	const struct pkt_desc *quote; /* ICMP error: the packet it quotes (IP and up) */
-	int quote_len; /* bytes of that packet quoted; 0 = its IP header + 8 bytes */
+	int quote_len; /* bytes of that packet quoted; 0 = its IP header + 8 bytes, < 0 = none */
+	/* Lies, for malformed packets; 0 = the true value. Checksums are computed after them, so
+	 * each case has only the defect it names. */
+	uint8_t version; /* IP version field; 0x10 says 0 */
+	int ip_len; /* IPv4 total length / IPv6 payload length; < 0: 0 */
+	uint8_t doff; /* TCP data offset (header length in 32-bit words); 0x10 says 0 */
+	int udp_len; /* UDP length; < 0: 0 */
+	uint8_t bad_csum; /* XORed into the IPv4 header checksum */
+	bool csum_no_opts; /* the IPv4 checksum leaves the options out */
 };
 
 /* Where the layers of a built frame start. */
@@ -143,7 +151,7 @@ static inline size_t build_l4(const struct pkt_desc *d, uint8_t *p)
 		put16(p + 2, dport);
 		put32(p + 4, 0x01020304); /* seq */
 		put32(p + 8, (d->flags & TH_ACK) ? 0x0a0b0c0d : 0);
-		p[12] = 5 << 4; /* data offset */
+		p[12] = (d->doff ? d->doff & 0x0f : 5) << 4; /* data offset */
 		p[13] = d->flags;
 		put16(p + 14, 65535); /* window */
 		len = 20;
@@ -171,7 +179,8 @@ static inline size_t build_l4(const struct pkt_desc *d, uint8_t *p)
 		if (d->quote) {
 			uint8_t q[PKT_MAX];
 			size_t q_l4, qlen = build_ip(d->quote, q, &q_l4);
-			size_t keep = d->quote_len ? (size_t)d->quote_len : q_l4 + 8;
+			size_t keep = d->quote_len < 0 ? 0 :
+				      d->quote_len ? (size_t)d->quote_len : q_l4 + 8;
 
 			if (keep > qlen)
 				keep = qlen;
@@ -185,7 +194,7 @@ static inline size_t build_l4(const struct pkt_desc *d, uint8_t *p)
 	for (int i = 0; i < d->payload; i++)
 		p[len++] = (uint8_t)('a' + i % 26);
 	if (d->proto == IPPROTO_UDP)
-		put16(p + 4, (uint16_t)len);
+		put16(p + 4, d->udp_len < 0 ? 0 : d->udp_len ? (uint16_t)d->udp_len : (uint16_t)len);
 	{
 		uint32_t sum = pseudo ? pseudo_sum(d, d->proto, len) : 0;
 		uint16_t c = csum_fold(csum_add(sum, p, len));
@@ -209,8 +218,9 @@ static inline size_t build_ip(const struct pkt_desc *d, uint8_t *out, size_t *l4
 
 		hl = 20 + opt;
 		memset(out, 0, hl);
-		out[0] = 0x40 | ihl;
-		put16(out + 2, (uint16_t)(hl + l4len));
+		out[0] = (d->version ? d->version & 0x0f : 4) << 4 | (ihl & 0x0f);
+		put16(out + 2, d->ip_len < 0 ? 0 : d->ip_len ? (uint16_t)d->ip_len :
+							      (uint16_t)(hl + l4len));
 		put16(out + 4, 0x4242); /* id */
 		put16(out + 6, d->frag);
 		out[8] = 64;
@@ -226,14 +236,15 @@ static inline size_t build_ip(const struct pkt_desc *d, uint8_t *out, size_t *l4
 			out[23] = 0;
 			out[hl - 1] = 0x00;
 		}
-		put16(out + 10, csum_fold(csum_add(0, out, hl)));
+		put16(out + 10, csum_fold(csum_add(0, out, d->csum_no_opts ? 20 : hl)) ^ d->bad_csum);
 	} else {
 		size_t ext = d->ext6 ? 8 : 0;
 
 		hl = 40 + ext;
 		memset(out, 0, hl);
-		out[0] = 0x60;
-		put16(out + 4, (uint16_t)(ext + l4len));
+		out[0] = (d->version ? d->version & 0x0f : 6) << 4;
+		put16(out + 4, d->ip_len < 0 ? 0 : d->ip_len ? (uint16_t)d->ip_len :
+							      (uint16_t)(ext + l4len));
 		out[7] = 64; /* hop limit */
 		pkt_addr(d->src, 6, out + 8);
 		pkt_addr(d->dst, 6, out + 24);

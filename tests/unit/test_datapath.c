@@ -249,6 +249,7 @@ static uint16_t port_to(const struct pkt_desc *d, const __u32 *table, const __u3
 
 /* ---- the case table ---- */
 enum { CUT_NONE, CUT_L2, CUT_L3, CUT_L4 }; /* keep `keep` bytes from that layer's start */
+#define CUT_QUOTE 100 /* truncation_cases(): not a cut, a well-formed ICMP error quoting k bytes */
 enum { BY_NONE, BY_NEW, BY_SECOND };
 enum { F_AUTO, F_ABSENT, F_PINNED, F_SAME, F_SKIP };
 
@@ -837,6 +838,31 @@ static const struct tcase cases[] = {
 		   .icmp_type = 2, .quote = QUOTE_V6, .quote_len = 30 },
 	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP6_K },
 
+	{ .name = "ICMP frag needed quoting a packet whose version field says 6",
+	  .pkt = { ICMP4_ERR((&(const struct pkt_desc){ TCP4(VIP1, 80, CLI, 0, TH_ACK), .version = 6,
+							.dport_var = PV_PIN })) },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP1_K },
+	{ .name = "ICMPv6 packet too big quoting a packet whose version field says 4",
+	  .pkt = { .family = 6, .src = ROUTER6, .dst = VIP6, .proto = IPPROTO_ICMPV6,
+		   .icmp_type = 2,
+		   .quote = &(const struct pkt_desc){ TCP6(VIP6, 80, CLI6, 40000, TH_ACK),
+						      .version = 4 } },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_ICMP, .vip = VIP6_K },
+	{ .name = "ICMP frag needed to VIP 1's address quoting a flow of VIP 2 (pinned to D)",
+	  .pkt = { .family = 4, .src = ROUTER4, .dst = VIP1, .proto = IPPROTO_ICMP, .icmp_type = 3,
+		   .icmp_code = 4,
+		   .quote = &(const struct pkt_desc){ .family = 4, .src = VIP2, .dst = CLI_DR,
+						      .proto = IPPROTO_TCP, .sport = 80,
+						      .dport_var = PV_KEEP, .flags = TH_ACK } },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_ICMP_FOREIGN, .vip = VIP2_K },
+	{ .name = "ICMPv6 packet too big to the TCP VIP's address quoting the UDP VIP's flow",
+	  .pkt = { .family = 6, .src = ROUTER6, .dst = VIP6, .proto = IPPROTO_ICMPV6,
+		   .icmp_type = 2,
+		   .quote = &(const struct pkt_desc){ .family = 6, .src = VIPU6, .dst = CLI6,
+						      .proto = IPPROTO_UDP, .sport = 53,
+						      .dport = 5353, .payload = 24 } },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_ICMP_FOREIGN, .vip = VIPU6_K },
+
 	/* ---- VLAN ---- */
 	{ .name = "802.1Q VLAN 100 SYN keeps its tag",
 	  .pkt = { TCP4(CLI_MISC, 6001, VIP1, 80, TH_SYN), .vlan = 100 }, .verdict = XDP_TX,
@@ -859,6 +885,107 @@ static const struct tcase cases[] = {
 	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_IHL, .vip = VIP1_K },
 	{ .name = "bad IHL (ihl=1) to a VIP", .pkt = { TCP4(CLI_MISC, 6400, VIP1, 80, TH_SYN), .ihl = 1 },
 	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_IHL, .vip = VIP1_K },
+
+	/* ---- malformed to a VIP: dropped, counted by reason, never pinned ---- */
+	{ .name = "IPv4 version 6 in an IPv4 frame to a VIP",
+	  .pkt = { TCP4(CLI_MISC, 8001, VIP1, 80, TH_SYN), .version = 6 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_VERSION, .vip = VIP1_K },
+	{ .name = "IPv4 version 0 in an IPv4 frame to a VIP",
+	  .pkt = { TCP4(CLI_MISC, 8002, VIP1, 80, TH_ACK), .version = 0x10 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_VERSION, .vip = VIP1_K },
+	{ .name = "IPv6 version 4 in an IPv6 frame to a VIP",
+	  .pkt = { TCP6(CLI6, 8001, VIP6, 80, TH_SYN), .version = 4 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_VERSION, .vip = VIP6_K },
+	{ .name = "IPv6 version 0 in an IPv6 frame to a VIP",
+	  .pkt = { TCP6(CLI6, 8002, VIP6, 80, TH_SYN), .version = 0x10 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_VERSION, .vip = VIP6_K },
+	{ .name = "IPv4 total length 1500 in a 40-byte packet (a lie past the frame)",
+	  .pkt = { TCP4(CLI_MISC, 8003, VIP1, 80, TH_SYN), .ip_len = 1500 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = VIP1_K },
+	{ .name = "IPv4 total length one byte past the frame",
+	  .pkt = { TCP4(CLI_MISC, 8004, VIP1, 80, TH_SYN), .ip_len = 41 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = VIP1_K },
+	{ .name = "IPv4 total length 39: shorter than IHL + TCP header",
+	  .pkt = { TCP4(CLI_MISC, 8005, VIP1, 80, TH_SYN), .ip_len = 39 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP1_K },
+	{ .name = "IPv4 total length 19: shorter than the IPv4 header",
+	  .pkt = { TCP4(CLI_MISC, 8006, VIP1, 80, TH_SYN), .ip_len = 19 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP1_K },
+	{ .name = "IPv4 total length 0",
+	  .pkt = { TCP4(CLI_MISC, 8007, VIP1, 80, TH_SYN), .ip_len = -1 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP1_K },
+	{ .name = "IPv4 options (ihl=6), total length 43: shorter than IHL + TCP header",
+	  .pkt = { TCP4(CLI_MISC, 8008, VIP1, 80, TH_SYN), .ihl = 6, .ip_len = 43 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP1_K },
+	{ .name = "IPv4 UDP, total length 27: shorter than IHL + UDP header",
+	  .pkt = { UDP4(CLI_MISC, 8009, VIPU4, 53), .ip_len = 27 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIPU4_K },
+	{ .name = "IPv6 payload length 1000 in a 20-byte payload (past the frame)",
+	  .pkt = { TCP6(CLI6, 8003, VIP6, 80, TH_SYN), .ip_len = 1000 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = VIP6_K },
+	{ .name = "IPv6 payload length 19: shorter than the TCP header",
+	  .pkt = { TCP6(CLI6, 8004, VIP6, 80, TH_SYN), .ip_len = 19 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP6_K },
+	{ .name = "IPv6 payload length 0 without a jumbo option",
+	  .pkt = { TCP6(CLI6, 8005, VIP6, 80, TH_SYN), .ip_len = -1 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIP6_K },
+	{ .name = "IPv6 UDP payload length 7", .pkt = { UDP6(CLI6, 8006, VIPU6, 53), .ip_len = 7 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_LENGTH, .vip = VIPU6_K },
+	{ .name = "TCP data offset 4", .pkt = { TCP4(CLI_MISC, 8010, VIP1, 80, TH_SYN), .doff = 4 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIP1_K },
+	{ .name = "TCP data offset 0", .pkt = { TCP4(CLI_MISC, 8011, VIP1, 80, TH_ACK), .doff = 0x10 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIP1_K },
+	{ .name = "TCP data offset 6 in a 20-byte segment (past the end)",
+	  .pkt = { TCP4(CLI_MISC, 8012, VIP1, 80, TH_SYN), .doff = 6 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIP1_K },
+	{ .name = "TCP data offset 15 in a 32-byte segment (past the end)",
+	  .pkt = { TCP4(CLI_MISC, 8013, VIP1, 80, TH_SYN), .doff = 15, .payload = 12 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIP1_K },
+	{ .name = "IPv6 TCP data offset 15 in a 20-byte segment",
+	  .pkt = { TCP6(CLI6, 8007, VIP6, 80, TH_SYN), .doff = 15 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIP6_K },
+	{ .name = "TCP data offset 8, options filling the 32-byte segment: forwarded",
+	  .pkt = { TCP4(CLI_MISC, 8014, VIP1, 80, TH_SYN), .doff = 8, .payload = 12 },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW,
+	  .new_flows = 1 },
+	{ .name = "UDP length 0", .pkt = { UDP4(CLI_MISC, 8015, VIPU4, 53), .udp_len = -1 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIPU4_K },
+	{ .name = "UDP length 4", .pkt = { UDP4(CLI_MISC, 8016, VIPU4, 53), .udp_len = 4 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIPU4_K },
+	{ .name = "UDP length 25 in a 24-byte datagram",
+	  .pkt = { UDP4(CLI_MISC, 8017, VIPU4, 53), .udp_len = 25 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIPU4_K },
+	{ .name = "UDP length 65535 in a 24-byte datagram",
+	  .pkt = { UDP4(CLI_MISC, 8018, VIPU4, 53), .udp_len = 65535 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIPU4_K },
+	{ .name = "IPv6 UDP length 25 in a 24-byte datagram",
+	  .pkt = { UDP6(CLI6, 8008, VIPU6, 53), .udp_len = 25 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_L4, .vip = VIPU6_K },
+	{ .name = "UDP length 8 in a 24-byte IP payload: forwarded (the kernel trims it, RFC 768)",
+	  .pkt = { UDP4(CLI_MISC, 8019, VIPU4, 53), .udp_len = 8 },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIPU4_K, .ring = BY_NEW,
+	  .new_flows = 1 },
+	{ .name = "bad IPv4 header checksum to a VIP",
+	  .pkt = { TCP4(CLI_MISC, 8020, VIP1, 80, TH_SYN), .bad_csum = 0x01 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_CSUM, .vip = VIP1_K },
+	{ .name = "bad IPv4 header checksum on an established flow's ACK",
+	  .pkt = { PIN_FLOW, .flags = TH_ACK, .bad_csum = 0x80 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_CSUM, .vip = VIP1_K, .flow = F_SAME },
+	{ .name = "IPv4 options (ihl=8), checksum leaving the options out",
+	  .pkt = { TCP4(CLI_MISC, 8021, VIP1, 80, TH_SYN), .ihl = 8, .csum_no_opts = true },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_CSUM, .vip = VIP1_K },
+	{ .name = "IPv4 options (ihl=15), bad checksum",
+	  .pkt = { UDP4(CLI_MISC, 8022, VIPU4, 53), .ihl = 15, .bad_csum = 0x10 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_CSUM, .vip = VIPU4_K },
+	{ .name = "bad IPv4 header checksum on an ICMP frag needed",
+	  .pkt = { ICMP4_ERR(QUOTE_PIN), .bad_csum = 0x04 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_BAD_CSUM, .vip = VIP1_K },
+	{ .name = "bad IPv4 header checksum to a non-VIP address is passed untouched",
+	  .pkt = { TCP4(CLI_MISC, 8023, NOT_VIP4, 80, TH_SYN), .bad_csum = 0x01 },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP },
+	{ .name = "IPv4 version 6 to a non-VIP address is passed untouched",
+	  .pkt = { TCP4(CLI_MISC, 8024, NOT_VIP4, 80, TH_SYN), .version = 6 },
+	  .verdict = XDP_PASS, .reason = EBB_R_PASS_NOT_VIP },
 
 	/* ---- fragments and extension headers ---- */
 	{ .name = "IPv4 first fragment (MF) to a VIP",
@@ -914,7 +1041,8 @@ static void truncation_cases(void)
 #define CUTS(a) a, sizeof(a) / sizeof(a[0])
 #define UP_TO(n) NULL, n
 	/* A case per cut: pkt cut `hdr` + k bytes into its layer `cut`, named by fmt after k (an
-	 * ICMP error's quote is cut past the 8-byte ICMP header); in order. */
+	 * ICMP error's quote is cut past the 8-byte ICMP header), or for CUT_QUOTE a whole ICMP
+	 * error quoting only k bytes; in order. */
 	static const struct {
 		const char *fmt;
 		const struct pkt_desc *pkt;
@@ -937,20 +1065,24 @@ static void truncation_cases(void)
 		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU4_K, S_NONE },
 		{ "truncated: ICMP header to a VIP cut at %d bytes", &echo4, CUT_L4, 0, UP_TO(8),
 		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K, S_NONE },
-		{ "truncated: ICMP frag needed, quote cut at %d bytes", &err4, CUT_L4, 8,
+		{ "short quote: ICMP frag needed quoting %d bytes", &err4, CUT_QUOTE, 0,
 		  CUTS(icmp4_quote_cut), XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP1_K, S_NONE },
-		{ "truncated: ICMP frag needed, quote of %d bytes (ports fit)", &err4, CUT_L4, 8,
+		{ "short quote: ICMP frag needed quoting %d bytes (ports fit)", &err4, CUT_QUOTE, 0,
 		  CUTS(icmp4_quote_fits), XDP_TX, EBB_R_FORWARDED, VIP1_K, S_PIN },
+		{ "truncated: ICMP frag needed, frame cut %d bytes into the quote", &err4, CUT_L4, 8,
+		  CUTS(icmp4_quote_cut), XDP_DROP, EBB_R_DROP_TRUNCATED, VIP1_K, S_NONE },
 		{ "truncated: IPv6 header to a VIP cut at %d bytes", &tcp6, CUT_L3, 0, CUTS(ip6_cut),
 		  XDP_PASS, EBB_R_PASS_TRUNCATED, VIP6_K, S_NONE },
 		{ "truncated: IPv6 TCP header to a VIP cut at %d bytes", &tcp6, CUT_L4, 0, UP_TO(20),
 		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIP6_K, S_NONE },
 		{ "truncated: IPv6 UDP header to a VIP cut at %d bytes", &udp6, CUT_L4, 0, UP_TO(8),
 		  XDP_DROP, EBB_R_DROP_TRUNCATED, VIPU6_K, S_NONE },
-		{ "truncated: ICMPv6 packet too big, quote cut at %d bytes", &err6, CUT_L4, 8,
+		{ "short quote: ICMPv6 packet too big quoting %d bytes", &err6, CUT_QUOTE, 0,
 		  CUTS(icmp6_quote_cut), XDP_DROP, EBB_R_DROP_BAD_ICMP, VIP6_K, S_NONE },
-		{ "truncated: ICMPv6 packet too big, quote of %d bytes (ports fit)", &err6, CUT_L4, 8,
-		  CUTS(icmp6_quote_fits), XDP_TX, EBB_R_FORWARDED, VIP6_K, S_V6 },
+		{ "short quote: ICMPv6 packet too big quoting %d bytes (ports fit)", &err6,
+		  CUT_QUOTE, 0, CUTS(icmp6_quote_fits), XDP_TX, EBB_R_FORWARDED, VIP6_K, S_V6 },
+		{ "truncated: ICMPv6 packet too big, frame cut %d bytes into the quote", &err6,
+		  CUT_L4, 8, CUTS(icmp6_quote_cut), XDP_DROP, EBB_R_DROP_TRUNCATED, VIP6_K, S_NONE },
 	};
 #undef CUTS
 #undef UP_TO
@@ -966,6 +1098,10 @@ static void truncation_cases(void)
 					    .keep = rows[i].hdr + k, .verdict = rows[i].verdict,
 					    .reason = rows[i].reason, .vip = rows[i].vip,
 					    .node_slot = rows[i].node_slot };
+			if (rows[i].cut == CUT_QUOTE) {
+				t.cut = CUT_NONE;
+				t.pkt.quote_len = k ? k : -1;
+			}
 			run_case(&t);
 		}
 	}
@@ -1011,6 +1147,10 @@ int main(void)
 {
 	if (!suite_start("datapath"))
 		return 0;
+	/* ebbctl stats prints every reason by this name: a new reason must come with one. */
+	for (__u32 r = 0; r < EBB_R_MAX; r++)
+		CHECK(strcmp(ebb_reason_name(r), "?") != 0, "reason %u has a name (%s)", r,
+		      ebb_reason_name(r));
 	if (setup()) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);

@@ -219,6 +219,11 @@ static const char *const reason_names[EBB_R_MAX] = {
 	[EBB_R_TX_TOO_BIG] = "tx_icmp_too_big",
 	[EBB_R_DROP_TOO_BIG] = "drop_too_big",
 	[EBB_R_DROP_ENCAP] = "drop_encap",
+	[EBB_R_DROP_BAD_VERSION] = "drop_bad_version",
+	[EBB_R_DROP_BAD_LENGTH] = "drop_bad_length",
+	[EBB_R_DROP_BAD_L4] = "drop_bad_l4",
+	[EBB_R_DROP_BAD_CSUM] = "drop_bad_csum",
+	[EBB_R_DROP_ICMP_FOREIGN] = "drop_icmp_foreign",
 };
 
 const char *ebb_reason_name(__u32 reason)
