@@ -267,6 +267,10 @@ forward:
 			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
 			if (pkt.icmp_error)
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
+			/* Never more bytes back than came in, whatever settings.mtu says: a spoofed
+			 * source must not turn ebb into an amplifier. (ip_len is within the frame.) */
+			if (pkt.ip_len < too_big_reply_ip_len(&pkt))
+				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			if (pkt.key.family == EBB_FAMILY_V6)
 				return reply_too_big6(ctx, &pkt, fits) ?
 					       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :

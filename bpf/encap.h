@@ -85,6 +85,14 @@ static __always_inline bool encap_would_exceed(const struct packet *pkt, const s
 	return mtu && (__u32)pkt->ip_len + outer > mtu;
 }
 
+/* The IP length of the ICMP too-big reply to pkt: header, ICMP header, a fixed-size quote. */
+static __always_inline __u32 too_big_reply_ip_len(const struct packet *pkt)
+{
+	if (pkt->key.family == EBB_FAMILY_V6)
+		return sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr) + ICMPV6_TOO_BIG_QUOTE;
+	return sizeof(struct iphdr) + sizeof(struct icmphdr) + ICMP_TOO_BIG_QUOTE;
+}
+
 /* Prepends the outer header. The inner packet, checksums included, is left as it came. */
 static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *pkt,
 				      const struct ebb_node *node, const struct ebb_vip *vip)

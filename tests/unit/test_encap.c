@@ -757,6 +757,50 @@ static const struct ecase edge_1400[] = {
 	  .expect = X_TOO_BIG, .mtu_field = 1360, .ring = BY_NEW, .pin_consistent = true },
 };
 
+/* A lying length is never wrapped as is, nor answered: the frame, not the header, is what came
+ * in. Lengths measured on the old code: the 54-byte SYN drew a 106-byte reply (2x). */
+static const struct ecase lies_1400[] = {
+	{ .name = "mtu 1400: IPIP, a 40-byte SYN claiming 1500 bytes with DF: dropped, no ICMP reply",
+	  .pkt = { TCP4(CLI_M, 44000, V44, 80, TH_SYN), .frag = IP4_DF, .ip_len = 1500 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = V44_K,
+	  .expect = X_UNTOUCHED },
+	{ .name = "mtu 1400: 6-in-6, a 60-byte SYN claiming a 1460-byte payload: dropped, no ICMPv6 reply",
+	  .pkt = { TCP6(CLI6_M, 44000, V66, 80, TH_SYN), .ip_len = 1460 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = V66_K,
+	  .expect = X_UNTOUCHED },
+	{ .name = "mtu 1400: 4-in-6, a 40-byte SYN claiming 1000 bytes (fits): not wrapped as is",
+	  .pkt = { TCP4(CLI_M, 44001, V46, 80, TH_SYN), .frag = IP4_DF, .ip_len = 1000 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = V46_K,
+	  .expect = X_UNTOUCHED },
+	{ .name = "mtu 1400: 6-in-4, a 60-byte SYN claiming a 900-byte payload: not wrapped as is",
+	  .pkt = { TCP6(CLI6_M, 44001, V64, 80, TH_SYN), .ip_len = 900 },
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TRUNCATED, .vip = V64_K,
+	  .expect = X_UNTOUCHED },
+};
+
+/* Whatever settings.mtu holds (ebbctl refuses below 1320, the map does not), an ICMP reply is
+ * never larger than the packet it answers: 92 IP bytes for IPv4, 176 for IPv6. */
+static const struct ecase tiny_60[] = {
+	{ .name = "settings.mtu 60: an 80-byte IPIP packet (DF) would draw a 92-byte reply: dropped",
+	  .pkt = { TCP4(CLI_M, 41000, V44, 80, TH_ACK), .frag = IP4_DF }, .size = 80,
+	  .verdict = XDP_DROP, .reason = EBB_R_DROP_TOO_BIG, .vip = V44_K, .expect = X_UNTOUCHED,
+	  .node_slot = S_44 },
+	{ .name = "settings.mtu 60: a 92-byte IPIP packet (DF) draws a 92-byte reply",
+	  .pkt = { TCP4(CLI_M, 41000, V44, 80, TH_ACK), .frag = IP4_DF }, .size = 92,
+	  .verdict = XDP_TX, .reason = EBB_R_TX_TOO_BIG, .vip = V44_K, .expect = X_TOO_BIG,
+	  .mtu_field = 40, .node_slot = S_44 },
+};
+
+static const struct ecase tiny_100[] = {
+	{ .name = "settings.mtu 100: a 150-byte 6-in-6 packet would draw a 176-byte reply: dropped",
+	  .pkt = { TCP6(CLI6_M, 41000, V66, 80, TH_ACK) }, .size = 150, .verdict = XDP_DROP,
+	  .reason = EBB_R_DROP_TOO_BIG, .vip = V66_K, .expect = X_UNTOUCHED, .node_slot = S_66 },
+	{ .name = "settings.mtu 100: a 176-byte 6-in-6 packet draws a 176-byte reply",
+	  .pkt = { TCP6(CLI6_M, 41000, V66, 80, TH_ACK) }, .size = 176, .verdict = XDP_TX,
+	  .reason = EBB_R_TX_TOO_BIG, .vip = V66_K, .expect = X_TOO_BIG, .mtu_field = 60,
+	  .node_slot = S_66 },
+};
+
 static void edge_cases(void)
 {
 	static const struct {
@@ -768,6 +812,9 @@ static void edge_cases(void)
 		{ 1320, edge_1320, sizeof(edge_1320) / sizeof(edge_1320[0]) },
 		{ 1319, edge_1319, sizeof(edge_1319) / sizeof(edge_1319[0]) },
 		{ 1400, edge_1400, sizeof(edge_1400) / sizeof(edge_1400[0]) },
+		{ 1400, lies_1400, sizeof(lies_1400) / sizeof(lies_1400[0]) },
+		{ 60, tiny_60, sizeof(tiny_60) / sizeof(tiny_60[0]) },
+		{ 100, tiny_100, sizeof(tiny_100) / sizeof(tiny_100[0]) },
 	};
 
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
