@@ -9,6 +9,7 @@ PKGS=(
   libconfig-dev libmicrohttpd-dev                          # ebbd: config file, metrics endpoint
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
   nginx-light wrk curl python3                              # real servers, real clients, test glue
+  bird2 etcd-server etcd-client                            # the fleet: BGP/ECMP, desired state
 )
 
 missing=()

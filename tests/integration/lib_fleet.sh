@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# Shared by the fleet suites (test_fleet_*.sh); source it after lib.sh. A private fleet lab
+# (tools/lab up --fleet: router with BIRD and ECMP, LB hosts lb1..lb3 each with ebb + BIRD, a
+# 3-member etcd, nginx nodes n1..nN, a client behind the router), torn down on exit, also on
+# failure: lab_teardown kills the suite's own jobs (wrk, curl loops), then `tools/lab down`
+# kills every process left in the lab's namespaces (ebbd, bird, etcd, nginx) and deletes them.
+EBBD=$OUTPUT/ebbd
+VIP4=203.0.113.10:80/tcp VIP6='[2001:db8:100::10]:80/tcp'
+URL4=http://203.0.113.10/ URL6='http://[2001:db8:100::10]/'
+
+# fleet_setup NODES: the fleet lab; every LB host has ebb attached to eth0 (native XDP) and
+# announces nothing yet.
+fleet_setup() {
+	trap lab_teardown EXIT
+	trap 'exit 130' INT TERM
+	if ! "$LAB" up --fleet --prefix "$PFX" --nodes "$1" >"$TMP/lab-up.log" 2>&1; then
+		sed 's/^/# /' "$TMP/lab-up.log"
+		not_ok "lab up --fleet"
+		exit 1
+	fi
+	# shellcheck disable=SC1090
+	. "/run/ebb-lab/$PFX/env"
+}
+
+v() { eval "echo \"\$$1_$2\""; }            # v NAME I: the env variable NAME_I
+lbctl() { local i=$1; shift; nsenter --net="/run/netns/$(v LB_NS "$i")" "$EBBCTL" --bpffs "$(v LB_BPFFS "$i")" "$@"; }
+rtbirdc() { birdc -s "$ROUTER_BIRD_SOCK" "$@"; }
+
+# configure_all: the same VIPs (v4 and v6) and nodes on every LB host through its own ebbctl
+# (what a fleet does through etcd), so every host builds the same Maglev tables.
+configure_all() {
+	local i n
+	for ((i = 1; i <= LBS; i++)); do
+		lbctl "$i" vip add "$VIP4" fin-timeout 1 "$@" || return 1
+		lbctl "$i" vip add "$VIP6" fin-timeout 1 "$@" || return 1
+		for ((n = 1; n <= NODES; n++)); do
+			lbctl "$i" node add "$(node_ip4 "$n")" vip "$VIP4" || return 1
+			lbctl "$i" node add "$(node_ip6 "$n")" vip "$VIP6" || return 1
+		done
+	done
+}
+
+# announce I / withdraw I: LB host I's BIRD announces the VIP addresses (or nothing), as ebbd
+# does in fleet mode: the two include files, then `birdc configure`.
+announce() {
+	local dir
+	dir=$(v LB_DIR "$1")
+	echo 'route 203.0.113.10/32 blackhole;' >"$dir/ebb-vips4.conf"
+	echo 'route 2001:db8:100::10/128 blackhole;' >"$dir/ebb-vips6.conf"
+	birdc -s "$(v LB_BIRD_SOCK "$1")" configure >/dev/null
+}
+withdraw() {
+	local dir
+	dir=$(v LB_DIR "$1")
+	: >"$dir/ebb-vips4.conf"
+	: >"$dir/ebb-vips6.conf"
+	birdc -s "$(v LB_BIRD_SOCK "$1")" configure >/dev/null
+}
+
+# nexthops [ADDR]: the LB hosts (last octet of each next hop, e.g. "21 22 23") the router's
+# multipath route to ADDR (default the IPv4 VIP) points to.
+nexthops() {
+	ip -n "$NS_RT" route show "${1:-203.0.113.10}" |
+		sed -nE 's/.*via 198\.51\.100\.([0-9]+) .*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+nexthops6() {
+	ip -n "$NS_RT" -6 route show 2001:db8:100::10 |
+		sed -nE 's/.*via 2001:db8::([0-9a-f]+) .*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+# wait_nexthops TRIES WANT: polls every 10 ms until the IPv4 VIP's next hops are WANT.
+wait_nexthops() {
+	local tries=$1 want=$2
+	for _ in $(seq "$tries"); do [ "$(nexthops)" = "$want" ] && return 0; sleep 0.01; done
+	return 1
+}
+
+# vip_packets I: packets LB host I's datapath has forwarded for the IPv4 VIP; also
+# second_chance I, new_flows I.
+vip_stat() { lbctl "$1" -j stats show | json_get "d['vips']['$VIP4']['$2']"; }
+vip_packets() { vip_stat "$1" packets; }
+
+# kill_lb_host I: LB host I dies as a machine does: its link goes down (the router hears
+# nothing more from it: no BGP notification, no FIN; BFD or the hold timer must notice) and its
+# BIRD and ebbd are SIGKILLed. The datapath is stopped by the link, the pins stay.
+kill_lb_host() {
+	local dir pidf pid
+	dir=$(v LB_DIR "$1")
+	ip -n "$(v LB_NS "$1")" link set eth0 down
+	for pidf in "$dir/bird.pid" "$dir/ebbd.pid"; do
+		[ -f "$pidf" ] || continue
+		pid=$(cat "$pidf")
+		[[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# ms: milliseconds since the epoch.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# node_conns_after N TIME: new connections node N's nginx took after TIME (from its log).
+node_new_conns_after() { conns_around "$1" "$2" | awk '{print $3}'; }
+
+# wrk_bg OUT CONNS [URL]: wrk from the client in the background (pid in wrk_pid) with CONNS
+# keep-alive connections, each pausing 10 ms between requests: steady flows that leave the two
+# cores room for the control plane; stopped by wrk_stop (SIGINT: wrk prints its summary).
+echo 'function delay() return 10 end' >"$TMP/pace.lua"
+wrk_bg() {
+	# nsenter execs wrk: $! is wrk's own pid (through a function it would be a subshell's).
+	nsenter --net="/run/netns/${PFX}client" wrk -t2 -c"$2" -d600s --latency --timeout 2s \
+		-s "$TMP/pace.lua" "${3:-$URL4}" >"$1" 2>&1 &
+	wrk_pid=$!
+}
+wrk_stop() {
+	kill -INT "$wrk_pid" 2>/dev/null
+	wait "$wrk_pid" 2>/dev/null
+}
+# wrk_maxlat FILE: the longest request wrk saw (its "Max" latency column).
+wrk_maxlat() { sed -nE 's/^ +Latency +[^ ]+ +[^ ]+ +([^ ]+).*/\1/p' "$1"; }
