@@ -101,9 +101,9 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 node_new_conns_after() { conns_around "$1" "$2" | awk '{print $3}'; }
 
 # wrk_bg OUT CONNS [URL]: wrk from the client in the background (pid in wrk_pid) with CONNS
-# keep-alive connections, each pausing 10 ms between requests: steady flows that leave the two
+# keep-alive connections, each pausing 20 ms between requests: steady flows that leave the two
 # cores room for the control plane; stopped by wrk_stop (SIGINT: wrk prints its summary).
-echo 'function delay() return 10 end' >"$TMP/pace.lua"
+echo 'function delay() return 20 end' >"$TMP/pace.lua"
 wrk_bg() {
 	# nsenter execs wrk: $! is wrk's own pid (through a function it would be a subshell's).
 	nsenter --net="/run/netns/${PFX}client" wrk -t2 -c"$2" -d600s --latency --timeout 2s \
@@ -116,3 +116,136 @@ wrk_stop() {
 }
 # wrk_maxlat FILE: the longest request wrk saw (its "Max" latency column).
 wrk_maxlat() { sed -nE 's/^ +Latency +[^ ]+ +[^ ]+ +([^ ]+).*/\1/p' "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Fleet mode: ebbd on every LB host with the lab's fleet block (TEAM.md contract), the desired
+# state in the lab's 3-member etcd, writes through any host's ebbctl.
+
+# fleet_supported: true when this build's ebbd takes a `fleet` block and ebbctl has `fleet`.
+# The suites mark every scenario SKIP (with the reason) when it does not, never as passed.
+fleet_supported() {
+	local conf=$TMP/fleet-check.conf
+	printf 'fleet = { name = "x"; host = "h"; etcd = ["http://198.51.100.201:2379"]; lease-ttl = 5; };\n' >"$conf"
+	"$EBBD" --check "$conf" >/dev/null 2>&1 && "$EBBCTL" fleet help >/dev/null 2>&1
+}
+
+# skip_all REASON DESCRIPTION...: one "ok - # SKIP" line per scenario, then exit.
+skip_all() {
+	local why=$1 d
+	shift
+	for d in "$@"; do echo "ok - $d # SKIP $why"; done
+	echo "# 0 passed, 0 failed ($# skipped: $why)"
+	exit 0
+}
+
+# fleet_up NODES [ADD]: the fleet lab with NODES nginx nodes and ebbd running on every host
+# (tools/lab up --fleet --ebbd), then the VIP and nodes n1..nADD (default all) written once,
+# through lb1, into the fleet's state: every host builds the same tables and announces the VIP.
+fleet_up() {
+	trap lab_teardown EXIT
+	trap 'exit 130' INT TERM
+	if ! "$LAB" up --fleet --ebbd --prefix "$PFX" --nodes "$1" >"$TMP/lab-up.log" 2>&1; then
+		sed 's/^/# /' "$TMP/lab-up.log"
+		not_ok "lab up --fleet --ebbd"
+		exit 1
+	fi
+	# shellcheck disable=SC1090
+	. "/run/ebb-lab/$PFX/env"
+	local n ok_w=1
+	lbctl 1 vip add "$VIP4" fin-timeout 1 >/dev/null || ok_w=0
+	for ((n = 1; n <= ${2:-$NODES}; n++)); do
+		lbctl 1 node add "$(node_ip4 "$n")" vip "$VIP4" >/dev/null || ok_w=0
+	done
+	check "VIPs and nodes written once, on lb1, applied by every host" [ "$ok_w" = 1 ]
+	wait_nexthops 1000 "21 22 23"
+	check "every host announces the VIP: router's route over $(nexthops)" [ "$(nexthops)" = "21 22 23" ]
+}
+
+ebbd_log() { echo "$(v LB_DIR "$1")/ebbd.log"; }
+ebbd_pid() { cat "$(v LB_DIR "$1")/ebbd.pid"; }
+# kill_ebbd I: SIGKILL LB host I's ebbd (nothing else of the host).
+kill_ebbd() { kill -9 "$(ebbd_pid "$1")" 2>/dev/null; }
+restart_ebbd() { "$(v LB_DIR "$1")/ebbd-start"; }
+
+# fleet_get I EXPR: EXPR over `ebbctl -j fleet show` on host I (as d); host(d, NAME) is that
+# host's entry.
+fleet_get() {
+	lbctl "$1" -j fleet show 2>/dev/null | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+def host(d, name):
+    return ([h for h in d['hosts'] if h['host'] == name] or [{}])[0]
+print($2)"
+}
+leader_of() { fleet_get "$1" 'd.get("leader") or ""'; }
+
+# node_state I NODE: NODE's state as host I's ebbctl reports it.
+node_state() { lbctl "$1" -j node show "$2" | json_get 'd[0]["state"]'; }
+
+# fevents I NAME [KEY=VALUE...]: host I's ebbd log lines of that event.
+fevents() {
+	local i=$1
+	shift
+	python3 - "$(ebbd_log "$i")" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
+        print(json.dumps(e))
+PY
+}
+
+# curl_loop OUT: a new connection every ~50 ms from the client, "TIME ANSWER" a line (FAIL when
+# none), until killed; pid in curl_pid.
+curl_loop() {
+	(
+		while :; do
+			printf '%s %s\n' "$(date +%s.%N)" "$(on client curl -s -m 3 "$URL4" || echo FAIL)"
+			sleep 0.05
+		done
+	) >"$1" &
+	curl_pid=$!
+}
+curl_stop() { kill "$curl_pid" 2>/dev/null; wait "$curl_pid" 2>/dev/null; }
+
+# wrk_check FILE WHAT: the usual three checks on a wrk summary, one line of figures.
+wrk_check() {
+	local sock non2xx reqs
+	read -r sock non2xx reqs < <(wrk_errors "$1")
+	note "wrk ($2): $reqs requests, $sock socket errors, $non2xx non-2xx, max latency $(wrk_maxlat "$1")"
+	check "wrk ($2): requests were served ($reqs)" [ "$reqs" -gt 500 ]
+	check "wrk ($2): 0 socket errors ($sock)" [ "$sock" -eq 0 ]
+	check "wrk ($2): 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
+}
+
+# within SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds or SECONDS have passed
+# (wall clock: a loaded machine makes each try slower, not the wait longer). Its status.
+within() {
+	local end=$(($(ms) + $1 * 1000))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(ms)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+# is_state I NODE STATE; leader_is_not I HOST; host_lag0 I HOST
+is_state() { [ "$(node_state "$1" "$2")" = "$3" ]; }
+leader_is_not() { local l; l=$(leader_of "$1"); [ -n "$l" ] && [ "$l" != "$2" ]; }
+host_lag0() { [ "$(fleet_get "$1" 'host(d, "'"$2"'").get("lag", -1)')" = 0 ]; }
+
+# etcdctl_ ARGS...: etcdctl against the lab's cluster (from etcd member e1's namespace).
+etcdctl_() {
+	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s --command-timeout 2s "$@"
+}
+# host_lease_gone HOST: HOST's report under its lease (/ebb/<fleet>/hosts/HOST) is gone from
+# etcd, i.e. its lease expired (doc/fleet.md's key layout).
+host_lease_gone() {
+	local out
+	out=$(etcdctl_ get --keys-only "/ebb/$FLEET_NAME/hosts/$1") || return 1
+	[ -z "$out" ]
+}
