@@ -175,8 +175,8 @@ int ebb_balancer(struct xdp_md *ctx)
 		if (node && takes_pinned_flows(node) && !syn_reuse) {
 			if (!pkt.icmp_error) {
 				note_tcp_flags(flow, pkt.tcp_flags);
-				if (now - flow->last_seen_ns > EBB_TOUCH_NS)
-					flow->last_seen_ns = now;
+				if ((__s32)(ebb_seen_tick(now) - flow->seen) > EBB_TOUCH_TICKS)
+					flow->seen = ebb_seen_tick(now);
 			}
 			goto forward;
 		}
@@ -192,7 +192,7 @@ int ebb_balancer(struct xdp_md *ctx)
 			flow->flags = 0;
 			flow->vip_id = vip->id;
 			note_tcp_flags(flow, pkt.tcp_flags);
-			flow->last_seen_ns = now;
+			flow->seen = ebb_seen_tick(now);
 			how.placed = true;
 		}
 		goto lookup_node;
@@ -230,7 +230,8 @@ int ebb_balancer(struct xdp_md *ctx)
 		goto drop;
 	}
 	if (!pkt.icmp_error) {
-		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id, .last_seen_ns = now };
+		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id,
+					  .seen = ebb_seen_tick(now) };
 
 		note_tcp_flags(&fresh, pkt.tcp_flags);
 		if (!how.unpinned)

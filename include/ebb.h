@@ -39,7 +39,8 @@
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 3 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS */
+#define EBB_MAP_LAYOUT_VERSION 4 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+				  * flow entries */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -161,16 +162,45 @@ struct ebb_flow_key {
 #define EBB_FLOW_FIN (1 << 0) /* a FIN from the client was seen */
 #define EBB_FLOW_RST (1 << 1) /* a RST was seen: the flow is over */
 
+/* 8 bytes: an LRU entry is kernel header + key + value, and a million of them are the table. */
 struct ebb_flow {
-	__u32 node_id;
+	__u16 node_id;
+	__u8 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u8 flags; /* EBB_FLOW_* */
-	__u8 pad;
-	__u16 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
-	__u64 last_seen_ns; /* bpf_ktime_get_ns(), refreshed at most every EBB_TOUCH_NS */
+	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), refreshed at
+		     * most every EBB_TOUCH_NS; see ebb_flow_age_ns */
 };
 
-/* Writing last_seen on every packet would bounce the entry's cache line between CPUs. */
+/* Writing `seen` on every packet would bounce the entry's cache line between CPUs. */
 #define EBB_TOUCH_NS 250000000ULL
+
+/* A tick is 2^24 ns (~16.8 ms): 32 bits of them span 2.3 years, and ages (differences, signed)
+ * are exact to a tick up to half of that. Timeouts are seconds; a tick is noise beside them. */
+#define EBB_SEEN_SHIFT 24
+#define EBB_SEEN_TICK_NS (1ULL << EBB_SEEN_SHIFT)
+#define EBB_TOUCH_TICKS ((__s32)(EBB_TOUCH_NS >> EBB_SEEN_SHIFT))
+
+static inline __u32 ebb_seen_tick(__u64 ns)
+{
+	return (__u32)(ns >> EBB_SEEN_SHIFT);
+}
+
+/* How long ago the flow was last seen, at now_ns (CLOCK_MONOTONIC): to the start of the tick it
+ * was seen in, so overstated by less than a tick; 0 when it was seen after now_ns was read. */
+static inline __u64 ebb_flow_age_ns(const struct ebb_flow *f, __u64 now_ns)
+{
+	__s32 ticks = (__s32)(ebb_seen_tick(now_ns) - f->seen);
+
+	return ticks <= 0 ? 0 : (now_ns & (EBB_SEEN_TICK_NS - 1)) + ((__u64)ticks << EBB_SEEN_SHIFT);
+}
+
+/* When it was last seen (CLOCK_MONOTONIC ns, the start of that tick). */
+static inline __u64 ebb_flow_seen_ns(const struct ebb_flow *f, __u64 now_ns)
+{
+	__u64 age = ebb_flow_age_ns(f, now_ns);
+
+	return age < now_ns ? now_ns - age : 0;
+}
 
 /* vip_stats[vip id], node_stats[node id]: per-CPU. */
 struct ebb_counters {
@@ -204,6 +234,41 @@ struct ebb_meta {
 	__u64 created_ns; /* CLOCK_MONOTONIC */
 };
 
+/* ---- the census (bpf/census.bpf.c): live flows per node, counted in the kernel ---- */
+
+#ifndef EBB_CENSUS_KEYS /* keys of draining nodes' live flows one census can hand back */
+#define EBB_CENSUS_KEYS 65536
+#endif
+
+/* When a flow of a VIP has finished: its timeouts, defaults applied, in ns. */
+struct ebb_census_vip {
+	__u64 tcp_idle_ns;
+	__u64 udp_idle_ns;
+	__u64 fin_ns;
+};
+
+/* A live flow of a watched (draining) node. */
+struct ebb_census_key {
+	struct ebb_flow_key key;
+	__u32 node_id;
+	__u32 pad;
+};
+
+/* The census program's global data: user space writes the inputs, one run fills the rest. */
+struct ebb_census_io {
+	/* in */
+	__u64 now_ns; /* CLOCK_MONOTONIC, the clock of a flow's `seen` */
+	struct ebb_census_vip vips[EBB_MAX_VIPS]; /* by the VIP id a flow records */
+	__u8 watch[EBB_MAX_NODES]; /* 1: list its live flows, time its finished ones */
+	/* out */
+	__u64 visited; /* entries seen */
+	__u64 live_total;
+	__u32 n_keys; /* live flows of watched nodes; above EBB_CENSUS_KEYS, not all were kept */
+	__u32 pad;
+	__u64 live[EBB_MAX_NODES]; /* live flows per node id */
+	__u64 last_end[EBB_MAX_NODES]; /* watched nodes: when their latest finished flow ended */
+};
+
 /* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */
 
 /* decap_prefixes: LPM trie of the VIP addresses this node serves; other tunnels pass. */
@@ -229,6 +294,7 @@ _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
 _Static_assert(sizeof(struct ebb_vip) == 44, "ebb_vip layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
-_Static_assert(sizeof(struct ebb_flow) == 16, "ebb_flow layout");
+_Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");
+_Static_assert(EBB_MAX_NODES <= 65536 && EBB_MAX_VIPS <= 256, "ids must fit struct ebb_flow");
 
 #endif /* EBB_H */

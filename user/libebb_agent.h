@@ -36,4 +36,19 @@ int ebb_flows_walk(struct ebb *e, struct ebb_walk *w, __u64 cpu_budget_ns,
 		   void *ctx);
 void ebb_walk_free(struct ebb_walk *w);
 
+/*
+ * The census: one pass over the flow table inside the kernel (bpf/census.bpf.c, run with
+ * BPF_PROG_RUN), counting live flows per node and listing those of watched nodes. Open it
+ * once per flow table (ebb_census_current says whether e's table is still the one it counts);
+ * fill the inputs of ebb_census_io(), run, read the outputs there and, for the n_keys listed
+ * (at most EBB_CENSUS_KEYS), ebb_census_keys(). -errno where the kernel cannot run it.
+ */
+struct ebb_census;
+int ebb_census_open(struct ebb *e, struct ebb_census **c);
+void ebb_census_close(struct ebb_census *c);
+bool ebb_census_current(struct ebb_census *c, struct ebb *e);
+struct ebb_census_io *ebb_census_io(struct ebb_census *c);
+int ebb_census_run(struct ebb_census *c);
+int ebb_census_keys(struct ebb_census *c, struct ebb_census_key *keys, __u32 n);
+
 #endif /* LIBEBB_AGENT_H */

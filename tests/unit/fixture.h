@@ -121,6 +121,14 @@ static inline bool check_run(const char *n, int err, __u32 verdict, int want)
 }
 
 /* A per-CPU array of reason counters (decap_stats), summed over the CPUs. */
+/* A flow entry's `seen` was written between t0 and t1 (ebb_now_ns()): its tick lies between
+ * theirs, t0 taken 20 ms early for the coarse clock the datapath reads. */
+static inline bool seen_between(const struct ebb_flow *f, __u64 t0, __u64 t1)
+{
+	return (__s32)(f->seen - ebb_seen_tick(t0 - 20000000ULL)) >= 0 &&
+	       (__s32)(ebb_seen_tick(t1) - f->seen) >= 0;
+}
+
 static inline int percpu_reason_sum(int fd, __u32 reason, struct ebb_reason_counter *sum)
 {
 	int ncpus = libbpf_num_possible_cpus();

@@ -370,7 +370,7 @@ static void run_case(const struct tcase *c)
 		CHECK(a.has_flow == b.has_flow &&
 			      (!a.has_flow || (a.flow.node_id == b.flow.node_id &&
 					       a.flow.flags == b.flow.flags &&
-					       a.flow.last_seen_ns == b.flow.last_seen_ns)),
+					       a.flow.seen == b.flow.seen)),
 		      "%s", nm(n, "flow entry unchanged, last_seen too (%s)",
 			       b.has_flow ? "present" : "absent"));
 		ASSERT_EQ(a.flows, b.flows, nm(n, "flow table size unchanged"));
@@ -385,13 +385,12 @@ static void run_case(const struct tcase *c)
 			/* last_seen: written by a placement, refreshed by a hit once it is older
 			 * than EBB_TOUCH_NS, and otherwise left alone */
 			if (!b.has_flow || c->new_flows)
-				CHECK(a.flow.last_seen_ns >= t0 && a.flow.last_seen_ns <= t1, "%s",
-				      nm(n, "flow last_seen set to now"));
-			else if (b.flow.last_seen_ns + EBB_TOUCH_NS < t0)
-				CHECK(a.flow.last_seen_ns >= t0 && a.flow.last_seen_ns <= t1, "%s",
+				CHECK(seen_between(&a.flow, t0, t1), "%s", nm(n, "flow last_seen set to now"));
+			else if ((__s32)(ebb_seen_tick(t0) - b.flow.seen) > EBB_TOUCH_TICKS + 1)
+				CHECK(seen_between(&a.flow, t0, t1), "%s",
 				      nm(n, "flow last_seen refreshed (it was older than EBB_TOUCH_NS)"));
-			else if (b.flow.last_seen_ns + EBB_TOUCH_NS >= t1)
-				ASSERT_EQ(a.flow.last_seen_ns, b.flow.last_seen_ns,
+			else if ((__s32)(ebb_seen_tick(t1) - b.flow.seen) <= EBB_TOUCH_TICKS)
+				ASSERT_EQ(a.flow.seen, b.flow.seen,
 					  nm(n, "flow last_seen left alone within EBB_TOUCH_NS"));
 		}
 		ASSERT_EQ(a.flows - b.flows, b.has_flow ? 0 : 1,
@@ -469,7 +468,7 @@ static void hook_age_pin(void)
 	key_of(&pin_flow, &k);
 	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), "age: the pinned flow's entry exists"))
 		return;
-	f.last_seen_ns = ebb_now_ns() - 5000000000ULL;
+	f.seen = ebb_seen_tick(ebb_now_ns() - 5000000000ULL);
 	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &k, &f, BPF_EXIST),
 		  "age: set the pinned flow's last_seen 5 s back");
 }

@@ -440,8 +440,7 @@ static void run_case(const struct ecase *c)
 			ASSERT_EQ(a.flow.node_id, exp_node,
 				  nm(n, "flow entry pinned to %s", addr_of(exp_node)));
 			if (c->new_flows)
-				CHECK(a.flow.last_seen_ns >= t0 && a.flow.last_seen_ns <= t1, "%s",
-				      nm(n, "flow last_seen set to now"));
+				CHECK(seen_between(&a.flow, t0, t1), "%s", nm(n, "flow last_seen set to now"));
 		}
 		ASSERT_EQ(a.flows - b.flows, b.has_flow ? 0 : 1,
 			  nm(n, "flow table grew by %d", b.has_flow ? 0 : 1));

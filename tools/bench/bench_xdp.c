@@ -305,8 +305,8 @@ static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32
 			__u64 i = from + done + j;
 
 			keys[j] = seq_key(base, i, vip);
-			vals[j] = (struct ebb_flow){ .node_id = ids[i % nids], .vip_id = (__u16)vip_id,
-						     .last_seen_ns = now };
+			vals[j] = (struct ebb_flow){ .node_id = (__u16)ids[i % nids],
+						     .vip_id = (__u8)vip_id, .seen = ebb_seen_tick(now) };
 		}
 		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
 			die("filling the flow table: %s", strerror(errno));
@@ -1088,9 +1088,9 @@ static void setup(void)
 	/* a flow of 198.51.100.14, which then drains */
 	{
 		struct ebb_flow_key k = key4(CLIENT4, 40002, V4(203, 0, 113, 12));
-		struct ebb_flow v = { .node_id = node_id_of(s, "198.51.100.14"),
-				      .vip_id = (__u16)vip_id_of(s, "203.0.113.12:80/tcp"),
-				      .last_seen_ns = ebb_now_ns() };
+		struct ebb_flow v = { .node_id = (__u16)node_id_of(s, "198.51.100.14"),
+				      .vip_id = (__u8)vip_id_of(s, "203.0.113.12:80/tcp"),
+				      .seen = ebb_seen_tick(ebb_now_ns()) };
 		struct ebb_addr a = addr_of("198.51.100.14");
 		struct ebb_err err = {};
 
@@ -1825,8 +1825,23 @@ static json_object *agent_cycle(void)
 				json_object_object_add(e, "cycle_ms",
 						       json_object_new_double(json_object_get_double(ms)));
 				json_object_object_add(e, "process_ms", json_object_new_double(secs * 1e3));
-				note("agent cycle at %llu flows: %.1f ms", (unsigned long long)have_flows,
-				     json_object_get_double(ms));
+				json_object *walk = NULL, *by = NULL, *wcpu = NULL;
+
+				if (json_object_object_get_ex(doc, "walk_cpu_ms", &wcpu))
+					json_object_object_add(e, "census_cpu_ms", json_object_new_double(
+								       json_object_get_double(wcpu)));
+
+				if (json_object_object_get_ex(doc, "walk_ms", &walk))
+					json_object_object_add(e, "census_ms", json_object_new_double(
+								       json_object_get_double(walk)));
+				if (json_object_object_get_ex(doc, "counted_by", &by))
+					json_object_object_add(e, "counted_by", json_object_new_string(
+								       json_object_get_string(by)));
+				note("agent cycle at %llu flows: %.1f ms, of which the pass over the flows "
+				     "%.1f ms, %.1f ms CPU (%s)", (unsigned long long)have_flows,
+				     json_object_get_double(ms), walk ? json_object_get_double(walk) : -1,
+				     wcpu ? json_object_get_double(wcpu) : -1,
+				     by ? json_object_get_string(by) : "?");
 			}
 			if (doc)
 				json_object_put(doc);

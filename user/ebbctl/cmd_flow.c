@@ -54,7 +54,7 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	ebb_fmt_vip(&vk, vip, sizeof(vip));
 	if (!bpf_map_lookup_elem(c->e->nodes_fd, &f->val.node_id, &node) && node.family)
 		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
-	age = c->now > f->val.last_seen_ns ? (c->now - f->val.last_seen_ns) / 1e9 : 0;
+	age = ebb_flow_age_ns(&f->val, c->now) / 1e9;
 	c->shown++;
 	if (c->arr) {
 		json_object *o = json_object_new_object();

@@ -35,6 +35,8 @@ void state_close(struct agent *a)
 	ebb_close(&a->e);
 	a->open = false;
 	pass_free(a);
+	ebb_census_close(a->census);
+	a->census = NULL;
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
 		watch_reset(&a->nodes[id].watch);
 		a->nodes[id].used = false;

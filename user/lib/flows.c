@@ -52,7 +52,7 @@ out:
 bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
 		   const struct ebb_vip *vip, __u64 now)
 {
-	__u64 age = now > val->last_seen_ns ? now - val->last_seen_ns : 0;
+	__u64 age = ebb_flow_age_ns(val, now);
 	__u64 idle_s, fin_s;
 
 	if (val->flags & EBB_FLOW_RST)
