@@ -4,6 +4,7 @@ CLANG ?= clang
 CC ?= gcc
 BPFTOOL ?= bpftool
 PREFIX ?= /usr/local
+SYSTEMDDIR ?= /lib/systemd/system
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -125,7 +126,10 @@ install: all
 	install -D -m 0644 $(OUTPUT)/peer_pass.bpf.o $(DESTDIR)$(PREFIX)/lib/ebb/peer_pass.bpf.o
 	install -D -m 0644 doc/ebbctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/ebbctl.8
 	install -D -m 0644 doc/ebbd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ebbd.8
-	install -D -m 0644 tools/ebbd.service $(DESTDIR)/lib/systemd/system/ebbd.service
+	$(foreach u,ebbd.service ebbd-save.service ebbd-save.timer,\
+		install -d $(DESTDIR)$(SYSTEMDDIR) && \
+		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' tools/$(u) > $(DESTDIR)$(SYSTEMDDIR)/$(u) && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$(u);)
 	install -D -m 0644 tools/ebbctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/ebbctl
 
 clean:

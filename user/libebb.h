@@ -117,6 +117,22 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 /* Rebuilds both rings of a VIP from members and node states, each swapped in atomically. */
 int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err);
 
+/* ---- edits in place, counters, snapshots (edit.c) ---- */
+/* A node's weight on one VIP; both tables of the VIP rebuilt as `node add` does. */
+int ebb_node_set_weight(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vk,
+			__u32 weight, struct ebb_err *err);
+/* A VIP's timeouts (the non-zero fields of o), in one map update. */
+int ebb_vip_set(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
+		struct ebb_err *err);
+/* Zeroes every per-VIP, per-node and per-reason counter. */
+int ebb_stats_zero(struct ebb *e, struct ebb_err *err);
+/* The configuration maps (VIPs, nodes, members, settings) as they are now; restore writes
+ * them back and rebuilds the tables: a batch that fails half-way leaves nothing behind. */
+struct ebb_snapshot;
+struct ebb_snapshot *ebb_snapshot_take(struct ebb *e);
+int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s);
+void ebb_snapshot_free(struct ebb_snapshot *s);
+
 /* ---- flows (flows.c) ---- */
 struct ebb_flow_entry {
 	struct ebb_flow_key key;

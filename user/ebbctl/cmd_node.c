@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* ebbctl node: add, del, drain, activate, show, wait. */
+/* ebbctl node: add, del, set, drain, activate, show, watch, wait. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "ebbctl.h"
@@ -170,32 +172,58 @@ static __u32 drain_timeout_of(struct ebb *e, __u32 id, const struct ebb_node *n)
 	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
 }
 
-static int do_show(int argc, char **argv)
-{
-	struct ebb_addr want;
-	__u64 *live, now;
-	json_object *arr = NULL;
-	struct ebb e;
+/* Every node's counters, summed over CPUs, at one moment: rates come from two of these. */
+struct counter_read {
+	struct ebb_counters c[EBB_MAX_NODES];
+	__u64 at_ns;
+};
 
-	if (argc > 0 && parse_node(argv[0], &want))
-		return -1;
-	if (argc > 1)
-		return ctl_error("unexpected '%s'", argv[1]);
-	if (ctl_open(&e, false))
-		return -1;
-	if (argc > 0 && ebb_node_find(&e, &want, NULL, NULL)) {
-		ebb_close(&e);
-		return ctl_error("no node %s", argv[0]);
-	}
-	live = calloc(EBB_MAX_NODES, sizeof(*live));
-	if (!live || ebb_live_flows(&e, live, NULL)) {
-		free(live);
-		ebb_close(&e);
-		return ctl_error("cannot read the flow table");
-	}
-	now = ebb_now_ns();
+static void read_counters(struct ebb *e, struct counter_read *r)
+{
+	struct ebb_node n;
+
+	memset(r->c, 0, sizeof(r->c));
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
+		if (!bpf_map_lookup_elem(e->nodes_fd, &id, &n) && n.state != EBB_NODE_UNUSED)
+			ebb_counters_sum(e->node_stats_fd, id, &r->c[id]);
+	r->at_ns = ebb_now_ns();
+}
+
+static double per_s(__u64 a, __u64 b, double dt)
+{
+	return b >= a && dt > 0 ? (b - a) / dt : 0;
+}
+
+/* "12.3k", "4.5M": rates in a narrow column. */
+static const char *human(double v, char *buf, size_t len)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.1fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.1fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+	return buf;
+}
+
+/*
+ * The node table (or JSON array). want: one node, or NULL. r0/r1: two counter reads for the
+ * rates (NULL: no rates).
+ */
+static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const __u64 *live,
+			       const struct counter_read *r0, const struct counter_read *r1)
+{
+	double dt = r0 && r1 ? (r1->at_ns - r0->at_ns) / 1e9 : 0;
+	__u64 now = ebb_now_ns();
+	json_object *arr = NULL;
+
 	if (json_output)
 		arr = json_object_new_array();
+	else if (!quiet && r0)
+		printf("%-24s %-9s %7s %6s %6s %7s %7s %-17s %12s  %s\n", "NODE", "STATE", "FLOWS",
+		       "WEIGHT", "NEW/S", "PPS", "BPS", "MAC", "DRAIN", "VIPS");
 	else if (!quiet)
 		printf("%-24s %-9s %7s %6s %-17s %8s  %s\n", "NODE", "STATE", "FLOWS", "WEIGHT", "MAC",
 		       "DRAIN_S", "VIPS");
@@ -204,30 +232,38 @@ static int do_show(int argc, char **argv)
 		json_object *vips = NULL, *weights = NULL;
 		char addr[64], mac[24], vlist[512] = "";
 		struct ebb_node n;
-		__u32 first_weight = 0;
-		double elapsed = -1;
+		__u32 first_weight = 0, timeout = 0;
+		double elapsed = -1, nfs = 0, pps = 0, bps = 0;
 
-		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
+		if (bpf_map_lookup_elem(e->nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
 			continue;
-		if (argc > 0 && (n.family != want.family || !ebb_addr_eq(n.addr, want.a, n.family)))
+		if (want && (n.family != want->family || !ebb_addr_eq(n.addr, want->a, n.family)))
 			continue;
 		ebb_fmt_addr(n.addr, n.family, addr, sizeof(addr));
 		ebb_fmt_mac(n.mac, mac, sizeof(mac));
-		if (n.state == EBB_NODE_DRAINING && now > n.state_since_ns)
-			elapsed = (now - n.state_since_ns) / 1e9;
+		if (n.state == EBB_NODE_DRAINING) {
+			timeout = drain_timeout_of(e, id, &n);
+			if (now > n.state_since_ns)
+				elapsed = (now - n.state_since_ns) / 1e9;
+		}
+		if (r0 && r1) {
+			nfs = per_s(r0->c[id].new_flows, r1->c[id].new_flows, dt);
+			pps = per_s(r0->c[id].packets, r1->c[id].packets, dt);
+			bps = per_s(r0->c[id].bytes, r1->c[id].bytes, dt) * 8;
+		}
 		if (json_output) {
 			vips = json_object_new_array();
 			weights = json_object_new_object();
 		}
-		while (!bpf_map_get_next_key(e.members_fd, prev, &mk)) {
+		while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
 			struct ebb_vip_key vk;
 			struct ebb_member m;
 			struct ebb_vip v;
 			char vname[64];
 
 			prev = &mk;
-			if (mk.node_id != id || bpf_map_lookup_elem(e.members_fd, &mk, &m) ||
-			    ebb_vip_by_id(&e, mk.vip_id, &vk, &v))
+			if (mk.node_id != id || bpf_map_lookup_elem(e->members_fd, &mk, &m) ||
+			    ebb_vip_by_id(e, mk.vip_id, &vk, &v))
 				continue;
 			ebb_fmt_vip(&vk, vname, sizeof(vname));
 			if (!first_weight)
@@ -257,10 +293,32 @@ static int do_show(int argc, char **argv)
 			json_object_object_add(o, "drain_elapsed_s",
 					       elapsed < 0 ? NULL : json_object_new_double(elapsed));
 			json_object_object_add(o, "drain_timeout_s",
-					       n.state == EBB_NODE_DRAINING ?
-						       json_object_new_int64(drain_timeout_of(&e, id, &n)) :
+					       n.state == EBB_NODE_DRAINING ? json_object_new_int64(timeout) : NULL);
+			/* Drain progress: how much of its timeout a drain has used (ebbd ends it
+			 * earlier, once the node's last flow has finished). */
+			json_object_object_add(o, "drain_progress",
+					       elapsed >= 0 && timeout ?
+						       json_object_new_double(elapsed / timeout > 1 ? 1 : elapsed / timeout) :
 						       NULL);
+			/* Health is ebbd's: a node whose checks fail is `down`. */
+			json_object_object_add(o, "health",
+					       json_object_new_string(n.state == EBB_NODE_DOWN ? "failing" : "ok"));
+			if (r0 && r1) {
+				json_object_object_add(o, "new_flows_per_s", json_object_new_double(nfs));
+				json_object_object_add(o, "pps", json_object_new_double(pps));
+				json_object_object_add(o, "bps", json_object_new_double(bps));
+				json_object_object_add(o, "rate_interval_s", json_object_new_double(dt));
+			}
 			json_object_array_add(arr, o);
+		} else if (r0) {
+			char drain[32] = "-", h1[16], h2[16], h3[16];
+
+			if (elapsed >= 0)
+				snprintf(drain, sizeof(drain), "%.0f/%us", elapsed, timeout);
+			printf("%-24s %-9s %7llu %6u %6s %7s %7s %-17s %12s  %s\n", addr,
+			       ebb_state_name(n.state), (unsigned long long)live[id], first_weight,
+			       human(nfs, h1, sizeof(h1)), human(pps, h2, sizeof(h2)),
+			       human(bps, h3, sizeof(h3)), mac, drain, vlist);
 		} else {
 			char drain[16] = "-";
 
@@ -270,11 +328,201 @@ static int do_show(int argc, char **argv)
 			       (unsigned long long)live[id], first_weight, mac, drain, vlist);
 		}
 	}
+	return arr;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* "0.5", "2": seconds between 0.1 and 3600. */
+static int parse_interval(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s)
+		return ctl_error("missing seconds after 'interval'");
+	v = strtod(s, &end);
+	if (end == s || *end || !(v >= 0.1 && v <= 3600))
+		return ctl_error("interval must be 0.1..3600 seconds, not '%s'", s);
+	*out = v;
+	return 0;
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct ebb_addr want;
+	struct counter_read *r = NULL;
+	const char *node_arg = NULL;
+	bool have_want = false, rates = false;
+	double interval = 1;
+	json_object *arr;
+	__u64 *live;
+	struct ebb e;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "rates")) {
+			rates = true;
+		} else if (!strcmp(argv[0], "interval")) {
+			if (parse_interval(argc > 1 ? argv[1] : NULL, &interval))
+				return -1;
+			rates = true;
+			NEXT_ARG();
+		} else if (!have_want) {
+			if (parse_node(argv[0], &want))
+				return -1;
+			node_arg = argv[0];
+			have_want = true;
+		} else {
+			return ctl_error("unexpected '%s'; usage: node show [NODE] [rates [interval S]]",
+					 argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (ctl_open(&e, false))
+		return -1;
+	if (have_want && ebb_node_find(&e, &want, NULL, NULL)) {
+		ebb_close(&e);
+		return ctl_error("no node %s", node_arg);
+	}
+	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	if (rates)
+		r = calloc(2, sizeof(*r));
+	if (!live || (rates && !r)) {
+		free(live);
+		free(r);
+		ebb_close(&e);
+		return ctl_error("out of memory");
+	}
+	if (rates) {
+		read_counters(&e, &r[0]);
+		sleep_s(interval);
+		read_counters(&e, &r[1]);
+	}
+	if (ebb_live_flows(&e, live, NULL)) {
+		free(live);
+		free(r);
+		ebb_close(&e);
+		return ctl_error("cannot read the flow table");
+	}
+	arr = node_table(&e, have_want ? &want : NULL, live, r ? &r[0] : NULL, r ? &r[1] : NULL);
 	free(live);
+	free(r);
 	ebb_close(&e);
-	if (json_output)
+	if (arr)
 		json_print(arr);
 	return 0;
+}
+
+/* A live view: the node table with rates, redrawn every interval (top-like on a terminal). */
+static int do_watch(int argc, char **argv)
+{
+	struct counter_read *r;
+	double interval = 1;
+	__u32 count = 0;
+	bool tty = isatty(STDOUT_FILENO);
+	__u64 *live;
+	struct ebb e;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "interval")) {
+			if (parse_interval(argc > 1 ? argv[1] : NULL, &interval))
+				return -1;
+		} else if (!strcmp(argv[0], "count")) {
+			if (argc < 2 || ebb_parse_u32(argv[1], 1, 1000000, &count))
+				return ctl_error("count must be 1..1000000, not '%s'", argc > 1 ? argv[1] : "");
+		} else {
+			return ctl_error("unexpected '%s'; usage: node watch [interval S] [count N]", argv[0]);
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	if (json_output)
+		return ctl_error("watch is for a terminal; use 'node show rates' with -j");
+	if (ctl_open(&e, false))
+		return -1;
+	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	r = calloc(2, sizeof(*r));
+	if (!live || !r) {
+		free(live);
+		free(r);
+		ebb_close(&e);
+		return ctl_error("out of memory");
+	}
+	read_counters(&e, &r[0]);
+	for (__u32 i = 0; !count || i < count; i++) {
+		char when[32];
+		time_t t;
+
+		sleep_s(interval);
+		read_counters(&e, &r[1]);
+		memset(live, 0, EBB_MAX_NODES * sizeof(*live));
+		ebb_live_flows(&e, live, NULL);
+		t = time(NULL);
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+		/* Home and clear on a terminal; plain frames one after another otherwise. */
+		if (tty)
+			printf("\033[H\033[2J");
+		printf("ebbctl node watch: %s, every %gs (%s)%s\n\n", when, interval, bpffs,
+		       tty ? ", Ctrl-C to quit" : "");
+		node_table(&e, NULL, live, &r[0], &r[1]);
+		if (!tty)
+			printf("\n");
+		fflush(stdout);
+		r[0] = r[1];
+	}
+	free(live);
+	free(r);
+	ebb_close(&e);
+	return 0;
+}
+
+static int do_set(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	struct ebb_vip_key vip;
+	struct ebb_addr addr;
+	bool have_vip = false;
+	__u32 weight = 0;
+	struct ebb e;
+	int ret;
+
+	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
+		return -1;
+	NEXT_ARG();
+	while (argc > 0) {
+		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
+
+		if (strcmp(word, "vip") && strcmp(word, "weight"))
+			return ctl_error("unexpected '%s'; usage: node set NODE vip VIP weight N", word);
+		if (!val)
+			return ctl_error("missing value after '%s'", word);
+		if (!strcmp(word, "vip")) {
+			if (have_vip)
+				return ctl_error("one VIP per 'node set'");
+			if (ebb_parse_vip(val, &vip, &err))
+				return ctl_error("%s", err.msg);
+			have_vip = true;
+		} else if (ebb_parse_u32(val, 1, EBB_MAX_WEIGHT, &weight)) {
+			return ctl_error("weight must be 1..%d, not '%s'", EBB_MAX_WEIGHT, val);
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	if (!have_vip)
+		return ctl_error("missing 'vip VIP'; usage: node set NODE vip VIP weight N");
+	if (!weight)
+		return ctl_error("missing 'weight N'; usage: node set NODE vip VIP weight N");
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_node_set_weight(&e, &addr, &vip, weight, &err);
+	ebb_close(&e);
+	return ret ? ctl_error("%s", err.msg) : done_ok();
 }
 
 static int do_wait(int argc, char **argv)
@@ -333,7 +581,9 @@ static int do_help(int argc, char **argv)
 		"       %1$s node del NODE [vip VIP] [force]\n"
 		"       %1$s node drain NODE [timeout SECONDS]\n"
 		"       %1$s node activate NODE\n"
-		"       %1$s node show [NODE]\n"
+		"       %1$s node set NODE vip VIP weight N\n"
+		"       %1$s node show [NODE] [rates [interval S]]\n"
+		"       %1$s node watch [interval S] [count N]\n"
 		"       %1$s node wait NODE state STATE [timeout SECONDS]\n"
 		"       %1$s node help\n"
 		"\n"
@@ -349,6 +599,7 @@ int do_node(int argc, char **argv)
 		{ "add", do_add },	     { "del", do_del },	  { "delete", do_del },
 		{ "drain", do_drain },	     { "activate", do_activate },
 		{ "show", do_show },	     { "list", do_show }, { "wait", do_wait },
+		{ "set", do_set },	     { "watch", do_watch },
 		{ "help", do_help },	     { NULL, NULL },
 	};
 

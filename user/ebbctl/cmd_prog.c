@@ -36,6 +36,16 @@ static int do_attach(int argc, char **argv)
 	}
 	if (!o.ifname)
 		return ctl_error("missing 'dev IFNAME'");
+	if (batch_file) {
+		/* A restore onto a live host: a device ebb runs on already is as the batch wants. */
+		struct ebb_link_info links[64];
+		int n = ebb_prog_list(bpffs, links, 64);
+
+		for (int i = 0; i < n; i++)
+			if (!strcmp(links[i].ifname, o.ifname) &&
+			    (!strcmp(links[i].mode, "native") || !strcmp(links[i].mode, "generic")))
+				return 0;
+	}
 	if (ebb_prog_attach(&o, &err))
 		return ctl_error("%s", err.msg);
 	return done_ok();
@@ -123,15 +133,39 @@ static int do_set(int argc, char **argv)
 	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) : done_ok();
 }
 
+/* Flow-table size and the settings, from the pinned maps; false when there are none. */
+static bool read_settings(__u32 *flow_entries, struct ebb_settings *settings)
+{
+	struct bpf_map_info info = {};
+	__u32 zero = 0, len = sizeof(info);
+	struct ebb_err err = {};
+	bool ok = false;
+	struct ebb e;
+
+	if (ebb_open(&e, bpffs, &err))
+		return false;
+	if (!bpf_map_lookup_elem(e.settings_fd, &zero, settings) &&
+	    !bpf_obj_get_info_by_fd(e.flows_fd, &info, &len)) {
+		*flow_entries = info.max_entries;
+		ok = true;
+	}
+	ebb_close(&e);
+	return ok;
+}
+
 static int do_show(int argc, char **argv)
 {
 	struct ebb_link_info links[64];
+	struct ebb_settings settings;
+	__u32 flow_entries = 0;
+	bool have_settings;
 	int n;
 
 	(void)argv;
 	if (argc > 0)
 		return ctl_error("unexpected '%s'", argv[0]);
 	n = ebb_prog_list(bpffs, links, 64);
+	have_settings = read_settings(&flow_entries, &settings);
 	if (json_output) {
 		json_object *arr = json_object_new_array();
 
@@ -143,6 +177,14 @@ static int do_show(int argc, char **argv)
 			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
 			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
 			json_object_object_add(o, "link_id", json_object_new_int64(links[i].link_id));
+			/* The maps are shared by every device: the same figures on each entry. */
+			if (have_settings) {
+				json_object_object_add(o, "flow_table_size",
+						       json_object_new_int64(flow_entries));
+				json_object_object_add(o, "flood_rate",
+						       json_object_new_int64(settings.flood_rate));
+				json_object_object_add(o, "mtu", json_object_new_int64(settings.mtu));
+			}
 			json_object_array_add(arr, o);
 		}
 		json_print(arr);
@@ -153,22 +195,10 @@ static int do_show(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		printf("%s: ifindex %d mode %s prog_id %u link_id %u\n", links[i].ifname,
 		       links[i].ifindex, links[i].mode, links[i].prog_id, links[i].link_id);
-	if (n > 0 && !quiet) {
-		struct ebb_err err = {};
-		struct ebb_settings settings;
-		struct bpf_map_info info = {};
-		__u32 zero = 0, len = sizeof(info);
-		struct ebb e;
-
-		if (!ebb_open(&e, bpffs, &err)) {
-			if (!bpf_map_lookup_elem(e.settings_fd, &zero, &settings) &&
-			    !bpf_obj_get_info_by_fd(e.flows_fd, &info, &len))
-				printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u\n",
-				       info.max_entries, settings.flood_rate,
-				       settings.flood_rate ? "" : " (off)", settings.mtu);
-			ebb_close(&e);
-		}
-	}
+	if (n > 0 && !quiet && have_settings)
+		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u\n",
+		       flow_entries, settings.flood_rate, settings.flood_rate ? "" : " (off)",
+		       settings.mtu);
 	return 0;
 }
 

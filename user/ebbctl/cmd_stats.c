@@ -127,12 +127,28 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
+static int do_zero(int argc, char **argv)
+{
+	struct ebb_err err = {};
+	struct ebb e;
+	int ret;
+
+	if (argc > 0)
+		return ctl_error("unexpected '%s'; usage: stats zero", argv[0]);
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_stats_zero(&e, &err);
+	ebb_close(&e);
+	return ret ? ctl_error("%s", err.msg) : done_ok();
+}
+
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
 		"Usage: %1$s stats show [vip VIP | node NODE]\n"
+		"       %1$s stats zero\n"
 		"       %1$s stats help\n",
 		bin_name);
 	return 0;
@@ -141,7 +157,8 @@ static int do_help(int argc, char **argv)
 int do_stats(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
-		{ "show", do_show }, { "list", do_show }, { "help", do_help }, { NULL, NULL },
+		{ "show", do_show }, { "list", do_show }, { "zero", do_zero },
+		{ "help", do_help }, { NULL, NULL },
 	};
 
 	return cmd_select(cmds, argc, argv, do_help);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* ebbctl vip: add, del, show. */
+/* ebbctl vip: add, set, del, show. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +78,52 @@ static int do_add(int argc, char **argv)
 	if (o.fwd == EBB_FWD_IPIP && !have_src)
 		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
 	ret = ebb_vip_add(&e, &key, &o, &err);
+	ebb_close(&e);
+	return ret ? ctl_error("%s", err.msg) : done_ok();
+}
+
+static int do_set(int argc, char **argv)
+{
+	struct ebb_vip_opts o = {};
+	struct ebb_err err = {};
+	struct ebb_vip_key key;
+	struct ebb e;
+	int ret;
+
+	if (argc < 1)
+		return ctl_error("missing VIP; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]");
+	if (ebb_parse_vip(argv[0], &key, &err))
+		return ctl_error("%s", err.msg);
+	NEXT_ARG();
+	if (argc < 1)
+		return ctl_error("nothing to set; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]");
+	while (argc > 0) {
+		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
+		__u32 *slot;
+
+		if (!strcmp(word, "tcp-idle"))
+			slot = &o.tcp_idle_s;
+		else if (!strcmp(word, "udp-idle"))
+			slot = &o.udp_idle_s;
+		else if (!strcmp(word, "fin-timeout"))
+			slot = &o.fin_s;
+		else if (!strcmp(word, "drain-timeout"))
+			slot = &o.drain_timeout_s;
+		else if (!strcmp(word, "fwd") || !strcmp(word, "encap-src"))
+			return ctl_error("'%s' is fixed when the VIP is added: delete and add it again", word);
+		else
+			return ctl_error("unexpected '%s'; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
+					 word);
+		if (*slot)
+			return ctl_error("'%s' given twice", word);
+		if (parse_seconds(word, val, slot))
+			return -1;
+		argc -= 2;
+		argv += 2;
+	}
+	if (ctl_open(&e, true))
+		return -1;
+	ret = ebb_vip_set(&e, &key, &o, &err);
 	ebb_close(&e);
 	return ret ? ctl_error("%s", err.msg) : done_ok();
 }
@@ -189,6 +235,7 @@ static int do_help(int argc, char **argv)
 	fprintf(stderr,
 		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [encap-src ADDR]... [tcp-idle S] [udp-idle S]\n"
 		"                        [fin-timeout S] [drain-timeout S]\n"
+		"       %1$s vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]\n"
 		"       %1$s vip del VIP [force]\n"
 		"       %1$s vip show [VIP]\n"
 		"       %1$s vip help\n"
@@ -202,7 +249,7 @@ static int do_help(int argc, char **argv)
 int do_vip(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
-		{ "add", do_add },   { "del", do_del }, { "delete", do_del },
+		{ "add", do_add },   { "del", do_del }, { "delete", do_del }, { "set", do_set },
 		{ "show", do_show }, { "list", do_show }, { "help", do_help },
 		{ NULL, NULL },
 	};

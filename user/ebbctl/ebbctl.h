@@ -13,6 +13,10 @@
 extern bool json_output, pretty_output, quiet, verbose;
 extern const char *bpffs;
 extern const char *bin_name;
+/* Set while `restore` runs a batch: errors name FILE and line; the batch holds the lock. */
+extern const char *batch_file;
+extern int batch_line;
+extern bool batch_locked;
 
 /* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -39,6 +43,13 @@ int do_node(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_decap(int argc, char **argv);
+int do_save(int argc, char **argv);
+int do_restore(int argc, char **argv);
+
+/* The top-level command table (objects, save, restore, help, version). */
+extern const struct cmd ctl_objects[];
+/* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
+int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
 
 #define NEXT_ARG() ({ argc--; argv++; })
 #define REQ_ARG(what)                                                        \

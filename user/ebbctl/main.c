@@ -15,6 +15,9 @@
 bool json_output, pretty_output, quiet, verbose;
 const char *bpffs = EBB_DEFAULT_BPFFS;
 const char *bin_name = "ebbctl";
+const char *batch_file;
+int batch_line;
+bool batch_locked;
 
 int ctl_error(const char *fmt, ...)
 {
@@ -24,6 +27,13 @@ int ctl_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (batch_file && batch_line > 0) {
+		char body[1024];
+
+		/* In a batch (restore), the error names the file and the line that failed. */
+		memcpy(body, msg, sizeof(body));
+		snprintf(msg, sizeof(msg), "%.200s line %d: %.800s", batch_file, batch_line, body);
+	}
 	if (json_output) {
 		json_object *doc = json_object_new_object();
 
@@ -46,7 +56,7 @@ void json_print(json_object *doc)
 
 int done_ok(void)
 {
-	if (json_output)
+	if (json_output && !batch_file)
 		printf("null\n");
 	return 0;
 }
@@ -54,6 +64,23 @@ int done_ok(void)
 bool is_prefix(const char *pfx, const char *str)
 {
 	return *pfx && !strncmp(str, pfx, strlen(pfx));
+}
+
+/*
+ * The shortest abbreviation of a few commands. `version` answers only to its full name, so
+ * that `v` is `vip` as in bpftool; commands added later (`set`, `watch`) take a longer one,
+ * so that the abbreviations operators already type (`n s` = node show, `n wa` = node wait)
+ * keep their meaning.
+ */
+static size_t min_prefix(const char *name)
+{
+	if (!strcmp(name, "version"))
+		return strlen(name);
+	if (!strcmp(name, "set"))
+		return 2;
+	if (!strcmp(name, "watch"))
+		return 3;
+	return 1;
 }
 
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
@@ -68,7 +95,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 			break;
 		}
 		/* `version` answers only to its full name, so that `v` is `vip` as in bpftool. */
-		if (is_prefix(argv[0], c->name) && strcmp(c->name, "version")) {
+		if (is_prefix(argv[0], c->name) && strlen(argv[0]) >= min_prefix(c->name)) {
 			if (match && match->func != c->func)
 				return ctl_error("ambiguous '%s': %s or %s?", argv[0], match->name,
 						 c->name);
@@ -86,7 +113,8 @@ int ctl_open(struct ebb *e, bool writer)
 
 	if (ebb_open(e, bpffs, &err))
 		return ctl_error("%s", err.msg);
-	if (writer && ebb_lock(e, &err)) {
+	/* A batch holds the lock for all its lines (flock would deadlock on a second fd). */
+	if (writer && !batch_locked && ebb_lock(e, &err)) {
 		ebb_close(e);
 		return ctl_error("%s", err.msg);
 	}
@@ -102,11 +130,13 @@ static int do_help(int argc, char **argv)
 	fprintf(stderr,
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
+		"       %s save [file FILE]\n"
+		"       %s restore FILE [if-empty]\n"
 		"\n"
 		"       OBJECT := { prog | vip | node | flow | stats | decap }\n"
 		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
-		"                    --bpffs DIR | -V|--version }\n",
-		bin_name, bin_name);
+		"                    --bpffs DIR | -V|--version }   (before or after the command)\n",
+		bin_name, bin_name, bin_name, bin_name);
 	return 0;
 }
 
@@ -127,11 +157,50 @@ static int do_version(int argc, char **argv)
 	return 0;
 }
 
-static const struct cmd objects[] = {
+const struct cmd ctl_objects[] = {
 	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
 	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap },
+	{ "save", do_save },   { "restore", do_restore },
 		{ "version", do_version }, { NULL, NULL },
 };
+
+/*
+ * Options may also follow the command, as in bpftool (`ebbctl node show -j`): the words that
+ * are exactly an option are taken out of argv; anything else ("-5" as a weight) stays an
+ * argument for the command to judge. Returns the new argc, or -1 after an error.
+ */
+int ctl_strip_options(int argc, char **argv, bool allow_bpffs)
+{
+	int out = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			json_output = true;
+		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
+			json_output = pretty_output = true;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			verbose = true;
+		} else if (!strcmp(a, "--bpffs") || !strncmp(a, "--bpffs=", 8)) {
+			const char *dir = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!allow_bpffs)
+				return ctl_error("--bpffs is not allowed here"), -1;
+			if (!dir)
+				return ctl_error("option '--bpffs' needs a value"), -1;
+			if (dir[0] != '/')
+				return ctl_error("--bpffs needs an absolute directory"), -1;
+			bpffs = dir;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -188,6 +257,9 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	argc = ctl_strip_options(argc, argv, true);
+	if (argc < 0)
+		return 1;
 	if (version)
 		return do_version(0, NULL) ? 1 : 0;
 	if (argc < 1) {
@@ -195,6 +267,6 @@ int main(int argc, char **argv)
 		do_help(0, NULL);
 		return 1;
 	}
-	ret = cmd_select(objects, argc, argv, NULL);
+	ret = cmd_select(ctl_objects, argc, argv, NULL);
 	return ret ? 1 : 0;
 }

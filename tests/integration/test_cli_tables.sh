@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# ebbctl's command tables (the `struct cmd` arrays in user/ebbctl/*.c) against what tells an
+# operator about them: `ebbctl OBJECT help`, bash completion (tools/ebbctl.bash-completion, run
+# in a bare bash without bash-completion's helpers, also after `--bpffs DIR` and options) and
+# ebbctl(8). A command in the tables but missing from one of them fails, and so does one they
+# list that the tables lack; each keyword of a command's usage must be completed and appear in
+# its man page entry. Needs no root, no lab. TAP output.
+set -u
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+OUT=${OUTPUT:-.output}
+[[ $OUT == /* ]] || OUT=$ROOT/$OUT
+[ -x "$OUT/ebbctl" ] || { echo "Bail out! no $OUT/ebbctl: run make first"; exit 1; }
+exec python3 - "$ROOT" "$OUT/ebbctl" <<'PY'
+import os, re, subprocess, sys
+
+root, ctl = sys.argv[1], sys.argv[2]
+failed = 0
+def tap(ok, desc, detail=""):
+    global failed
+    print(("ok - " if ok else "not ok - ") + desc)
+    if not ok:
+        failed += 1
+        for l in str(detail).splitlines()[:20]:
+            print("#   " + l)
+
+src = {f: open(os.path.join(root, "user/ebbctl", f)).read()
+       for f in os.listdir(os.path.join(root, "user/ebbctl")) if f.endswith(".c")}
+entry = re.compile(r'\{\s*"([a-z-]+)"\s*,\s*(\w+)\s*\}')
+
+def table_after(text, start):
+    """The { "name", func } entries of the first table initializer after position start."""
+    m = re.compile(r'(?:static\s+)?const\s+struct\s+cmd\s+\w+\[\]\s*=\s*\{(.*?)\};', re.S).search(text, start)
+    return entry.findall(m.group(1)) if m else []
+
+# Top level: ctl_objects in main.c.
+main = src["main.c"]
+top = table_after(main, main.index("ctl_objects[]") - 40)
+tap(len(top) > 5, f"top-level table parsed: {[n for n, _ in top]}")
+tables = {}   # object -> [commands] (aliases dropped: a function already listed under another name)
+for name, func in top:
+    if name in ("help", "version", "save", "restore"):
+        continue
+    body = next((t for t in src.values() if re.search(r'\bint\s+%s\s*\(int argc' % func, t)), None)
+    if body is None:
+        tap(False, f"object {name}: {func} found in user/ebbctl/*.c")
+        continue
+    cmds, seen = [], set()
+    for cname, cfunc in table_after(body, re.search(r'\bint\s+%s\s*\(int argc' % func, body).start()):
+        if cfunc in seen or cname == "help":
+            continue
+        seen.add(cfunc)
+        cmds.append(cname)
+    tables[name] = cmds
+tap(set(tables) >= {"prog", "vip", "node", "flow", "stats", "decap"},
+    "object tables parsed: " + "; ".join(f"{o}: {' '.join(c)}" for o, c in tables.items()))
+toplevel = [n for n, _ in top if n in ("save", "restore")]
+
+# --- help -----------------------------------------------------------------------------------
+def usage(*args):
+    out = subprocess.run([ctl, *args, "help"], capture_output=True, text=True)
+    lines, cur = [], None
+    for l in (out.stdout + out.stderr).splitlines():
+        l = re.sub(r"^Usage:\s*", "", l.strip())
+        if l.startswith("ebbctl "):
+            cur = l[len("ebbctl "):]
+            lines.append(cur)
+        elif cur is not None and l.startswith("["):
+            lines[-1] += " " + l
+        else:
+            cur = None
+    return lines
+
+def keywords(text):
+    text = re.sub(r"\{[a-z|-]+\}", " ", text)
+    return [w for w in re.sub(r"[\[\]{}|.]", " ", text).split() if re.fullmatch(r"[a-z][a-z0-9-]*", w)]
+
+helps = {}
+for obj, cmds in tables.items():
+    lines = usage(obj)
+    listed = {}
+    for l in lines:
+        w = l.split()
+        if len(w) >= 2 and w[0] == obj:
+            listed.setdefault(w[1], []).append(" ".join(w[2:]))
+    helps[obj] = listed
+    missing = [c for c in cmds if c not in listed]
+    extra = [c for c in listed if c not in cmds and c != "help"]
+    tap(not missing and not extra, f"'{obj} help' lists exactly the table's commands ({len(cmds)})",
+        f"in the table, not in help: {missing}\nin help, not in the table: {extra}")
+top_usage = usage()
+for t in toplevel:
+    tap(any(l.split()[0] == t for l in top_usage), f"'ebbctl help' lists {t}", "\n".join(top_usage))
+
+# --- completion -----------------------------------------------------------------------------
+comp = os.path.join(root, "tools/ebbctl.bash-completion")
+def complete(*words):
+    script = f'''. {comp!r}
+type _init_completion >/dev/null 2>&1 && echo "bash-completion is loaded" && exit 9
+COMP_WORDS=({" ".join("'" + w + "'" for w in words)}); COMP_CWORD={len(words) - 1}
+_ebbctl; printf '%s\\n' "${{COMPREPLY[@]}}"'''
+    env = {"PATH": os.path.dirname(ctl) + ":/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/nonexistent"}
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True, env=env, cwd="/")
+    return r.returncode, set(r.stdout.split()), r.stderr
+
+rc, got, err = complete("ebbctl", "")
+want = set(tables) | set(toplevel)
+tap(rc == 0 and want <= got, f"completion of objects in plain bash (no bash-completion): {' '.join(sorted(want))}",
+    f"rc {rc}, got {sorted(got)} {err}")
+rc, got, err = complete("ebbctl", "--bpffs", "/tmp/some dir", "-j", "")
+tap(want <= got, "completion of objects after '--bpffs DIR -j'", f"got {sorted(got)} {err}")
+for obj, cmds in tables.items():
+    for prefix in ([], ["--bpffs", "/tmp", "-p"]):
+        rc, got, err = complete("ebbctl", *prefix, obj, "")
+        tap(rc == 0 and set(cmds) <= got and got - {"help"} <= set(cmds),
+            f"completion of '{' '.join(prefix + [obj])} ': exactly the table's commands",
+            f"got {sorted(got)}, table {cmds} {err}")
+    for cmd in cmds:
+        kws = set()
+        for u in helps[obj].get(cmd, []):
+            kws |= set(keywords(u))
+        rc, got, err = complete("ebbctl", "--bpffs", "/x", obj, cmd, "")
+        if cmd in ("watch", "show", "set", "zero", "add", "del", "attach") or kws:
+            tap(kws <= got, f"completion of '{obj} {cmd} ': its keywords {' '.join(sorted(kws)) or '(none)'}",
+                f"got {sorted(got)} {err}")
+rc, got, _ = complete("ebbctl", "n", "")
+tap(set(tables["node"]) <= got, "completion after an abbreviated object ('n ')", sorted(got))
+rc, got, _ = complete("ebbctl", "prog", "attach", "dev", "lo", "mode", "")
+tap(got == {"native", "generic"}, "completion of a keyword's values from its usage: mode {native|generic}", sorted(got))
+rc, got, _ = complete("ebbctl", "restore", "/etc/hostname", "")
+tap("if-empty" in got, "completion of restore FILE: if-empty", sorted(got))
+
+# --- man page -------------------------------------------------------------------------------
+man = open(os.path.join(root, "doc/ebbctl.8")).read()
+sec = re.search(r"^\.SH COMMANDS\n(.*?)^\.SH ", man, re.S | re.M).group(1)
+entries = {}
+for m in re.finditer(r"^\.T[PQ]\n(.*)$", sec, re.M):
+    line = m.group(1)
+    plain = re.sub(r"\\f[BIRP]", "", line).replace("\\-", "-")
+    w = plain.split()
+    if w and w[0] in toplevel:
+        entries[(w[0], None)] = plain
+    elif len(w) >= 2:
+        entries[(w[0], w[1])] = plain
+for obj, cmds in tables.items():
+    for cmd in cmds:
+        e = entries.get((obj, cmd))
+        tap(e is not None, f"ebbctl(8) has an entry for '{obj} {cmd}'")
+        if e:
+            kws = set()
+            for u in helps[obj].get(cmd, []):
+                kws |= set(keywords(u))
+            miss = [k for k in kws if not re.search(r"(^|[\s\[{|])%s\b" % re.escape(k), e)]
+            tap(not miss, f"ebbctl(8) entry for '{obj} {cmd}' names every keyword of its usage", f"missing {miss}: {e}")
+for t in toplevel:
+    tap((t, None) in entries, f"ebbctl(8) has an entry for '{t}'")
+for (obj, cmd) in entries:
+    if cmd is None:
+        continue
+    tap(obj in tables and cmd in tables[obj], f"ebbctl(8) entry '{obj} {cmd}' is a command in the tables")
+for s in ("OPTIONS", "EXAMPLES", "FILES"):
+    tap(re.search(r"^\.SH %s$" % s, man, re.M) is not None, f"ebbctl(8) has a {s} section")
+if subprocess.run(["sh", "-c", "command -v man"], capture_output=True).returncode:
+    print("ok - man renders ebbctl(8) # SKIP no man here")
+else:
+    r = subprocess.run(["man", "--warnings", "-l", "-Tutf8", os.path.join(root, "doc/ebbctl.8")], capture_output=True, text=True)
+    tap(r.returncode == 0 and not r.stderr.strip(), "man --warnings renders ebbctl(8) without a warning", r.stderr)
+print(f"# cli_tables: {failed} failed")
+sys.exit(1 if failed else 0)
+PY
