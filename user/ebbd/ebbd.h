@@ -230,6 +230,11 @@ int metrics_start(const char *addr);
 void metrics_stop(void);
 void metrics_render(const struct agent *a, __u64 now);
 
+/* status.c: the HTML status page at / (rendered by metrics_render, copied by a request) */
+void status_render(const struct agent *a, __u64 now);
+char *status_copy(size_t *len); /* malloc'd copy of the page, NULL when out of memory */
+void status_event(const char *json); /* log_emit: keeps the last events for the page */
+
 /* proc.c: child processes (hooks, probe commands), never waited for in the loop */
 typedef void (*proc_done_fn)(int status, bool timed_out, const char *out, void *ctx);
 int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,

@@ -52,10 +52,14 @@ void log_emit(json_object *ev)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		snprintf(tsbuf, sizeof(tsbuf), "%lld.%03ld", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
 		json_object_object_add(ev, "ts", json_object_new_double_s(0, tsbuf));
-		fprintf(stderr, "%s\n",
-			json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		const char *line = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+									   JSON_C_TO_STRING_NOSLASHESCAPE);
+
+		fprintf(stderr, "%s\n", line);
 		fflush(stderr);
+		/* Decisions and notices for the status page's "recent decisions" (not debug). */
+		if (level <= LOG_INFO)
+			status_event(line);
 	}
 	json_object_put(ev);
 }

@@ -26,7 +26,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 			     const char *method, const char *version, const char *upload_data,
 			     size_t *upload_size, void **con_cls)
 {
-	static const char not_found[] = "not found: try /metrics\n";
+	static const char not_found[] = "not found: try /metrics or /\n";
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	bool found = !strcmp(url, "/metrics");
@@ -34,7 +34,18 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 	(void)cls, (void)version, (void)upload_data, (void)upload_size, (void)con_cls;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return MHD_NO;
-	if (found) {
+	if (!strcmp(url, "/") || !strcmp(url, "/status")) {
+		/* The status page (status.c): nodes, flows chart, recent decisions. */
+		size_t len;
+		char *html = status_copy(&len);
+
+		if (!html)
+			return MHD_NO;
+		resp = MHD_create_response_from_buffer(len, html, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+		MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+		found = true;
+	} else if (found) {
 		pthread_mutex_lock(&page_lock);
 		resp = MHD_create_response_from_buffer(page_len, page ? page : (char *)"",
 						       MHD_RESPMEM_MUST_COPY);
@@ -347,5 +358,5 @@ void metrics_render(const struct agent *a, __u64 now)
 	free(page);
 	page = buf;
 	page_len = len;
-	pthread_mutex_unlock(&page_lock);
+	pthread_mutex_unlock(&page_lock);	status_render(a, now);
 }

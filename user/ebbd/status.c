@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The status page, served at / next to /metrics: the nodes with their states, live flows,
+ * rates and health; live flows per node over the last minutes as an inline SVG chart; ebbd's
+ * recent decisions. One HTML document with no external asset (no script, no font, no image
+ * fetched), so it works on a host with no way out. Like the metrics page it is rendered by the
+ * main loop (at most once a second) into a buffer that a request only copies.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ebbd.h"
+
+#define HIST_N 300 /* samples kept: 10 minutes at one every 2 s */
+#define HIST_STEP_NS (2 * NS_PER_S)
+#define EVENTS_N 30 /* recent decisions shown */
+#define NO_SAMPLE UINT32_MAX
+
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *status_buf;
+static size_t status_len;
+
+/* Flows per node id at each sample (NO_SAMPLE: not that node then), oldest first from head. */
+static __u64 hist_t[HIST_N];
+static __u32 hist_flows[HIST_N][EBB_MAX_NODES];
+static __u8 hist_state[HIST_N][EBB_MAX_NODES];
+static __u64 hist_gen[EBB_MAX_NODES];
+static int hist_head, hist_n;
+static __u64 last_sample_ns, last_render_ns;
+
+/* The last decisions: the events log_emit wrote (level info and above), as JSON text. */
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *events[EVENTS_N];
+static int events_head, events_n;
+
+void status_event(const char *json)
+{
+	pthread_mutex_lock(&events_lock);
+	free(events[events_head]);
+	events[events_head] = strdup(json);
+	events_head = (events_head + 1) % EVENTS_N;
+	if (events_n < EVENTS_N)
+		events_n++;
+	pthread_mutex_unlock(&events_lock);
+}
+
+static void esc(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("&ndash;", f);
+		return;
+	}
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+				       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+#define PALETTE_N (sizeof(palette) / sizeof(palette[0]))
+
+static const char *state_color(__u8 s)
+{
+	switch (s) {
+	case EBB_NODE_ACTIVE: return "#d9f2d9";
+	case EBB_NODE_DRAINING: return "#fff0c2";
+	case EBB_NODE_INACTIVE: return "#e6e6e6";
+	case EBB_NODE_DOWN: return "#f8d0d0";
+	default: return "#ffffff";
+	}
+}
+
+static void sample(const struct agent *a, __u64 now)
+{
+	int i = hist_head;
+
+	hist_t[i] = now;
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+
+		if (!n->used) {
+			hist_flows[i][id] = NO_SAMPLE;
+			continue;
+		}
+		if (n->gen != hist_gen[id]) {
+			/* Another node in this slot: the old one's history is not its. */
+			for (int j = 0; j < HIST_N; j++)
+				hist_flows[j][id] = NO_SAMPLE;
+			hist_gen[id] = n->gen;
+		}
+		hist_flows[i][id] = n->flows_known ? (__u32)n->flows : NO_SAMPLE;
+		hist_state[i][id] = n->m.state;
+	}
+	hist_head = (hist_head + 1) % HIST_N;
+	if (hist_n < HIST_N)
+		hist_n++;
+}
+
+/* A round top for the axis: 1, 2 or 5 x 10^k, at least v. */
+static __u32 nice_top(__u32 v)
+{
+	__u32 p = 1;
+
+	while (p <= v / 10)
+		p *= 10;
+	return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
+}
+
+/* The chart: x = time over the kept samples, y = live flows; one line per node, and under
+ * the plot one thin band per node coloured by its state over time. */
+static void chart(FILE *f, const struct agent *a, __u64 now)
+{
+	const int W = 960, H = 260, L = 110, R = 16, T = 12, B = 28, BAND = 10;
+	__u32 ymax = 1;
+	int rows = 0, first = (hist_head - hist_n + HIST_N) % HIST_N;
+	double span = (double)HIST_N * HIST_STEP_NS / NS_PER_S, x0 = L, pw = W - L - R, ph = H - T - B;
+	__u32 color_i = 0;
+
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
+		if (a->nodes[id].used) {
+			rows++;
+			for (int k = 0; k < hist_n; k++) {
+				__u32 v = hist_flows[(first + k) % HIST_N][id];
+
+				if (v != NO_SAMPLE && v > ymax)
+					ymax = v;
+			}
+		}
+	ymax = nice_top(ymax);
+	fprintf(f, "<svg id=\"flows-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		   "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"live flows per node\">\n",
+		W, H + rows * (BAND + 2) + 8, W, H + rows * (BAND + 2) + 8);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n",
+		L, T, pw, ph);
+	/* Grid lines on whole numbers: 5 steps for 5 x 10^k and 10^k, 4 for 2 x 10^k. */
+	{
+		int div = ymax % 5 == 0 ? 5 : ymax % 4 == 0 ? 4 : ymax % 2 == 0 ? 2 : 1;
+
+		for (int g = 0; g <= div; g++) {
+			double y = T + ph - ph * g / div;
+
+			fprintf(f, "<line x1=\"%d\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>"
+				   "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%u</text>\n",
+				L, L + pw, y, y, L - 6, y + 4, ymax / div * g);
+		}
+	}
+	for (int m = 0; m <= 10; m += 2) {
+		double x = x0 + pw * (span - m * 60.0) / span;
+
+		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s%d min</text>\n",
+			x, T + (int)ph + 16, m ? "-" : "", m);
+	}
+	color_i = 0;
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+		const char *color = palette[color_i++ % PALETTE_N];
+		int pts = 0, row = 0;
+
+		if (!n->used)
+			continue;
+		fprintf(f, "<polyline class=\"flows\" data-node=\"");
+		esc(f, n->name);
+		fprintf(f, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+		for (int k = 0; k < hist_n; k++) {
+			int i = (first + k) % HIST_N;
+			__u32 v = hist_flows[i][id];
+			double age = (double)(now - hist_t[i]) / NS_PER_S;
+
+			if (v == NO_SAMPLE || age > span)
+				continue;
+			fprintf(f, "%.1f,%.1f ", x0 + pw * (span - age) / span, T + ph - ph * v / ymax);
+			pts++;
+		}
+		fprintf(f, "\"/>\n");
+		(void)pts;
+		/* State band for this node. */
+		for (__u32 j = 1; j < id; j++)
+			row += a->nodes[j].used;
+		{
+			double y = H + row * (BAND + 2);
+
+			fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", L - 6, y + 8);
+			esc(f, n->name);
+			fprintf(f, "</text>");
+			for (int k = 0; k < hist_n; k++) {
+				int i = (first + k) % HIST_N;
+				double age = (double)(now - hist_t[i]) / NS_PER_S, w = pw * HIST_STEP_NS / NS_PER_S / span;
+
+				if (hist_flows[i][id] == NO_SAMPLE && hist_state[i][id] == 0)
+					continue;
+				if (age > span)
+					continue;
+				fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>",
+					x0 + pw * (span - age) / span - w, y, w + 0.5, BAND,
+					state_color(hist_state[i][id]));
+			}
+			fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%g\" height=\"%d\" fill=\"none\" stroke=\"%s\"/>\n",
+				L, y, pw, BAND, color);
+		}
+	}
+	fprintf(f, "</svg>\n");
+}
+
+static void human(FILE *f, double v)
+{
+	if (v >= 1e9)
+		fprintf(f, "%.1f G", v / 1e9);
+	else if (v >= 1e6)
+		fprintf(f, "%.1f M", v / 1e6);
+	else if (v >= 1e4)
+		fprintf(f, "%.1f k", v / 1e3);
+	else
+		fprintf(f, "%.0f", v);
+}
+
+static void event_row(FILE *f, const char *text)
+{
+	json_object *o = json_tokener_parse(text), *v;
+	char when[32] = "";
+
+	if (!o)
+		return;
+	if (json_object_object_get_ex(o, "ts", &v)) {
+		time_t t = (time_t)json_object_get_double(v);
+
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	}
+	fprintf(f, "<tr><td>%s</td><td>", when);
+	if (json_object_object_get_ex(o, "level", &v))
+		esc(f, json_object_get_string(v));
+	fprintf(f, "</td><td class=\"ev\">");
+	if (json_object_object_get_ex(o, "event", &v))
+		esc(f, json_object_get_string(v));
+	fprintf(f, "</td><td>");
+	json_object_object_foreach(o, key, val)
+	{
+		if (!strcmp(key, "ts") || !strcmp(key, "level") || !strcmp(key, "event"))
+			continue;
+		fprintf(f, "<b>");
+		esc(f, key);
+		fprintf(f, "</b>=");
+		esc(f, val ? json_object_get_string(val) : "null");
+		fprintf(f, " ");
+	}
+	fprintf(f, "</td></tr>\n");
+	json_object_put(o);
+}
+
+void status_render(const struct agent *a, __u64 now)
+{
+	char *buf = NULL, host[128] = "", when[64];
+	size_t len = 0;
+	FILE *f;
+	time_t t = time(NULL);
+	__u64 total = 0;
+	int n_nodes = 0;
+
+	if (!last_sample_ns || now - last_sample_ns >= HIST_STEP_NS) {
+		sample(a, now);
+		last_sample_ns = now;
+	}
+	if (last_render_ns && now - last_render_ns < NS_PER_S)
+		return;
+	last_render_ns = now;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
+		if (a->nodes[id].used) {
+			n_nodes++;
+			total += a->nodes[id].flows_known ? a->nodes[id].flows : 0;
+		}
+	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		   "<meta http-equiv=\"refresh\" content=\"5\">"
+		   "<meta name=\"viewport\" content=\"width=device-width\"><title>ebb: ");
+	esc(f, host);
+	fprintf(f, "</title>\n<style>\n"
+		   "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222}\n"
+		   "h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 8px}\n"
+		   ".sub{color:#666;font-size:13px}\n"
+		   "table{border-collapse:collapse;font-size:13px}\n"
+		   "th,td{padding:4px 10px;border-bottom:1px solid #e5e5e5;text-align:left}\n"
+		   "th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+		   ".state{padding:1px 8px;border-radius:9px;font-weight:600}\n"
+		   ".s-active{background:#d9f2d9}.s-draining{background:#fff0c2}"
+		   ".s-inactive{background:#e6e6e6}.s-down{background:#f8d0d0}\n"
+		   ".swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}\n"
+		   "#events td{vertical-align:top}#events td.ev{font-weight:600}\n"
+		   "</style></head><body>\n<h1>ebb on ");
+	esc(f, host);
+	fprintf(f, "</h1>\n<div class=\"sub\">%s &middot; state under ", when);
+	esc(f, a->bpffs);
+	fprintf(f, " &middot; %s &middot; %d node(s), %llu live flow(s) &middot; "
+		   "<a href=\"/metrics\">metrics</a></div>\n",
+		a->open ? "maps open" : "<b>no pinned state</b>", n_nodes, (unsigned long long)total);
+
+	fprintf(f, "<h2>Nodes</h2>\n<table id=\"nodes\"><thead><tr><th>node</th><th>state</th>"
+		   "<th>pool</th><th>live flows</th><th>new flows/s</th><th>packets/s</th>"
+		   "<th>bits/s</th><th>health</th><th>in state</th><th>drain</th></tr></thead><tbody>\n");
+	{
+		__u32 color_i = 0;
+
+		for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+			const struct node *n = &a->nodes[id];
+			const char *st;
+			double age;
+
+			if (!n->used)
+				continue;
+			st = ebb_state_name(n->m.state);
+			age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
+			fprintf(f, "<tr class=\"node\" data-node=\"");
+			esc(f, n->name);
+			fprintf(f, "\" data-state=\"%s\"><td><span class=\"swatch\" style=\"background:%s\"></span>",
+				st, palette[color_i++ % PALETTE_N]);
+			esc(f, n->name);
+			fprintf(f, "</td><td><span class=\"state s-%s\">%s</span></td><td>", st, st);
+			esc(f, pool_name(a, n->pool));
+			fprintf(f, "</td><td class=\"num\">");
+			if (n->flows_known)
+				fprintf(f, "%llu", (unsigned long long)n->flows);
+			else
+				fprintf(f, "&ndash;");
+			fprintf(f, "</td><td class=\"num\">");
+			if (n->have_rates)
+				human(f, n->new_flows_s);
+			fprintf(f, "</td><td class=\"num\">");
+			if (n->have_rates)
+				human(f, n->packets_s);
+			fprintf(f, "</td><td class=\"num\">");
+			if (n->have_rates)
+				human(f, n->bytes_s * 8);
+			fprintf(f, "</td><td>");
+			if (n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE)
+				fprintf(f, "%s", n->m.state == EBB_NODE_DOWN ? "failing" :
+						 n->fail_streak ? "failing checks" : "ok");
+			else
+				fprintf(f, "not checked");
+			fprintf(f, "</td><td class=\"num\">%.0f s</td><td>", age);
+			if (n->m.state == EBB_NODE_DRAINING)
+				fprintf(f, "%.0f / %u s", age, node_drain_timeout(a, n));
+			fprintf(f, "</td></tr>\n");
+		}
+	}
+	fprintf(f, "</tbody></table>\n<h2>Live flows per node, last 10 minutes</h2>\n");
+	chart(f, a, now);
+	fprintf(f, "<div class=\"sub\">bands: node state over time &mdash; "
+		   "<span class=\"state s-active\">active</span> <span class=\"state s-draining\">draining</span> "
+		   "<span class=\"state s-inactive\">inactive</span> <span class=\"state s-down\">down</span></div>\n");
+	fprintf(f, "<h2>Recent decisions</h2>\n<table id=\"events\"><thead><tr><th>time</th><th>level</th>"
+		   "<th>event</th><th>details</th></tr></thead><tbody>\n");
+	pthread_mutex_lock(&events_lock);
+	for (int k = 0; k < events_n; k++) /* newest first */
+		event_row(f, events[(events_head - 1 - k + EVENTS_N) % EVENTS_N]);
+	pthread_mutex_unlock(&events_lock);
+	fprintf(f, "</tbody></table>\n</body></html>\n");
+	fclose(f);
+
+	pthread_mutex_lock(&status_lock);
+	free(status_buf);
+	status_buf = buf;
+	status_len = len;
+	pthread_mutex_unlock(&status_lock);
+}
+
+char *status_copy(size_t *len)
+{
+	char *copy;
+
+	pthread_mutex_lock(&status_lock);
+	*len = status_len;
+	copy = malloc(status_len + 1);
+	if (copy && status_buf)
+		memcpy(copy, status_buf, status_len);
+	else if (copy)
+		*len = 0;
+	pthread_mutex_unlock(&status_lock);
+	return copy;
+}
