@@ -10,6 +10,7 @@ PKGS=(
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
   nginx-light wrk curl python3                              # real servers, real clients, test glue
   bird2 etcd-server etcd-client                            # the fleet: BGP/ECMP, desired state
+  prometheus chromium systemd man-db                       # observe/unit tests: real Prometheus, headless browser, systemd-analyze, man
 )
 
 missing=()
@@ -28,8 +29,11 @@ export DEBIAN_FRONTEND=noninteractive
 APT_LOCK=(-o DPkg::Lock::Timeout=600)
 apt-get "${APT_LOCK[@]}" update -qq
 apt-get "${APT_LOCK[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts nginx on install; ebb runs its own instances inside lab namespaces.
-if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
-  systemctl stop nginx || true
-  systemctl disable -q nginx || true
-fi
+# Debian starts nginx and prometheus on install; ebb's tests run their own instances inside
+# lab namespaces.
+for svc in nginx prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+    systemctl disable -q "$svc" || true
+  fi
+done

@@ -75,6 +75,21 @@ static int save_file(const char *path)
 		}
 		free(old);
 	}
+	/* Its directory too (systemd makes /var/lib/ebb for the unit; an operator may not). */
+	{
+		char dir[4100], *slash;
+
+		snprintf(dir, sizeof(dir), "%.4000s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0700) && errno != EEXIST) {
+				ret = ctl_error("cannot create %s: %s", dir, strerror(errno));
+				free(mem);
+				return ret;
+			}
+		}
+	}
 	snprintf(tmp, sizeof(tmp), "%.4000s.XXXXXX", path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
