@@ -4,12 +4,17 @@
  * by the VIP's Maglev table over `active` nodes; a TCP packet that is not a SYN but misses the
  * table (state lost: eviction, restart, ECMP change) gets a second chance over `active` and
  * `draining` nodes, so a draining node keeps its flows even when ebb forgot them.
+ *
+ * One packet goes through five steps, each a function below: parse (parsing.h: the headers,
+ * into a flow key), classify (which VIP), lookup (the flow table), place (a Maglev table, for a
+ * flow the table does not pin to a node that takes it), forward (dsr or ipip, encap.h). Each
+ * returns EBB_R_FORWARDED to go on, or the reason the packet stops there.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "ebb.h"
+#include "common.h"
 #include "ebb_hash.h"
 #include "maps.h"
 #include "parsing.h"
@@ -105,112 +110,115 @@ static __always_inline void note_tcp_flags(struct ebb_flow *flow, __u8 tcp_flags
 		flow->flags = flags;
 }
 
-SEC("xdp")
-int ebb_balancer(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u64 bytes = data_end - data;
-	struct ethhdr *eth = data;
-	struct packet pkt = {};
-	struct ebb_vip_key vk = {};
+/* A packet between the steps. */
+struct step_state {
+	struct packet pkt;
 	struct ebb_vip *vip;
+	struct ebb_flow *flow; /* its entry, when it is to be placed again */
+	struct ebb_node *node; /* known once a step has looked it up */
+	__u32 node_id;
+	struct placement how;
+	__u64 now;
+};
+
+/* 2. classify: the VIP (address, port and protocol; a port-0 VIP takes every port). */
+static __always_inline int classify(struct step_state *s)
+{
+	struct ebb_vip_key vk = {};
+
+	__builtin_memcpy(vk.addr, s->pkt.key.dst, sizeof(vk.addr));
+	vk.port = s->pkt.key.dport;
+	vk.proto = s->pkt.key.proto;
+	vk.family = s->pkt.key.family;
+	s->vip = bpf_map_lookup_elem(&vips, &vk);
+	if (!s->vip) {
+		vk.port = 0;
+		s->vip = bpf_map_lookup_elem(&vips, &vk);
+		if (!s->vip)
+			return EBB_R_PASS_NOT_VIP;
+	}
+	return EBB_R_FORWARDED;
+}
+
+/*
+ * 3. lookup: the flow table. Returns true when the packet goes to the node its flow is pinned
+ * to (s->node); false when it is to be placed: no entry (s->flow NULL), or an entry that must
+ * not keep it (s->flow set: its node takes no flows, or a new connection on an old port).
+ */
+static __always_inline bool lookup(struct step_state *s)
+{
+	struct packet *pkt = &s->pkt;
 	struct ebb_flow *flow;
 	struct ebb_node *node;
-	struct placement how = {};
-	__u32 node_id = 0;
-	__u64 now, off = sizeof(*eth);
-	__u16 h_proto;
-	int reason;
+	bool syn_reuse;
 
-	if ((void *)(eth + 1) > data_end)
-		return account(EBB_R_PASS_TRUNCATED, bytes, XDP_PASS);
-	h_proto = eth->h_proto;
-	if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
-		struct ebb_vlan_hdr *vh = data + off;
-
-		if ((void *)(vh + 1) > data_end)
-			return account(EBB_R_PASS_TRUNCATED, bytes, XDP_PASS);
-		h_proto = vh->encapsulated_proto;
-		off += sizeof(*vh);
-	}
-	pkt.l2_len = off;
-	if (h_proto == bpf_htons(ETH_P_IP))
-		reason = parse_ipv4(data, data_end, off, &pkt);
-	else if (h_proto == bpf_htons(ETH_P_IPV6))
-		reason = parse_ipv6(data, data_end, off, &pkt);
-	else
-		reason = EBB_R_PASS_NOT_IP;
-	if (reason != EBB_R_FORWARDED)
-		goto unowned;
-
-	__builtin_memcpy(vk.addr, pkt.key.dst, sizeof(vk.addr));
-	vk.port = pkt.key.dport;
-	vk.proto = pkt.key.proto;
-	vk.family = pkt.key.family;
-	vip = bpf_map_lookup_elem(&vips, &vk);
-	if (!vip) {
-		vk.port = 0;
-		vip = bpf_map_lookup_elem(&vips, &vk);
-		if (!vip) {
-			reason = EBB_R_PASS_NOT_VIP;
-			goto unowned;
+	/* A bare SYN, while the VIP's tables have been still for longer than a client retries a
+	 * SYN: if the table has its flow, that is this connection's own first try, placed by
+	 * the same new-flow table (a retry goes where it went), or a finished connection on a
+	 * reused port, or one of a node that takes no new flows: placed again by that table. The
+	 * table need not be asked. (Within the window it is: a retry stays where it went.) */
+	if (bare_syn(pkt) &&
+	    (__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
+		return false;
+	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	if (!flow)
+		return false;
+	s->node_id = flow->node_id;
+	node = bpf_map_lookup_elem(&nodes, &s->node_id);
+	/* A SYN on a finished flow is a new connection on a reused port; on a draining node it is
+	 * treated as one too, whatever the entry says (it may be idle past its timeout, which
+	 * only user space knows): a draining node takes no new connection. */
+	syn_reuse = bare_syn(pkt) && ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST)) ||
+				      (node && node->state == EBB_NODE_DRAINING));
+	if (node && takes_pinned_flows(node) && !syn_reuse) {
+		if (!pkt->icmp_error) {
+			note_tcp_flags(flow, pkt->tcp_flags);
+			if ((__s32)(ebb_seen_tick(s->now) - flow->seen) > EBB_TOUCH_TICKS)
+				flow->seen = ebb_seen_tick(s->now);
 		}
+		s->node = node;
+		return true;
 	}
+	s->flow = flow;
+	return false;
+}
 
-	/* Tick resolution is plenty for idle timeouts, the 250 ms touch and the flood window, and
-	 * it reads no clock source (the dearest helper of a hit, in a VM above all). */
-	now = bpf_ktime_get_coarse_ns();
-	flow = bpf_map_lookup_elem(&flows, &pkt.key);
-	if (flow) {
-		node_id = flow->node_id;
-		node = bpf_map_lookup_elem(&nodes, &node_id);
-		/* A SYN on a finished flow is a new connection on a reused port; on a draining node
-		 * it is treated as one too, whatever the entry says (it may be idle past its
-		 * timeout, which only user space knows): a draining node takes no new connection. */
-		bool syn_reuse = (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-				 ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST)) ||
-				  (node && node->state == EBB_NODE_DRAINING));
+/* 4. place: a node from the VIP's Maglev tables, pinned in the flow table (or not: ICMP errors,
+ * and new flows under the flood guard). */
+static __always_inline int place(struct step_state *s)
+{
+	struct packet *pkt = &s->pkt;
+	struct ebb_vip *vip = s->vip;
+	__u32 slot = ebb_ring_slot(&pkt->key), node_id;
+	bool syn_pin = false;
 
-		if (node && takes_pinned_flows(node) && !syn_reuse) {
-			if (!pkt.icmp_error) {
-				note_tcp_flags(flow, pkt.tcp_flags);
-				if ((__s32)(ebb_seen_tick(now) - flow->seen) > EBB_TOUCH_TICKS)
-					flow->seen = ebb_seen_tick(now);
-			}
-			goto forward;
-		}
+	if (s->flow) {
 		/* Pinned to a node that no longer takes flows, or a new connection on an old
 		 * port: place it again, over the nodes that take new flows. */
-		node_id = ring_pick(EBB_RING_NEW(vip->id), ebb_ring_slot(&pkt.key));
-		if (!node_id) {
-			reason = EBB_R_DROP_NO_NODE;
-			goto drop;
+		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
+		if (!node_id)
+			return EBB_R_DROP_NO_NODE;
+		if (!pkt->icmp_error) {
+			s->flow->node_id = node_id;
+			s->flow->flags = 0;
+			s->flow->vip_id = vip->id;
+			note_tcp_flags(s->flow, pkt->tcp_flags);
+			s->flow->seen = ebb_seen_tick(s->now);
+			s->how.placed = true;
 		}
-		if (!pkt.icmp_error) {
-			flow->node_id = node_id;
-			flow->flags = 0;
-			flow->vip_id = vip->id;
-			note_tcp_flags(flow, pkt.tcp_flags);
-			flow->seen = ebb_seen_tick(now);
-			how.placed = true;
-		}
-		goto lookup_node;
+		s->node_id = node_id;
+		return EBB_R_FORWARDED;
 	}
-
-	bool syn_pin = false;
-	__u32 slot = ebb_ring_slot(&pkt.key);
-
-	if (pkt.icmp_error || (pkt.key.proto == IPPROTO_TCP && !(pkt.tcp_flags & TCP_FLAG_SYN))) {
-		struct ebb_flow *pinned = pkt.icmp_error ? NULL :
-					  bpf_map_lookup_elem(&syn_pins, &pkt.key);
+	if (pkt->icmp_error || (pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN))) {
+		struct ebb_flow *pinned = pkt->icmp_error ? NULL :
+					  bpf_map_lookup_elem(&syn_pins, &pkt->key);
 
 		if (pinned) { /* a handshake the flood guard pinned aside: now a real flow */
 			node_id = pinned->node_id;
-			bpf_map_delete_elem(&syn_pins, &pkt.key);
+			bpf_map_delete_elem(&syn_pins, &pkt->key);
 		} else {
 			node_id = ring_pick(EBB_RING_SECOND(vip->id), slot);
-			how.second = !pkt.icmp_error;
+			s->how.second = !pkt->icmp_error;
 		}
 	} else {
 		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
@@ -218,32 +226,43 @@ int ebb_balancer(struct xdp_md *ctx)
 		 * (the handshake's ACK, which spoofed sources never send) misses and is pinned by
 		 * the second chance, which finds this same node unless a node drains over the
 		 * flow's slot: such SYNs are pinned aside, in syn_pins. */
-		if (flood_guard_on(now)) {
-			how.unpinned = true;
+		if (flood_guard_on(s->now)) {
+			s->how.unpinned = true;
 			/* The two rings differ only while one of the VIP's nodes drains. */
-			syn_pin = pkt.key.proto == IPPROTO_TCP && vip->has_draining &&
+			syn_pin = pkt->key.proto == IPPROTO_TCP && vip->has_draining &&
 				  ring_pick(EBB_RING_SECOND(vip->id), slot) != node_id;
 		}
 	}
-	if (!node_id) {
-		reason = EBB_R_DROP_NO_NODE;
-		goto drop;
-	}
-	if (!pkt.icmp_error) {
+	if (!node_id)
+		return EBB_R_DROP_NO_NODE;
+	if (!pkt->icmp_error) {
 		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id,
-					  .seen = ebb_seen_tick(now) };
+					  .seen = ebb_seen_tick(s->now) };
 
-		note_tcp_flags(&fresh, pkt.tcp_flags);
-		if (!how.unpinned)
-			bpf_map_update_elem(&flows, &pkt.key, &fresh, BPF_ANY);
+		note_tcp_flags(&fresh, pkt->tcp_flags);
+		if (!s->how.unpinned)
+			bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
 		else if (syn_pin)
-			bpf_map_update_elem(&syn_pins, &pkt.key, &fresh, BPF_ANY);
-		how.placed = true;
+			bpf_map_update_elem(&syn_pins, &pkt->key, &fresh, BPF_ANY);
+		s->how.placed = true;
 	}
+	s->node_id = node_id;
+	return EBB_R_FORWARDED;
+}
 
-lookup_node:
-	node = bpf_map_lookup_elem(&nodes, &node_id);
-forward:
+/* 5. forward: toward the node, by the VIP's mode; counted. Returns the XDP verdict. */
+static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
+{
+	struct packet *pkt = &s->pkt;
+	struct ebb_vip *vip = s->vip;
+	struct ebb_node *node = s->node;
+	__u64 bytes = pkt->bytes;
+	struct ethhdr *eth;
+	void *data, *data_end;
+	int reason;
+
+	if (!node)
+		node = bpf_map_lookup_elem(&nodes, &s->node_id);
 	if (!node) {
 		reason = EBB_R_DROP_NO_NODE;
 		goto drop;
@@ -253,32 +272,39 @@ forward:
 		reason = EBB_R_DROP_NO_MAC;
 		goto drop;
 	}
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end) {
+		reason = EBB_R_DROP_ENCAP;
+		goto drop;
+	}
 	if (vip->fwd == EBB_FWD_IPIP) {
 		__u32 zero = 0;
-		struct ebb_settings *s = bpf_map_lookup_elem(&settings, &zero);
-		__u32 mtu = s ? s->mtu : 0;
+		struct ebb_settings *set = bpf_map_lookup_elem(&settings, &zero);
+		__u32 mtu = set ? set->mtu : 0;
 
-		if (encap_would_exceed(&pkt, node, mtu)) {
+		if (encap_would_exceed(pkt, node, mtu)) {
 			__u32 fits = mtu - (node->family == EBB_FAMILY_V6 ? OUTER_V6_LEN : OUTER_V4_LEN);
 
 			/* The flow was placed (and pinned): it counts, though this packet goes
 			 * back as an ICMP error and never reaches the node. */
-			count(&vip_stats, vip->id, bytes, &how);
-			count(&node_stats, node_id, 0, &how);
+			count(&vip_stats, vip->id, bytes, &s->how);
+			count(&node_stats, s->node_id, 0, &s->how);
 			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
-			if (pkt.icmp_error)
+			if (pkt->icmp_error)
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			/* Never more bytes back than came in, whatever settings.mtu says: a spoofed
 			 * source must not turn ebb into an amplifier. (ip_len is within the frame.) */
-			if (pkt.ip_len < too_big_reply_ip_len(&pkt))
+			if (pkt->ip_len < too_big_reply_ip_len(pkt))
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
-			if (pkt.key.family == EBB_FAMILY_V6)
-				return reply_too_big6(ctx, &pkt, fits) ?
+			if (pkt->key.family == EBB_FAMILY_V6)
+				return reply_too_big6(ctx, pkt, fits) ?
 					       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
 					       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
-			if (!pkt.dont_fragment)
+			if (!pkt->dont_fragment)
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
-			return reply_too_big4(ctx, &pkt, fits) ?
+			return reply_too_big4(ctx, pkt, fits) ?
 				       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
 				       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
 		}
@@ -288,7 +314,7 @@ forward:
 
 		__builtin_memcpy(next_hop, node->mac, 6);
 		__builtin_memcpy(ours, eth->h_dest, 6);
-		if (encap_ipip(ctx, &pkt, node, vip)) {
+		if (encap_ipip(ctx, pkt, node, vip)) {
 			count(&vip_stats, vip->id, bytes, &(struct placement){});
 			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
 		}
@@ -304,16 +330,45 @@ forward:
 		__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
 		__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
 	}
-	count(&vip_stats, vip->id, bytes, &how);
-	count(&node_stats, node_id, bytes, &how);
+	count(&vip_stats, vip->id, bytes, &s->how);
+	count(&node_stats, s->node_id, bytes, &s->how);
 	return account(EBB_R_FORWARDED, bytes, XDP_TX);
-
 drop:
 	count(&vip_stats, vip->id, bytes, &(struct placement){});
 	return account(reason, bytes, XDP_DROP);
+}
+
+SEC("xdp")
+int ebb_balancer(struct xdp_md *ctx)
+{
+	struct step_state s = {};
+	int reason;
+
+	reason = parse(ctx, &s.pkt); /* 1 */
+	if (reason == EBB_R_FORWARDED)
+		reason = classify(&s); /* 2 */
+	if (reason != EBB_R_FORWARDED)
+		goto unowned;
+	/* Tick resolution is plenty for idle timeouts, the 250 ms touch and the flood window, and
+	 * it reads no clock source (the dearest helper of a hit, in a VM above all). */
+	s.now = bpf_ktime_get_coarse_ns();
+	if (!lookup(&s)) { /* 3 */
+		reason = place(&s); /* 4 */
+		if (reason != EBB_R_FORWARDED) {
+			count(&vip_stats, s.vip->id, s.pkt.bytes, &(struct placement){});
+			return account(reason, s.pkt.bytes, XDP_DROP);
+		}
+	}
+	return forward(ctx, &s); /* 5 */
+
 unowned:
+	/* Malformed, or not a flow: dropped if it is addressed to a VIP, passed if not. The
+	 * filter let it through; only the exact check can say it is ours. */
+	if (reason != EBB_R_PASS_NOT_IP && reason != EBB_R_PASS_NOT_VIP &&
+	    reason != EBB_R_PASS_TRUNCATED && !is_vip_addr(s.pkt.key.dst, s.pkt.key.family))
+		reason = EBB_R_PASS_NOT_VIP;
 	if (reason == EBB_R_PASS_NOT_IP || reason == EBB_R_PASS_NOT_VIP ||
 	    reason == EBB_R_PASS_TRUNCATED || reason == EBB_R_PASS_ICMP)
-		return account(reason, bytes, XDP_PASS);
-	return account(reason, bytes, XDP_DROP);
+		return account(reason, s.pkt.bytes, XDP_PASS);
+	return account(reason, s.pkt.bytes, XDP_DROP);
 }

@@ -8,9 +8,7 @@
 #ifndef EBB_ENCAP_H
 #define EBB_ENCAP_H
 
-#include "consts.h"
-#include "ebb.h"
-#include "parsing.h"
+#include "common.h"
 
 #define OUTER_V4_LEN ((__u16)sizeof(struct iphdr))
 #define OUTER_V6_LEN ((__u16)sizeof(struct ipv6hdr))

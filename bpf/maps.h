@@ -9,6 +9,15 @@
 
 #include "ebb.h"
 
+/* A superset of vip_addrs as bits (see include/ebb.h): most packets that are not ours stop here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_vip_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_filter SEC(".maps");
+
 /* Addresses that carry at least one VIP: one lookup tells ours from not-ours. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -8,24 +8,23 @@
 #ifndef EBB_PARSING_H
 #define EBB_PARSING_H
 
-#include "consts.h"
-#include "ebb.h"
+#include "common.h"
 #include "maps.h"
 
-struct ebb_vlan_hdr {
-	__be16 tci;
-	__be16 encapsulated_proto;
-};
+/*
+ * Whether an address may carry a VIP: one bit of vip_filter (an array, so the lookup is
+ * inlined, and no hash is computed). Clear: not ours, pass. Set: a VIP's, or (rarely) an
+ * address sharing its bit, which the exact check below tells apart where it matters.
+ */
+static __always_inline bool maybe_vip_addr(const __be32 *addr, __u8 family)
+{
+	__u32 zero = 0, bit = ebb_vip_filter_bit(addr, family);
+	struct ebb_vip_filter *f = bpf_map_lookup_elem(&vip_filter, &zero);
 
-struct packet {
-	struct ebb_flow_key key;
-	__u8 tcp_flags;
-	bool icmp_error; /* an ICMP error about key's flow: steer it, never pin it */
-	bool dont_fragment; /* IPv4 DF; IPv6 never fragments on the way */
-	__u16 l2_len; /* Ethernet header and VLAN tag */
-	__u16 ip_len; /* the IP packet as its header says (a frame may carry padding) */
-};
+	return f && (f->bits[(bit / 64) & (EBB_VIP_FILTER_WORDS - 1)] >> (bit % 64)) & 1;
+}
 
+/* Exact: the address carries at least one VIP. */
 static __always_inline bool is_vip_addr(const __be32 *addr, __u8 family)
 {
 	struct ebb_vip_addr_key vak = { .family = family };
@@ -37,14 +36,6 @@ static __always_inline bool is_vip_addr(const __be32 *addr, __u8 family)
 		vak.addr[3] = addr[3];
 	}
 	return bpf_map_lookup_elem(&vip_addrs, &vak) != NULL;
-}
-
-static __always_inline __u16 csum_fold(__u64 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
 }
 
 /*
@@ -168,8 +159,11 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 
 	if ((void *)(iph + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
-	if (!is_vip_addr(&iph->daddr, EBB_FAMILY_V4))
+	if (!maybe_vip_addr(&iph->daddr, EBB_FAMILY_V4))
 		return EBB_R_PASS_NOT_VIP;
+	/* from here on the key names the address, for the exact check of a packet not forwarded */
+	pkt->key.family = EBB_FAMILY_V4;
+	pkt->key.dst[0] = iph->daddr;
 	if (iph->version != 4)
 		return EBB_R_DROP_BAD_VERSION;
 	if (iph->ihl < 5)
@@ -190,10 +184,8 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 	pkt->dont_fragment = !!(iph->frag_off & bpf_htons(IP_DF));
 	pkt->ip_len = tot_len;
 
-	pkt->key.family = EBB_FAMILY_V4;
 	pkt->key.proto = iph->protocol;
 	pkt->key.src[0] = iph->saddr;
-	pkt->key.dst[0] = iph->daddr;
 	/* IPv4 options are kept: dsr forwards the packet as it came, only the ports are needed. */
 	off += hlen;
 	if (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP)
@@ -249,8 +241,10 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 
 	if ((void *)(ip6h + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
-	if (!is_vip_addr(ip6h->daddr.in6_u.u6_addr32, EBB_FAMILY_V6))
+	if (!maybe_vip_addr(ip6h->daddr.in6_u.u6_addr32, EBB_FAMILY_V6))
 		return EBB_R_PASS_NOT_VIP;
+	pkt->key.family = EBB_FAMILY_V6;
+	copy_addr6(pkt->key.dst, &ip6h->daddr);
 	if (ip6h->version != 6)
 		return EBB_R_DROP_BAD_VERSION;
 	payload_len = bpf_ntohs(ip6h->payload_len);
@@ -259,10 +253,8 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 	if (off + sizeof(*ip6h) + payload_len > (__u64)(data_end - data))
 		return EBB_R_DROP_TRUNCATED;
 
-	pkt->key.family = EBB_FAMILY_V6;
 	pkt->ip_len = payload_len + sizeof(*ip6h);
 	copy_addr6(pkt->key.src, &ip6h->saddr);
-	copy_addr6(pkt->key.dst, &ip6h->daddr);
 	nexthdr = ip6h->nexthdr;
 	pkt->key.proto = nexthdr;
 	off += sizeof(*ip6h);
@@ -285,6 +277,35 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 	default:
 		return EBB_R_PASS_NOT_VIP;
 	}
+}
+
+/* 1. parse: Ethernet (and one VLAN tag), then IPv4 or IPv6 down to the ports. */
+static __always_inline int parse(struct xdp_md *ctx, struct packet *pkt)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u64 off = sizeof(*eth);
+	__u16 h_proto;
+
+	pkt->bytes = data_end - data;
+	if ((void *)(eth + 1) > data_end)
+		return EBB_R_PASS_TRUNCATED;
+	h_proto = eth->h_proto;
+	if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+		struct ebb_vlan_hdr *vh = data + off;
+
+		if ((void *)(vh + 1) > data_end)
+			return EBB_R_PASS_TRUNCATED;
+		h_proto = vh->encapsulated_proto;
+		off += sizeof(*vh);
+	}
+	pkt->l2_len = off;
+	if (h_proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(data, data_end, off, pkt);
+	if (h_proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(data, data_end, off, pkt);
+	return EBB_R_PASS_NOT_IP;
 }
 
 #endif /* EBB_PARSING_H */

@@ -40,7 +40,7 @@
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
 #define EBB_MAP_LAYOUT_VERSION 4 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
-				  * flow entries */
+				  * flow entries, vip_filter, ebb_vip.rings_changed */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -95,6 +95,27 @@ enum ebb_reason {
 #define EBB_R_SLOTS 32
 _Static_assert(EBB_R_MAX <= EBB_R_SLOTS, "reasons map too small");
 
+/*
+ * vip_filter[0]: one bit per address hash, set for every address in vip_addrs (user space keeps
+ * it a superset: bits are set before a VIP appears, cleared after it is gone). A clear bit is
+ * proof that a packet is not ours, in one inlined array lookup; a set bit is checked exactly
+ * only where it decides anything (a packet to drop, rather than pass).
+ */
+#define EBB_VIP_FILTER_WORDS 128 /* 8192 bits: 64 VIP addresses share a bit with < 1% of others */
+struct ebb_vip_filter {
+	__u64 bits[EBB_VIP_FILTER_WORDS];
+};
+
+static inline __u32 ebb_vip_filter_bit(const __be32 *addr, __u8 family)
+{
+	__u32 x = addr[0];
+
+	if (family == EBB_FAMILY_V6)
+		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu ^ 0x6;
+	/* Fibonacci hashing: the top bits of the product mix every bit of x */
+	return (x * 0x9e3779b1u) >> (32 - 13);
+}
+
 /* vip_addrs: hash, address -> number of VIPs on it. One lookup tells ours from not-ours. */
 struct ebb_vip_addr_key {
 	__be32 addr[4]; /* IPv4 in addr[0], rest zero */
@@ -123,7 +144,14 @@ struct ebb_vip {
 	/* ipip: outer source addresses, one per outer family (the node's family decides). */
 	__be32 encap_src4;
 	__be32 encap_src6[4];
+	/* When a table of this VIP last changed (or was about to), in ticks (ebb_seen_tick).
+	 * Longer ago than a SYN's retries last, the flow table cannot hold a bare SYN's flow on
+	 * another node than the new-flow table gives: the datapath skips asking it. */
+	__u32 rings_changed;
 };
+
+/* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
+#define EBB_SYN_RETRY_NS (135ULL * 1000000000ULL)
 
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */
 struct ebb_node {
@@ -179,6 +207,7 @@ struct ebb_flow {
 #define EBB_SEEN_SHIFT 24
 #define EBB_SEEN_TICK_NS (1ULL << EBB_SEEN_SHIFT)
 #define EBB_TOUCH_TICKS ((__s32)(EBB_TOUCH_NS >> EBB_SEEN_SHIFT))
+#define EBB_SYN_RETRY_TICKS ((__s32)(EBB_SYN_RETRY_NS >> EBB_SEEN_SHIFT))
 
 static inline __u32 ebb_seen_tick(__u64 ns)
 {
@@ -291,7 +320,7 @@ enum ebb_decap_reason {
 
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
-_Static_assert(sizeof(struct ebb_vip) == 44, "ebb_vip layout");
+_Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");

@@ -68,7 +68,7 @@ int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table
 struct ebb {
 	char bpffs[512];
 	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
-	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd;
+	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd;
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 

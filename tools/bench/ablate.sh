@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 OUTPUT=${OUTPUT:-.output}
 case "$OUTPUT" in /*) ;; *) OUTPUT=$ROOT/$OUTPUT ;; esac
 ARCH=$(uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-ONLY=pass_not_vip,hit,hit_1m_spread,new_flow,second_chance,syn_flood,syn_flood_small
+ONLY=pass_not_vip,hit,hit_1m_spread,new_flow,ipip_hit,syn_flood
 ROUNDS=5
 PASSES=3
 VARIANTS=()
@@ -27,8 +27,8 @@ while [ $# -gt 0 ]; do
 	*) VARIANTS+=("$1"); shift ;;
 	esac
 done
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(base coarse_clock no_stats no_addr_check no_second_pick
-	flood_syn_no_lookup coarse_clock+no_second_pick)
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(base no_stats no_filter no_csum no_touch syn_lookup
+	no_stats+no_csum)
 
 TMP=$(mktemp -d /tmp/ebb-ablate.XXXXXX)
 BPFFS=/sys/fs/bpf/ebb-ablate-$$
@@ -36,29 +36,27 @@ cleanup() { rm -rf "$TMP" "$BPFFS"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# patch NAME FILE: one change to the copy of bpf/ in $dir.
+# patch NAME: one change to the copy of bpf/ in $dir.
 patch_one() {
-	local name=$1 f=$dir/bpf/balancer.bpf.c
+	local name=$1 f=$dir/bpf/balancer.bpf.c p=$dir/bpf/parsing.h
 	case $name in
 	base) ;;
-	coarse_clock) # the tick-resolution clock: no clock-source read per packet
-		sed -i 's/bpf_ktime_get_ns()/bpf_ktime_get_coarse_ns()/' "$f" ;;
 	no_stats) # no per-CPU counters at all (vip, node, reason)
 		perl -0pi -e 's/(static __always_inline int account\([^)]*\)\n\{).*?\n\}/$1\n\treturn verdict;\n}/s;
 			s/(static __always_inline void count\([^)]*\)\n\{).*?\n\}/$1\n}/s' "$f" ;;
-	no_addr_check) # no vip_addrs pre-check: the VIP lookup alone tells ours from not-ours
-		perl -0pi -e 's/(static __always_inline bool is_vip_addr\([^)]*\)\n\{).*?\n\}/$1\n\treturn true;\n}/s' \
-			"$dir/bpf/parsing.h" ;;
+	no_filter) # no vip_filter bit test: every IP packet goes on to the VIP lookup
+		perl -0pi -e 's/(static __always_inline bool maybe_vip_addr\([^)]*\)\n\{).*?\n\}/$1\n\treturn true;\n}/s' "$p" ;;
+	no_csum) # no IPv4 header checksum check (the malformed-packet hardening's dearest part)
+		perl -0pi -e 's/(static __always_inline bool ipv4_csum_ok\([^)]*\)\n\{).*?\n\}/$1\n\treturn true;\n}/s' "$p" ;;
+	no_touch) # a hit never refreshes the entry's last-seen tick (what the 250 ms touch costs)
+		perl -0pi -e 's/\t\t\tif \(\(__s32\)\(ebb_seen_tick\(s->now\) - flow->seen\) > EBB_TOUCH_TICKS\)\n\t\t\t\tflow->seen = ebb_seen_tick\(s->now\);\n//s' "$f" ;;
+	syn_lookup) # every bare SYN asks the flow table (as for 135 s after a table change)
+		perl -0pi -e 's/if \(bare_syn\(pkt\) &&\n\s*\(__s32\)\(ebb_seen_tick\(s->now\) - s->vip->rings_changed\) > EBB_SYN_RETRY_TICKS\)/if (0)/s' "$f" ;;
 	no_flood_check) # the flood guard's per-packet check, gone (run it with new_flow only:
 		# without the guard the flood path fills the table and evicts the 1M flows)
-		sed -i 's/if (flood_guard_on(now))/if (0 \&\& flood_guard_on(now))/' "$f" ;;
-	no_second_pick) # under the guard, no second ring lookup to decide on syn_pins (what a
-		# per-VIP "has a draining node" flag would give while no node drains)
-		perl -0pi -e 's/syn_pin = pkt\.key\.proto == IPPROTO_TCP &&\s*ring_pick\(EBB_RING_SECOND\(vip->id\), (?:&pkt\.key|slot)\) != node_id;/syn_pin = false;/s' "$f" ;;
-	flood_syn_no_lookup) # while the flood guard is on, a bare SYN skips the flow-table lookup
-		# (what a "rings unchanged for longer than the SYN retry window" rule would allow)
-		perl -0pi -e 's/(static __always_inline __u32 ring_pick)/static __always_inline bool flood_guard_peek(__u64 now)\n{\n\t__u32 zero = 0;\n\tstruct ebb_settings *s = bpf_map_lookup_elem(&settings, &zero);\n\tstruct ebb_flood_window *w = bpf_map_lookup_elem(&flood_window, &zero);\n\n\treturn s && w && s->flood_rate && now - w->start_ns <= 1000000000ULL && w->new_flows > s->flood_rate;\n}\n\n$1/s;
-			s/\tflow = bpf_map_lookup_elem\(&flows, &pkt\.key\);/\tflow = pkt.key.proto == IPPROTO_TCP && (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN && flood_guard_peek(now) ? NULL : bpf_map_lookup_elem(&flows, &pkt.key);/s' "$f" ;;
+		sed -i 's/if (flood_guard_on(s->now))/if (0 \&\& flood_guard_on(s->now))/' "$f" ;;
+	no_second_pick) # under the guard, no second ring lookup to decide on syn_pins
+		perl -0pi -e 's/syn_pin = pkt->key\.proto == IPPROTO_TCP && vip->has_draining &&\s*ring_pick\(EBB_RING_SECOND\(vip->id\), slot\) != node_id;/syn_pin = false;/s' "$f" ;;
 	*) echo "unknown variant $name" >&2; return 1 ;;
 	esac
 }

@@ -81,6 +81,7 @@ static bool opt_quick; /* smaller tables, fewer rounds: for trying the bench out
 static bool opt_no_control;
 static const char *opt_only; /* comma-separated path ids: measure only these */
 static bool opt_no_verify; /* ablation variants may not count what the checks look at */
+static bool opt_settling; /* VIP tables "just changed": bare SYNs ask the flow table */
 
 /* ---- cleanup of the private bpffs directory, also from a signal ---- */
 static char pin_dirs[3][256];
@@ -1138,6 +1139,25 @@ static void setup(void)
 		case_by_id("syn_flood_small")->na = "not implemented yet";
 	}
 
+	/* Steady state: no VIP's tables changed in the last minutes, so a bare SYN is placed
+	 * without asking the flow table (ebb_vip.rings_changed). --rings-settling keeps them
+	 * "just changed": every SYN asks it, as for 135 s after a change. */
+	for (int k = 0; k < N_INST && !opt_settling; k++) {
+		struct ebb_vip_key vk, *prev = NULL;
+		__u32 long_ago = ebb_seen_tick(ebb_now_ns()) - (__u32)EBB_SYN_RETRY_TICKS - 600;
+
+		while (!bpf_map_get_next_key(insts[k].e.vips_fd, prev, &vk)) {
+			struct ebb_vip v;
+
+			prev = &vk;
+			if (bpf_map_lookup_elem(insts[k].e.vips_fd, &vk, &v))
+				continue;
+			v.rings_changed = long_ago;
+			if (bpf_map_update_elem(insts[k].e.vips_fd, &vk, &v, BPF_EXIST))
+				die("cannot age the VIP's rings_changed: %s", strerror(errno));
+		}
+	}
+
 	/* Katran beside: each cell paired with its ebb twin, the same frame (its own flow for the
 	 * 1-flow hits: Katran has one VIP, ebb's ipip one is another address) */
 	for (size_t i = 0; i < N_CASES; i++)
@@ -1923,7 +1943,8 @@ static void usage(void)
 		"usage: bench_xdp --bpffs DIR [--json FILE] [--rounds N] [--repeat N] [--wrap-repeat N]\n"
 		"                 [--ebbctl PATH] [--ebbd PATH] [--quick] [--no-control]\n"
 		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n"
-		"                 [--katran KATRAN.o --katran-flood KATRAN_MAX_CONN_RATE_1.o]\n");
+		"                 [--katran KATRAN.o --katran-flood KATRAN_MAX_CONN_RATE_1.o]\n"
+		"                 [--rings-settling]\n");
 	exit(2);
 }
 
@@ -1938,6 +1959,7 @@ int main(int argc, char **argv)
 		{ "object", required_argument, NULL, 'o' }, { "only", required_argument, NULL, 'O' },
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "katran", required_argument, NULL, 'k' },
+		{ "rings-settling", no_argument, NULL, 'S' },
 		{ "katran-flood", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1962,6 +1984,7 @@ int main(int argc, char **argv)
 		case 'O': opt_only = optarg; break;
 		case 'V': opt_no_verify = true; break;
 		case 'k': opt_katran = optarg; break;
+		case 'S': opt_settling = true; break;
 		case 'K': opt_katran_flood = optarg; break;
 		default: usage();
 		}
@@ -1994,6 +2017,16 @@ int main(int argc, char **argv)
 	if (ebb_ensure_bpffs(opt_bpffs, &err))
 		die("%s", err.msg);
 
+	/* One CPU for setup and rounds: no migration between the floor and the path it brackets,
+	 * one flood-guard window (it is per CPU), and Katran's per-CPU flow table is this CPU's. */
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	sched_setaffinity(0, sizeof(one), &one);
 	setup();
 	if (opt_only)
 		for (size_t i = 0; i < N_CASES; i++) {
@@ -2007,16 +2040,6 @@ int main(int argc, char **argv)
 			if (!strstr(list, id) && !cases[i].na)
 				cases[i].na = "not selected (--only)";
 		}
-	/* One CPU for the rounds: no migration between the floor and the path it brackets, and
-	 * one flood-guard window (it is per CPU). */
-	sched_getaffinity(0, sizeof(all), &all);
-	CPU_ZERO(&one);
-	for (int c = CPU_SETSIZE - 1; c >= 0; c--)
-		if (CPU_ISSET(c, &all)) {
-			CPU_SET(c, &one);
-			break;
-		}
-	sched_setaffinity(0, sizeof(one), &one);
 	for (size_t i = 0; i < N_CASES; i++)
 		if (!cases[i].na)
 			verify(&cases[i]);
@@ -2030,6 +2053,9 @@ int main(int argc, char **argv)
 	rows = json_object_new_array();
 	json_object_object_add(doc, "floor_ns", json_object_new_double(floor_ns));
 	json_object_object_add(doc, "rounds", json_object_new_int(opt_rounds));
+	json_object_object_add(doc, "rings", json_object_new_string(opt_settling ?
+		"just changed (bare SYNs ask the flow table)" :
+		"still for minutes (bare SYNs placed without asking the flow table)"));
 	json_object_object_add(doc, "repeat", json_object_new_int64(opt_repeat));
 	json_object_object_add(doc, "wrap_repeat", json_object_new_int64(opt_wrap_repeat));
 	json_object_object_add(doc, "flows_in_big_table",

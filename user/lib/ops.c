@@ -20,6 +20,30 @@ static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *a
 	ak->family = vk->family;
 }
 
+/*
+ * vip_filter from vip_addrs, and `extra` (an address about to be added) if given: the datapath's
+ * quick "not ours" test. Bits are only ever set before an address becomes a VIP's and cleared
+ * after it stopped being one, so the filter is a superset of vip_addrs at every moment (a
+ * reader may see some words old and some new: each is a superset too).
+ */
+static int vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra)
+{
+	struct ebb_vip_filter f = {};
+	struct ebb_vip_addr_key k, *prev = NULL;
+	__u32 zero = 0, bit;
+
+	if (extra) {
+		bit = ebb_vip_filter_bit(extra->addr, extra->family);
+		f.bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	while (!bpf_map_get_next_key(e->vip_addrs_fd, prev, &k)) {
+		prev = &k;
+		bit = ebb_vip_filter_bit(k.addr, k.family);
+		f.bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	return bpf_map_update_elem(e->vip_filter_fd, &zero, &f, BPF_ANY) ? -errno : 0;
+}
+
 static int free_vip_id(struct ebb *e, __u32 *id)
 {
 	bool used[EBB_MAX_VIPS] = {};
@@ -68,7 +92,12 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
 
+	/* Its tables are new: a SYN's flow is looked up while they settle (rings_changed). */
+	vip.rings_changed = ebb_seen_tick(ebb_now_ns());
+
 	addr_key_of(key, &ak);
+	if (vip_filter_sync(e, &ak))
+		return ebb_errf(err, "cannot add VIP %s: %s", name, strerror(errno));
 	bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs);
 	refs++;
 	if (bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY))
@@ -147,6 +176,7 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 		bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY);
 	} else {
 		bpf_map_delete_elem(e->vip_addrs_fd, &ak);
+		vip_filter_sync(e, NULL);
 	}
 	n = member_list(e, &vip.id, NULL, members, EBB_MAX_MEMBERS);
 	for (size_t i = 0; i < n; i++) {

@@ -81,15 +81,24 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 }
 
 /* The datapath asks the second-chance table about a SYN under the flood guard only while the
- * VIP has a draining node: the only time the two tables differ. */
-static int set_has_draining(struct ebb *e, __u32 vip_id, bool on, struct ebb_err *err)
+ * VIP has a draining node: the only time the two tables differ. With `changing`, the VIP's
+ * tables are about to change: the datapath asks the flow table about bare SYNs again, for as
+ * long as a client retries one, so that a retry goes where its first try went. */
+static int set_has_draining(struct ebb *e, __u32 vip_id, int on, bool changing,
+			    struct ebb_err *err)
 {
 	struct ebb_vip_key key;
 	struct ebb_vip vip;
 
-	if (ebb_vip_by_id(e, vip_id, &key, &vip) || vip.has_draining == on)
+	if (ebb_vip_by_id(e, vip_id, &key, &vip))
+		return 0;
+	if (on < 0) /* as it is */
+		on = vip.has_draining;
+	if (vip.has_draining == on && !changing)
 		return 0;
 	vip.has_draining = on;
+	if (changing)
+		vip.rings_changed = ebb_seen_tick(ebb_now_ns());
 	if (bpf_map_update_elem(e->vips_fd, &key, &vip, BPF_EXIST))
 		return ebb_errf(err, "cannot update VIP %u: %s", vip_id, strerror(errno));
 	return 0;
@@ -132,15 +141,16 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		if (state == EBB_NODE_ACTIVE || state == EBB_NODE_DRAINING)
 			second[n_second++] = mn;
 	}
-	/* The flag goes up before the tables differ, and down once they are the same again. */
-	ret = n_second != n_fresh ? set_has_draining(e, vip_id, true, err) : 0;
+	/* The flag goes up before the tables differ, and down once they are the same again; the
+	 * time of the change is written before either table is swapped. */
+	ret = set_has_draining(e, vip_id, n_second != n_fresh ? 1 : -1, true, err);
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
 	if (!ret)
 		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, err);
 	if (!ret)
 		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, err);
 	if (!ret && n_second == n_fresh)
-		ret = set_has_draining(e, vip_id, false, err);
+		ret = set_has_draining(e, vip_id, 0, false, err);
 out:
 	free(fresh);
 	free(second);

@@ -28,6 +28,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(rings_fd, "rings"),	 SLOT(flows_fd, "flows"),
 	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
 	SLOT(reasons_fd, "reasons"),	 SLOT(settings_fd, "settings"),
+	SLOT(vip_filter_fd, "vip_filter"),
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
