@@ -37,14 +37,19 @@ BENCHES := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/b
 LOADGENS := $(patsubst tools/load/%.c,$(OUTPUT)/load/%,$(wildcard tools/load/*.c))
 BINS := $(OUTPUT)/ebbctl $(if $(EBBD_OBJS),$(OUTPUT)/ebbd)
 EBBD_LDLIBS := -lconfig -lmicrohttpd
+# libFuzzer harnesses (clang -fsanitize=fuzzer; the runtime is Debian's libclang-rt-14-dev).
+FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-Wall -Wextra -Werror -std=gnu11 $(INCLUDES) -Itests/unit
+FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps vmlinux test unit integration bench demo install clean
+.PHONY: all deps vmlinux test unit integration bench demo install clean fuzz
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
-all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS)
+all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS)
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -54,7 +59,7 @@ vmlinux:
 	$(call msg,GEN,vmlinux.h)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)/obj/ebbctl $(OUTPUT)/obj/ebbd:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)/obj/ebbctl $(OUTPUT)/obj/ebbd $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
@@ -100,6 +105,10 @@ $(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/fuzz $(SKELS)
+	$(call msg,FUZZER,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+
 $(OUTPUT)/load/%: tools/load/%.c | $(OUTPUT)/load
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -MT $@ -MF $@.d $< -o $@
@@ -110,6 +119,12 @@ $(OUTPUT)/load/%: tools/load/%.c | $(OUTPUT)/load
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run.sh
+
+# FUZZ_TIME seconds of fuzzing the balancer (tests/fuzz/fuzz.sh); the corpus grows in
+# $(OUTPUT)/fuzz/corpus from one run to the next.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/fuzz.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

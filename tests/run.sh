@@ -14,7 +14,7 @@ mkdir -p "$logdir"
 
 suites=()
 for t in "$OUTPUT"/tests/test_*; do [ -x "$t" ] && suites+=("$t"); done
-for t in tests/integration/test_*.sh; do [ -f "$t" ] && suites+=("$t"); done
+for t in tests/fuzz/test_*.sh tests/integration/test_*.sh; do [ -f "$t" ] && suites+=("$t"); done
 
 for suite in "${suites[@]}"; do
 	[ -n "$pattern" ] && [[ "$suite" != *"$pattern"* ]] && continue

@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(
   clang llvm make gcc pkg-config          # toolchain (clang for BPF, gcc for user space)
+  libclang-rt-14-dev                      # clang's libFuzzer and sanitizer runtimes (tests/fuzz)
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
   libconfig-dev libmicrohttpd-dev                          # ebbd: config file, metrics endpoint
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter

@@ -72,6 +72,27 @@ static inline const char *verdict_name(int v)
 	return "?";
 }
 
+/* With EBB_SEED_DIR set, every frame a suite runs is also written there, one file per distinct
+ * frame: the fuzzer (tests/fuzz) starts from the unit tests' packets. */
+static inline void seed_out(const uint8_t *frame, size_t len)
+{
+	const char *dir = getenv("EBB_SEED_DIR");
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	char path[4096];
+	FILE *f;
+
+	if (!dir || !*dir)
+		return;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ frame[i]) * 0x100000001b3ULL;
+	snprintf(path, sizeof(path), "%s/unit-%016llx", dir, (unsigned long long)h);
+	f = fopen(path, "wb");
+	if (!f)
+		return;
+	fwrite(frame, 1, len, f);
+	fclose(f);
+}
+
 /* Runs program fd once on frame; its output in out (out_size bytes at most: -E2BIG beyond).
  * BPF_PROG_TEST_RUN wants at least ETH_HLEN bytes of data_in, so a frame shorter than an
  * Ethernet header is given as a linear part of that length (xdp_md.data_end, kernel >= 6.18)
@@ -89,6 +110,7 @@ static inline int prog_run(int fd, const uint8_t *frame, size_t len, uint8_t *ou
 
 	if (len + pad > sizeof(in))
 		return -E2BIG;
+	seed_out(frame, len);
 	memcpy(in, frame, len);
 	memset(in + len, 0, pad);
 	if (pad) {
