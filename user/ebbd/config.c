@@ -37,6 +37,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->interval = 1.0;
 	c->drain_check = 0.2;
+	c->lost_quiet = 60;
 	c->walk_cpu = 0.04;
 	c->hook_timeout = 30;
 	c->metrics = strdup("127.0.0.1:9477");
@@ -328,8 +329,9 @@ static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struc
 
 int config_load(const char *path, struct config *c)
 {
-	static const char *const known[] = { "bpffs", "interval", "drain-check", "walk-cpu",
-					     "metrics", "hook-timeout", "hooks", "pools", NULL };
+	static const char *const known[] = { "bpffs", "interval", "drain-check", "drain-lost-quiet",
+					     "walk-cpu", "metrics", "hook-timeout", "hooks", "pools",
+					     NULL };
 	const config_setting_t *root, *pools;
 	double walk_pct = c->walk_cpu * 100;
 	config_t cfg;
@@ -350,6 +352,7 @@ int config_load(const char *path, struct config *c)
 	if (check_names(root, known) || get_str(root, "bpffs", &c->bpffs, false) ||
 	    get_num(root, "interval", &c->interval, 0.05, 3600) ||
 	    get_num(root, "drain-check", &c->drain_check, 0.01, 60) ||
+	    get_num(root, "drain-lost-quiet", &c->lost_quiet, 0, 86400) ||
 	    get_num(root, "walk-cpu", &walk_pct, 0.1, 100) || get_str(root, "metrics", &c->metrics, false) ||
 	    get_num(root, "hook-timeout", &c->hook_timeout, 0.1, 86400) || get_hooks(root, c->hooks))
 		goto out;

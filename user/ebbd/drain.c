@@ -8,6 +8,14 @@
  * plus one per node and check. The list is complete only while the node's new_flows counter
  * has not moved since before that walk (every flow pinned to a node counts there: a second
  * chance may pin a flow to a draining node); when it has, the next walk makes a new list.
+ *
+ * An empty list proves nothing when the table has lost entries: a flush, an LB restart or LRU
+ * eviction forgets a flow that is still open, and an idle one says nothing until its next
+ * packet, which the second chance brings back to this node only while it still drains. So a
+ * listed flow that vanished from the table (rather than being seen to finish) counts as lost,
+ * and so does every second-chance arrival on the node (its packet proves state was lost); after
+ * a loss the node is retired only once drain-lost-quiet seconds (default 60) have passed
+ * without another arrival. The drain timeout still bounds it all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,7 +49,11 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 
 		if (!count_all && (*budget)-- <= 0)
 			return -EAGAIN;
-		if (!bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v) && v.node_id == n->id) {
+		if (bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v)) {
+			/* Gone from the table without being seen to finish: it may still be open. */
+			n->lost_flows++;
+			n->lost_ns = now;
+		} else if (v.node_id == n->id) {
 			if (flow_live(a, &w->keys[i], &v, now, &end)) {
 				live++;
 				if (!count_all)
@@ -52,7 +64,8 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 			if (end > n->last_end_ns)
 				n->last_end_ns = end;
 		}
-		/* Finished, evicted, or placed elsewhere: not this node's any more. */
+		/* Finished, lost, or placed elsewhere (a new connection on the same ports): not
+		 * this node's to wait for any more. */
 		w->keys[i] = w->keys[--w->n];
 	}
 	return live;
@@ -71,13 +84,38 @@ static void complete(struct agent *a, struct node *n, __u64 now, const char *rea
 	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
 	jint(ev, "drain_timeout_s", timeout);
 	/* How long after its last flow finished the node was retired (the goal is < 1 s). */
-	if (n->last_end_ns && n->last_end_ns <= now && !cut)
+	if (n->last_end_ns && n->last_end_ns <= now && !cut && !n->lost_ns)
 		jint(ev, "last_flow_end_ago_ms", (now - n->last_end_ns) / 1000000);
+	if (n->lost_ns) { /* retired after lost state: how long it stayed quiet */
+		jint(ev, "flows_lost", n->lost_flows);
+		jdbl(ev, "quiet_s", (now - n->lost_ns) / 1e9);
+	}
 	if (!node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut)) {
 		a->flows_cut_total += cut;
 		watch_reset(&n->watch);
 		n->last_end_ns = 0;
 	}
+}
+
+/*
+ * Signs of lost state for draining node n this tick: a new second-chance arrival (its counter is
+ * read every tick, the drain's first reading being the base). Lost listed flows are noted by
+ * watch_check(). True while the node must stay, quiet period not over.
+ */
+static bool lost_recently(struct agent *a, struct node *n, const struct ebb_counters *c, __u64 now)
+{
+	if (n->lost_drain != n->m.state_since_ns) {
+		n->lost_drain = n->m.state_since_ns;
+		n->lost_ns = 0;
+		n->lost_flows = 0;
+		n->second0 = c ? c->second_chance : 0;
+		n->lost_logged = false;
+	} else if (c && c->second_chance > n->second0) {
+		n->second0 = c->second_chance;
+		n->lost_ns = now;
+		n->lost_logged = false;
+	}
+	return n->lost_ns && now - n->lost_ns < (__u64)(a->cfg.lost_quiet * NS_PER_S);
 }
 
 void drain_tick(struct agent *a, __u64 now)
@@ -87,7 +125,7 @@ void drain_tick(struct agent *a, __u64 now)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
 		struct watch *w = &n->watch;
-		bool exact, timed_out;
+		bool exact, timed_out, have_c;
 		struct ebb_counters c;
 		long live = -EAGAIN;
 
@@ -96,7 +134,9 @@ void drain_tick(struct agent *a, __u64 now)
 			continue;
 		timed_out = now - n->m.state_since_ns >= node_drain_timeout(a, n) * NS_PER_S;
 		exact = w->valid && w->since == n->m.state_since_ns;
-		if (exact && !ebb_counters_sum(a->e.node_stats_fd, id, &c) && c.new_flows != w->new_flows0) {
+		have_c = !ebb_counters_sum(a->e.node_stats_fd, id, &c);
+		lost_recently(a, n, have_c ? &c : NULL, now);
+		if (exact && have_c && c.new_flows != w->new_flows0) {
 			log_msg(LOG_DEBUG, "drain_list_stale",
 				"%s got %llu flow(s) pinned while draining; listing its flows again", n->name,
 				(unsigned long long)(c.new_flows - w->new_flows0));
@@ -106,6 +146,20 @@ void drain_tick(struct agent *a, __u64 now)
 		}
 		if (exact)
 			live = watch_check(a, n, now, timed_out, &budget);
+		if (exact && live == 0 && lost_recently(a, n, NULL, now) && !timed_out) {
+			if (!n->lost_logged) {
+				json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
+
+				jstr(ev, "node", n->name);
+				jstr(ev, "msg", "no listed flow left, but flow state was lost: "
+						"retiring only after a quiet period");
+				jint(ev, "flows_lost", n->lost_flows);
+				jdbl(ev, "quiet_s", a->cfg.lost_quiet);
+				log_emit(ev);
+				n->lost_logged = true;
+			}
+			continue;
+		}
 		if (exact && live == 0)
 			complete(a, n, now, "flows_ended", 0, true);
 		else if (timed_out)

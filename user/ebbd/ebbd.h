@@ -79,6 +79,7 @@ struct config {
 	char *bpffs;
 	double interval; /* measurement, scaling, probes */
 	double drain_check; /* drain completion */
+	double lost_quiet; /* drain-lost-quiet: see drain.c */
 	double walk_cpu; /* share of one core the flow-table walk may use, 0..1 */
 	char *metrics; /* "ADDR:PORT", "" = no endpoint */
 	double hook_timeout;
@@ -127,6 +128,11 @@ struct node {
 	double load;
 	/* drain.c */
 	struct watch watch;
+	__u64 lost_drain; /* the drain (state_since_ns) the three below belong to */
+	__u64 lost_ns; /* last sign, in this drain, that the node's flow state was lost */
+	__u64 lost_flows; /* listed flows that vanished from the table in this drain */
+	__u64 second0; /* node_stats second_chance when last read */
+	bool lost_logged;
 	/* health.c */
 	bool checking;
 	int ok_streak, fail_streak;
