@@ -65,10 +65,15 @@ echo 0.2 >"$TMP/period"
 	done
 ) >"$TMP/curls" &
 
-snapshot() {
+# One row of the timeline; the same figures go to timeline.jsonl for the SVG picture.
+snapshot() { # snapshot T PHASE
 	ctl -j node show | python3 -c '
 import json, sys
-print(" | ".join("%-9s %3d" % (n["state"], n["flows"]) for n in json.load(sys.stdin)))'
+nodes = json.load(sys.stdin)
+with open(sys.argv[3], "a") as f:
+    f.write(json.dumps({"t": int(sys.argv[1]), "phase": sys.argv[2],
+                        "nodes": [[n["addr"], n["state"], n["flows"]] for n in nodes]}) + "\n")
+print(" | ".join("%-9s %3d" % (n["state"], n["flows"]) for n in nodes))' "$1" "$2" "$TMP/timeline.jsonl"
 }
 # New ebbd decisions since the last call, one line each.
 seen=0
@@ -115,7 +120,7 @@ while :; do
 		client wrk -t2 -c24 -d${RISE_S}s $URL >"$TMP/wrk2.out" 2>&1 &
 		printf '   ----- t=%ss: load rises: wrk with 24 keep-alive connections -----\n' $t
 	fi
-	printf '   %-5s %-7s | %s\n' "${t}s" "$phase" "$(snapshot)"
+	printf '   %-5s %-7s | %s\n' "${t}s" "$phase" "$(snapshot "$t" "$phase")"
 	events >"$TMP/ev"
 	grep -v '^#seen' "$TMP/ev" | sed 's/^/             /' || true
 	seen=$(sed -n 's/^#seen //p' "$TMP/ev")
@@ -125,6 +130,88 @@ done
 rm -f "$TMP/period"
 wait %3 2>/dev/null || true
 sleep 1
+
+say "Timeline picture: $OUTPUT/demo-timeline.svg"
+# Live flows per node (lines) over the run, each node's state as a band under the plot, the
+# phases shaded and ebbd's decisions marked: what the table above says, as one picture.
+python3 - "$TMP/timeline.jsonl" "$TMP/ebbd.log" "$OUTPUT/demo-timeline.svg" "$start" <<'PY'
+import json, sys
+from xml.sax.saxutils import escape
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+start_ms = int(sys.argv[4])
+events = []
+for line in open(sys.argv[2]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") in ("scale_in", "scale_out", "drained", "down", "up"):
+        events.append(e)
+nodes = [n[0] for n in rows[0]["nodes"]] if rows else []
+T = max(r["t"] for r in rows) if rows else 1
+ymax = max([n[2] for r in rows for n in r["nodes"]] + [1])
+p = 1
+while p * 10 <= ymax:
+    p *= 10
+top = next(m * p for m in (1, 2, 5, 10) if m * p >= ymax)
+W, L, R, Tm, PH, BAND = 900, 120, 20, 40, 260, 16
+pw = W - L - R
+H = Tm + PH + 30 + len(nodes) * (BAND + 6) + 30
+x = lambda t: L + pw * t / max(T, 1)
+y = lambda v: Tm + PH - PH * v / top
+colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+state_fill = {"active": "#cdeccd", "draining": "#ffe7a3", "inactive": "#dddddd", "down": "#f5b7b7"}
+phase_fill = {"busy": "#f4f8ff", "quiet": "#fbfbfb", "rising": "#f4fff6"}
+o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+     f'font-family="sans-serif" font-size="12">',
+     f'<rect width="{W}" height="{H}" fill="white"/>',
+     f'<text x="{L}" y="22" font-size="15" font-weight="bold">make demo: live flows per node, node states and ebbd decisions</text>']
+# phases
+spans, cur = [], None
+for r in rows:
+    if not cur or cur[0] != r["phase"]:
+        cur = [r["phase"], r["t"], r["t"]]; spans.append(cur)
+    cur[2] = r["t"]
+for i, (ph, a, b) in enumerate(spans):
+    b2 = spans[i + 1][1] if i + 1 < len(spans) else b
+    o.append(f'<rect x="{x(a):.1f}" y="{Tm}" width="{x(b2) - x(a):.1f}" height="{PH}" fill="{phase_fill.get(ph, "#fff")}"/>')
+    o.append(f'<text x="{x(a) + 4:.1f}" y="{Tm + 14}" fill="#666">{escape(ph)}</text>')
+for g in range(5):
+    v = top * g / 4
+    o.append(f'<line x1="{L}" x2="{L + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
+    o.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+for t in range(0, T + 1, 5):
+    o.append(f'<text x="{x(t):.1f}" y="{Tm + PH + 16}" text-anchor="middle">{t}s</text>')
+o.append(f'<text x="{L - 40}" y="{Tm + PH / 2}" transform="rotate(-90 {L - 40} {Tm + PH / 2})" text-anchor="middle">live flows</text>')
+for i, addr in enumerate(nodes):
+    pts = " ".join(f"{x(r['t']):.1f},{y(r['nodes'][i][2]):.1f}" for r in rows if i < len(r["nodes"]))
+    o.append(f'<polyline fill="none" stroke="{colors[i % len(colors)]}" stroke-width="2.5" points="{pts}"/>')
+    by = Tm + PH + 30 + i * (BAND + 6)
+    o.append(f'<text x="{L - 8}" y="{by + 12}" text-anchor="end" fill="{colors[i % len(colors)]}" font-weight="bold">{escape(addr)}</text>')
+    labels = []
+    for j, r in enumerate(rows):
+        t1 = rows[j + 1]["t"] if j + 1 < len(rows) else r["t"] + 1
+        st = r["nodes"][i][1] if i < len(r["nodes"]) else "?"
+        o.append(f'<rect x="{x(r["t"]):.1f}" y="{by}" width="{x(min(t1, T)) - x(r["t"]) + 0.5:.1f}" height="{BAND}" fill="{state_fill.get(st, "#fff")}"><title>{escape(st)}</title></rect>')
+        if j == 0 or rows[j - 1]["nodes"][i][1] != st:
+            labels.append(f'<text x="{x(r["t"]) + 3:.1f}" y="{by + 12}" font-size="10">{escape(st)}</text>')
+    o += labels  # over the bands, not under the next one
+for e in events:
+    t = (float(e["ts"]) * 1000 - start_ms) / 1000
+    if t < 0 or t > T + 1:
+        continue
+    label = {"scale_in": "scale-in", "scale_out": "scale-out", "drained": "retired"}.get(e["event"], e["event"])
+    o.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{Tm}" y2="{Tm + PH}" stroke="#444" stroke-dasharray="4 3"/>')
+    o.append(f'<text x="{x(t) + 3:.1f}" y="{Tm + 28 + 14 * (events.index(e) % 3)}" font-size="11">{escape(label)} {escape(str(e.get("node", "")))}</text>')
+ly = H - 14
+for k, (st, c) in enumerate(state_fill.items()):
+    o.append(f'<rect x="{L + k * 100}" y="{ly - 10}" width="14" height="12" fill="{c}"/><text x="{L + k * 100 + 18}" y="{ly}">{st}</text>')
+o.append("</svg>")
+open(sys.argv[3], "w").write("\n".join(o) + "\n")
+import xml.dom.minidom
+xml.dom.minidom.parse(sys.argv[3])  # well-formed, or the demo says so
+print(f"   {len(rows)} seconds, {len(nodes)} nodes, {len(events)} decisions marked")
+PY
 
 say "Summary"
 python3 - "$TMP" <<'PY'
