@@ -146,10 +146,18 @@ int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void
 /* Whether a flow is still live: not reset, not FIN-then-quiet, not idle (per its VIP). */
 bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
 		   const struct ebb_vip *vip, __u64 now);
+/* Whether a flow was placed for this VIP: the id it records and the address it goes to (a
+ * deleted VIP's flows do not become those of the next VIP given its id). */
+bool ebb_flow_of_vip(const struct ebb_flow_key *fk, const struct ebb_flow *fv,
+		     const struct ebb_vip_key *vk, const struct ebb_vip *v);
 /* Live flows per node id, counts[EBB_MAX_NODES]; optionally only those of one VIP. */
 int ebb_live_flows(struct ebb *e, __u64 *counts, const __u32 *vip_id);
-/* Deletes every flow pinned to node_id (forced removal). Returns how many. */
+/* Live flows per VIP id, per_vip[EBB_MAX_VIPS], in one walk of the flow table. */
+int ebb_live_flows_per_vip(struct ebb *e, __u64 *per_vip);
+/* Deletes every flow pinned to node_id (forced removal). Returns how many, or -errno. */
 long ebb_flows_purge_node(struct ebb *e, __u32 node_id, const __u32 *vip_id);
+/* Deletes every flow of a VIP (by ebb_flow_of_vip: also once the VIP is gone from the map). */
+long ebb_flows_purge_vip(struct ebb *e, const struct ebb_vip_key *vk, const struct ebb_vip *v);
 
 /* ---- counters (stats.c) ---- */
 int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum);

@@ -87,7 +87,19 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	vip.encap_src4 = o->encap_src4;
 	memcpy(vip.encap_src6, o->encap_src6, sizeof(vip.encap_src6));
 
-	/* Counters and tables of an earlier VIP with this id must not show through. */
+	/* Counters, tables and members of an earlier VIP with this id (one deleted by hand, or
+	 * by a writer that died half-way) must not show through. */
+	for (size_t n = 64; n == 64;) {
+		struct ebb_member_key mk, *prev = NULL, stale[64];
+
+		for (n = 0; n < 64 && !bpf_map_get_next_key(e->members_fd, prev, &mk);) {
+			prev = &mk;
+			if (mk.vip_id == vip.id)
+				stale[n++] = mk;
+		}
+		for (size_t i = 0; i < n; i++)
+			bpf_map_delete_elem(e->members_fd, &stale[i]);
+	}
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
@@ -148,6 +160,7 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 	__u32 refs = 0;
 	size_t n;
 	char name[64];
+	long purged;
 	int ret = 0;
 
 	ebb_fmt_vip(key, name, sizeof(name));
@@ -168,9 +181,21 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 			       name, (unsigned long long)sum_live(live));
 		goto out;
 	}
-	/* Stop owning the traffic first, then tear down what it used. */
+	/*
+	 * Its flows go first, while everything else is as it was: a VIP added later (this one
+	 * again, or another given its id) must find no pin of this one. Then it stops owning the
+	 * traffic, and flows pinned by packets in flight meanwhile go too.
+	 */
+	purged = ebb_flows_purge_vip(e, key, &vip);
+	if (purged < 0) {
+		ret = ebb_errf(err, "cannot purge the flows of VIP %s: %s", name, strerror((int)-purged));
+		goto out;
+	}
 	addr_key_of(key, &ak);
-	bpf_map_delete_elem(e->vips_fd, key);
+	if (bpf_map_delete_elem(e->vips_fd, key)) {
+		ret = ebb_errf(err, "cannot delete VIP %s: %s", name, strerror(errno));
+		goto out;
+	}
 	if (!bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs) && refs > 1) {
 		refs--;
 		bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY);
@@ -178,11 +203,10 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 		bpf_map_delete_elem(e->vip_addrs_fd, &ak);
 		vip_filter_sync(e, NULL);
 	}
+	ebb_flows_purge_vip(e, key, &vip);
 	n = member_list(e, &vip.id, NULL, members, EBB_MAX_MEMBERS);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(e->members_fd, &members[i]);
-		ebb_flows_purge_node(e, members[i].node_id, &vip.id);
-	}
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
 out:

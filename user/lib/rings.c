@@ -57,7 +57,12 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 			return ebb_errf(err, "cannot clear ring %u: %s", ring_id, strerror(errno));
 		return 0;
 	}
-	ebb_maglev_build(set, n, table);
+	/* On failure the buffer still holds whatever was built before (the other table): it must
+	 * never be published as this one. */
+	ret = ebb_maglev_build(set, n, table);
+	if (ret)
+		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id,
+				strerror(ret == -ENOMEM ? ENOMEM : EINVAL));
 	if (ring_unchanged(e, ring_id, table))
 		return 0;
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32), sizeof(__u32),

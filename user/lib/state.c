@@ -74,11 +74,19 @@ int ebb_from_object(struct ebb *e, struct bpf_object *obj, struct ebb_err *err)
 		struct bpf_map *map = bpf_object__find_map_by_name(obj, map_slots[i].name);
 
 		if (!map || bpf_map__fd(map) < 0) {
-			ebb_reset(e);
+			ebb_close(e); /* the descriptors duplicated so far */
 			return ebb_errf(err, "object has no loaded map '%s'", map_slots[i].name);
 		}
-		/* dup: ebb_close must not close the object's own descriptors. */
-		*slot_fd(e, i) = dup(bpf_map__fd(map));
+		/* A copy: ebb_close must not close the object's own descriptors. Close-on-exec, as
+		 * bpf_obj_get's are: hooks and probes must not inherit the maps. */
+		*slot_fd(e, i) = fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 3);
+		if (*slot_fd(e, i) < 0) {
+			int ret = -errno;
+
+			ebb_close(e);
+			return ebb_errf(err, "cannot duplicate the descriptor of map '%s': %s",
+					map_slots[i].name, strerror(-ret));
+		}
 	}
 	return 0;
 }

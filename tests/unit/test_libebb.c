@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libebb's operations on the real balancer's maps (loaded from its skeleton, nothing pinned),
+ * with packets through BPF_PROG_TEST_RUN where the datapath's view matters:
+ *  - ebb_from_object that fails leaks no descriptor, and its descriptors are close-on-exec;
+ *  - a lookup table that cannot be built (allocation failure) fails the change whole: nothing
+ *    is published, the node keeps its state, both tables stay as they were;
+ *  - vip del (force) purges the VIP's flows: the VIP added again does not inherit its pins;
+ *  - a flow belongs to the VIP it was placed for, not to another VIP that reused its id;
+ *  - live flows per VIP in one walk.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+#include "ebb.h"
+#include "ebb_hash.h"
+#include "libebb.h"
+#include "packets.h"
+#include "test.h"
+#define FIXTURE_BALANCER
+#include "fixture.h"
+
+static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
+static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
+static const uint8_t MAC_A[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
+static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
+static const uint8_t MAC_C[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0c };
+
+#define VIP1 "203.0.113.10"
+#define VIP1_K "203.0.113.10:80/tcp"
+#define VIP2 "203.0.113.20"
+#define VIP2_K "203.0.113.20:80/tcp"
+#define VIP3_K "203.0.113.30:80/tcp"
+#define NODE_A "198.51.100.11"
+#define NODE_B "198.51.100.12"
+#define NODE_C "198.51.100.13"
+#define CLIENT "192.0.2.1"
+
+/* ---- allocation failure, injected: the next calloc(fail_n, fail_size) returns NULL ---- */
+extern void *__libc_calloc(size_t n, size_t size);
+static size_t fail_n, fail_size;
+static bool fail_armed, fail_hit;
+
+void *calloc(size_t n, size_t size)
+{
+	if (fail_armed && n == fail_n && size == fail_size) {
+		fail_armed = false;
+		fail_hit = true;
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_calloc(n, size);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void test_from_object_fds(void)
+{
+	struct balancer_bpf *s = balancer_bpf__open();
+	struct bpf_program *prog;
+	struct ebb_err err = {};
+	struct ebb tmp;
+	int before, after;
+
+	if (!ASSERT_TRUE(s != NULL, "from_object: open a second balancer skeleton"))
+		return;
+	unpin_maps(s->obj);
+	/* Every map but the last libebb wants ('settings'): no program, so it needs none. */
+	bpf_object__for_each_program(prog, s->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_map__set_autocreate(s->maps.settings, false);
+	if (!ASSERT_OK(bpf_object__load(s->obj), "from_object: load its maps, 'settings' left out")) {
+		balancer_bpf__destroy(s);
+		return;
+	}
+	before = count_fds();
+	ASSERT_TRUE(ebb_from_object(&tmp, s->obj, &err) != 0,
+		    "from_object: an object without 'settings' is refused");
+	after = count_fds();
+	if (!ASSERT_EQ(after, before, "from_object: the refusal leaks no descriptor"))
+		printf("#   %d descriptors before, %d after\n", before, after);
+	balancer_bpf__destroy(s);
+
+	CHECK(fcntl(e.vips_fd, F_GETFD) & FD_CLOEXEC,
+	      "from_object: its descriptors are close-on-exec (hooks must not inherit the maps)");
+}
+
+static __u32 node_id_of_addr(const char *addr);
+
+/* ---- packets ---- */
+static struct ebb_flow_key flow_key(const char *src, __u16 sport, const char *dst, __u16 dport)
+{
+	struct ebb_flow_key k = {};
+
+	pkt_addr(src, 4, (uint8_t *)k.src);
+	pkt_addr(dst, 4, (uint8_t *)k.dst);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = IPPROTO_TCP;
+	k.family = EBB_FAMILY_V4;
+	return k;
+}
+
+/* One TCP packet from CLIENT:sport to dst:80; the MAC it is sent to in mac (zero if not TX). */
+static int send_tcp(const char *dst, __u16 sport, uint8_t flags, uint8_t mac[6])
+{
+	struct pkt_desc d = { .family = 4, .src = CLIENT, .dst = dst, .proto = IPPROTO_TCP,
+			      .sport = sport, .dport = 80, .flags = flags };
+	uint8_t in[BUF_MAX], out[BUF_MAX];
+	struct pkt_layout lay = build_frame(&d, LB_MAC, GW_MAC, in);
+	size_t out_len = 0;
+	__u32 verdict = 0;
+	int err = prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict);
+
+	memset(mac, 0, 6);
+	if (err)
+		return err;
+	if (verdict == XDP_TX && out_len >= 6)
+		memcpy(mac, out, 6);
+	return (int)verdict;
+}
+
+static struct ebb_vip_key vkey(const char *s)
+{
+	struct ebb_vip_key k;
+
+	if (ebb_parse_vip(s, &k, NULL))
+		abort();
+	return k;
+}
+
+static int vip_add(const char *s)
+{
+	struct ebb_vip_key k = vkey(s);
+	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
+	struct ebb_err err = {};
+	int ret = ebb_vip_add(&e, &k, &o, &err);
+
+	if (ret)
+		printf("#   vip add %s: %s\n", s, err.msg);
+	return ret;
+}
+
+static int vip_del(const char *s, bool force)
+{
+	struct ebb_vip_key k = vkey(s);
+	struct ebb_err err = {};
+	int ret = ebb_vip_del(&e, &k, force, &err);
+
+	if (ret)
+		printf("#   vip del %s: %s\n", s, err.msg);
+	return ret;
+}
+
+static int node_add(const char *addr, const char *vip, const uint8_t mac[6])
+{
+	struct ebb_err err = {};
+	__u32 id;
+	int ret = add_node(addr, vip, mac, false, &id, &err);
+
+	if (ret)
+		printf("#   node add %s vip %s: %s\n", addr, vip, err.msg);
+	return ret;
+}
+
+/* vip del force purges the VIP's flows: the VIP added again places the flow anew. */
+static void test_vip_del_purges(void)
+{
+	const char *n = "vip del";
+	struct ebb_flow_key k = flow_key(CLIENT, 1234, VIP1, 80);
+	struct ebb_flow f;
+	uint8_t mac[6];
+
+	if (!ASSERT_OK(vip_add(VIP1_K) || node_add(NODE_A, VIP1_K, MAC_A), nm(n, "VIP1 with node A")))
+		return;
+	ASSERT_EQ(send_tcp(VIP1, 1234, TH_SYN, mac), XDP_TX, nm(n, "a SYN to VIP1 is forwarded"));
+	ASSERT_MEM_EQ(mac, MAC_A, 6, nm(n, "... to A"));
+	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(n, "... and pinned"));
+	ASSERT_TRUE(vip_del(VIP1_K, false) != 0, nm(n, "without force: refused, the flow is live"));
+	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(n, "refused: the pin is still there"));
+	ASSERT_OK(vip_del(VIP1_K, true), nm(n, "vip del VIP1 force"));
+	CHECK(bpf_map_lookup_elem(e.flows_fd, &k, &f) != 0, "%s",
+	      nm(n, "the VIP's flow is gone from the flow table"));
+
+	/* A (still a node, active) is not a member of the VIP added again: B is. */
+	if (!ASSERT_OK(vip_add(VIP1_K) || node_add(NODE_B, VIP1_K, MAC_B), nm(n, "VIP1 again, with node B only")))
+		return;
+	ASSERT_EQ(send_tcp(VIP1, 1234, TH_ACK, mac), XDP_TX, nm(n, "the old flow's next ACK is forwarded"));
+	if (!ASSERT_MEM_EQ(mac, MAC_B, 6, nm(n, "... to B, the VIP's node now, not A of the deleted VIP's pin")))
+		printf("#   went to %02x:..:%02x\n", mac[0], mac[5]);
+	vip_del(VIP1_K, true);
+}
+
+/* A flow of a deleted VIP (left behind: a crash mid-delete, an older ebbctl) is not counted,
+ * shown or purged as a flow of the VIP that got its id. */
+static void test_flow_identity(void)
+{
+	const char *n = "identity";
+	struct ebb_vip_key k2 = vkey(VIP2_K), k3 = vkey(VIP3_K);
+	struct ebb_flow_key fk = flow_key(CLIENT, 2000, VIP2, 80);
+	struct ebb_vip v2, v3;
+	__u64 *per_vip = calloc(EBB_MAX_VIPS, sizeof(*per_vip));
+	__u64 *per_node = calloc(EBB_MAX_NODES, sizeof(*per_node));
+	struct ebb_flow f;
+	uint8_t mac[6];
+
+	if (!per_vip || !per_node)
+		abort();
+	if (!ASSERT_OK(vip_add(VIP2_K) || node_add(NODE_C, VIP2_K, MAC_C), nm(n, "VIP2 with node C")) ||
+	    !ASSERT_OK(ebb_vip_find(&e, &k2, &v2), nm(n, "VIP2's id")))
+		goto out;
+	ASSERT_EQ(send_tcp(VIP2, 2000, TH_SYN, mac), XDP_TX, nm(n, "a SYN to VIP2 is pinned"));
+	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "its flow entry")))
+		goto out;
+	ASSERT_EQ(f.vip_id, v2.id, nm(n, "the entry records VIP2's id"));
+	ASSERT_TRUE(ebb_flow_of_vip(&fk, &f, &k2, &v2), nm(n, "ebb_flow_of_vip: the flow is VIP2's"));
+	ASSERT_OK(ebb_live_flows_per_vip(&e, per_vip), nm(n, "live flows per VIP, one walk"));
+	ASSERT_EQ(per_vip[v2.id], 1, nm(n, "VIP2 has 1 live flow"));
+
+	/* VIP2 vanishes as a crash mid-delete would leave it: only its map entries. */
+	ASSERT_OK(bpf_map_delete_elem(e.vips_fd, &k2), nm(n, "VIP2's entry deleted, its flow left"));
+	if (!ASSERT_OK(vip_add(VIP3_K), nm(n, "VIP3 added")) ||
+	    !ASSERT_OK(ebb_vip_find(&e, &k3, &v3), nm(n, "VIP3's id")))
+		goto out;
+	ASSERT_EQ(v3.id, v2.id, nm(n, "VIP3 got the id VIP2 had"));
+	ASSERT_TRUE(!ebb_flow_of_vip(&fk, &f, &k3, &v3), nm(n, "ebb_flow_of_vip: VIP2's flow is not VIP3's"));
+	ASSERT_OK(ebb_live_flows_per_vip(&e, per_vip), nm(n, "live flows per VIP again"));
+	ASSERT_EQ(per_vip[v3.id], 0, nm(n, "VIP3 has no live flow"));
+	ASSERT_OK(ebb_live_flows(&e, per_node, &v3.id), nm(n, "live flows of VIP3 per node"));
+	ASSERT_EQ(per_node[node_id_of_addr(NODE_C)], 0, nm(n, "... none on C"));
+	ASSERT_EQ(ebb_flows_purge_vip(&e, &k3, &v3), 0, nm(n, "purging VIP3's flows purges nothing"));
+	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "VIP2's flow is still there"));
+	ASSERT_EQ(ebb_flows_purge_vip(&e, &k2, &v2), 1, nm(n, "purging the deleted VIP2's flows takes it"));
+	vip_del(VIP3_K, true);
+out:
+	free(per_vip);
+	free(per_node);
+}
+
+/* Reads ring ring_id whole into t (EBB_RING_SIZE slots). */
+static int read_ring(__u32 ring_id, __u32 *t)
+{
+	__u32 inner_id;
+	int fd;
+
+	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		if (bpf_map_lookup_elem(fd, &i, &t[i])) {
+			close(fd);
+			return -errno;
+		}
+	close(fd);
+	return 0;
+}
+
+static __u32 node_id_of_addr(const char *addr)
+{
+	struct ebb_addr a;
+	__u32 id = 0;
+
+	if (ebb_parse_addr(addr, &a, NULL) || ebb_node_find(&e, &a, &id, NULL))
+		return 0;
+	return id;
+}
+
+/* A drain whose new-flow table cannot be built (its Maglev allocation fails) fails whole. */
+static void test_ring_alloc_failure(void)
+{
+	const char *n = "alloc failure";
+	__u32 *new0 = calloc(EBB_RING_SIZE, 4), *sec0 = calloc(EBB_RING_SIZE, 4);
+	__u32 *new1 = calloc(EBB_RING_SIZE, 4), *sec1 = calloc(EBB_RING_SIZE, 4);
+	struct ebb_vip_key k = vkey(VIP1_K);
+	struct ebb_err err = {};
+	struct ebb_node node;
+	struct ebb_addr b;
+	struct ebb_vip v;
+	__u32 id;
+	int ret;
+
+	if (!new0 || !sec0 || !new1 || !sec1)
+		abort();
+	if (!ASSERT_OK(vip_add(VIP1_K) || node_add(NODE_A, VIP1_K, MAC_A) || node_add(NODE_B, VIP1_K, MAC_B),
+		       nm(n, "VIP1 with A and B, both active")) ||
+	    !ASSERT_OK(ebb_vip_find(&e, &k, &v), nm(n, "VIP1's id")))
+		goto out;
+	ASSERT_OK(read_ring(EBB_RING_NEW(v.id), new0) || read_ring(EBB_RING_SECOND(v.id), sec0),
+		  nm(n, "both tables read"));
+	ebb_parse_addr(NODE_B, &b, NULL);
+	/* Draining B: the second-chance table (A, B) is built first, then the new-flow table
+	 * (A alone), whose Maglev build allocates for one node: that allocation fails. */
+	fail_n = 1;
+	fail_size = sizeof(struct ebb_maglev_node);
+	fail_armed = true;
+	fail_hit = false;
+	ret = ebb_node_set_state(&e, &b, EBB_NODE_DRAINING, 0, &err);
+	fail_armed = false;
+	ASSERT_TRUE(fail_hit, nm(n, "the injected allocation failure happened"));
+	if (!ASSERT_TRUE(ret != 0, nm(n, "node drain B fails")))
+		printf("#   it returned 0: a table built from the wrong nodes was taken as the new one\n");
+	else
+		printf("# Error: %s\n", err.msg);
+	ASSERT_OK(ebb_node_find(&e, &b, &id, &node), nm(n, "B still there"));
+	ASSERT_EQ(node.state, EBB_NODE_ACTIVE, nm(n, "B is still active"));
+	ASSERT_OK(ebb_vip_find(&e, &k, &v), nm(n, "VIP1 read again"));
+	ASSERT_EQ(v.has_draining, 0, nm(n, "VIP1 says no node drains"));
+	ASSERT_OK(read_ring(EBB_RING_NEW(v.id), new1) || read_ring(EBB_RING_SECOND(v.id), sec1),
+		  nm(n, "both tables read again"));
+	ASSERT_TRUE(!memcmp(new0, new1, EBB_RING_SIZE * 4), nm(n, "the new-flow table is as it was"));
+	ASSERT_TRUE(!memcmp(sec0, sec1, EBB_RING_SIZE * 4), nm(n, "the second-chance table is as it was"));
+	/* Without the failure the same drain works and B leaves the new-flow table. */
+	ASSERT_OK(ebb_node_set_state(&e, &b, EBB_NODE_DRAINING, 0, &err), nm(n, "node drain B, again: done"));
+	ASSERT_OK(read_ring(EBB_RING_NEW(v.id), new1), nm(n, "new-flow table read"));
+	ret = 0;
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		ret += new1[i] == id;
+	ASSERT_EQ(ret, 0, nm(n, "draining B has no slot in the new-flow table"));
+	vip_del(VIP1_K, true);
+out:
+	free(new0);
+	free(sec0);
+	free(new1);
+	free(sec1);
+}
+
+int main(void)
+{
+	if (!suite_start("libebb"))
+		return 0;
+	if (balancer_setup()) {
+		test_from_object_fds();
+		test_vip_del_purges();
+		test_flow_identity();
+		test_ring_alloc_failure();
+	}
+	balancer_teardown();
+	return test_summary("libebb");
+}
