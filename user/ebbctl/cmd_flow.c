@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 
 #include "ebbctl.h"
@@ -15,6 +16,10 @@ struct show_ctx {
 	bool by_vip, by_node;
 	struct ebb_vip_key vip_key;
 	struct ebb_vip vip;
+	/* the VIPs by id, read once */
+	bool used[EBB_MAX_VIPS];
+	struct ebb_vip_key keys[EBB_MAX_VIPS];
+	struct ebb_vip vips[EBB_MAX_VIPS];
 	__u32 node_id;
 	__u32 limit, shown;
 	__u64 now;
@@ -35,8 +40,9 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	struct show_ctx *c = arg;
 	struct ebb_vip_key vk = { .port = f->key.dport, .proto = f->key.proto, .family = f->key.family };
 	char src[64], vip[64], node_addr[64] = "?";
+	const struct ebb_vip *v = NULL;
 	struct ebb_node node;
-	struct ebb_vip v;
+	__u32 id = f->val.vip_id;
 	double age;
 	bool live;
 
@@ -45,11 +51,13 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	if (c->by_node && f->val.node_id != c->node_id)
 		return 0;
 	memcpy(vk.addr, f->key.dst, sizeof(vk.addr));
-	if (ebb_vip_of_flow(c->e, &f->key, &v))
-		memset(&v, 0, sizeof(v));
-	if (c->by_vip && v.id != c->vip.id)
+	/* Its VIP is the one it was placed for, if that still exists: a VIP that reused the id
+	 * of a deleted one does not own the deleted one's flows. */
+	if (id < EBB_MAX_VIPS && c->used[id] && ebb_flow_of_vip(&f->key, &f->val, &c->keys[id], &c->vips[id]))
+		v = &c->vips[id];
+	if (c->by_vip && (!v || v->id != c->vip.id))
 		return 0;
-	live = ebb_flow_live(&f->key, &f->val, &v, c->now);
+	live = ebb_flow_live(&f->key, &f->val, v, c->now);
 	ebb_fmt_addr(f->key.src, f->key.family, src, sizeof(src));
 	ebb_fmt_vip(&vk, vip, sizeof(vip));
 	if (!bpf_map_lookup_elem(c->e->nodes_fd, &f->val.node_id, &node) && node.family)
@@ -114,6 +122,19 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("no VIP %s", ebb_fmt_vip(&c.vip_key, (char[64]){}, 64));
 	}
+	{
+		struct ebb_vip_key k, *prev = NULL;
+		struct ebb_vip v;
+
+		while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+			prev = &k;
+			if (!bpf_map_lookup_elem(e.vips_fd, &k, &v) && v.id < EBB_MAX_VIPS) {
+				c.used[v.id] = true;
+				c.keys[v.id] = k;
+				c.vips[v.id] = v;
+			}
+		}
+	}
 	if (c.by_node && ebb_node_find(&e, &node_addr, &c.node_id, NULL)) {
 		ebb_close(&e);
 		return ctl_error("no node %s", ebb_fmt_addr(node_addr.a, node_addr.family, (char[64]){}, 64));
@@ -133,7 +154,32 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-/* Mirrors the datapath's decision for a TCP packet of this flow (see bpf/balancer.bpf.c). */
+/* The node in table ring_id's slot; 0 when there is no table (no node of that kind). */
+static __u32 ring_lookup(struct ebb *e, __u32 ring_id, __u32 slot)
+{
+	__u32 node_id = 0;
+	int inner_id = 0, inner;
+
+	/* A writer may swap the table between reading its id and opening it: read again. */
+	for (int attempt = 0; attempt < 5 && !node_id; attempt++) {
+		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+			break;
+		inner = bpf_map_get_fd_by_id(inner_id);
+		if (inner >= 0) {
+			bpf_map_lookup_elem(inner, &slot, &node_id);
+			close(inner);
+		}
+	}
+	return node_id;
+}
+
+/*
+ * Mirrors the datapath's decision for a TCP packet of this flow that is not a SYN, a mid-flow
+ * packet (a UDP packet for a UDP VIP; see bpf/balancer.bpf.c): a flow-table hit on an active or draining node goes there;
+ * a hit on a node that takes no flows is placed again by the table of active nodes; a miss
+ * goes to a handshake pinned aside by the flood guard (syn_pins), else gets the second chance,
+ * the table of active and draining nodes.
+ */
 static int do_lookup(int argc, char **argv)
 {
 	struct ebb_flow_key fk = {};
@@ -143,11 +189,12 @@ static int do_lookup(int argc, char **argv)
 	struct ebb_vip vip;
 	struct ebb_flow flow;
 	struct ebb_node node = {};
-	__u32 node_id = 0, slot, ring_id;
-	const char *why;
-	char naddr[64] = "none", vname[64];
+	__u32 node_id = 0, slot;
+	const char *why, *path;
+	char naddr[64] = "none", vname[64], pins[600];
 	__u16 sport;
 	struct ebb e;
+	int syn_fd;
 
 	if (argc != 2)
 		return ctl_error("usage: flow lookup SRC:SPORT VIP");
@@ -168,32 +215,39 @@ static int do_lookup(int argc, char **argv)
 		return ctl_error("no VIP %s", ebb_fmt_vip(&vk, vname, sizeof(vname)));
 	}
 	slot = ebb_ring_slot(&fk);
-	if (!bpf_map_lookup_elem(e.flows_fd, &fk, &flow) &&
-	    !bpf_map_lookup_elem(e.nodes_fd, &flow.node_id, &node) &&
-	    (node.state == EBB_NODE_ACTIVE || node.state == EBB_NODE_DRAINING)) {
-		node_id = flow.node_id;
-		why = "pinned in the flow table";
-	} else {
-		int inner_id = 0, inner;
-
-		ring_id = EBB_RING_NEW(vip.id);
-		why = "new flow: placed by the table of active nodes";
-		/* A writer may swap the table between reading its id and opening it: read again. */
-		for (int attempt = 0; attempt < 5 && !node_id; attempt++) {
-			if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
-				break; /* no table: no active node */
-			inner = bpf_map_get_fd_by_id(inner_id);
-			if (inner >= 0) {
-				bpf_map_lookup_elem(inner, &slot, &node_id);
-				close(inner);
-			}
+	snprintf(pins, sizeof(pins), "%s/syn_pins", e.bpffs);
+	syn_fd = bpf_obj_get(pins);
+	if (!bpf_map_lookup_elem(e.flows_fd, &fk, &flow)) {
+		if (!bpf_map_lookup_elem(e.nodes_fd, &flow.node_id, &node) &&
+		    (node.state == EBB_NODE_ACTIVE || node.state == EBB_NODE_DRAINING)) {
+			node_id = flow.node_id;
+			why = "pinned in the flow table";
+			path = "pinned";
+		} else {
+			node_id = ring_lookup(&e, EBB_RING_NEW(vip.id), slot);
+			why = "pinned to a node that takes no flows: placed again by the table of active nodes";
+			path = "replaced";
 		}
-		memset(&node, 0, sizeof(node));
-		if (node_id)
-			bpf_map_lookup_elem(e.nodes_fd, &node_id, &node);
-		else
-			why = "dropped: the VIP has no active node";
+	} else if (fk.proto != IPPROTO_TCP) {
+		node_id = ring_lookup(&e, EBB_RING_NEW(vip.id), slot);
+		why = "not in the flow table: a new UDP flow, placed by the table of active nodes";
+		path = "new";
+	} else if (syn_fd >= 0 && !bpf_map_lookup_elem(syn_fd, &fk, &flow)) {
+		node_id = flow.node_id;
+		why = "its handshake was pinned aside under the flood guard (syn_pins)";
+		path = "syn_pin";
+	} else {
+		node_id = ring_lookup(&e, EBB_RING_SECOND(vip.id), slot);
+		why = "not in the flow table: second chance, by the table of active and draining nodes";
+		path = "second_chance";
 	}
+	if (syn_fd >= 0)
+		close(syn_fd);
+	memset(&node, 0, sizeof(node));
+	if (node_id)
+		bpf_map_lookup_elem(e.nodes_fd, &node_id, &node);
+	else
+		why = "dropped: the VIP has no node for it";
 	if (node_id)
 		ebb_fmt_addr(node.addr, node.family, naddr, sizeof(naddr));
 	ebb_close(&e);
@@ -202,6 +256,7 @@ static int do_lookup(int argc, char **argv)
 
 		json_object_object_add(o, "node", node_id ? json_object_new_string(naddr) : NULL);
 		json_object_object_add(o, "state", json_object_new_string(node_id ? ebb_state_name(node.state) : "none"));
+		json_object_object_add(o, "path", json_object_new_string(node_id ? path : "dropped"));
 		json_object_object_add(o, "reason", json_object_new_string(why));
 		json_object_object_add(o, "slot", json_object_new_int64(slot));
 		json_print(o);

@@ -169,13 +169,19 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("no VIP %s", argv[0]);
 	}
-	live = calloc(EBB_MAX_NODES, sizeof(*live));
+	/* One walk of the flow table for every VIP: it may hold millions of entries. */
+	live = calloc(EBB_MAX_VIPS, sizeof(*live));
+	if (!live || ebb_live_flows_per_vip(&e, live)) {
+		free(live);
+		ebb_close(&e);
+		return ctl_error("cannot read the flow table");
+	}
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
 		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s\n", "VIP", "FWD", "ID", "NODES",
 		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN");
-	while (live && !bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
 		struct ebb_member_key mk, *mprev = NULL;
 		struct ebb_vip v;
 		unsigned long long flows = 0;
@@ -189,9 +195,8 @@ static int do_show(int argc, char **argv)
 			mprev = &mk;
 			nodes += mk.vip_id == v.id;
 		}
-		if (!ebb_live_flows(&e, live, &v.id))
-			for (int i = 0; i < EBB_MAX_NODES; i++)
-				flows += live[i];
+		if (v.id < EBB_MAX_VIPS)
+			flows = live[v.id];
 		ebb_fmt_vip(&k, name, sizeof(name));
 		if (json_output) {
 			json_object *o = json_object_new_object();
