@@ -44,6 +44,9 @@ int ebb_parse_vip(const char *s, struct ebb_vip_key *key, struct ebb_err *err);
 int ebb_parse_endpoint(const char *s, struct ebb_addr *addr, __u16 *port, struct ebb_err *err);
 int ebb_parse_mac(const char *s, __u8 mac[6], struct ebb_err *err);
 int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+/* Refuses what cannot be a VIP, node or tunnel source: unspecified, loopback, broadcast,
+ * multicast, reserved, IPv4-mapped IPv6. `what` starts the message ("node", "VIP"...). */
+int ebb_check_unicast(const struct ebb_addr *a, const char *what, struct ebb_err *err);
 const char *ebb_fmt_addr(const __be32 *a, __u8 family, char *buf, size_t len);
 const char *ebb_fmt_vip(const struct ebb_vip_key *key, char *buf, size_t len);
 const char *ebb_fmt_mac(const __u8 mac[6], char *buf, size_t len);

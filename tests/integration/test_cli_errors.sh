@@ -107,6 +107,17 @@ bad "vip add: udp-idle 604801 (over a week)" "udp-idle" vip add 203.0.113.11:80/
 bad "vip add: drain-timeout without a value" "missing|drain-timeout" vip add 203.0.113.11:80/tcp drain-timeout
 bad "vip add: unknown keyword" "unexpected" vip add 203.0.113.11:80/tcp colour red
 bad "vip add: trailing garbage" "unexpected" vip add 203.0.113.11:80/tcp extra
+bad "vip add: 0.0.0.0" "unspecified" vip add 0.0.0.0:80/tcp
+bad "vip add: 255.255.255.255" "broadcast" vip add 255.255.255.255:80/tcp
+bad "vip add: multicast 224.0.0.1" "multicast" vip add 224.0.0.1:80/tcp
+bad "vip add: v4-mapped IPv6 [::ffff:203.0.113.11]" "IPv4-mapped" vip add '[::ffff:203.0.113.11]:80/tcp'
+bad "vip add: unspecified [::]" "unspecified" vip add '[::]:80/tcp'
+bad "vip add: IPv6 multicast [ff02::1]" "multicast" vip add '[ff02::1]:80/tcp'
+bad "vip add: a node's address as VIP" "node's address" vip add "$N1:80/tcp"
+bad "vip add: a second IPv4 encap-src" "second IPv4 encap-src" vip add 203.0.113.11:80/tcp fwd ipip encap-src 198.51.100.2 encap-src 198.51.100.3
+bad "vip add: a second IPv6 encap-src" "second IPv6 encap-src" vip add 203.0.113.11:80/tcp fwd ipip encap-src 2001:db8::2 encap-src 2001:db8::3
+bad "vip add: encap-src 0.0.0.0" "unspecified" vip add 203.0.113.11:80/tcp fwd ipip encap-src 0.0.0.0
+bad "vip add: encap-src multicast" "multicast" vip add 203.0.113.11:80/tcp fwd ipip encap-src ff02::2
 bad "vip del: missing VIP" "missing" vip del
 bad "vip del: unknown VIP" "no VIP" vip del "$NOVIP"
 bad "vip del: bad VIP" "invalid" vip del 203.0.113.10:80/icmp
@@ -142,6 +153,13 @@ bad "node add: existing node, 'inactive'" "inactive|exists" node add "$N1" vip "
 bad "node add: unknown keyword" "unexpected|bogus" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus 1
 bad "node add: trailing keyword without value" "unexpected|bogus|missing" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus
 
+bad "node add: 0.0.0.0" "unspecified" node add 0.0.0.0 vip "$VIP4" mac 02:00:00:00:00:09
+bad "node add: 255.255.255.255" "broadcast" node add 255.255.255.255 vip "$VIP4" mac 02:00:00:00:00:09
+bad "node add: multicast 239.1.1.1" "multicast" node add 239.1.1.1 vip "$VIP4" mac 02:00:00:00:00:09
+bad "node add: v4-mapped ::ffff:198.51.100.9" "IPv4-mapped" node add ::ffff:198.51.100.9 vip "$VIP6" mac 02:00:00:00:00:09
+bad "node add: unspecified ::" "unspecified" node add :: vip "$VIP6" mac 02:00:00:00:00:09
+bad "node add: the VIP's own address" "is a VIP address" node add 203.0.113.10 vip "$VIP4" mac 02:00:00:00:00:09
+bad "node add: another VIP's address" "is a VIP address" node add 2001:db8::10 vip "$VIP6" mac 02:00:00:00:00:09
 bad "node del: missing NODE" "missing" node del
 bad "node del: unknown node" "no node" node del "$NONODE"
 bad "node del: bad node address" "invalid" node del 198.51.100
@@ -215,6 +233,8 @@ bad_json "ambiguous prefix" node a "$N1"
 bad_json "weight 0" node add 198.51.100.9 vip "$VIP4" weight 0 mac 02:00:00:00:00:09
 bad_json "prog attach twice" prog attach dev v0
 bad_json "-p: unknown VIP (pretty)" -p vip show "$NOVIP"
+bad_json "an argument that is not UTF-8 (echoed in the error)" vip add $'203.0.113.\xff\xfe:80/tcp'
+bad_json "a node address that is not UTF-8" node add $'\xc3\x28\xe2\x82' vip "$VIP4"
 
 # --- what must work, and change nothing ------------------------------------------------------
 

@@ -48,6 +48,12 @@ static int do_add(int argc, char **argv)
 
 			if (!val || ebb_parse_addr(val, &src, &err))
 				return ctl_error("encap-src needs an address, not '%s'", val ? val : "");
+			if (ebb_check_unicast(&src, "encap-src", &err))
+				return ctl_error("%s", err.msg);
+			if (src.family == EBB_FAMILY_V4 ? !!o.encap_src4 :
+			    !!(o.encap_src6[0] | o.encap_src6[1] | o.encap_src6[2] | o.encap_src6[3]))
+				return ctl_error("a second IPv%d encap-src '%s': give one per address family",
+						 src.family, val);
 			if (src.family == EBB_FAMILY_V4)
 				o.encap_src4 = src.a[0];
 			else

@@ -37,6 +37,44 @@ int ebb_parse_addr(const char *s, struct ebb_addr *addr, struct ebb_err *err)
 	return ebb_errf(err, "invalid address '%s'", s);
 }
 
+int ebb_check_unicast(const struct ebb_addr *a, const char *what, struct ebb_err *err)
+{
+	char buf[64];
+	const char *why = NULL;
+
+	ebb_fmt_addr(a->a, a->family, buf, sizeof(buf));
+	if (a->family == EBB_FAMILY_V4) {
+		__u32 v = ntohl(a->a[0]);
+
+		if (v >> 24 == 0)
+			why = "an unspecified (0.0.0.0/8) address";
+		else if (v >> 24 == 127)
+			why = "a loopback address";
+		else if (v == 0xffffffffu)
+			why = "the broadcast address";
+		else if (v >> 28 == 0xe)
+			why = "a multicast address";
+		else if (v >> 28 == 0xf)
+			why = "a reserved (240.0.0.0/4) address";
+	} else {
+		const __u8 *b = (const __u8 *)a->a;
+		static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		static const __u8 zero[16];
+
+		if (!memcmp(b, zero, 16))
+			why = "the unspecified address";
+		else if (!memcmp(b, zero, 15) && b[15] == 1)
+			why = "the loopback address";
+		else if (b[0] == 0xff)
+			why = "a multicast address";
+		else if (!memcmp(b, mapped, 12))
+			why = "an IPv4-mapped IPv6 address (give the IPv4 address itself)";
+	}
+	if (why)
+		return ebb_errf(err, "%s %s is %s: it must be a unicast address", what, buf, why);
+	return 0;
+}
+
 int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 {
 	unsigned long long v;

@@ -72,6 +72,23 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	char name[64];
 
 	ebb_fmt_vip(key, name, sizeof(name));
+	{
+		struct ebb_addr a = { .family = key->family }, src4 = { .family = EBB_FAMILY_V4 },
+				src6 = { .family = EBB_FAMILY_V6 };
+		char aname[64];
+
+		memcpy(a.a, key->addr, sizeof(a.a));
+		src4.a[0] = o->encap_src4;
+		memcpy(src6.a, o->encap_src6, sizeof(src6.a));
+		if (ebb_check_unicast(&a, "VIP address", err) ||
+		    (o->encap_src4 && ebb_check_unicast(&src4, "encap-src", err)) ||
+		    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
+		     ebb_check_unicast(&src6, "encap-src", err)))
+			return -EINVAL;
+		if (!ebb_node_find(e, &a, NULL, NULL))
+			return ebb_errf(err, "%s is a node's address: a VIP cannot be one of its own backends",
+					ebb_fmt_addr(a.a, a.family, aname, sizeof(aname)));
+	}
 	if (!ebb_vip_find(e, key, &vip))
 		return ebb_errf(err, "VIP %s already exists", name);
 	if (o->fwd == EBB_FWD_IPIP && !o->encap_src4 &&
@@ -253,6 +270,17 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
 	ebb_fmt_vip(vk, vname, sizeof(vname));
+	if (ebb_check_unicast(addr, "node", err))
+		return -EINVAL;
+	{
+		struct ebb_vip_addr_key ak = { .family = addr->family };
+		__u32 refs;
+
+		memcpy(ak.addr, addr->a, sizeof(ak.addr));
+		if (!bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs))
+			return ebb_errf(err, "%s is a VIP address: a node cannot be a VIP of this balancer",
+					aname);
+	}
 	if (ebb_vip_find(e, vk, &vip))
 		return ebb_errf(err, "no VIP %s", vname);
 	if (vip.fwd == EBB_FWD_IPIP &&
