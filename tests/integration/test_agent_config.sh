@@ -80,6 +80,53 @@ C
 refused metrics-port 1 "'metrics' must be" <<'C'
 metrics = "127.0.0.1:0";
 C
+refused timeout-20-digits 2 "'hook-timeout' must be between 0.1 and 86400, not 99999999999999999999 (out of range)" <<'C'
+interval = 1;
+hook-timeout = 99999999999999999999;
+C
+refused rise-20-digits 3 "'rise' must be between 1 and 100, not 12345678901234567890" <<'C'
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  health = { type = "tcp";
+    rise = 12345678901234567890; }; } );
+C
+refused hook-missing 2 "program '/nonexistent/ebb-hook': No such file or directory" <<'C'
+hooks = { on-down = ["/usr/bin/logger"];
+  on-drained = ["/nonexistent/ebb-hook", "x"]; };
+C
+refused hook-relative 1 "program 'bin/hook' must be an absolute path or a name found in PATH" <<'C'
+hooks = { on-up = ["bin/hook"]; };
+C
+refused hook-not-in-path 2 "program 'no-such-ebb-hook' is not found in PATH" <<'C'
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  hooks = { on-scale-out = ["no-such-ebb-hook"]; }; } );
+C
+printf '#!/bin/sh\n' >"$TMP/noexec.sh"
+chmod 644 "$TMP/noexec.sh"
+refused hook-not-executable 1 "program '$TMP/noexec.sh' is not executable" <<C
+hooks = { on-down = ["$TMP/noexec.sh"]; };
+C
+refused hook-directory 1 "program '/tmp' is not a regular file" <<'C'
+hooks = { on-down = ["/tmp"]; };
+C
+refused probe-missing 3 "program '/nonexistent/load': No such file" <<'C'
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  probe = {
+    command = ["/nonexistent/load", "{node}"]; }; } );
+C
+refused vip-unspecified 2 "VIP address 0.0.0.0 is an unspecified" <<'C'
+pools = ( { name = "web";
+  vips = ["0.0.0.0:80/tcp"]; } );
+C
+refused vip-mapped 1 "IPv4-mapped" <<'C'
+pools = ( { name = "web"; vips = ["[::ffff:203.0.113.10]:80/tcp"]; } );
+C
+printf 'hooks = { on-down = ["logger", "-t", "ebbd"]; };\n' >"$TMP/inpath.conf"
+out=$("$EBBD" --check "$TMP/inpath.conf" 2>&1)
+if [ $? -eq 0 ]; then ok "a hook named by a program in PATH (logger) passes"; else not_ok "hook found in PATH: $out"; fi
+err=$("$EBBD" --check "$TMP" 2>&1)
+if [ $? -eq 1 ] && echo "$err" | grep -q "^Error: $TMP: is a directory" && ! echo "$err" | grep -q "No such file"; then
+	ok "a directory as configuration file is named as such: $(echo "$err" | sed "s|$TMP|DIR|")"
+else not_ok "directory as config file: $err"; fi
 
 # --config refuses what --check refuses, with the same line.
 printf 'interval = 1;\nmetrics = "999.1.1.1:99999";\n' >"$TMP/m.conf"

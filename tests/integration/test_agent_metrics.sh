@@ -3,7 +3,8 @@
 # the descriptors ebbd's health checks need (ebbd runs with the systemd default of 1024): a node
 # whose nginx stops still goes down in time, ebbd holds few descriptors, and /metrics answers
 # again once the idle connections have timed out. Label values are escaped (a pool named with
-# a quote, a backslash and a newline) and the page passes `promtool check metrics`.
+# a quote, a backslash and a newline) and the page passes `promtool check metrics`. A pool that
+# names a VIP the maps do not have draws a warning with the file's line.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_agent.sh"
 lab_setup 3
@@ -19,8 +20,12 @@ pools = ( {
   vips = ["$VIP"];
   health = { type = "http"; port = 80; path = "/"; interval = 0.5; timeout = 0.4; rise = 2; fall = 2; };
   scale = { metric = "flows"; target = 1000; min = 3; max = 3; };
+}, {
+  name = "ghost";
+  vips = ["203.0.113.99:80/tcp"];
 } );
 CONF
+ghost_line=$(grep -n 203.0.113.99 "$TMP/ebbd.conf" | cut -d: -f1)
 
 check "vip add $VIP" ctl vip add $VIP
 for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
@@ -34,6 +39,8 @@ scrape >"$TMP/page"
 check "the metrics page answers" grep -q '^ebb_node_state{node="198.51.100.11",state="active"} 1$' "$TMP/page"
 check "a pool label with \", \\ and a newline is escaped: $(grep ^ebb_pool_active_nodes "$TMP/page")" \
 	grep -qF 'ebb_pool_active_nodes{pool="w\"e\\b\nx"} 3' "$TMP/page"
+check "a pool naming a VIP that is not configured: a warning with the file's line ($(events pool_vip_unknown | head -c 300))" \
+	grep -qF "pool 'ghost' names VIP 203.0.113.99:80/tcp ($TMP/ebbd.conf:$ghost_line)" <<<"$(events pool_vip_unknown)"
 promtool check metrics <"$TMP/page" >"$TMP/promtool.out" 2>&1
 rc=$?
 check "promtool check metrics accepts the page ($(head -c 200 "$TMP/promtool.out" | tr '\n' ' '))" \

@@ -4,7 +4,10 @@
  * when it is read, and every error names the file and line it comes from: a typo in a setting
  * name is an error too, not a silently ignored line.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@ static const char *const hook_key[EV_MAX] = { "on-drained", "on-down", "on-up", 
 					      "on-scale-out" };
 
 static const char *cfg_path;
+static char *cfg_text; /* the file's text: libconfig gives -1 for an integer it cannot hold */
 
 static int cerr(const config_setting_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int cerr(const config_setting_t *s, const char *fmt, ...)
@@ -85,9 +89,48 @@ static int check_names(const config_setting_t *g, const char *const *known)
 	return 0;
 }
 
+/*
+ * The integer literal written for setting s on its line, as text (NULL if not found): libconfig
+ * turns one too big for 64 bits into -1, which must not be reported as "-1".
+ */
+static const char *int_literal(const config_setting_t *s, char *buf, size_t len)
+{
+	const char *p = cfg_text, *name = config_setting_name(s);
+	int line = config_setting_source_line(s);
+	size_t nl = name ? strlen(name) : 0;
+
+	for (int l = 1; p && l < line; l++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	for (; p && nl && *p && *p != '\n'; p++) {
+		const char *q = p + nl;
+		size_t n = 0;
+
+		if (strncmp(p, name, nl) || (p > cfg_text && (isalnum((unsigned char)p[-1]) || p[-1] == '-')))
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		for (q++; *q == ' ' || *q == '\t'; q++)
+			;
+		while (n + 1 < len && (isdigit((unsigned char)q[n]) || (!n && (q[n] == '-' || q[n] == '+'))))
+			n++;
+		if (!n)
+			return NULL;
+		memcpy(buf, q, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
 static int get_num(const config_setting_t *g, const char *name, double *out, double min, double max)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
+	char lit[64];
 	double v;
 
 	if (!s)
@@ -96,6 +139,9 @@ static int get_num(const config_setting_t *g, const char *name, double *out, dou
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
 		v = (double)config_setting_get_int64(s);
+		if (int_literal(s, lit, sizeof(lit)) && strtod(lit, NULL) != v)
+			return cerr(s, "'%s' must be between %g and %g, not %s (out of range)", name, min,
+				    max, lit);
 		break;
 	case CONFIG_TYPE_FLOAT:
 		v = config_setting_get_float(s);
@@ -137,6 +183,45 @@ static int get_str(const config_setting_t *g, const char *name, char **out, bool
 	return 0;
 }
 
+/*
+ * The program of a hook or probe must be there when the configuration is read, not found
+ * missing when the event comes: an absolute path to an executable file, or a name found in
+ * PATH as execvp will search it.
+ */
+static int check_program(const config_setting_t *e, const char *prog)
+{
+	struct stat st;
+
+	if (strchr(prog, '/')) {
+		if (prog[0] != '/')
+			return cerr(e, "program '%s' must be an absolute path or a name found in PATH", prog);
+		if (stat(prog, &st))
+			return cerr(e, "program '%s': %s", prog, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return cerr(e, "program '%s' is not a regular file", prog);
+		if (access(prog, X_OK))
+			return cerr(e, "program '%s' is not executable: %s", prog, strerror(errno));
+		return 0;
+	}
+	{
+		const char *path = getenv("PATH");
+		char buf[4096];
+
+		if (!path || !*path)
+			path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		for (const char *p = path; *p;) {
+			const char *colon = strchr(p, ':');
+			size_t n = colon ? (size_t)(colon - p) : strlen(p);
+
+			if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog) < (int)sizeof(buf) &&
+			    !stat(buf, &st) && S_ISREG(st.st_mode) && !access(buf, X_OK))
+				return 0;
+			p += n + (colon ? 1 : 0);
+		}
+		return cerr(e, "program '%s' is not found in PATH (%s); give its absolute path", prog, path);
+	}
+}
+
 /* ["prog", "arg", ...]: run with execvp, no shell, so no quoting or interpolation surprises. */
 static int get_argv(const config_setting_t *s, char ***out)
 {
@@ -157,6 +242,10 @@ static int get_argv(const config_setting_t *s, char ***out)
 			return cerr(e, "'%s' must hold non-empty strings only", config_setting_name(s));
 		}
 		argv[i] = strdup(config_setting_get_string(e));
+		if (i == 0 && check_program(e, argv[0])) {
+			argv_free(argv);
+			return -1;
+		}
 	}
 	argv_free(*out);
 	*out = argv;
@@ -311,12 +400,19 @@ static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struc
 		if (config_setting_type(v) != CONFIG_TYPE_STRING ||
 		    ebb_parse_vip(config_setting_get_string(v), &p->vips[i], &err))
 			return cerr(v, "invalid VIP in 'vips' (ADDR:PORT/PROTO, [ADDR6]:PORT/PROTO)");
+		{
+			struct ebb_addr a = { .family = p->vips[i].family };
+
+			memcpy(a.a, p->vips[i].addr, sizeof(a.a));
+			if (ebb_check_unicast(&a, "VIP address", &err))
+				return cerr(v, "%s", err.msg);
+		}
 		for (int j = 0; j < idx; j++)
 			for (int k = 0; k < c->pools[j].n_vips; k++)
 				if (!memcmp(&c->pools[j].vips[k], &p->vips[i], sizeof(p->vips[i])))
 					return cerr(v, "VIP %s is already in pool '%s': a VIP belongs to one pool",
 						    config_setting_get_string(v), c->pools[j].name);
-		p->n_vips++;
+		p->vip_lines[p->n_vips++] = config_setting_source_line(v);
 	}
 	h = group(g, "health", &e);
 	s = group(g, "scale", &e);
@@ -339,14 +435,40 @@ int config_load(const char *path, struct config *c)
 
 	cfg_path = path;
 	config_init(&cfg);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+	{
+		/* Read here, so that what fails is said exactly (a directory is not "No such file"),
+		 * and the text is at hand for int_literal. */
+		FILE *f = fopen(path, "re");
+		struct stat st;
+		size_t len = 0;
+		int rc;
+
+		if (!f) {
 			fprintf(stderr, "Error: %s: cannot read: %s\n", path, strerror(errno));
-		else
+			goto out;
+		}
+		if (fstat(fileno(f), &st) || S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "Error: %s: %s\n", path,
+				S_ISDIR(st.st_mode) ? "is a directory, not a configuration file" : strerror(errno));
+			fclose(f);
+			goto out;
+		}
+		free(cfg_text);
+		cfg_text = NULL;
+		if (getdelim(&cfg_text, &len, '\0', f) < 0 && ferror(f)) {
+			fprintf(stderr, "Error: %s: cannot read: %s\n", path, strerror(errno));
+			fclose(f);
+			goto out;
+		}
+		rewind(f);
+		rc = config_read(&cfg, f);
+		fclose(f);
+		if (rc != CONFIG_TRUE) {
 			fprintf(stderr, "Error: %s:%d: %s\n",
 				config_error_file(&cfg) ? config_error_file(&cfg) : path,
 				config_error_line(&cfg), config_error_text(&cfg));
-		goto out;
+			goto out;
+		}
 	}
 	root = config_root_setting(&cfg);
 	if (check_names(root, known) || get_str(root, "bpffs", &c->bpffs, false) ||
@@ -388,6 +510,8 @@ int config_load(const char *path, struct config *c)
 	ret = 0;
 out:
 	config_destroy(&cfg);
+	free(cfg_text);
+	cfg_text = NULL;
 	return ret;
 }
 

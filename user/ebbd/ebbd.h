@@ -69,6 +69,8 @@ struct pool_cfg {
 	int line;
 	int n_vips;
 	struct ebb_vip_key vips[EBB_MAX_VIPS];
+	int vip_lines[EBB_MAX_VIPS];
+	bool vip_missing[EBB_MAX_VIPS]; /* warned: not in the maps (state.c) */
 	struct health_cfg health;
 	struct scale_cfg scale;
 	struct probe_cfg probe;

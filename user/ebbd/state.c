@@ -120,6 +120,33 @@ const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_k
 	return vip_find(a, &k);
 }
 
+/*
+ * A pool naming a VIP the maps do not have is not an error of the file (VIPs are added with
+ * ebbctl, before or after ebbd starts), but likely a typo: said once as a warning with the
+ * file's line, and again if the VIP comes and goes.
+ */
+static void pools_check_vips(struct agent *a)
+{
+	for (int p = 0; p < a->cfg.n_pools; p++) {
+		struct pool_cfg *pc = &a->cfg.pools[p];
+
+		for (int k = 0; k < pc->n_vips; k++) {
+			bool known = vip_find(a, &pc->vips[k]) != NULL;
+			char name[64];
+
+			if (known || pc->vip_missing[k]) {
+				pc->vip_missing[k] = !known;
+				continue;
+			}
+			pc->vip_missing[k] = true;
+			ebb_fmt_vip(&pc->vips[k], name, sizeof(name));
+			log_msg(LOG_WARN, "pool_vip_unknown",
+				"pool '%s' names VIP %s (%s:%d), which is not configured under %s: its nodes are not managed until it is added (ebbctl vip add)",
+				pc->name, name, a->cfg_path ? a->cfg_path : "?", pc->vip_lines[k], a->bpffs);
+		}
+	}
+}
+
 /* The pool owning a node: the first (in file order) that lists one of its VIPs. */
 static int pool_of(const struct agent *a, const struct node *n)
 {
@@ -160,6 +187,7 @@ int state_refresh(struct agent *a)
 	for (int i = 0; i < a->n_vips; i++)
 		a->vips[i] = (struct vip_ent){ .key = vkeys[i], .vip = vvals[i] };
 	vip_index(a);
+	pools_check_vips(a);
 
 	for (int i = 0; i < n; i++) {
 		struct node *nd;
