@@ -95,7 +95,8 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	    !(o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]))
 		return ebb_errf(err, "fwd ipip needs an outer source address: add 'encap-src ADDR'");
 	if (free_vip_id(e, &vip.id))
-		return ebb_errf(err, "no room for VIP %s: all %d VIPs are in use", name, EBB_MAX_VIPS);
+		return ebb_errf(err, "no room for VIP %s: ebb holds at most %d VIPs and all are in use (delete one first)",
+				name, EBB_MAX_VIPS);
 	vip.fwd = o->fwd;
 	vip.tcp_idle_s = o->tcp_idle_s ? o->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
 	vip.udp_idle_s = o->udp_idle_s ? o->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
