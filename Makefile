@@ -17,7 +17,7 @@ endif
 
 INCLUDES := -I$(OUTPUT) -Iinclude -Iuser -Iuser/lib
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Werror -std=gnu11 $(INCLUDES) $(EXTRA_CFLAGS)
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 $(INCLUDES) $(EXTRA_CFLAGS) $(SAN_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ -I. -Iinclude -Ibpf \
 	-Wall -Werror $(EXTRA_CFLAGS)
 LDLIBS := -lbpf -lelf -lz -ljson-c
@@ -45,7 +45,7 @@ FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps vmlinux test unit integration bench demo install clean fuzz
+.PHONY: all deps vmlinux test unit integration bench demo install clean fuzz check-asan
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
@@ -125,6 +125,16 @@ test: deps
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/fuzz.sh
+
+# ebbctl and ebbd built with AddressSanitizer and UBSan (in $(OUTPUT)/asan), then CLI fuzzing
+# against a scratch state and configuration fuzzing through ebbd --check (tests/asan/).
+# ASAN_CLI_RUNS / ASAN_CONFIG_RUNS / ASAN_SEED change the counts and the seed.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+check-asan: deps
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan SAN_CFLAGS="$(SAN)" \
+		$(OUTPUT)/asan/ebbctl $(OUTPUT)/asan/ebbd
+	$(Q)bash tests/asan/fuzz_config.sh $(OUTPUT)/asan $(or $(ASAN_CONFIG_RUNS),2000) $(or $(ASAN_SEED),1)
+	$(Q)bash tests/asan/fuzz_cli.sh $(OUTPUT)/asan $(or $(ASAN_CLI_RUNS),1000) $(or $(ASAN_SEED),1)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
