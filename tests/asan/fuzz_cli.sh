@@ -75,7 +75,7 @@ for ((i = 0; i < N; i++)); do
 		ref=$now
 	elif [ -z "$why" ]; then
 		[ "$now" = "$ref" ] || why+="a failing command changed the maps; "
-		if [ $json -eq 1 ]; then :; else grep -qE '^(Error: |Usage: )' "$TMP/err" || why+="no 'Error:' line; "; fi
+		grep -qE '^(Error: |Usage: )' "$TMP/err" || grep -q '"error"' "$TMP/out" || why+="no 'Error:' line (nor {\"error\": ...} with -j); "
 		ref=$now
 	fi
 	if [ $json -eq 1 ] && [ -s "$TMP/out" ]; then

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 			memset(&vals[j], 0, sizeof(vals[j]));
 			vals[j].node_id = members[v][(i / nv) % n_members[v]];
 			vals[j].vip_id = vids[v];
-			vals[j].last_seen_ns = now;
+			vals[j].seen = ebb_seen_tick(now);
 		}
 		if (bpf_map_update_batch(e.flows_fd, keys, vals, &cnt, &bo)) {
 			fprintf(stderr, "Error: batch update: %s\n", strerror(errno));
