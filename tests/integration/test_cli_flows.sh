@@ -91,7 +91,7 @@ flows_of vip "$VIPA" >"$TMP/pinned"
 awk '{print $1, $2}' "$TMP/lookups" | sort -n >"$TMP/named"
 cmp -s "$TMP/named" "$TMP/pinned" &&
 	pass "64 ACKs through the balancer: every flow pinned to the node flow lookup named" ||
-	{ diff "$TMP/named" "$TMP/pinned" >"$TMP/diff"; fail "64 ACKs: pinned where flow lookup said (diff: named / pinned)" "$TMP/diff"; }
+	{ paste "$TMP/named" "$TMP/pinned" | awk '$1 != $3 || $2 != $4' >"$TMP/diff"; fail "64 ACKs: pinned where flow lookup said (named | pinned, where they differ; $(wc -l <"$TMP/pinned") pinned)" "$TMP/diff"; }
 p=$(awk -v n="$N2" '$2 == n {print $1; exit}' "$TMP/lookups")
 ctl -j flow lookup "$CLIENT:${p:-2000}" "$VIPA" | grep -q '"path": *"pinned"' &&
 	pass "flow lookup of a pinned flow says pinned" || fail "flow lookup of a pinned flow says pinned"
