@@ -60,7 +60,7 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	live = ebb_flow_live(&f->key, &f->val, v, c->now);
 	ebb_fmt_addr(f->key.src, f->key.family, src, sizeof(src));
 	ebb_fmt_vip(&vk, vip, sizeof(vip));
-	if (!bpf_map_lookup_elem(c->e->nodes_fd, &f->val.node_id, &node) && node.family)
+	if (!bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ f->val.node_id }, &node) && node.family)
 		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
 	age = ebb_flow_age_ns(&f->val, c->now) / 1e9;
 	c->shown++;
@@ -218,7 +218,8 @@ static int do_lookup(int argc, char **argv)
 	snprintf(pins, sizeof(pins), "%s/syn_pins", e.bpffs);
 	syn_fd = bpf_obj_get(pins);
 	if (!bpf_map_lookup_elem(e.flows_fd, &fk, &flow)) {
-		if (!bpf_map_lookup_elem(e.nodes_fd, &flow.node_id, &node) &&
+		/* The entry's node id is narrower than the nodes map's key. */
+		if (!bpf_map_lookup_elem(e.nodes_fd, &(__u32){ flow.node_id }, &node) &&
 		    (node.state == EBB_NODE_ACTIVE || node.state == EBB_NODE_DRAINING)) {
 			node_id = flow.node_id;
 			why = "pinned in the flow table";
