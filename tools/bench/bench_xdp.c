@@ -1137,17 +1137,22 @@ static void setup(void)
 	 * without asking the flow table (ebb_vip.rings_changed). --rings-settling keeps them
 	 * "just changed": every SYN asks it, as for 135 s after a change. */
 	for (int k = 0; k < N_INST && !opt_settling; k++) {
-		struct ebb_vip_key vk, *prev = NULL;
+		struct ebb_vip_key keys[EBB_MAX_VIPS], *prev = NULL;
 		__u32 long_ago = ebb_seen_tick(ebb_now_ns()) - (__u32)EBB_SYN_RETRY_TICKS - 600;
+		int n = 0;
 
-		while (!bpf_map_get_next_key(insts[k].e.vips_fd, prev, &vk)) {
+		/* keys first: an update re-links a hash entry, which a key walk must not see */
+		while (n < EBB_MAX_VIPS && !bpf_map_get_next_key(insts[k].e.vips_fd, prev, &keys[n])) {
+			prev = &keys[n];
+			n++;
+		}
+		for (int i = 0; i < n; i++) {
 			struct ebb_vip v;
 
-			prev = &vk;
-			if (bpf_map_lookup_elem(insts[k].e.vips_fd, &vk, &v))
+			if (bpf_map_lookup_elem(insts[k].e.vips_fd, &keys[i], &v))
 				continue;
 			v.rings_changed = long_ago;
-			if (bpf_map_update_elem(insts[k].e.vips_fd, &vk, &v, BPF_EXIST))
+			if (bpf_map_update_elem(insts[k].e.vips_fd, &keys[i], &v, BPF_EXIST))
 				die("cannot age the VIP's rings_changed: %s", strerror(errno));
 		}
 	}
