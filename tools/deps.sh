@@ -8,6 +8,7 @@ PKGS=(
   libclang-rt-14-dev                      # clang's libFuzzer and sanitizer runtimes (tests/fuzz)
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
   libconfig-dev libmicrohttpd-dev                          # ebbd: config file, metrics endpoint
+  libcurl4-openssl-dev                                     # fleet: etcd's v3 JSON gateway over HTTP
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
   nginx-light wrk curl python3                              # real servers, real clients, test glue
   bird2 etcd-server etcd-client                            # the fleet: BGP/ECMP, desired state
