@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The fleet's desired state as it lives in etcd, shared by ebbd (which applies it to the pinned
+ * maps) and ebbctl (which writes it). Key layout (doc/fleet.md has the whole story):
+ *
+ *   /ebb/F/state/serial         bumped by every write of the desired state: its mod_revision
+ *                               is the state's revision, the one hosts report as applied
+ *   /ebb/F/state/vips/VIP       {"fwd":"dsr","tcp_idle_s":…,"udp_idle_s":…,"fin_s":…,
+ *                                "drain_timeout_s":…[,"encap_src4":…][,"encap_src6":…]}
+ *   /ebb/F/state/nodes/ADDR     {"state":"draining","since":UNIX_S,"drain_timeout_s":N,
+ *                                "before_down":…,"mac":…,"weights":{"VIP":W,…}}
+ *   /ebb/F/state/hosts/HOST     {"drain":true}              a host drained by the operator
+ *   /ebb/F/leader               HOST, under the leader's lease
+ *   /ebb/F/hosts/HOST           the host's report, under its lease (gone when it is)
+ *   /ebb/F/last/HOST            the same report without a lease: what the host said last
+ *
+ * The marker: ebbd pins a one-entry BPF array `fleet` next to the balancer's maps holding
+ * {"fleet":…, "host":…, "etcd":[…], "lease_ttl":…}, which ebbctl finds with --bpffs alone.
+ */
+#ifndef EBB_FLEET_H
+#define EBB_FLEET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "libebb.h"
+#include "etcd.h"
+
+#define FLEET_NAME_MAX 64
+#define FLEET_MARKER "fleet"
+#define FLEET_MARKER_SIZE 2048
+
+struct fleet_vip {
+	struct ebb_vip_key key;
+	char name[64];
+	struct ebb_vip_opts o; /* timeouts always set; encap sources only when given */
+	int64_t mod_rev;
+};
+
+struct fleet_weight {
+	struct ebb_vip_key vip;
+	__u32 weight;
+};
+
+struct fleet_node {
+	struct ebb_addr addr;
+	char name[64];
+	__u8 state, before_down;
+	bool have_mac;
+	__u8 mac[6];
+	__u32 drain_timeout_s; /* this drain's own, 0 = the VIPs' */
+	double since; /* wall-clock time of the last state change (hosts share no monotonic clock) */
+	int n_w;
+	struct fleet_weight w[EBB_MAX_VIPS];
+	int64_t mod_rev;
+};
+
+struct fleet_hostcfg {
+	char name[FLEET_NAME_MAX];
+	bool drain;
+	int64_t mod_rev;
+};
+
+struct fleet_state {
+	int64_t rev; /* mod_revision of the serial key: 0 while nothing was ever written */
+	int64_t store_rev; /* the store's revision when read */
+	int n_vips, n_nodes, n_hosts;
+	struct fleet_vip vips[EBB_MAX_VIPS];
+	struct fleet_node *nodes; /* n_nodes of them */
+	struct fleet_hostcfg *hosts;
+};
+
+/* The marker ebbd leaves next to the pins. */
+struct fleet_marker {
+	char fleet[FLEET_NAME_MAX], host[FLEET_NAME_MAX];
+	int n_etcd;
+	char etcd[ETCD_MAX_ENDPOINTS][256];
+	int lease_ttl;
+};
+
+int fleet_marker_write(const char *bpffs, const struct fleet_marker *m, struct ebb_err *err);
+/* 0 and *m when bpffs holds a marker, -ENOENT when it does not (not a fleet host). */
+int fleet_marker_read(const char *bpffs, struct fleet_marker *m);
+void fleet_marker_remove(const char *bpffs);
+
+/* "/ebb/F/" + rest */
+void fleet_key(char *buf, size_t len, const char *fleet, const char *rest);
+bool fleet_name_ok(const char *s);
+
+/* Reads the whole desired state (one range over /ebb/F/state/). */
+int fleet_state_read(struct etcd *c, const char *fleet, struct fleet_state *s);
+void fleet_state_free(struct fleet_state *s);
+int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct fleet_state *s);
+
+json_object *fleet_vip_json(const struct fleet_vip *v);
+json_object *fleet_node_json(const struct fleet_node *n);
+struct fleet_vip *fleet_vip_find(struct fleet_state *s, const struct ebb_vip_key *k);
+struct fleet_node *fleet_node_find(struct fleet_state *s, const struct ebb_addr *a);
+struct fleet_hostcfg *fleet_host_find(struct fleet_state *s, const char *name);
+
+double fleet_wall(void); /* CLOCK_REALTIME in seconds */
+
+#endif
