@@ -15,6 +15,7 @@
 #include <libconfig.h>
 
 #include "ebbd.h"
+#include "fleet.h"
 
 const char *const hook_event_name[EV_MAX] = { "drained", "down", "up", "scale-in", "scale-out" };
 static const char *const hook_key[EV_MAX] = { "on-drained", "on-down", "on-up", "on-scale-in",
@@ -423,11 +424,56 @@ static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struc
 	return get_hooks(g, p->hooks);
 }
 
+static int parse_fleet(const config_setting_t *g, struct fleet_cfg *f)
+{
+	static const char *const known[] = { "name", "host", "etcd", "lease-ttl", "bird-socket",
+					     "bird-dir", "birdc", NULL };
+	const config_setting_t *eps = config_setting_get_member(g, "etcd"), *s;
+
+	*f = (struct fleet_cfg){ .enabled = true, .line = config_setting_source_line(g), .lease_ttl = 5 };
+	if (check_names(g, known) || get_str(g, "name", &f->name, true) || get_str(g, "host", &f->host, true) ||
+	    get_int(g, "lease-ttl", &f->lease_ttl, 2, 300) || get_str(g, "bird-socket", &f->bird_socket, false) ||
+	    get_str(g, "bird-dir", &f->bird_dir, false) || get_str(g, "birdc", &f->birdc, false))
+		return -1;
+	if (!fleet_name_ok(f->name))
+		return cerr(config_setting_get_member(g, "name"),
+			    "fleet 'name' must be 1..63 letters, digits, '-', '_' or '.', not \"%s\"", f->name);
+	if (!fleet_name_ok(f->host))
+		return cerr(config_setting_get_member(g, "host"),
+			    "fleet 'host' must be 1..63 letters, digits, '-', '_' or '.', not \"%s\"", f->host);
+	if (!eps)
+		return cerr(g, "fleet has no 'etcd' (its endpoints: etcd = [\"http://ADDR:2379\", …];)");
+	if ((config_setting_type(eps) != CONFIG_TYPE_ARRAY && config_setting_type(eps) != CONFIG_TYPE_LIST) ||
+	    config_setting_length(eps) < 1 || config_setting_length(eps) > FLEET_MAX_ETCD)
+		return cerr(eps, "fleet 'etcd' must be an array of 1..%d \"http://ADDR:PORT\" strings", FLEET_MAX_ETCD);
+	for (int i = 0; i < config_setting_length(eps); i++) {
+		const char *ep;
+
+		s = config_setting_get_elem(eps, i);
+		ep = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+		if (!ep || strncmp(ep, "http://", 7) || strlen(ep) < 8 || strlen(ep) > 200 || strpbrk(ep, " \t\r\n"))
+			return cerr(s, "fleet 'etcd' endpoint must be \"http://ADDR:PORT\"%s%s%s", ep ? ", not \"" : "",
+				    ep ? ep : "", ep ? "\"" : "");
+		f->etcd[f->n_etcd++] = strdup(ep);
+	}
+	if (!!f->bird_socket != !!f->bird_dir)
+		return cerr(g, "fleet needs both 'bird-socket' and 'bird-dir' (BIRD control), or neither");
+	if (f->bird_dir && f->bird_dir[0] != '/')
+		return cerr(config_setting_get_member(g, "bird-dir"), "'bird-dir' must be an absolute directory");
+	if (f->bird_socket && f->bird_socket[0] != '/')
+		return cerr(config_setting_get_member(g, "bird-socket"), "'bird-socket' must be an absolute path");
+	if (!f->birdc)
+		f->birdc = strdup("birdc");
+	return 0;
+}
+
 int config_load(const char *path, struct config *c)
 {
 	static const char *const known[] = { "bpffs", "interval", "drain-check", "drain-lost-quiet",
 					     "walk-cpu", "metrics", "hook-timeout", "hooks", "pools",
-					     NULL };
+					     "fleet", NULL };
+	const config_setting_t *fleet;
+	int ferr = 0;
 	const config_setting_t *root, *pools;
 	double walk_pct = c->walk_cpu * 100;
 	config_t cfg;
@@ -491,6 +537,9 @@ int config_load(const char *path, struct config *c)
 			goto out;
 		}
 	}
+	fleet = group(root, "fleet", &ferr);
+	if (ferr || (fleet && parse_fleet(fleet, &c->fleet)))
+		goto out;
 	if (c->bpffs && c->bpffs[0] != '/') {
 		cerr(config_setting_get_member(root, "bpffs"), "'bpffs' must be an absolute directory");
 		goto out;
@@ -517,6 +566,13 @@ out:
 
 void config_free(struct config *c)
 {
+	free(c->fleet.name);
+	free(c->fleet.host);
+	for (int i = 0; i < c->fleet.n_etcd; i++)
+		free(c->fleet.etcd[i]);
+	free(c->fleet.bird_socket);
+	free(c->fleet.bird_dir);
+	free(c->fleet.birdc);
 	free(c->bpffs);
 	free(c->metrics);
 	for (int ev = 0; ev < EV_MAX; ev++)

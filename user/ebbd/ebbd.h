@@ -77,7 +77,21 @@ struct pool_cfg {
 	char **hooks[EV_MAX]; /* this pool's own, else the global ones */
 };
 
+/* fleet = { … }: this host is one of several sharing a desired state in etcd (fleet.c) */
+#define FLEET_MAX_ETCD 8
+struct fleet_cfg {
+	bool enabled;
+	int line;
+	char *name, *host;
+	int n_etcd;
+	char *etcd[FLEET_MAX_ETCD];
+	int lease_ttl; /* seconds: the host's liveness lease, also the leader's */
+	char *bird_socket, *bird_dir; /* BIRD control; both or neither */
+	char *birdc; /* the birdc program (default "birdc") */
+};
+
 struct config {
+	struct fleet_cfg fleet;
 	char *bpffs;
 	double interval; /* measurement, scaling, probes */
 	double drain_check; /* drain completion */
@@ -230,6 +244,20 @@ void scale_reset(struct agent *a);
 /* hooks.c */
 void hook_fire(struct agent *a, int ev, const struct node *n, int pool, const char *old_state,
 	       const char *new_state, long long flows_cut, const char *extra_env);
+
+/* fleet.c: fleet mode (doc/fleet.md) */
+int fleet_start(struct agent *a);
+void fleet_stop(void);
+bool fleet_enabled(void);
+bool fleet_is_leader(void);
+void fleet_tick(struct agent *a, __u64 now);
+long long fleet_flows(const char *node, long long local);
+/* The leader's decision, written to etcd before the maps; -EAGAIN: not now (not the leader,
+ * etcd unreachable, the node changed, or another host may still carry the node's flows). */
+int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev);
+void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
+void fleet_status_json(json_object *o);
+int fleet_metrics(char *buf, size_t len);
 
 /* metrics.c */
 /* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */

@@ -53,7 +53,13 @@ static void reload(struct agent *a)
 			a->cfg_path);
 		return;
 	}
-	/* bpffs and the metrics address are taken at start only. */
+	/* bpffs, the metrics address and the fleet block are taken at start only. */
+	{
+		struct fleet_cfg keep = a->cfg.fleet, dropped = fresh.fleet;
+
+		a->cfg.fleet = dropped;
+		fresh.fleet = keep;
+	}
 	config_free(&a->cfg);
 	a->cfg = fresh;
 	scale_reset(a);
@@ -116,6 +122,9 @@ static int run(struct agent *a)
 	scale_reset(a);
 	if (metrics_start(a->cfg.metrics ? a->cfg.metrics : ""))
 		return 1;
+	/* after the signal mask: the fleet thread inherits it */
+	if (fleet_start(a))
+		return 1;
 	{
 		json_object *ev = log_new(LOG_INFO, "start");
 
@@ -143,14 +152,22 @@ static int run(struct agent *a)
 				drain_tick(a, ebb_now_ns());
 				health_tick(a, now);
 				if (cycle) {
+					static __u64 saved[EBB_MAX_NODES];
+
 					measure_counters(a, now);
 					probe_cycle(a);
+					/* a fleet's leader scales on fleet-wide flows; other hosts decide nothing */
+					if (fleet_enabled())
+						fleet_scale_sums(a, saved, false);
 					scale_cycle(a, ebb_now_ns());
+					if (fleet_enabled())
+						fleet_scale_sums(a, saved, true);
 					a->cycle_ms = (ebb_now_ns() - now) / 1e6;
 					if (log_enabled(LOG_DEBUG))
 						cycle_log(a);
 				}
 			}
+			fleet_tick(a, ebb_now_ns());
 			if (cycle)
 				next_cycle = now + (__u64)(a->cfg.interval * NS_PER_S);
 			metrics_render(a, ebb_now_ns());
@@ -189,6 +206,7 @@ static int run(struct agent *a)
 		net_timeouts(now);
 		proc_timeouts(now);
 	}
+	fleet_stop();
 	metrics_stop();
 	log_msg(LOG_INFO, "stop", "clean exit");
 	return 0;
@@ -265,7 +283,11 @@ int main(int argc, char **argv)
 	if (check) {
 		if (config_load(check, &a->cfg))
 			return 1;
-		printf("%s: OK (%d pool%s)\n", check, a->cfg.n_pools, a->cfg.n_pools == 1 ? "" : "s");
+		printf("%s: OK (%d pool%s", check, a->cfg.n_pools, a->cfg.n_pools == 1 ? "" : "s");
+		if (a->cfg.fleet.enabled)
+			printf("; fleet \"%s\", host \"%s\", %d etcd endpoint%s", a->cfg.fleet.name,
+			       a->cfg.fleet.host, a->cfg.fleet.n_etcd, a->cfg.fleet.n_etcd == 1 ? "" : "s");
+		printf(")\n");
 		return 0;
 	}
 	if (a->cfg_path && config_load(a->cfg_path, &a->cfg))

@@ -352,6 +352,12 @@ void metrics_render(const struct agent *a, __u64 now)
 	fprintf(f, "ebb_agent_health_check_failures_total %llu\n", (unsigned long long)a->check_failures);
 	help(f, "ebb_agent_state_open", "gauge", "1 while ebbd has the pinned maps open");
 	fprintf(f, "ebb_agent_state_open %d\n", a->open);
+	{
+		char fl[2048]; /* fleet mode's lines (fleet.c), if any */
+
+		if (fleet_metrics(fl, sizeof(fl)))
+			fputs(fl, f);
+	}
 	fclose(f);
 
 	pthread_mutex_lock(&page_lock);

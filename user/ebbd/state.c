@@ -258,6 +258,12 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	struct ebb_node now;
 	int ret;
 
+	/* In a fleet only the leader decides, and the decision goes to etcd first (fleet.c). */
+	ret = fleet_transition(a, n, to, drain_timeout_s, ev);
+	if (ret) {
+		json_object_put(ev);
+		return ret;
+	}
 	ret = ebb_trylock(&a->e);
 	if (ret) {
 		/* An ebbctl is writing: decide again next tick, on what it wrote. */

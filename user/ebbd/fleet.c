@@ -1,0 +1,1056 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Fleet mode (doc/fleet.md): several LB hosts share one desired state in etcd.
+ *
+ * A thread of its own talks to etcd, so that the main loop never waits for the network:
+ *  - every 100 ms one range request over /ebb/F/ (the desired state, the leader key, every
+ *    host's report); when the state's revision (the serial key's mod_revision) moved, or the
+ *    pinned maps were re-created, it makes the maps match, whole, through libebb's operations
+ *    under the writers' lock, and records that revision as applied;
+ *  - it holds this host's lease (keepalive every TTL/4) and publishes the host's report under
+ *    it (/ebb/F/hosts/H) and without it (/ebb/F/last/H, what the host said last);
+ *  - it takes the leader key when it is free (a transaction creating it under the lease).
+ * The main loop hands it the per-node flow counts it measured, and reads back what it needs:
+ * whether this host leads (only then does node_transition decide, and it writes to etcd
+ * first, fenced by the leader key), the other hosts' reports (fleet-wide sums), and what BIRD
+ * should announce (files + `birdc configure`, run by the main loop as a child process).
+ *
+ * Cut off from etcd, nothing changes in the maps and nothing is decided; the routes stay as
+ * they were (see doc/fleet.md, "Partitions": withdrawing would turn an etcd outage into an
+ * outage of every host).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "ebbd.h"
+#include "fleet.h"
+
+#define POLL_NS (100 * 1000000ULL)
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_t thread;
+	bool running, stop;
+	struct fleet_cfg cfg;
+	char bpffs[512];
+	/* written by the thread */
+	bool etcd_ok, ever_ok, synced, leader, host_drain;
+	__u64 lease_until; /* monotonic: this host's lease surely lives until then */
+	int64_t seen_rev, applied_rev, store_rev;
+	char leader_name[FLEET_NAME_MAX];
+	json_object *live, *last; /* {host: report} */
+	struct fleet_state st; /* the state last read (for announcements and decisions) */
+	bool have_st;
+	/* written by the main loop */
+	char *flows; /* {"ADDR": n, …} */
+	double vip_pps;
+	bool attached, announcing, bird_known;
+	__u64 quiet_since; /* when VIP traffic was last seen above zero (host drain) */
+	char state[16]; /* active | draining | inactive (host drain) */
+} F = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* the main loop's own etcd client, for the leader's writes */
+static struct etcd main_etcd;
+static bool main_etcd_ok;
+
+static __u64 mono_ns(void)
+{
+	return ebb_now_ns();
+}
+
+static void key(char *buf, size_t len, const char *rest)
+{
+	fleet_key(buf, len, F.cfg.name, rest);
+}
+
+static long etcd_timeout_ms(void)
+{
+	long t = F.cfg.lease_ttl * 1000L / (2 * F.cfg.n_etcd);
+
+	return t < 200 ? 200 : t > 1000 ? 1000 : t;
+}
+
+/* ---- applying the desired state to the maps ---- */
+
+static __u64 since_ns(double since_wall)
+{
+	double ago = fleet_wall() - since_wall;
+	__u64 now = mono_ns();
+
+	if (since_wall <= 0 || ago < 0)
+		return now;
+	return (__u64)(ago * NS_PER_S) > now ? 1 : now - (__u64)(ago * NS_PER_S);
+}
+
+static int apply_err(int *errs, const char *what, const char *name, const char *msg)
+{
+	json_object *ev = log_new(LOG_ERROR, "fleet_apply_failed");
+
+	jstr(ev, "what", what);
+	jstr(ev, "object", name);
+	jstr(ev, "error", msg);
+	log_emit(ev);
+	(*errs)++;
+	return -1;
+}
+
+static bool vip_same_fwd(const struct ebb_vip *v, const struct ebb_vip_opts *o)
+{
+	return v->fwd == o->fwd && v->encap_src4 == o->encap_src4 &&
+	       !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
+}
+
+static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
+{
+	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
+	struct ebb_err err = {};
+	int n_gone = 0;
+
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		prev = &k;
+		if (!fleet_vip_find(st, &k) && n_gone < EBB_MAX_VIPS)
+			gone[n_gone++] = k;
+	}
+	for (int i = 0; i < n_gone; i++) {
+		char name[64];
+
+		ebb_fmt_vip(&gone[i], name, sizeof(name));
+		if (ebb_vip_del(e, &gone[i], true, &err))
+			apply_err(errs, "vip del", name, err.msg);
+		else
+			(*changes)++;
+	}
+	for (int i = 0; i < st->n_vips; i++) {
+		struct fleet_vip *fv = &st->vips[i];
+		struct ebb_vip_opts o = fv->o;
+		struct ebb_vip cur;
+
+		/* ipip without a given outer source: this host's own device addresses */
+		if (o.fwd == EBB_FWD_IPIP)
+			ebb_device_sources(F.bpffs, &o.encap_src4, o.encap_src6);
+		if (!ebb_vip_find(e, &fv->key, &cur)) {
+			if (vip_same_fwd(&cur, &o)) {
+				if (cur.tcp_idle_s != o.tcp_idle_s || cur.udp_idle_s != o.udp_idle_s ||
+				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s) {
+					cur.tcp_idle_s = o.tcp_idle_s;
+					cur.udp_idle_s = o.udp_idle_s;
+					cur.fin_s = o.fin_s;
+					cur.drain_timeout_s = o.drain_timeout_s;
+					if (bpf_map_update_elem(e->vips_fd, &fv->key, &cur, BPF_EXIST))
+						apply_err(errs, "vip timeouts", fv->name, strerror(errno));
+					else
+						(*changes)++;
+				}
+				continue;
+			}
+			/* another forwarding mode: the VIP is made again (its flows re-placed) */
+			if (ebb_vip_del(e, &fv->key, true, &err)) {
+				apply_err(errs, "vip del", fv->name, err.msg);
+				continue;
+			}
+		}
+		if (ebb_vip_add(e, &fv->key, &o, &err))
+			apply_err(errs, "vip add", fv->name, err.msg);
+		else
+			(*changes)++;
+	}
+	return 0;
+}
+
+static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *changes)
+{
+	struct ebb_err err = {};
+	struct ebb_node cur;
+	__u32 id;
+	bool is_new = ebb_node_find(e, &fn->addr, &id, &cur) != 0;
+
+	/* memberships: those no longer wanted first, then the new ones, then weights */
+	if (!is_new) {
+		struct ebb_member_key mk, *prev = NULL, drop[EBB_MAX_VIPS];
+		int n_drop = 0;
+
+		while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
+			struct ebb_vip_key vk;
+			bool want = false;
+
+			prev = &mk;
+			if (mk.node_id != id || ebb_vip_by_id(e, mk.vip_id, &vk, NULL))
+				continue;
+			for (int i = 0; i < fn->n_w && !want; i++)
+				want = !memcmp(&fn->w[i].vip, &vk, sizeof(vk));
+			if (!want && n_drop < EBB_MAX_VIPS)
+				drop[n_drop++] = mk;
+		}
+		for (int i = 0; i < n_drop; i++) {
+			struct ebb_vip_key vk;
+
+			if (ebb_vip_by_id(e, drop[i].vip_id, &vk, NULL))
+				continue;
+			if (ebb_node_del(e, &fn->addr, &vk, true, &err))
+				apply_err(errs, "node del vip", fn->name, err.msg);
+			else
+				(*changes)++;
+		}
+		if (fn->have_mac && memcmp(cur.mac, fn->mac, 6)) {
+			memcpy(cur.mac, fn->mac, 6);
+			if (bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST))
+				apply_err(errs, "node mac", fn->name, strerror(errno));
+			else
+				(*changes)++;
+		}
+	}
+	for (int i = 0; i < fn->n_w; i++) {
+		struct ebb_node_opts o = { .weight = fn->w[i].weight, .have_mac = fn->have_mac };
+		struct ebb_member m;
+		struct ebb_vip v;
+
+		memcpy(o.mac, fn->mac, 6);
+		if (ebb_vip_find(e, &fn->w[i].vip, &v))
+			continue; /* its VIP failed to apply: said already */
+		if (!is_new && !ebb_node_find(e, &fn->addr, &id, &cur) &&
+		    !bpf_map_lookup_elem(e->members_fd, &(struct ebb_member_key){ .vip_id = v.id, .node_id = id }, &m)) {
+			if (m.weight != fn->w[i].weight) {
+				m.weight = fn->w[i].weight;
+				if (bpf_map_update_elem(e->members_fd,
+							&(struct ebb_member_key){ .vip_id = v.id, .node_id = id },
+							&m, BPF_EXIST) ||
+				    ebb_rings_rebuild(e, v.id, &err))
+					apply_err(errs, "node weight", fn->name, err.msg[0] ? err.msg : strerror(errno));
+				else
+					(*changes)++;
+			}
+			continue;
+		}
+		/* a new node starts out of the tables (inactive), then takes its state below */
+		o.inactive = ebb_node_find(e, &fn->addr, NULL, NULL) != 0 && fn->state != EBB_NODE_ACTIVE;
+		if (ebb_node_add(e, &fn->addr, &fn->w[i].vip, &o, &err)) {
+			apply_err(errs, "node add", fn->name, err.msg);
+			continue;
+		}
+		(*changes)++;
+		is_new = false;
+	}
+	if (ebb_node_find(e, &fn->addr, &id, &cur))
+		return 0; /* a node of no VIP that is not here: nothing to hold it */
+	if (cur.state != fn->state || (fn->state == EBB_NODE_DRAINING && cur.drain_timeout_s != fn->drain_timeout_s)) {
+		if (ebb_node_set_state(e, &fn->addr, fn->state, fn->drain_timeout_s, &err))
+			return apply_err(errs, "node state", fn->name, err.msg);
+		(*changes)++;
+		if (!ebb_node_find(e, &fn->addr, &id, &cur)) {
+			/* the fleet's clock for the drain, and where a down node returns to */
+			cur.state_since_ns = since_ns(fn->since);
+			if (fn->state == EBB_NODE_DOWN)
+				cur.state_before_down = fn->before_down;
+			bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST);
+		}
+	}
+	return 0;
+}
+
+static int apply_state(struct fleet_state *st, int *changes)
+{
+	struct ebb_err err = {};
+	struct ebb e;
+	int errs = 0;
+
+	if (ebb_open(&e, F.bpffs, &err))
+		return -ENOENT;
+	if (ebb_lock(&e, &err)) {
+		ebb_close(&e);
+		return -EAGAIN;
+	}
+	apply_vips(&e, st, &errs, changes);
+	/* nodes the fleet no longer has */
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct ebb_node n;
+		struct ebb_addr a;
+		char name[64];
+
+		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
+			continue;
+		memcpy(a.a, n.addr, sizeof(a.a));
+		a.family = n.family;
+		if (fleet_node_find(st, &a))
+			continue;
+		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
+		if (ebb_node_del(&e, &a, NULL, true, &err))
+			apply_err(&errs, "node del", name, err.msg);
+		else
+			(*changes)++;
+	}
+	for (int i = 0; i < st->n_nodes; i++)
+		apply_node(&e, &st->nodes[i], &errs, changes);
+	ebb_unlock(&e);
+	ebb_close(&e);
+	return errs ? -EIO : 0;
+}
+
+static int pins_ino(ino_t *ino)
+{
+	char path[600];
+	struct stat s;
+
+	snprintf(path, sizeof(path), "%s/nodes", F.bpffs);
+	if (stat(path, &s))
+		return -1;
+	*ino = s.st_ino;
+	return 0;
+}
+
+/* ---- the report ---- */
+
+static char *report_json(bool *announcing, bool with_pps)
+{
+	json_object *r = json_object_new_object(), *fl;
+	char *out;
+
+	pthread_mutex_lock(&F.mu);
+	json_object_object_add(r, "host", json_object_new_string(F.cfg.host));
+	json_object_object_add(r, "applied", json_object_new_int64(F.applied_rev));
+	json_object_object_add(r, "seen", json_object_new_int64(F.seen_rev));
+	json_object_object_add(r, "status", json_object_new_string(F.announcing ? "announcing" : "withdrawn"));
+	json_object_object_add(r, "state", json_object_new_string(F.state[0] ? F.state : "active"));
+	json_object_object_add(r, "attached", json_object_new_boolean(F.attached));
+	json_object_object_add(r, "in_step", json_object_new_boolean(F.synced && F.applied_rev == F.seen_rev));
+	json_object_object_add(r, "leader", json_object_new_boolean(F.leader));
+	json_object_object_add(r, "etcd", json_object_new_string("ok"));
+	json_object_object_add(r, "vip_pps", json_object_new_double(with_pps ? (long long)(F.vip_pps * 10) / 10.0 : 0));
+	fl = F.flows ? json_tokener_parse(F.flows) : NULL;
+	json_object_object_add(r, "flows", fl ? fl : json_object_new_object());
+	*announcing = F.announcing;
+	pthread_mutex_unlock(&F.mu);
+	out = strdup(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(r);
+	return out;
+}
+
+/* ---- the thread ---- */
+
+static void set_leader(bool leader, const char *who)
+{
+	bool was;
+
+	pthread_mutex_lock(&F.mu);
+	was = F.leader;
+	F.leader = leader;
+	snprintf(F.leader_name, sizeof(F.leader_name), "%s", who ? who : "");
+	pthread_mutex_unlock(&F.mu);
+	if (leader != was)
+		log_msg(LOG_INFO, leader ? "fleet_leader" : "fleet_leader_lost",
+			leader ? "this host (%s) now decides for fleet %s" : "this host (%s) no longer decides for fleet %s",
+			F.cfg.host, F.cfg.name);
+}
+
+static void *thread_main(void *arg)
+{
+	struct etcd c;
+	int64_t lease = 0;
+	__u64 next_keepalive = 0, next_report = 0, last_report_ok = 0, apply_retry = 0;
+	char *last_report = NULL, *last_nopps = NULL, hostkey[256], lastkey[256], leaderkey[128], prefix[128], rest[128];
+	char *eps[FLEET_MAX_ETCD];
+	ino_t ino = 0;
+	bool said_down = false;
+
+	(void)arg;
+	for (int i = 0; i < F.cfg.n_etcd; i++)
+		eps[i] = F.cfg.etcd[i];
+	if (etcd_init(&c, eps, F.cfg.n_etcd, etcd_timeout_ms())) {
+		log_msg(LOG_ERROR, "fleet_failed", "%s", c.err);
+		return NULL;
+	}
+	snprintf(rest, sizeof(rest), "hosts/%s", F.cfg.host);
+	key(hostkey, sizeof(hostkey), rest);
+	snprintf(rest, sizeof(rest), "last/%s", F.cfg.host);
+	key(lastkey, sizeof(lastkey), rest);
+	key(leaderkey, sizeof(leaderkey), "leader");
+	key(prefix, sizeof(prefix), "");
+
+	while (!__atomic_load_n(&F.stop, __ATOMIC_RELAXED)) {
+		__u64 now = mono_ns(), t0 = now;
+		struct etcd_range r;
+		struct fleet_state st;
+		json_object *live, *last;
+		char leader[FLEET_NAME_MAX] = "";
+		bool ok = true, announcing, force_report = false;
+		ino_t cur_ino = 0;
+		char *rep;
+
+		/* the lease: granted once, kept alive every TTL/4 */
+		if (!lease) {
+			if (!etcd_lease_grant(&c, F.cfg.lease_ttl, &lease)) {
+				pthread_mutex_lock(&F.mu);
+				F.lease_until = t0 + F.cfg.lease_ttl * NS_PER_S;
+				pthread_mutex_unlock(&F.mu);
+				next_keepalive = t0 + F.cfg.lease_ttl * NS_PER_S / 4;
+				force_report = true;
+			} else {
+				lease = 0;
+				ok = false;
+			}
+		} else if (now >= next_keepalive) {
+			int64_t ttl = 0;
+
+			if (etcd_lease_keepalive(&c, lease, &ttl)) {
+				ok = false;
+			} else if (ttl <= 0) {
+				log_msg(LOG_WARN, "fleet_lease_expired", "lease of host %s expired; taking a new one",
+					F.cfg.host);
+				lease = 0;
+				pthread_mutex_lock(&F.mu);
+				F.lease_until = 0;
+				pthread_mutex_unlock(&F.mu);
+				set_leader(false, NULL);
+				continue;
+			} else {
+				pthread_mutex_lock(&F.mu);
+				F.lease_until = t0 + ttl * NS_PER_S;
+				pthread_mutex_unlock(&F.mu);
+				next_keepalive = t0 + F.cfg.lease_ttl * NS_PER_S / 4;
+			}
+		}
+
+		/* everything under /ebb/F/ in one read */
+		if (ok && etcd_get(&c, prefix, true, &r))
+			ok = false;
+		if (!ok) {
+			pthread_mutex_lock(&F.mu);
+			F.etcd_ok = false;
+			pthread_mutex_unlock(&F.mu);
+			if (!said_down) {
+				json_object *ev = log_new(LOG_WARN, "fleet_etcd_unreachable");
+
+				jstr(ev, "error", c.err);
+				jint(ev, "applied_revision", F.applied_rev);
+				jstr(ev, "detail", "forwarding goes on with the state applied last; this host decides nothing until etcd answers");
+				log_emit(ev);
+				said_down = true;
+			}
+			if (mono_ns() >= F.lease_until)
+				set_leader(false, NULL);
+			goto sleep;
+		}
+		if (said_down) {
+			log_msg(LOG_INFO, "fleet_etcd_reachable", "etcd answers again (revision %lld); catching up",
+				(long long)r.revision);
+			said_down = false;
+		}
+		fleet_state_parse(&r, F.cfg.name, &st);
+		live = json_object_new_object();
+		last = json_object_new_object();
+		{
+			char hp[128], lp[128];
+
+			key(hp, sizeof(hp), "hosts/");
+			key(lp, sizeof(lp), "last/");
+			for (int i = 0; i < r.n; i++) {
+				const struct etcd_kv *kv = &r.kvs[i];
+				json_object *o;
+
+				if (!strcmp(kv->key, leaderkey)) {
+					snprintf(leader, sizeof(leader), "%s", kv->value);
+					continue;
+				}
+				if (strncmp(kv->key, hp, strlen(hp)) && strncmp(kv->key, lp, strlen(lp)))
+					continue;
+				if (!(o = json_tokener_parse(kv->value)))
+					continue;
+				json_object_object_add(!strncmp(kv->key, hp, strlen(hp)) ? live : last,
+						       kv->key + strlen(!strncmp(kv->key, hp, strlen(hp)) ? hp : lp), o);
+			}
+		}
+		etcd_range_free(&r);
+
+		/* apply when the state moved, on the first read, or when the maps were re-created */
+		pins_ino(&cur_ino);
+		if ((st.rev != F.applied_rev || !F.synced || cur_ino != ino) && now >= apply_retry) {
+			int changes = 0, ret = cur_ino ? apply_state(&st, &changes) : -ENOENT;
+
+			if (!ret) {
+				json_object *ev = log_new(changes || st.rev != F.applied_rev ? LOG_INFO : LOG_DEBUG,
+							  "fleet_applied");
+
+				jint(ev, "revision", st.rev);
+				jint(ev, "previous", F.applied_rev);
+				jint(ev, "changes", changes);
+				jdbl(ev, "apply_ms", (mono_ns() - now) / 1e6);
+				log_emit(ev);
+				pthread_mutex_lock(&F.mu);
+				F.applied_rev = st.rev;
+				F.synced = true;
+				pthread_mutex_unlock(&F.mu);
+				ino = cur_ino;
+				force_report = true;
+			} else {
+				if (ret == -ENOENT && !F.synced)
+					log_msg(LOG_DEBUG, "fleet_no_state", "no ebb state under %s yet", F.bpffs);
+				apply_retry = now + (ret == -EAGAIN ? POLL_NS : NS_PER_S);
+			}
+		}
+		pthread_mutex_lock(&F.mu);
+		F.etcd_ok = F.ever_ok = true;
+		F.seen_rev = st.rev;
+		F.store_rev = st.store_rev;
+		json_object_put(F.live);
+		json_object_put(F.last);
+		F.live = live;
+		F.last = last;
+		if (F.have_st)
+			fleet_state_free(&F.st);
+		F.st = st;
+		F.have_st = true;
+		F.host_drain = fleet_host_find(&F.st, F.cfg.host) && fleet_host_find(&F.st, F.cfg.host)->drain;
+		pthread_mutex_unlock(&F.mu);
+
+		/* the leader key: taken when free, under this host's lease */
+		if (lease && !leader[0]) {
+			json_object *cmp = json_object_new_array(), *ops = json_object_new_array();
+			bool won = false;
+
+			json_object_array_add(cmp, etcd_cmp(leaderkey, "CREATE", "EQUAL", 0, NULL));
+			json_object_array_add(ops, etcd_op_put(leaderkey, F.cfg.host, lease));
+			if (!etcd_txn(&c, cmp, ops, NULL, &won, NULL, NULL) && won)
+				snprintf(leader, sizeof(leader), "%s", F.cfg.host);
+		}
+		set_leader(lease && !strcmp(leader, F.cfg.host) && mono_ns() < F.lease_until, leader);
+
+		/* the report: when something changed (at most every 200 ms; every 2 s when only the
+		 * packet rate did). Liveness is the lease's business: no heartbeat writes. */
+		if (lease) {
+			char *nopps = report_json(&announcing, false);
+
+			rep = report_json(&announcing, true);
+			if (force_report || !last_report ||
+			    (strcmp(nopps, last_nopps) && mono_ns() - last_report_ok > 200 * 1000000ULL) ||
+			    (strcmp(rep, last_report) && mono_ns() >= next_report)) {
+				json_object *ops = json_object_new_array();
+				bool put_ok = false;
+
+				json_object_array_add(ops, etcd_op_put(hostkey, rep, lease));
+				json_object_array_add(ops, etcd_op_put(lastkey, rep, 0));
+				if (!etcd_txn(&c, NULL, ops, NULL, &put_ok, NULL, NULL)) {
+					free(last_report);
+					free(last_nopps);
+					last_report = rep;
+					last_nopps = nopps;
+					rep = nopps = NULL;
+					last_report_ok = mono_ns();
+					next_report = last_report_ok + 2 * NS_PER_S;
+				}
+			}
+			free(rep);
+			free(nopps);
+		}
+sleep:
+		now = mono_ns();
+		if (now - t0 > NS_PER_S) {
+			json_object *ev = log_new(LOG_WARN, "fleet_slow_poll");
+
+			jint(ev, "ms", (now - t0) / 1000000);
+			jstr(ev, "leader", leader);
+			log_emit(ev);
+		}
+		if (now < t0 + POLL_NS)
+			nanosleep(&(struct timespec){ .tv_nsec = (long)(t0 + POLL_NS - now) }, NULL);
+	}
+	if (lease) {
+		/* the lease goes at once: the leader key with it, and another host leads */
+		etcd_lease_revoke(&c, lease);
+	}
+	free(last_report);
+	free(last_nopps);
+	etcd_free(&c);
+	return NULL;
+}
+
+/* ---- the main loop's side ---- */
+
+int fleet_start(struct agent *a)
+{
+	struct fleet_cfg *fc = &a->cfg.fleet;
+	struct fleet_marker m = {};
+	struct ebb_err err = {};
+	char *eps[FLEET_MAX_ETCD];
+
+	if (!fc->enabled) {
+		/* not (or no longer) a fleet host: ebbctl writes locally again */
+		fleet_marker_remove(a->bpffs);
+		return 0;
+	}
+	F.cfg = *fc; /* the strings stay owned by a->cfg, which a reload keeps (main.c) */
+	snprintf(F.bpffs, sizeof(F.bpffs), "%s", a->bpffs);
+	snprintf(m.fleet, sizeof(m.fleet), "%s", fc->name);
+	snprintf(m.host, sizeof(m.host), "%s", fc->host);
+	m.lease_ttl = fc->lease_ttl;
+	for (int i = 0; i < fc->n_etcd; i++) {
+		snprintf(m.etcd[i], sizeof(m.etcd[i]), "%s", fc->etcd[i]);
+		eps[i] = fc->etcd[i];
+	}
+	m.n_etcd = fc->n_etcd;
+	if (fleet_marker_write(a->bpffs, &m, &err)) {
+		log_msg(LOG_ERROR, "fleet_failed", "%s", err.msg);
+		return -1;
+	}
+	if (etcd_init(&main_etcd, eps, fc->n_etcd, etcd_timeout_ms())) {
+		log_msg(LOG_ERROR, "fleet_failed", "%s", main_etcd.err);
+		return -1;
+	}
+	main_etcd_ok = true;
+	snprintf(F.state, sizeof(F.state), "active");
+	if (fc->bird_dir) {
+		/* created empty when missing; an existing file is left as it is until ebbd knows
+		 * what to announce, so that a restart does not withdraw a host that forwards */
+		for (int v = 4; v <= 6; v += 2) {
+			char path[600];
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/ebb-vips%d.conf", fc->bird_dir, v);
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (fd >= 0)
+				close(fd);
+			else if (errno != EEXIST)
+				log_msg(LOG_ERROR, "fleet_bird_file", "cannot create %s: %s", path, strerror(errno));
+		}
+	}
+	{
+		json_object *ev = log_new(LOG_INFO, "fleet_start");
+
+		jstr(ev, "fleet", fc->name);
+		jstr(ev, "host", fc->host);
+		jint(ev, "lease_ttl_s", fc->lease_ttl);
+		jint(ev, "etcd_endpoints", fc->n_etcd);
+		if (fc->bird_socket)
+			jstr(ev, "bird_socket", fc->bird_socket);
+		log_emit(ev);
+	}
+	if (pthread_create(&F.thread, NULL, thread_main, NULL)) {
+		log_msg(LOG_ERROR, "fleet_failed", "cannot start the fleet thread");
+		return -1;
+	}
+	F.running = true;
+	return 0;
+}
+
+void fleet_stop(void)
+{
+	if (!F.running)
+		return;
+	__atomic_store_n(&F.stop, true, __ATOMIC_RELAXED);
+	pthread_join(F.thread, NULL);
+	F.running = false;
+	if (main_etcd_ok)
+		etcd_free(&main_etcd);
+	main_etcd_ok = false;
+	json_object_put(F.live);
+	json_object_put(F.last);
+	F.live = F.last = NULL;
+	if (F.have_st)
+		fleet_state_free(&F.st);
+	F.have_st = false;
+	free(F.flows);
+	F.flows = NULL;
+}
+
+bool fleet_enabled(void)
+{
+	return F.running;
+}
+
+bool fleet_is_leader(void)
+{
+	bool l;
+
+	if (!F.running)
+		return true;
+	pthread_mutex_lock(&F.mu);
+	l = F.leader && F.etcd_ok && mono_ns() + 500 * 1000000ULL < F.lease_until;
+	pthread_mutex_unlock(&F.mu);
+	return l;
+}
+
+/* ---- BIRD ---- */
+
+static bool bird_busy;
+static __u64 bird_retry_ns;
+static char bird_cur[4096] = "\x01"; /* what the files say now ("\x01": not written yet) */
+
+static void bird_done(int status, bool timed_out, const char *out, void *ctx)
+{
+	(void)ctx;
+	bird_busy = false;
+	if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		json_object *ev = log_new(LOG_ERROR, "fleet_bird_failed");
+
+		jstr(ev, "socket", F.cfg.bird_socket);
+		jbool(ev, "timed_out", timed_out);
+		jstr(ev, "output", out);
+		log_emit(ev);
+		bird_cur[0] = '\x01'; /* try again */
+		bird_retry_ns = mono_ns() + NS_PER_S;
+		return;
+	}
+	log_msg(LOG_DEBUG, "fleet_bird_configured", "%s", out);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	char tmp[700];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	if (fclose(f) || rename(tmp, path)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the two route files and asks BIRD to reconfigure when what to announce changed. */
+static void bird_sync(bool announce, const struct fleet_state *st)
+{
+	char v4[2048] = "", v6[2048] = "", both[4096], path[600];
+	char *argv[] = { F.cfg.birdc, "-s", F.cfg.bird_socket, "configure", NULL };
+
+	if (!F.cfg.bird_dir)
+		return;
+	for (int i = 0; announce && st && i < st->n_vips; i++) {
+		const struct ebb_vip_key *k = &st->vips[i].key;
+		char addr[64], line[128], *buf = k->family == EBB_FAMILY_V4 ? v4 : v6;
+		size_t cap = sizeof(v4);
+
+		ebb_fmt_addr(k->addr, k->family, addr, sizeof(addr));
+		snprintf(line, sizeof(line), "route %s/%d blackhole;\n", addr, k->family == EBB_FAMILY_V4 ? 32 : 128);
+		if (!strstr(buf, line) && strlen(buf) + strlen(line) < cap)
+			strcat(buf, line);
+	}
+	snprintf(both, sizeof(both), "%s--\n%s", v4, v6);
+	if (!strcmp(both, bird_cur) || bird_busy || mono_ns() < bird_retry_ns)
+		return;
+	snprintf(path, sizeof(path), "%s/ebb-vips4.conf", F.cfg.bird_dir);
+	if (write_file(path, v4)) {
+		log_msg(LOG_ERROR, "fleet_bird_file", "cannot write %s: %s", path, strerror(errno));
+		bird_retry_ns = mono_ns() + NS_PER_S;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ebb-vips6.conf", F.cfg.bird_dir);
+	if (write_file(path, v6)) {
+		log_msg(LOG_ERROR, "fleet_bird_file", "cannot write %s: %s", path, strerror(errno));
+		bird_retry_ns = mono_ns() + NS_PER_S;
+		return;
+	}
+	snprintf(bird_cur, sizeof(bird_cur), "%s", both);
+	if (proc_spawn(argv, NULL, 5, false, bird_done, NULL) == 0)
+		bird_busy = true;
+	else
+		bird_cur[0] = '\x01';
+}
+
+/* ---- every tick of the main loop ---- */
+
+void fleet_tick(struct agent *a, __u64 now)
+{
+	json_object *fl = json_object_new_object();
+	struct ebb_link_info links[16];
+	int n = ebb_prog_list(a->bpffs, links, 16);
+	bool attached = false, announce, was, changed = false;
+	double pps = 0;
+	char *s;
+
+	if (!F.running) {
+		json_object_put(fl);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		attached |= strcmp(links[i].mode, "detached") != 0;
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *nd = &a->nodes[id];
+
+		if (!nd->used)
+			continue;
+		json_object_object_add(fl, nd->name, json_object_new_int64(nd->flows_known ? (long long)nd->flows : 0));
+		if (nd->have_rates)
+			pps += nd->packets_s;
+	}
+	s = strdup(json_object_to_json_string_ext(fl, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(fl);
+
+	pthread_mutex_lock(&F.mu);
+	free(F.flows);
+	F.flows = s;
+	F.vip_pps = pps;
+	F.attached = attached;
+	was = F.announcing;
+	/* announce while attached, in step with etcd, not drained; cut off from etcd, keep
+	 * what was decided last (doc/fleet.md, "Partitions") */
+	if (!attached || F.host_drain)
+		announce = false;
+	else if (F.etcd_ok)
+		announce = F.synced && F.applied_rev == F.seen_rev;
+	else
+		announce = was;
+	F.announcing = announce;
+	changed = announce != was || !F.bird_known;
+	F.bird_known = true;
+	/* a drained host: draining while VIP traffic still arrives, inactive once it stopped */
+	if (!F.host_drain) {
+		snprintf(F.state, sizeof(F.state), "active");
+		F.quiet_since = 0;
+	} else if (pps > 0.5) {
+		snprintf(F.state, sizeof(F.state), "draining");
+		F.quiet_since = 0;
+	} else {
+		if (!F.quiet_since)
+			F.quiet_since = now;
+		snprintf(F.state, sizeof(F.state), now - F.quiet_since >= 2 * NS_PER_S ? "inactive" : "draining");
+	}
+	if (F.etcd_ok || !F.ever_ok || announce != was)
+		bird_sync(announce, F.have_st ? &F.st : NULL);
+	pthread_mutex_unlock(&F.mu);
+	if (changed) {
+		json_object *ev = log_new(LOG_INFO, announce ? "fleet_announce" : "fleet_withdraw");
+
+		jbool(ev, "attached", attached);
+		jbool(ev, "host_drain", F.host_drain);
+		jint(ev, "applied_revision", F.applied_rev);
+		jint(ev, "seen_revision", F.seen_rev);
+		log_emit(ev);
+	}
+}
+
+/* ---- decisions: only the leader, on fleet-wide sums, written to etcd first ---- */
+
+/* Fleet-wide live flows of a node, from every other host's report plus this host's count. */
+long long fleet_flows(const char *node, long long local)
+{
+	long long sum = local;
+
+	if (!F.running)
+		return local;
+	pthread_mutex_lock(&F.mu);
+	if (F.live) {
+		json_object_object_foreach(F.live, host, rep)
+		{
+			json_object *fl, *v;
+
+			if (!strcmp(host, F.cfg.host))
+				continue;
+			if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
+				sum += json_object_get_int64(v);
+		}
+	}
+	pthread_mutex_unlock(&F.mu);
+	return sum;
+}
+
+/*
+ * Whether a draining node may be retired now: every other host that may still carry its flows
+ * reports none. A live host must have applied the drain (else it may still place new flows on
+ * the node) and report 0; a host whose lease is gone counts only if it said last that it had
+ * withdrawn its routes and carried none of the node's flows. why: who blocks.
+ */
+static bool drain_clear(const char *node, int64_t drain_rev, char *why, size_t len)
+{
+	bool clear = true;
+
+	why[0] = 0;
+	pthread_mutex_lock(&F.mu);
+	if (F.last) {
+		json_object_object_foreach(F.last, host, lastrep)
+		{
+			json_object *rep = NULL, *fl, *v;
+			long long flows = 0;
+
+			if (!strcmp(host, F.cfg.host))
+				continue;
+			if (json_object_object_get_ex(F.live, host, &rep)) {
+				long long applied = json_object_object_get_ex(rep, "applied", &v) ? json_object_get_int64(v) : 0;
+
+				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
+					flows = json_object_get_int64(v);
+				if (applied < drain_rev) {
+					snprintf(why + strlen(why), len - strlen(why), "%s%s has not applied the drain", why[0] ? "; " : "", host);
+					clear = false;
+				} else if (flows) {
+					snprintf(why + strlen(why), len - strlen(why), "%s%s reports %lld flow(s)", why[0] ? "; " : "", host, flows);
+					clear = false;
+				}
+				continue;
+			}
+			if (json_object_object_get_ex(lastrep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
+				flows = json_object_get_int64(v);
+			if (!json_object_object_get_ex(lastrep, "status", &v) || strcmp(json_object_get_string(v), "withdrawn") || flows) {
+				snprintf(why + strlen(why), len - strlen(why), "%s%s is unaccounted for (lease gone, last said %s)",
+					 why[0] ? "; " : "", host, json_object_object_get_ex(lastrep, "status", &v) ? json_object_get_string(v) : "nothing");
+				clear = false;
+			}
+		}
+	}
+	pthread_mutex_unlock(&F.mu);
+	return clear;
+}
+
+int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev)
+{
+	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512];
+	struct etcd_range r;
+	struct fleet_state one;
+	struct fleet_node *fn;
+	json_object *cmp, *ops, *nj;
+	bool ok = false;
+	int64_t rev = 0;
+
+	(void)a;
+	if (!F.running)
+		return 0;
+	if (!fleet_is_leader()) {
+		log_msg(LOG_DEBUG, "fleet_not_leader", "%s -> %s is the leader's decision", n->name, ebb_state_name(to));
+		return -EAGAIN;
+	}
+	snprintf(rest, sizeof(rest), "state/nodes/%s", n->name);
+	key(nodekey, sizeof(nodekey), rest);
+	key(leaderkey, sizeof(leaderkey), "leader");
+	key(serial, sizeof(serial), "state/serial");
+	if (etcd_get(&main_etcd, nodekey, false, &r)) {
+		log_msg(LOG_WARN, "fleet_decision_failed", "%s: %s", n->name, main_etcd.err);
+		return -EAGAIN;
+	}
+	if (r.n != 1) {
+		etcd_range_free(&r);
+		return -EAGAIN;
+	}
+	if (fleet_state_parse(&r, F.cfg.name, &one) || one.n_nodes != 1) {
+		fleet_state_free(&one);
+		etcd_range_free(&r);
+		return -EAGAIN;
+	}
+	fn = &one.nodes[0];
+	if (fn->state != n->m.state) {
+		/* the fleet moved on (an operator, or the maps lag): decide again on what it says */
+		fleet_state_free(&one);
+		etcd_range_free(&r);
+		return -EAGAIN;
+	}
+	if (to == EBB_NODE_INACTIVE && fn->state == EBB_NODE_DRAINING) {
+		bool timed_out = mono_ns() - n->m.state_since_ns >= node_drain_timeout(a, n) * NS_PER_S;
+
+		if (!drain_clear(n->name, fn->mod_rev, why, sizeof(why)) && !timed_out) {
+			static __u64 said;
+			static char said_why[512];
+
+			/* said when the reason changes, else every 5 s */
+			if (strcmp(said_why, why) || mono_ns() - said > 5 * NS_PER_S) {
+				snprintf(said_why, sizeof(said_why), "%s", why);
+				json_object *e = log_new(LOG_INFO, "fleet_retire_blocked");
+
+				jstr(e, "node", n->name);
+				jstr(e, "why", why);
+				log_emit(e);
+				said = mono_ns();
+			}
+			fleet_state_free(&one);
+			etcd_range_free(&r);
+			return -EAGAIN;
+		}
+		jbool(ev, "fleet_wide", true);
+		if (why[0])
+			jstr(ev, "fleet_unaccounted", why);
+	}
+	if (to != fn->state)
+		fn->since = fleet_wall();
+	if (to == EBB_NODE_DOWN && fn->state != EBB_NODE_DOWN)
+		fn->before_down = fn->state;
+	fn->state = to;
+	if (to == EBB_NODE_DRAINING)
+		fn->drain_timeout_s = drain_timeout_s;
+	else if (to != EBB_NODE_DOWN)
+		fn->drain_timeout_s = 0;
+	nj = fleet_node_json(fn);
+	cmp = json_object_new_array();
+	ops = json_object_new_array();
+	/* fenced: only while this host holds the leader key, and the node is as read */
+	json_object_array_add(cmp, etcd_cmp(leaderkey, "VALUE", "EQUAL", 0, F.cfg.host));
+	json_object_array_add(cmp, etcd_cmp(nodekey, "MOD", "EQUAL", fn->mod_rev, NULL));
+	json_object_array_add(ops, etcd_op_put(nodekey, json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
+	snprintf(what, sizeof(what), "{\"by\":\"%s\",\"what\":\"leader: %s %s\",\"time\":%.3f}", F.cfg.host,
+		 n->name, ebb_state_name(to), fleet_wall());
+	json_object_array_add(ops, etcd_op_put(serial, what, 0));
+	json_object_put(nj);
+	fleet_state_free(&one);
+	etcd_range_free(&r);
+	if (etcd_txn(&main_etcd, cmp, ops, NULL, &ok, &rev, NULL)) {
+		log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to), main_etcd.err);
+		return -EAGAIN;
+	}
+	if (!ok)
+		return -EAGAIN;
+	jint(ev, "fleet_revision", rev);
+	return 0;
+}
+
+/* Scaling on fleet-wide sums: the leader's node flow counts become the fleet's for a cycle. */
+void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore)
+{
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct node *n = &a->nodes[id];
+
+		if (!n->used)
+			continue;
+		if (restore) {
+			n->flows = saved[id];
+		} else {
+			saved[id] = n->flows;
+			n->flows = (__u64)fleet_flows(n->name, (long long)n->flows);
+		}
+	}
+}
+
+void fleet_status_json(json_object *o)
+{
+	if (!F.running)
+		return;
+	pthread_mutex_lock(&F.mu);
+	jstr(o, "fleet", F.cfg.name);
+	jstr(o, "host", F.cfg.host);
+	jbool(o, "etcd_ok", F.etcd_ok);
+	jbool(o, "leader", F.leader);
+	jint(o, "applied_revision", F.applied_rev);
+	jint(o, "seen_revision", F.seen_rev);
+	jbool(o, "announcing", F.announcing);
+	pthread_mutex_unlock(&F.mu);
+}
+
+/* Prometheus lines for the metrics page. */
+int fleet_metrics(char *buf, size_t len)
+{
+	int n;
+
+	if (!F.running)
+		return 0;
+	pthread_mutex_lock(&F.mu);
+	n = snprintf(buf, len,
+		     "# HELP ebb_fleet_etcd_up Whether etcd answered this host's last request (0: cut off, forwarding with the last state, deciding nothing).\n"
+		     "# TYPE ebb_fleet_etcd_up gauge\nebb_fleet_etcd_up{fleet=\"%s\",host=\"%s\"} %d\n"
+		     "# HELP ebb_fleet_leader Whether this host decides for the fleet.\n"
+		     "# TYPE ebb_fleet_leader gauge\nebb_fleet_leader %d\n"
+		     "# HELP ebb_fleet_applied_revision The fleet state revision applied to the maps.\n"
+		     "# TYPE ebb_fleet_applied_revision gauge\nebb_fleet_applied_revision %lld\n"
+		     "# HELP ebb_fleet_seen_revision The latest fleet state revision seen in etcd.\n"
+		     "# TYPE ebb_fleet_seen_revision gauge\nebb_fleet_seen_revision %lld\n"
+		     "# HELP ebb_fleet_announcing Whether this host announces its VIPs to BGP.\n"
+		     "# TYPE ebb_fleet_announcing gauge\nebb_fleet_announcing %d\n",
+		     F.cfg.name, F.cfg.host, F.etcd_ok, F.leader, (long long)F.applied_rev, (long long)F.seen_rev,
+		     F.announcing);
+	pthread_mutex_unlock(&F.mu);
+	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;
+}
