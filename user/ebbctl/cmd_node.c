@@ -69,6 +69,8 @@ static int do_add(int argc, char **argv)
 	}
 	if (!have_vip)
 		return ctl_error("missing 'vip VIP'");
+	if (ctl_fleet())
+		return ctl_fleet_node_add(&addr, &vip, &o);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_add(&e, &addr, &vip, &o, &err);
@@ -102,6 +104,8 @@ static int do_del(int argc, char **argv)
 		}
 		NEXT_ARG();
 	}
+	if (ctl_fleet())
+		return ctl_fleet_node_del(&addr, have_vip ? &vip : NULL, force);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_del(&e, &addr, have_vip ? &vip : NULL, force, &err);
@@ -115,6 +119,8 @@ static int set_state(struct ebb_addr *addr, __u8 state, __u32 timeout)
 	struct ebb e;
 	int ret;
 
+	if (ctl_fleet())
+		return ctl_fleet_node_state(addr, state, timeout);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_set_state(&e, addr, state, timeout, &err);
@@ -212,6 +218,9 @@ static const char *human(double v, char *buf, size_t len)
  * The node table (or JSON array). want: one node, or NULL. r0/r1: two counter reads for the
  * rates (NULL: no rates).
  */
+/* On a fleet host: every live host's report, for fleet-wide flows (NULL: this host only). */
+static json_object *fleet_reports;
+
 static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const __u64 *live,
 			       const struct counter_read *r0, const struct counter_read *r1)
 {
@@ -229,7 +238,8 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 		       "DRAIN_S", "VIPS");
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct ebb_member_key mk, *prev = NULL;
-		json_object *vips = NULL, *weights = NULL;
+		json_object *vips = NULL, *weights = NULL, *hosts = NULL;
+		unsigned long long flows = live[id];
 		char addr[64], mac[24], vlist[512] = "";
 		struct ebb_node n;
 		__u32 first_weight = 0, timeout = 0;
@@ -278,6 +288,29 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 					 used ? "," : "", vname, m.weight);
 			}
 		}
+		if (fleet_reports) {
+			/* fleet-wide: the sum of what every live host reports, and who has what */
+			bool first = true;
+
+			flows = 0;
+			hosts = json_object_new_object();
+			json_object_object_foreach(fleet_reports, host, rep)
+			{
+				long long f = ctl_fleet_report_flows(rep, addr);
+				size_t used = strlen(vlist);
+
+				flows += f;
+				json_object_object_add(hosts, host, json_object_new_int64(f));
+				if (!json_output)
+					snprintf(vlist + used, sizeof(vlist) - used, "%s%s=%lld",
+						 first ? " hosts:" : ",", host, f);
+				first = false;
+			}
+			if (!json_output) {
+				json_object_put(hosts);
+				hosts = NULL;
+			}
+		}
 		if (json_output) {
 			json_object *o = json_object_new_object();
 
@@ -285,7 +318,9 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			json_object_object_add(o, "addr", json_object_new_string(addr));
 			json_object_object_add(o, "state",
 					       json_object_new_string(ebb_state_name(n.state)));
-			json_object_object_add(o, "flows", json_object_new_int64(live[id]));
+			json_object_object_add(o, "flows", json_object_new_int64(flows));
+			if (hosts)
+				json_object_object_add(o, "hosts", hosts);
 			json_object_object_add(o, "vips", vips);
 			json_object_object_add(o, "weight", json_object_new_int(first_weight));
 			json_object_object_add(o, "weights", weights);
@@ -316,7 +351,7 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			if (elapsed >= 0)
 				snprintf(drain, sizeof(drain), "%.0f/%us", elapsed, timeout);
 			printf("%-24s %-9s %7llu %6u %6s %7s %7s %-17s %12s  %s\n", addr,
-			       ebb_state_name(n.state), (unsigned long long)live[id], first_weight,
+			       ebb_state_name(n.state), flows, first_weight,
 			       human(nfs, h1, sizeof(h1)), human(pps, h2, sizeof(h2)),
 			       human(bps, h3, sizeof(h3)), mac, drain, vlist);
 		} else {
@@ -325,7 +360,7 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			if (elapsed >= 0)
 				snprintf(drain, sizeof(drain), "%.1f", elapsed);
 			printf("%-24s %-9s %7llu %6u %-17s %8s  %s\n", addr, ebb_state_name(n.state),
-			       (unsigned long long)live[id], first_weight, mac, drain, vlist);
+			       flows, first_weight, mac, drain, vlist);
 		}
 	}
 	return arr;
@@ -410,7 +445,16 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("cannot read the flow table");
 	}
+	if (ctl_fleet()) {
+		char ferr[256] = "";
+
+		fleet_reports = ctl_fleet_reports(ferr, sizeof(ferr));
+		if (!fleet_reports && !quiet)
+			fprintf(stderr, "Warning: fleet unreachable (%s): flows are this host's only\n", ferr);
+	}
 	arr = node_table(&e, have_want ? &want : NULL, live, r ? &r[0] : NULL, r ? &r[1] : NULL);
+	json_object_put(fleet_reports);
+	fleet_reports = NULL;
 	free(live);
 	free(r);
 	ebb_close(&e);
@@ -518,6 +562,8 @@ static int do_set(int argc, char **argv)
 		return ctl_error("missing 'vip VIP'; usage: node set NODE vip VIP weight N");
 	if (!weight)
 		return ctl_error("missing 'weight N'; usage: node set NODE vip VIP weight N");
+	if (ctl_fleet())
+		return ctl_fleet_node_weight(&addr, &vip, weight);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_set_weight(&e, &addr, &vip, weight, &err);

@@ -82,8 +82,9 @@ static int do_upgrade(int argc, char **argv)
 		if (argc > 2)
 			return ctl_error("unexpected '%s'", argv[2]);
 	}
-	/* Writers hold the lock: no configuration change races the swap. */
-	if (ctl_open(&e, true))
+	/* Writers hold the lock: no configuration change races the swap. The program is this
+	 * host's own business, fleet or not. */
+	if (ctl_open_local(&e))
 		return -1;
 	ret = ebb_prog_upgrade(bpffs, obj_path, &res, &err);
 	ebb_close(&e);
@@ -119,6 +120,8 @@ static int do_set(int argc, char **argv)
 		  ebb_parse_u32(argv[1], 0, 100000000, &value))
 		return ctl_error("%s must be %s, not '%s'", argv[0], mtu ? "1320..65535" : "0..100000000",
 				 argv[1]);
+	/* On a fleet host this is refused (ctl_open): every host's datapath must treat a flow
+	 * the same way, whichever host ECMP sends it to; the fleet has no such setting yet. */
 	if (ctl_open(&e, true))
 		return -1;
 	ret = bpf_map_lookup_elem(e.settings_fd, &zero, &settings);

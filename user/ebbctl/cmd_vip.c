@@ -78,6 +78,9 @@ static int do_add(int argc, char **argv)
 	}
 	if (have_src && o.fwd != EBB_FWD_IPIP)
 		return ctl_error("encap-src is for 'fwd ipip' only");
+	/* in a fleet, each host fills in its own device's addresses when none is given */
+	if (ctl_fleet())
+		return ctl_fleet_vip_add(&key, &o);
 	if (ctl_open(&e, true))
 		return -1;
 	/* Unless told, tunnels start from the addresses of the device ebb is attached to. */
@@ -150,6 +153,8 @@ static int do_del(int argc, char **argv)
 		force = true;
 	if (argc > (force ? 2 : 1))
 		return ctl_error("unexpected '%s'", argv[force ? 2 : 1]);
+	if (ctl_fleet())
+		return ctl_fleet_vip_del(&key, force);
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_vip_del(&e, &key, force, &err);

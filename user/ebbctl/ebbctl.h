@@ -34,8 +34,25 @@ struct cmd {
 /* Runs the command named by argv[0] (prefix allowed, ambiguity refused). */
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
 
-/* Opens the pinned state; writers also take the lock. */
+/* Opens the pinned state; writers also take the lock. On a fleet host a writer is refused:
+ * its change would be local only (cmd_fleet.c). Fleet-aware commands check ctl_fleet() first. */
 int ctl_open(struct ebb *e, bool writer);
+/* A writer for what belongs to this host alone (its program, its datapath settings). */
+int ctl_open_local(struct ebb *e);
+
+/* cmd_fleet.c: a fleet host's writes go to etcd (doc/fleet.md). */
+bool ctl_fleet(void);
+int ctl_fleet_refuse(void);
+int ctl_fleet_vip_add(const struct ebb_vip_key *k, const struct ebb_vip_opts *o);
+int ctl_fleet_vip_del(const struct ebb_vip_key *k, bool force);
+int ctl_fleet_node_add(const struct ebb_addr *a, const struct ebb_vip_key *vip,
+		       const struct ebb_node_opts *o);
+int ctl_fleet_node_del(const struct ebb_addr *a, const struct ebb_vip_key *vip, bool force);
+int ctl_fleet_node_state(const struct ebb_addr *a, __u8 state, __u32 timeout);
+int ctl_fleet_node_weight(const struct ebb_addr *a, const struct ebb_vip_key *vip, __u32 weight);
+/* {host: report} of the live hosts, or NULL (reason in err). */
+json_object *ctl_fleet_reports(char *err, size_t len);
+long long ctl_fleet_report_flows(json_object *rep, const char *node);
 
 int do_prog(int argc, char **argv);
 int do_vip(int argc, char **argv);
@@ -50,6 +67,7 @@ int do_restore(int argc, char **argv);
 extern const struct cmd ctl_objects[];
 /* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
 int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
+int do_fleet(int argc, char **argv);
 
 #define NEXT_ARG() ({ argc--; argv++; })
 #define REQ_ARG(what)                                                        \

@@ -124,6 +124,8 @@ static size_t min_prefix(const char *name)
 		return 2;
 	if (!strcmp(name, "watch"))
 		return 3;
+	if (!strcmp(name, "fleet")) /* `f` and `fl` stay `flow`, as they were before fleet */
+		return 3;
 	return 1;
 }
 
@@ -155,6 +157,9 @@ int ctl_open(struct ebb *e, bool writer)
 {
 	struct ebb_err err = {};
 
+	/* The one place every write passes: on a fleet host, local-only writes are refused. */
+	if (writer && ctl_fleet_refuse())
+		return -1;
 	if (ebb_open(e, bpffs, &err))
 		return ctl_error("%s", err.msg);
 	/* A batch holds the lock for all its lines (flock would deadlock on a second fd). */
@@ -177,7 +182,7 @@ static int do_help(int argc, char **argv)
 		"       %s save [file FILE]\n"
 		"       %s restore FILE [if-empty]\n"
 		"\n"
-		"       OBJECT := { prog | vip | node | flow | stats | decap }\n"
+		"       OBJECT := { prog | vip | node | flow | stats | decap | fleet }\n"
 		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
 		"                    --bpffs DIR | -V|--version }   (before or after the command)\n",
 		bin_name, bin_name, bin_name, bin_name);
@@ -203,7 +208,7 @@ static int do_version(int argc, char **argv)
 
 const struct cmd ctl_objects[] = {
 	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
-	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap },
+	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap }, { "fleet", do_fleet },
 	{ "save", do_save },   { "restore", do_restore },
 		{ "version", do_version }, { NULL, NULL },
 };

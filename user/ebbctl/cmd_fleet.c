@@ -1,0 +1,732 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * ebbctl on a fleet host (doc/fleet.md). ebbd leaves a marker pinned next to the maps naming
+ * the fleet, the host and the etcd endpoints; with it, vip/node writes become one etcd
+ * transaction on the fleet's desired state (compared against the state's revision, retried
+ * when another writer got there first) and ebbctl waits until every live host reports that
+ * revision applied, or names the hosts that lag. Any other write through ctl_open(…, true) is
+ * refused: a local-only change would make this host diverge from the others.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ebbctl.h"
+#include "fleet.h"
+
+static struct fleet_marker marker;
+static int marker_state = -1; /* -1 unknown, 0 not a fleet host, 1 fleet host */
+
+bool ctl_fleet(void)
+{
+	if (marker_state < 0)
+		marker_state = fleet_marker_read(bpffs, &marker) == 0;
+	return marker_state == 1;
+}
+
+static int open_etcd(struct etcd *c)
+{
+	char *eps[ETCD_MAX_ENDPOINTS];
+	int ttl = marker.lease_ttl > 0 ? marker.lease_ttl : 5;
+
+	for (int i = 0; i < marker.n_etcd; i++)
+		eps[i] = marker.etcd[i];
+	/* each member gets a short try: a whole call stays well under the lease TTL */
+	if (etcd_init(c, eps, marker.n_etcd, ttl * 1000 / (2 * marker.n_etcd) + 100))
+		return ctl_error("fleet \"%s\": %s", marker.fleet, c->err);
+	return 0;
+}
+
+static const char *endpoints(void)
+{
+	static char buf[1024];
+
+	buf[0] = 0;
+	for (int i = 0; i < marker.n_etcd; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? "," : "", marker.etcd[i]);
+	return buf;
+}
+
+int ctl_fleet_refuse(void)
+{
+	if (!ctl_fleet())
+		return 0;
+	return ctl_error("this host is managed by fleet \"%s\" (etcd %s): local-only changes are refused so that hosts never diverge; use 'ebbctl vip add|del' and 'ebbctl node add|del|drain|activate', which write the fleet's state in etcd",
+			 marker.fleet, endpoints());
+}
+
+int ctl_open_local(struct ebb *e)
+{
+	struct ebb_err err = {};
+
+	if (ebb_open(e, bpffs, &err))
+		return ctl_error("%s", err.msg);
+	if (ebb_lock(e, &err)) {
+		ebb_close(e);
+		return ctl_error("%s", err.msg);
+	}
+	return 0;
+}
+
+/* ---- reading the fleet ---- */
+
+struct fleet_view {
+	struct etcd_range all; /* everything under /ebb/F/ */
+	struct fleet_state st;
+	json_object *live; /* {host: report} with a lease */
+	json_object *last; /* {host: report} as last written, lease or not */
+	char leader[FLEET_NAME_MAX];
+};
+
+static void view_free(struct fleet_view *v)
+{
+	etcd_range_free(&v->all);
+	fleet_state_free(&v->st);
+	json_object_put(v->live);
+	json_object_put(v->last);
+	memset(v, 0, sizeof(*v));
+}
+
+static int view_read(struct etcd *c, struct fleet_view *v)
+{
+	char prefix[128], hp[128], lp[128], lk[128];
+
+	memset(v, 0, sizeof(*v));
+	fleet_key(prefix, sizeof(prefix), marker.fleet, "");
+	fleet_key(hp, sizeof(hp), marker.fleet, "hosts/");
+	fleet_key(lp, sizeof(lp), marker.fleet, "last/");
+	fleet_key(lk, sizeof(lk), marker.fleet, "leader");
+	if (etcd_get(c, prefix, true, &v->all))
+		return -1;
+	fleet_state_parse(&v->all, marker.fleet, &v->st);
+	v->live = json_object_new_object();
+	v->last = json_object_new_object();
+	for (int i = 0; i < v->all.n; i++) {
+		const struct etcd_kv *kv = &v->all.kvs[i];
+		json_object *o;
+
+		if (!strcmp(kv->key, lk)) {
+			snprintf(v->leader, sizeof(v->leader), "%s", kv->value);
+			continue;
+		}
+		if (strncmp(kv->key, hp, strlen(hp)) && strncmp(kv->key, lp, strlen(lp)))
+			continue;
+		o = json_tokener_parse(kv->value);
+		if (!o)
+			continue;
+		if (!strncmp(kv->key, hp, strlen(hp)))
+			json_object_object_add(v->live, kv->key + strlen(hp), o);
+		else
+			json_object_object_add(v->last, kv->key + strlen(lp), o);
+	}
+	return 0;
+}
+
+static long long report_int(json_object *rep, const char *field)
+{
+	json_object *v;
+
+	return rep && json_object_object_get_ex(rep, field, &v) ? json_object_get_int64(v) : 0;
+}
+
+static long long report_flows(json_object *rep, const char *node)
+{
+	json_object *f, *v;
+
+	if (!rep || !json_object_object_get_ex(rep, "flows", &f) || !json_object_object_get_ex(f, node, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+/* Fleet-wide live flows of a node: the sum of what every live host reports. */
+static long long fleet_flows(struct fleet_view *v, const char *node)
+{
+	long long sum = 0;
+
+	json_object_object_foreach(v->live, host, rep)
+	{
+		(void)host;
+		sum += report_flows(rep, node);
+	}
+	return sum;
+}
+
+json_object *ctl_fleet_reports(char *err, size_t len)
+{
+	struct fleet_view v;
+	struct etcd c;
+	json_object *out;
+
+	if (open_etcd(&c))
+		return NULL;
+	if (view_read(&c, &v)) {
+		snprintf(err, len, "%s", c.err);
+		etcd_free(&c);
+		return NULL;
+	}
+	etcd_free(&c);
+	out = json_object_get(v.live);
+	view_free(&v);
+	return out;
+}
+
+long long ctl_fleet_report_flows(json_object *rep, const char *node)
+{
+	return report_flows(rep, node);
+}
+
+/* ---- writing the desired state ---- */
+
+enum fop { F_VIP_ADD, F_VIP_DEL, F_NODE_ADD, F_NODE_DEL, F_NODE_STATE, F_NODE_WEIGHT, F_HOST };
+
+struct fedit {
+	enum fop op;
+	struct ebb_vip_key vip;
+	bool have_vip;
+	struct ebb_vip_opts vo;
+	struct ebb_addr addr;
+	struct ebb_node_opts no;
+	bool force;
+	__u8 state;
+	__u32 timeout;
+	const char *host;
+	bool drain;
+};
+
+static void put_node(json_object *ops, const struct fleet_node *n)
+{
+	char key[256], rest[128];
+	json_object *o = fleet_node_json(n);
+
+	snprintf(rest, sizeof(rest), "state/nodes/%s", n->name);
+	fleet_key(key, sizeof(key), marker.fleet, rest);
+	json_object_array_add(ops, etcd_op_put(key, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
+	json_object_put(o);
+}
+
+static void del_key(json_object *ops, const char *kind, const char *name)
+{
+	char key[256], rest[128];
+
+	snprintf(rest, sizeof(rest), "state/%s/%s", kind, name);
+	fleet_key(key, sizeof(key), marker.fleet, rest);
+	json_object_array_add(ops, etcd_op_del(key, false));
+}
+
+static int weight_idx(const struct fleet_node *n, const struct ebb_vip_key *k)
+{
+	for (int i = 0; i < n->n_w; i++)
+		if (!memcmp(&n->w[i].vip, k, sizeof(*k)))
+			return i;
+	return -1;
+}
+
+/* Checks the edit against the state read and adds its writes to ops. 1: nothing to write. */
+static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
+{
+	struct fleet_state *s = &v->st;
+	char vname[64], aname[64], key[256], rest[160], m1[24], m2[24];
+	struct fleet_vip *fv = NULL;
+	struct fleet_node *fn = NULL;
+
+	if (f->have_vip) {
+		ebb_fmt_vip(&f->vip, vname, sizeof(vname));
+		fv = fleet_vip_find(s, &f->vip);
+	}
+	if (f->op >= F_NODE_ADD && f->op <= F_NODE_WEIGHT) {
+		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
+		fn = fleet_node_find(s, &f->addr);
+		if (!fn && f->op != F_NODE_ADD)
+			return ctl_error("no node %s in fleet \"%s\"", aname, marker.fleet);
+	}
+	switch (f->op) {
+	case F_VIP_ADD: {
+		struct fleet_vip nv = { .key = f->vip, .o = f->vo };
+		json_object *o;
+
+		if (fv)
+			return ctl_error("VIP %s already exists", vname);
+		if (s->n_vips >= EBB_MAX_VIPS)
+			return ctl_error("no room for VIP %s: all %d VIPs are in use", vname, EBB_MAX_VIPS);
+		nv.o.tcp_idle_s = nv.o.tcp_idle_s ? nv.o.tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
+		nv.o.udp_idle_s = nv.o.udp_idle_s ? nv.o.udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
+		nv.o.fin_s = nv.o.fin_s ? nv.o.fin_s : EBB_DEFAULT_FIN_S;
+		nv.o.drain_timeout_s = nv.o.drain_timeout_s ? nv.o.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+		o = fleet_vip_json(&nv);
+		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
+		fleet_key(key, sizeof(key), marker.fleet, rest);
+		json_object_array_add(ops, etcd_op_put(key, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
+		json_object_put(o);
+		return 0;
+	}
+	case F_VIP_DEL: {
+		long long live = 0;
+
+		if (!fv)
+			return ctl_error("no VIP %s", vname);
+		for (int i = 0; i < s->n_nodes; i++)
+			if (weight_idx(&s->nodes[i], &f->vip) >= 0)
+				live += fleet_flows(v, s->nodes[i].name);
+		if (live && !f->force)
+			return ctl_error("VIP %s: its nodes have %lld live flows across the fleet; drain them first, or add 'force'",
+					 vname, live);
+		del_key(ops, "vips", vname);
+		for (int i = 0; i < s->n_nodes; i++) {
+			int w = weight_idx(&s->nodes[i], &f->vip);
+
+			if (w < 0)
+				continue;
+			s->nodes[i].w[w] = s->nodes[i].w[--s->nodes[i].n_w];
+			put_node(ops, &s->nodes[i]);
+		}
+		return 0;
+	}
+	case F_NODE_ADD:
+		if (!fv)
+			return ctl_error("no VIP %s", vname);
+		if (!fn) {
+			fn = &s->nodes[s->n_nodes++];
+			memset(fn, 0, sizeof(*fn));
+			fn->addr = f->addr;
+			snprintf(fn->name, sizeof(fn->name), "%s", aname);
+			fn->state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
+			fn->since = fleet_wall();
+			if (f->no.have_mac) {
+				memcpy(fn->mac, f->no.mac, 6);
+				fn->have_mac = true;
+			} else if (!ebb_neigh_lookup(&f->addr, fn->mac)) {
+				fn->have_mac = true;
+			} else {
+				return ctl_error("no MAC known for %s: give 'mac MAC', or make it reachable from this host first (ping %s)",
+						 aname, aname);
+			}
+		} else {
+			if (f->no.inactive)
+				return ctl_error("node %s exists (%s); 'inactive' is for new nodes", aname,
+						 ebb_state_name(fn->state));
+			if (f->no.have_mac && fn->have_mac && memcmp(f->no.mac, fn->mac, 6))
+				return ctl_error("node %s has MAC %s, not %s", aname,
+						 ebb_fmt_mac(fn->mac, m1, sizeof(m1)),
+						 ebb_fmt_mac(f->no.mac, m2, sizeof(m2)));
+			if (weight_idx(fn, &f->vip) >= 0)
+				return ctl_error("node %s already serves VIP %s", aname, vname);
+			if (fn->n_w >= EBB_MAX_VIPS)
+				return ctl_error("node %s serves %d VIPs already", aname, fn->n_w);
+		}
+		fn->w[fn->n_w].vip = f->vip;
+		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
+		put_node(ops, fn);
+		return 0;
+	case F_NODE_DEL: {
+		long long live = fleet_flows(v, fn->name);
+		int w = -1;
+
+		if (f->have_vip) {
+			if (!fv)
+				return ctl_error("no VIP %s", vname);
+			w = weight_idx(fn, &f->vip);
+			if (w < 0)
+				return ctl_error("node %s does not serve VIP %s", aname, vname);
+		}
+		if (live && !f->force)
+			return ctl_error("node %s has %lld live flows across the fleet; drain it first ('ebbctl node drain %s'), or add 'force'",
+					 aname, live, aname);
+		if (w >= 0) {
+			fn->w[w] = fn->w[--fn->n_w];
+			put_node(ops, fn);
+		} else {
+			del_key(ops, "nodes", fn->name);
+		}
+		return 0;
+	}
+	case F_NODE_STATE:
+		if (f->state == EBB_NODE_DRAINING && fn->state == EBB_NODE_INACTIVE)
+			return ctl_error("node %s is inactive: it has nothing to drain", aname);
+		if (f->state == fn->state && (f->state != EBB_NODE_DRAINING || !f->timeout))
+			return 1;
+		if (f->state != fn->state)
+			fn->since = fleet_wall();
+		fn->state = f->state;
+		fn->drain_timeout_s = f->state == EBB_NODE_DRAINING ? f->timeout : 0;
+		put_node(ops, fn);
+		return 0;
+	case F_NODE_WEIGHT: {
+		int w;
+
+		if (!fv)
+			return ctl_error("no VIP %s", vname);
+		w = weight_idx(fn, &f->vip);
+		if (w < 0)
+			return ctl_error("node %s does not serve VIP %s", aname, vname);
+		if (fn->w[w].weight == f->no.weight)
+			return 1;
+		fn->w[w].weight = f->no.weight;
+		put_node(ops, fn);
+		return 0;
+	}
+	case F_HOST: {
+		struct fleet_hostcfg *h = fleet_host_find(s, f->host);
+		json_object *live;
+
+		if (!json_object_object_get_ex(v->last, f->host, &live) &&
+		    !json_object_object_get_ex(v->live, f->host, &live) && !h)
+			return ctl_error("no host '%s' in fleet \"%s\"", f->host, marker.fleet);
+		if (!!(h && h->drain) == f->drain)
+			return 1;
+		snprintf(rest, sizeof(rest), "state/hosts/%s", f->host);
+		fleet_key(key, sizeof(key), marker.fleet, rest);
+		json_object_array_add(ops, f->drain ? etcd_op_put(key, "{\"drain\":true}", 0) :
+						      etcd_op_del(key, false));
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static double wait_limit(void)
+{
+	const char *s = getenv("EBBCTL_FLEET_TIMEOUT");
+	double t = s ? atof(s) : 0;
+
+	return t > 0 ? t : 10;
+}
+
+static double mono(void)
+{
+	return ebb_now_ns() / 1e9;
+}
+
+/* Waits until every live host reports rev applied; else names the laggards. */
+static int wait_applied(struct etcd *c, int64_t rev)
+{
+	double deadline = mono() + wait_limit();
+	char lag[1024];
+
+	for (;;) {
+		struct fleet_view v;
+		int n_lag = 0;
+
+		lag[0] = 0;
+		if (view_read(c, &v)) {
+			snprintf(lag, sizeof(lag), "etcd: %s", c->err);
+			n_lag = -1;
+		} else {
+			json_object_object_foreach(v.live, host, rep)
+			{
+				long long applied = report_int(rep, "applied");
+
+				if (applied >= rev)
+					continue;
+				snprintf(lag + strlen(lag), sizeof(lag) - strlen(lag), "%s%s (applied %lld)",
+					 n_lag ? ", " : "", host, applied);
+				n_lag++;
+			}
+			view_free(&v);
+		}
+		if (!n_lag)
+			return 0;
+		if (mono() >= deadline) {
+			if (n_lag < 0)
+				return ctl_error("written to fleet \"%s\" at revision %lld, but could not confirm that hosts applied it: %s",
+						 marker.fleet, (long long)rev, lag);
+			return ctl_error("written to fleet \"%s\" at revision %lld, but after %gs %d host(s) lag: %s",
+					 marker.fleet, (long long)rev, wait_limit(), n_lag, lag);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+	}
+}
+
+static int fleet_write(const struct fedit *f, const char *what)
+{
+	char serial[128];
+	struct etcd c;
+	int64_t rev = 0;
+	int ret = -1;
+
+	if (open_etcd(&c))
+		return -1;
+	fleet_key(serial, sizeof(serial), marker.fleet, "state/serial");
+	for (int attempt = 0; attempt < 8; attempt++) {
+		json_object *cmp, *ops;
+		struct fleet_view v;
+		bool ok = false;
+		int b;
+
+		if (view_read(&c, &v)) {
+			ret = ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
+					marker.fleet, c.err);
+			goto out;
+		}
+		ops = json_object_new_array();
+		b = build(&v, f, ops);
+		if (b) {
+			json_object_put(ops);
+			view_free(&v);
+			if (b < 0)
+				goto out;
+			ret = done_ok(); /* already so: nothing to write */
+			goto out;
+		}
+		cmp = json_object_new_array();
+		/* whole or nothing: the edit holds only if nobody wrote the state since we read it */
+		json_object_array_add(cmp, etcd_cmp(serial, "MOD", "EQUAL", v.st.rev, NULL));
+		json_object_array_add(ops, etcd_op_put(serial, what, 0));
+		view_free(&v);
+		if (etcd_txn(&c, cmp, ops, NULL, &ok, &rev, NULL)) {
+			ret = ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
+					marker.fleet, c.err);
+			goto out;
+		}
+		if (ok)
+			break;
+		rev = 0;
+	}
+	if (!rev) {
+		ret = ctl_error("fleet \"%s\": the state kept changing under this write; try again", marker.fleet);
+		goto out;
+	}
+	ret = wait_applied(&c, rev) ? -1 : done_ok();
+out:
+	etcd_free(&c);
+	return ret;
+}
+
+static void describe(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void describe(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "{\"by\":\"%s\",\"what\":\"", marker.host);
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	snprintf(buf + strlen(buf), len - strlen(buf), "\",\"time\":%.3f}", fleet_wall());
+}
+
+int ctl_fleet_vip_add(const struct ebb_vip_key *k, const struct ebb_vip_opts *o)
+{
+	struct fedit f = { .op = F_VIP_ADD, .vip = *k, .have_vip = true, .vo = *o };
+	char what[256], n[64];
+
+	describe(what, sizeof(what), "vip add %s", ebb_fmt_vip(k, n, sizeof(n)));
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_vip_del(const struct ebb_vip_key *k, bool force)
+{
+	struct fedit f = { .op = F_VIP_DEL, .vip = *k, .have_vip = true, .force = force };
+	char what[256], n[64];
+
+	describe(what, sizeof(what), "vip del %s", ebb_fmt_vip(k, n, sizeof(n)));
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_node_add(const struct ebb_addr *a, const struct ebb_vip_key *vip, const struct ebb_node_opts *o)
+{
+	struct fedit f = { .op = F_NODE_ADD, .addr = *a, .vip = *vip, .have_vip = true, .no = *o };
+	char what[256], n[64], vn[64];
+
+	describe(what, sizeof(what), "node add %s vip %s", ebb_fmt_addr(a->a, a->family, n, sizeof(n)),
+		 ebb_fmt_vip(vip, vn, sizeof(vn)));
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_node_del(const struct ebb_addr *a, const struct ebb_vip_key *vip, bool force)
+{
+	struct fedit f = { .op = F_NODE_DEL, .addr = *a, .force = force };
+	char what[256], n[64];
+
+	if (vip) {
+		f.vip = *vip;
+		f.have_vip = true;
+	}
+	describe(what, sizeof(what), "node del %s", ebb_fmt_addr(a->a, a->family, n, sizeof(n)));
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_node_state(const struct ebb_addr *a, __u8 state, __u32 timeout)
+{
+	struct fedit f = { .op = F_NODE_STATE, .addr = *a, .state = state, .timeout = timeout };
+	char what[256], n[64];
+
+	describe(what, sizeof(what), "node %s %s", state == EBB_NODE_ACTIVE ? "activate" : "drain",
+		 ebb_fmt_addr(a->a, a->family, n, sizeof(n)));
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_node_weight(const struct ebb_addr *a, const struct ebb_vip_key *vip, __u32 weight)
+{
+	struct fedit f = { .op = F_NODE_WEIGHT, .addr = *a, .vip = *vip, .have_vip = true,
+			   .no = { .weight = weight } };
+	char what[256], n[64], vn[64];
+
+	describe(what, sizeof(what), "node set %s vip %s weight %u", ebb_fmt_addr(a->a, a->family, n, sizeof(n)),
+		 ebb_fmt_vip(vip, vn, sizeof(vn)), weight);
+	return fleet_write(&f, what);
+}
+
+/* ---- ebbctl fleet … ---- */
+
+static int need_fleet(void)
+{
+	if (!ctl_fleet())
+		return ctl_error("no fleet: %s has no fleet marker (ebbd with a 'fleet' block leaves one)",
+				 bpffs);
+	return 0;
+}
+
+static const char *host_status(struct fleet_view *v, const char *host, json_object **rep)
+{
+	json_object *s;
+
+	if (!json_object_object_get_ex(v->live, host, rep))
+		return "unreachable";
+	if (json_object_object_get_ex(*rep, "status", &s))
+		return json_object_get_string(s);
+	return "unknown";
+}
+
+static int do_show(int argc, char **argv)
+{
+	json_object *hosts = json_object_new_object(), *arr = NULL;
+	struct fleet_view v;
+	struct etcd c;
+
+	(void)argv;
+	if (argc > 0) {
+		json_object_put(hosts);
+		return ctl_error("unexpected '%s'; usage: fleet show", argv[0]);
+	}
+	if (need_fleet() || open_etcd(&c)) {
+		json_object_put(hosts);
+		return -1;
+	}
+	if (view_read(&c, &v)) {
+		json_object_put(hosts);
+		ctl_error("fleet \"%s\": etcd cannot be reached (%s); this host keeps forwarding with the state it applied last",
+			  marker.fleet, c.err);
+		etcd_free(&c);
+		return -1;
+	}
+	etcd_free(&c);
+	/* every host ever seen (last/), and live ones that have not written last/ yet */
+	json_object_object_foreach(v.last, h1, r1)
+	{
+		(void)r1;
+		json_object_object_add(hosts, h1, NULL);
+	}
+	json_object_object_foreach(v.live, h2, r2)
+	{
+		(void)r2;
+		json_object_object_add(hosts, h2, NULL);
+	}
+	if (json_output)
+		arr = json_object_new_array();
+	else if (!quiet)
+		printf("fleet %s  revision %lld  leader %s  this host %s\n%-16s %-12s %-9s %8s %5s %-6s %10s  %s\n",
+		       marker.fleet, (long long)v.st.rev, v.leader[0] ? v.leader : "-", marker.host, "HOST",
+		       "STATUS", "STATE", "APPLIED", "LAG", "LEADER", "VIP_PPS", "ETCD");
+	json_object_object_foreach(hosts, host, unused)
+	{
+		json_object *rep = NULL, *last = NULL, *x;
+		const char *status = host_status(&v, host, &rep);
+		const char *state = "-";
+		struct fleet_hostcfg *hc = fleet_host_find(&v.st, host);
+		long long applied;
+		double pps = 0;
+		bool leader = !strcmp(v.leader, host);
+
+		(void)unused;
+		json_object_object_get_ex(v.last, host, &last);
+		if (!rep)
+			rep = last;
+		applied = report_int(rep, "applied");
+		if (rep && json_object_object_get_ex(rep, "vip_pps", &x))
+			pps = json_object_get_double(x);
+		if (rep && json_object_object_get_ex(rep, "state", &x))
+			state = json_object_get_string(x);
+		if (json_output) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "host", json_object_new_string(host));
+			json_object_object_add(o, "status", json_object_new_string(status));
+			json_object_object_add(o, "state", json_object_new_string(state));
+			json_object_object_add(o, "drain", json_object_new_boolean(hc && hc->drain));
+			json_object_object_add(o, "applied_revision", json_object_new_int64(applied));
+			json_object_object_add(o, "lag", json_object_new_int64(v.st.rev - applied));
+			json_object_object_add(o, "leader", json_object_new_boolean(leader));
+			json_object_object_add(o, "vip_pps", json_object_new_double(pps));
+			if (rep && json_object_object_get_ex(rep, "etcd", &x))
+				json_object_object_add(o, "etcd", json_object_get(x));
+			if (rep && json_object_object_get_ex(rep, "time", &x))
+				json_object_object_add(o, "report_age_s",
+						       json_object_new_double(fleet_wall() - json_object_get_double(x)));
+			if (rep && json_object_object_get_ex(rep, "flows", &x))
+				json_object_object_add(o, "flows", json_object_get(x));
+			json_object_array_add(arr, o);
+		} else if (!quiet) {
+			printf("%-16s %-12s %-9s %8lld %5lld %-6s %10.1f  %s\n", host, status, state, applied,
+			       (long long)v.st.rev - applied, leader ? "yes" : "no", pps,
+			       rep && json_object_object_get_ex(rep, "etcd", &x) ? json_object_get_string(x) : "-");
+		}
+	}
+	if (json_output) {
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "fleet", json_object_new_string(marker.fleet));
+		json_object_object_add(doc, "host", json_object_new_string(marker.host));
+		json_object_object_add(doc, "revision", json_object_new_int64(v.st.rev));
+		json_object_object_add(doc, "leader", v.leader[0] ? json_object_new_string(v.leader) : NULL);
+		json_object_object_add(doc, "hosts", arr);
+		json_print(doc);
+	}
+	json_object_put(hosts);
+	view_free(&v);
+	return 0;
+}
+
+static int do_host(int argc, char **argv)
+{
+	struct fedit f = { .op = F_HOST };
+	char what[256];
+
+	if (argc != 2 || (strcmp(argv[0], "drain") && strcmp(argv[0], "activate")))
+		return ctl_error("usage: fleet host { drain | activate } HOST");
+	if (need_fleet())
+		return -1;
+	if (!fleet_name_ok(argv[1]))
+		return ctl_error("invalid host name '%s'", argv[1]);
+	f.host = argv[1];
+	f.drain = !strcmp(argv[0], "drain");
+	describe(what, sizeof(what), "fleet host %s %s", argv[0], argv[1]);
+	return fleet_write(&f, what);
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: %1$s fleet show\n"
+		"       %1$s fleet host { drain | activate } HOST\n"
+		"       %1$s fleet help\n"
+		"\n"
+		"       On a fleet host (ebbd runs with a 'fleet' block), 'vip add|del' and\n"
+		"       'node add|del|drain|activate' write the fleet's state in etcd and return once\n"
+		"       every live host applied it (EBBCTL_FLEET_TIMEOUT seconds, default 10).\n",
+		bin_name);
+	return 0;
+}
+
+int do_fleet(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "show", do_show }, { "list", do_show }, { "host", do_host },
+		{ "help", do_help }, { NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, do_help);
+}
