@@ -763,7 +763,7 @@ void fleet_tick(struct agent *a, __u64 now)
 	json_object *fl = json_object_new_object();
 	struct ebb_link_info links[16];
 	int n = ebb_prog_list(a->bpffs, links, 16);
-	bool attached = false, announce, was, changed = false;
+	bool attached = false, announce, was, changed = false, hold;
 	double pps = 0;
 	char *s;
 
@@ -799,9 +799,13 @@ void fleet_tick(struct agent *a, __u64 now)
 		announce = F.synced && F.applied_rev == F.seen_rev;
 	else
 		announce = was;
+	/* Attached but etcd never answered since ebbd started: BIRD's files stay as they are
+	 * (a restart during an etcd outage must not withdraw a host that forwards). */
+	hold = attached && !F.ever_ok;
 	F.announcing = announce;
-	changed = announce != was || !F.bird_known;
-	F.bird_known = true;
+	changed = !hold && (announce != was || !F.bird_known);
+	if (!hold)
+		F.bird_known = true;
 	/* a drained host: draining while VIP traffic still arrives, inactive once it stopped */
 	if (!F.host_drain) {
 		snprintf(F.state, sizeof(F.state), "active");
@@ -814,7 +818,7 @@ void fleet_tick(struct agent *a, __u64 now)
 			F.quiet_since = now;
 		snprintf(F.state, sizeof(F.state), now - F.quiet_since >= 2 * NS_PER_S ? "inactive" : "draining");
 	}
-	if (F.etcd_ok || !F.ever_ok || announce != was)
+	if (!hold && (F.etcd_ok || announce != was || !attached))
 		bird_sync(announce, F.have_st ? &F.st : NULL);
 	pthread_mutex_unlock(&F.mu);
 	if (changed) {

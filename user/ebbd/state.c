@@ -256,15 +256,20 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	const char *from = ebb_state_name(n->m.state);
 	struct ebb_err err = {};
 	struct ebb_node now;
+	bool fleet = fleet_enabled();
 	int ret;
 
-	/* In a fleet only the leader decides, and the decision goes to etcd first (fleet.c). */
+	/* In a fleet only the leader decides, and the decision goes to etcd first (fleet.c):
+	 * once written there it is made, whatever happens to the local write below (every host,
+	 * this one too, applies it from etcd). */
 	ret = fleet_transition(a, n, to, drain_timeout_s, ev);
 	if (ret) {
 		json_object_put(ev);
 		return ret;
 	}
 	ret = ebb_trylock(&a->e);
+	if (ret && fleet)
+		goto decided;
 	if (ret) {
 		/* An ebbctl is writing: decide again next tick, on what it wrote. */
 		log_msg(LOG_DEBUG, "lock_busy", "state locked by another writer; retrying %s", n->name);
@@ -273,6 +278,8 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	}
 	if (bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) || memcmp(&now, &n->m, sizeof(now))) {
 		ebb_unlock(&a->e);
+		if (fleet)
+			goto decided;
 		log_msg(LOG_DEBUG, "node_changed", "%s changed under us; deciding again", n->name);
 		json_object_put(ev);
 		return -EAGAIN;
@@ -281,7 +288,7 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	if (!ret && bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) == 0)
 		n->m = now;
 	ebb_unlock(&a->e);
-	if (ret) {
+	if (ret && !fleet) {
 		json_object *e = log_new(LOG_ERROR, "transition_failed");
 
 		jstr(e, "node", n->name);
@@ -292,6 +299,7 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 		json_object_put(ev);
 		return -EIO;
 	}
+decided:
 	a->transitions++;
 	jstr(ev, "node", n->name);
 	if (n->pool >= 0)
