@@ -122,7 +122,8 @@ leader() { ctl_a -j fleet show 2>/dev/null | json_get 'd["leader"]' 2>/dev/null;
 node_state() { "$1" -j node show "$2" 2>/dev/null | json_get 'd[0]["state"]' 2>/dev/null; }
 node_fwd() { "$1" -j stats show node "$2" 2>/dev/null | json_get 'd["nodes"]["'"$2"'"]["packets"]' 2>/dev/null; }
 # udp_flows HOST N SECONDS: N UDP flows from HOST's client (a or b) to $VIPU, one datagram
-# each every 0.3 s for SECONDS (in the background): flows that stay live while it runs
+# each every 0.3 s for SECONDS (in the background, its pid in udp_pid): flows that stay live
+# while it runs
 udp_flows() {
 	ip netns exec "$P-c$1" python3 -c '
 import socket, sys, time
@@ -133,6 +134,7 @@ while time.time() < end:
         s.sendto(b"x", ("203.0.113.10", 5353))
     time.sleep(0.3)
 ' "$2" "$3" &
+	udp_pid=$!
 }
 # syn HOST PORT: a TCP connection attempt from host HOST's client (a or b) to the VIP
 syn() { ip netns exec "$P-c$1" timeout 0.3 bash -c "exec 3<>/dev/tcp/203.0.113.10/80" 2>/dev/null; true; }

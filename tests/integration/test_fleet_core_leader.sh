@@ -24,8 +24,8 @@ ctl_o() { in_core "$CTL" --bpffs "/sys/fs/bpf/$P-$oc" "$@"; }
 
 # ---- retirement waits for the other host's last flow ----
 flows_on() { ctl_a -j node show "$1" 2>/dev/null | json_get "d[0]['hosts'].get('$2', 0)" 2>/dev/null; }
-# UDP flows for 10 s through the other host, some of which Maglev puts on N1
-udp_flows $oc 8 10
+# UDP flows through the other host until stopped, some of which Maglev puts on N1
+udp_flows $oc 8 120
 wait_for 30 [ "$(flows_on $N1 $O)" -ge 1 ] 2>/dev/null
 f=$(flows_on $N1 $O)
 check "live flows on N1 through $O, the host that does not lead ($f)" [ "$f" -ge 1 ]
@@ -34,6 +34,7 @@ sleep 1
 check "... N1 still draining 1 s later: $O reports its flow" [ "$(node_state ctl_l $N1)" = draining ]
 log_l=$TMP/ebbd-$L.log
 check "... the leader says why it waits" grep -q "\"event\":\"fleet_retire_blocked\".*$O reports" "$log_l"
+kill "$udp_pid" # the flows end (udp idle 2 s)
 wait_for 150 [ "$(node_state ctl_l $N1)" = inactive ]
 check "N1 inactive once $O's flows ended (idle 2 s)" [ "$(node_state ctl_l $N1)" = inactive ]
 ev=$(grep '"event":"drained"' "$log_l" | grep "$N1" | tail -1)

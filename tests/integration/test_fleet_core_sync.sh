@@ -64,7 +64,10 @@ check "... and changes nothing" [ "$before" = "$(bpftool map dump pinned "$DIRA/
 
 # ---- fleet-wide flows ----
 flows_on() { ctl_a -j node show "$1" 2>/dev/null | json_get "d[0]['hosts'].get('$2', 0)" 2>/dev/null; }
-for _ in $(seq 20); do syn b; [ "$(flows_on $N2 lbb)" -ge 1 ] 2>/dev/null && break; sleep 0.2; done
+check "vip add $VIPU" ctl_a vip add $VIPU
+check "node add N2 vip $VIPU" ctl_a node add $N2 vip $VIPU
+udp_flows b 4 8 # live flows through B for 8 s (N1 is out of service: all on N2)
+wait_for 60 [ "$(flows_on $N2 lbb)" -ge 1 ] 2>/dev/null
 doc=$(ctl_a -j node show $N2)
 note "node show on A: $doc"
 check "node show on A counts a flow that lives on B (hosts.lbb >= 1)" [ "$(echo "$doc" | json_get 'd[0]["hosts"]["lbb"]')" -ge 1 ]
