@@ -45,7 +45,7 @@ FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps vmlinux test unit integration bench demo install clean fuzz check-asan
+.PHONY: all deps vmlinux test unit integration bench demo demo-fleet install clean fuzz check-asan
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
@@ -143,6 +143,11 @@ bench: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tools/demo.sh
+
+# The fleet: 3 LB hosts behind a BGP router, etcd; an LB host leaves, a node is scaled in.
+demo-fleet: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tools/demo-fleet.sh
 
 install: all
 	install -D -m 0755 $(OUTPUT)/ebbctl $(DESTDIR)$(PREFIX)/sbin/ebbctl
