@@ -60,8 +60,12 @@ drain_at=$(date +%s.%N)
 check "n1 drained on the 3 LB hosts" [ "$ok_drain" = 1 ]
 sleep 1.5
 # The flows of draining n1 that lb2 carries, by client port: they must go on at n1 via lb1/lb3.
-lbctl 2 -j flow show node "$N1" | json_get '" ".join(str(f["sport"]) for f in d if f["live"] and f["idle_s"] < 1)' >"$TMP/lb2-n1-ports"
+lbctl 2 -j flow show >"$TMP/lb2-flows.json"
+json_get '" ".join(str(f["sport"]) for f in d if f["live"] and f["idle_s"] < 1 and f["node"] == "'"$N1"'")' \
+	<"$TMP/lb2-flows.json" >"$TMP/lb2-n1-ports"
 n_moved=$(wc -w <"$TMP/lb2-n1-ports")
+n_lb2=$(json_get 'len([f for f in d if f["live"] and f["idle_s"] < 1])' <"$TMP/lb2-flows.json")
+check "lb2's flow table lists the live flows it forwards ($n_lb2; $n_moved of them on n1)" [ "$n_lb2" -gt 0 ]
 sc_before=$(($(vip_stat 1 second_chance) + $(vip_stat 3 second_chance)))
 lb2_before=$(vip_packets 2)
 sleep 1

@@ -55,8 +55,12 @@ sleep 1
 # n1's flows on lb2 by client port; only those seen in the last second: an entry whose flow an
 # earlier ECMP re-split (lb3 leaving and coming back) moved to another host stays "live" here
 # until its idle timeout.
-lbctl 2 -j flow show node "$N1" | json_get '" ".join(str(f["sport"]) for f in d if f["live"] and f["idle_s"] < 1)' >"$TMP/lb2-n1-ports"
+lbctl 2 -j flow show >"$TMP/lb2-flows.json"
+json_get '" ".join(str(f["sport"]) for f in d if f["live"] and f["idle_s"] < 1 and f["node"] == "'"$N1"'")' \
+	<"$TMP/lb2-flows.json" >"$TMP/lb2-n1-ports"
 n_moved=$(wc -w <"$TMP/lb2-n1-ports")
+n_lb2=$(json_get 'len([f for f in d if f["live"] and f["idle_s"] < 1])' <"$TMP/lb2-flows.json")
+check "lb2's flow table lists the live flows it forwards ($n_lb2; $n_moved of them on n1)" [ "$n_lb2" -gt 0 ]
 sc_before=$(($(vip_stat 1 second_chance) + $(vip_stat 3 second_chance)))
 kill_at=$(date +%s.%N) t0=$(ms)
 kill_lb_host 2
