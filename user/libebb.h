@@ -131,6 +131,12 @@ int ebb_vip_set(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 int ebb_stats_zero(struct ebb *e, struct ebb_err *err);
 /* The configuration maps (VIPs, nodes, members, settings) as they are now; restore writes
  * them back and rebuilds the tables: a batch that fails half-way leaves nothing behind. */
+/*
+ * Rewrites vip_filter from vip_addrs plus n_extra addresses about to become VIPs' (kept a
+ * superset of vip_addrs: set bits before an address is added, clear them after it left).
+ */
+int ebb_vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra, size_t n_extra);
+
 struct ebb_snapshot;
 struct ebb_snapshot *ebb_snapshot_take(struct ebb *e);
 int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s);

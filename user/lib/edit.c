@@ -218,7 +218,12 @@ int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s)
 	/* Stop owning traffic the snapshot did not own, then put every table back: the very
 	 * lookup tables that were installed (not rebuilt copies), so nothing differs after. */
 	kv_put_back(e->vips_fd, &s->vips, EBB_MAX_VIPS);
+	/* vip_filter must stay a superset of vip_addrs: the snapshot's addresses are let in
+	 * before they come back, and bits of addresses the batch added go once they are gone. */
+	ret = ebb_vip_filter_sync(e, s->vip_addrs.keys, s->vip_addrs.n);
 	kv_put_back(e->vip_addrs_fd, &s->vip_addrs, EBB_MAX_VIPS);
+	if (!ret)
+		ret = ebb_vip_filter_sync(e, NULL, 0);
 	for (__u32 i = 0; i < EBB_MAX_NODES; i++)
 		bpf_map_update_elem(e->nodes_fd, &i, &s->nodes[i], BPF_ANY);
 	kv_put_back(e->members_fd, &s->members, EBB_MAX_MEMBERS);

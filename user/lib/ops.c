@@ -26,14 +26,14 @@ static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *a
  * after it stopped being one, so the filter is a superset of vip_addrs at every moment (a
  * reader may see some words old and some new: each is a superset too).
  */
-static int vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra)
+int ebb_vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra, size_t n_extra)
 {
 	struct ebb_vip_filter f = {};
 	struct ebb_vip_addr_key k, *prev = NULL;
 	__u32 zero = 0, bit;
 
-	if (extra) {
-		bit = ebb_vip_filter_bit(extra->addr, extra->family);
+	for (size_t i = 0; i < n_extra; i++) {
+		bit = ebb_vip_filter_bit(extra[i].addr, extra[i].family);
 		f.bits[bit / 64] |= 1ULL << (bit % 64);
 	}
 	while (!bpf_map_get_next_key(e->vip_addrs_fd, prev, &k)) {
@@ -126,7 +126,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	vip.rings_changed = ebb_seen_tick(ebb_now_ns());
 
 	addr_key_of(key, &ak);
-	if (vip_filter_sync(e, &ak))
+	if (ebb_vip_filter_sync(e, &ak, 1))
 		return ebb_errf(err, "cannot add VIP %s: %s", name, strerror(errno));
 	bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs);
 	refs++;
@@ -219,7 +219,7 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 		bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY);
 	} else {
 		bpf_map_delete_elem(e->vip_addrs_fd, &ak);
-		vip_filter_sync(e, NULL);
+		ebb_vip_filter_sync(e, NULL, 0);
 	}
 	ebb_flows_purge_vip(e, key, &vip);
 	n = member_list(e, &vip.id, NULL, members, EBB_MAX_MEMBERS);
