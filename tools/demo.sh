@@ -4,6 +4,7 @@
 # flow ends and ebbd retires it (inactive) within a second; load rises: ebbd brings it back.
 # Clients notice nothing. Prints a timeline and a summary, then tears everything down.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH # Debian's python3 first: a pyenv shim costs 0.5 s a start
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUTPUT=${OUTPUT:-.output}
 case "$OUTPUT" in /*) ;; *) OUTPUT=$ROOT/$OUTPUT ;; esac
