@@ -6,7 +6,9 @@ lab_setup 3
 
 VIP=203.0.113.10:80/tcp
 weights=(0 100 200 300)
-check "vip add $VIP" ctl vip add $VIP
+# A long FIN timeout: 300 sequential curls take ~10 s, and the pin count below must not depend
+# on how fast they ran (a finished flow past the 10 s default no longer counts as live).
+check "vip add $VIP fin-timeout 300" ctl vip add $VIP fin-timeout 300
 for i in 1 2 3; do
 	check "node add n$i weight ${weights[$i]}" ctl node add "$(node_ip4 $i)" vip $VIP weight "${weights[$i]}"
 done
