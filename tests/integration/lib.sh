@@ -54,6 +54,23 @@ node_ip4() { eval "echo \$NODE_IP4_$1"; }
 node_ip6() { eval "echo \$NODE_IP6_$1"; }
 access_log() { echo "/run/ebb-lab/$PFX/n$1/access.log"; }
 
+# log_events FILE NAME [KEY=VALUE...]: an ebbd log's JSON lines of that event, filtered by fields.
+log_events() {
+	local file=$1
+	shift
+	python3 - "$file" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
+        print(json.dumps(e))
+PY
+}
+
 # json_get EXPR: evaluates a python expression over the JSON document on stdin (as `d`).
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 

@@ -15,17 +15,7 @@ start_ebbd() {
 
 # events NAME [KEY=VALUE...]: ebbd's log lines of that event (JSON), filtered by fields.
 events() {
-	python3 - "$LOG" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
-        print(json.dumps(e))
-PY
+	log_events "$LOG" "$@"
 }
 # has_event NAME [KEY=VALUE...]: true once ebbd has logged such an event.
 has_event() { [ -n "$(events "$@")" ]; }

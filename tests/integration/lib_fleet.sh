@@ -186,17 +186,7 @@ node_state() { lbctl "$1" -j node show "$2" | json_get 'd[0]["state"]'; }
 fevents() {
 	local i=$1
 	shift
-	python3 - "$(ebbd_log "$i")" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if e.get("event") == sys.argv[2] and all(str(e.get(k)) == v for k, v in want.items()):
-        print(json.dumps(e))
-PY
+	log_events "$(ebbd_log "$i")" "$@"
 }
 
 # curl_loop OUT: a new connection every ~50 ms from the client, "TIME ANSWER" a line (FAIL when
