@@ -37,6 +37,8 @@ static int open_etcd(struct etcd *c)
 	/* each member gets a short try: a whole call stays well under the lease TTL */
 	if (etcd_init(c, eps, marker.n_etcd, ttl * 1000 / (2 * marker.n_etcd) + 100))
 		return ctl_error("fleet \"%s\": %s", marker.fleet, c->err);
+	/* an operator's command rides out an etcd election (a member lost) instead of failing */
+	c->patience_ms = ttl * 1000L;
 	return 0;
 }
 

@@ -5,13 +5,15 @@
  * int64 fields travel as JSON strings, keys and values as base64.
  *
  * Failover: a call goes to the endpoint that answered last; when that one cannot be reached
- * (connect error, timeout, 5xx "unavailable"), the next is tried, each endpoint once per call.
+ * (connect error, timeout, 5xx "unavailable"), the next is tried, each endpoint once per round;
+ * with patience_ms set, rounds repeat while some member is up but none answers (an election).
  * An answer with an etcd error (e.g. a lease that does not exist) is an answer: no failover.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <curl/curl.h>
 
 #include "etcd.h"
@@ -163,13 +165,26 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ctx)
 	return len;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 json_object *etcd_call(struct etcd *c, const char *path, json_object *req)
 {
 	const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	json_object *ans = NULL;
 
+	long long deadline = mono_ms() + c->patience_ms;
+	bool all_refused;
+
 	c->unreachable = false;
+again:
+	all_refused = true;
 	for (int tries = 0; tries < c->n_ep; tries++) {
 		int i = (c->cur + tries) % c->n_ep;
 		struct buf b = {};
@@ -192,6 +207,8 @@ json_object *etcd_call(struct etcd *c, const char *path, json_object *req)
 		rc = curl_easy_perform(c->curl);
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 		if (rc != CURLE_OK || code == 503 || code == 502 || code == 0) {
+			if (rc != CURLE_COULDNT_CONNECT)
+				all_refused = false;
 			snprintf(c->err, sizeof(c->err), "etcd %s: %s", c->ep[i],
 				 rc != CURLE_OK ? curl_easy_strerror(rc) : "unavailable");
 			free(b.p);
@@ -226,6 +243,10 @@ json_object *etcd_call(struct etcd *c, const char *path, json_object *req)
 		curl_slist_free_all(hdr);
 		json_object_put(req);
 		return ans;
+	}
+	if (!all_refused && mono_ms() + 100 < deadline) {
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+		goto again;
 	}
 	c->unreachable = true;
 	if (c->n_ep > 1) {

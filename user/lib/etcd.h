@@ -25,6 +25,11 @@ struct etcd {
 	void *curl;
 	char err[256]; /* why the last call failed */
 	bool unreachable; /* the last call reached no member at all */
+	/* How long a call keeps going round the members while some of them accept connections
+	 * but none answers: a cluster that lost its leader (a member killed) elects another within
+	 * a second or two and must not turn a write into a refusal. 0: one round only. When
+	 * every member refuses the connection, etcd is down and the call fails at once. */
+	long patience_ms;
 };
 
 struct etcd_kv {
