@@ -8,7 +8,9 @@
  * One packet goes through five steps, each a function below: parse (parsing.h: the headers,
  * into a flow key), classify (which VIP), lookup (the flow table), place (a Maglev table, for a
  * flow the table does not pin to a node that takes it), forward (dsr or ipip, encap.h). Each
- * returns EBB_R_FORWARDED to go on, or the reason the packet stops there.
+ * returns EBB_R_FORWARDED to go on, or the reason the packet stops there. A packet that is not a
+ * bare SYN asks the flow table before it is classified: most such packets are of a pinned flow,
+ * whose entry names the VIP by id, and an array lookup by id is cheaper than hashing the VIP key.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -114,12 +116,30 @@ static __always_inline void note_tcp_flags(struct ebb_flow *flow, __u8 tcp_flags
 struct step_state {
 	struct packet pkt;
 	struct ebb_vip *vip;
-	struct ebb_flow *flow; /* its entry, when it is to be placed again */
+	struct ebb_flow *flow; /* its entry, if any (for place: the entry to place again) */
 	struct ebb_node *node; /* known once a step has looked it up */
 	__u32 node_id;
 	struct placement how;
 	__u64 now;
 };
+
+/* 2a. classify by flow: the VIP the packet's flow entry was placed for, if it still is this
+ * packet's (same address, protocol, and port unless a port-0 VIP). Else the hash lookup (2). */
+static __always_inline bool classify_by_flow(struct step_state *s, const struct ebb_flow *flow)
+{
+	__u32 id = flow->vip_id;
+	struct ebb_vip_entry *v = bpf_map_lookup_elem(&vips_by_id, &id);
+	const struct ebb_flow_key *k = &s->pkt.key;
+
+	if (!v || v->key.family != k->family || v->key.proto != k->proto ||
+	    (v->key.port && v->key.port != k->dport))
+		return false;
+	if ((v->key.addr[0] ^ k->dst[0]) | (v->key.addr[1] ^ k->dst[1]) |
+	    (v->key.addr[2] ^ k->dst[2]) | (v->key.addr[3] ^ k->dst[3]))
+		return false;
+	s->vip = &v->vip;
+	return true;
+}
 
 /* 2. classify: the VIP (address, port and protocol; a port-0 VIP takes every port). */
 static __always_inline int classify(struct step_state *s)
@@ -145,10 +165,10 @@ static __always_inline int classify(struct step_state *s)
  * to (s->node); false when it is to be placed: no entry (s->flow NULL), or an entry that must
  * not keep it (s->flow set: its node takes no flows, or a new connection on an old port).
  */
-static __always_inline bool lookup(struct step_state *s)
+static __always_inline bool lookup(struct step_state *s, bool asked)
 {
 	struct packet *pkt = &s->pkt;
-	struct ebb_flow *flow;
+	struct ebb_flow *flow = s->flow;
 	struct ebb_node *node;
 	bool syn_reuse;
 
@@ -157,10 +177,13 @@ static __always_inline bool lookup(struct step_state *s)
 	 * the same new-flow table (a retry goes where it went), or a finished connection on a
 	 * reused port, or one of a node that takes no new flows: placed again by that table. The
 	 * table need not be asked. (Within the window it is: a retry stays where it went.) */
-	if (bare_syn(pkt) &&
-	    (__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
-		return false;
-	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	if (!asked) {
+		if (bare_syn(pkt) &&
+		    (__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
+			return false;
+		flow = bpf_map_lookup_elem(&flows, &pkt->key);
+		s->flow = flow;
+	}
 	if (!flow)
 		return false;
 	s->node_id = flow->node_id;
@@ -179,7 +202,6 @@ static __always_inline bool lookup(struct step_state *s)
 		s->node = node;
 		return true;
 	}
-	s->flow = flow;
 	return false;
 }
 
@@ -342,17 +364,27 @@ SEC("xdp")
 int ebb_balancer(struct xdp_md *ctx)
 {
 	struct step_state s = {};
+	bool asked = false;
 	int reason;
 
 	reason = parse(ctx, &s.pkt); /* 1 */
-	if (reason == EBB_R_FORWARDED)
-		reason = classify(&s); /* 2 */
 	if (reason != EBB_R_FORWARDED)
 		goto unowned;
+	if (!bare_syn(&s.pkt)) { /* 3 first, and 2 by the VIP id its entry records */
+		s.flow = bpf_map_lookup_elem(&flows, &s.pkt.key);
+		asked = true;
+		if (s.flow)
+			classify_by_flow(&s, s.flow);
+	}
+	if (!s.vip) {
+		reason = classify(&s); /* 2 */
+		if (reason != EBB_R_FORWARDED)
+			goto unowned;
+	}
 	/* Tick resolution is plenty for idle timeouts, the 250 ms touch and the flood window, and
 	 * it reads no clock source (the dearest helper of a hit, in a VM above all). */
 	s.now = bpf_ktime_get_coarse_ns();
-	if (!lookup(&s)) { /* 3 */
+	if (!lookup(&s, asked)) { /* 3 */
 		reason = place(&s); /* 4 */
 		if (reason != EBB_R_FORWARDED) {
 			count(&vip_stats, s.vip->id, s.pkt.bytes, &(struct placement){});

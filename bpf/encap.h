@@ -129,18 +129,25 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 	if ((void *)(outer + 1) > data_end)
 		return -1;
 	set_ethertype(data, l2_len, ETH_P_IP);
+	__be32 saddr = vip->encap_src4, daddr = node->addr[0];
+	__u16 tot_len = pkt->ip_len + OUTER_V4_LEN;
+	/* The checksum from the values, not read back from the header: all but the length and
+	 * the addresses are constants (0x4500, id 0, DF, TTL 64 and the protocol). */
+	__u32 sum = 0x4500 + IP_DF + (64 << 8 | inner_proto) + tot_len +
+		    (bpf_ntohl(saddr) >> 16) + (bpf_ntohl(saddr) & 0xffff) +
+		    (bpf_ntohl(daddr) >> 16) + (bpf_ntohl(daddr) & 0xffff);
+
 	outer->version = 4;
 	outer->ihl = 5;
 	outer->tos = 0;
-	outer->tot_len = bpf_htons(pkt->ip_len + OUTER_V4_LEN);
+	outer->tot_len = bpf_htons(tot_len);
 	outer->id = 0;
 	outer->frag_off = bpf_htons(IP_DF);
 	outer->ttl = 64;
 	outer->protocol = inner_proto;
-	outer->check = 0;
-	outer->saddr = vip->encap_src4;
-	outer->daddr = node->addr[0];
-	outer->check = ipv4_csum(outer);
+	outer->check = bpf_htons(csum_fold(sum));
+	outer->saddr = saddr;
+	outer->daddr = daddr;
 	return 0;
 }
 

@@ -37,6 +37,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vips SEC(".maps");
 
+/* The VIPs again, by id (include/ebb.h): how a packet of a pinned flow finds its VIP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EBB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct ebb_vip_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vips_by_id SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EBB_MAX_NODES);

@@ -40,7 +40,7 @@
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
 #define EBB_MAP_LAYOUT_VERSION 4 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
-				  * flow entries, vip_filter, ebb_vip.rings_changed */
+				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -148,6 +148,18 @@ struct ebb_vip {
 	 * Longer ago than a SYN's retries last, the flow table cannot hold a bare SYN's flow on
 	 * another node than the new-flow table gives: the datapath skips asking it. */
 	__u32 rings_changed;
+};
+
+/*
+ * vips_by_id: array, VIP id -> the VIP's key and value as `vips` holds them. A packet whose flow
+ * the table pins names its VIP by the id the entry records, and an array lookup is inlined by the
+ * verifier where `vips` costs a hash of the key and a call. A copy: user space writes it after
+ * `vips` and clears it before a VIP goes, and the datapath checks the key against the packet, so
+ * a stale or missing copy costs the hash lookup, never a wrong VIP.
+ */
+struct ebb_vip_entry {
+	struct ebb_vip_key key; /* family 0: no VIP has this id */
+	struct ebb_vip vip;
 };
 
 /* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
@@ -321,6 +333,7 @@ enum ebb_decap_reason {
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
 _Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");
+_Static_assert(sizeof(struct ebb_vip_entry) == 68, "ebb_vip_entry layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");

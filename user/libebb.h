@@ -71,7 +71,7 @@ int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table
 struct ebb {
 	char bpffs[512];
 	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
-	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd;
+	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 
@@ -88,6 +88,13 @@ int ebb_ncpus(void);
 /* Lookups by value, iterating small maps. Return 0 when found, -ENOENT otherwise. */
 int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip);
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip);
+/* Every write of a VIP goes through these: `vips` and its copy by id, vips_by_id (include/ebb.h),
+ * in the order that keeps the copy harmless. The copy is a cache: failing to write it costs the
+ * datapath a hash lookup, so only `vips` decides the result. */
+int ebb_vip_store(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip *vip, __u64 flags);
+void ebb_vip_unindex(struct ebb *e, __u32 id);
+/* Rewrites vips_by_id from `vips` (after a rollback put `vips` back). */
+void ebb_vips_by_id_sync(struct ebb *e);
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node);
 /* The VIP a flow belongs to, as the datapath finds it (exact port, then port 0). */
 int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip);

@@ -210,6 +210,80 @@ static void test_vip_del_purges(void)
 	vip_del(VIP1_K, true);
 }
 
+/* vips_by_id, the copy a pinned flow's packet finds its VIP in: kept by every VIP write, and
+ * only a shortcut. A stale, foreign or missing copy sends the packet the hash way, to the same
+ * node; a copy of another VIP at the id never claims a flow to a different address. */
+static void test_vips_by_id(void)
+{
+	const char *n = "vips_by_id";
+	struct ebb_vip_key k2 = vkey(VIP2_K), k3 = vkey(VIP3_K);
+	struct ebb_flow_key fk = flow_key(CLIENT, 3000, VIP2, 80);
+	struct ebb_vip_entry ent, saved;
+	struct ebb_vip v2, v3;
+	struct ebb_flow f;
+	uint8_t mac[6];
+
+	if (!ASSERT_OK(vip_add(VIP2_K) || node_add(NODE_C, VIP2_K, MAC_C), nm(n, "VIP2 with node C")) ||
+	    !ASSERT_OK(ebb_vip_find(&e, &k2, &v2), nm(n, "VIP2's id")) ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.vips_by_id_fd, &v2.id, &ent), nm(n, "its copy by id")))
+		goto out;
+	ASSERT_MEM_EQ(&ent.key, &k2, sizeof(k2), nm(n, "vip add wrote the key by id"));
+	ASSERT_MEM_EQ(&ent.vip, &v2, sizeof(v2), nm(n, "... and the value, as vips holds it"));
+	saved = ent;
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_SYN, mac), XDP_TX, nm(n, "a SYN to VIP2 is pinned"));
+	ASSERT_MEM_EQ(mac, MAC_C, 6, nm(n, "... on C"));
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_TX, nm(n, "its ACK: classified by the flow's VIP id"));
+	ASSERT_MEM_EQ(mac, MAC_C, 6, nm(n, "... to C"));
+
+	/* The copy is what the ACK was classified by: one saying another id is counted there. */
+	{
+		struct ebb_counters before, after;
+		__u32 other = (v2.id + 7) % EBB_MAX_VIPS;
+
+		ent.vip.id = other;
+		ebb_counters_sum(e.vip_stats_fd, other, &before);
+		bpf_map_update_elem(e.vips_by_id_fd, &v2.id, &ent, BPF_ANY);
+		ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_TX, nm(n, "copy with another id: forwarded"));
+		ebb_counters_sum(e.vip_stats_fd, other, &after);
+		ASSERT_EQ(after.packets - before.packets, 1,
+			  nm(n, "... and counted to the copy's id: the hit read the copy, not vips"));
+		ent = saved;
+	}
+	/* A copy naming another address at this id (as if stale): the hash finds VIP2. */
+	ent.key.addr[0] ^= htonl(1);
+	ASSERT_OK(bpf_map_update_elem(e.vips_by_id_fd, &v2.id, &ent, BPF_ANY), nm(n, "copy made foreign"));
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_TX, nm(n, "foreign copy: the ACK still forwarded"));
+	ASSERT_MEM_EQ(mac, MAC_C, 6, nm(n, "... to C, by the hash lookup"));
+	ent = saved;
+	ent.key.port = htons(81);
+	bpf_map_update_elem(e.vips_by_id_fd, &v2.id, &ent, BPF_ANY);
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_TX, nm(n, "copy of another port: forwarded"));
+	ASSERT_MEM_EQ(mac, MAC_C, 6, nm(n, "... to C"));
+	ebb_vip_unindex(&e, v2.id);
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_TX, nm(n, "no copy: forwarded"));
+	ASSERT_MEM_EQ(mac, MAC_C, 6, nm(n, "... to C"));
+	ebb_vips_by_id_sync(&e);
+	ASSERT_OK(bpf_map_lookup_elem(e.vips_by_id_fd, &v2.id, &ent), nm(n, "sync"));
+	ASSERT_MEM_EQ(&ent, &saved, sizeof(ent), nm(n, "sync rebuilt the copy from vips"));
+
+	/* vip del clears the copy; its flow, put back as a crash would leave it, is not ours. */
+	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "the flow's entry"));
+	ASSERT_OK(vip_del(VIP2_K, true), nm(n, "vip del VIP2"));
+	ASSERT_OK(bpf_map_lookup_elem(e.vips_by_id_fd, &v2.id, &ent), nm(n, "its slot"));
+	ASSERT_EQ(ent.key.family, 0, nm(n, "vip del cleared the copy"));
+	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &fk, &f, BPF_ANY), nm(n, "the flow put back"));
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_PASS, nm(n, "its ACK: VIP2 is gone, passed"));
+	if (!ASSERT_OK(vip_add(VIP3_K), nm(n, "VIP3 added")) ||
+	    !ASSERT_OK(ebb_vip_find(&e, &k3, &v3), nm(n, "VIP3's id")))
+		goto out;
+	ASSERT_EQ(v3.id, v2.id, nm(n, "VIP3 has the id VIP2 had"));
+	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_PASS,
+		  nm(n, "VIP2's flow is not VIP3's: still passed"));
+	vip_del(VIP3_K, true);
+out:
+	bpf_map_delete_elem(e.flows_fd, &fk);
+}
+
 /* A flow of a deleted VIP (left behind: a crash mid-delete, an older ebbctl) is not counted,
  * shown or purged as a flow of the VIP that got its id. */
 static void test_flow_identity(void)
@@ -353,6 +427,7 @@ int main(void)
 		test_from_object_fds();
 		test_vip_del_purges();
 		test_flow_identity();
+		test_vips_by_id();
 		test_ring_alloc_failure();
 	}
 	balancer_teardown();

@@ -57,6 +57,13 @@ patch_one() {
 		sed -i 's/if (flood_guard_on(s->now))/if (0 \&\& flood_guard_on(s->now))/' "$f" ;;
 	no_second_pick) # under the guard, no second ring lookup to decide on syn_pins
 		perl -0pi -e 's/syn_pin = pkt->key\.proto == IPPROTO_TCP && vip->has_draining &&\s*ring_pick\(EBB_RING_SECOND\(vip->id\), slot\) != node_id;/syn_pin = false;/s' "$f" ;;
+	jiffies) # the clock read as the inlined bpf_jiffies64 load instead of a helper call (cost
+		# only: the ticks it gives are not CLOCK_MONOTONIC's, so idle ages would be wrong)
+		sed -i 's/s\.now = bpf_ktime_get_coarse_ns();/s.now = bpf_jiffies64() << 22;/' "$f" ;;
+	map_only) # the kernel's flow-table work alone: parse, then only the flow-table lookup (a
+		# hit: XDP_TX, the frame unchanged) or, for a SYN, only the insert. What is left of
+		# a path's cost above this row is ebb's own work; the row itself both balancers pay.
+		perl -0pi -e 's/(\treason = parse\(ctx, &s\.pkt\); \/\* 1 \*\/\n)/$1\tif (reason == EBB_R_FORWARDED) {\n\t\tstruct ebb_flow fresh = { .node_id = 1 };\n\n\t\tif (bare_syn(&s.pkt))\n\t\t\treturn bpf_map_update_elem(&flows, &s.pkt.key, &fresh, BPF_ANY) ? XDP_DROP : XDP_TX;\n\t\treturn bpf_map_lookup_elem(&flows, &s.pkt.key) ? XDP_TX : XDP_DROP;\n\t}\n/' "$f" ;;
 	*) echo "unknown variant $name" >&2; return 1 ;;
 	esac
 }

@@ -1152,7 +1152,7 @@ static void setup(void)
 			if (bpf_map_lookup_elem(insts[k].e.vips_fd, &keys[i], &v))
 				continue;
 			v.rings_changed = long_ago;
-			if (bpf_map_update_elem(insts[k].e.vips_fd, &keys[i], &v, BPF_EXIST))
+			if (ebb_vip_store(&insts[k].e, &keys[i], &v, BPF_EXIST))
 				die("cannot age the VIP's rings_changed: %s", strerror(errno));
 		}
 	}

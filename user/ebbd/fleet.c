@@ -144,7 +144,7 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 					cur.udp_idle_s = o.udp_idle_s;
 					cur.fin_s = o.fin_s;
 					cur.drain_timeout_s = o.drain_timeout_s;
-					if (bpf_map_update_elem(e->vips_fd, &fv->key, &cur, BPF_EXIST))
+					if (ebb_vip_store(e, &fv->key, &cur, BPF_EXIST))
 						apply_err(errs, "vip timeouts", fv->name, strerror(errno));
 					else
 						(*changes)++;

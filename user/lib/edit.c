@@ -67,7 +67,7 @@ int ebb_vip_set(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	if (o->drain_timeout_s)
 		vip.drain_timeout_s = o->drain_timeout_s;
 	/* One map update: readers see the old timeouts or the new ones, never a mix. */
-	if (bpf_map_update_elem(e->vips_fd, key, &vip, BPF_EXIST))
+	if (ebb_vip_store(e, key, &vip, BPF_EXIST))
 		return ebb_errf(err, "cannot update VIP %s: %s", name, strerror(errno));
 	return 0;
 }
@@ -218,6 +218,7 @@ int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s)
 	/* Stop owning traffic the snapshot did not own, then put every table back: the very
 	 * lookup tables that were installed (not rebuilt copies), so nothing differs after. */
 	kv_put_back(e->vips_fd, &s->vips, EBB_MAX_VIPS);
+	ebb_vips_by_id_sync(e);
 	/* vip_filter must stay a superset of vip_addrs: the snapshot's addresses are let in
 	 * before they come back, and bits of addresses the batch added go once they are gone. */
 	ret = ebb_vip_filter_sync(e, s->vip_addrs.keys, s->vip_addrs.n);

@@ -132,7 +132,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	refs++;
 	if (bpf_map_update_elem(e->vip_addrs_fd, &ak, &refs, BPF_ANY))
 		return ebb_errf(err, "cannot add VIP %s: %s", name, strerror(errno));
-	if (bpf_map_update_elem(e->vips_fd, key, &vip, BPF_NOEXIST)) {
+	if (ebb_vip_store(e, key, &vip, BPF_NOEXIST)) {
 		int saved = errno;
 
 		if (--refs)
@@ -204,6 +204,7 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 	 * again, or another given its id) must find no pin of this one. Then it stops owning the
 	 * traffic, and flows pinned by packets in flight meanwhile go too.
 	 */
+	ebb_vip_unindex(e, vip.id); /* its packets classify by hash until it is gone */
 	purged = ebb_flows_purge_vip(e, key, &vip);
 	if (purged < 0) {
 		ret = ebb_errf(err, "cannot purge the flows of VIP %s: %s", name, strerror((int)-purged));

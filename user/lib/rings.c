@@ -104,7 +104,7 @@ static int set_has_draining(struct ebb *e, __u32 vip_id, int on, bool changing,
 	vip.has_draining = on;
 	if (changing)
 		vip.rings_changed = ebb_seen_tick(ebb_now_ns());
-	if (bpf_map_update_elem(e->vips_fd, &key, &vip, BPF_EXIST))
+	if (ebb_vip_store(e, &key, &vip, BPF_EXIST))
 		return ebb_errf(err, "cannot update VIP %u: %s", vip_id, strerror(errno));
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -28,7 +29,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(rings_fd, "rings"),	 SLOT(flows_fd, "flows"),
 	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
 	SLOT(reasons_fd, "reasons"),	 SLOT(settings_fd, "settings"),
-	SLOT(vip_filter_fd, "vip_filter"),
+	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
@@ -182,6 +183,41 @@ int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_v
 		}
 	}
 	return -ENOENT;
+}
+
+int ebb_vip_store(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip *vip, __u64 flags)
+{
+	struct ebb_vip_entry ent = { .key = *key, .vip = *vip };
+
+	if (bpf_map_update_elem(e->vips_fd, key, vip, flags))
+		return -errno;
+	bpf_map_update_elem(e->vips_by_id_fd, &vip->id, &ent, BPF_ANY);
+	return 0;
+}
+
+void ebb_vip_unindex(struct ebb *e, __u32 id)
+{
+	struct ebb_vip_entry none = {};
+
+	bpf_map_update_elem(e->vips_by_id_fd, &id, &none, BPF_ANY);
+}
+
+void ebb_vips_by_id_sync(struct ebb *e)
+{
+	struct ebb_vip_entry *ents = calloc(EBB_MAX_VIPS, sizeof(*ents));
+	struct ebb_vip_key k, *prev = NULL;
+	struct ebb_vip v;
+
+	if (!ents)
+		return;
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS)
+			ents[v.id] = (struct ebb_vip_entry){ .key = k, .vip = v };
+	}
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
+		bpf_map_update_elem(e->vips_by_id_fd, &id, &ents[id], BPF_ANY);
+	free(ents);
 }
 
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
