@@ -45,7 +45,7 @@ FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps vmlinux test unit integration bench demo demo-fleet install clean fuzz check-asan
+.PHONY: all deps vmlinux test unit integration bench bench-katran demo demo-fleet install clean fuzz check-asan
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
@@ -139,6 +139,11 @@ check-asan: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tools/bench.sh
+
+# ebb beside Katran per packet, RUNS runs of ROUNDS rounds: make bench-katran KATRAN_SRC=DIR
+bench-katran: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tools/bench/vs_katran.sh --runs $(or $(RUNS),3) --rounds $(or $(ROUNDS),11) $(KATRAN_SRC)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -117,19 +117,9 @@ git -C "$ROOT" diff --quiet HEAD 2>/dev/null || git_rev="$git_rev+changes"
 # ---------------------------------------------------------------------------------------------
 # 1 and 3: per packet and control plane
 
-# Katran's balancer, from its own tree with its own flags (lib/Makefile-bpf: clang -emit-llvm |
-# llc -march=bpf, -I. -D__KERNEL__ -DDEBUG ...); never part of the repository.
+# Katran's balancer, from its own tree with its own flags; never part of the repository.
 katran_build() {
-	local src=$1 out=$OUTPUT/katran flags
-	flags=(-I. -I./include -I./usr/include -DDEBUG -D__KERNEL__ -Wno-unused-value -Wno-pointer-sign
-		-Wno-compare-distinct-pointer-types -O2 -emit-llvm -c -g)
-	[ -f "$src/katran/lib/bpf/balancer.bpf.c" ] ||
-		{ log "KATRAN_SRC=$src has no katran/lib/bpf/balancer.bpf.c"; return 1; }
-	mkdir -p "$out"
-	(cd "$src" && clang "${flags[@]}" katran/lib/bpf/balancer.bpf.c -o - |
-		llc -march=bpf -filetype=obj -o "$out/balancer.bpf.o" &&
-		clang "${flags[@]}" -DMAX_CONN_RATE=1 katran/lib/bpf/balancer.bpf.c -o - |
-		llc -march=bpf -filetype=obj -o "$out/balancer_flood.bpf.o")
+	bash "$ROOT/tools/bench/katran_build.sh" "$1" "$OUTPUT/katran"
 }
 
 log "per packet and control plane (bench_xdp)..."

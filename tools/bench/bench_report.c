@@ -9,6 +9,9 @@
  *   bench_report --print bench.json          the table of an earlier run, again
  *   bench_report --cell X.json [X2.json...] PATH_ID
  *                        "6.5x(200ns)": one path's median over the files, for tools/bench/ablate.sh
+ *   bench_report --vs-katran X.json [X2.json...]
+ *                        ebb beside Katran over several bench_xdp runs (tools/bench/vs_katran.sh):
+ *                        per path the median of the runs' ebb/Katran medians, and each run's
  */
 #include <getopt.h>
 #include <math.h> /* NAN, isnan: macros, no libm */
@@ -403,15 +406,80 @@ static int cell(char **files, int nfiles, const char *id)
 	return 0;
 }
 
+/* ebb/Katran over runs: each run's figure is already the median over its rounds. Returns the
+ * number of targets missed. */
+static int vs_katran(char **files, int nfiles)
+{
+	json_object *docs[16];
+	int n = 0, met = 0, missed = 0;
+
+	for (int f = 0; f < nfiles && n < 16; f++)
+		if ((docs[n] = load(files[f])) && get(docs[n], "paths"))
+			n++;
+	if (!n) {
+		printf("no bench_xdp run to read\n");
+		return 1;
+	}
+	printf("%-26s %-14s %5s %8s %9s %8s %7s  %s\n", "path", "flow table", "mode", "ebb ns",
+	       "Katran ns", "ebb/Kat", "target", "each run (median over its rounds)");
+	json_object *paths0 = get(docs[0], "paths");
+
+	for (size_t i = 0; i < json_object_array_length(paths0); i++) {
+		json_object *p0 = json_object_array_get_idx(paths0, i);
+		const char *id = str(p0, "id") ?: "";
+		double r[16], ens[16], kns[16];
+		char runs[160] = "", target[16] = "", status[16] = "";
+		int m = 0;
+
+		if (isnan(num(p0, "vs_katran")))
+			continue;
+		for (int d = 0; d < n; d++) {
+			json_object *paths = get(docs[d], "paths");
+
+			for (size_t j = 0; j < json_object_array_length(paths); j++) {
+				json_object *p = json_object_array_get_idx(paths, j);
+
+				if (strcmp(str(p, "id") ?: "", id) || isnan(num(p, "vs_katran")))
+					continue;
+				r[m] = num(p, "vs_katran");
+				ens[m] = num(p, "ns");
+				kns[m] = num(p, "katran_ns");
+				snprintf(runs + strlen(runs), sizeof(runs) - strlen(runs), "%s%.2f",
+					 m ? " " : "", r[m]);
+				m++;
+			}
+		}
+		if (!isnan(num(p0, "vs_katran_target"))) {
+			bool ok = median(r, m) <= num(p0, "vs_katran_target");
+
+			snprintf(target, sizeof(target), "<=%g", num(p0, "vs_katran_target"));
+			snprintf(status, sizeof(status), "%s", ok ? "met" : "MISSED");
+			ok ? met++ : missed++;
+		}
+		printf("%-26s %-14s %5s %8.1f %9.1f %8.2f %7s  %-6s %s\n", str(p0, "path") ?: "?",
+		       str(p0, "table") ?: "", strstr(id, "ipip") ? "ipip" : strstr(id, "pass") ? "-" : "dsr",
+		       median(ens, m), median(kns, m), median(r, m), target, status, runs);
+	}
+	printf("%d run(s); floor_tx per run:", n);
+	for (int d = 0; d < n; d++)
+		printf(" %.1f ns", num(docs[d], "floor_ns"));
+	printf("; targets: %d met, %d missed\n", met, missed);
+	for (int d = 0; d < n; d++)
+		json_object_put(docs[d]);
+	return missed;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "machine", required_argument, NULL, 'm' }, { "xdp", required_argument, NULL, 'x' },
 		{ "e2e", required_argument, NULL, 'e' },     { "out", required_argument, NULL, 'o' },
 		{ "print", required_argument, NULL, 'p' },   { "cell", required_argument, NULL, 'c' },
+		{ "vs-katran", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *machine = NULL, *xdp = NULL, *e2e = NULL, *out = NULL, *print = NULL, *cellf = NULL;
+	const char *machine = NULL, *xdp = NULL, *e2e = NULL, *out = NULL, *print = NULL, *cellf = NULL,
+		   *katf = NULL;
 	json_object *doc, *x, *cp;
 	int opt;
 
@@ -423,6 +491,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'p': print = optarg; break;
 		case 'c': cellf = optarg; break;
+		case 'k': katf = optarg; break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of tools/bench/bench_report.c\n");
 			return 2;
@@ -434,6 +503,11 @@ int main(int argc, char **argv)
 			return 2;
 		argv[optind - 1] = (char *)cellf;
 		return cell(argv + optind - 1, argc - optind, argv[argc - 1]);
+	}
+	if (katf) {
+		/* --vs-katran FILE [FILE...] */
+		argv[optind - 1] = (char *)katf;
+		return vs_katran(argv + optind - 1, argc - optind + 1) ? 3 : 0;
 	}
 	if (print) {
 		doc = load(print);
