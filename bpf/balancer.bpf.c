@@ -87,12 +87,13 @@ static __always_inline bool flood_guard_on(__u64 now)
 static __always_inline __u32 ring_pick(__u32 ring_id, __u32 slot)
 {
 	void *ring = bpf_map_lookup_elem(&rings, &ring_id);
-	__u32 *node_id;
+	struct ebb_ring_elem *elem;
+	__u32 index = slot / 4;
 
 	if (!ring)
 		return 0;
-	node_id = bpf_map_lookup_elem(ring, &slot);
-	return node_id ? *node_id : 0;
+	elem = bpf_map_lookup_elem(ring, &index);
+	return elem ? elem->node[slot & 3] : 0;
 }
 
 static __always_inline bool takes_pinned_flows(const struct ebb_node *node)
@@ -141,6 +142,31 @@ static __always_inline bool classify_by_flow(struct step_state *s, const struct 
 	return true;
 }
 
+/* The VIP with key vk, through its slot of vip_slots; `vips` only where two VIPs share it. */
+static __always_inline struct ebb_vip *vip_by_key(const struct ebb_vip_key *vk)
+{
+	__u32 zero = 0, id;
+	struct ebb_vip_slots *slots = bpf_map_lookup_elem(&vip_slots, &zero);
+	struct ebb_vip_entry *v;
+
+	if (!slots)
+		return bpf_map_lookup_elem(&vips, vk);
+	id = slots->slot[ebb_vip_slot(vk->addr, vk->port, vk->proto, vk->family) &
+			 (EBB_VIP_SLOTS - 1)];
+	if (id == EBB_VIP_SLOT_ASK)
+		return bpf_map_lookup_elem(&vips, vk);
+	if (!id)
+		return NULL;
+	id--;
+	v = bpf_map_lookup_elem(&vips_by_id, &id);
+	if (!v || v->key.port != vk->port || v->key.proto != vk->proto ||
+	    v->key.family != vk->family ||
+	    ((v->key.addr[0] ^ vk->addr[0]) | (v->key.addr[1] ^ vk->addr[1]) |
+	     (v->key.addr[2] ^ vk->addr[2]) | (v->key.addr[3] ^ vk->addr[3])))
+		return NULL; /* the slot is another VIP's: this key is none */
+	return &v->vip;
+}
+
 /* 2. classify: the VIP (address, port and protocol; a port-0 VIP takes every port). */
 static __always_inline int classify(struct step_state *s)
 {
@@ -150,10 +176,10 @@ static __always_inline int classify(struct step_state *s)
 	vk.port = s->pkt.key.dport;
 	vk.proto = s->pkt.key.proto;
 	vk.family = s->pkt.key.family;
-	s->vip = bpf_map_lookup_elem(&vips, &vk);
+	s->vip = vip_by_key(&vk);
 	if (!s->vip) {
 		vk.port = 0;
-		s->vip = bpf_map_lookup_elem(&vips, &vk);
+		s->vip = vip_by_key(&vk);
 		if (!s->vip)
 			return EBB_R_PASS_NOT_VIP;
 	}

@@ -37,6 +37,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vips SEC(".maps");
 
+/* The VIPs by a hash of their key, direct-mapped (include/ebb.h): how a new flow finds its VIP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_vip_slots);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_slots SEC(".maps");
+
 /* The VIPs again, by id (include/ebb.h): how a packet of a pinned flow finds its VIP. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -63,14 +72,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } members SEC(".maps");
 
-/* One Maglev lookup table: slot -> node id. Mmapable: user space fills a new one with one
- * memcpy instead of 65537 element updates (a drain reaches the datapath that much sooner). */
+/* One Maglev lookup table: slot -> node id, four slots an element (include/ebb.h). Mmapable:
+ * user space fills a new one with one memcpy instead of element updates (a drain reaches the
+ * datapath that much sooner). */
 struct ebb_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, EBB_RING_SIZE);
+	__uint(max_entries, EBB_RING_ELEMS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__uint(value_size, sizeof(struct ebb_ring_elem)); /* no BTF type: libbpf would see a forward declaration */
 };
 
 /*

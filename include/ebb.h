@@ -32,6 +32,17 @@
 #endif
 #define EBB_MAX_WEIGHT 1000
 
+/*
+ * A Maglev lookup table as the datapath reads it: 16-bit node ids, four to an 8-byte array
+ * element (slot s: element s / 4, lane s % 4). The kernel lays every array element out 8 bytes
+ * apart, so 65537 32-bit slots took 512 KB and missed the cache on a new flow's random slot;
+ * these take 128 KB. User space sees the mmap'ed table as an array of EBB_RING_SIZE __u16.
+ */
+#define EBB_RING_ELEMS ((EBB_RING_SIZE + 3) / 4)
+struct ebb_ring_elem {
+	__u16 node[4];
+};
+
 /* Each VIP owns two lookup tables in the `rings` map-of-maps. */
 #define EBB_RING_NEW(vip_id) ((vip_id) * 2)         /* over `active` nodes: new flows */
 #define EBB_RING_SECOND(vip_id) ((vip_id) * 2 + 1) /* over `active`+`draining`: lost state */
@@ -40,7 +51,8 @@
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
 #define EBB_MAP_LAYOUT_VERSION 4 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
-				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id */
+				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
+				  * vip_slots, 16-bit ring slots */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -152,15 +164,41 @@ struct ebb_vip {
 
 /*
  * vips_by_id: array, VIP id -> the VIP's key and value as `vips` holds them. A packet whose flow
- * the table pins names its VIP by the id the entry records, and an array lookup is inlined by the
- * verifier where `vips` costs a hash of the key and a call. A copy: user space writes it after
- * `vips` and clears it before a VIP goes, and the datapath checks the key against the packet, so
- * a stale or missing copy costs the hash lookup, never a wrong VIP.
+ * the table pins names its VIP by the id the entry records, a new flow by its key's slot in
+ * vip_slots (below); an array lookup is inlined by the verifier where `vips` costs a hash of the
+ * key and a call. libebb writes the copies with every VIP write (ebb_vip_store), and the
+ * datapath checks the copy's key against the packet's, so a copy is never taken for a VIP it is
+ * not: at worst a packet is passed as no VIP's.
  */
 struct ebb_vip_entry {
 	struct ebb_vip_key key; /* family 0: no VIP has this id */
 	struct ebb_vip vip;
 };
+
+/*
+ * vip_slots[0]: the VIPs by a hash of their key, direct-mapped: slot ebb_vip_slot(key) holds the
+ * VIP's id + 1, or EBB_VIP_SLOT_ASK where two VIPs share the slot, or 0. User space keeps every
+ * VIP of `vips` in its slot (or ASK) whenever it can be classified, so a slot holding another
+ * VIP, or nothing, proves the key is no VIP: a new flow is classified with one inlined array
+ * read and one vips_by_id entry, where `vips` costs a hash and a call. ASK: look `vips` up.
+ */
+#define EBB_VIP_SLOTS 8192 /* 64 VIPs and their port-0 twins share a slot with ~1% chance each */
+#define EBB_VIP_SLOT_ASK 0xffff
+struct ebb_vip_slots {
+	__u16 slot[EBB_VIP_SLOTS];
+};
+
+static inline __u32 ebb_vip_slot(const __be32 *addr, __be16 port, __u8 proto, __u8 family)
+{
+	__u32 x = addr[0] ^ ((__u32)port << 16 | (__u32)proto << 8 | family);
+
+	if (family == EBB_FAMILY_V6)
+		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu;
+	/* Fibonacci hashing, as for vip_filter: the top bits of the product mix every bit of x */
+	return (x * 0x9e3779b1u) >> (32 - 13);
+}
+_Static_assert(EBB_VIP_SLOTS == 1 << 13, "ebb_vip_slot returns 13 bits");
+_Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
 
 /* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
 #define EBB_SYN_RETRY_NS (135ULL * 1000000000ULL)
@@ -334,6 +372,7 @@ enum ebb_decap_reason {
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
 _Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");
 _Static_assert(sizeof(struct ebb_vip_entry) == 68, "ebb_vip_entry layout");
+_Static_assert(sizeof(struct ebb_ring_elem) == 8, "ebb_ring_elem layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");

@@ -72,6 +72,7 @@ struct ebb {
 	char bpffs[512];
 	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
+	int vip_slots_fd;
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 
@@ -88,13 +89,22 @@ int ebb_ncpus(void);
 /* Lookups by value, iterating small maps. Return 0 when found, -ENOENT otherwise. */
 int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip);
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip);
-/* Every write of a VIP goes through these: `vips` and its copy by id, vips_by_id (include/ebb.h),
- * in the order that keeps the copy harmless. The copy is a cache: failing to write it costs the
- * datapath a hash lookup, so only `vips` decides the result. */
+/*
+ * Every write of a VIP goes through these: `vips`, its copy by id (vips_by_id) and its slot
+ * (vip_slots, include/ebb.h), in an order that never lets a reader find a half-written copy
+ * through a slot: a new VIP's copy is written before `vips` and its slot after; a VIP that goes
+ * leaves its slot first. flags: BPF_NOEXIST (a new VIP) or BPF_EXIST (same key, new values).
+ */
 int ebb_vip_store(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip *vip, __u64 flags);
-void ebb_vip_unindex(struct ebb *e, __u32 id);
-/* Rewrites vips_by_id from `vips` (after a rollback put `vips` back). */
+/* Before a VIP is deleted: its slot no longer names it, its copy is cleared. */
+void ebb_vip_unindex(struct ebb *e, const struct ebb_vip_key *key, __u32 id);
+/* vip_slots from `vips` (leaving out `without`, if given): one update of the whole array. */
+int ebb_vip_slots_sync(struct ebb *e, const struct ebb_vip_key *without);
+/* vips_by_id and vip_slots from `vips` (after a rollback put `vips` back; after a load). */
 void ebb_vips_by_id_sync(struct ebb *e);
+/* The installed table ring_id (EBB_RING_NEW/SECOND(vip id)) into table[EBB_RING_SIZE] as node
+ * ids; -ENOENT when the VIP has no such table (no node of that kind). */
+int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table);
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node);
 /* The VIP a flow belongs to, as the datapath finds it (exact port, then port 0). */
 int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip);

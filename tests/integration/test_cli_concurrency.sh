@@ -159,9 +159,14 @@ def state():
     return nodes, vips, members, rings
 
 def ring_table(rings, ring_id):
+    # four 16-bit slots to an 8-byte element (include/ebb.h); the last element's tail is padding
     if ring_id not in rings:
         return None
-    return [le(e["value"]) for e in dump(rings[ring_id])]
+    slots = []
+    for e in dump(rings[ring_id]):
+        b = bytes(int(x, 16) for x in e["value"])
+        slots += [int.from_bytes(b[i:i + 2], "little") for i in range(0, len(b), 2)]
+    return slots[:65537]
 
 def consistency(label):
     nodes, vips, members, rings = state()

@@ -211,21 +211,7 @@ static bool key_of(const struct pkt_desc *d, struct ebb_flow_key *k)
 
 static int read_ring(__u32 ring_id, __u32 *table)
 {
-	__u32 inner_id = 0;
-	int fd;
-
-	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
-		return -ENOENT;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-		if (bpf_map_lookup_elem(fd, &i, &table[i])) {
-			close(fd);
-			return -errno;
-		}
-	close(fd);
-	return 0;
+	return ebb_ring_read(&e, ring_id, table);
 }
 
 /* A client port (from `from` up) whose slot in `table` is want_node (and, when avoid is

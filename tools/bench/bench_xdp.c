@@ -881,7 +881,7 @@ static void katran_setup(struct inst *b, __u32 fill)
 	static const char *const addrs[] = { "198.51.100.11", "198.51.100.12", "198.51.100.13" };
 	struct bpf_map *m;
 	__u64 ctl = 0;
-	int ring_fd, lru_mapping_fd, rings_fd;
+	int lru_mapping_fd, rings_fd;
 
 	K.obj = bpf_object__open_file(opt_katran, NULL);
 	if (!K.obj || bpf_object__load(K.obj))
@@ -919,17 +919,12 @@ static void katran_setup(struct inst *b, __u32 fill)
 	ring_id = EBB_RING_NEW(vip_id_of(b, "203.0.113.10:80/tcp"));
 	if (bpf_map_lookup_elem(rings_fd, &ring_id, &inner_id))
 		die("ebb's ring: %s", strerror(errno));
-	ring_fd = bpf_map_get_fd_by_id(inner_id);
 	keys = calloc(EBB_RING_SIZE, 4);
 	vals = calloc(EBB_RING_SIZE, 4);
-	if (ring_fd < 0 || !keys || !vals)
+	if (!keys || !vals || ebb_ring_read(&b->e, ring_id, vals))
 		die("ebb's ring: %s", strerror(errno));
-	for (__u32 i = 0; i < EBB_RING_SIZE; i++) {
+	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
 		keys[i] = i;
-		if (bpf_map_lookup_elem(ring_fd, &i, &vals[i]))
-			die("ebb's ring: %s", strerror(errno));
-	}
-	close(ring_fd);
 	cnt = EBB_RING_SIZE;
 	if (bpf_map_update_batch(kmap(K.obj, "ch_rings", 4, 4), keys, vals, &cnt, &bo) ||
 	    cnt != EBB_RING_SIZE)
@@ -1742,14 +1737,15 @@ static json_object *ring_swap(void)
 	struct ebb_maglev_node nodes[3] = {};
 	struct ebb_vip_key vk = vip_key("203.0.113.20:80/tcp");
 	json_object *o = json_object_new_object();
-	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table)), *keys = calloc(EBB_RING_SIZE, sizeof(*keys));
+	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table)), *keys = calloc(EBB_RING_ELEMS, sizeof(*keys));
+	struct ebb_ring_elem *elems = calloc(EBB_RING_ELEMS, sizeof(*elems));
 	double fill[9], upd[9], mm[9];
 	__u32 inner_flags = 0;
 	struct ebb_vip vip;
 	const int runs = 9;
 	__u32 ring_id;
 
-	if (!table || !keys)
+	if (!table || !keys || !elems)
 		die("out of memory");
 	if (ebb_vip_find(&s->e, &vk, &vip))
 		die("no drain VIP");
@@ -1762,19 +1758,21 @@ static json_object *ring_swap(void)
 		memcpy(nodes[i].seed, a.a, 16);
 		nodes[i].seed[16] = a.family;
 	}
-	for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+	for (__u32 i = 0; i < EBB_RING_ELEMS; i++)
 		keys[i] = i;
 	for (int r = 0; r < runs; r++) {
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 		/* the flags of the datapath's inner-map template (mmapable or not) */
 		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = inner_flags);
-		__u32 count = EBB_RING_SIZE;
+		__u32 count = EBB_RING_ELEMS;
 		double t0 = now_s(), t1;
 		int inner;
 
 		ebb_maglev_build(nodes, 3, table);
-		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, 4, EBB_RING_SIZE, &mo);
-		if (inner < 0 || bpf_map_update_batch(inner, keys, table, &count, &bo))
+		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+			elems[i / 4].node[i % 4] = (__u16)table[i];
+		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, sizeof(*elems), EBB_RING_ELEMS, &mo);
+		if (inner < 0 || bpf_map_update_batch(inner, keys, elems, &count, &bo))
 			die("ring swap: %s", strerror(errno));
 		t1 = now_s();
 		if (bpf_map_update_elem(s->e.rings_fd, &ring_id, &inner, BPF_ANY)) {
@@ -1794,21 +1792,20 @@ static json_object *ring_swap(void)
 	 * rings.c would spend if the inner maps were mmapable (a suggestion, not what it does). */
 	for (int r = 0; r < runs; r++) {
 		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
-		/* an array map keeps each value in round_up(value_size, 8) bytes */
-		size_t len = ((size_t)EBB_RING_SIZE * 8 + 4095) & ~(size_t)4095;
+		size_t len = ((size_t)EBB_RING_ELEMS * sizeof(*elems) + 4095) & ~(size_t)4095;
 		double t0 = now_s();
 		int inner;
 		void *m;
 
 		ebb_maglev_build(nodes, 3, table);
-		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, 4, EBB_RING_SIZE, &mo);
+		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", 4, sizeof(*elems), EBB_RING_ELEMS, &mo);
 		if (inner < 0)
 			die("mmapable ring: %s", strerror(errno));
 		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
 		if (m == MAP_FAILED)
 			die("mmap ring: %s", strerror(errno));
 		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-			*(__u32 *)((char *)m + (size_t)i * 8) = table[i];
+			((__u16 *)m)[i] = (__u16)table[i];
 		munmap(m, len);
 		mm[r] = (now_s() - t0) * 1e3;
 		close(inner);
@@ -1820,6 +1817,7 @@ static json_object *ring_swap(void)
 	     median(fill, runs), median(mm, runs), median(upd, runs));
 	free(table);
 	free(keys);
+	free(elems);
 	return o;
 }
 

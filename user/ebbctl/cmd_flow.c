@@ -157,19 +157,11 @@ static int do_show(int argc, char **argv)
 /* The node in table ring_id's slot; 0 when there is no table (no node of that kind). */
 static __u32 ring_lookup(struct ebb *e, __u32 ring_id, __u32 slot)
 {
-	__u32 node_id = 0;
-	int inner_id = 0, inner;
+	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table)), node_id = 0;
 
-	/* A writer may swap the table between reading its id and opening it: read again. */
-	for (int attempt = 0; attempt < 5 && !node_id; attempt++) {
-		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
-			break;
-		inner = bpf_map_get_fd_by_id(inner_id);
-		if (inner >= 0) {
-			bpf_map_lookup_elem(inner, &slot, &node_id);
-			close(inner);
-		}
-	}
+	if (table && !ebb_ring_read(e, ring_id, table) && slot < EBB_RING_SIZE)
+		node_id = table[slot];
+	free(table);
 	return node_id;
 }
 

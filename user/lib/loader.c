@@ -165,6 +165,16 @@ static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
 	}
+	/* The VIP copies the datapath classifies by follow `vips`, whoever wrote it last. */
+	{
+		struct ebb_err ignored = {};
+		struct ebb e;
+
+		if (!ebb_from_object(&e, obj, &ignored)) {
+			ebb_vips_by_id_sync(&e);
+			ebb_close(&e);
+		}
+	}
 	return 0;
 }
 

@@ -204,15 +204,16 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 	 * again, or another given its id) must find no pin of this one. Then it stops owning the
 	 * traffic, and flows pinned by packets in flight meanwhile go too.
 	 */
-	ebb_vip_unindex(e, vip.id); /* its packets classify by hash until it is gone */
 	purged = ebb_flows_purge_vip(e, key, &vip);
 	if (purged < 0) {
 		ret = ebb_errf(err, "cannot purge the flows of VIP %s: %s", name, strerror((int)-purged));
 		goto out;
 	}
 	addr_key_of(key, &ak);
+	ebb_vip_unindex(e, key, vip.id); /* its slot and copy first: `vips` is what they copy */
 	if (bpf_map_delete_elem(e->vips_fd, key)) {
 		ret = ebb_errf(err, "cannot delete VIP %s: %s", name, strerror(errno));
+		ebb_vips_by_id_sync(e);
 		goto out;
 	}
 	if (!bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs) && refs > 1) {

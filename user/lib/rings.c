@@ -13,9 +13,33 @@
 #include "libebb.h"
 #include "internal.h"
 
-/* The kernel lays array elements out 8 bytes apart, whatever their value size. */
-#define RING_STRIDE 8
-#define RING_LEN ((size_t)EBB_RING_SIZE * RING_STRIDE)
+/* The table's bytes: EBB_RING_ELEMS elements of 8 bytes, seen as __u16 slots. */
+#define RING_LEN ((size_t)EBB_RING_ELEMS * sizeof(struct ebb_ring_elem))
+
+int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
+{
+	/* A writer may swap the table between reading its id and opening it: read again. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		__u32 inner_id;
+		const __u16 *slots;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+			return -ENOENT;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		slots = mmap(NULL, RING_LEN, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (slots == MAP_FAILED)
+			return -errno;
+		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+			table[i] = slots[i];
+		munmap((void *)slots, RING_LEN);
+		return 0;
+	}
+	return -ENOENT;
+}
 
 /*
  * Whether the table installed in ring_id is this one already: a swap would then be work for
@@ -39,7 +63,7 @@ static bool ring_unchanged(struct ebb *e, __u32 ring_id, const __u32 *table)
 	if (mem == MAP_FAILED)
 		return false;
 	for (__u32 i = 0; i < EBB_RING_SIZE && same; i++)
-		same = *(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) == table[i];
+		same = ((const __u16 *)mem)[i] == table[i];
 	munmap(mem, RING_LEN);
 	return same;
 }
@@ -65,8 +89,8 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 				strerror(ret == -ENOMEM ? ENOMEM : EINVAL));
 	if (ring_unchanged(e, ring_id, table))
 		return 0;
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32), sizeof(__u32),
-			       EBB_RING_SIZE, &create);
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
+			       sizeof(struct ebb_ring_elem), EBB_RING_ELEMS, &create);
 	if (inner < 0)
 		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
 	/* Filled before anyone can see it; then one update of the outer map publishes it. */
@@ -75,7 +99,7 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 		ret = ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
 	} else {
 		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-			*(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) = table[i];
+			((__u16 *)mem)[i] = (__u16)table[i];
 		munmap(mem, RING_LEN);
 		if (bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY))
 			ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id,

@@ -30,6 +30,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
 	SLOT(reasons_fd, "reasons"),	 SLOT(settings_fd, "settings"),
 	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
+	SLOT(vip_slots_fd, "vip_slots"),
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
@@ -185,20 +186,67 @@ int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_v
 	return -ENOENT;
 }
 
+int ebb_vip_slots_sync(struct ebb *e, const struct ebb_vip_key *without)
+{
+	struct ebb_vip_slots *want = calloc(1, sizeof(*want));
+	struct ebb_vip_key k, *prev = NULL;
+	__u32 zero = 0;
+	struct ebb_vip v;
+	int ret = 0;
+
+	if (!want)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		__u32 slot = ebb_vip_slot(k.addr, k.port, k.proto, k.family);
+
+		prev = &k;
+		if ((without && !memcmp(&k, without, sizeof(k))) ||
+		    bpf_map_lookup_elem(e->vips_fd, &k, &v) || v.id >= EBB_MAX_VIPS)
+			continue;
+		want->slot[slot] = want->slot[slot] ? EBB_VIP_SLOT_ASK : (__u16)(v.id + 1);
+	}
+	if (bpf_map_update_elem(e->vip_slots_fd, &zero, want, BPF_ANY))
+		ret = -errno;
+	free(want);
+	return ret;
+}
+
 int ebb_vip_store(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip *vip, __u64 flags)
 {
-	struct ebb_vip_entry ent = { .key = *key, .vip = *vip };
+	struct ebb_vip_entry ent = { .key = *key, .vip = *vip }, before = {};
+	int ret;
 
+	if (flags == BPF_NOEXIST) {
+		/* complete before anything can lead a packet to it */
+		bpf_map_lookup_elem(e->vips_by_id_fd, &vip->id, &before);
+		bpf_map_update_elem(e->vips_by_id_fd, &vip->id, &ent, BPF_ANY);
+		if (bpf_map_update_elem(e->vips_fd, key, vip, flags)) {
+			ret = -errno;
+			bpf_map_update_elem(e->vips_by_id_fd, &vip->id, &before, BPF_ANY);
+			errno = -ret;
+			return ret;
+		}
+		/* A slot that cannot be written leaves the new VIP unseen by new flows: an error. */
+		ret = ebb_vip_slots_sync(e, NULL);
+		if (ret) {
+			bpf_map_delete_elem(e->vips_fd, key);
+			bpf_map_update_elem(e->vips_by_id_fd, &vip->id, &before, BPF_ANY);
+			errno = -ret;
+		}
+		return ret;
+	}
 	if (bpf_map_update_elem(e->vips_fd, key, vip, flags))
 		return -errno;
+	/* Same key: a reader of the copy sees each field old or new, as in `vips`. */
 	bpf_map_update_elem(e->vips_by_id_fd, &vip->id, &ent, BPF_ANY);
 	return 0;
 }
 
-void ebb_vip_unindex(struct ebb *e, __u32 id)
+void ebb_vip_unindex(struct ebb *e, const struct ebb_vip_key *key, __u32 id)
 {
 	struct ebb_vip_entry none = {};
 
+	ebb_vip_slots_sync(e, key);
 	bpf_map_update_elem(e->vips_by_id_fd, &id, &none, BPF_ANY);
 }
 
@@ -218,6 +266,7 @@ void ebb_vips_by_id_sync(struct ebb *e)
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
 		bpf_map_update_elem(e->vips_by_id_fd, &id, &ents[id], BPF_ANY);
 	free(ents);
+	ebb_vip_slots_sync(e, NULL);
 }
 
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
