@@ -60,12 +60,9 @@ patch_one() {
 	jiffies) # the clock read as the inlined bpf_jiffies64 load instead of a helper call (cost
 		# only: the ticks it gives are not CLOCK_MONOTONIC's, so idle ages would be wrong)
 		sed -i 's/s\.now = bpf_ktime_get_coarse_ns();/s.now = bpf_jiffies64() << 22;/' "$f" ;;
-	ring_128k) # what a ring packed 4 slots to an 8-byte element would touch: a quarter of the
-		# 512 KB (65537 slots, each rounded up to 8 bytes by the array map) a slot may be in
-		perl -0pi -e 's/node_id = bpf_map_lookup_elem\(ring, &slot\);/__u32 packed = slot & 16383;\n\n\tnode_id = bpf_map_lookup_elem(ring, &packed);/' "$f" ;;
-	vip_array) # classify through an array slot (what a direct-mapped VIP table would cost),
-		# faked: slot 0 of vips_by_id holds the bench's VIP; the hash only when it does not match
-		perl -0pi -e 's/(static __always_inline int classify\(struct step_state \*s\)\n\{\n\tstruct ebb_vip_key vk = \{\};\n)/$1\tstruct ebb_flow fake = {};\n\n\tif (classify_by_flow(s, &fake))\n\t\treturn EBB_R_FORWARDED;\n/' "$f" ;;
+	vip_hash) # every VIP found as before vip_slots and vips_by_id: a hash-map lookup of the key
+		perl -0pi -e 's/(static __always_inline struct ebb_vip \*vip_by_key\([^)]*\)\n\{\n)/$1\tif (vk)\n\t\treturn bpf_map_lookup_elem(&vips, vk);\n/s;
+			s/(static __always_inline bool classify_by_flow\([^)]*\)\n\{)/$1\n\tif (flow) return false;/s' "$f" ;;
 	map_only) # the kernel's flow-table work alone: parse, then only the flow-table lookup (a
 		# hit: XDP_TX, the frame unchanged) or, for a SYN, only the insert. What is left of
 		# a path's cost above this row is ebb's own work; the row itself both balancers pay.
