@@ -87,13 +87,13 @@ static __always_inline bool flood_guard_on(__u64 now)
 static __always_inline __u32 ring_pick(__u32 ring_id, __u32 slot)
 {
 	void *ring = bpf_map_lookup_elem(&rings, &ring_id);
-	struct ebb_ring_elem *elem;
 	__u32 index = slot / 4;
+	__u16 *lanes; /* struct ebb_ring_elem's */
 
 	if (!ring)
 		return 0;
-	elem = bpf_map_lookup_elem(ring, &index);
-	return elem ? elem->node[slot & 3] : 0;
+	lanes = bpf_map_lookup_elem(ring, &index);
+	return lanes ? lanes[slot & 3] : 0;
 }
 
 static __always_inline bool takes_pinned_flows(const struct ebb_node *node)

@@ -33,8 +33,11 @@ static __always_inline __u16 ipv4_csum(struct iphdr *iph)
 /*
  * Grows the frame's head by `grow` bytes and moves the L2 header (14 or 18 bytes) to the new
  * start. Returns the new start, or NULL if the head cannot grow or the frame is too short.
+ * keep_eth false: the caller writes the whole Ethernet header itself, so an untagged one is not
+ * moved (a VLAN tag always is).
  */
-static __always_inline void *grow_head(struct xdp_md *ctx, __u16 l2_len, __u16 grow)
+static __always_inline void *grow_head(struct xdp_md *ctx, __u16 l2_len, __u16 grow, bool keep_eth,
+					void **end)
 {
 	void *data, *data_end;
 
@@ -45,12 +48,14 @@ static __always_inline void *grow_head(struct xdp_md *ctx, __u16 l2_len, __u16 g
 	if (l2_len == sizeof(struct ethhdr)) {
 		if (data + sizeof(struct ethhdr) + grow > data_end)
 			return NULL;
-		__builtin_memmove(data, data + grow, sizeof(struct ethhdr));
+		if (keep_eth)
+			__builtin_memmove(data, data + grow, sizeof(struct ethhdr));
 	} else {
 		if (data + sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr) + grow > data_end)
 			return NULL;
 		__builtin_memmove(data, data + grow, sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr));
 	}
+	*end = data_end;
 	return data;
 }
 
@@ -102,8 +107,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 	if (node->family == EBB_FAMILY_V6) {
 		struct ipv6hdr *outer;
 
-		data = grow_head(ctx, l2_len, OUTER_V6_LEN);
-		data_end = (void *)(long)ctx->data_end;
+		data = grow_head(ctx, l2_len, OUTER_V6_LEN, false, &data_end);
 		if (!data)
 			return -1;
 		outer = data + l2_len;
@@ -121,8 +125,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 
 	struct iphdr *outer;
 
-	data = grow_head(ctx, l2_len, OUTER_V4_LEN);
-	data_end = (void *)(long)ctx->data_end;
+	data = grow_head(ctx, l2_len, OUTER_V4_LEN, false, &data_end);
 	if (!data)
 		return -1;
 	outer = data + l2_len;
@@ -136,18 +139,15 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *p
 	__u32 sum = 0x4500 + IP_DF + (64 << 8 | inner_proto) + tot_len +
 		    (bpf_ntohl(saddr) >> 16) + (bpf_ntohl(saddr) & 0xffff) +
 		    (bpf_ntohl(daddr) >> 16) + (bpf_ntohl(daddr) & 0xffff);
+	__be32 *w = (__be32 *)outer;
 
-	outer->version = 4;
-	outer->ihl = 5;
-	outer->tos = 0;
-	outer->tot_len = bpf_htons(tot_len);
-	outer->id = 0;
-	outer->frag_off = bpf_htons(IP_DF);
-	outer->ttl = 64;
-	outer->protocol = inner_proto;
-	outer->check = bpf_htons(csum_fold(sum));
-	outer->saddr = saddr;
-	outer->daddr = daddr;
+	/* Five word stores: version 4, IHL 5, TOS 0 | total length; id 0 | DF; TTL 64 | protocol
+	 * | checksum; source; destination. */
+	w[0] = bpf_htonl(0x45000000 | tot_len);
+	w[1] = bpf_htonl(IP_DF);
+	w[2] = bpf_htonl(64 << 24 | (__u32)inner_proto << 16 | csum_fold(sum));
+	w[3] = saddr;
+	w[4] = daddr;
 	return 0;
 }
 
@@ -173,8 +173,7 @@ static __always_inline int reply_too_big4(struct xdp_md *ctx, const struct packe
 	vip_addr = orig->daddr;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMP_TOO_BIG_QUOTE) - (int)(data_end - data)))
 		return -1;
-	data = grow_head(ctx, l2_len, grow);
-	data_end = (void *)(long)ctx->data_end;
+	data = grow_head(ctx, l2_len, grow, true, &data_end);
 	if (!data)
 		return -1;
 	ip = data + l2_len;
@@ -235,8 +234,7 @@ static __always_inline int reply_too_big6(struct xdp_md *ctx, const struct packe
 	pseudo.nexthdr = IPV6_NH_ICMP;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMPV6_TOO_BIG_QUOTE) - (int)(data_end - data)))
 		return -1;
-	data = grow_head(ctx, l2_len, grow);
-	data_end = (void *)(long)ctx->data_end;
+	data = grow_head(ctx, l2_len, grow, true, &data_end);
 	if (!data)
 		return -1;
 	ip = data + l2_len;

@@ -80,7 +80,7 @@ struct ebb_ring {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, EBB_RING_ELEMS);
 	__type(key, __u32);
-	__uint(value_size, sizeof(struct ebb_ring_elem)); /* no BTF type: libbpf would see a forward declaration */
+	__type(value, __u64); /* struct ebb_ring_elem: four __u16 slots */
 };
 
 /*
