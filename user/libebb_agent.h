@@ -49,6 +49,8 @@ void ebb_census_close(struct ebb_census *c);
 bool ebb_census_current(struct ebb_census *c, struct ebb *e);
 struct ebb_census_io *ebb_census_io(struct ebb_census *c);
 int ebb_census_run(struct ebb_census *c);
+/* Only visits every entry, reads none: the bench's ablation of the census (io.visited set). */
+int ebb_census_walk(struct ebb_census *c);
 int ebb_census_keys(struct ebb_census *c, struct ebb_census_key *keys, __u32 n);
 
 #endif /* LIBEBB_AGENT_H */

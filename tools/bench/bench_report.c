@@ -366,6 +366,16 @@ static void print_control(json_object *c)
 			printf("%s %.0f flows %.1f ms", i ? "," : "", num(o, "flows"), num(o, "cycle_ms"));
 	}
 	printf("\n");
+	printf("  census in process (the pass alone; walk = the same pass reading no entry):");
+	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {
+		json_object *o = json_object_array_get_idx(ag, i);
+
+		if (isnan(num(o, "census_inproc_ms")))
+			continue;
+		printf("%s %.0f flows %.1f ms (walk %.1f)", i ? "," : "", num(o, "flows"),
+		       num(o, "census_inproc_ms"), num(o, "census_walk_only_ms"));
+	}
+	printf("\n");
 }
 
 static int print_all(json_object *doc)

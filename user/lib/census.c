@@ -84,9 +84,18 @@ int ebb_census_run(struct ebb_census *c)
 	io->n_keys = 0;
 	memset(io->live, 0, sizeof(io->live));
 	memset(io->last_end, 0, sizeof(io->last_end));
+	memset(io->ended, 0, sizeof(io->ended));
 	if (bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.ebb_census), &opts))
 		return -errno;
 	return 0;
+}
+
+int ebb_census_walk(struct ebb_census *c)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	c->skel->bss->io.visited = 0;
+	return bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.ebb_census_walk), &opts) ? -errno : 0;
 }
 
 int ebb_census_keys(struct ebb_census *c, struct ebb_census_key *keys, __u32 n)
