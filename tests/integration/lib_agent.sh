@@ -5,10 +5,10 @@
 EBBD=$OUTPUT/ebbd
 LOG=$TMP/ebbd.log HOOKS=$TMP/hooks.log
 
-# start_ebbd: ebbd in the background (stopped by lab_teardown), its pid in ebbd_pid, its log
+# start_ebbd [ARGS]: ebbd (with ARGS) in the background (stopped by lab_teardown), its pid in ebbd_pid, its log
 # appended to $LOG (a second ebbd adds to the first one's).
 start_ebbd() {
-	nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" 2>>"$LOG" &
+	nsenter --net="/run/netns/${PFX}lb" "$EBBD" --bpffs "$BPFFS" --config "$TMP/ebbd.conf" "$@" 2>>"$LOG" &
 	# shellcheck disable=SC2034 # for the suite
 	ebbd_pid=$!
 }
