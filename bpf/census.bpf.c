@@ -53,13 +53,8 @@ static long count_flow(void *map, const struct ebb_flow_key *k, const struct ebb
 		end = last + idle;
 	}
 	if (!live) {
-		if (io.watch[id]) {
-			if (end > io.last_end[id])
-				io.last_end[id] = end;
-			/* may have been live at the last pass (see ebbd's could_have_lived) */
-			if (last + (idle > t->fin_ns ? idle : t->fin_ns) > io.ended_after)
-				io.ended[id]++;
-		}
+		if (io.watch[id] && end > io.last_end[id])
+			io.last_end[id] = end;
 		return 0;
 	}
 	io.live[id]++;

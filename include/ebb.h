@@ -339,7 +339,6 @@ struct ebb_census_io {
 	__u64 now_ns; /* CLOCK_MONOTONIC, the clock of a flow's `seen` */
 	struct ebb_census_vip vips[EBB_MAX_VIPS]; /* by the VIP id a flow records */
 	__u8 watch[EBB_MAX_NODES]; /* 1: list its live flows, time its finished ones */
-	__u64 ended_after; /* watched nodes' flows that finished after this are counted in ended */
 	/* out */
 	__u64 visited; /* entries seen */
 	__u64 live_total;
@@ -347,7 +346,6 @@ struct ebb_census_io {
 	__u32 pad;
 	__u64 live[EBB_MAX_NODES]; /* live flows per node id */
 	__u64 last_end[EBB_MAX_NODES]; /* watched nodes: when their latest finished flow ended */
-	__u32 ended[EBB_MAX_NODES]; /* watched nodes: flows that finished after ended_after */
 };
 
 /* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */

@@ -15,9 +15,7 @@
  * listed flow that vanished from the table (rather than being seen to finish) counts as lost,
  * and so does every second-chance arrival on the node (its packet proves state was lost); after
  * a loss the node is retired only once drain-lost-quiet seconds (default 60) have passed
- * without another arrival. The drain timeout still bounds it all. The first list of a drain is
- * checked too: the node's live flows at the pass before it, less those the list's pass found
- * live or saw finish since, vanished before they could be listed (measure.c).
+ * without another arrival. The drain timeout still bounds it all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -104,32 +102,14 @@ static void complete(struct agent *a, struct node *n, __u64 now, const char *rea
  * read every tick, the drain's first reading being the base). Lost listed flows are noted by
  * watch_check(). True while the node must stay, quiet period not over.
  */
-static void lost_begin(struct node *n, const struct ebb_counters *c)
-{
-	n->lost_drain = n->m.state_since_ns;
-	n->lost_ns = 0;
-	n->lost_flows = 0;
-	n->second0 = c ? c->second_chance : 0;
-	n->lost_logged = false;
-}
-
-void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
-{
-	if (n->lost_drain != n->m.state_since_ns) {
-		struct ebb_counters c;
-		bool have_c = !ebb_counters_sum(a->e.node_stats_fd, n->id, &c);
-
-		lost_begin(n, have_c ? &c : NULL);
-	}
-	n->lost_flows += count;
-	n->lost_ns = now;
-	n->lost_logged = false;
-}
-
 static bool lost_recently(struct agent *a, struct node *n, const struct ebb_counters *c, __u64 now)
 {
 	if (n->lost_drain != n->m.state_since_ns) {
-		lost_begin(n, c);
+		n->lost_drain = n->m.state_since_ns;
+		n->lost_ns = 0;
+		n->lost_flows = 0;
+		n->second0 = c ? c->second_chance : 0;
+		n->lost_logged = false;
 	} else if (c && c->second_chance > n->second0) {
 		n->second0 = c->second_chance;
 		n->lost_ns = now;

@@ -196,7 +196,6 @@ struct agent {
 	struct pass *pass;
 	double tokens_ns; /* CPU time the walk may still spend */
 	__u64 tokens_at, pass_started_ns;
-	__u64 last_pass_now; /* the time the last published pass judged flows at */
 	bool have_pass;
 	__u64 walked, live_total;
 	double pass_ms, cycle_ms;
@@ -230,8 +229,6 @@ bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct
 
 /* drain.c */
 void drain_tick(struct agent *a, __u64 now);
-/* count flows of draining node n found lost (gone from the table, not seen to finish). */
-void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now);
 void watch_reset(struct watch *w);
 
 /* health.c */

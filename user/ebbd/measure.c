@@ -29,8 +29,6 @@ struct pass {
 	__u64 live[EBB_MAX_NODES];
 	__u64 last_end[EBB_MAX_NODES];
 	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
-	__u64 ended_after; /* the last pass's judging time: flows live then */
-	__u64 ended[EBB_MAX_NODES]; /* draining nodes' flows seen to finish since ended_after */
 	struct watch lists[EBB_MAX_NODES];
 };
 
@@ -60,23 +58,6 @@ bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct
 	else
 		*end_ns = seen + idle_s * NS_PER_S;
 	return ebb_flow_live(k, v, vip, now);
-}
-
-/*
- * The latest time a flow that is not live now may still have been live: its last-seen time
- * plus the longer of its idle and FIN timeouts. Its end (by the FIN or RST it has now) can lie
- * before a pass that counted it live, since `seen` is refreshed at most every 250 ms and a FIN
- * on an idle connection does not move it.
- */
-static __u64 could_have_lived(const struct agent *a, const struct ebb_flow_key *k,
-			      const struct ebb_flow *v, __u64 now)
-{
-	const struct ebb_vip *vip = vip_of_flow(a, k);
-	__u64 fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
-	__u64 idle_s = k->proto == IPPROTO_UDP ? (vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S) :
-						 (vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S);
-
-	return ebb_flow_seen_ns(v, now) + (idle_s > fin_s ? idle_s : fin_s) * NS_PER_S;
 }
 
 static void watch_add(struct pass *p, __u32 id, const struct ebb_flow_key *k)
@@ -115,8 +96,6 @@ static void on_flow(const struct ebb_flow_key *k, const struct ebb_flow *v, void
 	if (!flow_live(p->a, k, v, p->now, &end)) {
 		if (p->drain_since[id] && end > p->last_end[id])
 			p->last_end[id] = end;
-		if (p->drain_since[id] && could_have_lived(p->a, k, v, p->now) > p->ended_after)
-			p->ended[id]++;
 		return;
 	}
 	p->live[id]++;
@@ -182,7 +161,6 @@ static int census_pass(struct agent *a, struct pass *p)
 	}
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++)
 		io->watch[id] = p->drain_since[id] != 0;
-	io->ended_after = p->ended_after;
 	ret = ebb_census_run(a->census);
 	if (ret)
 		return ret;
@@ -202,7 +180,6 @@ static int census_pass(struct agent *a, struct pass *p)
 	}
 	memcpy(p->live, io->live, sizeof(p->live));
 	memcpy(p->last_end, io->last_end, sizeof(p->last_end));
-	memcpy(p->ended, io->ended, sizeof(p->ended));
 	p->live_total = io->live_total;
 	a->walk.visited = io->visited;
 	return 0;
@@ -228,7 +205,6 @@ static int pass_start(struct agent *a, __u64 now)
 		return -ENOMEM;
 	p->a = a;
 	p->started_ns = now;
-	p->ended_after = a->last_pass_now;
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
 		struct ebb_counters c;
@@ -262,21 +238,12 @@ static void pass_publish(struct agent *a, __u64 now)
 		struct watch *w = &p->lists[id];
 
 		if (n->used && n->gen == p->gen[id]) {
-			bool first_list = n->watch.since != p->drain_since[id];
-			__u64 before = n->flows_known && p->ended_after ? n->flows : 0;
-
 			n->flows = p->live[id];
 			n->flows_known = true;
 			if (p->drain_since[id] && n->m.state == EBB_NODE_DRAINING &&
 			    n->m.state_since_ns == p->drain_since[id]) {
-				json_object *ev;
+				json_object *ev = log_new(LOG_DEBUG, "drain_listed");
 
-				/* Flows the last pass counted that this one neither found live nor
-				 * saw end vanished before the drain's first list: lost, as a listed
-				 * one can be. */
-				if (first_list && before > p->live[id] + p->ended[id])
-					drain_note_lost(a, n, before - p->live[id] - p->ended[id], now);
-				ev = log_new(LOG_DEBUG, "drain_listed");
 				jstr(ev, "node", n->name);
 				jint(ev, "flows", (long long)w->n);
 				log_emit(ev);
@@ -291,7 +258,6 @@ static void pass_publish(struct agent *a, __u64 now)
 	}
 	a->walked = a->walk.visited;
 	a->live_total = p->live_total;
-	a->last_pass_now = p->now;
 	a->pass_ms = (now - p->started_ns) / 1e6;
 	a->have_pass = true;
 	free(p);
