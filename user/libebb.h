@@ -105,6 +105,8 @@ void ebb_vips_by_id_sync(struct ebb *e);
 /* The installed table ring_id (EBB_RING_NEW/SECOND(vip id)) into table[EBB_RING_SIZE] as node
  * ids; -ENOENT when the VIP has no such table (no node of that kind). */
 int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table);
+/* The node in one slot of table ring_id; 0 when there is no table (no node of that kind). */
+__u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot);
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node);
 /* The VIP a flow belongs to, as the datapath finds it (exact port, then port 0). */
 int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip);

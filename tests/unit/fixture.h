@@ -308,23 +308,10 @@ static inline __u32 vip_id_of(const char *vip)
 	return v.id;
 }
 
-/* rings[ring_id] holds an inner map's id; its slot (four to an element) says which node. 0: no
- * table or no node. */
+/* The node in slot of table ring_id; 0: no table or no node. */
 static inline __u32 ring_node(__u32 ring_id, __u32 slot)
 {
-	struct ebb_ring_elem elem;
-	__u32 inner_id = 0, index = slot / 4, node = 0;
-	int fd;
-
-	if (bpf_map_lookup_elem(e.rings_fd, &ring_id, &inner_id))
-		return 0;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return 0;
-	if (!bpf_map_lookup_elem(fd, &index, &elem))
-		node = elem.node[slot % 4];
-	close(fd);
-	return node;
+	return ebb_ring_node(&e, ring_id, slot);
 }
 
 static inline long flow_count(void)

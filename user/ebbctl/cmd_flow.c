@@ -154,17 +154,6 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-/* The node in table ring_id's slot; 0 when there is no table (no node of that kind). */
-static __u32 ring_lookup(struct ebb *e, __u32 ring_id, __u32 slot)
-{
-	__u32 *table = calloc(EBB_RING_SIZE, sizeof(*table)), node_id = 0;
-
-	if (table && !ebb_ring_read(e, ring_id, table) && slot < EBB_RING_SIZE)
-		node_id = table[slot];
-	free(table);
-	return node_id;
-}
-
 /*
  * Mirrors the datapath's decision for a TCP packet of this flow that is not a SYN, a mid-flow
  * packet (a UDP packet for a UDP VIP; see bpf/balancer.bpf.c): a flow-table hit on an active or draining node goes there;
@@ -217,12 +206,12 @@ static int do_lookup(int argc, char **argv)
 			why = "pinned in the flow table";
 			path = "pinned";
 		} else {
-			node_id = ring_lookup(&e, EBB_RING_NEW(vip.id), slot);
+			node_id = ebb_ring_node(&e, EBB_RING_NEW(vip.id), slot);
 			why = "pinned to a node that takes no flows: placed again by the table of active nodes";
 			path = "replaced";
 		}
 	} else if (fk.proto != IPPROTO_TCP) {
-		node_id = ring_lookup(&e, EBB_RING_NEW(vip.id), slot);
+		node_id = ebb_ring_node(&e, EBB_RING_NEW(vip.id), slot);
 		why = "not in the flow table: a new UDP flow, placed by the table of active nodes";
 		path = "new";
 	} else if (syn_fd >= 0 && !bpf_map_lookup_elem(syn_fd, &fk, &flow)) {
@@ -230,7 +219,7 @@ static int do_lookup(int argc, char **argv)
 		why = "its handshake was pinned aside under the flood guard (syn_pins)";
 		path = "syn_pin";
 	} else {
-		node_id = ring_lookup(&e, EBB_RING_SECOND(vip.id), slot);
+		node_id = ebb_ring_node(&e, EBB_RING_SECOND(vip.id), slot);
 		why = "not in the flow table: second chance, by the table of active and draining nodes";
 		path = "second_chance";
 	}

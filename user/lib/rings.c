@@ -16,6 +16,29 @@
 /* The table's bytes: EBB_RING_ELEMS elements of 8 bytes, seen as __u16 slots. */
 #define RING_LEN ((size_t)EBB_RING_ELEMS * sizeof(struct ebb_ring_elem))
 
+__u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
+{
+	struct ebb_ring_elem elem;
+	__u32 index = slot / 4;
+
+	/* A writer may swap the table between reading its id and opening it: read again. */
+	for (int attempt = 0; attempt < 5 && slot < EBB_RING_SIZE; attempt++) {
+		__u32 inner_id;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+			return 0;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		if (bpf_map_lookup_elem(fd, &index, &elem))
+			elem.node[slot % 4] = 0;
+		close(fd);
+		return elem.node[slot % 4];
+	}
+	return 0;
+}
+
 int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 {
 	/* A writer may swap the table between reading its id and opening it: read again. */
