@@ -20,7 +20,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 $(INCLUDES) $(EXTRA_CFLAGS) $(SAN_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ -I. -Iinclude -Ibpf \
 	-Wall -Werror $(EXTRA_CFLAGS)
-LDLIBS := -lbpf -lelf -lz -ljson-c -lcurl
+LDLIBS := -lbpf -lelf -lz -ljson-c -lcurl -lcrypto
 # Every object records the headers it included (-MMD -MP, .d beside the .o): touching a header
 # rebuilds what uses it, and a deleted header does not break the build.
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)

@@ -9,6 +9,7 @@ PKGS=(
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
   libconfig-dev                                            # ebbd: config file
   libcurl4-openssl-dev                                     # fleet: etcd's v3 JSON gateway over HTTP
+  libssl-dev                                               # SHA-256 of saved configurations (libcrypto)
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
   nginx-light wrk curl python3                              # real servers, real clients, test glue
   bird2 etcd-server etcd-client                            # the fleet: BGP/ECMP, desired state

@@ -161,7 +161,7 @@ struct ebb_snapshot *ebb_snapshot_take(struct ebb *e);
 int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s);
 void ebb_snapshot_free(struct ebb_snapshot *s);
 
-/* SHA-256 (FIPS 180-4) of len bytes: the checksum of a saved configuration (sha256.c). */
+/* SHA-256 of len bytes (OpenSSL): the checksum of a saved configuration (digest.c). */
 void ebb_sha256(const void *data, size_t len, unsigned char out[32]);
 
 /* ---- flows (flows.c) ---- */
