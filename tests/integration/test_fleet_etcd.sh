@@ -22,15 +22,11 @@ TTL=5
 etcd_pid() { cat "$(v ETCD_DIR "$1")/etcd.pid"; }
 etcd_kill() { kill -9 "$(etcd_pid "$1")" 2>/dev/null; }
 etcd_start() { "$(v ETCD_DIR "$1")/start"; }
-etcd_up() {
-	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s \
-		--command-timeout 2s endpoint health >/dev/null 2>&1
-}
+etcd_up() { etcdctl_ endpoint health >/dev/null 2>&1; }
 
 # etcd_leader: the index (1..3) of the member raft elected; empty when none answers.
 etcd_leader() {
-	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s \
-		--command-timeout 2s endpoint status -w json 2>/dev/null | python3 -c '
+	etcdctl_ endpoint status -w json 2>/dev/null | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     h = e["Status"]["header"]
