@@ -125,6 +125,10 @@ wrk_check "$TMP/wrk.out" "all etcd down for $etcd_down_s s"
 for i in 1 2 3; do etcd_start "$i"; done
 within 20 etcd_up
 check "etcd back (3 members restarted on their data)" etcd_up
+if ! etcd_up; then # what the members said, for the failure's record
+	etcdctl_ endpoint health 2>&1 | sed 's/^/# health: /'
+	for i in 1 2 3; do tail -n 15 "$(v ETCD_DIR "$i")/etcd.log" | cut -c1-400 | sed "s/^/# e$i: /"; done
+fi
 ok_w=1
 within 15 lbctl 1 node drain "$N2" >/dev/null 2>&1 && ok_w=0
 check "writes work again once etcd is back" [ "$ok_w" = 0 ]

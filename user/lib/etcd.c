@@ -358,6 +358,9 @@ static int authenticate(struct etcd *c)
 	if (!ans) {
 		char why[sizeof(c->err)];
 
+		/* unreachable keeps its own words: callers tell an outage from a refusal by them */
+		if (c->unreachable)
+			return -1;
 		memcpy(why, c->err, sizeof(why));
 		snprintf(c->err, sizeof(c->err), "etcd user '%.40s' cannot authenticate: %.170s", c->user, why);
 		return -1;
