@@ -51,7 +51,7 @@ client() { nsenter --net="/run/netns/${PFX}client" "$@"; }
 show() { local i=$1; shift; printf '   lb%s$ ebbctl %s\n' "$i" "$*"; ctl "$i" "$@" | sed 's/^/     /'; }
 nexthops() { ip -n "$NS_RT" route show 203.0.113.10 | grep -c nexthop || true; }
 
-say "Starting ebbd on every LB host: fleet 'edge', etcd x3, BIRD control (the lab's fleet block)"
+say "Starting ebbd on every LB host: fleet 'edge', etcd x3 over TLS (client certificates, etcd user 'ebb' limited to /ebb/edge/), BIRD control (the lab's fleet block)"
 for i in 1 2 3; do "$(v LB_DIR "$i")/ebbd-start"; done
 sed 's/^/     /' "$LB_EBBD_CONF_1"
 for _ in $(seq 100); do [ -n "$(ctl 1 -j fleet show 2>/dev/null)" ] && break; sleep 0.1; done

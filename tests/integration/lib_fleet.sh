@@ -125,7 +125,7 @@ wrk_maxlat() { sed -nE 's/^ +Latency +[^ ]+ +[^ ]+ +([^ ]+).*/\1/p' "$1"; }
 # The suites mark every scenario SKIP (with the reason) when it does not, never as passed.
 fleet_supported() {
 	local conf=$TMP/fleet-check.conf
-	printf 'fleet = { name = "x"; host = "h"; etcd = ["http://198.51.100.201:2379"]; lease-ttl = 5; };\n' >"$conf"
+	printf 'fleet = { name = "x"; host = "h"; etcd = ["https://198.51.100.201:2379"]; lease-ttl = 5; };\n' >"$conf"
 	"$EBBD" --check "$conf" >/dev/null 2>&1 && "$EBBCTL" fleet help >/dev/null 2>&1
 }
 
@@ -228,9 +228,12 @@ is_state() { [ "$(node_state "$1" "$2")" = "$3" ]; }
 leader_is_not() { local l; l=$(leader_of "$1"); [ -n "$l" ] && [ "$l" != "$2" ]; }
 host_lag0() { [ "$(fleet_get "$1" 'host(d, "'"$2"'").get("lag", -1)')" = 0 ]; }
 
-# etcdctl_ ARGS...: etcdctl against the lab's cluster (from etcd member e1's namespace).
+# etcdctl_ ARGS...: etcdctl as etcd's root user against the lab's cluster (TLS with the lab's
+# client certificate; from etcd member e1's namespace; the password through the environment).
 etcdctl_() {
-	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s --command-timeout 2s "$@"
+	ETCDCTL_USER="root:$(cat "$ETCD_ROOT_PASSWORD_FILE")" on e1 env ETCDCTL_API=3 etcdctl \
+		--endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_CA" --cert "$ETCD_ROOT_CERT" --key "$ETCD_ROOT_KEY" \
+		--dial-timeout 1s --command-timeout 2s "$@"
 }
 # host_lease_gone HOST: HOST's report under its lease (/ebb/<fleet>/hosts/HOST) is gone from
 # etcd, i.e. its lease expired (doc/fleet.md's key layout).

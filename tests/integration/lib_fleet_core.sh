@@ -15,7 +15,11 @@ CORE=$P-core
 # tmpfs: etcd fsyncs every write, and a shared machine's disk can take seconds for one
 TMP=$(mktemp -d /dev/shm/ebb-test-fleet.XXXXXX)
 DIRA=/sys/fs/bpf/$P-a DIRB=/sys/fs/bpf/$P-b
-ETCD_URL=http://127.0.0.1:23790
+ETCD_URL=https://127.0.0.1:23790
+# etcd as in production (doc/fleet.md "etcd security"): TLS with client certificates, auth on,
+# ebbd as user ebb limited to /ebb/$FLEET/; the CA and certificates made here with openssl
+PKI=$TMP/pki
+ETCD_SECURE=$ROOT/tools/fleet/etcd-secure
 FLEET=t$$
 TTL=${TTL:-3}
 VIP=203.0.113.10:80/tcp VIPU=203.0.113.10:5353/udp
@@ -51,22 +55,35 @@ trap 'exit 143' TERM
 in_core() { nsenter --net="/run/netns/$CORE" -- "$@"; }
 ctl_a() { in_core "$CTL" --bpffs "$DIRA" "$@"; }
 ctl_b() { in_core "$CTL" --bpffs "$DIRB" "$@"; }
-etcdctl_() { in_core env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --dial-timeout=1s --command-timeout=2s "$@"; }
+# etcdctl_ ARGS...: etcdctl as etcd's root user (the password through the environment)
+etcdctl_() {
+	ETCDCTL_USER="root:$(cat "$PKI/root.password")" in_core env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" \
+		--cacert="$PKI/ca.pem" --cert="$PKI/root.pem" --key="$PKI/root-key.pem" \
+		--dial-timeout=1s --command-timeout=2s "$@"
+}
+make_pki() { [ -f "$PKI/ca.pem" ] || "$ETCD_SECURE" certs "$PKI" 127.0.0.1 || bail "cannot make etcd certificates"; }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 wait_for() { local tries=$1; shift; for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done; return 1; }
 
+# start_etcd: etcd on its data; the first time, auth is enabled once it answers
 start_etcd() {
+	make_pki
+	# shellcheck disable=SC2046  # the flags are words
 	nsenter --net="/run/netns/$CORE" -- etcd --name m1 --data-dir "$TMP/etcd" --listen-client-urls "$ETCD_URL" \
-		--advertise-client-urls "$ETCD_URL" --listen-peer-urls http://127.0.0.1:23800 \
-		--initial-advertise-peer-urls http://127.0.0.1:23800 \
-		--initial-cluster m1=http://127.0.0.1:23800 --log-level error >>"$TMP/etcd.log" 2>&1 &
+		--advertise-client-urls "$ETCD_URL" --listen-peer-urls https://127.0.0.1:23800 \
+		--initial-advertise-peer-urls https://127.0.0.1:23800 \
+		--initial-cluster m1=https://127.0.0.1:23800 $("$ETCD_SECURE" etcd-flags "$PKI") \
+		--log-level error >>"$TMP/etcd.log" 2>&1 &
 	etcd_pid=$!
-	wait_for 100 etcdctl_ endpoint health >/dev/null 2>&1
+	wait_for 100 etcdctl_ endpoint health >/dev/null 2>&1 || return 1
+	[ -f "$TMP/etcd-auth" ] && return 0
+	in_core "$ETCD_SECURE" auth "$PKI" "$FLEET" "$ETCD_URL" && : >"$TMP/etcd-auth"
 }
 stop_etcd() { kill -9 "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; etcd_pid=; }
 
 # conf HOST: host HOST's ebbd configuration
 conf() {
+	make_pki
 	cat >"$TMP/ebbd-$1.conf" <<CONF
 metrics = "";
 drain-check = 0.1;
@@ -75,6 +92,11 @@ fleet = {
   name = "$FLEET";
   host = "$1";
   etcd = ["$ETCD_URL"];
+  etcd-ca = "$PKI/ca.pem";
+  etcd-cert = "$PKI/ebb.pem";
+  etcd-key = "$PKI/ebb-key.pem";
+  etcd-user = "ebb";
+  etcd-password-file = "$PKI/ebb.password";
   lease-ttl = $TTL;
 };
 CONF

@@ -19,11 +19,11 @@ bad() { # bad DESCRIPTION LINE FLEET-BODY: --check fails naming LINE
 	if [ $? -ne 0 ] && grep -q "^Error: $TMP/bad.conf:$2: " <<<"$o"; then ok "--check: $1 ($o)"; else not_ok "--check: $1 (got: $o)"; fi
 }
 bad "missing etcd, at the block's line" 2 '  name = "f";\n  host = "h";'
-bad "an endpoint that is not http://, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = [\n    "127.0.0.1:2379"];'
-bad "an unknown setting, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = ["http://127.0.0.1:2379"];\n  lease-tll = 5;'
-bad "a bad host name, at its line" 4 '  name = "f";\n  host = "h/1";\n  etcd = ["http://127.0.0.1:2379"];'
-bad "bird-socket without bird-dir" 2 '  name = "f";\n  host = "h";\n  etcd = ["http://127.0.0.1:2379"];\n  bird-socket = "/run/b.ctl";'
-bad "a lease-ttl out of range, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = ["http://127.0.0.1:2379"];\n  lease-ttl = 1;'
+bad "an endpoint that is not https://, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = [\n    "127.0.0.1:2379"];'
+bad "an unknown setting, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = ["https://127.0.0.1:2379"];\n  lease-tll = 5;'
+bad "a bad host name, at its line" 4 '  name = "f";\n  host = "h/1";\n  etcd = ["https://127.0.0.1:2379"];'
+bad "bird-socket without bird-dir" 2 '  name = "f";\n  host = "h";\n  etcd = ["https://127.0.0.1:2379"];\n  bird-socket = "/run/b.ctl";'
+bad "a lease-ttl out of range, at its line" 6 '  name = "f";\n  host = "h";\n  etcd = ["https://127.0.0.1:2379"];\n  lease-ttl = 1;'
 
 # ---- two hosts ----
 fleet_setup

@@ -22,15 +22,11 @@ TTL=5
 etcd_pid() { cat "$(v ETCD_DIR "$1")/etcd.pid"; }
 etcd_kill() { kill -9 "$(etcd_pid "$1")" 2>/dev/null; }
 etcd_start() { "$(v ETCD_DIR "$1")/start"; }
-etcd_up() {
-	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s \
-		--command-timeout 2s endpoint health >/dev/null 2>&1
-}
+etcd_up() { etcdctl_ endpoint health >/dev/null 2>&1; }
 
 # etcd_leader: the index (1..3) of the member raft elected; empty when none answers.
 etcd_leader() {
-	on e1 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --dial-timeout 1s \
-		--command-timeout 2s endpoint status -w json 2>/dev/null | python3 -c '
+	etcdctl_ endpoint status -w json 2>/dev/null | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     h = e["Status"]["header"]
@@ -129,6 +125,10 @@ wrk_check "$TMP/wrk.out" "all etcd down for $etcd_down_s s"
 for i in 1 2 3; do etcd_start "$i"; done
 within 20 etcd_up
 check "etcd back (3 members restarted on their data)" etcd_up
+if ! etcd_up; then # what the members said, for the failure's record
+	etcdctl_ endpoint health 2>&1 | sed 's/^/# health: /'
+	for i in 1 2 3; do tail -n 15 "$(v ETCD_DIR "$i")/etcd.log" | cut -c1-400 | sed "s/^/# e$i: /"; done
+fi
 ok_w=1
 within 15 lbctl 1 node drain "$N2" >/dev/null 2>&1 && ok_w=0
 check "writes work again once etcd is back" [ "$ok_w" = 0 ]

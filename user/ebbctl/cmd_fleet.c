@@ -31,11 +31,14 @@ static int open_etcd(struct etcd *c)
 {
 	char *eps[ETCD_MAX_ENDPOINTS];
 	int ttl = marker.lease_ttl > 0 ? marker.lease_ttl : 5;
+	struct etcd_sec sec;
 
 	for (int i = 0; i < marker.n_etcd; i++)
 		eps[i] = marker.etcd[i];
+	/* ebbd's own TLS files and etcd user, as it left them in the marker */
+	fleet_marker_sec(&marker, &sec);
 	/* each member gets a short try: a whole call stays well under the lease TTL */
-	if (etcd_init(c, eps, marker.n_etcd, ttl * 1000 / (2 * marker.n_etcd) + 100))
+	if (etcd_init(c, eps, marker.n_etcd, ttl * 1000 / (2 * marker.n_etcd) + 100, &sec))
 		return ctl_error("fleet \"%s\": %s", marker.fleet, c->err);
 	/* an operator's command rides out an etcd election (a member lost) instead of failing */
 	c->patience_ms = ttl * 1000L;

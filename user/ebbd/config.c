@@ -424,11 +424,48 @@ static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struc
 	return get_hooks(g, p->hooks);
 }
 
+void fleet_cfg_marker(const struct fleet_cfg *fc, struct fleet_marker *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->fleet, sizeof(m->fleet), "%s", fc->name);
+	snprintf(m->host, sizeof(m->host), "%s", fc->host);
+	m->lease_ttl = fc->lease_ttl;
+	for (int i = 0; i < fc->n_etcd && i < ETCD_MAX_ENDPOINTS; i++)
+		snprintf(m->etcd[i], sizeof(m->etcd[i]), "%s", fc->etcd[i]);
+	m->n_etcd = fc->n_etcd;
+	snprintf(m->ca, sizeof(m->ca), "%s", fc->etcd_ca ? fc->etcd_ca : "");
+	snprintf(m->cert, sizeof(m->cert), "%s", fc->etcd_cert ? fc->etcd_cert : "");
+	snprintf(m->key, sizeof(m->key), "%s", fc->etcd_key ? fc->etcd_key : "");
+	snprintf(m->user, sizeof(m->user), "%s", fc->etcd_user ? fc->etcd_user : "");
+	snprintf(m->password_file, sizeof(m->password_file), "%s",
+		 fc->etcd_password_file ? fc->etcd_password_file : "");
+	m->insecure = fc->etcd_insecure;
+}
+
+/* A file ebbd and ebbctl will read to reach etcd: an absolute path (ebbctl runs from anywhere,
+ * and finds it in the marker) that can be read now, not found missing at the first call. */
+static int get_file(const config_setting_t *g, const char *name, char **out, size_t max)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (get_str(g, name, out, false))
+		return -1;
+	if (!*out)
+		return 0;
+	if ((*out)[0] != '/' || strlen(*out) >= max)
+		return cerr(s, "'%s' must be an absolute path of fewer than %zu characters", name, max);
+	if (access(*out, R_OK))
+		return cerr(s, "'%s': cannot read %s: %s", name, *out, strerror(errno));
+	return 0;
+}
+
 static int parse_fleet(const config_setting_t *g, struct fleet_cfg *f)
 {
 	static const char *const known[] = { "name", "host", "etcd", "lease-ttl", "bird-socket",
-					     "bird-dir", "birdc", NULL };
+					     "bird-dir", "birdc", "etcd-ca", "etcd-cert", "etcd-key",
+					     "etcd-user", "etcd-password-file", "etcd-insecure", NULL };
 	const config_setting_t *eps = config_setting_get_member(g, "etcd"), *s;
+	const struct fleet_marker *mk;
 
 	*f = (struct fleet_cfg){ .enabled = true, .line = config_setting_source_line(g), .lease_ttl = 5 };
 	if (check_names(g, known) || get_str(g, "name", &f->name, true) || get_str(g, "host", &f->host, true) ||
@@ -441,20 +478,61 @@ static int parse_fleet(const config_setting_t *g, struct fleet_cfg *f)
 	if (!fleet_name_ok(f->host))
 		return cerr(config_setting_get_member(g, "host"),
 			    "fleet 'host' must be 1..63 letters, digits, '-', '_' or '.', not \"%s\"", f->host);
+	s = config_setting_get_member(g, "etcd-insecure");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return cerr(s, "'etcd-insecure' must be true or false");
+		f->etcd_insecure = config_setting_get_bool(s);
+	}
 	if (!eps)
-		return cerr(g, "fleet has no 'etcd' (its endpoints: etcd = [\"http://ADDR:2379\", …];)");
+		return cerr(g, "fleet has no 'etcd' (its endpoints: etcd = [\"https://ADDR:2379\", …];)");
 	if ((config_setting_type(eps) != CONFIG_TYPE_ARRAY && config_setting_type(eps) != CONFIG_TYPE_LIST) ||
 	    config_setting_length(eps) < 1 || config_setting_length(eps) > FLEET_MAX_ETCD)
-		return cerr(eps, "fleet 'etcd' must be an array of 1..%d \"http://ADDR:PORT\" strings", FLEET_MAX_ETCD);
+		return cerr(eps, "fleet 'etcd' must be an array of 1..%d \"https://ADDR:PORT\" strings", FLEET_MAX_ETCD);
 	for (int i = 0; i < config_setting_length(eps); i++) {
 		const char *ep;
+		int kind;
 
 		s = config_setting_get_elem(eps, i);
 		ep = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
-		if (!ep || strncmp(ep, "http://", 7) || strlen(ep) < 8 || strlen(ep) > 200 || strpbrk(ep, " \t\r\n"))
-			return cerr(s, "fleet 'etcd' endpoint must be \"http://ADDR:PORT\"%s%s%s", ep ? ", not \"" : "",
+		kind = ep ? etcd_endpoint_kind(ep) : -1;
+		if (kind < 0 || strlen(ep) > 200 || strpbrk(ep, " \t\r\n"))
+			return cerr(s, "fleet 'etcd' endpoint must be \"https://ADDR:PORT\"%s%s%s", ep ? ", not \"" : "",
 				    ep ? ep : "", ep ? "\"" : "");
+		/* plain http: anyone who reaches a member could rewrite every host's desired state */
+		if (kind == 1 && !f->etcd_insecure)
+			return cerr(s, "fleet 'etcd' endpoint \"%s\" is plain http: etcd must be reached over https "
+				       "(etcd-ca, etcd-cert, etcd-key); set 'etcd-insecure = true;' to allow http anyway",
+				    ep);
+		if (kind == 1 && !f->insecure_line)
+			f->insecure_line = config_setting_source_line(s);
 		f->etcd[f->n_etcd++] = strdup(ep);
+	}
+	if (get_file(g, "etcd-ca", &f->etcd_ca, 256) || get_file(g, "etcd-cert", &f->etcd_cert, 256) ||
+	    get_file(g, "etcd-key", &f->etcd_key, 256) ||
+	    get_file(g, "etcd-password-file", &f->etcd_password_file, 256) ||
+	    get_str(g, "etcd-user", &f->etcd_user, false))
+		return -1;
+	if (!!f->etcd_cert != !!f->etcd_key)
+		return cerr(g, "fleet needs both 'etcd-cert' and 'etcd-key' (etcd's client certificate), or neither");
+	if (!!f->etcd_user != !!f->etcd_password_file)
+		return cerr(g, "fleet needs both 'etcd-user' and 'etcd-password-file' (etcd auth), or neither");
+	if (f->etcd_user && (!*f->etcd_user || strlen(f->etcd_user) >= 64 || strpbrk(f->etcd_user, "\"\\ \t\r\n")))
+		return cerr(config_setting_get_member(g, "etcd-user"), "'etcd-user' must be 1..63 characters, no spaces or quotes");
+	{
+		/* ebbctl finds all this in the marker pinned beside the maps: it must fit there */
+		struct fleet_marker *m = malloc(sizeof(*m));
+		size_t len;
+
+		if (!m)
+			return cerr(g, "out of memory");
+		fleet_cfg_marker(f, m);
+		mk = m;
+		len = fleet_marker_len(mk);
+		free(m);
+		if (len >= FLEET_MARKER_SIZE)
+			return cerr(g, "the fleet block's names, endpoints and paths take %zu bytes in the fleet marker ebbctl reads, more than its %d: use shorter paths or fewer endpoints",
+				    len, FLEET_MARKER_SIZE - 1);
 	}
 	if (!!f->bird_socket != !!f->bird_dir)
 		return cerr(g, "fleet needs both 'bird-socket' and 'bird-dir' (BIRD control), or neither");
@@ -573,6 +651,11 @@ void config_free(struct config *c)
 	free(c->fleet.bird_socket);
 	free(c->fleet.bird_dir);
 	free(c->fleet.birdc);
+	free(c->fleet.etcd_ca);
+	free(c->fleet.etcd_cert);
+	free(c->fleet.etcd_key);
+	free(c->fleet.etcd_user);
+	free(c->fleet.etcd_password_file);
 	free(c->bpffs);
 	free(c->metrics);
 	for (int ev = 0; ev < EV_MAX; ev++)

@@ -88,6 +88,11 @@ struct fleet_cfg {
 	int lease_ttl; /* seconds: the host's liveness lease, also the leader's */
 	char *bird_socket, *bird_dir; /* BIRD control; both or neither */
 	char *birdc; /* the birdc program (default "birdc") */
+	/* etcd security (doc/fleet.md "etcd security"): TLS files, etcd auth, and plain http
+	 * allowed only when etcd_insecure is set (then logged as a warning at every start) */
+	char *etcd_ca, *etcd_cert, *etcd_key, *etcd_user, *etcd_password_file;
+	bool etcd_insecure;
+	int insecure_line; /* the config line of the first http:// endpoint, for the warning */
 };
 
 struct config {
@@ -247,6 +252,9 @@ void hook_fire(struct agent *a, int ev, const struct node *n, int pool, const ch
 
 /* fleet.c: fleet mode (doc/fleet.md) */
 int fleet_start(struct agent *a);
+struct fleet_marker;
+/* The marker ebbd pins for ebbctl, from the fleet block (config.c). */
+void fleet_cfg_marker(const struct fleet_cfg *fc, struct fleet_marker *m);
 void fleet_stop(void);
 bool fleet_enabled(void);
 bool fleet_is_leader(void);

@@ -78,6 +78,17 @@ static long etcd_timeout_ms(void)
 	return t < 200 ? 200 : t > 1000 ? 1000 : t;
 }
 
+/* The fleet block's etcd security, as etcd_init takes it (strings owned by F.cfg). */
+static const struct etcd_sec *etcd_sec(void)
+{
+	static struct etcd_sec sec;
+
+	sec = (struct etcd_sec){ .ca = F.cfg.etcd_ca, .cert = F.cfg.etcd_cert, .key = F.cfg.etcd_key,
+				 .user = F.cfg.etcd_user, .password_file = F.cfg.etcd_password_file,
+				 .insecure = F.cfg.etcd_insecure };
+	return &sec;
+}
+
 /* ---- applying the desired state to the maps ---- */
 
 static __u64 since_ns(double since_wall)
@@ -362,7 +373,7 @@ static void *thread_main(void *arg)
 	(void)arg;
 	for (int i = 0; i < F.cfg.n_etcd; i++)
 		eps[i] = F.cfg.etcd[i];
-	if (etcd_init(&c, eps, F.cfg.n_etcd, etcd_timeout_ms())) {
+	if (etcd_init(&c, eps, F.cfg.n_etcd, etcd_timeout_ms(), etcd_sec())) {
 		log_msg(LOG_ERROR, "fleet_failed", "%s", c.err);
 		return NULL;
 	}
@@ -586,19 +597,18 @@ int fleet_start(struct agent *a)
 	}
 	F.cfg = *fc; /* the strings stay owned by a->cfg, which a reload keeps (main.c) */
 	snprintf(F.bpffs, sizeof(F.bpffs), "%s", a->bpffs);
-	snprintf(m.fleet, sizeof(m.fleet), "%s", fc->name);
-	snprintf(m.host, sizeof(m.host), "%s", fc->host);
-	m.lease_ttl = fc->lease_ttl;
-	for (int i = 0; i < fc->n_etcd; i++) {
-		snprintf(m.etcd[i], sizeof(m.etcd[i]), "%s", fc->etcd[i]);
+	fleet_cfg_marker(fc, &m);
+	for (int i = 0; i < fc->n_etcd; i++)
 		eps[i] = fc->etcd[i];
-	}
-	m.n_etcd = fc->n_etcd;
+	if (fc->etcd_insecure && fc->insecure_line)
+		log_msg(LOG_WARN, "fleet_etcd_insecure",
+			"%s:%d: etcd is reached over plain http (etcd-insecure = true): anyone who reaches an etcd member or the path to it can read and rewrite every host's desired state",
+			a->cfg_path, fc->insecure_line);
 	if (fleet_marker_write(a->bpffs, &m, &err)) {
 		log_msg(LOG_ERROR, "fleet_failed", "%s", err.msg);
 		return -1;
 	}
-	if (etcd_init(&main_etcd, eps, fc->n_etcd, etcd_timeout_ms())) {
+	if (etcd_init(&main_etcd, eps, fc->n_etcd, etcd_timeout_ms(), etcd_sec())) {
 		log_msg(LOG_ERROR, "fleet_failed", "%s", main_etcd.err);
 		return -1;
 	}
@@ -626,6 +636,9 @@ int fleet_start(struct agent *a)
 		jstr(ev, "host", fc->host);
 		jint(ev, "lease_ttl_s", fc->lease_ttl);
 		jint(ev, "etcd_endpoints", fc->n_etcd);
+		jstr(ev, "etcd_tls", fc->insecure_line ? "no" : fc->etcd_cert ? "client-cert" : "server-only");
+		if (fc->etcd_user)
+			jstr(ev, "etcd_user", fc->etcd_user);
 		if (fc->bird_socket)
 			jstr(ev, "bird_socket", fc->bird_socket);
 		log_emit(ev);

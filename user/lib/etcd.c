@@ -96,21 +96,41 @@ static json_object *jint64(int64_t v)
 	return json_object_new_string(buf);
 }
 
-int etcd_init(struct etcd *c, char *const *endpoints, int n, long timeout_ms)
+int etcd_endpoint_kind(const char *ep)
+{
+	size_t l = strlen(ep);
+
+	if (!strncmp(ep, "https://", 8) && l > 8)
+		return 0;
+	if (!strncmp(ep, "http://", 7) && l > 7)
+		return 1;
+	return -1;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+int etcd_init(struct etcd *c, char *const *endpoints, int n, long timeout_ms, const struct etcd_sec *sec)
 {
 	static bool global;
+	const struct etcd_sec none = {};
 
 	memset(c, 0, sizeof(*c));
+	if (!sec)
+		sec = &none;
 	if (n < 1 || n > ETCD_MAX_ENDPOINTS) {
 		snprintf(c->err, sizeof(c->err), "need 1..%d etcd endpoints", ETCD_MAX_ENDPOINTS);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(endpoints[i]);
+		int kind = etcd_endpoint_kind(endpoints[i]);
 
-		if (strncmp(endpoints[i], "http://", 7) || l < 8) {
-			snprintf(c->err, sizeof(c->err), "etcd endpoint '%s' must be http://HOST:PORT",
-				 endpoints[i]);
+		if (kind < 0 || (kind == 1 && !sec->insecure)) {
+			snprintf(c->err, sizeof(c->err), "etcd endpoint '%.150s' must be https://HOST:PORT%.50s",
+				 endpoints[i], kind == 1 ? " (plain http only when allowed as insecure)" : "");
 			etcd_free(c);
 			return -1;
 		}
@@ -119,6 +139,17 @@ int etcd_init(struct etcd *c, char *const *endpoints, int n, long timeout_ms)
 			c->ep[i][l - 1] = 0;
 		c->n_ep++;
 	}
+	if (!!(sec->cert && *sec->cert) != !!(sec->key && *sec->key) ||
+	    !!(sec->user && *sec->user) != !!(sec->password_file && *sec->password_file)) {
+		snprintf(c->err, sizeof(c->err), "etcd: a client certificate needs its key, a user its password file");
+		etcd_free(c);
+		return -1;
+	}
+	c->ca = dup_or_null(sec->ca);
+	c->cert = dup_or_null(sec->cert);
+	c->key = dup_or_null(sec->key);
+	c->user = dup_or_null(sec->user);
+	c->password_file = dup_or_null(sec->password_file);
 	if (!global) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		global = true;
@@ -139,6 +170,12 @@ void etcd_free(struct etcd *c)
 		free(c->ep[i]);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	free(c->ca);
+	free(c->cert);
+	free(c->key);
+	free(c->user);
+	free(c->password_file);
+	free(c->token);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -173,15 +210,21 @@ static long long mono_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-json_object *etcd_call(struct etcd *c, const char *path, json_object *req)
+/* One call, as etcd_call, with body (a JSON string) and the token as it is now. */
+static json_object *call_body(struct etcd *c, const char *path, const char *body)
 {
-	const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	json_object *ans = NULL;
 
 	long long deadline = mono_ms() + c->patience_ms;
 	bool all_refused;
 
+	if (c->token) {
+		char auth[600];
+
+		snprintf(auth, sizeof(auth), "Authorization: %s", c->token);
+		hdr = curl_slist_append(hdr, auth);
+	}
 	c->unreachable = false;
 again:
 	all_refused = true;
@@ -203,7 +246,14 @@ again:
 		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
 		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
-		curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http");
+		/* the scheme was checked by etcd_init; no redirect ever leaves these endpoints */
+		curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+		if (c->ca)
+			curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca);
+		if (c->cert) {
+			curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert);
+			curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key);
+		}
 		rc = curl_easy_perform(c->curl);
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 		if (rc != CURLE_OK || code == 503 || code == 502 || code == 0) {
@@ -241,7 +291,6 @@ again:
 		}
 		free(b.p);
 		curl_slist_free_all(hdr);
-		json_object_put(req);
 		return ans;
 	}
 	if (!all_refused && mono_ms() + 100 < deadline) {
@@ -257,8 +306,97 @@ again:
 			 last);
 	}
 	curl_slist_free_all(hdr);
-	json_object_put(req);
 	return NULL;
+}
+
+/* The user's password: the file's first line (read at each authentication, so that a new
+ * password needs no restart). */
+static int read_password(struct etcd *c, char *pw, size_t len)
+{
+	FILE *f = fopen(c->password_file, "re");
+	size_t n;
+
+	if (!f) {
+		snprintf(c->err, sizeof(c->err), "etcd password file %.180s: %s", c->password_file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(pw, (int)len, f))
+		pw[0] = 0;
+	fclose(f);
+	n = strcspn(pw, "\r\n");
+	pw[n] = 0;
+	if (!n) {
+		snprintf(c->err, sizeof(c->err), "etcd password file %.180s is empty", c->password_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Trades user and password for a token (c->token). */
+static int authenticate(struct etcd *c)
+{
+	json_object *r, *ans, *t = NULL;
+	char pw[256];
+	int ret = -1;
+
+	free(c->token);
+	c->token = NULL;
+	if (read_password(c, pw, sizeof(pw)))
+		return -1;
+	r = json_object_new_object();
+	json_object_object_add(r, "name", json_object_new_string(c->user));
+	json_object_object_add(r, "password", json_object_new_string(pw));
+	ans = call_body(c, "/v3/auth/authenticate", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+	/* the password leaves no copy behind in this process's memory */
+	explicit_bzero(pw, sizeof(pw));
+	{
+		char *body = (char *)json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+
+		explicit_bzero(body, strlen(body));
+	}
+	json_object_put(r);
+	if (!ans) {
+		char why[sizeof(c->err)];
+
+		/* unreachable keeps its own words: callers tell an outage from a refusal by them */
+		if (c->unreachable)
+			return -1;
+		memcpy(why, c->err, sizeof(why));
+		snprintf(c->err, sizeof(c->err), "etcd user '%.40s' cannot authenticate: %.170s", c->user, why);
+		return -1;
+	}
+	if (json_object_object_get_ex(ans, "token", &t) && json_object_get_string_len(t) > 0 &&
+	    json_object_get_string_len(t) < 512) {
+		c->token = strdup(json_object_get_string(t));
+		ret = 0;
+	} else {
+		snprintf(c->err, sizeof(c->err), "etcd user '%.40s': no token in etcd's answer", c->user);
+	}
+	json_object_put(ans);
+	return ret;
+}
+
+/* etcd's answers when the token must be traded again: it expired (simple tokens live a few
+ * minutes unused), the member restarted, the auth store changed, or none was sent yet. */
+static bool token_refused(const char *err)
+{
+	return strstr(err, "invalid auth token") || strstr(err, "revision of auth store is old") ||
+	       strstr(err, "user name is empty") || strstr(err, "auth token is expired");
+}
+
+json_object *etcd_call(struct etcd *c, const char *path, json_object *req)
+{
+	const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	json_object *ans = NULL;
+
+	if (c->user && !c->token && authenticate(c))
+		goto out;
+	ans = call_body(c, path, body);
+	if (!ans && c->user && !c->unreachable && token_refused(c->err) && !authenticate(c))
+		ans = call_body(c, path, body);
+out:
+	json_object_put(req);
+	return ans;
 }
 
 static json_object *range_req(const char *key, bool prefix)
@@ -490,8 +628,6 @@ int etcd_lease_revoke(struct etcd *c, int64_t id)
 
 int etcd_revision(struct etcd *c, int64_t *rev)
 {
-	json_object *r = range_req("\x01", false);
-
-	json_object_object_add(r, "count_only", json_object_new_boolean(true));
-	return header_rev(etcd_call(c, "/v3/kv/range", r), rev);
+	/* a range outside the fleet's prefix would be refused to a user limited to it */
+	return header_rev(etcd_call(c, "/v3/maintenance/status", json_object_new_object()), rev);
 }

@@ -6,6 +6,12 @@
  * is skipped for the next one, so a call costs at most n x timeout. Keys and values are plain
  * strings here; the base64 of the wire format stays inside etcd.c.
  *
+ * Security (doc/fleet.md "etcd security"): https:// endpoints with a CA file and a client
+ * certificate, and etcd's own authentication (a user whose role reaches the fleet's prefix
+ * only): the password is read from a file, traded for a token at /v3/auth/authenticate, and the
+ * token rides in the Authorization header; a token etcd no longer takes (expired, a restarted
+ * member, an auth change) is traded again once per call. Plain http:// only with insecure set.
+ *
  * One struct etcd per thread (it owns one curl handle and its connections).
  */
 #ifndef EBB_ETCD_H
@@ -16,6 +22,15 @@
 #include <json-c/json.h>
 
 #define ETCD_MAX_ENDPOINTS 8
+
+/* How to reach etcd safely; NULL strings: not used. */
+struct etcd_sec {
+	const char *ca; /* PEM CA bundle that signed the members' certificates (else the system's) */
+	const char *cert, *key; /* PEM client certificate and its key (both or neither) */
+	const char *user; /* etcd user (auth enabled on the cluster) */
+	const char *password_file; /* the user's password: the file's first line */
+	bool insecure; /* accept http:// endpoints (no TLS: anyone on the path reads and writes) */
+};
 
 struct etcd {
 	char *ep[ETCD_MAX_ENDPOINTS];
@@ -30,6 +45,8 @@ struct etcd {
 	 * a second or two and must not turn a write into a refusal. 0: one round only. When
 	 * every member refuses the connection, etcd is down and the call fails at once. */
 	long patience_ms;
+	char *ca, *cert, *key, *user, *password_file;
+	char *token; /* etcd's auth token for user, NULL until authenticated */
 };
 
 struct etcd_kv {
@@ -43,8 +60,11 @@ struct etcd_range {
 	struct etcd_kv *kvs;
 };
 
-/* endpoints: "http://HOST:PORT" each. Returns -1 (with err) on a bad endpoint. */
-int etcd_init(struct etcd *c, char *const *endpoints, int n, long timeout_ms);
+/* endpoints: "https://HOST:PORT" each ("http://" only with sec->insecure); sec may be NULL
+ * (no TLS files, no auth, no http). Returns -1 (with err) on a bad endpoint or setting. */
+int etcd_init(struct etcd *c, char *const *endpoints, int n, long timeout_ms, const struct etcd_sec *sec);
+/* An endpoint's form: 0 https, 1 http (allowed only with insecure), -1 neither. */
+int etcd_endpoint_kind(const char *ep);
 void etcd_free(struct etcd *c);
 
 /* POSTs req (consumed) to path ("/v3/kv/range"...); returns the answer, or NULL (c->err). */
@@ -74,7 +94,7 @@ int etcd_lease_grant(struct etcd *c, int ttl, int64_t *id);
 int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl);
 int etcd_lease_revoke(struct etcd *c, int64_t id);
 
-/* The member's store revision (a cheap status call). */
+/* The member's store revision (a cheap status call, needing no permission on any key). */
 int etcd_revision(struct etcd *c, int64_t *rev);
 
 /* helpers: base64 and JSON int64 strings */

@@ -41,13 +41,13 @@ static void marker_path(const char *bpffs, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", bpffs, FLEET_MARKER);
 }
 
-int fleet_marker_write(const char *bpffs, const struct fleet_marker *m, struct ebb_err *err)
+static json_object *marker_json(const struct fleet_marker *m)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	json_object *doc = json_object_new_object(), *eps = json_object_new_array();
-	char path[600], val[FLEET_MARKER_SIZE] = {};
-	const char *s;
-	int fd, ret = 0;
+	const struct {
+		const char *name, *val;
+	} opt[] = { { "etcd_ca", m->ca }, { "etcd_cert", m->cert }, { "etcd_key", m->key },
+		    { "etcd_user", m->user }, { "etcd_password_file", m->password_file } };
 
 	json_object_object_add(doc, "fleet", json_object_new_string(m->fleet));
 	json_object_object_add(doc, "host", json_object_new_string(m->host));
@@ -55,6 +55,37 @@ int fleet_marker_write(const char *bpffs, const struct fleet_marker *m, struct e
 		json_object_array_add(eps, json_object_new_string(m->etcd[i]));
 	json_object_object_add(doc, "etcd", eps);
 	json_object_object_add(doc, "lease_ttl", json_object_new_int(m->lease_ttl));
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		if (opt[i].val[0])
+			json_object_object_add(doc, opt[i].name, json_object_new_string(opt[i].val));
+	if (m->insecure)
+		json_object_object_add(doc, "etcd_insecure", json_object_new_boolean(true));
+	return doc;
+}
+
+size_t fleet_marker_len(const struct fleet_marker *m)
+{
+	json_object *doc = marker_json(m);
+	size_t n = strlen(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(doc);
+	return n;
+}
+
+void fleet_marker_sec(const struct fleet_marker *m, struct etcd_sec *sec)
+{
+	*sec = (struct etcd_sec){ .ca = m->ca, .cert = m->cert, .key = m->key, .user = m->user,
+				  .password_file = m->password_file, .insecure = m->insecure };
+}
+
+int fleet_marker_write(const char *bpffs, const struct fleet_marker *m, struct ebb_err *err)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	json_object *doc = marker_json(m);
+	char path[600], val[FLEET_MARKER_SIZE] = {};
+	const char *s;
+	int fd, ret = 0;
+
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (strlen(s) >= sizeof(val)) {
 		json_object_put(doc);
@@ -112,6 +143,21 @@ int fleet_marker_read(const char *bpffs, struct fleet_marker *m)
 		for (size_t i = 0; i < json_object_array_length(v) && m->n_etcd < ETCD_MAX_ENDPOINTS; i++)
 			snprintf(m->etcd[m->n_etcd++], sizeof(m->etcd[0]), "%s",
 				 json_object_get_string(json_object_array_get_idx(v, i)));
+	{
+		const struct {
+			const char *name;
+			char *buf;
+			size_t len;
+		} opt[] = { { "etcd_ca", m->ca, sizeof(m->ca) }, { "etcd_cert", m->cert, sizeof(m->cert) },
+			    { "etcd_key", m->key, sizeof(m->key) }, { "etcd_user", m->user, sizeof(m->user) },
+			    { "etcd_password_file", m->password_file, sizeof(m->password_file) } };
+
+		for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+			if (json_object_object_get_ex(doc, opt[i].name, &v))
+				snprintf(opt[i].buf, opt[i].len, "%s", json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(doc, "etcd_insecure", &v))
+		m->insecure = json_object_get_boolean(v);
 	json_object_put(doc);
 	return m->fleet[0] && m->n_etcd ? 0 : -ENOENT;
 }

@@ -15,7 +15,9 @@
  *   /ebb/F/last/HOST            the same report without a lease: what the host said last
  *
  * The marker: ebbd pins a one-entry BPF array `fleet` next to the balancer's maps holding
- * {"fleet":…, "host":…, "etcd":[…], "lease_ttl":…}, which ebbctl finds with --bpffs alone.
+ * {"fleet":…, "host":…, "etcd":[…], "lease_ttl":…} and how to reach etcd safely ("etcd_ca",
+ * "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file": paths, never the password itself;
+ * "etcd_insecure"), which ebbctl finds with --bpffs alone.
  */
 #ifndef EBB_FLEET_H
 #define EBB_FLEET_H
@@ -77,7 +79,15 @@ struct fleet_marker {
 	int n_etcd;
 	char etcd[ETCD_MAX_ENDPOINTS][256];
 	int lease_ttl;
+	char ca[256], cert[256], key[256], user[64], password_file[256];
+	bool insecure;
 };
+
+/* The marker's etcd settings as etcd_init takes them (pointing into m). */
+void fleet_marker_sec(const struct fleet_marker *m, struct etcd_sec *sec);
+/* The marker's length as written (JSON), to check at configuration time that it fits in
+ * FLEET_MARKER_SIZE. */
+size_t fleet_marker_len(const struct fleet_marker *m);
 
 int fleet_marker_write(const char *bpffs, const struct fleet_marker *m, struct ebb_err *err);
 /* 0 and *m when bpffs holds a marker, -ENOENT when it does not (not a fleet host). */
