@@ -258,6 +258,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
 void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
+int fleet_status_html(char *buf, size_t len);
 
 /* metrics.c */
 /* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */

@@ -305,6 +305,19 @@ static int pins_ino(ino_t *ino)
 	return 0;
 }
 
+/*
+ * Whether this host may say that it leads (its report, the metrics, the status page): it took
+ * the leader key and its lease surely still lives. lease_until counts from before the request
+ * that granted or renewed the lease, so it never outlives the lease in etcd, where the key goes
+ * with it before another host can take it: two hosts never say so at once, even when this one
+ * was stopped past its lease and has not asked etcd since (F.leader is still true then).
+ * Called with F.mu held.
+ */
+static bool leads_now(void)
+{
+	return F.leader && mono_ns() < F.lease_until;
+}
+
 /* ---- the report ---- */
 
 static char *report_json(bool *announcing, bool with_pps)
@@ -320,7 +333,7 @@ static char *report_json(bool *announcing, bool with_pps)
 	json_object_object_add(r, "state", json_object_new_string(F.state[0] ? F.state : "active"));
 	json_object_object_add(r, "attached", json_object_new_boolean(F.attached));
 	json_object_object_add(r, "in_step", json_object_new_boolean(F.synced && F.applied_rev == F.seen_rev));
-	json_object_object_add(r, "leader", json_object_new_boolean(F.leader));
+	json_object_object_add(r, "leader", json_object_new_boolean(leads_now()));
 	json_object_object_add(r, "etcd", json_object_new_string("ok"));
 	json_object_object_add(r, "vip_pps", json_object_new_double(with_pps ? (long long)(F.vip_pps * 10) / 10.0 : 0));
 	fl = F.flows ? json_tokener_parse(F.flows) : NULL;
@@ -1027,14 +1040,44 @@ void fleet_status_json(json_object *o)
 	jstr(o, "fleet", F.cfg.name);
 	jstr(o, "host", F.cfg.host);
 	jbool(o, "etcd_ok", F.etcd_ok);
-	jbool(o, "leader", F.leader);
+	jbool(o, "leader", leads_now());
 	jint(o, "applied_revision", F.applied_rev);
 	jint(o, "seen_revision", F.seen_rev);
 	jbool(o, "announcing", F.announcing);
 	pthread_mutex_unlock(&F.mu);
 }
 
-/* Prometheus lines for the metrics page. */
+/* The fleet line of the status page (HTML), made at each request like the metrics' lines. */
+int fleet_status_html(char *buf, size_t len)
+{
+	bool leads;
+	int n;
+
+	if (!F.running)
+		return 0;
+	pthread_mutex_lock(&F.mu);
+	leads = leads_now();
+	/* names are letters, digits, '-', '_' and '.' (fleet_name_ok): nothing to escape */
+	n = snprintf(buf, len,
+		     "<div class=\"sub\" id=\"fleet\" data-fleet=\"%s\" data-host=\"%s\" data-leader=\"%d\" "
+		     "data-etcd=\"%d\">fleet <b>%s</b>, host <b>%s</b>: %s%s%s%s &middot; etcd %s "
+		     "&middot; applied revision %lld &middot; %s</div>\n",
+		     F.cfg.name, F.cfg.host, leads, F.etcd_ok,
+		     F.cfg.name, F.cfg.host, leads ? "<b>leads</b>" : "does not lead",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " (" : "",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : "",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " leads)" : "",
+		     F.etcd_ok ? "ok" : "unreachable", (long long)F.applied_rev,
+		     F.announcing ? "announcing" : "withdrawn");
+	pthread_mutex_unlock(&F.mu);
+	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;
+}
+
+/*
+ * Prometheus lines for the metrics page, made at each request (metrics.c), not with the
+ * cached page: whether this host leads is true only while its lease surely lives, and a page
+ * rendered before the process was stopped would say so after the lease expired.
+ */
 int fleet_metrics(char *buf, size_t len)
 {
 	int n;
@@ -1045,7 +1088,7 @@ int fleet_metrics(char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "# HELP ebb_fleet_etcd_up Whether etcd answered this host's last request (0: cut off, forwarding with the last state, deciding nothing).\n"
 		     "# TYPE ebb_fleet_etcd_up gauge\nebb_fleet_etcd_up{fleet=\"%s\",host=\"%s\"} %d\n"
-		     "# HELP ebb_fleet_leader Whether this host decides for the fleet.\n"
+		     "# HELP ebb_fleet_leader Whether this host decides for the fleet: it holds the leader key under a lease that surely still lives.\n"
 		     "# TYPE ebb_fleet_leader gauge\nebb_fleet_leader %d\n"
 		     "# HELP ebb_fleet_applied_revision The fleet state revision applied to the maps.\n"
 		     "# TYPE ebb_fleet_applied_revision gauge\nebb_fleet_applied_revision %lld\n"
@@ -1053,7 +1096,7 @@ int fleet_metrics(char *buf, size_t len)
 		     "# TYPE ebb_fleet_seen_revision gauge\nebb_fleet_seen_revision %lld\n"
 		     "# HELP ebb_fleet_announcing Whether this host announces its VIPs to BGP.\n"
 		     "# TYPE ebb_fleet_announcing gauge\nebb_fleet_announcing %d\n",
-		     F.cfg.name, F.cfg.host, F.etcd_ok, F.leader, (long long)F.applied_rev, (long long)F.seen_rev,
+		     F.cfg.name, F.cfg.host, F.etcd_ok, leads_now(), (long long)F.applied_rev, (long long)F.seen_rev,
 		     F.announcing);
 	pthread_mutex_unlock(&F.mu);
 	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;

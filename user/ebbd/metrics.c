@@ -46,10 +46,22 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 		MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
 		found = true;
 	} else if (found) {
+		/* fleet mode's lines are made now, not with the cached page (fleet_metrics) */
+		char fl[2048], *body;
+		size_t n = (size_t)fleet_metrics(fl, sizeof(fl));
+
 		pthread_mutex_lock(&page_lock);
-		resp = MHD_create_response_from_buffer(page_len, page ? page : (char *)"",
-						       MHD_RESPMEM_MUST_COPY);
+		body = malloc(page_len + n + 1);
+		if (body) {
+			if (page)
+				memcpy(body, page, page_len);
+			memcpy(body + (page ? page_len : 0), fl, n);
+			n += page ? page_len : 0;
+		}
 		pthread_mutex_unlock(&page_lock);
+		if (!body)
+			return MHD_NO;
+		resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
 		MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
 	} else {
 		resp = MHD_create_response_from_buffer(sizeof(not_found) - 1, (char *)not_found,
@@ -352,12 +364,6 @@ void metrics_render(const struct agent *a, __u64 now)
 	fprintf(f, "ebb_agent_health_check_failures_total %llu\n", (unsigned long long)a->check_failures);
 	help(f, "ebb_agent_state_open", "gauge", "1 while ebbd has the pinned maps open");
 	fprintf(f, "ebb_agent_state_open %d\n", a->open);
-	{
-		char fl[2048]; /* fleet mode's lines (fleet.c), if any */
-
-		if (fleet_metrics(fl, sizeof(fl)))
-			fputs(fl, f);
-	}
 	fclose(f);
 
 	pthread_mutex_lock(&page_lock);
