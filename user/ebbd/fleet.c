@@ -779,6 +779,7 @@ static int write_file(const char *path, const char *text)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -1;
+	errno = 0;
 	err = fwrite(text, 1, len, f) != len;
 	if (fclose(f) || err || rename(tmp, path)) {
 		err = errno ? errno : EIO;
@@ -1151,7 +1152,8 @@ int fleet_status_html(char *buf, size_t len)
 		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " leads)" : "",
 		     F.etcd_ok ? "ok" : "unreachable", (long long)F.applied_rev,
 		     F.announcing ? "announcing" : "withdrawn",
-		     !F.cfg.bird_dir ? "not managed" : F.routes_err[0] ? F.routes_err : "ok");
+		     /* the reason (birdc's words, paths) is not HTML: fleet show and the log give it */
+		     !F.cfg.bird_dir ? "not managed" : F.routes_err[0] ? "failed (ebbctl fleet show says why)" : "ok");
 	pthread_mutex_unlock(&F.mu);
 	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;
 }
