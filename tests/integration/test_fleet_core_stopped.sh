@@ -6,6 +6,7 @@
 # claim the lead. The sampler resumes the stopped ebbd itself, with a request to it already
 # waiting in the kernel's backlog, so the first answer after the stop is always sampled (a page
 # rendered before the stop would be it), then samples both hosts back to back for 3 s.
+# shellcheck disable=SC2034 # read by lib_fleet_core.sh's conf
 CORE_METRICS=1
 . "$(dirname "$0")/lib_fleet_core.sh"
 
@@ -20,6 +21,7 @@ check "... and $O does not" [ "$(says "$O")" = 0 ]
 page=$(in_core curl -s -m 2 "http://127.0.0.1:$(port "$L")/")
 check "the status page has the fleet line: $L leads" grep -q 'id="fleet"[^>]*data-leader="1"' <<<"$page"
 
+pid=
 eval "pid=\$ebbd_${L#lb}"
 kill -STOP "$pid"
 note "stopped $L's ebbd (pid $pid) at $(date +%s.%N); lease TTL ${TTL}s"

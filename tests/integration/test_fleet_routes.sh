@@ -36,6 +36,7 @@ router_nets() { rtbirdc show route table "master$1" 2>/dev/null | awk '$1 ~ /\//
 router_routes() { rtbirdc show route count table "master$1" 2>/dev/null | sed -nE 's/^([0-9]+) of [0-9]+ routes for ([0-9]+) networks.*/\1/p'; }
 # router_has FAMILY WANTFILE: the router's networks are exactly those, each from all 3 hosts
 router_has() { [ "$(router_nets "$1")" = "$(cat "$2")" ] && [ "$(router_routes "$1")" = $(($(wc -l <"$2") * LBS)) ]; }
+router_has_both() { router_has 4 "$TMP/w4" && router_has 6 "$TMP/w6"; }
 file_lines() { wc -l <"$(v LB_DIR "$1")/ebb-vips$2.conf"; }
 
 # files_hold I: LB host I's route files have one line per wanted network
@@ -46,7 +47,7 @@ expect() {
 	local name=$1 i
 	within 60 router_has 4 "$TMP/w4" && within 30 router_has 6 "$TMP/w6"
 	check "$name: the router has exactly the $(wc -l <"$TMP/w4") IPv4 and $(wc -l <"$TMP/w6") IPv6 VIP networks ($(router_nets 4 | grep -c .) + $(router_nets 6 | grep -c .); routes $(router_routes 4) + $(router_routes 6) from $LBS hosts)" \
-		eval 'router_has 4 "$TMP/w4" && router_has 6 "$TMP/w6"'
+		router_has_both
 	for ((i = 1; i <= LBS; i++)); do
 		check "... lb$i's route files hold $(file_lines "$i" 4) + $(file_lines "$i" 6) lines ($(cat "$(v LB_DIR "$i")/ebb-vips4.conf" "$(v LB_DIR "$i")/ebb-vips6.conf" | wc -c) bytes)" \
 			files_hold "$i"
