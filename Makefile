@@ -36,7 +36,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 BENCHES := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/bench_*.c))
 LOADGENS := $(patsubst tools/load/%.c,$(OUTPUT)/load/%,$(wildcard tools/load/*.c))
 BINS := $(OUTPUT)/ebbctl $(if $(EBBD_OBJS),$(OUTPUT)/ebbd)
-EBBD_LDLIBS := -lconfig -lmicrohttpd
+EBBD_LDLIBS := -lconfig
 # libFuzzer harnesses (clang -fsanitize=fuzzer; the runtime is Debian's libclang-rt-14-dev).
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -362,7 +362,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
 
 		__builtin_memcpy(next_hop, node->mac, 6);
 		__builtin_memcpy(ours, eth->h_dest, 6);
-		if (encap_ipip(ctx, pkt, node, vip)) {
+		if (trim_to_ip_packet(ctx, pkt) || encap_ipip(ctx, pkt, node, vip)) {
 			count(&vip_stats, vip->id, bytes, &(struct placement){});
 			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
 		}
@@ -374,7 +374,11 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
 		__builtin_memcpy(eth->h_source, ours, 6);
 		__builtin_memcpy(eth->h_dest, next_hop, 6);
 	} else {
-		/* dsr: the frame leaves the way it came, from us to the node; L3 and up untouched. */
+		/* dsr: the frame leaves the way it came, from us to the node; L3 and up untouched,
+		 * trailing bytes after the IP packet included: the frame came in on a link that
+		 * carried it at this length, and the node's stack cuts it to the IP length (as it
+		 * does for any padded frame). Cutting it here would cost a helper call and buy
+		 * nothing; ipip must, since it puts the bytes inside a packet whose length it sets. */
 		__builtin_memcpy(eth->h_source, eth->h_dest, sizeof(eth->h_source));
 		__builtin_memcpy(eth->h_dest, node->mac, sizeof(eth->h_dest));
 	}

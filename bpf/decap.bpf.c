@@ -3,8 +3,9 @@
  * ebb's decapsulator, for backends of `fwd ipip` VIPs whose kernel has no tunnel device (this
  * one has no ipip, ip6_tunnel, GRE or FOU). On the node's ingress device: an IPIP, 6-in-4,
  * 4-in-6 or 6-in-6 packet whose inner destination is one of this node's VIP prefixes loses
- * its outer header and goes to the stack as the client sent it. Everything else passes as it
- * came; a tunnel packet too broken to unwrap is dropped and counted.
+ * its outer header (and whatever followed the outer packet in the frame) and goes to the stack
+ * as the client sent it. Everything else passes as it came; a tunnel packet too broken to
+ * unwrap is dropped and counted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -86,6 +87,7 @@ int ebb_decap(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	__u8 l2[sizeof(struct ethhdr) + sizeof(struct vlan_tag)];
 	__u16 h_proto, l2_len = sizeof(*eth), outer_len;
+	__u32 outer_end; /* where the outer packet ends in the frame, by its length field */
 	__u8 proto;
 	int reason;
 
@@ -113,6 +115,7 @@ int ebb_decap(struct xdp_md *ctx)
 		if (outer->ihl != 5 || (outer->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
 			return done(EBB_D_DROP_BAD_OUTER, bytes, XDP_DROP);
 		outer_len = sizeof(*outer);
+		outer_end = l2_len + bpf_ntohs(outer->tot_len);
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *outer = data + l2_len;
 
@@ -122,6 +125,7 @@ int ebb_decap(struct xdp_md *ctx)
 		if (proto != IPPROTO_IPIP && proto != IPPROTO_IPV6)
 			return done(EBB_D_PASS_NOT_TUNNEL, bytes, XDP_PASS);
 		outer_len = sizeof(*outer);
+		outer_end = l2_len + sizeof(*outer) + bpf_ntohs(outer->payload_len);
 	} else {
 		return done(EBB_D_PASS_NOT_TUNNEL, bytes, XDP_PASS);
 	}
@@ -131,6 +135,10 @@ int ebb_decap(struct xdp_md *ctx)
 		return done(reason, bytes, XDP_PASS);
 	if (reason != EBB_D_DECAPSULATED)
 		return done(reason, bytes, XDP_DROP);
+	/* An outer packet that ends inside the inner header holds no whole inner header. */
+	if (outer_end < l2_len + outer_len + (proto == IPPROTO_IPIP ? sizeof(struct iphdr) :
+									 sizeof(struct ipv6hdr)))
+		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
 
 	/* Keep the L2 header (with its VLAN tag), drop the outer IP header. */
 	if (l2_len == sizeof(*eth)) {
@@ -141,6 +149,14 @@ int ebb_decap(struct xdp_md *ctx)
 		((struct vlan_tag *)(l2 + sizeof(*eth)))->encapsulated_proto =
 			bpf_htons(proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
 	}
+	/* What follows the outer packet in the frame (padding, junk) is no part of it, so none of
+	 * the inner packet either. The kernel cuts a packet to its IP length before a tunnel
+	 * handler sees it; unwrapped here without that cut, the bytes would follow the inner
+	 * packet, and an inner length running past the outer packet's end would take them for
+	 * data. An outer length past the frame's end is left alone: the inner packet is cut
+	 * short then, and the stack judges its length (as for any cut inner L4). */
+	if (outer_end < bytes && bpf_xdp_adjust_tail(ctx, (int)outer_end - (int)bytes))
+		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
 	if (bpf_xdp_adjust_head(ctx, outer_len))
 		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
 	data = (void *)(long)ctx->data;

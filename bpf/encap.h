@@ -96,7 +96,25 @@ static __always_inline __u32 too_big_reply_ip_len(const struct packet *pkt)
 	return sizeof(struct iphdr) + sizeof(struct icmphdr) + ICMP_TOO_BIG_QUOTE;
 }
 
-/* Prepends the outer header. The inner packet, checksums included, is left as it came. */
+/*
+ * What follows the IP packet in the frame (Ethernet pads frames below 60 bytes, a sender may
+ * leave junk) is cut off before the packet is wrapped: carried into the tunnel, it would be
+ * bytes the outer length does not count, and would make the frame longer than the MTU its IP
+ * length was checked against (a 54-byte packet padded to 1514 bytes left as a 1534-byte frame).
+ * The parser has checked that the frame holds the IP packet, so an unpadded frame costs one
+ * comparison. Moves the frame's end: packet pointers must be loaded again.
+ */
+static __always_inline int trim_to_ip_packet(struct xdp_md *ctx, const struct packet *pkt)
+{
+	__u64 end = (__u64)l2_len_of(pkt) + pkt->ip_len;
+
+	if (pkt->bytes == end)
+		return 0;
+	return bpf_xdp_adjust_tail(ctx, (int)end - (int)pkt->bytes);
+}
+
+/* Prepends the outer header. The inner packet, checksums included, is left as it came: the
+ * caller has cut the frame to it (trim_to_ip_packet). */
 static __always_inline int encap_ipip(struct xdp_md *ctx, const struct packet *pkt,
 				      const struct ebb_node *node, const struct ebb_vip *vip)
 {

@@ -362,7 +362,8 @@ enum ebb_decap_reason {
 	EBB_D_DECAPSULATED = 0, /* outer header stripped, inner packet to the stack */
 	EBB_D_PASS_NOT_TUNNEL, /* not IPIP / IPv6-in-IPv6 / 4-in-6: not ours */
 	EBB_D_PASS_NOT_VIP, /* a tunnel, but the inner destination is no VIP of this node */
-	EBB_D_DROP_TRUNCATED, /* inner header cut short (a cut outer one is not provably ours) */
+	EBB_D_DROP_TRUNCATED, /* inner header cut short, by the frame's end or the outer length
+			       * (a cut outer header is not provably ours) */
 	EBB_D_DROP_BAD_OUTER, /* outer IPv4 with bad IHL, fragmented, or options */
 	EBB_D_DROP_BAD_INNER, /* inner header's version does not match the tunnel protocol */
 	EBB_D_MAX,

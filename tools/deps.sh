@@ -7,7 +7,7 @@ PKGS=(
   clang llvm make gcc pkg-config          # toolchain (clang for BPF, gcc for user space)
   libclang-rt-14-dev                      # clang's libFuzzer and sanitizer runtimes (tests/fuzz)
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev   # libbpf stack, JSON output
-  libconfig-dev libmicrohttpd-dev                          # ebbd: config file, metrics endpoint
+  libconfig-dev                                            # ebbd: config file
   libcurl4-openssl-dev                                     # fleet: etcd's v3 JSON gateway over HTTP
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
   nginx-light wrk curl python3                              # real servers, real clients, test glue

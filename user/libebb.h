@@ -161,6 +161,9 @@ struct ebb_snapshot *ebb_snapshot_take(struct ebb *e);
 int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s);
 void ebb_snapshot_free(struct ebb_snapshot *s);
 
+/* SHA-256 (FIPS 180-4) of len bytes: the checksum of a saved configuration (sha256.c). */
+void ebb_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /* ---- flows (flows.c) ---- */
 struct ebb_flow_entry {
 	struct ebb_flow_key key;
@@ -219,6 +222,16 @@ int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade
 		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max);
+/*
+ * The balancer's attachments as they are now, each with its program held open (a detached
+ * program has no other reference and would be gone); restore detaches what differs and
+ * attaches each device again, in its mode, to the very program it ran (a new link id).
+ */
+struct ebb_attachments;
+struct ebb_attachments *ebb_attachments_take(const char *bpffs);
+int ebb_attachments_restore(const char *bpffs, const struct ebb_attachments *a,
+			    struct ebb_err *err);
+void ebb_attachments_free(struct ebb_attachments *a);
 
 /* ---- the decapsulator on backends (decap.c) ---- */
 int ebb_decap_attach(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err);

@@ -12,7 +12,8 @@
  *  - a malformed one to a VIP address is dropped with a malformed-packet reason;
  *  - XDP_TX only of a well-formed packet of a configured VIP, to one of that VIP's nodes which
  *    takes flows (a SYN never to a draining node): dsr: the frame byte-identical except the
- *    MACs; ipip: [eth][outer header, valid, checksum right][the input's IP packet, identical];
+ *    MACs; ipip: [eth][outer header, valid, checksum right][the input's IP packet, identical,
+ *    and nothing after it: trailing bytes of the frame are not wrapped];
  *  - an ICMP too-big reply only where the packet does not fit the tunnel, never larger than the
  *    frame it answers, its headers, checksums and quote right;
  *  - XDP_PASS leaves every byte as it came;
@@ -437,8 +438,10 @@ static void check_ipip(const struct view *v, const uint8_t *in, size_t len, cons
 	size_t outer = v->vip->node_family == 6 ? 40 : 20;
 	const uint8_t *o = out + v->l2;
 
-	if (out_len != len + outer)
-		violation("ipip output is %zu bytes, input %zu + outer %zu", out_len, len, outer);
+	/* The IP packet only: what follows it in the frame (padding, junk) is not wrapped. */
+	if (out_len != v->l2 + outer + v->ip_len)
+		violation("ipip output is %zu bytes, not L2 %zu + outer %zu + IP packet %zu (frame %zu)",
+			  out_len, v->l2, outer, v->ip_len, len);
 	n = check_node(v, out);
 	if (memcmp(out + 6, in, 6))
 		violation("ipip output's source MAC is not the input's destination MAC");
@@ -456,7 +459,7 @@ static void check_ipip(const struct view *v, const uint8_t *in, size_t len, cons
 		    memcmp(o + 8, encap_src6, 16) || memcmp(o + 24, n->a.a, 16))
 			violation("bad outer IPv6 header");
 	}
-	if (memcmp(o + outer, in + v->l3, len - v->l3))
+	if (memcmp(o + outer, in + v->l3, v->ip_len))
 		violation("the encapsulated packet differs from the input's IP packet");
 }
 

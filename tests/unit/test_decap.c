@@ -63,6 +63,11 @@ static struct decap_bpf *skel;
 static int prog_fd = -1, stats_fd = -1, prefixes_fd = -1;
 
 /* ---- helpers ---- */
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 static void snap(struct ebb_reason_counter *s)
 {
 	for (__u32 r = 0; r < EBB_D_MAX; r++)
@@ -79,6 +84,8 @@ struct dcase {
 	struct pkt_desc pkt; /* the client's packet (its .vlan: the frame's tag) */
 	int cut, keep;
 	int inner_version; /* > 0: the inner header's version nibble is overwritten with it */
+	int outer_delta; /* added to the outer length field (IPv4 checksum kept right) */
+	int trail; /* junk bytes after the tunnel packet, in the frame */
 	int verdict, reason;
 };
 
@@ -117,6 +124,20 @@ static void run_case(const struct dcase *c)
 	}
 	if (c->inner_version)
 		in[inner] = (uint8_t)(c->inner_version << 4 | (in[inner] & 0x0f));
+	if (c->outer_delta) {
+		uint8_t *o = in + l2;
+
+		if (c->outer.family == 4) {
+			put16(o + 2, (uint16_t)(rd16(o + 2) + c->outer_delta));
+			put16(o + 10, 0);
+			put16(o + 10, csum_fold(csum_add(0, o, 20)));
+		} else {
+			put16(o + 4, (uint16_t)(rd16(o + 4) + c->outer_delta));
+		}
+	}
+	for (int i = 0; i < c->trail; i++)
+		in[full + i] = (uint8_t)(0xa5 ^ i);
+	full += c->trail;
 	len = full;
 	if (c->cut == CUT_L2)
 		len = c->keep;
@@ -131,6 +152,8 @@ static void run_case(const struct dcase *c)
 		want_len = expected_decap(c, want);
 		if (c->cut == CUT_INNER) /* what there was of the inner packet, no more */
 			want_len = want_len - (full - inner) + c->keep;
+		if (c->outer_delta < 0) /* the inner packet as far as the outer length goes */
+			want_len += c->outer_delta;
 	} else {
 		memcpy(want, in, len);
 		want_len = len;
@@ -275,6 +298,47 @@ static const struct dcase cases[] = {
 	{ .name = "IPIP outer ihl=6 to a non-VIP (the outer is judged first)",
 	  .outer = O4X(IPPROTO_IPIP, .ihl = 6),
 	  .pkt = { TCP4(CLI4, 40040, OUT4, 80, TH_SYN) }, .verdict = BAD_OUTER },
+
+	/* ---- the outer length, not the frame, says where the packet ends: bytes after it
+	 * (padding, junk) are not handed to the stack as part of the inner packet (on the old
+	 * code they were: an inner length running past the outer packet took them for data) ---- */
+	{ .name = "IPIP: 30 junk bytes after the tunnel packet are cut off", .outer = O4(IPPROTO_IPIP),
+	  .pkt = { TCP4(CLI4, 40070, VIP4, 80, TH_SYN) }, .trail = 30, .verdict = DECAP },
+	{ .name = "6-in-6: 30 junk bytes after the tunnel packet are cut off",
+	  .outer = O6(IPPROTO_IPV6), .pkt = { TCP6(CLI6, 40070, VIP6, 80, TH_SYN) }, .trail = 30,
+	  .verdict = DECAP },
+	{ .name = "4-in-6: 1000 junk bytes after the tunnel packet are cut off",
+	  .outer = O6(IPPROTO_IPIP), .pkt = { UDP4(CLI4, 5353, VIP4, 53) }, .trail = 1000,
+	  .verdict = DECAP },
+	{ .name = "6-in-4: 1 junk byte after the tunnel packet is cut off", .outer = O4(IPPROTO_IPV6),
+	  .pkt = { TCP6(CLI6, 40070, VIP6, 80, TH_SYN) }, .trail = 1, .verdict = DECAP },
+	{ .name = "802.1Q VLAN 100 IPIP: 8 junk bytes after the tunnel packet are cut off",
+	  .outer = O4(IPPROTO_IPIP), .pkt = { TCP4(CLI4, 40071, VIP4, 80, TH_SYN), .vlan = 100 },
+	  .trail = 8, .verdict = DECAP },
+	{ .name = "IPIP: outer length 10 short of the inner packet: the inner cut at the outer's end",
+	  .outer = O4(IPPROTO_IPIP), .pkt = { TCP4(CLI4, 40072, VIP4, 80, TH_ACK), .payload = 100 },
+	  .outer_delta = -10, .verdict = DECAP },
+	{ .name = "6-in-6: outer length 10 short of the inner packet, 10 junk bytes: the inner cut at the outer's end",
+	  .outer = O6(IPPROTO_IPV6), .pkt = { TCP6(CLI6, 40072, VIP6, 80, TH_ACK), .payload = 100 },
+	  .outer_delta = -10, .trail = 10, .verdict = DECAP },
+	{ .name = "IPIP: outer length ends inside the inner header: dropped",
+	  .outer = O4(IPPROTO_IPIP), .pkt = { TCP4(CLI4, 40073, VIP4, 80, TH_SYN) },
+	  .outer_delta = -30, .verdict = XDP_DROP, .reason = EBB_D_DROP_TRUNCATED },
+	{ .name = "IPIP: outer length 0: dropped", .outer = O4(IPPROTO_IPIP),
+	  .pkt = { TCP4(CLI4, 40073, VIP4, 80, TH_SYN) }, .outer_delta = -60, .verdict = XDP_DROP,
+	  .reason = EBB_D_DROP_TRUNCATED },
+	{ .name = "6-in-6: outer payload length ends inside the inner header: dropped",
+	  .outer = O6(IPPROTO_IPV6), .pkt = { TCP6(CLI6, 40073, VIP6, 80, TH_SYN) },
+	  .outer_delta = -21, .verdict = XDP_DROP, .reason = EBB_D_DROP_TRUNCATED },
+	{ .name = "4-in-6: outer payload length 0: dropped", .outer = O6(IPPROTO_IPIP),
+	  .pkt = { TCP4(CLI4, 40073, VIP4, 80, TH_SYN) }, .outer_delta = -40, .verdict = XDP_DROP,
+	  .reason = EBB_D_DROP_TRUNCATED },
+	{ .name = "IPIP: outer length 10 past the frame: unwrapped as it is (the stack judges the inner length)",
+	  .outer = O4(IPPROTO_IPIP), .pkt = { TCP4(CLI4, 40074, VIP4, 80, TH_SYN) },
+	  .outer_delta = 10, .verdict = DECAP },
+	{ .name = "IPIP to a non-VIP with junk after it: passed as it came",
+	  .outer = O4(IPPROTO_IPIP), .pkt = { TCP4(CLI4, 40075, OUT4, 80, TH_SYN) }, .trail = 30,
+	  .verdict = NOT_VIP },
 
 	/* ---- inner version does not match the tunnel protocol ---- */
 	{ .name = "proto 4 carrying an IPv6 packet", .outer = O4(IPPROTO_IPIP),

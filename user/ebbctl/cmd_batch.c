@@ -2,9 +2,12 @@
 /*
  * ebbctl save: the configuration as a batch of ebbctl commands (like ipvsadm-save): the
  * attachments, settings, VIPs with their timeouts, nodes with MAC, weights and states.
- * ebbctl restore FILE: runs such a batch as one change, whole or nothing: every line runs
- * under one lock; if a line fails, the error names it and the configuration maps (and any
- * attachment the batch made) go back to what they were.
+ * The file ends with "# end sha256 HEX", HEX the SHA-256 of every byte before that line (what
+ * `head -n -1 FILE | sha256sum` prints), so that a file cut short or changed is told apart.
+ * ebbctl restore FILE: runs such a batch as one change, whole or nothing. The file is checked
+ * first (its end line, then every line names a command restore can undo); then every line runs
+ * under one lock, and if one fails the error names it and the configuration maps and the
+ * attachments (also those the batch detached) go back to what they were.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -37,38 +40,131 @@ static void save_vip(FILE *out, const struct ebb_vip_key *k, const struct ebb_vi
 
 static int save_to(FILE *out);
 
-/* Everything after the first (dated) line: what decides whether the file must be rewritten. */
-static char *body_of(const char *text)
-{
-	const char *nl = strchr(text, '\n');
+/* The first line of a save that ends with an end line; a file with another first line and no
+ * end line is an older save, or a batch written by hand. */
+#define SAVE_HEADER "# ebbctl save format 2, "
+#define END_LINE "# end sha256 "
+#define END_MARK "# end sha256" /* what makes a line an end line, whole or damaged */
 
-	return (char *)(nl ? nl + 1 : text);
+/*
+ * Checks the end line of text (len bytes, the last a newline; added_nl: that newline was not
+ * in the file). Returns 0 when the end line is there and right, *body_end then where it
+ * starts; 1 when there is none and the file does not claim one (no SAVE_HEADER); -1 with the
+ * reason in why otherwise.
+ */
+static int end_check(const char *text, size_t len, bool added_nl, size_t *body_end, char *why,
+		     size_t why_len)
+{
+	const char *last = text + len - 1, *hex;
+	unsigned char sum[32];
+	char want[65];
+	int lineno = 1;
+
+	while (last > text && last[-1] != '\n')
+		last--;
+	/* An end line anywhere but last: something was appended after the save. */
+	for (const char *p = text; p < last; p = (const char *)memchr(p, '\n', last - p) + 1, lineno++)
+		if (!strncmp(p, END_MARK, strlen(END_MARK))) {
+			snprintf(why, why_len, "line %d is an end line and more lines come after the "
+				 "end line: a save ends there", lineno);
+			return -1;
+		}
+	if (strncmp(last, END_MARK, strlen(END_MARK))) {
+		if (strncmp(text, SAVE_HEADER, strlen(SAVE_HEADER)))
+			return 1;
+		snprintf(why, why_len, "cut short: it has no end line ('%s' and 64 hex digits, "
+			 "the last line of every save); its last line, %d, is '%.*s'", END_LINE,
+			 lineno, (int)(text + len - 1 - last < 40 ? text + len - 1 - last : 40), last);
+		return -1;
+	}
+	hex = last + strlen(END_LINE);
+	if (strncmp(last, END_LINE, strlen(END_LINE)) || added_nl || text + len - 1 - hex != 64 ||
+	    strspn(hex, "0123456789abcdef") != 64) {
+		snprintf(why, why_len, "its end line (line %d) is damaged or cut short: not '%s' "
+			 "and 64 hex digits and a newline", lineno, END_LINE);
+		return -1;
+	}
+	ebb_sha256(text, last - text, sum);
+	for (int i = 0; i < 32; i++)
+		sprintf(want + 2 * i, "%02x", sum[i]);
+	if (strncmp(hex, want, 64)) {
+		snprintf(why, why_len, "checksum mismatch: lines 1-%d have sha256 %.12s…, the end line "
+			 "says %.12s…: the file was changed or damaged after it was saved",
+			 lineno - 1, want, hex);
+		return -1;
+	}
+	*body_end = last - text;
+	return 0;
 }
 
-static char *read_all(FILE *f, size_t *len);
+/* The whole file `save` writes: the configuration, then the end line over every byte before. */
+static int save_text(char **text, size_t *len)
+{
+	FILE *m = open_memstream(text, len);
+	unsigned char sum[32];
+	char *whole;
+	int ret;
+
+	*text = NULL;
+	if (!m)
+		return ctl_error("out of memory");
+	ret = save_to(m);
+	if (fclose(m) && !ret)
+		ret = ctl_error("out of memory");
+	if (ret) {
+		free(*text);
+		return ret;
+	}
+	ebb_sha256(*text, *len, sum);
+	whole = realloc(*text, *len + strlen(END_LINE) + 64 + 2);
+	if (!whole) {
+		free(*text);
+		return ctl_error("out of memory");
+	}
+	*len += sprintf(whole + *len, END_LINE);
+	for (int i = 0; i < 32; i++)
+		*len += sprintf(whole + *len, "%02x", sum[i]);
+	*len += sprintf(whole + *len, "\n");
+	*text = whole;
+	return 0;
+}
+
+static char *read_all(FILE *f, size_t *len, bool *added_nl);
+
+/* The configuration a whole save holds: between its dated first line and its end line. */
+static bool same_config(const char *old, size_t old_len, const char *mem, size_t mem_len)
+{
+	size_t old_end, mem_end;
+	const char *a, *b;
+	char why[256];
+
+	if (end_check(old, old_len, false, &old_end, why, sizeof(why)) ||
+	    end_check(mem, mem_len, false, &mem_end, why, sizeof(why)))
+		return false;
+	a = strchr(old, '\n') + 1;
+	b = strchr(mem, '\n') + 1;
+	return old + old_end - a == mem + mem_end - b && !memcmp(a, b, mem + mem_end - b);
+}
 
 /* `save file FILE`: written whole under a temporary name, then renamed over FILE, so a crash
- * never leaves half a file; left alone when the configuration is the same as in FILE. */
+ * never leaves half a file; left alone when FILE is a whole save of the same configuration
+ * (an older save, or a damaged one, is written anew). */
 static int save_file(const char *path)
 {
 	char tmp[4200], *mem = NULL, *old = NULL;
 	size_t mem_len = 0, old_len;
-	FILE *f, *m = open_memstream(&mem, &mem_len);
+	bool added_nl;
+	FILE *f;
 	int fd, ret;
 
-	if (!m)
-		return ctl_error("out of memory");
-	ret = save_to(m);
-	fclose(m);
-	if (ret) {
-		free(mem);
+	ret = save_text(&mem, &mem_len);
+	if (ret)
 		return ret;
-	}
 	f = fopen(path, "r");
 	if (f) {
-		old = read_all(f, &old_len);
+		old = read_all(f, &old_len, &added_nl);
 		fclose(f);
-		if (old && !strcmp(body_of(old), body_of(mem))) {
+		if (old && !added_nl && same_config(old, old_len, mem, mem_len)) {
 			free(old);
 			free(mem);
 			return done_ok();
@@ -121,7 +217,18 @@ int do_save(int argc, char **argv)
 		return ctl_error("unexpected '%s'; usage: save [file FILE]", argv[0]);
 	if (json_output)
 		return ctl_error("save prints commands, not JSON");
-	return save_to(stdout);
+	{
+		char *text;
+		size_t len;
+		int ret = save_text(&text, &len);
+
+		if (ret)
+			return ret;
+		if (fwrite(text, 1, len, stdout) != len || fflush(stdout))
+			ret = ctl_error("cannot write: %s", strerror(errno));
+		free(text);
+		return ret;
+	}
 }
 
 static int save_to(FILE *out)
@@ -141,7 +248,7 @@ static int save_to(FILE *out)
 	if (ctl_open(&e, false))
 		return -1;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	fprintf(out, "# ebbctl save, %s, state under %s; apply with: ebbctl restore FILE\n", when, bpffs);
+	fprintf(out, SAVE_HEADER "%s, state under %s; apply with: ebbctl restore FILE\n", when, bpffs);
 	n = ebb_prog_list(bpffs, links, 64);
 	bpf_obj_get_info_by_fd(e.flows_fd, &info, &len);
 	for (int i = 0; i < n; i++) {
@@ -260,7 +367,7 @@ static bool in_list(char names[][256], int n, const char *name)
 	return false;
 }
 
-static char *read_all(FILE *f, size_t *len)
+static char *read_all(FILE *f, size_t *len, bool *added_nl)
 {
 	size_t cap = 65536, n = 0, got;
 	char *buf = malloc(cap + 2);
@@ -284,23 +391,63 @@ static char *read_all(FILE *f, size_t *len)
 		return NULL;
 	}
 	/* Always end on a newline: the last line needs no special case. */
-	if (n == 0 || buf[n - 1] != '\n')
+	*added_nl = n == 0 || buf[n - 1] != '\n';
+	if (*added_nl)
 		buf[n++] = '\n';
 	buf[n] = '\0';
 	*len = n;
 	return buf;
 }
 
+/*
+ * A line must name a command restore can undo if a later line fails. Counters zeroed, flows
+ * purged, a program swapped or the decapsulator's state are not in what it rolls back to, and
+ * a fleet host's command is already in etcd: such a line is refused before any line runs.
+ */
+static int vet_line(int n, char **words)
+{
+	const char *obj, *cmd;
+	bool force = false;
+	int ret;
+
+	vet_object = vet_command = NULL;
+	batch_vetting = true;
+	ret = cmd_select(ctl_objects, n, words, NULL);
+	batch_vetting = false;
+	if (ret || !vet_object || !vet_command)
+		return ret;
+	obj = vet_object;
+	cmd = vet_command;
+	for (int i = 2; i < n; i++)
+		force |= !strcmp(words[i], "force");
+	if (!strcmp(obj, "stats") && !strcmp(cmd, "zero"))
+		return ctl_error("'stats zero' cannot be undone if a later line fails: it has no "
+				 "place in a restore file (run it on its own)");
+	if ((!strcmp(obj, "node") || !strcmp(obj, "vip")) && force &&
+	    (!strcmp(cmd, "del") || !strcmp(cmd, "delete")))
+		return ctl_error("'%s %s … force' purges live flows, which cannot be undone if a "
+				 "later line fails: it has no place in a restore file (drain first, "
+				 "or run it on its own)", obj, cmd);
+	if (!strcmp(obj, "prog") && !strcmp(cmd, "upgrade"))
+		return ctl_error("'prog upgrade' is not rolled back if a later line fails: it has no "
+				 "place in a restore file (run it on its own)");
+	if ((!strcmp(obj, "decap") || !strcmp(obj, "fleet")) && strcmp(cmd, "show") &&
+	    strcmp(cmd, "list") && strcmp(cmd, "help") && cmd[0])
+		return ctl_error("'%s %s' is not rolled back if a later line fails: it has no place "
+				 "in a restore file (run it on its own)", obj, cmd);
+	return 0;
+}
+
 int do_restore(int argc, char **argv)
 {
 	static char before[128][256], after[128][256];
-	struct ebb_link_info links_before[64], links_after[64];
+	struct ebb_attachments *atts = NULL;
 	struct ebb_snapshot *snap = NULL;
-	bool if_empty = false, had_state, had_dir, saved_quiet = quiet;
-	int n_before, n_links_before, lock_fd = -1, ret = 0, lineno = 0, commands = 0;
+	bool if_empty = false, had_state, had_dir, saved_quiet = quiet, added_nl;
+	int n_before, lock_fd = -1, ret = 0, lineno = 0, commands = 0, checked, rollback_failed = 0;
 	const char *file;
-	char *text = NULL;
-	size_t text_len = 0;
+	char *text = NULL, why[512], rollback_why[512];
+	size_t text_len = 0, body_end;
 	struct ebb e;
 	FILE *f;
 
@@ -335,11 +482,21 @@ int do_restore(int argc, char **argv)
 		return done_ok();
 	}
 	/* Read and check the whole file before anything changes. */
-	text = read_all(f, &text_len);
+	text = read_all(f, &text_len, &added_nl);
 	if (f != stdin)
 		fclose(f);
 	if (!text)
 		return ctl_error("cannot read %s: %s", file, strerror(errno));
+	if (memchr(text, '\0', text_len)) {
+		/* The lines would end at it, unseen: a file cut there would pass for whole. */
+		free(text);
+		return ctl_error("%s holds a NUL byte: not a batch of commands; nothing restored", file);
+	}
+	checked = end_check(text, text_len, added_nl, &body_end, why, sizeof(why));
+	if (checked < 0) {
+		free(text);
+		return ctl_error("%s: %s; nothing restored", file, why);
+	}
 	for (char *p = text, *nl; *p; p = nl + 1) {
 		char *words[MAX_WORDS];
 		char copy[4096];
@@ -368,15 +525,33 @@ int do_restore(int argc, char **argv)
 					file, lineno, words[0]);
 			break;
 		}
+		if (n > 0) {
+			batch_file = file;
+			batch_line = lineno;
+			ret = vet_line(n, words);
+			batch_file = NULL;
+			batch_line = 0;
+			if (ret)
+				break;
+		}
 	}
 	if (ret) {
 		free(text);
 		return ret;
 	}
 
+	if (checked > 0)
+		fprintf(stderr, "Warning: %s has no end line '%s…' (a save by an older ebbctl, or "
+			"written by hand): whether it is whole cannot be checked\n", file, END_LINE);
 	had_dir = access(bpffs, F_OK) == 0;
 	n_before = had_dir ? list_pins(before, 128) : 0;
-	n_links_before = ebb_prog_list(bpffs, links_before, 64);
+	/* Held before the first line: a detach in the batch leaves the program nothing else. */
+	atts = ebb_attachments_take(bpffs);
+	if (!atts) {
+		free(text);
+		return ctl_error("cannot hold the attachments under %s to roll back to: %s", bpffs,
+				 strerror(errno));
+	}
 	batch_file = file;
 	/* Lines print only what they show; the batch prints one summary. */
 	quiet = true;
@@ -415,21 +590,20 @@ int do_restore(int argc, char **argv)
 	}
 	batch_line = 0;
 	if (ret) {
-		/* Roll back: configuration maps, then attachments and pins the batch created. */
-		int n_links = ebb_prog_list(bpffs, links_after, 64);
+		/* Roll back: configuration maps, then attachments (those the batch made go, those
+		 * it detached or changed come back), then pins the batch created. */
+		struct ebb_err err = {};
 
-		if (snap && !ebb_open(&e, bpffs, &(struct ebb_err){})) {
-			ebb_snapshot_restore(&e, snap);
+		if (snap && !ebb_open(&e, bpffs, &err)) {
+			int r = ebb_snapshot_restore(&e, snap);
+
+			if (r)
+				rollback_failed = snprintf(rollback_why, sizeof(rollback_why),
+							   "the configuration maps: %s", strerror(-r));
 			ebb_close(&e);
 		}
-		for (int i = 0; i < n_links; i++) {
-			bool old = false;
-
-			for (int j = 0; j < n_links_before; j++)
-				old |= !strcmp(links_after[i].ifname, links_before[j].ifname);
-			if (!old)
-				ebb_prog_detach(bpffs, links_after[i].ifname, &(struct ebb_err){});
-		}
+		if (ebb_attachments_restore(bpffs, atts, &err) && !rollback_failed)
+			rollback_failed = snprintf(rollback_why, sizeof(rollback_why), "%s", err.msg);
 		if (!had_state) {
 			int n_after = list_pins(after, 128);
 			char path[1024];
@@ -449,8 +623,15 @@ int do_restore(int argc, char **argv)
 	if (lock_fd >= 0)
 		close(lock_fd);
 	ebb_snapshot_free(snap);
+	ebb_attachments_free(atts);
 	free(text);
 	quiet = saved_quiet;
+	if (ret && rollback_failed) {
+		/* Not the promise below: say what could not be put back. */
+		fprintf(stderr, "Error: rolling back %s: cannot put back %s; the state may differ "
+			"from before\n", file, rollback_why);
+		return ret;
+	}
 	if (ret) {
 		if (!quiet && !json_output)
 			fprintf(stderr, "nothing restored: the state is as it was before\n");
@@ -461,6 +642,8 @@ int do_restore(int argc, char **argv)
 
 		json_object_object_add(o, "file", json_object_new_string(file));
 		json_object_object_add(o, "commands", json_object_new_int(commands));
+		json_object_object_add(o, "checksum",
+				       json_object_new_string(checked ? "none" : "sha256 verified"));
 		json_print(o);
 	} else if (!quiet) {
 		printf("restored %d commands from %s\n", commands, file);

@@ -17,6 +17,10 @@ extern const char *bin_name;
 extern const char *batch_file;
 extern int batch_line;
 extern bool batch_locked;
+/* Set while restore checks its lines before running any: cmd_select then names the object and
+ * the command in vet_object and vet_command (the tables' own names) instead of running it. */
+extern bool batch_vetting;
+extern const char *vet_object, *vet_command;
 
 /* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

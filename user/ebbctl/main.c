@@ -17,6 +17,8 @@ const char *bpffs = EBB_DEFAULT_BPFFS;
 const char *bin_name = "ebbctl";
 const char *batch_file;
 int batch_line;
+bool batch_vetting;
+const char *vet_object, *vet_command;
 bool batch_locked;
 
 int ctl_error(const char *fmt, ...)
@@ -133,6 +135,10 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 {
 	const struct cmd *match = NULL;
 
+	if (argc < 1 && batch_vetting) {
+		vet_command = "";
+		return 0;
+	}
 	if (argc < 1)
 		return help ? help(argc, argv) : ctl_error("missing command");
 	for (const struct cmd *c = cmds; c->name; c++) {
@@ -150,6 +156,17 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	}
 	if (!match)
 		return ctl_error("unknown '%s'; try '%s help'", argv[0], bin_name);
+	if (batch_vetting && cmds != ctl_objects) {
+		vet_command = match->name;
+		return 0;
+	}
+	if (batch_vetting) {
+		/* Every object's function only picks its command: the next level names it. */
+		if (!strcmp(match->name, "help") || !strcmp(match->name, "version") ||
+		    !strcmp(match->name, "save") || !strcmp(match->name, "restore"))
+			return ctl_error("'%s' has no place in a batch", match->name);
+		vet_object = match->name;
+	}
 	return match->func(argc - 1, argv + 1);
 }
 

@@ -260,6 +260,22 @@ void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);
 
+/* http.c: the endpoint's server, its own thread (the limits' reasons: see there) */
+#define HTTP_CONNS 128u
+#define HTTP_PER_ADDR 16u
+#define HTTP_HEADER_S 3u
+#define HTTP_TOTAL_S 10u
+struct http_reply {
+	int status;
+	const char *type, *extra; /* extra: whole header lines, each ending in CRLF */
+	char *body;
+	size_t len;
+	bool body_free;
+};
+typedef void (*http_route_fn)(const char *path, struct http_reply *r);
+int http_start(int listen_fd, http_route_fn route);
+void http_stop(void);
+
 /* metrics.c */
 /* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Prometheus metrics over HTTP (libmicrohttpd, its own thread). The main loop renders the page
+ * Prometheus metrics over HTTP (http.c, its own thread). The main loop renders the page
  * after every tick into a buffer; a scrape copies that buffer under a mutex, so a scrape never
  * touches the maps and never waits for the loop.
  */
@@ -13,76 +13,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <microhttpd.h>
 
 #include "ebbd.h"
 
-static struct MHD_Daemon *daemon_;
 static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *page;
 static size_t page_len;
 
-static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
-			     const char *method, const char *version, const char *upload_data,
-			     size_t *upload_size, void **con_cls)
+/* The endpoint's pages; the server (http.c) answers GET and HEAD with them. */
+static void route(const char *path, struct http_reply *r)
 {
 	static const char not_found[] = "not found: try /metrics or /\n";
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	bool found = !strcmp(url, "/metrics");
 
-	(void)cls, (void)version, (void)upload_data, (void)upload_size, (void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return MHD_NO;
-	if (!strcmp(url, "/") || !strcmp(url, "/status")) {
+	if (!strcmp(path, "/") || !strcmp(path, "/status")) {
 		/* The status page (status.c): nodes, flows chart, recent decisions. */
-		size_t len;
-		char *html = status_copy(&len);
-
-		if (!html)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(len, html, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-		MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
-		found = true;
-	} else if (found) {
+		r->body = status_copy(&r->len);
+		r->body_free = true;
+		r->status = r->body ? 200 : 503;
+		if (!r->body)
+			r->len = 0;
+		r->type = "text/html; charset=utf-8";
+		r->extra = "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:\r\n";
+	} else if (!strcmp(path, "/metrics")) {
 		/* fleet mode's lines are made now, not with the cached page (fleet_metrics) */
-		char fl[2048], *body;
+		char fl[2048];
 		size_t n = (size_t)fleet_metrics(fl, sizeof(fl));
 
 		pthread_mutex_lock(&page_lock);
-		body = malloc(page_len + n + 1);
-		if (body) {
-			if (page)
-				memcpy(body, page, page_len);
-			memcpy(body + (page ? page_len : 0), fl, n);
-			n += page ? page_len : 0;
+		r->body = malloc(page_len + n + 1);
+		r->len = r->body && page ? page_len : 0;
+		if (r->len)
+			memcpy(r->body, page, page_len);
+		if (r->body) {
+			memcpy(r->body + r->len, fl, n);
+			r->len += n;
 		}
 		pthread_mutex_unlock(&page_lock);
-		if (!body)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+		r->body_free = true;
+		r->status = r->body ? 200 : 503;
+		r->type = "text/plain; version=0.0.4";
 	} else {
-		resp = MHD_create_response_from_buffer(sizeof(not_found) - 1, (char *)not_found,
-						       MHD_RESPMEM_PERSISTENT);
+		r->status = 404;
+		r->body = (char *)not_found;
+		r->len = sizeof(not_found) - 1;
 	}
-	ret = MHD_queue_response(conn, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
-	MHD_destroy_response(resp);
-	return ret;
 }
 
-/*
- * Limits on what clients of the endpoint may hold, so that nobody who can connect to it (any
- * local user, on the default 127.0.0.1) can starve the loop of descriptors: health checks,
- * probes and hooks need their own. At most METRICS_CONN_LIMIT connections in all and
- * METRICS_PER_IP from one address (those past it are accepted and closed at once), each closed
- * after METRICS_TIMEOUT_S without a request; a connect past the limits waits in the kernel's
- * backlog (METRICS_BACKLOG), holding no descriptor of ebbd's.
- */
-#define METRICS_CONN_LIMIT 32u
-#define METRICS_PER_IP 8u
-#define METRICS_TIMEOUT_S 5u
+/* Connects the server has not accepted yet wait here, holding no descriptor of ebbd's; it
+ * accepts them as fast as they come and sheds the slow ones (http.c). */
 #define METRICS_BACKLOG 64
 
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
@@ -141,27 +119,20 @@ int metrics_start(const char *addr)
 			close(fd);
 		return -1;
 	}
-	daemon_ = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				   0, NULL, NULL, serve, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-				   MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
-				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP,
-				   MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S, MHD_OPTION_END);
-	if (!daemon_) {
+	if (http_start(fd, route)) {
 		log_msg(LOG_ERROR, "metrics_failed", "cannot serve metrics on %s: the HTTP server did not start",
 			addr);
 		close(fd);
 		return -1;
 	}
-	log_msg(LOG_INFO, "metrics", "serving Prometheus metrics on http://%s/metrics (at most %u connections, %u per address, %u s idle)",
-		addr, METRICS_CONN_LIMIT, METRICS_PER_IP, METRICS_TIMEOUT_S);
+	log_msg(LOG_INFO, "metrics", "serving Prometheus metrics on http://%s/metrics (at most %u connections, %u per address; a request's header within %u s of its connect, the whole connection within %u s)",
+		addr, HTTP_CONNS, HTTP_PER_ADDR, HTTP_HEADER_S, HTTP_TOTAL_S);
 	return 0;
 }
 
 void metrics_stop(void)
 {
-	if (daemon_)
-		MHD_stop_daemon(daemon_);
-	daemon_ = NULL;
+	http_stop();
 }
 
 static void help(FILE *f, const char *name, const char *type, const char *text)

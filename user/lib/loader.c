@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -264,4 +265,94 @@ int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err)
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max)
 {
 	return ebb_link_list(bpffs, LINK_PREFIX, out, max);
+}
+
+struct ebb_attachments {
+	int n;
+	struct ebb_link_info links[64];
+	int prog_fds[64]; /* the program each device ran, held: -1 when none ran */
+	int link_fds[64]; /* the link itself: a pin of a device gone is put back as it was */
+};
+
+struct ebb_attachments *ebb_attachments_take(const char *bpffs)
+{
+	struct ebb_attachments *a = calloc(1, sizeof(*a));
+	char path[4200];
+
+	if (!a)
+		return NULL;
+	for (int i = 0; i < 64; i++)
+		a->prog_fds[i] = a->link_fds[i] = -1;
+	a->n = ebb_prog_list(bpffs, a->links, 64);
+	for (int i = 0; i < a->n; i++) {
+		const char *mode = a->links[i].mode;
+
+		if ((!strcmp(mode, "native") || !strcmp(mode, "generic")) && a->links[i].prog_id) {
+			a->prog_fds[i] = bpf_prog_get_fd_by_id(a->links[i].prog_id);
+			if (a->prog_fds[i] < 0)
+				goto fail;
+		}
+		ebb_link_path(bpffs, LINK_PREFIX, a->links[i].ifname, path, sizeof(path));
+		a->link_fds[i] = bpf_obj_get(path);
+		if (a->link_fds[i] < 0)
+			goto fail;
+	}
+	return a;
+fail:
+	/* Nothing to roll back to would be a promise not kept: the caller refuses to go on. */
+	ebb_attachments_free(a);
+	return NULL;
+}
+
+static int find_link(const struct ebb_link_info *links, int n, const char *ifname, __u32 link_id)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(links[i].ifname, ifname) && links[i].link_id == link_id)
+			return i;
+	return -1;
+}
+
+int ebb_attachments_restore(const char *bpffs, const struct ebb_attachments *a,
+			    struct ebb_err *err)
+{
+	struct ebb_link_info now[64];
+	char path[4200];
+	int n = ebb_prog_list(bpffs, now, 64), ret = 0;
+
+	/* A link untouched keeps running throughout; any other is one the batch made. */
+	for (int j = 0; j < n; j++)
+		if (find_link(a->links, a->n, now[j].ifname, now[j].link_id) < 0 &&
+		    ebb_prog_detach(bpffs, now[j].ifname, err))
+			ret = -1;
+	n = ebb_prog_list(bpffs, now, 64);
+	for (int i = 0; i < a->n; i++) {
+		const struct ebb_link_info *l = &a->links[i];
+
+		if (find_link(now, n, l->ifname, l->link_id) >= 0)
+			continue;
+		ebb_link_path(bpffs, LINK_PREFIX, l->ifname, path, sizeof(path));
+		if (a->prog_fds[i] < 0) {
+			if (bpf_obj_pin(a->link_fds[i], path))
+				ret = ebb_errf(err, "cannot pin the link of %s again: %s", l->ifname,
+					       strerror(errno));
+			continue;
+		}
+		if (ebb_link_create(bpffs, LINK_PREFIX, l->ifname, l->ifindex, a->prog_fds[i],
+				    !strcmp(l->mode, "generic"), err))
+			ret = -1;
+	}
+	return ret;
+}
+
+void ebb_attachments_free(struct ebb_attachments *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < a->n; i++) {
+		if (a->prog_fds[i] >= 0)
+			close(a->prog_fds[i]);
+		if (a->link_fds[i] >= 0)
+			close(a->link_fds[i]);
+	}
+	free(a);
 }
