@@ -81,11 +81,14 @@ start_etcd() {
 }
 stop_etcd() { kill -9 "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; etcd_pid=; }
 
+# metrics_addr HOST: where HOST's ebbd serves /metrics and its status page: none unless the
+# suite set CORE_METRICS=1 (ports of the lab's own namespace, so nothing can collide)
+metrics_addr() { [ "${CORE_METRICS:-0}" = 1 ] && case $1 in lba) echo 127.0.0.1:19477 ;; lbb) echo 127.0.0.1:19478 ;; esac; }
 # conf HOST: host HOST's ebbd configuration
 conf() {
 	make_pki
 	cat >"$TMP/ebbd-$1.conf" <<CONF
-metrics = "";
+metrics = "$(metrics_addr "$1")";
 drain-check = 0.1;
 interval = 0.5;
 fleet = {

@@ -266,6 +266,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
 void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
+int fleet_status_html(char *buf, size_t len);
 
 /* http.c: the endpoint's server, its own thread (the limits' reasons: see there) */
 #define HTTP_CONNS 128u

@@ -22,11 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
@@ -55,6 +57,7 @@ static struct {
 	bool attached, announcing, bird_known;
 	__u64 quiet_since; /* when VIP traffic was last seen above zero (host drain) */
 	char state[16]; /* active | draining | inactive (host drain) */
+	char routes_err[400]; /* why BIRD's route files or reload failed last ("": they did not) */
 } F = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* the main loop's own etcd client, for the leader's writes */
@@ -316,6 +319,19 @@ static int pins_ino(ino_t *ino)
 	return 0;
 }
 
+/*
+ * Whether this host may say that it leads (its report, the metrics, the status page): it took
+ * the leader key and its lease surely still lives. lease_until counts from before the request
+ * that granted or renewed the lease, so it never outlives the lease in etcd, where the key goes
+ * with it before another host can take it: two hosts never say so at once, even when this one
+ * was stopped past its lease and has not asked etcd since (F.leader is still true then).
+ * Called with F.mu held.
+ */
+static bool leads_now(void)
+{
+	return F.leader && mono_ns() < F.lease_until;
+}
+
 /* ---- the report ---- */
 
 static char *report_json(bool *announcing, bool with_pps)
@@ -331,8 +347,13 @@ static char *report_json(bool *announcing, bool with_pps)
 	json_object_object_add(r, "state", json_object_new_string(F.state[0] ? F.state : "active"));
 	json_object_object_add(r, "attached", json_object_new_boolean(F.attached));
 	json_object_object_add(r, "in_step", json_object_new_boolean(F.synced && F.applied_rev == F.seen_rev));
-	json_object_object_add(r, "leader", json_object_new_boolean(F.leader));
+	json_object_object_add(r, "leader", json_object_new_boolean(leads_now()));
 	json_object_object_add(r, "etcd", json_object_new_string("ok"));
+	if (F.cfg.bird_dir) {
+		json_object_object_add(r, "routes", json_object_new_string(F.routes_err[0] ? "failed" : "ok"));
+		if (F.routes_err[0])
+			json_object_object_add(r, "routes_error", json_object_new_string(F.routes_err));
+	}
 	json_object_object_add(r, "vip_pps", json_object_new_double(with_pps ? (long long)(F.vip_pps * 10) / 10.0 : 0));
 	fl = F.flows ? json_tokener_parse(F.flows) : NULL;
 	json_object_object_add(r, "flows", fl ? fl : json_object_new_object());
@@ -690,41 +711,119 @@ bool fleet_is_leader(void)
 
 /* ---- BIRD ---- */
 
-static bool bird_busy;
+/*
+ * The route files are sized from their worst case, so that no VIP is ever left out: one line
+ * per VIP address of the state (at most EBB_MAX_VIPS in all, fleet_state_parse keeps no more),
+ * each at most the longest text inet_ntop gives (INET6_ADDRSTRLEN - 1, an IPv4-mapped IPv6
+ * address written out in full) with the /128 prefix length.
+ */
+#define BIRD_LINE_FMT "route %s/%d blackhole;\n"
+#define BIRD_LINE_MAX (sizeof("route /128 blackhole;\n") - 1 + INET6_ADDRSTRLEN - 1)
+#define BIRD_FILE_MAX (EBB_MAX_VIPS * BIRD_LINE_MAX + 1)
+
+static bool bird_busy, bird_written; /* bird_written: the files say bird_cur4/6 */
 static __u64 bird_retry_ns;
-static char bird_cur[4096] = "\x01"; /* what the files say now ("\x01": not written yet) */
+static char bird_cur4[BIRD_FILE_MAX], bird_cur6[BIRD_FILE_MAX];
+
+/*
+ * A write or a reload failed: logged when the reason changes, and kept (the host's report,
+ * so `ebbctl fleet show` on any host, and the metrics) until a write and reload succeed.
+ * Called with F.mu held.
+ */
+static void bird_fail(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bird_fail(const char *event, const char *fmt, ...)
+{
+	char why[sizeof(F.routes_err)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	bird_written = false; /* write both files and reload again */
+	bird_retry_ns = mono_ns() + NS_PER_S;
+	if (!strcmp(why, F.routes_err))
+		return;
+	snprintf(F.routes_err, sizeof(F.routes_err), "%s", why);
+	{
+		json_object *ev = log_new(LOG_ERROR, event);
+
+		jstr(ev, "error", why);
+		jstr(ev, "detail", "BGP announces what BIRD had before; retried every second");
+		log_emit(ev);
+	}
+}
 
 static void bird_done(int status, bool timed_out, const char *out, void *ctx)
 {
 	(void)ctx;
+	pthread_mutex_lock(&F.mu);
 	bird_busy = false;
 	if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		json_object *ev = log_new(LOG_ERROR, "fleet_bird_failed");
+		/* birdc's first line is its banner; the reason is its last line */
+		char *text = strdup(out ? out : ""), *e, *last;
 
-		jstr(ev, "socket", F.cfg.bird_socket);
-		jbool(ev, "timed_out", timed_out);
-		jstr(ev, "output", out);
-		log_emit(ev);
-		bird_cur[0] = '\x01'; /* try again */
-		bird_retry_ns = mono_ns() + NS_PER_S;
+		e = text ? text + strlen(text) : NULL;
+		while (e && e > text && (e[-1] == '\n' || e[-1] == ' '))
+			*--e = 0;
+		last = text ? (strrchr(text, '\n') ? strrchr(text, '\n') + 1 : text) : "";
+		bird_fail("fleet_bird_failed", "birdc -s %s configure %s: %s", F.cfg.bird_socket,
+			  timed_out ? "timed out" : "failed", last[0] ? last : "no output");
+		free(text);
+		pthread_mutex_unlock(&F.mu);
 		return;
 	}
+	if (F.routes_err[0]) {
+		log_msg(LOG_INFO, "fleet_bird_ok", "BIRD took the route files again (was: %s)", F.routes_err);
+		F.routes_err[0] = 0;
+	}
+	pthread_mutex_unlock(&F.mu);
 	log_msg(LOG_DEBUG, "fleet_bird_configured", "%s", out);
 }
 
+/* The whole text to a temporary file beside PATH, then renamed over it: BIRD never reads half. */
 static int write_file(const char *path, const char *text)
 {
 	char tmp[700];
+	size_t len = strlen(text);
 	FILE *f;
+	int err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (!f)
 		return -1;
-	fputs(text, f);
-	if (fclose(f) || rename(tmp, path)) {
+	errno = 0;
+	err = fwrite(text, 1, len, f) != len;
+	if (fclose(f) || err || rename(tmp, path)) {
+		err = errno ? errno : EIO;
 		unlink(tmp);
+		errno = err;
 		return -1;
+	}
+	return 0;
+}
+
+/* Every VIP address of the state of FAMILY, once, into buf (BIRD_FILE_MAX bytes). */
+static int bird_text(char *buf, const struct fleet_state *st, __u8 family)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (int i = 0; st && i < st->n_vips; i++) {
+		const struct ebb_vip_key *k = &st->vips[i].key;
+		char addr[INET6_ADDRSTRLEN], line[BIRD_LINE_MAX + 1];
+		int n;
+
+		if (k->family != family)
+			continue;
+		ebb_fmt_addr(k->addr, k->family, addr, sizeof(addr));
+		n = snprintf(line, sizeof(line), BIRD_LINE_FMT, addr, family == EBB_FAMILY_V4 ? 32 : 128);
+		if (n < 0 || (size_t)n >= sizeof(line) || len + n >= BIRD_FILE_MAX)
+			return -1; /* cannot happen (sized above); never a file cut short */
+		if (strstr(buf, line)) /* one route per address, whatever its ports */
+			continue;
+		memcpy(buf + len, line, n + 1);
+		len += n;
 	}
 	return 0;
 }
@@ -732,41 +831,38 @@ static int write_file(const char *path, const char *text)
 /* Writes the two route files and asks BIRD to reconfigure when what to announce changed. */
 static void bird_sync(bool announce, const struct fleet_state *st)
 {
-	char v4[2048] = "", v6[2048] = "", both[4096], path[600];
+	static char v4[BIRD_FILE_MAX], v6[BIRD_FILE_MAX];
+	char path[600];
 	char *argv[] = { F.cfg.birdc, "-s", F.cfg.bird_socket, "configure", NULL };
+	int ret;
 
 	if (!F.cfg.bird_dir)
 		return;
-	for (int i = 0; announce && st && i < st->n_vips; i++) {
-		const struct ebb_vip_key *k = &st->vips[i].key;
-		char addr[64], line[128], *buf = k->family == EBB_FAMILY_V4 ? v4 : v6;
-		size_t cap = sizeof(v4);
-
-		ebb_fmt_addr(k->addr, k->family, addr, sizeof(addr));
-		snprintf(line, sizeof(line), "route %s/%d blackhole;\n", addr, k->family == EBB_FAMILY_V4 ? 32 : 128);
-		if (!strstr(buf, line) && strlen(buf) + strlen(line) < cap)
-			strcat(buf, line);
+	if (bird_text(v4, announce ? st : NULL, EBB_FAMILY_V4) || bird_text(v6, announce ? st : NULL, EBB_FAMILY_V6)) {
+		bird_fail("fleet_bird_file", "the route files would exceed %zu bytes", (size_t)BIRD_FILE_MAX);
+		return;
 	}
-	snprintf(both, sizeof(both), "%s--\n%s", v4, v6);
-	if (!strcmp(both, bird_cur) || bird_busy || mono_ns() < bird_retry_ns)
+	if ((bird_written && !strcmp(v4, bird_cur4) && !strcmp(v6, bird_cur6)) || bird_busy ||
+	    mono_ns() < bird_retry_ns)
 		return;
 	snprintf(path, sizeof(path), "%s/ebb-vips4.conf", F.cfg.bird_dir);
 	if (write_file(path, v4)) {
-		log_msg(LOG_ERROR, "fleet_bird_file", "cannot write %s: %s", path, strerror(errno));
-		bird_retry_ns = mono_ns() + NS_PER_S;
+		bird_fail("fleet_bird_file", "cannot write %s (through %s.tmp): %s", path, path, strerror(errno));
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/ebb-vips6.conf", F.cfg.bird_dir);
 	if (write_file(path, v6)) {
-		log_msg(LOG_ERROR, "fleet_bird_file", "cannot write %s: %s", path, strerror(errno));
-		bird_retry_ns = mono_ns() + NS_PER_S;
+		bird_fail("fleet_bird_file", "cannot write %s (through %s.tmp): %s", path, path, strerror(errno));
 		return;
 	}
-	snprintf(bird_cur, sizeof(bird_cur), "%s", both);
-	if (proc_spawn(argv, NULL, 5, false, bird_done, NULL) == 0)
+	memcpy(bird_cur4, v4, sizeof(v4));
+	memcpy(bird_cur6, v6, sizeof(v6));
+	bird_written = true;
+	ret = proc_spawn(argv, NULL, 5, false, bird_done, NULL);
+	if (!ret)
 		bird_busy = true;
 	else
-		bird_cur[0] = '\x01';
+		bird_fail("fleet_bird_failed", "cannot start %s: %s", F.cfg.birdc, strerror(-ret));
 }
 
 /* ---- every tick of the main loop ---- */
@@ -1040,14 +1136,46 @@ void fleet_status_json(json_object *o)
 	jstr(o, "fleet", F.cfg.name);
 	jstr(o, "host", F.cfg.host);
 	jbool(o, "etcd_ok", F.etcd_ok);
-	jbool(o, "leader", F.leader);
+	jbool(o, "leader", leads_now());
 	jint(o, "applied_revision", F.applied_rev);
 	jint(o, "seen_revision", F.seen_rev);
 	jbool(o, "announcing", F.announcing);
 	pthread_mutex_unlock(&F.mu);
 }
 
-/* Prometheus lines for the metrics page. */
+/* The fleet line of the status page (HTML), made at each request like the metrics' lines. */
+int fleet_status_html(char *buf, size_t len)
+{
+	bool leads;
+	int n;
+
+	if (!F.running)
+		return 0;
+	pthread_mutex_lock(&F.mu);
+	leads = leads_now();
+	/* names are letters, digits, '-', '_' and '.' (fleet_name_ok): nothing to escape */
+	n = snprintf(buf, len,
+		     "<div class=\"sub\" id=\"fleet\" data-fleet=\"%s\" data-host=\"%s\" data-leader=\"%d\" "
+		     "data-etcd=\"%d\" data-routes=\"%s\">fleet <b>%s</b>, host <b>%s</b>: %s%s%s%s &middot; etcd %s "
+		     "&middot; applied revision %lld &middot; %s &middot; routes %s</div>\n",
+		     F.cfg.name, F.cfg.host, leads, F.etcd_ok, !F.cfg.bird_dir ? "-" : F.routes_err[0] ? "failed" : "ok",
+		     F.cfg.name, F.cfg.host, leads ? "<b>leads</b>" : "does not lead",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " (" : "",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : "",
+		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " leads)" : "",
+		     F.etcd_ok ? "ok" : "unreachable", (long long)F.applied_rev,
+		     F.announcing ? "announcing" : "withdrawn",
+		     /* the reason (birdc's words, paths) is not HTML: fleet show and the log give it */
+		     !F.cfg.bird_dir ? "not managed" : F.routes_err[0] ? "failed (ebbctl fleet show says why)" : "ok");
+	pthread_mutex_unlock(&F.mu);
+	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;
+}
+
+/*
+ * Prometheus lines for the metrics page, made at each request (metrics.c), not with the
+ * cached page: whether this host leads is true only while its lease surely lives, and a page
+ * rendered before the process was stopped would say so after the lease expired.
+ */
 int fleet_metrics(char *buf, size_t len)
 {
 	int n;
@@ -1058,16 +1186,18 @@ int fleet_metrics(char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "# HELP ebb_fleet_etcd_up Whether etcd answered this host's last request (0: cut off, forwarding with the last state, deciding nothing).\n"
 		     "# TYPE ebb_fleet_etcd_up gauge\nebb_fleet_etcd_up{fleet=\"%s\",host=\"%s\"} %d\n"
-		     "# HELP ebb_fleet_leader Whether this host decides for the fleet.\n"
+		     "# HELP ebb_fleet_leader Whether this host decides for the fleet: it holds the leader key under a lease that surely still lives.\n"
 		     "# TYPE ebb_fleet_leader gauge\nebb_fleet_leader %d\n"
 		     "# HELP ebb_fleet_applied_revision The fleet state revision applied to the maps.\n"
 		     "# TYPE ebb_fleet_applied_revision gauge\nebb_fleet_applied_revision %lld\n"
 		     "# HELP ebb_fleet_seen_revision The latest fleet state revision seen in etcd.\n"
 		     "# TYPE ebb_fleet_seen_revision gauge\nebb_fleet_seen_revision %lld\n"
 		     "# HELP ebb_fleet_announcing Whether this host announces its VIPs to BGP.\n"
-		     "# TYPE ebb_fleet_announcing gauge\nebb_fleet_announcing %d\n",
-		     F.cfg.name, F.cfg.host, F.etcd_ok, F.leader, (long long)F.applied_rev, (long long)F.seen_rev,
-		     F.announcing);
+		     "# TYPE ebb_fleet_announcing gauge\nebb_fleet_announcing %d\n"
+		     "# HELP ebb_fleet_routes_ok Whether BIRD's route files were written and reloaded (0: the last write or birdc configure failed; see fleet show).\n"
+		     "# TYPE ebb_fleet_routes_ok gauge\nebb_fleet_routes_ok %d\n",
+		     F.cfg.name, F.cfg.host, F.etcd_ok, leads_now(), (long long)F.applied_rev, (long long)F.seen_rev,
+		     F.announcing, !F.routes_err[0]);
 	pthread_mutex_unlock(&F.mu);
 	return n < 0 ? 0 : n >= (int)len ? (int)len - 1 : n;
 }

@@ -35,11 +35,19 @@ static void route(const char *path, struct http_reply *r)
 		r->type = "text/html; charset=utf-8";
 		r->extra = "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:\r\n";
 	} else if (!strcmp(path, "/metrics")) {
+		/* fleet mode's lines are made now, not with the cached page (fleet_metrics) */
+		char fl[2048];
+		size_t n = (size_t)fleet_metrics(fl, sizeof(fl));
+
 		pthread_mutex_lock(&page_lock);
-		r->body = malloc(page_len + 1);
+		r->body = malloc(page_len + n + 1);
 		r->len = r->body && page ? page_len : 0;
 		if (r->len)
 			memcpy(r->body, page, page_len);
+		if (r->body) {
+			memcpy(r->body + r->len, fl, n);
+			r->len += n;
+		}
 		pthread_mutex_unlock(&page_lock);
 		r->body_free = true;
 		r->status = r->body ? 200 : 503;
@@ -327,12 +335,6 @@ void metrics_render(const struct agent *a, __u64 now)
 	fprintf(f, "ebb_agent_health_check_failures_total %llu\n", (unsigned long long)a->check_failures);
 	help(f, "ebb_agent_state_open", "gauge", "1 while ebbd has the pinned maps open");
 	fprintf(f, "ebb_agent_state_open %d\n", a->open);
-	{
-		char fl[2048]; /* fleet mode's lines (fleet.c), if any */
-
-		if (fleet_metrics(fl, sizeof(fl)))
-			fputs(fl, f);
-	}
 	fclose(f);
 
 	pthread_mutex_lock(&page_lock);

@@ -19,6 +19,7 @@
 #define HIST_STEP_NS (2 * NS_PER_S)
 #define EVENTS_N 30 /* recent decisions shown */
 #define NO_SAMPLE UINT32_MAX
+#define FLEET_MARK "<!--fleet-->\n"
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *status_buf;
@@ -306,6 +307,7 @@ void status_render(const struct agent *a, __u64 now)
 	fprintf(f, " &middot; %s &middot; %d node(s), %llu live flow(s) &middot; "
 		   "<a href=\"/metrics\">metrics</a></div>\n",
 		a->open ? "maps open" : "<b>no pinned state</b>", n_nodes, (unsigned long long)total);
+	fputs(FLEET_MARK, f); /* status_copy puts fleet mode's line there, made at the request */
 
 	fprintf(f, "<h2>Nodes</h2>\n<table id=\"nodes\"><thead><tr><th>node</th><th>state</th>"
 		   "<th>pool</th><th>live flows</th><th>new flows/s</th><th>packets/s</th>"
@@ -378,15 +380,24 @@ void status_render(const struct agent *a, __u64 now)
 
 char *status_copy(size_t *len)
 {
-	char *copy;
+	char fl[1024], *copy, *mark;
+	size_t n = (size_t)fleet_status_html(fl, sizeof(fl)), at;
 
 	pthread_mutex_lock(&status_lock);
-	*len = status_len;
-	copy = malloc(status_len + 1);
-	if (copy && status_buf)
-		memcpy(copy, status_buf, status_len);
-	else if (copy)
+	mark = status_buf ? strstr(status_buf, FLEET_MARK) : NULL;
+	at = mark ? (size_t)(mark - status_buf) : status_len;
+	if (!mark)
+		n = 0;
+	*len = status_len + n;
+	copy = malloc(*len + 1);
+	if (copy && status_buf) {
+		/* whether this host leads is the lease's business at this moment (fleet.c, leads_now) */
+		memcpy(copy, status_buf, at);
+		memcpy(copy + at, fl, n);
+		memcpy(copy + at + n, status_buf + at, status_len - at);
+	} else if (copy) {
 		*len = 0;
+	}
 	pthread_mutex_unlock(&status_lock);
 	return copy;
 }
