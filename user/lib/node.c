@@ -71,12 +71,27 @@ int ebb_node_attach(const char *bpffs, const char *ifname, bool generic, struct 
 	return ret;
 }
 
+/* The last device detached takes the node's state with it: a network namespace's inode number
+ * is reused once the namespace is gone, and a later node must not inherit these maps. */
 int ebb_node_detach(const char *bpffs, const char *ifname, struct ebb_err *err)
 {
-	char dir[4096];
+	static const char *const pins[] = { "decap_prefixes", "decap_stats", "node_stats" };
+	struct ebb_link_info links[1];
+	char dir[4096], path[4200];
 	int ret = node_dir(bpffs, dir, sizeof(dir), err);
 
-	return ret ? ret : ebb_link_detach(dir, NODE_LINK_PREFIX, ifname, err);
+	if (!ret)
+		ret = ebb_link_detach(dir, NODE_LINK_PREFIX, ifname, err);
+	if (ret || ebb_link_list(dir, NODE_LINK_PREFIX, links, 1) > 0)
+		return ret;
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pins[i]);
+		if (unlink(path) && errno != ENOENT)
+			return ebb_errf(err, "cannot remove %s: %s", path, strerror(errno));
+	}
+	if (rmdir(dir) && errno != ENOENT)
+		return ebb_errf(err, "cannot remove %s: %s", dir, strerror(errno));
+	return 0;
 }
 
 int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max)
