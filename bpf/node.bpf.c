@@ -218,6 +218,8 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 		/* one outer family for the whole chain: a hop rewrites addresses, never headers */
 		if (ci->family != r->family)
 			return node_done(EBB_N_DROP_BAD_CAND, bytes, XDP_DROP);
+		if (r->family == EBB_FAMILY_V4 && (ci->addr[1] | ci->addr[2] | ci->addr[3]))
+			return node_done(EBB_N_DROP_BAD_CAND, bytes, XDP_DROP);
 	}
 	/* copied out: clang would otherwise re-derive the pointer past the verifier's check */
 	c = cands + (hop & (EBB_RESCUE_MAX_HOPS - 1));
@@ -251,7 +253,7 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 	if (hop + 1 >= count)
 		return deliver(ctx, r, EBB_N_DELIVERED_LAST, bytes);
 
-	/* Pass it on: the packets pointers are valid again after the lookup helper */
+	/* Pass it on, in place: same size, so the next hop gets the same MTU rule */
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	h = data + r->l2_len + r->outer_len;

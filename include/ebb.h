@@ -443,8 +443,9 @@ enum ebb_node_reason {
 	EBB_N_DROP_BAD_COUNT, /* count 0 or above EBB_RESCUE_MAX_HOPS */
 	EBB_N_DROP_BAD_HOP, /* hop index >= count */
 	EBB_N_DROP_BAD_FLAGS, /* flags, reserved or a candidate's pad not 0 */
-	EBB_N_DROP_BAD_CAND, /* a candidate's family is not the outer header's, or the outer
-			      * destination is not candidates[hop] */
+	EBB_N_DROP_BAD_CAND, /* a candidate's family is not the outer header's, an IPv4 one has
+			      * bits past addr[0], or the outer destination is not
+			      * candidates[hop] */
 	EBB_N_DROP_TRUNCATED, /* the candidates or the client's IP/TCP header run past the frame
 			       * or past the outer length */
 	EBB_N_DROP_BAD_LENGTH, /* outer length past the frame's end, or the client's IP length

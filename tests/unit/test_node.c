@@ -72,7 +72,7 @@ struct ncase {
 	struct cand_desc cands[EBB_RESCUE_MAX_HOPS + 2];
 	int n_cands; /* candidates laid out */
 	/* lies */
-	uint8_t magic, version, next_proto, flags, pad, cand_family;
+	uint8_t magic, version, next_proto, flags, pad, cand_family, cand_junk;
 	uint16_t reserved;
 	const char *outer_dst; /* default: cands[hop].addr */
 	uint8_t outer_ihl;
@@ -128,6 +128,7 @@ static size_t build_rescue(const struct ncase *c, int hop, const char *odst, con
 			p[23] = c->pad;
 			if (c->cand_family)
 				p[16] = c->cand_family;
+			p[15] |= c->cand_junk; /* IPv4: past the address, must be 0 */
 		}
 	}
 	off = build_l2(dmac, smac, c->pkt.vlan, c->ofam == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, out);
@@ -330,6 +331,8 @@ static const struct ncase cases[] = {
 	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
 	{ "bad: an IPv6 candidate in an IPv4 outer", O4, .pkt = NONE4, .n_cands = 2,
 	  .cands = { CA4, CB4 }, .cand_family = 6, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: an IPv4 candidate with bits past its address", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .cand_junk = 1, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
 	{ "bad: a candidate of family 255", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 },
 	  .cand_family = 0xff, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
 	{ "bad: outer destination is not candidates[hop]", O4, .pkt = NONE4, .n_cands = 2,
