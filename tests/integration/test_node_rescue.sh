@@ -31,6 +31,25 @@ for n in 1 2; do
 done
 check "one state directory per node under one bpffs" \
 	test "$(find "$NB" -mindepth 1 -maxdepth 1 -name 'node-*' | wc -l)" -eq 2
+# errors: "Error: ...", exit 1, the node's state unchanged
+err_case() {
+	local d=$1 out; shift
+	if out=$(node_ctl 1 "$@" 2>&1); then not_ok "$d: exit 1 (got 0: $out)"
+	elif [[ $out == Error:* ]]; then ok "$d: $out"
+	else not_ok "$d: Error: on stderr (got '$out')"; fi
+}
+before=$(node_ctl 1 -j backend show | json_get "d['prefixes'], d['devices']")
+err_case "backend attach without dev" backend attach
+err_case "backend attach of a device it runs on" backend attach dev eth0
+err_case "backend attach dev nosuch0" backend attach dev nosuch0
+err_case "backend add 203.0.113.300" backend add 203.0.113.300
+err_case "backend del of a prefix never added" backend del 192.0.2.0/24
+check "after the errors, n1's prefixes and devices unchanged" \
+	test "$(node_ctl 1 -j backend show | json_get "d['prefixes'], d['devices']")" = "$before"
+if out=$("$EBBCTL" --bpffs "$NB" backend show 2>&1); then not_ok "backend show where it never ran: exit 1"
+elif [[ $out == Error:*"backend attach"* ]]; then ok "backend show where it never ran: $out"
+else not_ok "backend show where it never ran says what to do (got '$out')"; fi
+
 # The crafted segment carries no timestamp option, so the connection must not use them.
 on client sysctl -qw net.ipv4.tcp_timestamps=0
 ip -n "$NS_CLIENT" route replace "$VIP/32" via "$NODE_IP4_2"
