@@ -54,6 +54,11 @@ static const uint8_t ZERO_MAC[6];
 /* pkt_port_var slots: client ports of the real connections, known at run time */
 enum { V_EST4 = 1, V_EST6, V_TW4, V_LISTEN4, V_LISTEN6 };
 
+/* A handshake in progress: a SYN from an address the SYN-ACK cannot reach (blackholed), so the
+ * server's request socket stays in SYN_RECV while the suite runs (it retries for a minute). */
+#define HALF4 "192.0.2.77"
+#define HALF_PORT 41000
+
 static struct node_bpf *skel;
 static int prog_fd = -1, nstats_fd = -1, dstats_fd = -1;
 
@@ -269,6 +274,9 @@ static const struct ncase cases[] = {
 	  .pkt = EST4(1460), .n_cands = 4, .cands = { CA6, CB6, CC6, CB6 }, .verdict = OWNER },
 	{ "owner: full-size segment (1500-byte IPv6) behind 4 candidates in IPv4", O4,
 	  .pkt = EST6(1440), .n_cands = 4, .cands = { CA4, CB4, CC4, CB4 }, .verdict = OWNER },
+	{ "owner: a request socket (handshake in progress) counts", O4,
+	  .pkt = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_ACK) }, .n_cands = 2, .cands = { CA4, CB4 },
+	  .verdict = OWNER },
 	{ "owner: junk after the outer packet is cut", O4, .pkt = EST4(100), .n_cands = 2,
 	  .cands = { CA4, CB4 }, .trail = 6, .verdict = OWNER },
 
@@ -520,6 +528,30 @@ static bool tcp_state_is(int lport, int rport, int st)
 	return found;
 }
 
+/* A SYN to VIP4:80 from HALF4 (a raw socket: the address is no one's here), the SYN-ACK lost
+ * in a blackhole: the listener keeps a request socket in SYN_RECV. */
+static bool half_open(void)
+{
+	static const struct pkt_desc syn = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_SYN) };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t pkt[PKT_MAX];
+	size_t l4, len = build_ip(&syn, pkt, &l4);
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* IPPROTO_RAW: we write the IP header */
+	bool sent;
+
+	if (!ASSERT_OK(system("ip route add " HALF4 "/32 dev lo"), "setup: a route to nowhere for " HALF4))
+		return false;
+	inet_pton(AF_INET, VIP4, &to.sin_addr);
+	sent = fd >= 0 && sendto(fd, pkt, len, 0, (void *)&to, sizeof(to)) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	if (!ASSERT_TRUE(sent, "setup: a SYN from " HALF4 " sent"))
+		return false;
+	for (int i = 0; i < 1000 && !tcp_state_is(80, HALF_PORT, 3 /* SYN_RECV */); i++)
+		usleep(10000);
+	return ASSERT_TRUE(tcp_state_is(80, HALF_PORT, 3), "setup: a request socket in SYN_RECV");
+}
+
 static bool sockets_setup(void)
 {
 	int l4, l6, l81, c, a;
@@ -562,7 +594,9 @@ static bool sockets_setup(void)
 	close(c);
 	for (int i = 0; i < 1000 && !tcp_state_is(81, port, 6 /* TIME_WAIT */); i++)
 		usleep(10000);
-	return ASSERT_TRUE(tcp_state_is(81, port, 6), "setup: the server's side is in TIME_WAIT");
+	if (!ASSERT_TRUE(tcp_state_is(81, port, 6), "setup: the server's side is in TIME_WAIT"))
+		return false;
+	return half_open();
 }
 
 static bool setup(void)
