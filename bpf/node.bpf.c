@@ -17,6 +17,10 @@
 #define EBB_NODE_PROG
 #include "decap.bpf.c"
 
+/* candidate indexes are masked with EBB_RESCUE_MAX_HOPS - 1 for the verifier */
+_Static_assert((EBB_RESCUE_MAX_HOPS & (EBB_RESCUE_MAX_HOPS - 1)) == 0,
+	       "EBB_RESCUE_MAX_HOPS must be a power of two");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EBB_N_SLOTS);
