@@ -5,7 +5,8 @@
 # request, goes as a rescue to n1 first, candidates [n1, n2]: n1 has no socket for it and sends it
 # on (XDP_TX), n2 owns it and its nginx answers the request in that connection. A rescue for no
 # connection goes n1 -> n2 and is delivered by n2 as the last candidate. Both nodes keep their pins
-# in one bpffs directory, each under its own node-<netns inode>. TAP output.
+# in one bpffs directory, each under its own node-<netns inode>. Then the first case over IPv6.
+# TAP output.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +83,23 @@ check "no owner: n2 delivered_last 1" test "$(counter 2 delivered_last)" = 1
 check "no drop counted on either node" bash -c "
 	for n in 1 2; do nsenter --net=/run/netns/${PFX}n\$n $EBBCTL --bpffs $NB -j backend show |
 		python3 -c 'import json,sys; d=json.load(sys.stdin)[\"rescues\"]; sys.exit(any(v for k, v in d.items() if k.startswith(\"drop\")))' || exit 1; done"
+
+# 3. the same over IPv6 (outer and client's packet), from n1 to n2
+VIP6=2001:db8:100::10
+ip -n "$NS_CLIENT" -6 route replace "$VIP6/128" via "$NODE_IP6_2"
+coproc SEND6 { on client python3 "$SENDER" eth0 "$CLIENT_MAC" "$LB_IP6" "$VIP6" 80 /rescued6 \
+	"$NODE_IP6_1,$NODE_MAC_1" "$NODE_IP6_2,$NODE_MAC_2"; }
+read -r -t 10 sport6 <&"${SEND6[0]}" || sport6=""
+check "IPv6: rescue sent for a real connection (client port ${sport6:-none})" test -n "$sport6"
+for _ in $(seq 100); do served "$sport6" && break; sleep 0.1; done
+check "IPv6: n2's nginx answered the rescued request in that connection" served "$sport6"
+check "IPv6: n1 forwarded_next 3" test "$(counter 1 forwarded_next)" = 3
+check "IPv6: n2 delivered_owner 2" test "$(counter 2 delivered_owner)" = 2
+if [ -n "${SEND6[1]:-}" ]; then
+	send_in=${SEND6[1]}
+	exec {send_in}>&-
+fi
+wait "${SEND6_PID:-}" 2>/dev/null
 
 for n in 1 2; do check "n$n: backend detach removes its state" node_ctl "$n" backend detach dev eth0; done
 check "the bpffs directory holds no node state after both detached" \

@@ -8,6 +8,9 @@ keeps the connection open until stdin closes, so that the server side stays ESTA
 
   rescue_send.py DEV SRC_MAC OUTER_SRC VIP PORT PATH CAND_IP,CAND_MAC [CAND_IP,CAND_MAC...]
   rescue_send.py --no-conn ... : the same rescue for a connection that does not exist (port 1)
+
+The outer header has the candidates' family, the client's packet the VIP's (4-in-6 and 6-in-4
+too); OUTER_SRC is the balancer's address of the candidates' family.
 """
 import socket, struct, sys
 
@@ -35,9 +38,22 @@ def ipv4(src, dst, proto, payload, df=True):
     return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
 
 
-def tcp4(src, dst, sport, dport, seq, ack, flags, data):
+def ipv6(src, dst, proto, payload):
+    return (struct.pack("!IHBB", 6 << 28, len(payload), proto, 64) + socket.inet_pton(socket.AF_INET6, src)
+            + socket.inet_pton(socket.AF_INET6, dst) + payload)
+
+
+def ip(src, dst, proto, payload):
+    return ipv6(src, dst, proto, payload) if ":" in dst else ipv4(src, dst, proto, payload)
+
+
+def tcp(src, dst, sport, dport, seq, ack, flags, data):
     h = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(h) + len(data))
+    if ":" in dst:
+        pseudo = (socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+                  + struct.pack("!IxxxB", len(h) + len(data), 6))
+    else:
+        pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(h) + len(data))
     c = csum(pseudo + h + data)
     return h[:16] + struct.pack("!H", c) + h[18:] + data
 
@@ -66,11 +82,14 @@ def main():
     if src is None:
         src = outer_src
     req = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, vip)).encode()
-    inner = ipv4(src, vip, 6, tcp4(src, vip, sport, port, seq, ack, 0x18, req))
-    rh = struct.pack("!BBBBBBH", MAGIC, VERSION, 0, len(cands), 4, 0, 0)
-    for ip, m in cands:
-        rh += socket.inet_aton(ip) + b"\0" * 12 + bytes([4]) + mac(m) + b"\0"
-    frame = mac(cands[0][1]) + mac(src_mac) + b"\x08\x00" + ipv4(outer_src, cands[0][0], RESCUE_PROTO, rh + inner)
+    inner = ip(src, vip, 6, tcp(src, vip, sport, port, seq, ack, 0x18, req))
+    v6 = ":" in cands[0][0]  # the outer family: the candidates'
+    rh = struct.pack("!BBBBBBH", MAGIC, VERSION, 0, len(cands), 41 if ":" in vip else 4, 0, 0)
+    for addr, m in cands:
+        a = socket.inet_pton(socket.AF_INET6, addr) if v6 else socket.inet_aton(addr) + b"\0" * 12
+        rh += a + bytes([6 if v6 else 4]) + mac(m) + b"\0"
+    frame = (mac(cands[0][1]) + mac(src_mac) + (b"\x86\xdd" if v6 else b"\x08\x00")
+             + ip(outer_src, cands[0][0], RESCUE_PROTO, rh + inner))
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as p:
         p.bind((dev, 0))
         p.send(frame)
