@@ -369,6 +369,97 @@ enum ebb_decap_reason {
 	EBB_D_MAX,
 };
 
+/* ---- the node program (bpf/node.bpf.c): rescues, and the decapsulator's work ---- */
+
+/*
+ * A rescue: a mid-flow TCP packet the balancer cannot place for sure, sent to the first of the
+ * nodes that may own its connection, each node passing it on to the next until one has a socket
+ * for it (doc/node-truth.md). On the wire, after the Ethernet header (and VLAN tag, if any):
+ *
+ *   outer IPv4 (protocol EBB_RESCUE_PROTO, no options, not fragmented) or IPv6 (next header
+ *     EBB_RESCUE_PROTO, no extension header): source = the balancer, destination = the
+ *     candidate the packet is for now (candidates[hop]);
+ *   struct ebb_rescue_hdr (8 bytes);
+ *   struct ebb_rescue_cand * count (24 bytes each);
+ *   the client's IP packet (IPv4 or IPv6 as next_proto says, TCP), as the client sent it.
+ *
+ * IP protocol 253 is RFC 3692's "use for experimentation and testing": no device of the kernel
+ * claims it, so a node without the node program drops a rescue (the stack answers "protocol
+ * unreachable") rather than misreading it. A UDP encapsulation (GUE, as GLB uses) would buy
+ * RSS entropy from its source port, but this kernel has no FOU/GUE device to decapsulate it
+ * anyway, rescues are rare (only mid-flow packets the flow table lost), and a UDP port is one
+ * more thing a node's firewall and services may already use.
+ */
+#define EBB_RESCUE_PROTO 253
+#define EBB_RESCUE_MAGIC 0xeb
+#define EBB_RESCUE_VERSION 1
+
+/*
+ * At most this many candidates in one rescue: the new-flow and the second-chance tables' owners
+ * of the slot now, and two more from older tables. Each hop costs a round trip on the
+ * balancer-to-node network and EBB_RESCUE_CAND_LEN bytes of every rescued packet, and bounds
+ * what a spoofed ACK costs the nodes (at most this many transmissions). GLB carries 2 (primary,
+ * secondary), Beamer chains 2 owners.
+ */
+#define EBB_RESCUE_MAX_HOPS 4
+
+struct ebb_rescue_hdr {
+	__u8 magic; /* EBB_RESCUE_MAGIC: tells a rescue from another use of protocol 253 */
+	__u8 version; /* EBB_RESCUE_VERSION; any other is dropped */
+	__u8 hop; /* index of the candidate this packet is addressed to now: 0 from the balancer,
+		   * +1 at each node that passes it on; always < count */
+	__u8 count; /* candidates that follow: 1..EBB_RESCUE_MAX_HOPS */
+	__u8 next_proto; /* the client's packet: IPPROTO_IPIP (IPv4) or IPPROTO_IPV6 */
+	__u8 flags; /* none defined in version 1: must be 0 */
+	__be16 reserved; /* must be 0 (room for a VIP id or a balancer id in a later version) */
+};
+
+struct ebb_rescue_cand {
+	__be32 addr[4]; /* the node's address, as the outer destination: IPv4 in addr[0], rest 0 */
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6: the outer header's family, always */
+	__u8 mac[6]; /* the node's MAC on the shared segment: the previous hop sends it there
+		      * without a neighbour lookup (bpf_fib_lookup may know no entry for it) */
+	__u8 pad; /* 0 */
+};
+
+/* Bytes a rescue adds in front of the client's packet, for n candidates (Ethernet excluded):
+ * IPv4 outer 28 + 24n (n = 4: 124), IPv6 outer 48 + 24n (n = 4: 144). */
+#define EBB_RESCUE_LEN(n) (sizeof(struct ebb_rescue_hdr) + (n) * sizeof(struct ebb_rescue_cand))
+#define EBB_RESCUE_OVERHEAD4(n) (20 + EBB_RESCUE_LEN(n))
+#define EBB_RESCUE_OVERHEAD6(n) (40 + EBB_RESCUE_LEN(n))
+
+/* node_stats[enum ebb_node_reason]: per-CPU, one per way a rescue ended at this node. */
+enum ebb_node_reason {
+	EBB_N_DELIVERED_OWNER = 0, /* this node has a socket for it: unwrapped, to the stack */
+	EBB_N_FORWARDED_NEXT, /* no socket here: sent on to the next candidate (XDP_TX) */
+	EBB_N_DELIVERED_LAST, /* no socket here, and this is the last candidate: unwrapped, to the
+			       * stack, as without rescues (a segment no socket owns is answered
+			       * with a RST: the drain's truth counts these later) */
+	EBB_N_DELIVERED_NO_MAC, /* no socket here, but the next candidate has no MAC (all zero):
+				 * delivered here, as the last would be */
+	EBB_N_DROP_SHORT, /* the frame ends inside the outer header or the rescue header */
+	EBB_N_DROP_BAD_OUTER, /* outer IPv4 with options or fragmented */
+	EBB_N_DROP_BAD_VERSION, /* magic or version is not ours */
+	EBB_N_DROP_BAD_COUNT, /* count 0 or above EBB_RESCUE_MAX_HOPS */
+	EBB_N_DROP_BAD_HOP, /* hop index >= count */
+	EBB_N_DROP_BAD_FLAGS, /* flags, reserved or a candidate's pad not 0 */
+	EBB_N_DROP_BAD_CAND, /* a candidate's family is not the outer header's, an IPv4 one has
+			      * bits past addr[0], or the outer destination is not
+			      * candidates[hop] */
+	EBB_N_DROP_TRUNCATED, /* the candidates or the client's IP/TCP header run past the frame
+			       * or past the outer length */
+	EBB_N_DROP_BAD_LENGTH, /* outer length past the frame's end, or the client's IP length
+				* past the outer packet's end */
+	EBB_N_DROP_BAD_INNER, /* next_proto not IPv4/IPv6, the client's header of another version,
+			       * not TCP, an IPv4 fragment or with a bad IHL */
+	EBB_N_MAX,
+};
+
+#define EBB_N_SLOTS 32 /* the map has room to spare: a new reason is not a new layout */
+_Static_assert(EBB_N_MAX <= EBB_N_SLOTS, "node_stats map too small");
+_Static_assert(sizeof(struct ebb_rescue_hdr) == 8, "ebb_rescue_hdr layout");
+_Static_assert(sizeof(struct ebb_rescue_cand) == 24, "ebb_rescue_cand layout");
+
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
 _Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");

@@ -245,6 +245,16 @@ int ebb_decap_prefixes(const char *bpffs, struct ebb_decap_key *out, int max, st
 int ebb_decap_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum);
 const char *ebb_decap_reason_name(__u32 reason);
 
+/* ---- the node program on backends (node.c): rescues + the decapsulator ---- */
+/* Its pins: BPFFS/node-<inode of this network namespace>, one directory per node. The
+ * decapsulator's functions above work on that directory (decap_prefixes, decap_stats). */
+int ebb_node_dir(const char *bpffs, char *buf, size_t len);
+int ebb_node_attach(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err);
+int ebb_node_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
+int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max);
+int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum);
+const char *ebb_node_reason_name(__u32 reason);
+
 /* ---- devices (netdev.c) ---- */
 int ebb_device_mtu(const char *ifname, __u32 *mtu);
 /* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only). */

@@ -64,6 +64,7 @@ int do_node(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_decap(int argc, char **argv);
+int do_backend(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_restore(int argc, char **argv);
 

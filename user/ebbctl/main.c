@@ -199,7 +199,7 @@ static int do_help(int argc, char **argv)
 		"       %s save [file FILE]\n"
 		"       %s restore FILE [if-empty]\n"
 		"\n"
-		"       OBJECT := { prog | vip | node | flow | stats | decap | fleet }\n"
+		"       OBJECT := { prog | vip | node | flow | stats | decap | backend | fleet }\n"
 		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
 		"                    --bpffs DIR | -V|--version }   (before or after the command)\n",
 		bin_name, bin_name, bin_name, bin_name);
@@ -225,7 +225,8 @@ static int do_version(int argc, char **argv)
 
 const struct cmd ctl_objects[] = {
 	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
-	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap }, { "fleet", do_fleet },
+	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap }, { "backend", do_backend },
+	{ "fleet", do_fleet },
 	{ "save", do_save },   { "restore", do_restore },
 		{ "version", do_version }, { NULL, NULL },
 };

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests of the node program (bpf/node.bpf.c) through BPF_PROG_TEST_RUN, on the real object
+ * loaded from its skeleton, against REAL sockets: the suite moves into a network namespace of
+ * its own (unshare), puts the VIPs and the client's address on its loopback and opens real TCP
+ * connections there, so that bpf_skc_lookup_tcp in the program sees a real socket table
+ * (BPF_PROG_TEST_RUN runs an XDP program on the caller's namespace's loopback device).
+ *
+ * A table of rescue frames (IPv4 and IPv6 outer, each inner family), each with the verdict, the
+ * output that must come out (built independently: the client's packet framed as the rescue came,
+ * or the rescue as the next candidate must receive it) and the node_stats counter that must
+ * move. Malformed rescues must be dropped by their reason, never sent on.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "node.skel.h"
+#include "ebb.h"
+#include "libebb.h"
+#include "packets.h"
+#include "test.h"
+#include "fixture.h"
+
+static const uint8_t NODE_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x11 }; /* this node (A) */
+static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* the balancer */
+static const uint8_t B_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x12 }; /* candidate B */
+static const uint8_t C_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x13 }; /* candidate C */
+static const uint8_t ZERO_MAC[6];
+
+#define VIP4 "203.0.113.10"
+#define VIP6 "2001:db8:100::10"
+#define CLI4 "198.51.100.200"
+#define CLI6 "2001:db8:1::100"
+#define LB4 "192.0.2.1"
+#define LB6 "2001:db8:eb::1"
+#define A4 "198.51.100.11" /* this node */
+#define B4 "198.51.100.12"
+#define C4 "198.51.100.13"
+#define A6 "2001:db8:200::1"
+#define B6 "2001:db8:200::2"
+#define C6 "2001:db8:200::3"
+
+/* pkt_port_var slots: client ports of the real connections, known at run time */
+enum { V_EST4 = 1, V_EST6, V_TW4, V_LISTEN4, V_LISTEN6 };
+
+/* A handshake in progress: a SYN from an address the SYN-ACK cannot reach (blackholed), so the
+ * server's request socket stays in SYN_RECV while the suite runs (it retries for a minute). */
+#define HALF4 "192.0.2.77"
+#define HALF_PORT 41000
+
+static struct node_bpf *skel;
+static int prog_fd = -1, nstats_fd = -1, dstats_fd = -1;
+
+/* ---- the rescue frames ---- */
+struct cand_desc {
+	const char *addr;
+	const uint8_t *mac;
+};
+
+struct ncase {
+	const char *name;
+	int ofam; /* outer family: 4 or 6 (0: no rescue, pkt framed plainly or in .tun) */
+	struct outer_desc tun; /* .family set: a plain tunnel (IPIP...), the decapsulator's */
+	struct pkt_desc pkt; /* the client's packet */
+	int hop, count; /* the header's; count 0 = n_cands */
+	struct cand_desc cands[EBB_RESCUE_MAX_HOPS + 2];
+	int n_cands; /* candidates laid out */
+	/* lies */
+	uint8_t magic, version, next_proto, flags, pad, cand_family, cand_junk;
+	uint16_t reserved;
+	const char *outer_dst; /* default: cands[hop].addr */
+	uint8_t outer_ihl;
+	uint16_t outer_frag;
+	int outer_delta; /* added to the outer length field */
+	int cut_at; /* > 0: the frame ends this many bytes after the outer header's start */
+	bool cut_fix_len; /* ... and the outer length says so */
+	int trail; /* junk after the outer packet */
+	/* expected */
+	int verdict, reason; /* reason: EBB_N_* for rescues, EBB_D_* for the rest */
+	int next; /* XDP_TX: the candidate index it must go to */
+};
+
+#define O4 .ofam = 4
+#define O6 .ofam = 6
+#define CA4 { A4, NODE_MAC }
+#define CB4 { B4, B_MAC }
+#define CC4 { C4, C_MAC }
+#define CA6 { A6, NODE_MAC }
+#define CB6 { B6, B_MAC }
+#define CC6 { C6, C_MAC }
+
+/* Builds the rescue frame of c (hop and outer destination overridable, for the expected
+ * output of a forward); eth dst/src given. Returns the length; *outer_off, *inner_off where the
+ * outer header and the client's packet start. */
+static size_t build_rescue(const struct ncase *c, int hop, const char *odst, const uint8_t *dmac,
+			   const uint8_t *smac, uint8_t *out, size_t *outer_off, size_t *inner_off)
+{
+	uint8_t inner[PKT_MAX], rh[EBB_RESCUE_LEN(EBB_RESCUE_MAX_HOPS + 2)];
+	size_t l4, inner_len = build_ip(&c->pkt, inner, &l4), rlen = 8 + 24 * (size_t)c->n_cands;
+	struct outer_desc o = { .family = c->ofam, .src = c->ofam == 6 ? LB6 : LB4, .dst = odst,
+				.proto = EBB_RESCUE_PROTO, .frag = c->outer_frag ? c->outer_frag : 0x4000,
+				.ihl = c->outer_ihl, .flow_label = 0x12345 };
+	size_t off, ohl;
+	uint8_t *p;
+
+	memset(rh, 0, sizeof(rh));
+	rh[0] = c->magic ? c->magic : EBB_RESCUE_MAGIC;
+	rh[1] = c->version ? c->version : EBB_RESCUE_VERSION;
+	rh[2] = (uint8_t)hop;
+	rh[3] = (uint8_t)(c->count ? c->count : c->n_cands);
+	if (c->count < 0)
+		rh[3] = 0;
+	rh[4] = c->next_proto ? c->next_proto : (c->pkt.family == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
+	rh[5] = c->flags;
+	put16(rh + 6, c->reserved);
+	for (int i = 0; i < c->n_cands; i++) {
+		p = rh + 8 + 24 * i;
+		pkt_addr(c->cands[i].addr, c->ofam, p);
+		p[16] = c->ofam;
+		memcpy(p + 17, c->cands[i].mac, 6);
+		if (i == c->n_cands - 1) {
+			p[23] = c->pad;
+			if (c->cand_family)
+				p[16] = c->cand_family;
+			p[15] |= c->cand_junk; /* IPv4: past the address, must be 0 */
+		}
+	}
+	off = build_l2(dmac, smac, c->pkt.vlan, c->ofam == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, out);
+	*outer_off = off;
+	ohl = build_outer(&o, rlen + inner_len, out + off);
+	memcpy(out + off + ohl, rh, rlen);
+	*inner_off = off + ohl + rlen;
+	memcpy(out + *inner_off, inner, inner_len);
+	return *inner_off + inner_len;
+}
+
+static uint16_t rd16_(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void set_outer_len(uint8_t *o, int family, size_t total)
+{
+	if (family == 4) {
+		put16(o + 2, (uint16_t)total);
+		put16(o + 10, 0);
+		put16(o + 10, csum_fold(csum_add(0, o, 20)));
+	} else {
+		put16(o + 4, (uint16_t)(total - 40));
+	}
+}
+
+static void snap(int fd, struct ebb_reason_counter *s, __u32 max)
+{
+	for (__u32 r = 0; r < max; r++)
+		if (percpu_reason_sum(fd, r, &s[r]))
+			printf("#   cannot read counter %u\n", r);
+}
+
+static void run_case(const struct ncase *c)
+{
+	uint8_t in[BUF_MAX], out[BUF_MAX + 256], want[BUF_MAX];
+	struct ebb_reason_counter nb[EBB_N_MAX], na[EBB_N_MAX], db[EBB_D_MAX], da[EBB_D_MAX];
+	const char *n = c->name;
+	size_t len, want_len = 0, out_len = 0, outer = 0, inner = 0;
+	bool rescue = c->ofam != 0, delivered;
+	__u32 verdict = ~0u;
+	int err;
+
+	if (rescue) {
+		const char *odst = c->outer_dst ? c->outer_dst : c->cands[c->hop < c->n_cands ? c->hop : 0].addr;
+
+		len = build_rescue(c, c->hop, odst, NODE_MAC, LB_MAC, in, &outer, &inner);
+		if (c->outer_delta) {
+			uint8_t *o = in + outer;
+			size_t total = c->ofam == 4 ? (size_t)rd16_(o + 2) : 40 + (size_t)rd16_(o + 4);
+
+			set_outer_len(o, c->ofam, total + c->outer_delta);
+		}
+		if (c->cut_at) {
+			len = outer + c->cut_at;
+			if (c->cut_fix_len)
+				set_outer_len(in + outer, c->ofam, c->cut_at);
+		}
+		for (int i = 0; i < c->trail; i++)
+			in[len + i] = (uint8_t)(0x5a ^ i);
+		len += c->trail;
+	} else if (c->tun.family) {
+		len = build_tunnel_frame(&c->tun, &c->pkt, NODE_MAC, LB_MAC, in).len;
+	} else {
+		len = build_frame(&c->pkt, NODE_MAC, LB_MAC, in).len;
+	}
+
+	delivered = c->verdict == XDP_PASS &&
+		    ((rescue && c->reason != EBB_N_MAX) || (!rescue && c->reason == EBB_D_DECAPSULATED));
+	if (c->verdict == XDP_TX) {
+		size_t o2, i2;
+
+		want_len = build_rescue(c, c->next, c->cands[c->next].addr, c->cands[c->next].mac,
+					NODE_MAC, want, &o2, &i2);
+	} else if (delivered) {
+		want_len = build_frame(&c->pkt, NODE_MAC, LB_MAC, want).len;
+	} else {
+		memcpy(want, in, len);
+		want_len = len;
+	}
+
+	snap(nstats_fd, nb, EBB_N_MAX);
+	snap(dstats_fd, db, EBB_D_MAX);
+	err = prog_run(prog_fd, in, len, out, sizeof(out), &out_len, &verdict);
+	snap(nstats_fd, na, EBB_N_MAX);
+	snap(dstats_fd, da, EBB_D_MAX);
+	if (!check_run(n, err, verdict, c->verdict))
+		return;
+	if (ASSERT_EQ(out_len, want_len, nm(n, "output length %zu", want_len)))
+		ASSERT_MEM_EQ(out, want, want_len,
+			      nm(n, c->verdict == XDP_TX ? "output = the rescue for the next candidate" :
+				    delivered ? "output = exactly the client's packet" :
+						"output = input, untouched"));
+	if (c->verdict == XDP_TX && c->ofam == 4 && out_len >= outer + 20)
+		ASSERT_EQ(ip4_hdr_fold(out + outer), 0, nm(n, "outer IPv4 checksum valid"));
+	if (rescue) {
+		check_one_reason(n, "node_stats", ebb_node_reason_name, nb, na, EBB_N_MAX, c->reason, len);
+		CHECK(!memcmp(db, da, sizeof(db)), "%s", nm(n, "decap_stats unmoved"));
+	} else {
+		check_one_reason(n, "decap_stats", ebb_decap_reason_name, db, da, EBB_D_MAX, c->reason, len);
+		CHECK(!memcmp(nb, na, sizeof(nb)), "%s", nm(n, "node_stats unmoved"));
+	}
+}
+
+#define OWNER XDP_PASS, .reason = EBB_N_DELIVERED_OWNER
+#define LAST XDP_PASS, .reason = EBB_N_DELIVERED_LAST
+#define NO_MAC XDP_PASS, .reason = EBB_N_DELIVERED_NO_MAC
+#define FWD(i) XDP_TX, .reason = EBB_N_FORWARDED_NEXT, .next = (i)
+#define DROP(r) XDP_DROP, .reason = (r)
+
+/* The client's packets: a mid-flow ACK with data on a real connection, or on none. */
+#define EST4(pl, ...) { TCP4(CLI4, 0, VIP4, 80, TH_ACK | TH_PSH), .sport_var = V_EST4, .payload = pl, __VA_ARGS__ }
+#define EST6(pl, ...) { TCP6(CLI6, 0, VIP6, 80, TH_ACK | TH_PSH), .sport_var = V_EST6, .payload = pl, __VA_ARGS__ }
+#define TW4 { TCP4(CLI4, 0, VIP4, 81, TH_ACK), .sport_var = V_TW4 }
+#define LIS4 { TCP4(CLI4, 0, VIP4, 80, TH_ACK), .sport_var = V_LISTEN4 }
+#define LIS6 { TCP6(CLI6, 0, VIP6, 80, TH_ACK), .sport_var = V_LISTEN6 }
+#define NONE4 { TCP4(CLI4, 40000, VIP4, 8080, TH_ACK), .payload = 10 }
+#define NONE6 { TCP6(CLI6, 40000, VIP6, 8080, TH_ACK), .payload = 10 }
+
+static const struct ncase cases[] = {
+	/* ---- this node owns the connection: the client's packet, exactly ---- */
+	{ "owner: IPv4 in IPv4, first of 3", O4, .pkt = EST4(100), .n_cands = 3, .cands = { CA4, CB4, CC4 },
+	  .verdict = OWNER },
+	{ "owner: IPv4 in IPv4, only candidate", O4, .pkt = EST4(100), .n_cands = 1, .cands = { CA4 },
+	  .verdict = OWNER },
+	{ "owner: IPv4 in IPv4, second of 2 (hop 1)", O4, .pkt = EST4(100), .hop = 1, .n_cands = 2,
+	  .cands = { CB4, CA4 }, .verdict = OWNER },
+	{ "owner: IPv6 in IPv6, first of 4", O6, .pkt = EST6(100), .n_cands = 4,
+	  .cands = { CA6, CB6, CC6, CB6 }, .verdict = OWNER },
+	{ "owner: IPv4 in IPv6 (EtherType becomes IPv4)", O6, .pkt = EST4(100), .n_cands = 2,
+	  .cands = { CA6, CB6 }, .verdict = OWNER },
+	{ "owner: IPv6 in IPv4 (EtherType becomes IPv6)", O4, .pkt = EST6(100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = OWNER },
+	{ "owner: VLAN 100 keeps its tag", O4, .pkt = EST4(100, .vlan = 100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = OWNER },
+	{ "owner: full-size segment (1500-byte IPv4) behind 4 candidates in IPv6", O6,
+	  .pkt = EST4(1460), .n_cands = 4, .cands = { CA6, CB6, CC6, CB6 }, .verdict = OWNER },
+	{ "owner: full-size segment (1500-byte IPv6) behind 4 candidates in IPv4", O4,
+	  .pkt = EST6(1440), .n_cands = 4, .cands = { CA4, CB4, CC4, CB4 }, .verdict = OWNER },
+	{ "owner: a request socket (handshake in progress) counts", O4,
+	  .pkt = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_ACK) }, .n_cands = 2, .cands = { CA4, CB4 },
+	  .verdict = OWNER },
+	{ "owner: junk after the outer packet is cut", O4, .pkt = EST4(100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .trail = 6, .verdict = OWNER },
+
+	/* ---- no socket here: on to the next candidate ---- */
+	{ "no socket, IPv4 outer: to B", O4, .pkt = NONE4, .n_cands = 3, .cands = { CA4, CB4, CC4 },
+	  .verdict = FWD(1) },
+	{ "no socket, IPv4 outer, hop 1: to C", O4, .pkt = NONE4, .hop = 1, .n_cands = 3,
+	  .cands = { CB4, CA4, CC4 }, .verdict = FWD(2) },
+	{ "no socket, IPv6 outer: to B", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 },
+	  .verdict = FWD(1) },
+	{ "no socket, IPv6 in IPv4: to B", O4, .pkt = NONE6, .n_cands = 2, .cands = { CA4, CB4 },
+	  .verdict = FWD(1) },
+	{ "no socket, IPv4 in IPv6: to B", O6, .pkt = NONE4, .n_cands = 2, .cands = { CA6, CB6 },
+	  .verdict = FWD(1) },
+	{ "no socket, VLAN 7: to B, tag kept", O4, .pkt = { TCP4(CLI4, 40000, VIP4, 8080, TH_ACK), .vlan = 7 },
+	  .n_cands = 2, .cands = { CA4, CB4 }, .verdict = FWD(1) },
+	{ "only a LISTEN socket (IPv4): not the owner, to B", O4, .pkt = LIS4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = FWD(1) },
+	{ "only a LISTEN socket (IPv6): not the owner, to B", O6, .pkt = LIS6, .n_cands = 2,
+	  .cands = { CA6, CB6 }, .verdict = FWD(1) },
+	{ "only a TIME_WAIT socket: not the owner, to B", O4, .pkt = TW4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = FWD(1) },
+	{ "no socket, next candidate without MAC: delivered here", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, { B4, ZERO_MAC } }, .verdict = NO_MAC },
+
+	/* ---- the last candidate delivers ---- */
+	{ "no socket, last of 3: delivered", O4, .pkt = NONE4, .hop = 2, .n_cands = 3,
+	  .cands = { CB4, CC4, CA4 }, .verdict = LAST },
+	{ "no socket, only candidate: delivered", O6, .pkt = NONE6, .n_cands = 1, .cands = { CA6 },
+	  .verdict = LAST },
+	{ "LISTEN only, last: delivered", O4, .pkt = LIS4, .hop = 1, .n_cands = 2,
+	  .cands = { CB4, CA4 }, .verdict = LAST },
+	{ "no socket, IPv4 in IPv6, last: delivered", O6, .pkt = NONE4, .hop = 3, .n_cands = 4,
+	  .cands = { CB6, CC6, CB6, CA6 }, .verdict = LAST },
+
+	/* ---- malformed: dropped by reason, never sent on (no socket here: all would forward) ---- */
+	{ "bad: outer IPv4 options", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 },
+	  .outer_ihl = 6, .verdict = DROP(EBB_N_DROP_BAD_OUTER) },
+	{ "bad: outer IPv4 fragment", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 },
+	  .outer_frag = IP4_MF, .verdict = DROP(EBB_N_DROP_BAD_OUTER) },
+	{ "bad: magic", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .magic = 0xec,
+	  .verdict = DROP(EBB_N_DROP_BAD_VERSION) },
+	{ "bad: version 2", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .version = 2,
+	  .verdict = DROP(EBB_N_DROP_BAD_VERSION) },
+	{ "bad: count 0", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .count = -1,
+	  .verdict = DROP(EBB_N_DROP_BAD_COUNT) },
+	{ "bad: count 5 > max", O4, .pkt = NONE4, .n_cands = 5,
+	  .cands = { CA4, CB4, CC4, CB4, CC4 }, .verdict = DROP(EBB_N_DROP_BAD_COUNT) },
+	{ "bad: count 255", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .count = 255,
+	  .verdict = DROP(EBB_N_DROP_BAD_COUNT) },
+	{ "bad: hop == count", O4, .pkt = NONE4, .hop = 2, .n_cands = 2, .cands = { CA4, CB4 },
+	  .outer_dst = A4, .verdict = DROP(EBB_N_DROP_BAD_HOP) },
+	{ "bad: hop 200", O4, .pkt = NONE4, .hop = 200, .n_cands = 2, .cands = { CA4, CB4 },
+	  .outer_dst = A4, .verdict = DROP(EBB_N_DROP_BAD_HOP) },
+	{ "bad: flags set", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .flags = 1,
+	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
+	{ "bad: reserved set", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .reserved = 7,
+	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
+	{ "bad: a candidate's pad set", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .pad = 1,
+	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
+	{ "bad: an IPv6 candidate in an IPv4 outer", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .cand_family = 6, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: an IPv4 candidate with bits past its address", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .cand_junk = 1, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: a candidate of family 255", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 },
+	  .cand_family = 0xff, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: outer destination is not candidates[hop]", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .outer_dst = C4, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: IPv6 outer destination is not candidates[hop]", O6, .pkt = NONE6, .hop = 1,
+	  .n_cands = 2, .cands = { CA6, CB6 }, .outer_dst = A6, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: next_proto 6 (TCP straight after the candidates)", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .next_proto = IPPROTO_TCP, .verdict = DROP(EBB_N_DROP_BAD_INNER) },
+	{ "bad: next_proto says IPv6, an IPv4 packet follows", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .next_proto = IPPROTO_IPV6, .verdict = DROP(EBB_N_DROP_BAD_INNER) },
+	{ "bad: the client's packet is UDP", O4, .pkt = { UDP4(CLI4, 5353, VIP4, 53) }, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = DROP(EBB_N_DROP_BAD_INNER) },
+	{ "bad: the client's packet is an IPv4 fragment", O4,
+	  .pkt = { TCP4(CLI4, 40000, VIP4, 8080, TH_ACK), .frag = IP4_MF }, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = DROP(EBB_N_DROP_BAD_INNER) },
+	{ "bad: the client's IPv6 packet has an extension header", O6,
+	  .pkt = { TCP6(CLI6, 40000, VIP6, 8080, TH_ACK), .ext6 = EXT6_HOP }, .n_cands = 2,
+	  .cands = { CA6, CB6 }, .verdict = DROP(EBB_N_DROP_BAD_INNER) },
+	{ "lying: outer length 10 past the frame", O4, .pkt = NONE4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .outer_delta = 10, .verdict = DROP(EBB_N_DROP_BAD_LENGTH) },
+	{ "lying: outer length 10 short of the client's packet", O6, .pkt = NONE6, .n_cands = 2,
+	  .cands = { CA6, CB6 }, .outer_delta = -10, .verdict = DROP(EBB_N_DROP_BAD_LENGTH) },
+	{ "lying: the client's IPv4 length past the outer packet", O4,
+	  .pkt = { TCP4(CLI4, 40000, VIP4, 8080, TH_ACK), .ip_len = 1000 }, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = DROP(EBB_N_DROP_BAD_LENGTH) },
+	{ "lying: the client's IPv6 length past the outer packet", O6,
+	  .pkt = { TCP6(CLI6, 40000, VIP6, 8080, TH_ACK), .ip_len = 1000 }, .n_cands = 2,
+	  .cands = { CA6, CB6 }, .verdict = DROP(EBB_N_DROP_BAD_LENGTH) },
+	{ "lying: the client's IPv4 length shorter than a TCP header", O4,
+	  .pkt = { TCP4(CLI4, 40000, VIP4, 8080, TH_ACK), .ip_len = 30 }, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .verdict = DROP(EBB_N_DROP_TRUNCATED) },
+
+	/* ---- not rescues: exactly the decapsulator ---- */
+	{ "not a rescue: IPIP to a VIP is decapsulated", .tun = { .family = 4, .src = LB4, .dst = A4,
+	  .proto = IPPROTO_IPIP }, .pkt = { TCP4(CLI4, 40000, VIP4, 80, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_D_DECAPSULATED },
+	{ "not a rescue: 6-in-6 to a VIP is decapsulated", .tun = { .family = 6, .src = LB6,
+	  .dst = A6, .proto = IPPROTO_IPV6 }, .pkt = { TCP6(CLI6, 40000, VIP6, 80, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_D_DECAPSULATED },
+	{ "not a rescue: IPIP to another address passes", .tun = { .family = 4, .src = LB4, .dst = A4,
+	  .proto = IPPROTO_IPIP }, .pkt = { TCP4(CLI4, 40000, "192.0.2.99", 80, TH_SYN) },
+	  .verdict = XDP_PASS, .reason = EBB_D_PASS_NOT_VIP },
+	{ "not a rescue: plain TCP passes", .pkt = NONE4, .verdict = XDP_PASS,
+	  .reason = EBB_D_PASS_NOT_TUNNEL },
+	{ "not a rescue: plain IPv6 TCP passes", .pkt = NONE6, .verdict = XDP_PASS,
+	  .reason = EBB_D_PASS_NOT_TUNNEL },
+};
+
+/* Cut short: the frame ends in the rescue header, in the candidates, in the client's header. */
+static void truncation_cases(void)
+{
+	static const struct ncase base4 = { O4, .pkt = NONE4, .n_cands = 3, .cands = { CA4, CB4, CC4 } };
+	static const struct ncase base6 = { O6, .pkt = NONE6, .n_cands = 3, .cands = { CA6, CB6, CC6 } };
+	const struct ncase *bases[] = { &base4, &base6 };
+	char name[160];
+	struct ncase t;
+
+	for (int b = 0; b < 2; b++) {
+		int ohl = b ? 40 : 20, cands_end = ohl + 8 + 3 * 24, ihl = b ? 40 : 20;
+
+		for (int k = ohl; k < ohl + 8; k++) {
+			t = *bases[b];
+			snprintf(name, sizeof(name), "short: IPv%d outer, frame ends %d bytes into the rescue header",
+				 b ? 6 : 4, k - ohl);
+			t.name = name;
+			t.cut_at = k;
+			t.cut_fix_len = true;
+			t.verdict = XDP_DROP;
+			t.reason = EBB_N_DROP_SHORT;
+			run_case(&t);
+		}
+		for (int k = ohl + 8; k < cands_end; k += 5) {
+			t = *bases[b];
+			snprintf(name, sizeof(name), "truncated: IPv%d outer, %d bytes of candidates", b ? 6 : 4,
+				 k - ohl - 8);
+			t.name = name;
+			t.cut_at = k;
+			t.cut_fix_len = true;
+			t.verdict = XDP_DROP;
+			t.reason = EBB_N_DROP_TRUNCATED;
+			run_case(&t);
+			snprintf(name, sizeof(name),
+				 "lying: IPv%d outer, %d bytes of candidates, outer length says more",
+				 b ? 6 : 4, k - ohl - 8);
+			t.cut_fix_len = false;
+			t.reason = EBB_N_DROP_BAD_LENGTH;
+			run_case(&t);
+		}
+		for (int k = cands_end; k < cands_end + ihl + 20; k += 3) {
+			t = *bases[b];
+			snprintf(name, sizeof(name), "truncated: IPv%d outer, %d bytes of the client's packet",
+				 b ? 6 : 4, k - cands_end);
+			t.name = name;
+			t.cut_at = k;
+			t.cut_fix_len = true;
+			t.verdict = XDP_DROP;
+			/* the client's IP length then lies about the outer packet: by length */
+			t.reason = k - cands_end < ihl ? EBB_N_DROP_TRUNCATED : EBB_N_DROP_BAD_LENGTH;
+			run_case(&t);
+		}
+	}
+}
+
+/* ---- real sockets in a namespace of our own ---- */
+static int tcp_listen(int family, const char *addr, int port)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t sl;
+	int one = 1, fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == 6) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &s4->sin_addr);
+		sl = sizeof(*s4);
+	}
+	if (bind(fd, (void *)&ss, sl) || listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A connection from `from` (port chosen by the kernel) to addr:port; its client port. */
+static int tcp_connect(int family, const char *from, const char *addr, int port, uint16_t *cport)
+{
+	struct sockaddr_storage src = {}, dst = {};
+	socklen_t sl = family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (family == 6) {
+		((struct sockaddr_in6 *)&src)->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, from, &((struct sockaddr_in6 *)&src)->sin6_addr);
+		((struct sockaddr_in6 *)&dst)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&dst)->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&dst)->sin6_addr);
+	} else {
+		((struct sockaddr_in *)&src)->sin_family = AF_INET;
+		inet_pton(AF_INET, from, &((struct sockaddr_in *)&src)->sin_addr);
+		((struct sockaddr_in *)&dst)->sin_family = AF_INET;
+		((struct sockaddr_in *)&dst)->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &((struct sockaddr_in *)&dst)->sin_addr);
+	}
+	if (bind(fd, (void *)&src, sl) || connect(fd, (void *)&dst, sl) ||
+	    getsockname(fd, (void *)&src, &sl)) {
+		close(fd);
+		return -1;
+	}
+	*cport = ntohs(family == 6 ? ((struct sockaddr_in6 *)&src)->sin6_port :
+				     ((struct sockaddr_in *)&src)->sin_port);
+	return fd;
+}
+
+/* Whether /proc/net/tcp lists a socket with local port lport, remote port rport, in state st. */
+static bool tcp_state_is(int lport, int rport, int st)
+{
+	char line[512];
+	FILE *f = fopen("/proc/net/tcp", "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp, s;
+
+		if (sscanf(line, " %*d: %x:%x %x:%x %x", &la, &lp, &ra, &rp, &s) == 5)
+			found = (int)lp == lport && (int)rp == rport && (int)s == st;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A SYN to VIP4:80 from HALF4 (a raw socket: the address is no one's here), the SYN-ACK lost
+ * in a blackhole: the listener keeps a request socket in SYN_RECV. */
+static bool half_open(void)
+{
+	static const struct pkt_desc syn = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_SYN) };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t pkt[PKT_MAX];
+	size_t l4, len = build_ip(&syn, pkt, &l4);
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* IPPROTO_RAW: we write the IP header */
+	bool sent;
+
+	if (!ASSERT_OK(system("ip route add " HALF4 "/32 dev lo"), "setup: a route to nowhere for " HALF4))
+		return false;
+	inet_pton(AF_INET, VIP4, &to.sin_addr);
+	sent = fd >= 0 && sendto(fd, pkt, len, 0, (void *)&to, sizeof(to)) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	if (!ASSERT_TRUE(sent, "setup: a SYN from " HALF4 " sent"))
+		return false;
+	for (int i = 0; i < 1000 && !tcp_state_is(80, HALF_PORT, 3 /* SYN_RECV */); i++)
+		usleep(10000);
+	return ASSERT_TRUE(tcp_state_is(80, HALF_PORT, 3), "setup: a request socket in SYN_RECV");
+}
+
+static bool sockets_setup(void)
+{
+	int l4, l6, l81, c, a;
+	uint16_t port;
+
+	if (!ASSERT_OK(unshare(CLONE_NEWNET), "setup: a network namespace of our own"))
+		return false;
+	if (!ASSERT_OK(system("ip link set lo up && ip addr add " VIP4 "/32 dev lo && "
+			      "ip addr add " CLI4 "/32 dev lo && "
+			      "ip -6 addr add " VIP6 "/128 dev lo nodad && "
+			      "ip -6 addr add " CLI6 "/128 dev lo nodad"),
+		       "setup: loopback up with the VIPs and the client's addresses"))
+		return false;
+	l4 = tcp_listen(4, VIP4, 80);
+	l6 = tcp_listen(6, VIP6, 80);
+	l81 = tcp_listen(4, VIP4, 81);
+	if (!ASSERT_TRUE(l4 >= 0 && l6 >= 0 && l81 >= 0, "setup: listeners on VIP:80 (v4, v6), VIP:81"))
+		return false;
+	/* ESTABLISHED: the server's side (local VIP:80, remote client) is the one a rescue finds */
+	if (!ASSERT_TRUE(tcp_connect(4, CLI4, VIP4, 80, &port) >= 0, "setup: IPv4 connection"))
+		return false;
+	pkt_port_var[V_EST4] = port;
+	if (!ASSERT_TRUE(tcp_connect(6, CLI6, VIP6, 80, &port) >= 0, "setup: IPv6 connection"))
+		return false;
+	pkt_port_var[V_EST6] = port;
+	/* a client port no connection uses: only the listener matches */
+	pkt_port_var[V_LISTEN4] = 40999;
+	pkt_port_var[V_LISTEN6] = 40999;
+	/* TIME_WAIT on the server's side: the server closes first, then the client; the listener
+	 * goes too, so that a lookup missing the TIME_WAIT socket would find nothing at all */
+	c = tcp_connect(4, CLI4, VIP4, 81, &port);
+	a = c >= 0 ? accept(l81, NULL, NULL) : -1;
+	if (!ASSERT_TRUE(a >= 0, "setup: a connection to VIP:81, accepted"))
+		return false;
+	pkt_port_var[V_TW4] = port;
+	close(l81);
+	close(a);
+	for (int i = 0; i < 1000 && !tcp_state_is(port, 81, 5 /* FIN_WAIT2 */); i++)
+		usleep(10000);
+	close(c);
+	for (int i = 0; i < 1000 && !tcp_state_is(81, port, 6 /* TIME_WAIT */); i++)
+		usleep(10000);
+	if (!ASSERT_TRUE(tcp_state_is(81, port, 6), "setup: the server's side is in TIME_WAIT"))
+		return false;
+	return half_open();
+}
+
+static bool setup(void)
+{
+	static const char *const prefixes[] = { VIP4 "/32", VIP6 "/128" };
+	struct ebb_err err = {};
+	struct ebb_decap_key k;
+	__u32 one = 1;
+
+	if (!OPEN_LOAD_UNPINNED(skel, node_bpf, "setup: open the node program skeleton",
+				"setup: load the node program (verifier)"))
+		return false;
+	check_unpinned(skel->obj);
+	prog_fd = bpf_program__fd(skel->progs.ebb_node);
+	nstats_fd = bpf_map__fd(skel->maps.node_stats);
+	dstats_fd = bpf_map__fd(skel->maps.decap_stats);
+	for (size_t i = 0; i < 2; i++)
+		if (!ASSERT_OK(ebb_parse_prefix(prefixes[i], &k, &err) ||
+				       bpf_map_update_elem(bpf_map__fd(skel->maps.decap_prefixes), &k,
+							   &one, BPF_NOEXIST),
+			       nm("setup", "decap prefix %s", prefixes[i])))
+			return false;
+	return sockets_setup();
+}
+
+int main(void)
+{
+	if (!suite_start("node"))
+		return 0;
+	if (setup()) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			run_case(&cases[i]);
+		truncation_cases();
+	}
+	node_bpf__destroy(skel);
+	return test_summary("node");
+}

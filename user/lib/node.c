@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The node program (bpf/node.bpf.c) on a backend: attach it, find its state. Its pins live in a
+ * directory of their own per network namespace, BPFFS/node-<netns inode>: several lab nodes on
+ * one machine share one bpffs, and names by interface alone collide (eth0 in every node).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "libebb.h"
+#include "internal.h"
+#include "node.skel.h"
+
+#define NODE_LINK_PREFIX "xdp_"
+
+int ebb_node_dir(const char *bpffs, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	if (snprintf(buf, len, "%s/node-%llu", bpffs, (unsigned long long)st.st_ino) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int node_dir(const char *bpffs, char *buf, size_t len, struct ebb_err *err)
+{
+	int ret = ebb_node_dir(bpffs, buf, len);
+
+	return ret ? ebb_errf(err, "cannot name this namespace's node directory: %s",
+			      strerror(-ret)) : 0;
+}
+
+int ebb_node_attach(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err)
+{
+	char dir[4096];
+	struct node_bpf *skel;
+	int ifindex, ret;
+
+	ret = ebb_ensure_bpffs(bpffs, err);
+	if (!ret)
+		ret = node_dir(bpffs, dir, sizeof(dir), err);
+	if (ret)
+		return ret;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return ebb_errf(err, "cannot create %s: %s", dir, strerror(errno));
+	ret = ebb_link_precheck(dir, NODE_LINK_PREFIX, ifname, &ifindex, err);
+	if (ret)
+		return ret;
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dir);
+
+		skel = node_bpf__open_opts(&opts);
+	}
+	if (!skel)
+		return ebb_errf(err, "cannot open the node program: %s", strerror(errno));
+	ret = node_bpf__load(skel);
+	if (ret)
+		ret = ebb_errf(err, "cannot load the node program: %s", strerror(-ret));
+	else
+		ret = ebb_link_create(dir, NODE_LINK_PREFIX, ifname, ifindex,
+				      bpf_program__fd(skel->progs.ebb_node), generic, err);
+	node_bpf__destroy(skel);
+	return ret;
+}
+
+/* The last device detached takes the node's state with it: a network namespace's inode number
+ * is reused once the namespace is gone, and a later node must not inherit these maps. */
+int ebb_node_detach(const char *bpffs, const char *ifname, struct ebb_err *err)
+{
+	static const char *const pins[] = { "decap_prefixes", "decap_stats", "node_stats" };
+	struct ebb_link_info links[1];
+	char dir[4096], path[4200];
+	int ret = node_dir(bpffs, dir, sizeof(dir), err);
+
+	if (!ret)
+		ret = ebb_link_detach(dir, NODE_LINK_PREFIX, ifname, err);
+	if (ret || ebb_link_list(dir, NODE_LINK_PREFIX, links, 1) > 0)
+		return ret;
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pins[i]);
+		if (unlink(path) && errno != ENOENT)
+			return ebb_errf(err, "cannot remove %s: %s", path, strerror(errno));
+	}
+	if (rmdir(dir) && errno != ENOENT)
+		return ebb_errf(err, "cannot remove %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max)
+{
+	char dir[4096];
+
+	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
+		return 0;
+	return ebb_link_list(dir, NODE_LINK_PREFIX, out, max);
+}
+
+int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum)
+{
+	char dir[4096], path[4200];
+	int fd, ncpus = ebb_ncpus(), ret = 0;
+	struct ebb_reason_counter *per_cpu;
+
+	*sum = (struct ebb_reason_counter){};
+	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/node_stats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -ENOENT;
+	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (!per_cpu || bpf_map_lookup_elem(fd, &reason, per_cpu))
+		ret = -ENOENT;
+	for (int i = 0; !ret && i < ncpus; i++) {
+		sum->packets += per_cpu[i].packets;
+		sum->bytes += per_cpu[i].bytes;
+	}
+	free(per_cpu);
+	close(fd);
+	return ret;
+}
+
+const char *ebb_node_reason_name(__u32 reason)
+{
+	static const char *const names[EBB_N_MAX] = {
+		[EBB_N_DELIVERED_OWNER] = "delivered_owner",
+		[EBB_N_FORWARDED_NEXT] = "forwarded_next",
+		[EBB_N_DELIVERED_LAST] = "delivered_last",
+		[EBB_N_DELIVERED_NO_MAC] = "delivered_no_mac",
+		[EBB_N_DROP_SHORT] = "drop_short",
+		[EBB_N_DROP_BAD_OUTER] = "drop_bad_outer",
+		[EBB_N_DROP_BAD_VERSION] = "drop_bad_version",
+		[EBB_N_DROP_BAD_COUNT] = "drop_bad_count",
+		[EBB_N_DROP_BAD_HOP] = "drop_bad_hop",
+		[EBB_N_DROP_BAD_FLAGS] = "drop_bad_flags",
+		[EBB_N_DROP_BAD_CAND] = "drop_bad_cand",
+		[EBB_N_DROP_TRUNCATED] = "drop_truncated",
+		[EBB_N_DROP_BAD_LENGTH] = "drop_bad_length",
+		[EBB_N_DROP_BAD_INNER] = "drop_bad_inner",
+	};
+
+	return reason < EBB_N_MAX && names[reason] ? names[reason] : "?";
+}
