@@ -258,6 +258,9 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
 void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
+/* Keys of the desired state that fail the schema, as read last: [{"key","error","kept"}, …];
+ * NULL when not a fleet host. The caller puts it. */
+json_object *fleet_state_invalid(void);
 
 /* metrics.c */
 /* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
