@@ -36,11 +36,11 @@ both_applied() { local rev; rev=$(serial_rev); wait_for 100 applied a "$rev" && 
 host_invalid() { ctl_a -j fleet show 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-sys.exit(not any(h["host"] == "lb" + sys.argv[1] and any(e["key"] == sys.argv[2] for e in h["state_invalid"]) for h in d["hosts"]))' "$1" "$2"; }
+sys.exit(not any(h["host"] == "lb" + sys.argv[1] and any(e["key"] == sys.argv[2] for e in h.get("state_invalid", [])) for h in d["hosts"]))' "$1" "$2"; }
 host_clean() { ctl_a -j fleet show 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-sys.exit(not (d["state_invalid"] == [] and all(h["state_invalid"] == [] for h in d["hosts"] if h["status"] != "unreachable")))'; }
+sys.exit(not (d.get("state_invalid") == [] and all(h.get("state_invalid") == [] for h in d["hosts"] if h["status"] != "unreachable")))'; }
 flows_of() { ctl "$1" -j flow show node "$2" 2>/dev/null | json_get 'len(d if isinstance(d, list) else d.get("flows", []))' 2>/dev/null; }
 weight_of() { ctl "$1" -j node show "$2" 2>/dev/null | json_get "d[0]['weights']['$VIPU']" 2>/dev/null; }
 vip_idle() { ctl "$1" -j vip show "$VIPU" 2>/dev/null | json_get 'd[0]["udp_idle_s"]' 2>/dev/null; }
@@ -86,8 +86,8 @@ for h in a b; do
 	check "$h: N1's pinned flows still there ($(flows_of $h $N1))" [ "$(flows_of $h $N1)" -ge "$([ $h = a ] && echo "$fa" || echo "$fb")" ]
 	check "$h: the rest of the revision applied (the good VIP $VIP added)" \
 		[ "$(ctl $h -j vip show $VIP 2>/dev/null | json_get 'd[0]["vip"]')" = "$VIP" ]
-	check "$h: fleet show -j lists N1's key in the host's state_invalid" wait_for 50 host_invalid $h "$KN1"
-	check "$h: ... and the VIP's key" wait_for 50 host_invalid $h "$KV"
+	check "$h: fleet show -j lists N1's key in the host's state_invalid" wait_for 20 host_invalid $h "$KN1"
+	check "$h: ... and the VIP's key" wait_for 20 host_invalid $h "$KV"
 	check "$h: ebbd logged fleet_state_invalid for N1's key" wait_for 50 grep -q "\"event\":\"fleet_state_invalid\".*\"key\":\"$KN1\".*truncated" "$(log_of $h)"
 	check "$h: ... and for the VIP's key" grep -q "\"event\":\"fleet_state_invalid\".*\"key\":\"$KV\".*truncated" "$(log_of $h)"
 	check "$h: metrics ebb_fleet_state_invalid{key=\"$KN1\"} 1" wait_for 30 metric_key $h "$KN1"
@@ -110,8 +110,8 @@ start_b
 check "B restarted with the keys bad: it applies the revision" both_applied
 check "B: N1 still there, active, with its flows (nothing purged)" n1_flows_kept b "$fb"
 check "B: $VIPU still there" [ "$(vip_idle b)" = 600 ]
-check "B: reports N1's key invalid again" wait_for 50 host_invalid b "$KN1"
-check "B: ... and the VIP's key" wait_for 50 host_invalid b "$KV"
+check "B: reports N1's key invalid again" wait_for 20 host_invalid b "$KN1"
+check "B: ... and the VIP's key" wait_for 20 host_invalid b "$KV"
 n_ev=$(events a fleet_state_invalid "$KN1")
 sleep 1 # polls go on (10 a second): the key must not be said again
 check "A said N1's key invalid once, not every poll ($n_ev, then $(events a fleet_state_invalid "$KN1"))" said_once "$n_ev"
@@ -121,7 +121,7 @@ for v in '"bogus"' 7 null '"INACTIVE"' '"inactive","drain_timeout_s":-1,"x":1' '
 	etcdctl_ put "$KN3" "{\"state\":$v,\"weights\":{\"$VIPU\":100}}" >/dev/null
 	bump "N3 state $v"
 	both_applied
-	check "N3 {\"state\":$v}: inactive on A and B ($(node_state ctl_a $N3), $(node_state ctl_b $N3)), listed invalid" wait_for 20 n3_held
+	check "N3 {\"state\":$v}: inactive on A and B ($(node_state ctl_a $N3), $(node_state ctl_b $N3)), listed invalid" wait_for 10 n3_held
 done
 check "A's log: N3's reason names the state (\"state\" must be one of …)" \
 	grep -q "\"event\":\"fleet_state_invalid\".*\"key\":\"$KN3\".*state.* must be one of" "$(log_of a)"
