@@ -201,15 +201,29 @@ struct fedit {
 	bool drain;
 };
 
-static void put_node(json_object *ops, const struct fleet_node *n)
+/* Every put of the desired state passes the schema every host checks it against (fleet.h):
+ * what ebbctl writes, every host applies. o is put (consumed) here. */
+static int put_checked(json_object *ops, const char *rest, json_object *o)
 {
-	char key[256], rest[128];
-	json_object *o = fleet_node_json(n);
+	const char *val = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char key[256], why[FLEET_WHY_MAX];
+	int ret = 0;
+
+	fleet_key(key, sizeof(key), marker.fleet, rest);
+	if (fleet_key_check(marker.fleet, key, val, why, sizeof(why)))
+		ret = ctl_error("refused to write %s = %s: %s; nothing changed", key, val, why);
+	else
+		json_object_array_add(ops, etcd_op_put(key, val, 0));
+	json_object_put(o);
+	return ret;
+}
+
+static int put_node(json_object *ops, const struct fleet_node *n)
+{
+	char rest[128];
 
 	snprintf(rest, sizeof(rest), "state/nodes/%s", n->name);
-	fleet_key(key, sizeof(key), marker.fleet, rest);
-	json_object_array_add(ops, etcd_op_put(key, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
-	json_object_put(o);
+	return put_checked(ops, rest, fleet_node_json(n));
 }
 
 static void del_key(json_object *ops, const char *kind, const char *name)
@@ -244,13 +258,19 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 	if (f->op >= F_NODE_ADD && f->op <= F_NODE_WEIGHT) {
 		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
 		fn = fleet_node_find(s, &f->addr);
-		if (!fn && f->op != F_NODE_ADD)
+		if (!fn && f->op != F_NODE_ADD) {
+			for (int i = 0; i < s->n_invalid; i++)
+				if (s->invalid[i].named && s->invalid[i].kind == FLEET_KEY_NODE &&
+				    s->invalid[i].addr.family == f->addr.family &&
+				    ebb_addr_eq(s->invalid[i].addr.a, f->addr.a, f->addr.family))
+					return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
+							 aname, s->invalid[i].key, s->invalid[i].why);
 			return ctl_error("no node %s in fleet \"%s\"", aname, marker.fleet);
+		}
 	}
 	switch (f->op) {
 	case F_VIP_ADD: {
 		struct fleet_vip nv = { .key = f->vip, .o = f->vo };
-		json_object *o;
 
 		if (fv)
 			return ctl_error("VIP %s already exists", vname);
@@ -260,12 +280,8 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		nv.o.udp_idle_s = nv.o.udp_idle_s ? nv.o.udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
 		nv.o.fin_s = nv.o.fin_s ? nv.o.fin_s : EBB_DEFAULT_FIN_S;
 		nv.o.drain_timeout_s = nv.o.drain_timeout_s ? nv.o.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
-		o = fleet_vip_json(&nv);
 		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
-		fleet_key(key, sizeof(key), marker.fleet, rest);
-		json_object_array_add(ops, etcd_op_put(key, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
-		json_object_put(o);
-		return 0;
+		return put_checked(ops, rest, fleet_vip_json(&nv));
 	}
 	case F_VIP_DEL: {
 		long long live = 0;
@@ -285,7 +301,8 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 			if (w < 0)
 				continue;
 			s->nodes[i].w[w] = s->nodes[i].w[--s->nodes[i].n_w];
-			put_node(ops, &s->nodes[i]);
+			if (put_node(ops, &s->nodes[i]))
+				return -1;
 		}
 		return 0;
 	}
@@ -323,8 +340,7 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		}
 		fn->w[fn->n_w].vip = f->vip;
 		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
-		put_node(ops, fn);
-		return 0;
+		return put_node(ops, fn);
 	case F_NODE_DEL: {
 		long long live = fleet_flows(v, fn->name);
 		int w = -1;
@@ -341,7 +357,7 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 					 aname, live, aname);
 		if (w >= 0) {
 			fn->w[w] = fn->w[--fn->n_w];
-			put_node(ops, fn);
+			return put_node(ops, fn);
 		} else {
 			del_key(ops, "nodes", fn->name);
 		}
@@ -356,8 +372,7 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 			fn->since = fleet_wall();
 		fn->state = f->state;
 		fn->drain_timeout_s = f->state == EBB_NODE_DRAINING ? f->timeout : 0;
-		put_node(ops, fn);
-		return 0;
+		return put_node(ops, fn);
 	case F_NODE_WEIGHT: {
 		int w;
 
@@ -369,8 +384,7 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		if (fn->w[w].weight == f->no.weight)
 			return 1;
 		fn->w[w].weight = f->no.weight;
-		put_node(ops, fn);
-		return 0;
+		return put_node(ops, fn);
 	}
 	case F_HOST: {
 		struct fleet_hostcfg *h = fleet_host_find(s, f->host);
@@ -382,9 +396,14 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		if (!!(h && h->drain) == f->drain)
 			return 1;
 		snprintf(rest, sizeof(rest), "state/hosts/%s", f->host);
+		if (f->drain) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "drain", json_object_new_boolean(true));
+			return put_checked(ops, rest, o);
+		}
 		fleet_key(key, sizeof(key), marker.fleet, rest);
-		json_object_array_add(ops, f->drain ? etcd_op_put(key, "{\"drain\":true}", 0) :
-						      etcd_op_del(key, false));
+		json_object_array_add(ops, etcd_op_del(key, false));
 		return 0;
 	}
 	}
@@ -594,6 +613,61 @@ static const char *host_status(struct fleet_view *v, const char *host, json_obje
 	return "unknown";
 }
 
+/*
+ * The keys of the desired state that fail the schema, as this ebbctl reads them, each with
+ * the live hosts that report it (a host keeps the key's last good value until it is fixed):
+ * [{"key":…,"error":…,"hosts":[…]}, …], plus keys only a host reports (another version).
+ */
+static json_object *invalid_keys(struct fleet_view *v, json_object *hosts)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; i < v->st.n_invalid; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "key", json_object_new_string(v->st.invalid[i].key));
+		json_object_object_add(o, "error", json_object_new_string(v->st.invalid[i].why));
+		json_object_object_add(o, "hosts", json_object_new_array());
+		json_object_array_add(arr, o);
+	}
+	json_object_object_foreach(hosts, host, unused)
+	{
+		json_object *rep, *list;
+
+		(void)unused;
+		if (!json_object_object_get_ex(v->live, host, &rep) ||
+		    !json_object_object_get_ex(rep, "state_invalid", &list) ||
+		    !json_object_is_type(list, json_type_array))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(list); j++) {
+			json_object *e = json_object_array_get_idx(list, j), *k, *o = NULL, *hl;
+
+			if (!json_object_object_get_ex(e, "key", &k))
+				continue;
+			for (size_t i = 0; i < json_object_array_length(arr) && !o; i++) {
+				json_object *c = json_object_array_get_idx(arr, i), *ck;
+
+				if (json_object_object_get_ex(c, "key", &ck) &&
+				    !strcmp(json_object_get_string(ck), json_object_get_string(k)))
+					o = c;
+			}
+			if (!o) {
+				json_object *er;
+
+				o = json_object_new_object();
+				json_object_object_add(o, "key", json_object_get(k));
+				if (json_object_object_get_ex(e, "error", &er))
+					json_object_object_add(o, "error", json_object_get(er));
+				json_object_object_add(o, "hosts", json_object_new_array());
+				json_object_array_add(arr, o);
+			}
+			json_object_object_get_ex(o, "hosts", &hl);
+			json_object_array_add(hl, json_object_new_string(host));
+		}
+	}
+	return arr;
+}
+
 static int do_show(int argc, char **argv)
 {
 	json_object *hosts = json_object_new_object(), *arr = NULL;
@@ -680,6 +754,10 @@ static int do_show(int argc, char **argv)
 			json_object_object_add(o, "routes", routes ? json_object_new_string(routes) : NULL);
 			if (routes_err)
 				json_object_object_add(o, "routes_error", json_object_new_string(routes_err));
+			/* the keys this host found invalid, as it reported them */
+			json_object_object_add(o, "state_invalid",
+					       rep && json_object_object_get_ex(rep, "state_invalid", &x) ?
+						       json_object_get(x) : json_object_new_array());
 			json_object_array_add(arr, o);
 		} else if (!quiet) {
 			printf("%-16s %-12s %-9s %8lld %5lld %-6s %10.1f  %-4s  %s\n", host, status, state, applied,
@@ -711,7 +789,25 @@ static int do_show(int argc, char **argv)
 		json_object_object_add(doc, "revision", json_object_new_int64(v.st.rev));
 		json_object_object_add(doc, "leader", v.leader[0] ? json_object_new_string(v.leader) : NULL);
 		json_object_object_add(doc, "hosts", arr);
+		json_object_object_add(doc, "state_invalid", invalid_keys(&v, hosts));
 		json_print(doc);
+	} else if (!quiet) {
+		json_object *inv = invalid_keys(&v, hosts), *x;
+
+		for (size_t i = 0; i < json_object_array_length(inv); i++) {
+			json_object *o = json_object_array_get_idx(inv, i), *hl;
+			char hs[512] = "";
+
+			json_object_object_get_ex(o, "hosts", &hl);
+			for (size_t j = 0; j < json_object_array_length(hl); j++)
+				snprintf(hs + strlen(hs), sizeof(hs) - strlen(hs), "%s%s", j ? "," : "",
+					 json_object_get_string(json_object_array_get_idx(hl, j)));
+			printf("state_invalid %s: %s (reported by: %s)\n",
+			       json_object_object_get_ex(o, "key", &x) ? json_object_get_string(x) : "?",
+			       json_object_object_get_ex(o, "error", &x) ? json_object_get_string(x) : "?",
+			       hs[0] ? hs : "no host yet");
+		}
+		json_object_put(inv);
 	}
 	json_object_put(hosts);
 	view_free(&v);

@@ -283,6 +283,9 @@ struct http_reply {
 typedef void (*http_route_fn)(const char *path, struct http_reply *r);
 int http_start(int listen_fd, http_route_fn route);
 void http_stop(void);
+/* Keys of the desired state that fail the schema, as read last: [{"key","error","kept"}, …];
+ * NULL when not a fleet host. The caller puts it. */
+json_object *fleet_state_invalid(void);
 
 /* metrics.c */
 /* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */

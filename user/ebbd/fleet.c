@@ -122,6 +122,25 @@ static bool vip_same_fwd(const struct ebb_vip *v, const struct ebb_vip_opts *o)
 	       !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
 }
 
+/* The invalid key that still names this VIP / node: the object stays as the maps have it. */
+static const struct fleet_invalid *held_vip(const struct fleet_state *st, const struct ebb_vip_key *k)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_VIP &&
+		    !memcmp(&st->invalid[i].vip, k, sizeof(*k)))
+			return &st->invalid[i];
+	return NULL;
+}
+
+static const struct fleet_invalid *held_node(const struct fleet_state *st, const struct ebb_addr *a)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_NODE &&
+		    st->invalid[i].addr.family == a->family && ebb_addr_eq(st->invalid[i].addr.a, a->a, a->family))
+			return &st->invalid[i];
+	return NULL;
+}
+
 static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
 {
 	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
@@ -129,8 +148,34 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 	int n_gone = 0;
 
 	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		const struct fleet_invalid *h;
+		struct ebb_vip cur;
+
 		prev = &k;
-		if (!fleet_vip_find(st, &k) && n_gone < EBB_MAX_VIPS)
+		if (fleet_vip_find(st, &k))
+			continue;
+		if ((h = held_vip(st, &k))) {
+			/* its key fails the schema and this host has no good value of it since it
+			 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
+			if (st->n_vips < EBB_MAX_VIPS && !ebb_vip_find(e, &k, &cur)) {
+				struct fleet_vip *fv = &st->vips[st->n_vips++];
+
+				memset(fv, 0, sizeof(*fv));
+				fv->key = k;
+				ebb_fmt_vip(&k, fv->name, sizeof(fv->name));
+				fv->o.fwd = cur.fwd;
+				fv->o.tcp_idle_s = cur.tcp_idle_s;
+				fv->o.udp_idle_s = cur.udp_idle_s;
+				fv->o.fin_s = cur.fin_s;
+				fv->o.drain_timeout_s = cur.drain_timeout_s;
+				fv->o.encap_src4 = cur.encap_src4;
+				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
+				fv->mod_rev = -1; /* from the maps, not from etcd */
+				((struct fleet_invalid *)h)->kept = true;
+			}
+			continue;
+		}
+		if (n_gone < EBB_MAX_VIPS)
 			gone[n_gone++] = k;
 	}
 	for (int i = 0; i < n_gone; i++) {
@@ -147,6 +192,8 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 		struct ebb_vip_opts o = fv->o;
 		struct ebb_vip cur;
 
+		if (fv->mod_rev < 0)
+			continue; /* held as the maps have it (above) */
 		/* ipip without a given outer source: this host's own device addresses */
 		if (o.fwd == EBB_FWD_IPIP)
 			ebb_device_sources(F.bpffs, &o.encap_src4, o.encap_src6);
@@ -292,8 +339,8 @@ static int apply_state(struct fleet_state *st, int *changes)
 			continue;
 		memcpy(a.a, n.addr, sizeof(a.a));
 		a.family = n.family;
-		if (fleet_node_find(st, &a))
-			continue;
+		if (fleet_node_find(st, &a) || held_node(st, &a))
+			continue; /* wanted, or its key fails the schema: never deleted for that */
 		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
 		if (ebb_node_del(&e, &a, NULL, true, &err))
 			apply_err(&errs, "node del", name, err.msg);
@@ -305,6 +352,119 @@ static int apply_state(struct fleet_state *st, int *changes)
 	ebb_unlock(&e);
 	ebb_close(&e);
 	return errs ? -EIO : 0;
+}
+
+/* ---- keys that fail the schema (doc/fleet.md, "Schema") ---- */
+
+/* Each such key keeps its last good value here: the one in the state read last (F.st, written
+ * only by this thread). Never having seen one, the host leaves the object as its maps have it
+ * (apply_vips, apply_state): nothing is deleted or activated because a value failed to parse. */
+static void keep_last_good(struct fleet_state *st)
+{
+	for (int i = 0; F.have_st && i < st->n_invalid; i++) {
+		struct fleet_invalid *in = &st->invalid[i];
+
+		if (!in->named)
+			continue;
+		if (in->kind == FLEET_KEY_VIP) {
+			struct fleet_vip *v = fleet_vip_find(&F.st, &in->vip);
+
+			if (v && st->n_vips < EBB_MAX_VIPS) {
+				st->vips[st->n_vips++] = *v;
+				in->kept = true;
+			}
+		} else if (in->kind == FLEET_KEY_NODE) {
+			struct fleet_node *n = fleet_node_find(&F.st, &in->addr);
+
+			if (n) { /* room: the invalid key has its slot (fleet_state_parse) */
+				st->nodes[st->n_nodes++] = *n;
+				in->kept = true;
+			}
+		} else if (in->kind == FLEET_KEY_HOST) {
+			struct fleet_hostcfg *h = fleet_host_find(&F.st, in->host);
+
+			if (h) {
+				st->hosts[st->n_hosts++] = *h;
+				in->kept = true;
+			}
+		}
+	}
+}
+
+static const struct fleet_invalid *invalid_find(const struct fleet_state *st, const char *key)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (!strcmp(st->invalid[i].key, key))
+			return &st->invalid[i];
+	return NULL;
+}
+
+/* One event when a key turns invalid (or its reason changes), one when it is valid or gone:
+ * against the state read last, so a key that stays bad is not said again every poll. */
+static void say_invalid(const struct fleet_state *st)
+{
+	for (int i = 0; i < st->n_invalid; i++) {
+		const struct fleet_invalid *in = &st->invalid[i], *was = F.have_st ? invalid_find(&F.st, in->key) : NULL;
+		json_object *ev;
+
+		if (was && !strcmp(was->why, in->why))
+			continue;
+		ev = log_new(LOG_ERROR, "fleet_state_invalid");
+		jstr(ev, "key", in->key);
+		jstr(ev, "error", in->why);
+		jint(ev, "mod_revision", in->mod_rev);
+		jstr(ev, "kept", in->kept ? "its last good value stays applied" :
+			     in->named ? "no good value seen by this host: left as the maps have it" :
+					 "names no object: ignored");
+		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
+		log_emit(ev);
+	}
+	for (int i = 0; F.have_st && i < F.st.n_invalid; i++) {
+		const struct fleet_invalid *was = &F.st.invalid[i];
+		bool back = false;
+		json_object *ev;
+
+		if (invalid_find(st, was->key))
+			continue;
+		if (was->named && was->kind == FLEET_KEY_VIP)
+			back = fleet_vip_find((struct fleet_state *)st, &was->vip) != NULL;
+		else if (was->named && was->kind == FLEET_KEY_NODE)
+			back = fleet_node_find((struct fleet_state *)st, &was->addr) != NULL;
+		else if (was->named && was->kind == FLEET_KEY_HOST)
+			back = fleet_host_find((struct fleet_state *)st, was->host) != NULL;
+		ev = log_new(LOG_INFO, "fleet_state_valid");
+		jstr(ev, "key", was->key);
+		jstr(ev, "detail", back ? "valid again: its value applies" : "the key is gone");
+		log_emit(ev);
+	}
+}
+
+/* [{"key":…,"error":…,"kept":bool}, …] of the state read last; F.mu held. */
+static json_object *invalid_json(void)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; F.have_st && i < F.st.n_invalid; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "key", json_object_new_string(F.st.invalid[i].key));
+		json_object_object_add(o, "error", json_object_new_string(F.st.invalid[i].why));
+		json_object_object_add(o, "kept", json_object_new_boolean(F.st.invalid[i].kept));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+json_object *fleet_state_invalid(void)
+{
+	json_object *arr;
+
+	if (!F.running)
+		return NULL;
+	pthread_mutex_lock(&F.mu);
+	arr = invalid_json();
+	pthread_mutex_unlock(&F.mu);
+	return arr;
 }
 
 static int pins_ino(ino_t *ino)
@@ -355,6 +515,7 @@ static char *report_json(bool *announcing, bool with_pps)
 			json_object_object_add(r, "routes_error", json_object_new_string(F.routes_err));
 	}
 	json_object_object_add(r, "vip_pps", json_object_new_double(with_pps ? (long long)(F.vip_pps * 10) / 10.0 : 0));
+	json_object_object_add(r, "state_invalid", invalid_json());
 	fl = F.flows ? json_tokener_parse(F.flows) : NULL;
 	json_object_object_add(r, "flows", fl ? fl : json_object_new_object());
 	*announcing = F.announcing;
@@ -475,6 +636,7 @@ static void *thread_main(void *arg)
 			said_down = false;
 		}
 		fleet_state_parse(&r, F.cfg.name, &st);
+		keep_last_good(&st);
 		live = json_object_new_object();
 		last = json_object_new_object();
 		{
@@ -526,6 +688,7 @@ static void *thread_main(void *arg)
 				apply_retry = now + (ret == -EAGAIN ? POLL_NS : NS_PER_S);
 			}
 		}
+		say_invalid(&st);
 		pthread_mutex_lock(&F.mu);
 		F.etcd_ok = F.ever_ok = true;
 		F.seen_rev = st.rev;
@@ -1089,6 +1252,20 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	else if (to != EBB_NODE_DOWN)
 		fn->drain_timeout_s = 0;
 	nj = fleet_node_json(fn);
+	{
+		/* the leader writes only what every host will accept (the writers' one check) */
+		const char *val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		char bad[FLEET_WHY_MAX];
+
+		if (fleet_key_check(F.cfg.name, nodekey, val, bad, sizeof(bad))) {
+			log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
+				ebb_state_name(to), nodekey, val, bad);
+			json_object_put(nj);
+			fleet_state_free(&one);
+			etcd_range_free(&r);
+			return -EINVAL;
+		}
+	}
 	cmp = json_object_new_array();
 	ops = json_object_new_array();
 	/* fenced: only while this host holds the leader key, and the node is as read */
@@ -1140,6 +1317,7 @@ void fleet_status_json(json_object *o)
 	jint(o, "applied_revision", F.applied_rev);
 	jint(o, "seen_revision", F.seen_rev);
 	jbool(o, "announcing", F.announcing);
+	json_object_object_add(o, "state_invalid", invalid_json());
 	pthread_mutex_unlock(&F.mu);
 }
 

@@ -335,6 +335,24 @@ void metrics_render(const struct agent *a, __u64 now)
 	fprintf(f, "ebb_agent_health_check_failures_total %llu\n", (unsigned long long)a->check_failures);
 	help(f, "ebb_agent_state_open", "gauge", "1 while ebbd has the pinned maps open");
 	fprintf(f, "ebb_agent_state_open %d\n", a->open);
+	{
+		json_object *inv = fleet_state_invalid(), *x;
+
+		if (inv) {
+			help(f, "ebb_fleet_state_invalid_keys", "gauge",
+			     "Keys of the fleet's desired state that fail the schema (each keeps its last good value here)");
+			fprintf(f, "ebb_fleet_state_invalid_keys %zu\n", json_object_array_length(inv));
+			help(f, "ebb_fleet_state_invalid", "gauge", "1 per key of the desired state that fails the schema");
+			for (size_t i = 0; i < json_object_array_length(inv); i++) {
+				json_object *o = json_object_array_get_idx(inv, i);
+
+				fprintf(f, "ebb_fleet_state_invalid{");
+				label(f, "key", json_object_object_get_ex(o, "key", &x) ? json_object_get_string(x) : "");
+				fprintf(f, "} 1\n");
+			}
+			json_object_put(inv);
+		}
+	}
 	fclose(f);
 
 	pthread_mutex_lock(&page_lock);

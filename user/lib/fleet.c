@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The fleet's desired state in etcd and the marker ebbd pins next to the maps (see fleet.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,54 +171,225 @@ void fleet_marker_remove(const char *bpffs)
 	unlink(path);
 }
 
-static const char *jget_str(json_object *o, const char *k)
+/* ---- the schema of the desired state (doc/fleet.md, "Schema") ---- */
+
+#define TIMEOUT_MAX_S (86400 * 7) /* as ebbctl's own limit on every timeout */
+
+static int whyf(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int whyf(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* One JSON object, the whole value, nothing after it (strict: a cut value never half-parses). */
+static json_object *parse_object(const char *val, char *why, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	size_t n = strlen(val);
+	json_object *o;
+
+	if (!tok) {
+		whyf(why, len, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* the terminating NUL included: it ends a top-level number or literal */
+	o = json_tokener_parse_ex(tok, val, (int)n + 1);
+	if (!o) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		if (!n)
+			whyf(why, len, "empty value, not a JSON object");
+		else if (e == json_tokener_success)
+			whyf(why, len, "null, not a JSON object");
+		else if (e == json_tokener_error_parse_eof || e == json_tokener_continue)
+			whyf(why, len, "truncated JSON: the value ends after %zu bytes, inside the document", n);
+		else
+			whyf(why, len, "not JSON: %s at byte %zu", json_tokener_error_desc(e),
+			     json_tokener_get_parse_end(tok));
+	} else if (!json_object_is_type(o, json_type_object)) {
+		whyf(why, len, "a JSON %s, not a JSON object", json_type_to_name(json_object_get_type(o)));
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static const char *type_name(json_object *v)
+{
+	return v ? json_type_to_name(json_object_get_type(v)) : "null";
+}
+
+/* Every field of o is one of names (NULL-terminated). */
+static int known_fields(json_object *o, const char *const *names, char *why, size_t len)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		bool known = false;
+
+		(void)v;
+		for (int i = 0; names[i] && !known; i++)
+			known = !strcmp(k, names[i]);
+		if (!known)
+			return whyf(why, len, "unknown field \"%.64s\"", k);
+	}
+	return 0;
+}
+
+/* An integer field in lo..hi; dflt when absent and !required. */
+static int get_uint(json_object *o, const char *k, bool required, long long lo, long long hi, __u32 dflt,
+		    __u32 *out, char *why, size_t len)
+{
+	json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(o, k, &v)) {
+		if (required)
+			return whyf(why, len, "missing \"%s\"", k);
+		*out = dflt;
+		return 0;
+	}
+	if (!v || !json_object_is_type(v, json_type_int))
+		return whyf(why, len, "\"%s\" must be an integer %lld..%lld, not %s", k, lo, hi, type_name(v));
+	x = json_object_get_int64(v);
+	if (x < lo || x > hi)
+		return whyf(why, len, "\"%s\" is %s%lld, out of range %lld..%lld", k,
+			    x == INT64_MAX ? "at least " : x == INT64_MIN ? "at most " : "", (long long)x, lo, hi);
+	*out = (__u32)x;
+	return 0;
+}
+
+/* A string field; NULL (and 0) when absent and !required. */
+static int get_str(json_object *o, const char *k, bool required, const char **out, char *why, size_t len)
 {
 	json_object *v;
 
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
+	*out = NULL;
+	if (!json_object_object_get_ex(o, k, &v))
+		return required ? whyf(why, len, "missing \"%s\"", k) : 0;
+	if (!v || !json_object_is_type(v, json_type_string))
+		return whyf(why, len, "\"%s\" must be a string, not %s", k, type_name(v));
+	*out = json_object_get_string(v);
+	return 0;
 }
 
-static __u32 jget_u32(json_object *o, const char *k, __u32 dflt)
+/* One of the node states ebb_state_name prints (lower case); "unused" is no state. */
+static int get_state(json_object *o, const char *k, bool required, bool down_ok, __u8 *out, char *why,
+		     size_t len)
 {
+	const char *s, *names = down_ok ? "active, draining, inactive, down" : "active, draining, inactive";
 	json_object *v;
+	int st;
 
-	return json_object_object_get_ex(o, k, &v) ? (__u32)json_object_get_int64(v) : dflt;
+	if (!json_object_object_get_ex(o, k, &v)) {
+		if (required)
+			return whyf(why, len, "missing \"%s\" (%s)", k, names);
+		return 1;
+	}
+	if (!v || !json_object_is_type(v, json_type_string))
+		return whyf(why, len, "\"%s\" must be a string (%s), not %s", k, names, type_name(v));
+	s = json_object_get_string(v);
+	st = ebb_state_parse(s);
+	if (st <= EBB_NODE_UNUSED || (st == EBB_NODE_DOWN && !down_ok))
+		return whyf(why, len, "\"%s\" must be one of %s, not \"%.32s\"", k, names, s);
+	*out = (__u8)st;
+	return 0;
 }
 
-static int parse_vip(const char *name, const char *val, struct fleet_vip *v)
+/* The key's name as the writers print it: one object has one key. */
+static int vip_name(const char *name, const char *where, struct ebb_vip_key *k, char *why, size_t len)
 {
-	json_object *o = json_tokener_parse(val);
-	struct ebb_err err;
+	struct ebb_err err = {};
+	char canon[64];
+
+	if (ebb_parse_vip(name, k, &err))
+		return whyf(why, len, "bad VIP %s: %s", where, err.msg);
+	ebb_fmt_vip(k, canon, sizeof(canon));
+	if (strcmp(canon, name))
+		return whyf(why, len, "VIP \"%.64s\" %s is not written as ebbctl prints it (%s)", name, where, canon);
+	return 0;
+}
+
+static int node_name(const char *name, struct ebb_addr *a, char *why, size_t len)
+{
+	struct ebb_err err = {};
+	char canon[64];
+
+	if (ebb_parse_addr(name, a, &err))
+		return whyf(why, len, "bad node address in the key: %s", err.msg);
+	ebb_fmt_addr(a->a, a->family, canon, sizeof(canon));
+	if (strcmp(canon, name))
+		return whyf(why, len, "node \"%.64s\" in the key is not written as ebbctl prints it (%s)", name, canon);
+	return 0;
+}
+
+static int get_addr(json_object *o, const char *k, __u8 family, struct ebb_addr *a, bool *have, char *why,
+		    size_t len)
+{
+	struct ebb_err err = {};
 	const char *s;
 
-	memset(v, 0, sizeof(*v));
-	if (!o || ebb_parse_vip(name, &v->key, &err)) {
-		json_object_put(o);
+	*have = false;
+	if (get_str(o, k, false, &s, why, len))
 		return -1;
-	}
-	ebb_fmt_vip(&v->key, v->name, sizeof(v->name));
-	s = jget_str(o, "fwd");
-	v->o.fwd = s && !strcmp(s, "ipip") ? EBB_FWD_IPIP : EBB_FWD_DSR;
-	v->o.tcp_idle_s = jget_u32(o, "tcp_idle_s", EBB_DEFAULT_TCP_IDLE_S);
-	v->o.udp_idle_s = jget_u32(o, "udp_idle_s", EBB_DEFAULT_UDP_IDLE_S);
-	v->o.fin_s = jget_u32(o, "fin_s", EBB_DEFAULT_FIN_S);
-	v->o.drain_timeout_s = jget_u32(o, "drain_timeout_s", EBB_DEFAULT_DRAIN_TIMEOUT_S);
-	if ((s = jget_str(o, "encap_src4"))) {
-		struct ebb_addr a;
-
-		if (!ebb_parse_addr(s, &a, &err) && a.family == EBB_FAMILY_V4)
-			v->o.encap_src4 = a.a[0];
-	}
-	if ((s = jget_str(o, "encap_src6"))) {
-		struct ebb_addr a;
-
-		if (!ebb_parse_addr(s, &a, &err) && a.family == EBB_FAMILY_V6)
-			memcpy(v->o.encap_src6, a.a, sizeof(a.a));
-	}
-	json_object_put(o);
+	if (!s)
+		return 0;
+	if (ebb_parse_addr(s, a, &err) || a->family != family)
+		return whyf(why, len, "\"%s\" must be an IPv%d address, not \"%.64s\"", k,
+			    family == EBB_FAMILY_V4 ? 4 : 6, s);
+	*have = true;
 	return 0;
+}
+
+static const char *const vip_fields[] = { "fwd", "tcp_idle_s", "udp_idle_s", "fin_s", "drain_timeout_s",
+					  "encap_src4", "encap_src6", NULL };
+
+int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char *why, size_t len)
+{
+	json_object *o = NULL;
+	struct ebb_addr a;
+	const char *s;
+	bool have;
+	int ret = -1;
+
+	memset(v, 0, sizeof(*v));
+	if (vip_name(name, "in the key", &v->key, why, len))
+		return -1;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	if (!(o = parse_object(val, why, len)) || known_fields(o, vip_fields, why, len) ||
+	    get_str(o, "fwd", true, &s, why, len))
+		goto out;
+	if (!strcmp(s, "dsr")) {
+		v->o.fwd = EBB_FWD_DSR;
+	} else if (!strcmp(s, "ipip")) {
+		v->o.fwd = EBB_FWD_IPIP;
+	} else {
+		whyf(why, len, "\"fwd\" must be \"dsr\" or \"ipip\", not \"%.32s\"", s);
+		goto out;
+	}
+	if (get_uint(o, "tcp_idle_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.tcp_idle_s, why, len) ||
+	    get_uint(o, "udp_idle_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.udp_idle_s, why, len) ||
+	    get_uint(o, "fin_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.fin_s, why, len) ||
+	    get_uint(o, "drain_timeout_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.drain_timeout_s, why, len))
+		goto out;
+	if (get_addr(o, "encap_src4", EBB_FAMILY_V4, &a, &have, why, len))
+		goto out;
+	if (have)
+		v->o.encap_src4 = a.a[0];
+	if (get_addr(o, "encap_src6", EBB_FAMILY_V6, &a, &have, why, len))
+		goto out;
+	if (have)
+		memcpy(v->o.encap_src6, a.a, sizeof(a.a));
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
 }
 
 json_object *fleet_vip_json(const struct fleet_vip *v)
@@ -241,41 +413,117 @@ json_object *fleet_vip_json(const struct fleet_vip *v)
 	return o;
 }
 
-static int parse_node(const char *name, const char *val, struct fleet_node *n)
+static const char *const node_fields[] = { "state", "since", "drain_timeout_s", "before_down", "mac",
+					   "weights", NULL };
+
+int fleet_node_check(const char *name, const char *val, struct fleet_node *n, char *why, size_t len)
 {
-	json_object *o = json_tokener_parse(val), *w;
-	struct ebb_err err;
+	json_object *o = NULL, *w;
+	struct ebb_err err = {};
 	const char *s;
-	int st;
+	int ret = -1, r;
 
 	memset(n, 0, sizeof(*n));
-	if (!o || ebb_parse_addr(name, &n->addr, &err)) {
-		json_object_put(o);
+	if (node_name(name, &n->addr, why, len))
 		return -1;
-	}
-	ebb_fmt_addr(n->addr.a, n->addr.family, n->name, sizeof(n->name));
-	st = ebb_state_parse((s = jget_str(o, "state")) ? s : "active");
-	n->state = st > 0 ? st : EBB_NODE_ACTIVE;
-	st = ebb_state_parse((s = jget_str(o, "before_down")) ? s : "active");
-	n->before_down = st > 0 ? st : EBB_NODE_ACTIVE;
-	if ((s = jget_str(o, "mac")) && !ebb_parse_mac(s, n->mac, &err))
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	if (!(o = parse_object(val, why, len)) || known_fields(o, node_fields, why, len) ||
+	    get_state(o, "state", true, true, &n->state, why, len) < 0)
+		goto out;
+	/* where a down node returns to: needed when it is down, checked whenever given */
+	r = get_state(o, "before_down", n->state == EBB_NODE_DOWN, false, &n->before_down, why, len);
+	if (r < 0)
+		goto out;
+	if (r > 0)
+		n->before_down = 0;
+	if (get_str(o, "mac", false, &s, why, len))
+		goto out;
+	if (s) {
+		if (ebb_parse_mac(s, n->mac, &err)) {
+			whyf(why, len, "\"mac\" must be a MAC address, not \"%.32s\"", s);
+			goto out;
+		}
 		n->have_mac = true;
-	n->drain_timeout_s = jget_u32(o, "drain_timeout_s", 0);
-	if (json_object_object_get_ex(o, "since", &w))
+	}
+	if (get_uint(o, "drain_timeout_s", false, 0, TIMEOUT_MAX_S, 0, &n->drain_timeout_s, why, len))
+		goto out;
+	if (json_object_object_get_ex(o, "since", &w)) {
+		if (!w || !(json_object_is_type(w, json_type_int) || json_object_is_type(w, json_type_double))) {
+			whyf(why, len, "\"since\" must be a number (UNIX seconds), not %s", type_name(w));
+			goto out;
+		}
 		n->since = json_object_get_double(w);
-	if (json_object_object_get_ex(o, "weights", &w) && json_object_is_type(w, json_type_object)) {
-		json_object_object_foreach(w, vk, wv)
-		{
-			if (n->n_w >= EBB_MAX_VIPS || ebb_parse_vip(vk, &n->w[n->n_w].vip, &err))
-				continue;
-			n->w[n->n_w].weight = (__u32)json_object_get_int64(wv);
-			if (n->w[n->n_w].weight < 1 || n->w[n->n_w].weight > EBB_MAX_WEIGHT)
-				n->w[n->n_w].weight = EBB_DEFAULT_WEIGHT;
-			n->n_w++;
+		if (!(n->since >= 0 && n->since < 1e11)) {
+			whyf(why, len, "\"since\" must be UNIX seconds >= 0, not %g", n->since);
+			goto out;
 		}
 	}
+	if (!json_object_object_get_ex(o, "weights", &w)) {
+		whyf(why, len, "missing \"weights\"");
+		goto out;
+	}
+	if (!w || !json_object_is_type(w, json_type_object)) {
+		whyf(why, len, "\"weights\" must be an object {\"VIP\": weight}, not %s", type_name(w));
+		goto out;
+	}
+	{
+		json_object_object_foreach(w, vk, wv)
+		{
+			int64_t x;
+
+			if (n->n_w >= EBB_MAX_VIPS) {
+				whyf(why, len, "\"weights\" names more than %d VIPs", EBB_MAX_VIPS);
+				goto out;
+			}
+			if (vip_name(vk, "in \"weights\"", &n->w[n->n_w].vip, why, len))
+				goto out;
+			for (int i = 0; i < n->n_w; i++)
+				if (!memcmp(&n->w[i].vip, &n->w[n->n_w].vip, sizeof(n->w[i].vip))) {
+					whyf(why, len, "\"weights\" names %.64s twice", vk);
+					goto out;
+				}
+			if (!wv || !json_object_is_type(wv, json_type_int)) {
+				whyf(why, len, "weight of %.64s must be an integer 1..%d, not %s", vk, EBB_MAX_WEIGHT,
+				     type_name(wv));
+				goto out;
+			}
+			x = json_object_get_int64(wv);
+			if (x < 1 || x > EBB_MAX_WEIGHT) {
+				whyf(why, len, "weight of %.64s is %lld, out of range 1..%d", vk, (long long)x,
+				     EBB_MAX_WEIGHT);
+				goto out;
+			}
+			n->w[n->n_w++].weight = (__u32)x;
+		}
+	}
+	ret = 0;
+out:
 	json_object_put(o);
-	return 0;
+	return ret;
+}
+
+static const char *const host_fields[] = { "drain", NULL };
+
+int fleet_host_check(const char *name, const char *val, struct fleet_hostcfg *h, char *why, size_t len)
+{
+	json_object *o, *d;
+	int ret = -1;
+
+	memset(h, 0, sizeof(*h));
+	if (!fleet_name_ok(name))
+		return whyf(why, len, "bad host name in the key: 1..63 letters, digits, '-', '_' or '.'");
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	if (!(o = parse_object(val, why, len)) || known_fields(o, host_fields, why, len))
+		goto out;
+	if (!json_object_object_get_ex(o, "drain", &d))
+		whyf(why, len, "missing \"drain\"");
+	else if (!d || !json_object_is_type(d, json_type_boolean))
+		whyf(why, len, "\"drain\" must be true or false, not %s", type_name(d));
+	else
+		h->drain = json_object_get_boolean(d), ret = 0;
+out:
+	json_object_put(o);
+	return ret;
 }
 
 json_object *fleet_node_json(const struct fleet_node *n)
@@ -299,46 +547,130 @@ json_object *fleet_node_json(const struct fleet_node *n)
 	return o;
 }
 
+/* Which kind of key of /ebb/F/state/ this is, and its name (after the kind's prefix). */
+static enum fleet_kind key_kind(const char *fleet, const char *key, const char **name, bool *serial)
+{
+	static const struct {
+		const char *rest;
+		enum fleet_kind kind;
+	} kinds[] = { { "state/vips/", FLEET_KEY_VIP }, { "state/nodes/", FLEET_KEY_NODE },
+		      { "state/hosts/", FLEET_KEY_HOST } };
+	char p[160];
+
+	*serial = false;
+	*name = NULL;
+	fleet_key(p, sizeof(p), fleet, "state/serial");
+	if (!strcmp(key, p)) {
+		*serial = true;
+		return FLEET_KEY_OTHER;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		fleet_key(p, sizeof(p), fleet, kinds[i].rest);
+		if (!strncmp(key, p, strlen(p))) {
+			*name = key + strlen(p);
+			return kinds[i].kind;
+		}
+	}
+	return FLEET_KEY_OTHER;
+}
+
+int fleet_key_check(const char *fleet, const char *key, const char *val, char *why, size_t len)
+{
+	struct fleet_node *n;
+	struct fleet_vip v;
+	struct fleet_hostcfg h;
+	const char *name;
+	bool serial;
+	int ret;
+
+	switch (key_kind(fleet, key, &name, &serial)) {
+	case FLEET_KEY_VIP:
+		return fleet_vip_check(name, val, &v, why, len);
+	case FLEET_KEY_NODE:
+		if (!(n = malloc(sizeof(*n))))
+			return whyf(why, len, "out of memory");
+		ret = fleet_node_check(name, val, n, why, len);
+		free(n);
+		return ret;
+	case FLEET_KEY_HOST:
+		return fleet_host_check(name, val, &h, why, len);
+	default:
+		return serial ? 0 : whyf(why, len, "not a key of the desired state (state/serial, state/vips/VIP, state/nodes/ADDR, state/hosts/HOST)");
+	}
+}
+
+static void add_invalid(struct fleet_state *s, const struct etcd_kv *kv, enum fleet_kind kind, const char *name,
+			const char *why)
+{
+	struct fleet_invalid *in = &s->invalid[s->n_invalid++];
+	char ignore[FLEET_WHY_MAX];
+
+	memset(in, 0, sizeof(*in));
+	snprintf(in->key, sizeof(in->key), "%s", kv->key);
+	snprintf(in->why, sizeof(in->why), "%s", why);
+	in->kind = kind;
+	in->mod_rev = kv->mod_rev;
+	/* a key whose name still names an object holds that object where it is */
+	if (kind == FLEET_KEY_VIP)
+		in->named = !vip_name(name, "in the key", &in->vip, ignore, sizeof(ignore));
+	else if (kind == FLEET_KEY_NODE)
+		in->named = !node_name(name, &in->addr, ignore, sizeof(ignore));
+	else if (kind == FLEET_KEY_HOST && (in->named = fleet_name_ok(name)))
+		snprintf(in->host, sizeof(in->host), "%s", name);
+}
+
 int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct fleet_state *s)
 {
-	char pv[128], pn[128], ph[128], serial[128];
+	char state[128], why[FLEET_WHY_MAX];
 
 	memset(s, 0, sizeof(*s));
 	s->store_rev = r->revision;
-	fleet_key(pv, sizeof(pv), fleet, "state/vips/");
-	fleet_key(pn, sizeof(pn), fleet, "state/nodes/");
-	fleet_key(ph, sizeof(ph), fleet, "state/hosts/");
-	fleet_key(serial, sizeof(serial), fleet, "state/serial");
+	fleet_key(state, sizeof(state), fleet, "state/");
 	s->nodes = calloc(r->n + 1, sizeof(*s->nodes));
 	s->hosts = calloc(r->n + 1, sizeof(*s->hosts));
-	if (!s->nodes || !s->hosts)
+	s->invalid = calloc(r->n + 1, sizeof(*s->invalid));
+	if (!s->nodes || !s->hosts || !s->invalid)
 		return -1;
 	for (int i = 0; i < r->n; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];
+		const char *name;
+		bool serial;
+		enum fleet_kind kind;
+		int bad = 0;
 
-		if (!strcmp(kv->key, serial)) {
+		if (strncmp(kv->key, state, strlen(state)))
+			continue; /* the leader, the hosts' reports: not the desired state */
+		kind = key_kind(fleet, kv->key, &name, &serial);
+		if (serial) {
 			s->rev = kv->mod_rev;
-		} else if (!strncmp(kv->key, pv, strlen(pv))) {
-			if (s->n_vips < EBB_MAX_VIPS &&
-			    !parse_vip(kv->key + strlen(pv), kv->value, &s->vips[s->n_vips])) {
+			continue;
+		}
+		switch (kind) {
+		case FLEET_KEY_VIP:
+			if (s->n_vips >= EBB_MAX_VIPS) {
+				bad = whyf(why, sizeof(why), "more than %d VIPs in the state", EBB_MAX_VIPS);
+			} else if (!(bad = fleet_vip_check(name, kv->value, &s->vips[s->n_vips], why, sizeof(why)))) {
 				s->vips[s->n_vips].mod_rev = kv->mod_rev;
 				s->n_vips++;
 			}
-		} else if (!strncmp(kv->key, pn, strlen(pn))) {
-			if (!parse_node(kv->key + strlen(pn), kv->value, &s->nodes[s->n_nodes])) {
+			break;
+		case FLEET_KEY_NODE:
+			if (!(bad = fleet_node_check(name, kv->value, &s->nodes[s->n_nodes], why, sizeof(why)))) {
 				s->nodes[s->n_nodes].mod_rev = kv->mod_rev;
 				s->n_nodes++;
 			}
-		} else if (!strncmp(kv->key, ph, strlen(ph))) {
-			json_object *o = json_tokener_parse(kv->value), *d;
-			struct fleet_hostcfg *h = &s->hosts[s->n_hosts];
-
-			snprintf(h->name, sizeof(h->name), "%s", kv->key + strlen(ph));
-			h->drain = o && json_object_object_get_ex(o, "drain", &d) && json_object_get_boolean(d);
-			h->mod_rev = kv->mod_rev;
-			s->n_hosts++;
-			json_object_put(o);
+			break;
+		case FLEET_KEY_HOST:
+			if (!(bad = fleet_host_check(name, kv->value, &s->hosts[s->n_hosts], why, sizeof(why)))) {
+				s->hosts[s->n_hosts].mod_rev = kv->mod_rev;
+				s->n_hosts++;
+			}
+			break;
+		default:
+			bad = fleet_key_check(fleet, kv->key, kv->value, why, sizeof(why));
 		}
+		if (bad)
+			add_invalid(s, kv, kind, name ? name : "", why);
 	}
 	return 0;
 }
@@ -362,6 +694,7 @@ void fleet_state_free(struct fleet_state *s)
 {
 	free(s->nodes);
 	free(s->hosts);
+	free(s->invalid);
 	memset(s, 0, sizeof(*s));
 }
 

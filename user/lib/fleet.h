@@ -64,13 +64,36 @@ struct fleet_hostcfg {
 	int64_t mod_rev;
 };
 
+enum fleet_kind { FLEET_KEY_OTHER, FLEET_KEY_VIP, FLEET_KEY_NODE, FLEET_KEY_HOST };
+
+#define FLEET_KEY_MAX 256
+#define FLEET_WHY_MAX 192
+
+/*
+ * A key of the desired state that failed its schema (doc/fleet.md, "Schema"). When its name
+ * parses (named), it still names its object: a host keeps that object's last good value, or,
+ * never having seen one, leaves the object as the maps have it. Never deleted, never defaulted.
+ */
+struct fleet_invalid {
+	char key[FLEET_KEY_MAX]; /* the whole etcd key, cut at FLEET_KEY_MAX - 1 */
+	char why[FLEET_WHY_MAX];
+	enum fleet_kind kind;
+	bool named;
+	struct ebb_vip_key vip; /* kind VIP and named */
+	struct ebb_addr addr; /* kind NODE and named */
+	char host[FLEET_NAME_MAX]; /* kind HOST and named */
+	int64_t mod_rev;
+	bool kept; /* ebbd: its last good value stands in for it */
+};
+
 struct fleet_state {
 	int64_t rev; /* mod_revision of the serial key: 0 while nothing was ever written */
 	int64_t store_rev; /* the store's revision when read */
-	int n_vips, n_nodes, n_hosts;
+	int n_vips, n_nodes, n_hosts, n_invalid;
 	struct fleet_vip vips[EBB_MAX_VIPS];
 	struct fleet_node *nodes; /* n_nodes of them */
 	struct fleet_hostcfg *hosts;
+	struct fleet_invalid *invalid; /* keys that failed the schema: left out of the above */
 };
 
 /* The marker ebbd leaves next to the pins. */
@@ -101,7 +124,21 @@ bool fleet_name_ok(const char *s);
 /* Reads the whole desired state (one range over /ebb/F/state/). */
 int fleet_state_read(struct etcd *c, const char *fleet, struct fleet_state *s);
 void fleet_state_free(struct fleet_state *s);
+/* Whole state from one range over /ebb/F/state/. Every key goes through its kind's check
+ * below; a key that fails is left out of vips/nodes/hosts and listed in invalid. */
 int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct fleet_state *s);
+
+/*
+ * The schema of each key kind (doc/fleet.md, "Schema"): the one check both writers (ebbctl,
+ * ebbd's leader) run on what they are about to put and every host runs on what it reads.
+ * name: the key's last part (VIP, node address, host name); val: the value as stored.
+ * 0 and *out filled when valid; -1 and why (one line) when not.
+ */
+int fleet_vip_check(const char *name, const char *val, struct fleet_vip *out, char *why, size_t len);
+int fleet_node_check(const char *name, const char *val, struct fleet_node *out, char *why, size_t len);
+int fleet_host_check(const char *name, const char *val, struct fleet_hostcfg *out, char *why, size_t len);
+/* Any key under /ebb/F/state/, by its kind (the serial key is free-form): 0 valid, -1 + why. */
+int fleet_key_check(const char *fleet, const char *key, const char *val, char *why, size_t len);
 
 json_object *fleet_vip_json(const struct fleet_vip *v);
 json_object *fleet_node_json(const struct fleet_node *n);
