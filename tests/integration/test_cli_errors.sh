@@ -313,5 +313,37 @@ else
 	fail "vip add fwd ipip encap-src $OWN4 (this host's own address) is accepted" "$TMP/err"
 fi
 
+# On a fleet host ebbctl writes etcd, not the maps: the writing host's own addresses are
+# checked before that. A fleet marker of our own (etcd on this namespace's loopback: the
+# check comes first, so nothing is ever sent) in a directory under DIR, removed with it.
+FDIR=$DIR/fleet-host
+make_marker() {
+	mkdir -p "$FDIR" &&
+		bpftool map create "$FDIR/fleet" type array key 4 value 2048 entries 1 name ebb_fleet &&
+		python3 -c '
+import json
+v = json.dumps({"fleet": "t", "host": "h", "etcd": ["http://127.0.0.1:9"], "lease_ttl": 5}).encode()
+print("key 0 0 0 0 value hex " + " ".join("%02x" % b for b in v.ljust(2048, b"\0")))' >"$TMP/marker" ||
+		return 1
+	# shellcheck disable=SC2046  # the words of the update, one per byte
+	bpftool map update pinned "$FDIR/fleet" $(cat "$TMP/marker")
+}
+if make_marker; then
+	for args in "vip add $OWN4:80/tcp|cannot be a VIP" "node add $OWN4 vip $VIP4|cannot be a node" \
+		"vip add 203.0.113.11:80/tcp fwd ipip encap-src 192.0.2.99|encap-src 192.0.2.99 is not an address of this host" \
+		"vip add 203.0.113.11:80/tcp fwd ipip encap-src 203.0.113.11|encap-src 203.0.113.11 is a VIP address"; do
+		# shellcheck disable=SC2086  # the command's words
+		ctl_raw --bpffs "$FDIR" ${args%%|*} >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ "$rc" -ne 0 ] && grep -q "^Error: .*${args#*|}" "$TMP/err" && ! grep -q etcd "$TMP/err"; then
+			pass "fleet host: ${args%%|*}: refused before etcd: $(head -1 "$TMP/err")"
+		else
+			fail "fleet host: ${args%%|*}: refused before etcd (exit $rc)" "$TMP/err"
+		fi
+	done
+else
+	fail "a fleet marker for the fleet-host checks" "$TMP/marker"
+fi
+
 echo "# cli_errors: $FAILED failed"
 [ "$FAILED" -eq 0 ]
