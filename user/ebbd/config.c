@@ -678,10 +678,14 @@ int config_check_host(const char *path, const struct config *c, bool checking)
 	/* Port 0 first: whether the address is this host's, whatever holds the port. A bind
 	 * sends nothing, so a foreign address in the file never becomes traffic. */
 	err = try_bind(&ss, sl, 0);
-	if (err) {
+	if (err && c->metrics_line) {
 		fprintf(stderr, "Error: %s:%d: 'metrics': cannot serve metrics on %s: %s%s\n", path,
 			c->metrics_line, c->metrics, strerror(err),
 			err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
+		return -1;
+	} else if (err) { /* the default: no line to name */
+		fprintf(stderr, "Error: %s: cannot serve metrics on %s (the default; set 'metrics', \"\" for none): %s\n",
+			path, c->metrics, strerror(err));
 		return -1;
 	}
 	if (!checking)
@@ -689,8 +693,8 @@ int config_check_host(const char *path, const struct config *c, bool checking)
 	err = try_bind(&ss, sl, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
 							      ((struct sockaddr_in *)&ss)->sin_port));
 	if (err)
-		fprintf(stderr, "Warning: %s:%d: 'metrics': %s cannot be bound now: %s%s\n", path,
-			c->metrics_line, c->metrics, strerror(err),
+		fprintf(stderr, "Warning: %s:%d: 'metrics': %s%s cannot be bound now: %s%s\n", path,
+			c->metrics_line, c->metrics, c->metrics_line ? "" : " (the default)", strerror(err),
 			err == EADDRINUSE ? " (a running ebbd holds its own; anything else makes start fail)" : "");
 	return 0;
 }
