@@ -47,6 +47,15 @@ int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 /* Refuses what cannot be a VIP, node or tunnel source: unspecified, loopback, broadcast,
  * multicast, reserved, IPv4-mapped IPv6. `what` starts the message ("node", "VIP"...). */
 int ebb_check_unicast(const struct ebb_addr *a, const char *what, struct ebb_err *err);
+/* 1 if `a` is configured on an interface of this network namespace (its name in dev), 0 if
+ * not, -errno if the interfaces cannot be read. */
+int ebb_addr_local(const struct ebb_addr *a, char *dev, size_t len);
+/* Refuses this host's own address as `what` ("a VIP", "a node"), saying `why`. A failure to
+ * read the interfaces refuses nothing: the check guards against a mistake, not an attack. */
+#define EBB_VIP_LOCAL_WHY "ebb would take the traffic to this port from the host's own services"
+#define EBB_NODE_LOCAL_WHY "ebb would send the VIP's packets back to the balancer"
+int ebb_check_not_local(const struct ebb_addr *a, const char *what, const char *why,
+			struct ebb_err *err);
 const char *ebb_fmt_addr(const __be32 *a, __u8 family, char *buf, size_t len);
 const char *ebb_fmt_vip(const struct ebb_vip_key *key, char *buf, size_t len);
 const char *ebb_fmt_mac(const __u8 mac[6], char *buf, size_t len);
@@ -118,6 +127,10 @@ struct ebb_vip_opts {
 	__be32 encap_src4, encap_src6[4]; /* ipip outer sources; zero = none of that family */
 };
 
+/* Refuses `src` as an ipip outer source of VIP `key`: a VIP's address (this one's, or with `e`
+ * any VIP's), and with need_local one that is not this host's own (ebb_addr_local). */
+int ebb_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_addr *src,
+			bool need_local, struct ebb_err *err);
 int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
 		struct ebb_err *err);
 int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct ebb_err *err);

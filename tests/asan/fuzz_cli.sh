@@ -22,10 +22,11 @@ CTL=$SAN/ebbctl
 cc -O2 "$ROOT/tests/asan/mapsum.c" -lbpf -o "$TMP/mapsum" || exit 1
 ip netns add "$NS" && nsenter --net="/run/netns/$NS" -- sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 	net.ipv6.conf.default.disable_ipv6=1 && ip -n "$NS" link add v0 type veth peer name v1 &&
-	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up || exit 1
+	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up &&
+	ip -n "$NS" addr add 192.0.2.50/24 dev v0 || exit 1 # encap-src must be this host's own
 ctl() { timeout 20 nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" "$@"; }
 { ctl prog attach dev v0 mode generic && ctl vip add 203.0.113.10:80/tcp && ctl vip add '[2001:db8::10]:443/udp' &&
-	ctl vip add 203.0.113.20:0/tcp fwd ipip encap-src 198.51.100.2 &&
+	ctl vip add 203.0.113.20:0/tcp fwd ipip encap-src 192.0.2.50 &&
 	ctl node add 198.51.100.1 vip 203.0.113.10:80/tcp mac 02:00:00:00:00:01 &&
 	ctl node add 198.51.100.2 vip 203.0.113.10:80/tcp mac 02:00:00:00:00:02 weight 200 &&
 	ctl node add 2001:db8::1 vip '[2001:db8::10]:443/udp' mac 02:00:00:00:00:06 &&

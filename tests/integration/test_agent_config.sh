@@ -80,6 +80,38 @@ C
 refused metrics-port 1 "'metrics' must be" <<'C'
 metrics = "127.0.0.1:0";
 C
+# An address this host does not have: start could not listen there, so --check refuses it too
+# (found by a bind to port 0, which sends nothing: 8.8.8.8 is only a string here).
+refused metrics-not-local 3 "'metrics': cannot serve metrics on 8.8.8.8:9477: Cannot assign requested address (not an address of this host)" <<'C'
+interval = 1;
+# a public resolver's address, by mistake
+metrics = "8.8.8.8:9477";
+C
+refused metrics-not-local6 1 "cannot serve metrics on \\[2001:db8::77\\]:9477: .*not an address of this host" <<'C'
+metrics = "[2001:db8::77]:9477";
+C
+for m in 127.0.0.1:9477 0.0.0.0:19477; do
+	printf 'metrics = "%s";\n' "$m" >"$TMP/local.conf"
+	out=$("$EBBD" --check "$TMP/local.conf" 2>&1)
+	if [ $? -eq 0 ] && echo "$out" | grep -q ": OK"; then ok "--check passes metrics on a local address ($m): $(echo "$out" | sed "s|$TMP/||g" | tr '\n' ' ')"
+	else not_ok "--check with metrics = \"$m\": $out"; fi
+done
+# A port held now (by a running ebbd, most often) is a warning, not a refusal: --check is run
+# beside the daemon it is about to replace. A listener of ours holds one (it says when it does).
+exec {lst}< <(exec python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); time.sleep(60)')
+lst_pid=$!
+read -r -t 20 held <&$lst
+printf 'metrics = "127.0.0.1:%s";\n' "$held" >"$TMP/held.conf"
+out=$("$EBBD" --check "$TMP/held.conf" 2>&1)
+rc=$?
+kill "$lst_pid" 2>/dev/null
+exec {lst}<&-
+if [ $rc -eq 0 ] && echo "$out" | grep -q "^Warning: $TMP/held.conf:1: 'metrics': 127.0.0.1:$held cannot be bound now: Address already in use" &&
+	echo "$out" | grep -q ": OK"; then
+	ok "a metrics port held by another process warns, exit 0: $(echo "$out" | head -1 | sed "s|$TMP/||")"
+else not_ok "metrics port in use (port ${held:-none}): exit $rc, $out"; fi
 refused timeout-20-digits 2 "'hook-timeout' must be between 0.1 and 86400, not 99999999999999999999 (out of range)" <<'C'
 interval = 1;
 hook-timeout = 99999999999999999999;
@@ -134,12 +166,12 @@ err=$(timeout 10 "$EBBD" --config "$TMP/m.conf" --bpffs "$TMP/none" 2>&1)
 if [ $? -eq 1 ] && echo "$err" | grep -q "^Error: $TMP/m.conf:2: 'metrics' must be"; then
 	ok "--config refuses the bad metrics address as --check does, naming line 2"
 else not_ok "--config with a bad metrics address: $err"; fi
-# An address this host does not have: said so, not "in use?".
+# An address this host does not have: said so, not "in use?", with its line as --check says it.
 printf 'metrics = "192.0.2.77:9477";\n' >"$TMP/m2.conf"
 err=$(timeout 10 "$EBBD" --config "$TMP/m2.conf" --bpffs "$TMP/none" 2>&1)
-if [ $? -eq 1 ] && echo "$err" | grep -q "Cannot assign requested address (not an address of this host)" &&
+if [ $? -eq 1 ] && echo "$err" | grep -q "^Error: $TMP/m2.conf:1: .*Cannot assign requested address (not an address of this host)" &&
 	! echo "$err" | grep -q "in use"; then
-	ok "a metrics address not on this host is named as such: $(echo "$err" | grep -o '"msg":"[^"]*"')"
+	ok "a metrics address not on this host is named as such: $(echo "$err" | sed "s|$TMP/||")"
 else not_ok "metrics on a foreign address: $err"; fi
 
 err=$("$EBBD" --check "$TMP/missing.conf" 2>&1)

@@ -26,6 +26,8 @@ NOVIP=203.0.113.99:80/tcp NONODE=198.51.100.77
 . "$(dirname "$0")/lib_cli.sh"
 cli_setup
 
+json_src4() { python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["encap_src4"])'; }
+
 # --- objects, commands, options ----------------------------------------------------------------
 
 bad "unknown object" "unknown" bogus show
@@ -118,6 +120,27 @@ bad "vip add: a second IPv4 encap-src" "second IPv4 encap-src" vip add 203.0.113
 bad "vip add: a second IPv6 encap-src" "second IPv6 encap-src" vip add 203.0.113.11:80/tcp fwd ipip encap-src 2001:db8::2 encap-src 2001:db8::3
 bad "vip add: encap-src 0.0.0.0" "unspecified" vip add 203.0.113.11:80/tcp fwd ipip encap-src 0.0.0.0
 bad "vip add: encap-src multicast" "multicast" vip add 203.0.113.11:80/tcp fwd ipip encap-src ff02::2
+# This host's own address (one on the attached device, as on a real LB): ebb would take the
+# host's own traffic for a VIP, and send a node's to itself. An address add sends nothing here
+# (IPv6 is off in the namespace, no gratuitous ARP), so no counter moves.
+OWN4=192.0.2.50
+if ip -n "$NS" addr add "$OWN4/24" dev v0 2>"$TMP/err"; then
+	bad "vip add: this host's own address as VIP" "$OWN4 is this host's own address \\(dev v0\\).*VIP" \
+		vip add "$OWN4:80/tcp"
+	bad_json "vip add: this host's own address as VIP" vip add "$OWN4:443/udp"
+	bad "node add: this host's own address as node" "$OWN4 is this host's own address \\(dev v0\\).*node" \
+		node add "$OWN4" vip "$VIP4" mac 02:00:00:00:00:09
+	bad "vip add: this VIP's own address as encap-src" "encap-src 203.0.113.11 is a VIP address" \
+		vip add 203.0.113.11:80/tcp fwd ipip encap-src 203.0.113.11
+	bad "vip add: another VIP's address as encap-src" "encap-src 203.0.113.10 is a VIP address" \
+		vip add 203.0.113.11:80/tcp fwd ipip encap-src 203.0.113.10
+	bad "vip add: encap-src not an address of this host" "encap-src 192.0.2.99 is not an address of this host" \
+		vip add 203.0.113.11:80/tcp fwd ipip encap-src 192.0.2.99
+	bad "vip add: a node's address as encap-src" "encap-src $N1 is not an address of this host" \
+		vip add 203.0.113.11:80/tcp fwd ipip encap-src "$N1"
+else
+	fail "add $OWN4 to v0 for the own-address checks" "$TMP/err"
+fi
 bad "vip del: missing VIP" "missing" vip del
 bad "vip del: unknown VIP" "no VIP" vip del "$NOVIP"
 bad "vip del: bad VIP" "invalid" vip del 203.0.113.10:80/icmp
@@ -279,6 +302,47 @@ if cmp -s "$TMP/snap.full" "$TMP/now"; then
 else
 	diff "$TMP/snap.full" "$TMP/now" | head -20 >"$TMP/diff"
 	fail "at the end every map, ring table and attachment is as after setup" "$TMP/diff"
+fi
+
+# What the own-address checks must let through (after the end check: it changes the state):
+# an ipip VIP whose encap-src is this host's own address.
+if ctl vip add 203.0.113.11:80/tcp fwd ipip encap-src "$OWN4" >"$TMP/out" 2>"$TMP/err" &&
+	ctl -j vip show 203.0.113.11:80/tcp | json_src4 | grep -qx "$OWN4"; then
+	pass "vip add fwd ipip encap-src $OWN4 (this host's own address) is accepted"
+else
+	fail "vip add fwd ipip encap-src $OWN4 (this host's own address) is accepted" "$TMP/err"
+fi
+
+# On a fleet host ebbctl writes etcd, not the maps: the writing host's own addresses are
+# checked before that. A fleet marker of our own (etcd on this namespace's loopback: the
+# check comes first, so nothing is ever sent) in a directory under DIR, removed with it.
+FDIR=$DIR/fleet-host
+make_marker() {
+	mkdir -p "$FDIR" &&
+		bpftool map create "$FDIR/fleet" type array key 4 value 2048 entries 1 name ebb_fleet &&
+		python3 -c '
+import json
+v = json.dumps({"fleet": "t", "host": "h", "etcd": ["http://127.0.0.1:9"], "lease_ttl": 5}).encode()
+print("key 0 0 0 0 value hex " + " ".join("%02x" % b for b in v.ljust(2048, b"\0")))' >"$TMP/marker" ||
+		return 1
+	# shellcheck disable=SC2046  # the words of the update, one per byte
+	bpftool map update pinned "$FDIR/fleet" $(cat "$TMP/marker")
+}
+if make_marker; then
+	for args in "vip add $OWN4:80/tcp|cannot be a VIP" "node add $OWN4 vip $VIP4|cannot be a node" \
+		"vip add 203.0.113.11:80/tcp fwd ipip encap-src 192.0.2.99|encap-src 192.0.2.99 is not an address of this host" \
+		"vip add 203.0.113.11:80/tcp fwd ipip encap-src 203.0.113.11|encap-src 203.0.113.11 is a VIP address"; do
+		# shellcheck disable=SC2086  # the command's words
+		ctl_raw --bpffs "$FDIR" ${args%%|*} >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ "$rc" -ne 0 ] && grep -q "^Error: .*${args#*|}" "$TMP/err" && ! grep -q etcd "$TMP/err"; then
+			pass "fleet host: ${args%%|*}: refused before etcd: $(head -1 "$TMP/err")"
+		else
+			fail "fleet host: ${args%%|*}: refused before etcd (exit $rc)" "$TMP/err"
+		fi
+	done
+else
+	fail "a fleet marker for the fleet-host checks" "$TMP/marker"
 fi
 
 echo "# cli_errors: $FAILED failed"

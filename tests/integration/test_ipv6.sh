@@ -29,4 +29,19 @@ for port in $(seq 22000 22059); do
 done >"$TMP/after"
 check "after the drain, 60 new IPv6 connections all answered" [ "$(grep -c '^n[23]$' "$TMP/after")" -eq 60 ]
 check "after the drain, none reached n1" bash -c "! grep -q '^n1\$' $TMP/after"
+# The LB's own IPv6 address (2001:db8::2 on eth0 of its namespace) is neither a VIP nor a node,
+# and an ipip encap-src must be one of its own.
+refused() { # refused PATTERN ARGS…: ctl ARGS fails with an Error: line matching PATTERN
+	local pat=$1
+	shift
+	! ctl "$@" >"$TMP/out" 2>"$TMP/err" && grep -q "^Error: .*$pat" "$TMP/err" && [ ! -s "$TMP/out" ]
+}
+check "vip add [2001:db8::2]:80/tcp (the LB's own address) refused" \
+	refused "2001:db8::2 is this host's own address (dev eth0): it cannot be a VIP" vip add '[2001:db8::2]:80/tcp'
+check "node add 2001:db8::2 (the LB's own address) refused" \
+	refused "2001:db8::2 is this host's own address (dev eth0): it cannot be a node" node add 2001:db8::2 vip "$VIP"
+check "vip add fwd ipip encap-src 2001:db8::77 (not the LB's) refused" \
+	refused "encap-src 2001:db8::77 is not an address of this host" vip add '[2001:db8:100::20]:80/tcp' fwd ipip encap-src 2001:db8::77
+check "vip add fwd ipip encap-src 2001:db8::2 (the LB's own) accepted" \
+	ctl vip add '[2001:db8:100::20]:80/tcp' fwd ipip encap-src 2001:db8::2
 finish

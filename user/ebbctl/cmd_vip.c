@@ -16,6 +16,21 @@ static int parse_seconds(const char *word, const char *s, __u32 *out)
 	return 0;
 }
 
+/* The encap-src given: neither a VIP's address nor one this host does not have. */
+static int check_sources(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o)
+{
+	struct ebb_addr src4 = { .family = EBB_FAMILY_V4, .a = { o->encap_src4 } },
+			src6 = { .family = EBB_FAMILY_V6 };
+	struct ebb_err err = {};
+
+	memcpy(src6.a, o->encap_src6, sizeof(src6.a));
+	if ((o->encap_src4 && ebb_check_encap_src(e, key, &src4, true, &err)) ||
+	    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
+	     ebb_check_encap_src(e, key, &src6, true, &err)))
+		return ctl_error("%s", err.msg);
+	return 0;
+}
+
 static int do_add(int argc, char **argv)
 {
 	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
@@ -78,11 +93,27 @@ static int do_add(int argc, char **argv)
 	}
 	if (have_src && o.fwd != EBB_FWD_IPIP)
 		return ctl_error("encap-src is for 'fwd ipip' only");
-	/* in a fleet, each host fills in its own device's addresses when none is given */
-	if (ctl_fleet())
+	{
+		/* Checked here too, not only in ebb_vip_add: on a fleet host the VIP goes to etcd,
+		 * and the writing host is the one whose addresses ebbctl can see. */
+		struct ebb_addr a = { .family = key.family };
+
+		memcpy(a.a, key.addr, sizeof(a.a));
+		if (ebb_check_not_local(&a, "a VIP", EBB_VIP_LOCAL_WHY, &err))
+			return ctl_error("%s", err.msg);
+	}
+	if (ctl_fleet()) {
+		if (check_sources(NULL, &key, &o))
+			return -1;
+		/* in a fleet, each host fills in its own device's addresses when none is given */
 		return ctl_fleet_vip_add(&key, &o);
+	}
 	if (ctl_open(&e, true))
 		return -1;
+	if (check_sources(&e, &key, &o)) {
+		ebb_close(&e);
+		return -1;
+	}
 	/* Unless told, tunnels start from the addresses of the device ebb is attached to. */
 	if (o.fwd == EBB_FWD_IPIP && !have_src)
 		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -608,6 +610,8 @@ int config_load(const char *path, struct config *c)
 		socklen_t sl;
 
 		/* Checked here, not only when the endpoint starts: --check must refuse it too. */
+		c->metrics_line = config_setting_get_member(root, "metrics") ?
+					  config_setting_source_line(config_setting_get_member(root, "metrics")) : 0;
 		if (metrics_parse_addr(c->metrics, &ss, &sl)) {
 			cerr(config_setting_get_member(root, "metrics"),
 			     "'metrics' must be \"IPv4:PORT\" or \"[IPv6]:PORT\" (port 1-65535) or \"\", not \"%s\"",
@@ -640,6 +644,59 @@ out:
 	free(cfg_text);
 	cfg_text = NULL;
 	return ret;
+}
+
+/* Binds a TCP socket to ss (its port replaced by `port`) and closes it: 0 or errno. */
+static int try_bind(const struct sockaddr_storage *ss, socklen_t sl, __u16 port)
+{
+	struct sockaddr_storage a = *ss;
+	int fd, one = 1, ret = 0;
+
+	if (a.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&a)->sin_port = htons(port);
+	fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	/* as metrics_start binds, so that the answer is the one start would get */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&a, sl))
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+int config_check_host(const char *path, const struct config *c, bool checking)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int err;
+
+	if (!c->metrics || !c->metrics[0] || metrics_parse_addr(c->metrics, &ss, &sl))
+		return 0; /* none, or refused by config_load already */
+	/* Port 0 first: whether the address is this host's, whatever holds the port. A bind
+	 * sends nothing, so a foreign address in the file never becomes traffic. */
+	err = try_bind(&ss, sl, 0);
+	if (err && c->metrics_line) {
+		fprintf(stderr, "Error: %s:%d: 'metrics': cannot serve metrics on %s: %s%s\n", path,
+			c->metrics_line, c->metrics, strerror(err),
+			err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
+		return -1;
+	} else if (err) { /* the default: no line to name */
+		fprintf(stderr, "Error: %s: cannot serve metrics on %s (the default; set 'metrics', \"\" for none): %s\n",
+			path, c->metrics, strerror(err));
+		return -1;
+	}
+	if (!checking)
+		return 0; /* the port itself: metrics_start says why it cannot have it */
+	err = try_bind(&ss, sl, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+							      ((struct sockaddr_in *)&ss)->sin_port));
+	if (err)
+		fprintf(stderr, "Warning: %s:%d: 'metrics': %s%s cannot be bound now: %s%s\n", path,
+			c->metrics_line, c->metrics, c->metrics_line ? "" : " (the default)", strerror(err),
+			err == EADDRINUSE ? " (a running ebbd holds its own; anything else makes start fail)" : "");
+	return 0;
 }
 
 void config_free(struct config *c)

@@ -103,6 +103,7 @@ struct config {
 	double lost_quiet; /* drain-lost-quiet: see drain.c */
 	double walk_cpu; /* share of one core the flow-table walk may use, 0..1 */
 	char *metrics; /* "ADDR:PORT", "" = no endpoint */
+	int metrics_line; /* of the setting in the file; 0 = the default */
 	double hook_timeout;
 	char **hooks[EV_MAX];
 	int n_pools;
@@ -112,6 +113,12 @@ struct config {
 void config_defaults(struct config *c);
 /* Reads and checks FILE; on error prints "Error: FILE:LINE: ..." and returns -1. */
 int config_load(const char *path, struct config *c);
+/*
+ * What start would find wrong on this host, checked without side effects: the metrics
+ * address must be one of this host's (a bind to port 0, closed at once). With `checking`
+ * (--check) a port that cannot be bound now only warns: a running ebbd holds its own.
+ */
+int config_check_host(const char *path, const struct config *c, bool checking);
 void config_free(struct config *c);
 char **argv_dup(char *const *argv);
 void argv_free(char **argv);

@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 
 	config_defaults(&a->cfg);
 	if (check) {
-		if (config_load(check, &a->cfg))
+		if (config_load(check, &a->cfg) || config_check_host(check, &a->cfg, true))
 			return 1;
 		printf("%s: OK (%d pool%s", check, a->cfg.n_pools, a->cfg.n_pools == 1 ? "" : "s");
 		if (a->cfg.fleet.enabled)
@@ -290,7 +290,9 @@ int main(int argc, char **argv)
 		printf(")\n");
 		return 0;
 	}
-	if (a->cfg_path && config_load(a->cfg_path, &a->cfg))
+	/* --once serves no metrics: only the daemon needs the address */
+	if (a->cfg_path && (config_load(a->cfg_path, &a->cfg) ||
+			    (!once && config_check_host(a->cfg_path, &a->cfg, false))))
 		return 1;
 	snprintf(a->bpffs, sizeof(a->bpffs), "%s",
 		 bpffs ? bpffs : a->cfg.bpffs ? a->cfg.bpffs : EBB_DEFAULT_BPFFS);

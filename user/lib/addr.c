@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <net/if.h>
 
 #include "libebb.h"
 
@@ -73,6 +75,40 @@ int ebb_check_unicast(const struct ebb_addr *a, const char *what, struct ebb_err
 	if (why)
 		return ebb_errf(err, "%s %s is %s: it must be a unicast address", what, buf, why);
 	return 0;
+}
+
+int ebb_addr_local(const struct ebb_addr *a, char *dev, size_t len)
+{
+	struct ifaddrs *ifas, *ifa;
+	int found = 0;
+
+	if (getifaddrs(&ifas))
+		return -errno;
+	for (ifa = ifas; ifa && !found; ifa = ifa->ifa_next) {
+		const struct sockaddr *sa = ifa->ifa_addr;
+
+		if (!sa)
+			continue;
+		if (sa->sa_family == AF_INET && a->family == EBB_FAMILY_V4)
+			found = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == a->a[0];
+		else if (sa->sa_family == AF_INET6 && a->family == EBB_FAMILY_V6)
+			found = !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, a->a, 16);
+		if (found && dev)
+			snprintf(dev, len, "%s", ifa->ifa_name);
+	}
+	freeifaddrs(ifas);
+	return found;
+}
+
+int ebb_check_not_local(const struct ebb_addr *a, const char *what, const char *why,
+			struct ebb_err *err)
+{
+	char buf[64], dev[IF_NAMESIZE + 1] = "";
+
+	if (ebb_addr_local(a, dev, sizeof(dev)) != 1)
+		return 0;
+	return ebb_errf(err, "%s is this host's own address (dev %s): it cannot be %s (%s)",
+			ebb_fmt_addr(a->a, a->family, buf, sizeof(buf)), dev, what, why);
 }
 
 int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)

@@ -63,6 +63,27 @@ static int free_vip_id(struct ebb *e, __u32 *id)
 	return -ENOSPC;
 }
 
+int ebb_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_addr *src,
+			bool need_local, struct ebb_err *err)
+{
+	struct ebb_vip_addr_key ak = { .family = src->family };
+	char name[64];
+	__u32 refs;
+
+	ebb_fmt_addr(src->a, src->family, name, sizeof(name));
+	memcpy(ak.addr, src->a, sizeof(ak.addr));
+	/* Tunnelled packets from a VIP's address would be taken for the VIP's own traffic, and
+	 * replies and ICMP errors to them would reach the balancer's datapath, not this host. */
+	if ((src->family == key->family && ebb_addr_eq(src->a, key->addr, key->family)) ||
+	    (e && !bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs)))
+		return ebb_errf(err, "encap-src %s is a VIP address: the outer source must be this host's own address",
+				name);
+	if (need_local && ebb_addr_local(src, NULL, 0) == 0)
+		return ebb_errf(err, "encap-src %s is not an address of this host: the outer source must be one of its own, so that ICMP errors about the tunnel (fragmentation needed, unreachable) come back to it",
+				name);
+	return 0;
+}
+
 int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
 		struct ebb_err *err)
 {
@@ -88,6 +109,12 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 		if (!ebb_node_find(e, &a, NULL, NULL))
 			return ebb_errf(err, "%s is a node's address: a VIP cannot be one of its own backends",
 					ebb_fmt_addr(a.a, a.family, aname, sizeof(aname)));
+		if (ebb_check_not_local(&a, "a VIP", EBB_VIP_LOCAL_WHY, err))
+			return -EINVAL;
+		if ((o->encap_src4 && ebb_check_encap_src(e, key, &src4, false, err)) ||
+		    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
+		     ebb_check_encap_src(e, key, &src6, false, err)))
+			return -EINVAL;
 	}
 	if (!ebb_vip_find(e, key, &vip))
 		return ebb_errf(err, "VIP %s already exists", name);
@@ -273,7 +300,8 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
 	ebb_fmt_vip(vk, vname, sizeof(vname));
-	if (ebb_check_unicast(addr, "node", err))
+	if (ebb_check_unicast(addr, "node", err) ||
+	    ebb_check_not_local(addr, "a node", EBB_NODE_LOCAL_WHY, err))
 		return -EINVAL;
 	{
 		struct ebb_vip_addr_key ak = { .family = addr->family };
