@@ -104,8 +104,9 @@ ebbd_n2_flows() {
 	on lb curl -s -m 5 "http://$METRICS/metrics" |
 		awk -v n="ebb_node_flows{node=\"$N2\"}" '$1 == n {print $2}'
 }
-# n_events NAME: how many NAME events ebbd logged for n2 (grep: polled often, on a growing log)
-n_events() { grep -F "\"event\": \"$1\"" "$LOG" | grep -cF "\"node\": \"$N2\""; }
+# n_events NAME: how many NAME events ebbd logged for n2 (grep on ebbd's compact JSON: polled
+# often, on a growing log)
+n_events() { grep -F "\"event\":\"$1\"" "$LOG" | grep -cF "\"node\":\"$N2\""; }
 lost_or_drained() {
 	[ "$(n_events drain_wait_lost)" -gt "$wait_lost0" ] || [ "$(n_events drained)" -gt "$drained0" ]
 }
