@@ -31,7 +31,8 @@
  * before - live - ended never exceeds the flows that were live at t0 and left the table or the
  * node: a flush, an eviction, or (rarely, and then counted lost too) a client reusing a live
  * flow's port for a new connection placed on another node. Flows that came since only lower
- * it. A count older than the last tick at which the node took no pinned flows (down: its flows
+ * it: one pinned between the two passes can hide a lost one, which then shows only through the
+ * second chance (the node's own socket count would see it; the LB's table cannot). A count older than the last tick at which the node took no pinned flows (down: its flows
  * are re-steered) is not used (measure.c).
  */
 #include <errno.h>
