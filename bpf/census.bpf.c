@@ -4,7 +4,9 @@
  * demand by the agent with BPF_PROG_RUN. It counts every node's live flows, by the rules of
  * "Node states" (a flow has finished at a RST, FIN + the FIN timeout, or the idle timeout of
  * its VIP), lists the live flows of the nodes it is asked to watch (draining ones: drain.c looks
- * them up again instead of walking the table), and notes when their latest finished flow ended.
+ * them up again instead of walking the table), notes when their latest finished flow ended, and
+ * counts those that ended since a given time (ebbd's check for flows lost before a drain's first
+ * list, drain.c).
  * Copying 1M entries out with batch lookups cost ~0.4 s; counting them in place a small part.
  * The flow table is the pinned one: the loader hands its fd in for `flows`.
  */
@@ -55,6 +57,8 @@ static long count_flow(void *map, const struct ebb_flow_key *k, const struct ebb
 	if (!live) {
 		if (io.watch[id] && end > io.last_end[id])
 			io.last_end[id] = end;
+		if (io.watch[id] && io.ended_after[id] && end >= io.ended_after[id])
+			io.ended[id]++;
 		return 0;
 	}
 	io.live[id]++;

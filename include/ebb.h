@@ -339,6 +339,9 @@ struct ebb_census_io {
 	__u64 now_ns; /* CLOCK_MONOTONIC, the clock of a flow's `seen` */
 	struct ebb_census_vip vips[EBB_MAX_VIPS]; /* by the VIP id a flow records */
 	__u8 watch[EBB_MAX_NODES]; /* 1: list its live flows, time its finished ones */
+	/* watched nodes, non-zero: count in ended[] their finished flows that ended at or after
+	 * this (CLOCK_MONOTONIC): those that may have been live at an earlier pass */
+	__u64 ended_after[EBB_MAX_NODES];
 	/* out */
 	__u64 visited; /* entries seen */
 	__u64 live_total;
@@ -346,6 +349,7 @@ struct ebb_census_io {
 	__u32 pad;
 	__u64 live[EBB_MAX_NODES]; /* live flows per node id */
 	__u64 last_end[EBB_MAX_NODES]; /* watched nodes: when their latest finished flow ended */
+	__u64 ended[EBB_MAX_NODES]; /* watched nodes: finished flows that ended after ended_after */
 };
 
 /* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */

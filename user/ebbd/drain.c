@@ -16,9 +16,28 @@
  * and so does every second-chance arrival on the node (its packet proves state was lost); after
  * a loss the node is retired only once drain-lost-quiet seconds (default 60) have passed
  * without another arrival. The drain timeout still bounds it all.
+ *
+ * A listed key leaves the list only once a lookup judged it (finished, vanished, elsewhere): a
+ * later pass's list is merged into it, never put in its place (a pass after a flush lists
+ * nothing, and the flushed keys were the only sign of the loss).
+ *
+ * State lost before the drain's first list leaves no key to look up; the node's live-flow count
+ * says it. Every pass counts the flows live at its time t0; the first list's pass (at t1) also
+ * counts the node's finished flows whose end is at or after t0 - DRAIN_END_SLACK_NS. A flow
+ * live at t0 that is still in the table at t1, pinned to the node, is either live at t1 or
+ * finished with such an end: seen only moves forward, so an idle flow live at t0 ends (seen +
+ * idle timeout) after t0, one with a FIN at t0 too (seen + FIN timeout), and a FIN or RST that
+ * came after t0 left seen at most EBB_TOUCH_NS (+ a tick each side) before it. So
+ * before - live - ended never exceeds the flows that were live at t0 and left the table or the
+ * node: a flush, an eviction, or (rarely, and then counted lost too) a client reusing a live
+ * flow's port for a new connection placed on another node. Flows that came since only lower
+ * it: one pinned between the two passes can hide a lost one, which then shows only through the
+ * second chance (the node's own socket count would see it; the LB's table cannot). A count older than the last tick at which the node took no pinned flows (down: its flows
+ * are re-steered) is not used (measure.c).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <bpf/bpf.h>
 
 #include "ebbd.h"
@@ -30,6 +49,47 @@ void watch_reset(struct watch *w)
 {
 	free(w->keys);
 	*w = (struct watch){};
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct ebb_flow_key));
+}
+
+/*
+ * A new pass's list `nw` (consumed) for the same drain as `w`: w keeps every key it had that was
+ * not judged yet, and gains nw's. A still complete w (no flow pinned since it was made) gains
+ * nothing from nw. Returns 0, or -ENOMEM (w then stays as it was, nw freed).
+ */
+int watch_merge(struct watch *w, struct watch *nw)
+{
+	struct ebb_flow_key *keys;
+	size_t i = 0, j = 0, n = 0;
+
+	if (w->valid && !w->stale && w->new_flows0 == nw->new_flows0) {
+		watch_reset(nw);
+		return 0;
+	}
+	keys = malloc((w->n + nw->n ? w->n + nw->n : 1) * sizeof(*keys));
+	if (!keys) {
+		watch_reset(nw);
+		return -ENOMEM;
+	}
+	qsort(w->keys, w->n, sizeof(*keys), key_cmp);
+	qsort(nw->keys, nw->n, sizeof(*keys), key_cmp);
+	while (i < w->n || j < nw->n) {
+		int c = i == w->n ? 1 : j == nw->n ? -1 : key_cmp(&w->keys[i], &nw->keys[j]);
+
+		keys[n++] = c <= 0 ? w->keys[i] : nw->keys[j];
+		i += c <= 0;
+		j += c >= 0;
+	}
+	free(w->keys);
+	free(nw->keys);
+	*w = (struct watch){ .keys = keys, .n = n, .cap = w->n + nw->n, .valid = nw->valid,
+			     .since = nw->since, .new_flows0 = nw->new_flows0 };
+	*nw = (struct watch){};
+	return 0;
 }
 
 /*
@@ -97,19 +157,42 @@ static void complete(struct agent *a, struct node *n, __u64 now, const char *rea
 	}
 }
 
+__u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended)
+{
+	return before > live + ended ? before - live - ended : 0;
+}
+
+static void lost_begin(struct node *n, const struct ebb_counters *c)
+{
+	n->lost_drain = n->m.state_since_ns;
+	n->lost_ns = 0;
+	n->lost_flows = 0;
+	n->second0 = c ? c->second_chance : 0;
+	n->lost_logged = false;
+}
+
+void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
+{
+	if (n->lost_drain != n->m.state_since_ns) {
+		struct ebb_counters c;
+
+		lost_begin(n, ebb_counters_sum(a->e.node_stats_fd, n->id, &c) ? NULL : &c);
+	}
+	n->lost_flows += count;
+	n->lost_ns = now;
+	n->lost_logged = false;
+}
+
 /*
  * Signs of lost state for draining node n this tick: a new second-chance arrival (its counter is
- * read every tick, the drain's first reading being the base). Lost listed flows are noted by
- * watch_check(). True while the node must stay, quiet period not over.
+ * read every tick, the drain's first reading being the base). Lost flows are noted by
+ * watch_check() and measure.c (drain_note_lost). True while the node must stay, quiet period
+ * not over.
  */
 static bool lost_recently(struct agent *a, struct node *n, const struct ebb_counters *c, __u64 now)
 {
 	if (n->lost_drain != n->m.state_since_ns) {
-		n->lost_drain = n->m.state_since_ns;
-		n->lost_ns = 0;
-		n->lost_flows = 0;
-		n->second0 = c ? c->second_chance : 0;
-		n->lost_logged = false;
+		lost_begin(n, c);
 	} else if (c && c->second_chance > n->second0) {
 		n->second0 = c->second_chance;
 		n->lost_ns = now;

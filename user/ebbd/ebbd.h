@@ -146,6 +146,10 @@ struct node {
 	/* measure.c */
 	bool flows_known;
 	__u64 flows; /* live flows at the last complete walk */
+	/* When that walk judged them (its first reading of the clock); 0 when the count cannot
+	 * serve drain.c's check for flows lost before a drain's first list: none yet, or the node
+	 * took no pinned flows at some tick since (its flows were re-steered, not lost). */
+	__u64 flows_t0;
 	__u64 last_end_ns; /* when its latest finished flow finished, as far as seen */
 	bool have_ctr, have_rates;
 	struct ebb_counters ctr;
@@ -241,7 +245,18 @@ bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct
 
 /* drain.c */
 void drain_tick(struct agent *a, __u64 now);
+/*
+ * Flows of a draining node lost before its drain's first list: `before` live at time t0 (the
+ * pass that counted them), `live` and `ended` (finished, having ended at or after t0 less
+ * DRAIN_END_SLACK_NS) at the list's pass. See drain.c.
+ */
+__u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended);
+/* Slack for a FIN or RST that did not move `seen` (refreshed at most every EBB_TOUCH_NS). */
+#define DRAIN_END_SLACK_NS (EBB_TOUCH_NS + 2 * EBB_SEEN_TICK_NS)
+/* Counts `count` flows of draining node n as lost now (starts its quiet period). */
+void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now);
 void watch_reset(struct watch *w);
+int watch_merge(struct watch *w, struct watch *nw);
 
 /* health.c */
 void health_tick(struct agent *a, __u64 now);

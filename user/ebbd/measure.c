@@ -24,13 +24,26 @@
 struct pass {
 	struct agent *a;
 	__u64 now, started_ns, live_total;
+	__u64 first_now; /* the first `now` it judged flows at */
 	size_t keys_total;
 	__u64 gen[EBB_MAX_NODES];
 	__u64 live[EBB_MAX_NODES];
 	__u64 last_end[EBB_MAX_NODES];
 	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
+	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
+	/* Draining nodes not listed yet for their drain: the count of the pass before (before, as
+	 * of before_t0) and their finished flows that may have been live then (drain.c). */
+	__u64 before[EBB_MAX_NODES], before_t0[EBB_MAX_NODES];
+	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
 	struct watch lists[EBB_MAX_NODES];
 };
+
+/* Active and draining nodes keep their pinned flows; the others' are re-steered by their next
+ * packet, which takes them from the node without loss. */
+static bool takes_pinned(const struct node *n)
+{
+	return n->m.state == EBB_NODE_ACTIVE || n->m.state == EBB_NODE_DRAINING;
+}
 
 static __u64 cpu_ns(clockid_t clock)
 {
@@ -96,6 +109,8 @@ static void on_flow(const struct ebb_flow_key *k, const struct ebb_flow *v, void
 	if (!flow_live(p->a, k, v, p->now, &end)) {
 		if (p->drain_since[id] && end > p->last_end[id])
 			p->last_end[id] = end;
+		if (p->ended_after[id] && end >= p->ended_after[id])
+			p->ended[id]++;
 		return;
 	}
 	p->live[id]++;
@@ -161,6 +176,7 @@ static int census_pass(struct agent *a, struct pass *p)
 	}
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++)
 		io->watch[id] = p->drain_since[id] != 0;
+	memcpy(io->ended_after, p->ended_after, sizeof(io->ended_after));
 	ret = ebb_census_run(a->census);
 	if (ret)
 		return ret;
@@ -180,6 +196,7 @@ static int census_pass(struct agent *a, struct pass *p)
 	}
 	memcpy(p->live, io->live, sizeof(p->live));
 	memcpy(p->last_end, io->last_end, sizeof(p->last_end));
+	memcpy(p->ended, io->ended, sizeof(p->ended));
 	p->live_total = io->live_total;
 	a->walk.visited = io->visited;
 	return 0;
@@ -212,6 +229,7 @@ static int pass_start(struct agent *a, __u64 now)
 		if (!n->used)
 			continue;
 		p->gen[id] = n->gen;
+		p->took[id] = takes_pinned(n);
 		if (n->m.state != EBB_NODE_DRAINING)
 			continue;
 		/*
@@ -223,6 +241,12 @@ static int pass_start(struct agent *a, __u64 now)
 		p->drain_since[id] = n->m.state_since_ns;
 		p->lists[id] = (struct watch){ .valid = true, .since = n->m.state_since_ns,
 					       .new_flows0 = c.new_flows };
+		if (n->watch.since != n->m.state_since_ns && n->flows_known && n->flows_t0) {
+			p->before[id] = n->flows;
+			p->before_t0[id] = n->flows_t0;
+			p->ended_after[id] = n->flows_t0 > DRAIN_END_SLACK_NS ?
+						     n->flows_t0 - DRAIN_END_SLACK_NS : 1;
+		}
 	}
 	a->pass = p;
 	a->pass_started_ns = now;
@@ -238,21 +262,43 @@ static void pass_publish(struct agent *a, __u64 now)
 		struct watch *w = &p->lists[id];
 
 		if (n->used && n->gen == p->gen[id]) {
-			n->flows = p->live[id];
-			n->flows_known = true;
+			bool took = p->took[id] && takes_pinned(n);
+
 			if (p->drain_since[id] && n->m.state == EBB_NODE_DRAINING &&
 			    n->m.state_since_ns == p->drain_since[id]) {
 				json_object *ev = log_new(LOG_DEBUG, "drain_listed");
+				bool first = n->watch.since != p->drain_since[id];
 
 				jstr(ev, "node", n->name);
 				jint(ev, "flows", (long long)w->n);
+				/* Before the first list only the count tells flows lost (drain.c). */
+				if (first && p->ended_after[id] && took &&
+				    n->flows_t0 == p->before_t0[id]) {
+					__u64 lost = drain_lost_unlisted(p->before[id], p->live[id],
+									 p->ended[id]);
+
+					jint(ev, "flows_before", (long long)p->before[id]);
+					jdbl(ev, "before_s", (p->first_now - p->before_t0[id]) / 1e9);
+					jint(ev, "ended_since", (long long)p->ended[id]);
+					jint(ev, "flows_lost", (long long)lost);
+					if (lost)
+						drain_note_lost(a, n, lost, now);
+				}
+				if (first) {
+					watch_reset(&n->watch);
+					n->watch = *w;
+					*w = (struct watch){};
+				} else {
+					watch_merge(&n->watch, w);
+					jint(ev, "watched", (long long)n->watch.n);
+				}
 				log_emit(ev);
-				watch_reset(&n->watch);
-				n->watch = *w;
-				*w = (struct watch){};
 				if (p->last_end[id] > n->last_end_ns)
 					n->last_end_ns = p->last_end[id];
 			}
+			n->flows = p->live[id];
+			n->flows_known = true;
+			n->flows_t0 = took ? p->first_now : 0;
 		}
 		free(w->keys);
 	}
@@ -288,6 +334,14 @@ void measure_tick(struct agent *a, __u64 now)
 	if (a->tokens_ns > cap)
 		a->tokens_ns = cap;
 	a->tokens_at = now;
+	/* A node that took no pinned flows at some tick: its count before says nothing of losses. */
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		if (a->nodes[id].used && !takes_pinned(&a->nodes[id])) {
+			a->nodes[id].flows_t0 = 0;
+			if (a->pass)
+				a->pass->took[id] = false;
+		}
+	}
 	if (!a->pass) {
 		if (a->have_pass && now - a->pass_started_ns < a->cfg.interval * NS_PER_S &&
 		    !drain_wants_pass(a))
@@ -298,6 +352,8 @@ void measure_tick(struct agent *a, __u64 now)
 	if (a->tokens_ns <= 0)
 		return;
 	a->pass->now = ebb_now_ns();
+	if (!a->pass->first_now)
+		a->pass->first_now = a->pass->now;
 	t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (!a->walk.started && !census_pass(a, a->pass)) {
 		a->tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -361,7 +417,7 @@ int measure_once(struct agent *a)
 	now = ebb_now_ns();
 	if (pass_start(a, now))
 		return -1;
-	a->pass->now = now;
+	a->pass->now = a->pass->first_now = now;
 	pass_cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 	ret = census_pass(a, a->pass) ? ebb_flows_walk(&a->e, &a->walk, 0, on_flow, a->pass) : 1;
 	pass_cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - pass_cpu;

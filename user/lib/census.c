@@ -84,6 +84,7 @@ int ebb_census_run(struct ebb_census *c)
 	io->n_keys = 0;
 	memset(io->live, 0, sizeof(io->live));
 	memset(io->last_end, 0, sizeof(io->last_end));
+	memset(io->ended, 0, sizeof(io->ended));
 	if (bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.ebb_census), &opts))
 		return -errno;
 	return 0;
