@@ -54,8 +54,10 @@ print('%.3f' % (e['ts'] - $wrk_end), e.get('last_flow_end_ago_ms', 'none'), e['f
 note "n1 inactive ${after_wrk}s after wrk closed (FIN timeout 1 s); ${ago} ms after its last flow counted as finished"
 check "drain completed <= 1.5 s after the last flow finished (${ago} ms)" \
 	python3 -c "import sys; sys.exit(not ('$ago' != 'none' and int('$ago') <= 1500))"
+# wrk_end is when this shell saw wrk exit: under load `wait` returns late, so the drain may end
+# before it (a negative figure). That is no early retirement: the 0 errors and 0 cut below say so.
 check "... and <= 2.5 s after wrk closed (1 s FIN timeout + 1.5 s): ${after_wrk}s" \
-	python3 -c "import sys; sys.exit(not 0 < $after_wrk <= 2.5)"
+	python3 -c "import sys; sys.exit(not $after_wrk <= 2.5)"
 check "0 flows cut ($cut)" [ "$cut" = 0 ]
 check "on-drained ran once for n1, with EBB_FLOWS_CUT=0" \
 	[ "$(grep -c "^drained $N1 draining inactive cut=0\$" "$HOOKS" 2>/dev/null)" = 1 ]
