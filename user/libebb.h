@@ -291,6 +291,13 @@ int ebb_conns_count(int prefixes_fd, struct ebb_conns_entry *out, int max,
 		    struct ebb_conns_count *c, struct ebb_err *err);
 int ebb_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 		    unsigned char out[32]);
+struct json_object;
+/* The signed report: {"report": REPORT, "hmac_sha256": HEX}, the HMAC over exactly the bytes of
+ * the REPORT string (malloc'ed; NULL on failure). verify: the report parsed, or NULL with err set
+ * when the envelope is malformed or the HMAC does not hold. */
+char *ebb_conns_sign(const char *report, const void *key, size_t keylen);
+struct json_object *ebb_conns_verify(const char *envelope, const void *key, size_t keylen,
+				     struct ebb_err *err);
 
 /* ---- devices (netdev.c) ---- */
 int ebb_device_mtu(const char *ifname, __u32 *mtu);

@@ -21,6 +21,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "ebb.h"
 #include "libebb.h"
@@ -282,6 +283,48 @@ static bool wait_state(int port, int state, int want)
 	return false;
 }
 
+/* The signed report: what the node signs, the reader accepts; any byte changed, it refuses. */
+static void signing(void)
+{
+	static const char key[] = "0123456789abcdef-shared", other[] = "0123456789abcdef-other!";
+	const char *report = "{\"unit\":\"connections\",\"live\":12,\"nonce\":\"n1\"}";
+	char *env = ebb_conns_sign(report, key, strlen(key)), *bad;
+	struct ebb_err err = {};
+	json_object *doc, *v;
+	char *p;
+
+	if (!ASSERT_TRUE(env, "sign: an envelope"))
+		return;
+	doc = ebb_conns_verify(env, key, strlen(key), &err);
+	ASSERT_TRUE(doc && json_object_object_get_ex(doc, "live", &v) && json_object_get_int(v) == 12,
+		    nm("sign", "the reader with the same key gets the report back (%s)", err.msg));
+	json_object_put(doc);
+	doc = ebb_conns_verify(env, other, strlen(other), &err);
+	ASSERT_TRUE(!doc && strstr(err.msg, "does not verify"), "sign: another key is refused");
+	json_object_put(doc);
+	bad = strdup(env);
+	p = strstr(bad, "12");
+	if (p)
+		p[1] = '3'; /* live 13 */
+	doc = ebb_conns_verify(bad, key, strlen(key), &err);
+	ASSERT_TRUE(p && !doc, "sign: a report changed by one digit is refused");
+	json_object_put(doc);
+	strcpy(bad, env);
+	p = strstr(bad, "\"hmac_sha256\":\"") + 15;
+	*p = *p == 'g' ? 'h' : 'g';
+	doc = ebb_conns_verify(bad, key, strlen(key), &err);
+	ASSERT_TRUE(!doc && strstr(err.msg, "hex"), "sign: a MAC that is not hex is refused");
+	json_object_put(doc);
+	doc = ebb_conns_verify(report, key, strlen(key), &err);
+	ASSERT_TRUE(!doc && strstr(err.msg, "not a signed report"), "sign: an unsigned report is refused");
+	json_object_put(doc);
+	doc = ebb_conns_verify("{\"report\":", key, strlen(key), &err);
+	ASSERT_TRUE(!doc, "sign: a cut envelope is refused");
+	json_object_put(doc);
+	free(bad);
+	free(env);
+}
+
 int main(void)
 {
 	static const char *const prefixes[] = { VIP4 "/32", VIP6 "/128" };
@@ -294,6 +337,7 @@ int main(void)
 
 	if (!suite_start("conns"))
 		return 0;
+	signing();
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
 	prefixes_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "decap_prefixes", sizeof(k),
 				     sizeof(__u32), 1024, &mo);

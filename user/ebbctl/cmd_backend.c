@@ -221,7 +221,7 @@ static __u32 node_stats_id(const char *dir)
 static int do_conns(int argc, char **argv)
 {
 	static struct ebb_conns_entry ents[MAX_CONNS];
-	unsigned char key[4096], mac[32];
+	unsigned char key[4096];
 	size_t key_len = sizeof(key);
 	const char *key_file = NULL, *nonce = NULL;
 	struct ebb_conns_count c;
@@ -314,21 +314,14 @@ static int do_conns(int argc, char **argv)
 
 	if (key_file) {
 		/* signed: the report as a string, so the reader checks the very bytes signed */
-		const char *body = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
-		json_object *env = json_object_new_object();
-		char hex[65];
+		char *env = ebb_conns_sign(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN),
+					   key, key_len);
 
-		if (ebb_hmac_sha256(key, key_len, body, strlen(body), mac)) {
-			json_object_put(env);
-			json_object_put(doc);
-			return ctl_error("cannot compute the report's HMAC");
-		}
-		for (int i = 0; i < 32; i++)
-			sprintf(hex + 2 * i, "%02x", mac[i]);
-		json_object_object_add(env, "report", json_object_new_string(body));
-		json_object_object_add(env, "hmac_sha256", json_object_new_string(hex));
 		json_object_put(doc);
-		json_print(env);
+		if (!env)
+			return ctl_error("cannot compute the report's HMAC");
+		printf("%s\n", env);
+		free(env);
 		return c.overflow ? 1 : 0;
 	}
 	if (json_output) {

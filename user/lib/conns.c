@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -126,4 +128,69 @@ int ebb_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len
 	unsigned int n = 32;
 
 	return HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n) ? 0 : -EINVAL;
+}
+
+char *ebb_conns_sign(const char *report, const void *key, size_t keylen)
+{
+	unsigned char mac[32];
+	char hex[65], *out = NULL;
+	json_object *env;
+
+	if (ebb_hmac_sha256(key, keylen, report, strlen(report), mac))
+		return NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	env = json_object_new_object();
+	json_object_object_add(env, "report", json_object_new_string(report));
+	json_object_object_add(env, "hmac_sha256", json_object_new_string(hex));
+	out = strdup(json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN));
+	json_object_put(env);
+	return out;
+}
+
+/* The reader's side: the HMAC over exactly the report string, compared in constant time; the
+ * report is handed back parsed only when it holds. */
+json_object *ebb_conns_verify(const char *envelope, const void *key, size_t keylen,
+			      struct ebb_err *err)
+{
+	json_object *env = json_tokener_parse(envelope), *r, *m, *doc = NULL;
+	unsigned char mac[32], want[32];
+	const char *report, *hex;
+
+	if (!env || !json_object_is_type(env, json_type_object) ||
+	    !json_object_object_get_ex(env, "report", &r) || !json_object_is_type(r, json_type_string) ||
+	    !json_object_object_get_ex(env, "hmac_sha256", &m) || !json_object_is_type(m, json_type_string)) {
+		ebb_errf(err, "not a signed report (want {\"report\": STRING, \"hmac_sha256\": HEX})");
+		goto out;
+	}
+	report = json_object_get_string(r);
+	hex = json_object_get_string(m);
+	if (strlen(hex) != 64) {
+		ebb_errf(err, "hmac_sha256 is not 64 hex digits");
+		goto out;
+	}
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1])) {
+			ebb_errf(err, "hmac_sha256 is not 64 hex digits");
+			goto out;
+		}
+		want[i] = v;
+	}
+	if (ebb_hmac_sha256(key, keylen, report, json_object_get_string_len(r), mac) ||
+	    CRYPTO_memcmp(mac, want, 32)) {
+		ebb_errf(err, "the report's HMAC does not verify with this key");
+		goto out;
+	}
+	doc = json_tokener_parse(report);
+	if (!doc || !json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		doc = NULL;
+		ebb_errf(err, "the signed report is not a JSON object");
+	}
+out:
+	json_object_put(env);
+	return doc;
 }
