@@ -18,6 +18,8 @@
 #include "decap.bpf.c"
 
 /* candidate indexes are masked with EBB_RESCUE_MAX_HOPS - 1 for the verifier */
+_Static_assert(EBB_TCP_LISTEN == BPF_TCP_LISTEN && EBB_TCP_TIME_WAIT == BPF_TCP_TIME_WAIT,
+	       "include/ebb.h's TCP states are the kernel's");
 _Static_assert((EBB_RESCUE_MAX_HOPS & (EBB_RESCUE_MAX_HOPS - 1)) == 0,
 	       "EBB_RESCUE_MAX_HOPS must be a power of two");
 
@@ -173,7 +175,7 @@ static __always_inline bool owned_here(struct xdp_md *ctx, const struct rescue *
 		return false;
 	state = sk->state;
 	bpf_sk_release(sk);
-	return state != BPF_TCP_LISTEN && state != BPF_TCP_TIME_WAIT;
+	return EBB_TCP_OWNS(state);
 }
 
 static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 bytes)

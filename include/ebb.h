@@ -459,6 +459,32 @@ enum ebb_node_reason {
 	EBB_N_MAX,
 };
 
+/* The node's ownership rule, one definition for the node program's rescues and the connection
+ * count (bpf/conns.bpf.c): a TCP socket in any state but LISTEN and TIME_WAIT owns its
+ * connection (ESTABLISHED, a closing one, a request socket of a handshake in progress). The
+ * numbers are the kernel's TCP states (BPF_TCP_* in uapi/linux/bpf.h, asserted equal there). */
+#define EBB_TCP_TIME_WAIT 6
+#define EBB_TCP_LISTEN 10
+#define EBB_TCP_OWNS(state) ((state) != EBB_TCP_LISTEN && (state) != EBB_TCP_TIME_WAIT)
+
+/* The node's connection count (bpf/conns.bpf.c, a TCP socket iterator over the node's own socket
+ * table): per local (address, port) of this node's VIPs. An IPv4-mapped IPv6 socket (a
+ * dual-stack listener's connection) counts under its IPv4 address. */
+struct ebb_conns_key {
+	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6 */
+	__u8 pad;
+	__u16 port; /* host order */
+	__be32 addr[4]; /* IPv4 in addr[0], rest 0 */
+};
+
+struct ebb_conns_val {
+	__u64 live; /* sockets that own a connection (EBB_TCP_OWNS) */
+	__u64 time_wait; /* TIME_WAIT: the connection is over, its 4-tuple still held */
+};
+
+#define EBB_CONNS_KEYS 4096 /* distinct (VIP address, port) pairs one count can hold */
+_Static_assert(sizeof(struct ebb_conns_key) == 20, "ebb_conns_key layout");
+
 #define EBB_N_SLOTS 32 /* the map has room to spare: a new reason is not a new layout */
 _Static_assert(EBB_N_MAX <= EBB_N_SLOTS, "node_stats map too small");
 _Static_assert(sizeof(struct ebb_rescue_hdr) == 8, "ebb_rescue_hdr layout");

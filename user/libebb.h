@@ -268,6 +268,37 @@ int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max);
 int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum);
 const char *ebb_node_reason_name(__u32 reason);
 
+/* ---- the node's connection count (conns.c, bpf/conns.bpf.c) ---- */
+struct ebb_conns_entry {
+	struct ebb_conns_key key;
+	struct ebb_conns_val val;
+};
+
+struct ebb_conns_count {
+	char boot_id[40]; /* /proc/sys/kernel/random/boot_id: a new one at each boot */
+	__u64 netns; /* inode of the network namespace counted (the node) */
+	__u64 boottime_ns; /* CLOCK_BOOTTIME when the walk began */
+	__u64 end_boottime_ns; /* ... and when it ended */
+	__u64 realtime_ns; /* the wall clock when it began, for people only */
+	__u64 overflow; /* sockets not counted for want of room: the count is incomplete */
+	int n;
+};
+
+/* One walk of this network namespace's TCP sockets: per local (address, port) whose address is in
+ * the LPM map prefixes_fd (struct ebb_decap_key -> __u32; < 0: every address), sorted. Returns
+ * the number of entries in out (at most max) or -errno with err set. */
+int ebb_conns_count(int prefixes_fd, struct ebb_conns_entry *out, int max,
+		    struct ebb_conns_count *c, struct ebb_err *err);
+int ebb_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+		    unsigned char out[32]);
+struct json_object;
+/* The signed report: {"report": REPORT, "hmac_sha256": HEX}, the HMAC over exactly the bytes of
+ * the REPORT string (malloc'ed; NULL on failure). verify: the report parsed, or NULL with err set
+ * when the envelope is malformed or the HMAC does not hold. */
+char *ebb_conns_sign(const char *report, const void *key, size_t keylen);
+struct json_object *ebb_conns_verify(const char *envelope, const void *key, size_t keylen,
+				     struct ebb_err *err);
+
 /* ---- devices (netdev.c) ---- */
 int ebb_device_mtu(const char *ifname, __u32 *mtu);
 /* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only). */

@@ -6,6 +6,8 @@
 # on (XDP_TX), n2 owns it and its nginx answers the request in that connection. A rescue for no
 # connection goes n1 -> n2 and is delivered by n2 as the last candidate. Both nodes keep their pins
 # in one bpffs directory, each under its own node-<netns inode>. Then the first case over IPv6.
+# First of all, the node's own connection count (`backend conns`) against connections the
+# client holds and `ss` on the node.
 # TAP output.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +17,7 @@ NB=$BPFFS-nodes
 SENDER=$EBB_ROOT/tools/node/rescue_send.py
 
 lab_setup 2
-trap 'rm -rf "$NB"; lab_teardown' EXIT
+trap 'rm -rf "$NB" "${KEY:-}"; lab_teardown' EXIT
 
 node_ctl() { local n=$1; shift; on "n$n" "$EBBCTL" --bpffs "$NB" "$@"; }
 # counter N REASON: node N's rescue counter
@@ -55,6 +57,71 @@ else not_ok "backend show where it never ran says what to do (got '$out')"; fi
 on client sysctl -qw net.ipv4.tcp_timestamps=0
 ip -n "$NS_CLIENT" route replace "$VIP/32" via "$NODE_IP4_2"
 
+# 0. the node's own count (bpf/conns.bpf.c): the client holds keep-alive connections to n2's
+# nginx, each with a request answered; `backend conns` on n2 must count exactly them, as `ss`
+# in n2's namespace does. The holder prints "ready" once every connection has its answer
+# and closes them all at end of input.
+VIP6=2001:db8:100::10
+ip -n "$NS_CLIENT" -6 route replace "$VIP6/128" via "$NODE_IP6_2"
+for p in "$VIP/32" "$VIP6/128"; do node_ctl 2 backend add "$p" >/dev/null || not_ok "n2: backend add $p"; done
+HOLD='
+import socket, sys
+conns = []
+for addr, n in ((sys.argv[1], int(sys.argv[2])), (sys.argv[3], int(sys.argv[4]))):
+    for i in range(n):
+        s = socket.create_connection((addr, 80), timeout=30)
+        s.sendall(b"GET /held HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(4096)
+        conns.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+for s in conns:
+    s.close()
+'
+N4=8 N6=3
+coproc HOLDER { on client python3 -c "$HOLD" "$VIP" $N4 "$VIP6" $N6; }
+read -r -t 30 ready <&"${HOLDER[0]}" || ready=""
+check "client holds $N4 IPv4 and $N6 IPv6 keep-alive connections, each answered by n2's nginx" \
+	test "$ready" = ready
+conns_live() { node_ctl "$1" -j backend conns | json_get "sum(v['live'] for v in d['vips'] if v['addr'] == '$2' and v['port'] == 80)"; }
+ss_est() { on "n$1" ss -Htn state established "( sport = :80 )" | awk -v a="$2" 'index($3, a ":80") == 1 || index($3, "[" a "]:80") == 1' | wc -l; }
+c4=$(conns_live 2 "$VIP") s4=$(ss_est 2 "$VIP")
+check "n2: backend conns counts $N4 live on $VIP:80 (got $c4; ss established: $s4)" \
+	test "$c4" = "$N4" -a "$s4" = "$N4"
+c6=$(conns_live 2 "$VIP6") s6=$(ss_est 2 "$VIP6")
+check "n2: backend conns counts $N6 live on [$VIP6]:80 (got $c6; ss established: $s6)" \
+	test "$c6" = "$N6" -a "$s6" = "$N6"
+check "n1: backend conns counts nothing (no VIP prefix, no connection)" \
+	test "$(node_ctl 1 -j backend conns | json_get "d['live']")" = 0
+doc=$(node_ctl 2 -j backend conns)
+check "the report: unit connections, boot id, CLOCK_BOOTTIME, complete, rescues" \
+	test "$(json_get "d['unit'], d['boot_id'] == open('/proc/sys/kernel/random/boot_id').read().strip(), d['boottime_ns'] > 0, d['complete'], sorted(d['rescues'])" <<<"$doc")" \
+	= "connections True True True ['counters_id', 'delivered_owner', 'reset']"
+# signed: HMAC-SHA256 of the report string with the shared key, the nonce copied in
+KEY=$(mktemp /tmp/ebb-test-conns-key.XXXXXX)
+head -c 32 /dev/urandom >"$KEY" && chmod 600 "$KEY"
+signed=$(node_ctl 2 backend conns key "$KEY" nonce n0nce-42)
+check "backend conns key FILE nonce: the HMAC verifies, the nonce and the count are in the report" \
+	python3 -c '
+import hashlib, hmac, json, sys
+env = json.loads(sys.argv[1]); key = open(sys.argv[2], "rb").read()
+mac = hmac.new(key, env["report"].encode(), hashlib.sha256).hexdigest()
+r = json.loads(env["report"])
+sys.exit(not (hmac.compare_digest(mac, env["hmac_sha256"]) and r["nonce"] == "n0nce-42" and r["live"] == int(sys.argv[3])))' \
+	"$signed" "$KEY" $((N4 + N6))
+chmod 644 "$KEY"
+err_case "backend conns with a key file others can read" backend conns key "$KEY"
+err_case "backend conns with an unknown word" backend conns everything
+rm -f "$KEY"
+holder_in=${HOLDER[1]}
+exec {holder_in}>&- # the holder closes its connections
+wait "${HOLDER_PID:-}" 2>/dev/null
+for _ in $(seq 300); do [ "$(node_ctl 2 -j backend conns | json_get "d['live']")" = 0 ] && break; sleep 0.1; done
+check "n2: once the client closed them, backend conns counts 0 live" \
+	test "$(node_ctl 2 -j backend conns | json_get "d['live']")" = 0
+
 # 1. owned by the second candidate
 coproc SEND { on client python3 "$SENDER" eth0 "$CLIENT_MAC" "$LB_IP4" "$VIP" 80 /rescued \
 	"$NODE_IP4_1,$NODE_MAC_1" "$NODE_IP4_2,$NODE_MAC_2"; }
@@ -80,13 +147,13 @@ on client python3 "$SENDER" --no-conn eth0 "$CLIENT_MAC" "$LB_IP4" "$VIP" 80 /no
 for _ in $(seq 100); do [ "$(counter 2 delivered_last)" = 1 ] && break; sleep 0.1; done
 check "no owner: n1 forwarded_next 2" test "$(counter 1 forwarded_next)" = 2
 check "no owner: n2 delivered_last 1" test "$(counter 2 delivered_last)" = 1
+check "no owner: n2's backend conns reports 1 rescue reset" \
+	test "$(node_ctl 2 -j backend conns | json_get "d['rescues']['reset']")" = 1
 check "no drop counted on either node" bash -c "
 	for n in 1 2; do nsenter --net=/run/netns/${PFX}n\$n $EBBCTL --bpffs $NB -j backend show |
 		python3 -c 'import json,sys; d=json.load(sys.stdin)[\"rescues\"]; sys.exit(any(v for k, v in d.items() if k.startswith(\"drop\")))' || exit 1; done"
 
-# 3. the same over IPv6 (outer and client's packet), from n1 to n2
-VIP6=2001:db8:100::10
-ip -n "$NS_CLIENT" -6 route replace "$VIP6/128" via "$NODE_IP6_2"
+# 3. the same over IPv6 (outer and client's packet), from n1 to n2 (route set in 0.)
 coproc SEND6 { on client python3 "$SENDER" eth0 "$CLIENT_MAC" "$LB_IP6" "$VIP6" 80 /rescued6 \
 	"$NODE_IP6_1,$NODE_MAC_1" "$NODE_IP6_2,$NODE_MAC_2"; }
 read -r -t 10 sport6 <&"${SEND6[0]}" || sport6=""

@@ -4,9 +4,15 @@
  * own sockets, and the decapsulator's work. Its state lives in BPFFS/node-<netns inode>, so each
  * network namespace (each lab node) has its own.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
 
 #include "ebbctl.h"
 
@@ -169,6 +175,189 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
+#define MAX_CONNS 4096
+
+/* The shared key of `backend conns key FILE`: secret, so a file only its owner can read. */
+static int read_key(const char *path, unsigned char *key, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ctl_error("cannot open key file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || (st.st_mode & 077)) {
+		close(fd);
+		return ctl_error("key file %s is readable by others (chmod 600 it)", path);
+	}
+	n = read(fd, key, *len);
+	close(fd);
+	if (n < 16)
+		return ctl_error("key file %s: %s", path,
+				 n < 0 ? strerror(errno) : "shorter than 16 bytes");
+	*len = n;
+	return 0;
+}
+
+/* The node_stats map's id: it changes when the node program's state is made anew (its counters
+ * start again from 0), so a reader taking differences of `reset` knows when not to. */
+static __u32 node_stats_id(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/node_stats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static int do_conns(int argc, char **argv)
+{
+	static struct ebb_conns_entry ents[MAX_CONNS];
+	unsigned char key[4096];
+	size_t key_len = sizeof(key);
+	const char *key_file = NULL, *nonce = NULL;
+	struct ebb_conns_count c;
+	struct ebb_err err = {};
+	bool all = false, have_node;
+	char dir[4096], path[4200];
+	json_object *doc, *jv, *jr = NULL;
+	unsigned long long total = 0, total_tw = 0;
+	int n, pfd = -1;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "all")) {
+			all = true;
+			argc--;
+			argv++;
+			continue;
+		}
+		if (!strcmp(argv[0], "key") && argc > 1)
+			key_file = argv[1];
+		else if (!strcmp(argv[0], "nonce") && argc > 1 && strlen(argv[1]) <= 128)
+			nonce = argv[1];
+		else
+			return ctl_error("usage: backend conns [all] [key FILE] [nonce TEXT]");
+		argc -= 2;
+		argv += 2;
+	}
+	if (key_file && read_key(key_file, key, &key_len))
+		return 1;
+	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
+		return ctl_error("cannot name this network namespace's node directory");
+	snprintf(path, sizeof(path), "%s/node_stats", dir);
+	have_node = !access(path, F_OK);
+	if (!all) {
+		if (node_state_dir(dir, sizeof(dir)))
+			return 1;
+		snprintf(path, sizeof(path), "%s/decap_prefixes", dir);
+		pfd = bpf_obj_get(path);
+		if (pfd < 0)
+			return ctl_error("cannot open %s: %s", path, strerror(errno));
+	}
+	n = ebb_conns_count(pfd, ents, MAX_CONNS, &c, &err);
+	if (pfd >= 0)
+		close(pfd);
+	if (n < 0)
+		return ctl_error("%s", err.msg);
+
+	doc = json_object_new_object();
+	jv = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		char addr[64];
+
+		ebb_fmt_addr(ents[i].key.addr, ents[i].key.family, addr, sizeof(addr));
+		json_object_object_add(o, "addr", json_object_new_string(addr));
+		json_object_object_add(o, "port", json_object_new_int(ents[i].key.port));
+		json_object_object_add(o, "live", json_object_new_int64(ents[i].val.live));
+		json_object_object_add(o, "time_wait", json_object_new_int64(ents[i].val.time_wait));
+		json_object_array_add(jv, o);
+		total += ents[i].val.live;
+		total_tw += ents[i].val.time_wait;
+	}
+	if (have_node) {
+		struct ebb_reason_counter last = {}, owner = {};
+
+		ebb_node_stat(bpffs, EBB_N_DELIVERED_LAST, &last);
+		ebb_node_stat(bpffs, EBB_N_DELIVERED_OWNER, &owner);
+		jr = json_object_new_object();
+		/* a rescue the last candidate delivered without a socket: the stack answered it with
+		 * a RST, a connection a change did cut */
+		json_object_object_add(jr, "reset", json_object_new_int64(last.packets));
+		json_object_object_add(jr, "delivered_owner", json_object_new_int64(owner.packets));
+		json_object_object_add(jr, "counters_id", json_object_new_int64(node_stats_id(dir)));
+	}
+	json_object_object_add(doc, "version", json_object_new_int(1));
+	json_object_object_add(doc, "unit", json_object_new_string("connections"));
+	json_object_object_add(doc, "scope", json_object_new_string(all ? "all" : "vip_prefixes"));
+	json_object_object_add(doc, "boot_id", json_object_new_string(c.boot_id));
+	json_object_object_add(doc, "netns", json_object_new_int64(c.netns));
+	json_object_object_add(doc, "boottime_ns", json_object_new_int64(c.boottime_ns));
+	json_object_object_add(doc, "walk_ns",
+			       json_object_new_int64(c.end_boottime_ns - c.boottime_ns));
+	json_object_object_add(doc, "realtime", json_object_new_int64(c.realtime_ns / 1000000000ull));
+	json_object_object_add(doc, "complete", json_object_new_boolean(!c.overflow));
+	json_object_object_add(doc, "live", json_object_new_int64(total));
+	json_object_object_add(doc, "time_wait", json_object_new_int64(total_tw));
+	json_object_object_add(doc, "vips", jv);
+	json_object_object_add(doc, "rescues", jr);
+	if (nonce)
+		json_object_object_add(doc, "nonce", json_object_new_string(nonce));
+
+	if (key_file) {
+		/* signed: the report as a string, so the reader checks the very bytes signed */
+		char *env = ebb_conns_sign(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN),
+					   key, key_len);
+
+		json_object_put(doc);
+		if (!env)
+			return ctl_error("cannot compute the report's HMAC");
+		printf("%s\n", env);
+		free(env);
+		return c.overflow ? 1 : 0;
+	}
+	if (json_output) {
+		json_print(doc);
+		return c.overflow ? 1 : 0;
+	}
+	{
+		time_t t = c.realtime_ns / 1000000000ull;
+		char when[64];
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf("taken %s boottime_ns %llu boot_id %s netns %llu (%s)\n", when,
+		       (unsigned long long)c.boottime_ns, c.boot_id, (unsigned long long)c.netns,
+		       all ? "every local address" : "this node's VIP prefixes");
+		printf("%-40s %5s %12s %12s\n", "VIP", "PORT", "LIVE", "TIME_WAIT");
+		for (int i = 0; i < n; i++) {
+			char addr[64];
+
+			ebb_fmt_addr(ents[i].key.addr, ents[i].key.family, addr, sizeof(addr));
+			printf("%-40s %5u %12llu %12llu\n", addr, ents[i].key.port,
+			       (unsigned long long)ents[i].val.live,
+			       (unsigned long long)ents[i].val.time_wait);
+		}
+		printf("%-40s %5s %12llu %12llu connections\n", "total", "", total, total_tw);
+		if (jr)
+			printf("rescues reset %lld (delivered_last), counters_id %lld\n",
+			       (long long)json_object_get_int64(json_object_object_get(jr, "reset")),
+			       (long long)json_object_get_int64(json_object_object_get(jr, "counters_id")));
+		if (c.overflow)
+			printf("INCOMPLETE: %llu sockets not counted (more than %d VIP ports)\n",
+			       (unsigned long long)c.overflow, MAX_CONNS);
+	}
+	json_object_put(doc);
+	return c.overflow ? 1 : 0;
+}
+
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
@@ -179,12 +368,16 @@ static int do_help(int argc, char **argv)
 		"       %1$s backend add PREFIX\n"
 		"       %1$s backend del PREFIX\n"
 		"       %1$s backend show\n"
+		"       %1$s backend conns [all] [key FILE] [nonce TEXT]\n"
 		"       %1$s backend help\n"
 		"\n"
 		"  On a backend node: ebb's node program. A rescue (a mid-flow TCP packet the balancer\n"
 		"  sends with its candidate nodes) is kept when this node has a socket for it, else\n"
 		"  passed to the next candidate; the last delivers it. Other packets: as 'decap' does,\n"
-		"  for the VIP prefixes added here. State in BPFFS/node-<netns inode>, one per node.\n",
+		"  for the VIP prefixes added here. State in BPFFS/node-<netns inode>, one per node.\n"
+		"  'conns': this node's live TCP connections per VIP address and port, counted in\n"
+		"  its own socket table (a BPF iterator), and the rescues it had to reset; 'all':\n"
+		"  every local address; 'key': the report signed with HMAC-SHA256 (JSON envelope).\n",
 		bin_name);
 	return 0;
 }
@@ -194,7 +387,8 @@ int do_backend(int argc, char **argv)
 	static const struct cmd cmds[] = {
 		{ "attach", do_attach }, { "detach", do_detach }, { "add", do_add },
 		{ "del", do_del },	 { "delete", do_del },	  { "show", do_show },
-		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
+		{ "list", do_show },	 { "conns", do_conns },	  { "help", do_help },
+		{ NULL, NULL },
 	};
 
 	return cmd_select(cmds, argc, argv, do_help);
