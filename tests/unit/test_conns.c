@@ -28,6 +28,7 @@
 #include "packets.h"
 #include "test.h"
 #include "fixture.h"
+#include "sockets.h"
 
 #define VIP4 "203.0.113.10"
 #define VIP6 "2001:db8:100::10"
@@ -39,70 +40,6 @@
 #define N_EST4 5
 
 static int prefixes_fd = -1;
-
-static int tcp_listen(int family, const char *addr, int port, bool v6only)
-{
-	struct sockaddr_storage ss = {};
-	socklen_t sl;
-	int one = 1, zero = 0, fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == 6) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(one));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &s6->sin6_addr);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (void *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &s4->sin_addr);
-		sl = sizeof(*s4);
-	}
-	if (bind(fd, (void *)&ss, sl) || listen(fd, 64)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int tcp_connect(int family, const char *from, const char *addr, int port, uint16_t *cport)
-{
-	struct sockaddr_storage src = {}, dst = {};
-	socklen_t sl = family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	if (family == 6) {
-		((struct sockaddr_in6 *)&src)->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, from, &((struct sockaddr_in6 *)&src)->sin6_addr);
-		((struct sockaddr_in6 *)&dst)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&dst)->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&dst)->sin6_addr);
-	} else {
-		((struct sockaddr_in *)&src)->sin_family = AF_INET;
-		inet_pton(AF_INET, from, &((struct sockaddr_in *)&src)->sin_addr);
-		((struct sockaddr_in *)&dst)->sin_family = AF_INET;
-		((struct sockaddr_in *)&dst)->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &((struct sockaddr_in *)&dst)->sin_addr);
-	}
-	if (bind(fd, (void *)&src, sl) || connect(fd, (void *)&dst, sl) ||
-	    getsockname(fd, (void *)&src, &sl)) {
-		close(fd);
-		return -1;
-	}
-	if (cport)
-		*cport = ntohs(family == 6 ? ((struct sockaddr_in6 *)&src)->sin6_port :
-					     ((struct sockaddr_in *)&src)->sin_port);
-	return fd;
-}
 
 /* ---- the truth, from /proc/net/tcp{,6}: the kernel's text view of the same table ---- */
 static int truth_add(struct ebb_conns_entry *t, int n, const struct ebb_conns_key *k, unsigned st)
@@ -238,20 +175,9 @@ static int count_and_compare(const char *when, bool all, struct ebb_conns_entry 
  * routed nowhere useful: the listener keeps a request socket in SYN_RECV while we count. */
 static bool half_open(void)
 {
-	static const struct pkt_desc syn = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_SYN) };
-	struct sockaddr_in to = { .sin_family = AF_INET };
-	uint8_t pkt[PKT_MAX];
-	size_t l4, len = build_ip(&syn, pkt, &l4);
-	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
-	bool sent;
-
 	if (!ASSERT_OK(system("ip route add " HALF4 "/32 dev lo"), "setup: a route for " HALF4))
 		return false;
-	inet_pton(AF_INET, VIP4, &to.sin_addr);
-	sent = fd >= 0 && sendto(fd, pkt, len, 0, (void *)&to, sizeof(to)) == (ssize_t)len;
-	if (fd >= 0)
-		close(fd);
-	return ASSERT_TRUE(sent, "setup: a SYN from " HALF4 " sent");
+	return ASSERT_TRUE(raw_syn4(HALF4, HALF_PORT, VIP4, 80), "setup: a SYN from " HALF4 " sent");
 }
 
 /* Waits (bounded, 10 s) until /proc/net/tcp{,6} shows exactly `want` sockets of the given

@@ -31,6 +31,7 @@
 #include "packets.h"
 #include "test.h"
 #include "fixture.h"
+#include "sockets.h"
 
 static const uint8_t NODE_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x11 }; /* this node (A) */
 static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* the balancer */
@@ -445,70 +446,6 @@ static void truncation_cases(void)
 }
 
 /* ---- real sockets in a namespace of our own ---- */
-static int tcp_listen(int family, const char *addr, int port)
-{
-	struct sockaddr_storage ss = {};
-	socklen_t sl;
-	int one = 1, fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == 6) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &s6->sin6_addr);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (void *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &s4->sin_addr);
-		sl = sizeof(*s4);
-	}
-	if (bind(fd, (void *)&ss, sl) || listen(fd, 16)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* A connection from `from` (port chosen by the kernel) to addr:port; its client port. */
-static int tcp_connect(int family, const char *from, const char *addr, int port, uint16_t *cport)
-{
-	struct sockaddr_storage src = {}, dst = {};
-	socklen_t sl = family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	if (family == 6) {
-		((struct sockaddr_in6 *)&src)->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, from, &((struct sockaddr_in6 *)&src)->sin6_addr);
-		((struct sockaddr_in6 *)&dst)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&dst)->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&dst)->sin6_addr);
-	} else {
-		((struct sockaddr_in *)&src)->sin_family = AF_INET;
-		inet_pton(AF_INET, from, &((struct sockaddr_in *)&src)->sin_addr);
-		((struct sockaddr_in *)&dst)->sin_family = AF_INET;
-		((struct sockaddr_in *)&dst)->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &((struct sockaddr_in *)&dst)->sin_addr);
-	}
-	if (bind(fd, (void *)&src, sl) || connect(fd, (void *)&dst, sl) ||
-	    getsockname(fd, (void *)&src, &sl)) {
-		close(fd);
-		return -1;
-	}
-	*cport = ntohs(family == 6 ? ((struct sockaddr_in6 *)&src)->sin6_port :
-				     ((struct sockaddr_in *)&src)->sin_port);
-	return fd;
-}
-
 /* Whether /proc/net/tcp lists a socket with local port lport, remote port rport, in state st. */
 static bool tcp_state_is(int lport, int rport, int st)
 {
@@ -532,20 +469,9 @@ static bool tcp_state_is(int lport, int rport, int st)
  * in a blackhole: the listener keeps a request socket in SYN_RECV. */
 static bool half_open(void)
 {
-	static const struct pkt_desc syn = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_SYN) };
-	struct sockaddr_in to = { .sin_family = AF_INET };
-	uint8_t pkt[PKT_MAX];
-	size_t l4, len = build_ip(&syn, pkt, &l4);
-	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* IPPROTO_RAW: we write the IP header */
-	bool sent;
-
 	if (!ASSERT_OK(system("ip route add " HALF4 "/32 dev lo"), "setup: a route to nowhere for " HALF4))
 		return false;
-	inet_pton(AF_INET, VIP4, &to.sin_addr);
-	sent = fd >= 0 && sendto(fd, pkt, len, 0, (void *)&to, sizeof(to)) == (ssize_t)len;
-	if (fd >= 0)
-		close(fd);
-	if (!ASSERT_TRUE(sent, "setup: a SYN from " HALF4 " sent"))
+	if (!ASSERT_TRUE(raw_syn4(HALF4, HALF_PORT, VIP4, 80), "setup: a SYN from " HALF4 " sent"))
 		return false;
 	for (int i = 0; i < 1000 && !tcp_state_is(80, HALF_PORT, 3 /* SYN_RECV */); i++)
 		usleep(10000);
@@ -565,9 +491,9 @@ static bool sockets_setup(void)
 			      "ip -6 addr add " CLI6 "/128 dev lo nodad"),
 		       "setup: loopback up with the VIPs and the client's addresses"))
 		return false;
-	l4 = tcp_listen(4, VIP4, 80);
-	l6 = tcp_listen(6, VIP6, 80);
-	l81 = tcp_listen(4, VIP4, 81);
+	l4 = tcp_listen(4, VIP4, 80, true);
+	l6 = tcp_listen(6, VIP6, 80, true);
+	l81 = tcp_listen(4, VIP4, 81, true);
 	if (!ASSERT_TRUE(l4 >= 0 && l6 >= 0 && l81 >= 0, "setup: listeners on VIP:80 (v4, v6), VIP:81"))
 		return false;
 	/* ESTABLISHED: the server's side (local VIP:80, remote client) is the one a rescue finds */

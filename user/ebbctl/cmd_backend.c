@@ -20,38 +20,12 @@
 
 static int do_attach(int argc, char **argv)
 {
-	struct ebb_err err = {};
-	const char *ifname = NULL;
-	bool generic = false;
-
-	while (argc > 0) {
-		if (!strcmp(argv[0], "dev") && argc > 1) {
-			ifname = argv[1];
-		} else if (!strcmp(argv[0], "mode") && argc > 1 &&
-			   (!strcmp(argv[1], "native") || !strcmp(argv[1], "generic"))) {
-			generic = !strcmp(argv[1], "generic");
-		} else {
-			return ctl_error("usage: backend attach dev IFNAME [mode {native|generic}]");
-		}
-		argc -= 2;
-		argv += 2;
-	}
-	if (!ifname)
-		return ctl_error("missing 'dev IFNAME'");
-	if (ebb_node_attach(bpffs, ifname, generic, &err))
-		return ctl_error("%s", err.msg);
-	return done_ok();
+	return ctl_xdp_attach(argc, argv, "backend", ebb_node_attach);
 }
 
 static int do_detach(int argc, char **argv)
 {
-	struct ebb_err err = {};
-
-	if (argc != 2 || strcmp(argv[0], "dev"))
-		return ctl_error("usage: backend detach dev IFNAME");
-	if (ebb_node_detach(bpffs, argv[1], &err))
-		return ctl_error("%s", err.msg);
-	return done_ok();
+	return ctl_xdp_detach(argc, argv, "backend", ebb_node_detach);
 }
 
 /* This namespace's node directory, if the node program was attached here once. */
@@ -68,49 +42,14 @@ static int node_state_dir(char *dir, size_t len)
 	return 0;
 }
 
-static int change_prefix(int argc, char **argv, bool add)
-{
-	struct ebb_decap_key key;
-	struct ebb_err err = {};
-	char dir[4096];
-
-	if (argc != 1)
-		return ctl_error("usage: backend %s PREFIX   (ADDR or ADDR/LEN of this node's ipip VIPs)",
-				 add ? "add" : "del");
-	if (ebb_parse_prefix(argv[0], &key, &err))
-		return ctl_error("%s", err.msg);
-	if (node_state_dir(dir, sizeof(dir)))
-		return 1;
-	if (ebb_decap_prefix(dir, &key, add, &err))
-		return ctl_error("%s", err.msg);
-	return done_ok();
-}
-
 static int do_add(int argc, char **argv)
 {
-	return change_prefix(argc, argv, true);
+	return ctl_prefix_change(argc, argv, true, "backend", "ipip VIPs", node_state_dir);
 }
 
 static int do_del(int argc, char **argv)
 {
-	return change_prefix(argc, argv, false);
-}
-
-static void print_counters(json_object *js, const char *(*name)(__u32), __u32 max,
-			   int (*stat)(const char *, __u32, struct ebb_reason_counter *),
-			   const char *where)
-{
-	for (__u32 r = 0; r < max; r++) {
-		struct ebb_reason_counter c;
-
-		if (stat(where, r, &c))
-			continue;
-		if (js)
-			json_object_object_add(js, name(r), json_object_new_int64(c.packets));
-		else
-			printf("%-18s %12llu packets %14llu bytes\n", name(r),
-			       (unsigned long long)c.packets, (unsigned long long)c.bytes);
-	}
+	return ctl_prefix_change(argc, argv, false, "backend", "ipip VIPs", node_state_dir);
 }
 
 static int do_show(int argc, char **argv)
@@ -139,31 +78,10 @@ static int do_show(int argc, char **argv)
 	} else {
 		printf("state %s\n", dir);
 	}
-	for (int i = 0; i < n_links; i++) {
-		if (jl) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
-			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
-			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
-			json_object_array_add(jl, o);
-		} else {
-			printf("%s: mode %s prog_id %u link_id %u\n", links[i].ifname, links[i].mode,
-			       links[i].prog_id, links[i].link_id);
-		}
-	}
-	for (int i = 0; i < n_prefixes; i++) {
-		char addr[64], text[80];
-
-		ebb_fmt_addr(prefixes[i].addr, prefixes[i].family, addr, sizeof(addr));
-		snprintf(text, sizeof(text), "%s/%u", addr, prefixes[i].prefixlen - 32);
-		if (jp)
-			json_object_array_add(jp, json_object_new_string(text));
-		else
-			printf("prefix %s\n", text);
-	}
-	print_counters(jr, ebb_node_reason_name, EBB_N_MAX, ebb_node_stat, bpffs);
-	print_counters(jd, ebb_decap_reason_name, EBB_D_MAX, ebb_decap_stat, dir);
+	ctl_show_links(jl, links, n_links);
+	ctl_show_prefixes(jp, prefixes, n_prefixes);
+	ctl_show_counters(jr, ebb_node_reason_name, EBB_N_MAX, ebb_node_stat, bpffs, 18);
+	ctl_show_counters(jd, ebb_decap_reason_name, EBB_D_MAX, ebb_decap_stat, dir, 18);
 	if (doc) {
 		json_object_object_add(doc, "state", json_object_new_string(dir));
 		json_object_object_add(doc, "devices", jl);

@@ -7,7 +7,8 @@
 
 #define MAX_PREFIXES 256
 
-static int do_attach(int argc, char **argv)
+int ctl_xdp_attach(int argc, char **argv, const char *object,
+		   int (*attach)(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err))
 {
 	struct ebb_err err = {};
 	const char *ifname = NULL;
@@ -20,50 +21,116 @@ static int do_attach(int argc, char **argv)
 			   (!strcmp(argv[1], "native") || !strcmp(argv[1], "generic"))) {
 			generic = !strcmp(argv[1], "generic");
 		} else {
-			return ctl_error("usage: decap attach dev IFNAME [mode {native|generic}]");
+			return ctl_error("usage: %s attach dev IFNAME [mode {native|generic}]", object);
 		}
 		argc -= 2;
 		argv += 2;
 	}
 	if (!ifname)
 		return ctl_error("missing 'dev IFNAME'");
-	if (ebb_decap_attach(bpffs, ifname, generic, &err))
+	if (attach(bpffs, ifname, generic, &err))
 		return ctl_error("%s", err.msg);
 	return done_ok();
 }
 
-static int do_detach(int argc, char **argv)
+int ctl_xdp_detach(int argc, char **argv, const char *object,
+		   int (*detach)(const char *bpffs, const char *ifname, struct ebb_err *err))
 {
 	struct ebb_err err = {};
 
 	if (argc != 2 || strcmp(argv[0], "dev"))
-		return ctl_error("usage: decap detach dev IFNAME");
-	if (ebb_decap_detach(bpffs, argv[1], &err))
+		return ctl_error("usage: %s detach dev IFNAME", object);
+	if (detach(bpffs, argv[1], &err))
 		return ctl_error("%s", err.msg);
 	return done_ok();
 }
 
-static int change_prefix(int argc, char **argv, bool add)
+int ctl_prefix_change(int argc, char **argv, bool add, const char *object, const char *vips,
+		      int (*state_dir)(char *dir, size_t len))
 {
 	struct ebb_decap_key key;
 	struct ebb_err err = {};
+	char dir[4096];
 
 	if (argc != 1)
-		return ctl_error("usage: decap %s PREFIX   (ADDR or ADDR/LEN of this node's VIPs)",
-				 add ? "add" : "del");
-	if (ebb_parse_prefix(argv[0], &key, &err) || ebb_decap_prefix(bpffs, &key, add, &err))
+		return ctl_error("usage: %s %s PREFIX   (ADDR or ADDR/LEN of this node's %s)", object,
+				 add ? "add" : "del", vips);
+	if (ebb_parse_prefix(argv[0], &key, &err))
+		return ctl_error("%s", err.msg);
+	if (state_dir && state_dir(dir, sizeof(dir)))
+		return 1;
+	if (ebb_decap_prefix(state_dir ? dir : bpffs, &key, add, &err))
 		return ctl_error("%s", err.msg);
 	return done_ok();
+}
+
+void ctl_show_links(json_object *jl, const struct ebb_link_info *links, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (jl) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
+			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
+			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
+			json_object_array_add(jl, o);
+		} else {
+			printf("%s: mode %s prog_id %u link_id %u\n", links[i].ifname, links[i].mode,
+			       links[i].prog_id, links[i].link_id);
+		}
+	}
+}
+
+void ctl_show_prefixes(json_object *jp, const struct ebb_decap_key *prefixes, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char addr[64], text[80];
+
+		ebb_fmt_addr(prefixes[i].addr, prefixes[i].family, addr, sizeof(addr));
+		snprintf(text, sizeof(text), "%s/%u", addr, prefixes[i].prefixlen - 32);
+		if (jp)
+			json_object_array_add(jp, json_object_new_string(text));
+		else
+			printf("prefix %s\n", text);
+	}
+}
+
+/* width: of the reason's column (each command aligns its own names) */
+void ctl_show_counters(json_object *js, const char *(*name)(__u32), __u32 max,
+		       int (*stat)(const char *, __u32, struct ebb_reason_counter *),
+		       const char *where, int width)
+{
+	for (__u32 r = 0; r < max; r++) {
+		struct ebb_reason_counter c;
+
+		if (stat(where, r, &c))
+			continue;
+		if (js)
+			json_object_object_add(js, name(r), json_object_new_int64(c.packets));
+		else
+			printf("%-*s %12llu packets %14llu bytes\n", width, name(r),
+			       (unsigned long long)c.packets, (unsigned long long)c.bytes);
+	}
+}
+
+static int do_attach(int argc, char **argv)
+{
+	return ctl_xdp_attach(argc, argv, "decap", ebb_decap_attach);
+}
+
+static int do_detach(int argc, char **argv)
+{
+	return ctl_xdp_detach(argc, argv, "decap", ebb_decap_detach);
 }
 
 static int do_add(int argc, char **argv)
 {
-	return change_prefix(argc, argv, true);
+	return ctl_prefix_change(argc, argv, true, "decap", "VIPs", NULL);
 }
 
 static int do_del(int argc, char **argv)
 {
-	return change_prefix(argc, argv, false);
+	return ctl_prefix_change(argc, argv, false, "decap", "VIPs", NULL);
 }
 
 static int do_show(int argc, char **argv)
@@ -87,41 +154,9 @@ static int do_show(int argc, char **argv)
 		jp = json_object_new_array();
 		js = json_object_new_object();
 	}
-	for (int i = 0; i < n_links; i++) {
-		if (jl) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
-			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
-			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
-			json_object_array_add(jl, o);
-		} else {
-			printf("%s: mode %s prog_id %u link_id %u\n", links[i].ifname, links[i].mode,
-			       links[i].prog_id, links[i].link_id);
-		}
-	}
-	for (int i = 0; i < n_prefixes; i++) {
-		char addr[64], text[80];
-
-		ebb_fmt_addr(prefixes[i].addr, prefixes[i].family, addr, sizeof(addr));
-		snprintf(text, sizeof(text), "%s/%u", addr, prefixes[i].prefixlen - 32);
-		if (jp)
-			json_object_array_add(jp, json_object_new_string(text));
-		else
-			printf("prefix %s\n", text);
-	}
-	for (__u32 r = 0; r < EBB_D_MAX; r++) {
-		struct ebb_reason_counter c;
-
-		if (ebb_decap_stat(bpffs, r, &c))
-			continue;
-		if (js)
-			json_object_object_add(js, ebb_decap_reason_name(r),
-					       json_object_new_int64(c.packets));
-		else
-			printf("%-16s %12llu packets %14llu bytes\n", ebb_decap_reason_name(r),
-			       (unsigned long long)c.packets, (unsigned long long)c.bytes);
-	}
+	ctl_show_links(jl, links, n_links);
+	ctl_show_prefixes(jp, prefixes, n_prefixes);
+	ctl_show_counters(js, ebb_decap_reason_name, EBB_D_MAX, ebb_decap_stat, bpffs, 16);
 	if (doc) {
 		json_object_object_add(doc, "devices", jl);
 		json_object_object_add(doc, "prefixes", jp);

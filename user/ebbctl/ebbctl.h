@@ -64,6 +64,21 @@ int do_node(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_decap(int argc, char **argv);
+/* cmd_decap.c: what `decap` and `backend` (the node program, which includes the decapsulator)
+ * share: their attach and detach arguments, and the devices, prefixes and counters of `show`. */
+int ctl_xdp_attach(int argc, char **argv, const char *object,
+		   int (*attach)(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err));
+int ctl_xdp_detach(int argc, char **argv, const char *object,
+		   int (*detach)(const char *bpffs, const char *ifname, struct ebb_err *err));
+/* `OBJECT add|del PREFIX`: state_dir (NULL: the bpffs itself) names where the prefixes live,
+ * vips what the usage says they are. */
+int ctl_prefix_change(int argc, char **argv, bool add, const char *object, const char *vips,
+		      int (*state_dir)(char *dir, size_t len));
+void ctl_show_links(json_object *jl, const struct ebb_link_info *links, int n);
+void ctl_show_prefixes(json_object *jp, const struct ebb_decap_key *prefixes, int n);
+void ctl_show_counters(json_object *js, const char *(*name)(__u32), __u32 max,
+		       int (*stat)(const char *, __u32, struct ebb_reason_counter *),
+		       const char *where, int width);
 int do_backend(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_restore(int argc, char **argv);

@@ -26,14 +26,8 @@ int ebb_decap_attach(const char *bpffs, const char *ifname, bool generic, struct
 	if (ret)
 		return ret;
 	skel = decap_bpf__open_opts(&opts);
-	if (!skel)
-		return ebb_errf(err, "cannot open the decapsulator: %s", strerror(errno));
-	ret = decap_bpf__load(skel);
-	if (ret)
-		ret = ebb_errf(err, "cannot load the decapsulator: %s", strerror(-ret));
-	else
-		ret = ebb_link_create(bpffs, DECAP_LINK_PREFIX, ifname, ifindex,
-				      bpf_program__fd(skel->progs.ebb_decap), generic, err);
+	ret = ebb_link_load(skel ? skel->skeleton : NULL, skel ? skel->progs.ebb_decap : NULL,
+			    "the decapsulator", bpffs, DECAP_LINK_PREFIX, ifname, ifindex, generic, err);
 	decap_bpf__destroy(skel);
 	return ret;
 }
@@ -125,21 +119,12 @@ int ebb_decap_prefixes(const char *bpffs, struct ebb_decap_key *out, int max, st
 
 int ebb_decap_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum)
 {
-	int fd = open_pinned(bpffs, "decap_stats", NULL), ncpus = ebb_ncpus();
-	struct ebb_reason_counter *per_cpu;
-	int ret = 0;
+	int fd = open_pinned(bpffs, "decap_stats", NULL), ret;
 
 	*sum = (struct ebb_reason_counter){};
 	if (fd < 0)
 		return fd;
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	if (!per_cpu || bpf_map_lookup_elem(fd, &reason, per_cpu))
-		ret = -ENOENT;
-	for (int i = 0; !ret && i < ncpus; i++) {
-		sum->packets += per_cpu[i].packets;
-		sum->bytes += per_cpu[i].bytes;
-	}
-	free(per_cpu);
+	ret = ebb_reason_sum_fd(fd, reason, sum) ? -ENOENT : 0;
 	close(fd);
 	return ret;
 }

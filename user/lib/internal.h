@@ -3,6 +3,8 @@
 #ifndef LIBEBB_INTERNAL_H
 #define LIBEBB_INTERNAL_H
 
+#include <bpf/libbpf.h>
+
 #include "libebb.h"
 
 /* Rebuilds the rings as if node override_id (0 = none) were in override_state: a state change
@@ -20,5 +22,14 @@ int ebb_link_create(const char *bpffs, const char *prefix, const char *ifname, i
 		    int prog_fd, bool generic, struct ebb_err *err);
 int ebb_link_detach(const char *bpffs, const char *prefix, const char *ifname, struct ebb_err *err);
 int ebb_link_list(const char *bpffs, const char *prefix, struct ebb_link_info *out, int max);
+/* Loads an XDP object its skeleton opened (NULL: the open failed, errno says why) and links its
+ * program prog to ifname, pinned under bpffs as PREFIX<ifname>: the decapsulator and the node
+ * program attach the same way. `what` names the object in errors. The caller destroys it. */
+int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const char *what,
+		  const char *bpffs, const char *prefix, const char *ifname, int ifindex,
+		  bool generic, struct ebb_err *err);
+
+/* stats.c: a per-CPU reason counter of the map at fd, summed (zero if it cannot be read). */
+int ebb_reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum);
 
 #endif

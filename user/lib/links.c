@@ -62,6 +62,20 @@ int ebb_link_create(const char *bpffs, const char *prefix, const char *ifname, i
 	return ret;
 }
 
+int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const char *what,
+		  const char *bpffs, const char *prefix, const char *ifname, int ifindex,
+		  bool generic, struct ebb_err *err)
+{
+	int ret;
+
+	if (!s)
+		return ebb_errf(err, "cannot open %s: %s", what, strerror(errno));
+	ret = bpf_object__load_skeleton(s);
+	if (ret)
+		return ebb_errf(err, "cannot load %s: %s", what, strerror(-ret));
+	return ebb_link_create(bpffs, prefix, ifname, ifindex, bpf_program__fd(prog), generic, err);
+}
+
 int ebb_link_detach(const char *bpffs, const char *prefix, const char *ifname, struct ebb_err *err)
 {
 	char path[4200];

@@ -59,14 +59,8 @@ int ebb_node_attach(const char *bpffs, const char *ifname, bool generic, struct 
 
 		skel = node_bpf__open_opts(&opts);
 	}
-	if (!skel)
-		return ebb_errf(err, "cannot open the node program: %s", strerror(errno));
-	ret = node_bpf__load(skel);
-	if (ret)
-		ret = ebb_errf(err, "cannot load the node program: %s", strerror(-ret));
-	else
-		ret = ebb_link_create(dir, NODE_LINK_PREFIX, ifname, ifindex,
-				      bpf_program__fd(skel->progs.ebb_node), generic, err);
+	ret = ebb_link_load(skel ? skel->skeleton : NULL, skel ? skel->progs.ebb_node : NULL,
+			    "the node program", dir, NODE_LINK_PREFIX, ifname, ifindex, generic, err);
 	node_bpf__destroy(skel);
 	return ret;
 }
@@ -106,8 +100,7 @@ int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max)
 int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum)
 {
 	char dir[4096], path[4200];
-	int fd, ncpus = ebb_ncpus(), ret = 0;
-	struct ebb_reason_counter *per_cpu;
+	int fd, ret;
 
 	*sum = (struct ebb_reason_counter){};
 	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
@@ -116,14 +109,7 @@ int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *su
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -ENOENT;
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	if (!per_cpu || bpf_map_lookup_elem(fd, &reason, per_cpu))
-		ret = -ENOENT;
-	for (int i = 0; !ret && i < ncpus; i++) {
-		sum->packets += per_cpu[i].packets;
-		sum->bytes += per_cpu[i].bytes;
-	}
-	free(per_cpu);
+	ret = ebb_reason_sum_fd(fd, reason, sum) ? -ENOENT : 0;
 	close(fd);
 	return ret;
 }

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 
 #include "libebb.h"
+#include "internal.h"
 
 int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum)
 {
@@ -29,7 +30,7 @@ int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum)
 	return 0;
 }
 
-int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
+int ebb_reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum)
 {
 	int ncpus = ebb_ncpus();
 	struct ebb_reason_counter *per_cpu = calloc(ncpus, sizeof(*per_cpu));
@@ -37,7 +38,7 @@ int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
 	*sum = (struct ebb_reason_counter){};
 	if (!per_cpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(e->reasons_fd, &reason, per_cpu)) {
+	if (bpf_map_lookup_elem(fd, &reason, per_cpu)) {
 		free(per_cpu);
 		return -errno;
 	}
@@ -47,6 +48,11 @@ int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
 	}
 	free(per_cpu);
 	return 0;
+}
+
+int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
+{
+	return ebb_reason_sum_fd(e->reasons_fd, reason, sum);
 }
 
 /* A slot reused by a new VIP or node starts from zero, not from its predecessor's counts. */
