@@ -40,13 +40,7 @@ struct vlan_tag {
 
 static __always_inline int done(__u32 reason, __u64 bytes, int verdict)
 {
-	struct ebb_reason_counter *c = bpf_map_lookup_elem(&decap_stats, &reason);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-	return verdict;
+	return count_reason(&decap_stats, reason, bytes, verdict);
 }
 
 /* Whether the inner packet at `inner` (of the given tunnel protocol) is for one of our VIPs. */

@@ -33,13 +33,7 @@ struct {
 
 static __always_inline int node_done(__u32 reason, __u64 bytes, int verdict)
 {
-	struct ebb_reason_counter *c = bpf_map_lookup_elem(&node_stats, &reason);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-	return verdict;
+	return count_reason(&node_stats, reason, bytes, verdict);
 }
 
 /* Where the parts of a rescue are in the frame, all offsets from the frame's start. */
