@@ -47,42 +47,20 @@ struct rescue {
 };
 
 /* Strip the outer header and the rescue header, keep the L2 header with the client's
- * EtherType, cut whatever followed the outer packet (as the decapsulator does). */
+ * EtherType, cut whatever followed the outer packet: the decapsulator's unwrap(). */
 static __always_inline int deliver(struct xdp_md *ctx, const struct rescue *r, __u32 reason,
 				   __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 l2[sizeof(struct ethhdr) + sizeof(struct vlan_tag)];
-	__be16 type = bpf_htons(r->next_proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
 	bool tagged = r->l2_len != sizeof(struct ethhdr);
 
-	if (data + sizeof(l2) > data_end && tagged)
+	if (data + sizeof(struct ethhdr) + sizeof(struct vlan_tag) > data_end && tagged)
 		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
 	if (data + sizeof(struct ethhdr) > data_end)
 		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
-	if (tagged) {
-		__builtin_memcpy(l2, data, sizeof(l2));
-		((struct vlan_tag *)(l2 + sizeof(struct ethhdr)))->encapsulated_proto = type;
-	} else {
-		__builtin_memcpy(l2, data, sizeof(struct ethhdr));
-		((struct ethhdr *)l2)->h_proto = type;
-	}
-	if (r->outer_end < bytes && bpf_xdp_adjust_tail(ctx, (int)r->outer_end - (int)bytes))
+	if (unwrap(ctx, data, r->l2_len, r->inner - r->l2_len, r->outer_end, bytes, r->next_proto))
 		return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-	if (bpf_xdp_adjust_head(ctx, (int)(r->inner - r->l2_len)))
-		return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (tagged) {
-		if (data + sizeof(l2) > data_end)
-			return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(l2));
-	} else {
-		if (data + sizeof(struct ethhdr) > data_end)
-			return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(struct ethhdr));
-	}
 	return node_done(reason, bytes, XDP_PASS);
 }
 
