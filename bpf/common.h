@@ -85,4 +85,16 @@ static __always_inline __u16 csum_fold(__u64 sum)
 	return (__u16)~sum;
 }
 
+/* The checksum of an option-less IPv4 header whose check field is 0. */
+static __always_inline __u16 ipv4_csum(struct iphdr *iph)
+{
+	__u64 sum = 0;
+	__u16 *words = (__u16 *)iph;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*iph) / 2); i++)
+		sum += words[i];
+	return csum_fold(sum);
+}
+
 #endif /* EBB_COMMON_H */

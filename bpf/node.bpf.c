@@ -246,19 +246,12 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 	h->hop = hop + 1;
 	if (r->family == EBB_FAMILY_V4) {
 		struct iphdr *o = data + r->l2_len;
-		__u16 *w = (void *)o;
-		__u32 sum = 0;
 
 		if ((void *)(o + 1) > data_end)
 			return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
 		o->daddr = next.addr[0];
 		o->check = 0;
-#pragma unroll
-		for (int i = 0; i < (int)(sizeof(*o) / 2); i++)
-			sum += w[i];
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		o->check = (__u16)~sum;
+		o->check = ipv4_csum(o);
 	} else {
 		struct ipv6hdr *o = data + r->l2_len;
 
