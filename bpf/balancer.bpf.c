@@ -29,13 +29,7 @@ const volatile __u32 layout_version = EBB_MAP_LAYOUT_VERSION;
 
 static __always_inline int account(__u32 reason, __u64 bytes, int verdict)
 {
-	struct ebb_reason_counter *rc = bpf_map_lookup_elem(&reasons, &reason);
-
-	if (rc) {
-		rc->packets++;
-		rc->bytes += bytes;
-	}
-	return verdict;
+	return count_reason(&reasons, reason, bytes, verdict);
 }
 
 /* What placing this packet did, for the counters. */

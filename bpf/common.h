@@ -63,12 +63,38 @@ static __always_inline bool bare_syn(const struct packet *pkt)
 	return (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
+/* Counts a packet under `reason` in a per-CPU array of struct ebb_reason_counter (the
+ * balancer's reasons, the decapsulator's decap_stats, the node program's node_stats) and
+ * returns the verdict, so that a step can end with `return count_reason(...)`. */
+static __always_inline int count_reason(void *map, __u32 reason, __u64 bytes, int verdict)
+{
+	struct ebb_reason_counter *c = bpf_map_lookup_elem(map, &reason);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	return verdict;
+}
+
 static __always_inline __u16 csum_fold(__u64 sum)
 {
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)~sum;
+}
+
+/* The checksum of an option-less IPv4 header whose check field is 0. */
+static __always_inline __u16 ipv4_csum(struct iphdr *iph)
+{
+	__u64 sum = 0;
+	__u16 *words = (__u16 *)iph;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*iph) / 2); i++)
+		sum += words[i];
+	return csum_fold(sum);
 }
 
 #endif /* EBB_COMMON_H */

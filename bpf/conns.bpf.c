@@ -91,14 +91,13 @@ int ebb_conns(struct bpf_iter__tcp *ctx)
 	}
 	v = bpf_map_lookup_elem(&conns, &key);
 	if (!v) {
-		if (bpf_map_update_elem(&conns, &key, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&conns, &key)) {
+		/* a failed insert is a full map: no entry to count in then */
+		bpf_map_update_elem(&conns, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&conns, &key);
+		if (!v) {
 			__sync_fetch_and_add(&overflow, 1);
 			return 0;
 		}
-		v = bpf_map_lookup_elem(&conns, &key);
-		if (!v)
-			return 0;
 	}
 	if (EBB_TCP_OWNS(state))
 		v->live++;

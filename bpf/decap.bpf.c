@@ -40,13 +40,7 @@ struct vlan_tag {
 
 static __always_inline int done(__u32 reason, __u64 bytes, int verdict)
 {
-	struct ebb_reason_counter *c = bpf_map_lookup_elem(&decap_stats, &reason);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-	return verdict;
+	return count_reason(&decap_stats, reason, bytes, verdict);
 }
 
 /* Whether the inner packet at `inner` (of the given tunnel protocol) is for one of our VIPs. */
@@ -78,6 +72,50 @@ static __always_inline int inner_reason(void *inner, void *data_end, __u8 proto)
 	return bpf_map_lookup_elem(&decap_prefixes, &key) ? EBB_D_DECAPSULATED : EBB_D_PASS_NOT_VIP;
 }
 
+/*
+ * Hands the packet that follows the L2 header and `strip` more bytes to the stack: the L2 header
+ * (l2_len: 14, or 18 with its VLAN tag) stays, with the EtherType of inner_proto's family;
+ * whatever follows `end` (where the outer packet ends, by its length field) is cut. What
+ * follows the outer packet in the frame (padding, junk) is no part of it, so none of the inner
+ * packet either. The kernel cuts a packet to its IP length before a tunnel handler sees it;
+ * unwrapped here without that cut, the bytes would follow the inner packet, and an inner length
+ * running past the outer packet's end would take them for data. An outer length past the
+ * frame's end is left alone: the inner packet is cut short then, and the stack judges its
+ * length (as for any cut inner L4). The caller has checked that the frame holds the L2 header
+ * at `data`. Returns 0, or -1 if the frame could not be cut or moved.
+ */
+static __always_inline int unwrap(struct xdp_md *ctx, void *data, __u32 l2_len, __u32 strip,
+				  __u32 end, __u64 bytes, __u8 inner_proto)
+{
+	__u8 l2[sizeof(struct ethhdr) + sizeof(struct vlan_tag)];
+	__be16 type = bpf_htons(inner_proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
+	void *data_end;
+
+	if (l2_len == sizeof(struct ethhdr)) {
+		__builtin_memcpy(l2, data, sizeof(struct ethhdr));
+		((struct ethhdr *)l2)->h_proto = type;
+	} else {
+		__builtin_memcpy(l2, data, sizeof(l2));
+		((struct vlan_tag *)(l2 + sizeof(struct ethhdr)))->encapsulated_proto = type;
+	}
+	if (end < bytes && bpf_xdp_adjust_tail(ctx, (int)end - (int)bytes))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, (int)strip))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (l2_len == sizeof(struct ethhdr)) {
+		if (data + sizeof(struct ethhdr) > data_end)
+			return -1;
+		__builtin_memcpy(data, l2, sizeof(struct ethhdr));
+	} else {
+		if (data + sizeof(l2) > data_end)
+			return -1;
+		__builtin_memcpy(data, l2, sizeof(l2));
+	}
+	return 0;
+}
+
 /* The whole decapsulator, a function so that the node program (bpf/node.bpf.c, which includes
  * this file) hands it every packet that is not a rescue and behaves exactly as it does. */
 static __always_inline int decap_frame(struct xdp_md *ctx)
@@ -86,7 +124,6 @@ static __always_inline int decap_frame(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	struct ethhdr *eth = data;
-	__u8 l2[sizeof(struct ethhdr) + sizeof(struct vlan_tag)];
 	__u16 h_proto, l2_len = sizeof(*eth), outer_len;
 	__u32 outer_end; /* where the outer packet ends in the frame, by its length field */
 	__u8 proto;
@@ -142,35 +179,8 @@ static __always_inline int decap_frame(struct xdp_md *ctx)
 		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
 
 	/* Keep the L2 header (with its VLAN tag), drop the outer IP header. */
-	if (l2_len == sizeof(*eth)) {
-		__builtin_memcpy(l2, data, sizeof(*eth));
-		((struct ethhdr *)l2)->h_proto = bpf_htons(proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
-	} else {
-		__builtin_memcpy(l2, data, sizeof(l2));
-		((struct vlan_tag *)(l2 + sizeof(*eth)))->encapsulated_proto =
-			bpf_htons(proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
-	}
-	/* What follows the outer packet in the frame (padding, junk) is no part of it, so none of
-	 * the inner packet either. The kernel cuts a packet to its IP length before a tunnel
-	 * handler sees it; unwrapped here without that cut, the bytes would follow the inner
-	 * packet, and an inner length running past the outer packet's end would take them for
-	 * data. An outer length past the frame's end is left alone: the inner packet is cut
-	 * short then, and the stack judges its length (as for any cut inner L4). */
-	if (outer_end < bytes && bpf_xdp_adjust_tail(ctx, (int)outer_end - (int)bytes))
+	if (unwrap(ctx, data, l2_len, outer_len, outer_end, bytes, proto))
 		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
-	if (bpf_xdp_adjust_head(ctx, outer_len))
-		return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (l2_len == sizeof(*eth)) {
-		if (data + sizeof(*eth) > data_end)
-			return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(*eth));
-	} else {
-		if (data + sizeof(l2) > data_end)
-			return done(EBB_D_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(l2));
-	}
 	return done(EBB_D_DECAPSULATED, bytes, XDP_PASS);
 }
 

@@ -19,17 +19,6 @@ static __always_inline __u16 l2_len_of(const struct packet *pkt)
 	return pkt->l2_len & 0x1f;
 }
 
-static __always_inline __u16 ipv4_csum(struct iphdr *iph)
-{
-	__u64 sum = 0;
-	__u16 *words = (__u16 *)iph;
-
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*iph) / 2); i++)
-		sum += words[i];
-	return csum_fold(sum);
-}
-
 /*
  * Grows the frame's head by `grow` bytes and moves the L2 header (14 or 18 bytes) to the new
  * start. Returns the new start, or NULL if the head cannot grow or the frame is too short.

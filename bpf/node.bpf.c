@@ -33,13 +33,7 @@ struct {
 
 static __always_inline int node_done(__u32 reason, __u64 bytes, int verdict)
 {
-	struct ebb_reason_counter *c = bpf_map_lookup_elem(&node_stats, &reason);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-	return verdict;
+	return count_reason(&node_stats, reason, bytes, verdict);
 }
 
 /* Where the parts of a rescue are in the frame, all offsets from the frame's start. */
@@ -53,42 +47,20 @@ struct rescue {
 };
 
 /* Strip the outer header and the rescue header, keep the L2 header with the client's
- * EtherType, cut whatever followed the outer packet (as the decapsulator does). */
+ * EtherType, cut whatever followed the outer packet: the decapsulator's unwrap(). */
 static __always_inline int deliver(struct xdp_md *ctx, const struct rescue *r, __u32 reason,
 				   __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 l2[sizeof(struct ethhdr) + sizeof(struct vlan_tag)];
-	__be16 type = bpf_htons(r->next_proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
 	bool tagged = r->l2_len != sizeof(struct ethhdr);
 
-	if (data + sizeof(l2) > data_end && tagged)
+	if (data + sizeof(struct ethhdr) + sizeof(struct vlan_tag) > data_end && tagged)
 		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
 	if (data + sizeof(struct ethhdr) > data_end)
 		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
-	if (tagged) {
-		__builtin_memcpy(l2, data, sizeof(l2));
-		((struct vlan_tag *)(l2 + sizeof(struct ethhdr)))->encapsulated_proto = type;
-	} else {
-		__builtin_memcpy(l2, data, sizeof(struct ethhdr));
-		((struct ethhdr *)l2)->h_proto = type;
-	}
-	if (r->outer_end < bytes && bpf_xdp_adjust_tail(ctx, (int)r->outer_end - (int)bytes))
+	if (unwrap(ctx, data, r->l2_len, r->inner - r->l2_len, r->outer_end, bytes, r->next_proto))
 		return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-	if (bpf_xdp_adjust_head(ctx, (int)(r->inner - r->l2_len)))
-		return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (tagged) {
-		if (data + sizeof(l2) > data_end)
-			return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(l2));
-	} else {
-		if (data + sizeof(struct ethhdr) > data_end)
-			return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-		__builtin_memcpy(data, l2, sizeof(struct ethhdr));
-	}
 	return node_done(reason, bytes, XDP_PASS);
 }
 
@@ -274,19 +246,12 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 	h->hop = hop + 1;
 	if (r->family == EBB_FAMILY_V4) {
 		struct iphdr *o = data + r->l2_len;
-		__u16 *w = (void *)o;
-		__u32 sum = 0;
 
 		if ((void *)(o + 1) > data_end)
 			return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
 		o->daddr = next.addr[0];
 		o->check = 0;
-#pragma unroll
-		for (int i = 0; i < (int)(sizeof(*o) / 2); i++)
-			sum += w[i];
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		o->check = (__u16)~sum;
+		o->check = ipv4_csum(o);
 	} else {
 		struct ipv6hdr *o = data + r->l2_len;
 

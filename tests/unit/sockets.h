@@ -14,32 +14,38 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+/* addr:port as a socket address of the family; returns its length. */
+static socklen_t sockaddr_of(int family, const char *addr, int port, struct sockaddr_storage *ss)
+{
+	*ss = (struct sockaddr_storage){};
+	if (family == 6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (void *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	inet_pton(AF_INET, addr, &s4->sin_addr);
+	return sizeof(*s4);
+}
+
 /* A listener on addr:port; v6only false lets an IPv6 listener take IPv4 connections too. */
 static int tcp_listen(int family, const char *addr, int port, bool v6only)
 {
-	struct sockaddr_storage ss = {};
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(family, addr, port, &ss);
 	int one = 1, zero = 0, fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == 6) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
-
+	if (family == 6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(one));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &s6->sin6_addr);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (void *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &s4->sin_addr);
-		sl = sizeof(*s4);
-	}
 	if (bind(fd, (void *)&ss, sl) || listen(fd, 64)) {
 		close(fd);
 		return -1;
@@ -51,25 +57,13 @@ static int tcp_listen(int family, const char *addr, int port, bool v6only)
  * unless NULL. */
 static int tcp_connect(int family, const char *from, const char *addr, int port, uint16_t *cport)
 {
-	struct sockaddr_storage src = {}, dst = {};
-	socklen_t sl = family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sockaddr_of(family, from, 0, &src);
 	int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
-	if (family == 6) {
-		((struct sockaddr_in6 *)&src)->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, from, &((struct sockaddr_in6 *)&src)->sin6_addr);
-		((struct sockaddr_in6 *)&dst)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&dst)->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&dst)->sin6_addr);
-	} else {
-		((struct sockaddr_in *)&src)->sin_family = AF_INET;
-		inet_pton(AF_INET, from, &((struct sockaddr_in *)&src)->sin_addr);
-		((struct sockaddr_in *)&dst)->sin_family = AF_INET;
-		((struct sockaddr_in *)&dst)->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &((struct sockaddr_in *)&dst)->sin_addr);
-	}
+	sockaddr_of(family, addr, port, &dst);
 	if (bind(fd, (void *)&src, sl) || connect(fd, (void *)&dst, sl) ||
 	    getsockname(fd, (void *)&src, &sl)) {
 		close(fd);

@@ -119,14 +119,7 @@ int ebb_decap_prefixes(const char *bpffs, struct ebb_decap_key *out, int max, st
 
 int ebb_decap_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum)
 {
-	int fd = open_pinned(bpffs, "decap_stats", NULL), ret;
-
-	*sum = (struct ebb_reason_counter){};
-	if (fd < 0)
-		return fd;
-	ret = ebb_reason_sum_fd(fd, reason, sum) ? -ENOENT : 0;
-	close(fd);
-	return ret;
+	return ebb_reason_sum_pinned(bpffs, "decap_stats", reason, sum);
 }
 
 const char *ebb_decap_reason_name(__u32 reason)

@@ -29,7 +29,9 @@ int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const
 		  const char *bpffs, const char *prefix, const char *ifname, int ifindex,
 		  bool generic, struct ebb_err *err);
 
-/* stats.c: a per-CPU reason counter of the map at fd, summed (zero if it cannot be read). */
-int ebb_reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum);
+/* stats.c: a per-CPU reason counter of the map pinned as DIR/NAME, summed (zero, and -ENOENT,
+ * if there is no such pin or it cannot be read). */
+int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
+			  struct ebb_reason_counter *sum);
 
 #endif

@@ -99,19 +99,12 @@ int ebb_node_list(const char *bpffs, struct ebb_link_info *out, int max)
 
 int ebb_node_stat(const char *bpffs, __u32 reason, struct ebb_reason_counter *sum)
 {
-	char dir[4096], path[4200];
-	int fd, ret;
+	char dir[4096];
 
 	*sum = (struct ebb_reason_counter){};
 	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
 		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/node_stats", dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -ENOENT;
-	ret = ebb_reason_sum_fd(fd, reason, sum) ? -ENOENT : 0;
-	close(fd);
-	return ret;
+	return ebb_reason_sum_pinned(dir, "node_stats", reason, sum);
 }
 
 const char *ebb_node_reason_name(__u32 reason)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Per-CPU counters, summed. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "libebb.h"
@@ -30,7 +32,7 @@ int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum)
 	return 0;
 }
 
-int ebb_reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum)
+static int reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum)
 {
 	int ncpus = ebb_ncpus();
 	struct ebb_reason_counter *per_cpu = calloc(ncpus, sizeof(*per_cpu));
@@ -52,7 +54,23 @@ int ebb_reason_sum_fd(int fd, __u32 reason, struct ebb_reason_counter *sum)
 
 int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
 {
-	return ebb_reason_sum_fd(e->reasons_fd, reason, sum);
+	return reason_sum_fd(e->reasons_fd, reason, sum);
+}
+
+int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
+			  struct ebb_reason_counter *sum)
+{
+	char path[4200];
+	int fd, ret;
+
+	*sum = (struct ebb_reason_counter){};
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -ENOENT;
+	ret = reason_sum_fd(fd, reason, sum) ? -ENOENT : 0;
+	close(fd);
+	return ret;
 }
 
 /* A slot reused by a new VIP or node starts from zero, not from its predecessor's counts. */
