@@ -259,12 +259,11 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
 		fn = fleet_node_find(s, &f->addr);
 		if (!fn && f->op != F_NODE_ADD) {
-			for (int i = 0; i < s->n_invalid; i++)
-				if (s->invalid[i].named && s->invalid[i].kind == FLEET_KEY_NODE &&
-				    s->invalid[i].addr.family == f->addr.family &&
-				    ebb_addr_eq(s->invalid[i].addr.a, f->addr.a, f->addr.family))
-					return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
-							 aname, s->invalid[i].key, s->invalid[i].why);
+			const struct fleet_invalid *in = fleet_invalid_node(s, &f->addr);
+
+			if (in)
+				return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
+						 aname, in->key, in->why);
 			return ctl_error("no node %s in fleet \"%s\"", aname, marker.fleet);
 		}
 	}

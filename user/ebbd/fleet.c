@@ -122,25 +122,6 @@ static bool vip_same_fwd(const struct ebb_vip *v, const struct ebb_vip_opts *o)
 	       !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
 }
 
-/* The invalid key that still names this VIP / node: the object stays as the maps have it. */
-static const struct fleet_invalid *held_vip(const struct fleet_state *st, const struct ebb_vip_key *k)
-{
-	for (int i = 0; i < st->n_invalid; i++)
-		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_VIP &&
-		    !memcmp(&st->invalid[i].vip, k, sizeof(*k)))
-			return &st->invalid[i];
-	return NULL;
-}
-
-static const struct fleet_invalid *held_node(const struct fleet_state *st, const struct ebb_addr *a)
-{
-	for (int i = 0; i < st->n_invalid; i++)
-		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_NODE &&
-		    st->invalid[i].addr.family == a->family && ebb_addr_eq(st->invalid[i].addr.a, a->a, a->family))
-			return &st->invalid[i];
-	return NULL;
-}
-
 static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
 {
 	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
@@ -154,7 +135,7 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 		prev = &k;
 		if (fleet_vip_find(st, &k))
 			continue;
-		if ((h = held_vip(st, &k))) {
+		if ((h = fleet_invalid_vip(st, &k))) {
 			/* its key fails the schema and this host has no good value of it since it
 			 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
 			if (st->n_vips < EBB_MAX_VIPS && !ebb_vip_find(e, &k, &cur)) {
@@ -339,7 +320,7 @@ static int apply_state(struct fleet_state *st, int *changes)
 			continue;
 		memcpy(a.a, n.addr, sizeof(a.a));
 		a.family = n.family;
-		if (fleet_node_find(st, &a) || held_node(st, &a))
+		if (fleet_node_find(st, &a) || fleet_invalid_node(st, &a))
 			continue; /* wanted, or its key fails the schema: never deleted for that */
 		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
 		if (ebb_node_del(&e, &a, NULL, true, &err))
