@@ -152,7 +152,6 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 				fv->o.encap_src4 = cur.encap_src4;
 				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
 				fv->mod_rev = -1; /* from the maps, not from etcd */
-				((struct fleet_invalid *)h)->kept = true;
 			}
 			continue;
 		}
@@ -343,32 +342,45 @@ static int apply_state(struct fleet_state *st, int *changes)
 static void keep_last_good(struct fleet_state *st)
 {
 	for (int i = 0; F.have_st && i < st->n_invalid; i++) {
-		struct fleet_invalid *in = &st->invalid[i];
+		const struct fleet_invalid *in = &st->invalid[i];
 
 		if (!in->named)
 			continue;
 		if (in->kind == FLEET_KEY_VIP) {
 			struct fleet_vip *v = fleet_vip_find(&F.st, &in->vip);
 
-			if (v && st->n_vips < EBB_MAX_VIPS) {
+			if (v && st->n_vips < EBB_MAX_VIPS)
 				st->vips[st->n_vips++] = *v;
-				in->kept = true;
-			}
 		} else if (in->kind == FLEET_KEY_NODE) {
 			struct fleet_node *n = fleet_node_find(&F.st, &in->addr);
 
-			if (n) { /* room: the invalid key has its slot (fleet_state_parse) */
+			if (n) /* room: the invalid key has its slot (fleet_state_parse) */
 				st->nodes[st->n_nodes++] = *n;
-				in->kept = true;
-			}
 		} else if (in->kind == FLEET_KEY_HOST) {
 			struct fleet_hostcfg *h = fleet_host_find(&F.st, in->host);
 
-			if (h) {
+			if (h)
 				st->hosts[st->n_hosts++] = *h;
-				in->kept = true;
-			}
 		}
+	}
+}
+
+/* Whether st holds the object an invalid key names all the same: the key's last good value
+ * (keep_last_good), the maps' own (apply_vips), or, for a key that is gone from st's invalid
+ * ones, its valid value again. */
+static bool named_in(struct fleet_state *st, const struct fleet_invalid *in)
+{
+	if (!in->named)
+		return false;
+	switch (in->kind) {
+	case FLEET_KEY_VIP:
+		return fleet_vip_find(st, &in->vip);
+	case FLEET_KEY_NODE:
+		return fleet_node_find(st, &in->addr);
+	case FLEET_KEY_HOST:
+		return fleet_host_find(st, in->host);
+	default:
+		return false;
 	}
 }
 
@@ -382,7 +394,7 @@ static const struct fleet_invalid *invalid_find(const struct fleet_state *st, co
 
 /* One event when a key turns invalid (or its reason changes), one when it is valid or gone:
  * against the state read last, so a key that stays bad is not said again every poll. */
-static void say_invalid(const struct fleet_state *st)
+static void say_invalid(struct fleet_state *st)
 {
 	for (int i = 0; i < st->n_invalid; i++) {
 		const struct fleet_invalid *in = &st->invalid[i], *was = F.have_st ? invalid_find(&F.st, in->key) : NULL;
@@ -394,7 +406,7 @@ static void say_invalid(const struct fleet_state *st)
 		jstr(ev, "key", in->key);
 		jstr(ev, "error", in->why);
 		jint(ev, "mod_revision", in->mod_rev);
-		jstr(ev, "kept", in->kept ? "its last good value stays applied" :
+		jstr(ev, "kept", named_in(st, in) ? "its last good value stays applied" :
 			     in->named ? "no good value seen by this host: left as the maps have it" :
 					 "names no object: ignored");
 		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
@@ -402,20 +414,13 @@ static void say_invalid(const struct fleet_state *st)
 	}
 	for (int i = 0; F.have_st && i < F.st.n_invalid; i++) {
 		const struct fleet_invalid *was = &F.st.invalid[i];
-		bool back = false;
 		json_object *ev;
 
 		if (invalid_find(st, was->key))
 			continue;
-		if (was->named && was->kind == FLEET_KEY_VIP)
-			back = fleet_vip_find((struct fleet_state *)st, &was->vip) != NULL;
-		else if (was->named && was->kind == FLEET_KEY_NODE)
-			back = fleet_node_find((struct fleet_state *)st, &was->addr) != NULL;
-		else if (was->named && was->kind == FLEET_KEY_HOST)
-			back = fleet_host_find((struct fleet_state *)st, was->host) != NULL;
 		ev = log_new(LOG_INFO, "fleet_state_valid");
 		jstr(ev, "key", was->key);
-		jstr(ev, "detail", back ? "valid again: its value applies" : "the key is gone");
+		jstr(ev, "detail", named_in(st, was) ? "valid again: its value applies" : "the key is gone");
 		log_emit(ev);
 	}
 }
@@ -430,7 +435,7 @@ static json_object *invalid_json(void)
 
 		json_object_object_add(o, "key", json_object_new_string(F.st.invalid[i].key));
 		json_object_object_add(o, "error", json_object_new_string(F.st.invalid[i].why));
-		json_object_object_add(o, "kept", json_object_new_boolean(F.st.invalid[i].kept));
+		json_object_object_add(o, "kept", json_object_new_boolean(named_in(&F.st, &F.st.invalid[i])));
 		json_object_array_add(arr, o);
 	}
 	return arr;

@@ -83,7 +83,6 @@ struct fleet_invalid {
 	struct ebb_addr addr; /* kind NODE and named */
 	char host[FLEET_NAME_MAX]; /* kind HOST and named */
 	int64_t mod_rev;
-	bool kept; /* ebbd: its last good value stands in for it */
 };
 
 struct fleet_state {
