@@ -1310,6 +1310,7 @@ void fleet_status_json(json_object *o)
 /* The fleet line of the status page (HTML), made at each request like the metrics' lines. */
 int fleet_status_html(char *buf, size_t len)
 {
+	const char *other; /* the host that leads when this one does not, if known */
 	bool leads;
 	int n;
 
@@ -1317,6 +1318,7 @@ int fleet_status_html(char *buf, size_t len)
 		return 0;
 	pthread_mutex_lock(&F.mu);
 	leads = leads_now();
+	other = !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : NULL;
 	/* names are letters, digits, '-', '_' and '.' (fleet_name_ok): nothing to escape */
 	n = snprintf(buf, len,
 		     "<div class=\"sub\" id=\"fleet\" data-fleet=\"%s\" data-host=\"%s\" data-leader=\"%d\" "
@@ -1324,9 +1326,7 @@ int fleet_status_html(char *buf, size_t len)
 		     "&middot; applied revision %lld &middot; %s &middot; routes %s</div>\n",
 		     F.cfg.name, F.cfg.host, leads, F.etcd_ok, !F.cfg.bird_dir ? "-" : F.routes_err[0] ? "failed" : "ok",
 		     F.cfg.name, F.cfg.host, leads ? "<b>leads</b>" : "does not lead",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " (" : "",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : "",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " leads)" : "",
+		     other ? " (" : "", other ? other : "", other ? " leads)" : "",
 		     F.etcd_ok ? "ok" : "unreachable", (long long)F.applied_rev,
 		     F.announcing ? "announcing" : "withdrawn",
 		     /* the reason (birdc's words, paths) is not HTML: fleet show and the log give it */
