@@ -669,10 +669,9 @@ static json_object *invalid_keys(struct fleet_view *v, json_object *hosts)
 
 static int do_show(int argc, char **argv)
 {
-	json_object *hosts = json_object_new_object(), *arr = NULL;
+	json_object *hosts = json_object_new_object(), *arr = NULL, *routes_errs;
 	struct fleet_view v;
 	struct etcd c;
-	int n_routes_err = 0;
 
 	(void)argv;
 	if (argc > 0) {
@@ -702,6 +701,7 @@ static int do_show(int argc, char **argv)
 		(void)r2;
 		json_object_object_add(hosts, h2, NULL);
 	}
+	routes_errs = json_object_new_array(); /* the lines printed under the table */
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
@@ -763,23 +763,17 @@ static int do_show(int argc, char **argv)
 			       (long long)v.st.rev - applied, leader ? "yes" : "no", pps,
 			       rep && json_object_object_get_ex(rep, "etcd", &x) ? json_object_get_string(x) : "-",
 			       routes ? routes : "-");
-			if (routes_err) /* under the table: why, until that host's next write and reload work */
-				n_routes_err++;
-		}
-	}
-	if (n_routes_err) {
-		json_object_object_foreach(hosts, h3, u3)
-		{
-			json_object *rep = NULL, *x;
+			if (routes_err) { /* under the table: why, until that host's next write and reload work */
+				char line[1024];
 
-			(void)u3;
-			host_status(&v, h3, &rep);
-			if (!rep)
-				json_object_object_get_ex(v.last, h3, &rep);
-			if (rep && json_object_object_get_ex(rep, "routes_error", &x))
-				printf("%s: BIRD routes failed: %s\n", h3, json_object_get_string(x));
+				snprintf(line, sizeof(line), "%s: BIRD routes failed: %s", host, routes_err);
+				json_object_array_add(routes_errs, json_object_new_string(line));
+			}
 		}
 	}
+	for (size_t i = 0; i < json_object_array_length(routes_errs); i++)
+		printf("%s\n", json_object_get_string(json_object_array_get_idx(routes_errs, i)));
+	json_object_put(routes_errs);
 	if (json_output) {
 		json_object *doc = json_object_new_object();
 
