@@ -1164,11 +1164,12 @@ static bool drain_clear(const char *node, int64_t drain_rev, char *why, size_t l
 
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev)
 {
-	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512];
+	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512], bad[FLEET_WHY_MAX];
 	struct etcd_range r;
 	struct fleet_state one;
 	struct fleet_node *fn;
 	json_object *cmp, *ops, *nj;
+	const char *val;
 	bool ok = false;
 	int64_t rev = 0;
 
@@ -1238,26 +1239,22 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	else if (to != EBB_NODE_DOWN)
 		fn->drain_timeout_s = 0;
 	nj = fleet_node_json(fn);
-	{
-		/* the leader writes only what every host will accept (the writers' one check) */
-		const char *val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		char bad[FLEET_WHY_MAX];
-
-		if (fleet_key_check(F.cfg.name, nodekey, val, bad, sizeof(bad))) {
-			log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
-				ebb_state_name(to), nodekey, val, bad);
-			json_object_put(nj);
-			fleet_state_free(&one);
-			etcd_range_free(&r);
-			return -EINVAL;
-		}
+	/* the leader writes only what every host will accept (the writers' one check), as checked */
+	val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fleet_key_check(F.cfg.name, nodekey, val, bad, sizeof(bad))) {
+		log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
+			ebb_state_name(to), nodekey, val, bad);
+		json_object_put(nj);
+		fleet_state_free(&one);
+		etcd_range_free(&r);
+		return -EINVAL;
 	}
 	cmp = json_object_new_array();
 	ops = json_object_new_array();
 	/* fenced: only while this host holds the leader key, and the node is as read */
 	json_object_array_add(cmp, etcd_cmp(leaderkey, "VALUE", "EQUAL", 0, F.cfg.host));
 	json_object_array_add(cmp, etcd_cmp(nodekey, "MOD", "EQUAL", fn->mod_rev, NULL));
-	json_object_array_add(ops, etcd_op_put(nodekey, json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
+	json_object_array_add(ops, etcd_op_put(nodekey, val, 0));
 	snprintf(what, sizeof(what), "{\"by\":\"%s\",\"what\":\"leader: %s %s\",\"time\":%.3f}", F.cfg.host,
 		 n->name, ebb_state_name(to), fleet_wall());
 	json_object_array_add(ops, etcd_op_put(serial, what, 0));
