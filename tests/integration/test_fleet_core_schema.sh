@@ -37,6 +37,12 @@ host_invalid() { ctl_a -j fleet show 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 sys.exit(not any(h["host"] == "lb" + sys.argv[1] and any(e["key"] == sys.argv[2] for e in h.get("state_invalid", [])) for h in d["hosts"]))' "$1" "$2"; }
+# host_kept HOST KEY: ... and says that key's last good value stays applied ("kept": true)
+host_kept() { ctl_a -j fleet show 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(not any(h["host"] == "lb" + sys.argv[1] and any(e["key"] == sys.argv[2] and e.get("kept") is True for e in h.get("state_invalid", [])) for h in d["hosts"]))' "$1" "$2"; }
+both_kept() { host_kept "$1" "$KN1" && host_kept "$1" "$KV"; }
 host_clean() { ctl_a -j fleet show 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -90,6 +96,7 @@ for h in a b; do
 	check "$h: ... and the VIP's key" wait_for 20 host_invalid $h "$KV"
 	check "$h: ebbd logged fleet_state_invalid for N1's key" wait_for 50 grep -q "\"event\":\"fleet_state_invalid\".*\"key\":\"$KN1\".*truncated" "$(log_of $h)"
 	check "$h: ... and for the VIP's key" grep -q "\"event\":\"fleet_state_invalid\".*\"key\":\"$KV\".*truncated" "$(log_of $h)"
+	check "$h: ... both reported with their last good value kept" both_kept $h
 	check "$h: metrics ebb_fleet_state_invalid{key=\"$KN1\"} 1" wait_for 30 metric_key $h "$KN1"
 	check "$h: metrics ebb_fleet_state_invalid_keys 2" wait_for 30 metric_keys $h 2
 	check "$h: the status page lists N1's key" wait_for 30 page_lists $h "$KN1"

@@ -259,12 +259,11 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
 		fn = fleet_node_find(s, &f->addr);
 		if (!fn && f->op != F_NODE_ADD) {
-			for (int i = 0; i < s->n_invalid; i++)
-				if (s->invalid[i].named && s->invalid[i].kind == FLEET_KEY_NODE &&
-				    s->invalid[i].addr.family == f->addr.family &&
-				    ebb_addr_eq(s->invalid[i].addr.a, f->addr.a, f->addr.family))
-					return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
-							 aname, s->invalid[i].key, s->invalid[i].why);
+			const struct fleet_invalid *in = fleet_invalid_node(s, &f->addr);
+
+			if (in)
+				return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
+						 aname, in->key, in->why);
 			return ctl_error("no node %s in fleet \"%s\"", aname, marker.fleet);
 		}
 	}
@@ -670,10 +669,9 @@ static json_object *invalid_keys(struct fleet_view *v, json_object *hosts)
 
 static int do_show(int argc, char **argv)
 {
-	json_object *hosts = json_object_new_object(), *arr = NULL;
+	json_object *hosts = json_object_new_object(), *arr = NULL, *routes_errs;
 	struct fleet_view v;
 	struct etcd c;
-	int n_routes_err = 0;
 
 	(void)argv;
 	if (argc > 0) {
@@ -703,6 +701,7 @@ static int do_show(int argc, char **argv)
 		(void)r2;
 		json_object_object_add(hosts, h2, NULL);
 	}
+	routes_errs = json_object_new_array(); /* the lines printed under the table */
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
@@ -764,23 +763,17 @@ static int do_show(int argc, char **argv)
 			       (long long)v.st.rev - applied, leader ? "yes" : "no", pps,
 			       rep && json_object_object_get_ex(rep, "etcd", &x) ? json_object_get_string(x) : "-",
 			       routes ? routes : "-");
-			if (routes_err) /* under the table: why, until that host's next write and reload work */
-				n_routes_err++;
-		}
-	}
-	if (n_routes_err) {
-		json_object_object_foreach(hosts, h3, u3)
-		{
-			json_object *rep = NULL, *x;
+			if (routes_err) { /* under the table: why, until that host's next write and reload work */
+				char line[1024];
 
-			(void)u3;
-			host_status(&v, h3, &rep);
-			if (!rep)
-				json_object_object_get_ex(v.last, h3, &rep);
-			if (rep && json_object_object_get_ex(rep, "routes_error", &x))
-				printf("%s: BIRD routes failed: %s\n", h3, json_object_get_string(x));
+				snprintf(line, sizeof(line), "%s: BIRD routes failed: %s", host, routes_err);
+				json_object_array_add(routes_errs, json_object_new_string(line));
+			}
 		}
 	}
+	for (size_t i = 0; i < json_object_array_length(routes_errs); i++)
+		printf("%s\n", json_object_get_string(json_object_array_get_idx(routes_errs, i)));
+	json_object_put(routes_errs);
 	if (json_output) {
 		json_object *doc = json_object_new_object();
 

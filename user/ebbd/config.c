@@ -467,7 +467,6 @@ static int parse_fleet(const config_setting_t *g, struct fleet_cfg *f)
 					     "bird-dir", "birdc", "etcd-ca", "etcd-cert", "etcd-key",
 					     "etcd-user", "etcd-password-file", "etcd-insecure", NULL };
 	const config_setting_t *eps = config_setting_get_member(g, "etcd"), *s;
-	const struct fleet_marker *mk;
 
 	*f = (struct fleet_cfg){ .enabled = true, .line = config_setting_source_line(g), .lease_ttl = 5 };
 	if (check_names(g, known) || get_str(g, "name", &f->name, true) || get_str(g, "host", &f->host, true) ||
@@ -529,8 +528,7 @@ static int parse_fleet(const config_setting_t *g, struct fleet_cfg *f)
 		if (!m)
 			return cerr(g, "out of memory");
 		fleet_cfg_marker(f, m);
-		mk = m;
-		len = fleet_marker_len(mk);
+		len = fleet_marker_len(m);
 		free(m);
 		if (len >= FLEET_MARKER_SIZE)
 			return cerr(g, "the fleet block's names, endpoints and paths take %zu bytes in the fleet marker ebbctl reads, more than its %d: use shorter paths or fewer endpoints",

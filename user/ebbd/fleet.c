@@ -122,25 +122,6 @@ static bool vip_same_fwd(const struct ebb_vip *v, const struct ebb_vip_opts *o)
 	       !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
 }
 
-/* The invalid key that still names this VIP / node: the object stays as the maps have it. */
-static const struct fleet_invalid *held_vip(const struct fleet_state *st, const struct ebb_vip_key *k)
-{
-	for (int i = 0; i < st->n_invalid; i++)
-		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_VIP &&
-		    !memcmp(&st->invalid[i].vip, k, sizeof(*k)))
-			return &st->invalid[i];
-	return NULL;
-}
-
-static const struct fleet_invalid *held_node(const struct fleet_state *st, const struct ebb_addr *a)
-{
-	for (int i = 0; i < st->n_invalid; i++)
-		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_NODE &&
-		    st->invalid[i].addr.family == a->family && ebb_addr_eq(st->invalid[i].addr.a, a->a, a->family))
-			return &st->invalid[i];
-	return NULL;
-}
-
 static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
 {
 	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
@@ -154,7 +135,7 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 		prev = &k;
 		if (fleet_vip_find(st, &k))
 			continue;
-		if ((h = held_vip(st, &k))) {
+		if ((h = fleet_invalid_vip(st, &k))) {
 			/* its key fails the schema and this host has no good value of it since it
 			 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
 			if (st->n_vips < EBB_MAX_VIPS && !ebb_vip_find(e, &k, &cur)) {
@@ -171,7 +152,6 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 				fv->o.encap_src4 = cur.encap_src4;
 				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
 				fv->mod_rev = -1; /* from the maps, not from etcd */
-				((struct fleet_invalid *)h)->kept = true;
 			}
 			continue;
 		}
@@ -339,7 +319,7 @@ static int apply_state(struct fleet_state *st, int *changes)
 			continue;
 		memcpy(a.a, n.addr, sizeof(a.a));
 		a.family = n.family;
-		if (fleet_node_find(st, &a) || held_node(st, &a))
+		if (fleet_node_find(st, &a) || fleet_invalid_node(st, &a))
 			continue; /* wanted, or its key fails the schema: never deleted for that */
 		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
 		if (ebb_node_del(&e, &a, NULL, true, &err))
@@ -362,32 +342,45 @@ static int apply_state(struct fleet_state *st, int *changes)
 static void keep_last_good(struct fleet_state *st)
 {
 	for (int i = 0; F.have_st && i < st->n_invalid; i++) {
-		struct fleet_invalid *in = &st->invalid[i];
+		const struct fleet_invalid *in = &st->invalid[i];
 
 		if (!in->named)
 			continue;
 		if (in->kind == FLEET_KEY_VIP) {
 			struct fleet_vip *v = fleet_vip_find(&F.st, &in->vip);
 
-			if (v && st->n_vips < EBB_MAX_VIPS) {
+			if (v && st->n_vips < EBB_MAX_VIPS)
 				st->vips[st->n_vips++] = *v;
-				in->kept = true;
-			}
 		} else if (in->kind == FLEET_KEY_NODE) {
 			struct fleet_node *n = fleet_node_find(&F.st, &in->addr);
 
-			if (n) { /* room: the invalid key has its slot (fleet_state_parse) */
+			if (n) /* room: the invalid key has its slot (fleet_state_parse) */
 				st->nodes[st->n_nodes++] = *n;
-				in->kept = true;
-			}
 		} else if (in->kind == FLEET_KEY_HOST) {
 			struct fleet_hostcfg *h = fleet_host_find(&F.st, in->host);
 
-			if (h) {
+			if (h)
 				st->hosts[st->n_hosts++] = *h;
-				in->kept = true;
-			}
 		}
+	}
+}
+
+/* Whether st holds the object an invalid key names all the same: the key's last good value
+ * (keep_last_good), the maps' own (apply_vips), or, for a key that is gone from st's invalid
+ * ones, its valid value again. */
+static bool named_in(struct fleet_state *st, const struct fleet_invalid *in)
+{
+	if (!in->named)
+		return false;
+	switch (in->kind) {
+	case FLEET_KEY_VIP:
+		return fleet_vip_find(st, &in->vip);
+	case FLEET_KEY_NODE:
+		return fleet_node_find(st, &in->addr);
+	case FLEET_KEY_HOST:
+		return fleet_host_find(st, in->host);
+	default:
+		return false;
 	}
 }
 
@@ -401,7 +394,7 @@ static const struct fleet_invalid *invalid_find(const struct fleet_state *st, co
 
 /* One event when a key turns invalid (or its reason changes), one when it is valid or gone:
  * against the state read last, so a key that stays bad is not said again every poll. */
-static void say_invalid(const struct fleet_state *st)
+static void say_invalid(struct fleet_state *st)
 {
 	for (int i = 0; i < st->n_invalid; i++) {
 		const struct fleet_invalid *in = &st->invalid[i], *was = F.have_st ? invalid_find(&F.st, in->key) : NULL;
@@ -413,7 +406,7 @@ static void say_invalid(const struct fleet_state *st)
 		jstr(ev, "key", in->key);
 		jstr(ev, "error", in->why);
 		jint(ev, "mod_revision", in->mod_rev);
-		jstr(ev, "kept", in->kept ? "its last good value stays applied" :
+		jstr(ev, "kept", named_in(st, in) ? "its last good value stays applied" :
 			     in->named ? "no good value seen by this host: left as the maps have it" :
 					 "names no object: ignored");
 		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
@@ -421,20 +414,13 @@ static void say_invalid(const struct fleet_state *st)
 	}
 	for (int i = 0; F.have_st && i < F.st.n_invalid; i++) {
 		const struct fleet_invalid *was = &F.st.invalid[i];
-		bool back = false;
 		json_object *ev;
 
 		if (invalid_find(st, was->key))
 			continue;
-		if (was->named && was->kind == FLEET_KEY_VIP)
-			back = fleet_vip_find((struct fleet_state *)st, &was->vip) != NULL;
-		else if (was->named && was->kind == FLEET_KEY_NODE)
-			back = fleet_node_find((struct fleet_state *)st, &was->addr) != NULL;
-		else if (was->named && was->kind == FLEET_KEY_HOST)
-			back = fleet_host_find((struct fleet_state *)st, was->host) != NULL;
 		ev = log_new(LOG_INFO, "fleet_state_valid");
 		jstr(ev, "key", was->key);
-		jstr(ev, "detail", back ? "valid again: its value applies" : "the key is gone");
+		jstr(ev, "detail", named_in(st, was) ? "valid again: its value applies" : "the key is gone");
 		log_emit(ev);
 	}
 }
@@ -449,7 +435,7 @@ static json_object *invalid_json(void)
 
 		json_object_object_add(o, "key", json_object_new_string(F.st.invalid[i].key));
 		json_object_object_add(o, "error", json_object_new_string(F.st.invalid[i].why));
-		json_object_object_add(o, "kept", json_object_new_boolean(F.st.invalid[i].kept));
+		json_object_object_add(o, "kept", json_object_new_boolean(named_in(&F.st, &F.st.invalid[i])));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -1178,11 +1164,12 @@ static bool drain_clear(const char *node, int64_t drain_rev, char *why, size_t l
 
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev)
 {
-	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512];
+	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512], bad[FLEET_WHY_MAX];
 	struct etcd_range r;
 	struct fleet_state one;
 	struct fleet_node *fn;
 	json_object *cmp, *ops, *nj;
+	const char *val;
 	bool ok = false;
 	int64_t rev = 0;
 
@@ -1252,26 +1239,22 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	else if (to != EBB_NODE_DOWN)
 		fn->drain_timeout_s = 0;
 	nj = fleet_node_json(fn);
-	{
-		/* the leader writes only what every host will accept (the writers' one check) */
-		const char *val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		char bad[FLEET_WHY_MAX];
-
-		if (fleet_key_check(F.cfg.name, nodekey, val, bad, sizeof(bad))) {
-			log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
-				ebb_state_name(to), nodekey, val, bad);
-			json_object_put(nj);
-			fleet_state_free(&one);
-			etcd_range_free(&r);
-			return -EINVAL;
-		}
+	/* the leader writes only what every host will accept (the writers' one check), as checked */
+	val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fleet_key_check(F.cfg.name, nodekey, val, bad, sizeof(bad))) {
+		log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
+			ebb_state_name(to), nodekey, val, bad);
+		json_object_put(nj);
+		fleet_state_free(&one);
+		etcd_range_free(&r);
+		return -EINVAL;
 	}
 	cmp = json_object_new_array();
 	ops = json_object_new_array();
 	/* fenced: only while this host holds the leader key, and the node is as read */
 	json_object_array_add(cmp, etcd_cmp(leaderkey, "VALUE", "EQUAL", 0, F.cfg.host));
 	json_object_array_add(cmp, etcd_cmp(nodekey, "MOD", "EQUAL", fn->mod_rev, NULL));
-	json_object_array_add(ops, etcd_op_put(nodekey, json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0));
+	json_object_array_add(ops, etcd_op_put(nodekey, val, 0));
 	snprintf(what, sizeof(what), "{\"by\":\"%s\",\"what\":\"leader: %s %s\",\"time\":%.3f}", F.cfg.host,
 		 n->name, ebb_state_name(to), fleet_wall());
 	json_object_array_add(ops, etcd_op_put(serial, what, 0));
@@ -1324,6 +1307,7 @@ void fleet_status_json(json_object *o)
 /* The fleet line of the status page (HTML), made at each request like the metrics' lines. */
 int fleet_status_html(char *buf, size_t len)
 {
+	const char *other; /* the host that leads when this one does not, if known */
 	bool leads;
 	int n;
 
@@ -1331,6 +1315,7 @@ int fleet_status_html(char *buf, size_t len)
 		return 0;
 	pthread_mutex_lock(&F.mu);
 	leads = leads_now();
+	other = !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : NULL;
 	/* names are letters, digits, '-', '_' and '.' (fleet_name_ok): nothing to escape */
 	n = snprintf(buf, len,
 		     "<div class=\"sub\" id=\"fleet\" data-fleet=\"%s\" data-host=\"%s\" data-leader=\"%d\" "
@@ -1338,9 +1323,7 @@ int fleet_status_html(char *buf, size_t len)
 		     "&middot; applied revision %lld &middot; %s &middot; routes %s</div>\n",
 		     F.cfg.name, F.cfg.host, leads, F.etcd_ok, !F.cfg.bird_dir ? "-" : F.routes_err[0] ? "failed" : "ok",
 		     F.cfg.name, F.cfg.host, leads ? "<b>leads</b>" : "does not lead",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " (" : "",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? F.leader_name : "",
-		     !leads && F.leader_name[0] && strcmp(F.leader_name, F.cfg.host) ? " leads)" : "",
+		     other ? " (" : "", other ? other : "", other ? " leads)" : "",
 		     F.etcd_ok ? "ok" : "unreachable", (long long)F.applied_rev,
 		     F.announcing ? "announcing" : "withdrawn",
 		     /* the reason (birdc's words, paths) is not HTML: fleet show and the log give it */

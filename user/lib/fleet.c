@@ -721,3 +721,21 @@ struct fleet_hostcfg *fleet_host_find(struct fleet_state *s, const char *name)
 			return &s->hosts[i];
 	return NULL;
 }
+
+const struct fleet_invalid *fleet_invalid_vip(const struct fleet_state *s, const struct ebb_vip_key *k)
+{
+	for (int i = 0; i < s->n_invalid; i++)
+		if (s->invalid[i].named && s->invalid[i].kind == FLEET_KEY_VIP &&
+		    !memcmp(&s->invalid[i].vip, k, sizeof(*k)))
+			return &s->invalid[i];
+	return NULL;
+}
+
+const struct fleet_invalid *fleet_invalid_node(const struct fleet_state *s, const struct ebb_addr *a)
+{
+	for (int i = 0; i < s->n_invalid; i++)
+		if (s->invalid[i].named && s->invalid[i].kind == FLEET_KEY_NODE &&
+		    s->invalid[i].addr.family == a->family && ebb_addr_eq(s->invalid[i].addr.a, a->a, a->family))
+			return &s->invalid[i];
+	return NULL;
+}

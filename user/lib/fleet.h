@@ -83,7 +83,6 @@ struct fleet_invalid {
 	struct ebb_addr addr; /* kind NODE and named */
 	char host[FLEET_NAME_MAX]; /* kind HOST and named */
 	int64_t mod_rev;
-	bool kept; /* ebbd: its last good value stands in for it */
 };
 
 struct fleet_state {
@@ -145,6 +144,9 @@ json_object *fleet_node_json(const struct fleet_node *n);
 struct fleet_vip *fleet_vip_find(struct fleet_state *s, const struct ebb_vip_key *k);
 struct fleet_node *fleet_node_find(struct fleet_state *s, const struct ebb_addr *a);
 struct fleet_hostcfg *fleet_host_find(struct fleet_state *s, const char *name);
+/* The invalid key that still names this VIP / node (fleet_invalid.named), or NULL. */
+const struct fleet_invalid *fleet_invalid_vip(const struct fleet_state *s, const struct ebb_vip_key *k);
+const struct fleet_invalid *fleet_invalid_node(const struct fleet_state *s, const struct ebb_addr *a);
 
 double fleet_wall(void); /* CLOCK_REALTIME in seconds */
 
