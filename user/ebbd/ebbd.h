@@ -286,7 +286,6 @@ long long fleet_flows(const char *node, long long local);
  * etcd unreachable, the node changed, or another host may still carry the node's flows). */
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev);
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
-void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);
 
