@@ -317,7 +317,7 @@ void metrics_render(const struct agent *a, __u64 now);
 
 /* status.c: the HTML status page at / (rendered by metrics_render, copied by a request) */
 void status_render(const struct agent *a, __u64 now);
-char *status_copy(size_t *len); /* malloc'd copy of the page, NULL when out of memory */
+char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when out of memory */
 void status_event(const char *json); /* log_emit: keeps the last events for the page */
 
 /* proc.c: child processes (hooks, probe commands), never waited for in the loop */
