@@ -286,7 +286,6 @@ long long fleet_flows(const char *node, long long local);
  * etcd unreachable, the node changed, or another host may still carry the node's flows). */
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev);
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
-void fleet_status_json(json_object *o);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);
 
@@ -318,7 +317,7 @@ void metrics_render(const struct agent *a, __u64 now);
 
 /* status.c: the HTML status page at / (rendered by metrics_render, copied by a request) */
 void status_render(const struct agent *a, __u64 now);
-char *status_copy(size_t *len); /* malloc'd copy of the page, NULL when out of memory */
+char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when out of memory */
 void status_event(const char *json); /* log_emit: keeps the last events for the page */
 
 /* proc.c: child processes (hooks, probe commands), never waited for in the loop */

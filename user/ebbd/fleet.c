@@ -1288,22 +1288,6 @@ void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore)
 	}
 }
 
-void fleet_status_json(json_object *o)
-{
-	if (!F.running)
-		return;
-	pthread_mutex_lock(&F.mu);
-	jstr(o, "fleet", F.cfg.name);
-	jstr(o, "host", F.cfg.host);
-	jbool(o, "etcd_ok", F.etcd_ok);
-	jbool(o, "leader", leads_now());
-	jint(o, "applied_revision", F.applied_rev);
-	jint(o, "seen_revision", F.seen_rev);
-	jbool(o, "announcing", F.announcing);
-	json_object_object_add(o, "state_invalid", invalid_json());
-	pthread_mutex_unlock(&F.mu);
-}
-
 /* The fleet line of the status page (HTML), made at each request like the metrics' lines. */
 int fleet_status_html(char *buf, size_t len)
 {

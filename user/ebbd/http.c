@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -54,14 +53,6 @@ static int listen_fd = -1, wake[2] = { -1, -1 };
 static http_route_fn route;
 static pthread_t thread;
 static bool running;
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static void conn_close(struct conn *c)
 {
@@ -273,7 +264,7 @@ static void *serve(void *arg)
 
 	(void)arg;
 	for (;;) {
-		__u64 now = mono_ns(), next = now + 60 * NS_PER_S;
+		__u64 now = ebb_now_ns(), next = now + 60 * NS_PER_S;
 		int n = 0, timeout;
 
 		pfd[n++] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
@@ -299,7 +290,7 @@ static void *serve(void *arg)
 			break;
 		if (pfd[0].revents)
 			break;
-		now = mono_ns();
+		now = ebb_now_ns();
 		for (int j = 1; j < n; j++) {
 			struct conn *c;
 
@@ -346,7 +337,7 @@ static void *serve(void *arg)
 			else if (c->phase == LINGER && (pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				on_linger(c);
 		}
-		now = mono_ns();
+		now = ebb_now_ns();
 		for (unsigned int i = 0; i < HTTP_CONNS; i++) {
 			struct conn *c = &conns[i];
 

@@ -30,8 +30,6 @@ static void route(const char *path, struct http_reply *r)
 		r->body = status_copy(&r->len);
 		r->body_free = true;
 		r->status = r->body ? 200 : 503;
-		if (!r->body)
-			r->len = 0;
 		r->type = "text/html; charset=utf-8";
 		r->extra = "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:\r\n";
 	} else if (!strcmp(path, "/metrics")) {

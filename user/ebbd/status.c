@@ -418,8 +418,8 @@ char *status_copy(size_t *len)
 		memcpy(copy, status_buf, at);
 		memcpy(copy + at, fl, n);
 		memcpy(copy + at + n, status_buf + at, status_len - at);
-	} else if (copy) {
-		*len = 0;
+	} else {
+		*len = 0; /* no page yet, or out of memory */
 	}
 	pthread_mutex_unlock(&status_lock);
 	return copy;
