@@ -63,7 +63,7 @@ check "on-drained ran once for n1, with EBB_FLOWS_CUT=0" \
 	[ "$(grep -c "^drained $N1 draining inactive cut=0\$" "$HOOKS" 2>/dev/null)" = 1 ]
 read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 check "wrk: $reqs requests, 0 errors across the drain ($sock socket, $non2xx non-2xx)" \
-	[ "$sock" -eq 0 ] && [ "$non2xx" -eq 0 ] && [ "$reqs" -gt 0 ]
+	[ "$sock" -eq 0 -a "$non2xx" -eq 0 -a "$reqs" -gt 0 ]
 
 # --- an idle keep-alive connection past the drain timeout is cut, and counted
 hold "$TMP/hold.out" 50 n2=1
@@ -94,7 +94,7 @@ check "n2 becomes inactive at its 3 s drain timeout" ctl node wait "$N2" state i
 ev=$(events drained node="$N2" | head -1)
 note "drained event: $ev"
 check "... logged as a drain timeout with flows_cut=1" \
-	[ "$(echo "$ev" | field reason)" = drain_timeout ] && [ "$(echo "$ev" | field flows_cut)" = 1 ]
+	[ "$(echo "$ev" | field reason):$(echo "$ev" | field flows_cut)" = drain_timeout:1 ]
 check "... after 3 s of draining, not before ($(echo "$ev" | field drain_s) s)" \
 	python3 -c "import sys; sys.exit(not 3 <= $(echo "$ev" | field drain_s) < 4)"
 check "on-drained ran once for n2, with EBB_FLOWS_CUT=1" \

@@ -48,7 +48,7 @@ check "30 new connections all answered, by n1/n3 only ($(sort "$TMP/curls" | uni
 check "nginx on n2 started again" nginx_start 2
 check "n2 comes back active (its state before down)" ctl node wait "$N2" state active timeout 5
 check "on-down then on-up ran once each for n2" \
-	[ "$(grep -c "^down $N2 active down\$" "$HOOKS")" = 1 ] && [ "$(grep -c "^up $N2 down active\$" "$HOOKS")" = 1 ]
+	[ "$(grep -c "^down $N2 active down\$" "$HOOKS"):$(grep -c "^up $N2 down active\$" "$HOOKS")" = 1:1 ]
 
 # --- a draining node that fails comes back draining
 hold "$TMP/hold.out" 50 n3=1
@@ -66,6 +66,6 @@ check "n3 comes back draining, not active" ctl node wait "$N3" state draining ti
 sleep 0.6
 check "... and stays draining while its flow lives" [ "$(state_of "$N3")" = draining ]
 check "on-down/on-up for n3 say draining -> down -> draining" \
-	[ "$(grep -c "^down $N3 draining down\$" "$HOOKS")" = 1 ] && [ "$(grep -c "^up $N3 down draining\$" "$HOOKS")" = 1 ]
+	[ "$(grep -c "^down $N3 draining down\$" "$HOOKS"):$(grep -c "^up $N3 down draining\$" "$HOOKS")" = 1:1 ]
 check "ebbd never made a node inactive here (down is not a finished drain)" [ -z "$(events drained)" ]
 finish

@@ -175,7 +175,7 @@ round() {
 	check "$tag: the connection's next request is answered by n2 ($answer)" [ "$answer" = "answer n2" ]
 	conns=$(conns_of_port "$port" "$log0" | tr '\n' ' ')
 	check "$tag: ... on the same connection, per n2's nginx log (connections: $conns)" \
-		[ "$(conns_of_port "$port" "$log0" | wc -l)" = 2 ] && [ "$(conns_of_port "$port" "$log0" | sort -u | wc -l)" = 1 ]
+		[ "$(conns_of_port "$port" "$log0" | wc -l):$(conns_of_port "$port" "$log0" | sort -u | wc -l)" = 2:1 ]
 	check "$tag: ... no drained event before the request" \
 		[ "$(n_events drained)" = "$drained0" ]
 	if [ "$last" = 1 ]; then

@@ -111,8 +111,9 @@ fi
 # --- Prometheus -------------------------------------------------------------------------------
 fetch /metrics >"$TMP/metrics.txt"
 promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
+rc=$?
 check "promtool check metrics: clean ($(grep -c '^# TYPE' "$TMP/metrics.txt") families)" \
-	[ $? -eq 0 ] && [ ! -s "$TMP/promtool.out" ]
+	[ "$rc" -eq 0 -a ! -s "$TMP/promtool.out" ]
 sed 's/^/#   promtool: /' "$TMP/promtool.out" | head -10
 mkdir -p "$TMP/prom/data"
 cat >"$TMP/prom/prometheus.yml" <<YML
