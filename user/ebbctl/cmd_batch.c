@@ -401,8 +401,9 @@ static char *read_all(FILE *f, size_t *len, bool *added_nl)
 
 /*
  * A line must name a command restore can undo if a later line fails. Counters zeroed, flows
- * purged, a program swapped or the decapsulator's state are not in what it rolls back to, and
- * a fleet host's command is already in etcd: such a line is refused before any line runs.
+ * purged, a program swapped or the state of the decapsulator and the node program (decap,
+ * backend) are not in what it rolls back to, and a fleet host's command is already in etcd:
+ * such a line is refused before any line runs.
  */
 static int vet_line(int n, char **words)
 {
@@ -431,8 +432,9 @@ static int vet_line(int n, char **words)
 	if (!strcmp(obj, "prog") && !strcmp(cmd, "upgrade"))
 		return ctl_error("'prog upgrade' is not rolled back if a later line fails: it has no "
 				 "place in a restore file (run it on its own)");
-	if ((!strcmp(obj, "decap") || !strcmp(obj, "fleet")) && strcmp(cmd, "show") &&
-	    strcmp(cmd, "list") && strcmp(cmd, "help") && cmd[0])
+	if ((!strcmp(obj, "decap") || !strcmp(obj, "backend") || !strcmp(obj, "fleet")) &&
+	    strcmp(cmd, "show") && strcmp(cmd, "list") && strcmp(cmd, "conns") &&
+	    strcmp(cmd, "help") && cmd[0])
 		return ctl_error("'%s %s' is not rolled back if a later line fails: it has no place "
 				 "in a restore file (run it on its own)", obj, cmd);
 	return 0;
