@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317,SC2015,SC2181  # called indirectly; `A && pass || fail` is safe: pass never fails
 # ebbctl restore is all-or-nothing, attachments included (issue 15, item 5): a batch that
 # detaches XDP and then fails leaves it attached as it was; lines restore cannot undo (stats
-# zero, force purges, prog upgrade, decap) are refused before anything runs; a saved file ends
+# zero, force purges, prog upgrade, decap, backend) are refused before anything runs; a saved file ends
 # with "# end sha256 HEX" over the bytes before it, and one cut at a line boundary or with a
 # changed byte is refused whole, while a file without that line (an older save, or written by
 # hand) restores with a warning. Counters and flows are made non-zero by real frames through the
@@ -108,6 +108,8 @@ printf '# upgrade\nprog upgrade\n' >"$TMP/b"
 bad "prog upgrade in a restore file is refused" "line 2: .*upgrade" restore "$TMP/b"
 printf 'decap add 203.0.113.0/24\n' >"$TMP/b"
 bad "decap lines in a restore file are refused" "line 1: .*decap" restore "$TMP/b"
+printf 'backend attach dev v0\n' >"$TMP/b"
+bad "backend lines in a restore file are refused" "line 1: .*backend" restore "$TMP/b"
 printf 'vip add 203.0.113.50:80/tcp\nnode frobnicate %s\n' "$N1" >"$TMP/b"
 bad "an unknown command is refused before line 1 runs" "line 2: unknown" restore "$TMP/b"
 [ "$(flows)" = 16 ] && pass "the 16 flows are all still pinned" || fail "the 16 flows are all still pinned"

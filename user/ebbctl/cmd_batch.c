@@ -46,6 +46,16 @@ static int save_to(FILE *out);
 #define END_LINE "# end sha256 "
 #define END_MARK "# end sha256" /* what makes a line an end line, whole or damaged */
 
+/* The checksum of an end line: SHA-256 of len bytes, as 64 lowercase hex digits. */
+static void sum_hex(const char *text, size_t len, char hex[65])
+{
+	unsigned char sum[32];
+
+	ebb_sha256(text, len, sum);
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", sum[i]);
+}
+
 /*
  * Checks the end line of text (len bytes, the last a newline; added_nl: that newline was not
  * in the file). Returns 0 when the end line is there and right, *body_end then where it
@@ -56,7 +66,6 @@ static int end_check(const char *text, size_t len, bool added_nl, size_t *body_e
 		     size_t why_len)
 {
 	const char *last = text + len - 1, *hex;
-	unsigned char sum[32];
 	char want[65];
 	int lineno = 1;
 
@@ -84,9 +93,7 @@ static int end_check(const char *text, size_t len, bool added_nl, size_t *body_e
 			 "and 64 hex digits and a newline", lineno, END_LINE);
 		return -1;
 	}
-	ebb_sha256(text, last - text, sum);
-	for (int i = 0; i < 32; i++)
-		sprintf(want + 2 * i, "%02x", sum[i]);
+	sum_hex(text, last - text, want);
 	if (strncmp(hex, want, 64)) {
 		snprintf(why, why_len, "checksum mismatch: lines 1-%d have sha256 %.12s…, the end line "
 			 "says %.12s…: the file was changed or damaged after it was saved",
@@ -101,8 +108,7 @@ static int end_check(const char *text, size_t len, bool added_nl, size_t *body_e
 static int save_text(char **text, size_t *len)
 {
 	FILE *m = open_memstream(text, len);
-	unsigned char sum[32];
-	char *whole;
+	char *whole, hex[65];
 	int ret;
 
 	*text = NULL;
@@ -115,16 +121,13 @@ static int save_text(char **text, size_t *len)
 		free(*text);
 		return ret;
 	}
-	ebb_sha256(*text, *len, sum);
+	sum_hex(*text, *len, hex);
 	whole = realloc(*text, *len + strlen(END_LINE) + 64 + 2);
 	if (!whole) {
 		free(*text);
 		return ctl_error("out of memory");
 	}
-	*len += sprintf(whole + *len, END_LINE);
-	for (int i = 0; i < 32; i++)
-		*len += sprintf(whole + *len, "%02x", sum[i]);
-	*len += sprintf(whole + *len, "\n");
+	*len += sprintf(whole + *len, END_LINE "%s\n", hex);
 	*text = whole;
 	return 0;
 }
@@ -401,8 +404,9 @@ static char *read_all(FILE *f, size_t *len, bool *added_nl)
 
 /*
  * A line must name a command restore can undo if a later line fails. Counters zeroed, flows
- * purged, a program swapped or the decapsulator's state are not in what it rolls back to, and
- * a fleet host's command is already in etcd: such a line is refused before any line runs.
+ * purged, a program swapped or the state of the decapsulator and the node program (decap,
+ * backend) are not in what it rolls back to, and a fleet host's command is already in etcd:
+ * such a line is refused before any line runs.
  */
 static int vet_line(int n, char **words)
 {
@@ -431,8 +435,9 @@ static int vet_line(int n, char **words)
 	if (!strcmp(obj, "prog") && !strcmp(cmd, "upgrade"))
 		return ctl_error("'prog upgrade' is not rolled back if a later line fails: it has no "
 				 "place in a restore file (run it on its own)");
-	if ((!strcmp(obj, "decap") || !strcmp(obj, "fleet")) && strcmp(cmd, "show") &&
-	    strcmp(cmd, "list") && strcmp(cmd, "help") && cmd[0])
+	if ((!strcmp(obj, "decap") || !strcmp(obj, "backend") || !strcmp(obj, "fleet")) &&
+	    strcmp(cmd, "show") && strcmp(cmd, "list") && strcmp(cmd, "conns") &&
+	    strcmp(cmd, "help") && cmd[0])
 		return ctl_error("'%s %s' is not rolled back if a later line fails: it has no place "
 				 "in a restore file (run it on its own)", obj, cmd);
 	return 0;

@@ -69,11 +69,13 @@ static int do_add(int argc, char **argv)
 	}
 	if (!have_vip)
 		return ctl_error("missing 'vip VIP'");
-	/* also before a fleet host's write to etcd: ebbctl sees this host's addresses */
-	if (ebb_check_not_local(&addr, "a node", EBB_NODE_LOCAL_WHY, &err))
-		return ctl_error("%s", err.msg);
-	if (ctl_fleet())
+	if (ctl_fleet()) {
+		/* before the write to etcd, on the host whose addresses ebbctl sees; on the maps,
+		 * ebb_node_add checks it */
+		if (ebb_check_not_local(&addr, "a node", EBB_NODE_LOCAL_WHY, &err))
+			return ctl_error("%s", err.msg);
 		return ctl_fleet_node_add(&addr, &vip, &o);
+	}
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_add(&e, &addr, &vip, &o, &err);

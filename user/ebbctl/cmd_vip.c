@@ -93,16 +93,14 @@ static int do_add(int argc, char **argv)
 	}
 	if (have_src && o.fwd != EBB_FWD_IPIP)
 		return ctl_error("encap-src is for 'fwd ipip' only");
-	{
-		/* Checked here too, not only in ebb_vip_add: on a fleet host the VIP goes to etcd,
-		 * and the writing host is the one whose addresses ebbctl can see. */
+	if (ctl_fleet()) {
+		/* Checked here, before the write to etcd, on the host whose addresses ebbctl sees;
+		 * on the maps, ebb_vip_add checks it. */
 		struct ebb_addr a = { .family = key.family };
 
 		memcpy(a.a, key.addr, sizeof(a.a));
 		if (ebb_check_not_local(&a, "a VIP", EBB_VIP_LOCAL_WHY, &err))
 			return ctl_error("%s", err.msg);
-	}
-	if (ctl_fleet()) {
 		if (check_sources(NULL, &key, &o))
 			return -1;
 		/* in a fleet, each host fills in its own device's addresses when none is given */

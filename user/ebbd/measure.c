@@ -31,9 +31,10 @@ struct pass {
 	__u64 last_end[EBB_MAX_NODES];
 	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
 	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
-	/* Draining nodes not listed yet for their drain: the count of the pass before (before, as
-	 * of before_t0) and their finished flows that may have been live then (drain.c). */
-	__u64 before[EBB_MAX_NODES], before_t0[EBB_MAX_NODES];
+	/* Draining nodes not listed yet for their drain: their finished flows that may have been
+	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
+	 * as they were until this pass publishes unless the node stopped taking pinned flows
+	 * (flows_t0 zeroed, and took[] false with it). */
 	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
 	struct watch lists[EBB_MAX_NODES];
 };
@@ -241,12 +242,9 @@ static int pass_start(struct agent *a, __u64 now)
 		p->drain_since[id] = n->m.state_since_ns;
 		p->lists[id] = (struct watch){ .valid = true, .since = n->m.state_since_ns,
 					       .new_flows0 = c.new_flows };
-		if (n->watch.since != n->m.state_since_ns && n->flows_known && n->flows_t0) {
-			p->before[id] = n->flows;
-			p->before_t0[id] = n->flows_t0;
+		if (n->watch.since != n->m.state_since_ns && n->flows_known && n->flows_t0)
 			p->ended_after[id] = n->flows_t0 > DRAIN_END_SLACK_NS ?
 						     n->flows_t0 - DRAIN_END_SLACK_NS : 1;
-		}
 	}
 	a->pass = p;
 	a->pass_started_ns = now;
@@ -272,13 +270,12 @@ static void pass_publish(struct agent *a, __u64 now)
 				jstr(ev, "node", n->name);
 				jint(ev, "flows", (long long)w->n);
 				/* Before the first list only the count tells flows lost (drain.c). */
-				if (first && p->ended_after[id] && took &&
-				    n->flows_t0 == p->before_t0[id]) {
-					__u64 lost = drain_lost_unlisted(p->before[id], p->live[id],
+				if (first && p->ended_after[id] && took) {
+					__u64 lost = drain_lost_unlisted(n->flows, p->live[id],
 									 p->ended[id]);
 
-					jint(ev, "flows_before", (long long)p->before[id]);
-					jdbl(ev, "before_s", (p->first_now - p->before_t0[id]) / 1e9);
+					jint(ev, "flows_before", (long long)n->flows);
+					jdbl(ev, "before_s", (p->first_now - n->flows_t0) / 1e9);
 					jint(ev, "ended_since", (long long)p->ended[id]);
 					jint(ev, "flows_lost", (long long)lost);
 					if (lost)
