@@ -23,6 +23,8 @@ struct bpf_object;
 #define EBB_DEFAULT_UDP_IDLE_S 300 /* IPVS: udp */
 #define EBB_DEFAULT_FIN_S 10
 #define EBB_DEFAULT_DRAIN_TIMEOUT_S 300 /* AWS deregistration delay */
+/* Every timeout is 1..this (a week): the CLI and the fleet's schema refuse the rest. */
+#define EBB_MAX_TIMEOUT_S (86400u * 7)
 #define EBB_DEFAULT_WEIGHT 100
 
 /* An error message for the caller to print after "Error: ". */

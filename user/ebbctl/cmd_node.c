@@ -146,8 +146,8 @@ static int do_drain(int argc, char **argv)
 			return ctl_error("unexpected '%s'; usage: node drain NODE [timeout SECONDS]", argv[0]);
 		NEXT_ARG();
 		REQ_ARG("seconds after 'timeout'");
-		if (ebb_parse_u32(argv[0], 1, 86400 * 7, &timeout))
-			return ctl_error("timeout must be 1..604800 seconds, not '%s'", argv[0]);
+		if (ebb_parse_u32(argv[0], 1, EBB_MAX_TIMEOUT_S, &timeout))
+			return ctl_error("timeout must be 1..%u seconds, not '%s'", EBB_MAX_TIMEOUT_S, argv[0]);
 		if (argc > 1)
 			return ctl_error("unexpected '%s'", argv[1]);
 	}
@@ -597,7 +597,7 @@ static int do_wait(int argc, char **argv)
 	argc -= 2;
 	argv += 2;
 	if (argc > 0) {
-		if (strcmp(argv[0], "timeout") || argc < 2 || ebb_parse_u32(argv[1], 1, 86400 * 7, &timeout))
+		if (strcmp(argv[0], "timeout") || argc < 2 || ebb_parse_u32(argv[1], 1, EBB_MAX_TIMEOUT_S, &timeout))
 			return ctl_error("usage: node wait NODE state STATE [timeout SECONDS]");
 		if (argc > 2)
 			return ctl_error("unexpected '%s'", argv[2]);

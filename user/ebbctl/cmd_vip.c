@@ -11,8 +11,8 @@ static int parse_seconds(const char *word, const char *s, __u32 *out)
 {
 	if (!s)
 		return ctl_error("missing seconds after '%s'", word);
-	if (ebb_parse_u32(s, 1, 86400 * 7, out))
-		return ctl_error("%s must be 1..604800 seconds, not '%s'", word, s);
+	if (ebb_parse_u32(s, 1, EBB_MAX_TIMEOUT_S, out))
+		return ctl_error("%s must be 1..%u seconds, not '%s'", word, EBB_MAX_TIMEOUT_S, s);
 	return 0;
 }
 

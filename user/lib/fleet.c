@@ -173,7 +173,6 @@ void fleet_marker_remove(const char *bpffs)
 
 /* ---- the schema of the desired state (doc/fleet.md, "Schema") ---- */
 
-#define TIMEOUT_MAX_S (86400 * 7) /* as ebbctl's own limit on every timeout */
 
 static int whyf(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int whyf(char *why, size_t len, const char *fmt, ...)
@@ -373,10 +372,10 @@ int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char
 		whyf(why, len, "\"fwd\" must be \"dsr\" or \"ipip\", not \"%.32s\"", s);
 		goto out;
 	}
-	if (get_uint(o, "tcp_idle_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.tcp_idle_s, why, len) ||
-	    get_uint(o, "udp_idle_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.udp_idle_s, why, len) ||
-	    get_uint(o, "fin_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.fin_s, why, len) ||
-	    get_uint(o, "drain_timeout_s", true, 1, TIMEOUT_MAX_S, 0, &v->o.drain_timeout_s, why, len))
+	if (get_uint(o, "tcp_idle_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.tcp_idle_s, why, len) ||
+	    get_uint(o, "udp_idle_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.udp_idle_s, why, len) ||
+	    get_uint(o, "fin_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.fin_s, why, len) ||
+	    get_uint(o, "drain_timeout_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.drain_timeout_s, why, len))
 		goto out;
 	if (get_addr(o, "encap_src4", EBB_FAMILY_V4, &a, &have, why, len))
 		goto out;
@@ -445,7 +444,7 @@ int fleet_node_check(const char *name, const char *val, struct fleet_node *n, ch
 		}
 		n->have_mac = true;
 	}
-	if (get_uint(o, "drain_timeout_s", false, 0, TIMEOUT_MAX_S, 0, &n->drain_timeout_s, why, len))
+	if (get_uint(o, "drain_timeout_s", false, 0, EBB_MAX_TIMEOUT_S, 0, &n->drain_timeout_s, why, len))
 		goto out;
 	if (json_object_object_get_ex(o, "since", &w)) {
 		if (!w || !(json_object_is_type(w, json_type_int) || json_object_is_type(w, json_type_double))) {
