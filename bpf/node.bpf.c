@@ -171,7 +171,7 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 		return node_done(EBB_N_DROP_BAD_COUNT, bytes, XDP_DROP);
 	if (hop >= count)
 		return node_done(EBB_N_DROP_BAD_HOP, bytes, XDP_DROP);
-	if (h->flags || h->reserved)
+	if (h->flags) /* a claim is the balancer's to read; no other flag exists */
 		return node_done(EBB_N_DROP_BAD_FLAGS, bytes, XDP_DROP);
 	if (r->outer_end > bytes)
 		return node_done(EBB_N_DROP_BAD_LENGTH, bytes, XDP_DROP);
@@ -191,11 +191,7 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 			break;
 		if ((void *)(ci + 1) > data_end)
 			return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
-		if (ci->pad)
-			return node_done(EBB_N_DROP_BAD_FLAGS, bytes, XDP_DROP);
 		/* one outer family for the whole chain: a hop rewrites addresses, never headers */
-		if (ci->family != r->family)
-			return node_done(EBB_N_DROP_BAD_CAND, bytes, XDP_DROP);
 		if (r->family == EBB_FAMILY_V4 && (ci->addr[1] | ci->addr[2] | ci->addr[3]))
 			return node_done(EBB_N_DROP_BAD_CAND, bytes, XDP_DROP);
 	}

@@ -50,9 +50,10 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 4 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 5 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
-				  * vip_slots, 16-bit ring slots */
+				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
+				  * slot_history, rescue_secret, ebb_node.flags) */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -100,6 +101,12 @@ enum ebb_reason {
 	EBB_R_DROP_BAD_CSUM, /* IPv4 header checksum does not verify */
 	EBB_R_DROP_ICMP_FOREIGN, /* ICMP error to one address quoting a packet from another: a
 				  * real one goes to the quoted packet's source */
+	EBB_R_RESCUED, /* XDP_TX as a rescue: a mid-flow TCP packet with its candidates */
+	EBB_R_RESCUE_LIMITED, /* XDP_TX the old way (second chance): over settings.rescue_rate */
+	EBB_R_RESCUE_TOO_BIG, /* XDP_TX the old way: the rescue would not fit settings.mtu */
+	EBB_R_CLAIMED, /* a node's claim: flow pinned to it, the client's packet XDP_TX to it */
+	EBB_R_DROP_BAD_CLAIM, /* a claim (or protocol-253 packet) that is malformed, names no node
+			       * of ours, or whose cookie is not this flow's */
 	EBB_R_MAX,
 };
 
@@ -212,8 +219,14 @@ struct ebb_node {
 	__u64 state_since_ns; /* CLOCK_MONOTONIC time of the last state change */
 	__u32 drain_timeout_s; /* for this drain; 0 = the VIPs' own */
 	enum ebb_node_state state_before_down; /* where a recovered `down` node returns to */
-	__u8 pad[3];
+	__u8 flags; /* EBB_NODE_F_* */
+	__u8 pad[2];
 };
+
+/* The node runs ebb's node program (bpf/node.bpf.c): it may be sent rescues and named as a
+ * candidate. A node without it is never sent a rescue; it can only be a rescue's last word by
+ * getting the packet the way it would without rescues. */
+#define EBB_NODE_F_NODE_PROG (1 << 0)
 
 /* members: hash, (vip, node) -> weight. Not read per packet: it is what the rings are built from. */
 struct ebb_member_key {
@@ -239,6 +252,10 @@ struct ebb_flow_key {
 
 #define EBB_FLOW_FIN (1 << 0) /* a FIN from the client was seen */
 #define EBB_FLOW_RST (1 << 1) /* a RST was seen: the flow is over */
+/* Placed by a mid-flow packet (no SYN seen by this table) and no node has claimed it yet: it is
+ * sent as a rescue (doc/node-truth.md) until a candidate's claim names its owner, and counts as
+ * no live flow for a drain or a scaling decision (a spoofed ACK must not be a flow). */
+#define EBB_FLOW_UNCONFIRMED (1 << 2)
 
 /* 8 bytes: an LRU entry is kernel header + key + value, and a million of them are the table. */
 struct ebb_flow {
@@ -299,8 +316,17 @@ struct ebb_reason_counter {
 /* settings[0]: knobs the datapath reads at run time; `ebbctl prog set` writes them. */
 struct ebb_settings {
 	__u32 flood_rate; /* new flows per second per CPU before the flood guard; 0 = off */
-	__u32 mtu; /* egress IP MTU for ipip: larger once encapsulated -> ICMP too big */
+	__u32 mtu; /* egress IP MTU for ipip: larger once encapsulated -> ICMP too big; also the
+		    * bound a rescue must fit (else the packet goes the old way, counted) */
+	__u32 rescue_rate; /* rescues per second per CPU; beyond it a packet goes the old way
+			    * (second chance), counted: spoofed ACKs must not make ebb an amplifier.
+			    * 0 = no rescues at all */
+	__u32 pad;
 };
+
+#ifndef EBB_DEFAULT_RESCUE_RATE
+#define EBB_DEFAULT_RESCUE_RATE 20000
+#endif
 
 #ifndef EBB_DEFAULT_FLOOD_RATE
 #define EBB_DEFAULT_FLOOD_RATE 50000
@@ -311,6 +337,37 @@ struct ebb_meta {
 	__u32 layout_version; /* EBB_MAP_LAYOUT_VERSION of the program that created the maps */
 	__u32 pad;
 	__u64 created_ns; /* CLOCK_MONOTONIC */
+};
+
+/*
+ * slot_history: hash, (VIP id, slot) -> the nodes that owned the slot before its owners now, in
+ * either of the VIP's tables, while a flow they were given may still live (until the VIP's TCP
+ * idle timeout after they stopped owning it). Only slots whose owner changed have an entry, so
+ * a still VIP costs nothing. A rescue's candidates are the slot's owners now (second-chance,
+ * new-flow) and these. Bounded per slot by EBB_HISTORY_OWNERS distinct owners (past it, the
+ * oldest is forgotten) and in all by EBB_HISTORY_SIZE entries (past it, a change records no
+ * history for the slots that find no room, counted by user space). Written by user space only.
+ */
+#ifndef EBB_HISTORY_OWNERS
+#define EBB_HISTORY_OWNERS 2
+#endif
+#ifndef EBB_HISTORY_SIZE
+#define EBB_HISTORY_SIZE (1 << 19)
+#endif
+struct ebb_history_key {
+	__u32 vip_id;
+	__u32 slot; /* 0..EBB_RING_SIZE-1 */
+};
+
+struct ebb_slot_history {
+	__u16 owner[EBB_HISTORY_OWNERS]; /* node ids, the latest first; 0 = none */
+	__u32 until[EBB_HISTORY_OWNERS]; /* owner[i] is a candidate while ebb_seen_tick(now) is
+					  * not past this (CLOCK_MONOTONIC ticks) */
+};
+
+/* rescue_secret[0]: the key of the cookie a claim must carry back (random, made with the maps). */
+struct ebb_rescue_secret {
+	__u32 key[4];
 };
 
 /* ---- the census (bpf/census.bpf.c): live flows per node, counted in the kernel ---- */
@@ -396,7 +453,7 @@ enum ebb_decap_reason {
  */
 #define EBB_RESCUE_PROTO 253
 #define EBB_RESCUE_MAGIC 0xeb
-#define EBB_RESCUE_VERSION 1
+#define EBB_RESCUE_VERSION 2 /* 1: 8-byte header, family in each candidate, no claims */
 
 /*
  * At most this many candidates in one rescue: the new-flow and the second-chance tables' owners
@@ -411,23 +468,32 @@ struct ebb_rescue_hdr {
 	__u8 magic; /* EBB_RESCUE_MAGIC: tells a rescue from another use of protocol 253 */
 	__u8 version; /* EBB_RESCUE_VERSION; any other is dropped */
 	__u8 hop; /* index of the candidate this packet is addressed to now: 0 from the balancer,
-		   * +1 at each node that passes it on; always < count */
+		   * +1 at each node that passes it on; always < count. In a claim: the owner */
 	__u8 count; /* candidates that follow: 1..EBB_RESCUE_MAX_HOPS */
 	__u8 next_proto; /* the client's packet: IPPROTO_IPIP (IPv4) or IPPROTO_IPV6 */
-	__u8 flags; /* none defined in version 1: must be 0 */
-	__be16 reserved; /* must be 0 (room for a VIP id or a balancer id in a later version) */
+	__u8 flags; /* EBB_RESCUE_F_*; the balancer sends 0 */
+	__u8 lb_mac[6]; /* the balancer's MAC on the shared segment, where the owner sends its
+			 * claim (the outer source is its address); all zero: no claim wanted */
+	__u32 cookie; /* the balancer's keyed hash of the client's flow (rescue_secret): a claim
+		       * carries it back unchanged, so no one who never saw the rescue can claim */
 };
 
+/* Set by the owner when it turns the rescue into a claim: the same frame, sent back to the
+ * balancer (outer destination = the rescue's outer source, outer source = candidates[hop].addr,
+ * Ethernet destination = lb_mac). The balancer pins the flow to candidates[hop].node_id and
+ * forwards the client's packet to it the ordinary way. */
+#define EBB_RESCUE_F_CLAIM (1 << 0)
+
 struct ebb_rescue_cand {
-	__be32 addr[4]; /* the node's address, as the outer destination: IPv4 in addr[0], rest 0 */
-	__u8 family; /* EBB_FAMILY_V4 / EBB_FAMILY_V6: the outer header's family, always */
+	__be32 addr[4]; /* the node's address, as the outer destination: IPv4 in addr[0], rest 0;
+			 * always of the outer header's family */
 	__u8 mac[6]; /* the node's MAC on the shared segment: the previous hop sends it there
 		      * without a neighbour lookup (bpf_fib_lookup may know no entry for it) */
-	__u8 pad; /* 0 */
+	__u16 node_id; /* the balancer's id of this node (host order): echoed in a claim */
 };
 
 /* Bytes a rescue adds in front of the client's packet, for n candidates (Ethernet excluded):
- * IPv4 outer 28 + 24n (n = 4: 124), IPv6 outer 48 + 24n (n = 4: 144). */
+ * IPv4 outer 36 + 24n (n = 4: 132), IPv6 outer 56 + 24n (n = 4: 152). */
 #define EBB_RESCUE_LEN(n) (sizeof(struct ebb_rescue_hdr) + (n) * sizeof(struct ebb_rescue_cand))
 #define EBB_RESCUE_OVERHEAD4(n) (20 + EBB_RESCUE_LEN(n))
 #define EBB_RESCUE_OVERHEAD6(n) (40 + EBB_RESCUE_LEN(n))
@@ -456,6 +522,8 @@ enum ebb_node_reason {
 				* past the outer packet's end */
 	EBB_N_DROP_BAD_INNER, /* next_proto not IPv4/IPv6, the client's header of another version,
 			       * not TCP, an IPv4 fragment or with a bad IHL */
+	EBB_N_CLAIMED, /* this node has a socket for it and the balancer wants a claim: the frame
+			* went back to the balancer as one (XDP_TX), it forwards the packet here */
 	EBB_N_MAX,
 };
 
@@ -487,7 +555,7 @@ _Static_assert(sizeof(struct ebb_conns_key) == 20, "ebb_conns_key layout");
 
 #define EBB_N_SLOTS 32 /* the map has room to spare: a new reason is not a new layout */
 _Static_assert(EBB_N_MAX <= EBB_N_SLOTS, "node_stats map too small");
-_Static_assert(sizeof(struct ebb_rescue_hdr) == 8, "ebb_rescue_hdr layout");
+_Static_assert(sizeof(struct ebb_rescue_hdr) == 16, "ebb_rescue_hdr layout");
 _Static_assert(sizeof(struct ebb_rescue_cand) == 24, "ebb_rescue_cand layout");
 
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
@@ -496,6 +564,8 @@ _Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");
 _Static_assert(sizeof(struct ebb_vip_entry) == 68, "ebb_vip_entry layout");
 _Static_assert(sizeof(struct ebb_ring_elem) == 8, "ebb_ring_elem layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
+_Static_assert(sizeof(struct ebb_settings) == 16, "ebb_settings layout");
+_Static_assert(sizeof(struct ebb_slot_history) == 12, "ebb_slot_history layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");
 _Static_assert(EBB_MAX_NODES <= 65536 && EBB_MAX_VIPS <= 256, "ids must fit struct ebb_flow");

@@ -298,6 +298,11 @@ static const char *const reason_names[EBB_R_MAX] = {
 	[EBB_R_DROP_BAD_L4] = "drop_bad_l4",
 	[EBB_R_DROP_BAD_CSUM] = "drop_bad_csum",
 	[EBB_R_DROP_ICMP_FOREIGN] = "drop_icmp_foreign",
+	[EBB_R_RESCUED] = "rescued",
+	[EBB_R_RESCUE_LIMITED] = "rescue_limited",
+	[EBB_R_RESCUE_TOO_BIG] = "rescue_too_big",
+	[EBB_R_CLAIMED] = "claimed",
+	[EBB_R_DROP_BAD_CLAIM] = "drop_bad_claim",
 };
 
 const char *ebb_reason_name(__u32 reason)

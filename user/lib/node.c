@@ -124,6 +124,7 @@ const char *ebb_node_reason_name(__u32 reason)
 		[EBB_N_DROP_TRUNCATED] = "drop_truncated",
 		[EBB_N_DROP_BAD_LENGTH] = "drop_bad_length",
 		[EBB_N_DROP_BAD_INNER] = "drop_bad_inner",
+		[EBB_N_CLAIMED] = "claimed",
 	};
 
 	return reason < EBB_N_MAX && names[reason] ? names[reason] : "?";
