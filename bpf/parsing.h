@@ -11,6 +11,10 @@
 #include "common.h"
 #include "maps.h"
 
+/* Not a reason (never counted): parse's answer for an IP packet of protocol EBB_RESCUE_PROTO,
+ * which the balancer reads as a claim (its outer destination is an encap source, no VIP). */
+#define EBB_PARSE_RESCUE_PROTO EBB_R_SLOTS
+
 /*
  * Whether an address may carry a VIP: one bit of vip_filter (an array, so the lookup is
  * inlined, and no hash is computed). Clear: not ours, pass. Set: a VIP's, or (rarely) an
@@ -159,6 +163,9 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 
 	if ((void *)(iph + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
+	/* A node's claim (or another use of protocol 253): to an encap source, not to a VIP */
+	if (iph->protocol == EBB_RESCUE_PROTO)
+		return EBB_PARSE_RESCUE_PROTO;
 	if (!maybe_vip_addr(&iph->daddr, EBB_FAMILY_V4))
 		return EBB_R_PASS_NOT_VIP;
 	/* from here on the key names the address, for the exact check of a packet not forwarded */
@@ -241,6 +248,8 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 
 	if ((void *)(ip6h + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
+	if (ip6h->nexthdr == EBB_RESCUE_PROTO)
+		return EBB_PARSE_RESCUE_PROTO;
 	if (!maybe_vip_addr(ip6h->daddr.in6_u.u6_addr32, EBB_FAMILY_V6))
 		return EBB_R_PASS_NOT_VIP;
 	pkt->key.family = EBB_FAMILY_V6;
