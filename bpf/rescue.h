@@ -359,7 +359,10 @@ static __always_inline int claim_read(struct xdp_md *ctx, struct packet *pkt, st
 	    (cl->family == EBB_FAMILY_V6 && ((node->addr[1] ^ src[1]) | (node->addr[2] ^ src[2]) |
 					     (node->addr[3] ^ src[3]))))
 		return -1;
-	/* The client's packet, parsed as the balancer parses any: its key, lengths and flags. */
+	/* The client's packet, parsed as the balancer parses any: its key, lengths and flags (the
+	 * key cleared of what the outer header left in it: an IPv4 key is one word). */
+	__builtin_memset(&pkt->key, 0, sizeof(pkt->key));
+	pkt->icmp_error = false;
 	cl->strip = cands_end - off;
 	if (rh->next_proto == IPPROTO_IPIP)
 		ret = parse_ipv4(data, data_end, cands_end & 0xff, pkt);

@@ -497,7 +497,7 @@ static void run_rcase(size_t ci)
 
 /* ---- claims: a rescue sent back by candidate `hop`, as the node program does ---- */
 enum { CL_OK, CL_BAD_COOKIE, CL_BAD_SOURCE, CL_UNKNOWN_NODE, CL_BAD_HOP, CL_NO_FLAG,
-       CL_NOT_OURS, CL_OTHER_NODE_ID };
+       CL_NOT_OURS, CL_OTHER_NODE_ID, CL_TO_VIP, CL_TO_VIP_BAD_CSUM };
 
 static size_t make_claim(const struct made *m, int hop, int how, uint8_t *out)
 {
@@ -530,9 +530,10 @@ static size_t make_claim(const struct made *m, int hop, int how, uint8_t *out)
 		pkt_addr(SRC6, 6, ip + 24);
 	} else {
 		pkt_addr(how == CL_BAD_SOURCE ? "198.51.100.99" : claimer->addr, 4, ip + 12);
-		pkt_addr(how == CL_NOT_OURS ? NOT_OURS4 : SRC4, 4, ip + 16);
+		pkt_addr(how == CL_NOT_OURS ? NOT_OURS4 :
+			 how == CL_TO_VIP || how == CL_TO_VIP_BAD_CSUM ? VR : SRC4, 4, ip + 16);
 		ip[10] = ip[11] = 0;
-		put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+		put16(ip + 10, csum_fold(csum_add(0, ip, 20)) ^ (how == CL_TO_VIP_BAD_CSUM));
 	}
 	return m->len;
 }
@@ -668,6 +669,10 @@ static void claim_cases(void)
 		  EBB_R_DROP_BAD_CLAIM);
 	run_claim("protocol 253 to an address not ours: passed", four, 2, CL_NOT_OURS, 0, XDP_PASS,
 		  EBB_R_PASS_NOT_VIP);
+	run_claim("protocol 253 to a VIP address: passed, as before rescues", four, 2, CL_TO_VIP, 0,
+		  XDP_PASS, EBB_R_PASS_NOT_VIP);
+	run_claim("protocol 253 to a VIP address, bad checksum: dropped as any", four, 2,
+		  CL_TO_VIP_BAD_CSUM, 0, XDP_DROP, EBB_R_DROP_BAD_CSUM);
 	{
 		/* cut in the outer header, the rescue header, the candidates, the client's IP and
 		 * TCP headers */
