@@ -362,8 +362,11 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s, int
 			 * back as an ICMP error and never reaches the node. */
 			count(&vip_stats, vip->id, bytes, &s->how);
 			count(&node_stats, s->node_id, 0, &s->how);
-			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
-			if (pkt->icmp_error)
+			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). Nor
+			 * about a claimed packet: the frame came from the claimer, and the answer
+			 * would go back to it (the rescue was not sent unless it fit, so only an
+			 * MTU lowered since gets here). */
+			if (pkt->icmp_error || fwd_reason == EBB_R_CLAIMED)
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			/* Never more bytes back than came in, whatever settings.mtu says: a spoofed
 			 * source must not turn ebb into an amplifier. (ip_len is within the frame.) */
@@ -424,12 +427,15 @@ drop:
  * rescues are off (rate 0), the VIP has no encap source of the owner's family, or the owner
  * cannot be a candidate (no MAC).
  */
-static __noinline int rescue(struct xdp_md *ctx, struct step_state *s)
+__noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip_id, __u32 owner_id,
+			  __u32 new_entry)
 {
-	struct packet *pkt = &s->pkt;
-	struct ebb_vip *vip = s->vip;
-	struct ebb_node *owner = s->node;
-	__u32 zero = 0, slot = ebb_ring_slot(&pkt->key);
+	struct step_state st = {}, *s = &st;
+	struct packet *pkt = &st.pkt;
+	struct ebb_vip_entry *ve = bpf_map_lookup_elem(&vips_by_id, &vip_id);
+	struct ebb_vip *vip;
+	struct ebb_node *owner;
+	__u32 zero = 0, slot;
 	struct ebb_settings *set = bpf_map_lookup_elem(&settings, &zero);
 	struct ebb_rescue_secret *secret;
 	struct rescue_plan p = {};
@@ -438,8 +444,23 @@ static __noinline int rescue(struct xdp_md *ctx, struct step_state *s)
 	int reason = EBB_R_RESCUED;
 	__u8 flags;
 
-	if (!owner || !vip)
+	/* A global function, verified once on its own (the balancer's paths into it are many):
+	 * what it needs comes as plain values and is looked up again. */
+	if (!in)
+		return XDP_ABORTED;
+	__builtin_memcpy(pkt, in, sizeof(*pkt));
+	slot = ebb_ring_slot(&pkt->key);
+	owner = bpf_map_lookup_elem(&nodes, &owner_id);
+	/* (the copy by id is the VIP's own while libebb keeps vips_by_id, as every hit trusts) */
+	if (!owner || !ve || !ve->key.family || ve->vip.id != vip_id)
 		return account(EBB_R_DROP_NO_NODE, pkt->bytes, XDP_DROP);
+	vip = &ve->vip;
+	s->vip = vip;
+	s->node = owner;
+	s->node_id = owner_id;
+	s->flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	s->how.placed = s->how.second = new_entry != 0;
+	s->now = bpf_ktime_get_coarse_ns();
 	p.family = owner->family;
 	if (set && set->rescue_rate && vip_has_encap_src(vip, p.family))
 		plan_add(&p, s->node_id);
@@ -573,7 +594,7 @@ int ebb_balancer(struct xdp_md *ctx)
 	if (!lookup(&s, asked)) { /* 3 */
 		reason = place(&s); /* 4 */
 		if (reason == EBB_R_RESCUED)
-			return rescue(ctx, &s); /* 4b */
+			return ebb_rescue(ctx, &s.pkt, s.vip->id, s.node_id, s.how.placed); /* 4b */
 		if (reason != EBB_R_FORWARDED) {
 			count(&vip_stats, s.vip->id, s.pkt.bytes, &(struct placement){});
 			return account(reason, s.pkt.bytes, XDP_DROP);

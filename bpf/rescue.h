@@ -385,7 +385,7 @@ static __always_inline int claim_strip(struct xdp_md *ctx, struct packet *pkt, c
 	__u16 l2_len = l2_len_of(pkt);
 	__u32 strip = cl->strip & 0x3ff;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr l2[2]; /* the Ethernet header and a VLAN tag fit */
+	__u8 l2[sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr)];
 	__u64 end;
 
 	if (data + sizeof(struct ethhdr) + sizeof(struct ebb_vlan_hdr) > data_end)
