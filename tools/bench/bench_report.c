@@ -193,6 +193,8 @@ static int print_base(json_object *x, json_object *paths)
 	json_object *base = get(x, "base");
 	int shown = 0, met = 0, missed = 0;
 
+	if (!base)
+		return 0; /* a bench.json from before the base column */
 	printf("\nBeside the base commit (issue 14: within 5 %%) — ");
 	if (str(base, "na")) {
 		printf("n/a (%s)\n", str(base, "na"));
