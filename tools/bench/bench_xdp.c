@@ -1519,8 +1519,9 @@ static void setup(void)
 		note("no base column: %s", base_na);
 		for (int k = BASE_SMALL; k <= BASE_BIG; k++)
 			if (insts[k].obj) {
+				if (insts[k].e.bpffs[0]) /* its maps were taken: else none to close */
+					ebb_close(&insts[k].e);
 				bpf_object__close(insts[k].obj);
-				ebb_close(&insts[k].e);
 				insts[k].obj = NULL;
 			}
 	}
