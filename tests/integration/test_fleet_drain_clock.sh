@@ -97,6 +97,39 @@ check "activate deleted state/drains/$N3 and n3's drain_lease" \
 	[ -z "$(ekey "drains/$N3")" -a "$(ekey "nodes/$N3" | json_get 'd.get("drain_lease", 0)')" = 0 ]
 check "... and revoked its lease" lease_gone "$lease3b"
 
+# A drain written before drain clocks (no drain_lease; put here with etcdctl, since = 30 s ago):
+# timed from since, as it used to be. Re-issued, it gets a lease with that age; the lease then
+# lost (revoked behind ebb's back): the drain has timed out and the leader retires n3.
+legacy=$(ekey "nodes/$N3" | python3 -c '
+import json, sys, time
+d = json.load(sys.stdin)
+d.update(state="draining", since=time.time() - 30, drain_timeout_s=600)
+d.pop("drain_lease", None)
+print(json.dumps(d, separators=(",", ":")))')
+etcdctl_ put "/ebb/$FLEET_NAME/state/nodes/$N3" "$legacy" >/dev/null
+etcdctl_ put "/ebb/$FLEET_NAME/state/serial" '{"by":"test","what":"legacy drain","time":0}' >/dev/null
+is_draining3() { is_state "$1" "$N3" draining; }
+for i in 1 2 3; do
+	within 20 is_draining3 "$i"
+	e=$(elapsed "$i" "$N3")
+	check "lb$i: a drain without drain_lease is timed from since as before (${e} s, since 30 s ago)" \
+		python3 -c "import sys; sys.exit(not (28 <= $e <= 40))"
+done
+check "node drain n3 timeout 600 on the legacy drain: re-issued" lbctl 2 node drain "$N3" timeout 600
+lease3c=$(ekey "nodes/$N3" | json_get 'd.get("drain_lease", 0)')
+age3c=$(ekey "drains/$N3" | json_get 'd["elapsed_s"]')
+check "... with a lease ($lease3c) whose elapsed_s ($age3c) is the age since gave, once" \
+	[ "$lease3c" != 0 -a "$age3c" -ge 28 -a "$age3c" -le 45 ]
+for i in 1 2 3; do within 20 clock_seen "$i" "$N3"; done
+etcdctl_ lease revoke "$(printf '%x' "$lease3c")" >/dev/null
+gone_seen() { [ -n "$(fevents "$1" fleet_drain_clock_gone node="$N3")" ]; }
+within 20 is_state 1 "$N3" inactive
+st3=$(node_state 1 "$N3")
+check "the drain's lease revoked behind ebb's back: n3 retired as timed out ($st3, 600 s timeout)" [ "$st3" = inactive ]
+for i in 1 2 3; do
+	check "lb$i logged fleet_drain_clock_gone for n3" within 10 gone_seen "$i"
+done
+
 
 within 20 has_carrier "$N1" && within 20 has_carrier "$N2"
 c1=$(carriers "$N1") c2=$(carriers "$N2")
