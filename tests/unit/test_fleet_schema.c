@@ -311,6 +311,34 @@ static void test_drain_find(void)
 	fleet_state_free(&s);
 }
 
+/* The timeout a drain's lease is granted for, and a re-issued drain's age without etcd: a node
+ * that does not drain has none, a drain from before drain clocks has its since's. */
+static void test_drain_timeout_age(void)
+{
+	struct etcd_kv kvs[] = {
+		{ .key = VIPK "203.0.113.10:80/tcp", .value = "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":120}", .mod_rev = 2 },
+		{ .key = VIPK "203.0.113.11:80/tcp", .value = "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":45}", .mod_rev = 2 },
+		{ .key = NODEK "198.51.100.10", .value = "{\"state\":\"active\",\"weights\":{\"203.0.113.10:80/tcp\":1,\"203.0.113.11:80/tcp\":1}}", .mod_rev = 3 },
+		{ .key = NODEK "198.51.100.11", .value = "{\"state\":\"draining\",\"drain_timeout_s\":7,\"weights\":{\"203.0.113.10:80/tcp\":1}}", .mod_rev = 3 },
+		{ .key = "/ebb/" F "/state/serial", .value = "{}", .mod_rev = 9 },
+	};
+	struct etcd_range r = { .revision = 9, .n = sizeof(kvs) / sizeof(kvs[0]), .kvs = kvs };
+	struct fleet_state s;
+	__u32 age = 99;
+
+	if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "timeouts: parse") || !CHECK(s.n_nodes == 2, "timeouts: 2 nodes"))
+		return;
+	ASSERT_EQ(fleet_node_drain_timeout(&s, &s.nodes[0]), 120, "timeouts: the longest of the node's VIPs'");
+	ASSERT_EQ(fleet_node_drain_timeout(&s, &s.nodes[1]), 7, "timeouts: the node's own first");
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[0], &age) && age == 0, "age: a node that does not drain: 0 (%u)", age);
+	s.nodes[1].since = fleet_wall() - 42;
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[1], &age) && age >= 41 && age <= 43,
+	      "age: a drain without drain_lease: its since's, read once with this clock (%u s for 42)", age);
+	s.nodes[1].since = fleet_wall() + 600;
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[1], &age) && age == 0, "age: a since in the future: 0 (%u)", age);
+	fleet_state_free(&s);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -319,5 +347,6 @@ int main(void)
 	test_mixed();
 	test_writers();
 	test_drain_find();
+	test_drain_timeout_age();
 	return test_summary("fleet_schema");
 }

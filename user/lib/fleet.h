@@ -175,7 +175,7 @@ const struct fleet_drain *fleet_drain_find(const struct fleet_state *s, const st
 const struct fleet_invalid *fleet_invalid_vip(const struct fleet_state *s, const struct ebb_vip_key *k);
 const struct fleet_invalid *fleet_invalid_node(const struct fleet_state *s, const struct ebb_addr *a);
 
-double fleet_wall(void); /* CLOCK_REALTIME in seconds: for people (since, serial's time) only */
+double fleet_wall(void); /* CLOCK_REALTIME in seconds: never a drain's clock (fleet_drain_*) */
 
 /* ---- the drain clock (doc/fleet.md, "The drain clock") ---- */
 
