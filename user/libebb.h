@@ -92,7 +92,11 @@ int ebb_open(struct ebb *e, const char *bpffs, struct ebb_err *err);
 /* Takes the maps of a loaded (not necessarily pinned) object: tests and the loader. */
 int ebb_from_object(struct ebb *e, struct bpf_object *obj, struct ebb_err *err);
 void ebb_close(struct ebb *e);
+/* Takes the writers' lock; maps re-created while it waited (a `prog upgrade` across a layout)
+ * are re-opened first, so that no write lands in a map no program reads any more. */
 int ebb_lock(struct ebb *e, struct ebb_err *err);
+/* True when a pin under e->bpffs names another map than the one e holds. */
+bool ebb_stale(const struct ebb *e);
 int ebb_ensure_bpffs(const char *dir, struct ebb_err *err);
 __u64 ebb_now_ns(void);
 int ebb_ncpus(void);

@@ -268,6 +268,12 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 		return ret;
 	}
 	ret = ebb_trylock(&a->e);
+	/* The maps were replaced since this tick opened them (`prog upgrade` across a layout):
+	 * the next tick re-opens them and decides on what they hold. */
+	if (!ret && ebb_stale(&a->e)) {
+		ebb_unlock(&a->e);
+		ret = -ESTALE;
+	}
 	if (ret && fleet)
 		goto decided;
 	if (ret) {
