@@ -171,4 +171,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } meta SEC(".maps");
 
+/* (VIP id, slot) -> the slot's earlier owners, for a rescue's candidates (include/ebb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_HISTORY_SIZE);
+	__type(key, struct ebb_history_key);
+	__type(value, struct ebb_slot_history);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} slot_history SEC(".maps");
+
+/* rescue_secret[0]: the key of a rescue's cookie, random from the maps' creation on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_rescue_secret);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rescue_secret SEC(".maps");
+
 #endif /* EBB_MAPS_H */

@@ -233,10 +233,17 @@ struct ebb_upgrade {
 	int devices;
 	__u32 old_prog_id[64];
 	__u32 new_prog_id;
+	bool migrated; /* the maps had another layout: new maps, filled from the old */
+	__u32 old_layout, new_layout;
+	int maps_copied;
+	__u64 flows_copied; /* flow entries copied before the swap */
+	__u64 flows_after_swap; /* ... and those the old program made meanwhile, copied after it */
 };
 
 /* Loads obj_path (NULL: the built-in balancer) over the pinned maps and swaps it in on every
- * attached device (bpf_link update): flows keep their nodes. Refuses another map layout. */
+ * attached device (bpf_link update): flows keep their nodes. Maps of another layout are
+ * migrated when a known chain of steps leads to the object's (user/lib/migrate.c: new maps,
+ * every entry copied), else refused. */
 int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
 		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
