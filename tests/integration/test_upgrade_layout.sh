@@ -272,4 +272,23 @@ check "... with a clear error: $(head -c 120 "$TMP/l99.err")" \
 check "... the running program and the maps are unchanged" \
 	[ "$(prog_id)" = "$new_id" -a "$(layout)" = 5 -a ! -e "$BPFFS/upgrade-staging" ]
 check "a same-layout upgrade still keeps the maps" bash -c "nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog upgrade | grep -q 'maps and flows kept'"
+
+# A writer that opened the maps, then waited for the lock while an upgrade replaced them, must
+# write to the maps pinned when it gets the lock (a write to the old ones reaches no program).
+# The replacement is made by hand here, as the upgrade makes it: a new map renamed over a pin.
+# Last: the settings pin is then a map no program reads.
+flock -o "$BPFFS" bash -c '
+	nsenter --net=/run/netns/'"${PFX}"'lb '"$EBBCTL"' --bpffs '"$BPFFS"' prog set flood-rate 777 &
+	w=$!
+	echo "writer $w" >'"$TMP"'/writer.pid
+	for _ in $(seq 100); do ls -l /proc/$w/fd 2>/dev/null | grep -q " '"$BPFFS"'$" && break; sleep 0.1; done
+	ls -l /proc/$w/fd 2>/dev/null | grep -q " '"$BPFFS"'$" && echo waiting >'"$TMP"'/writer.state
+	bpftool map create '"$BPFFS"'/settings_new type array key 4 value 16 entries 1 name settings &&
+		mv '"$BPFFS"'/settings_new '"$BPFFS"'/settings && echo replaced >>'"$TMP"'/writer.state'
+check "a writer waited for the lock with the old maps open, and the settings pin was replaced meanwhile" \
+	[ "$(tr '\n' ' ' <"$TMP/writer.state")" = "waiting replaced " ]
+writer=$(awk '{print $2}' "$TMP/writer.pid")
+for _ in $(seq 100); do kill -0 "$writer" 2>/dev/null || break; sleep 0.1; done
+check "... it wrote to the map pinned when it got the lock (flood_rate 777 there)" \
+	bash -c "bpftool -j map lookup pinned '$BPFFS/settings' key 0 0 0 0 | grep -q '\"value\":\[\"0x09\",\"0x03\"'"
 finish
