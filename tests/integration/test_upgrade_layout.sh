@@ -143,6 +143,7 @@ ctl -j stats show >"$TMP/stats.before"
 upgrade_at=$(date +%s.%N)
 ctl prog upgrade >"$TMP/upgrade.out" 2>"$TMP/upgrade.err"
 rc=$?
+note "prog upgrade took $(python3 -c "import time; print('%.3f' % (time.time() - $upgrade_at))") s (under wrk, load average $(cut -d' ' -f1 /proc/loadavg))"
 kill -0 $wrk_pid 2>/dev/null
 check "wrk was still running when the upgrade returned" [ $? -eq 0 ]
 check "prog upgrade from layout 4: $(cat "$TMP/upgrade.out" "$TMP/upgrade.err")" [ "$rc" -eq 0 ]

@@ -272,7 +272,12 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	 * the next tick re-opens them and decides on what they hold. */
 	if (!ret && ebb_stale(&a->e)) {
 		ebb_unlock(&a->e);
-		ret = -ESTALE;
+		if (fleet)
+			goto decided;
+		log_msg(LOG_DEBUG, "state_stale", "the maps under %s were replaced; deciding again on the new ones",
+			a->bpffs);
+		json_object_put(ev);
+		return -EAGAIN;
 	}
 	if (ret && fleet)
 		goto decided;

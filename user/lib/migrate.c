@@ -292,7 +292,9 @@ static int copy_rings(struct map_copy *m)
 		} else {
 			char val[64];
 
-			for (__u32 k = 0; !ret && k < info.max_entries && info.value_size <= sizeof(val); k++)
+			if (info.value_size > sizeof(val))
+				ret = -E2BIG;
+			for (__u32 k = 0; !ret && k < info.max_entries; k++)
 				if (!bpf_map_lookup_elem(old_inner, &k, val) &&
 				    bpf_map_update_elem(new_inner, &k, val, BPF_ANY))
 					ret = -errno;
