@@ -92,7 +92,11 @@ int ebb_open(struct ebb *e, const char *bpffs, struct ebb_err *err);
 /* Takes the maps of a loaded (not necessarily pinned) object: tests and the loader. */
 int ebb_from_object(struct ebb *e, struct bpf_object *obj, struct ebb_err *err);
 void ebb_close(struct ebb *e);
+/* Takes the writers' lock; maps re-created while it waited (a `prog upgrade` across a layout)
+ * are re-opened first, so that no write lands in a map no program reads any more. */
 int ebb_lock(struct ebb *e, struct ebb_err *err);
+/* True when a pin under e->bpffs names another map than the one e holds. */
+bool ebb_stale(const struct ebb *e);
 int ebb_ensure_bpffs(const char *dir, struct ebb_err *err);
 __u64 ebb_now_ns(void);
 int ebb_ncpus(void);
@@ -229,10 +233,17 @@ struct ebb_upgrade {
 	int devices;
 	__u32 old_prog_id[64];
 	__u32 new_prog_id;
+	bool migrated; /* the maps had another layout: new maps, filled from the old */
+	__u32 old_layout, new_layout;
+	int maps_copied;
+	__u64 flows_copied; /* flow entries copied before the swap */
+	__u64 flows_after_swap; /* ... and those the old program made meanwhile, copied after it */
 };
 
 /* Loads obj_path (NULL: the built-in balancer) over the pinned maps and swaps it in on every
- * attached device (bpf_link update): flows keep their nodes. Refuses another map layout. */
+ * attached device (bpf_link update): flows keep their nodes. Maps of another layout are
+ * migrated when a known chain of steps leads to the object's (user/lib/migrate.c: new maps,
+ * every entry copied), else refused. */
 int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
 		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);

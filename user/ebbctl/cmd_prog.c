@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "ebbctl.h"
@@ -88,6 +89,8 @@ static int do_upgrade(int argc, char **argv)
 		return -1;
 	ret = ebb_prog_upgrade(bpffs, obj_path, &res, &err);
 	ebb_close(&e);
+	if (ret && res.devices) /* swapped, then something after failed: the new program runs */
+		return ctl_error("%s (the new program runs: prog_id %u)", err.msg, res.new_prog_id);
 	if (ret)
 		return ctl_error("%s", err.msg);
 	if (json_output) {
@@ -96,7 +99,18 @@ static int do_upgrade(int argc, char **argv)
 		json_object_object_add(o, "devices", json_object_new_int(res.devices));
 		json_object_object_add(o, "old_prog_id", json_object_new_int64(res.old_prog_id[0]));
 		json_object_object_add(o, "new_prog_id", json_object_new_int64(res.new_prog_id));
+		json_object_object_add(o, "old_layout", json_object_new_int64(res.old_layout));
+		json_object_object_add(o, "new_layout", json_object_new_int64(res.new_layout));
+		json_object_object_add(o, "migrated", json_object_new_boolean(res.migrated));
+		json_object_object_add(o, "maps_copied", json_object_new_int(res.maps_copied));
+		json_object_object_add(o, "flows_copied", json_object_new_int64(res.flows_copied));
+		json_object_object_add(o, "flows_copied_after_swap",
+				       json_object_new_int64(res.flows_after_swap));
 		json_print(o);
+	} else if (!quiet && res.migrated) {
+		printf("upgraded %d device(s): prog_id %u -> %u, layout %u -> %u, flows copied %llu (+%llu after the swap)\n",
+		       res.devices, res.old_prog_id[0], res.new_prog_id, res.old_layout, res.new_layout,
+		       (unsigned long long)res.flows_copied, (unsigned long long)res.flows_after_swap);
 	} else if (!quiet) {
 		printf("upgraded %d device(s): prog_id %u -> %u, maps and flows kept\n", res.devices,
 		       res.old_prog_id[0], res.new_prog_id);
@@ -136,6 +150,24 @@ static int do_set(int argc, char **argv)
 	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) : done_ok();
 }
 
+/* The pinned maps' layout version (meta), 0 when unknown. */
+static __u32 read_layout(void)
+{
+	struct ebb_meta meta = {};
+	char path[600];
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meta", bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &zero, &meta))
+		meta.layout_version = 0;
+	close(fd);
+	return meta.layout_version;
+}
+
 /* Flow-table size and the settings, from the pinned maps; false when there are none. */
 static bool read_settings(__u32 *flow_entries, struct ebb_settings *settings)
 {
@@ -160,7 +192,7 @@ static int do_show(int argc, char **argv)
 {
 	struct ebb_link_info links[64];
 	struct ebb_settings settings;
-	__u32 flow_entries = 0;
+	__u32 flow_entries = 0, layout;
 	bool have_settings;
 	int n;
 
@@ -169,6 +201,7 @@ static int do_show(int argc, char **argv)
 		return ctl_error("unexpected '%s'", argv[0]);
 	n = ebb_prog_list(bpffs, links, 64);
 	have_settings = read_settings(&flow_entries, &settings);
+	layout = read_layout();
 	if (json_output) {
 		json_object *arr = json_object_new_array();
 
@@ -188,6 +221,8 @@ static int do_show(int argc, char **argv)
 						       json_object_new_int64(settings.flood_rate));
 				json_object_object_add(o, "mtu", json_object_new_int64(settings.mtu));
 			}
+			if (layout)
+				json_object_object_add(o, "map_layout", json_object_new_int64(layout));
 			json_object_array_add(arr, o);
 		}
 		json_print(arr);
@@ -202,6 +237,8 @@ static int do_show(int argc, char **argv)
 		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u\n",
 		       flow_entries, settings.flood_rate, settings.flood_rate ? "" : " (off)",
 		       settings.mtu);
+	if (n > 0 && !quiet && layout)
+		printf("map layout: %u (this ebbctl: %d)\n", layout, EBB_MAP_LAYOUT_VERSION);
 	return 0;
 }
 

@@ -268,6 +268,17 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 		return ret;
 	}
 	ret = ebb_trylock(&a->e);
+	/* The maps were replaced since this tick opened them (`prog upgrade` across a layout):
+	 * the next tick re-opens them and decides on what they hold. */
+	if (!ret && ebb_stale(&a->e)) {
+		ebb_unlock(&a->e);
+		if (fleet)
+			goto decided;
+		log_msg(LOG_DEBUG, "state_stale", "the maps under %s were replaced; deciding again on the new ones",
+			a->bpffs);
+		json_object_put(ev);
+		return -EAGAIN;
+	}
 	if (ret && fleet)
 		goto decided;
 	if (ret) {

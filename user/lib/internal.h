@@ -34,4 +34,17 @@ int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const
 int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
 			  struct ebb_reason_counter *sum);
 
+/* loader.c, for migrate.c: the balancer object (pinning under pin_root), its load (a first
+ * creation of its maps sets meta, the settings and rescue_secret), a swap of every link to
+ * prog_fd (those swapped go back if one fails), the pinned flow table's size. */
+struct bpf_object *ebb_balancer_open(const char *pin_root, const char *obj_path, struct ebb_err *err);
+int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err *err);
+int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, int prog_fd,
+		   struct ebb_upgrade *res, struct ebb_err *err);
+int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size);
+/* migrate.c: `prog upgrade` from the pinned maps' layout `from` to the object's `to`. */
+int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 to,
+		     const struct ebb_link_info *links, int n, struct ebb_upgrade *res,
+		     struct ebb_err *err);
+
 #endif

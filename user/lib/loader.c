@@ -24,7 +24,7 @@
 #define LINK_PREFIX "link_xdp_"
 
 /* The flow table keeps the size it was created with; a reload must ask for that size. */
-static int pinned_flow_table_size(const char *bpffs, __u32 *size)
+int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -90,18 +90,11 @@ static int pinned_meta(const char *bpffs, struct ebb_meta *meta)
 	return ret;
 }
 
-/*
- * Opens the balancer (the one built into this binary, or obj_path) ready to reuse the pinned
- * maps, and refuses before loading anything if its map layout is not the pinned one: libbpf
- * would otherwise fail half-way, or a future layout could misread the flows.
- */
-static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
-					__u32 flow_table_size, struct ebb_err *err)
+struct bpf_object *ebb_balancer_open(const char *pin_root, const char *obj_path, struct ebb_err *err)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = bpffs);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
 	struct bpf_object *obj;
-	struct ebb_meta meta;
-	__u32 version = 0, pinned_size;
+	__u32 version = 0;
 	size_t elf_size;
 	const void *elf;
 
@@ -119,14 +112,47 @@ static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
 	if (!bpf_object__find_program_by_name(obj, "ebb_balancer") ||
 	    object_layout_version(obj, &version)) {
 		ebb_errf(err, "%s is not an ebb balancer object", obj_path ? obj_path : "built-in object");
-		goto fail;
+		bpf_object__close(obj);
+		return NULL;
 	}
+	return obj;
+}
+
+/* The map layout of the object a `prog upgrade` would load; -errno (err set) if it is none. */
+static int balancer_layout(const char *obj_path, __u32 *version, struct ebb_err *err)
+{
+	struct bpf_object *obj = ebb_balancer_open(NULL, obj_path, err);
+	int ret;
+
+	if (!obj)
+		return -EINVAL;
+	ret = object_layout_version(obj, version);
+	bpf_object__close(obj);
+	return ret;
+}
+
+/*
+ * Opens the balancer (the one built into this binary, or obj_path) ready to reuse the pinned
+ * maps, and refuses before loading anything if its map layout is not the pinned one: libbpf
+ * would otherwise fail half-way, or a future layout could misread the flows. (`prog upgrade`
+ * migrates instead, migrate.c.)
+ */
+static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
+					__u32 flow_table_size, struct ebb_err *err)
+{
+	struct bpf_object *obj = ebb_balancer_open(bpffs, obj_path, err);
+	struct ebb_meta meta;
+	__u32 version = 0, pinned_size;
+
+	if (!obj)
+		return NULL;
+	object_layout_version(obj, &version);
 	if (!pinned_meta(bpffs, &meta) && meta.layout_version && meta.layout_version != version) {
 		ebb_errf(err, "refusing: the maps under %s have layout version %u, the program expects %u; reusing them would lose or misread every flow",
 			 bpffs, meta.layout_version, version);
 		goto fail;
 	}
-	if (!pinned_flow_table_size(bpffs, &pinned_size)) {
+	if (!ebb_pinned_flow_table_size(bpffs, &pinned_size)) {
 		if (flow_table_size && flow_table_size != pinned_size) {
 			ebb_errf(err, "the flow table under %s has %u entries, not %u: detach everywhere and remove %s to resize it",
 				 bpffs, pinned_size, flow_table_size, bpffs);
@@ -142,7 +168,7 @@ fail:
 	return NULL;
 }
 
-static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_err *err)
+int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err *err)
 {
 	struct bpf_map *meta_map;
 	struct ebb_meta meta = {};
@@ -203,7 +229,7 @@ int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err)
 	obj = open_balancer(o->bpffs, NULL, o->flow_table_size, err);
 	if (!obj)
 		return -EINVAL;
-	ret = load_balancer(obj, o->ifname, err);
+	ret = ebb_balancer_load(obj, o->ifname, err);
 	if (!ret)
 		ret = ebb_link_create(o->bpffs, LINK_PREFIX, o->ifname, ifindex,
 				      bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer")),
@@ -212,28 +238,15 @@ int ebb_prog_attach(const struct ebb_attach_opts *o, struct ebb_err *err)
 	return ret;
 }
 
-int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
-		     struct ebb_err *err)
+int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, int prog_fd,
+		   struct ebb_upgrade *res, struct ebb_err *err)
 {
-	struct ebb_link_info links[64];
 	int link_fds[64], old_prog_fds[64];
-	struct bpf_object *obj;
-	int n, done = 0, prog_fd, ret = 0;
+	int done, ret = 0;
 	char path[600];
 
-	memset(res, 0, sizeof(*res));
-	n = ebb_prog_list(bpffs, links, 64);
-	if (n <= 0)
-		return ebb_errf(err, "ebb is not attached to any device under %s: nothing to upgrade", bpffs);
-	obj = open_balancer(bpffs, obj_path, 0, err);
-	if (!obj)
-		return -EINVAL;
-	ret = load_balancer(obj, NULL, err);
-	if (ret)
-		goto out;
-	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer"));
-	/* Every link swaps to the new program in one syscall; the maps, and so the flows, are the
-	 * pinned ones. If one device fails, those already swapped go back. */
+	/* Every link swaps to the new program in one syscall. If one device fails, those already
+	 * swapped go back. */
 	for (done = 0; done < n; done++) {
 		ebb_link_path(bpffs, LINK_PREFIX, links[done].ifname, path, sizeof(path));
 		link_fds[done] = bpf_obj_get(path);
@@ -263,7 +276,39 @@ int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade
 		if (!bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 			res->new_prog_id = info.id;
 	}
-out:
+	return ret;
+}
+
+int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
+		     struct ebb_err *err)
+{
+	struct ebb_link_info links[64];
+	struct bpf_object *obj;
+	struct ebb_meta meta;
+	__u32 version = 0;
+	int n, ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	n = ebb_prog_list(bpffs, links, 64);
+	if (n <= 0)
+		return ebb_errf(err, "ebb is not attached to any device under %s: nothing to upgrade", bpffs);
+	ret = balancer_layout(obj_path, &version, err);
+	if (ret)
+		return ret;
+	res->old_layout = res->new_layout = version;
+	/* Another layout: new maps, filled from the pinned ones (migrate.c). */
+	if (!pinned_meta(bpffs, &meta) && meta.layout_version && meta.layout_version != version)
+		return ebb_prog_migrate(bpffs, obj_path, meta.layout_version, version, links, n, res,
+					err);
+	obj = open_balancer(bpffs, obj_path, 0, err);
+	if (!obj)
+		return -EINVAL;
+	ret = ebb_balancer_load(obj, NULL, err);
+	/* The same layout: the maps, and so the flows, are the pinned ones. */
+	if (!ret)
+		ret = ebb_links_swap(bpffs, links, n,
+				     bpf_program__fd(bpf_object__find_program_by_name(obj, "ebb_balancer")),
+				     res, err);
 	bpf_object__close(obj);
 	return ret;
 }

@@ -116,7 +116,55 @@ int ebb_lock(struct ebb *e, struct ebb_err *err)
 		e->lock_fd = -1;
 		return ebb_errf(err, "cannot lock %s: %s", e->bpffs, strerror(errno));
 	}
+	/* Opened before the lock, while a `prog upgrade` held it: it may have put new maps in
+	 * place of the ones opened, and a write to those would reach no program. */
+	if (e->bpffs[0] && ebb_stale(e)) {
+		int lock_fd = e->lock_fd, ret;
+		char dir[sizeof(e->bpffs)];
+
+		memcpy(dir, e->bpffs, sizeof(dir));
+		e->lock_fd = -1;
+		ebb_close(e);
+		ret = ebb_open(e, dir, err);
+		if (ret) {
+			close(lock_fd);
+			return ret;
+		}
+		e->lock_fd = lock_fd;
+	}
 	return 0;
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+bool ebb_stale(const struct ebb *e)
+{
+	char path[600];
+
+	if (!e->bpffs[0])
+		return false;
+	for (size_t i = 0; i < N_SLOTS; i++) {
+		int fd = *(const int *)((const char *)e + map_slots[i].offset), pinned;
+		bool same;
+
+		if (fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", e->bpffs, map_slots[i].name);
+		pinned = bpf_obj_get(path);
+		if (pinned < 0)
+			return true;
+		same = map_id(pinned) == map_id(fd);
+		close(pinned);
+		if (!same)
+			return true;
+	}
+	return false;
 }
 
 static bool is_bpffs(const char *path)

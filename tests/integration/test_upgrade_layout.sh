@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# `prog upgrade` across a map layout change (4 -> 5) keeps every flow. The layout-4 ebb is built
+# from history (commit 172df19, the project's own Makefile: the same clang flags), attached in a
+# lab with real nginx nodes and configured. Under wrk (64 keep-alive connections, 15 s), a new
+# connection every 20 ms and 12 idle keep-alive connections, the current ebbctl upgrades to the
+# current object: 0 wrk socket errors, every flow entry is in the new table with the same node
+# (F copied, G after the swap), the idle connections' next requests reach the node they were
+# on, VIPs, nodes, settings and counters are carried over, ebbd keeps working on the new maps,
+# `prog show` says layout 5. Failures before the swap (a bad object, an object whose staging
+# fails) leave the old program and pins untouched; an unknown layout pair is refused.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_agent.sh"
+
+OLD_REV=172df19
+NEW_EBBCTL=$EBBCTL
+
+# The layout-4 tree and its ebbctl, whose built-in balancer creates the maps as it did.
+mkdir -p "$TMP/old"
+if ! git -C "$EBB_ROOT" archive "$OLD_REV" | tar -x -C "$TMP/old" ||
+	! make -C "$TMP/old" OUTPUT="$TMP/old/.output" "$TMP/old/.output/ebbctl" \
+		"$TMP/old/.output/balancer.bpf.o" >"$TMP/old-build.log" 2>&1; then
+	sed 's/^/# /' "$TMP/old-build.log" | tail -20
+	not_ok "build ebbctl of $OLD_REV (map layout 4)"
+	finish
+	exit 1
+fi
+OLD_EBBCTL=$TMP/old/.output/ebbctl
+check "ebbctl of $OLD_REV is built ($("$OLD_EBBCTL" version | head -1))" \
+	bash -c "'$OLD_EBBCTL' version | grep -q 'map layout 4'"
+
+EBBCTL=$OLD_EBBCTL
+lab_setup 3 # attached by the old ebbctl: maps of layout 4
+
+VIP=203.0.113.10:80/tcp
+check "vip add $VIP (layout 4)" ctl vip add $VIP
+for i in 1 2 3; do check "node add n$i (layout 4)" ctl node add "$(node_ip4 $i)" vip $VIP; done
+check "prog set flood-rate 12345 (layout 4)" ctl prog set flood-rate 12345
+check "prog set mtu 1400 (layout 4)" ctl prog set mtu 1400
+EBBCTL=$NEW_EBBCTL
+
+prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
+layout() { ctl -j prog show | json_get 'd[0].get("map_layout")'; }
+map_id() { bpftool -j map show pinned "$BPFFS/$1" | json_get 'd["id"]'; }
+check "prog show reports layout 4 before the upgrade" [ "$(layout)" = 4 ]
+old_id=$(prog_id)
+flows_map_id=$(map_id flows)
+nodes_map_id=$(map_id nodes)
+
+# The configuration as the new ebbctl reads it: what the upgrade must carry over.
+config() {
+	{
+		ctl -j vip show | json_get '"\n".join("vip %s fwd=%s tcp_idle=%s" % (v["vip"], v["fwd"], v.get("tcp_idle_s")) for v in d)'
+		ctl -j node show | json_get '"\n".join("node %s id=%s state=%s weight=%s vips=%s" % (n["addr"], n.get("id"), n["state"], n.get("weight"), n.get("vips")) for n in d)'
+		ctl -j prog show | json_get '"settings flood_rate=%s mtu=%s flow_table=%s" % (d[0]["flood_rate"], d[0]["mtu"], d[0]["flow_table_size"])'
+	} | LC_ALL=C sort
+}
+config >"$TMP/config.before"
+sed 's/^/#   /' "$TMP/config.before"
+
+# --- failures before the swap change nothing
+ctl prog upgrade obj "$OUTPUT/decap.bpf.o" 2>"$TMP/bad.err"
+check "an upgrade to an object that is not a balancer is refused" [ $? -ne 0 ]
+check "... with a clear error: $(head -c 90 "$TMP/bad.err")" grep -q '^Error: .*is not an ebb balancer object' "$TMP/bad.err"
+# An object of layout 5 whose slot_history cannot be created: the staging fails after the other
+# maps were created and pinned there.
+clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -D__bpf__ -DEBB_HISTORY_SIZE=0 \
+	-I"$EBB_ROOT" -I"$EBB_ROOT/include" -I"$EBB_ROOT/bpf" \
+	-c "$EBB_ROOT/bpf/balancer.bpf.c" -o "$TMP/nohistory.bpf.o"
+ctl prog upgrade obj "$TMP/nohistory.bpf.o" 2>"$TMP/staging.err"
+check "an upgrade whose staging fails is an error" [ $? -ne 0 ]
+check "... with a clear error: $(head -c 90 "$TMP/staging.err")" grep -q '^Error: cannot load the balancer' "$TMP/staging.err"
+check "... the running program is unchanged" [ "$(prog_id)" = "$old_id" ]
+check "... the pins are the old maps (flows $flows_map_id, nodes $nodes_map_id)" \
+	[ "$(map_id flows)" = "$flows_map_id" -a "$(map_id nodes)" = "$nodes_map_id" ]
+check "... still layout 4, no staging directory left" [ "$(layout)" = 4 -a ! -e "$BPFFS/upgrade-staging" ]
+check "... the configuration is as it was" diff -u "$TMP/config.before" <(config)
+
+# --- ebbd runs throughout, with health checks: after the upgrade it must act on the new maps
+cat >"$TMP/ebbd.conf" <<CONF
+metrics = "";
+pools = ( {
+  name = "web";
+  vips = ["$VIP"];
+  health = { type = "http"; port = 80; path = "/"; interval = 0.5; timeout = 0.4; rise = 2; fall = 2; };
+} );
+CONF
+start_ebbd
+wait_for 100 has_event state_open
+check "ebbd opened the layout-4 state" has_event state_open
+
+# --- idle keep-alive connections: one request each now, the next after the upgrade
+cat >"$TMP/idle.py" <<'PY'
+import os, socket, sys, time
+def ask(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return "closed"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += s.recv(4096)
+    return body.strip().decode()
+conns = []
+for _ in range(int(sys.argv[3])):
+    s = socket.create_connection((sys.argv[1], 80), timeout=5)
+    conns.append((s, s.getsockname()[1], ask(s)))
+print("ready", len(conns), flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+for s, port, first in conns:
+    try:
+        second = ask(s)
+    except OSError as e:
+        second = "error:%s" % e
+    print("conn", port, first, second, flush=True)
+print("done", flush=True)
+PY
+on client python3 "$TMP/idle.py" 203.0.113.10 "$TMP/idle.go" 12 >"$TMP/idle.out" 2>&1 &
+wait_for 100 grep -q ready "$TMP/idle.out"
+check "12 idle keep-alive connections are open" grep -q '^ready 12' "$TMP/idle.out"
+
+pins() {
+	ctl -j flow show vip $VIP | python3 -c '
+import json, sys
+for f in json.load(sys.stdin):
+    print("%s:%s>%s" % (f["src"], f["sport"], f["node"]))' | LC_ALL=C sort
+}
+# New connections throughout: some open between the first copy and the swap (the second copy's).
+on client bash -c "while [ ! -e '$TMP/newconns.stop' ]; do curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://203.0.113.10/; sleep 0.02; done" >"$TMP/newconns.out" 2>&1 &
+newconns_pid=$!
+wait_for 100 grep -q . "$TMP/newconns.out"
+on client wrk -t2 -c64 -d15s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+wrk_pid=$!
+# wrk's connections are in the flow table (12 idle + 64): then the upgrade is in the middle.
+live() { [ "$(ctl -j vip show $VIP | json_get 'd[0]["flows"]')" -ge 76 ]; }
+wait_for 100 live
+pins >"$TMP/pins.before"
+ctl -j stats show >"$TMP/stats.before"
+upgrade_at=$(date +%s.%N)
+ctl prog upgrade >"$TMP/upgrade.out" 2>"$TMP/upgrade.err"
+rc=$?
+note "prog upgrade took $(python3 -c "import time; print('%.3f' % (time.time() - $upgrade_at))") s (under wrk, load average $(cut -d' ' -f1 /proc/loadavg))"
+kill -0 $wrk_pid 2>/dev/null
+check "wrk was still running when the upgrade returned" [ $? -eq 0 ]
+check "prog upgrade from layout 4: $(cat "$TMP/upgrade.out" "$TMP/upgrade.err")" [ "$rc" -eq 0 ]
+ctl -j stats show >"$TMP/stats.after"
+pins >"$TMP/pins.after"
+newconns_at_upgrade=$(grep -c . "$TMP/newconns.out")
+wait_for 100 test "$(grep -c . "$TMP/newconns.out")" -ge $((newconns_at_upgrade + 20))
+touch "$TMP/newconns.stop"
+wait $newconns_pid
+read -r F G < <(sed -n 's/.*flows copied \([0-9]*\) (+\([0-9]*\) after the swap).*/\1 \2/p' "$TMP/upgrade.out")
+check "the output says it: upgraded 1 device(s): prog_id A -> B, layout 4 -> 5, flows copied F (+G after the swap)" \
+	grep -q "^upgraded 1 device(s): prog_id $old_id -> [0-9]*, layout 4 -> 5, flows copied [0-9]* (+[0-9]* after the swap)$" "$TMP/upgrade.out"
+new_id=$(prog_id)
+check "the device runs a new program ($old_id -> $new_id)" [ "$new_id" != "$old_id" ]
+check "prog show reports layout 5" [ "$(layout)" = 5 ]
+check "the pins are new maps (flows $flows_map_id -> $(map_id flows))" \
+	[ "$(map_id flows)" != "$flows_map_id" -a "$(map_id nodes)" != "$nodes_map_id" ]
+check "no staging directory is left" [ ! -e "$BPFFS/upgrade-staging" ]
+
+n_before=$(grep -c . "$TMP/pins.before")
+kept=$(LC_ALL=C comm -12 "$TMP/pins.before" "$TMP/pins.after" | grep -c .)
+note "flow entries before the upgrade: $n_before; copied: F=${F:-?} before the swap, G=${G:-?} after; the same node after: $kept"
+LC_ALL=C comm -12 "$TMP/pins.before" "$TMP/pins.after" | sed 's/^/#   kept /'
+LC_ALL=C comm -23 "$TMP/pins.before" "$TMP/pins.after" | sed 's/^/#   LOST /'
+check "every flow entry present before is present after with the same node ($kept of $n_before)" \
+	[ "$kept" -eq "$n_before" -a "$kept" -ge 76 ]
+check "F counts them all: F=${F:-?} >= $n_before" [ "${F:-0}" -ge "$n_before" ]
+
+n_new=$(grep -c . "$TMP/newconns.out")
+check "new connections before, across and after the upgrade: all answered 200 ($(grep -c '^200$' "$TMP/newconns.out") of $n_new)" \
+	[ "$(grep -c '^200$' "$TMP/newconns.out")" -eq "$n_new" -a "$n_new" -gt "$newconns_at_upgrade" ]
+
+# Counters: carried over, so never below what they were before the upgrade.
+python3 - "$TMP/stats.before" "$TMP/stats.after" >"$TMP/stats.cmp" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+bad = 0
+for kind in ("vips", "nodes", "reasons"):
+    for name, c in a[kind].items():
+        for f, v in c.items():
+            if b[kind].get(name, {}).get(f, 0) < v:
+                bad += 1
+                print("# lower after:", kind, name, f, v, b[kind].get(name, {}).get(f))
+vp = sum(c["packets"] for c in a["vips"].values())
+print("# vip packets before %d, after %d" % (vp, sum(c["packets"] for c in b["vips"].values())))
+sys.exit(1 if bad or vp == 0 else 0)
+PY
+check "counters carried over: none lower after the upgrade" [ $? -eq 0 ]
+cat "$TMP/stats.cmp"
+
+# The idle connections' next requests.
+touch "$TMP/idle.go"
+wait_for 100 grep -q '^done' "$TMP/idle.out"
+sed 's/^/#   idle /' "$TMP/idle.out"
+same=$(awk '$1 == "conn" && $3 == $4 && $3 ~ /^n[0-9]/' "$TMP/idle.out" | grep -c .)
+check "the 12 idle connections' next requests are answered by the same node ($same of 12)" [ "$same" -eq 12 ]
+
+wait $wrk_pid
+read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
+note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"
+check "wrk: requests served across the upgrade ($reqs)" [ "$reqs" -gt 1000 ]
+check "wrk: 0 socket errors ($sock)" [ "$sock" -eq 0 ]
+check "wrk: 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
+# From the nodes' own logs: every request after the upgrade on a connection that was pinned
+# before it reached the node the pin named.
+read -r served moved < <(python3 - "$TMP/pins.before" "$upgrade_at" \
+	"$(node_ip4 1)=$(access_log 1)" "$(node_ip4 2)=$(access_log 2)" "$(node_ip4 3)=$(access_log 3)" <<'PY'
+import sys
+pin = {}
+for line in open(sys.argv[1]):
+    src, node = line.strip().split(">")
+    pin[src.rsplit(":", 1)[1]] = node
+served = moved = 0
+for arg in sys.argv[3:]:
+    node, log = arg.split("=", 1)
+    for line in open(log):
+        f = line.split()
+        if len(f) < 7 or f[6] != "203.0.113.10" or float(f[0]) < float(sys.argv[2]) or f[4] not in pin:
+            continue
+        served += 1
+        moved += pin[f[4]] != node
+print(served, moved)
+PY
+)
+check "nginx logs: $served requests after the upgrade on connections pinned before, $moved on another node" \
+	[ "$served" -gt 1000 -a "$moved" -eq 0 ]
+
+check "VIPs, nodes and settings carried over" diff -u "$TMP/config.before" <(config)
+check "settings: rescue_rate set to its default ($(bpftool -j map lookup pinned "$BPFFS/settings" key 0 0 0 0 | json_get 'd["formatted"]["value"]'))" \
+	bash -c "bpftool -j map lookup pinned '$BPFFS/settings' key 0 0 0 0 | grep -q '\"rescue_rate\":20000'"
+check "rescue_secret was made (random, not zero)" \
+	bash -c "bpftool -j map lookup pinned '$BPFFS/rescue_secret' key 0 0 0 0 | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(d[\"formatted\"][\"value\"][\"key\"]) else 1)'"
+
+# ebbd noticed the new maps and acts on them: n3's nginx stops -> ebbd marks it down there.
+wait_for 100 has_event state_recreated
+check "ebbd noticed the maps were replaced (state_recreated)" has_event state_recreated
+nginx_stop() {
+	local pid
+	pid=$(cat "$(nginx_dir "$1")/nginx.pid")
+	kill -TERM "$pid"
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+check "n3's nginx stopped" nginx_stop 3
+is_down() { [ "$(state_of "$(node_ip4 3)")" = down ]; }
+wait_for 100 is_down
+check "ebbd marked n3 down in the new maps" is_down
+check "... the new program's nodes map says so (bpftool)" \
+	bash -c "bpftool -j map dump pinned '$BPFFS/nodes' | grep -q '\"state\":\"EBB_NODE_DOWN\"'"
+nginx_start 3
+is_active() { [ "$(state_of "$(node_ip4 3)")" = active ]; }
+wait_for 100 is_active
+check "... and active again once nginx is back" is_active
+
+# --- unknown pairs are refused, changing nothing
+ctl prog upgrade obj "$TMP/old/.output/balancer.bpf.o" 2>"$TMP/down.err"
+check "an upgrade to the layout-4 object (5 -> 4) is refused" [ $? -ne 0 ]
+check "... with a clear error: $(head -c 120 "$TMP/down.err")" \
+	grep -q '^Error: refusing: .*layout version 5, the program expects 4, and ebb knows no migration from 5 to 4' "$TMP/down.err"
+clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -D__bpf__ -DEBB_MAP_LAYOUT_VERSION=99 \
+	-I"$EBB_ROOT" -I"$EBB_ROOT/include" -I"$EBB_ROOT/bpf" \
+	-c "$EBB_ROOT/bpf/balancer.bpf.c" -o "$TMP/layout99.bpf.o"
+ctl prog upgrade obj "$TMP/layout99.bpf.o" 2>"$TMP/l99.err"
+check "an upgrade to layout 99 is refused" [ $? -ne 0 ]
+check "... with a clear error: $(head -c 120 "$TMP/l99.err")" \
+	grep -q '^Error: refusing: .*layout version 5, the program expects 99, and ebb knows no migration from 5 to 99' "$TMP/l99.err"
+check "... the running program and the maps are unchanged" \
+	[ "$(prog_id)" = "$new_id" -a "$(layout)" = 5 -a ! -e "$BPFFS/upgrade-staging" ]
+check "a same-layout upgrade still keeps the maps" bash -c "nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog upgrade | grep -q 'maps and flows kept'"
+
+# A writer that opened the maps, then waited for the lock while an upgrade replaced them, must
+# write to the maps pinned when it gets the lock (a write to the old ones reaches no program).
+# The replacement is made by hand here, as the upgrade makes it: a new map renamed over a pin.
+# Last: the settings pin is then a map no program reads.
+flock -o "$BPFFS" bash -c '
+	nsenter --net=/run/netns/'"${PFX}"'lb '"$EBBCTL"' --bpffs '"$BPFFS"' prog set flood-rate 777 &
+	w=$!
+	echo "writer $w" >'"$TMP"'/writer.pid
+	for _ in $(seq 100); do ls -l /proc/$w/fd 2>/dev/null | grep -q " '"$BPFFS"'$" && break; sleep 0.1; done
+	ls -l /proc/$w/fd 2>/dev/null | grep -q " '"$BPFFS"'$" && echo waiting >'"$TMP"'/writer.state
+	bpftool map create '"$BPFFS"'/settings_new type array key 4 value 16 entries 1 name settings &&
+		mv '"$BPFFS"'/settings_new '"$BPFFS"'/settings && echo replaced >>'"$TMP"'/writer.state'
+check "a writer waited for the lock with the old maps open, and the settings pin was replaced meanwhile" \
+	[ "$(tr '\n' ' ' <"$TMP/writer.state")" = "waiting replaced " ]
+writer=$(awk '{print $2}' "$TMP/writer.pid")
+for _ in $(seq 100); do kill -0 "$writer" 2>/dev/null || break; sleep 0.1; done
+check "... it wrote to the map pinned when it got the lock (flood_rate 777 there)" \
+	bash -c "bpftool -j map lookup pinned '$BPFFS/settings' key 0 0 0 0 | grep -q '\"value\":\[\"0x09\",\"0x03\"'"
+finish

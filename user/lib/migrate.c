@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `prog upgrade` across a map layout change: the new program gets new maps, filled from the
+ * pinned ones, and every flow keeps its node.
+ *
+ * The order, and why:
+ *  1. The new object's maps are created in a staging directory under the same bpffs
+ *     (DIR/upgrade-staging), and its program is loaded against them. Nothing the running
+ *     datapath uses is touched: a failure here (a bad object, no memory, no room) removes the
+ *     staging directory and leaves the old program, its maps and its pins as they were.
+ *  2. First copy: every pinned map the new object also has is copied into its staged twin,
+ *     through a per-map converter where the value changed between the layouts (the table of
+ *     steps below) and as it is where not; the rings' inner tables are copied into new inner
+ *     tables. The new maps only (slot_history, rescue_secret) start as on a first creation
+ *     (rescue_secret random). The old program keeps running throughout: the flows it creates
+ *     meanwhile are picked up in 5. Still nothing to undo but the staging directory.
+ *  3. The swap: bpf_link_update on every attached device, as the same-layout upgrade does; if one
+ *     device fails, those already swapped go back and the staging directory goes. From here on
+ *     the new program and its maps are the datapath.
+ *  4. The pins move into place (rename(2) over the old ones: a reader that opens a name finds
+ *     the old map or the new one, never none), meta last, so a reader that sees the new layout
+ *     in meta sees every new map. Only now are the old pins gone; the old maps live on while
+ *     this process holds them.
+ *  5. Second copy, from the old maps, now frozen: the flow entries the old program created
+ *     between the first copy and the swap, with BPF_NOEXIST, so an entry the new program already
+ *     wrote for the same flow (placed by the same tables: writers are locked out) wins; and the
+ *     per-CPU counters' increments since the first copy, added to the new ones.
+ * Writers (ebbctl, ebbd) are held off by the state lock for the whole upgrade; one that opened
+ * the old maps before it got the lock finds them stale (ebb_lock, ebb_stale) and re-opens.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "libebb.h"
+#include "libebb_agent.h"
+#include "internal.h"
+
+#define STAGING "upgrade-staging" /* bpffs refuses a name with a dot */
+#define MAX_STEPS 8
+
+/* ---- the known layout steps ---- */
+
+/* A map whose value changed in a step: old_size bytes in, new_size bytes out. A map a step does
+ * not name kept its key and value in that step and is copied as it is. */
+struct map_conv {
+	const char *map;
+	__u32 old_size, new_size;
+	void (*fn)(const void *old, void *new);
+};
+
+struct layout_step {
+	__u32 from, to;
+	const struct map_conv *convs; /* ends with { NULL } */
+};
+
+/* 4 -> 5: settings grew by rescue_rate (the default, as on a first creation) and a pad. */
+static void settings_4_5(const void *old, void *new)
+{
+	struct ebb_settings *s = new;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s, old, 8); /* flood_rate, mtu: as the operator left them */
+	s->rescue_rate = EBB_DEFAULT_RESCUE_RATE;
+}
+
+/* 4 -> 5: ebb_node.pad[0] became flags: no node is known to run the node program yet. */
+static void node_4_5(const void *old, void *new)
+{
+	struct ebb_node *n = new;
+
+	memcpy(n, old, sizeof(*n));
+	n->flags = 0;
+	memset(n->pad, 0, sizeof(n->pad));
+}
+
+static const struct map_conv conv_4_5[] = {
+	{ "settings", 8, sizeof(struct ebb_settings), settings_4_5 },
+	{ "nodes", sizeof(struct ebb_node), sizeof(struct ebb_node), node_4_5 },
+	{ NULL, 0, 0, NULL },
+};
+
+static const struct layout_step layout_steps[] = {
+	{ 4, 5, conv_4_5 },
+};
+
+/* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
+static int find_chain(__u32 from, __u32 to, const struct layout_step **chain)
+{
+	int n = 0;
+
+	while (from != to && n < MAX_STEPS) {
+		const struct layout_step *s = NULL;
+
+		for (size_t i = 0; i < sizeof(layout_steps) / sizeof(layout_steps[0]); i++)
+			if (layout_steps[i].from == from)
+				s = &layout_steps[i];
+		if (!s)
+			return 0;
+		chain[n++] = s;
+		from = s->to;
+	}
+	return from == to ? n : 0;
+}
+
+/* ---- one map's copy ---- */
+
+struct map_copy {
+	const char *name;
+	const char *staged_pin;
+	int old_fd, new_fd;
+	struct bpf_map_info old_info, new_info;
+	const struct map_conv *conv[MAX_STEPS];
+	int n_conv;
+	__u32 old_lane, new_lane; /* a value's bytes in a batch buffer, per CPU */
+	__u32 lanes; /* CPUs for a per-CPU map, else 1 */
+	void *tmp[2]; /* the conversion's two buffers */
+	void *snap_keys, *snap_vals; /* per-CPU counters as the first copy found them */
+	__u32 snap_n;
+};
+
+static bool is_percpu(__u32 type)
+{
+	return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static bool is_array(__u32 type)
+{
+	return type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+static void convert(struct map_copy *m, const void *old, void *new)
+{
+	for (__u32 l = 0; l < m->lanes; l++) {
+		const char *in = (const char *)old + (size_t)l * m->old_lane;
+		char *out = (char *)new + (size_t)l * m->new_lane;
+
+		if (!m->n_conv) {
+			memcpy(out, in, m->new_info.value_size);
+			continue;
+		}
+		memcpy(m->tmp[0], in, m->old_info.value_size);
+		for (int i = 0; i < m->n_conv; i++)
+			m->conv[i]->fn(m->tmp[i & 1], m->tmp[(i + 1) & 1]);
+		memcpy(out, m->tmp[m->n_conv & 1], m->new_info.value_size);
+	}
+}
+
+static bool all_zero(const void *p, size_t len)
+{
+	const char *c = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (c[i])
+			return false;
+	return true;
+}
+
+/* The whole old map, by batches: a hash map's walk is by bucket, so entries the old program adds
+ * or evicts meanwhile never make it start over. */
+static int dump_old(struct map_copy *m, void **keys, void **vals, __u32 *n)
+{
+	__u32 max = m->old_info.max_entries;
+	int ret;
+
+	*keys = calloc(max ? max : 1, m->old_info.key_size);
+	*vals = calloc(max ? max : 1, (size_t)m->old_lane * m->lanes);
+	if (!*keys || !*vals)
+		return -ENOMEM;
+	ret = ebb_map_dump(m->old_fd, *keys, *vals, max, m->old_info.key_size,
+			   m->old_lane * m->lanes);
+	if (ret < 0)
+		return ret;
+	*n = ret;
+	return 0;
+}
+
+/* Copies every entry of the old map into the new one; flags BPF_NOEXIST keeps what the new map
+ * has. *copied counts the entries written. */
+static int copy_entries(struct map_copy *m, __u64 flags, __u64 *copied, bool keep_snapshot)
+{
+	size_t new_len = (size_t)m->new_lane * m->lanes;
+	void *keys = NULL, *vals = NULL, *out = calloc(1, new_len);
+	__u32 n = 0;
+	int ret = out ? dump_old(m, &keys, &vals, &n) : -ENOMEM;
+
+	*copied = 0;
+	for (__u32 i = 0; !ret && i < n; i++) {
+		const void *k = (char *)keys + (size_t)i * m->old_info.key_size;
+
+		convert(m, (char *)vals + (size_t)i * m->old_lane * m->lanes, out);
+		/* A new array is all zeros already: a few hundred entries written, not 65536. */
+		if (is_array(m->new_info.type) && all_zero(out, new_len))
+			continue;
+		if (bpf_map_update_elem(m->new_fd, k, out, flags)) {
+			if (errno == EEXIST && flags == BPF_NOEXIST)
+				continue;
+			ret = -errno;
+			break;
+		}
+		(*copied)++;
+	}
+	if (!ret && keep_snapshot) {
+		m->snap_keys = keys;
+		m->snap_vals = vals;
+		m->snap_n = n;
+		keys = vals = NULL;
+	}
+	free(keys);
+	free(vals);
+	free(out);
+	return ret;
+}
+
+/* After the swap: what the old program counted since the first copy, added to the new counters
+ * (the new program counts from the copied totals on). */
+static int percpu_catch_up(struct map_copy *m)
+{
+	size_t len = (size_t)m->old_lane * m->lanes;
+	void *keys = NULL, *vals = NULL, *cur = calloc(1, len);
+	__u32 n = 0;
+	int ret = cur ? dump_old(m, &keys, &vals, &n) : -ENOMEM;
+
+	for (__u32 i = 0; !ret && i < n && i < m->snap_n; i++) {
+		const void *k = (char *)keys + (size_t)i * m->old_info.key_size;
+		const __u64 *now = (const __u64 *)((char *)vals + i * len);
+		const __u64 *then = (const __u64 *)((char *)m->snap_vals + i * len);
+
+		if (memcmp(k, (char *)m->snap_keys + (size_t)i * m->old_info.key_size,
+			   m->old_info.key_size) || !memcmp(now, then, len))
+			continue;
+		if (bpf_map_lookup_elem(m->new_fd, k, cur))
+			continue;
+		for (size_t w = 0; w < len / 8; w++)
+			((__u64 *)cur)[w] += now[w] - then[w];
+		if (bpf_map_update_elem(m->new_fd, k, cur, BPF_ANY))
+			ret = -errno;
+	}
+	free(keys);
+	free(vals);
+	free(cur);
+	return ret;
+}
+
+/* The rings: each inner table copied into a new one of the same shape (the old ones go with the
+ * old outer map). */
+static int copy_rings(struct map_copy *m)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (__u32 i = 0; i < m->old_info.max_entries; i++) {
+		struct bpf_map_info info = {};
+		__u32 id, len = sizeof(info);
+		int old_inner, new_inner, ret = 0;
+		void *src = MAP_FAILED, *dst = MAP_FAILED;
+		size_t size;
+
+		if (bpf_map_lookup_elem(m->old_fd, &i, &id))
+			continue; /* no table in this slot */
+		old_inner = bpf_map_get_fd_by_id(id);
+		if (old_inner < 0)
+			continue; /* replaced and freed since the lookup: the slot's next table is the
+				   * one a writer would install, and writers are locked out */
+		if (bpf_obj_get_info_by_fd(old_inner, &info, &len)) {
+			close(old_inner);
+			return -errno;
+		}
+		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags);
+		new_inner = bpf_map_create(info.type, "ebb_ring", info.key_size, info.value_size,
+					   info.max_entries, &opts);
+		if (new_inner < 0) {
+			ret = -errno;
+			close(old_inner);
+			return ret;
+		}
+		size = ((size_t)info.value_size * info.max_entries + page - 1) / page * page;
+		if (info.map_flags & BPF_F_MMAPABLE) {
+			src = mmap(NULL, size, PROT_READ, MAP_SHARED, old_inner, 0);
+			dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, new_inner, 0);
+		}
+		if (src != MAP_FAILED && dst != MAP_FAILED) {
+			memcpy(dst, src, (size_t)info.value_size * info.max_entries);
+		} else {
+			char val[64];
+
+			if (info.value_size > sizeof(val))
+				ret = -E2BIG;
+			for (__u32 k = 0; !ret && k < info.max_entries; k++)
+				if (!bpf_map_lookup_elem(old_inner, &k, val) &&
+				    bpf_map_update_elem(new_inner, &k, val, BPF_ANY))
+					ret = -errno;
+		}
+		if (src != MAP_FAILED)
+			munmap(src, size);
+		if (dst != MAP_FAILED)
+			munmap(dst, size);
+		if (!ret && bpf_map_update_elem(m->new_fd, &i, &new_inner, BPF_ANY))
+			ret = -errno;
+		close(old_inner);
+		close(new_inner);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- the plan ---- */
+
+struct migration {
+	const char *bpffs;
+	char staging[600];
+	const struct layout_step *chain[MAX_STEPS];
+	int n_steps;
+	struct map_copy maps[64];
+	int n_maps;
+	struct bpf_object *obj;
+};
+
+static void migration_free(struct migration *g)
+{
+	for (int i = 0; i < g->n_maps; i++) {
+		struct map_copy *m = &g->maps[i];
+
+		if (m->old_fd >= 0)
+			close(m->old_fd);
+		free(m->tmp[0]);
+		free(m->tmp[1]);
+		free(m->snap_keys);
+		free(m->snap_vals);
+	}
+	g->n_maps = 0;
+}
+
+/* Empties and removes the staging directory: every name in it is one an upgrade pinned. */
+static void staging_remove(const char *dir)
+{
+	char path[1200];
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+/* Pairs every pinned map of the new object with the pinned map of the same name and checks that
+ * the steps turn one's entries into the other's. */
+static int plan(struct migration *g, struct ebb_err *err)
+{
+	struct bpf_map *map;
+	int ncpus = ebb_ncpus();
+
+	bpf_object__for_each_map(map, g->obj) {
+		const char *name = bpf_map__name(map);
+		struct map_copy *m;
+		char path[700];
+		__u32 len, size;
+
+		/* meta says what the new maps are (layout, created_ns), not what the old ones were */
+		if (bpf_map__is_internal(map) || !bpf_map__pin_path(map) || !strcmp(name, "meta"))
+			continue;
+		if (g->n_maps == 64)
+			return ebb_errf(err, "too many maps in the new object");
+		m = &g->maps[g->n_maps];
+		memset(m, 0, sizeof(*m));
+		m->name = name;
+		m->staged_pin = bpf_map__pin_path(map);
+		m->new_fd = bpf_map__fd(map);
+		snprintf(path, sizeof(path), "%s/%s", g->bpffs, name);
+		m->old_fd = bpf_obj_get(path);
+		if (m->old_fd < 0) {
+			if (errno == ENOENT)
+				continue; /* new in this layout: as a first creation made it */
+			return ebb_errf(err, "cannot open %s: %s", path, strerror(errno));
+		}
+		g->n_maps++;
+		len = sizeof(m->old_info);
+		if (bpf_obj_get_info_by_fd(m->old_fd, &m->old_info, &len))
+			return ebb_errf(err, "cannot read %s: %s", path, strerror(errno));
+		len = sizeof(m->new_info);
+		if (bpf_obj_get_info_by_fd(m->new_fd, &m->new_info, &len))
+			return ebb_errf(err, "cannot read the new map %s: %s", name, strerror(errno));
+		if (m->old_info.type != m->new_info.type || m->old_info.key_size != m->new_info.key_size)
+			return ebb_errf(err, "cannot migrate map %s: its type or key changed and no step converts it",
+					name);
+		size = m->old_info.value_size;
+		for (int s = 0; s < g->n_steps; s++)
+			for (const struct map_conv *c = g->chain[s]->convs; c->map; c++) {
+				if (strcmp(c->map, name))
+					continue;
+				if (c->old_size != size)
+					return ebb_errf(err, "cannot migrate map %s: %u-byte values, the %u -> %u step converts %u-byte ones",
+							name, size, g->chain[s]->from, g->chain[s]->to,
+							c->old_size);
+				m->conv[m->n_conv++] = c;
+				size = c->new_size;
+			}
+		if (size != m->new_info.value_size)
+			return ebb_errf(err, "cannot migrate map %s: %u-byte values become %u-byte ones and no step converts them",
+					name, m->old_info.value_size, m->new_info.value_size);
+		m->lanes = is_percpu(m->new_info.type) ? (__u32)ncpus : 1;
+		m->old_lane = m->lanes > 1 ? (m->old_info.value_size + 7) / 8 * 8 : m->old_info.value_size;
+		m->new_lane = m->lanes > 1 ? (m->new_info.value_size + 7) / 8 * 8 : m->new_info.value_size;
+		m->tmp[0] = calloc(1, 4096);
+		m->tmp[1] = calloc(1, 4096);
+		if (!m->tmp[0] || !m->tmp[1])
+			return ebb_errf(err, "out of memory");
+		for (int i = 0; i < m->n_conv; i++)
+			if (m->conv[i]->old_size > 4096 || m->conv[i]->new_size > 4096)
+				return ebb_errf(err, "map %s: values too large to convert", name);
+	}
+	return 0;
+}
+
+static bool flow_table(const struct map_copy *m)
+{
+	return m->new_info.type == BPF_MAP_TYPE_LRU_HASH || m->new_info.type == BPF_MAP_TYPE_HASH;
+}
+
+/* The first copy: everything, before the swap. */
+static int copy_all(struct migration *g, struct ebb_upgrade *res, struct ebb_err *err)
+{
+	for (int i = 0; i < g->n_maps; i++) {
+		struct map_copy *m = &g->maps[i];
+		__u64 copied = 0;
+		int ret;
+
+		if (m->new_info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+			ret = copy_rings(m);
+		else
+			ret = copy_entries(m, BPF_ANY, &copied,
+					   m->new_info.type == BPF_MAP_TYPE_PERCPU_ARRAY &&
+						   m->new_info.value_size % 8 == 0 && !m->n_conv);
+		if (ret)
+			return ebb_errf(err, "cannot copy map %s: %s", m->name, strerror(-ret));
+		if (!strcmp(m->name, "flows"))
+			res->flows_copied = copied;
+		res->maps_copied++;
+	}
+	return 0;
+}
+
+/* The second copy, after the swap: what the old program did since the first. Errors here are
+ * reported but undo nothing: the new program already runs. */
+static int copy_late(struct migration *g, struct ebb_upgrade *res, struct ebb_err *err)
+{
+	int ret = 0;
+
+	for (int i = 0; i < g->n_maps; i++) {
+		struct map_copy *m = &g->maps[i];
+		__u64 copied = 0;
+		int r = 0;
+
+		if (m->snap_vals)
+			r = percpu_catch_up(m);
+		else if (flow_table(m) && m->new_info.type == BPF_MAP_TYPE_LRU_HASH)
+			r = copy_entries(m, BPF_NOEXIST, &copied, false);
+		if (r && !ret)
+			ret = ebb_errf(err, "upgraded, but the second copy of map %s failed: %s", m->name,
+				       strerror(-r));
+		if (!strcmp(m->name, "flows"))
+			res->flows_after_swap = copied;
+	}
+	return ret;
+}
+
+/* Puts the staged pins in place of the old ones, meta last. */
+static int move_pins(struct migration *g, struct ebb_err *err)
+{
+	struct bpf_map *map, *meta = NULL;
+	char path[700];
+	int ret = 0;
+
+	bpf_object__for_each_map(map, g->obj) {
+		const char *pin = bpf_map__pin_path(map);
+
+		if (bpf_map__is_internal(map) || !pin)
+			continue;
+		if (!strcmp(bpf_map__name(map), "meta")) {
+			meta = map;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", g->bpffs, bpf_map__name(map));
+		if (rename(pin, path) && !ret)
+			ret = ebb_errf(err, "upgraded, but cannot move %s to %s: %s", pin, path,
+				       strerror(errno));
+	}
+	if (meta) {
+		snprintf(path, sizeof(path), "%s/%s", g->bpffs, bpf_map__name(meta));
+		if (rename(bpf_map__pin_path(meta), path) && !ret)
+			ret = ebb_errf(err, "upgraded, but cannot move %s to %s: %s",
+				       bpf_map__pin_path(meta), path, strerror(errno));
+	}
+	return ret;
+}
+
+int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 to,
+		     const struct ebb_link_info *links, int n, struct ebb_upgrade *res,
+		     struct ebb_err *err)
+{
+	struct migration g = { .bpffs = bpffs };
+	__u32 flow_size = 0;
+	int ret;
+
+	g.n_steps = find_chain(from, to, g.chain);
+	if (!g.n_steps)
+		return ebb_errf(err, "refusing: the maps under %s have layout version %u, the program expects %u, and ebb knows no migration from %u to %u; reusing them would lose or misread every flow",
+				bpffs, from, to, from, to);
+	snprintf(g.staging, sizeof(g.staging), "%s/" STAGING, bpffs);
+	/* A staging directory left by an upgrade that died: none of it is in use. */
+	staging_remove(g.staging);
+	if (mkdir(g.staging, 0700))
+		return ebb_errf(err, "cannot create %s: %s", g.staging, strerror(errno));
+
+	ret = ebb_pinned_flow_table_size(bpffs, &flow_size);
+	g.obj = ebb_balancer_open(g.staging, obj_path, err);
+	if (!g.obj) {
+		ret = -EINVAL;
+		goto undo;
+	}
+	if (!ret)
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"), flow_size);
+	/* 1. the staged maps (as on a first creation: meta, settings, rescue_secret) and program */
+	ret = ebb_balancer_load(g.obj, NULL, err);
+	if (ret)
+		goto undo;
+	ret = plan(&g, err);
+	if (ret)
+		goto undo;
+	/* 2. the first copy */
+	ret = copy_all(&g, res, err);
+	if (ret)
+		goto undo;
+	/* 3. the swap */
+	ret = ebb_links_swap(bpffs, links, n, bpf_program__fd(bpf_object__find_program_by_name(g.obj, "ebb_balancer")),
+			     res, err);
+	if (ret)
+		goto undo;
+	/* 4. the pins; 5. the second copy */
+	ret = move_pins(&g, err);
+	{
+		struct ebb_err late = {};
+		int r = copy_late(&g, res, ret ? &late : err);
+
+		if (!ret)
+			ret = r;
+	}
+	rmdir(g.staging);
+	res->migrated = true;
+	res->old_layout = from;
+	res->new_layout = to;
+	migration_free(&g);
+	bpf_object__close(g.obj);
+	return ret;
+undo:
+	migration_free(&g);
+	bpf_object__close(g.obj);
+	staging_remove(g.staging);
+	return ret ? ret : -EINVAL;
+}
