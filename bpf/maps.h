@@ -162,6 +162,17 @@ struct {
 	__type(value, struct ebb_flood_window);
 } flood_window SEC(".maps");
 
+/* The owners each changed slot had before its owners now (include/ebb.h): a rescue's older
+ * candidates. Written by user space whenever it rewrites a VIP's tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_HISTORY_SIZE);
+	__type(key, struct ebb_history_key);
+	__type(value, struct ebb_slot_history);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} slot_history SEC(".maps");
+
 /* Never read per packet: it tells `prog upgrade` which layout the pinned maps have. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
