@@ -162,6 +162,13 @@ static int run(struct agent *a)
 					scale_cycle(a, ebb_now_ns());
 					if (fleet_enabled())
 						fleet_scale_sums(a, saved, true);
+					/* Expired slot history goes (each write of a VIP's
+					 * tables drops its own too); under the writers' lock,
+					 * or at a later cycle if a writer holds it. */
+					if (!ebb_trylock(&a->e)) {
+						ebb_history_sweep(&a->e, ebb_now_ns());
+						ebb_unlock(&a->e);
+					}
 					a->cycle_ms = (ebb_now_ns() - now) / 1e6;
 					if (log_enabled(LOG_DEBUG))
 						cycle_log(a);

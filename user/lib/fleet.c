@@ -413,7 +413,7 @@ json_object *fleet_vip_json(const struct fleet_vip *v)
 }
 
 static const char *const node_fields[] = { "state", "since", "drain_timeout_s", "before_down", "mac",
-					   "weights", NULL };
+					   "node_prog", "weights", NULL };
 
 int fleet_node_check(const char *name, const char *val, struct fleet_node *n, char *why, size_t len)
 {
@@ -446,6 +446,14 @@ int fleet_node_check(const char *name, const char *val, struct fleet_node *n, ch
 	}
 	if (get_uint(o, "drain_timeout_s", false, 0, EBB_MAX_TIMEOUT_S, 0, &n->drain_timeout_s, why, len))
 		goto out;
+	/* optional: a node written before the attribute existed does not run the node program */
+	if (json_object_object_get_ex(o, "node_prog", &w)) {
+		if (!w || !json_object_is_type(w, json_type_boolean)) {
+			whyf(why, len, "\"node_prog\" must be true or false, not %s", type_name(w));
+			goto out;
+		}
+		n->node_prog = json_object_get_boolean(w);
+	}
 	if (json_object_object_get_ex(o, "since", &w)) {
 		if (!w || !(json_object_is_type(w, json_type_int) || json_object_is_type(w, json_type_double))) {
 			whyf(why, len, "\"since\" must be a number (UNIX seconds), not %s", type_name(w));
@@ -539,6 +547,8 @@ json_object *fleet_node_json(const struct fleet_node *n)
 				       json_object_new_string(ebb_state_name(n->before_down)));
 	if (n->have_mac)
 		json_object_object_add(o, "mac", json_object_new_string(ebb_fmt_mac(n->mac, buf, sizeof(buf))));
+	if (n->node_prog)
+		json_object_object_add(o, "node_prog", json_object_new_boolean(true));
 	for (int i = 0; i < n->n_w; i++)
 		json_object_object_add(w, ebb_fmt_vip(&n->w[i].vip, buf, sizeof(buf)),
 				       json_object_new_int64(n->w[i].weight));

@@ -455,3 +455,99 @@ int ebb_history_get(struct ebb *e, __u32 vip_id, __u32 slot, struct ebb_slot_his
 
 	return bpf_map_lookup_elem(e->slot_history_fd, &k, h) ? -ENOENT : 0;
 }
+
+/* ---- a copy of the whole map, for a batch's rollback (edit.c) ---- */
+
+struct ebb_history_copy {
+	struct key_list l;
+	int err;
+};
+
+static int copy_one(const struct hist_kv *kv, void *ctx)
+{
+	struct ebb_history_copy *c = ctx;
+
+	if (list_push(&c->l, kv))
+		return c->err = -ENOMEM;
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct ebb_history_key));
+}
+
+struct ebb_history_copy *ebb_history_copy_take(struct ebb *e)
+{
+	struct ebb_history_copy *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (hist_walk(e->slot_history_fd, copy_one, c) || c->err) {
+		ebb_history_copy_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct put_back_ctx {
+	const struct ebb_history_copy *c;
+	struct ebb_history_key *sorted;
+	struct key_list gone;
+	int err;
+};
+
+static int gone_one(const struct hist_kv *kv, void *ctx)
+{
+	struct put_back_ctx *p = ctx;
+
+	if (!bsearch(&kv->k, p->sorted, p->c->l.n, sizeof(*p->sorted), key_cmp) && list_push(&p->gone, kv))
+		return p->err = -ENOMEM;
+	return 0;
+}
+
+int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	struct put_back_ctx p = { .c = c };
+	size_t done = 0;
+	int ret;
+
+	p.sorted = calloc(c->l.n ? c->l.n : 1, sizeof(*p.sorted));
+	if (!p.sorted)
+		return -ENOMEM;
+	if (c->l.n)
+		memcpy(p.sorted, c->l.k, c->l.n * sizeof(*p.sorted));
+	qsort(p.sorted, c->l.n, sizeof(*p.sorted), key_cmp);
+	/* entries the copy lacks go first: they make the room the copy's own need */
+	ret = hist_walk(e->slot_history_fd, gone_one, &p);
+	if (!ret)
+		ret = p.err;
+	delete_keys(e, p.gone.k, p.gone.n);
+	while (done < c->l.n) {
+		__u32 count = (__u32)(c->l.n - done > HIST_BATCH ? HIST_BATCH : c->l.n - done);
+
+		if (bpf_map_update_batch(e->slot_history_fd, c->l.k + done, c->l.v + done, &count, &opts)) {
+			done += count;
+			if (done < c->l.n &&
+			    bpf_map_update_elem(e->slot_history_fd, &c->l.k[done], &c->l.v[done], BPF_ANY))
+				ret = ret ? ret : -errno;
+			done++;
+			continue;
+		}
+		done += count;
+	}
+	free(p.sorted);
+	free(p.gone.k);
+	free(p.gone.v);
+	return ret;
+}
+
+void ebb_history_copy_free(struct ebb_history_copy *c)
+{
+	if (!c)
+		return;
+	free(c->l.k);
+	free(c->l.v);
+	free(c);
+}

@@ -26,6 +26,12 @@ struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp
 long ebb_history_write(struct ebb *e, struct ebb_history_plan *p);
 void ebb_history_finish(struct ebb *e, struct ebb_history_plan *p);
 void ebb_history_plan_free(struct ebb_history_plan *p);
+/* The whole map, taken and put back as it was (a batch that fails rolls back its history too:
+ * entries it added go, entries it rewrote or removed come back). */
+struct ebb_history_copy;
+struct ebb_history_copy *ebb_history_copy_take(struct ebb *e);
+int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c);
+void ebb_history_copy_free(struct ebb_history_copy *c);
 
 /* links.c: XDP attachments pinned as PREFIX<ifname> under the bpffs directory. */
 void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len);

@@ -154,7 +154,8 @@ static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_
 	/* First creation of the maps: record their layout for later upgrades, set defaults. */
 	meta_map = bpf_object__find_map_by_name(obj, "meta");
 	if (!bpf_map_lookup_elem(bpf_map__fd(meta_map), &zero, &meta) && !meta.layout_version) {
-		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE };
+		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE,
+						 .rescue_rate = EBB_DEFAULT_RESCUE_RATE };
 
 		/* ipip's MTU check starts from the device's; `prog set mtu` changes it. */
 		if (ifname)
