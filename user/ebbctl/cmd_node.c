@@ -663,7 +663,7 @@ static int do_help(int argc, char **argv)
 		"       %1$s node drain NODE [timeout SECONDS]\n"
 		"       %1$s node activate NODE\n"
 		"       %1$s node set NODE vip VIP weight N\n"
-		"       %1$s node set NODE node-prog { on | off }\n"
+		"       %1$s node set NODE node-prog {on|off}\n"
 		"       %1$s node show [NODE] [rates [interval S]]\n"
 		"       %1$s node watch [interval S] [count N]\n"
 		"       %1$s node wait NODE state STATE [timeout SECONDS]\n"

@@ -106,11 +106,28 @@ static void add(struct owners *o, __u32 id, __u32 until)
 
 struct ebb_history_plan {
 	__u32 vip_id;
-	size_t n_put, n_del;
-	struct ebb_history_key *put_k, *del_k;
+	size_t n_put;
+	struct ebb_history_key *put_k;
 	struct ebb_slot_history *put_v;
 	bool *put_new; /* the key had no entry: it needs room */
 };
+
+void ebb_history_plan_free(struct ebb_history_plan *p)
+{
+	if (!p)
+		return;
+	free(p->put_k);
+	free(p->put_v);
+	free(p->put_new);
+	free(p);
+}
+
+static __u32 idle_ticks(__u32 tcp_idle_s)
+{
+	__u64 ns = (__u64)(tcp_idle_s ? tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S) * 1000000000ULL;
+
+	return (__u32)((ns + EBB_SEEN_TICK_NS - 1) >> EBB_SEEN_SHIFT);
+}
 
 struct vip_collect {
 	__u32 vip_id;
@@ -129,72 +146,71 @@ static int collect_vip(const struct hist_kv *kv, void *ctx)
 	return 0;
 }
 
-void ebb_history_plan_free(struct ebb_history_plan *p)
-{
-	if (!p)
-		return;
-	free(p->put_k);
-	free(p->put_v);
-	free(p->put_new);
-	free(p->del_k);
-	free(p);
-}
+/* Below this many slots to read, one lookup each; above, one walk of the whole map (a syscall
+ * costs about 10 us on this machine's VM: 2048 lookups cost what a walk of a small map does). */
+#define HIST_LOOKUPS_MAX 2048
 
-static __u32 idle_ticks(__u32 tcp_idle_s)
-{
-	__u64 ns = (__u64)(tcp_idle_s ? tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S) * 1000000000ULL;
-
-	return (__u32)((ns + EBB_SEEN_TICK_NS - 1) >> EBB_SEEN_SHIFT);
-}
-
+/*
+ * Only the slots that gain an owner are read and written before the tables swap: what a
+ * packet needs at the swap. A drain gains none (the drained node stays in the second-chance
+ * table), so it reaches the datapath after the in-memory diff alone.
+ */
 struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp_idle_s,
 					  const __u32 *old_new, const __u32 *old_sec,
 					  const __u32 *new_new, const __u32 *new_sec, __u64 now_ns)
 {
 	struct ebb_history_plan *p = calloc(1, sizeof(*p));
-	struct vip_collect c = { .vip_id = vip_id };
 	__u32 now_tick = ebb_seen_tick(now_ns), until = now_tick + idle_ticks(tcp_idle_s);
+	struct vip_collect c = { .vip_id = vip_id };
+	size_t gain = 0;
 
-	c.cur = calloc(EBB_RING_SIZE, sizeof(*c.cur));
-	c.present = calloc(EBB_RING_SIZE, 1);
-	if (!p || !c.cur || !c.present)
-		goto fail;
+	if (!p)
+		return NULL;
 	p->vip_id = vip_id;
-	p->put_k = calloc(EBB_RING_SIZE, sizeof(*p->put_k));
-	p->put_v = calloc(EBB_RING_SIZE, sizeof(*p->put_v));
-	p->put_new = calloc(EBB_RING_SIZE, sizeof(*p->put_new));
-	p->del_k = calloc(EBB_RING_SIZE, sizeof(*p->del_k));
-	if (!p->put_k || !p->put_v || !p->put_new || !p->del_k)
-		goto fail;
-	/* The VIP's entries as they are: one walk of the map, whatever its size. */
-	if (hist_walk(e->slot_history_fd, collect_vip, &c))
-		goto fail;
 	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
-		bool changed = old_new[s] != new_new[s] || old_sec[s] != new_sec[s];
+		struct owners o = { .now_a = new_new[s], .now_b = new_sec[s] };
+
+		add(&o, old_new[s], 0);
+		add(&o, old_sec[s], 0);
+		gain += o.n > 0;
+	}
+	p->put_k = calloc(gain ? gain : 1, sizeof(*p->put_k));
+	p->put_v = calloc(gain ? gain : 1, sizeof(*p->put_v));
+	p->put_new = calloc(gain ? gain : 1, sizeof(*p->put_new));
+	if (!p->put_k || !p->put_v || !p->put_new)
+		goto fail;
+	if (gain > HIST_LOOKUPS_MAX) {
+		c.cur = calloc(EBB_RING_SIZE, sizeof(*c.cur));
+		c.present = calloc(EBB_RING_SIZE, 1);
+		if (!c.cur || !c.present || hist_walk(e->slot_history_fd, collect_vip, &c))
+			goto fail;
+	}
+	for (__u32 s = 0; s < EBB_RING_SIZE && gain; s++) {
 		struct owners o = { .now_a = new_new[s], .now_b = new_sec[s] };
 		struct ebb_history_key k = { .vip_id = vip_id, .slot = s };
+		struct ebb_slot_history cur;
+		bool present;
 
-		if (!changed && !c.present[s])
-			continue;
-		if (changed) {
-			/* the new-flow table's owner placed the latest flows: it goes first */
-			add(&o, old_new[s], until);
-			add(&o, old_sec[s], until);
+		/* the new-flow table's owner placed the latest flows: it goes first */
+		add(&o, old_new[s], until);
+		add(&o, old_sec[s], until);
+		if (!o.n)
+			continue; /* gains no owner: what it had is ebb_history_finish's */
+		if (c.cur) {
+			present = c.present[s];
+			cur = c.cur[s];
+		} else {
+			present = !bpf_map_lookup_elem(e->slot_history_fd, &k, &cur);
 		}
-		if (c.present[s])
+		if (present)
 			for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
-				if (!expired(c.cur[s].until[i], now_tick))
-					add(&o, c.cur[s].owner[i], c.cur[s].until[i]);
-		if (!o.n) {
-			if (c.present[s])
-				p->del_k[p->n_del++] = k;
-			continue;
-		}
-		if (c.present[s] && !memcmp(&o.h, &c.cur[s], sizeof(o.h)))
+				if (!expired(cur.until[i], now_tick))
+					add(&o, cur.owner[i], cur.until[i]);
+		if (present && !memcmp(&o.h, &cur, sizeof(o.h)))
 			continue;
 		p->put_k[p->n_put] = k;
 		p->put_v[p->n_put] = o.h;
-		p->put_new[p->n_put++] = !c.present[s];
+		p->put_new[p->n_put++] = !present;
 	}
 	free(c.cur);
 	free(c.present);
@@ -259,23 +275,21 @@ long ebb_history_write(struct ebb *e, struct ebb_history_plan *p)
 	return lost;
 }
 
-void ebb_history_finish(struct ebb *e, struct ebb_history_plan *p)
+static void delete_keys(struct ebb *e, const struct ebb_history_key *k, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t done = 0;
 
-	if (!p)
-		return;
-	while (done < p->n_del) {
-		__u32 count = (__u32)(p->n_del - done > HIST_BATCH ? HIST_BATCH : p->n_del - done);
+	while (done < n) {
+		__u32 count = (__u32)(n - done > HIST_BATCH ? HIST_BATCH : n - done);
 
-		if (!bpf_map_delete_batch(e->slot_history_fd, p->del_k + done, &count, &opts)) {
+		if (!bpf_map_delete_batch(e->slot_history_fd, k + done, &count, &opts)) {
 			done += count;
 			continue;
 		}
 		done += count;
-		if (done < p->n_del) /* gone already, or no batch deletes: one by one */
-			bpf_map_delete_elem(e->slot_history_fd, &p->del_k[done++]);
+		if (done < n) /* gone already, or no batch deletes: one by one */
+			bpf_map_delete_elem(e->slot_history_fd, &k[done++]);
 	}
 }
 
@@ -322,13 +336,6 @@ static int forget_one(const struct hist_kv *kv, void *ctx)
 	return 0;
 }
 
-static void delete_keys(struct ebb *e, const struct ebb_history_key *k, size_t n)
-{
-	struct ebb_history_plan p = { .del_k = (struct ebb_history_key *)k, .n_del = n };
-
-	ebb_history_finish(e, &p);
-}
-
 long ebb_history_forget_vip(struct ebb *e, __u32 vip_id)
 {
 	struct forget_ctx c = { .vip_id = vip_id };
@@ -346,6 +353,8 @@ long ebb_history_forget_vip(struct ebb *e, __u32 vip_id)
 struct sweep_ctx {
 	__u32 now_tick;
 	bool vip_used[EBB_MAX_VIPS];
+	long only_vip; /* -1: every VIP */
+	const __u32 *tab_new, *tab_sec; /* only_vip's tables: their owners are no history */
 	struct key_list del, put;
 	int err;
 };
@@ -356,10 +365,17 @@ static int sweep_one(const struct hist_kv *kv, void *ctx)
 	struct owners o = {};
 	struct hist_kv out = { .k = kv->k };
 
-	if (kv->k.vip_id < EBB_MAX_VIPS && c->vip_used[kv->k.vip_id] && kv->k.slot < EBB_RING_SIZE)
+	if (c->only_vip >= 0 && kv->k.vip_id != (__u32)c->only_vip)
+		return 0;
+	if (kv->k.vip_id < EBB_MAX_VIPS && c->vip_used[kv->k.vip_id] && kv->k.slot < EBB_RING_SIZE) {
+		if (c->tab_new) {
+			o.now_a = c->tab_new[kv->k.slot];
+			o.now_b = c->tab_sec[kv->k.slot];
+		}
 		for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
 			if (!expired(kv->v.until[i], c->now_tick))
 				add(&o, kv->v.owner[i], kv->v.until[i]);
+	}
 	if (!o.n) {
 		if (list_push(&c->del, kv))
 			return c->err = -ENOMEM;
@@ -371,7 +387,7 @@ static int sweep_one(const struct hist_kv *kv, void *ctx)
 	return 0;
 }
 
-long ebb_history_sweep(struct ebb *e, __u64 now_ns)
+static long sweep(struct ebb *e, __u64 now_ns, long only_vip, const __u32 *tab_new, const __u32 *tab_sec)
 {
 	struct sweep_ctx *c = calloc(1, sizeof(*c));
 	struct ebb_vip_key k, *prev = NULL;
@@ -381,6 +397,9 @@ long ebb_history_sweep(struct ebb *e, __u64 now_ns)
 	if (!c)
 		return -ENOMEM;
 	c->now_tick = ebb_seen_tick(now_ns);
+	c->only_vip = only_vip;
+	c->tab_new = tab_new;
+	c->tab_sec = tab_sec;
 	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
 		struct ebb_vip v;
 
@@ -402,6 +421,17 @@ long ebb_history_sweep(struct ebb *e, __u64 now_ns)
 	free(c->put.v);
 	free(c);
 	return ret ? ret : n;
+}
+
+long ebb_history_sweep(struct ebb *e, __u64 now_ns)
+{
+	return sweep(e, now_ns, -1, NULL, NULL);
+}
+
+void ebb_history_finish(struct ebb *e, __u32 vip_id, const __u32 *new_new, const __u32 *new_sec,
+			__u64 now_ns)
+{
+	sweep(e, now_ns, vip_id, new_new, new_sec);
 }
 
 struct stats_ctx {
