@@ -10,7 +10,8 @@
  *  - weight change; drain (the new-flow table changes, the second-chance one keeps the node: a
  *    drained node's slots get no entry); node del from the VIP; a second node added after;
  *  - two successive changes: latest first, distinct, a third owner pushes out the oldest;
- *  - expiry: a sweep at a later clock removes them; the VIP's next write removes expired owners;
+ *  - the sweep: now, it drops owners that own their slot again; at a later clock, every
+ *    expired one; a VIP's next write drops the expired owners of the slots it moves;
  *  - VIP delete: its entries go; a deleted node's id is not reused while the history names it;
  *  - the map full: the change applies whole, the slots without room are counted on the VIP.
  */
@@ -233,8 +234,26 @@ static void model_apply(__u64 t0, __u64 t1, __u32 idle)
 			madd(&m, old_new[s], lo, hi, cur_new[s], cur_sec[s]);
 			madd(&m, old_sec[s], lo, hi, cur_new[s], cur_sec[s]);
 		}
+		/* a slot that gains no owner is left as it was: the sweep's (model_sweep) */
+		if (!m.n)
+			continue;
 		for (int i = 0; i < prev.n; i++)
 			madd(&m, prev.owner[i], prev.lo[i], prev.hi[i], cur_new[s], cur_sec[s]);
+		model[s] = m;
+	}
+}
+
+/* The model after a sweep: owners that own their slot now (cur_*) go (none has expired: the
+ * test's timeouts are longer than it runs). */
+static void model_sweep(void)
+{
+	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+		struct mslot m = {}, prev = model[s];
+		long before = truncated;
+
+		for (int i = 0; i < prev.n; i++)
+			madd(&m, prev.owner[i], prev.lo[i], prev.hi[i], cur_new[s], cur_sec[s]);
+		truncated = before;
 		model[s] = m;
 	}
 }
@@ -417,10 +436,11 @@ static void test_changes(void)
 
 			if (ebb_history_get(e, vid, s, &h))
 				continue;
-			/* distinct, and no owner of the slot now */
-			bad += h.owner[0] == h.owner[1] || h.owner[0] == cur_new[s] || h.owner[1] == cur_new[s];
+			bad += h.owner[0] == h.owner[1]; /* distinct */
 			if (!moved)
 				continue;
+			/* a slot this change moved: no owner of the slot now */
+			bad += h.owner[0] == cur_new[s] || h.owner[1] == cur_new[s];
 			/* the latest first: the owner this change took the slot from */
 			bad += h.owner[0] != old_new[s];
 			changed_two += h.owner[1] != 0;
@@ -461,12 +481,37 @@ static void test_changes(void)
 	ASSERT_TRUE(node_id(NODE_E) != c_id_before, "E does not get C's id while the history names it");
 	printf("# C had id %u, E got %u\n", c_id_before, node_id(NODE_E));
 
-	/* expiry: at a clock past every until, a sweep removes all; at today's, nothing */
+	/* a sweep now: nothing has expired; it drops only owners that own their slot now (left by
+	 * changes that gained the slot no owner: a drain, a node activated again) */
 	{
-		long r = ebb_history_sweep(e, ebb_now_ns());
+		long r, current = 0, current_after = 0;
 
-		ASSERT_EQ(r, 0, "sweep now: nothing has expired, nothing removed");
+		for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+			struct ebb_slot_history h;
+
+			if (!ebb_history_get(e, vid, s, &h))
+				for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
+					current += h.owner[i] && (h.owner[i] == cur_new[s] || h.owner[i] == cur_sec[s]);
+		}
+		r = ebb_history_sweep(e, ebb_now_ns());
+		for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+			struct ebb_slot_history h;
+
+			if (!ebb_history_get(e, vid, s, &h))
+				for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
+					current_after += h.owner[i] && (h.owner[i] == cur_new[s] || h.owner[i] == cur_sec[s]);
+		}
+		printf("# sweep now: %ld owners owned their slot again before it, %ld entries rewritten or deleted\n",
+		       current, r);
+		ASSERT_TRUE(r >= 0 && (r > 0) == (current > 0), "sweep now: it changes entries only if some name a current owner");
+		ASSERT_EQ(current_after, 0, "sweep now: no entry names an owner of its slot now");
+		model_sweep();
 		model_compare("after a sweep now", vid);
+	}
+	/* expiry: at a clock past every until, a sweep removes all */
+	{
+		long r;
+
 		r = ebb_history_sweep(e, ebb_now_ns() + (IDLE_S + 2) * 1000000000ULL);
 		ASSERT_TRUE(r > 0, "sweep 102 s later: entries removed");
 		ASSERT_OK(ebb_history_stats(e, &st), "history read");
@@ -533,8 +578,28 @@ static void test_expiry_on_write(void)
 	ASSERT_OK(set_weight(NODE_D, VIP3, 99), "VIP3: weight of D 100 -> 99");
 	read_tables(vid, cur_new, cur_sec);
 	{
-		long stale = 0, changed = count_changed(), entries = 0;
+		long expired_kept = 0, changed = count_changed(), fresh = 0;
+		__u32 now = ebb_seen_tick(ebb_now_ns());
 
+		for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+			struct ebb_slot_history h;
+			bool moved = old_new[s] != cur_new[s] || old_sec[s] != cur_sec[s];
+
+			if (!moved || ebb_history_get(e, vid, s, &h))
+				continue;
+			fresh++;
+			for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
+				expired_kept += h.owner[i] && (__s32)(h.until[i] - now) < 0;
+		}
+		printf("# VIP3: %ld slots moved, %ld of them have history\n", changed, fresh);
+		ASSERT_TRUE(fresh > 0, "VIP3's next write: the slots it moved have history");
+		ASSERT_EQ(expired_kept, 0, "VIP3's next write: the slots it moved keep no expired owner");
+	}
+	/* the sweep takes the rest: the slots the write did not move */
+	{
+		long stale = 0, entries = 0;
+
+		ASSERT_TRUE(ebb_history_sweep(e, ebb_now_ns()) > 0, "VIP3: the sweep removes expired entries");
 		for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
 			struct ebb_slot_history h;
 			bool moved = old_new[s] != cur_new[s] || old_sec[s] != cur_sec[s];
@@ -544,9 +609,8 @@ static void test_expiry_on_write(void)
 			entries++;
 			stale += !moved;
 		}
-		printf("# VIP3: %ld slots moved, %ld entries\n", changed, entries);
-		ASSERT_EQ(stale, 0, "VIP3's next write: entries of slots that did not move (expired) are gone");
-		ASSERT_TRUE(entries <= changed, "VIP3's next write: only this change's slots have entries");
+		ASSERT_EQ(stale, 0, "VIP3 after the sweep: no entry of a slot the last write did not move");
+		ASSERT_TRUE(entries > 0, "VIP3 after the sweep: the last write's entries stay");
 	}
 }
 

@@ -195,7 +195,7 @@ struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp
 		add(&o, old_new[s], until);
 		add(&o, old_sec[s], until);
 		if (!o.n)
-			continue; /* gains no owner: what it had is ebb_history_finish's */
+			continue; /* gains no owner: what it holds is the sweep's */
 		if (c.cur) {
 			present = c.present[s];
 			cur = c.cur[s];
@@ -351,87 +351,112 @@ long ebb_history_forget_vip(struct ebb *e, __u32 vip_id)
 }
 
 struct sweep_ctx {
-	__u32 now_tick;
-	bool vip_used[EBB_MAX_VIPS];
-	long only_vip; /* -1: every VIP */
-	const __u32 *tab_new, *tab_sec; /* only_vip's tables: their owners are no history */
-	struct key_list del, put;
+	struct key_list all;
 	int err;
 };
 
-static int sweep_one(const struct hist_kv *kv, void *ctx)
+static int sweep_collect(const struct hist_kv *kv, void *ctx)
 {
 	struct sweep_ctx *c = ctx;
-	struct owners o = {};
-	struct hist_kv out = { .k = kv->k };
 
-	if (c->only_vip >= 0 && kv->k.vip_id != (__u32)c->only_vip)
-		return 0;
-	if (kv->k.vip_id < EBB_MAX_VIPS && c->vip_used[kv->k.vip_id] && kv->k.slot < EBB_RING_SIZE) {
-		if (c->tab_new) {
-			o.now_a = c->tab_new[kv->k.slot];
-			o.now_b = c->tab_sec[kv->k.slot];
-		}
-		for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
-			if (!expired(kv->v.until[i], c->now_tick))
-				add(&o, kv->v.owner[i], kv->v.until[i]);
-	}
-	if (!o.n) {
-		if (list_push(&c->del, kv))
-			return c->err = -ENOMEM;
-	} else if (memcmp(&o.h, &kv->v, sizeof(o.h))) {
-		out.v = o.h;
-		if (list_push(&c->put, &out))
-			return c->err = -ENOMEM;
-	}
+	if (list_push(&c->all, kv))
+		return c->err = -ENOMEM;
 	return 0;
 }
 
-static long sweep(struct ebb *e, __u64 now_ns, long only_vip, const __u32 *tab_new, const __u32 *tab_sec)
+static int by_vip(const void *a, const void *b)
 {
-	struct sweep_ctx *c = calloc(1, sizeof(*c));
+	const struct ebb_history_key *x = a, *y = b;
+
+	return x->vip_id < y->vip_id ? -1 : x->vip_id > y->vip_id;
+}
+
+/*
+ * One walk of the map, then VIP by VIP (its tables read once): owners that expired or own
+ * their slot now go, entries left empty are deleted, entries of VIP ids no VIP has too.
+ */
+long ebb_history_sweep(struct ebb *e, __u64 now_ns)
+{
+	struct sweep_ctx c = {};
+	struct key_list del = {}, put = {};
+	struct hist_kv *kv = NULL;
+	bool vip_used[EBB_MAX_VIPS] = {};
 	struct ebb_vip_key k, *prev = NULL;
+	__u32 now_tick = ebb_seen_tick(now_ns), *tab_new, *tab_sec, cur_vip = ~0u;
 	long n;
 	int ret;
 
-	if (!c)
-		return -ENOMEM;
-	c->now_tick = ebb_seen_tick(now_ns);
-	c->only_vip = only_vip;
-	c->tab_new = tab_new;
-	c->tab_sec = tab_sec;
+	tab_new = calloc(EBB_RING_SIZE, sizeof(*tab_new));
+	tab_sec = calloc(EBB_RING_SIZE, sizeof(*tab_sec));
+	if (!tab_new || !tab_sec) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
 		struct ebb_vip v;
 
 		prev = &k;
 		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS)
-			c->vip_used[v.id] = true;
+			vip_used[v.id] = true;
 	}
-	ret = hist_walk(e->slot_history_fd, sweep_one, c);
+	ret = hist_walk(e->slot_history_fd, sweep_collect, &c);
 	if (!ret)
-		ret = c->err;
+		ret = c.err;
+	if (ret)
+		goto out;
+	/* sorted by VIP as pairs: keys and values moved together */
+	kv = calloc(c.all.n ? c.all.n : 1, sizeof(*kv));
+	if (!kv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c.all.n; i++)
+		kv[i] = (struct hist_kv){ .k = c.all.k[i], .v = c.all.v[i] };
+	qsort(kv, c.all.n, sizeof(*kv), by_vip);
+	for (size_t i = 0; i < c.all.n; i++) {
+		struct owners o = {};
+		struct hist_kv out = { .k = kv[i].k };
+		__u32 vid = kv[i].k.vip_id;
+
+		if (vid < EBB_MAX_VIPS && vip_used[vid] && kv[i].k.slot < EBB_RING_SIZE) {
+			if (vid != cur_vip) {
+				if (ebb_ring_read(e, EBB_RING_NEW(vid), tab_new))
+					memset(tab_new, 0, EBB_RING_SIZE * sizeof(*tab_new));
+				if (ebb_ring_read(e, EBB_RING_SECOND(vid), tab_sec))
+					memset(tab_sec, 0, EBB_RING_SIZE * sizeof(*tab_sec));
+				cur_vip = vid;
+			}
+			o.now_a = tab_new[kv[i].k.slot];
+			o.now_b = tab_sec[kv[i].k.slot];
+			for (int j = 0; j < EBB_HISTORY_OWNERS; j++)
+				if (!expired(kv[i].v.until[j], now_tick))
+					add(&o, kv[i].v.owner[j], kv[i].v.until[j]);
+		}
+		if (!o.n) {
+			if (list_push(&del, &kv[i]))
+				ret = -ENOMEM;
+		} else if (memcmp(&o.h, &kv[i].v, sizeof(o.h))) {
+			out.v = o.h;
+			if (list_push(&put, &out))
+				ret = -ENOMEM;
+		}
+	}
 	/* A rewrite only ever drops owners; the entry exists already, so it needs no room. */
-	for (size_t i = 0; i < c->put.n; i++)
-		bpf_map_update_elem(e->slot_history_fd, &c->put.k[i], &c->put.v[i], BPF_EXIST);
-	delete_keys(e, c->del.k, c->del.n);
-	n = (long)(c->put.n + c->del.n);
-	free(c->del.k);
-	free(c->del.v);
-	free(c->put.k);
-	free(c->put.v);
-	free(c);
+	for (size_t i = 0; i < put.n; i++)
+		bpf_map_update_elem(e->slot_history_fd, &put.k[i], &put.v[i], BPF_EXIST);
+	delete_keys(e, del.k, del.n);
+out:
+	n = (long)(put.n + del.n);
+	free(kv);
+	free(c.all.k);
+	free(c.all.v);
+	free(del.k);
+	free(del.v);
+	free(put.k);
+	free(put.v);
+	free(tab_new);
+	free(tab_sec);
 	return ret ? ret : n;
-}
-
-long ebb_history_sweep(struct ebb *e, __u64 now_ns)
-{
-	return sweep(e, now_ns, -1, NULL, NULL);
-}
-
-void ebb_history_finish(struct ebb *e, __u32 vip_id, const __u32 *new_new, const __u32 *new_sec,
-			__u64 now_ns)
-{
-	sweep(e, now_ns, vip_id, new_new, new_sec);
 }
 
 struct stats_ctx {

@@ -11,29 +11,19 @@
  * reaches the tables before the node entry, so no new flow slips onto a node being drained. */
 int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
 			 struct ebb_err *err);
-/* The same; prune false leaves the VIP's history pruning (a walk of the whole slot_history
- * map) to a later ebb_history_prune_vip: a change of several VIPs swaps all their tables
- * first. */
-int ebb_rings_rebuild_ex(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
-			 bool prune, struct ebb_err *err);
-void ebb_history_prune_vip(struct ebb *e, __u32 vip_id);
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
 /* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
- * tables before and after (EBB_RING_SIZE node ids each, 0 = no table), written in two steps:
- * the slots that gain an owner before the tables swap (a slot's old owner is a candidate
- * before it stops owning the slot), the rest of the VIP's entries pruned after. */
+ * tables before and after (EBB_RING_SIZE node ids each, 0 = no table): the slots that gain an
+ * owner, written before the tables swap (a slot's old owner is a candidate before it stops
+ * owning the slot). The rest of the map is ebb_history_sweep's. */
 struct ebb_history_plan;
 struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp_idle_s,
 					  const __u32 *old_new, const __u32 *old_sec,
 					  const __u32 *new_new, const __u32 *new_sec, __u64 now_ns);
 /* Returns the slots whose list found no room (the map full), >= 0. */
 long ebb_history_write(struct ebb *e, struct ebb_history_plan *p);
-/* After the swap: the VIP's entries without owners that expired or own their slot now in
- * new_new/new_sec (a walk of the map), entries left empty deleted. */
-void ebb_history_finish(struct ebb *e, __u32 vip_id, const __u32 *new_new, const __u32 *new_sec,
-			__u64 now_ns);
 void ebb_history_plan_free(struct ebb_history_plan *p);
 /* The whole map, taken and put back as it was (a batch that fails rolls back its history too:
  * entries it added go, entries it rewrote or removed come back). */

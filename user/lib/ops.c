@@ -464,9 +464,8 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		return 0; /* already there: nothing to change, not even the drain's start time */
 
 	n = member_list(e, NULL, &id, members, EBB_MAX_VIPS);
-	/* every VIP's tables first (a drain must reach them all soon), their history pruned after */
 	for (size_t i = 0; i < n; i++) {
-		ret = ebb_rings_rebuild_ex(e, members[i].vip_id, id, state, false, err);
+		ret = ebb_rings_rebuild_as(e, members[i].vip_id, id, state, err);
 		if (ret)
 			goto rollback;
 	}
@@ -484,8 +483,6 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		ret = ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
 		goto rollback;
 	}
-	for (size_t i = 0; i < n; i++)
-		ebb_history_prune_vip(e, members[i].vip_id);
 	return 0;
 rollback:
 	for (size_t i = 0; i < n; i++)

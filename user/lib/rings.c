@@ -156,29 +156,8 @@ static void add_history_lost(struct ebb *e, __u32 vip_id, long lost)
 	ebb_vip_store(e, &key, &vip, BPF_EXIST);
 }
 
-void ebb_history_prune_vip(struct ebb *e, __u32 vip_id)
-{
-	__u32 *n = calloc(EBB_RING_SIZE, sizeof(*n)), *s = calloc(EBB_RING_SIZE, sizeof(*s));
-
-	if (n && s) {
-		if (ebb_ring_read(e, EBB_RING_NEW(vip_id), n))
-			memset(n, 0, EBB_RING_SIZE * sizeof(*n));
-		if (ebb_ring_read(e, EBB_RING_SECOND(vip_id), s))
-			memset(s, 0, EBB_RING_SIZE * sizeof(*s));
-		ebb_history_finish(e, vip_id, n, s, ebb_now_ns());
-	}
-	free(n);
-	free(s);
-}
-
 int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
 			 struct ebb_err *err)
-{
-	return ebb_rings_rebuild_ex(e, vip_id, override_id, override_state, true, err);
-}
-
-int ebb_rings_rebuild_ex(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
-			 bool prune, struct ebb_err *err)
 {
 	struct ebb_maglev_node *fresh = NULL, *second = NULL;
 	struct ebb_member_key mk, *prev = NULL;
@@ -256,10 +235,6 @@ int ebb_rings_rebuild_ex(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), n_fresh, tab_new, old_new, have_old_new, err);
 	if (!ret && n_second == n_fresh)
 		ret = set_has_draining(e, vip_id, 0, false, err);
-	/* Entries left empty (their owners expired, or own the slot again) go once the tables
-	 * they no longer add to are in. */
-	if (!ret && prune)
-		ebb_history_finish(e, vip_id, tab_new, tab_sec, ebb_now_ns());
 out:
 	ebb_history_plan_free(plan);
 	free(fresh);
