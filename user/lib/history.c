@@ -546,8 +546,9 @@ struct ebb_history_copy *ebb_history_copy_take(struct ebb *e)
 }
 
 struct put_back_ctx {
-	const struct ebb_history_copy *c;
-	struct ebb_history_key *sorted;
+	struct hist_kv *sorted; /* the copy's entries by key */
+	size_t n;
+	bool *same; /* the map holds this entry as the copy has it: left alone */
 	struct key_list gone;
 	int err;
 };
@@ -555,44 +556,43 @@ struct put_back_ctx {
 static int gone_one(const struct hist_kv *kv, void *ctx)
 {
 	struct put_back_ctx *p = ctx;
+	const struct hist_kv *hit = bsearch(kv, p->sorted, p->n, sizeof(*p->sorted), key_cmp);
 
-	if (!bsearch(&kv->k, p->sorted, p->c->l.n, sizeof(*p->sorted), key_cmp) && list_push(&p->gone, kv))
+	if (hit)
+		p->same[hit - p->sorted] = !memcmp(&hit->v, &kv->v, sizeof(kv->v));
+	else if (list_push(&p->gone, kv))
 		return p->err = -ENOMEM;
 	return 0;
 }
 
 int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	struct put_back_ctx p = { .c = c };
-	size_t done = 0;
+	struct put_back_ctx p = { .n = c->l.n };
 	int ret;
 
-	p.sorted = calloc(c->l.n ? c->l.n : 1, sizeof(*p.sorted));
-	if (!p.sorted)
+	p.sorted = calloc(p.n ? p.n : 1, sizeof(*p.sorted));
+	p.same = calloc(p.n ? p.n : 1, sizeof(*p.same));
+	if (!p.sorted || !p.same) {
+		free(p.sorted);
+		free(p.same);
 		return -ENOMEM;
-	if (c->l.n)
-		memcpy(p.sorted, c->l.k, c->l.n * sizeof(*p.sorted));
-	qsort(p.sorted, c->l.n, sizeof(*p.sorted), key_cmp);
-	/* entries the copy lacks go first: they make the room the copy's own need */
+	}
+	for (size_t i = 0; i < p.n; i++)
+		p.sorted[i] = (struct hist_kv){ .k = c->l.k[i], .v = c->l.v[i] };
+	/* the key is the struct's first member: key_cmp orders the pairs */
+	qsort(p.sorted, p.n, sizeof(*p.sorted), key_cmp);
 	ret = hist_walk(e->slot_history_fd, gone_one, &p);
 	if (!ret)
 		ret = p.err;
+	/* entries the copy lacks go first: they make the room the copy's own need; entries as
+	 * the copy has them are not written again (each write would move it in its bucket) */
 	delete_keys(e, p.gone.k, p.gone.n);
-	while (done < c->l.n) {
-		__u32 count = (__u32)(c->l.n - done > HIST_BATCH ? HIST_BATCH : c->l.n - done);
-
-		if (bpf_map_update_batch(e->slot_history_fd, c->l.k + done, c->l.v + done, &count, &opts)) {
-			done += count;
-			if (done < c->l.n &&
-			    bpf_map_update_elem(e->slot_history_fd, &c->l.k[done], &c->l.v[done], BPF_ANY))
-				ret = ret ? ret : -errno;
-			done++;
-			continue;
-		}
-		done += count;
-	}
+	for (size_t i = 0; i < p.n; i++)
+		if (!p.same[i] &&
+		    bpf_map_update_elem(e->slot_history_fd, &p.sorted[i].k, &p.sorted[i].v, BPF_ANY) && !ret)
+			ret = -errno;
 	free(p.sorted);
+	free(p.same);
 	free(p.gone.k);
 	free(p.gone.v);
 	return ret;
