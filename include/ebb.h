@@ -154,7 +154,8 @@ struct ebb_vip {
 	__u32 id; /* 0..EBB_MAX_VIPS-1: index of its rings and vip_stats */
 	enum ebb_fwd fwd;
 	__u8 has_draining; /* a member node drains: the two rings differ (set before they do) */
-	__u8 pad[2];
+	__u16 history_lost; /* user space only: slots whose old owner found no room in
+			     * slot_history since the VIP was added (saturates at 0xffff) */
 	/* Flow-end timeouts in seconds, read by the agent and `node show`, not the datapath. */
 	__u32 tcp_idle_s;
 	__u32 udp_idle_s;

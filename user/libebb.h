@@ -83,7 +83,7 @@ struct ebb {
 	char bpffs[512];
 	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
-	int vip_slots_fd;
+	int vip_slots_fd, slot_history_fd;
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 
@@ -146,6 +146,7 @@ struct ebb_node_opts {
 	bool have_mac;
 	__u8 mac[6];
 	bool inactive;
+	bool node_prog; /* the node runs ebb's node program (EBB_NODE_F_NODE_PROG) */
 };
 
 int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vip,
@@ -157,6 +158,30 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		       __u32 drain_timeout_s, struct ebb_err *err);
 /* Rebuilds both rings of a VIP from members and node states, each swapped in atomically. */
 int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err);
+/* Sets (on) or clears the node-wide flags in mask (EBB_NODE_F_*). No table changes. */
+int ebb_node_set_flags(struct ebb *e, const struct ebb_addr *addr, __u8 mask, bool on,
+		       struct ebb_err *err);
+
+/* ---- slot history (history.c): a slot's earlier owners, the rescues' older candidates ---- */
+/* Every write of a VIP's tables records, for each slot whose owner changes in either table,
+ * the owners it had (include/ebb.h, slot_history), until the VIP's TCP idle timeout from now.
+ * These are for the callers outside the table writes. */
+/* Removes expired owners and entries left empty, and entries of VIP ids no VIP has. Returns
+ * the entries deleted or rewritten, or -errno. */
+long ebb_history_sweep(struct ebb *e, __u64 now_ns);
+/* Deletes every entry of a VIP id (a VIP deleted, or an id given anew). */
+long ebb_history_forget_vip(struct ebb *e, __u32 vip_id);
+struct ebb_history_stats {
+	__u64 entries; /* in the map, all VIPs */
+	__u64 vip_entries[EBB_MAX_VIPS]; /* by VIP id */
+	__u64 owners; /* owners not expired, all entries */
+};
+int ebb_history_stats(struct ebb *e, struct ebb_history_stats *st);
+/* named[EBB_MAX_NODES]: 2 where an owner not yet expired names the node id, 1 where only
+ * expired owners do, 0 where none does. */
+int ebb_history_named(struct ebb *e, __u8 *named);
+/* The slot's entry as the map holds it: 0, or -ENOENT. */
+int ebb_history_get(struct ebb *e, __u32 vip_id, __u32 slot, struct ebb_slot_history *h);
 
 /* ---- edits in place, counters, snapshots (edit.c) ---- */
 /* A node's weight on one VIP; both tables of the VIP rebuilt as `node add` does. */

@@ -29,10 +29,15 @@ snapshot() { # snapshot FILE [full]
 		# machine); the dumps come in the order of the pins listed above.
 		for f in "$DIR"/*; do
 			name=${f##*/}
-			[[ $name == link_* ]] || echo "map dump pinned $f"
+			[[ $name == link_* || $name == slot_history ]] || echo "map dump pinned $f"
 		done >"$TMP/dump.batch"
 		echo "== maps"
 		bpftool batch file "$TMP/dump.batch" 2>&1
+		# The slot history's entries sorted: an entry deleted and written again (a failed
+		# restore putting it back) may come back elsewhere in its bucket, and a hash map's
+		# order is not its content.
+		echo "== slot_history, sorted"
+		bpftool -j map dump pinned "$DIR/slot_history" 2>&1 | sed 's/},{"key"/}\n{"key"/g' | sort
 		echo "== ring ids"
 		ring_ids
 		echo "== xdp"

@@ -176,6 +176,22 @@ bad "node add: existing node, 'inactive'" "inactive|exists" node add "$N1" vip "
 bad "node add: unknown keyword" "unexpected|bogus" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus 1
 bad "node add: trailing keyword without value" "unexpected|bogus|missing" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 bogus
 
+bad "node add: node-prog on an existing node without it" "without node-prog.*node set" node add "$N1" vip "$VIP6" node-prog
+bad "node add: node-prog with a value" "unexpected|on" node add 198.51.100.9 vip "$VIP4" mac 02:00:00:00:00:09 node-prog on
+bad "node set: node-prog without a value" "missing" node set "$N1" node-prog
+bad "node set: node-prog maybe" "on.*off" node set "$N1" node-prog maybe
+bad "node set: node-prog ON (the words are lower case)" "on.*off" node set "$N1" node-prog ON
+bad "node set: node-prog twice" "twice" node set "$N1" node-prog on node-prog off
+bad "node set: node-prog with a weight" "node-prog.*apart" node set "$N1" vip "$VIP4" weight 5 node-prog on
+bad "node set: node-prog of an unknown node" "no node" node set "$NONODE" node-prog on
+bad "node set: node-prog of a bad address" "invalid" node set 198.51.100.999 node-prog on
+good "node set: node-prog off on a node without it: nothing changes" node set "$N1" node-prog off
+bad "prog set: rescue-rate without a value" "usage" prog set rescue-rate
+bad "prog set: rescue-rate -1" "rescue-rate" prog set rescue-rate -1
+bad "prog set: rescue-rate abc" "rescue-rate" prog set rescue-rate abc
+bad "prog set: rescue-rate over 100000000" "rescue-rate" prog set rescue-rate 100000001
+bad "prog set: rescue-rate with trailing garbage" "usage" prog set rescue-rate 5 now
+bad "prog set: rescue rate (two words)" "usage" prog set rescue rate 5
 bad "node add: 0.0.0.0" "unspecified" node add 0.0.0.0 vip "$VIP4" mac 02:00:00:00:00:09
 bad "node add: 255.255.255.255" "broadcast" node add 255.255.255.255 vip "$VIP4" mac 02:00:00:00:00:09
 bad "node add: multicast 239.1.1.1" "multicast" node add 239.1.1.1 vip "$VIP4" mac 02:00:00:00:00:09

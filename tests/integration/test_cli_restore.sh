@@ -124,11 +124,30 @@ src_setup() {
 	for i in $(seq 10 19); do
 		ctl2 node add "198.51.100.$i" vip 203.0.113.20:80/tcp mac "02:00:00:00:01:$i" weight "$((i * 10))" || return 1
 	done
+	# rescues: a rate, and two nodes that run the node program (one from its add, one set)
+	ctl2 prog set rescue-rate 1234 && ctl2 node set 198.51.100.11 node-prog on &&
+		ctl2 node add 198.51.100.20 vip 203.0.113.20:80/tcp mac 02:00:00:00:01:20 node-prog || return 1
+	ctl2 -j node show >"$TMP/nodes.json" && ctl2 node show >"$TMP/nodes.txt" && ctl2 -j prog show >"$TMP/prog.json" || return 1
 	ctl2 node drain 198.51.100.12 && ctl2 save file "$TMP/state" && ctl2 prog detach dev v2 && rm -rf "$DIR2"
 }
-src_setup >"$TMP/src" 2>&1 && pass "a state of 10 nodes on v2 saved, then v2 detached and its pins gone (a reboot)" ||
-	fail "a state of 10 nodes on v2 saved, then v2 detached and its pins gone (a reboot)" "$TMP/src"
+node_progs() { # the nodes that run the node program, from `node show -j`
+	python3 -c 'import json, sys; print(" ".join(sorted(n["addr"] for n in json.load(sys.stdin) if n["node_prog"] is True)))'
+}
+src_setup >"$TMP/src" 2>&1 && pass "a state of 11 nodes on v2 saved, then v2 detached and its pins gone (a reboot)" ||
+	fail "a state of 11 nodes on v2 saved, then v2 detached and its pins gone (a reboot)" "$TMP/src"
 sed 's/^/# /' "$TMP/state"
+[ "$(node_progs <"$TMP/nodes.json")" = "198.51.100.11 198.51.100.20" ] &&
+	python3 -c 'import json, sys; n = json.load(open(sys.argv[1])); sys.exit(not all(type(x["node_prog"]) is bool for x in n) or len(n) != 11)' "$TMP/nodes.json" &&
+	pass "node-prog: node show -j says node_prog true for the node added with it and the one set, false for 9 others" ||
+	fail "node-prog: node show -j says node_prog true for exactly 198.51.100.11 and .20" "$TMP/nodes.json"
+grep -Eq '^198\.51\.100\.11 .* yes ' "$TMP/nodes.txt" && grep -Eq '^198\.51\.100\.10 .* no ' "$TMP/nodes.txt" &&
+	head -1 "$TMP/nodes.txt" | grep -q ' PROG ' &&
+	pass "node-prog: node show's PROG column says yes and no" || fail "node-prog: node show's PROG column" "$TMP/nodes.txt"
+python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))[0]["rescue_rate"] != 1234)' "$TMP/prog.json" &&
+	pass "prog set rescue-rate 1234: prog show -j says rescue_rate 1234" || fail "prog show -j says rescue_rate 1234" "$TMP/prog.json"
+grep -qx 'prog set rescue-rate 1234' "$TMP/state" && grep -q '^node add 198.51.100.11 .* node-prog$' "$TMP/state" &&
+	grep -q '^node add 198.51.100.20 .* node-prog$' "$TMP/state" && [ "$(grep -c 'node-prog' "$TMP/state")" -eq 2 ] &&
+	pass "save: the rescue rate and node-prog on the two nodes' add lines" || fail "save: rescue-rate and node-prog lines" "$TMP/state"
 tail -1 "$TMP/state" >"$TMP/end"
 [ "$(cut -d' ' -f1-3 "$TMP/end")" = "# end sha256" ] &&
 	[ "$(cut -d' ' -f4 "$TMP/end")" = "$(head -n -1 "$TMP/state" | sha256sum | cut -d' ' -f1)" ] &&
@@ -171,8 +190,13 @@ restore_bad "a line after the end line is refused" "after the end line" "$TMP/ch
 ctl2 restore "$TMP/state" >"$TMP/out" 2>"$TMP/err" && [ ! -s "$TMP/err" ] &&
 	pass "the whole save restores, no warning: $(cat "$TMP/out")" || fail "the whole save restores, no warning" "$TMP/out" "$TMP/err"
 ctl2 save >"$TMP/resaved"
+ctl2 -j node show | node_progs >"$TMP/np"
+[ "$(cat "$TMP/np")" = "198.51.100.11 198.51.100.20" ] && pass "restored: node_prog true on the same two nodes" ||
+	fail "restored: node_prog true on the same two nodes" "$TMP/np"
+ctl2 -j prog show | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)[0]["rescue_rate"] != 1234)' &&
+	pass "restored: rescue_rate 1234" || fail "restored: rescue_rate 1234"
 cmp -s <(sed '1d;$d' "$TMP/state") <(sed '1d;$d' "$TMP/resaved") &&
-	pass "saved again: the same 10 nodes, weights, drain and settings" ||
+	pass "saved again: the same 11 nodes, weights, drain, node-prog and settings" ||
 	{ diff <(sed '1d;$d' "$TMP/state") <(sed '1d;$d' "$TMP/resaved") >"$TMP/diff"; fail "saved again: the same configuration" "$TMP/diff"; }
 ino=$(stat -c %i "$TMP/state")
 ctl2 save file "$TMP/state" && [ "$(stat -c %i "$TMP/state")" = "$ino" ] &&

@@ -40,6 +40,16 @@ echo "# measure: write_apply_ms=$((t1 - t0))"
 check "node add N1 on B" ctl_b node add $N1 vip $VIP mac $MAC1
 check "node add N2 on B" ctl_b node add $N2 vip $VIP mac $MAC2 weight 50
 check "... A has both nodes (N2 weight 50)" [ "$(ctl_a -j node show $N2 | json_get 'd[0]["weights"]["203.0.113.10:80/tcp"]')" = 50 ]
+# node-prog (issue 14 item 4): a boolean in the node's key, the flag on every host's map
+check "node set N2 node-prog on, on B" ctl_b node set $N2 node-prog on
+check "... A's map says node_prog true as ebbctl returns" [ "$(ctl_a -j node show $N2 | json_get 'd[0]["node_prog"]')" = True ]
+check "... and B's" [ "$(ctl_b -j node show $N2 | json_get 'd[0]["node_prog"]')" = True ]
+check "... N1 still false on A" [ "$(ctl_a -j node show $N1 | json_get 'd[0]["node_prog"]')" = False ]
+nkey=$(etcdctl_ get --print-value-only "/ebb/$FLEET/state/nodes/$N2" 2>/dev/null)
+check "... the node's key in etcd has \"node_prog\": true ($nkey)" \
+	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]).get("node_prog") is not True)' "$nkey"
+check "node set N2 node-prog off, on A" ctl_a node set $N2 node-prog off
+check "... B's map says node_prog false as ebbctl returns" [ "$(ctl_b -j node show $N2 | json_get 'd[0]["node_prog"]')" = False ]
 t0=$(ms)
 check "node drain N1 on A" ctl_a node drain $N1
 t1=$(ms)

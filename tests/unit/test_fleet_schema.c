@@ -88,6 +88,12 @@ static const struct row rows[] = {
 	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"since\":-5," W "}", "\"since\"" },
 	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"mac\":\"02:00:00\"," W "}", "\"mac\"" },
 	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"mac\":7," W "}", "\"mac\" must be a string" },
+	{ NODEK "198.51.100.14", "{\"state\":\"active\",\"node_prog\":true," W "}", NULL },
+	{ NODEK "198.51.100.15", "{\"state\":\"active\",\"node_prog\":false," W "}", NULL },
+	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"node_prog\":1," W "}", "\"node_prog\" must be true or false" },
+	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"node_prog\":\"true\"," W "}", "\"node_prog\" must be true or false" },
+	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"node_prog\":null," W "}", "\"node_prog\" must be true or false" },
+	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"node-prog\":true," W "}", "unknown field \"node-prog\"" },
 	{ NODEK "198.51.100.20", "{\"state\":\"active\"}", "missing \"weights\"" },
 	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"weights\":[]}", "\"weights\" must be an object" },
 	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"weights\":{\"203.0.113.10:80/tcp\":0}}", "out of range 1..1000" },
@@ -266,9 +272,23 @@ static void test_writers(void)
 		   "fleet_node_json's output passes fleet_node_check"))
 		printf("#   why: %s\n", why);
 	CHECK(n2.state == n.state && n2.before_down == n.before_down && n2.drain_timeout_s == 60 &&
-		      n2.have_mac && n2.n_w == 1 && n2.w[0].weight == 1000 && !n2.drain_lease,
+		      n2.have_mac && n2.n_w == 1 && n2.w[0].weight == 1000 && !n2.drain_lease && !n2.node_prog,
 	      "... and reads back the same");
 	json_object_put(o);
+	/* node_prog: written when set, read back; a key without it is a node without the program */
+	n.node_prog = true;
+	o = fleet_node_json(&n);
+	CHECK(strstr(json_object_to_json_string(o), "\"node_prog\": true") ||
+		      strstr(json_object_to_json_string(o), "\"node_prog\":true"),
+	      "fleet_node_json writes \"node_prog\": true for a node that runs it");
+	if (!CHECK(!fleet_node_check("198.51.100.10", json_object_to_json_string(o), &n2, why, sizeof(why)),
+		   "... which passes fleet_node_check"))
+		printf("#   why: %s\n", why);
+	CHECK(n2.node_prog, "... and reads back node_prog true");
+	json_object_put(o);
+	CHECK(!fleet_node_check("198.51.100.10", "{\"state\":\"active\",\"node_prog\":false,\"weights\":{}}", &n2,
+				why, sizeof(why)) && !n2.node_prog,
+	      "node_prog false reads back false");
 	o = fleet_node_json(&nd);
 	if (!CHECK(!fleet_node_check("198.51.100.10", json_object_to_json_string(o), &n2, why, sizeof(why)),
 		   "a draining node with its drain_lease passes fleet_node_check"))

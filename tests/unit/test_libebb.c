@@ -84,17 +84,17 @@ static void test_from_object_fds(void)
 	if (!ASSERT_TRUE(s != NULL, "from_object: open a second balancer skeleton"))
 		return;
 	unpin_maps(s->obj);
-	/* Every map but the last libebb wants ('settings'): no program, so it needs none. */
+	/* Every map but the last libebb wants ('slot_history'): no program, so it needs none. */
 	bpf_object__for_each_program(prog, s->obj)
 		bpf_program__set_autoload(prog, false);
-	bpf_map__set_autocreate(s->maps.settings, false);
-	if (!ASSERT_OK(bpf_object__load(s->obj), "from_object: load its maps, 'settings' left out")) {
+	bpf_map__set_autocreate(s->maps.slot_history, false);
+	if (!ASSERT_OK(bpf_object__load(s->obj), "from_object: load its maps, 'slot_history' left out")) {
 		balancer_bpf__destroy(s);
 		return;
 	}
 	before = count_fds();
 	ASSERT_TRUE(ebb_from_object(&tmp, s->obj, &err) != 0,
-		    "from_object: an object without 'settings' is refused");
+		    "from_object: an object without 'slot_history' is refused");
 	after = count_fds();
 	if (!ASSERT_EQ(after, before, "from_object: the refusal leaks no descriptor"))
 		printf("#   %d descriptors before, %d after\n", before, after);

@@ -264,6 +264,7 @@ static int save_to(FILE *out)
 		fprintf(out, "prog set flood-rate %u\n", settings.flood_rate);
 		if (settings.mtu >= 1320)
 			fprintf(out, "prog set mtu %u\n", settings.mtu);
+		fprintf(out, "prog set rescue-rate %u\n", settings.rescue_rate);
 	}
 	/* VIPs and nodes in id order: a restore on empty maps gives them the same ids. */
 	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
@@ -314,8 +315,9 @@ static int save_to(FILE *out)
 				fprintf(out, "node add %s vip %s weight %u", addr,
 				       ebb_fmt_vip(&vkeys[vid], vname, sizeof(vname)), m.weight);
 				if (first) {
-					fprintf(out, " mac %s%s", ebb_fmt_mac(node.mac, mac, sizeof(mac)),
-					       state == EBB_NODE_INACTIVE ? " inactive" : "");
+					fprintf(out, " mac %s%s%s", ebb_fmt_mac(node.mac, mac, sizeof(mac)),
+					       state == EBB_NODE_INACTIVE ? " inactive" : "",
+					       node.flags & EBB_NODE_F_NODE_PROG ? " node-prog" : "");
 					first = false;
 				}
 				fprintf(out, "\n");

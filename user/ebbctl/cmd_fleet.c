@@ -185,7 +185,7 @@ long long ctl_fleet_report_flows(json_object *rep, const char *node)
 
 /* ---- writing the desired state ---- */
 
-enum fop { F_VIP_ADD, F_VIP_DEL, F_NODE_ADD, F_NODE_DEL, F_NODE_STATE, F_NODE_WEIGHT, F_HOST };
+enum fop { F_VIP_ADD, F_VIP_DEL, F_NODE_ADD, F_NODE_DEL, F_NODE_STATE, F_NODE_WEIGHT, F_NODE_PROG, F_HOST };
 
 struct fedit {
 	enum fop op;
@@ -262,7 +262,7 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		ebb_fmt_vip(&f->vip, vname, sizeof(vname));
 		fv = fleet_vip_find(s, &f->vip);
 	}
-	if (f->op >= F_NODE_ADD && f->op <= F_NODE_WEIGHT) {
+	if (f->op >= F_NODE_ADD && f->op <= F_NODE_PROG) {
 		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
 		fn = fleet_node_find(s, &f->addr);
 		if (!fn && f->op != F_NODE_ADD) {
@@ -321,6 +321,7 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 			fn->addr = f->addr;
 			snprintf(fn->name, sizeof(fn->name), "%s", aname);
 			fn->state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
+			fn->node_prog = f->no.node_prog;
 			fn->since = fleet_wall();
 			if (f->no.have_mac) {
 				memcpy(fn->mac, f->no.mac, 6);
@@ -335,6 +336,9 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 			if (f->no.inactive)
 				return ctl_error("node %s exists (%s); 'inactive' is for new nodes", aname,
 						 ebb_state_name(fn->state));
+			if (f->no.node_prog && !fn->node_prog)
+				return ctl_error("node %s exists without node-prog; set it with 'ebbctl node set %s node-prog on'",
+						 aname, aname);
 			if (f->no.have_mac && fn->have_mac && memcmp(f->no.mac, fn->mac, 6))
 				return ctl_error("node %s has MAC %s, not %s", aname,
 						 ebb_fmt_mac(fn->mac, m1, sizeof(m1)),
@@ -422,6 +426,11 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		fn->w[w].weight = f->no.weight;
 		return put_node(ops, fn);
 	}
+	case F_NODE_PROG:
+		if (fn->node_prog == f->no.node_prog)
+			return 1;
+		fn->node_prog = f->no.node_prog;
+		return put_node(ops, fn);
 	case F_HOST: {
 		struct fleet_hostcfg *h = fleet_host_find(s, f->host);
 		json_object *live;
@@ -636,6 +645,16 @@ int ctl_fleet_node_weight(const struct ebb_addr *a, const struct ebb_vip_key *vi
 
 	describe(what, sizeof(what), "node set %s vip %s weight %u", ebb_fmt_addr(a->a, a->family, n, sizeof(n)),
 		 ebb_fmt_vip(vip, vn, sizeof(vn)), weight);
+	return fleet_write(&f, what);
+}
+
+int ctl_fleet_node_prog(const struct ebb_addr *a, bool on)
+{
+	struct fedit f = { .op = F_NODE_PROG, .addr = *a, .no = { .node_prog = on } };
+	char what[256], n[64];
+
+	describe(what, sizeof(what), "node set %s node-prog %s", ebb_fmt_addr(a->a, a->family, n, sizeof(n)),
+		 on ? "on" : "off");
 	return fleet_write(&f, what);
 }
 

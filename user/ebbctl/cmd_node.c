@@ -42,8 +42,13 @@ static int do_add(int argc, char **argv)
 			NEXT_ARG();
 			continue;
 		}
+		if (!strcmp(word, "node-prog")) {
+			o.node_prog = true;
+			NEXT_ARG();
+			continue;
+		}
 		if (strcmp(word, "vip") && strcmp(word, "weight") && strcmp(word, "mac"))
-			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive]",
+			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]",
 					 word);
 		if (!val)
 			return ctl_error("missing value after '%s'", word);
@@ -61,7 +66,7 @@ static int do_add(int argc, char **argv)
 				return ctl_error("%s", err.msg);
 			o.have_mac = true;
 		} else {
-			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive]",
+			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]",
 					 word);
 		}
 		argc -= 2;
@@ -236,16 +241,17 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet && r0)
-		printf("%-24s %-9s %7s %6s %6s %7s %7s %-17s %12s  %s\n", "NODE", "STATE", "FLOWS",
-		       "WEIGHT", "NEW/S", "PPS", "BPS", "MAC", "DRAIN", "VIPS");
+		printf("%-24s %-9s %7s %6s %6s %7s %7s %-17s %-4s %12s  %s\n", "NODE", "STATE", "FLOWS",
+		       "WEIGHT", "NEW/S", "PPS", "BPS", "MAC", "PROG", "DRAIN", "VIPS");
 	else if (!quiet)
-		printf("%-24s %-9s %7s %6s %-17s %8s  %s\n", "NODE", "STATE", "FLOWS", "WEIGHT", "MAC",
-		       "DRAIN_S", "VIPS");
+		printf("%-24s %-9s %7s %6s %-17s %-4s %8s  %s\n", "NODE", "STATE", "FLOWS", "WEIGHT", "MAC",
+		       "PROG", "DRAIN_S", "VIPS");
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct ebb_member_key mk, *prev = NULL;
 		json_object *vips = NULL, *weights = NULL, *hosts = NULL;
 		unsigned long long flows = live[id];
 		char addr[64], mac[24], vlist[512] = "";
+		const char *prog;
 		struct ebb_node n;
 		__u32 first_weight = 0, timeout = 0;
 		double elapsed = -1, nfs = 0, pps = 0, bps = 0;
@@ -256,6 +262,7 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			continue;
 		ebb_fmt_addr(n.addr, n.family, addr, sizeof(addr));
 		ebb_fmt_mac(n.mac, mac, sizeof(mac));
+		prog = n.flags & EBB_NODE_F_NODE_PROG ? "yes" : "no";
 		if (n.state == EBB_NODE_DRAINING) {
 			timeout = drain_timeout_of(e, id, &n);
 			if (now > n.state_since_ns)
@@ -330,6 +337,8 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			json_object_object_add(o, "weight", json_object_new_int(first_weight));
 			json_object_object_add(o, "weights", weights);
 			json_object_object_add(o, "mac", json_object_new_string(mac));
+			json_object_object_add(o, "node_prog",
+					       json_object_new_boolean(!!(n.flags & EBB_NODE_F_NODE_PROG)));
 			json_object_object_add(o, "drain_elapsed_s",
 					       elapsed < 0 ? NULL : json_object_new_double(elapsed));
 			json_object_object_add(o, "drain_timeout_s",
@@ -355,17 +364,17 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 
 			if (elapsed >= 0)
 				snprintf(drain, sizeof(drain), "%.0f/%us", elapsed, timeout);
-			printf("%-24s %-9s %7llu %6u %6s %7s %7s %-17s %12s  %s\n", addr,
+			printf("%-24s %-9s %7llu %6u %6s %7s %7s %-17s %-4s %12s  %s\n", addr,
 			       ebb_state_name(n.state), flows, first_weight,
 			       human(nfs, h1, sizeof(h1)), human(pps, h2, sizeof(h2)),
-			       human(bps, h3, sizeof(h3)), mac, drain, vlist);
+			       human(bps, h3, sizeof(h3)), mac, prog, drain, vlist);
 		} else {
 			char drain[16] = "-";
 
 			if (elapsed >= 0)
 				snprintf(drain, sizeof(drain), "%.1f", elapsed);
-			printf("%-24s %-9s %7llu %6u %-17s %8s  %s\n", addr, ebb_state_name(n.state),
-			       flows, first_weight, mac, drain, vlist);
+			printf("%-24s %-9s %7llu %6u %-17s %-4s %8s  %s\n", addr, ebb_state_name(n.state),
+			       flows, first_weight, mac, prog, drain, vlist);
 		}
 	}
 	return arr;
@@ -531,12 +540,15 @@ static int do_watch(int argc, char **argv)
 	return 0;
 }
 
+#define SET_USAGE "usage: node set NODE vip VIP weight N, or node set NODE node-prog {on|off}"
+
 static int do_set(int argc, char **argv)
 {
 	struct ebb_err err = {};
 	struct ebb_vip_key vip;
 	struct ebb_addr addr;
 	bool have_vip = false;
+	int node_prog = -1; /* -1: not given */
 	__u32 weight = 0;
 	struct ebb e;
 	int ret;
@@ -547,11 +559,17 @@ static int do_set(int argc, char **argv)
 	while (argc > 0) {
 		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
 
-		if (strcmp(word, "vip") && strcmp(word, "weight"))
-			return ctl_error("unexpected '%s'; usage: node set NODE vip VIP weight N", word);
+		if (strcmp(word, "vip") && strcmp(word, "weight") && strcmp(word, "node-prog"))
+			return ctl_error("unexpected '%s'; " SET_USAGE, word);
 		if (!val)
 			return ctl_error("missing value after '%s'", word);
-		if (!strcmp(word, "vip")) {
+		if (!strcmp(word, "node-prog")) {
+			if (node_prog >= 0)
+				return ctl_error("'node-prog' given twice");
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				return ctl_error("node-prog must be 'on' or 'off', not '%s'", val);
+			node_prog = !strcmp(val, "on");
+		} else if (!strcmp(word, "vip")) {
 			if (have_vip)
 				return ctl_error("one VIP per 'node set'");
 			if (ebb_parse_vip(val, &vip, &err))
@@ -563,10 +581,22 @@ static int do_set(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
+	if (node_prog >= 0) {
+		/* node-wide, as a state: one change at a time, so that a refusal changes nothing */
+		if (have_vip || weight)
+			return ctl_error("node-prog is the node's, for all its VIPs: set it apart from a weight; " SET_USAGE);
+		if (ctl_fleet())
+			return ctl_fleet_node_prog(&addr, node_prog);
+		if (ctl_open(&e, true))
+			return -1;
+		ret = ebb_node_set_flags(&e, &addr, EBB_NODE_F_NODE_PROG, node_prog, &err);
+		ebb_close(&e);
+		return ret ? ctl_error("%s", err.msg) : done_ok();
+	}
 	if (!have_vip)
-		return ctl_error("missing 'vip VIP'; usage: node set NODE vip VIP weight N");
+		return ctl_error("missing 'vip VIP'; " SET_USAGE);
 	if (!weight)
-		return ctl_error("missing 'weight N'; usage: node set NODE vip VIP weight N");
+		return ctl_error("missing 'weight N'; " SET_USAGE);
 	if (ctl_fleet())
 		return ctl_fleet_node_weight(&addr, &vip, weight);
 	if (ctl_open(&e, true))
@@ -628,18 +658,21 @@ static int do_help(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: %1$s node add NODE vip VIP [weight N] [mac MAC] [inactive]\n"
+		"Usage: %1$s node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]\n"
 		"       %1$s node del NODE [vip VIP] [force]\n"
 		"       %1$s node drain NODE [timeout SECONDS]\n"
 		"       %1$s node activate NODE\n"
 		"       %1$s node set NODE vip VIP weight N\n"
+		"       %1$s node set NODE node-prog {on|off}\n"
 		"       %1$s node show [NODE] [rates [interval S]]\n"
 		"       %1$s node watch [interval S] [count N]\n"
 		"       %1$s node wait NODE state STATE [timeout SECONDS]\n"
 		"       %1$s node help\n"
 		"\n"
 		"       NODE := { IPv4 | IPv6 address }   N := 1..%2$d (default %3$d)\n"
-		"       STATE := { active | draining | inactive | down }\n",
+		"       STATE := { active | draining | inactive | down }\n"
+		"       node-prog: the node runs ebb's node program (ebbctl backend attach): it may be\n"
+		"       sent rescues and named as a candidate\n",
 		bin_name, EBB_MAX_WEIGHT, EBB_DEFAULT_WEIGHT);
 	return 0;
 }

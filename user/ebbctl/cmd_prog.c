@@ -122,17 +122,17 @@ static int do_set(int argc, char **argv)
 {
 	struct ebb_settings settings;
 	__u32 zero = 0, value;
-	bool mtu;
+	const char *what = argc > 0 ? argv[0] : "";
+	bool mtu = !strcmp(what, "mtu"), rescue = !strcmp(what, "rescue-rate");
 	struct ebb e;
 	int ret;
 
-	if (argc != 2 || (strcmp(argv[0], "flood-rate") && strcmp(argv[0], "mtu")))
-		return ctl_error("usage: prog set { flood-rate N | mtu N }");
-	mtu = !strcmp(argv[0], "mtu");
+	if (argc != 2 || (strcmp(what, "flood-rate") && !mtu && !rescue))
+		return ctl_error("usage: prog set { flood-rate N | mtu N | rescue-rate N }");
 	/* 1320: an IPv6 tunnel still leaves IPv6's minimum of 1280 to the client (RFC 8201). */
 	if (mtu ? ebb_parse_u32(argv[1], 1320, 65535, &value) :
 		  ebb_parse_u32(argv[1], 0, 100000000, &value))
-		return ctl_error("%s must be %s, not '%s'", argv[0], mtu ? "1320..65535" : "0..100000000",
+		return ctl_error("%s must be %s, not '%s'", what, mtu ? "1320..65535" : "0..100000000",
 				 argv[1]);
 	/* On a fleet host this is refused (ctl_open): every host's datapath must treat a flow
 	 * the same way, whichever host ECMP sends it to; the fleet has no such setting yet. */
@@ -142,6 +142,8 @@ static int do_set(int argc, char **argv)
 	if (!ret) {
 		if (mtu)
 			settings.mtu = value;
+		else if (rescue)
+			settings.rescue_rate = value;
 		else
 			settings.flood_rate = value;
 		ret = bpf_map_update_elem(e.settings_fd, &zero, &settings, BPF_ANY);
@@ -220,6 +222,8 @@ static int do_show(int argc, char **argv)
 				json_object_object_add(o, "flood_rate",
 						       json_object_new_int64(settings.flood_rate));
 				json_object_object_add(o, "mtu", json_object_new_int64(settings.mtu));
+				json_object_object_add(o, "rescue_rate",
+						       json_object_new_int64(settings.rescue_rate));
 			}
 			if (layout)
 				json_object_object_add(o, "map_layout", json_object_new_int64(layout));
@@ -234,9 +238,9 @@ static int do_show(int argc, char **argv)
 		printf("%s: ifindex %d mode %s prog_id %u link_id %u\n", links[i].ifname,
 		       links[i].ifindex, links[i].mode, links[i].prog_id, links[i].link_id);
 	if (n > 0 && !quiet && have_settings)
-		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u\n",
+		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u; rescues: %u/s per CPU%s\n",
 		       flow_entries, settings.flood_rate, settings.flood_rate ? "" : " (off)",
-		       settings.mtu);
+		       settings.mtu, settings.rescue_rate, settings.rescue_rate ? "" : " (off)");
 	if (n > 0 && !quiet && layout)
 		printf("map layout: %u (this ebbctl: %d)\n", layout, EBB_MAP_LAYOUT_VERSION);
 	return 0;
@@ -250,7 +254,7 @@ static int do_help(int argc, char **argv)
 		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
 		"       %1$s prog detach dev IFNAME\n"
 		"       %1$s prog upgrade [obj FILE]\n"
-		"       %1$s prog set { flood-rate N | mtu N }\n"
+		"       %1$s prog set { flood-rate N | mtu N | rescue-rate N }\n"
 		"       %1$s prog show\n"
 		"       %1$s prog help\n"
 		"\n"
@@ -258,8 +262,10 @@ static int do_help(int argc, char **argv)
 		"  flood-rate N: new flows per second per CPU beyond which new flows are placed by\n"
 		"  hash without a flow-table entry (default %2$d; 0 turns the guard off).\n"
 		"  mtu N: egress MTU for fwd ipip (default: the device's); larger once encapsulated\n"
-		"  means an ICMP too-big back to the client.\n",
-		bin_name, EBB_DEFAULT_FLOOD_RATE);
+		"  means an ICMP too-big back to the client.\n"
+		"  rescue-rate N: rescues (mid-flow packets sent with their candidates) per second per\n"
+		"  CPU; beyond it a packet goes the old way (default %3$d; 0 turns rescues off).\n",
+		bin_name, EBB_DEFAULT_FLOOD_RATE, EBB_DEFAULT_RESCUE_RATE);
 	return 0;
 }
 

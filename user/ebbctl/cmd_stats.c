@@ -117,6 +117,40 @@ static int do_show(int argc, char **argv)
 			       (unsigned long long)rc.packets, (unsigned long long)rc.bytes);
 		}
 	}
+	if (!by_vip && !by_node) {
+		/* The slot history's fill: past EBB_HISTORY_SIZE a change records no older owners
+		 * for the slots without room, counted per VIP (history_lost). */
+		struct ebb_history_stats *h = calloc(1, sizeof(*h));
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		__u64 lost = 0;
+
+		prev = NULL;
+		while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+			struct ebb_vip v;
+
+			prev = &k;
+			if (!bpf_map_lookup_elem(e.vips_fd, &k, &v))
+				lost += v.history_lost;
+		}
+		bpf_obj_get_info_by_fd(e.slot_history_fd, &info, &len);
+		if (h && !ebb_history_stats(&e, h)) {
+			if (doc) {
+				json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "entries", json_object_new_int64(h->entries));
+				json_object_object_add(o, "max_entries", json_object_new_int64(info.max_entries));
+				json_object_object_add(o, "owners", json_object_new_int64(h->owners));
+				json_object_object_add(o, "lost", json_object_new_int64(lost));
+				json_object_object_add(doc, "history", o);
+			} else if (!quiet) {
+				printf("slot history: %llu of %u entries, %llu owners not expired, %llu slots found no room\n",
+				       (unsigned long long)h->entries, info.max_entries,
+				       (unsigned long long)h->owners, (unsigned long long)lost);
+			}
+		}
+		free(h);
+	}
 	ebb_close(&e);
 	if (doc) {
 		json_object_object_add(doc, "vips", jv);

@@ -195,6 +195,7 @@ static int do_del(int argc, char **argv)
 static int do_show(int argc, char **argv)
 {
 	struct ebb_vip_key k, *prev = NULL, want;
+	struct ebb_history_stats *hist;
 	struct ebb_err err = {};
 	json_object *arr = NULL;
 	__u64 *live;
@@ -217,15 +218,23 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("cannot read the flow table");
 	}
+	/* The slot history's entries per VIP: one walk of that map too. */
+	hist = calloc(1, sizeof(*hist));
+	if (!hist || ebb_history_stats(&e, hist)) {
+		free(hist);
+		free(live);
+		ebb_close(&e);
+		return ctl_error("cannot read the slot history");
+	}
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
-		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s\n", "VIP", "FWD", "ID", "NODES",
-		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN");
+		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s %7s %5s\n", "VIP", "FWD", "ID", "NODES",
+		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN", "HISTORY", "LOST");
 	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
 		struct ebb_member_key mk, *mprev = NULL;
 		struct ebb_vip v;
-		unsigned long long flows = 0;
+		unsigned long long flows = 0, hslots = 0;
 		int nodes = 0;
 		char name[64];
 
@@ -236,8 +245,10 @@ static int do_show(int argc, char **argv)
 			mprev = &mk;
 			nodes += mk.vip_id == v.id;
 		}
-		if (v.id < EBB_MAX_VIPS)
+		if (v.id < EBB_MAX_VIPS) {
 			flows = live[v.id];
+			hslots = hist->vip_entries[v.id];
+		}
 		ebb_fmt_vip(&k, name, sizeof(name));
 		if (json_output) {
 			json_object *o = json_object_new_object();
@@ -260,14 +271,19 @@ static int do_show(int argc, char **argv)
 			json_object_object_add(o, "fin_timeout_s", json_object_new_int64(v.fin_s));
 			json_object_object_add(o, "drain_timeout_s",
 					       json_object_new_int64(v.drain_timeout_s));
+			/* slots with older owners (a rescue's candidates), and those that found
+			 * no room in slot_history */
+			json_object_object_add(o, "history_slots", json_object_new_int64(hslots));
+			json_object_object_add(o, "history_lost", json_object_new_int64(v.history_lost));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-28s %-4s %3u %5d %7llu %7us %7us %4us %6us\n", name,
+			printf("%-28s %-4s %3u %5d %7llu %7us %7us %4us %6us %7llu %5u\n", name,
 			       ebb_fwd_name(v.fwd), v.id, nodes, flows, v.tcp_idle_s, v.udp_idle_s,
-			       v.fin_s, v.drain_timeout_s);
+			       v.fin_s, v.drain_timeout_s, hslots, v.history_lost);
 		}
 	}
 	free(live);
+	free(hist);
 	ebb_close(&e);
 	if (json_output)
 		json_print(arr);

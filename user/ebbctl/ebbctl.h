@@ -54,6 +54,7 @@ int ctl_fleet_node_add(const struct ebb_addr *a, const struct ebb_vip_key *vip,
 int ctl_fleet_node_del(const struct ebb_addr *a, const struct ebb_vip_key *vip, bool force);
 int ctl_fleet_node_state(const struct ebb_addr *a, __u8 state, __u32 timeout);
 int ctl_fleet_node_weight(const struct ebb_addr *a, const struct ebb_vip_key *vip, __u32 weight);
+int ctl_fleet_node_prog(const struct ebb_addr *a, bool on);
 /* {host: report} of the live hosts, or NULL (reason in err). */
 json_object *ctl_fleet_reports(char *err, size_t len);
 long long ctl_fleet_report_flows(json_object *rep, const char *node);

@@ -439,7 +439,10 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 		}
 	}
 	for (int i = 0; i < fn->n_w; i++) {
-		struct ebb_node_opts o = { .weight = fn->w[i].weight, .have_mac = fn->have_mac };
+		struct ebb_node_opts o = { .weight = fn->w[i].weight, .have_mac = fn->have_mac,
+					   /* a node here already takes the flag below */
+					   .node_prog = fn->node_prog &&
+							ebb_node_find(e, &fn->addr, NULL, NULL) != 0 };
 		struct ebb_member m;
 		struct ebb_vip v;
 
@@ -471,6 +474,13 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 	}
 	if (ebb_node_find(e, &fn->addr, &id, &cur))
 		return 0; /* a node of no VIP that is not here: nothing to hold it */
+	if (!!(cur.flags & EBB_NODE_F_NODE_PROG) != fn->node_prog) {
+		if (ebb_node_set_flags(e, &fn->addr, EBB_NODE_F_NODE_PROG, fn->node_prog, &err))
+			apply_err(errs, "node node-prog", fn->name, err.msg);
+		else
+			(*changes)++;
+		ebb_node_find(e, &fn->addr, &id, &cur);
+	}
 	if (cur.state != fn->state || (fn->state == EBB_NODE_DRAINING && cur.drain_timeout_s != fn->drain_timeout_s)) {
 		if (ebb_node_set_state(e, &fn->addr, fn->state, fn->drain_timeout_s, &err))
 			return apply_err(errs, "node state", fn->name, err.msg);

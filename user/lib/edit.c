@@ -104,6 +104,7 @@ struct ebb_snapshot {
 	struct ebb_node *nodes; /* [EBB_MAX_NODES] */
 	struct ebb_settings settings;
 	bool have_settings;
+	struct ebb_history_copy *history;
 	int ring_fds[EBB_MAX_RINGS]; /* the installed tables themselves, held open: put back as they were */
 };
 
@@ -174,6 +175,7 @@ void ebb_snapshot_free(struct ebb_snapshot *s)
 	kv_free(&s->vip_addrs);
 	kv_free(&s->members);
 	free(s->nodes);
+	ebb_history_copy_free(s->history);
 	for (int i = 0; i < EBB_MAX_RINGS; i++)
 		if (s->ring_fds[i] >= 0)
 			close(s->ring_fds[i]);
@@ -195,7 +197,8 @@ struct ebb_snapshot *ebb_snapshot_take(struct ebb *e)
 			s->ring_fds[i] = bpf_map_get_fd_by_id(inner_id);
 	}
 	s->nodes = calloc(EBB_MAX_NODES, sizeof(*s->nodes));
-	if (!s->nodes ||
+	s->history = ebb_history_copy_take(e);
+	if (!s->nodes || !s->history ||
 	    kv_take(e->vips_fd, sizeof(struct ebb_vip_key), sizeof(struct ebb_vip), EBB_MAX_VIPS, &s->vips) ||
 	    kv_take(e->vip_addrs_fd, sizeof(struct ebb_vip_addr_key), sizeof(__u32), EBB_MAX_VIPS,
 		    &s->vip_addrs) ||
@@ -230,6 +233,10 @@ int ebb_snapshot_restore(struct ebb *e, const struct ebb_snapshot *s)
 	kv_put_back(e->members_fd, &s->members, EBB_MAX_MEMBERS);
 	if (s->have_settings)
 		bpf_map_update_elem(e->settings_fd, &zero, &s->settings, BPF_ANY);
+	/* the tables' history as it was with them: entries the batch made go (before the tables
+	 * whose change they record are put back, they are only extra candidates) */
+	if (ebb_history_copy_put_back(e, s->history))
+		ret = -EIO;
 	for (__u32 i = 0; i < EBB_MAX_RINGS; i++) {
 		if (s->ring_fds[i] >= 0) {
 			if (bpf_map_update_elem(e->rings_fd, &i, &s->ring_fds[i], BPF_ANY))

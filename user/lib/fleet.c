@@ -434,7 +434,7 @@ json_object *fleet_vip_json(const struct fleet_vip *v)
 }
 
 static const char *const node_fields[] = { "state", "since", "drain_timeout_s", "drain_lease", "before_down",
-					   "mac", "weights", NULL };
+					   "mac", "node_prog", "weights", NULL };
 
 int fleet_node_check(const char *name, const char *val, struct fleet_node *n, char *why, size_t len)
 {
@@ -474,6 +474,14 @@ int fleet_node_check(const char *name, const char *val, struct fleet_node *n, ch
 		whyf(why, len, "\"drain_lease\" is for a draining node, not a%s %s one",
 		     n->state == EBB_NODE_ACTIVE || n->state == EBB_NODE_INACTIVE ? "n" : "", ebb_state_name(n->state));
 		goto out;
+	}
+	/* optional: a node written before the attribute existed does not run the node program */
+	if (json_object_object_get_ex(o, "node_prog", &w)) {
+		if (!w || !json_object_is_type(w, json_type_boolean)) {
+			whyf(why, len, "\"node_prog\" must be true or false, not %s", type_name(w));
+			goto out;
+		}
+		n->node_prog = json_object_get_boolean(w);
 	}
 	if (json_object_object_get_ex(o, "since", &w)) {
 		if (!w || !(json_object_is_type(w, json_type_int) || json_object_is_type(w, json_type_double))) {
@@ -591,6 +599,8 @@ json_object *fleet_node_json(const struct fleet_node *n)
 				       json_object_new_string(ebb_state_name(n->before_down)));
 	if (n->have_mac)
 		json_object_object_add(o, "mac", json_object_new_string(ebb_fmt_mac(n->mac, buf, sizeof(buf))));
+	if (n->node_prog)
+		json_object_object_add(o, "node_prog", json_object_new_boolean(true));
 	for (int i = 0; i < n->n_w; i++)
 		json_object_object_add(w, ebb_fmt_vip(&n->w[i].vip, buf, sizeof(buf)),
 				       json_object_new_int64(n->w[i].weight));

@@ -8,7 +8,7 @@
  *   /ebb/F/state/vips/VIP       {"fwd":"dsr","tcp_idle_s":…,"udp_idle_s":…,"fin_s":…,
  *                                "drain_timeout_s":…[,"encap_src4":…][,"encap_src6":…]}
  *   /ebb/F/state/nodes/ADDR     {"state":"draining","since":UNIX_S,"drain_timeout_s":N,
- *                                "drain_lease":ID,"before_down":…,"mac":…,"weights":{"VIP":W,…}}
+ *                                "drain_lease":ID,"before_down":…,"mac":…,"node_prog":true,"weights":{"VIP":W,…}}
  *   /ebb/F/state/drains/ADDR    {"lease":ID,"elapsed_s":E}  under lease ID: the drain's clock
  *   /ebb/F/state/hosts/HOST     {"drain":true}              a host drained by the operator
  *   /ebb/F/leader               HOST, under the leader's lease
@@ -53,6 +53,7 @@ struct fleet_node {
 	bool have_mac;
 	__u8 mac[6];
 	__u32 drain_timeout_s; /* this drain's own, 0 = the VIPs' */
+	bool node_prog; /* runs ebb's node program (EBB_NODE_F_NODE_PROG on every host) */
 	double since; /* wall-clock time of the last state change: for people only when drain_lease */
 	int64_t drain_lease; /* draining: the etcd lease that times this drain (0: a drain written
 			      * before drain clocks, timed from since as it used to be) */

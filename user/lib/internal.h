@@ -14,6 +14,24 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
+/* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
+ * tables before and after (EBB_RING_SIZE node ids each, 0 = no table): the slots that gain an
+ * owner, written before the tables swap (a slot's old owner is a candidate before it stops
+ * owning the slot). The rest of the map is ebb_history_sweep's. */
+struct ebb_history_plan;
+struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp_idle_s,
+					  const __u32 *old_new, const __u32 *old_sec,
+					  const __u32 *new_new, const __u32 *new_sec, __u64 now_ns);
+/* Returns the slots whose list found no room (the map full), >= 0. */
+long ebb_history_write(struct ebb *e, struct ebb_history_plan *p);
+void ebb_history_plan_free(struct ebb_history_plan *p);
+/* The whole map, taken and put back as it was (a batch that fails rolls back its history too:
+ * entries it added go, entries it rewrote or removed come back). */
+struct ebb_history_copy;
+struct ebb_history_copy *ebb_history_copy_take(struct ebb *e);
+int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c);
+void ebb_history_copy_free(struct ebb_history_copy *c);
+
 /* links.c: XDP attachments pinned as PREFIX<ifname> under the bpffs directory. */
 void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len);
 int ebb_link_precheck(const char *bpffs, const char *prefix, const char *ifname, int *ifindex,

@@ -147,6 +147,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	}
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
+	ebb_history_forget_vip(e, vip.id);
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
 
 	/* Its tables are new: a SYN's flow is looked up while they settle (rings_changed). */
@@ -256,21 +257,36 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 		bpf_map_delete_elem(e->members_fd, &members[i]);
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
+	/* after its tables: no packet can ask the history of a VIP that is gone */
+	ebb_history_forget_vip(e, vip.id);
 out:
 	free(live);
 	free(members);
 	return ret;
 }
 
+/*
+ * A free id that no slot history names: a rescue's candidate is a node id, and an id given
+ * anew while the history still names it would send a deleted node's flows to a stranger.
+ * Only when every free id is named, one named by expired owners alone is taken, once a sweep
+ * has removed them.
+ */
 static int free_node_id(struct ebb *e, __u32 *id)
 {
+	__u8 named[EBB_MAX_NODES];
 	struct ebb_node n;
 
-	for (__u32 i = 1; i < EBB_MAX_NODES; i++)
-		if (!bpf_map_lookup_elem(e->nodes_fd, &i, &n) && n.state == EBB_NODE_UNUSED) {
-			*id = i;
-			return 0;
-		}
+	if (ebb_history_named(e, named))
+		memset(named, 2, sizeof(named)); /* cannot tell: reuse none */
+	for (int pass = 0; pass < 2; pass++)
+		for (__u32 i = 1; i < EBB_MAX_NODES; i++)
+			if (named[i] == pass && !bpf_map_lookup_elem(e->nodes_fd, &i, &n) &&
+			    n.state == EBB_NODE_UNUSED) {
+				if (pass)
+					ebb_history_sweep(e, ebb_now_ns());
+				*id = i;
+				return 0;
+			}
 	return -ENOSPC;
 }
 
@@ -328,6 +344,8 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 		node.family = addr->family;
 		node.state = o->inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
 		node.state_since_ns = ebb_now_ns();
+		if (o->node_prog)
+			node.flags |= EBB_NODE_F_NODE_PROG;
 		if (o->have_mac)
 			memcpy(node.mac, o->mac, 6);
 		else if (ebb_neigh_lookup(addr, node.mac))
@@ -337,6 +355,9 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 		if (o->inactive)
 			return ebb_errf(err, "node %s exists (%s); 'inactive' is for new nodes",
 					aname, ebb_state_name(node.state));
+		if (o->node_prog && !(node.flags & EBB_NODE_F_NODE_PROG))
+			return ebb_errf(err, "node %s exists without node-prog; set it with 'ebbctl node set %s node-prog on'",
+					aname, aname);
 		if (o->have_mac && memcmp(o->mac, node.mac, 6))
 			return ebb_errf(err, "node %s has MAC %s, not %s", aname,
 					ebb_fmt_mac(node.mac, m1, sizeof(m1)),
@@ -467,4 +488,25 @@ rollback:
 	for (size_t i = 0; i < n; i++)
 		ebb_rings_rebuild(e, members[i].vip_id, NULL);
 	return ret;
+}
+
+int ebb_node_set_flags(struct ebb *e, const struct ebb_addr *addr, __u8 mask, bool on,
+		       struct ebb_err *err)
+{
+	struct ebb_node node;
+	char aname[64];
+	__u8 flags;
+	__u32 id;
+
+	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
+	if (ebb_node_find(e, addr, &id, &node))
+		return ebb_errf(err, "no node %s", aname);
+	flags = on ? node.flags | mask : node.flags & ~mask;
+	if (flags == node.flags)
+		return 0;
+	node.flags = flags;
+	/* One update of the node's entry: the datapath sees the flag before or after, whole. */
+	if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_EXIST))
+		return ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
+	return 0;
 }

@@ -64,53 +64,24 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 	return -ENOENT;
 }
 
-/*
- * Whether the table installed in ring_id is this one already: a swap would then be work for
- * nothing, and a wait for an RCU grace period (a drain or an activation leaves the
- * second-chance table as it was, since a draining node stays in it).
- */
-static bool ring_unchanged(struct ebb *e, __u32 ring_id, const __u32 *table)
-{
-	__u32 inner_id;
-	bool same = true;
-	void *mem;
-	int fd;
-
-	if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
-		return false;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return false;
-	mem = mmap(NULL, RING_LEN, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (mem == MAP_FAILED)
-		return false;
-	for (__u32 i = 0; i < EBB_RING_SIZE && same; i++)
-		same = ((const __u16 *)mem)[i] == table[i];
-	munmap(mem, RING_LEN);
-	return same;
-}
-
-static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_node *set,
-			size_t n, __u32 *table, struct ebb_err *err)
+/* Publishes table as ring_id: deleted when the VIP has no node of that kind (n == 0: the
+ * datapath finds no table and drops, counted as drop_no_node), left alone when the installed
+ * one is the same (old, as read before), else a fresh inner map filled and swapped in. */
+static int swap_in_ring(struct ebb *e, __u32 ring_id, size_t n, const __u32 *table,
+			const __u32 *old, bool old_present, struct ebb_err *err)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_MMAPABLE);
 	void *mem;
 	int inner, ret = 0;
 
 	if (n == 0) {
-		/* No node: the datapath finds no table and drops, counted as drop_no_node. */
 		if (bpf_map_delete_elem(e->rings_fd, &ring_id) && errno != ENOENT)
 			return ebb_errf(err, "cannot clear ring %u: %s", ring_id, strerror(errno));
 		return 0;
 	}
-	/* On failure the buffer still holds whatever was built before (the other table): it must
-	 * never be published as this one. */
-	ret = ebb_maglev_build(set, n, table);
-	if (ret)
-		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id,
-				strerror(ret == -ENOMEM ? ENOMEM : EINVAL));
-	if (ring_unchanged(e, ring_id, table))
+	/* The same table: a swap would be work for nothing, and a wait for an RCU grace period
+	 * (a drain or an activation leaves the second-chance table as it was). */
+	if (old_present && !memcmp(old, table, EBB_RING_SIZE * sizeof(*table)))
 		return 0;
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
 			       sizeof(struct ebb_ring_elem), EBB_RING_ELEMS, &create);
@@ -130,6 +101,23 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, const struct ebb_maglev_no
 	}
 	close(inner); /* the outer map holds it now */
 	return ret;
+}
+
+/* Builds a table of set into table (zeros when n == 0). */
+static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 *table,
+		      struct ebb_err *err)
+{
+	int ret;
+
+	if (n == 0) {
+		memset(table, 0, EBB_RING_SIZE * sizeof(*table));
+		return 0;
+	}
+	ret = ebb_maglev_build(set, n, table);
+	if (ret)
+		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id,
+				strerror(ret == -ENOMEM ? ENOMEM : EINVAL));
+	return 0;
 }
 
 /* The datapath asks the second-chance table about a SYN under the flood guard only while the
@@ -156,19 +144,37 @@ static int set_has_draining(struct ebb *e, __u32 vip_id, int on, bool changing,
 	return 0;
 }
 
+/* The VIP's count of slots whose history found no room, saturating. */
+static void add_history_lost(struct ebb *e, __u32 vip_id, long lost)
+{
+	struct ebb_vip_key key;
+	struct ebb_vip vip;
+
+	if (lost <= 0 || ebb_vip_by_id(e, vip_id, &key, &vip))
+		return;
+	vip.history_lost = (__u16)(vip.history_lost + lost > 0xffff ? 0xffff : vip.history_lost + lost);
+	ebb_vip_store(e, &key, &vip, BPF_EXIST);
+}
+
 int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
 			 struct ebb_err *err)
 {
 	struct ebb_maglev_node *fresh = NULL, *second = NULL;
 	struct ebb_member_key mk, *prev = NULL;
+	struct ebb_history_plan *plan = NULL;
 	size_t n_fresh = 0, n_second = 0;
-	__u32 *table = NULL;
+	__u32 *tab_new = NULL, *tab_sec = NULL, *old_new = NULL, *old_sec = NULL;
+	bool have_old_new, have_old_sec;
+	struct ebb_vip vip = {};
 	int ret = -ENOMEM;
 
 	fresh = calloc(EBB_MAX_NODES, sizeof(*fresh));
 	second = calloc(EBB_MAX_NODES, sizeof(*second));
-	table = calloc(EBB_RING_SIZE, sizeof(*table));
-	if (!fresh || !second || !table) {
+	tab_new = calloc(EBB_RING_SIZE, sizeof(*tab_new));
+	tab_sec = calloc(EBB_RING_SIZE, sizeof(*tab_sec));
+	old_new = calloc(EBB_RING_SIZE, sizeof(*old_new));
+	old_sec = calloc(EBB_RING_SIZE, sizeof(*old_sec));
+	if (!fresh || !second || !tab_new || !tab_sec || !old_new || !old_sec) {
 		ebb_errf(err, "out of memory");
 		goto out;
 	}
@@ -193,20 +199,50 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		if (state == EBB_NODE_ACTIVE || state == EBB_NODE_DRAINING)
 			second[n_second++] = mn;
 	}
+	/* Both tables built before anything is written: a table that cannot be built fails the
+	 * change whole. Second-chance first, as they are published. */
+	ret = build_ring(EBB_RING_SECOND(vip_id), second, n_second, tab_sec, err);
+	if (!ret)
+		ret = build_ring(EBB_RING_NEW(vip_id), fresh, n_fresh, tab_new, err);
+	if (ret)
+		goto out;
+	/* The tables as they are (none: all 0), for the slot history and to skip a swap of an
+	 * identical table. */
+	have_old_new = !ebb_ring_read(e, EBB_RING_NEW(vip_id), old_new);
+	have_old_sec = !ebb_ring_read(e, EBB_RING_SECOND(vip_id), old_sec);
+	if (!have_old_new)
+		memset(old_new, 0, EBB_RING_SIZE * sizeof(*old_new));
+	if (!have_old_sec)
+		memset(old_sec, 0, EBB_RING_SIZE * sizeof(*old_sec));
+	ebb_vip_by_id(e, vip_id, NULL, &vip);
+	/* History is best effort by design: a plan that cannot be made (no memory) leaves the
+	 * slots without older candidates, never the change half-applied. */
+	plan = ebb_history_plan(e, vip_id, vip.tcp_idle_s, old_new, old_sec, tab_new, tab_sec,
+				ebb_now_ns());
+	if (!plan && (memcmp(old_new, tab_new, EBB_RING_SIZE * 4) || memcmp(old_sec, tab_sec, EBB_RING_SIZE * 4)))
+		add_history_lost(e, vip_id, 1);
+
 	/* The flag goes up before the tables differ, and down once they are the same again; the
 	 * time of the change is written before either table is swapped. */
 	ret = set_has_draining(e, vip_id, n_second != n_fresh ? 1 : -1, true, err);
+	/* A slot's old owners are candidates before it stops owning the slot. */
+	if (!ret)
+		add_history_lost(e, vip_id, ebb_history_write(e, plan));
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
 	if (!ret)
-		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), second, n_second, table, err);
+		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), n_second, tab_sec, old_sec, have_old_sec, err);
 	if (!ret)
-		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), fresh, n_fresh, table, err);
+		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), n_fresh, tab_new, old_new, have_old_new, err);
 	if (!ret && n_second == n_fresh)
 		ret = set_has_draining(e, vip_id, 0, false, err);
 out:
+	ebb_history_plan_free(plan);
 	free(fresh);
 	free(second);
-	free(table);
+	free(tab_new);
+	free(tab_sec);
+	free(old_new);
+	free(old_sec);
 	return ret;
 }
 

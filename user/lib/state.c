@@ -30,7 +30,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
 	SLOT(reasons_fd, "reasons"),	 SLOT(settings_fd, "settings"),
 	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
-	SLOT(vip_slots_fd, "vip_slots"),
+	SLOT(vip_slots_fd, "vip_slots"), SLOT(slot_history_fd, "slot_history"),
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
