@@ -38,6 +38,11 @@ static int hist_walk(int fd, int (*fn)(const struct hist_kv *kv, void *ctx), voi
 	bool first = true, done = false;
 	int ret = 0;
 
+	if (fd < 0) { /* state of a layout before slot_history (state.c): nothing to walk */
+		free(keys);
+		free(vals);
+		return 0;
+	}
 	if (!keys || !vals) {
 		ret = -ENOMEM;
 		goto out;
@@ -164,8 +169,10 @@ struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp
 	struct vip_collect c = { .vip_id = vip_id };
 	size_t gain = 0;
 
-	if (!p)
+	if (!p || e->slot_history_fd < 0) { /* no slot_history in this (older) state */
+		free(p);
 		return NULL;
+	}
 	p->vip_id = vip_id;
 	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
 		struct owners o = { .now_a = new_new[s], .now_b = new_sec[s] };

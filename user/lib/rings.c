@@ -219,7 +219,7 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 	 * slots without older candidates, never the change half-applied. */
 	plan = ebb_history_plan(e, vip_id, vip.tcp_idle_s, old_new, old_sec, tab_new, tab_sec,
 				ebb_now_ns());
-	if (!plan && (memcmp(old_new, tab_new, EBB_RING_SIZE * 4) || memcmp(old_sec, tab_sec, EBB_RING_SIZE * 4)))
+	if (!plan && e->slot_history_fd >= 0 && (memcmp(old_new, tab_new, EBB_RING_SIZE * 4) || memcmp(old_sec, tab_sec, EBB_RING_SIZE * 4)))
 		add_history_lost(e, vip_id, 1);
 
 	/* The flag goes up before the tables differ, and down once they are the same again; the

@@ -20,9 +20,12 @@
 struct map_slot {
 	const char *name;
 	size_t offset;
+	/* A map of a later layout than some pinned state has: missing only from state an older
+	 * ebb made, which `prog upgrade` opens to migrate (the fd stays -1; its users skip it). */
+	bool optional;
 };
 
-#define SLOT(field, name) { name, offsetof(struct ebb, field) }
+#define SLOT(field, name) { name, offsetof(struct ebb, field), false }
 static const struct map_slot map_slots[] = {
 	SLOT(vip_addrs_fd, "vip_addrs"), SLOT(vips_fd, "vips"),
 	SLOT(nodes_fd, "nodes"),	 SLOT(members_fd, "members"),
@@ -30,7 +33,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(vip_stats_fd, "vip_stats"), SLOT(node_stats_fd, "node_stats"),
 	SLOT(reasons_fd, "reasons"),	 SLOT(settings_fd, "settings"),
 	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
-	SLOT(vip_slots_fd, "vip_slots"), SLOT(slot_history_fd, "slot_history"),
+	SLOT(vip_slots_fd, "vip_slots"), { "slot_history", offsetof(struct ebb, slot_history_fd), true },
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
@@ -56,6 +59,8 @@ int ebb_open(struct ebb *e, const char *bpffs, struct ebb_err *err)
 	for (size_t i = 0; i < N_SLOTS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, map_slots[i].name);
 		*slot_fd(e, i) = bpf_obj_get(path);
+		if (*slot_fd(e, i) < 0 && errno == ENOENT && map_slots[i].optional)
+			continue;
 		if (*slot_fd(e, i) < 0) {
 			int ret = -errno;
 
