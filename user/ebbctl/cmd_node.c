@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "libebb_agent.h"
 #include "ebbctl.h"
 
 static int parse_node(const char *s, struct ebb_addr *addr)
@@ -249,6 +250,8 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 		struct ebb_node n;
 		__u32 first_weight = 0, timeout = 0;
 		double elapsed = -1, nfs = 0, pps = 0, bps = 0;
+		struct ebb_drain_view view = {};
+		bool have_view = false;
 
 		if (bpf_map_lookup_elem(e->nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
 			continue;
@@ -260,6 +263,8 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			timeout = drain_timeout_of(e, id, &n);
 			if (now > n.state_since_ns)
 				elapsed = (now - n.state_since_ns) / 1e9;
+			/* ebbd's word on this drain: judged by the node's own count, or unverified */
+			have_view = !ebb_drains_read(bpffs, id, n.state_since_ns, &view);
 		}
 		if (r0 && r1) {
 			nfs = per_s(r0->c[id].new_flows, r1->c[id].new_flows, dt);
@@ -316,6 +321,15 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 				hosts = NULL;
 			}
 		}
+		if (!json_output && n.state == EBB_NODE_DRAINING) {
+			size_t used = strlen(vlist);
+
+			if (have_view && view.verified)
+				snprintf(vlist + used, sizeof(vlist) - used, " drain:verified(node %llu live)",
+					 (unsigned long long)view.node_live);
+			else
+				snprintf(vlist + used, sizeof(vlist) - used, " drain:unverified");
+		}
 		if (json_output) {
 			json_object *o = json_object_new_object();
 
@@ -340,6 +354,15 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 					       elapsed >= 0 && timeout ?
 						       json_object_new_double(elapsed / timeout > 1 ? 1 : elapsed / timeout) :
 						       NULL);
+			/* Whether the node's own count of its connections judges the drain (ebbd
+			 * says so in BPFFS/ebbd_drains); else it is the LB's table: unverified. */
+			json_object_object_add(o, "drain_verified",
+					       n.state == EBB_NODE_DRAINING ?
+						       json_object_new_boolean(have_view && view.verified) :
+						       NULL);
+			json_object_object_add(o, "node_live_connections",
+					       have_view && view.verified ?
+						       json_object_new_int64(view.node_live) : NULL);
 			/* Health is ebbd's: a node whose checks fail is `down`. */
 			json_object_object_add(o, "health",
 					       json_object_new_string(n.state == EBB_NODE_DOWN ? "failing" : "ok"));

@@ -16,6 +16,8 @@
 
 #include "libebb.h"
 #include "libebb_agent.h"
+#include "drain_decide.h"
+#include "truth.h"
 
 #define NS_PER_S 1000000000ULL
 #define EBBD_VERSION "0.1.0"
@@ -160,11 +162,15 @@ struct node {
 	double load;
 	/* drain.c */
 	struct watch watch;
-	__u64 lost_drain; /* the drain (state_since_ns) the three below belong to */
-	__u64 lost_ns; /* last sign, in this drain, that the node's flow state was lost */
-	__u64 lost_flows; /* listed flows that vanished from the table in this drain */
-	__u64 second0; /* node_stats second_chance when last read */
-	bool lost_logged;
+	struct drain_state ds; /* kept from one decision to the next (drain_decide.h) */
+	struct drain_in drain_in; /* the last decision's inputs: the fleet leader decides again on
+				   * them with the other hosts' reports (fleet.c) */
+	bool drain_verified; /* the last decision went by the node's own fresh report */
+	const char *drain_reason; /* and why it kept or retired the node */
+	struct { /* the last drain this ebbd completed, for the status page */
+		bool have, verified;
+		long long cut; /* verified: the node's figure; else the LB's estimate */
+	} last_drain;
 	/* health.c */
 	bool checking;
 	int ok_streak, fail_streak;
@@ -216,7 +222,11 @@ struct agent {
 	__u64 walked, live_total;
 	double pass_ms, cycle_ms;
 	/* counters for the metrics page */
-	__u64 transitions, flows_cut_total, hook_runs, hook_failures, check_failures;
+	__u64 transitions, hook_runs, hook_failures, check_failures;
+	__u64 flows_cut_total; /* connections drains cut, as the nodes counted them (verified) */
+	__u64 flows_cut_estimate_total; /* the LB's estimate for drains no node's report judged */
+	__u64 drains[2]; /* drains completed: [0] unverified, [1] verified */
+	const char *hook_extra; /* one more VAR=value for the hook node_transition runs */
 	bool stopping;
 };
 
