@@ -64,15 +64,20 @@ struct ebb_drain_view {
 	__u64 node_live; /* verified: the node's live connections, its last report of this drain */
 	__u64 node_reset; /* and the rescues it answered with a RST since the drain began */
 	__u64 at_ns; /* CLOCK_MONOTONIC of the decision */
+	__s64 flows_cut; /* retired: what the drain cut (verified: the node's figure; else the LB's
+			  * estimate) */
+	__be32 addr[4]; /* the node (an id is reused by the next node added after a delete) */
+	__u8 family;
 	__u8 verified; /* 1: the node's own report judges the drain; 0: the LB's flow table does */
 	__u8 truth; /* what ebbd has of the node's report: 0 none, 1 pending, 2 ok, 3 failed */
-	__u8 pad[6];
+	__u8 retired; /* the drain is over: the node was retired (flows_cut says with what) */
+	__u8 pad[4];
 	char reason[32]; /* the decision's reason ("node_live", "lb_flows_live", ...) */
 };
 /* The pinned array's fd (created and pinned when missing and `create`), or -errno. */
 int ebb_drains_open(const char *bpffs, bool create);
-/* Node id's entry when it speaks of the drain that began at `since`; -ENOENT when it does not
- * (or nothing is pinned: no ebbd has judged a drain here). */
+/* Node id's entry when it speaks of the drain that began at `since` (0: of its last drain, over
+ * or not); -ENOENT when it does not (or nothing is pinned: no ebbd has judged a drain here). */
 int ebb_drains_read(const char *bpffs, __u32 id, __u64 since, struct ebb_drain_view *v);
 
 #endif /* LIBEBB_AGENT_H */

@@ -100,13 +100,17 @@ grep -q '^ebb_node_drain_verified{node=\"$N2\"} 0\$' '$TMP/metrics.txt' &&
 ! grep -q '^ebb_node_live_connections{' '$TMP/metrics.txt' &&
 grep -q '^ebb_agent_drains_total{verified=\"false\"} 1\$' '$TMP/metrics.txt' &&
 grep -q '^ebb_agent_flows_cut_total 0\$' '$TMP/metrics.txt'"
-check "node show -j: n2's drain unverified (drain_verified false, no node count), others null" python3 - "$TMP/show.json" "$N2" <<'PY'
+check "node show -j: n2's drain unverified (no node count); n1's last drain an unverified estimate of 0" \
+	python3 - "$TMP/show.json" "$N2" "$N1" <<'PY'
 import json, sys
 show = {n["addr"]: n for n in json.load(open(sys.argv[1]))}
-n2 = show[sys.argv[2]]
+n2, n1 = show[sys.argv[2]], show[sys.argv[3]]
 others = [n for a, n in show.items() if a != sys.argv[2]]
+print("# n1:", n1.get("last_drain"), "| n2:", n2["drain_verified"], n2["node_live_connections"])
 sys.exit(not (n2["drain_verified"] is False and n2["node_live_connections"] is None
-              and all(n["drain_verified"] is None for n in others)))
+              and n2["last_drain"] is None
+              and all(n["drain_verified"] is None for n in others)
+              and n1["last_drain"] == {"flows_cut_estimate": 0, "verified": False, "reason": "flows_ended"}))
 PY
 ctl node show "$N2" >"$TMP/show.txt"
 check "node show: n2's row says drain:unverified" grep -q 'drain:unverified' "$TMP/show.txt"
@@ -123,6 +127,8 @@ check "... after 3 s of draining, not before ($(echo "$ev" | field drain_s) s)" 
 	python3 -c "import sys; sys.exit(not 3 <= $(echo "$ev" | field drain_s) < 4)"
 check "on-drained ran once for n2, with EBB_FLOWS_CUT=1 (unverified)" \
 	[ "$(grep -c "^drained $N2 draining inactive cut=1 verified=false\$" "$HOOKS")" = 1 ]
+ctl node show "$N2" >"$TMP/show.txt"
+check "node show: n2's last drain an unverified estimate of 1 cut" grep -q 'last-drain:~1-cut(unverified)' "$TMP/show.txt"
 
 # --- SIGTERM: a clean exit
 kill -TERM $ebbd_pid

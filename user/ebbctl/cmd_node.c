@@ -265,6 +265,10 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 				elapsed = (now - n.state_since_ns) / 1e9;
 			/* ebbd's word on this drain: judged by the node's own count, or unverified */
 			have_view = !ebb_drains_read(bpffs, id, n.state_since_ns, &view);
+		} else {
+			/* the last drain this node finished, as the ebbd that retired it said */
+			have_view = !ebb_drains_read(bpffs, id, 0, &view) && view.retired &&
+				    view.family == n.family && ebb_addr_eq(n.addr, view.addr, n.family);
 		}
 		if (r0 && r1) {
 			nfs = per_s(r0->c[id].new_flows, r1->c[id].new_flows, dt);
@@ -329,6 +333,12 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 					 (unsigned long long)view.node_live);
 			else
 				snprintf(vlist + used, sizeof(vlist) - used, " drain:unverified");
+		} else if (!json_output && have_view) {
+			size_t used = strlen(vlist);
+
+			snprintf(vlist + used, sizeof(vlist) - used, view.verified ?
+				 " last-drain:%lld-cut(verified)" : " last-drain:~%lld-cut(unverified)",
+				 (long long)view.flows_cut);
 		}
 		if (json_output) {
 			json_object *o = json_object_new_object();
@@ -361,8 +371,21 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 						       json_object_new_boolean(have_view && view.verified) :
 						       NULL);
 			json_object_object_add(o, "node_live_connections",
-					       have_view && view.verified ?
+					       n.state == EBB_NODE_DRAINING && have_view && view.verified ?
 						       json_object_new_int64(view.node_live) : NULL);
+			/* The last drain it finished: what it cut, measured by the node or estimated
+			 * by the LB (then never called flows_cut). */
+			if (n.state != EBB_NODE_DRAINING && have_view) {
+				json_object *ld = json_object_new_object();
+
+				json_object_object_add(ld, view.verified ? "flows_cut" : "flows_cut_estimate",
+						       json_object_new_int64(view.flows_cut));
+				json_object_object_add(ld, "verified", json_object_new_boolean(view.verified));
+				json_object_object_add(ld, "reason", json_object_new_string(view.reason));
+				json_object_object_add(o, "last_drain", ld);
+			} else {
+				json_object_object_add(o, "last_drain", NULL);
+			}
 			/* Health is ebbd's: a node whose checks fail is `down`. */
 			json_object_object_add(o, "health",
 					       json_object_new_string(n.state == EBB_NODE_DOWN ? "failing" : "ok"));

@@ -139,8 +139,11 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 	return live;
 }
 
-static void complete(struct agent *a, struct node *n, __u64 now, const struct drain_out *d)
+/* Retires n as d says; 0 when the transition was made (else it is decided again next tick). */
+static int complete(struct agent *a, struct node *n, __u64 now, const struct drain_out *d)
 {
+	int ret;
+
 	long long cut = d->flows_cut;
 	json_object *ev = log_new(cut ? LOG_WARN : LOG_INFO, "drained");
 	__u32 timeout = node_drain_timeout(a, n);
@@ -173,7 +176,8 @@ static void complete(struct agent *a, struct node *n, __u64 now, const struct dr
 		jdbl(ev, "quiet_s", (now - s->lost_ns) / 1e9);
 	}
 	a->hook_extra = d->verified ? "EBB_FLOWS_CUT_VERIFIED=true" : "EBB_FLOWS_CUT_VERIFIED=false";
-	if (!node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut)) {
+	ret = node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut);
+	if (!ret) {
 		if (d->verified)
 			a->flows_cut_total += cut;
 		else
@@ -186,6 +190,7 @@ static void complete(struct agent *a, struct node *n, __u64 now, const struct dr
 		n->last_end_ns = 0;
 	}
 	a->hook_extra = NULL;
+	return ret;
 }
 
 __u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended)
@@ -216,12 +221,16 @@ void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
  */
 /* What ebbctl node show says of the drain (libebb_agent.h): the pinned array, opened per tick
  * (the state may have been re-created since the last), written only for draining nodes. */
-static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d)
+static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d,
+			  bool retired)
 {
-	struct ebb_drain_view v = { .since = n->m.state_since_ns, .node_live = d->next.node_live,
+	struct ebb_drain_view v = { .since = n->drain_in.since, .node_live = d->next.node_live,
 				    .node_reset = d->next.node_reset, .at_ns = n->drain_in.now,
-				    .verified = d->verified, .truth = (__u8)n->drain_in.truth.status };
+				    .flows_cut = retired ? d->flows_cut : 0, .family = n->addr.family,
+				    .verified = d->verified, .truth = (__u8)n->drain_in.truth.status,
+				    .retired = retired };
 
+	memcpy(v.addr, n->addr.a, sizeof(v.addr));
 	snprintf(v.reason, sizeof(v.reason), "%s", d->reason);
 	if (*fd == -1)
 		*fd = ebb_drains_open(a->bpffs, true);
@@ -298,9 +307,9 @@ void drain_tick(struct agent *a, __u64 now)
 			jdbl(ev, "quiet_s", a->cfg.lost_quiet);
 			log_emit(ev);
 		}
-		drain_publish(a, &view_fd, n, &out);
-		if (out.verdict != DRAIN_KEEP)
-			complete(a, n, now, &out);
+		drain_publish(a, &view_fd, n, &out, false);
+		if (out.verdict != DRAIN_KEEP && !complete(a, n, now, &out))
+			drain_publish(a, &view_fd, n, &out, true);
 	}
 	if (view_fd >= 0)
 		close(view_fd);

@@ -51,7 +51,7 @@ int ebb_drains_read(const char *bpffs, __u32 id, __u64 since, struct ebb_drain_v
 		return fd;
 	if (bpf_map_lookup_elem(fd, &id, v))
 		ret = -errno;
-	else if (!v->since || v->since != since)
+	else if (!v->since || (since && v->since != since))
 		ret = -ENOENT;
 	close(fd);
 	return ret;
