@@ -34,7 +34,7 @@
 /* The other fleet hosts in each case (the leader itself is never among them). */
 static const struct drain_fleet fleet_clear = {
 	.drain_rev = 40, .n_hosts = 2,
-	.hosts = { { .name = "lb2", .live = true, .applied = 41 },
+	.hosts = { { .name = "lb2", .live = true, .applied = 41, .measured = true },
 		   { .name = "lb3", .status = "withdrawn" } },
 };
 static const struct drain_fleet fleet_not_applied = {
@@ -42,7 +42,7 @@ static const struct drain_fleet fleet_not_applied = {
 };
 static const struct drain_fleet fleet_host_down = {
 	.drain_rev = 40, .n_hosts = 2,
-	.hosts = { { .name = "lb2", .live = true, .applied = 40 },
+	.hosts = { { .name = "lb2", .live = true, .applied = 40, .measured = true },
 		   { .name = "lb3", .live = false, .status = "announcing" } },
 };
 static const struct drain_fleet fleet_down_silent = {
@@ -52,7 +52,10 @@ static const struct drain_fleet fleet_down_with_flows = {
 	.drain_rev = 40, .n_hosts = 1, .hosts = { { .name = "lb3", .status = "withdrawn", .flows = 2 } },
 };
 static const struct drain_fleet fleet_host_flows = {
-	.drain_rev = 40, .n_hosts = 1, .hosts = { { .name = "lb2", .live = true, .applied = 40, .flows = 1 } },
+	.drain_rev = 40, .n_hosts = 1, .hosts = { { .name = "lb2", .live = true, .applied = 40, .flows = 1, .measured = true } },
+};
+static const struct drain_fleet fleet_host_restarted = { /* applied, no count yet */
+	.drain_rev = 40, .n_hosts = 1, .hosts = { { .name = "lb2", .live = true, .applied = 40 } },
 };
 static const struct drain_fleet fleet_truncated = { .drain_rev = 40, .truncated = true };
 
@@ -167,6 +170,14 @@ static const struct row rows[] = {
 	{ "fleet: another host has not applied, but the timeout passed: retired, who was unaccounted said",
 	  { BASE, TIMED_OUT, LB_LISTED(0), OK(0, 0), .fleet = &fleet_not_applied }, DRAIN_RETIRE, "flows_ended", 0, true,
 	  "lb2 has not applied the drain" },
+	{ "fleet: another host's ebbd restarted, its report counts nothing yet: kept, LB says 0",
+	  { BASE, LB_LISTED(0), .fleet = &fleet_host_restarted }, DRAIN_KEEP, "fleet_blocked", 0, false,
+	  "lb2 has not counted the node's flows yet" },
+	{ "fleet: another host's ebbd restarted, the node says 2: kept by the node",
+	  { BASE, LB_LISTED(0), OK(2, 0), .fleet = &fleet_host_restarted }, DRAIN_KEEP, "node_live", 2, true },
+	{ "fleet: another host's ebbd restarted, the node says 0: kept until that host counts",
+	  { BASE, LB_LISTED(0), OK(0, 0), .fleet = &fleet_host_restarted }, DRAIN_KEEP, "fleet_blocked", 0, true,
+	  "lb2 has not counted" },
 	{ "fleet: too many hosts to read: kept",
 	  { BASE, LB_LISTED(0), OK(0, 0), .fleet = &fleet_truncated }, DRAIN_KEEP, "fleet_blocked", 0, true,
 	  "not all are accounted for" },

@@ -57,7 +57,8 @@ static void why_add(char *why, size_t len, const char *fmt, ...)
 
 /*
  * A live host must have applied the drain (before that it may still place new flows on the
- * node) and report none of its flows; a host whose lease is gone counts only if it said last
+ * node) and report none of its flows, counted (a restarted ebbd's report before its first pass
+ * names no node: its silence is no 0); a host whose lease is gone counts only if it said last
  * that it had withdrawn its routes and carried none of them.
  */
 bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
@@ -76,6 +77,9 @@ bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
 		if (h->live) {
 			if (h->applied < f->drain_rev) {
 				why_add(why, len, "%s has not applied the drain", h->name);
+				clear = false;
+			} else if (!h->measured) {
+				why_add(why, len, "%s has not counted the node's flows yet", h->name);
 				clear = false;
 			} else if (h->flows) {
 				why_add(why, len, "%s reports %lld flow(s)", h->name, h->flows);

@@ -61,6 +61,8 @@ struct drain_host {
 	bool live; /* its lease lives: `applied` and `flows` are what it says now */
 	long long applied; /* live: the fleet state revision its maps hold */
 	long long flows; /* the node's flows it reports (live) or said last (gone) */
+	bool measured; /* live: its report names the node (a host that has not counted its flows
+			* yet, e.g. just restarted, leaves it out rather than say 0) */
 	char status[24]; /* gone: what it said last ("withdrawn": its routes are gone); "" nothing */
 };
 

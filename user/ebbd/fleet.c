@@ -1034,9 +1034,11 @@ void fleet_tick(struct agent *a, __u64 now)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *nd = &a->nodes[id];
 
-		if (!nd->used)
+		/* Not counted yet (a restarted ebbd before its first pass): left out, never said as
+		 * 0, so that the leader does not retire a draining node on a count nobody made. */
+		if (!nd->used || !nd->flows_known)
 			continue;
-		json_object_object_add(fl, nd->name, json_object_new_int64(nd->flows_known ? (long long)nd->flows : 0));
+		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->flows));
 		if (nd->have_rates)
 			pps += nd->packets_s;
 	}
@@ -1144,8 +1146,10 @@ static void drain_hosts(const char *node, int64_t drain_rev, struct drain_fleet 
 			if (json_object_object_get_ex(F.live, host, &rep)) {
 				h->live = true;
 				h->applied = json_object_object_get_ex(rep, "applied", &v) ? json_object_get_int64(v) : 0;
-				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
+				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v)) {
 					h->flows = json_object_get_int64(v);
+					h->measured = true;
+				}
 				continue;
 			}
 			if (json_object_object_get_ex(lastrep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
