@@ -142,13 +142,12 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 /* Retires n as d says; 0 when the transition was made (else it is decided again next tick). */
 static int complete(struct agent *a, struct node *n, __u64 now, const struct drain_out *d)
 {
-	int ret;
-
 	long long cut = d->flows_cut;
 	json_object *ev = log_new(cut ? LOG_WARN : LOG_INFO, "drained");
 	__u32 timeout = node_drain_timeout(a, n);
 	const struct drain_state *s = &d->next;
 	const struct node_truth *t = &n->drain_in.truth;
+	int ret;
 
 	jstr(ev, "reason", d->reason);
 	/* Measured by the node, or the LB's estimate: a figure nobody measured is never called
@@ -214,11 +213,6 @@ void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
 	s->lost_logged = false;
 }
 
-/*
- * Gathers what drain_decide() needs for each draining node (this host's census and lookups, the
- * node's report, the settings) and carries out its verdict. The inputs stay in n->drain_in: the
- * fleet leader's path decides again on them with the other hosts' reports (fleet.c).
- */
 /* What ebbctl node show says of the drain (libebb_agent.h): the pinned array, opened per tick
  * (the state may have been re-created since the last), written only for draining nodes. */
 static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d,
@@ -238,6 +232,11 @@ static void drain_publish(struct agent *a, int *fd, const struct node *n, const 
 		bpf_map_update_elem(*fd, &n->id, &v, BPF_ANY);
 }
 
+/*
+ * Gathers what drain_decide() needs for each draining node (this host's census and lookups, the
+ * node's report, the settings) and carries out its verdict. The inputs stay in n->drain_in: the
+ * fleet leader's path decides again on them with the other hosts' reports (fleet.c).
+ */
 void drain_tick(struct agent *a, __u64 now)
 {
 	int budget = LOOKUPS_PER_CHECK, view_fd = -1;
