@@ -49,7 +49,7 @@ FUZZ_TIME ?= 60
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
-all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS)
+all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -117,6 +117,11 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/fuzz $(SKELS)
 $(OUTPUT)/load/%: tools/load/%.c | $(OUTPUT)/load
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -MT $@ -MF $@.d $< -o $@
+
+# LD_PRELOAD shim skewing a test command's wall clock (tests/shim/clockskew.c).
+$(OUTPUT)/libclockskew.so: tests/shim/clockskew.c | $(OUTPUT)
+	$(call msg,SHLIB,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared $< -ldl -o $@
 
 # The recorded header dependencies (absent before the first build: nothing to rebuild then).
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/obj/*/*.d)

@@ -4,12 +4,13 @@
  * device, a rescue (IP protocol EBB_RESCUE_PROTO, include/ebb.h) is a client's mid-flow TCP
  * packet with the list of nodes that may own its connection. The node's own socket table is
  * the truth: a socket for the client's 4-tuple in any state but LISTEN and TIME_WAIT (a request
- * socket of a handshake in progress counts) means the connection is ours, and the client's
- * packet goes to the stack as it was sent; otherwise the next candidate gets it, outer
- * destination and MACs rewritten (XDP_TX); the last candidate delivers it as the balancer
- * would have without rescues. Every other packet goes through the decapsulator unchanged
- * (decap.bpf.c, included here: one program per device does both, and its counters are its
- * own).
+ * socket of a handshake in progress counts) means the connection is ours: when the rescue names
+ * the balancer's MAC, the frame goes back to the balancer as a claim (it pins the flow here and
+ * forwards the client's packet the ordinary way), else the client's packet goes to the stack as
+ * it was sent. Otherwise the next candidate gets it, outer destination and MACs rewritten
+ * (XDP_TX); the last candidate delivers it as the balancer would have without rescues. Every
+ * other packet goes through the decapsulator unchanged (decap.bpf.c, included here: one program
+ * per device does both, and its counters are its own).
  *
  * Why one program and not a second one beside the decapsulator: a device runs one XDP program
  * (without a dispatcher), and a node of `fwd ipip` VIPs needs both.
@@ -150,6 +151,61 @@ static __always_inline bool owned_here(struct xdp_md *ctx, const struct rescue *
 	return EBB_TCP_OWNS(state);
 }
 
+/*
+ * This node owns the connection and the balancer asked to be told: the rescue goes back to it as
+ * a claim, the same frame with EBB_RESCUE_F_CLAIM set. hop stays (it names this node), the
+ * cookie and the client's packet stay (the balancer checks the one and forwards the other here
+ * the ordinary way, once it has pinned the flow), the outer addresses swap (the outer
+ * destination was checked to be candidates[hop].addr: this node) and the frame goes to lb_mac
+ * from the MAC it came to. Whatever followed the outer packet is cut: it was never the
+ * balancer's. The client's packet is not delivered here: the balancer sends it again, so the
+ * stack sees it once.
+ */
+static __always_inline int claim(struct xdp_md *ctx, const struct rescue *r, const __u8 *lb_mac,
+				 __u64 bytes)
+{
+	void *data, *data_end;
+	struct ebb_rescue_hdr *h;
+	struct ethhdr *eth;
+	__u32 hoff = r->l2_len + r->outer_len;
+
+	if (hoff > 64) /* unreachable: bounds the offset for the verifier */
+		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
+	if (r->outer_end < bytes && bpf_xdp_adjust_tail(ctx, (int)r->outer_end - (int)bytes))
+		return node_done(EBB_N_DROP_TRUNCATED, bytes, XDP_DROP);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	h = data + hoff;
+	if ((void *)(eth + 1) > data_end || (void *)(h + 1) > data_end)
+		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
+	h->flags = EBB_RESCUE_F_CLAIM;
+	if (r->family == EBB_FAMILY_V4) {
+		struct iphdr *o = data + r->l2_len;
+		__be32 a;
+
+		if ((void *)(o + 1) > data_end)
+			return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
+		a = o->daddr;
+		o->daddr = o->saddr;
+		o->saddr = a;
+		o->check = 0;
+		o->check = ipv4_csum(o);
+	} else {
+		struct ipv6hdr *o = data + r->l2_len;
+		struct in6_addr a;
+
+		if ((void *)(o + 1) > data_end)
+			return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
+		__builtin_memcpy(&a, &o->daddr, sizeof(a));
+		__builtin_memcpy(&o->daddr, &o->saddr, sizeof(a));
+		__builtin_memcpy(&o->saddr, &a, sizeof(a));
+	}
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, lb_mac, 6);
+	return node_done(EBB_N_CLAIMED, bytes, XDP_TX);
+}
+
 static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data;
@@ -157,7 +213,7 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 	struct ebb_rescue_hdr *h = data + r->l2_len + r->outer_len;
 	struct ebb_rescue_cand *cands = (void *)(h + 1), *c, cur, next;
 	__u32 reason, cand_end;
-	__u8 hop, count;
+	__u8 hop, count, lb_mac[6];
 
 	if (r->l2_len + r->outer_len > 64) /* unreachable: bounds the offset for the verifier */
 		return node_done(EBB_N_DROP_SHORT, bytes, XDP_DROP);
@@ -220,8 +276,13 @@ static __always_inline int rescue(struct xdp_md *ctx, struct rescue *r, __u64 by
 			return node_done(EBB_N_DROP_BAD_CAND, bytes, XDP_DROP);
 	}
 
-	if (owned_here(ctx, r, &reason))
+	/* copied out: the claim cuts the frame first, which ends every pointer into it */
+	__builtin_memcpy(lb_mac, h->lb_mac, sizeof(lb_mac));
+	if (owned_here(ctx, r, &reason)) {
+		if (lb_mac[0] | lb_mac[1] | lb_mac[2] | lb_mac[3] | lb_mac[4] | lb_mac[5])
+			return claim(ctx, r, lb_mac, bytes);
 		return deliver(ctx, r, EBB_N_DELIVERED_OWNER, bytes);
+	}
 	if (reason != EBB_N_MAX)
 		return node_done(reason, bytes, XDP_DROP);
 	if (hop + 1 >= count)

@@ -4,6 +4,8 @@
 #
 #  1. per packet (bench_xdp): BPF_PROG_TEST_RUN on every datapath path, in interleaved rounds
 #     with floor_tx (swap MACs + XDP_TX), as ns and as a ratio to the floor, beside the targets;
+#     rescues and claims (issue 14) and the node program (bpf/node.bpf.c) included, and the
+#     hit and new-flow paths beside the base commit's (BENCH_BASE below);
 #  2. end to end (a private lab from tools/lab): a bounded UDP flood from the client through the
 #     LB (ebb, native XDP on veth) to the nodes, beside floor_tx in the LB's place; and wrk
 #     (keep-alive, and new connections) through the VIP beside the same nginx addressed directly;
@@ -16,6 +18,15 @@
 #          also builds Katran's XDP object from it, as its own lib/Makefile-bpf does, into
 #          $OUTPUT/katran/ (a second copy with MAX_CONN_RATE=1 for the flood path), and times
 #          it beside ebb in the same rounds with the same packets. Without it, no Katran column.
+#          BENCH_BASE=REF (a git commit): part 1 also builds that commit's balancer (bpf/,
+#          include/ and vmlinux.h of REF, by git archive, with this Makefile's clang flags) into
+#          $OUTPUT/bench-base/ and times its hit, new-flow and second-chance paths beside this
+#          tree's in the same rounds ("vs base"). Default: the last commit before HEAD that
+#          changed bpf/ or include/ (git log -1 HEAD~1 -- bpf include), i.e. the datapath HEAD~1
+#          had, named by the commit that made it: on the merge of a datapath change, the datapath
+#          main had before it. If REF's bpf/ and include/ are this
+#          tree's, the table says so (an A/A comparison). BENCH_BASE=none, or no git history:
+#          no base column, and the table says why.
 # Root only; about 1.5 minutes. Everything it makes (namespaces, nginx, bpffs pins, temp files)
 # is removed when it ends, also on failure or Ctrl-C.
 set -euo pipefail
@@ -33,7 +44,7 @@ for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
 	--no-lab) LAB_PART=0 ;;
-	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,31p' "$0"; exit 0 ;;
 	*) echo "Error: unknown option '$arg' (--quick, --no-lab)" >&2; exit 2 ;;
 	esac
 done
@@ -122,8 +133,53 @@ katran_build() {
 	bash "$ROOT/tools/bench/katran_build.sh" "$1" "$OUTPUT/katran"
 }
 
+# The balancer of the base commit (BENCH_BASE, see above) into $OUTPUT/bench-base/, built from
+# a git archive of its datapath by this tree's Makefile rule (same clang, same flags). Prints the
+# bench_xdp arguments: --base OBJ --base-label TEXT, or --base-na WHY.
+base_build() {
+	local ref=${BENCH_BASE-} src=$TMP/base-src out=$OUTPUT/bench-base label paths
+	if [ "$ref" = none ]; then
+		printf '%s\n' --base-na "BENCH_BASE=none"
+		return
+	fi
+	if ! git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+		printf '%s\n' --base-na "no git history in $ROOT: nothing to compare with"
+		return
+	fi
+	if [ -z "$ref" ]; then
+		ref=$(git -C "$ROOT" log -1 --format=%H HEAD~1 -- bpf include 2>/dev/null || true)
+		if [ -z "$ref" ]; then
+			printf '%s\n' --base-na "no commit before HEAD changed bpf/ or include/"
+			return
+		fi
+	fi
+	if ! ref=$(git -C "$ROOT" rev-parse --verify -q "$ref^{commit}"); then
+		printf '%s\n' --base-na "BENCH_BASE=${BENCH_BASE-}: no such commit"
+		return
+	fi
+	paths=$(git -C "$ROOT" ls-tree --name-only "$ref" bpf include vmlinux.h | tr '\n' ' ')
+	mkdir -p "$src" "$out"
+	rm -f "$out/balancer.bpf.o" "$out/balancer.bpf.d"
+	# shellcheck disable=SC2086 # one word per path
+	if ! git -C "$ROOT" archive "$ref" $paths | tar -x -C "$src" 2>"$TMP/base.err" ||
+		! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$src" -f "$ROOT/Makefile" \
+			OUTPUT="$out" "$out/balancer.bpf.o" >>"$TMP/base.err" 2>&1; then
+		log "the base commit's balancer did not build: $(tail -c 300 "$TMP/base.err")"
+		printf '%s\n' --base-na "the balancer of ${ref:0:7} did not build"
+		return
+	fi
+	label=$(git -C "$ROOT" log -1 --format='%h %s' "$ref")
+	if git -C "$ROOT" diff --quiet "$ref" -- bpf include vmlinux.h 2>/dev/null; then
+		label="$label (its bpf/ and include/ are this tree's: an A/A comparison)"
+	fi
+	log "base commit: $label, built into $out/"
+	printf '%s\n' --base "$out/balancer.bpf.o" --base-label "$label"
+}
+
 log "per packet and control plane (bench_xdp)..."
 xdp_args=(--bpffs "$BPFFS_XDP" --json "$TMP/xdp.json" --ebbctl "$EBBCTL" --ebbd "$OUTPUT/ebbd")
+mapfile -t base_args < <(base_build)
+xdp_args+=("${base_args[@]}")
 [ "$QUICK" = 0 ] || xdp_args+=(--quick)
 if [ -n "${KATRAN_SRC:-}" ]; then
 	log "building Katran's XDP object from $KATRAN_SRC into $OUTPUT/katran/..."

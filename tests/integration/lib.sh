@@ -35,7 +35,8 @@ finish() {
 lab_setup() {
 	trap lab_teardown EXIT
 	trap 'exit 130' INT TERM
-	if ! "$LAB" up --prefix "$PFX" --nodes "$1" --fwd "${LAB_FWD:-dsr}" >"$TMP/lab-up.log" 2>&1; then
+	# shellcheck disable=SC2086 # LAB_UP_OPTS: extra words for `lab up` (e.g. --node-prog)
+	if ! "$LAB" up --prefix "$PFX" --nodes "$1" --fwd "${LAB_FWD:-dsr}" ${LAB_UP_OPTS:-} >"$TMP/lab-up.log" 2>&1; then
 		cat "$TMP/lab-up.log" | sed 's/^/# /'
 		not_ok "lab up"
 		exit 1

@@ -139,12 +139,14 @@ skip_all() {
 }
 
 # fleet_up NODES [ADD]: the fleet lab with NODES nginx nodes and ebbd running on every host
+# (LAB_UP_OPTS and NODE_ADD_OPTS add words to `lab up` and to each `node add`)
 # (tools/lab up --fleet --ebbd), then the VIP and nodes n1..nADD (default all) written once,
 # through lb1, into the fleet's state: every host builds the same tables and announces the VIP.
 fleet_up() {
 	trap lab_teardown EXIT
 	trap 'exit 130' INT TERM
-	if ! "$LAB" up --fleet --ebbd --prefix "$PFX" --nodes "$1" >"$TMP/lab-up.log" 2>&1; then
+	# shellcheck disable=SC2086 # LAB_UP_OPTS: extra words for `lab up` (e.g. --node-prog)
+	if ! "$LAB" up --fleet --ebbd --prefix "$PFX" --nodes "$1" ${LAB_UP_OPTS:-} >"$TMP/lab-up.log" 2>&1; then
 		sed 's/^/# /' "$TMP/lab-up.log"
 		not_ok "lab up --fleet --ebbd"
 		exit 1
@@ -154,7 +156,8 @@ fleet_up() {
 	local n ok_w=1
 	lbctl 1 vip add "$VIP4" fin-timeout 1 >/dev/null || ok_w=0
 	for ((n = 1; n <= ${2:-$NODES}; n++)); do
-		lbctl 1 node add "$(node_ip4 "$n")" vip "$VIP4" >/dev/null || ok_w=0
+		# shellcheck disable=SC2086 # NODE_ADD_OPTS: extra words for `node add` (node-prog)
+		lbctl 1 node add "$(node_ip4 "$n")" vip "$VIP4" ${NODE_ADD_OPTS:-} >/dev/null || ok_w=0
 	done
 	check "VIPs and nodes written once, on lb1, applied by every host" [ "$ok_w" = 1 ]
 	wait_nexthops 1000 "21 22 23"

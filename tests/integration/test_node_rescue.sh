@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The node program on two lab nodes (doc/node-truth.md), with a rescue sent by hand (the balancer
-# does not send rescues yet: tools/node/rescue_send.py). The client opens a real connection to a
-# VIP on n2 (a host route, no balancer on the way), then the connection's next segment, an HTTP
-# request, goes as a rescue to n1 first, candidates [n1, n2]: n1 has no socket for it and sends it
-# on (XDP_TX), n2 owns it and its nginx answers the request in that connection. A rescue for no
-# connection goes n1 -> n2 and is delivered by n2 as the last candidate. Both nodes keep their pins
-# in one bpffs directory, each under its own node-<netns inode>. Then the first case over IPv6.
+# The node program on two lab nodes (doc/node-truth.md), with rescues (version 2) sent by hand
+# (tools/node/rescue_send.py). The client opens a real connection to a VIP on n2 (a host route,
+# no balancer on the way), then the connection's next segment, an HTTP request, goes as a rescue
+# with no balancer MAC (no claim wanted) to n1 first, candidates [n1, n2]: n1 has no socket for
+# it and sends it on (XDP_TX), n2 owns it and its nginx answers the request in that connection.
+# A rescue for no connection goes n1 -> n2 and is delivered by n2 as the last candidate. Both
+# nodes keep their pins in one bpffs directory, each under its own node-<netns inode>. Then the
+# first case over IPv6. Then the claim: the same rescue naming the client's MAC as the
+# balancer's comes back to the client from its owner n2 as a claim (captured on the client's
+# eth0), which then plays the balancer's part and sends the packet to n2 unwrapped; over IPv4
+# (n2 second) and IPv6 (n2 first).
 # First of all, the node's own connection count (`backend conns`) against connections the
 # client holds and `ss` on the node.
 # TAP output.
@@ -98,7 +102,7 @@ check "n1: backend conns counts nothing (no VIP prefix, no connection)" \
 doc=$(node_ctl 2 -j backend conns)
 check "the report: unit connections, boot id, CLOCK_BOOTTIME, complete, rescues" \
 	test "$(json_get "d['unit'], d['boot_id'] == open('/proc/sys/kernel/random/boot_id').read().strip(), d['boottime_ns'] > 0, d['complete'], sorted(d['rescues'])" <<<"$doc")" \
-	= "connections True True True ['counters_id', 'delivered_owner', 'reset']"
+	= "connections True True True ['claimed', 'counters_id', 'delivered_owner', 'reset']"
 # signed: HMAC-SHA256 of the report string with the shared key, the nonce copied in
 KEY=$(mktemp /tmp/ebb-test-conns-key.XXXXXX)
 head -c 32 /dev/urandom >"$KEY" && chmod 600 "$KEY"
@@ -167,6 +171,46 @@ if [ -n "${SEND6[1]:-}" ]; then
 	exec {send_in}>&-
 fi
 wait "${SEND6_PID:-}" 2>/dev/null
+
+# 4. the claim: lb_mac = the client's MAC. n1 passes it on (lb_mac and cookie kept), n2 owns the
+# connection and sends the frame back to the client as a claim: flag set, hop = n2's index,
+# outer addresses swapped, everything else as sent. The sender prints what it captured, then
+# sends the client's packet to n2 as a dsr balancer would, and n2's nginx answers it.
+# claim_case NAME OUTER_SRC VIP PATH OWNER_INDEX OWNER_IP CANDIDATES...
+claim_case() {
+	local name=$1 osrc=$2 vip=$3 path=$4 hop=$5 owner_ip=$6 cport claim want in
+	shift 6
+	coproc CLAIM { on client python3 "$SENDER" --claim eth0 "$CLIENT_MAC" "$osrc" "$vip" 80 "$path" "$@"; }
+	in=${CLAIM[1]}
+	read -r -t 10 cport <&"${CLAIM[0]}" || cport=""
+	check "$name: rescue sent with lb_mac = the client's MAC (client port ${cport:-none})" test -n "$cport"
+	# the sender waits at most 10 s for the claim, then prints {"claim": null}
+	read -r -t 30 claim <&"${CLAIM[0]}" || claim='{"claim": null}'
+	note "$name: $claim"
+	want="1 $hop 2 $osrc $owner_ip ${CLIENT_MAC,,} ${NODE_MAC_2,,} ${CLIENT_MAC,,} $((0x5EC0C1E5)) True True True 64"
+	check "$name: the claim came back (flag, hop $hop, outer $owner_ip -> $osrc, to lb_mac from n2, cookie, the rest as sent, same size)" \
+		test "$(json_get "d['claim'] and ' '.join(str(d['claim'][k]) for k in ('flags', 'hop', 'version', 'outer_dst', 'outer_src', 'eth_dst', 'eth_src', 'lb_mac', 'cookie', 'rest_unchanged')) + ' %s %s %s' % (d['claim']['len'] == d['claim']['sent_len'], d['claim']['outer_csum_ok'], d['claim']['ttl'])" <<<"$claim")" = "$want"
+	for _ in $(seq 100); do served "$cport" && break; sleep 0.1; done
+	check "$name: the client's packet, sent to n2 once claimed, answered in its connection" served "$cport"
+	exec {in}>&- # the sender closes its connection at end of input
+	wait "${CLAIM_PID:-}" 2>/dev/null
+}
+claim_case "claim (IPv4, n2 second)" "$LB_IP4" "$VIP" /claimed 1 "$NODE_IP4_2" \
+	"$NODE_IP4_1,$NODE_MAC_1" "$NODE_IP4_2,$NODE_MAC_2"
+check "claim (IPv4): n1 forwarded_next 4" test "$(counter 1 forwarded_next)" = 4
+check "claim (IPv4): n2 claimed 1, delivered_owner still 2" \
+	test "$(counter 2 claimed) $(counter 2 delivered_owner)" = "1 2"
+claim_case "claim (IPv6, n2 first)" "$LB_IP6" "$VIP6" /claimed6 0 "$NODE_IP6_2" \
+	"$NODE_IP6_2,$NODE_MAC_2" "$NODE_IP6_1,$NODE_MAC_1"
+check "claim (IPv6): n1 forwarded_next still 4, n2 claimed 2" \
+	test "$(counter 1 forwarded_next) $(counter 2 claimed)" = "4 2"
+check "n2: backend conns reports the claims (rescues.claimed 2)" \
+	test "$(node_ctl 2 -j backend conns | json_get "d['rescues']['claimed']")" = 2
+check "n2: backend show (text) lists claimed 2" \
+	bash -c "nsenter --net=/run/netns/${PFX}n2 $EBBCTL --bpffs $NB backend show | grep -Eq '^claimed +2 packets'"
+check "no drop counted on either node after the claims" bash -c "
+	for n in 1 2; do nsenter --net=/run/netns/${PFX}n\$n $EBBCTL --bpffs $NB -j backend show |
+		python3 -c 'import json,sys; d=json.load(sys.stdin)[\"rescues\"]; sys.exit(any(v for k, v in d.items() if k.startswith(\"drop\")))' || exit 1; done"
 
 for n in 1 2; do check "n$n: backend detach removes its state" node_ctl "$n" backend detach dev eth0; done
 check "the bpffs directory holds no node state after both detached" \

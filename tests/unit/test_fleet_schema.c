@@ -8,7 +8,10 @@
  *  - fleet_state_parse over the same values as one etcd range: a bad key is left out of the
  *    state (never defaulted: a bad state is never read as active) and listed as invalid, with
  *    its key, its reason, and the object it still names; the good keys beside it are read;
- *  - what the writers put (fleet_vip_json, fleet_node_json) passes the same check.
+ *  - what the writers put (fleet_vip_json, fleet_node_json) passes the same check;
+ *  - the drain clock's key (state/drains/ADDR) and the node's drain_lease: a lease id is an
+ *    integer 1..2^63-2, only a draining node has one, and a drain key is this drain's clock
+ *    only under the very lease the node names (fleet_drain_find).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,8 @@
 #define VIPK "/ebb/" F "/state/vips/"
 #define NODEK "/ebb/" F "/state/nodes/"
 #define HOSTK "/ebb/" F "/state/hosts/"
+#define DRAINK "/ebb/" F "/state/drains/"
+#define LEASE "7587899387296034567"
 
 #define GOOD_VIP "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300}"
 #define W "\"weights\":{\"203.0.113.10:80/tcp\":100}"
@@ -97,6 +102,33 @@ static const struct row rows[] = {
 	{ NODEK "198.51.100.256", "{\"state\":\"active\"," W "}", "bad node address" },
 	{ NODEK "n1", "{\"state\":\"active\"," W "}", "bad node address" },
 	{ NODEK "2001:DB8::20", "{\"state\":\"active\"," W "}", "as ebbctl prints it" },
+	/* the drain clock: the node's lease */
+	{ NODEK "198.51.100.14", "{\"state\":\"draining\",\"since\":1,\"drain_lease\":" LEASE "," W "}", NULL },
+	{ NODEK "198.51.100.14", "{\"state\":\"draining\",\"drain_lease\":1," W "}", NULL },
+	{ NODEK "198.51.100.20", "{\"state\":\"active\",\"drain_lease\":" LEASE "," W "}", "is for a draining node" },
+	{ NODEK "198.51.100.20", "{\"state\":\"down\",\"before_down\":\"draining\",\"drain_lease\":5," W "}", "is for a draining node" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":0," W "}", "lease id" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":-7," W "}", "lease id" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":99999999999999999999," W "}", "lease id" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":\"" LEASE "\"," W "}", "must be an integer" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":1.5," W "}", "must be an integer" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_lease\":null," W "}", "must be an integer" },
+	{ NODEK "198.51.100.20", "{\"state\":\"draining\",\"drain_leases\":5," W "}", "unknown field" },
+	/* the drain clock: its key */
+	{ DRAINK "198.51.100.10", "{\"lease\":" LEASE ",\"elapsed_s\":0}", NULL },
+	{ DRAINK "2001:db8::20", "{\"lease\":1,\"elapsed_s\":604800}", NULL },
+	{ DRAINK "198.51.100.10", "{\"lease\":" LEASE ",\"elapsed_s\":604801}", "out of range" },
+	{ DRAINK "198.51.100.10", "{\"lease\":" LEASE ",\"elapsed_s\":-1}", "out of range" },
+	{ DRAINK "198.51.100.10", "{\"lease\":" LEASE ",\"elapsed_s\":1.5}", "must be an integer" },
+	{ DRAINK "198.51.100.10", "{\"lease\":" LEASE "}", "missing \"elapsed_s\"" },
+	{ DRAINK "198.51.100.10", "{\"elapsed_s\":3}", "missing \"lease\"" },
+	{ DRAINK "198.51.100.10", "{\"lease\":0,\"elapsed_s\":3}", "lease id" },
+	{ DRAINK "198.51.100.10", "{\"lease\":\"5\",\"elapsed_s\":3}", "must be an integer" },
+	{ DRAINK "198.51.100.10", "{\"lease\":5,\"elapsed_s\":3,\"since\":1}", "unknown field" },
+	{ DRAINK "198.51.100.10", "{\"lease\":5,\"elapsed_s\":", "truncated" },
+	{ DRAINK "198.51.100.10", "[5,3]", "not a JSON object" },
+	{ DRAINK "198.51.100.010", "{\"lease\":5,\"elapsed_s\":3}", "bad node address" },
+	{ DRAINK "2001:DB8::20", "{\"lease\":5,\"elapsed_s\":3}", "as ebbctl prints it" },
 	/* hosts */
 	{ HOSTK "lb1", "{\"drain\":true}", NULL },
 	{ HOSTK "lb1", "{\"drain\":false}", NULL },
@@ -145,10 +177,10 @@ static void test_state_parse(void)
 
 		if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "fleet_state_parse"))
 			continue;
-		objs = s.n_vips + s.n_nodes + s.n_hosts;
+		objs = s.n_vips + s.n_nodes + s.n_hosts + s.n_drains;
 		if (!rows[i].why) {
 			bool other = !strstr(rows[i].key, "/vips/") && !strstr(rows[i].key, "/nodes/") &&
-				     !strstr(rows[i].key, "/hosts/");
+				     !strstr(rows[i].key, "/hosts/") && !strstr(rows[i].key, "/drains/");
 
 			CHECK(objs == (other ? 0 : 1) && s.n_invalid == 0 && s.rev == 9, "state: %s read", rows[i].key);
 		} else {
@@ -213,6 +245,7 @@ static void test_writers(void)
 				      .drain_timeout_s = 604800, .encap_src4 = 0x0100000a } };
 	struct fleet_node n = { .state = EBB_NODE_DOWN, .before_down = EBB_NODE_DRAINING, .have_mac = true,
 				.mac = { 2, 0, 0, 0, 0, 1 }, .drain_timeout_s = 60, .since = 1765000000.25, .n_w = 1 };
+	struct fleet_node nd = { .state = EBB_NODE_DRAINING, .drain_timeout_s = 60, .drain_lease = 7587899387296034567LL };
 	struct fleet_vip v2;
 	struct fleet_node n2;
 	struct ebb_err err;
@@ -233,9 +266,77 @@ static void test_writers(void)
 		   "fleet_node_json's output passes fleet_node_check"))
 		printf("#   why: %s\n", why);
 	CHECK(n2.state == n.state && n2.before_down == n.before_down && n2.drain_timeout_s == 60 &&
-		      n2.have_mac && n2.n_w == 1 && n2.w[0].weight == 1000,
+		      n2.have_mac && n2.n_w == 1 && n2.w[0].weight == 1000 && !n2.drain_lease,
 	      "... and reads back the same");
 	json_object_put(o);
+	o = fleet_node_json(&nd);
+	if (!CHECK(!fleet_node_check("198.51.100.10", json_object_to_json_string(o), &n2, why, sizeof(why)),
+		   "a draining node with its drain_lease passes fleet_node_check"))
+		printf("#   why: %s\n", why);
+	CHECK(n2.drain_lease == 7587899387296034567LL, "... and its 63-bit lease id reads back exact");
+	json_object_put(o);
+}
+
+/* A drain key is the node's clock only under the lease the node names, as etcd holds it. */
+static void test_drain_find(void)
+{
+	struct etcd_kv kvs[] = {
+		{ .key = NODEK "198.51.100.10", .value = "{\"state\":\"draining\",\"drain_lease\":41," W "}", .mod_rev = 5 },
+		{ .key = DRAINK "198.51.100.10", .value = "{\"lease\":41,\"elapsed_s\":12}", .mod_rev = 5, .lease = 41 },
+		/* a key whose value names the node's lease but that etcd holds under none */
+		{ .key = NODEK "198.51.100.11", .value = "{\"state\":\"draining\",\"drain_lease\":42," W "}", .mod_rev = 6 },
+		{ .key = DRAINK "198.51.100.11", .value = "{\"lease\":42,\"elapsed_s\":0}", .mod_rev = 6 },
+		/* an older drain's key: another lease than the node's */
+		{ .key = NODEK "198.51.100.12", .value = "{\"state\":\"draining\",\"drain_lease\":44," W "}", .mod_rev = 7 },
+		{ .key = DRAINK "198.51.100.12", .value = "{\"lease\":43,\"elapsed_s\":0}", .mod_rev = 3, .lease = 43 },
+		{ .key = "/ebb/" F "/state/serial", .value = "{}", .mod_rev = 9 },
+	};
+	struct etcd_range r = { .revision = 9, .n = sizeof(kvs) / sizeof(kvs[0]), .kvs = kvs };
+	const struct fleet_drain *d;
+	struct fleet_state s;
+
+	if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "drains: parse"))
+		return;
+	ASSERT_EQ(s.n_drains, 3, "drains: 3 drain keys read");
+	ASSERT_EQ(s.n_invalid, 0, "drains: none invalid");
+	d = s.n_nodes == 3 ? fleet_drain_find(&s, &s.nodes[0]) : NULL;
+	CHECK(d && d->lease == 41 && d->kv_lease == 41 && d->elapsed_s == 12,
+	      "drains: 198.51.100.10's clock is its key under lease 41, 12 s old at the grant");
+	CHECK(s.n_nodes == 3 && !fleet_drain_find(&s, &s.nodes[1]),
+	      "drains: a key etcd holds under no lease is no clock");
+	CHECK(s.n_nodes == 3 && !fleet_drain_find(&s, &s.nodes[2]),
+	      "drains: an older drain's key (another lease) is not this drain's clock");
+	CHECK(s.n_nodes == 3 && fleet_node_drain_timeout(&s, &s.nodes[0]) == EBB_DEFAULT_DRAIN_TIMEOUT_S,
+	      "drains: a node of no known VIP times out at the default");
+	fleet_state_free(&s);
+}
+
+/* The timeout a drain's lease is granted for, and a re-issued drain's age without etcd: a node
+ * that does not drain has none, a drain from before drain clocks has its since's. */
+static void test_drain_timeout_age(void)
+{
+	struct etcd_kv kvs[] = {
+		{ .key = VIPK "203.0.113.10:80/tcp", .value = "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":120}", .mod_rev = 2 },
+		{ .key = VIPK "203.0.113.11:80/tcp", .value = "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":45}", .mod_rev = 2 },
+		{ .key = NODEK "198.51.100.10", .value = "{\"state\":\"active\",\"weights\":{\"203.0.113.10:80/tcp\":1,\"203.0.113.11:80/tcp\":1}}", .mod_rev = 3 },
+		{ .key = NODEK "198.51.100.11", .value = "{\"state\":\"draining\",\"drain_timeout_s\":7,\"weights\":{\"203.0.113.10:80/tcp\":1}}", .mod_rev = 3 },
+		{ .key = "/ebb/" F "/state/serial", .value = "{}", .mod_rev = 9 },
+	};
+	struct etcd_range r = { .revision = 9, .n = sizeof(kvs) / sizeof(kvs[0]), .kvs = kvs };
+	struct fleet_state s;
+	__u32 age = 99;
+
+	if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "timeouts: parse") || !CHECK(s.n_nodes == 2, "timeouts: 2 nodes"))
+		return;
+	ASSERT_EQ(fleet_node_drain_timeout(&s, &s.nodes[0]), 120, "timeouts: the longest of the node's VIPs'");
+	ASSERT_EQ(fleet_node_drain_timeout(&s, &s.nodes[1]), 7, "timeouts: the node's own first");
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[0], &age) && age == 0, "age: a node that does not drain: 0 (%u)", age);
+	s.nodes[1].since = fleet_wall() - 42;
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[1], &age) && age >= 41 && age <= 43,
+	      "age: a drain without drain_lease: its since's, read once with this clock (%u s for 42)", age);
+	s.nodes[1].since = fleet_wall() + 600;
+	CHECK(!fleet_drain_age(NULL, &s, &s.nodes[1], &age) && age == 0, "age: a since in the future: 0 (%u)", age);
+	fleet_state_free(&s);
 }
 
 int main(void)
@@ -245,5 +346,7 @@ int main(void)
 	test_state_parse();
 	test_mixed();
 	test_writers();
+	test_drain_find();
+	test_drain_timeout_age();
 	return test_summary("fleet_schema");
 }

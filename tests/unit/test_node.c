@@ -8,13 +8,15 @@
  *
  * A table of rescue frames (IPv4 and IPv6 outer, each inner family), each with the verdict, the
  * output that must come out (built independently: the client's packet framed as the rescue came,
- * or the rescue as the next candidate must receive it) and the node_stats counter that must
- * move. Malformed rescues must be dropped by their reason, never sent on.
+ * the rescue as the next candidate must receive it, or the claim the balancer must receive) and
+ * the node_stats counter that must move. Malformed rescues must be dropped by their reason,
+ * never sent on.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,6 +40,9 @@ static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* the 
 static const uint8_t B_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x12 }; /* candidate B */
 static const uint8_t C_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x13 }; /* candidate C */
 static const uint8_t ZERO_MAC[6];
+/* a MAC that is not all zero by its last bit only: "no claim wanted" is all six bytes zero */
+static const uint8_t LOW_MAC[6] = { 0, 0, 0, 0, 0, 0x01 };
+#define COOKIE 0xc0dec0de /* the default cookie: opaque to the node, carried unchanged */
 
 #define VIP4 "203.0.113.10"
 #define VIP6 "2001:db8:100::10"
@@ -67,6 +72,7 @@ static int prog_fd = -1, nstats_fd = -1, dstats_fd = -1;
 struct cand_desc {
 	const char *addr;
 	const uint8_t *mac;
+	uint16_t node_id;
 };
 
 struct ncase {
@@ -77,9 +83,10 @@ struct ncase {
 	int hop, count; /* the header's; count 0 = n_cands */
 	struct cand_desc cands[EBB_RESCUE_MAX_HOPS + 2];
 	int n_cands; /* candidates laid out */
+	const uint8_t *lb_mac; /* the balancer's, where a claim goes; NULL: all zero, no claim */
+	uint32_t cookie; /* 0: COOKIE */
 	/* lies */
-	uint8_t magic, version, next_proto, flags, pad, cand_family, cand_junk;
-	uint16_t reserved;
+	uint8_t magic, version, next_proto, flags, cand_junk;
 	const char *outer_dst; /* default: cands[hop].addr */
 	uint8_t outer_ihl;
 	uint16_t outer_frag;
@@ -89,55 +96,73 @@ struct ncase {
 	int trail; /* junk after the outer packet */
 	/* expected */
 	int verdict, reason; /* reason: EBB_N_* for rescues, EBB_D_* for the rest */
-	int next; /* XDP_TX: the candidate index it must go to */
+	int next; /* XDP_TX, forwarded: the candidate index it must go to */
 };
 
 #define O4 .ofam = 4
 #define O6 .ofam = 6
-#define CA4 { A4, NODE_MAC }
-#define CB4 { B4, B_MAC }
-#define CC4 { C4, C_MAC }
-#define CA6 { A6, NODE_MAC }
-#define CB6 { B6, B_MAC }
-#define CC6 { C6, C_MAC }
+/* node ids: what the balancer calls each node, echoed untouched along the chain and in a claim */
+#define CA4 { A4, NODE_MAC, 0x0111 }
+#define CB4 { B4, B_MAC, 0x0212 }
+#define CC4 { C4, C_MAC, 0x0313 }
+#define CA6 { A6, NODE_MAC, 0x0111 }
+#define CB6 { B6, B_MAC, 0x0212 }
+#define CC6 { C6, C_MAC, 0x0313 }
 
-/* Builds the rescue frame of c (hop and outer destination overridable, for the expected
- * output of a forward); eth dst/src given. Returns the length; *outer_off, *inner_off where the
- * outer header and the client's packet start. */
-static size_t build_rescue(const struct ncase *c, int hop, const char *odst, const uint8_t *dmac,
-			   const uint8_t *smac, uint8_t *out, size_t *outer_off, size_t *inner_off)
+/* The offsets build_rescue writes at are the contract's */
+_Static_assert(offsetof(struct ebb_rescue_hdr, lb_mac) == 6 && offsetof(struct ebb_rescue_hdr, cookie) == 12 &&
+		       offsetof(struct ebb_rescue_cand, mac) == 16 &&
+		       offsetof(struct ebb_rescue_cand, node_id) == 22,
+	       "the rescue wire format is include/ebb.h's");
+
+/* How a frame of a case is laid out: as it comes (a rescue), as the next candidate must get it
+ * (a forward), or as the balancer must get it (a claim). */
+struct frame_as {
+	int hop;
+	const char *osrc, *odst; /* outer addresses */
+	const uint8_t *dmac, *smac;
+	uint8_t flags;
+};
+
+/* Builds the frame of c laid out as f says; the rescue header, the candidates and the client's
+ * packet are c's whatever f is. Returns the length; *outer_off, *inner_off where the outer
+ * header and the client's packet start. Wire format: include/ebb.h, doc/node-truth.md (written
+ * out here byte by byte, not from the structs, so that a layout change fails the suite). */
+static size_t build_rescue(const struct ncase *c, const struct frame_as *f, uint8_t *out,
+			   size_t *outer_off, size_t *inner_off)
 {
 	uint8_t inner[PKT_MAX], rh[EBB_RESCUE_LEN(EBB_RESCUE_MAX_HOPS + 2)];
-	size_t l4, inner_len = build_ip(&c->pkt, inner, &l4), rlen = 8 + 24 * (size_t)c->n_cands;
-	struct outer_desc o = { .family = c->ofam, .src = c->ofam == 6 ? LB6 : LB4, .dst = odst,
+	size_t l4, inner_len = build_ip(&c->pkt, inner, &l4), rlen = 16 + 24 * (size_t)c->n_cands;
+	struct outer_desc o = { .family = c->ofam, .src = f->osrc, .dst = f->odst,
 				.proto = EBB_RESCUE_PROTO, .frag = c->outer_frag ? c->outer_frag : 0x4000,
 				.ihl = c->outer_ihl, .flow_label = 0x12345 };
+	uint32_t cookie = c->cookie ? c->cookie : COOKIE;
 	size_t off, ohl;
 	uint8_t *p;
 
 	memset(rh, 0, sizeof(rh));
 	rh[0] = c->magic ? c->magic : EBB_RESCUE_MAGIC;
-	rh[1] = c->version ? c->version : EBB_RESCUE_VERSION;
-	rh[2] = (uint8_t)hop;
+	rh[1] = c->version ? c->version : 2;
+	rh[2] = (uint8_t)f->hop;
 	rh[3] = (uint8_t)(c->count ? c->count : c->n_cands);
 	if (c->count < 0)
 		rh[3] = 0;
 	rh[4] = c->next_proto ? c->next_proto : (c->pkt.family == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
-	rh[5] = c->flags;
-	put16(rh + 6, c->reserved);
+	rh[5] = f->flags;
+	memcpy(rh + 6, c->lb_mac ? c->lb_mac : ZERO_MAC, 6);
+	memcpy(rh + 12, &cookie, 4); /* the balancer's bytes: the node never reads them */
 	for (int i = 0; i < c->n_cands; i++) {
-		p = rh + 8 + 24 * i;
+		uint16_t id = c->cands[i].node_id; /* host order */
+
+		p = rh + 16 + 24 * i;
 		pkt_addr(c->cands[i].addr, c->ofam, p);
-		p[16] = c->ofam;
-		memcpy(p + 17, c->cands[i].mac, 6);
-		if (i == c->n_cands - 1) {
-			p[23] = c->pad;
-			if (c->cand_family)
-				p[16] = c->cand_family;
+		memcpy(p + 16, c->cands[i].mac, 6);
+		memcpy(p + 22, &id, 2);
+		if (i == c->n_cands - 1)
 			p[15] |= c->cand_junk; /* IPv4: past the address, must be 0 */
-		}
 	}
-	off = build_l2(dmac, smac, c->pkt.vlan, c->ofam == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, out);
+	off = build_l2(f->dmac, f->smac, c->pkt.vlan, c->ofam == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4,
+		       out);
 	*outer_off = off;
 	ohl = build_outer(&o, rlen + inner_len, out + off);
 	memcpy(out + off + ohl, rh, rlen);
@@ -175,14 +200,19 @@ static void run_case(const struct ncase *c)
 	struct ebb_reason_counter nb[EBB_N_MAX], na[EBB_N_MAX], db[EBB_D_MAX], da[EBB_D_MAX];
 	const char *n = c->name;
 	size_t len, want_len = 0, out_len = 0, outer = 0, inner = 0;
-	bool rescue = c->ofam != 0, delivered;
+	bool rescue = c->ofam != 0, delivered, claimed = c->verdict == XDP_TX && c->reason == EBB_N_CLAIMED;
+	/* a rescue past hop 0 comes from the candidate before: a claim must go to lb_mac, not back
+	 * to the frame's source */
+	const uint8_t *in_smac = c->hop > 0 && c->hop <= c->n_cands ? c->cands[c->hop - 1].mac : LB_MAC;
 	__u32 verdict = ~0u;
 	int err;
 
 	if (rescue) {
 		const char *odst = c->outer_dst ? c->outer_dst : c->cands[c->hop < c->n_cands ? c->hop : 0].addr;
+		struct frame_as f = { .hop = c->hop, .osrc = c->ofam == 6 ? LB6 : LB4, .odst = odst,
+				      .dmac = NODE_MAC, .smac = in_smac, .flags = c->flags };
 
-		len = build_rescue(c, c->hop, odst, NODE_MAC, LB_MAC, in, &outer, &inner);
+		len = build_rescue(c, &f, in, &outer, &inner);
 		if (c->outer_delta) {
 			uint8_t *o = in + outer;
 			size_t total = c->ofam == 4 ? (size_t)rd16_(o + 2) : 40 + (size_t)rd16_(o + 4);
@@ -205,13 +235,24 @@ static void run_case(const struct ncase *c)
 
 	delivered = c->verdict == XDP_PASS &&
 		    ((rescue && c->reason != EBB_N_MAX) || (!rescue && c->reason == EBB_D_DECAPSULATED));
-	if (c->verdict == XDP_TX) {
+	if (claimed) {
+		/* back to the balancer: outer addresses swapped, to lb_mac from this node's MAC,
+		 * flagged, hop, lb_mac, cookie, candidates and the client's packet as they came */
+		struct frame_as f = { .hop = c->hop, .osrc = c->cands[c->hop].addr,
+				      .odst = c->ofam == 6 ? LB6 : LB4, .dmac = c->lb_mac,
+				      .smac = NODE_MAC, .flags = EBB_RESCUE_F_CLAIM };
 		size_t o2, i2;
 
-		want_len = build_rescue(c, c->next, c->cands[c->next].addr, c->cands[c->next].mac,
-					NODE_MAC, want, &o2, &i2);
+		want_len = build_rescue(c, &f, want, &o2, &i2);
+	} else if (c->verdict == XDP_TX) {
+		struct frame_as f = { .hop = c->next, .osrc = c->ofam == 6 ? LB6 : LB4,
+				      .odst = c->cands[c->next].addr, .dmac = c->cands[c->next].mac,
+				      .smac = NODE_MAC };
+		size_t o2, i2;
+
+		want_len = build_rescue(c, &f, want, &o2, &i2);
 	} else if (delivered) {
-		want_len = build_frame(&c->pkt, NODE_MAC, LB_MAC, want).len;
+		want_len = build_frame(&c->pkt, NODE_MAC, rescue ? in_smac : LB_MAC, want).len;
 	} else {
 		memcpy(want, in, len);
 		want_len = len;
@@ -226,7 +267,8 @@ static void run_case(const struct ncase *c)
 		return;
 	if (ASSERT_EQ(out_len, want_len, nm(n, "output length %zu", want_len)))
 		ASSERT_MEM_EQ(out, want, want_len,
-			      nm(n, c->verdict == XDP_TX ? "output = the rescue for the next candidate" :
+			      nm(n, claimed ? "output = the claim for the balancer" :
+				    c->verdict == XDP_TX ? "output = the rescue for the next candidate" :
 				    delivered ? "output = exactly the client's packet" :
 						"output = input, untouched"));
 	if (c->verdict == XDP_TX && c->ofam == 4 && out_len >= outer + 20)
@@ -245,6 +287,7 @@ static void run_case(const struct ncase *c)
 #define NO_MAC XDP_PASS, .reason = EBB_N_DELIVERED_NO_MAC
 #define FWD(i) XDP_TX, .reason = EBB_N_FORWARDED_NEXT, .next = (i)
 #define DROP(r) XDP_DROP, .reason = (r)
+#define CLAIM XDP_TX, .reason = EBB_N_CLAIMED
 
 /* The client's packets: a mid-flow ACK with data on a real connection, or on none. */
 #define EST4(pl, ...) { TCP4(CLI4, 0, VIP4, 80, TH_ACK | TH_PSH), .sport_var = V_EST4, .payload = pl, __VA_ARGS__ }
@@ -280,6 +323,36 @@ static const struct ncase cases[] = {
 	  .verdict = OWNER },
 	{ "owner: junk after the outer packet is cut", O4, .pkt = EST4(100), .n_cands = 2,
 	  .cands = { CA4, CB4 }, .trail = 6, .verdict = OWNER },
+	{ "owner, lb_mac zero, another cookie: delivered, no claim", O6, .pkt = EST6(100), .n_cands = 2,
+	  .cands = { CA6, CB6 }, .cookie = 0x01020304, .verdict = OWNER },
+
+	/* ---- this node owns it and the balancer wants to know: the frame goes back as a claim ---- */
+	{ "claim: IPv4 in IPv4, hop 0", O4, .pkt = EST4(100), .n_cands = 3, .cands = { CA4, CB4, CC4 },
+	  .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: IPv6 in IPv6, hop 0", O6, .pkt = EST6(100), .n_cands = 2, .cands = { CA6, CB6 },
+	  .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: IPv4 in IPv4, hop 2 of 3", O4, .pkt = EST4(100), .hop = 2, .n_cands = 3,
+	  .cands = { CB4, CC4, CA4 }, .lb_mac = LB_MAC, .cookie = 0xfeedf00d, .verdict = CLAIM },
+	{ "claim: IPv4 in IPv6, hop 2 of 4", O6, .pkt = EST4(100), .hop = 2, .n_cands = 4,
+	  .cands = { CB6, CC6, CA6, CB6 }, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: IPv6 in IPv4, hop 1 of 2", O4, .pkt = EST6(100), .hop = 1, .n_cands = 2,
+	  .cands = { CB4, CA4 }, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: VLAN 100 keeps its tag (IPv4 outer)", O4, .pkt = EST4(100, .vlan = 100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: VLAN 7 keeps its tag (IPv6 outer, hop 1)", O6, .pkt = EST6(100, .vlan = 7), .hop = 1,
+	  .n_cands = 2, .cands = { CB6, CA6 }, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: junk after the outer packet is cut (IPv4)", O4, .pkt = EST4(100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .trail = 6, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: junk after the outer packet is cut (IPv6)", O6, .pkt = EST6(100), .n_cands = 2,
+	  .cands = { CA6, CB6 }, .trail = 13, .lb_mac = LB_MAC, .verdict = CLAIM },
+	{ "claim: lb_mac nonzero in its last byte only", O4, .pkt = EST4(100), .n_cands = 2,
+	  .cands = { CA4, CB4 }, .lb_mac = LOW_MAC, .verdict = CLAIM },
+	{ "claim: full-size segment (1500-byte IPv4) behind 4 candidates in IPv6", O6,
+	  .pkt = EST4(1460), .hop = 3, .n_cands = 4, .cands = { CB6, CC6, CB6, CA6 }, .lb_mac = LB_MAC,
+	  .verdict = CLAIM },
+	{ "claim: a request socket (handshake in progress)", O4,
+	  .pkt = { TCP4(HALF4, HALF_PORT, VIP4, 80, TH_ACK) }, .n_cands = 2, .cands = { CA4, CB4 },
+	  .lb_mac = LB_MAC, .verdict = CLAIM },
 
 	/* ---- no socket here: on to the next candidate ---- */
 	{ "no socket, IPv4 outer: to B", O4, .pkt = NONE4, .n_cands = 3, .cands = { CA4, CB4, CC4 },
@@ -301,7 +374,18 @@ static const struct ncase cases[] = {
 	{ "only a TIME_WAIT socket: not the owner, to B", O4, .pkt = TW4, .n_cands = 2,
 	  .cands = { CA4, CB4 }, .verdict = FWD(1) },
 	{ "no socket, next candidate without MAC: delivered here", O4, .pkt = NONE4, .n_cands = 2,
-	  .cands = { CA4, { B4, ZERO_MAC } }, .verdict = NO_MAC },
+	  .cands = { CA4, { B4, ZERO_MAC, 0x0212 } }, .verdict = NO_MAC },
+	/* a claim is the owner's: a node without the socket passes lb_mac and cookie on as they came */
+	{ "no socket, lb_mac set: to B, lb_mac and cookie unchanged", O4, .pkt = NONE4, .n_cands = 3,
+	  .cands = { CA4, CB4, CC4 }, .lb_mac = LB_MAC, .cookie = 0xa5a5a5a5, .verdict = FWD(1) },
+	{ "no socket, lb_mac set, IPv6, hop 1: to C, unchanged", O6, .pkt = NONE4, .hop = 1, .n_cands = 3,
+	  .cands = { CB6, CA6, CC6 }, .lb_mac = LB_MAC, .verdict = FWD(2) },
+	{ "only a TIME_WAIT socket, lb_mac set: no claim, to B", O4, .pkt = TW4, .n_cands = 2,
+	  .cands = { CA4, CB4 }, .lb_mac = LB_MAC, .verdict = FWD(1) },
+	{ "only a LISTEN socket, lb_mac set: no claim, to B", O6, .pkt = LIS6, .n_cands = 2,
+	  .cands = { CA6, CB6 }, .lb_mac = LB_MAC, .verdict = FWD(1) },
+	{ "no socket, lb_mac set, next without MAC: delivered here", O6, .pkt = NONE6, .n_cands = 2,
+	  .cands = { CA6, { B6, ZERO_MAC, 0x0212 } }, .lb_mac = LB_MAC, .verdict = NO_MAC },
 
 	/* ---- the last candidate delivers ---- */
 	{ "no socket, last of 3: delivered", O4, .pkt = NONE4, .hop = 2, .n_cands = 3,
@@ -312,6 +396,8 @@ static const struct ncase cases[] = {
 	  .cands = { CB4, CA4 }, .verdict = LAST },
 	{ "no socket, IPv4 in IPv6, last: delivered", O6, .pkt = NONE4, .hop = 3, .n_cands = 4,
 	  .cands = { CB6, CC6, CB6, CA6 }, .verdict = LAST },
+	{ "no socket, last, lb_mac set: delivered, no claim", O4, .pkt = NONE4, .hop = 1, .n_cands = 2,
+	  .cands = { CB4, CA4 }, .lb_mac = LB_MAC, .verdict = LAST },
 
 	/* ---- malformed: dropped by reason, never sent on (no socket here: all would forward) ---- */
 	{ "bad: outer IPv4 options", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 },
@@ -320,7 +406,9 @@ static const struct ncase cases[] = {
 	  .outer_frag = IP4_MF, .verdict = DROP(EBB_N_DROP_BAD_OUTER) },
 	{ "bad: magic", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .magic = 0xec,
 	  .verdict = DROP(EBB_N_DROP_BAD_VERSION) },
-	{ "bad: version 2", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .version = 2,
+	{ "bad: version 1", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .version = 1,
+	  .verdict = DROP(EBB_N_DROP_BAD_VERSION) },
+	{ "bad: version 3", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .version = 3,
 	  .verdict = DROP(EBB_N_DROP_BAD_VERSION) },
 	{ "bad: count 0", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .count = -1,
 	  .verdict = DROP(EBB_N_DROP_BAD_COUNT) },
@@ -332,18 +420,17 @@ static const struct ncase cases[] = {
 	  .outer_dst = A4, .verdict = DROP(EBB_N_DROP_BAD_HOP) },
 	{ "bad: hop 200", O4, .pkt = NONE4, .hop = 200, .n_cands = 2, .cands = { CA4, CB4 },
 	  .outer_dst = A4, .verdict = DROP(EBB_N_DROP_BAD_HOP) },
-	{ "bad: flags set", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .flags = 1,
+	/* a claim is for the balancer: a node that gets one (even for a connection it owns) drops
+	 * it, so no claim is ever claimed again or sent on */
+	{ "bad: a claim received (no socket)", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 },
+	  .flags = EBB_RESCUE_F_CLAIM, .lb_mac = LB_MAC, .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
+	{ "bad: a claim received for a connection this node owns", O6, .pkt = EST6(100), .n_cands = 2,
+	  .cands = { CA6, CB6 }, .flags = EBB_RESCUE_F_CLAIM, .lb_mac = LB_MAC,
 	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
-	{ "bad: reserved set", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 }, .reserved = 7,
-	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
-	{ "bad: a candidate's pad set", O4, .pkt = NONE4, .n_cands = 2, .cands = { CA4, CB4 }, .pad = 1,
-	  .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
-	{ "bad: an IPv6 candidate in an IPv4 outer", O4, .pkt = NONE4, .n_cands = 2,
-	  .cands = { CA4, CB4 }, .cand_family = 6, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
+	{ "bad: an unknown flag (0x80)", O4, .pkt = EST4(100), .n_cands = 2, .cands = { CA4, CB4 },
+	  .flags = 0x80, .verdict = DROP(EBB_N_DROP_BAD_FLAGS) },
 	{ "bad: an IPv4 candidate with bits past its address", O4, .pkt = NONE4, .n_cands = 2,
 	  .cands = { CA4, CB4 }, .cand_junk = 1, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
-	{ "bad: a candidate of family 255", O6, .pkt = NONE6, .n_cands = 2, .cands = { CA6, CB6 },
-	  .cand_family = 0xff, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
 	{ "bad: outer destination is not candidates[hop]", O4, .pkt = NONE4, .n_cands = 2,
 	  .cands = { CA4, CB4 }, .outer_dst = C4, .verdict = DROP(EBB_N_DROP_BAD_CAND) },
 	{ "bad: IPv6 outer destination is not candidates[hop]", O6, .pkt = NONE6, .hop = 1,
@@ -400,9 +487,9 @@ static void truncation_cases(void)
 	struct ncase t;
 
 	for (int b = 0; b < 2; b++) {
-		int ohl = b ? 40 : 20, cands_end = ohl + 8 + 3 * 24, ihl = b ? 40 : 20;
+		int ohl = b ? 40 : 20, cands_end = ohl + 16 + 3 * 24, ihl = b ? 40 : 20;
 
-		for (int k = ohl; k < ohl + 8; k++) {
+		for (int k = ohl; k < ohl + 16; k++) {
 			t = *bases[b];
 			snprintf(name, sizeof(name), "short: IPv%d outer, frame ends %d bytes into the rescue header",
 				 b ? 6 : 4, k - ohl);
@@ -413,10 +500,10 @@ static void truncation_cases(void)
 			t.reason = EBB_N_DROP_SHORT;
 			run_case(&t);
 		}
-		for (int k = ohl + 8; k < cands_end; k += 5) {
+		for (int k = ohl + 16; k < cands_end; k += 5) {
 			t = *bases[b];
 			snprintf(name, sizeof(name), "truncated: IPv%d outer, %d bytes of candidates", b ? 6 : 4,
-				 k - ohl - 8);
+				 k - ohl - 16);
 			t.name = name;
 			t.cut_at = k;
 			t.cut_fix_len = true;
@@ -425,7 +512,7 @@ static void truncation_cases(void)
 			run_case(&t);
 			snprintf(name, sizeof(name),
 				 "lying: IPv%d outer, %d bytes of candidates, outer length says more",
-				 b ? 6 : 4, k - ohl - 8);
+				 b ? 6 : 4, k - ohl - 16);
 			t.cut_fix_len = false;
 			t.reason = EBB_N_DROP_BAD_LENGTH;
 			run_case(&t);

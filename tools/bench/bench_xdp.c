@@ -60,6 +60,15 @@
 #include "bench_util.h"
 #include "balancer.skel.h"
 #include "floor_tx.skel.h"
+#include "node.skel.h"
+
+/* tests/unit/sockets.h: the real TCP sockets the node program's rows look up (as test_node's) */
+#define TCP4(s, sp, d, dp, fl) \
+	.family = 4, .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = fl
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "sockets.h"
+#pragma GCC diagnostic pop
 
 uint16_t test_ports[8]; /* packets.h's run-time ports; the bench uses fixed ones */
 
@@ -85,13 +94,14 @@ static bool opt_no_verify; /* ablation variants may not count what the checks lo
 static bool opt_settling; /* VIP tables "just changed": bare SYNs ask the flow table */
 
 /* ---- cleanup of the private bpffs directory, also from a signal ---- */
-static char pin_dirs[3][256];
+#define N_PIN_DIRS 5 /* one per balancer instance (enum SMALL...BASE_BIG) */
+static char pin_dirs[N_PIN_DIRS][256];
 
 static void unpin_all(void)
 {
 	char path[1100];
 
-	for (int d = 0; d < 3; d++) {
+	for (int d = 0; d < N_PIN_DIRS; d++) {
 		DIR *dir = pin_dirs[d][0] ? opendir(pin_dirs[d]) : NULL;
 		struct dirent *de;
 
@@ -99,7 +109,7 @@ static void unpin_all(void)
 			continue;
 		while ((de = readdir(dir)))
 			if (de->d_name[0] != '.') {
-				snprintf(path, sizeof(path), "%s/%s", pin_dirs[d], de->d_name);
+				snprintf(path, sizeof(path), "%.255s/%.255s", pin_dirs[d], de->d_name);
 				unlink(path);
 			}
 		closedir(dir);
@@ -153,9 +163,54 @@ struct inst {
 
 /* The built-in balancer (the skeleton's bytes), or --object FILE: a variant for ablation. */
 static const char *opt_object;
+/* --base FILE: the balancer of the base commit, timed beside this one (hit, new flow) */
+static const char *opt_base, *opt_base_label, *opt_base_na;
+static char base_na[256]; /* why the base column is n/a */
 
-static void inst_load(struct inst *in, int slot, const char *name, __u32 flows)
+/* The base commit's object may lack a map this tree's libebb opens (one added since): a map of
+ * this tree's definition (from `like`, a loaded object of this tree), pinned beside the base's
+ * own, takes libebb's writes, which that datapath never reads. Returns how many were made, -1
+ * when one could not be. */
+static int base_placeholders(struct inst *in, struct bpf_object *like)
 {
+	struct bpf_map *m;
+	char path[600];
+	int made = 0;
+
+	bpf_object__for_each_map(m, like) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = bpf_map__map_flags(m));
+		int fd;
+
+		if (!bpf_map__pin_path(m))
+			continue; /* not pinned: no part of the state libebb opens */
+		snprintf(path, sizeof(path), "%s/%s", in->dir, bpf_map__name(m));
+		if (!access(path, F_OK))
+			continue;
+		fd = bpf_map_create(bpf_map__type(m), bpf_map__name(m), bpf_map__key_size(m),
+				    bpf_map__value_size(m), bpf_map__max_entries(m), &mo);
+		if (fd < 0 || bpf_obj_pin(fd, path)) {
+			snprintf(base_na, sizeof(base_na), "no map %s in the base commit's object, and "
+				 "no stand-in for it: %s", bpf_map__name(m), strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		note("%s: no map %s in the base commit's object: a stand-in (unread by it) takes "
+		     "libebb's writes", in->name, bpf_map__name(m));
+		made++;
+	}
+	return made;
+}
+
+/* Loads the balancer (obj_path: that object file instead) with its maps pinned in a directory
+ * of its own. With like (soft), a failure returns -1 with the reason in base_na instead of
+ * ending the bench: the base commit's object may not load here. */
+static int inst_load_from(struct inst *in, int slot, const char *name, __u32 flows,
+			  const char *obj_path, struct bpf_object *like)
+{
+	bool soft = like != NULL;
+
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct ebb_err err = {};
 	struct bpf_program *prog;
@@ -168,41 +223,87 @@ static void inst_load(struct inst *in, int slot, const char *name, __u32 flows)
 	snprintf(pin_dirs[slot], sizeof(pin_dirs[slot]), "%s", in->dir);
 	oo.pin_root_path = in->dir;
 	oo.object_name = "balancer_bpf";
-	if (opt_object)
-		in->obj = bpf_object__open_file(opt_object, &oo);
+	if (!obj_path)
+		obj_path = opt_object;
+	if (obj_path)
+		in->obj = bpf_object__open_file(obj_path, &oo);
 	else {
 		const void *bytes = balancer_bpf__elf_bytes(&sz);
 
 		in->obj = bpf_object__open_mem(bytes, sz, &oo);
 	}
+#define LOAD_FAIL(...)                                                              \
+	do {                                                                        \
+		if (!soft)                                                          \
+			die(__VA_ARGS__);                                           \
+		snprintf(base_na, sizeof(base_na), __VA_ARGS__);                   \
+		return -1;                                                          \
+	} while (0)
 	if (!in->obj)
-		die("cannot open the balancer: %s", strerror(errno));
+		LOAD_FAIL("cannot open the balancer %s: %s", obj_path ?: "", strerror(errno));
+	if (!bpf_object__find_map_by_name(in->obj, "flows"))
+		LOAD_FAIL("the balancer %s has no flow table", obj_path ?: "");
 	bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
 	if (bpf_object__load(in->obj))
-		die("cannot load the balancer (%s)", name);
-	if (ebb_from_object(&in->e, in->obj, &err))
-		die("%s", err.msg);
+		LOAD_FAIL("cannot load the balancer (%s)", name);
+	if (ebb_from_object(&in->e, in->obj, &err)) {
+		/* its pinned maps, and stand-ins for those it lacks */
+		if (!soft)
+			die("%s", err.msg);
+		if (base_placeholders(in, like) < 0)
+			return -1;
+		if (ebb_open(&in->e, in->dir, &err))
+			LOAD_FAIL("%s: %.200s", name, err.msg);
+	}
 	snprintf(in->e.bpffs, sizeof(in->e.bpffs), "%s", in->dir);
 	prog = bpf_object__find_program_by_name(in->obj, "ebb_balancer");
 	if (!prog)
-		die("no program ebb_balancer in the object");
+		LOAD_FAIL("no program ebb_balancer in the object (%s)", name);
+#undef LOAD_FAIL
 	in->prog_fd = bpf_program__fd(prog);
 	in->flows_max = flows;
+	return 0;
+}
+
+static void inst_load(struct inst *in, int slot, const char *name, __u32 flows)
+{
+	inst_load_from(in, slot, name, flows, NULL, NULL);
+}
+
+/* A map's value size, as the kernel has it. */
+static __u32 map_value_size(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.value_size;
+}
+
+/* Writes one 32-bit field of settings[0], through a buffer of the map's own value size: the
+ * base commit's `settings` may be shorter (8 bytes before layout 5) or longer than this tree's.
+ * A field the map does not have is left alone; false then. */
+static bool settings_put(struct inst *in, size_t off, __u32 v)
+{
+	__u8 buf[256] = {};
+	__u32 zero = 0, vs;
+
+	if (in->e.settings_fd < 0)
+		return false;
+	vs = map_value_size(in->e.settings_fd);
+	if (!vs || vs > sizeof(buf) || off + sizeof(v) > vs)
+		return false;
+	bpf_map_lookup_elem(in->e.settings_fd, &zero, buf);
+	memcpy(buf + off, &v, sizeof(v));
+	if (bpf_map_update_elem(in->e.settings_fd, &zero, buf, BPF_ANY))
+		die("cannot write settings (%s): %s", in->name, strerror(errno));
+	return true;
 }
 
 #define RATE_ARMED 100000000 /* new flows per second and CPU: the flood guard's check runs */
 
 static void set_flood_rate(struct inst *in, __u32 rate)
 {
-	struct ebb_settings s = {};
-	__u32 zero = 0;
-
-	if (in->e.settings_fd < 0)
-		return;
-	bpf_map_lookup_elem(in->e.settings_fd, &zero, &s);
-	s.flood_rate = rate;
-	if (bpf_map_update_elem(in->e.settings_fd, &zero, &s, BPF_ANY))
-		die("cannot write settings: %s", strerror(errno));
+	settings_put(in, offsetof(struct ebb_settings, flood_rate), rate);
 }
 
 static struct ebb_vip_key vip_key(const char *s)
@@ -373,10 +474,15 @@ struct wrap_spec {
 	int target_fd; /* the program tail-called */
 	bool rewrite; /* source address/port from the counter */
 	__u32 base, mask; /* source = base + (i >> 16), port = i & 0xffff, i = counter & mask */
-	bool restore; /* undo a head growth of `grow` bytes on a `len`-byte frame ... */
-	__u32 len, grow;
-	__u8 eth[14]; /* ... and write the original Ethernet header back */
+	bool restore; /* undo a head growth of `grow` bytes (or a shrink by `shrink`) on a `len`-byte
+		       * frame ... */
+	__u32 len, grow, shrink;
+	__u32 hdr_len; /* ... and write the original frame's first hdr_len bytes back (14 = the
+			* Ethernet header; more for a program that rewrites the headers after it) */
+	const __u8 *hdr;
 };
+
+#define WRAP_HDR_MAX 200
 
 struct wrap {
 	int prog_fd, ctr_fd, parray_fd;
@@ -409,10 +515,14 @@ static int emit_ld_map(struct bpf_insn *p, int n, int reg, int kind, int fd)
 
 static struct wrap wrap_load(const struct wrap_spec *s)
 {
-	struct bpf_insn p[64];
+	struct bpf_insn p[WRAP_HDR_MAX / 2 + 64];
+	__u32 hdr_len = s->restore ? s->hdr_len : 0, off;
 	struct wrap w;
 	__u32 zero = 0;
 	int n = 0, jmp_out;
+
+	if (hdr_len > WRAP_HDR_MAX || hdr_len > s->len)
+		die("wrapper: %u header bytes to restore (at most %d)", hdr_len, WRAP_HDR_MAX);
 
 	w.ctr_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bench_ctr", 4, 8, 1, NULL);
 	w.parray_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bench_tail", 4, 4, 1, NULL);
@@ -430,7 +540,7 @@ static struct wrap wrap_load(const struct wrap_spec *s)
 		if (s->mask)
 			p[n++] = BI_ALU64_IMM(BPF_AND, BPF_REG_7, (__s32)s->mask);
 	}
-	if (s->restore) {
+	if (s->restore && s->grow) {
 		/* if (data + len + grow <= data_end) bpf_xdp_adjust_head(ctx, grow) */
 		p[n++] = BI_LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, data));
 		p[n++] = BI_LDX(BPF_W, BPF_REG_3, BPF_REG_6, offsetof(struct xdp_md, data_end));
@@ -439,21 +549,34 @@ static struct wrap wrap_load(const struct wrap_spec *s)
 		p[n++] = BI_MOV64_REG(BPF_REG_1, BPF_REG_6);
 		p[n++] = BI_MOV64_IMM(BPF_REG_2, (__s32)s->grow);
 		p[n++] = BI_CALL(BPF_FUNC_xdp_adjust_head);
+	} else if (s->restore && s->shrink) {
+		/* the program cut `shrink` bytes off the front (an unwrap): the frame is shorter
+		 * than it came; if (data + len > data_end) bpf_xdp_adjust_head(ctx, -shrink) */
+		p[n++] = BI_LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, data));
+		p[n++] = BI_LDX(BPF_W, BPF_REG_3, BPF_REG_6, offsetof(struct xdp_md, data_end));
+		p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_2, (__s32)s->len);
+		p[n++] = BI(BPF_JMP | BPF_JGE | BPF_X, BPF_REG_3, BPF_REG_2, 3, 0);
+		p[n++] = BI_MOV64_REG(BPF_REG_1, BPF_REG_6);
+		p[n++] = BI_MOV64_IMM(BPF_REG_2, -(__s32)s->shrink);
+		p[n++] = BI_CALL(BPF_FUNC_xdp_adjust_head);
 	}
-	/* r2 = data; if (data + 36 > data_end) goto out */
+	/* r2 = data; if (data + max(36, hdr_len) > data_end) goto out */
 	p[n++] = BI_LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, data));
 	p[n++] = BI_LDX(BPF_W, BPF_REG_3, BPF_REG_6, offsetof(struct xdp_md, data_end));
 	p[n++] = BI_MOV64_REG(BPF_REG_4, BPF_REG_2);
-	p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_4, 36);
+	p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_4, hdr_len > 36 ? (__s32)hdr_len : 36);
 	jmp_out = n;
 	p[n++] = BI_JGT_REG(BPF_REG_4, BPF_REG_3, 0); /* patched below */
-	if (s->restore) {
-		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 0, le32_of(s->eth));
-		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 4, le32_of(s->eth + 4));
-		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, 8, le32_of(s->eth + 8));
-		p[n++] = BI(BPF_ST | BPF_MEM | BPF_H, BPF_REG_2, 0, 12,
-			    (__s32)((__u32)s->eth[12] | (__u32)s->eth[13] << 8));
+	/* the original first bytes back, as immediates: 4, then 2, then 1 at a time */
+	for (off = 0; off + 4 <= hdr_len; off += 4)
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_W, BPF_REG_2, 0, (__s16)off, le32_of(s->hdr + off));
+	if (off + 2 <= hdr_len) {
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_H, BPF_REG_2, 0, (__s16)off,
+			    (__s32)((__u32)s->hdr[off] | (__u32)s->hdr[off + 1] << 8));
+		off += 2;
 	}
+	if (off < hdr_len)
+		p[n++] = BI(BPF_ST | BPF_MEM | BPF_B, BPF_REG_2, 0, (__s16)off, s->hdr[off]);
 	if (s->rewrite) {
 		/* saddr (offset 26) = htonl(base + (i >> 16)); sport (34) = htons(i & 0xffff) */
 		p[n++] = BI_MOV64_REG(BPF_REG_5, BPF_REG_7);
@@ -545,7 +668,8 @@ static double run_ns(int fd, const void *pkt, size_t len, __u32 repeat, struct r
 }
 
 /* ---- the paths ---- */
-enum { SMALL, BIG, FULL, N_INST };
+/* BASE_*: the balancer of the base commit (bench.sh's BENCH_BASE), with maps of its own */
+enum { SMALL, BIG, FULL, BASE_SMALL, BASE_BIG, N_INST };
 
 struct bcase {
 	const char *id, *label, *table;
@@ -568,7 +692,21 @@ struct bcase {
 	/* wrapped: a distinct packet per run */
 	bool wrapped, reset, restore;
 	__u32 base, mask, grow;
+	__u32 shrink; /* restore: the program cuts this many bytes off the front (an unwrap) */
+	__u32 hdr_len; /* restore: bytes of the frame written back before each run; 0 = 14 */
+	/* the rows of issue 14 (rescues, claims, the node program): what the path must count
+	 * (a reason of the balancer, EBB_R_*, or of the node program, EBB_N_* / EBB_D_*), and
+	 * what it did count, in words: a build without rescues takes another path, which is
+	 * timed and named instead of failing the bench */
+	int rs; /* RS_*: the counters want_reason indexes */
+	int want_reason; /* soft rows only */
+	char measured[128];
+	bool soft; /* a verification failure makes the row n/a, not the bench fail */
+	bool del_key; /* delete `key` from the flow table before each run of the batch */
+	struct ebb_flow_key key;
+	int base_idx; /* its twin built from the base commit (-1 = none) */
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
+	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
 	/* results */
 	double ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
@@ -577,7 +715,8 @@ struct bcase {
 
 enum { CHK_NONE, CHK_PASS_NOT_VIP, CHK_HIT, CHK_NEW, CHK_SECOND, CHK_UNPINNED, CHK_K_PASS,
        CHK_K_HIT, CHK_K_NEW, CHK_K_FLOOD };
-enum { LB_EBB, LB_KATRAN };
+enum { LB_EBB, LB_KATRAN, LB_BASE, LB_NODE };
+enum { RS_LB, RS_NODE, RS_DECAP }; /* which counters want_reason indexes */
 
 static struct inst insts[N_INST];
 static int floor_fd, adjust_fd;
@@ -591,6 +730,18 @@ static int n_floor;
 #define SEQ_SECOND V4(192, 0, 2, 128) /* second chances: 192.0.2.128.. */
 #define SEQ_FLOOD V4(192, 0, 2, 192) /* SYNs under the flood guard: 192.0.2.192.. */
 #define SEQ_CHECK V4(192, 0, 2, 32) /* the method check's two established flows */
+#define SEQ_RESCUE V4(192, 0, 2, 96) /* rescues: 192.0.2.96.. */
+#define CLAIM_CLIENT "192.0.2.250" /* the client of the claimed flow */
+/* The rescue VIP (outer source = the balancer's address) and its nodes, which run the node
+ * program: nodes of their own, so that no other row's node is flagged */
+#define RESCUE_VIP "203.0.113.40:80/tcp"
+#define LB_ADDR4 "198.51.100.2"
+#define RNODE_A "198.51.100.21"
+#define RNODE_B "198.51.100.22"
+/* The node program's rows: its VIP and a client, on the loopback of the bench's own network
+ * namespace, with a real connection between them */
+#define NODE_VIP4 "203.0.113.50"
+#define NODE_CLI4 "198.51.100.200"
 
 static struct pkt_desc tcp4(const char *src, const char *dst, uint16_t sport, uint8_t flags)
 {
@@ -655,6 +806,15 @@ static struct bcase cases[] = {
 	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
 	  .inst = SMALL, .target = 12, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
 	  .flood_rate = 1 },
+	/* Issue 14, the balancer's side: a mid-flow ACK no flow entry knows, on a VIP whose slots
+	 * changed owner (slot_history names a node that left it), every candidate running the node
+	 * program: sent as a rescue; and the claim of the node that owns it. A build without
+	 * rescues takes another path: timed and named as such (want_reason, measured). */
+	{ .id = "rescue", .label = "rescue (ACK miss, 2 cands)", .table = "1M flows", .inst = BIG,
+	  .wrapped = true, .reset = true, .base = SEQ_RESCUE, .soft = true,
+	  .want_reason = EBB_R_RESCUED },
+	{ .id = "claim", .label = "claim (node -> LB)", .table = "1M flows", .inst = BIG,
+	  .restore = true, .soft = true, .del_key = true, .want_reason = EBB_R_CLAIMED },
 	/* Katran beside ebb (--katran): the same packets, each cell timed right next to its twin.
 	 * Katran always encapsulates (IPIP): every forwarded frame grows by 20 bytes. */
 	{ .id = "k_pass_not_vip", .label = "Katran: non-VIP pass", .table = "-", .lb = LB_KATRAN,
@@ -673,6 +833,33 @@ static struct bcase cases[] = {
 	{ .id = "k_syn_flood", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "syn_flood", .expect = XDP_TX, .check = CHK_K_FLOOD,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
+	/* The base commit's balancer beside this one (--base OBJ): the same packets on instances of
+	 * its own, set up by the same code, each cell timed right next to its twin. */
+	{ .id = "b_hit", .label = "base: established hit", .table = "1 flow", .lb = LB_BASE,
+	  .twin = "hit", .inst = BASE_SMALL, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "b_hit_1m_spread", .label = "base: established hit", .table = "1M, all flows",
+	  .lb = LB_BASE, .twin = "hit_1m_spread", .inst = BASE_BIG, .expect = XDP_TX,
+	  .check = CHK_HIT, .wrapped = true, .base = SEQ_1M, .mask = MILLION - 1 },
+	{ .id = "b_new_flow", .label = "base: new flow (SYN, insert)", .table = "1M flows",
+	  .lb = LB_BASE, .twin = "new_flow", .inst = BASE_BIG, .expect = XDP_TX, .check = CHK_NEW,
+	  .wrapped = true, .reset = true, .base = SEQ_NEW },
+	{ .id = "b_second_chance", .label = "base: second chance", .table = "1M flows",
+	  .lb = LB_BASE, .twin = "second_chance", .inst = BASE_BIG, .expect = XDP_TX,
+	  .check = CHK_SECOND, .wrapped = true, .reset = true, .base = SEQ_SECOND },
+	/* Issue 14, the node's side (bpf/node.bpf.c, maps of its own): real sockets in the bench's
+	 * own network namespace; paths that rewrite their input run behind the restoring wrapper. */
+	{ .id = "node_pass", .label = "node: plain packet passed", .table = "-", .lb = LB_NODE,
+	  .soft = true, .rs = RS_DECAP, .want_reason = EBB_D_PASS_NOT_TUNNEL },
+	{ .id = "node_decap", .label = "node: ipip decapsulated", .table = "-", .lb = LB_NODE,
+	  .restore = true, .soft = true, .rs = RS_DECAP, .want_reason = EBB_D_DECAPSULATED },
+	{ .id = "node_owner", .label = "node: rescue, owner delivers", .table = "1 socket",
+	  .lb = LB_NODE, .restore = true, .soft = true, .rs = RS_NODE,
+	  .want_reason = EBB_N_DELIVERED_OWNER },
+	{ .id = "node_forward", .label = "node: rescue to next cand", .table = "no socket",
+	  .lb = LB_NODE, .restore = true, .soft = true, .rs = RS_NODE,
+	  .want_reason = EBB_N_FORWARDED_NEXT },
+	{ .id = "node_claim", .label = "node: rescue claimed", .table = "1 socket", .lb = LB_NODE,
+	  .restore = true, .soft = true, .rs = RS_NODE, .want_reason = EBB_N_CLAIMED },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -968,6 +1155,340 @@ static json_object *katran_memory(void)
 	return o;
 }
 
+
+/* ---- issue 14: rescues, claims and the node program ---- */
+
+static const __u8 RNODE_A_MAC[6] = { 0x02, 0xeb, 0, 0, 0x01, 0x21 };
+static const __u8 RNODE_B_MAC[6] = { 0x02, 0xeb, 0, 0, 0x01, 0x22 };
+
+/* A rescue (or claim) frame of the wire format of include/ebb.h, IPv4 outer. */
+struct rframe {
+	const char *osrc, *odst;
+	const __u8 *edst, *esrc;
+	__u8 hop, flags;
+	const __u8 *lb_mac; /* NULL: all zero (no claim wanted) */
+	__u32 cookie;
+	int ncand;
+	const char *cand_addr[EBB_RESCUE_MAX_HOPS];
+	const __u8 *cand_mac[EBB_RESCUE_MAX_HOPS];
+	__u16 cand_id[EBB_RESCUE_MAX_HOPS];
+	struct pkt_desc inner;
+};
+
+/* Builds it into out; returns the length, *inner_off where the client's packet starts. */
+static size_t build_rescue4(const struct rframe *f, __u8 *out, __u32 *inner_off)
+{
+	uint8_t inner[PKT_MAX];
+	size_t l4, ilen = build_ip(&f->inner, inner, &l4), rlen = EBB_RESCUE_LEN(f->ncand), off;
+	struct ebb_rescue_hdr h = { .magic = EBB_RESCUE_MAGIC, .version = EBB_RESCUE_VERSION,
+				    .hop = f->hop, .count = (__u8)f->ncand,
+				    .next_proto = IPPROTO_IPIP, .flags = f->flags,
+				    .cookie = f->cookie };
+	struct outer_desc o = { .family = 4, .src = f->osrc, .dst = f->odst,
+				.proto = EBB_RESCUE_PROTO, .frag = 0x4000 };
+
+	if (f->lb_mac)
+		memcpy(h.lb_mac, f->lb_mac, 6);
+	off = build_l2(f->edst, f->esrc, 0, ETHERTYPE_IPV4, out);
+	off += build_outer(&o, rlen + ilen, out + off);
+	memcpy(out + off, &h, sizeof(h));
+	off += sizeof(h);
+	for (int i = 0; i < f->ncand; i++) {
+		struct ebb_rescue_cand c = { .node_id = f->cand_id[i] };
+
+		pkt_addr(f->cand_addr[i], 4, (uint8_t *)c.addr);
+		memcpy(c.mac, f->cand_mac[i], 6);
+		memcpy(out + off, &c, sizeof(c));
+		off += sizeof(c);
+	}
+	*inner_off = (__u32)off;
+	memcpy(out + off, inner, ilen);
+	return off + ilen;
+}
+
+/* The node program, loaded with maps of its own (unpinned), and the real connection it finds. */
+static struct node_bpf *node_skel;
+static int node_fd = -1, nstats_fd = -1, dstats_fd = -1;
+static int node_sock[2] = { -1, -1 };
+static const char *node_na; /* why the node program's rows are n/a */
+
+static int case_prog(const struct bcase *c)
+{
+	return c->lb == LB_NODE ? node_fd : insts[c->inst].prog_fd;
+}
+
+/* The base commit's maps that the bench's setup writes through libebb (this tree's layouts)
+ * must have this tree's key and value sizes; `settings` is written by its own size. */
+static void base_check_layout(void)
+{
+	static const char *const names[] = { "vip_addrs", "vips", "vips_by_id", "vip_slots",
+					     "vip_filter", "nodes", "members", "flows", "reasons",
+					     "vip_stats", "node_stats" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *h = bpf_object__find_map_by_name(insts[SMALL].obj, names[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(insts[BASE_SMALL].obj, names[i]);
+
+		if (!h || !m || bpf_map__key_size(h) != bpf_map__key_size(m) ||
+		    bpf_map__value_size(h) != bpf_map__value_size(m)) {
+			snprintf(base_na, sizeof(base_na),
+				 "the base commit's map %s has another layout (%u/%u-byte keys/values, "
+				 "here %u/%u)", names[i], m ? bpf_map__key_size(m) : 0,
+				 m ? bpf_map__value_size(m) : 0, h ? bpf_map__key_size(h) : 0,
+				 h ? bpf_map__value_size(h) : 0);
+			return;
+		}
+	}
+}
+
+/* The node program looks sockets up in the network namespace of the caller of
+ * BPF_PROG_TEST_RUN: the bench moves into one of its own (it ends with the process), with the
+ * node's VIP and a client on its loopback and one real connection between them, as test_node. */
+static const char *node_setup(__u16 *port)
+{
+	struct ebb_decap_key k;
+	struct ebb_err err = {};
+	struct bpf_map *m;
+	__u32 one = 1;
+	int l;
+
+	if (unshare(CLONE_NEWNET))
+		return "cannot make a network namespace of its own (unshare)";
+	if (system("ip link set lo up && ip addr add " NODE_VIP4 "/32 dev lo && ip addr add "
+		   NODE_CLI4 "/32 dev lo"))
+		return "cannot set up the loopback of its network namespace (ip)";
+	l = tcp_listen(4, NODE_VIP4, 80, true);
+	node_sock[0] = l;
+	node_sock[1] = l >= 0 ? tcp_connect(4, NODE_CLI4, NODE_VIP4, 80, port) : -1;
+	if (node_sock[1] < 0)
+		return "cannot open a TCP connection in its network namespace";
+	node_skel = node_bpf__open();
+	if (!node_skel)
+		return "cannot open the node program";
+	bpf_object__for_each_map(m, node_skel->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (node_bpf__load(node_skel))
+		return "the node program does not load";
+	node_fd = bpf_program__fd(node_skel->progs.ebb_node);
+	nstats_fd = bpf_map__fd(node_skel->maps.node_stats);
+	dstats_fd = bpf_map__fd(node_skel->maps.decap_stats);
+	if (ebb_parse_prefix(NODE_VIP4 "/32", &k, &err) ||
+	    bpf_map_update_elem(bpf_map__fd(node_skel->maps.decap_prefixes), &k, &one, BPF_NOEXIST))
+		return "cannot add the node's VIP prefix";
+	return NULL;
+}
+
+/* The node program's frames: its rescues name this node (A) and another (B). */
+static void node_frames(__u16 port)
+{
+	struct rframe f = { .osrc = LB_ADDR4, .odst = RNODE_A, .edst = RNODE_A_MAC,
+			    .esrc = LB_MAC, .ncand = 2, .cand_addr = { RNODE_A, RNODE_B },
+			    .cand_mac = { RNODE_A_MAC, RNODE_B_MAC }, .cand_id = { 1, 2 },
+			    .cookie = 0x5eed };
+	struct outer_desc o = { .family = 4, .src = LB_ADDR4, .dst = RNODE_A,
+				.proto = IPPROTO_IPIP, .frag = 0x4000 };
+	struct pkt_desc ack = tcp4(NODE_CLI4, NODE_VIP4, port, TH_ACK);
+	struct tun_layout tl;
+	struct bcase *c;
+
+	build(case_by_id("node_pass"), ack);
+	c = case_by_id("node_decap");
+	c->d = ack;
+	tl = build_tunnel_frame(&o, &ack, RNODE_A_MAC, LB_MAC, c->pkt);
+	c->len = tl.len;
+	c->hdr_len = (__u32)tl.inner;
+	/* the owner: the connection's own 4-tuple */
+	c = case_by_id("node_owner");
+	f.inner = ack;
+	c->d = ack;
+	c->len = build_rescue4(&f, c->pkt, &c->hdr_len);
+	/* asked for a claim: the balancer's MAC in the header */
+	c = case_by_id("node_claim");
+	f.lb_mac = LB_MAC;
+	c->d = ack;
+	c->len = build_rescue4(&f, c->pkt, &c->hdr_len);
+	/* no socket for this client port (the listener does not own it): on to B */
+	c = case_by_id("node_forward");
+	f.lb_mac = NULL;
+	f.inner = tcp4(NODE_CLI4, NODE_VIP4, 40999, TH_ACK);
+	c->d = f.inner;
+	c->len = build_rescue4(&f, c->pkt, &c->hdr_len);
+}
+
+/* The rescue VIP on the big instance: dsr, with an outer source (the balancer's address, where
+ * claims come back); one active node A; every slot's history names B, a node that left the VIP
+ * (it serves another one), for an hour: every ACK that misses has two candidates, A and B, both
+ * running the node program. Written against the contract of include/ebb.h (slot_history,
+ * ebb_node.flags, settings.rescue_rate); a build without them gets what it can, and the row
+ * says which path it measured. */
+static void rescue_setup(struct inst *b)
+{
+	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR, .encap_src4 = htonl(V4(198, 51, 100, 2)) };
+	struct ebb_vip_key k = vip_key(RESCUE_VIP);
+	struct ebb_err err = {};
+	__u32 ids[2], vip_id;
+	struct bpf_map *m;
+
+	if (ebb_vip_add(&b->e, &k, &o, &err))
+		die("vip add %s: %s", RESCUE_VIP, err.msg);
+	add_node(b, RNODE_A, 0x21, RESCUE_VIP);
+	add_vip(b, "203.0.113.41:80/tcp", EBB_FWD_DSR);
+	add_node(b, RNODE_B, 0x22, "203.0.113.41:80/tcp");
+	ids[0] = node_id_of(b, RNODE_A);
+	ids[1] = node_id_of(b, RNODE_B);
+	vip_id = vip_id_of(b, RESCUE_VIP);
+	if (map_value_size(b->e.nodes_fd) == sizeof(struct ebb_node)) {
+		for (int i = 0; i < 2; i++) {
+			struct ebb_node n;
+
+			if (bpf_map_lookup_elem(b->e.nodes_fd, &ids[i], &n))
+				die("node %u: %s", ids[i], strerror(errno));
+			n.flags |= EBB_NODE_F_NODE_PROG;
+			if (bpf_map_update_elem(b->e.nodes_fd, &ids[i], &n, BPF_EXIST))
+				die("node %u: %s", ids[i], strerror(errno));
+		}
+	}
+	/* as on a 1500-byte device; rescues without a rate limit in reach (a run offers 100k) */
+	settings_put(b, offsetof(struct ebb_settings, mtu), 1500);
+	if (!settings_put(b, offsetof(struct ebb_settings, rescue_rate), RATE_ARMED))
+		note("rescue (%s): no rescue_rate in its settings", b->name);
+	m = bpf_object__find_map_by_name(b->obj, "slot_history");
+	if (!m) {
+		note("rescue (%s): no slot_history map in its object", b->name);
+		return;
+	}
+	if (bpf_map__key_size(m) != sizeof(struct ebb_history_key) ||
+	    bpf_map__value_size(m) != sizeof(struct ebb_slot_history)) {
+		note("rescue (%s): slot_history has %u/%u-byte keys/values, the contract %zu/%zu: left "
+		     "empty", b->name, bpf_map__key_size(m), bpf_map__value_size(m), sizeof(struct ebb_history_key),
+		     sizeof(struct ebb_slot_history));
+		return;
+	}
+	{
+		struct ebb_history_key *keys = calloc(EBB_RING_SIZE, sizeof(*keys));
+		struct ebb_slot_history *vals = calloc(EBB_RING_SIZE, sizeof(*vals));
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 until = ebb_seen_tick(ebb_now_ns() + 3600ULL * 1000000000ULL), cnt = EBB_RING_SIZE;
+
+		if (!keys || !vals)
+			die("out of memory");
+		for (__u32 i = 0; i < EBB_RING_SIZE; i++) {
+			keys[i] = (struct ebb_history_key){ .vip_id = vip_id, .slot = i };
+			vals[i].owner[0] = (__u16)ids[1];
+			vals[i].until[0] = until;
+		}
+		if (bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, &bo))
+			note("rescue (%s): cannot fill slot_history (%u of %u): %s", b->name, cnt, EBB_RING_SIZE,
+			     strerror(errno));
+		free(keys);
+		free(vals);
+	}
+}
+
+/* The claim of the rescue row's owner (A): the balancer's own rescue of one ACK, turned into a
+ * claim as the node program does (include/ebb.h, EBB_RESCUE_F_CLAIM), so that it carries the
+ * balancer's cookie; by hand (cookie 0) when this build sent no rescue. */
+static void claim_frame(struct inst *b)
+{
+	struct bcase *c = case_by_id("claim");
+	struct pkt_desc ack = tcp4(CLAIM_CLIENT, "203.0.113.40", 1, TH_ACK);
+	struct run_out out = once(b, ack);
+	__u8 *d = out.data;
+
+	c->key = key4(V4(192, 0, 2, 250), 1, V4(203, 0, 113, 40));
+	bpf_map_delete_elem(b->e.flows_fd, &c->key);
+	c->d = ack;
+	if (out.retval == XDP_TX && out.len >= 14 + 20 + sizeof(struct ebb_rescue_hdr) &&
+	    d[12] == 0x08 && d[13] == 0 && d[23] == EBB_RESCUE_PROTO) {
+		struct ebb_rescue_hdr *h = (void *)(d + 34);
+		struct ebb_rescue_cand *c0 = (void *)(h + 1);
+		__u32 inner = 34 + (__u32)EBB_RESCUE_LEN(h->count);
+		__u8 lb[4];
+
+		if (!h->count || inner > out.len)
+			die("claim: the balancer's rescue has %u candidates in %u bytes", h->count,
+			    out.len);
+		memcpy(lb, d + 26, 4);
+		memcpy(d + 26, c0->addr, 4); /* from the owner ... */
+		memcpy(d + 30, lb, 4); /* ... back to the balancer */
+		d[24] = d[25] = 0;
+		put16(d + 24, csum_fold(csum_add(0, d + 14, 20)));
+		h->hop = 0;
+		h->flags |= EBB_RESCUE_F_CLAIM;
+		memcpy(d, (h->lb_mac[0] | h->lb_mac[1] | h->lb_mac[2] | h->lb_mac[3] | h->lb_mac[4] |
+			   h->lb_mac[5]) ? h->lb_mac : LB_MAC, 6);
+		memcpy(d + 6, c0->mac, 6);
+		memcpy(c->pkt, d, out.len);
+		c->len = out.len;
+		c->hdr_len = inner;
+		note("claim: the balancer's rescue (%u candidates) turned into the owner's claim",
+		     h->count);
+	} else {
+		struct rframe f = { .osrc = RNODE_A, .odst = LB_ADDR4, .edst = LB_MAC,
+				    .esrc = RNODE_A_MAC, .flags = EBB_RESCUE_F_CLAIM,
+				    .lb_mac = LB_MAC, .ncand = 2, .cand_addr = { RNODE_A, RNODE_B },
+				    .cand_mac = { RNODE_A_MAC, RNODE_B_MAC },
+				    .cand_id = { (__u16)node_id_of(b, RNODE_A),
+						 (__u16)node_id_of(b, RNODE_B) },
+				    .inner = ack };
+
+		c->len = build_rescue4(&f, c->pkt, &c->hdr_len);
+		note("claim: this build sent no rescue (verdict %u): a claim built by hand, cookie 0",
+		     out.retval);
+	}
+}
+
+/* Each reason's packet count, of the counters the row's path counts in. */
+static int reason_counts(const struct bcase *c, __u64 *v)
+{
+	int n = c->lb != LB_NODE ? EBB_R_MAX : c->rs == RS_DECAP ? EBB_D_MAX : EBB_N_MAX;
+	int fd = c->rs == RS_DECAP ? dstats_fd : nstats_fd, ncpu = libbpf_num_possible_cpus();
+
+	for (int r = 0; r < n; r++) {
+		struct ebb_reason_counter rc = {}, per[512];
+		__u32 key = (__u32)r;
+
+		v[r] = 0;
+		if (c->lb != LB_NODE) {
+			if (!ebb_reason_sum(&insts[c->inst].e, (__u32)r, &rc))
+				v[r] = rc.packets;
+			continue;
+		}
+		if (ncpu > 512 || bpf_map_lookup_elem(fd, &key, per))
+			die("node program counters: %s", strerror(errno));
+		for (int i = 0; i < ncpu; i++)
+			v[r] += per[i].packets;
+	}
+	return n;
+}
+
+static const char *reason_of(const struct bcase *c, int r)
+{
+	if (c->lb != LB_NODE)
+		return ebb_reason_name((__u32)r);
+	return c->rs == RS_DECAP ? ebb_decap_reason_name((__u32)r) : ebb_node_reason_name((__u32)r);
+}
+
+static const char *verdict_name(__u32 v)
+{
+	static const char *const names[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+					     "XDP_REDIRECT" };
+
+	return v < 5 ? names[v] : "?";
+}
+
+/* How much the path grows or shrinks its frame: one run, before its wrapper is made. */
+static void probe_size(struct bcase *c, int prog_fd)
+{
+	struct run_out out;
+
+	run_ns(prog_fd, c->pkt, c->len, 1, &out);
+	c->grow = out.len > c->len ? (__u32)(out.len - c->len) : 0;
+	c->shrink = out.len < c->len ? (__u32)(c->len - out.len) : 0;
+	if (c->grow || c->shrink)
+		c->restore = true;
+}
+
 static void setup(void)
 {
 	struct inst *s = &insts[SMALL], *b = &insts[BIG];
@@ -983,6 +1504,27 @@ static void setup(void)
 	inst_load(b, BIG, "big", big_flows);
 	/* full: a table at capacity, as an LB's is in its steady state: each insert evicts */
 	inst_load(&insts[FULL], FULL, "full", fill);
+	if (opt_base_na) {
+		snprintf(base_na, sizeof(base_na), "%s", opt_base_na);
+	} else if (!opt_base) {
+		snprintf(base_na, sizeof(base_na), "no base object (--base)");
+	} else if (!inst_load_from(&insts[BASE_SMALL], BASE_SMALL, "base-small", EBB_FLOW_TABLE_SIZE,
+				   opt_base, s->obj) &&
+		   !inst_load_from(&insts[BASE_BIG], BASE_BIG, "base-big", big_flows, opt_base, s->obj)) {
+		base_check_layout();
+		note("the base commit's balancer (%s) loaded twice beside it, maps of its own",
+		     opt_base_label ?: opt_base);
+	}
+	if (base_na[0]) {
+		note("no base column: %s", base_na);
+		for (int k = BASE_SMALL; k <= BASE_BIG; k++)
+			if (insts[k].obj) {
+				if (insts[k].e.bpffs[0]) /* its maps were taken: else none to close */
+					ebb_close(&insts[k].e);
+				bpf_object__close(insts[k].obj);
+				insts[k].obj = NULL;
+			}
+	}
 	{
 		struct floor_tx_bpf *f = floor_tx_bpf__open_and_load();
 
@@ -995,6 +1537,8 @@ static void setup(void)
 	for (int k = 0; k < N_INST; k++) {
 		struct inst *in = &insts[k];
 
+		if (!in->obj)
+			continue;
 		/* The guard armed, as it is by default (and as Katran's always is), but out of reach
 		 * but where a path asks for it: a run offers 100k new flows in well under a second. */
 		set_flood_rate(in, RATE_ARMED);
@@ -1008,19 +1552,28 @@ static void setup(void)
 		add_node(in, "2001:db8::13", 3, "[2001:db8:100::10]:80/tcp");
 	}
 	/* small: a VIP with a node to drain (its flows still hit; a VIP of its own, so that the
-	 * other paths see no drain), and the drain-latency VIP's nodes. */
-	add_vip(s, "203.0.113.12:80/tcp", EBB_FWD_DSR);
-	add_node(s, "198.51.100.11", 1, "203.0.113.12:80/tcp");
-	add_node(s, "198.51.100.14", 4, "203.0.113.12:80/tcp");
-	add_vip(s, "203.0.113.20:80/tcp", EBB_FWD_DSR);
-	add_node(s, "198.51.100.15", 5, "203.0.113.20:80/tcp");
-	add_node(s, "198.51.100.16", 6, "203.0.113.20:80/tcp");
-	add_node(s, "198.51.100.17", 7, "203.0.113.20:80/tcp");
+	 * other paths see no drain), and the drain-latency VIP's nodes. The base commit's small
+	 * instance gets all that small gets, so that its hit is timed in the same state. */
+	for (int k = 0; k < 2; k++) {
+		struct inst *in = &insts[k ? BASE_SMALL : SMALL];
+
+		if (!in->obj)
+			continue;
+		add_vip(in, "203.0.113.12:80/tcp", EBB_FWD_DSR);
+		add_node(in, "198.51.100.11", 1, "203.0.113.12:80/tcp");
+		add_node(in, "198.51.100.14", 4, "203.0.113.12:80/tcp");
+		add_vip(in, "203.0.113.20:80/tcp", EBB_FWD_DSR);
+		add_node(in, "198.51.100.15", 5, "203.0.113.20:80/tcp");
+		add_node(in, "198.51.100.16", 6, "203.0.113.20:80/tcp");
+		add_node(in, "198.51.100.17", 7, "203.0.113.20:80/tcp");
+	}
 
 	/* big: 1M established flows 192.0.2.0-15:0-65535 -> VIP, over the three nodes */
 	if (node_id_of(s, "198.51.100.11") != node_id_of(b, "198.51.100.11") ||
-	    node_id_of(b, "198.51.100.11") != node_id_of(&insts[FULL], "198.51.100.11"))
-		die("the two instances number their nodes differently");
+	    node_id_of(b, "198.51.100.11") != node_id_of(&insts[FULL], "198.51.100.11") ||
+	    (insts[BASE_BIG].obj &&
+	     node_id_of(b, "198.51.100.13") != node_id_of(&insts[BASE_BIG], "198.51.100.13")))
+		die("the instances number their nodes differently");
 	ids[0] = node_id_of(b, "198.51.100.11");
 	ids[1] = node_id_of(b, "198.51.100.12");
 	ids[2] = node_id_of(b, "198.51.100.13");
@@ -1031,6 +1584,9 @@ static void setup(void)
 			   ids, 3);
 		fill_flows(insts[FULL].e.flows_fd, SEQ_1M, 0, fill, VIP4,
 			   vip_id_of(&insts[FULL], "203.0.113.10:80/tcp"), ids, 3);
+		if (insts[BASE_BIG].obj)
+			fill_flows(insts[BASE_BIG].e.flows_fd, SEQ_1M, 0, fill, VIP4,
+				   vip_id_of(&insts[BASE_BIG], "203.0.113.10:80/tcp"), ids, 3);
 		note("filled the big and the full tables with %u flows each in %.2f s (bpf_map_update_batch)",
 		     fill, now_s() - t0);
 	}
@@ -1053,6 +1609,9 @@ static void setup(void)
 		show_reasons(s);
 		die("the SYN of the established flow was not forwarded (verdict %u)", out.retval);
 	}
+	if (insts[BASE_SMALL].obj &&
+	    once(&insts[BASE_SMALL], tcp4("198.51.100.1", "203.0.113.10", 40000, TH_SYN)).retval != XDP_TX)
+		snprintf(base_na, sizeof(base_na), "the base balancer did not forward the hit's SYN");
 	build(case_by_id("hit"), tcp4("198.51.100.1", "203.0.113.10", 40000, TH_ACK));
 	{
 		/* one flow from the middle of the big table */
@@ -1077,17 +1636,20 @@ static void setup(void)
 	build(case_by_id("hit_wrapped"), tcp4("192.0.2.32", "203.0.113.10", 0, TH_ACK));
 
 	/* a flow of 198.51.100.14, which then drains */
-	{
+	for (int i = 0; i < 2; i++) {
+		struct inst *in = &insts[i ? BASE_SMALL : SMALL];
 		struct ebb_flow_key k = key4(CLIENT4, 40002, V4(203, 0, 113, 12));
-		struct ebb_flow v = { .node_id = (__u16)node_id_of(s, "198.51.100.14"),
-				      .vip_id = (__u8)vip_id_of(s, "203.0.113.12:80/tcp"),
-				      .seen = ebb_seen_tick(ebb_now_ns()) };
+		struct ebb_flow v = { .seen = ebb_seen_tick(ebb_now_ns()) };
 		struct ebb_addr a = addr_of("198.51.100.14");
 		struct ebb_err err = {};
 
-		if (bpf_map_update_elem(s->e.flows_fd, &k, &v, BPF_ANY))
+		if (!in->obj)
+			continue;
+		v.node_id = (__u16)node_id_of(in, "198.51.100.14");
+		v.vip_id = (__u8)vip_id_of(in, "203.0.113.12:80/tcp");
+		if (bpf_map_update_elem(in->e.flows_fd, &k, &v, BPF_ANY))
 			die("cannot pin the draining node's flow: %s", strerror(errno));
-		if (ebb_node_set_state(&s->e, &a, EBB_NODE_DRAINING, 0, &err))
+		if (ebb_node_set_state(&in->e, &a, EBB_NODE_DRAINING, 0, &err))
 			die("drain: %s", err.msg);
 		build(case_by_id("hit_draining"), tcp4("198.51.100.1", "203.0.113.12", 40002, TH_ACK));
 	}
@@ -1115,6 +1677,8 @@ static void setup(void)
 			note("ipip: %s", err.msg);
 		} else {
 			add_node(s, "198.51.100.11", 1, "203.0.113.30:80/tcp");
+			if (insts[BASE_SMALL].obj && !ebb_vip_add(&insts[BASE_SMALL].e, &k, &o, &err))
+				add_node(&insts[BASE_SMALL], "198.51.100.11", 1, "203.0.113.30:80/tcp");
 			out = once(s, tcp4("198.51.100.1", "203.0.113.30", 40003, TH_SYN));
 			if (out.retval != XDP_TX || out.len <= 64) {
 				c->na = "ipip VIP did not encapsulate";
@@ -1132,8 +1696,14 @@ static void setup(void)
 	/* Steady state: no VIP's tables changed in the last minutes, so a bare SYN is placed
 	 * without asking the flow table (ebb_vip.rings_changed). --rings-settling keeps them
 	 * "just changed": every SYN asks it, as for 135 s after a change. */
+	rescue_setup(b);
+	if (insts[BASE_BIG].obj) /* the same VIPs, nodes and settings, as far as its maps go */
+		rescue_setup(&insts[BASE_BIG]);
 	for (int k = 0; k < N_INST && !opt_settling; k++) {
 		struct ebb_vip_key keys[EBB_MAX_VIPS], *prev = NULL;
+
+		if (!insts[k].obj)
+			continue;
 		__u32 long_ago = ebb_seen_tick(ebb_now_ns()) - (__u32)EBB_SYN_RETRY_TICKS - 600;
 		int n = 0;
 
@@ -1153,10 +1723,41 @@ static void setup(void)
 		}
 	}
 
+	/* Issue 14's rows: the rescue (a fresh client per run, as the second chance), the claim
+	 * of its owner, the node program in a network namespace of the bench's own */
+	c = case_by_id("rescue");
+	build(c, tcp4("192.0.2.96", "203.0.113.40", 1, TH_ACK));
+	c->vip = V4(203, 0, 113, 40);
+	probe_size(c, b->prog_fd);
+	delete_flows(b->e.flows_fd, c->base, 0, 2, c->vip);
+	claim_frame(b);
+	probe_size(case_by_id("claim"), b->prog_fd);
+	bpf_map_delete_elem(b->e.flows_fd, &case_by_id("claim")->key);
+	{
+		__u16 port = 0;
+
+		node_na = node_setup(&port);
+		if (!node_na)
+			node_frames(port);
+		for (size_t i = 0; i < N_CASES; i++) {
+			if (cases[i].lb != LB_NODE)
+				continue;
+			if (node_na)
+				cases[i].na = node_na;
+			else
+				probe_size(&cases[i], node_fd);
+		}
+		if (!node_na)
+			note("node program loaded (its own maps), a real connection %s:%u -> %s:80 in the "
+			     "bench's own network namespace", NODE_CLI4, port, NODE_VIP4);
+	}
+
 	/* Katran beside: each cell paired with its ebb twin, the same frame (its own flow for the
 	 * 1-flow hits: Katran has one VIP, ebb's ipip one is another address) */
-	for (size_t i = 0; i < N_CASES; i++)
+	for (size_t i = 0; i < N_CASES; i++) {
 		cases[i].twin_idx = -1;
+		cases[i].base_idx = -1;
+	}
 	if (opt_katran)
 		katran_setup(b, fill);
 	for (size_t i = 0; i < N_CASES; i++) {
@@ -1193,6 +1794,29 @@ static void setup(void)
 			k->mask = t->mask;
 	}
 
+	/* the base commit's cells: the same frames as their twins */
+	for (size_t i = 0; i < N_CASES; i++) {
+		struct bcase *k = &cases[i], *t;
+
+		if (k->lb != LB_BASE)
+			continue;
+		if (base_na[0]) {
+			k->na = base_na;
+			continue;
+		}
+		t = case_by_id(k->twin);
+		if (t->na) {
+			k->na = "its twin is n/a";
+			continue;
+		}
+		t->base_idx = (int)i;
+		k->twin_idx = (int)(t - cases);
+		k->d = t->d;
+		memcpy(k->pkt, t->pkt, t->len);
+		k->len = t->len;
+		k->mask = t->mask;
+	}
+
 	/* wrappers */
 	for (size_t i = 0; i < N_CASES; i++) {
 		struct bcase *k = &cases[i];
@@ -1217,9 +1841,11 @@ static void setup(void)
 			ip[10] = (__u8)(~sum >> 8);
 			ip[11] = (__u8)~sum;
 		}
-		memcpy(ws.eth, k->pkt, 14);
+		ws.hdr = k->pkt;
+		ws.hdr_len = k->hdr_len ? k->hdr_len : 14;
+		ws.shrink = k->shrink;
 		ws.target_fd = k->lb == LB_KATRAN ? (k->kat_flood ? K.prog_flood_fd : K.prog_fd) :
-						    insts[k->inst].prog_fd;
+			       case_prog(k);
 		k->w = wrap_load(&ws);
 		ws.target_fd = floor_fd;
 		k->wf = wrap_load(&ws);
@@ -1265,26 +1891,77 @@ static void run_katran(struct bcase *c, __u32 repeat, struct run_out *out, doubl
 
 static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double *ns, double *wf_ns)
 {
-	struct inst *in = &insts[c->inst];
+	struct inst *in = c->lb == LB_NODE ? NULL : &insts[c->inst];
 
 	if (c->lb == LB_KATRAN)
 		return run_katran(c, repeat, out, ns, wf_ns);
 
 	if (c->flood_rate)
 		set_flood_rate(in, c->flood_rate);
+	if (c->del_key) /* the claimed flow is new to each batch */
+		bpf_map_delete_elem(in->e.flows_fd, &c->key);
 	if (c->wrapped || c->restore) {
 		if (c->reset)
 			wrap_reset(&c->w);
 		*ns = run_ns(c->w.prog_fd, c->pkt, c->len, repeat, out);
 		if (c->reset)
-			delete_flows(in->e.flows_fd, c->base, 0, repeat, VIP4);
+			delete_flows(in->e.flows_fd, c->base, 0, repeat, c->vip ? c->vip : VIP4);
 		if (wf_ns)
 			*wf_ns = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
 	} else {
-		*ns = run_ns(in->prog_fd, c->pkt, c->len, repeat, out);
+		*ns = run_ns(case_prog(c), c->pkt, c->len, repeat, out);
 	}
 	if (c->flood_rate)
 		set_flood_rate(in, RATE_ARMED);
+}
+
+/* A row of issue 14: whatever path this build takes, every one of its packets must take the
+ * same one (one reason counts them all), and a rescue must leave as one; the path is named in
+ * the table. Anything else makes the row n/a (with the counters on stderr), not the bench. */
+static void verify_soft(struct bcase *c)
+{
+	static char why[N_CASES][160];
+	__u64 before[EBB_R_SLOTS + EBB_N_SLOTS], after[EBB_R_SLOTS + EBB_N_SLOTS];
+	const __u32 n = 8;
+	struct run_out out;
+	int nr, got = -1;
+	bool mixed = false;
+	char *w = why[c - cases];
+	double ns;
+
+	nr = reason_counts(c, before);
+	run_case(c, n, &out, &ns, NULL);
+	reason_counts(c, after);
+	for (int r = 0; r < nr; r++) {
+		if (after[r] - before[r] == n && got < 0)
+			got = r;
+		else if (after[r] != before[r])
+			mixed = true;
+	}
+	if (got < 0 || mixed) {
+		snprintf(w, sizeof(why[0]), "its packets took no one path (%s)", verdict_name(out.retval));
+		for (int r = 0; r < nr; r++)
+			if (after[r] != before[r])
+				fprintf(stderr, "  %s: %s +%llu\n", c->id, reason_of(c, r),
+					(unsigned long long)(after[r] - before[r]));
+		c->na = w;
+		note("%s: n/a, %s", c->id, w);
+		return;
+	}
+	if (c->lb != LB_NODE && got == EBB_R_RESCUED &&
+	    (out.len < 34 || out.data[23] != EBB_RESCUE_PROTO)) {
+		snprintf(w, sizeof(why[0]), "counted as rescued, but no rescue header came out");
+		c->na = w;
+		return;
+	}
+	snprintf(c->measured, sizeof(c->measured), "%s, %s%s%s%s", verdict_name(out.retval),
+		 reason_of(c, got), got == c->want_reason ? "" : " (not ",
+		 got == c->want_reason ? "" : reason_of(c, c->want_reason),
+		 got == c->want_reason ? "" : ": not in this build)");
+	if (c->lb != LB_NODE && got == EBB_R_RESCUED) /* the header's count of candidates */
+		snprintf(c->measured + strlen(c->measured), sizeof(c->measured) - strlen(c->measured),
+			 ", %u candidates", out.data[34 + 3]);
+	note("%s: %s", c->id, c->measured);
 }
 
 /* A Katran cell: its verdict, the frame it sent (IPIP toward a real, via the gateway's MAC) and
@@ -1335,6 +2012,8 @@ static void verify(struct bcase *c)
 
 	if (c->lb == LB_KATRAN)
 		return verify_katran(c);
+	if (c->soft)
+		return verify_soft(c);
 
 	struct ebb_counters before = vip_counters(in), after;
 	struct ebb_reason_counter r0 = {}, r1 = {};
@@ -1375,6 +2054,12 @@ static void verify(struct bcase *c)
 	}
 	if (!ok)
 		show_reasons(in);
+	if (!ok && c->lb == LB_BASE) {
+		/* the base commit may count differently: no column, not a failed bench */
+		c->na = "the base commit's balancer did not take this path (counters on stderr)";
+		note("%s: %s", c->id, c->na);
+		return;
+	}
 	if (!ok)
 		die("%s: the packet did not take the path measured (verdict %u, packets +%llu, new +%llu, second +%llu, unpinned +%llu)",
 		    c->id, out.retval, (unsigned long long)(after.packets - before.packets),
@@ -1408,7 +2093,7 @@ static void measure(struct bcase *c, const __u8 *floor_pkt, size_t floor_len)
 	f1 = run_ns(floor_fd, floor_pkt, floor_len, opt_repeat, NULL);
 	fl = (f0 + f1) / 2;
 	ns = wrapped ? t - (w0 + w1) / 2 + fl : t;
-	if (c->restore) /* the wrapper moved the head back once per run: not the balancer's */
+	if (c->grow || c->shrink) /* the wrapper moved the head back once per run: not the path's */
 		ns -= adjust_one_ns(fl);
 	c->ns[c->n] = ns;
 	c->ratio[c->n++] = ns / fl;
@@ -1425,20 +2110,20 @@ static void rounds(void)
 		for (size_t i = 0; i < N_CASES; i++) {
 			struct bcase *c = &cases[i], *k;
 
-			if (c->na || c->lb == LB_KATRAN)
+			struct bcase *g[3];
+			int ng = 0;
+
+			if (c->na || c->lb == LB_KATRAN || c->lb == LB_BASE)
 				continue;
-			if (c->twin_idx < 0) {
-				measure(c, floor_pkt, floor_len);
-				continue;
-			}
-			/* ebb and Katran back to back; which goes first alternates by round */
-			k = &cases[c->twin_idx];
-			if (k->na) {
-				measure(c, floor_pkt, floor_len);
-				continue;
-			}
-			measure(r & 1 ? k : c, floor_pkt, floor_len);
-			measure(r & 1 ? c : k, floor_pkt, floor_len);
+			/* with its Katran and base twins back to back; which goes first turns by
+			 * round */
+			g[ng++] = c;
+			if (c->twin_idx >= 0 && !(k = &cases[c->twin_idx])->na)
+				g[ng++] = k;
+			if (c->base_idx >= 0 && !(k = &cases[c->base_idx])->na)
+				g[ng++] = k;
+			for (int j = 0; j < ng; j++)
+				measure(g[(j + r) % ng], floor_pkt, floor_len);
 		}
 		note("round %d/%d: floor %.1f ns, hit %.1f ns, new flow %.1f ns", r + 1, opt_rounds,
 		     floor_all[n_floor - 1], case_by_id("hit")->ns[r], case_by_id("new_flow")->ns[r]);
@@ -1929,14 +2614,20 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 	json_object_object_add(o, "table", json_object_new_string(c->table));
 	json_object_object_add(o, "bytes", json_object_new_int((int)c->len));
 	json_object_object_add(o, "method", json_object_new_string(
+		c->restore && !c->grow && !c->shrink ?
+			"restoring wrapper (headers written back) + tail call, wrapper cost subtracted" :
 		c->restore ? "restoring wrapper + tail call, wrapper and adjust_head cost subtracted" :
 		c->wrapped ? "wrapper + tail call (distinct packet per run), wrapper cost subtracted" :
 			     "repeat"));
 	if (c->target > 0)
 		json_object_object_add(o, "target_ratio", json_object_new_double(c->target));
-	json_object_object_add(o, "lb", json_object_new_string(c->lb == LB_KATRAN ? "katran" : "ebb"));
+	json_object_object_add(o, "lb", json_object_new_string(c->lb == LB_KATRAN ? "katran" :
+							       c->lb == LB_BASE ? "base" :
+							       c->lb == LB_NODE ? "node" : "ebb"));
 	if (c->twin)
 		json_object_object_add(o, "twin", json_object_new_string(c->twin));
+	if (c->measured[0])
+		json_object_object_add(o, "measured", json_object_new_string(c->measured));
 	if (c->na) {
 		json_object_object_add(o, "na", json_object_new_string(c->na));
 		return o;
@@ -1972,6 +2663,25 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 					       json_object_new_boolean(median(q, c->n) <= c->kat_target));
 		}
 	}
+	if (c->lb == LB_EBB && c->base_idx >= 0 && cases[c->base_idx].n == c->n) {
+		/* beside the base commit: (this x floor) / (base x floor) - 1 round by round (the
+		 * two ran back to back), in %, and the median of those */
+		const struct bcase *b = &cases[c->base_idx];
+		double q[MAX_ROUNDS];
+		json_object *qa = json_object_new_array();
+
+		for (int i = 0; i < c->n; i++) {
+			q[i] = 100 * (c->ratio[i] / b->ratio[i] - 1);
+			json_object_array_add(qa, json_object_new_double(q[i]));
+		}
+		json_object_object_add(o, "base_id", json_object_new_string(b->id));
+		json_object_object_add(o, "base_ns", json_object_new_double(median(b->ns, b->n)));
+		json_object_object_add(o, "base_ratio", json_object_new_double(median(b->ratio, b->n)));
+		json_object_object_add(o, "vs_base_pct", json_object_new_double(median(q, c->n)));
+		json_object_object_add(o, "vs_base_rounds", qa);
+		json_object_object_add(o, "vs_base_target_pct", json_object_new_double(5));
+		json_object_object_add(o, "vs_base_met", json_object_new_boolean(median(q, c->n) <= 5));
+	}
 	rounds = json_object_new_array();
 	for (int i = 0; i < c->n; i++)
 		json_object_array_add(rounds, json_object_new_double(c->ratio[i]));
@@ -1990,7 +2700,8 @@ static void usage(void)
 		"                 [--ebbctl PATH] [--ebbd PATH] [--quick] [--no-control]\n"
 		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n"
 		"                 [--katran KATRAN.o --katran-flood KATRAN_MAX_CONN_RATE_1.o]\n"
-		"                 [--rings-settling]\n");
+		"                 [--rings-settling]\n"
+		"                 [--base BALANCER.bpf.o [--base-label TEXT] | --base-na WHY]\n");
 	exit(2);
 }
 
@@ -2007,6 +2718,9 @@ int main(int argc, char **argv)
 		{ "katran", required_argument, NULL, 'k' },
 		{ "rings-settling", no_argument, NULL, 'S' },
 		{ "katran-flood", required_argument, NULL, 'K' },
+		{ "base", required_argument, NULL, 'B' },
+		{ "base-label", required_argument, NULL, 'L' },
+		{ "base-na", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_object *doc, *rows;
@@ -2032,6 +2746,9 @@ int main(int argc, char **argv)
 		case 'k': opt_katran = optarg; break;
 		case 'S': opt_settling = true; break;
 		case 'K': opt_katran_flood = optarg; break;
+		case 'B': opt_base = optarg; break;
+		case 'L': opt_base_label = optarg; break;
+		case 'N': opt_base_na = optarg; break;
 		default: usage();
 		}
 	}
@@ -2059,6 +2776,8 @@ int main(int argc, char **argv)
 	snprintf(pin_dirs[0], sizeof(pin_dirs[0]), "%s/small", opt_bpffs);
 	snprintf(pin_dirs[1], sizeof(pin_dirs[1]), "%s/big", opt_bpffs);
 	snprintf(pin_dirs[2], sizeof(pin_dirs[2]), "%s/full", opt_bpffs);
+	snprintf(pin_dirs[3], sizeof(pin_dirs[3]), "%s/base-small", opt_bpffs);
+	snprintf(pin_dirs[4], sizeof(pin_dirs[4]), "%s/base-big", opt_bpffs);
 	unpin_all();
 	if (ebb_ensure_bpffs(opt_bpffs, &err))
 		die("%s", err.msg);
@@ -2106,6 +2825,19 @@ int main(int argc, char **argv)
 	json_object_object_add(doc, "wrap_repeat", json_object_new_int64(opt_wrap_repeat));
 	json_object_object_add(doc, "flows_in_big_table",
 			       json_object_new_int64(opt_quick ? MILLION / 8 : MILLION));
+	{
+		json_object *bo = json_object_new_object();
+
+		if (opt_base)
+			json_object_object_add(bo, "object", json_object_new_string(opt_base));
+		if (opt_base_label)
+			json_object_object_add(bo, "label", json_object_new_string(opt_base_label));
+		if (base_na[0])
+			json_object_object_add(bo, "na", json_object_new_string(base_na));
+		json_object_object_add(doc, "base", bo);
+	}
+	if (node_na)
+		json_object_object_add(doc, "node_na", json_object_new_string(node_na));
 	for (size_t i = 0; i < N_CASES; i++)
 		json_object_array_add(rows, case_json(&cases[i], floor_ns));
 	json_object_object_add(doc, "paths", rows);

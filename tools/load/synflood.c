@@ -2,9 +2,10 @@
 /*
  * synflood: TCP SYNs to one VIP from many spoofed sources, for the flood-guard test. Raw
  * Ethernet frames out of one device (AF_PACKET), sources drawn from a documentation prefix, a
- * fixed count at a bounded rate, then it stops. Lab use only.
+ * fixed count at a bounded rate, then it stops. Lab use only. With `ack`, bare ACKs instead:
+ * mid-flow segments of connections that never existed (spoofed ACKs, issue 14 item 6).
  *
- * synflood DEV DST_MAC VIP4 PORT SRC_PREFIX/24 COUNT RATE_PPS
+ * synflood DEV DST_MAC VIP4 PORT SRC_PREFIX/24 COUNT RATE_PPS [ack]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +58,12 @@ int main(int argc, char **argv)
 	unsigned long count, rate, sent = 0;
 	struct timespec start, now;
 	unsigned int port, seed = 1;
+	bool ack = argc == 9 && !strcmp(argv[8], "ack");
 	int fd;
 
-	if (argc != 8 || parse_mac(argv[2], frame.eth.ether_dhost) || !inet_aton(argv[3], &vip) ||
+	if ((argc != 8 && !ack) || parse_mac(argv[2], frame.eth.ether_dhost) || !inet_aton(argv[3], &vip) ||
 	    !inet_aton(argv[5], &prefix) || sscanf(argv[4], "%u", &port) != 1) {
-		fprintf(stderr, "usage: synflood DEV DST_MAC VIP4 PORT SRC_PREFIX COUNT RATE_PPS\n");
+		fprintf(stderr, "usage: synflood DEV DST_MAC VIP4 PORT SRC_PREFIX COUNT RATE_PPS [ack]\n");
 		return 2;
 	}
 	count = strtoul(argv[6], NULL, 10);
@@ -86,7 +89,8 @@ int main(int argc, char **argv)
 	frame.ip.daddr = vip.s_addr;
 	frame.tcp.dest = htons(port);
 	frame.tcp.doff = 5;
-	frame.tcp.syn = 1;
+	frame.tcp.syn = !ack;
+	frame.tcp.ack = ack;
 	frame.tcp.window = htons(65535);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (sent < count) {
@@ -102,6 +106,8 @@ int main(int argc, char **argv)
 		frame.ip.saddr = (prefix.s_addr & htonl(0xffffff00)) | htonl(1 + rand_r(&seed) % 254);
 		frame.tcp.source = htons(1024 + rand_r(&seed) % 64000);
 		frame.tcp.seq = rand_r(&seed);
+		if (ack)
+			frame.tcp.ack_seq = rand_r(&seed);
 		frame.ip.id = (unsigned short)sent;
 		frame.ip.check = 0;
 		frame.ip.check = csum_fold(csum_add(0, &frame.ip, sizeof(frame.ip)));
@@ -126,7 +132,7 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	printf("sent %lu SYNs in %.2f s\n", sent,
+	printf("sent %lu %s in %.2f s\n", sent, ack ? "ACKs" : "SYNs",
 	       (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9);
 	close(fd);
 	return 0;

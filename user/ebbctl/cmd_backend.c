@@ -202,15 +202,19 @@ static int do_conns(int argc, char **argv)
 		total_tw += ents[i].val.time_wait;
 	}
 	if (have_node) {
-		struct ebb_reason_counter last = {}, owner = {};
+		struct ebb_reason_counter last = {}, owner = {}, claimed = {};
 
 		ebb_node_stat(bpffs, EBB_N_DELIVERED_LAST, &last);
 		ebb_node_stat(bpffs, EBB_N_DELIVERED_OWNER, &owner);
+		ebb_node_stat(bpffs, EBB_N_CLAIMED, &claimed);
 		jr = json_object_new_object();
 		/* a rescue the last candidate delivered without a socket: the stack answered it with
 		 * a RST, a connection a change did cut */
 		json_object_object_add(jr, "reset", json_object_new_int64(last.packets));
 		json_object_object_add(jr, "delivered_owner", json_object_new_int64(owner.packets));
+		/* rescues this node owned and claimed back to the balancer (which then sends it the
+		 * client's packet the ordinary way): kept connections, like delivered_owner */
+		json_object_object_add(jr, "claimed", json_object_new_int64(claimed.packets));
 		json_object_object_add(jr, "counters_id", json_object_new_int64(node_stats_id(dir)));
 	}
 	json_object_object_add(doc, "version", json_object_new_int(1));
@@ -265,8 +269,9 @@ static int do_conns(int argc, char **argv)
 		}
 		printf("%-40s %5s %12llu %12llu connections\n", "total", "", total, total_tw);
 		if (jr)
-			printf("rescues reset %lld (delivered_last), counters_id %lld\n",
+			printf("rescues reset %lld (delivered_last), claimed %lld, counters_id %lld\n",
 			       (long long)json_object_get_int64(json_object_object_get(jr, "reset")),
+			       (long long)json_object_get_int64(json_object_object_get(jr, "claimed")),
 			       (long long)json_object_get_int64(json_object_object_get(jr, "counters_id")));
 		if (c.overflow)
 			printf("INCOMPLETE: %llu sockets not counted (more than %d VIP ports)\n",

@@ -243,8 +243,15 @@ static int weight_idx(const struct fleet_node *n, const struct ebb_vip_key *k)
 	return -1;
 }
 
+/* The leases of drain clocks (doc/fleet.md, "The drain clock") one attempt at a write touched:
+ * granted (revoked when the transaction does not hold) and ended (revoked once it did). */
+struct fleases {
+	int64_t granted, ended;
+};
+
 /* Checks the edit against the state read and adds its writes to ops. 1: nothing to write. */
-static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
+static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, json_object *ops,
+		 struct fleases *fl)
 {
 	struct fleet_state *s = &v->st;
 	char vname[64], aname[64], key[256], rest[160], m1[24], m2[24];
@@ -359,6 +366,10 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 			return put_node(ops, fn);
 		} else {
 			del_key(ops, "nodes", fn->name);
+			if (fn->drain_lease) {
+				fl->ended = fn->drain_lease;
+				fleet_drain_end(marker.fleet, fn, ops);
+			}
 		}
 		return 0;
 	}
@@ -367,10 +378,36 @@ static int build(struct fleet_view *v, const struct fedit *f, json_object *ops)
 			return ctl_error("node %s is inactive: it has nothing to drain", aname);
 		if (f->state == fn->state && (f->state != EBB_NODE_DRAINING || !f->timeout))
 			return 1;
-		if (f->state != fn->state)
-			fn->since = fleet_wall();
+		/* the same timeout again on a drain that has its clock: nothing to change */
+		if (f->state == fn->state && f->timeout == fn->drain_timeout_s && fn->drain_lease)
+			return 1;
+		if (f->state == EBB_NODE_DRAINING) {
+			/* the drain's clock is etcd's lease, never this host's wall clock (which may be
+			 * off by minutes): a re-issued drain keeps its age, read from its old clock */
+			char why[FLEET_WHY_MAX];
+			__u32 age = 0;
+
+			if (fleet_drain_age(c, s, fn, &age))
+				return ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
+						 marker.fleet, c->err);
+			fl->ended = fn->drain_lease;
+			if (f->state != fn->state)
+				fn->since = fleet_wall(); /* for people only */
+			fn->state = f->state;
+			fn->drain_timeout_s = f->timeout;
+			if (fleet_drain_grant(c, marker.fleet, fn, fleet_node_drain_timeout(s, fn), age, ops, why,
+					      sizeof(why)))
+				return ctl_error("fleet \"%s\": %s; nothing changed", marker.fleet, why);
+			fl->granted = fn->drain_lease;
+			return put_node(ops, fn);
+		}
+		if (fn->state == EBB_NODE_DRAINING) {
+			fl->ended = fn->drain_lease;
+			fleet_drain_end(marker.fleet, fn, ops);
+		}
+		fn->since = fleet_wall();
 		fn->state = f->state;
-		fn->drain_timeout_s = f->state == EBB_NODE_DRAINING ? f->timeout : 0;
+		fn->drain_timeout_s = 0;
 		return put_node(ops, fn);
 	case F_NODE_WEIGHT: {
 		int w;
@@ -475,6 +512,7 @@ static int fleet_write(const struct fedit *f, const char *what)
 	for (int attempt = 0; attempt < 8; attempt++) {
 		json_object *cmp, *ops;
 		struct fleet_view v;
+		struct fleases fl = {};
 		bool ok = false;
 		int b;
 
@@ -484,10 +522,12 @@ static int fleet_write(const struct fedit *f, const char *what)
 			goto out;
 		}
 		ops = json_object_new_array();
-		b = build(&v, f, ops);
+		b = build(&c, &v, f, ops, &fl);
 		if (b) {
 			json_object_put(ops);
 			view_free(&v);
+			if (fl.granted) /* not written */
+				etcd_lease_revoke(&c, fl.granted);
 			if (b < 0)
 				goto out;
 			ret = done_ok(); /* already so: nothing to write */
@@ -501,10 +541,18 @@ static int fleet_write(const struct fedit *f, const char *what)
 		if (etcd_txn(&c, cmp, ops, NULL, &ok, &rev, NULL)) {
 			ret = ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
 					marker.fleet, c.err);
+			/* written or not, unknown: a lease granted for it stays (unused, it only expires) */
 			goto out;
 		}
-		if (ok)
+		if (ok) {
+			/* the ended drain's key went in the transaction; its lease goes now (if this
+			 * fails, it expires by itself: nothing reads a lease no node names) */
+			if (fl.ended && fl.ended != fl.granted)
+				etcd_lease_revoke(&c, fl.ended);
 			break;
+		}
+		if (fl.granted) /* surely not written: its lease goes */
+			etcd_lease_revoke(&c, fl.granted);
 		rev = 0;
 	}
 	if (!rev) {

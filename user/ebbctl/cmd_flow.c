@@ -30,6 +30,8 @@ static const char *flow_status(const struct ebb_flow_entry *f, bool live)
 {
 	if (f->val.flags & EBB_FLOW_RST)
 		return "reset";
+	if (f->val.flags & EBB_FLOW_UNCONFIRMED)
+		return "unconfirmed"; /* rescued, no node has claimed it yet */
 	if (!live)
 		return (f->val.flags & EBB_FLOW_FIN) ? "closed" : "idle";
 	return (f->val.flags & EBB_FLOW_FIN) ? "fin" : "live";

@@ -220,6 +220,7 @@ struct agent {
 	__u64 tokens_at, pass_started_ns;
 	bool have_pass;
 	__u64 walked, live_total;
+	__u64 walks; /* passes published: an event a test (or a watcher) can wait for */
 	double pass_ms, cycle_ms;
 	/* counters for the metrics page */
 	__u64 transitions, hook_runs, hook_failures, check_failures;

@@ -104,6 +104,193 @@ static __u64 since_ns(double since_wall)
 	return (__u64)(ago * NS_PER_S) > now ? 1 : now - (__u64)(ago * NS_PER_S);
 }
 
+/*
+ * The drain clock (doc/fleet.md, "The drain clock"): a drain's start comes from etcd, never from
+ * a wall clock. Each drain written with a lease (node field drain_lease) has a key
+ * state/drains/ADDR under that lease; this host asks etcd how long the lease has run (granted -
+ * remaining TTL, counted by etcd's leader) and sets the map's state_since_ns to its own
+ * monotonic now minus that, once per drain: the start derived first is kept (a later answer may
+ * only be later, after an etcd leader change restarted the lease's countdown; an etcd that does
+ * not answer changes nothing). Until it has an answer, a new drain starts at this host's now
+ * (never early) and is moved back once etcd answers. The key gone while the node drains (its
+ * lease expired or was lost): the drain has timed out. The thread's own, no lock.
+ */
+struct dclock {
+	char name[64];
+	struct ebb_addr addr;
+	int64_t lease;
+	__u32 timeout_s;
+	__u64 start_ns; /* monotonic, derived from etcd (0: not yet) */
+	__u64 provisional_ns; /* what a map got before start_ns was known (0: none) */
+	bool expired, fixed, said_fail;
+	__u64 next_try;
+};
+static struct dclock clocks[EBB_MAX_NODES];
+static int n_clocks;
+
+static struct dclock *clock_find(const char *name, int64_t lease)
+{
+	for (int i = 0; i < n_clocks; i++)
+		if (clocks[i].lease == lease && !strcmp(clocks[i].name, name))
+			return &clocks[i];
+	return NULL;
+}
+
+static bool drain_key_invalid(const struct fleet_state *st, const struct fleet_node *n)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_DRAIN &&
+		    st->invalid[i].addr.family == n->addr.family &&
+		    ebb_addr_eq(st->invalid[i].addr.a, n->addr.a, n->addr.family))
+			return true;
+	return false;
+}
+
+/* Reads the clocks of st's drains that this host has not timed yet. */
+static void drain_clocks(struct etcd *c, const struct fleet_state *st)
+{
+	struct dclock keep[EBB_MAX_NODES];
+	int n_keep = 0;
+
+	for (int i = 0; i < st->n_nodes && n_keep < EBB_MAX_NODES; i++) {
+		const struct fleet_node *fn = &st->nodes[i];
+		const struct fleet_drain *d;
+		struct dclock *k, *old;
+		double e = 0;
+		int r;
+
+		if (fn->state != EBB_NODE_DRAINING || !fn->drain_lease)
+			continue;
+		k = &keep[n_keep++];
+		old = clock_find(fn->name, fn->drain_lease);
+		if (old) {
+			*k = *old;
+		} else {
+			memset(k, 0, sizeof(*k));
+			snprintf(k->name, sizeof(k->name), "%s", fn->name);
+			k->addr = fn->addr;
+			k->lease = fn->drain_lease;
+		}
+		k->timeout_s = fleet_node_drain_timeout(st, fn);
+		if (k->expired || drain_key_invalid(st, fn))
+			continue; /* a bad key changes nothing: the schema's rule */
+		d = fleet_drain_find(st, fn);
+		if (d && k->start_ns)
+			continue;
+		if (d && mono_ns() < k->next_try)
+			continue;
+		r = d ? fleet_drain_elapsed(c, d, &e) : 1;
+		if (r < 0) {
+			k->next_try = mono_ns() + NS_PER_S;
+			if (!k->said_fail) {
+				json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_unavailable");
+
+				jstr(ev, "node", fn->name);
+				jint(ev, "lease", fn->drain_lease);
+				jstr(ev, "error", c->err);
+				jstr(ev, "detail", "the drain counts from when this host saw it until etcd answers");
+				log_emit(ev);
+				k->said_fail = true;
+			}
+			continue;
+		}
+		if (r > 0) {
+			json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_gone");
+
+			k->expired = true;
+			jstr(ev, "node", fn->name);
+			jint(ev, "lease", fn->drain_lease);
+			jint(ev, "drain_timeout_s", k->timeout_s);
+			jstr(ev, "detail", "the drain's lease expired or was lost: the drain has timed out");
+			log_emit(ev);
+			continue;
+		}
+		{
+			/* after the answer: the start is then never earlier than the true one */
+			__u64 now = mono_ns(), ago = (__u64)(e * NS_PER_S);
+			json_object *ev = log_new(LOG_INFO, "fleet_drain_clock");
+
+			k->start_ns = ago < now ? now - ago : 1;
+			jstr(ev, "node", fn->name);
+			jint(ev, "lease", fn->drain_lease);
+			jdbl(ev, "elapsed_s", e);
+			jint(ev, "drain_timeout_s", k->timeout_s);
+			log_emit(ev);
+		}
+	}
+	memcpy(clocks, keep, n_keep * sizeof(*keep));
+	n_clocks = n_keep;
+}
+
+/* The map's state_since_ns for fn's state: from its drain clock when it has one. */
+static __u64 state_start_ns(const struct fleet_node *fn)
+{
+	struct dclock *k;
+	__u64 now = mono_ns(), t;
+
+	if (fn->state != EBB_NODE_DRAINING || !fn->drain_lease)
+		return since_ns(fn->since); /* not a drain, or one from before drain clocks (once) */
+	k = clock_find(fn->name, fn->drain_lease);
+	if (k && k->expired) {
+		t = (__u64)k->timeout_s * NS_PER_S;
+		k->fixed = true;
+		return t < now ? now - t : 1;
+	}
+	if (k && k->start_ns)
+		return k->start_ns;
+	if (k)
+		k->provisional_ns = now;
+	return now;
+}
+
+/* Maps whose drain start was provisional, or whose drain's lease is gone: set from the clock. */
+static void drain_clocks_fix(void)
+{
+	struct ebb_err err = {};
+	bool need = false;
+	struct ebb e;
+
+	for (int i = 0; i < n_clocks; i++)
+		need |= (clocks[i].start_ns && clocks[i].provisional_ns) || (clocks[i].expired && !clocks[i].fixed);
+	if (!need || ebb_open(&e, F.bpffs, &err))
+		return;
+	if (ebb_lock(&e, &err)) {
+		ebb_close(&e);
+		return;
+	}
+	for (int i = 0; i < n_clocks; i++) {
+		struct dclock *k = &clocks[i];
+		struct ebb_node cur;
+		__u64 now = mono_ns(), t = (__u64)k->timeout_s * NS_PER_S, want;
+		__u32 id;
+
+		if (!((k->start_ns && k->provisional_ns) || (k->expired && !k->fixed)))
+			continue;
+		if (ebb_node_find(&e, &k->addr, &id, &cur) || cur.state != EBB_NODE_DRAINING)
+			continue;
+		if (k->expired) {
+			/* timed out: its start at least its timeout ago, never later than it was */
+			want = t < now ? now - t : 1;
+			k->fixed = true;
+			if (cur.state_since_ns <= want)
+				continue;
+		} else {
+			/* only the provisional start this host wrote: a start kept from before (say
+			 * across an ebbd restart) stays */
+			want = k->start_ns;
+			if (cur.state_since_ns != k->provisional_ns) {
+				k->provisional_ns = 0;
+				continue;
+			}
+			k->provisional_ns = 0;
+		}
+		cur.state_since_ns = want;
+		bpf_map_update_elem(e.nodes_fd, &id, &cur, BPF_EXIST);
+	}
+	ebb_unlock(&e);
+	ebb_close(&e);
+}
+
 static int apply_err(int *errs, const char *what, const char *name, const char *msg)
 {
 	json_object *ev = log_new(LOG_ERROR, "fleet_apply_failed");
@@ -287,7 +474,7 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 		(*changes)++;
 		if (!ebb_node_find(e, &fn->addr, &id, &cur)) {
 			/* the fleet's clock for the drain, and where a down node returns to */
-			cur.state_since_ns = since_ns(fn->since);
+			cur.state_since_ns = state_start_ns(fn);
 			if (fn->state == EBB_NODE_DOWN)
 				cur.state_before_down = fn->before_down;
 			bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST);
@@ -361,6 +548,13 @@ static void keep_last_good(struct fleet_state *st)
 
 			if (h)
 				st->hosts[st->n_hosts++] = *h;
+		} else if (in->kind == FLEET_KEY_DRAIN) {
+			for (int j = 0; j < F.st.n_drains; j++)
+				if (F.st.drains[j].addr.family == in->addr.family &&
+				    ebb_addr_eq(F.st.drains[j].addr.a, in->addr.a, in->addr.family)) {
+					st->drains[st->n_drains++] = F.st.drains[j];
+					break;
+				}
 		}
 	}
 }
@@ -379,6 +573,12 @@ static bool named_in(struct fleet_state *st, const struct fleet_invalid *in)
 		return fleet_node_find(st, &in->addr);
 	case FLEET_KEY_HOST:
 		return fleet_host_find(st, in->host);
+	case FLEET_KEY_DRAIN:
+		for (int j = 0; j < st->n_drains; j++)
+			if (st->drains[j].addr.family == in->addr.family &&
+			    ebb_addr_eq(st->drains[j].addr.a, in->addr.a, in->addr.family))
+				return true;
+		return false;
 	default:
 		return false;
 	}
@@ -623,6 +823,7 @@ static void *thread_main(void *arg)
 		}
 		fleet_state_parse(&r, F.cfg.name, &st);
 		keep_last_good(&st);
+		drain_clocks(&c, &st);
 		live = json_object_new_object();
 		last = json_object_new_object();
 		{
@@ -674,6 +875,8 @@ static void *thread_main(void *arg)
 				apply_retry = now + (ret == -EAGAIN ? POLL_NS : NS_PER_S);
 			}
 		}
+		if (F.synced)
+			drain_clocks_fix();
 		say_invalid(&st);
 		pthread_mutex_lock(&F.mu);
 		F.etcd_ok = F.ever_ok = true;
@@ -1170,7 +1373,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	json_object *cmp, *ops, *nj;
 	const char *val;
 	bool ok = false;
-	int64_t rev = 0;
+	int64_t rev = 0, granted = 0, ended = 0;
 
 	(void)a;
 	if (!F.running)
@@ -1240,6 +1443,13 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 		if (why[0])
 			jstr(ev, "fleet_unaccounted", why);
 	}
+	ops = json_object_new_array();
+	/* a drain that ends takes its clock with it; a drain that starts gets one (the leader's wall
+	 * clock, like any writer's, is for people only: since) */
+	if (fn->state == EBB_NODE_DRAINING && to != EBB_NODE_DRAINING) {
+		ended = fn->drain_lease;
+		fleet_drain_end(F.cfg.name, fn, ops);
+	}
 	if (to != fn->state)
 		fn->since = fleet_wall();
 	if (to == EBB_NODE_DOWN && fn->state != EBB_NODE_DOWN)
@@ -1249,6 +1459,23 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 		fn->drain_timeout_s = drain_timeout_s;
 	else if (to != EBB_NODE_DOWN)
 		fn->drain_timeout_s = 0;
+	if (to == EBB_NODE_DRAINING) {
+		__u32 timeout;
+
+		/* the VIPs' timeouts (its weights name them) from the state last read */
+		pthread_mutex_lock(&F.mu);
+		timeout = F.have_st ? fleet_node_drain_timeout(&F.st, fn) :
+				      (fn->drain_timeout_s ? fn->drain_timeout_s : node_drain_timeout(a, n));
+		pthread_mutex_unlock(&F.mu);
+		if (fleet_drain_grant(&main_etcd, F.cfg.name, fn, timeout, 0, ops, bad, sizeof(bad))) {
+			log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to), bad);
+			json_object_put(ops);
+			fleet_state_free(&one);
+			etcd_range_free(&r);
+			return -EAGAIN;
+		}
+		granted = fn->drain_lease;
+	}
 	nj = fleet_node_json(fn);
 	/* the leader writes only what every host will accept (the writers' one check), as checked */
 	val = json_object_to_json_string_ext(nj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -1256,12 +1483,14 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 		log_msg(LOG_ERROR, "fleet_decision_failed", "%s -> %s: refused to write %s = %s: %s", n->name,
 			ebb_state_name(to), nodekey, val, bad);
 		json_object_put(nj);
+		json_object_put(ops);
+		if (granted)
+			etcd_lease_revoke(&main_etcd, granted);
 		fleet_state_free(&one);
 		etcd_range_free(&r);
 		return -EINVAL;
 	}
 	cmp = json_object_new_array();
-	ops = json_object_new_array();
 	/* fenced: only while this host holds the leader key, and the node is as read */
 	json_object_array_add(cmp, etcd_cmp(leaderkey, "VALUE", "EQUAL", 0, F.cfg.host));
 	json_object_array_add(cmp, etcd_cmp(nodekey, "MOD", "EQUAL", fn->mod_rev, NULL));
@@ -1273,11 +1502,19 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	fleet_state_free(&one);
 	etcd_range_free(&r);
 	if (etcd_txn(&main_etcd, cmp, ops, NULL, &ok, &rev, NULL)) {
+		/* written or not, unknown: a lease granted for it stays (unused, it only expires) */
 		log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to), main_etcd.err);
 		return -EAGAIN;
 	}
-	if (!ok)
+	if (!ok) {
+		/* surely not written: the lease granted for it goes */
+		if (granted)
+			etcd_lease_revoke(&main_etcd, granted);
 		return -EAGAIN;
+	}
+	/* the ended drain's key went with the transaction; its lease goes now (else it expires) */
+	if (ended)
+		etcd_lease_revoke(&main_etcd, ended);
 	jint(ev, "fleet_revision", rev);
 	return 0;
 }

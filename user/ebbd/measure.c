@@ -300,6 +300,7 @@ static void pass_publish(struct agent *a, __u64 now)
 		free(w->keys);
 	}
 	a->walked = a->walk.visited;
+	a->walks++;
 	a->live_total = p->live_total;
 	a->pass_ms = (now - p->started_ns) / 1e6;
 	a->have_pass = true;

@@ -343,6 +343,8 @@ void metrics_render(const struct agent *a, __u64 now)
 	val(f, a->pass_ms / 1e3);
 	help(f, "ebb_agent_flows_walked", "gauge", "Entries in the flow table at the last walk");
 	fprintf(f, "ebb_agent_flows_walked %llu\n", (unsigned long long)a->walked);
+	help(f, "ebb_agent_walks_total", "counter", "Passes over the flow table published");
+	fprintf(f, "ebb_agent_walks_total %llu\n", (unsigned long long)a->walks);
 	help(f, "ebb_agent_transitions_total", "counter", "Node state changes made by this ebbd");
 	fprintf(f, "ebb_agent_transitions_total %llu\n", (unsigned long long)a->transitions);
 	help(f, "ebb_agent_flows_cut_total", "counter",

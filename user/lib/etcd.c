@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * etcd v3 through its JSON gateway (etcd 3.4: /v3/kv/range, /v3/kv/put, /v3/kv/txn,
- * /v3/kv/deleterange, /v3/lease/grant, /v3/lease/keepalive, /v3/lease/revoke), with libcurl.
+ * /v3/kv/deleterange, /v3/lease/grant, /v3/lease/keepalive, /v3/lease/revoke,
+ * /v3/lease/timetolive), with libcurl.
  * int64 fields travel as JSON strings, keys and values as base64.
  *
  * Failover: a call goes to the endpoint that answered last; when that one cannot be reached
@@ -624,6 +625,26 @@ int etcd_lease_revoke(struct etcd *c, int64_t id)
 
 	json_object_object_add(r, "ID", jint64(id));
 	return header_rev(etcd_call(c, "/v3/lease/revoke", r), NULL);
+}
+
+int etcd_lease_timetolive(struct etcd *c, int64_t id, int64_t *ttl, int64_t *granted)
+{
+	json_object *r = json_object_new_object(), *ans, *t = NULL;
+
+	json_object_object_add(r, "ID", jint64(id));
+	ans = etcd_call(c, "/v3/lease/timetolive", r);
+	if (!ans)
+		return -1;
+	/* a gone lease answers {"ID":…,"TTL":"-1"}; an answer without TTL is not one */
+	if (!json_object_object_get_ex(ans, "TTL", &t)) {
+		snprintf(c->err, sizeof(c->err), "etcd: no TTL in the answer about lease %lld", (long long)id);
+		json_object_put(ans);
+		return -1;
+	}
+	*ttl = etcd_int(ans, "TTL");
+	*granted = etcd_int(ans, "grantedTTL");
+	json_object_put(ans);
+	return 0;
 }
 
 int etcd_revision(struct etcd *c, int64_t *rev)

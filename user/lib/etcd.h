@@ -93,6 +93,9 @@ int etcd_lease_grant(struct etcd *c, int ttl, int64_t *id);
 /* *ttl: the lease's remaining seconds; 0 when it has expired (then it is gone). */
 int etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl);
 int etcd_lease_revoke(struct etcd *c, int64_t id);
+/* LeaseTimeToLive: *ttl the lease's remaining seconds as etcd's leader counts them (truncated to
+ * whole seconds), *granted the TTL it was granted with; *ttl = -1 when the lease is gone. */
+int etcd_lease_timetolive(struct etcd *c, int64_t id, int64_t *ttl, int64_t *granted);
 
 /* The member's store revision (a cheap status call, needing no permission on any key). */
 int etcd_revision(struct etcd *c, int64_t *rev);

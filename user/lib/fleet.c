@@ -264,6 +264,27 @@ static int get_uint(json_object *o, const char *k, bool required, long long lo, 
 	return 0;
 }
 
+/* A 64-bit integer field in 1..INT64_MAX (an etcd lease id); 0 when absent and !required. */
+static int get_id(json_object *o, const char *k, bool required, int64_t *out, char *why, size_t len)
+{
+	json_object *v;
+
+	*out = 0;
+	if (!json_object_object_get_ex(o, k, &v)) {
+		if (required)
+			return whyf(why, len, "missing \"%s\"", k);
+		return 0;
+	}
+	if (!v || !json_object_is_type(v, json_type_int))
+		return whyf(why, len, "\"%s\" must be an integer (an etcd lease id), not %s", k, type_name(v));
+	/* json-c saturates a larger number at INT64_MAX: that is no lease id either */
+	*out = json_object_get_int64(v);
+	if (*out < 1 || *out == INT64_MAX)
+		return whyf(why, len, "\"%s\" must be an etcd lease id 1..%lld, not %lld", k,
+			    (long long)INT64_MAX - 1, (long long)*out);
+	return 0;
+}
+
 /* A string field; NULL (and 0) when absent and !required. */
 static int get_str(json_object *o, const char *k, bool required, const char **out, char *why, size_t len)
 {
@@ -412,8 +433,8 @@ json_object *fleet_vip_json(const struct fleet_vip *v)
 	return o;
 }
 
-static const char *const node_fields[] = { "state", "since", "drain_timeout_s", "before_down", "mac",
-					   "weights", NULL };
+static const char *const node_fields[] = { "state", "since", "drain_timeout_s", "drain_lease", "before_down",
+					   "mac", "weights", NULL };
 
 int fleet_node_check(const char *name, const char *val, struct fleet_node *n, char *why, size_t len)
 {
@@ -446,6 +467,14 @@ int fleet_node_check(const char *name, const char *val, struct fleet_node *n, ch
 	}
 	if (get_uint(o, "drain_timeout_s", false, 0, EBB_MAX_TIMEOUT_S, 0, &n->drain_timeout_s, why, len))
 		goto out;
+	if (get_id(o, "drain_lease", false, &n->drain_lease, why, len))
+		goto out;
+	/* a drain's clock belongs to that drain: any other state has ended it */
+	if (n->drain_lease && n->state != EBB_NODE_DRAINING) {
+		whyf(why, len, "\"drain_lease\" is for a draining node, not a%s %s one",
+		     n->state == EBB_NODE_ACTIVE || n->state == EBB_NODE_INACTIVE ? "n" : "", ebb_state_name(n->state));
+		goto out;
+	}
 	if (json_object_object_get_ex(o, "since", &w)) {
 		if (!w || !(json_object_is_type(w, json_type_int) || json_object_is_type(w, json_type_double))) {
 			whyf(why, len, "\"since\" must be a number (UNIX seconds), not %s", type_name(w));
@@ -525,6 +554,27 @@ out:
 	return ret;
 }
 
+static const char *const drain_fields[] = { "lease", "elapsed_s", NULL };
+
+int fleet_drain_check(const char *name, const char *val, struct fleet_drain *d, char *why, size_t len)
+{
+	json_object *o;
+	int ret = -1;
+
+	memset(d, 0, sizeof(*d));
+	if (node_name(name, &d->addr, why, len))
+		return -1;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	if (!(o = parse_object(val, why, len)) || known_fields(o, drain_fields, why, len) ||
+	    get_id(o, "lease", true, &d->lease, why, len) ||
+	    get_uint(o, "elapsed_s", true, 0, EBB_MAX_TIMEOUT_S, 0, &d->elapsed_s, why, len))
+		goto out;
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
+}
+
 json_object *fleet_node_json(const struct fleet_node *n)
 {
 	json_object *o = json_object_new_object(), *w = json_object_new_object();
@@ -534,6 +584,8 @@ json_object *fleet_node_json(const struct fleet_node *n)
 	json_object_object_add(o, "since", json_object_new_double(n->since));
 	if (n->drain_timeout_s)
 		json_object_object_add(o, "drain_timeout_s", json_object_new_int64(n->drain_timeout_s));
+	if (n->drain_lease)
+		json_object_object_add(o, "drain_lease", json_object_new_int64(n->drain_lease));
 	if (n->state == EBB_NODE_DOWN)
 		json_object_object_add(o, "before_down",
 				       json_object_new_string(ebb_state_name(n->before_down)));
@@ -553,7 +605,7 @@ static enum fleet_kind key_kind(const char *fleet, const char *key, const char *
 		const char *rest;
 		enum fleet_kind kind;
 	} kinds[] = { { "state/vips/", FLEET_KEY_VIP }, { "state/nodes/", FLEET_KEY_NODE },
-		      { "state/hosts/", FLEET_KEY_HOST } };
+		      { "state/hosts/", FLEET_KEY_HOST }, { "state/drains/", FLEET_KEY_DRAIN } };
 	char p[160];
 
 	*serial = false;
@@ -578,6 +630,7 @@ int fleet_key_check(const char *fleet, const char *key, const char *val, char *w
 	struct fleet_node *n;
 	struct fleet_vip v;
 	struct fleet_hostcfg h;
+	struct fleet_drain d;
 	const char *name;
 	bool serial;
 	int ret;
@@ -593,8 +646,10 @@ int fleet_key_check(const char *fleet, const char *key, const char *val, char *w
 		return ret;
 	case FLEET_KEY_HOST:
 		return fleet_host_check(name, val, &h, why, len);
+	case FLEET_KEY_DRAIN:
+		return fleet_drain_check(name, val, &d, why, len);
 	default:
-		return serial ? 0 : whyf(why, len, "not a key of the desired state (state/serial, state/vips/VIP, state/nodes/ADDR, state/hosts/HOST)");
+		return serial ? 0 : whyf(why, len, "not a key of the desired state (state/serial, state/vips/VIP, state/nodes/ADDR, state/hosts/HOST, state/drains/ADDR)");
 	}
 }
 
@@ -612,7 +667,7 @@ static void add_invalid(struct fleet_state *s, const struct etcd_kv *kv, enum fl
 	/* a key whose name still names an object holds that object where it is */
 	if (kind == FLEET_KEY_VIP)
 		in->named = !vip_name(name, "in the key", &in->vip, ignore, sizeof(ignore));
-	else if (kind == FLEET_KEY_NODE)
+	else if (kind == FLEET_KEY_NODE || kind == FLEET_KEY_DRAIN)
 		in->named = !node_name(name, &in->addr, ignore, sizeof(ignore));
 	else if (kind == FLEET_KEY_HOST && (in->named = fleet_name_ok(name)))
 		snprintf(in->host, sizeof(in->host), "%s", name);
@@ -628,7 +683,8 @@ int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct flee
 	s->nodes = calloc(r->n + 1, sizeof(*s->nodes));
 	s->hosts = calloc(r->n + 1, sizeof(*s->hosts));
 	s->invalid = calloc(r->n + 1, sizeof(*s->invalid));
-	if (!s->nodes || !s->hosts || !s->invalid)
+	s->drains = calloc(r->n + 1, sizeof(*s->drains));
+	if (!s->nodes || !s->hosts || !s->invalid || !s->drains)
 		return -1;
 	for (int i = 0; i < r->n; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];
@@ -665,6 +721,13 @@ int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct flee
 				s->n_hosts++;
 			}
 			break;
+		case FLEET_KEY_DRAIN:
+			if (!(bad = fleet_drain_check(name, kv->value, &s->drains[s->n_drains], why, sizeof(why)))) {
+				s->drains[s->n_drains].mod_rev = kv->mod_rev;
+				s->drains[s->n_drains].kv_lease = kv->lease;
+				s->n_drains++;
+			}
+			break;
 		default:
 			bad = fleet_key_check(fleet, kv->key, kv->value, why, sizeof(why));
 		}
@@ -694,6 +757,7 @@ void fleet_state_free(struct fleet_state *s)
 	free(s->nodes);
 	free(s->hosts);
 	free(s->invalid);
+	free(s->drains);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -721,6 +785,19 @@ struct fleet_hostcfg *fleet_host_find(struct fleet_state *s, const char *name)
 	return NULL;
 }
 
+const struct fleet_drain *fleet_drain_find(const struct fleet_state *s, const struct fleet_node *n)
+{
+	for (int i = 0; i < s->n_drains; i++) {
+		const struct fleet_drain *d = &s->drains[i];
+
+		/* a key under another lease (or none) is not this drain's clock */
+		if (d->addr.family == n->addr.family && ebb_addr_eq(d->addr.a, n->addr.a, n->addr.family) &&
+		    n->drain_lease && d->lease == n->drain_lease && d->kv_lease == n->drain_lease)
+			return d;
+	}
+	return NULL;
+}
+
 const struct fleet_invalid *fleet_invalid_vip(const struct fleet_state *s, const struct ebb_vip_key *k)
 {
 	for (int i = 0; i < s->n_invalid; i++)
@@ -737,4 +814,92 @@ const struct fleet_invalid *fleet_invalid_node(const struct fleet_state *s, cons
 		    s->invalid[i].addr.family == a->family && ebb_addr_eq(s->invalid[i].addr.a, a->a, a->family))
 			return &s->invalid[i];
 	return NULL;
+}
+
+/* ---- the drain clock (doc/fleet.md, "The drain clock") ---- */
+
+__u32 fleet_node_drain_timeout(const struct fleet_state *s, const struct fleet_node *n)
+{
+	__u32 t = 0;
+
+	if (n->drain_timeout_s)
+		return n->drain_timeout_s;
+	for (int i = 0; i < n->n_w; i++)
+		for (int j = 0; j < s->n_vips; j++)
+			if (!memcmp(&s->vips[j].key, &n->w[i].vip, sizeof(n->w[i].vip)) &&
+			    s->vips[j].o.drain_timeout_s > t)
+				t = s->vips[j].o.drain_timeout_s;
+	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+}
+
+int fleet_drain_elapsed(struct etcd *c, const struct fleet_drain *d, double *elapsed)
+{
+	int64_t ttl, granted, ran;
+
+	if (etcd_lease_timetolive(c, d->lease, &ttl, &granted))
+		return -1;
+	if (ttl < 0)
+		return 1;
+	ran = granted - ttl - 1;
+	*elapsed = d->elapsed_s + (ran > 0 ? ran : 0);
+	return 0;
+}
+
+int fleet_drain_age(struct etcd *c, const struct fleet_state *s, const struct fleet_node *n, __u32 *age_s)
+{
+	const struct fleet_drain *d;
+	double e = 0;
+	int r;
+
+	*age_s = 0;
+	if (n->state != EBB_NODE_DRAINING)
+		return 0;
+	if (!n->drain_lease) {
+		/* a drain from before drain clocks: its since, read with this writer's clock, once */
+		e = fleet_wall() - n->since;
+		*age_s = n->since > 0 && e > 0 ? (e < EBB_MAX_TIMEOUT_S ? (__u32)e : EBB_MAX_TIMEOUT_S) : 0;
+		return 0;
+	}
+	d = fleet_drain_find(s, n);
+	r = d ? fleet_drain_elapsed(c, d, &e) : 1;
+	if (r < 0)
+		return -1;
+	if (r > 0) /* its clock ran out: it has lasted its timeout at least */
+		e = fleet_node_drain_timeout(s, n);
+	*age_s = e < EBB_MAX_TIMEOUT_S ? (__u32)e : EBB_MAX_TIMEOUT_S;
+	return 0;
+}
+
+int fleet_drain_grant(struct etcd *c, const char *fleet, struct fleet_node *n, __u32 timeout_s, __u32 age_s,
+		      json_object *ops, char *why, size_t len)
+{
+	char key[256], rest[128], val[96];
+	int64_t lease = 0;
+	int ttl = (int)(timeout_s > age_s ? timeout_s - age_s : 0) + FLEET_DRAIN_MARGIN_S;
+
+	if (etcd_lease_grant(c, ttl, &lease)) {
+		snprintf(why, len, "cannot grant the drain's lease: %s", c->err);
+		return -1;
+	}
+	n->drain_lease = lease;
+	snprintf(rest, sizeof(rest), "state/drains/%s", n->name);
+	fleet_key(key, sizeof(key), fleet, rest);
+	snprintf(val, sizeof(val), "{\"lease\":%lld,\"elapsed_s\":%u}", (long long)lease, age_s);
+	if (fleet_key_check(fleet, key, val, why, len)) {
+		etcd_lease_revoke(c, lease);
+		n->drain_lease = 0;
+		return -1;
+	}
+	json_object_array_add(ops, etcd_op_put(key, val, lease));
+	return 0;
+}
+
+void fleet_drain_end(const char *fleet, struct fleet_node *n, json_object *ops)
+{
+	char key[256], rest[128];
+
+	snprintf(rest, sizeof(rest), "state/drains/%s", n->name);
+	fleet_key(key, sizeof(key), fleet, rest);
+	json_object_array_add(ops, etcd_op_del(key, false));
+	n->drain_lease = 0;
 }

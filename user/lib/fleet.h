@@ -8,7 +8,8 @@
  *   /ebb/F/state/vips/VIP       {"fwd":"dsr","tcp_idle_s":…,"udp_idle_s":…,"fin_s":…,
  *                                "drain_timeout_s":…[,"encap_src4":…][,"encap_src6":…]}
  *   /ebb/F/state/nodes/ADDR     {"state":"draining","since":UNIX_S,"drain_timeout_s":N,
- *                                "before_down":…,"mac":…,"weights":{"VIP":W,…}}
+ *                                "drain_lease":ID,"before_down":…,"mac":…,"weights":{"VIP":W,…}}
+ *   /ebb/F/state/drains/ADDR    {"lease":ID,"elapsed_s":E}  under lease ID: the drain's clock
  *   /ebb/F/state/hosts/HOST     {"drain":true}              a host drained by the operator
  *   /ebb/F/leader               HOST, under the leader's lease
  *   /ebb/F/hosts/HOST           the host's report, under its lease (gone when it is)
@@ -52,7 +53,9 @@ struct fleet_node {
 	bool have_mac;
 	__u8 mac[6];
 	__u32 drain_timeout_s; /* this drain's own, 0 = the VIPs' */
-	double since; /* wall-clock time of the last state change (hosts share no monotonic clock) */
+	double since; /* wall-clock time of the last state change: for people only when drain_lease */
+	int64_t drain_lease; /* draining: the etcd lease that times this drain (0: a drain written
+			      * before drain clocks, timed from since as it used to be) */
 	int n_w;
 	struct fleet_weight w[EBB_MAX_VIPS];
 	int64_t mod_rev;
@@ -64,7 +67,27 @@ struct fleet_hostcfg {
 	int64_t mod_rev;
 };
 
-enum fleet_kind { FLEET_KEY_OTHER, FLEET_KEY_VIP, FLEET_KEY_NODE, FLEET_KEY_HOST };
+/*
+ * A drain's clock (doc/fleet.md, "The drain clock"): state/drains/ADDR, put under an etcd lease
+ * granted for the drain's timeout + FLEET_DRAIN_MARGIN_S by whoever writes the drain. etcd counts
+ * a lease's remaining TTL on its leader's monotonic clock, and a leader change only lengthens it,
+ * so granted - remaining never overstates the time since the grant, on any host, whatever its
+ * wall clock says. elapsed_s: the drain's age when this lease was granted (a drain re-issued
+ * with a new timeout keeps its start). The key gone while the node drains: the lease expired or
+ * was lost, and the drain counts as timed out.
+ */
+struct fleet_drain {
+	struct ebb_addr addr;
+	char name[64];
+	int64_t lease; /* as the value names it */
+	__u32 elapsed_s;
+	int64_t kv_lease; /* the lease etcd has the key under (the two must agree) */
+	int64_t mod_rev;
+};
+
+#define FLEET_DRAIN_MARGIN_S 10
+
+enum fleet_kind { FLEET_KEY_OTHER, FLEET_KEY_VIP, FLEET_KEY_NODE, FLEET_KEY_HOST, FLEET_KEY_DRAIN };
 
 #define FLEET_KEY_MAX 256
 #define FLEET_WHY_MAX 192
@@ -88,9 +111,10 @@ struct fleet_invalid {
 struct fleet_state {
 	int64_t rev; /* mod_revision of the serial key: 0 while nothing was ever written */
 	int64_t store_rev; /* the store's revision when read */
-	int n_vips, n_nodes, n_hosts, n_invalid;
+	int n_vips, n_nodes, n_hosts, n_invalid, n_drains;
 	struct fleet_vip vips[EBB_MAX_VIPS];
 	struct fleet_node *nodes; /* n_nodes of them */
+	struct fleet_drain *drains;
 	struct fleet_hostcfg *hosts;
 	struct fleet_invalid *invalid; /* keys that failed the schema: left out of the above */
 };
@@ -136,6 +160,7 @@ int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct flee
 int fleet_vip_check(const char *name, const char *val, struct fleet_vip *out, char *why, size_t len);
 int fleet_node_check(const char *name, const char *val, struct fleet_node *out, char *why, size_t len);
 int fleet_host_check(const char *name, const char *val, struct fleet_hostcfg *out, char *why, size_t len);
+int fleet_drain_check(const char *name, const char *val, struct fleet_drain *out, char *why, size_t len);
 /* Any key under /ebb/F/state/, by its kind (the serial key is free-form): 0 valid, -1 + why. */
 int fleet_key_check(const char *fleet, const char *key, const char *val, char *why, size_t len);
 
@@ -144,10 +169,32 @@ json_object *fleet_node_json(const struct fleet_node *n);
 struct fleet_vip *fleet_vip_find(struct fleet_state *s, const struct ebb_vip_key *k);
 struct fleet_node *fleet_node_find(struct fleet_state *s, const struct ebb_addr *a);
 struct fleet_hostcfg *fleet_host_find(struct fleet_state *s, const char *name);
+/* The node's drain clock: its state/drains key when valid and under the node's drain_lease. */
+const struct fleet_drain *fleet_drain_find(const struct fleet_state *s, const struct fleet_node *n);
 /* The invalid key that still names this VIP / node (fleet_invalid.named), or NULL. */
 const struct fleet_invalid *fleet_invalid_vip(const struct fleet_state *s, const struct ebb_vip_key *k);
 const struct fleet_invalid *fleet_invalid_node(const struct fleet_state *s, const struct ebb_addr *a);
 
-double fleet_wall(void); /* CLOCK_REALTIME in seconds */
+double fleet_wall(void); /* CLOCK_REALTIME in seconds: never a drain's clock (fleet_drain_*) */
+
+/* ---- the drain clock (doc/fleet.md, "The drain clock") ---- */
+
+/* The timeout that applies to node n's drain: its own, else the longest of its VIPs'. */
+__u32 fleet_node_drain_timeout(const struct fleet_state *s, const struct fleet_node *n);
+/* Seconds the drain of d has run, from etcd alone: elapsed_s + granted - remaining - 1 (etcd
+ * truncates the remaining TTL to whole seconds: the 1 keeps the figure from ever running ahead).
+ * 0 and *elapsed; 1 when the lease is gone; -1 when etcd did not answer (c->err). */
+int fleet_drain_elapsed(struct etcd *c, const struct fleet_drain *d, double *elapsed);
+/* How long node n (as read in s) has drained, for a writer re-issuing its drain: from its clock,
+ * its timeout when that clock is gone, or (a drain from before drain clocks) from since once. */
+int fleet_drain_age(struct etcd *c, const struct fleet_state *s, const struct fleet_node *n, __u32 *age_s);
+/* A writer starting (or re-issuing) n's drain: grants a lease of timeout_s - age_s +
+ * FLEET_DRAIN_MARGIN_S seconds, sets n->drain_lease, and adds the put of the drain key under it
+ * to ops. -1 with why when etcd refused or did not answer. */
+int fleet_drain_grant(struct etcd *c, const char *fleet, struct fleet_node *n, __u32 timeout_s, __u32 age_s,
+		      json_object *ops, char *why, size_t len);
+/* A writer ending n's drain (any other state, or the node deleted): the delete of its drain key
+ * added to ops, n->drain_lease cleared; the lease is the caller's to revoke once written. */
+void fleet_drain_end(const char *fleet, struct fleet_node *n, json_object *ops);
 
 #endif
