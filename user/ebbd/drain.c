@@ -213,6 +213,24 @@ void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
 	s->lost_logged = false;
 }
 
+/* The leader waits for other hosts (out->why says which): said when that changes, else every 5 s. */
+static void say_blocked(struct node *n, const struct drain_out *d, __u64 now)
+{
+	__u32 h = 2166136261u; /* FNV-1a */
+	json_object *ev;
+
+	for (const char *p = d->why; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	if (h == n->blocked_said_hash && now - n->blocked_said_ns < 5 * NS_PER_S)
+		return;
+	n->blocked_said_hash = h;
+	n->blocked_said_ns = now;
+	ev = log_new(LOG_INFO, "fleet_retire_blocked");
+	jstr(ev, "node", n->name);
+	jstr(ev, "why", d->why);
+	log_emit(ev);
+}
+
 /* What ebbctl node show says of the drain (libebb_agent.h): the pinned array, opened per tick
  * (the state may have been re-created since the last), written only for draining nodes. */
 static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d,
@@ -239,6 +257,7 @@ static void drain_publish(struct agent *a, int *fd, const struct node *n, const 
  */
 void drain_tick(struct agent *a, __u64 now)
 {
+	static struct drain_fleet df;
 	int budget = LOOKUPS_PER_CHECK, view_fd = -1;
 
 	truth_tick(a, now);
@@ -291,11 +310,17 @@ void drain_tick(struct agent *a, __u64 now)
 			.lb = { .listed = exact, .live = live, .vanished = vanished, .flows = n->flows,
 				.have_second = have_c, .second_chance = have_c ? c.second_chance : 0 },
 			.truth = *truth_get(a, n),
+			/* the leader decides fleet-wide here already (fleet_transition checks again
+			 * against the node's key as etcd has it now) */
+			.fleet = fleet_enabled() && !fleet_drain_view(n->name, &df) ? &df : NULL,
 		};
 		drain_decide(in, &out);
+		in->fleet = NULL; /* df is the next node's soon */
 		n->ds = out.next;
 		n->drain_verified = out.verified;
 		n->drain_reason = out.reason;
+		if (out.verdict == DRAIN_KEEP && !strcmp(out.reason, "fleet_blocked"))
+			say_blocked(n, &out, now);
 		if (out.say_lost_wait) {
 			json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
 

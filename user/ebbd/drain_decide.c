@@ -96,6 +96,16 @@ bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
 	return clear;
 }
 
+/* What the other hosts say they carry of the node: part of the LB's estimate at a timeout. */
+static long long fleet_flows(const struct drain_fleet *f)
+{
+	long long sum = 0;
+
+	for (int i = 0; f && i < f->n_hosts && i < DRAIN_MAX_HOSTS; i++)
+		sum += f->hosts[i].flows > 0 ? f->hosts[i].flows : 0;
+	return sum;
+}
+
 static void verdict(struct drain_out *out, enum drain_verdict v, const char *reason)
 {
 	out->verdict = v;
@@ -108,7 +118,7 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 	const struct node_truth *t = &in->truth;
 	__u64 elapsed = in->elapsed_ns > 0 ? (__u64)in->elapsed_ns : 0;
 	bool timed_out = elapsed >= in->timeout_ns;
-	bool fresh, lost_recent, lb_clear;
+	bool fresh, lost_recent, lb_clear, fleet_ok;
 
 	memset(out, 0, sizeof(*out));
 	verdict(out, DRAIN_KEEP, "not_draining");
@@ -149,11 +159,12 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 				timed_out ? "drain_timeout" : "node_live");
 			return;
 		}
-		if (in->fleet && !drain_fleet_clear(in->fleet, out->why, sizeof(out->why)) && !timed_out) {
-			verdict(out, DRAIN_KEEP, "fleet_blocked");
-			return;
-		}
-		verdict(out, DRAIN_RETIRE, "flows_ended");
+		fleet_ok = !in->fleet || drain_fleet_clear(in->fleet, out->why, sizeof(out->why));
+		if (fleet_ok)
+			verdict(out, DRAIN_RETIRE, "flows_ended");
+		else /* a host still unaccounted for (out->why): the node's 0 ends it at the timeout */
+			verdict(out, timed_out ? DRAIN_RETIRE_TIMEOUT : DRAIN_KEEP,
+				timed_out ? "drain_timeout" : "fleet_blocked");
 		return;
 	}
 
@@ -175,17 +186,20 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 		verdict(out, DRAIN_KEEP, "node_said_live");
 		return;
 	}
-	if (lb_clear) {
-		if (in->fleet && !drain_fleet_clear(in->fleet, out->why, sizeof(out->why)) && !timed_out) {
-			verdict(out, DRAIN_KEEP, "fleet_blocked");
-			return;
-		}
+	fleet_ok = !(lb_clear || timed_out) || !in->fleet ||
+		   drain_fleet_clear(in->fleet, out->why, sizeof(out->why));
+	if (lb_clear && fleet_ok) {
 		verdict(out, DRAIN_RETIRE, "flows_ended");
 		return;
 	}
-	if (timed_out) {
-		verdict(out, DRAIN_RETIRE_TIMEOUT, "drain_timeout");
+	if (!timed_out) {
+		verdict(out, DRAIN_KEEP, lb_clear ? "fleet_blocked" : in->lb.listed ? "lb_flows_live" : "lb_not_listed");
 		return;
 	}
-	verdict(out, DRAIN_KEEP, in->lb.listed ? "lb_flows_live" : "lb_not_listed");
+	/* The timeout cuts what this host's table holds and what the other hosts say they carry. */
+	if (in->fleet && !fleet_ok) {
+		out->flows_cut += fleet_flows(in->fleet);
+		out->exact = false;
+	}
+	verdict(out, DRAIN_RETIRE_TIMEOUT, "drain_timeout");
 }

@@ -17,8 +17,9 @@
  *    figure an estimate; except that a node whose fresh report said live > 0 in this drain (and
  *    none since said 0) is never retired before the timeout on the LB's word;
  *  - in a fleet (the leader's path) every other host that may carry the node's flows must have
- *    applied the drain and report none, or have withdrawn its routes and be gone, unless the
- *    timeout has passed.
+ *    applied the drain and report none (counted), or have withdrawn its routes and be gone,
+ *    unless the timeout has passed; then the retirement is a timeout, and without the node's
+ *    word the other hosts' reported flows are part of the estimate.
  */
 #ifndef EBBD_DRAIN_DECIDE_H
 #define EBBD_DRAIN_DECIDE_H

@@ -167,6 +167,8 @@ struct node {
 				   * them with the other hosts' reports (fleet.c) */
 	bool drain_verified; /* the last decision went by the node's own fresh report */
 	const char *drain_reason; /* and why it kept or retired the node */
+	__u64 blocked_said_ns; /* fleet_retire_blocked last logged, and for which why (a hash) */
+	__u32 blocked_said_hash;
 	struct { /* the last drain this ebbd completed, for the status page */
 		bool have, verified;
 		long long cut; /* verified: the node's figure; else the LB's estimate */
@@ -296,6 +298,10 @@ long long fleet_flows(const char *node, long long local);
 /* The leader's decision, written to etcd before the maps; -EAGAIN: not now (not the leader,
  * etcd unreachable, the node changed, or another host may still carry the node's flows). */
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev);
+/* On the leader: the other hosts' reports for draining node `node`, as drain_decide() takes
+ * them (so that drain.c's own decision, its event and its figure are the fleet's); -1 when this
+ * host does not lead or the state last read does not have the node draining. */
+int fleet_drain_view(const char *node, struct drain_fleet *df);
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);

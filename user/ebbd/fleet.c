@@ -1364,6 +1364,23 @@ static void drain_hosts(const char *node, int64_t drain_rev, struct drain_fleet 
 	pthread_mutex_unlock(&F.mu);
 }
 
+int fleet_drain_view(const char *node, struct drain_fleet *df)
+{
+	int64_t rev = -1;
+
+	if (!F.running)
+		return -1;
+	pthread_mutex_lock(&F.mu);
+	for (int i = 0; leads_now() && F.have_st && i < F.st.n_nodes; i++)
+		if (!strcmp(F.st.nodes[i].name, node) && F.st.nodes[i].state == EBB_NODE_DRAINING)
+			rev = F.st.nodes[i].mod_rev;
+	pthread_mutex_unlock(&F.mu);
+	if (rev < 0)
+		return -1;
+	drain_hosts(node, rev, df);
+	return 0;
+}
+
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev)
 {
 	char rest[160], nodekey[256], leaderkey[128], serial[128], what[256], why[512], bad[FLEET_WHY_MAX];
