@@ -260,7 +260,6 @@ void drain_tick(struct agent *a, __u64 now)
 	static struct drain_fleet df;
 	int budget = LOOKUPS_PER_CHECK, view_fd = -1;
 
-	truth_tick(a, now);
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
 		struct watch *w = &n->watch;
@@ -276,8 +275,8 @@ void drain_tick(struct agent *a, __u64 now)
 			continue;
 		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
 		if (n->m.state != EBB_NODE_DRAINING) {
+			/* truth.c forgets the node's reports itself (truth_tick, main.c) */
 			if (n->ds.drain) {
-				truth_forget(a, n);
 				n->ds = (struct drain_state){};
 				n->drain_in.draining = false;
 			}
