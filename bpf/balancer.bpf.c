@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "parsing.h"
 #include "encap.h"
+#include "rescue.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -210,11 +211,16 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 	node = bpf_map_lookup_elem(&nodes, &s->node_id);
 	/* A SYN on a finished flow is a new connection on a reused port; on a draining node it is
 	 * treated as one too, whatever the entry says (it may be idle past its timeout, which
-	 * only user space knows): a draining node takes no new connection. */
-	syn_reuse = bare_syn(pkt) && ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST)) ||
-				      (node && node->state == EBB_NODE_DRAINING));
+	 * only user space knows): a draining node takes no new connection. So is a SYN on a flow
+	 * no node has claimed (a mid-flow packet placed it: a stray or spoofed one). */
+	syn_reuse = bare_syn(pkt) &&
+		    ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED)) ||
+		     (node && node->state == EBB_NODE_DRAINING));
 	if (node && takes_pinned_flows(node) && !syn_reuse) {
 		if (!pkt->icmp_error) {
+			/* No node has claimed it yet: rescued again (place), until one does. */
+			if ((flow->flags & EBB_FLOW_UNCONFIRMED) && !(pkt->tcp_flags & TCP_FLAG_SYN))
+				return false;
 			note_tcp_flags(flow, pkt->tcp_flags);
 			if ((__s32)(ebb_seen_tick(s->now) - flow->seen) > EBB_TOUCH_TICKS)
 				flow->seen = ebb_seen_tick(s->now);
@@ -233,8 +239,16 @@ static __always_inline int place(struct step_state *s)
 	struct ebb_vip *vip = s->vip;
 	__u32 slot = ebb_ring_slot(&pkt->key), node_id;
 	bool syn_pin = false;
+	bool mid_flow = pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN) &&
+			!pkt->icmp_error;
+	bool no_entry = !s->flow;
 
-	if (s->flow) {
+	/* a 0/1 value from here on: clang would otherwise OR the pointer into a flag test, which
+	 * the verifier refuses */
+	asm volatile("" : "+r"(no_entry));
+
+	/* A mid-flow packet of a flow no node has claimed is placed as one without an entry. */
+	if (s->flow && !(mid_flow && (s->flow->flags & EBB_FLOW_UNCONFIRMED))) {
 		/* Pinned to a node that no longer takes flows, or a new connection on an old
 		 * port: place it again, over the nodes that take new flows. */
 		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
@@ -251,8 +265,8 @@ static __always_inline int place(struct step_state *s)
 		s->node_id = node_id;
 		return EBB_R_FORWARDED;
 	}
-	if (pkt->icmp_error || (pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN))) {
-		struct ebb_flow *pinned = pkt->icmp_error ? NULL :
+	if (pkt->icmp_error || mid_flow) {
+		struct ebb_flow *pinned = pkt->icmp_error || !no_entry ? NULL :
 					  bpf_map_lookup_elem(&syn_pins, &pkt->key);
 
 		if (pinned) { /* a handshake the flood guard pinned aside: now a real flow */
@@ -260,7 +274,19 @@ static __always_inline int place(struct step_state *s)
 			bpf_map_delete_elem(&syn_pins, &pkt->key);
 		} else {
 			node_id = ring_pick(EBB_RING_SECOND(vip->id), slot);
-			s->how.second = !pkt->icmp_error;
+			s->how.second = !pkt->icmp_error && no_entry;
+			/* Its owner runs the node program: the owners of the slot decide, not the
+			 * second chance alone (rescue). */
+			if (node_id && mid_flow) {
+				struct ebb_node *owner = bpf_map_lookup_elem(&nodes, &node_id);
+
+				if (owner && (owner->flags & EBB_NODE_F_NODE_PROG)) {
+					s->node_id = node_id;
+					s->node = owner;
+					s->how.placed = no_entry;
+					return EBB_R_RESCUED;
+				}
+			}
 		}
 	} else {
 		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
@@ -279,7 +305,9 @@ static __always_inline int place(struct step_state *s)
 		return EBB_R_DROP_NO_NODE;
 	if (!pkt->icmp_error) {
 		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id,
-					  .seen = ebb_seen_tick(s->now) };
+					  .seen = ebb_seen_tick(s->now),
+					  .flags = s->flow ? s->flow->flags &
+							     (EBB_FLOW_FIN | EBB_FLOW_RST) : 0 };
 
 		note_tcp_flags(&fresh, pkt->tcp_flags);
 		if (!s->how.unpinned)
@@ -292,13 +320,14 @@ static __always_inline int place(struct step_state *s)
 	return EBB_R_FORWARDED;
 }
 
-/* 5. forward: toward the node, by the VIP's mode; counted. Returns the XDP verdict. */
-static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
+/* 5. forward: toward the node, by the VIP's mode; counted (`bytes`: the frame that came in) under
+ * `fwd_reason` once sent. Returns the XDP verdict. */
+static __always_inline int forward(struct xdp_md *ctx, struct step_state *s, int fwd_reason,
+				   __u64 bytes)
 {
 	struct packet *pkt = &s->pkt;
 	struct ebb_vip *vip = s->vip;
 	struct ebb_node *node = s->node;
-	__u64 bytes = pkt->bytes;
 	struct ethhdr *eth;
 	void *data, *data_end;
 	int reason;
@@ -333,8 +362,11 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
 			 * back as an ICMP error and never reaches the node. */
 			count(&vip_stats, vip->id, bytes, &s->how);
 			count(&node_stats, s->node_id, 0, &s->how);
-			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
-			if (pkt->icmp_error)
+			/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). Nor
+			 * about a claimed packet: the frame came from the claimer, and the answer
+			 * would go back to it (the rescue was not sent unless it fit, so only an
+			 * MTU lowered since gets here). */
+			if (pkt->icmp_error || fwd_reason == EBB_R_CLAIMED)
 				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			/* Never more bytes back than came in, whatever settings.mtu says: a spoofed
 			 * source must not turn ebb into an amplifier. (ip_len is within the frame.) */
@@ -378,10 +410,158 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s)
 	}
 	count(&vip_stats, vip->id, bytes, &s->how);
 	count(&node_stats, s->node_id, bytes, &s->how);
-	return account(EBB_R_FORWARDED, bytes, XDP_TX);
+	return account(fwd_reason, bytes, XDP_TX);
 drop:
 	count(&vip_stats, vip->id, bytes, &(struct placement){});
 	return account(reason, bytes, XDP_DROP);
+}
+
+/*
+ * 4b. rescue: a mid-flow TCP packet without an entry (or whose entry no node has claimed),
+ * whose second-chance owner (s->node) runs the node program. Its candidates are that owner,
+ * the new-flow table's owner of its slot, then the slot's earlier owners (slot_history) whose
+ * time has not run out; sent to them wrapped (rescue.h), the flow entry naming the first and
+ * marked unconfirmed until a claim names the owner. Even one candidate is rescued: its claim is
+ * what confirms the flow. The old way (the second chance, counted apart) when the rescue would
+ * not fit settings.mtu or this CPU is over settings.rescue_rate; today's way, exactly, when
+ * rescues are off (rate 0), the VIP has no encap source of the owner's family, or the owner
+ * cannot be a candidate (no MAC).
+ */
+__noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip_id, __u32 owner_id,
+			  __u32 new_entry)
+{
+	struct step_state st = {}, *s = &st;
+	struct packet *pkt = &st.pkt;
+	struct ebb_vip_entry *ve = bpf_map_lookup_elem(&vips_by_id, &vip_id);
+	struct ebb_vip *vip;
+	struct ebb_node *owner;
+	__u32 zero = 0, slot;
+	struct ebb_settings *set = bpf_map_lookup_elem(&settings, &zero);
+	struct ebb_rescue_secret *secret;
+	struct rescue_plan p = {};
+	struct ebb_slot_history *h;
+	struct ebb_history_key hk;
+	int reason = EBB_R_RESCUED;
+	__u8 flags;
+
+	/* A global function, verified once on its own (the balancer's paths into it are many):
+	 * what it needs comes as plain values and is looked up again. */
+	if (!in)
+		return XDP_ABORTED;
+	__builtin_memcpy(pkt, in, sizeof(*pkt));
+	slot = ebb_ring_slot(&pkt->key);
+	owner = bpf_map_lookup_elem(&nodes, &owner_id);
+	/* (the copy by id is the VIP's own while libebb keeps vips_by_id, as every hit trusts) */
+	if (!owner || !ve || !ve->key.family || ve->vip.id != vip_id)
+		return account(EBB_R_DROP_NO_NODE, pkt->bytes, XDP_DROP);
+	vip = &ve->vip;
+	s->vip = vip;
+	s->node = owner;
+	s->node_id = owner_id;
+	s->flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	s->how.placed = s->how.second = new_entry != 0;
+	s->now = bpf_ktime_get_coarse_ns();
+	p.family = owner->family;
+	if (set && set->rescue_rate && vip_has_encap_src(vip, p.family))
+		plan_add(&p, s->node_id);
+	flags = s->flow ? s->flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST) : 0;
+	if (!p.n || !set) {
+		struct ebb_flow fresh = { .node_id = s->node_id, .vip_id = vip->id, .flags = flags,
+					  .seen = ebb_seen_tick(s->now) };
+
+		note_tcp_flags(&fresh, pkt->tcp_flags);
+		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
+		return forward(ctx, s, EBB_R_FORWARDED, pkt->bytes);
+	}
+	plan_add(&p, ring_pick(EBB_RING_NEW(vip->id), slot));
+	hk.vip_id = vip->id;
+	hk.slot = slot;
+	h = bpf_map_lookup_elem(&slot_history, &hk);
+	if (h) {
+		__u32 tick = ebb_seen_tick(s->now);
+
+#pragma unroll
+		for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
+			if (h->owner[i] && (__s32)(h->until[i] - tick) >= 0)
+				plan_add(&p, h->owner[i]);
+	}
+	/* Never an ICMP "too big" for a rescue's sake: the client's path is not to shrink. */
+	if (set->mtu && (__u32)pkt->ip_len + rescue_overhead(&p) > set->mtu)
+		reason = EBB_R_RESCUE_TOO_BIG;
+	else if (!rescue_allowed(s->now, set->rescue_rate))
+		reason = EBB_R_RESCUE_LIMITED;
+	{
+		struct ebb_flow fresh = { .node_id = s->node_id, .vip_id = vip->id,
+					  .flags = flags | EBB_FLOW_UNCONFIRMED,
+					  .seen = ebb_seen_tick(s->now) };
+
+		note_tcp_flags(&fresh, pkt->tcp_flags);
+		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
+	}
+	if (reason != EBB_R_RESCUED)
+		return forward(ctx, s, reason, pkt->bytes);
+	secret = bpf_map_lookup_elem(&rescue_secret, &zero);
+	if (!secret || rescue_build(ctx, pkt, &p, vip, ebb_rescue_cookie(secret, &pkt->key))) {
+		count(&vip_stats, vip->id, pkt->bytes, &(struct placement){});
+		return account(EBB_R_DROP_ENCAP, pkt->bytes, XDP_DROP);
+	}
+	count(&vip_stats, vip->id, pkt->bytes, &s->how);
+	count(&node_stats, s->node_id, pkt->bytes, &s->how);
+	return account(EBB_R_RESCUED, pkt->bytes, XDP_TX);
+}
+
+/*
+ * A claim: the owner of a rescued flow sends the rescue back, flagged (rescue.h). When it holds
+ * (a candidate of ours claims from its own address, the client's packet is of one of our VIPs
+ * whose encap source the claim came to, and it carries the cookie of that flow), the flow is
+ * pinned to the claimer, confirmed, and the client's packet goes on to it the ordinary way.
+ * Anything else of protocol 253 to one of our encap sources is dropped; to another address
+ * passed, as before rescues.
+ */
+static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
+{
+	struct packet *pkt = &s->pkt;
+	__u64 bytes = pkt->bytes;
+	struct ebb_rescue_secret *secret;
+	struct claim cl = {};
+	struct ebb_flow *flow;
+	__u32 zero = 0;
+
+	if (claim_read(ctx, pkt, &cl) || classify(s) != EBB_R_FORWARDED || !s->vip)
+		goto bad;
+	if (cl.family == EBB_FAMILY_V4 ? s->vip->encap_src4 != cl.dst[0] :
+	    ((s->vip->encap_src6[0] ^ cl.dst[0]) | (s->vip->encap_src6[1] ^ cl.dst[1]) |
+	     (s->vip->encap_src6[2] ^ cl.dst[2]) | (s->vip->encap_src6[3] ^ cl.dst[3])))
+		goto bad;
+	secret = bpf_map_lookup_elem(&rescue_secret, &zero);
+	if (!secret || ebb_rescue_cookie(secret, &pkt->key) != cl.cookie)
+		goto bad;
+	s->now = bpf_ktime_get_coarse_ns();
+	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	if (flow) {
+		flow->node_id = cl.node_id;
+		flow->vip_id = s->vip->id;
+		flow->flags &= ~EBB_FLOW_UNCONFIRMED;
+		note_tcp_flags(flow, pkt->tcp_flags);
+		flow->seen = ebb_seen_tick(s->now);
+	} else {
+		struct ebb_flow fresh = { .node_id = cl.node_id, .vip_id = s->vip->id,
+					  .seen = ebb_seen_tick(s->now) };
+
+		note_tcp_flags(&fresh, pkt->tcp_flags);
+		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
+	}
+	if (claim_strip(ctx, pkt, &cl)) {
+		count(&vip_stats, s->vip->id, bytes, &(struct placement){});
+		return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+	}
+	s->node_id = cl.node_id;
+	s->node = NULL;
+	return forward(ctx, s, EBB_R_CLAIMED, bytes);
+bad:
+	if (is_encap_src(cl.dst, cl.family))
+		return account(EBB_R_DROP_BAD_CLAIM, bytes, XDP_DROP);
+	return account(EBB_R_PASS_NOT_VIP, bytes, XDP_PASS);
 }
 
 SEC("xdp")
@@ -392,8 +572,11 @@ int ebb_balancer(struct xdp_md *ctx)
 	int reason;
 
 	reason = parse(ctx, &s.pkt); /* 1 */
-	if (reason != EBB_R_FORWARDED)
+	if (reason != EBB_R_FORWARDED) {
+		if (reason == EBB_PARSE_RESCUE_PROTO)
+			return take_claim(ctx, &s);
 		goto unowned;
+	}
 	if (!bare_syn(&s.pkt)) { /* 3 first, and 2 by the VIP id its entry records */
 		s.flow = bpf_map_lookup_elem(&flows, &s.pkt.key);
 		asked = true;
@@ -410,12 +593,14 @@ int ebb_balancer(struct xdp_md *ctx)
 	s.now = bpf_ktime_get_coarse_ns();
 	if (!lookup(&s, asked)) { /* 3 */
 		reason = place(&s); /* 4 */
+		if (reason == EBB_R_RESCUED)
+			return ebb_rescue(ctx, &s.pkt, s.vip->id, s.node_id, s.how.placed); /* 4b */
 		if (reason != EBB_R_FORWARDED) {
 			count(&vip_stats, s.vip->id, s.pkt.bytes, &(struct placement){});
 			return account(reason, s.pkt.bytes, XDP_DROP);
 		}
 	}
-	return forward(ctx, &s); /* 5 */
+	return forward(ctx, &s, EBB_R_FORWARDED, s.pkt.bytes); /* 5 */
 
 unowned:
 	/* Malformed, or not a flow: dropped if it is addressed to a VIP, passed if not. The

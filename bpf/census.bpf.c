@@ -40,7 +40,9 @@ static long count_flow(void *map, const struct ebb_flow_key *k, const struct ebb
 	__u64 age = ebb_flow_age_ns(v, io.now_ns), last = io.now_ns - age, idle, end;
 	bool live;
 
-	if (id >= EBB_MAX_NODES || vip_id >= EBB_MAX_VIPS)
+	/* Placed by a mid-flow packet no node has claimed (a stray or spoofed ACK): no flow, for
+	 * a drain or a scaling decision, until a claim confirms it. */
+	if (id >= EBB_MAX_NODES || vip_id >= EBB_MAX_VIPS || (v->flags & EBB_FLOW_UNCONFIRMED))
 		return 0;
 	t = &io.vips[vip_id];
 	idle = k->proto == IPPROTO_UDP ? t->udp_idle_ns : t->tcp_idle_ns;

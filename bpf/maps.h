@@ -162,6 +162,41 @@ struct {
 	__type(value, struct ebb_flood_window);
 } flood_window SEC(".maps");
 
+/* The owners a slot had before its owners now (include/ebb.h), for a rescue's candidates.
+ * Written by user space only; only slots whose owner changed have an entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EBB_HISTORY_SIZE);
+	__type(key, struct ebb_history_key);
+	__type(value, struct ebb_slot_history);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} slot_history SEC(".maps");
+
+/* The key of a rescue's cookie (include/ebb_siphash.h): random, written once with the maps, so
+ * that every program that reuses them checks the claims of the rescues an earlier one sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_rescue_secret);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rescue_secret SEC(".maps");
+
+/* Per CPU: rescues sent in the current one-second window (settings.rescue_rate). Not pinned,
+ * as flood_window. */
+struct ebb_rescue_window {
+	__u64 start_ns;
+	__u64 rescues;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_rescue_window);
+} rescue_window SEC(".maps");
+
 /* Never read per packet: it tells `prog upgrade` which layout the pinned maps have. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -11,6 +11,11 @@
 #include "common.h"
 #include "maps.h"
 
+/* Not a reason (never counted): parse's answer for an IP packet of protocol EBB_RESCUE_PROTO
+ * that is not a VIP's (a VIP's malformed one is dropped as any): the balancer reads it as a
+ * claim, its destination an encap source. Only packets that are not ours pay the compare. */
+#define EBB_PARSE_RESCUE_PROTO EBB_R_SLOTS
+
 /*
  * Whether an address may carry a VIP: one bit of vip_filter (an array, so the lookup is
  * inlined, and no hash is computed). Clear: not ours, pass. Set: a VIP's, or (rarely) an
@@ -159,8 +164,10 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 
 	if ((void *)(iph + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
+	/* Not ours, unless a node's claim: to an encap source, which is no VIP address (one that
+	 * shares a VIP's filter bit is told apart below) */
 	if (!maybe_vip_addr(&iph->daddr, EBB_FAMILY_V4))
-		return EBB_R_PASS_NOT_VIP;
+		return iph->protocol == EBB_RESCUE_PROTO ? EBB_PARSE_RESCUE_PROTO : EBB_R_PASS_NOT_VIP;
 	/* from here on the key names the address, for the exact check of a packet not forwarded */
 	pkt->key.family = EBB_FAMILY_V4;
 	pkt->key.dst[0] = iph->daddr;
@@ -192,7 +199,7 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u64 off, str
 		return parse_ports(data, data_end, off, tot_len - hlen, pkt);
 	if (iph->protocol == IPPROTO_ICMP)
 		return parse_icmp4(data, data_end, off, tot_len - hlen, iph->daddr, pkt);
-	return EBB_R_PASS_NOT_VIP;
+	return iph->protocol == EBB_RESCUE_PROTO ? EBB_PARSE_RESCUE_PROTO : EBB_R_PASS_NOT_VIP;
 }
 
 static __always_inline void copy_addr6(__be32 *dst, const struct in6_addr *src)
@@ -242,7 +249,7 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 	if ((void *)(ip6h + 1) > data_end)
 		return EBB_R_PASS_TRUNCATED;
 	if (!maybe_vip_addr(ip6h->daddr.in6_u.u6_addr32, EBB_FAMILY_V6))
-		return EBB_R_PASS_NOT_VIP;
+		return ip6h->nexthdr == EBB_RESCUE_PROTO ? EBB_PARSE_RESCUE_PROTO : EBB_R_PASS_NOT_VIP;
 	pkt->key.family = EBB_FAMILY_V6;
 	copy_addr6(pkt->key.dst, &ip6h->daddr);
 	if (ip6h->version != 6)
@@ -274,6 +281,8 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u64 off, str
 	case IPV6_NH_MOBILITY:
 		/* The ports sit behind a chain the fast path does not walk. */
 		return EBB_R_DROP_IPV6_EXT;
+	case EBB_RESCUE_PROTO:
+		return EBB_PARSE_RESCUE_PROTO;
 	default:
 		return EBB_R_PASS_NOT_VIP;
 	}

@@ -39,7 +39,7 @@ fi
 # Seeds: the unit tests' frames. Their own results do not matter here.
 seeds=$TMP/seeds
 mkdir -p "$seeds" "$ART"
-for t in test_datapath test_encap test_decap; do
+for t in test_datapath test_encap test_decap test_rescue; do
 	EBB_SEED_DIR=$seeds "$OUTPUT/tests/$t" >/dev/null 2>&1
 done
 nseeds=$(find "$seeds" -type f | wc -l)

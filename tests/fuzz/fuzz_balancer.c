@@ -143,10 +143,12 @@ enum cls {
 	C_MALFORMED, /* to a VIP address, malformed: dropped */
 	C_VIP_ADDR, /* to a VIP address, well-formed, but no VIP for it: XDP_PASS untouched */
 	C_OURS, /* a packet (or ICMP error) of a VIP flow */
+	C_CLAIM, /* protocol 253 to an encap source: a claim, which no input can make good (no node
+		  * runs the node program, and the cookie's key is random): dropped */
 };
 
 static const char *const cls_name[] = { "not ours", "malformed to a VIP address",
-					"VIP address, no VIP", "a VIP's" };
+					"VIP address, no VIP", "a VIP's", "a claim" };
 
 struct view {
 	size_t l2, l3, ip_len;
@@ -271,8 +273,10 @@ static enum cls classify(const uint8_t *f, size_t len, struct view *v)
 		size_t hl, tot, l4_len;
 		const uint8_t *l4;
 
-		if (len < l3 + 20 || !addr_is_vip(ip + 16, 4))
+		if (len < l3 + 20)
 			return C_PASS;
+		if (!addr_is_vip(ip + 16, 4))
+			return ip[9] == 253 && !memcmp(ip + 16, encap_src4, 4) ? C_CLAIM : C_PASS;
 		v->family = 4;
 		hl = (size_t)(ip[0] & 0xf) * 4;
 		tot = rd16(ip + 2);
@@ -308,8 +312,10 @@ static enum cls classify(const uint8_t *f, size_t len, struct view *v)
 		const uint8_t *ip = f + l3, *l4 = f + l3 + 40;
 		size_t plen;
 
-		if (len < l3 + 40 || !addr_is_vip(ip + 24, 6))
+		if (len < l3 + 40)
 			return C_PASS;
+		if (!addr_is_vip(ip + 24, 6))
+			return ip[6] == 253 && !memcmp(ip + 24, encap_src6, 16) ? C_CLAIM : C_PASS;
 		v->family = 6;
 		plen = rd16(ip + 4);
 		if (ip[0] >> 4 != 6 || plen > len - l3 - 40)
@@ -506,7 +512,9 @@ static void check_too_big(const struct view *v, const uint8_t *in, size_t len, c
 static void judge(enum cls c, const struct view *v, __u32 verdict, __u32 reason,
 		  const uint8_t *in, size_t len, const uint8_t *out, size_t out_len)
 {
-	bool tx_reason = reason == EBB_R_FORWARDED || reason == EBB_R_TX_TOO_BIG;
+	bool tx_reason = reason == EBB_R_FORWARDED || reason == EBB_R_TX_TOO_BIG ||
+			 reason == EBB_R_RESCUED || reason == EBB_R_RESCUE_LIMITED ||
+			 reason == EBB_R_RESCUE_TOO_BIG || reason == EBB_R_CLAIMED;
 
 	if ((verdict == XDP_TX) != tx_reason || (verdict == XDP_PASS) != is_pass_reason(reason) ||
 	    (verdict != XDP_TX && verdict != XDP_PASS && verdict != XDP_DROP))
@@ -524,6 +532,11 @@ static void judge(enum cls c, const struct view *v, __u32 verdict, __u32 reason,
 	case C_MALFORMED:
 		if (verdict != XDP_DROP || !is_malformed_reason(reason))
 			violation("malformed frame to a VIP address: %s (%s), want a malformed-packet drop",
+				  verdict_name(verdict), ebb_reason_name(reason));
+		return;
+	case C_CLAIM:
+		if (verdict != XDP_DROP || reason != EBB_R_DROP_BAD_CLAIM)
+			violation("protocol 253 to an encap source: %s (%s), want drop_bad_claim",
 				  verdict_name(verdict), ebb_reason_name(reason));
 		return;
 	case C_OURS:
@@ -657,6 +670,20 @@ static void setup(void)
 		die("loading the balancer", NULL);
 	pkt_addr(SRC4, 4, encap_src4);
 	pkt_addr(SRC6, 6, encap_src6);
+	/* C_CLAIM holds only while no VIP address shares an encap source's vip_filter bit (such a
+	 * frame would be parsed as a VIP's first, and its malformed ones passed as not ours) */
+	for (size_t i = 0; i < N_VIPS; i++) {
+		struct ebb_vip_key k;
+		__be32 s4[4] = {}, s6[4];
+
+		memcpy(s4, encap_src4, 4);
+		memcpy(s6, encap_src6, 16);
+		if (ebb_parse_vip(vips[i].key, &k, &err))
+			die(vips[i].key, &err);
+		if (ebb_vip_filter_bit(k.addr, k.family) ==
+		    ebb_vip_filter_bit(k.family == EBB_FAMILY_V6 ? s6 : s4, k.family))
+			die("an encap source shares a VIP's filter bit: choose another SRC4/SRC6", NULL);
+	}
 	for (size_t i = 0; i < N_NODES; i++) {
 		nodes[i].mac[0] = 0x02;
 		nodes[i].mac[4] = 0xf0;

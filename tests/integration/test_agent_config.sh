@@ -152,6 +152,63 @@ C
 refused vip-mapped 1 "IPv4-mapped" <<'C'
 pools = ( { name = "web"; vips = ["[::ffff:203.0.113.10]:80/tcp"]; } );
 C
+# truth: the reader of draining nodes' own reports needs its key, a secret file of 16..4096 bytes
+head -c 32 /dev/urandom >"$TMP/node.key" && chmod 600 "$TMP/node.key"
+head -c 32 /dev/urandom >"$TMP/shared.key" && chmod 640 "$TMP/shared.key"
+head -c 8 /dev/urandom >"$TMP/short.key" && chmod 600 "$TMP/short.key"
+head -c 5000 /dev/urandom >"$TMP/long.key" && chmod 600 "$TMP/long.key"
+refused truth-no-key 2 "'truth' needs 'truth-key'" <<'C'
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = ["/bin/true", "{node}", "{nonce}"]; } );
+C
+refused truth-key-alone 3 "'truth-key' needs 'truth'" <<C
+pools = ( { name = "web";
+  vips = ["203.0.113.10:80/tcp"];
+  truth-key = "$TMP/node.key"; } );
+C
+refused truth-key-shared 3 "'truth-key': $TMP/shared.key can be read or written by its group or others (chmod 600 it)" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = "http://{node}:9478/conns?nonce={nonce}";
+  truth-key = "$TMP/shared.key"; } );
+C
+refused truth-key-short 3 "'truth-key': $TMP/short.key: shorter than 16 bytes" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = "http://{node}:9478/conns?nonce={nonce}";
+  truth-key = "$TMP/short.key"; } );
+C
+refused truth-key-long 2 "longer than 4096 bytes" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"]; truth = "http://{node}/?n={nonce}";
+  truth-key = "$TMP/long.key"; } );
+C
+refused truth-key-missing 2 "'truth-key': cannot open /nonexistent/node.key: No such file" <<'C'
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"]; truth = "http://{node}/?n={nonce}";
+  truth-key = "/nonexistent/node.key"; } );
+C
+refused truth-url-scheme 2 "'truth' must be a command" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = "https://{node}/conns?nonce={nonce}"; truth-key = "$TMP/node.key"; } );
+C
+refused truth-url-nonce 2 "'truth' URL must pass {nonce}" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = "http://{node}:9478/conns"; truth-key = "$TMP/node.key"; } );
+C
+refused truth-url-host 2 "'truth' URL must be http://{node}" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = "http://node.example:9478/?n={nonce}"; truth-key = "$TMP/node.key"; } );
+C
+refused truth-program 2 "program '/nonexistent/ebb-truth': No such file" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = ["/nonexistent/ebb-truth", "{node}"]; truth-key = "$TMP/node.key"; } );
+C
+refused truth-interval 3 "'truth-interval' must be between 0.1 and 3600, not 0" <<C
+pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];
+  truth = ["/bin/true"]; truth-key = "$TMP/node.key";
+  truth-interval = 0; } );
+C
+printf 'pools = ( { name = "web"; vips = ["203.0.113.10:80/tcp"];\n  truth = "http://{node}:9478/conns?nonce={nonce}"; truth-key = "%s";\n  truth-interval = 0.5; truth-timeout = 3; } );\n' \
+	"$TMP/node.key" >"$TMP/truth.conf"
+out=$("$EBBD" --check "$TMP/truth.conf" 2>&1)
+if [ $? -eq 0 ]; then ok "a pool reading its nodes' reports by URL, with a 0600 key, passes"; else not_ok "truth by URL: $out"; fi
 printf 'hooks = { on-down = ["logger", "-t", "ebbd"]; };\n' >"$TMP/inpath.conf"
 out=$("$EBBD" --check "$TMP/inpath.conf" 2>&1)
 if [ $? -eq 0 ]; then ok "a hook named by a program in PATH (logger) passes"; else not_ok "hook found in PATH: $out"; fi

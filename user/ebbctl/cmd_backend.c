@@ -139,6 +139,8 @@ static __u32 node_stats_id(const char *dir)
 static int do_conns(int argc, char **argv)
 {
 	static struct ebb_conns_entry ents[MAX_CONNS];
+	struct ebb_decap_key pre[2][MAX_PREFIXES];
+	int n_pre[2] = { 0, 0 };
 	unsigned char key[4096];
 	size_t key_len = sizeof(key);
 	const char *key_file = NULL, *nonce = NULL;
@@ -179,11 +181,15 @@ static int do_conns(int argc, char **argv)
 		pfd = bpf_obj_get(path);
 		if (pfd < 0)
 			return ctl_error("cannot open %s: %s", path, strerror(errno));
+		n_pre[0] = ebb_decap_prefixes(dir, pre[0], MAX_PREFIXES, &err);
 	}
-	n = ebb_conns_count(pfd, ents, MAX_CONNS, &c, &err);
+	n = n_pre[0] < 0 ? n_pre[0] : ebb_conns_count(pfd, ents, MAX_CONNS, &c, &err);
+	/* read again after the walk: the report names only prefixes there all along */
+	if (n >= 0 && !all)
+		n_pre[1] = ebb_decap_prefixes(dir, pre[1], MAX_PREFIXES, &err);
 	if (pfd >= 0)
 		close(pfd);
-	if (n < 0)
+	if (n < 0 || n_pre[1] < 0)
 		return ctl_error("%s", err.msg);
 
 	doc = json_object_new_object();
@@ -230,6 +236,23 @@ static int do_conns(int argc, char **argv)
 	json_object_object_add(doc, "live", json_object_new_int64(total));
 	json_object_object_add(doc, "time_wait", json_object_new_int64(total_tw));
 	json_object_object_add(doc, "vips", jv);
+	if (!all) {
+		/* the prefixes counted: a reader takes a VIP within one and absent from vips as 0
+		 * connections, a VIP outside them as one this report does not speak for */
+		json_object *jp = json_object_new_array();
+
+		for (int i = 0; i < n_pre[0]; i++)
+			for (int j = 0; j < n_pre[1]; j++)
+				if (!memcmp(&pre[0][i], &pre[1][j], sizeof(pre[0][i]))) {
+					char addr[64], text[80];
+
+					ebb_fmt_addr(pre[0][i].addr, pre[0][i].family, addr, sizeof(addr));
+					snprintf(text, sizeof(text), "%s/%u", addr, pre[0][i].prefixlen - 32);
+					json_object_array_add(jp, json_object_new_string(text));
+					break;
+				}
+		json_object_object_add(doc, "prefixes", jp);
+	}
 	json_object_object_add(doc, "rescues", jr);
 	if (nonce)
 		json_object_object_add(doc, "nonce", json_object_new_string(nonce));

@@ -91,8 +91,8 @@ static int do_add(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
-	if (have_src && o.fwd != EBB_FWD_IPIP)
-		return ctl_error("encap-src is for 'fwd ipip' only");
+	/* dsr takes one too: a rescue's outer source, where the nodes' claims come back
+	 * (doc/node-truth.md) */
 	if (ctl_fleet()) {
 		/* Checked here, before the write to etcd, on the host whose addresses ebbctl sees;
 		 * on the maps, ebb_vip_add checks it. */
@@ -112,8 +112,9 @@ static int do_add(int argc, char **argv)
 		ebb_close(&e);
 		return -1;
 	}
-	/* Unless told, tunnels start from the addresses of the device ebb is attached to. */
-	if (o.fwd == EBB_FWD_IPIP && !have_src)
+	/* Unless told, tunnels and rescues start from the addresses of the device ebb is
+	 * attached to (a dsr VIP without any sends no rescue: its flows go the old way). */
+	if (!have_src)
 		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
 	ret = ebb_vip_add(&e, &key, &o, &err);
 	ebb_close(&e);

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -376,9 +377,128 @@ static int parse_probe(const config_setting_t *g, struct probe_cfg *p)
 	return 0;
 }
 
+#define TRUTH_KEY_MIN 16
+#define TRUTH_KEY_MAX 4096 /* what `ebbctl backend conns key FILE` reads: a longer one it would cut */
+
+/* The key the nodes sign their reports with: a secret, so only its owner may read or write the
+ * file (as ebbctl's `backend conns key` wants it); read now, so that a bad one is an error of
+ * the file and not a node failing its first drain. */
+static int read_truth_key(const config_setting_t *s, struct truth_cfg *t)
+{
+	unsigned char buf[TRUTH_KEY_MAX + 1];
+	size_t n = 0;
+	struct stat st;
+	ssize_t r = 0;
+	int fd;
+
+	if (t->key_path[0] != '/')
+		return cerr(s, "'truth-key' must be an absolute path, not \"%s\"", t->key_path);
+	fd = open(t->key_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr(s, "'truth-key': cannot open %s: %s", t->key_path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		bool reg = S_ISREG(st.st_mode);
+
+		close(fd);
+		return cerr(s, "'truth-key': %s %s", t->key_path,
+			    !reg ? "is not a regular file" :
+				   "can be read or written by its group or others (chmod 600 it)");
+	}
+	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+		n += r;
+	close(fd);
+	if (r < 0 || n < TRUTH_KEY_MIN || n > TRUTH_KEY_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		return cerr(s, "'truth-key': %s: %s", t->key_path,
+			    r < 0 ? strerror(errno) : n < TRUTH_KEY_MIN ? "shorter than 16 bytes" :
+									 "longer than 4096 bytes");
+	}
+	t->key = malloc(n);
+	if (t->key)
+		memcpy(t->key, buf, n);
+	t->key_len = n;
+	explicit_bzero(buf, sizeof(buf));
+	return t->key ? 0 : cerr(s, "out of memory");
+}
+
+/* "{node}" and "{nonce}" in s replaced by node and nonce (malloc'd). */
+char *truth_subst(const char *s, const char *node, const char *nonce)
+{
+	size_t len = 1;
+	char *out, *o;
+
+	for (const char *p = s; *p;)
+		if (!strncmp(p, "{node}", 6))
+			len += strlen(node), p += 6;
+		else if (!strncmp(p, "{nonce}", 7))
+			len += strlen(nonce), p += 7;
+		else
+			len++, p++;
+	out = o = malloc(len);
+	if (!out)
+		return NULL;
+	for (const char *p = s; *p;)
+		if (!strncmp(p, "{node}", 6))
+			o = stpcpy(o, node), p += 6;
+		else if (!strncmp(p, "{nonce}", 7))
+			o = stpcpy(o, nonce), p += 7;
+		else
+			*o++ = *p++;
+	*o = '\0';
+	return out;
+}
+
+/* truth, truth-key, truth-interval, truth-timeout: the pool's reader of its nodes' reports */
+static int parse_truth(const config_setting_t *g, struct truth_cfg *t)
+{
+	const config_setting_t *s = config_setting_get_member(g, "truth");
+	const config_setting_t *k = config_setting_get_member(g, "truth-key");
+
+	*t = (struct truth_cfg){ .interval = 1, .timeout = 5 };
+	if (get_num(g, "truth-interval", &t->interval, 0.1, 3600) ||
+	    get_num(g, "truth-timeout", &t->timeout, 0.1, 3600))
+		return -1;
+	if (!s) {
+		const config_setting_t *o = k ? k : config_setting_get_member(g, "truth-interval");
+
+		if (!o)
+			o = config_setting_get_member(g, "truth-timeout");
+		return o ? cerr(o, "'%s' needs 'truth' (the command or http:// URL that reads a node's report)",
+				config_setting_name(o)) : 0;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		struct net_req_opts o = {};
+		char host[80], *url, *path = NULL;
+		int ret;
+
+		t->url = strdup(config_setting_get_string(s));
+		if (strncmp(t->url, "http://", 7) || strpbrk(t->url, " \t\r\n"))
+			return cerr(s, "'truth' must be a command [\"program\", \"arg\", ...] or an http:// URL without spaces");
+		if (!strstr(t->url, "{nonce}"))
+			return cerr(s, "'truth' URL must pass {nonce} to the node: the report has to carry it");
+		/* as it will be asked: the host is the node's address (or a fixed IP address) */
+		url = truth_subst(t->url, "192.0.2.1", "0");
+		ret = url ? probe_parse_url(url, &o, host, sizeof(host), &path) : -ENOMEM;
+		free(url);
+		free(path);
+		if (ret)
+			return cerr(s, "'truth' URL must be http://{node}[:PORT]/PATH (or an IP address for {node}), not \"%s\"",
+				    t->url);
+	} else if (get_argv(s, &t->argv)) {
+		return -1;
+	}
+	if (!k)
+		return cerr(s, "'truth' needs 'truth-key' (the file holding the key the nodes sign their reports with)");
+	if (get_str(g, "truth-key", &t->key_path, false))
+		return -1;
+	return read_truth_key(k, t);
+}
+
 static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struct config *c, int idx)
 {
-	static const char *const known[] = { "name", "vips", "health", "scale", "probe", "hooks", NULL };
+	static const char *const known[] = { "name", "vips", "health", "scale", "probe", "hooks",
+					     "truth", "truth-key", "truth-interval", "truth-timeout",
+					     NULL };
 	const config_setting_t *vips, *h, *s, *pr;
 	struct ebb_err err;
 	int e = 0;
@@ -421,7 +541,7 @@ static int parse_pool(const config_setting_t *g, struct pool_cfg *p, const struc
 	s = group(g, "scale", &e);
 	pr = group(g, "probe", &e);
 	if (e || (h && parse_health(h, &p->health)) || (pr && parse_probe(pr, &p->probe)) ||
-	    (s && parse_scale(s, &p->scale, pr != NULL)))
+	    (s && parse_scale(s, &p->scale, pr != NULL)) || parse_truth(g, &p->truth))
 		return -1;
 	return get_hooks(g, p->hooks);
 }
@@ -722,6 +842,12 @@ void config_free(struct config *c)
 		free(p->health.path);
 		argv_free(p->probe.argv);
 		free(p->probe.url);
+		argv_free(p->truth.argv);
+		free(p->truth.url);
+		free(p->truth.key_path);
+		if (p->truth.key)
+			explicit_bzero(p->truth.key, p->truth.key_len);
+		free(p->truth.key);
 		for (int ev = 0; ev < EV_MAX; ev++)
 			argv_free(p->hooks[ev]);
 	}

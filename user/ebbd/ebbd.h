@@ -66,6 +66,16 @@ struct probe_cfg {
 	double timeout;
 };
 
+/* truth = …: how ebbd reads a draining node's own count of its connections (truth.c) */
+struct truth_cfg {
+	char **argv; /* a command printing the node's signed report, or */
+	char *url; /* an http:// URL answering it; "{node}" and "{nonce}" replaced in both */
+	char *key_path;
+	unsigned char *key; /* the HMAC key, as the file holds it */
+	size_t key_len;
+	double interval, timeout;
+};
+
 struct pool_cfg {
 	char *name;
 	int line;
@@ -76,6 +86,7 @@ struct pool_cfg {
 	struct health_cfg health;
 	struct scale_cfg scale;
 	struct probe_cfg probe;
+	struct truth_cfg truth;
 	char **hooks[EV_MAX]; /* this pool's own, else the global ones */
 };
 
@@ -122,6 +133,8 @@ int config_load(const char *path, struct config *c);
  */
 int config_check_host(const char *path, const struct config *c, bool checking);
 void config_free(struct config *c);
+/* "{node}" and "{nonce}" in s replaced (a truth command's argument or URL); malloc'd */
+char *truth_subst(const char *s, const char *node, const char *nonce);
 char **argv_dup(char *const *argv);
 void argv_free(char **argv);
 
@@ -341,6 +354,9 @@ void status_event(const char *json); /* log_emit: keeps the last events for the 
 typedef void (*proc_done_fn)(int status, bool timed_out, const char *out, void *ctx);
 int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,
 	       proc_done_fn done, void *ctx);
+/* The same, keeping up to out_max bytes of its output (proc_spawn keeps 2047). */
+int proc_spawn_max(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,
+		   size_t out_max, proc_done_fn done, void *ctx);
 int proc_pollfds(struct pollfd *pfd, int max);
 void proc_events(const struct pollfd *pfd, int n);
 void proc_reap(void);
@@ -358,8 +374,11 @@ struct net_req_opts {
 	const char *path;
 	bool want_body;
 	double timeout_s;
+	size_t max_len; /* of the whole answer, headers too; 0: 4095 bytes */
 };
 int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx);
+/* probe.c's reading of http://HOST[:PORT]/PATH (HOST an IP address); *path is malloc'd */
+int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path);
 int net_pollfds(struct pollfd *pfd, int max);
 void net_events(const struct pollfd *pfd, int n);
 void net_timeouts(__u64 now);

@@ -303,10 +303,10 @@ static int apply_err(int *errs, const char *what, const char *name, const char *
 	return -1;
 }
 
-static bool vip_same_fwd(const struct ebb_vip *v, const struct ebb_vip_opts *o)
+/* The outer sources of ipip's tunnels and of rescues: changed in place, flows kept. */
+static bool vip_same_sources(const struct ebb_vip *v, const struct ebb_vip_opts *o)
 {
-	return v->fwd == o->fwd && v->encap_src4 == o->encap_src4 &&
-	       !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
+	return v->encap_src4 == o->encap_src4 && !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
 }
 
 static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
@@ -361,13 +361,16 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 
 		if (fv->mod_rev < 0)
 			continue; /* held as the maps have it (above) */
-		/* ipip without a given outer source: this host's own device addresses */
-		if (o.fwd == EBB_FWD_IPIP)
-			ebb_device_sources(F.bpffs, &o.encap_src4, o.encap_src6);
+		/* no outer source given: this host's own device addresses, for ipip's tunnels
+		 * and for rescues (dsr too: a claim must come back to the host that rescued) */
+		ebb_device_sources(F.bpffs, &o.encap_src4, o.encap_src6);
 		if (!ebb_vip_find(e, &fv->key, &cur)) {
-			if (vip_same_fwd(&cur, &o)) {
+			if (cur.fwd == o.fwd) {
 				if (cur.tcp_idle_s != o.tcp_idle_s || cur.udp_idle_s != o.udp_idle_s ||
-				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s) {
+				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s ||
+				    !vip_same_sources(&cur, &o)) {
+					cur.encap_src4 = o.encap_src4;
+					memcpy(cur.encap_src6, o.encap_src6, sizeof(cur.encap_src6));
 					cur.tcp_idle_s = o.tcp_idle_s;
 					cur.udp_idle_s = o.udp_idle_s;
 					cur.fin_s = o.fin_s;

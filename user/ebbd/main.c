@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "ebbd.h"
+#include "truth.h"
 
 #define MAX_POLL 512
 
@@ -149,6 +150,8 @@ static int run(struct agent *a)
 			next_tick = next_tick && now - next_tick < tick_ns ? next_tick + tick_ns : now + tick_ns;
 			if (!state_refresh(a)) {
 				measure_tick(a, now);
+				/* before the drain decision, which reads what it took in */
+				truth_tick(a, now);
 				drain_tick(a, ebb_now_ns());
 				health_tick(a, now);
 				if (cycle) {

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include "ebbd.h"
+#include "truth.h"
 
 static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *page;
@@ -271,6 +272,41 @@ static bool m_health(const struct agent *a, const struct node *n, double *v)
 	       n->m.state != EBB_NODE_INACTIVE;
 }
 
+/* The node's own count (truth.c), for draining nodes of pools that read it. truth_get reads only. */
+static const struct node_truth *truth_of(const struct agent *a, const struct node *n)
+{
+	return truth_get((struct agent *)a, n);
+}
+static bool m_truth_ok(const struct agent *a, const struct node *n, double *v)
+{
+	const struct node_truth *t = truth_of(a, n);
+
+	*v = t->status == TRUTH_OK;
+	return t->status != TRUTH_NONE;
+}
+/* Only from a believed report: a node that cannot report has no figure, never a 0. */
+static bool m_truth_live(const struct agent *a, const struct node *n, double *v)
+{
+	const struct node_truth *t = truth_of(a, n);
+
+	*v = t->live;
+	return t->status == TRUTH_OK;
+}
+static bool m_truth_reset(const struct agent *a, const struct node *n, double *v)
+{
+	const struct node_truth *t = truth_of(a, n);
+
+	*v = t->reset;
+	return t->status == TRUTH_OK;
+}
+static bool m_truth_age(const struct agent *a, const struct node *n, double *v)
+{
+	const struct node_truth *t = truth_of(a, n);
+
+	*v = render_now > t->asked_ns ? (render_now - t->asked_ns) / 1e9 : 0;
+	return t->status == TRUTH_OK;
+}
+
 void metrics_render(const struct agent *a, __u64 now)
 {
 	static const __u8 states[] = { EBB_NODE_ACTIVE, EBB_NODE_DRAINING, EBB_NODE_INACTIVE,
@@ -311,6 +347,16 @@ void metrics_render(const struct agent *a, __u64 now)
 	node_family(f, a, "ebb_node_live_connections", "gauge",
 		    "The draining node's live TCP connections, from its last report asked since the drain began", m_live_conns);
 	node_family(f, a, "ebb_node_health_failures", "gauge", "Failed health checks in a row", m_health);
+	node_family(f, a, "ebb_node_truth_ok", "gauge",
+		    "1 when the draining node's last answer was a verified report of its own connections, 0 when it failed or is pending",
+		    m_truth_ok);
+	node_family(f, a, "ebb_node_truth_live", "gauge",
+		    "Live TCP connections of the draining node's VIPs, in its own last verified report", m_truth_live);
+	node_family(f, a, "ebb_node_truth_reset", "gauge",
+		    "Rescues the draining node answered with a RST since its drain began, in its own reports",
+		    m_truth_reset);
+	node_family(f, a, "ebb_node_truth_age_seconds", "gauge",
+		    "Seconds since the request that the node's last verified report answers", m_truth_age);
 
 	help(f, "ebb_pool_load", "gauge", "Total load of the pool's active and draining nodes, in its metric");
 	for (int p = 0; p < a->cfg.n_pools; p++)

@@ -24,8 +24,8 @@ struct req {
 	bool http, want_body, sent;
 	__u64 deadline;
 	char request[512];
-	char buf[BUF_MAX];
-	size_t len;
+	char *buf; /* cap bytes: BUF_MAX, or the caller's max_len */
+	size_t len, cap;
 	net_done_fn done;
 	void *ctx;
 };
@@ -43,6 +43,7 @@ static void init(void)
 static void finish(struct req *r, bool ok, const char *detail)
 {
 	const char *body = NULL;
+	char *buf;
 
 	if (r->fd >= 0) {
 		/* Reset rather than FIN: no TIME_WAIT piles up from a check every few seconds. */
@@ -57,7 +58,11 @@ static void finish(struct req *r, bool ok, const char *detail)
 		body = strstr(r->buf, "\r\n\r\n");
 		body = body ? body + 4 : "";
 	}
+	/* the slot is free once fd is -1: done() may start another request in it */
+	buf = r->buf;
+	r->buf = NULL;
 	r->done(ok, detail, body, r->ctx);
+	free(buf);
 }
 
 int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx)
@@ -89,13 +94,18 @@ int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx)
 		memcpy(&sin6->sin6_addr, o->addr.a, 16);
 		sl = sizeof(*sin6);
 	}
+	r->cap = o->max_len ? o->max_len + 1 : BUF_MAX;
+	r->buf = malloc(r->cap);
+	if (!r->buf)
+		return -ENOMEM;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
+	if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)) {
 		int ret = -errno;
 
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		free(r->buf);
+		r->buf = NULL;
 		return ret;
 	}
 	r->fd = fd;
@@ -161,7 +171,7 @@ static void on_ready(struct req *r, short revents)
 		r->sent = true;
 		return;
 	}
-	got = recv(r->fd, r->buf + r->len, BUF_MAX - 1 - r->len, 0);
+	got = recv(r->fd, r->buf + r->len, r->cap - 1 - r->len, 0);
 	if (got < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (got < 0) {
@@ -171,14 +181,16 @@ static void on_ready(struct req *r, short revents)
 	r->len += got;
 	r->buf[r->len] = '\0';
 	/* A check needs the status line only; a probe reads to the end (Connection: close). */
-	if (got > 0 && r->len < BUF_MAX - 1 && (r->want_body || !strstr(r->buf, "\r\n")))
+	if (got > 0 && r->len < r->cap - 1 && (r->want_body || !strstr(r->buf, "\r\n")))
 		return;
 	code = http_status(r->buf);
 	if (code < 0) {
 		finish(r, false, got == 0 && !r->len ? "connection closed" : "not an HTTP response");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "HTTP %d", code);
+	/* a full buffer with the peer still sending: the caller may not take a cut body */
+	snprintf(detail, sizeof(detail), "HTTP %d%s", code,
+		 got > 0 && r->want_body && r->len >= r->cap - 1 ? ", truncated" : "");
 	finish(r, code >= 200 && code < 400, detail);
 }
 

@@ -93,7 +93,7 @@ static char *subst(const char *s, const char *node)
 }
 
 /* http://HOST[:PORT]/PATH with HOST an IP address (no resolver: it could block the loop). */
-static int parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path)
+int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path)
 {
 	const char *h = url + 7, *slash = strchr(h, '/'), *port = NULL;
 	size_t n = slash ? (size_t)(slash - h) : strlen(h);
@@ -153,7 +153,7 @@ static int start_one(struct agent *a, struct node *n, const struct probe_cfg *pc
 		snprintf(bracketed, sizeof(bracketed), n->addr.family == EBB_FAMILY_V6 ? "[%s]" : "%s",
 			 n->name);
 		url = subst(pc->url, bracketed);
-		ret = url ? parse_url(url, &o, host, sizeof(host), &path) : -ENOMEM;
+		ret = url ? probe_parse_url(url, &o, host, sizeof(host), &path) : -ENOMEM;
 		if (!ret) {
 			o.host = host;
 			o.path = path;

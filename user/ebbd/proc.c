@@ -29,8 +29,8 @@ struct proc {
 	bool exited, timed_out;
 	int status;
 	__u64 deadline, kill_at;
-	char out[OUT_MAX];
-	size_t len;
+	char *out; /* cap bytes: OUT_MAX, or what proc_spawn_max asked for */
+	size_t len, cap;
 	proc_done_fn done;
 	void *ctx;
 };
@@ -76,6 +76,12 @@ static char **make_env(char *const env_extra[])
 int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,
 	       proc_done_fn done, void *ctx)
 {
+	return proc_spawn_max(argv, env_extra, timeout_s, stdout_only, OUT_MAX - 1, done, ctx);
+}
+
+int proc_spawn_max(char *const argv[], char *const env_extra[], double timeout_s, bool stdout_only,
+		   size_t out_max, proc_done_fn done, void *ctx)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct proc *p = NULL;
@@ -88,8 +94,17 @@ int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bo
 			p = &procs[i];
 	if (!p)
 		return -EBUSY;
-	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
-		return -errno;
+	/* the buffer lives as long as the child: a node's report needs more than a number */
+	p->out = malloc(out_max + 1);
+	if (!p->out)
+		return -ENOMEM;
+	p->cap = out_max + 1;
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK)) {
+		ret = -errno;
+		free(p->out);
+		p->out = NULL;
+		return ret;
+	}
 	env = make_env(env_extra);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -118,6 +133,8 @@ int proc_spawn(char *const argv[], char *const env_extra[], double timeout_s, bo
 	if (ret) {
 		close(pipefd[0]);
 		p->pid = 0;
+		free(p->out);
+		p->out = NULL;
 		return -ret;
 	}
 	p->fd = pipefd[0];
@@ -144,9 +161,9 @@ static void read_out(struct proc *p)
 			p->fd = -1;
 			return;
 		}
-		/* Keep the first OUT_MAX-1 bytes: enough for a number or an error message. */
-		if (p->len < OUT_MAX - 1) {
-			size_t take = (size_t)r < OUT_MAX - 1 - p->len ? (size_t)r : OUT_MAX - 1 - p->len;
+		/* Keep the first cap-1 bytes: enough for a number, an error message or a report. */
+		if (p->len < p->cap - 1) {
+			size_t take = (size_t)r < p->cap - 1 - p->len ? (size_t)r : p->cap - 1 - p->len;
 
 			memcpy(p->out + p->len, buf, take);
 			p->len += take;
@@ -157,6 +174,8 @@ static void read_out(struct proc *p)
 /* A child is finished when it exited and its output is read (or it has gone past SIGKILL). */
 static void maybe_finish(struct proc *p)
 {
+	char *out;
+
 	if (!p->exited)
 		return;
 	read_out(p);
@@ -166,8 +185,12 @@ static void maybe_finish(struct proc *p)
 		p->fd = -1;
 	}
 	p->out[p->len] = '\0';
+	/* the slot is free from here: done() may start another child in it */
+	out = p->out;
+	p->out = NULL;
 	p->pid = 0;
-	p->done(p->status, p->timed_out, p->out, p->ctx);
+	p->done(p->status, p->timed_out, out, p->ctx);
+	free(out);
 }
 
 int proc_pollfds(struct pollfd *pfd, int max)

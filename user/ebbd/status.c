@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ebbd.h"
+#include "truth.h"
 
 #define HIST_N 300 /* samples kept: 10 minutes at one every 2 s */
 #define HIST_STEP_NS (2 * NS_PER_S)
@@ -213,6 +214,25 @@ static void chart(FILE *f, const struct agent *a, __u64 now)
 	fprintf(f, "</svg>\n");
 }
 
+/* The draining node's own count (truth.c): what it said, or why it could not be believed. */
+static void truth_cell(FILE *f, const struct agent *a, const struct node *n)
+{
+	const struct node_truth *t = truth_get((struct agent *)a, n);
+
+	fprintf(f, "<td class=\"truth\" data-truth=\"%s\">",
+		t->status == TRUTH_OK ? "ok" : t->status == TRUTH_FAILED ? "failed" :
+		t->status == TRUTH_PENDING ? "pending" : "none");
+	if (t->status == TRUTH_OK)
+		fprintf(f, "%llu live, %llu reset", (unsigned long long)t->live, (unsigned long long)t->reset);
+	else if (t->status == TRUTH_PENDING)
+		fprintf(f, "asked");
+	else if (t->status == TRUTH_FAILED) {
+		fprintf(f, "cannot report: ");
+		esc(f, t->why);
+	}
+	fprintf(f, "</td>");
+}
+
 static void human(FILE *f, double v)
 {
 	if (v >= 1e9)
@@ -334,7 +354,8 @@ void status_render(const struct agent *a, __u64 now)
 	}
 	fprintf(f, "<h2>Nodes</h2>\n<table id=\"nodes\"><thead><tr><th>node</th><th>state</th>"
 		   "<th>pool</th><th>live flows</th><th>new flows/s</th><th>packets/s</th>"
-		   "<th>bits/s</th><th>health</th><th>in state</th><th>drain</th></tr></thead><tbody>\n");
+		   "<th>bits/s</th><th>health</th><th>in state</th><th>drain</th><th>node's count</th>"
+		   "</tr></thead><tbody>\n");
 	{
 		__u32 color_i = 0;
 
@@ -391,7 +412,9 @@ void status_render(const struct agent *a, __u64 now)
 					fprintf(f, "last: ~%lld cut <span class=\"unverified\" data-verified=\"0\">(LB estimate, unverified)</span>",
 						n->last_drain.cut);
 			}
-			fprintf(f, "</td></tr>\n");
+			fprintf(f, "</td>");
+			truth_cell(f, a, n);
+			fprintf(f, "</tr>\n");
 		}
 	}
 	fprintf(f, "</tbody></table>\n<h2>Live flows per node, last 10 minutes</h2>\n");

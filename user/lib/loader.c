@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -154,7 +155,9 @@ static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_
 	/* First creation of the maps: record their layout for later upgrades, set defaults. */
 	meta_map = bpf_object__find_map_by_name(obj, "meta");
 	if (!bpf_map_lookup_elem(bpf_map__fd(meta_map), &zero, &meta) && !meta.layout_version) {
-		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE };
+		struct ebb_settings settings = { .flood_rate = EBB_DEFAULT_FLOOD_RATE,
+						 .rescue_rate = EBB_DEFAULT_RESCUE_RATE };
+		struct ebb_rescue_secret secret;
 
 		/* ipip's MTU check starts from the device's; `prog set mtu` changes it. */
 		if (ifname)
@@ -162,6 +165,14 @@ static int load_balancer(struct bpf_object *obj, const char *ifname, struct ebb_
 
 		bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "settings")), &zero,
 				    &settings, BPF_ANY);
+		/* The cookie key of rescues: a claim is taken only with its flow's cookie. Without
+		 * randomness there would be no secret: the maps are then not marked made, and
+		 * the next load tries again. */
+		if (getrandom(&secret, sizeof(secret), 0) != (ssize_t)sizeof(secret))
+			return ebb_errf(err, "cannot make the rescue key: getrandom: %s", strerror(errno));
+		bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "rescue_secret")),
+				    &zero, &secret, BPF_ANY);
+		explicit_bzero(&secret, sizeof(secret));
 		object_layout_version(obj, &meta.layout_version);
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
