@@ -101,6 +101,11 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/tests $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
+# ebbd's drain decision is a pure function (user/ebbd/drain_decide.c): its test links it alone.
+$(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/ebbd/drain_decide.o | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/drain_decide.o -o $@
+
 $(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@

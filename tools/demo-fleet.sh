@@ -120,7 +120,8 @@ for e in evs[seen:]:
         print(f"{h} ebbd (leader): scale-out {e['node']} ({e['old_state']} -> {e['new_state']})")
     elif ev == "drained":
         ago = e.get("last_flow_end_ago_ms")
-        print(f"{h} ebbd (leader): {e['node']} retired (draining -> inactive): {e['reason']}, {e['flows_cut']} flows cut"
+        print(f"{h} ebbd (leader): {e['node']} retired (draining -> inactive): {e['reason']}, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
+              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
               + (f", {ago} ms after its last flow ended" if ago is not None else ""))
     elif ev in ("fleet_withdraw", "fleet_announce") and e.get("applied_revision"):
         print(f"{h} ebbd: {'withdraws its routes' if ev == 'fleet_withdraw' else 'announces the VIP again'}"
@@ -231,9 +232,10 @@ for e in ins:
           f"{e['active']} active, target {e['target']:.0f})")
 for e in drained:
     ago = e.get("last_flow_end_ago_ms")
-    print(f"   retired             : {e['node']} after {e['drain_s']:.1f} s of draining, {e['flows_cut']} flows cut"
+    print(f"   retired             : {e['node']} after {e['drain_s']:.1f} s of draining, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
+              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
           + (f", {ago} ms after the fleet's last flow on it ended" if ago is not None else ""))
-ok = sock + non2xx + errors == 0 and reqs > 0 and ins and drained and all(d["flows_cut"] == 0 for d in drained)
+ok = sock + non2xx + errors == 0 and reqs > 0 and ins and drained and all(d.get("flows_cut", d.get("flows_cut_estimate")) == 0 for d in drained)
 print("   result              : " + ("0 client errors, 0 flows cut: an LB host left and came back, a node was "
                                     "handed back, nobody noticed" if ok else "SOMETHING WAS NOTICED (see above)"))
 sys.exit(0 if ok else 1)

@@ -95,7 +95,8 @@ for line in lines[int(sys.argv[2]):]:
         print(f"ebbd: {e['total']:.0f} live flows want {e['desired']} nodes, the pool has max {e['max']}: scale-out hook")
     elif ev == "drained":
         ago = e.get("last_flow_end_ago_ms")
-        print(f"ebbd: {e['node']} retired (draining -> inactive): {e['reason']}, {e['flows_cut']} flows cut"
+        print(f"ebbd: {e['node']} retired (draining -> inactive): {e['reason']}, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
+              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
               + (f", {ago} ms after its last flow ended" if ago is not None else ""))
     elif ev in ("down", "up"):
         print(f"ebbd: {e.get('node')} {ev}")
@@ -244,11 +245,12 @@ for e in ins:
     print(f"   scale-in       : {e['node']} drained ({e['total']:.0f} live flows, {e['active']} active, target {e['target']:.0f})")
 for e in drained:
     ago = e.get("last_flow_end_ago_ms")
-    print(f"   retired        : {e['node']} after {e['drain_s']:.1f} s of draining, {e['flows_cut']} flows cut"
+    print(f"   retired        : {e['node']} after {e['drain_s']:.1f} s of draining, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
+              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
           + (f", {ago} ms after its last flow ended" if ago is not None else ""))
 for e in outs:
     print(f"   scale-out      : {e['node']} back to active ({e['total']:.0f} live flows over {e['active']} nodes)")
-ok = (s1 + n1 + s2 + n2 + errors == 0 and ins and drained and all(d["flows_cut"] == 0 for d in drained)
+ok = (s1 + n1 + s2 + n2 + errors == 0 and ins and drained and all(d.get("flows_cut", d.get("flows_cut_estimate")) == 0 for d in drained)
       and outs)
 print("   result         : " + ("0 client errors, 0 flows cut, a node handed back and brought back: nobody noticed"
                                if ok else "SOMETHING WAS NOTICED (see above)"))

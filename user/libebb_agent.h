@@ -53,4 +53,31 @@ int ebb_census_run(struct ebb_census *c);
 int ebb_census_walk(struct ebb_census *c);
 int ebb_census_keys(struct ebb_census *c, struct ebb_census_key *keys, __u32 n);
 
+/*
+ * ebbd's judgement of each draining node (issue 14), pinned as BPFFS/ebbd_drains (a BPF array of
+ * EBB_MAX_NODES entries by node id, read by `ebbctl node show`). Not part of the datapath's
+ * layout: no program reads it.
+ */
+#define EBB_DRAINS_PIN "ebbd_drains"
+struct ebb_drain_view {
+	__u64 since; /* the drain it speaks of: the node's state_since_ns then */
+	__u64 node_live; /* verified: the node's live connections, its last report of this drain */
+	__u64 node_reset; /* and the rescues it answered with a RST since the drain began */
+	__u64 at_ns; /* CLOCK_MONOTONIC of the decision */
+	__s64 flows_cut; /* retired: what the drain cut (verified: the node's figure; else the LB's
+			  * estimate) */
+	__be32 addr[4]; /* the node (an id is reused by the next node added after a delete) */
+	__u8 family;
+	__u8 verified; /* 1: the node's own report judges the drain; 0: the LB's flow table does */
+	__u8 truth; /* what ebbd has of the node's report: 0 none, 1 pending, 2 ok, 3 failed */
+	__u8 retired; /* the drain is over: the node was retired (flows_cut says with what) */
+	__u8 pad[4];
+	char reason[32]; /* the decision's reason ("node_live", "lb_flows_live", ...) */
+};
+/* The pinned array's fd (created and pinned when missing and `create`), or -errno. */
+int ebb_drains_open(const char *bpffs, bool create);
+/* Node id's entry when it speaks of the drain that began at `since` (0: of its last drain, over
+ * or not); -ENOENT when it does not (or nothing is pinned: no ebbd has judged a drain here). */
+int ebb_drains_read(const char *bpffs, __u32 id, __u64 since, struct ebb_drain_view *v);
+
 #endif /* LIBEBB_AGENT_H */

@@ -196,5 +196,13 @@ wait_for 300 truth_live "$N1" 0
 check "n1's own count went to 0 once the client closed (ss on n1: $(ss_est 1))" truth_live "$N1" 0
 wait_for 300 truth_live "$N2" 0
 check "n2's own count went to 0" truth_live "$N2" 0
+# The drain decision takes the node's word: n1's own 0 ends its drain, verified, long before the
+# LB's table would (its flows' FIN timeout is 60 s).
+wait_for 300 sh -c "grep -q '\"event\":\"drained\".*\"node\":\"$N1\"' '$LOG'"
+ev=$(grep '"event":"drained"' "$LOG" | grep "\"node\":\"$N1\"" | head -1)
+note "n1 drained: $ev"
+check "n1 retired on its own count of 0: verified, flows_cut 0, before the LB's 60 s FIN timeout" python3 -c "
+import json, sys; e = json.loads(sys.argv[1])
+sys.exit(not (e['verified'] is True and e['flows_cut'] == 0 and e['reason'] == 'flows_ended' and e['drain_s'] < 60))" "$ev"
 check "ebbd is still running" kill -0 "$ebbd_pid"
 finish

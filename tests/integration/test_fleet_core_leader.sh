@@ -39,7 +39,7 @@ wait_for 150 [ "$(node_state ctl_l $N1)" = inactive ]
 check "N1 inactive once $O's flows ended (idle 2 s)" [ "$(node_state ctl_l $N1)" = inactive ]
 ev=$(grep '"event":"drained"' "$log_l" | grep "$N1" | tail -1)
 note "drained: $ev"
-check "... decided by the leader on fleet-wide sums, 0 flows cut" bash -c "grep -q '\"flows_cut\":0' <<<'$ev' && grep -q '\"fleet_wide\":true' <<<'$ev'"
+check "... decided by the leader on fleet-wide sums, 0 flows cut (estimate, unverified)" bash -c "grep -q '\"flows_cut_estimate\":0' <<<'$ev' && grep -q '\"verified\":false' <<<'$ev' && grep -q '\"fleet_wide\":true' <<<'$ev'"
 check "... and $O has it inactive too" wait_for 20 [ "$(node_state ctl_o $N1)" = inactive ]
 
 # ---- leader loss ----

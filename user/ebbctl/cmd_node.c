@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "libebb_agent.h"
 #include "ebbctl.h"
 
 static int parse_node(const char *s, struct ebb_addr *addr)
@@ -255,6 +256,8 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 		struct ebb_node n;
 		__u32 first_weight = 0, timeout = 0;
 		double elapsed = -1, nfs = 0, pps = 0, bps = 0;
+		struct ebb_drain_view view = {};
+		bool have_view = false;
 
 		if (bpf_map_lookup_elem(e->nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
 			continue;
@@ -267,6 +270,12 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			timeout = drain_timeout_of(e, id, &n);
 			if (now > n.state_since_ns)
 				elapsed = (now - n.state_since_ns) / 1e9;
+			/* ebbd's word on this drain: judged by the node's own count, or unverified */
+			have_view = !ebb_drains_read(bpffs, id, n.state_since_ns, &view);
+		} else {
+			/* the last drain this node finished, as the ebbd that retired it said */
+			have_view = !ebb_drains_read(bpffs, id, 0, &view) && view.retired &&
+				    view.family == n.family && ebb_addr_eq(n.addr, view.addr, n.family);
 		}
 		if (r0 && r1) {
 			nfs = per_s(r0->c[id].new_flows, r1->c[id].new_flows, dt);
@@ -323,6 +332,21 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 				hosts = NULL;
 			}
 		}
+		if (!json_output && n.state == EBB_NODE_DRAINING) {
+			size_t used = strlen(vlist);
+
+			if (have_view && view.verified)
+				snprintf(vlist + used, sizeof(vlist) - used, " drain:verified(node %llu live)",
+					 (unsigned long long)view.node_live);
+			else
+				snprintf(vlist + used, sizeof(vlist) - used, " drain:unverified");
+		} else if (!json_output && have_view) {
+			size_t used = strlen(vlist);
+
+			snprintf(vlist + used, sizeof(vlist) - used, view.verified ?
+				 " last-drain:%lld-cut(verified)" : " last-drain:~%lld-cut(unverified)",
+				 (long long)view.flows_cut);
+		}
 		if (json_output) {
 			json_object *o = json_object_new_object();
 
@@ -349,6 +373,28 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 					       elapsed >= 0 && timeout ?
 						       json_object_new_double(elapsed / timeout > 1 ? 1 : elapsed / timeout) :
 						       NULL);
+			/* Whether the node's own count of its connections judges the drain (ebbd
+			 * says so in BPFFS/ebbd_drains); else it is the LB's table: unverified. */
+			json_object_object_add(o, "drain_verified",
+					       n.state == EBB_NODE_DRAINING ?
+						       json_object_new_boolean(have_view && view.verified) :
+						       NULL);
+			json_object_object_add(o, "node_live_connections",
+					       n.state == EBB_NODE_DRAINING && have_view && view.verified ?
+						       json_object_new_int64(view.node_live) : NULL);
+			/* The last drain it finished: what it cut, measured by the node or estimated
+			 * by the LB (then never called flows_cut). */
+			if (n.state != EBB_NODE_DRAINING && have_view) {
+				json_object *ld = json_object_new_object();
+
+				json_object_object_add(ld, view.verified ? "flows_cut" : "flows_cut_estimate",
+						       json_object_new_int64(view.flows_cut));
+				json_object_object_add(ld, "verified", json_object_new_boolean(view.verified));
+				json_object_object_add(ld, "reason", json_object_new_string(view.reason));
+				json_object_object_add(o, "last_drain", ld);
+			} else {
+				json_object_object_add(o, "last_drain", NULL);
+			}
 			/* Health is ebbd's: a node whose checks fail is `down`. */
 			json_object_object_add(o, "health",
 					       json_object_new_string(n.state == EBB_NODE_DOWN ? "failing" : "ok"));

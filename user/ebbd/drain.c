@@ -34,10 +34,18 @@
  * it: one pinned between the two passes can hide a lost one, which then shows only through the
  * second chance (the node's own socket count would see it; the LB's table cannot). A count older than the last tick at which the node took no pinned flows (down: its flows
  * are re-steered) is not used (measure.c).
+ *
+ * All of the above gathers evidence; the decision itself is drain_decide() (drain_decide.h), a
+ * pure function of it, of the node's own report of its live connections (truth.h) and, on the
+ * fleet leader's path, of the other hosts' reports. With a fresh report the node's count
+ * decides and the figure is verified; without, the rules above decide and the figure is the
+ * LB's estimate, logged as flows_cut_estimate with "verified": false, never as flows_cut.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "ebbd.h"
@@ -95,9 +103,11 @@ int watch_merge(struct watch *w, struct watch *nw)
 /*
  * Drops finished flows from the front of the list. Returns the number of live flows found:
  * with count_all, all of them (exact); without, stops at the first (0 means none left), or
- * returns -EAGAIN when the lookup budget ran out first.
+ * returns -EAGAIN when the lookup budget ran out first. *vanished: listed flows found gone from
+ * the table (not seen to finish: they may still be open).
  */
-static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_all, int *budget)
+static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_all, int *budget,
+			__u64 *vanished)
 {
 	struct watch *w = &n->watch;
 	long live = 0;
@@ -110,9 +120,7 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 		if (!count_all && (*budget)-- <= 0)
 			return -EAGAIN;
 		if (bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v)) {
-			/* Gone from the table without being seen to finish: it may still be open. */
-			n->lost_flows++;
-			n->lost_ns = now;
+			(*vanished)++;
 		} else if (v.node_id == n->id) {
 			if (flow_live(a, &w->keys[i], &v, now, &end)) {
 				live++;
@@ -131,30 +139,57 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 	return live;
 }
 
-static void complete(struct agent *a, struct node *n, __u64 now, const char *reason, long long cut,
-		     bool exact)
+/* Retires n as d says; 0 when the transition was made (else it is decided again next tick). */
+static int complete(struct agent *a, struct node *n, __u64 now, const struct drain_out *d)
 {
+	long long cut = d->flows_cut;
 	json_object *ev = log_new(cut ? LOG_WARN : LOG_INFO, "drained");
 	__u32 timeout = node_drain_timeout(a, n);
+	const struct drain_state *s = &d->next;
+	const struct node_truth *t = &n->drain_in.truth;
+	int ret;
 
-	jstr(ev, "reason", reason);
-	jint(ev, "flows_cut", cut);
-	if (!exact) /* from the last walk: the node had too many flows to list one by one */
-		jbool(ev, "flows_cut_exact", false);
+	jstr(ev, "reason", d->reason);
+	/* Measured by the node, or the LB's estimate: a figure nobody measured is never called
+	 * flows_cut (issue 14: "0 cut" must mean the node counted 0). */
+	jbool(ev, "verified", d->verified);
+	if (d->verified) {
+		jint(ev, "flows_cut", cut);
+		jint(ev, "node_live", (long long)s->node_live);
+		jint(ev, "node_reset", (long long)s->node_reset);
+	} else {
+		jint(ev, "flows_cut_estimate", cut);
+		if (!d->exact) /* from the last walk: the node had too many flows to list one by one */
+			jbool(ev, "flows_cut_exact", false);
+		jstr(ev, "truth", drain_truth_name(t->status));
+		if (t->status == TRUTH_FAILED && t->why[0])
+			jstr(ev, "truth_why", t->why);
+	}
 	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
 	jint(ev, "drain_timeout_s", timeout);
 	/* How long after its last flow finished the node was retired (the goal is < 1 s). */
-	if (n->last_end_ns && n->last_end_ns <= now && !cut && !n->lost_ns)
+	if (n->last_end_ns && n->last_end_ns <= now && !cut && !s->lost_ns)
 		jint(ev, "last_flow_end_ago_ms", (now - n->last_end_ns) / 1000000);
-	if (n->lost_ns) { /* retired after lost state: how long it stayed quiet */
-		jint(ev, "flows_lost", n->lost_flows);
-		jdbl(ev, "quiet_s", (now - n->lost_ns) / 1e9);
+	if (s->lost_ns) { /* retired after lost state: how long it stayed quiet */
+		jint(ev, "flows_lost", s->lost_flows);
+		jdbl(ev, "quiet_s", (now - s->lost_ns) / 1e9);
 	}
-	if (!node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut)) {
-		a->flows_cut_total += cut;
+	a->hook_extra = d->verified ? "EBB_FLOWS_CUT_VERIFIED=true" : "EBB_FLOWS_CUT_VERIFIED=false";
+	ret = node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut);
+	if (!ret) {
+		if (d->verified)
+			a->flows_cut_total += cut;
+		else
+			a->flows_cut_estimate_total += cut;
+		a->drains[d->verified]++;
+		n->last_drain.have = true;
+		n->last_drain.verified = d->verified;
+		n->last_drain.cut = cut;
 		watch_reset(&n->watch);
 		n->last_end_ns = 0;
 	}
+	a->hook_extra = NULL;
+	return ret;
 }
 
 __u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended)
@@ -162,63 +197,96 @@ __u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended)
 	return before > live + ended ? before - live - ended : 0;
 }
 
-static void lost_begin(struct node *n, const struct ebb_counters *c)
-{
-	n->lost_drain = n->m.state_since_ns;
-	n->lost_ns = 0;
-	n->lost_flows = 0;
-	n->second0 = c ? c->second_chance : 0;
-	n->lost_logged = false;
-}
-
 void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
 {
-	if (n->lost_drain != n->m.state_since_ns) {
+	struct drain_state *s = &n->ds;
+
+	if (s->drain != n->m.state_since_ns) {
 		struct ebb_counters c;
 
-		lost_begin(n, ebb_counters_sum(a->e.node_stats_fd, n->id, &c) ? NULL : &c);
+		*s = (struct drain_state){ .drain = n->m.state_since_ns };
+		if (!ebb_counters_sum(a->e.node_stats_fd, n->id, &c))
+			s->second0 = c.second_chance;
 	}
-	n->lost_flows += count;
-	n->lost_ns = now;
-	n->lost_logged = false;
+	s->lost_flows += count;
+	s->lost_ns = now;
+	s->lost_logged = false;
+}
+
+/* The leader waits for other hosts (out->why says which): said when that changes, else every 5 s. */
+static void say_blocked(struct node *n, const struct drain_out *d, __u64 now)
+{
+	__u32 h = 2166136261u; /* FNV-1a */
+	json_object *ev;
+
+	for (const char *p = d->why; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	if (h == n->blocked_said_hash && now - n->blocked_said_ns < 5 * NS_PER_S)
+		return;
+	n->blocked_said_hash = h;
+	n->blocked_said_ns = now;
+	ev = log_new(LOG_INFO, "fleet_retire_blocked");
+	jstr(ev, "node", n->name);
+	jstr(ev, "why", d->why);
+	log_emit(ev);
+}
+
+/* What ebbctl node show says of the drain (libebb_agent.h): the pinned array, opened per tick
+ * (the state may have been re-created since the last), written only for draining nodes. */
+static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d,
+			  bool retired)
+{
+	struct ebb_drain_view v = { .since = n->drain_in.since, .node_live = d->next.node_live,
+				    .node_reset = d->next.node_reset, .at_ns = n->drain_in.now,
+				    .flows_cut = retired ? d->flows_cut : 0, .family = n->addr.family,
+				    .verified = d->verified, .truth = (__u8)n->drain_in.truth.status,
+				    .retired = retired };
+
+	memcpy(v.addr, n->addr.a, sizeof(v.addr));
+	snprintf(v.reason, sizeof(v.reason), "%s", d->reason);
+	if (*fd == -1)
+		*fd = ebb_drains_open(a->bpffs, true);
+	if (*fd >= 0)
+		bpf_map_update_elem(*fd, &n->id, &v, BPF_ANY);
 }
 
 /*
- * Signs of lost state for draining node n this tick: a new second-chance arrival (its counter is
- * read every tick, the drain's first reading being the base). Lost flows are noted by
- * watch_check() and measure.c (drain_note_lost). True while the node must stay, quiet period
- * not over.
+ * Gathers what drain_decide() needs for each draining node (this host's census and lookups, the
+ * node's report, the settings) and carries out its verdict. The inputs stay in n->drain_in: the
+ * fleet leader's path decides again on them with the other hosts' reports (fleet.c).
  */
-static bool lost_recently(struct agent *a, struct node *n, const struct ebb_counters *c, __u64 now)
-{
-	if (n->lost_drain != n->m.state_since_ns) {
-		lost_begin(n, c);
-	} else if (c && c->second_chance > n->second0) {
-		n->second0 = c->second_chance;
-		n->lost_ns = now;
-		n->lost_logged = false;
-	}
-	return n->lost_ns && now - n->lost_ns < (__u64)(a->cfg.lost_quiet * NS_PER_S);
-}
-
 void drain_tick(struct agent *a, __u64 now)
 {
-	int budget = LOOKUPS_PER_CHECK;
+	static struct drain_fleet df;
+	int budget = LOOKUPS_PER_CHECK, view_fd = -1;
 
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
 		struct watch *w = &n->watch;
+		struct drain_in *in = &n->drain_in;
+		struct drain_out out;
 		bool exact, timed_out, have_c;
 		struct ebb_counters c;
 		long live = -EAGAIN;
+		__u64 timeout_ns, vanished = 0;
+		__s64 elapsed;
 
-		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
-		if (!n->used || n->m.state != EBB_NODE_DRAINING)
+		if (!n->used)
 			continue;
-		timed_out = now - n->m.state_since_ns >= node_drain_timeout(a, n) * NS_PER_S;
+		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
+		if (n->m.state != EBB_NODE_DRAINING) {
+			/* truth.c forgets the node's reports itself (truth_tick, main.c) */
+			if (n->ds.drain) {
+				n->ds = (struct drain_state){};
+				n->drain_in.draining = false;
+			}
+			continue;
+		}
+		timeout_ns = node_drain_timeout(a, n) * NS_PER_S;
+		elapsed = (__s64)(now - n->m.state_since_ns);
+		timed_out = elapsed >= 0 && (__u64)elapsed >= timeout_ns;
 		exact = w->valid && w->since == n->m.state_since_ns;
 		have_c = !ebb_counters_sum(a->e.node_stats_fd, id, &c);
-		lost_recently(a, n, have_c ? &c : NULL, now);
 		if (exact && have_c && c.new_flows != w->new_flows0) {
 			log_msg(LOG_DEBUG, "drain_list_stale",
 				"%s got %llu flow(s) pinned while draining; listing its flows again", n->name,
@@ -227,25 +295,45 @@ void drain_tick(struct agent *a, __u64 now)
 			w->stale = true;
 			exact = false;
 		}
+		/* At the timeout every listed flow is counted: the estimate of what it cuts. */
 		if (exact)
-			live = watch_check(a, n, now, timed_out, &budget);
-		if (exact && live == 0 && lost_recently(a, n, NULL, now) && !timed_out) {
-			if (!n->lost_logged) {
-				json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
+			live = watch_check(a, n, now, timed_out, &budget, &vanished);
+		*in = (struct drain_in){
+			.prev = n->ds,
+			.draining = true,
+			.since = n->m.state_since_ns,
+			.elapsed_ns = elapsed,
+			.timeout_ns = timeout_ns,
+			.now = now,
+			.lost_quiet_ns = (__u64)(a->cfg.lost_quiet * NS_PER_S),
+			.lb = { .listed = exact, .live = live, .vanished = vanished, .flows = n->flows,
+				.have_second = have_c, .second_chance = have_c ? c.second_chance : 0 },
+			.truth = *truth_get(a, n),
+			/* the leader decides fleet-wide here already (fleet_transition checks again
+			 * against the node's key as etcd has it now) */
+			.fleet = fleet_enabled() && !fleet_drain_view(n->name, &df) ? &df : NULL,
+		};
+		drain_decide(in, &out);
+		in->fleet = NULL; /* df is the next node's soon */
+		n->ds = out.next;
+		n->drain_verified = out.verified;
+		n->drain_reason = out.reason;
+		if (out.verdict == DRAIN_KEEP && !strcmp(out.reason, "fleet_blocked"))
+			say_blocked(n, &out, now);
+		if (out.say_lost_wait) {
+			json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
 
-				jstr(ev, "node", n->name);
-				jstr(ev, "msg", "no listed flow left, but flow state was lost: "
-						"retiring only after a quiet period");
-				jint(ev, "flows_lost", n->lost_flows);
-				jdbl(ev, "quiet_s", a->cfg.lost_quiet);
-				log_emit(ev);
-				n->lost_logged = true;
-			}
-			continue;
+			jstr(ev, "node", n->name);
+			jstr(ev, "msg", "no listed flow left, but flow state was lost: "
+					"retiring only after a quiet period");
+			jint(ev, "flows_lost", n->ds.lost_flows);
+			jdbl(ev, "quiet_s", a->cfg.lost_quiet);
+			log_emit(ev);
 		}
-		if (exact && live == 0)
-			complete(a, n, now, "flows_ended", 0, true);
-		else if (timed_out)
-			complete(a, n, now, "drain_timeout", exact ? live : (long long)n->flows, exact);
+		drain_publish(a, &view_fd, n, &out, false);
+		if (out.verdict != DRAIN_KEEP && !complete(a, n, now, &out))
+			drain_publish(a, &view_fd, n, &out, true);
 	}
+	if (view_fd >= 0)
+		close(view_fd);
 }

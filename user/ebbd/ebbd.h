@@ -16,6 +16,8 @@
 
 #include "libebb.h"
 #include "libebb_agent.h"
+#include "drain_decide.h"
+#include "truth.h"
 
 #define NS_PER_S 1000000000ULL
 #define EBBD_VERSION "0.1.0"
@@ -173,11 +175,17 @@ struct node {
 	double load;
 	/* drain.c */
 	struct watch watch;
-	__u64 lost_drain; /* the drain (state_since_ns) the three below belong to */
-	__u64 lost_ns; /* last sign, in this drain, that the node's flow state was lost */
-	__u64 lost_flows; /* listed flows that vanished from the table in this drain */
-	__u64 second0; /* node_stats second_chance when last read */
-	bool lost_logged;
+	struct drain_state ds; /* kept from one decision to the next (drain_decide.h) */
+	struct drain_in drain_in; /* the last decision's inputs: the fleet leader decides again on
+				   * them with the other hosts' reports (fleet.c) */
+	bool drain_verified; /* the last decision went by the node's own fresh report */
+	const char *drain_reason; /* and why it kept or retired the node */
+	__u64 blocked_said_ns; /* fleet_retire_blocked last logged, and for which why (a hash) */
+	__u32 blocked_said_hash;
+	struct { /* the last drain this ebbd completed, for the status page */
+		bool have, verified;
+		long long cut; /* verified: the node's figure; else the LB's estimate */
+	} last_drain;
 	/* health.c */
 	bool checking;
 	int ok_streak, fail_streak;
@@ -230,7 +238,11 @@ struct agent {
 	__u64 walks; /* passes published: an event a test (or a watcher) can wait for */
 	double pass_ms, cycle_ms;
 	/* counters for the metrics page */
-	__u64 transitions, flows_cut_total, hook_runs, hook_failures, check_failures;
+	__u64 transitions, hook_runs, hook_failures, check_failures;
+	__u64 flows_cut_total; /* connections drains cut, as the nodes counted them (verified) */
+	__u64 flows_cut_estimate_total; /* the LB's estimate for drains no node's report judged */
+	__u64 drains[2]; /* drains completed: [0] unverified, [1] verified */
+	const char *hook_extra; /* one more VAR=value for the hook node_transition runs */
 	bool stopping;
 };
 
@@ -299,6 +311,10 @@ long long fleet_flows(const char *node, long long local);
 /* The leader's decision, written to etcd before the maps; -EAGAIN: not now (not the leader,
  * etcd unreachable, the node changed, or another host may still carry the node's flows). */
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev);
+/* On the leader: the other hosts' reports for draining node `node`, as drain_decide() takes
+ * them (so that drain.c's own decision, its event and its figure are the fleet's); -1 when this
+ * host does not lead or the state last read does not have the node draining. */
+int fleet_drain_view(const char *node, struct drain_fleet *df);
 void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);

@@ -1250,9 +1250,11 @@ void fleet_tick(struct agent *a, __u64 now)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *nd = &a->nodes[id];
 
-		if (!nd->used)
+		/* Not counted yet (a restarted ebbd before its first pass): left out, never said as
+		 * 0, so that the leader does not retire a draining node on a count nobody made. */
+		if (!nd->used || !nd->flows_known)
 			continue;
-		json_object_object_add(fl, nd->name, json_object_new_int64(nd->flows_known ? (long long)nd->flows : 0));
+		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->flows));
 		if (nd->have_rates)
 			pps += nd->packets_s;
 	}
@@ -1332,50 +1334,64 @@ long long fleet_flows(const char *node, long long local)
 }
 
 /*
- * Whether a draining node may be retired now: every other host that may still carry its flows
- * reports none. A live host must have applied the drain (else it may still place new flows on
- * the node) and report 0; a host whose lease is gone counts only if it said last that it had
- * withdrawn its routes and carried none of the node's flows. why: who blocks.
+ * The other hosts as drain_decide() weighs them for a draining node: each host that ever
+ * reported (its last report), with its live report when its lease lives. Its rules (applied the
+ * drain, reports none; or gone having withdrawn its routes) are in drain_decide.c.
  */
-static bool drain_clear(const char *node, int64_t drain_rev, char *why, size_t len)
+static void drain_hosts(const char *node, int64_t drain_rev, struct drain_fleet *df)
 {
-	bool clear = true;
-
-	why[0] = 0;
+	df->drain_rev = drain_rev;
+	df->n_hosts = 0;
+	df->truncated = false;
 	pthread_mutex_lock(&F.mu);
 	if (F.last) {
 		json_object_object_foreach(F.last, host, lastrep)
 		{
 			json_object *rep = NULL, *fl, *v;
-			long long flows = 0;
+			struct drain_host *h;
 
 			if (!strcmp(host, F.cfg.host))
 				continue;
+			if (df->n_hosts == DRAIN_MAX_HOSTS) {
+				df->truncated = true;
+				break;
+			}
+			h = &df->hosts[df->n_hosts++];
+			*h = (struct drain_host){};
+			snprintf(h->name, sizeof(h->name), "%s", host);
 			if (json_object_object_get_ex(F.live, host, &rep)) {
-				long long applied = json_object_object_get_ex(rep, "applied", &v) ? json_object_get_int64(v) : 0;
-
-				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
-					flows = json_object_get_int64(v);
-				if (applied < drain_rev) {
-					snprintf(why + strlen(why), len - strlen(why), "%s%s has not applied the drain", why[0] ? "; " : "", host);
-					clear = false;
-				} else if (flows) {
-					snprintf(why + strlen(why), len - strlen(why), "%s%s reports %lld flow(s)", why[0] ? "; " : "", host, flows);
-					clear = false;
+				h->live = true;
+				h->applied = json_object_object_get_ex(rep, "applied", &v) ? json_object_get_int64(v) : 0;
+				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v)) {
+					h->flows = json_object_get_int64(v);
+					h->measured = true;
 				}
 				continue;
 			}
 			if (json_object_object_get_ex(lastrep, "flows", &fl) && json_object_object_get_ex(fl, node, &v))
-				flows = json_object_get_int64(v);
-			if (!json_object_object_get_ex(lastrep, "status", &v) || strcmp(json_object_get_string(v), "withdrawn") || flows) {
-				snprintf(why + strlen(why), len - strlen(why), "%s%s is unaccounted for (lease gone, last said %s)",
-					 why[0] ? "; " : "", host, json_object_object_get_ex(lastrep, "status", &v) ? json_object_get_string(v) : "nothing");
-				clear = false;
-			}
+				h->flows = json_object_get_int64(v);
+			if (json_object_object_get_ex(lastrep, "status", &v))
+				snprintf(h->status, sizeof(h->status), "%s", json_object_get_string(v));
 		}
 	}
 	pthread_mutex_unlock(&F.mu);
-	return clear;
+}
+
+int fleet_drain_view(const char *node, struct drain_fleet *df)
+{
+	int64_t rev = -1;
+
+	if (!F.running)
+		return -1;
+	pthread_mutex_lock(&F.mu);
+	for (int i = 0; leads_now() && F.have_st && i < F.st.n_nodes; i++)
+		if (!strcmp(F.st.nodes[i].name, node) && F.st.nodes[i].state == EBB_NODE_DRAINING)
+			rev = F.st.nodes[i].mod_rev;
+	pthread_mutex_unlock(&F.mu);
+	if (rev < 0)
+		return -1;
+	drain_hosts(node, rev, df);
+	return 0;
 }
 
 int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, json_object *ev)
@@ -1421,12 +1437,24 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 		return -EAGAIN;
 	}
 	if (to == EBB_NODE_INACTIVE && fn->state == EBB_NODE_DRAINING) {
-		bool timed_out = mono_ns() - n->m.state_since_ns >= node_drain_timeout(a, n) * NS_PER_S;
+		/* drain.c's decision again, on its inputs, with every host's report (fleet-wide) */
+		static struct drain_fleet df;
+		struct drain_in in = n->drain_in;
+		struct drain_out d;
 
-		if (!drain_clear(n->name, fn->mod_rev, why, sizeof(why)) && !timed_out) {
+		drain_hosts(n->name, fn->mod_rev, &df);
+		in.fleet = &df;
+		in.now = mono_ns();
+		in.elapsed_ns = (__s64)(in.now - n->m.state_since_ns);
+		in.timeout_ns = node_drain_timeout(a, n) * NS_PER_S;
+		drain_decide(&in, &d);
+		snprintf(why, sizeof(why), "%s", d.why);
+		if (!in.draining || in.since != n->m.state_since_ns || d.verdict == DRAIN_KEEP) {
 			static __u64 said;
 			static char said_why[512];
 
+			if (!why[0])
+				snprintf(why, sizeof(why), "%s", d.reason);
 			/* said when the reason changes, else every 5 s */
 			if (strcmp(said_why, why) || mono_ns() - said > 5 * NS_PER_S) {
 				snprintf(said_why, sizeof(said_why), "%s", why);

@@ -3,7 +3,8 @@
  * Operator hooks: on-drained, on-down, on-up, on-scale-in, on-scale-out. Each is an argv from
  * the configuration (a pool's own, else the global one), run with execvp semantics and no shell,
  * with the facts in the environment: EBB_EVENT, EBB_NODE, EBB_OLD_STATE, EBB_NEW_STATE,
- * EBB_FLOWS_CUT, EBB_POOL, EBB_BPFFS (and EBB_NODES_WANTED when scale-out asks for machines).
+ * EBB_FLOWS_CUT, EBB_POOL, EBB_BPFFS (and EBB_NODES_WANTED when scale-out asks for machines;
+ * EBB_FLOWS_CUT_VERIFIED for on-drained: whether EBB_FLOWS_CUT is the node's own count).
  * A hook runs only for a transition this process wrote, right after writing it; it is killed at
  * hook-timeout; its failure is logged and changes nothing.
  */

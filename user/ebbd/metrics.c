@@ -248,6 +248,23 @@ static bool m_state_age(const struct agent *a, const struct node *n, double *v)
 	*v = (render_now - n->m.state_since_ns) / 1e9;
 	return true;
 }
+/* A draining node the drain decision has judged (this drain): by the node's own report or not. */
+static bool judged(const struct node *n)
+{
+	return n->m.state == EBB_NODE_DRAINING && n->ds.drain == n->m.state_since_ns && n->drain_reason;
+}
+static bool m_drain_verified(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->drain_verified;
+	return judged(n);
+}
+static bool m_live_conns(const struct agent *a, const struct node *n, double *v)
+{
+	(void)a;
+	*v = n->ds.node_live;
+	return judged(n) && n->ds.node_known;
+}
 static bool m_health(const struct agent *a, const struct node *n, double *v)
 {
 	*v = n->fail_streak;
@@ -324,6 +341,11 @@ void metrics_render(const struct agent *a, __u64 now)
 	node_family(f, a, "ebb_node_state_seconds", "gauge", "Seconds since the node's last state change", m_state_age);
 	node_family(f, a, "ebb_node_drain_elapsed_seconds", "gauge", "Seconds the node has been draining", m_drain_elapsed);
 	node_family(f, a, "ebb_node_drain_timeout_seconds", "gauge", "Drain timeout that applies to the node", m_drain_timeout);
+	node_family(f, a, "ebb_node_drain_verified", "gauge",
+		    "1: the draining node's own report of its connections judges its drain; 0: the LB's flow table does (unverified)",
+		    m_drain_verified);
+	node_family(f, a, "ebb_node_live_connections", "gauge",
+		    "The draining node's live TCP connections, from its last report asked since the drain began", m_live_conns);
 	node_family(f, a, "ebb_node_health_failures", "gauge", "Failed health checks in a row", m_health);
 	node_family(f, a, "ebb_node_truth_ok", "gauge",
 		    "1 when the draining node's last answer was a verified report of its own connections, 0 when it failed or is pending",
@@ -371,8 +393,16 @@ void metrics_render(const struct agent *a, __u64 now)
 	fprintf(f, "ebb_agent_walks_total %llu\n", (unsigned long long)a->walks);
 	help(f, "ebb_agent_transitions_total", "counter", "Node state changes made by this ebbd");
 	fprintf(f, "ebb_agent_transitions_total %llu\n", (unsigned long long)a->transitions);
-	help(f, "ebb_agent_flows_cut_total", "counter", "Live flows cut by drain timeouts");
+	help(f, "ebb_agent_flows_cut_total", "counter",
+	     "Connections drains cut, as the drained nodes counted them (verified drains only)");
 	fprintf(f, "ebb_agent_flows_cut_total %llu\n", (unsigned long long)a->flows_cut_total);
+	help(f, "ebb_agent_flows_cut_estimate_total", "counter",
+	     "The LB's estimate of live flows cut by drains no node report judged (unverified)");
+	fprintf(f, "ebb_agent_flows_cut_estimate_total %llu\n", (unsigned long long)a->flows_cut_estimate_total);
+	help(f, "ebb_agent_drains_total", "counter",
+	     "Drains completed by this ebbd, verified (judged by the node's own report) or not");
+	fprintf(f, "ebb_agent_drains_total{verified=\"true\"} %llu\n", (unsigned long long)a->drains[1]);
+	fprintf(f, "ebb_agent_drains_total{verified=\"false\"} %llu\n", (unsigned long long)a->drains[0]);
 	help(f, "ebb_agent_hook_runs_total", "counter", "Hooks started");
 	fprintf(f, "ebb_agent_hook_runs_total %llu\n", (unsigned long long)a->hook_runs);
 	help(f, "ebb_agent_hook_failures_total", "counter", "Hooks that failed, timed out or did not start");

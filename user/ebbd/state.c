@@ -320,6 +320,6 @@ decided:
 	log_emit(ev);
 	/* Only now, after the write: a kill before this line skips the hook, never doubles it. */
 	if (hook < EV_MAX)
-		hook_fire(a, hook, n, n->pool, from, ebb_state_name(to), flows_cut, NULL);
+		hook_fire(a, hook, n, n->pool, from, ebb_state_name(to), flows_cut, a->hook_extra);
 	return 0;
 }

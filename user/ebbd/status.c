@@ -396,8 +396,22 @@ void status_render(const struct agent *a, __u64 now)
 			else
 				fprintf(f, "not checked");
 			fprintf(f, "</td><td class=\"num\">%.0f s</td><td>", age);
-			if (n->m.state == EBB_NODE_DRAINING)
+			/* whether the node's own count judges the drain, or only the LB's table does */
+			if (n->m.state == EBB_NODE_DRAINING) {
 				fprintf(f, "%.0f / %u s", age, node_drain_timeout(a, n));
+				if (n->ds.drain == n->m.state_since_ns && n->drain_verified)
+					fprintf(f, " &middot; <span class=\"verified\" data-verified=\"1\">verified</span>, "
+						   "node: %llu live", (unsigned long long)n->ds.node_live);
+				else
+					fprintf(f, " &middot; <span class=\"unverified\" data-verified=\"0\">unverified</span>");
+			} else if (n->last_drain.have) {
+				if (n->last_drain.verified)
+					fprintf(f, "last: %lld cut <span class=\"verified\" data-verified=\"1\">(verified)</span>",
+						n->last_drain.cut);
+				else
+					fprintf(f, "last: ~%lld cut <span class=\"unverified\" data-verified=\"0\">(LB estimate, unverified)</span>",
+						n->last_drain.cut);
+			}
 			fprintf(f, "</td>");
 			truth_cell(f, a, n);
 			fprintf(f, "</tr>\n");
