@@ -21,13 +21,13 @@ all_flows() { echo $(($(host_flows 1) + $(host_flows 2) + $(host_flows 3))); }
 conns_pinned() { [ "$(all_flows)" -ge $CONNS ]; }
 # busiest: the LB host whose table carries the most of wrk's connections
 busiest() {
-	local i best=1 n max=-1
+	local i best=1 n max=-1 said=""
 	for i in 1 2 3; do
 		n=$(host_flows "$i")
-		note "lb$i carries $n flows"
+		said="$said lb$i:$n"
 		[ "$n" -gt "$max" ] && max=$n best=$i
 	done
-	echo "$best"
+	echo "$best$said"
 }
 reason_sum() {
 	local i s=0
@@ -50,6 +50,8 @@ scenario() {
 	check "$label: $*" lbctl 1 "$@"
 	check "$label: applied by every host" within 20 applied_everywhere "$APPLIED"
 	leaver=$(busiest)
+	note "$label: flows per LB host:${leaver#* }"
+	leaver=${leaver%% *}
 	check "$label: fleet host drain lb$leaver (the busiest)" lbctl 1 fleet host drain "lb$leaver"
 	local others
 	others=$(for i in 1 2 3; do [ "$i" = "$leaver" ] || printf '2%s ' "$i"; done)

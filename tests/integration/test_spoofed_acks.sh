@@ -77,7 +77,7 @@ check "rescues stayed within the rate limit ($rescued <= $bound)" [ "$rescued" -
 check "the rate limit refused some ($limited)" [ "$limited" -gt 0 ]
 # what the node programs did with the rescues
 node_count() { on "n$1" "$EBBCTL" -j --bpffs "/sys/fs/bpf/ebb-lab-${PFX}n$1" backend show |
-	json_get "d['rescues'].get('$2', {}).get('packets', 0)"; }
+	json_get "d['rescues'].get('$2', 0)"; }
 claimed=0 last=0
 for i in 1 2 3; do
 	claimed=$((claimed + $(node_count "$i" claimed)))
