@@ -69,36 +69,9 @@ for line in open(sys.argv[1]):
         break
 PY
 
-# flush_flows: every entry of the pinned flow table deleted at once, through the bpf() syscall
-# (a bpftool call per key is too slow: the flush must be over well within the quiet period).
-cat >"$TMP/flush.py" <<'PY'
-import ctypes, os, sys
-NR_BPF = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
-BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_OBJ_GET = 3, 4, 7
-libc = ctypes.CDLL(None, use_errno=True)
-class ObjAttr(ctypes.Structure):
-    _fields_ = [("pathname", ctypes.c_uint64), ("bpf_fd", ctypes.c_uint32),
-                ("file_flags", ctypes.c_uint32)]
-class ElemAttr(ctypes.Structure):
-    _fields_ = [("map_fd", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("key", ctypes.c_uint64),
-                ("next", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
-def bpf(cmd, attr):
-    return libc.syscall(NR_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
-path = ctypes.create_string_buffer(sys.argv[1].encode())
-fd = bpf(BPF_OBJ_GET, ObjAttr(ctypes.addressof(path), 0, 0))
-if fd < 0:
-    sys.exit("cannot open %s: %s" % (sys.argv[1], os.strerror(ctypes.get_errno())))
-key = ctypes.create_string_buffer(64)
-n = 0
-while bpf(BPF_MAP_GET_NEXT_KEY, ElemAttr(fd, 0, 0, ctypes.addressof(key), 0)) == 0:
-    if bpf(BPF_MAP_DELETE_ELEM, ElemAttr(fd, 0, ctypes.addressof(key), 0, 0)) != 0:
-        sys.exit("delete: %s" % os.strerror(ctypes.get_errno()))
-    n += 1
-if ctypes.get_errno() != 2: # ENOENT: no first key, the table is empty
-    sys.exit("get_next_key: %s" % os.strerror(ctypes.get_errno()))
-print(n)
-PY
-flush_flows() { python3 "$TMP/flush.py" "$BPFFS/flows" >"$TMP/flushed"; }
+# flush_flows: every entry of the pinned flow table deleted at once (flush_flows.py: through the
+# bpf() syscall, well within the quiet period).
+flush_flows() { python3 "$EBB_ROOT/tests/integration/flush_flows.py" "$BPFFS/flows" >"$TMP/flushed"; }
 n2_flows() { ctl -j node show "$N2" | json_get 'd[0]["flows"]'; }
 # ebbd's own count of n2's live flows (its last pass), from its metrics page
 ebbd_n2_flows() {
