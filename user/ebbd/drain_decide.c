@@ -180,6 +180,15 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 		verdict(out, DRAIN_KEEP, "lost_quiet");
 		return;
 	}
+	/* The node is asked and has not answered for this drain yet (or only for before it): a pool
+	 * that asks its nodes waits for the answer, due within its truth interval and timeout,
+	 * rather than retire on the LB's table in a drain's first second (a restarted ebbd, a
+	 * table lost just before the drain). A node that cannot answer fails, and then the LB's
+	 * table decides, unverified. */
+	if (lb_clear && !timed_out && (t->status == TRUTH_PENDING || t->status == TRUTH_OK)) {
+		verdict(out, DRAIN_KEEP, "node_pending");
+		return;
+	}
 	/* The node said, in this drain, that it still had connections, and has not said otherwise
 	 * since: the LB's empty table does not outweigh it (a lost table, a restarted agent). */
 	if (lb_clear && !timed_out && s->node_known && s->node_live) {
