@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo-fleet: the fleet story. A router spreads a VIP over 3 LB hosts by BGP/ECMP (BIRD);
-# each runs ebb + ebbd in fleet mode, one desired state in a 3-member etcd. Under wrk, one LB
-# host leaves (`ebbctl fleet host drain lb3`): its routes go, its flows move to the other hosts
-# and stay on their nodes. Load falls: the leader ebbd, on fleet-wide sums, drains a node and
+# each runs ebb + ebbd in fleet mode, one desired state in a 3-member etcd; the nodes run ebb's
+# node program. Under wrk, a node is added (a scale-out), then one LB host leaves (`ebbctl fleet
+# host drain lb3`): its routes go, its flows move to the other hosts, and those whose slot the
+# new node took are rescued to the node that holds them. Load falls: the leader ebbd, on fleet-wide sums, drains a node and
 # retires it once no host carries a flow of it. Then lb3 comes back. Clients notice nothing.
 # Prints a timeline and a summary, then tears everything down.
 set -euo pipefail
@@ -16,6 +17,7 @@ LAB=$ROOT/tools/lab
 TMP=$(mktemp -d /tmp/ebb-demo-fleet.XXXXXX)
 VIP=203.0.113.10:80/tcp
 URL=http://203.0.113.10/
+ADD_AT=3     # a scale-out under wrk: node n4 added
 LEAVE_AT=5   # lb3 leaves (fleet host drain) under wrk
 FALL_AT=12   # load falls: wrk stops, a trickle of new connections
 BACK_AT=27   # lb3 comes back (fleet host activate)
@@ -42,7 +44,7 @@ say() { printf '\n== %s\n' "$*"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 say "Building the fleet lab: a router (BIRD, ECMP), 3 LB hosts (ebb in native XDP + BIRD), 3 etcd members, 3 nginx nodes, a client behind the router"
-LAB_QUIET=1 "$LAB" up --fleet --prefix "$PFX" --nodes 3 >/dev/null
+LAB_QUIET=1 "$LAB" up --fleet --prefix "$PFX" --nodes 4 --node-prog >/dev/null
 # shellcheck disable=SC1090
 . "/run/ebb-lab/$PFX/env"
 v() { eval "echo \"\$$1_$2\""; }
@@ -61,7 +63,7 @@ say "One write, on lb1, for the whole fleet: the VIP and its 3 nodes go to etcd;
 # stays "live" until this idle timeout (README, "Fleet"); short here so that the fleet-wide
 # counts the leader scales on are right again a few seconds after lb3 leaves.
 show 1 vip add $VIP fin-timeout 1 tcp-idle 5
-for n in 1 2 3; do show 1 node add "198.51.100.1$n" vip $VIP; done
+for n in 1 2 3; do show 1 node add "198.51.100.1$n" vip $VIP node-prog; done
 for _ in $(seq 100); do [ "$(nexthops)" = 3 ] && break; sleep 0.1; done
 printf '   router$ ip route show 203.0.113.10\n'
 ip -n "$NS_RT" route show 203.0.113.10 | sed 's/^/     /'
@@ -141,6 +143,16 @@ printf '   %-4s %-6s | %-12s | %-12s | %-12s || %-12s | %-12s | %-12s || %s\n' "
 start=$(ms)
 nsenter --net="/run/netns/${PFX}client" wrk -t2 -c24 -d600s --timeout 2s -s "$TMP/pace.lua" $URL >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
+# The nodes' own count, for every host's ebbd: each node's signed report of its connections,
+# read in its namespace (in production: ssh or HTTP to the node, doc/node-truth.md).
+head -c 32 /dev/urandom >"$TMP/node.key"
+chmod 600 "$TMP/node.key"
+cat >"$TMP/truth.sh" <<SH
+#!/bin/sh
+ns=${PFX}n\${1##*.1}
+exec nsenter --net="/run/netns/\$ns" "$OUTPUT/ebbctl" --bpffs "/sys/fs/bpf/ebb-lab-\$ns" -j backend conns key "$TMP/node.key" nonce "\$2"
+SH
+chmod +x "$TMP/truth.sh"
 # Scaling is switched on once the load is there (ebbd reloads its configuration on SIGHUP):
 # an idle fleet would otherwise be scaled in before the first request.
 for i in 1 2 3; do
@@ -149,6 +161,9 @@ pools = ( {
   name = "web";
   vips = ["$VIP"];
   health = { type = "http"; port = 80; path = "/"; interval = 1; timeout = 0.5; rise = 2; fall = 2; };
+  truth = ["$TMP/truth.sh", "{node}", "{nonce}"];
+  truth-key = "$TMP/node.key";
+  truth-interval = 0.5;
   scale = { metric = "flows"; target = 8; min = 2; max = 3; tolerance = 0.1;
             scale-in-window = 6; scale-out-window = 0; hook-cooldown = 600; };
 } );
@@ -159,6 +174,11 @@ phase=busy
 t=0
 while :; do
 	while [ $(($(ms) - start)) -lt $((t * 1000)) ]; do sleep 0.05; done
+	if [ $t -eq $ADD_AT ]; then
+		printf '   ----- t=%ss: scale-out: `ebbctl node add 198.51.100.14 vip %s node-prog` on lb2 -----\n' $t "$VIP"
+		ctl 2 node add 198.51.100.14 vip $VIP node-prog >/dev/null
+		phase=added
+	fi
 	if [ $t -eq $LEAVE_AT ]; then
 		printf '   ----- t=%ss: LB host lb3 leaves: `ebbctl fleet host drain lb3` on lb1 -----\n' $t
 		leave_ms=$(ms)
@@ -196,6 +216,7 @@ inactive_t=$(head -n 1 "$TMP/lb3_inactive_at" 2>/dev/null || echo "")
 
 say "Summary"
 cat "$STATE_DIR"/lb*/ebbd.log >"$TMP/ebbd-all.log"
+for i in 1 2 3; do ctl "$i" -j stats show >"$TMP/stats$i.json"; done
 python3 - "$TMP" <<'PY'
 import json, re, sys
 tmp = sys.argv[1]
@@ -235,9 +256,14 @@ for e in drained:
     print(f"   retired             : {e['node']} after {e['drain_s']:.1f} s of draining, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
               + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
           + (f", {ago} ms after the fleet's last flow on it ended" if ago is not None else ""))
-ok = sock + non2xx + errors == 0 and reqs > 0 and ins and drained and all(d.get("flows_cut", d.get("flows_cut_estimate")) == 0 for d in drained)
-print("   result              : " + ("0 client errors, 0 flows cut: an LB host left and came back, a node was "
-                                    "handed back, nobody noticed" if ok else "SOMETHING WAS NOTICED (see above)"))
+stats = [json.load(open(f"{tmp}/stats{i}.json")) for i in (1, 2, 3)]
+rescued = sum(s.get("reasons", {}).get("rescued", {}).get("packets", 0) for s in stats)
+claimed = sum(s.get("reasons", {}).get("claimed", {}).get("packets", 0) for s in stats)
+print(f"   rescues             : {rescued} packets rescued, {claimed} claimed by the node holding them")
+ok = (sock + non2xx + errors == 0 and reqs > 0 and ins and drained
+      and all(d.get("verified") and d.get("flows_cut") == 0 for d in drained))
+print("   result              : " + ("0 client errors, 0 flows cut (measured by the nodes): a node added, an LB host "
+                                    "left and came back, a node was handed back, nobody noticed" if ok else "SOMETHING WAS NOTICED (see above)"))
 sys.exit(0 if ok else 1)
 PY
 say "Cleaning up the lab"

@@ -133,8 +133,9 @@ check "n2's own count in ebbd's metrics: live $l2 (1 held, ss on n2: $s2)" test 
 check "n1: 0 rescues reset in this drain, the report 0.0-a few s old" python3 -c "
 import sys; r, age = sys.argv[1], float(sys.argv[2]); sys.exit(not (r == '0' and 0 <= age < 30))" \
 	"$(metric ebb_node_truth_reset "$N1")" "$(metric ebb_node_truth_age_seconds "$N1")"
-on lb curl -s -m 5 "http://$METRICS/" >"$TMP/status.html"
-check "the status page shows n1's count (3 live, 0 reset)" \
+status_has() { on lb curl -s -m 5 "http://$METRICS/" >"$TMP/status.html" && grep -q "$1" "$TMP/status.html"; }
+wait_for 100 status_has 'data-truth="ok">3 live, 0 reset<'
+check "the status page shows n1's count (3 live, 0 reset): $(grep -o 'data-truth="[a-z]*">[^<]*' "$TMP/status.html" | tr '\n' ' ')" \
 	grep -q 'data-truth="ok">3 live, 0 reset<' "$TMP/status.html"
 
 # --- each wrong answer: FAILED with its reason, logged once, no live figure; then OK again
@@ -204,5 +205,20 @@ note "n1 drained: $ev"
 check "n1 retired on its own count of 0: verified, flows_cut 0, before the LB's 60 s FIN timeout" python3 -c "
 import json, sys; e = json.loads(sys.argv[1])
 sys.exit(not (e['verified'] is True and e['flows_cut'] == 0 and e['reason'] == 'flows_ended' and e['drain_s'] < 60))" "$ev"
+# A drain timeout with open connections: what it cuts is what the node counted. n2 active
+# again, 2 idle connections on it, drained with a 4 s timeout.
+drained_n2() { grep '"event":"drained"' "$LOG" | grep "\"node\":\"$N2\""; }
+wait_for 300 sh -c "grep -q '\"event\":\"drained\".*\"node\":\"$N2\"' '$LOG'"
+d0=$(drained_n2 | wc -l)
+check "node activate n2" ctl node activate "$N2"
+hold "$TMP/hold2.out" 100 n2=2
+check "the client holds 2 connections on n2 ($(head -c 60 "$TMP/hold2.out"))" grep -q "ready n2=2" "$TMP/hold2.out"
+check "node drain n2 timeout 4" ctl node drain "$N2" timeout 4
+wait_until 600 '[ "$(drained_n2 | wc -l)" -gt "$d0" ]'
+ev=$(drained_n2 | tail -1)
+note "n2 drained at its timeout: $ev"
+check "n2 retired at its timeout: verified, flows_cut 2 = the connections the node had" python3 -c "
+import json, sys; e = json.loads(sys.argv[1])
+sys.exit(not (e['verified'] is True and e['flows_cut'] == 2 and e['reason'] == 'drain_timeout'))" "$ev"
 check "ebbd is still running" kill -0 "$ebbd_pid"
 finish
