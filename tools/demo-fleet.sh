@@ -123,7 +123,7 @@ for e in evs[seen:]:
     elif ev == "drained":
         ago = e.get("last_flow_end_ago_ms")
         print(f"{h} ebbd (leader): {e['node']} retired (draining -> inactive): {e['reason']}, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
-              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
+              + (' (measured by the node)' if e.get('verified') else ' (LB estimate: unverified, no node report)')
               + (f", {ago} ms after its last flow ended" if ago is not None else ""))
     elif ev in ("fleet_withdraw", "fleet_announce") and e.get("applied_revision"):
         print(f"{h} ebbd: {'withdraws its routes' if ev == 'fleet_withdraw' else 'announces the VIP again'}"
@@ -254,7 +254,7 @@ for e in ins:
 for e in drained:
     ago = e.get("last_flow_end_ago_ms")
     print(f"   retired             : {e['node']} after {e['drain_s']:.1f} s of draining, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
-              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
+              + (' (measured by the node)' if e.get('verified') else ' (LB estimate: unverified, no node report)')
           + (f", {ago} ms after the fleet's last flow on it ended" if ago is not None else ""))
 stats = [json.load(open(f"{tmp}/stats{i}.json")) for i in (1, 2, 3)]
 rescued = sum(s.get("reasons", {}).get("rescued", {}).get("packets", 0) for s in stats)

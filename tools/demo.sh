@@ -113,7 +113,7 @@ for line in lines[int(sys.argv[2]):]:
     elif ev == "drained":
         ago = e.get("last_flow_end_ago_ms")
         print(f"ebbd: {e['node']} retired (draining -> inactive): {e['reason']}, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
-              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
+              + (' (measured by the node)' if e.get('verified') else ' (LB estimate: unverified, no node report)')
               + (f", {ago} ms after its last flow ended" if ago is not None else ""))
     elif ev in ("down", "up"):
         print(f"ebbd: {e.get('node')} {ev}")
@@ -274,7 +274,7 @@ for e in ins:
 for e in drained:
     ago = e.get("last_flow_end_ago_ms")
     print(f"   retired        : {e['node']} after {e['drain_s']:.1f} s of draining, {e.get('flows_cut', e.get('flows_cut_estimate'))} flows cut"
-              + ('' if e.get('verified') else ' (LB estimate: unverified, no node report)')
+              + (' (measured by the node)' if e.get('verified') else ' (LB estimate: unverified, no node report)')
           + (f", {ago} ms after its last flow ended" if ago is not None else ""))
 for e in outs:
     print(f"   scale-out      : {e['node']} back to active ({e['total']:.0f} live flows over {e['active']} nodes)")
