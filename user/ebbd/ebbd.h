@@ -236,6 +236,7 @@ struct agent {
 	bool have_pass;
 	__u64 walked, live_total;
 	__u64 walks; /* passes published: an event a test (or a watcher) can wait for */
+	long long counted_rev; /* fleet revision applied when the last published pass began */
 	double pass_ms, cycle_ms;
 	/* counters for the metrics page */
 	__u64 transitions, hook_runs, hook_failures, check_failures;
@@ -306,6 +307,9 @@ void fleet_cfg_marker(const struct fleet_cfg *fc, struct fleet_marker *m);
 void fleet_stop(void);
 bool fleet_enabled(void);
 bool fleet_is_leader(void);
+/* The fleet revision applied to the maps now (0 without a fleet): a walk that begins under
+ * revision R counts every flow of the state R describes. */
+long long fleet_applied_revision(void);
 void fleet_tick(struct agent *a, __u64 now);
 long long fleet_flows(const char *node, long long local);
 /* The leader's decision, written to etcd before the maps; -EAGAIN: not now (not the leader,

@@ -53,6 +53,7 @@ static struct {
 	bool have_st;
 	/* written by the main loop */
 	char *flows; /* {"ADDR": n, …} */
+	int64_t flows_rev; /* the revision applied when the walk that counted `flows` began */
 	double vip_pps;
 	bool attached, announcing, bird_known;
 	__u64 quiet_since; /* when VIP traffic was last seen above zero (host drain) */
@@ -702,6 +703,7 @@ static char *report_json(bool *announcing, bool with_pps)
 	json_object_object_add(r, "host", json_object_new_string(F.cfg.host));
 	json_object_object_add(r, "applied", json_object_new_int64(F.applied_rev));
 	json_object_object_add(r, "seen", json_object_new_int64(F.seen_rev));
+	json_object_object_add(r, "counted", json_object_new_int64(F.flows_rev));
 	json_object_object_add(r, "status", json_object_new_string(F.announcing ? "announcing" : "withdrawn"));
 	json_object_object_add(r, "state", json_object_new_string(F.state[0] ? F.state : "active"));
 	json_object_object_add(r, "attached", json_object_new_boolean(F.attached));
@@ -1062,6 +1064,18 @@ bool fleet_enabled(void)
 	return F.running;
 }
 
+long long fleet_applied_revision(void)
+{
+	long long rev;
+
+	if (!F.running)
+		return 0;
+	pthread_mutex_lock(&F.mu);
+	rev = F.applied_rev;
+	pthread_mutex_unlock(&F.mu);
+	return rev;
+}
+
 bool fleet_is_leader(void)
 {
 	bool l;
@@ -1264,6 +1278,7 @@ void fleet_tick(struct agent *a, __u64 now)
 	pthread_mutex_lock(&F.mu);
 	free(F.flows);
 	F.flows = s;
+	F.flows_rev = a->counted_rev;
 	F.vip_pps = pps;
 	F.attached = attached;
 	was = F.announcing;
@@ -1362,9 +1377,14 @@ static void drain_hosts(const char *node, int64_t drain_rev, struct drain_fleet 
 			if (json_object_object_get_ex(F.live, host, &rep)) {
 				h->live = true;
 				h->applied = json_object_object_get_ex(rep, "applied", &v) ? json_object_get_int64(v) : 0;
+				/* Its count speaks for this drain only from a walk that began once the
+				 * host had applied it: an earlier walk may predate a connection made just
+				 * before the drain, and say 0 for a node that holds one (CI saw a node
+				 * retired 0.13 s into its drain so). */
 				if (json_object_object_get_ex(rep, "flows", &fl) && json_object_object_get_ex(fl, node, &v)) {
 					h->flows = json_object_get_int64(v);
-					h->measured = true;
+					h->measured = json_object_object_get_ex(rep, "counted", &v) &&
+						      json_object_get_int64(v) >= drain_rev;
 				}
 				continue;
 			}

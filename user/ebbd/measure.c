@@ -24,6 +24,7 @@
 struct pass {
 	struct agent *a;
 	__u64 now, started_ns, live_total;
+	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
 	__u64 first_now; /* the first `now` it judged flows at */
 	size_t keys_total;
 	__u64 gen[EBB_MAX_NODES];
@@ -223,6 +224,7 @@ static int pass_start(struct agent *a, __u64 now)
 		return -ENOMEM;
 	p->a = a;
 	p->started_ns = now;
+	p->rev = fleet_applied_revision();
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
 		struct ebb_counters c;
@@ -301,6 +303,7 @@ static void pass_publish(struct agent *a, __u64 now)
 	}
 	a->walked = a->walk.visited;
 	a->walks++;
+	a->counted_rev = p->rev;
 	a->live_total = p->live_total;
 	a->pass_ms = (now - p->started_ns) / 1e6;
 	a->have_pass = true;
