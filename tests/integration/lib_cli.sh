@@ -37,7 +37,10 @@ snapshot() { # snapshot FILE [full]
 		# restore putting it back) may come back elsewhere in its bucket, and a hash map's
 		# order is not its content.
 		echo "== slot_history, sorted"
-		bpftool -j map dump pinned "$DIR/slot_history" 2>&1 | sed 's/},{"key"/}\n{"key"/g' | sort
+		# One entry per line (the array's brackets off, or the first and last entries would
+		# carry them and compare by position after all).
+		bpftool -j map dump pinned "$DIR/slot_history" 2>&1 |
+			sed -e 's/^\[//' -e 's/\]$//' -e 's/},{"key"/}\n{"key"/g' | sort
 		echo "== ring ids"
 		ring_ids
 		echo "== xdp"
