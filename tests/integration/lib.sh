@@ -55,6 +55,32 @@ node_ip4() { eval "echo \$NODE_IP4_$1"; }
 node_ip6() { eval "echo \$NODE_IP6_$1"; }
 access_log() { echo "/run/ebb-lab/$PFX/n$1/access.log"; }
 
+# Verified drains in a lab whose nodes run the node program (LAB_UP_OPTS=--node-prog): a key and
+# $TMP/truth.sh NODE NONCE, which reads a node's signed count of its connections in the node's
+# namespace (in production: ssh or HTTP to the node, doc/node-truth.md). node_truth_conf prints
+# the settings to put in an ebbd pool. Call after the lab is up (it names the lab's nodes).
+node_truth_setup() {
+	local i ip cases=""
+	head -c 32 /dev/urandom >"$TMP/node.key" && chmod 600 "$TMP/node.key"
+	for ((i = 1; ; i++)); do
+		eval "ip=\${NODE_IP4_$i:-}"
+		[ -n "$ip" ] || break
+		cases+="$ip|$(node_ip6 "$i")) ns=${PFX}n$i ;;"$'\n'
+	done
+	cat >"$TMP/truth.sh" <<SH
+#!/bin/sh
+case \$1 in
+$cases*) exit 3 ;;
+esac
+exec nsenter --net="/run/netns/\$ns" "$EBBCTL" --bpffs "/sys/fs/bpf/ebb-lab-\$ns" -j backend conns key "$TMP/node.key" nonce "\$2"
+SH
+	chmod +x "$TMP/truth.sh"
+}
+node_truth_conf() {
+	printf 'truth = ["%s", "{node}", "{nonce}"];\n  truth-key = "%s";\n  truth-interval = 0.5;\n' \
+		"$TMP/truth.sh" "$TMP/node.key"
+}
+
 # log_events FILE NAME [KEY=VALUE...]: an ebbd log's JSON lines of that event, filtered by fields.
 log_events() {
 	local file=$1
