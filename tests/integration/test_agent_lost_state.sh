@@ -138,6 +138,8 @@ reason_count() { ctl -j stats show | json_get "d['reasons'].get('$1', {}).get('p
 conns_of_port() {
 	tail -n +$(($2 + 1)) "$(access_log 2)" | awk -v p="$1" '$7 == "203.0.113.10" && $5 == p {print $2}'
 }
+# "REQUESTS:CONNECTIONS" of that port since that line
+port_conns() { echo "$(conns_of_port "$1" "$2" | wc -l):$(conns_of_port "$1" "$2" | sort -u | wc -l)"; }
 
 check "vip add $VIP fin-timeout 1" ctl vip add $VIP fin-timeout 1
 # shellcheck disable=SC2086 # NODE_OPT: node-prog or nothing
@@ -165,7 +167,7 @@ round() {
 	keep_pid=$!
 	wait_for 100 grep -q ready "$TMP/keep.out"
 	port=$(awk '$1 == "ready" {print $2}' "$TMP/keep.out")
-	check "$tag: an idle keep-alive connection is held on n2 ($(head -1 "$TMP/keep.out"))" [ -n "$port" ]
+	check "$tag: an idle keep-alive connection is held on n2 ($(grep -m1 -v '^$' "$TMP/keep.out"))" [ -n "$port" ]
 	# the other connections keep.py closed are over (FIN timeout 1 s): only this one is n2's
 	wait_for 50 holds = 1 n2_flows
 	wait_for 100 holds = 1 ebbd_n2_flows
@@ -219,9 +221,11 @@ round() {
 	wait_for 50 grep -q -E '^(answer|error)' "$TMP/keep.out"
 	answer=$(grep -E '^(answer|error)' "$TMP/keep.out" | head -1)
 	check "$tag: the connection's next request is answered by n2 ($answer)" [ "$answer" = "answer n2" ]
+	# nginx writes its log line once the answer is out: waited for, not assumed
+	wait_for 50 holds = 2:1 port_conns "$port" "$log0"
 	conns=$(conns_of_port "$port" "$log0" | tr '\n' ' ')
-	check "$tag: ... on the same connection, per n2's nginx log (connections: $conns)" \
-		[ "$(conns_of_port "$port" "$log0" | wc -l):$(conns_of_port "$port" "$log0" | sort -u | wc -l)" = 2:1 ]
+	check "$tag: ... on the same connection, per n2's nginx log (port $port, connections: $conns)" \
+		[ "$(port_conns "$port" "$log0")" = 2:1 ]
 	if [ "$TRUTH" = 1 ]; then
 		check "$tag: ... rescued to n2, which claimed it (claims +$(($(reason_count claimed) - claimed0)))" \
 			[ "$(reason_count claimed)" -gt "$claimed0" ]
