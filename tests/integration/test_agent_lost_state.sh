@@ -152,6 +152,19 @@ check "ebbd started" [ -n "$(events state_open)" ]
 check "ebbd is the process started here ($(cat /proc/"$ebbd_pid"/comm))" \
 	[ "$(cat /proc/"$ebbd_pid"/comm)" = ebbd ]
 
+# stop_ebbd: SIGSTOP, at a moment ebbd does not hold the writers' lock (a flock on the state's
+# bpffs directory, taken e.g. by its slot-history sweep every 30 s): stopped holding it, ebbd
+# would block this suite's next ebbctl write until it is woken, which the suite never gets to.
+stop_ebbd() {
+	local i
+	for i in $(seq 100); do
+		kill -STOP "$ebbd_pid"
+		flock -n "$BPFFS" true && return 0
+		kill -CONT "$ebbd_pid"
+		sleep 0.1
+	done
+	return 1
+}
 mkfifo "$TMP/cmd"
 # round ORDER LAST: one drain of n2 with its idle connection, the flush in ORDER (listed or
 # unlisted) with ebbd stopped across it; LAST=1: n2 must stay draining past the quiet period while
@@ -186,9 +199,9 @@ round() {
 			v=$(drain_view)
 			check "$tag: ... and has n2's own count, 1 live ($v)" [ "$v" = "$V1" ]
 		fi
-		kill -STOP "$ebbd_pid"
+		stop_ebbd
 	else
-		kill -STOP "$ebbd_pid"
+		stop_ebbd
 		check "$tag: node drain n2 timeout 300 (ebbd stopped: it has not listed n2)" \
 			ctl node drain "$N2" timeout 300
 	fi
