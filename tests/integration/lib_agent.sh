@@ -32,9 +32,14 @@ wait_for() {
 # -gt). For wait_for, which runs its command anew each try: a "$(...)" in wait_for's own
 # arguments is expanded once, before the first try, and the wait then runs out its bound.
 holds() {
-	local op=$1 want=$2
+	local op=$1 want=$2 got
 	shift 2
-	[ "$("$@")" "$op" "$want" ]
+	got=$("$@")
+	case $op in
+	=) [ "$got" = "$want" ] ;;
+	-gt) [ "$got" -gt "$want" ] 2>/dev/null ;; # not a number yet: false, quietly
+	*) return 2 ;;
+	esac
 }
 
 # hook_script LINE: $TMP/hook.sh, a hook that appends LINE to $HOOKS. The hook's shell expands

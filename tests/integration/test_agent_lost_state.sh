@@ -35,7 +35,7 @@ if [ "$TRUTH" = 1 ]; then
 	ROUNDS=${LOST_ROUNDS:-10}
 else
 	lab_setup 3
-	NODE_OPT=
+	NODE_OPT=''
 	ROUNDS=${LOST_ROUNDS:-3}
 fi
 
