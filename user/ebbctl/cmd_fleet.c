@@ -895,7 +895,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s fleet show\n"
 		"       %1$s fleet host { drain | activate } HOST\n"
 		"       %1$s fleet help\n"
