@@ -6,7 +6,8 @@
 #    state/history/VIP/LEASE, in its own transaction, under a lease of the VIP's tcp_idle_s;
 #  - B's ebbd is stopped while two changes are made (node add, weight change); started again,
 #    B's slot history names, slot by slot, the same older owners (by address) as A's, which saw
-#    every change, and each owner's until agrees within 3 s;
+#    every change, and each owner's until agrees within 3 s; the same once B is made anew (its
+#    pins removed: a host set up after the changes);
 #  - a generation value that fails the schema is reported state_invalid by both hosts and
 #    deletes nothing (B's history and nodes as they were);
 #  - at most 8 generations per VIP; a generation's key expires with its lease.
@@ -88,6 +89,19 @@ note "t=${SECONDS}s (A's history read)"
 history "$DIRB" ctl_b >"$TMP/hb.json"
 check "B's slot history equals A's (which saw every change), slot by slot, by owner address" \
 	same_history "$TMP/ha.json" "$TMP/hb.json"
+note "t=${SECONDS}s"
+
+# ---- B set up after the changes: its pins made anew ----
+kill "$ebbd_b"; wait "$ebbd_b" 2>/dev/null; ebbd_b=
+ctl_b prog detach >/dev/null 2>&1
+rm -rf "$DIRB"
+check "B made anew: no pins, ebb attached again" ctl_b prog attach dev lbb
+from=$(($(wc -l <"$TMP/ebbd-lbb.log") + 1))
+start_b
+rebuilt_again() { tail -n +"$from" "$TMP/ebbd-lbb.log" | grep -q '"event":"fleet_history_rebuilt".*"generations":4'; }
+check "... its ebbd applies the state and rebuilds the VIP's history from the 4 generations" wait_for 150 rebuilt_again
+history "$DIRB" ctl_b >"$TMP/hb.json"
+check "... its slot history equals A's, slot by slot, by owner address" same_history "$TMP/ha.json" "$TMP/hb.json"
 note "t=${SECONDS}s"
 
 # ---- a generation value that fails the schema ----
