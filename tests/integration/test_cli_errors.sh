@@ -351,10 +351,16 @@ else
 	fail "completion of node drain: the live nodes $N1 and $N2 (got: $(tr '\n' ' ' <<<"$got"))"
 fi
 got=$(complete_words node add 192.0.2.50 vip "")
-if grep -qx "$VIP4" <<<"$got" && ! grep -qx "$N1" <<<"$got"; then
-	pass "completion after vip: the live VIPs ($(tr '\n' ' ' <<<"$got"))"
+if grep -qx "$VIP4" <<<"$got" && ! grep -qx "$N1" <<<"$got" && ! grep -qx weight <<<"$got"; then
+	pass "completion after vip: the live VIPs only ($(tr '\n' ' ' <<<"$got"))"
 else
-	fail "completion after vip: the live VIP $VIP4, no node (got: $(tr '\n' ' ' <<<"$got"))"
+	fail "completion after vip: the live VIP $VIP4, no node, no keyword (got: $(tr '\n' ' ' <<<"$got"))"
+fi
+got=$(complete_words flow show node "")
+if grep -qx "$N2" <<<"$got" && ! grep -qx vip <<<"$got"; then
+	pass "completion after flow show node: the live nodes only ($(tr '\n' ' ' <<<"$got"))"
+else
+	fail "completion after flow show node: the live node $N2, no keyword (got: $(tr '\n' ' ' <<<"$got"))"
 fi
 got=$(complete_words node add "")
 if [ -z "$(grep -x "$N1" <<<"$got")" ]; then
