@@ -176,6 +176,10 @@ install: all
 		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' tools/$(u) > $(DESTDIR)$(SYSTEMDDIR)/$(u) && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$(u);)
 	install -D -m 0644 tools/ebbctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/ebbctl
+	install -D -m 0644 tools/ebbd.example.conf $(DESTDIR)$(PREFIX)/share/doc/ebb/ebbd.example.conf
+	@# The unit checks /etc/ebb/ebbd.conf before it starts ebbd: a first install gives one with
+	@# no pools; an operator's own file is never overwritten.
+	[ -e $(DESTDIR)/etc/ebb/ebbd.conf ] || install -D -m 0644 tools/ebbd.conf $(DESTDIR)/etc/ebb/ebbd.conf
 
 clean:
 	rm -rf $(OUTPUT)

@@ -182,6 +182,32 @@ int ebb_history_stats(struct ebb *e, struct ebb_history_stats *st);
 int ebb_history_named(struct ebb *e, __u8 *named);
 /* The slot's entry as the map holds it: 0, or -ENOENT. */
 int ebb_history_get(struct ebb *e, __u32 vip_id, __u32 slot, struct ebb_slot_history *h);
+/* A member set that a VIP's tables were built from, and until when the owners it gave are
+ * candidates: one generation of a fleet's history (doc/fleet.md, "The slot history's
+ * generations"). Its tables are rebuilt with ebb_maglev_build, as rings.c builds them. */
+struct ebb_history_member {
+	struct ebb_maglev_node mn; /* mn.id: the node's id here; one at or past EBB_MAX_NODES for a
+				    * node this host does not hold: it places (takes its slots), it
+				    * is no candidate */
+	bool active; /* in both tables; else draining: in the second-chance table only */
+};
+struct ebb_history_gen {
+	const struct ebb_history_member *m;
+	size_t n;
+	__u32 until; /* ebb_seen_tick: its owners are candidates until then */
+};
+/* The history that applying gens[0] -> gens[1] -> ... -> gens[n-1] -> the tables now (cur_new,
+ * cur_sec) one change at a time records, by history.c's rules, as seen at now_tick (owners past
+ * their until left out): out[EBB_RING_SIZE], owner[0] == 0 where a slot has no entry. Pure (no
+ * map): 0, or -ENOMEM. */
+int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u32 *cur_new,
+			const __u32 *cur_sec, __u32 now_tick, struct ebb_slot_history *out);
+/* Makes the VIP's entries what ebb_history_rebuild gives from gens and the VIP's tables as they
+ * are: entries it has no owner for are deleted, entries whose owners are the same and whose
+ * untils are within 2 s are left alone. Returns the slots that found no room (also counted in
+ * the VIP's history_lost), or -errno. */
+long ebb_history_replace(struct ebb *e, __u32 vip_id, const struct ebb_history_gen *gens, size_t n,
+			 __u64 now_ns);
 
 /* ---- edits in place, counters, snapshots (edit.c) ---- */
 /* A node's weight on one VIP; both tables of the VIP rebuilt as `node add` does. */

@@ -245,3 +245,131 @@ host_lease_gone() {
 	out=$(etcdctl_ get --keys-only "/ebb/$FLEET_NAME/hosts/$1") || return 1
 	[ -z "$out" ]
 }
+
+# ---------------------------------------------------------------------------------------------
+# Verified drains in the fleet (issue 14): the nodes run the node program (fleet_up with
+# LAB_UP_OPTS=--node-prog NODE_ADD_OPTS=node-prog) and every host's ebbd asks them for their own
+# count of their connections.
+
+# fleet_save_logs: after a failed check, every host's ebbd log kept beside the suite's own
+# (OUTPUT/test-logs/SUITE-lbI-ebbd.log), since lab_teardown removes the lab's state.
+fleet_save_logs() {
+	local i base
+	[ "$n_fail" -gt 0 ] && [ -n "${STATE_DIR:-}" ] || return 0
+	base=$OUTPUT/test-logs/$(basename "$0" .sh)
+	mkdir -p "$OUTPUT/test-logs"
+	for ((i = 1; i <= ${LBS:-0}; i++)); do cp "$STATE_DIR/lb$i/ebbd.log" "$base-lb$i-ebbd.log" 2>/dev/null; done
+	return 0
+}
+
+# fleet_truth_on: a pool over the IPv4 VIP with the nodes' signed counts (lib.sh's
+# node_truth_conf) appended to every host's ebbd configuration, as tools/demo-fleet.sh does, and
+# a SIGHUP; waits until each ebbd logged the reload (its restarts read the same file).
+fleet_truth_on() {
+	local i
+	node_truth_setup
+	for ((i = 1; i <= LBS; i++)); do
+		printf 'pools = ( {\n  name = "web";\n  vips = ["%s"];\n  %s} );\n' "$VIP4" "$(node_truth_conf)" \
+			>>"$(v LB_EBBD_CONF "$i")"
+		kill -HUP "$(ebbd_pid "$i")"
+	done
+	for ((i = 1; i <= LBS; i++)); do
+		within 20 has_fevent "$i" reloaded || return 1
+	done
+}
+has_fevent() { [ -n "$(fevents "$@")" ]; }
+
+# node_live I NODE: the node's own live count as host I's ebbd last read it for NODE's drain
+# (`node show`'s node_live_connections: set only while the drain is verified), "None" else.
+node_live() { lbctl "$1" -j node show "$2" | json_get 'd[0].get("node_live_connections")'; }
+node_live_is() { [ "$(node_live "$1" "$2")" = "$3" ]; }
+
+# drained_events NODE: every host's `drained` events of NODE (one JSON line each, "_host" added).
+drained_events() {
+	local i
+	for ((i = 1; i <= LBS; i++)); do fevents "$i" drained node="$1" | sed "s/^{/{\"_host\": \"lb$i\", /"; done
+}
+has_retired() { [ -n "$(drained_events "$1")" ]; }
+
+# keep.py VIP PORT NODE COUNT: opens connections until COUNT of them (by nginx's answer) are on
+# NODE, closes the others, prints "ready NODE=COUNT ports=P,... pid=PID" and holds them idle.
+# SIGUSR1: one more request on each, "answered NODE=K/COUNT errors=E" (an answer from NODE with
+# 200 counts; a reset or another node is an error). SIGTERM: closes them all (FIN), "closed T"
+# (T: epoch seconds, after the last close), exits.
+cat >"$TMP/keep.py" <<'PY'
+import os, signal, socket, sys, time
+vip, port, node, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def request(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed by the peer")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed by the peer")
+        body += chunk
+    return head.split(b" ")[1].decode(), body.strip().decode()
+held = []
+for _ in range(300):
+    if len(held) >= count:
+        break
+    s = socket.create_connection((vip, port), timeout=3)
+    status, who = request(s)
+    if who == node and status == "200":
+        held.append(s)
+    else:
+        s.close()
+ports = ",".join(str(s.getsockname()[1]) for s in held)
+print("ready %s=%d ports=%s pid=%d" % (node, len(held), ports, os.getpid()), flush=True)
+todo = []
+signal.signal(signal.SIGUSR1, lambda *_: todo.append("ask"))
+signal.signal(signal.SIGTERM, lambda *_: todo.append("close"))
+while True:
+    while not todo:
+        time.sleep(0.05)
+    what = todo.pop(0)
+    if what == "ask":
+        ok = errors = 0
+        for s in held:
+            try:
+                status, who = request(s)
+                ok += status == "200" and who == node
+                errors += not (status == "200" and who == node)
+            except Exception as e:
+                errors += 1
+                print("error %s %s" % (s.getsockname()[1], e), flush=True)
+        print("answered %s=%d/%d errors=%d" % (node, ok, len(held), errors), flush=True)
+    else:
+        for s in held:
+            s.close()
+        print("closed %.6f" % time.time(), flush=True)
+        sys.exit(0)
+PY
+# keep OUT NODE COUNT: keep.py from the client to the IPv4 VIP in the background (stopped by
+# lab_teardown), its output in OUT, its pid (from its "ready" line) in keep_pid; waits for
+# "ready" (30 s at most).
+keep() {
+	nsenter --net="/run/netns/${PFX}client" python3 "$TMP/keep.py" 203.0.113.10 80 "$2" "$3" >"$1" 2>&1 &
+	within 30 grep -q '^ready' "$1" || return 1
+	keep_pid=$(sed -nE 's/^ready .* pid=([0-9]+)$/\1/p' "$1")
+}
+lines_more() { [ "$(grep -c "$2" "$1")" -gt "$3" ]; }
+# keep_ask OUT: one request on each held connection; waits for the "answered" line (30 s).
+keep_ask() {
+	local n
+	n=$(grep -c '^answered' "$1")
+	kill -USR1 "$keep_pid"
+	within 30 lines_more "$1" '^answered' "$n"
+}
+# keep_close OUT: closes the held connections; waits for "closed T" (30 s), prints T.
+keep_close() {
+	kill -TERM "$keep_pid"
+	within 30 grep -q '^closed' "$1"
+	sed -n 's/^closed //p' "$1"
+}

@@ -90,4 +90,24 @@ tables >"$TMP/tables.again"
 check "tables unchanged by the second boot command" cmp -s "$TMP/tables.before" "$TMP/tables.again"
 check "node n3 is still inactive" [ "$(ctl -j node show "$(node_ip4 3)" | json_get 'd[0]["state"]')" = inactive ]
 check "vip timeouts kept (tcp 600, udp 30, fin 5, drain 120)" [ "$(ctl -j vip show $VIP | json_get '[d[0][k] for k in ("tcp_idle_s","udp_idle_s","fin_timeout_s","drain_timeout_s")]')" = "[600, 30, 5, 120]" ]
+
+# Day one under systemd, through the installed files: `make install` into a scratch root gives
+# the unit, its save timer enabled and started with it, and a configuration its ExecStartPre
+# check accepts; a second install keeps the operator's own configuration.
+ROOT=$TMP/root
+check "make install into a scratch root" make -s -C "$EBB_ROOT" install DESTDIR="$ROOT" OUTPUT="$OUTPUT" PREFIX=/usr/local
+unit=$ROOT/lib/systemd/system/ebbd.service
+check "installed: /etc/ebb/ebbd.conf (none was there)" [ -s "$ROOT/etc/ebb/ebbd.conf" ]
+check_cmd=$(sed -n 's|^ExecStartPre=\(/usr/local/sbin/ebbd --check .*\)|\1|p' "$unit" | sed "s|/usr/local/sbin|$ROOT/usr/local/sbin|; s|/etc/ebb|$ROOT/etc/ebb|")
+# shellcheck disable=SC2086 # the unit's argv
+check "the installed unit's check passes on the installed configuration: ${check_cmd//$ROOT/}" \
+	sh -c "[ -n '$check_cmd' ] && $check_cmd >/dev/null"
+check "the unit starts the save timer with ebbd (Wants=ebbd-save.timer)" grep -qx 'Wants=ebbd-save.timer' "$unit"
+check "enabling the unit enables the save timer (Also=ebbd-save.timer)" grep -qx 'Also=ebbd-save.timer' "$unit"
+check "the timer is installed and stops with ebbd (PartOf=ebbd.service)" \
+	grep -qx 'PartOf=ebbd.service' "$ROOT/lib/systemd/system/ebbd-save.timer"
+echo 'interval = 2.0; # the operator'"'"'s' >>"$ROOT/etc/ebb/ebbd.conf"
+cp "$ROOT/etc/ebb/ebbd.conf" "$TMP/conf.mine"
+make -s -C "$EBB_ROOT" install DESTDIR="$ROOT" OUTPUT="$OUTPUT" PREFIX=/usr/local >/dev/null 2>&1
+check "a second install keeps the operator's configuration" cmp -s "$TMP/conf.mine" "$ROOT/etc/ebb/ebbd.conf"
 finish

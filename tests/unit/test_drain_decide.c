@@ -168,6 +168,25 @@ static const struct row rows[] = {
 	{ "fleet: another host reports 1 flow, the node says 0: kept (the fleet's conditions stay)",
 	  { BASE, LB_LISTED(0), OK(0, 0), .fleet = &fleet_host_flows }, DRAIN_KEEP, "fleet_blocked", 0, true,
 	  "lb2 reports 1 flow(s)" },
+	{ "fleet: another host still lists 1 flow (an entry ECMP left behind), every host counted the "
+	  "drain before the node's 0 was asked: retired, verified, 0 cut",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = SINCE + S / 2 }, LB_LISTED(0), OK(0, 0),
+	    .fleet = &fleet_host_flows }, DRAIN_RETIRE, "flows_ended", 0, true },
+	{ "fleet: the same, but the node's 0 was asked before every host had counted: kept",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = ASKED + S }, LB_LISTED(0), OK(0, 0),
+	    .fleet = &fleet_host_flows }, DRAIN_KEEP, "fleet_blocked", 0, true, "asked before every host had counted" },
+	{ "fleet: settled before, now a host has not applied the drain: kept, the node's 0 or not",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = SINCE + S / 2 }, LB_LISTED(0), OK(0, 0),
+	    .fleet = &fleet_not_applied }, DRAIN_KEEP, "fleet_blocked", 0, true, "lb2 has not applied the drain" },
+	{ "fleet: settled before, now a host's ebbd restarted and has not counted: kept",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = SINCE + S / 2 }, LB_LISTED(0), OK(0, 0),
+	    .fleet = &fleet_host_restarted }, DRAIN_KEEP, "fleet_blocked", 0, true, "lb2 has not counted" },
+	{ "fleet: settled before, now a host gone that last said announcing: kept",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = SINCE + S / 2 }, LB_LISTED(0), OK(0, 0),
+	    .fleet = &fleet_host_down }, DRAIN_KEEP, "fleet_blocked", 0, true, "lb3 is unaccounted for" },
+	{ "fleet: settled, another host lists 1 flow, no node report: kept (the LB's rules)",
+	  { BASE, .prev = { .drain = SINCE, .fleet_settled_ns = SINCE + S / 2 }, LB_LISTED(0),
+	    .fleet = &fleet_host_flows }, DRAIN_KEEP, "fleet_blocked", 0, false, "lb2 reports 1 flow(s)" },
 	{ "fleet: no node report, another host reports 1 flow: kept",
 	  { BASE, LB_LISTED(0), .fleet = &fleet_host_flows }, DRAIN_KEEP, "fleet_blocked", 0, false, "lb2 reports 1 flow(s)" },
 	{ "fleet: another host has not applied, but the timeout passed: a timeout, who was unaccounted said",
@@ -273,11 +292,53 @@ static void run_sequence(void)
 	ASSERT_EQ(in.prev.lost_flows, 1, "sequence: drain_decide leaves its inputs alone");
 }
 
+/* The leader's path over a host leaving: its table keeps entries of moved flows. */
+static void run_fleet_sequence(void)
+{
+	struct drain_in in = { BASE, .prev = {}, LB_LISTED(0), OK(0, 0), .fleet = &fleet_host_flows };
+	struct drain_out out;
+	__u64 settled;
+
+	/* 1: every host has applied and counted; the node's 0 was asked before that was seen */
+	drain_decide(&in, &out);
+	ASSERT_TRUE(out.verdict == DRAIN_KEEP && !strcmp(out.reason, "fleet_blocked"),
+		    "fleet sequence: the node's 0 asked before the hosts were seen in step: kept");
+	ASSERT_EQ(out.next.fleet_settled_ns, in.now, "fleet sequence: ... settled from now");
+	settled = out.next.fleet_settled_ns;
+	/* 2: the same answer again: still kept, the settled time kept */
+	in.prev = out.next;
+	in.now += S / 5;
+	drain_decide(&in, &out);
+	ASSERT_TRUE(out.verdict == DRAIN_KEEP && out.next.fleet_settled_ns == settled,
+		    "fleet sequence: an answer asked before it never retires the node");
+	/* 3: a 0 asked after: retired, verified, 0 cut, the other host's stale entry said */
+	in.prev = out.next;
+	in.now += S / 5;
+	in.truth.asked_ns = settled + S / 10;
+	drain_decide(&in, &out);
+	ASSERT_TRUE(out.verdict == DRAIN_RETIRE && !strcmp(out.reason, "flows_ended") && out.verified &&
+			    out.flows_cut == 0 && out.host_flows == 1 && !out.why[0],
+		    "fleet sequence: the node's 0 asked after: retired, verified, 0 cut, 1 host flow outweighed");
+	/* 4: a host restarts (no count yet): the settled time is dropped */
+	in.fleet = &fleet_host_restarted;
+	drain_decide(&in, &out);
+	ASSERT_TRUE(out.verdict == DRAIN_KEEP && out.next.fleet_settled_ns == 0,
+		    "fleet sequence: a host not counted breaks the settled time");
+	/* 5: it counted again: settled anew, the answer of before is too old */
+	in.prev = out.next;
+	in.fleet = &fleet_host_flows;
+	in.now += S;
+	drain_decide(&in, &out);
+	ASSERT_TRUE(out.verdict == DRAIN_KEEP && out.next.fleet_settled_ns == in.now,
+		    "fleet sequence: settled again from now, the older answer keeps the node");
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		run_row(&rows[i]);
 	run_sequence();
+	run_fleet_sequence();
 	printf("1..%d\n", test_checks);
 	return test_failures ? 1 : 0;
 }

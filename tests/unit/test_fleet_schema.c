@@ -25,6 +25,7 @@
 #define NODEK "/ebb/" F "/state/nodes/"
 #define HOSTK "/ebb/" F "/state/hosts/"
 #define DRAINK "/ebb/" F "/state/drains/"
+#define GENK "/ebb/" F "/state/history/"
 #define LEASE "7587899387296034567"
 
 #define GOOD_VIP "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300}"
@@ -145,6 +146,21 @@ static const struct row rows[] = {
 	{ HOSTK "lb1", "{\"drain\":tru}", "not JSON" },
 	{ HOSTK "lb1", "{\"drain\":true,\"x\":1}", "unknown field" },
 	{ HOSTK "lb/1", "{\"drain\":true}", "bad host name" },
+	/* the slot history's generations (state/history/VIP/LEASE) */
+	{ GENK "203.0.113.10:80/tcp/" LEASE, "{\"active\":{\"198.51.100.10\":100},\"draining\":{}}", NULL },
+	{ GENK "[2001:db8::10]:443/udp/1", "{\"active\":{},\"draining\":{\"2001:db8::20\":1000}}", NULL },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{\"198.51.100.10\":", "truncated" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{}}", "missing \"draining\"" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{\"198.51.100.10\":0},\"draining\":{}}", "out of range 1..1000" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{\"198.51.100.10\":\"x\"},\"draining\":{}}", "must be an integer" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{\"198.51.100.010\":1},\"draining\":{}}", "not a node address" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{\"198.51.100.10\":1},\"draining\":{\"198.51.100.10\":1}}", "twice" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":[],\"draining\":{}}", "must be an object" },
+	{ GENK "203.0.113.10:80/tcp/5", "{\"active\":{},\"draining\":{},\"time\":1}", "unknown field" },
+	{ GENK "203.0.113.10:80/tcp/0", "{\"active\":{},\"draining\":{}}", "lease id" },
+	{ GENK "203.0.113.10:80/tcp/x5", "{\"active\":{},\"draining\":{}}", "lease id" },
+	{ GENK "203.0.113.10:80/tcp/05", "{\"active\":{},\"draining\":{}}", "lease id" },
+	{ GENK "203.0.113.10:080/tcp/5", "{\"active\":{},\"draining\":{}}", "as ebbctl prints it" },
 	/* anything else under state/ */
 	{ "/ebb/" F "/state/node/198.51.100.10", "{\"state\":\"active\"," W "}", "not a key of the desired state" },
 	{ "/ebb/" F "/state/serial", "anything", NULL },
@@ -173,8 +189,11 @@ static void test_checks_table(void)
 static void test_state_parse(void)
 {
 	for (size_t i = 0; i < N_ROWS; i++) {
+		const char *tail = strrchr(rows[i].key, '/');
 		struct etcd_kv kvs[2] = {
-			{ .key = (char *)rows[i].key, .value = (char *)rows[i].val, .mod_rev = 7 },
+			/* a generation is held under the lease its name gives */
+			{ .key = (char *)rows[i].key, .value = (char *)rows[i].val, .mod_rev = 7,
+			  .lease = strstr(rows[i].key, "/history/") ? strtoll(tail + 1, NULL, 10) : 0 },
 			{ .key = "/ebb/" F "/state/serial", .value = "{}", .mod_rev = 9 },
 		};
 		struct etcd_range r = { .revision = 9, .n = 2, .kvs = kvs };
@@ -183,15 +202,17 @@ static void test_state_parse(void)
 
 		if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "fleet_state_parse"))
 			continue;
-		objs = s.n_vips + s.n_nodes + s.n_hosts + s.n_drains;
+		objs = s.n_vips + s.n_nodes + s.n_hosts + s.n_drains + s.n_gens;
 		if (!rows[i].why) {
 			bool other = !strstr(rows[i].key, "/vips/") && !strstr(rows[i].key, "/nodes/") &&
-				     !strstr(rows[i].key, "/hosts/") && !strstr(rows[i].key, "/drains/");
+				     !strstr(rows[i].key, "/hosts/") && !strstr(rows[i].key, "/drains/") &&
+				     !strstr(rows[i].key, "/history/");
 
 			CHECK(objs == (other ? 0 : 1) && s.n_invalid == 0 && s.rev == 9, "state: %s read", rows[i].key);
 		} else {
+			/* a generation names no object: it is left out of the rebuild, holding nothing */
 			bool named_expected = !strstr(s.n_invalid ? s.invalid[0].why : "", "in the key") &&
-					      !strstr(rows[i].why, "not a key");
+					      !strstr(rows[i].why, "not a key") && !strstr(rows[i].key, "/history/");
 
 			CHECK(objs == 0, "state: %s = %s left out, not read with defaults", rows[i].key, rows[i].val);
 			if (CHECK(s.n_invalid == 1, "... listed as invalid") && s.invalid) {
@@ -203,6 +224,25 @@ static void test_state_parse(void)
 			}
 			CHECK(s.rev == 9, "... the rest of the state is read (serial)");
 		}
+		fleet_state_free(&s);
+	}
+}
+
+/* A generation held under no lease, or another than its name gives, would outlive its time. */
+static void test_gen_lease(void)
+{
+	for (int64_t held = 0; held < 2; held++) {
+		struct etcd_kv kvs[1] = { { .key = GENK "203.0.113.10:80/tcp/5",
+					    .value = "{\"active\":{\"198.51.100.10\":100},\"draining\":{}}",
+					    .mod_rev = 7, .lease = held ? 6 : 0 } };
+		struct etcd_range r = { .revision = 9, .n = 1, .kvs = kvs };
+		struct fleet_state s;
+
+		if (!ASSERT_OK(fleet_state_parse(&r, F, &s), "generation lease: parse"))
+			continue;
+		CHECK(s.n_gens == 0 && s.n_invalid == 1 && strstr(s.invalid[0].why, "not held under the lease"),
+		      "a generation held under %s is invalid (%s)", held ? "another lease" : "no lease",
+		      s.n_invalid ? s.invalid[0].why : "");
 		fleet_state_free(&s);
 	}
 }
@@ -364,6 +404,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_checks_table();
 	test_state_parse();
+	test_gen_lease();
 	test_mixed();
 	test_writers();
 	test_drain_find();

@@ -309,7 +309,9 @@ static int print_paths(json_object *x)
 	       "  candidates, both running the node program), a fresh client each run; claim: the owner's\n"
 	       "  claim of such a flow (the balancer's own rescue turned back), its entry deleted before\n"
 	       "  each batch. Their last column is the verdict and reason counted: a build without rescues\n"
-	       "  takes another path, timed and named as such.\n");
+	       "  takes another path, timed and named as such. \"node prog\": a hit of a flow pinned to a\n"
+	       "  node that runs the node program (the rescue VIP's), beside \"1M, same flow\" (a node\n"
+	       "  that does not), both in the same table.\n");
 	print_katran(paths);
 	missed += print_base(x, paths);
 	print_node(x, paths);

@@ -815,6 +815,11 @@ static struct bcase cases[] = {
 	  .want_reason = EBB_R_RESCUED },
 	{ .id = "claim", .label = "claim (node -> LB)", .table = "1M flows", .inst = BIG,
 	  .restore = true, .soft = true, .del_key = true, .want_reason = EBB_R_CLAIMED },
+	/* Issue 14: "the hit path costs what it costs today (bench row with and without node
+	 * programs)": a flow of the rescue VIP, pinned to A, which runs the node program; beside
+	 * hit_1m (the same table, a node without it) and both beside the base commit. */
+	{ .id = "hit_node_prog", .label = "established hit, node prog", .table = "1M, same flow",
+	  .inst = BIG, .expect = XDP_TX, .check = CHK_HIT },
 	/* Katran beside ebb (--katran): the same packets, each cell timed right next to its twin.
 	 * Katran always encapsulates (IPIP): every forwarded frame grows by 20 bytes. */
 	{ .id = "k_pass_not_vip", .label = "Katran: non-VIP pass", .table = "-", .lb = LB_KATRAN,
@@ -837,6 +842,11 @@ static struct bcase cases[] = {
 	 * its own, set up by the same code, each cell timed right next to its twin. */
 	{ .id = "b_hit", .label = "base: established hit", .table = "1 flow", .lb = LB_BASE,
 	  .twin = "hit", .inst = BASE_SMALL, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "b_hit_1m", .label = "base: established hit", .table = "1M, same flow",
+	  .lb = LB_BASE, .twin = "hit_1m", .inst = BASE_BIG, .expect = XDP_TX, .check = CHK_HIT },
+	{ .id = "b_hit_node_prog", .label = "base: established hit, node prog",
+	  .table = "1M, same flow", .lb = LB_BASE, .twin = "hit_node_prog", .inst = BASE_BIG,
+	  .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "b_hit_1m_spread", .label = "base: established hit", .table = "1M, all flows",
 	  .lb = LB_BASE, .twin = "hit_1m_spread", .inst = BASE_BIG, .expect = XDP_TX,
 	  .check = CHK_HIT, .wrapped = true, .base = SEQ_1M, .mask = MILLION - 1 },
@@ -1728,6 +1738,16 @@ static void setup(void)
 	c = case_by_id("rescue");
 	build(c, tcp4("192.0.2.96", "203.0.113.40", 1, TH_ACK));
 	c->vip = V4(203, 0, 113, 40);
+	/* the node-program hit's flow, pinned by its SYN (in the base too: a base that does not
+	 * forward it leaves that cell's counters wrong, and the cell n/a) */
+	out = once(b, tcp4("198.51.100.1", "203.0.113.40", 40004, TH_SYN));
+	if (out.retval != XDP_TX) {
+		show_reasons(b);
+		die("the SYN of the node-program hit was not forwarded (verdict %u)", out.retval);
+	}
+	if (insts[BASE_BIG].obj)
+		once(&insts[BASE_BIG], tcp4("198.51.100.1", "203.0.113.40", 40004, TH_SYN));
+	build(case_by_id("hit_node_prog"), tcp4("198.51.100.1", "203.0.113.40", 40004, TH_ACK));
 	probe_size(c, b->prog_fd);
 	delete_flows(b->e.flows_fd, c->base, 0, 2, c->vip);
 	claim_frame(b);

@@ -308,7 +308,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s backend attach dev IFNAME [mode {native|generic}]\n"
 		"       %1$s backend detach dev IFNAME\n"
 		"       %1$s backend add PREFIX\n"

@@ -170,7 +170,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s decap attach dev IFNAME [mode {native|generic}]\n"
 		"       %1$s decap detach dev IFNAME\n"
 		"       %1$s decap add PREFIX\n"

@@ -522,6 +522,10 @@ static int fleet_write(const struct fedit *f, const char *what)
 		json_object *cmp, *ops;
 		struct fleet_view v;
 		struct fleases fl = {};
+		struct fleet_state before;
+		int64_t hist[EBB_MAX_VIPS];
+		int n_hist = 0;
+		char why[FLEET_WHY_MAX];
 		bool ok = false;
 		int b;
 
@@ -530,8 +534,14 @@ static int fleet_write(const struct fedit *f, const char *what)
 					marker.fleet, c.err);
 			goto out;
 		}
+		/* the state as read, for the slot history's generations (build changes v.st) */
+		fleet_state_parse(&v.all, marker.fleet, &before);
 		ops = json_object_new_array();
 		b = build(&c, &v, f, ops, &fl);
+		/* the member sets this write replaces go in its own transaction */
+		if (!b && fleet_history_ops(&c, marker.fleet, &before, ops, hist, &n_hist, why, sizeof(why)))
+			b = ctl_error("fleet \"%s\": %s; nothing changed", marker.fleet, why);
+		fleet_state_free(&before);
 		if (b) {
 			json_object_put(ops);
 			view_free(&v);
@@ -562,6 +572,8 @@ static int fleet_write(const struct fedit *f, const char *what)
 		}
 		if (fl.granted) /* surely not written: its lease goes */
 			etcd_lease_revoke(&c, fl.granted);
+		for (int i = 0; i < n_hist; i++)
+			etcd_lease_revoke(&c, hist[i]);
 		rev = 0;
 	}
 	if (!rev) {
@@ -895,7 +907,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s fleet show\n"
 		"       %1$s fleet host { drain | activate } HOST\n"
 		"       %1$s fleet help\n"

@@ -255,7 +255,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s flow show [vip VIP] [node NODE] [limit N]\n"
 		"       %1$s flow lookup SRC:SPORT VIP\n"
 		"       %1$s flow help\n",

@@ -703,7 +703,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]\n"
 		"       %1$s node del NODE [vip VIP] [force]\n"
 		"       %1$s node drain NODE [timeout SECONDS]\n"

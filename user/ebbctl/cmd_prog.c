@@ -250,7 +250,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
 		"       %1$s prog detach dev IFNAME\n"
 		"       %1$s prog upgrade [obj FILE]\n"

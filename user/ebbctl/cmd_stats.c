@@ -180,7 +180,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s stats show [vip VIP | node NODE]\n"
 		"       %1$s stats zero\n"
 		"       %1$s stats help\n",

@@ -294,7 +294,7 @@ static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [encap-src ADDR]... [tcp-idle S] [udp-idle S]\n"
 		"                        [fin-timeout S] [drain-timeout S]\n"
 		"       %1$s vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]\n"

@@ -4,6 +4,7 @@
 #define EBBCTL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 #include "libebb.h"
@@ -22,6 +23,9 @@ extern bool batch_locked;
 extern bool batch_vetting;
 extern const char *vet_object, *vet_command;
 
+/* Where help goes: stdout when it was asked for (`help`, `--help`: `ebbctl help | less`), stderr
+ * when it comes with an error (a missing command). */
+extern FILE *help_out;
 /* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a JSON document (consumed) on stdout. */

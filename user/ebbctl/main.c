@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "ebbctl.h"
@@ -20,6 +21,7 @@ int batch_line;
 bool batch_vetting;
 const char *vet_object, *vet_command;
 bool batch_locked;
+FILE *help_out;
 
 int ctl_error(const char *fmt, ...)
 {
@@ -43,6 +45,10 @@ int ctl_error(const char *fmt, ...)
 		json_print(doc);
 	} else {
 		fprintf(stderr, "Error: %s\n", msg);
+		/* bpffs pins and BPF syscalls need privilege: say which, not only the errno's words. */
+		if (geteuid() != 0 && (strstr(msg, "Operation not permitted") || strstr(msg, "Permission denied")))
+			fprintf(stderr, "Hint: ebbctl needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN "
+					"and CAP_SYS_ADMIN (and read access to %s)\n", bpffs);
 	}
 	return -1;
 }
@@ -131,6 +137,56 @@ static size_t min_prefix(const char *name)
 	return 1;
 }
 
+/* Edit distance (insertions, deletions, substitutions, adjacent swaps) of two short words. */
+static int word_distance(const char *a, const char *b)
+{
+	enum { MAX = 32 };
+	int la = strlen(a), lb = strlen(b), d[MAX + 1][MAX + 1];
+
+	if (la > MAX || lb > MAX)
+		return MAX;
+	for (int i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (int j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (int i = 1; i <= la; i++) {
+		for (int j = 1; j <= lb; j++) {
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The one name a typo most likely meant (`drian` -> drain): at most 2 edits away and a third of
+ * the word, and closer than any other name; NULL when none or a tie. */
+static const char *nearest_name(const struct cmd *cmds, const char *word)
+{
+	const char *best = NULL;
+	int best_d = 3, ties = 0, len = strlen(word);
+
+	for (const struct cmd *c = cmds; c->name; c++) {
+		int d = word_distance(word, c->name);
+
+		if (d > 2 || d * 3 > (len > (int)strlen(c->name) ? len : (int)strlen(c->name)))
+			continue;
+		if (d < best_d) {
+			best = c->name, best_d = d, ties = 0;
+		} else if (d == best_d && strcmp(best, c->name)) {
+			ties++;
+		}
+	}
+	return ties ? NULL : best;
+}
+
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
 {
 	const struct cmd *match = NULL;
@@ -154,8 +210,17 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 			match = c;
 		}
 	}
-	if (!match)
+	if (!match) {
+		const char *near = nearest_name(cmds, argv[0]);
+
+		if (near)
+			return ctl_error("unknown '%s': did you mean '%s'? (try '%s help')", argv[0], near,
+					 bin_name);
 		return ctl_error("unknown '%s'; try '%s help'", argv[0], bin_name);
+	}
+	/* Asked for by name, help is the output: stdout. Shown for a missing command, stderr. */
+	if (!strcmp(match->name, "help"))
+		help_out = stdout;
 	if (batch_vetting && cmds != ctl_objects) {
 		vet_command = match->name;
 		return 0;
@@ -193,7 +258,7 @@ static int do_help(int argc, char **argv)
 	(void)argv;
 	if (json_output)
 		return ctl_error("help has no JSON form");
-	fprintf(stderr,
+	fprintf(help_out,
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"       %s save [file FILE]\n"
@@ -288,6 +353,7 @@ int main(int argc, char **argv)
 	int opt, ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	help_out = stderr;
 	libbpf_set_print(libbpf_quiet);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:jpqvVh", options, NULL)) >= 0) {
@@ -313,6 +379,7 @@ int main(int argc, char **argv)
 			bpffs = optarg;
 			break;
 		case 'h':
+			help_out = stdout;
 			return do_help(0, NULL) ? 1 : 0;
 		case ':':
 			ctl_error("option '%s' needs a value", argv[optind - 1]);

@@ -157,6 +157,10 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 		jint(ev, "flows_cut", cut);
 		jint(ev, "node_live", (long long)s->node_live);
 		jint(ev, "node_reset", (long long)s->node_reset);
+		/* other hosts' entries of connections the node no longer has (a host left: ECMP
+		 * moved them, their old entries wait for the idle timeout) */
+		if (d->host_flows)
+			jint(ev, "host_flows_outweighed", d->host_flows);
 	} else {
 		jint(ev, "flows_cut_estimate", cut);
 		if (!d->exact) /* from the last walk: the node had too many flows to list one by one */

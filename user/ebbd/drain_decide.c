@@ -96,6 +96,30 @@ bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
 	return clear;
 }
 
+/*
+ * The fleet's part when the node has said 0: every live host has applied the drain and counted
+ * after it, every gone host withdrew carrying none, all hosts read; the flows the live hosts
+ * report are not asked (the node's count outweighs their tables). *flows: their sum.
+ */
+static bool drain_fleet_settled(const struct drain_fleet *f, long long *flows)
+{
+	*flows = 0;
+	if (f->truncated)
+		return false;
+	for (int i = 0; i < f->n_hosts && i < DRAIN_MAX_HOSTS; i++) {
+		const struct drain_host *h = &f->hosts[i];
+
+		if (h->live) {
+			if (h->applied < f->drain_rev || !h->measured)
+				return false;
+			*flows += h->flows > 0 ? h->flows : 0;
+		} else if (strcmp(h->status, "withdrawn") || h->flows) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* What the other hosts say they carry of the node: part of the LB's estimate at a timeout. */
 static long long fleet_flows(const struct drain_fleet *f)
 {
@@ -160,6 +184,25 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 			return;
 		}
 		fleet_ok = !in->fleet || drain_fleet_clear(in->fleet, out->why, sizeof(out->why));
+		if (in->fleet) {
+			long long host_flows;
+
+			/* settled: since when, this drain's state says; a break starts it again */
+			if (!drain_fleet_settled(in->fleet, &host_flows))
+				s->fleet_settled_ns = 0;
+			else if (!s->fleet_settled_ns)
+				s->fleet_settled_ns = in->now;
+			if (!fleet_ok && s->fleet_settled_ns) {
+				if (t->asked_ns >= s->fleet_settled_ns) {
+					fleet_ok = true;
+					out->host_flows = host_flows;
+					out->why[0] = 0;
+				} else {
+					why_add(out->why, sizeof(out->why),
+						"the node's 0 was asked before every host had counted the drain");
+				}
+			}
+		}
 		if (fleet_ok)
 			verdict(out, DRAIN_RETIRE, "flows_ended");
 		else /* a host still unaccounted for (out->why): the node's 0 ends it at the timeout */

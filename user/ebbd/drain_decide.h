@@ -19,7 +19,13 @@
  *  - in a fleet (the leader's path) every other host that may carry the node's flows must have
  *    applied the drain and report none (counted), or have withdrawn its routes and be gone,
  *    unless the timeout has passed; then the retirement is a timeout, and without the node's
- *    word the other hosts' reported flows are part of the estimate.
+ *    word the other hosts' reported flows are part of the estimate. With the node's word, the
+ *    flows another live host still reports do not hold the node once every host has applied
+ *    the drain and counted after it and the node's 0 was asked after that (fleet_settled_ns):
+ *    a host that has applied the drain places no new connection on the node, one it placed
+ *    before is in the node's socket table by then, and what its table still lists is an entry
+ *    whose packets went elsewhere (ECMP moved the flow when a host left: the entry stays "live"
+ *    until the VIP's idle timeout, 900 s by default).
  */
 #ifndef EBBD_DRAIN_DECIDE_H
 #define EBBD_DRAIN_DECIDE_H
@@ -39,6 +45,8 @@ struct drain_state {
 	bool node_known; /* a fresh report (asked after the drain began) was read in this drain */
 	__u64 node_live; /* the last fresh report's live connections */
 	__u64 node_reset; /* and its rescues answered with a RST since the drain began */
+	__u64 fleet_settled_ns; /* fleet: since when (`now`) every other host has applied the
+				 * drain and counted after it, without a break; 0: not now */
 };
 
 /* This host's flow table, for the node (measure.c's list and count, drain.c's lookups). */
@@ -105,6 +113,8 @@ struct drain_out {
 	long long flows_cut; /* verified: node's live + reset; else the LB's estimate */
 	bool exact; /* unverified: the estimate was counted flow by flow (false: the last pass) */
 	bool say_lost_wait; /* drain.c logs drain_wait_lost now (once per lost period) */
+	long long host_flows; /* retired on the node's 0 while other live hosts still reported
+			       * this many flows of it (stale entries): said in the event */
 	char why[512]; /* fleet: the hosts that block (kept) or were unaccounted for (retired) */
 };
 

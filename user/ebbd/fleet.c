@@ -497,6 +497,142 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 	return 0;
 }
 
+/*
+ * The slot history with the desired state (doc/fleet.md, "The slot history's generations"):
+ * each VIP's history is rebuilt from its generations in etcd, so that every host lists the same
+ * older owners whatever changes it saw itself. A generation's time is its lease's: this host
+ * asks etcd once how long the lease has left and keeps until = its own monotonic now + that
+ * (+ 1 s: etcd truncates, and an owner kept 1 s too long costs a rescue hop at worst, one
+ * dropped early a connection). The thread's own, no lock.
+ */
+struct gclock {
+	int64_t lease;
+	__u64 until_ns; /* 0: the lease is gone */
+};
+static struct gclock gclocks[EBB_MAX_VIPS * FLEET_HISTORY_GENS];
+static int n_gclocks;
+/* what each VIP's history was last rebuilt from: its generations' leases */
+static struct hist_done {
+	struct ebb_vip_key vip;
+	int n;
+	int64_t lease[FLEET_HISTORY_GENS];
+} hdone[EBB_MAX_VIPS];
+static int n_hdone;
+static bool hist_force = true; /* the first apply, or the pins made again: every VIP */
+static bool hist_pending; /* a state was applied: its VIPs' histories are to be rebuilt */
+
+static struct gclock *gclock_find(int64_t lease)
+{
+	for (int i = 0; i < n_gclocks; i++)
+		if (gclocks[i].lease == lease)
+			return &gclocks[i];
+	return NULL;
+}
+
+/* Reads the time left of st's generations this host has not timed yet. */
+static void gen_clocks(struct etcd *c, const struct fleet_state *st)
+{
+	static struct gclock keep[EBB_MAX_VIPS * FLEET_HISTORY_GENS];
+	int n_keep = 0;
+
+	for (int i = 0; i < st->n_gens && n_keep < EBB_MAX_VIPS * FLEET_HISTORY_GENS; i++) {
+		const struct fleet_gen *g = &st->gens[i];
+		struct gclock *old = gclock_find(g->lease);
+		int64_t ttl = 0, granted = 0;
+		bool dup = false;
+
+		for (int j = 0; j < n_keep && !dup; j++)
+			dup = keep[j].lease == g->lease;
+		if (dup)
+			continue; /* one lease for several VIPs of one write */
+		if (old) {
+			keep[n_keep++] = *old;
+			continue;
+		}
+		if (etcd_lease_timetolive(c, g->lease, &ttl, &granted))
+			continue; /* asked again next time; meanwhile the VIP's timeout from now */
+		keep[n_keep++] = (struct gclock){ .lease = g->lease,
+						  .until_ns = ttl < 0 ? 0 : mono_ns() + (__u64)(ttl + 1) * NS_PER_S };
+	}
+	memcpy(gclocks, keep, n_keep * sizeof(*keep));
+	n_gclocks = n_keep;
+}
+
+static struct hist_done *hist_done_find(const struct ebb_vip_key *k)
+{
+	for (int i = 0; i < n_hdone; i++)
+		if (!memcmp(&hdone[i].vip, k, sizeof(*k)))
+			return &hdone[i];
+	return NULL;
+}
+
+/* Every VIP of st whose generations changed since its history was last rebuilt (all of them
+ * when forced), rebuilt: the member sets' tables with this host's node ids (a node it does not
+ * hold places but is no candidate), then history.c's rules over the sequence. */
+static void apply_history(struct ebb *e, struct fleet_state *st)
+{
+	static struct hist_done next[EBB_MAX_VIPS];
+	static struct ebb_history_member mem[FLEET_HISTORY_GENS][EBB_MAX_NODES];
+	int n_next = 0;
+
+	for (int i = 0; i < st->n_vips; i++) {
+		const struct fleet_vip *fv = &st->vips[i];
+		const struct fleet_gen *gl[FLEET_HISTORY_GENS];
+		struct ebb_history_gen hg[FLEET_HISTORY_GENS];
+		struct hist_done *d = &next[n_next], *was = hist_done_find(&fv->key);
+		int n = fleet_vip_gens(st, &fv->key, gl), used = 0;
+		__u64 now = mono_ns();
+		struct ebb_vip vip;
+		long lost;
+
+		if (ebb_vip_find(e, &fv->key, &vip))
+			continue;
+		memset(d, 0, sizeof(*d));
+		d->vip = fv->key;
+		for (int g = 0; g < n; g++) {
+			const struct gclock *k = gclock_find(gl[g]->lease);
+			__u64 until = k ? k->until_ns : now + (__u64)vip.tcp_idle_s * NS_PER_S;
+
+			if (k && !k->until_ns)
+				continue; /* its lease is gone: its owners are past their time */
+			d->lease[d->n++] = gl[g]->lease;
+			hg[used] = (struct ebb_history_gen){ .m = mem[used], .n = (size_t)gl[g]->n,
+							     .until = ebb_seen_tick(until) };
+			for (int j = 0; j < gl[g]->n; j++) {
+				struct ebb_history_member *m = &mem[used][j];
+				__u32 id;
+
+				memset(m, 0, sizeof(*m));
+				m->active = gl[g]->m[j].active;
+				m->mn.weight = gl[g]->m[j].weight;
+				memcpy(m->mn.seed, gl[g]->m[j].addr.a, 16);
+				m->mn.seed[16] = gl[g]->m[j].addr.family;
+				m->mn.id = ebb_node_find(e, &gl[g]->m[j].addr, &id, NULL) ? EBB_MAX_NODES + (__u32)j : id;
+			}
+			used++;
+		}
+		n_next++;
+		if (!hist_force && was && was->n == d->n && !memcmp(was->lease, d->lease, sizeof(d->lease[0]) * d->n))
+			continue;
+		if (!hist_force && !was && !d->n)
+			continue; /* a VIP new here, with no generation: no history to make */
+		lost = ebb_history_replace(e, vip.id, hg, (size_t)used, now);
+		{
+			json_object *ev = log_new(LOG_INFO, "fleet_history_rebuilt");
+
+			jstr(ev, "vip", fv->name);
+			jint(ev, "generations", used);
+			jdbl(ev, "ms", (mono_ns() - now) / 1e6);
+			if (lost)
+				jint(ev, lost < 0 ? "error" : "lost", lost);
+			log_emit(ev);
+		}
+	}
+	memcpy(hdone, next, n_next * sizeof(*next));
+	n_hdone = n_next;
+	hist_force = false;
+}
+
 static int apply_state(struct fleet_state *st, int *changes)
 {
 	struct ebb_err err = {};
@@ -620,7 +756,8 @@ static void say_invalid(struct fleet_state *st)
 		jstr(ev, "key", in->key);
 		jstr(ev, "error", in->why);
 		jint(ev, "mod_revision", in->mod_rev);
-		jstr(ev, "kept", named_in(st, in) ? "its last good value stays applied" :
+		jstr(ev, "kept", in->kind == FLEET_KEY_GEN ? "left out of the slot history's rebuild; nothing deleted" :
+			     named_in(st, in) ? "its last good value stays applied" :
 			     in->named ? "no good value seen by this host: left as the maps have it" :
 					 "names no object: ignored");
 		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
@@ -839,6 +976,7 @@ static void *thread_main(void *arg)
 		fleet_state_parse(&r, F.cfg.name, &st);
 		keep_last_good(&st);
 		drain_clocks(&c, &st);
+		gen_clocks(&c, &st);
 		live = json_object_new_object();
 		last = json_object_new_object();
 		{
@@ -867,6 +1005,8 @@ static void *thread_main(void *arg)
 		/* apply when the state moved, on the first read, or when the maps were re-created */
 		pins_ino(&cur_ino);
 		if ((st.rev != F.applied_rev || !F.synced || cur_ino != ino) && now >= apply_retry) {
+			if (cur_ino != ino)
+				hist_force = true; /* maps made again: their history too */
 			int changes = 0, ret = cur_ino ? apply_state(&st, &changes) : -ENOENT;
 
 			if (!ret) {
@@ -882,6 +1022,7 @@ static void *thread_main(void *arg)
 				F.applied_rev = st.rev;
 				F.synced = true;
 				pthread_mutex_unlock(&F.mu);
+				hist_pending = true;
 				ino = cur_ino;
 				force_report = true;
 			} else {
@@ -946,6 +1087,23 @@ static void *thread_main(void *arg)
 			}
 			free(rep);
 			free(nopps);
+		}
+		/* The history after the report: a write's caller waits for every host's report,
+		 * not for this (a catching-up host rewrites whole VIPs: 0.2-0.5 s on this VM). The
+		 * tables' own writes recorded the change's owners already, before they swapped. */
+		if (hist_pending) {
+			struct ebb_err err = {};
+			struct ebb e;
+
+			if (!ebb_open(&e, F.bpffs, &err)) {
+				/* F.st unlocked: only this thread writes it */
+				if (!ebb_lock(&e, &err)) {
+					apply_history(&e, &F.st);
+					hist_pending = false;
+					ebb_unlock(&e);
+				}
+				ebb_close(&e);
+			}
 		}
 sleep:
 		now = mono_ns();
@@ -1423,7 +1581,8 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	json_object *cmp, *ops, *nj;
 	const char *val;
 	bool ok = false;
-	int64_t rev = 0, granted = 0, ended = 0;
+	int64_t rev = 0, granted = 0, ended = 0, hist[EBB_MAX_VIPS];
+	int n_hist = 0;
 
 	(void)a;
 	if (!F.running)
@@ -1551,15 +1710,46 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	json_object_put(nj);
 	fleet_state_free(&one);
 	etcd_range_free(&r);
+	{
+		/* the member sets this decision replaces go in its own transaction (the slot
+		 * history's generations), read from the whole state and fenced by its serial */
+		struct fleet_state before;
+		bool hist_ok = false;
+		char sp[128];
+
+		key(sp, sizeof(sp), "state/");
+		if (etcd_get(&main_etcd, sp, true, &r)) {
+			log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to),
+				main_etcd.err);
+		} else {
+			fleet_state_parse(&r, F.cfg.name, &before);
+			etcd_range_free(&r);
+			hist_ok = !fleet_history_ops(&main_etcd, F.cfg.name, &before, ops, hist, &n_hist, bad, sizeof(bad));
+			if (!hist_ok)
+				log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to), bad);
+			else
+				json_object_array_add(cmp, etcd_cmp(serial, "MOD", "EQUAL", before.rev, NULL));
+			fleet_state_free(&before);
+		}
+		if (!hist_ok) {
+			json_object_put(cmp);
+			json_object_put(ops);
+			if (granted)
+				etcd_lease_revoke(&main_etcd, granted);
+			return -EAGAIN;
+		}
+	}
 	if (etcd_txn(&main_etcd, cmp, ops, NULL, &ok, &rev, NULL)) {
 		/* written or not, unknown: a lease granted for it stays (unused, it only expires) */
 		log_msg(LOG_WARN, "fleet_decision_failed", "%s -> %s: %s", n->name, ebb_state_name(to), main_etcd.err);
 		return -EAGAIN;
 	}
 	if (!ok) {
-		/* surely not written: the lease granted for it goes */
+		/* surely not written: the leases granted for it go */
 		if (granted)
 			etcd_lease_revoke(&main_etcd, granted);
+		for (int i = 0; i < n_hist; i++)
+			etcd_lease_revoke(&main_etcd, hist[i]);
 		return -EAGAIN;
 	}
 	/* the ended drain's key went with the transaction; its lease goes now (else it expires) */

@@ -583,6 +583,91 @@ out:
 	return ret;
 }
 
+static const char *const gen_fields[] = { "active", "draining", NULL };
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct fleet_gen_member *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	return memcmp(x->addr.a, y->addr.a, sizeof(x->addr.a));
+}
+
+/* One of a generation's two objects {"ADDR": weight, ...}, appended to g->m. */
+static int gen_members(json_object *o, const char *k, bool active, struct fleet_gen *g, char *why, size_t len)
+{
+	json_object *w;
+
+	if (!json_object_object_get_ex(o, k, &w))
+		return whyf(why, len, "missing \"%s\"", k);
+	if (!w || !json_object_is_type(w, json_type_object))
+		return whyf(why, len, "\"%s\" must be an object {\"ADDR\": weight}, not %s", k, type_name(w));
+	json_object_object_foreach(w, a, wv)
+	{
+		struct fleet_gen_member *m;
+		int64_t x;
+
+		if (g->n >= EBB_MAX_NODES - 1)
+			return whyf(why, len, "more than %d nodes", EBB_MAX_NODES - 1);
+		m = &g->m[g->n];
+		memset(m, 0, sizeof(*m));
+		if (node_name(a, &m->addr, why, len))
+			return whyf(why, len, "\"%s\" names \"%.64s\", not a node address as ebbctl prints it", k, a);
+		if (!wv || !json_object_is_type(wv, json_type_int))
+			return whyf(why, len, "weight of %.64s must be an integer 1..%d, not %s", a, EBB_MAX_WEIGHT,
+				    type_name(wv));
+		x = json_object_get_int64(wv);
+		if (x < 1 || x > EBB_MAX_WEIGHT)
+			return whyf(why, len, "weight of %.64s is %lld, out of range 1..%d", a, (long long)x, EBB_MAX_WEIGHT);
+		m->weight = (__u32)x;
+		m->active = active;
+		for (int i = 0; i < g->n; i++)
+			if (!by_addr(&g->m[i], m))
+				return whyf(why, len, "names %.64s twice", a);
+		g->n++;
+	}
+	return 0;
+}
+
+int fleet_gen_check(const char *name, const char *val, struct fleet_gen *g, char *why, size_t len)
+{
+	const char *slash = strrchr(name, '/');
+	char vip[80], *end;
+	json_object *o = NULL;
+	long long id;
+	int ret = -1;
+
+	memset(g, 0, sizeof(*g));
+	if (!slash || (size_t)(slash - name) >= sizeof(vip))
+		return whyf(why, len, "a history key is state/history/VIP/LEASE");
+	snprintf(vip, sizeof(vip), "%.*s", (int)(slash - name), name);
+	if (vip_name(vip, "in the key", &g->vip, why, len))
+		return -1;
+	errno = 0;
+	id = strtoll(slash + 1, &end, 10);
+	if (!slash[1] || *end || errno || id < 1 || id == INT64_MAX || slash[1] == '0')
+		return whyf(why, len, "\"%.32s\" in the key is not an etcd lease id 1..%lld in decimal", slash + 1,
+			    (long long)INT64_MAX - 1);
+	g->lease = id;
+	g->m = calloc(EBB_MAX_NODES, sizeof(*g->m));
+	if (!g->m)
+		return whyf(why, len, "out of memory");
+	if (!(o = parse_object(val, why, len)) || known_fields(o, gen_fields, why, len) ||
+	    gen_members(o, "active", true, g, why, len) || gen_members(o, "draining", false, g, why, len))
+		goto out;
+	qsort(g->m, g->n, sizeof(*g->m), by_addr);
+	ret = 0;
+out:
+	json_object_put(o);
+	if (ret) {
+		free(g->m);
+		g->m = NULL;
+		g->n = 0;
+	}
+	return ret;
+}
+
 json_object *fleet_node_json(const struct fleet_node *n)
 {
 	json_object *o = json_object_new_object(), *w = json_object_new_object();
@@ -615,7 +700,8 @@ static enum fleet_kind key_kind(const char *fleet, const char *key, const char *
 		const char *rest;
 		enum fleet_kind kind;
 	} kinds[] = { { "state/vips/", FLEET_KEY_VIP }, { "state/nodes/", FLEET_KEY_NODE },
-		      { "state/hosts/", FLEET_KEY_HOST }, { "state/drains/", FLEET_KEY_DRAIN } };
+		      { "state/hosts/", FLEET_KEY_HOST }, { "state/drains/", FLEET_KEY_DRAIN },
+		      { "state/history/", FLEET_KEY_GEN } };
 	char p[160];
 
 	*serial = false;
@@ -641,6 +727,7 @@ int fleet_key_check(const char *fleet, const char *key, const char *val, char *w
 	struct fleet_vip v;
 	struct fleet_hostcfg h;
 	struct fleet_drain d;
+	struct fleet_gen g;
 	const char *name;
 	bool serial;
 	int ret;
@@ -658,8 +745,12 @@ int fleet_key_check(const char *fleet, const char *key, const char *val, char *w
 		return fleet_host_check(name, val, &h, why, len);
 	case FLEET_KEY_DRAIN:
 		return fleet_drain_check(name, val, &d, why, len);
+	case FLEET_KEY_GEN:
+		ret = fleet_gen_check(name, val, &g, why, len);
+		free(g.m);
+		return ret;
 	default:
-		return serial ? 0 : whyf(why, len, "not a key of the desired state (state/serial, state/vips/VIP, state/nodes/ADDR, state/hosts/HOST, state/drains/ADDR)");
+		return serial ? 0 : whyf(why, len, "not a key of the desired state (state/serial, state/vips/VIP, state/nodes/ADDR, state/hosts/HOST, state/drains/ADDR, state/history/VIP/LEASE)");
 	}
 }
 
@@ -694,7 +785,8 @@ int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct flee
 	s->hosts = calloc(r->n + 1, sizeof(*s->hosts));
 	s->invalid = calloc(r->n + 1, sizeof(*s->invalid));
 	s->drains = calloc(r->n + 1, sizeof(*s->drains));
-	if (!s->nodes || !s->hosts || !s->invalid || !s->drains)
+	s->gens = calloc(r->n + 1, sizeof(*s->gens));
+	if (!s->nodes || !s->hosts || !s->invalid || !s->drains || !s->gens)
 		return -1;
 	for (int i = 0; i < r->n; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];
@@ -738,6 +830,24 @@ int fleet_state_parse(const struct etcd_range *r, const char *fleet, struct flee
 				s->n_drains++;
 			}
 			break;
+		case FLEET_KEY_GEN: {
+			struct fleet_gen *g = &s->gens[s->n_gens];
+
+			if (!(bad = fleet_gen_check(name, kv->value, g, why, sizeof(why)))) {
+				/* one held under no lease, or another, would outlive its time */
+				if (kv->lease != g->lease) {
+					bad = whyf(why, sizeof(why), "not held under the lease its name gives (%lld, held under %lld)",
+						   (long long)g->lease, (long long)kv->lease);
+					free(g->m);
+					g->m = NULL;
+				} else {
+					g->kv_lease = kv->lease;
+					g->mod_rev = kv->mod_rev;
+					s->n_gens++;
+				}
+			}
+			break;
+		}
 		default:
 			bad = fleet_key_check(fleet, kv->key, kv->value, why, sizeof(why));
 		}
@@ -768,6 +878,9 @@ void fleet_state_free(struct fleet_state *s)
 	free(s->hosts);
 	free(s->invalid);
 	free(s->drains);
+	for (int i = 0; s->gens && i < s->n_gens; i++)
+		free(s->gens[i].m);
+	free(s->gens);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -912,4 +1025,230 @@ void fleet_drain_end(const char *fleet, struct fleet_node *n, json_object *ops)
 	fleet_key(key, sizeof(key), fleet, rest);
 	json_object_array_add(ops, etcd_op_del(key, false));
 	n->drain_lease = 0;
+}
+
+/* ---- the slot history's generations (doc/fleet.md, "The slot history's generations") ---- */
+
+int fleet_vip_set(const struct fleet_state *s, const struct ebb_vip_key *k, struct fleet_gen_member *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->n_nodes; i++) {
+		const struct fleet_node *fn = &s->nodes[i];
+
+		/* what places flows: inactive and down nodes are in neither table */
+		if (fn->state != EBB_NODE_ACTIVE && fn->state != EBB_NODE_DRAINING)
+			continue;
+		for (int j = 0; j < fn->n_w; j++)
+			if (!memcmp(&fn->w[j].vip, k, sizeof(*k))) {
+				out[n++] = (struct fleet_gen_member){ .addr = fn->addr, .weight = fn->w[j].weight,
+								      .active = fn->state == EBB_NODE_ACTIVE };
+				break;
+			}
+	}
+	qsort(out, n, sizeof(*out), by_addr);
+	return n;
+}
+
+static int by_rev(const void *a, const void *b)
+{
+	const struct fleet_gen *x = *(const struct fleet_gen *const *)a, *y = *(const struct fleet_gen *const *)b;
+
+	return x->mod_rev < y->mod_rev ? -1 : x->mod_rev > y->mod_rev ? 1 : (x->lease > y->lease) - (x->lease < y->lease);
+}
+
+/* All of s's generations of VIP k, oldest first (out: room for s->n_gens). */
+static int vip_gens_all(const struct fleet_state *s, const struct ebb_vip_key *k, const struct fleet_gen **out)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->n_gens; i++)
+		if (!memcmp(&s->gens[i].vip, k, sizeof(*k)))
+			out[n++] = &s->gens[i];
+	qsort(out, n, sizeof(*out), by_rev);
+	return n;
+}
+
+int fleet_vip_gens(const struct fleet_state *s, const struct ebb_vip_key *k, const struct fleet_gen **out)
+{
+	const struct fleet_gen **all = calloc(s->n_gens + 1, sizeof(*all));
+	int n, skip;
+
+	if (!all)
+		return 0;
+	n = vip_gens_all(s, k, all);
+	/* more than the bound (two writers at once): the latest only, as every host takes them */
+	skip = n > FLEET_HISTORY_GENS ? n - FLEET_HISTORY_GENS : 0;
+	for (int i = skip; i < n; i++)
+		out[i - skip] = all[i];
+	free(all);
+	return n - skip;
+}
+
+/* The ops' effect on the nodes of before (a copy: nodes, n), by key: puts parsed by the schema,
+ * deletes drop the node. Sets *vip_gone[i] for the VIPs of before the ops delete. */
+static int ops_apply(const char *fleet, const struct fleet_state *before, json_object *ops, struct fleet_node *nodes,
+		     int *n, int cap, bool *vip_gone)
+{
+	char pn[160], pv[160], why[FLEET_WHY_MAX];
+
+	fleet_key(pn, sizeof(pn), fleet, "state/nodes/");
+	fleet_key(pv, sizeof(pv), fleet, "state/vips/");
+	for (size_t i = 0; i < json_object_array_length(ops); i++) {
+		json_object *op = json_object_array_get_idx(ops, i), *r, *k, *v;
+		bool put = json_object_object_get_ex(op, "request_put", &r);
+		char *key, *val = NULL;
+
+		if (!put && !json_object_object_get_ex(op, "request_delete_range", &r))
+			continue;
+		if (!json_object_object_get_ex(r, "key", &k) || !(key = etcd_unb64(json_object_get_string(k), NULL)))
+			return -1;
+		if (put && json_object_object_get_ex(r, "value", &v))
+			val = etcd_unb64(json_object_get_string(v), NULL);
+		if (!strncmp(key, pn, strlen(pn))) {
+			struct fleet_node fn;
+			struct ebb_addr a;
+			struct ebb_err err = {};
+			int at = -1;
+
+			if (!ebb_parse_addr(key + strlen(pn), &a, &err)) {
+				for (int j = 0; j < *n && at < 0; j++)
+					if (nodes[j].addr.family == a.family && ebb_addr_eq(nodes[j].addr.a, a.a, a.family))
+						at = j;
+				if (!put && at >= 0) {
+					nodes[at] = nodes[--*n];
+				} else if (put && val && !fleet_node_check(key + strlen(pn), val, &fn, why, sizeof(why))) {
+					if (at < 0 && *n < cap)
+						at = (*n)++;
+					if (at >= 0)
+						nodes[at] = fn;
+				}
+			}
+		} else if (!put && !strncmp(key, pv, strlen(pv))) {
+			for (int j = 0; j < before->n_vips; j++) {
+				char name[64];
+
+				ebb_fmt_vip(&before->vips[j].key, name, sizeof(name));
+				if (!strcmp(name, key + strlen(pv)))
+					vip_gone[j] = true;
+			}
+		}
+		free(key);
+		free(val);
+	}
+	return 0;
+}
+
+static json_object *gen_json(const struct fleet_gen_member *m, int n)
+{
+	json_object *o = json_object_new_object(), *act = json_object_new_object(), *dr = json_object_new_object();
+	char buf[64];
+
+	for (int i = 0; i < n; i++)
+		json_object_object_add(m[i].active ? act : dr, ebb_fmt_addr(m[i].addr.a, m[i].addr.family, buf, sizeof(buf)),
+				       json_object_new_int64(m[i].weight));
+	json_object_object_add(o, "active", act);
+	json_object_object_add(o, "draining", dr);
+	return o;
+}
+
+static bool same_set(const struct fleet_gen_member *a, int na, const struct fleet_gen_member *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (by_addr(&a[i], &b[i]) || a[i].weight != b[i].weight || a[i].active != b[i].active)
+			return false;
+	return true;
+}
+
+int fleet_history_ops(struct etcd *c, const char *fleet, const struct fleet_state *before, json_object *ops,
+		      int64_t *leases, int *n_leases, char *why, size_t len)
+{
+	int cap = before->n_nodes + (int)json_object_array_length(ops), n = before->n_nodes, ret = -1;
+	struct fleet_node *nodes = calloc(cap + 1, sizeof(*nodes));
+	struct fleet_gen_member *was = calloc(before->n_nodes + 1, sizeof(*was)), *now = calloc(cap + 1, sizeof(*now));
+	const struct fleet_gen **gens = calloc(before->n_gens + 1, sizeof(*gens));
+	struct fleet_state after = *before;
+	bool vip_gone[EBB_MAX_VIPS] = {};
+	int64_t ttl_lease[EBB_MAX_VIPS];
+	__u32 ttl_of[EBB_MAX_VIPS];
+	int n_ttl = 0;
+
+	*n_leases = 0;
+	if (!nodes || !was || !now || !gens) {
+		whyf(why, len, "out of memory");
+		goto out;
+	}
+	memcpy(nodes, before->nodes, before->n_nodes * sizeof(*nodes));
+	if (ops_apply(fleet, before, ops, nodes, &n, cap, vip_gone)) {
+		whyf(why, len, "out of memory");
+		goto out;
+	}
+	after.nodes = nodes;
+	after.n_nodes = n;
+	for (int i = 0; i < before->n_vips; i++) {
+		const struct fleet_vip *v = &before->vips[i];
+		char rest[200], key[FLEET_KEY_MAX], name[64], *val;
+		int n_was, n_now, n_gens;
+		int64_t lease = 0;
+		json_object *o;
+
+		ebb_fmt_vip(&v->key, name, sizeof(name));
+		if (vip_gone[i]) {
+			/* a VIP added again later must not find this one's history */
+			snprintf(rest, sizeof(rest), "state/history/%s/", name);
+			fleet_key(key, sizeof(key), fleet, rest);
+			json_object_array_add(ops, etcd_op_del(key, true));
+			continue;
+		}
+		n_was = fleet_vip_set(before, &v->key, was);
+		n_now = fleet_vip_set(&after, &v->key, now);
+		/* its tables do not change, or they were empty: no older owner to keep */
+		if (!n_was || same_set(was, n_was, now, n_now))
+			continue;
+		/* one lease per TTL: a write that changes many VIPs grants few */
+		for (int t = 0; t < n_ttl && !lease; t++)
+			if (ttl_of[t] == v->o.tcp_idle_s)
+				lease = ttl_lease[t];
+		if (!lease) {
+			if (etcd_lease_grant(c, (int)v->o.tcp_idle_s, &lease)) {
+				whyf(why, len, "cannot grant the slot history's lease: %s", c->err);
+				goto out;
+			}
+			ttl_of[n_ttl] = v->o.tcp_idle_s;
+			ttl_lease[n_ttl++] = lease;
+			leases[(*n_leases)++] = lease;
+		}
+		snprintf(rest, sizeof(rest), "state/history/%s/%lld", name, (long long)lease);
+		fleet_key(key, sizeof(key), fleet, rest);
+		o = gen_json(was, n_was);
+		val = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		if (!val || fleet_key_check(fleet, key, val, why, len)) {
+			free(val);
+			goto out;
+		}
+		json_object_array_add(ops, etcd_op_put(key, val, lease));
+		free(val);
+		/* the bound: this one and the FLEET_HISTORY_GENS - 1 latest stay */
+		n_gens = vip_gens_all(before, &v->key, gens);
+		for (int g = 0; g < n_gens - (FLEET_HISTORY_GENS - 1); g++) {
+			snprintf(rest, sizeof(rest), "state/history/%s/%lld", name, (long long)gens[g]->lease);
+			fleet_key(key, sizeof(key), fleet, rest);
+			json_object_array_add(ops, etcd_op_del(key, false));
+		}
+	}
+	ret = 0;
+out:
+	if (ret)
+		for (int i = 0; i < *n_leases; i++)
+			etcd_lease_revoke(c, leases[i]);
+	if (ret)
+		*n_leases = 0;
+	free(nodes);
+	free(was);
+	free(now);
+	free(gens);
+	return ret;
 }

@@ -88,7 +88,32 @@ struct fleet_drain {
 
 #define FLEET_DRAIN_MARGIN_S 10
 
-enum fleet_kind { FLEET_KEY_OTHER, FLEET_KEY_VIP, FLEET_KEY_NODE, FLEET_KEY_HOST, FLEET_KEY_DRAIN };
+/*
+ * A generation of a VIP's slot history (doc/fleet.md, "The slot history's generations"):
+ * state/history/VIP/LEASE = the VIP's member set that a write replaced, put by that write in
+ * its own transaction under an etcd lease of TTL = the VIP's tcp_idle_s (LEASE, in the key's
+ * name). Every host rebuilds the old tables from it (Maglev places by address and weight
+ * alone) and records the same older owners, each until its generation's lease runs out. At
+ * most FLEET_HISTORY_GENS per VIP: a write that makes one more deletes the oldest.
+ */
+#define FLEET_HISTORY_GENS 8
+
+struct fleet_gen_member {
+	struct ebb_addr addr;
+	__u32 weight;
+	bool active; /* else draining: the second-chance table only */
+};
+
+struct fleet_gen {
+	struct ebb_vip_key vip;
+	int64_t lease; /* from the key's name */
+	int64_t kv_lease; /* the lease etcd holds the key under (the two must agree) */
+	int64_t mod_rev; /* the revision of the write that replaced the set: the order */
+	int n;
+	struct fleet_gen_member *m; /* n of them (owned by the state: fleet_state_free) */
+};
+
+enum fleet_kind { FLEET_KEY_OTHER, FLEET_KEY_VIP, FLEET_KEY_NODE, FLEET_KEY_HOST, FLEET_KEY_DRAIN, FLEET_KEY_GEN };
 
 #define FLEET_KEY_MAX 256
 #define FLEET_WHY_MAX 192
@@ -112,12 +137,13 @@ struct fleet_invalid {
 struct fleet_state {
 	int64_t rev; /* mod_revision of the serial key: 0 while nothing was ever written */
 	int64_t store_rev; /* the store's revision when read */
-	int n_vips, n_nodes, n_hosts, n_invalid, n_drains;
+	int n_vips, n_nodes, n_hosts, n_invalid, n_drains, n_gens;
 	struct fleet_vip vips[EBB_MAX_VIPS];
 	struct fleet_node *nodes; /* n_nodes of them */
 	struct fleet_drain *drains;
 	struct fleet_hostcfg *hosts;
 	struct fleet_invalid *invalid; /* keys that failed the schema: left out of the above */
+	struct fleet_gen *gens; /* the slot history's generations, every VIP's, in etcd's order */
 };
 
 /* The marker ebbd leaves next to the pins. */
@@ -162,6 +188,8 @@ int fleet_vip_check(const char *name, const char *val, struct fleet_vip *out, ch
 int fleet_node_check(const char *name, const char *val, struct fleet_node *out, char *why, size_t len);
 int fleet_host_check(const char *name, const char *val, struct fleet_hostcfg *out, char *why, size_t len);
 int fleet_drain_check(const char *name, const char *val, struct fleet_drain *out, char *why, size_t len);
+/* name: VIP/LEASE (the part after state/history/); out->m is malloc'd (free it) when valid. */
+int fleet_gen_check(const char *name, const char *val, struct fleet_gen *out, char *why, size_t len);
 /* Any key under /ebb/F/state/, by its kind (the serial key is free-form): 0 valid, -1 + why. */
 int fleet_key_check(const char *fleet, const char *key, const char *val, char *why, size_t len);
 
@@ -197,5 +225,25 @@ int fleet_drain_grant(struct etcd *c, const char *fleet, struct fleet_node *n, _
 /* A writer ending n's drain (any other state, or the node deleted): the delete of its drain key
  * added to ops, n->drain_lease cleared; the lease is the caller's to revoke once written. */
 void fleet_drain_end(const char *fleet, struct fleet_node *n, json_object *ops);
+
+/* ---- the slot history's generations (doc/fleet.md, "The slot history's generations") ---- */
+
+/* VIP k's member set in s (nodes active or draining with a weight for it), sorted by address:
+ * out has room for s->n_nodes. Returns how many. */
+int fleet_vip_set(const struct fleet_state *s, const struct ebb_vip_key *k, struct fleet_gen_member *out);
+/* s's generations of VIP k, oldest first, at most FLEET_HISTORY_GENS (the latest): pointers
+ * into s->gens, out has room for FLEET_HISTORY_GENS. Returns how many. */
+int fleet_vip_gens(const struct fleet_state *s, const struct ebb_vip_key *k, const struct fleet_gen **out);
+/*
+ * A writer about to run ops (a transaction's puts and deletes of node and VIP keys) on the state
+ * before (as read, unchanged): for each VIP whose member set the ops change, grants a lease of
+ * the VIP's tcp_idle_s and adds the put of its set before as a generation under it, and the
+ * deletes of its oldest generations past FLEET_HISTORY_GENS; for a VIP the ops delete, the
+ * delete of all its generations. The leases granted go to leases[] (room for EBB_MAX_VIPS): the
+ * caller revokes them when the transaction surely did not hold. -1 with why when etcd did not
+ * answer or a value failed the schema (then nothing granted stays).
+ */
+int fleet_history_ops(struct etcd *c, const char *fleet, const struct fleet_state *before, json_object *ops,
+		      int64_t *leases, int *n_leases, char *why, size_t len);
 
 #endif

@@ -100,7 +100,8 @@ struct owners {
 
 static void add(struct owners *o, __u32 id, __u32 until)
 {
-	if (!id || id == o->now_a || id == o->now_b || o->n >= EBB_HISTORY_OWNERS)
+	/* an id past the nodes' (a fleet generation's node this host does not hold) is no one */
+	if (!id || id >= EBB_MAX_NODES || id == o->now_a || id == o->now_b || o->n >= EBB_HISTORY_OWNERS)
 		return;
 	for (int i = 0; i < o->n; i++)
 		if (o->h.owner[i] == id)
@@ -516,6 +517,186 @@ int ebb_history_get(struct ebb *e, __u32 vip_id, __u32 slot, struct ebb_slot_his
 	struct ebb_history_key k = { .vip_id = vip_id, .slot = slot };
 
 	return bpf_map_lookup_elem(e->slot_history_fd, &k, h) ? -ENOENT : 0;
+}
+
+/* ---- the history rebuilt from member sets (a fleet's generations, doc/fleet.md) ---- */
+
+/* The two tables of one member set, as rings.c builds them (all 0 for an empty one). */
+static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *scratch, __u32 *tab_new,
+		      __u32 *tab_sec)
+{
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < g->n; i++)
+		if (g->m[i].active)
+			scratch[n++] = g->m[i].mn;
+	if (!n)
+		memset(tab_new, 0, EBB_RING_SIZE * sizeof(*tab_new));
+	else if ((r = ebb_maglev_build(scratch, n, tab_new)))
+		return r == -ENOMEM ? -ENOMEM : -EINVAL;
+	for (size_t i = 0, k = 0; i < g->n; i++)
+		scratch[k++] = g->m[i].mn;
+	if (!g->n)
+		memset(tab_sec, 0, EBB_RING_SIZE * sizeof(*tab_sec));
+	else if ((r = ebb_maglev_build(scratch, g->n, tab_sec)))
+		return r == -ENOMEM ? -ENOMEM : -EINVAL;
+	return 0;
+}
+
+/*
+ * Each step is what ebb_history_plan does for one rewrite of the tables, in memory: a slot that
+ * gains an owner gets its old owners (new-flow first) in front of what it held, distinct,
+ * bounded, without the slot's owners after the step; any other slot keeps its entry as it is.
+ */
+int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u32 *cur_new,
+			const __u32 *cur_sec, __u32 now_tick, struct ebb_slot_history *out)
+{
+	__u32 *buf = calloc(4 * (size_t)EBB_RING_SIZE, sizeof(*buf));
+	struct ebb_maglev_node *scratch = NULL;
+	size_t most = 0;
+	int ret = 0;
+
+	memset(out, 0, EBB_RING_SIZE * sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		most = gens[i].n > most ? gens[i].n : most;
+	scratch = calloc(most ? most : 1, sizeof(*scratch));
+	if (!buf || !scratch) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		/* before: this generation's tables; after: the next one's, or the tables now */
+		__u32 *old_new = buf + (i % 2) * 2 * EBB_RING_SIZE, *old_sec = old_new + EBB_RING_SIZE;
+		__u32 *nb = buf + ((i + 1) % 2) * 2 * EBB_RING_SIZE;
+		const __u32 *new_new = cur_new, *new_sec = cur_sec;
+
+		if (i == 0 && (ret = gen_tables(&gens[0], scratch, old_new, old_sec)))
+			break;
+		if (i + 1 < n) {
+			if ((ret = gen_tables(&gens[i + 1], scratch, nb, nb + EBB_RING_SIZE)))
+				break;
+			new_new = nb;
+			new_sec = nb + EBB_RING_SIZE;
+		}
+		for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+			struct owners o = { .now_a = new_new[s], .now_b = new_sec[s] };
+
+			add(&o, old_new[s], gens[i].until);
+			add(&o, old_sec[s], gens[i].until);
+			if (!o.n)
+				continue;
+			for (int k = 0; k < EBB_HISTORY_OWNERS; k++)
+				if (out[s].owner[k] && !expired(out[s].until[k], now_tick))
+					add(&o, out[s].owner[k], out[s].until[k]);
+			out[s] = o.h;
+		}
+	}
+	/* owners already past their time are no candidates: what a sweep now would leave */
+	for (__u32 s = 0; s < EBB_RING_SIZE && !ret; s++) {
+		struct owners o = {};
+
+		for (int k = 0; k < EBB_HISTORY_OWNERS; k++)
+			if (out[s].owner[k] && !expired(out[s].until[k], now_tick))
+				add(&o, out[s].owner[k], out[s].until[k]);
+		out[s] = o.h;
+	}
+out:
+	free(buf);
+	free(scratch);
+	return ret;
+}
+
+/* Within this many ticks (2 s), an until is the same: hosts read a lease's time in whole
+ * seconds, and rewriting every entry at every apply would cost what a change costs. */
+#define HIST_UNTIL_SLACK ((__u32)((2 * 1000000000ULL) >> EBB_SEEN_SHIFT))
+
+static bool same_entry(const struct ebb_slot_history *a, const struct ebb_slot_history *b)
+{
+	for (int k = 0; k < EBB_HISTORY_OWNERS; k++) {
+		__s32 d = (__s32)(a->until[k] - b->until[k]);
+
+		if (a->owner[k] != b->owner[k] || (a->owner[k] && (d > (__s32)HIST_UNTIL_SLACK ||
+								   d < -(__s32)HIST_UNTIL_SLACK)))
+			return false;
+	}
+	return true;
+}
+
+long ebb_history_replace(struct ebb *e, __u32 vip_id, const struct ebb_history_gen *gens, size_t n,
+			 __u64 now_ns)
+{
+	struct ebb_slot_history *want = calloc(EBB_RING_SIZE, sizeof(*want));
+	struct ebb_history_plan *p = calloc(1, sizeof(*p));
+	__u32 *cur_new = calloc(EBB_RING_SIZE, sizeof(*cur_new)), *cur_sec = calloc(EBB_RING_SIZE, sizeof(*cur_sec));
+	struct vip_collect c = { .vip_id = vip_id };
+	struct ebb_history_key *del = NULL;
+	size_t n_del = 0;
+	long ret;
+
+	c.cur = calloc(EBB_RING_SIZE, sizeof(*c.cur));
+	c.present = calloc(EBB_RING_SIZE, 1);
+	if (p) {
+		p->vip_id = vip_id;
+		p->put_k = calloc(EBB_RING_SIZE, sizeof(*p->put_k));
+		p->put_v = calloc(EBB_RING_SIZE, sizeof(*p->put_v));
+		p->put_new = calloc(EBB_RING_SIZE, sizeof(*p->put_new));
+	}
+	del = calloc(EBB_RING_SIZE, sizeof(*del));
+	if (!want || !p || !p->put_k || !p->put_v || !p->put_new || !cur_new || !cur_sec || !c.cur ||
+	    !c.present || !del) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (e->slot_history_fd < 0) { /* a layout before slot_history: nothing to hold it */
+		ret = 0;
+		goto out;
+	}
+	/* the tables as they are (none: all 0), the end of the sequence */
+	if (ebb_ring_read(e, EBB_RING_NEW(vip_id), cur_new))
+		memset(cur_new, 0, EBB_RING_SIZE * sizeof(*cur_new));
+	if (ebb_ring_read(e, EBB_RING_SECOND(vip_id), cur_sec))
+		memset(cur_sec, 0, EBB_RING_SIZE * sizeof(*cur_sec));
+	ret = ebb_history_rebuild(gens, n, cur_new, cur_sec, ebb_seen_tick(now_ns), want);
+	if (!ret)
+		ret = hist_walk(e->slot_history_fd, collect_vip, &c);
+	if (ret)
+		goto out;
+	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+		struct ebb_history_key k = { .vip_id = vip_id, .slot = s };
+
+		if (!want[s].owner[0]) {
+			if (c.present[s])
+				del[n_del++] = k;
+			continue;
+		}
+		if (c.present[s] && same_entry(&want[s], &c.cur[s]))
+			continue;
+		p->put_k[p->n_put] = k;
+		p->put_v[p->n_put] = want[s];
+		p->put_new[p->n_put++] = !c.present[s];
+	}
+	/* the entries that go first: they make room for the new ones */
+	delete_keys(e, del, n_del);
+	ret = ebb_history_write(e, p);
+	if (ret > 0) {
+		struct ebb_vip_key key;
+		struct ebb_vip vip;
+
+		if (!ebb_vip_by_id(e, vip_id, &key, &vip)) {
+			vip.history_lost = (__u16)(vip.history_lost + ret > 0xffff ? 0xffff : vip.history_lost + ret);
+			ebb_vip_store(e, &key, &vip, BPF_EXIST);
+		}
+	}
+out:
+	free(want);
+	free(cur_new);
+	free(cur_sec);
+	free(c.cur);
+	free(c.present);
+	free(del);
+	ebb_history_plan_free(p);
+	return ret;
 }
 
 /* ---- a copy of the whole map, for a batch's rollback (edit.c) ---- */
