@@ -28,19 +28,7 @@ wait_for() {
 	shift
 	for _ in $(seq "$tries"); do "$@" && break; sleep 0.1; done
 }
-# holds OP VALUE COMMAND...: true when COMMAND's output compares to VALUE by OP (test's = or
-# -gt). For wait_for, which runs its command anew each try: a "$(...)" in wait_for's own
-# arguments is expanded once, before the first try, and the wait then runs out its bound.
-holds() {
-	local op=$1 want=$2 got
-	shift 2
-	got=$("$@")
-	case $op in
-	=) [ "$got" = "$want" ] ;;
-	-gt) [ "$got" -gt "$want" ] 2>/dev/null ;; # not a number yet: false, quietly
-	*) return 2 ;;
-	esac
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib_wait.sh"
 
 # hook_script LINE: $TMP/hook.sh, a hook that appends LINE to $HOOKS. The hook's shell expands
 # LINE, so its \$EBB_EVENT and the like (escaped by the caller) are the event's.

@@ -26,7 +26,7 @@ ctl_o() { in_core "$CTL" --bpffs "/sys/fs/bpf/$P-$oc" "$@"; }
 flows_on() { ctl_a -j node show "$1" 2>/dev/null | json_get "d[0]['hosts'].get('$2', 0)" 2>/dev/null; }
 # UDP flows through the other host until stopped, some of which Maglev puts on N1
 udp_flows $oc 8 120
-wait_for 30 [ "$(flows_on $N1 $O)" -ge 1 ] 2>/dev/null
+wait_for 30 holds -ge 1 flows_on $N1 $O 2>/dev/null
 f=$(flows_on $N1 $O)
 check "live flows on N1 through $O, the host that does not lead ($f)" [ "$f" -ge 1 ]
 check "node drain N1" ctl_l node drain $N1
@@ -35,12 +35,12 @@ check "... N1 still draining 1 s later: $O reports its flow" [ "$(node_state ctl
 log_l=$TMP/ebbd-$L.log
 check "... the leader says why it waits" grep -q "\"event\":\"fleet_retire_blocked\".*$O reports" "$log_l"
 kill "$udp_pid" # the flows end (udp idle 2 s)
-wait_for 150 [ "$(node_state ctl_l $N1)" = inactive ]
+wait_for 150 holds = inactive node_state ctl_l $N1
 check "N1 inactive once $O's flows ended (idle 2 s)" [ "$(node_state ctl_l $N1)" = inactive ]
 ev=$(grep '"event":"drained"' "$log_l" | grep "$N1" | tail -1)
 note "drained: $ev"
 check "... decided by the leader on fleet-wide sums, 0 flows cut (estimate, unverified)" bash -c "grep -q '\"flows_cut_estimate\":0' <<<'$ev' && grep -q '\"verified\":false' <<<'$ev' && grep -q '\"fleet_wide\":true' <<<'$ev'"
-check "... and $O has it inactive too" wait_for 20 [ "$(node_state ctl_o $N1)" = inactive ]
+check "... and $O has it inactive too" wait_for 20 holds = inactive node_state ctl_o $N1
 
 # ---- leader loss ----
 eval "pid=\$ebbd_$lc"
@@ -62,13 +62,13 @@ sleep 1.5
 check "... N2 still draining 1.5 s later: $L is unaccounted for" [ "$(node_state ctl_o $N2)" = draining ]
 log_o=$TMP/ebbd-$O.log
 check "... the new leader says so" grep -q "\"event\":\"fleet_retire_blocked\".*$L is unaccounted for" "$log_o"
-wait_for 40 [ "$(node_state ctl_o $N2)" = inactive ]
+wait_for 40 holds = inactive node_state ctl_o $N2
 check "... N2 retired at the drain timeout" [ "$(node_state ctl_o $N2)" = inactive ]
 check "... reason drain_timeout" bash -c "grep '\"event\":\"drained\"' '$log_o' | grep '$N2' | grep -q drain_timeout"
 
 # ---- the old leader comes back ----
 if [ "$lc" = a ]; then start_a; else start_b; fi
-wait_for 50 [ "$(node_state ctl_l $N2)" = inactive ]
+wait_for 50 holds = inactive node_state ctl_l $N2
 check "the old leader's ebbd, restarted, catches up (N2 inactive in its maps)" [ "$(node_state ctl_l $N2)" = inactive ]
 sleep 0.5
 check "... and does not take the lead back" [ "$(ctl_l -j fleet show | json_get 'd["leader"]')" = "$O" ]
@@ -77,7 +77,8 @@ t0=$(date +%s%N)
 kill -TERM "$pid"
 wait "$pid"
 check "the leader stops cleanly (SIGTERM)" [ $? = 0 ]
-wait_for 30 [ "$(ctl_l -j fleet show 2>/dev/null | json_get 'd["leader"]' 2>/dev/null)" = "$L" ]
+leader_seen() { ctl_l -j fleet show 2>/dev/null | json_get 'd["leader"]' 2>/dev/null; }
+wait_for 30 holds = "$L" leader_seen
 t1=$(date +%s%N)
 check "... its lease is revoked: $L leads after $(( (t1 - t0) / 1000000 )) ms" [ "$(ctl_l -j fleet show | json_get 'd["leader"]')" = "$L" ]
 finish

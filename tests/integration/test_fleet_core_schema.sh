@@ -71,8 +71,8 @@ udp_flows a 6 1
 pa=$udp_pid
 udp_flows b 6 1
 wait "$pa" "$udp_pid"
-check "A pins flows to N1" wait_for 50 [ "$(flows_of a $N1)" -ge 1 ]
-check "B pins flows to N1" wait_for 50 [ "$(flows_of b $N1)" -ge 1 ]
+check "A pins flows to N1" wait_for 50 holds -ge 1 flows_of a $N1
+check "B pins flows to N1" wait_for 50 holds -ge 1 flows_of b $N1
 fa=$(flows_of a $N1) fb=$(flows_of b $N1)
 note "flows on N1: A $fa, B $fb"
 good_n1=$(etcdctl_ get "$KN1" --print-value-only)
@@ -141,7 +141,7 @@ bump "good values"
 check "good values, serial bumped: both hosts apply" both_applied
 check "state_invalid cleared in fleet show -j (top level and every host)" wait_for 50 host_clean
 for h in a b; do
-	check "$h: the fixed N1 value applies (weight 60)" wait_for 30 [ "$(weight_of $h $N1)" = 60 ]
+	check "$h: the fixed N1 value applies (weight 60)" wait_for 30 holds = 60 weight_of $h $N1
 	check "$h: N1's flows still there" [ "$(flows_of $h $N1)" -ge 1 ]
 	check "$h: N3 inactive" [ "$(node_state ctl_$h $N3)" = inactive ]
 	check "$h: metrics ebb_fleet_state_invalid_keys 0" wait_for 30 metric_keys $h 0

@@ -16,7 +16,7 @@ case $L in lba) O=lbb ;; lbb) O=lba ;; *) bail "no leader ($L)" ;; esac
 port() { metrics_addr "$1" | sed 's/.*://'; }
 # says HOST: HOST's ebb_fleet_leader (empty when it does not answer)
 says() { in_core curl -s -m 2 "http://127.0.0.1:$(port "$1")/metrics" | sed -n 's/^ebb_fleet_leader //p'; }
-check "the leader $L says so in its metrics" wait_for 50 [ "$(says "$L")" = 1 ]
+check "the leader $L says so in its metrics" wait_for 50 holds = 1 says "$L"
 check "... and $O does not" [ "$(says "$O")" = 0 ]
 page=$(in_core curl -s -m 2 "http://127.0.0.1:$(port "$L")/")
 check "the status page has the fleet line: $L leads" grep -q 'id="fleet"[^>]*data-leader="1"' <<<"$page"

@@ -58,10 +58,12 @@ check "... N1 out of service on B as ebbctl returns ($(node_state ctl_b $N1))" [
 note "node drain applied on both hosts in $((t1 - t0)) ms"
 echo "# measure: drain_apply_ms=$((t1 - t0))"
 in_step() { ctl_a -j fleet show | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not all(h["lag"] == 0 and h["applied_revision"] == d["revision"] for h in d["hosts"]))'; }
-# The leader may retire N1 at once (it has no flow): that is a new revision, which both hosts
-# apply in their next pass; CI saw the check land between the two. Waited for, bounded.
-wait_for 100 in_step
-check "... both hosts report the fleet's revision (lag 0)" in_step
+# The leader retires N1 (it has no flow) once every host has counted after the drain: a new
+# revision, which both hosts apply in their next pass. Checked once that has happened, or the
+# check may land between the retirement and its application (CI saw it, twice).
+settled() { [ "$(node_state ctl_a $N1)" = inactive ] && [ "$(node_state ctl_b $N1)" = inactive ] && in_step; }
+wait_for 150 settled
+check "... N1 retired on both hosts, both report the fleet's revision (lag 0)" settled
 err=$(ctl_a node drain 198.51.100.99 2>&1)
 rc=$?
 check "an invalid write is refused, non-zero, before anything is written ($err)" [ $rc -ne 0 ]
@@ -80,7 +82,7 @@ flows_on() { ctl_a -j node show "$1" 2>/dev/null | json_get "d[0]['hosts'].get('
 check "vip add $VIPU" ctl_a vip add $VIPU
 check "node add N2 vip $VIPU" ctl_a node add $N2 vip $VIPU
 udp_flows b 4 8 # live flows through B for 8 s (N1 is out of service: all on N2)
-wait_for 60 [ "$(flows_on $N2 lbb)" -ge 1 ] 2>/dev/null
+wait_for 60 holds -ge 1 flows_on $N2 lbb 2>/dev/null
 doc=$(ctl_a -j node show $N2)
 note "node show on A: $doc"
 check "node show on A counts a flow that lives on B (hosts.lbb >= 1)" [ "$(echo "$doc" | json_get 'd[0]["hosts"]["lbb"]')" -ge 1 ]
@@ -121,7 +123,7 @@ check "... A applied it (N1 active)" [ "$(node_state ctl_a $N1)" = active ]
 check "... B's maps still have N1 out of service" [ "$(node_state ctl_b $N1)" != active ]
 check "node del N2 force on A (B still down)" ctl_a node del $N2 force
 start_b
-wait_for 50 [ "$(node_state ctl_b $N1)" = active ]
+wait_for 50 holds = active node_state ctl_b $N1
 check "B's ebbd restarted: it adopts the pinned state and catches up (N1 active)" [ "$(node_state ctl_b $N1)" = active ]
 check "... N2 gone from B" [ "$(ctl_b -j node show | json_get 'len(d)')" = 1 ]
 b_ok() { ctl_a -j fleet show | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [h for h in d["hosts"] if h["host"] == "lbb" and h["lag"] == 0 and h["status"] == "announcing"])'; }

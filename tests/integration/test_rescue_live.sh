@@ -24,7 +24,7 @@ round() {
 	local label=$1 vip=$2 url=$3 addr=$4 i flushed
 	check "$label: vip add $vip" ctl vip add "$vip"
 	for i in 1 2; do check "$label: node add n$i node-prog" ctl node add "$($addr $i)" vip "$vip" node-prog; done
-	on client wrk -t2 -c$CONNS -d10s --timeout 4s "$url" >"$TMP/wrk-$label.out" 2>&1 &
+	on client wrk -t2 -c$CONNS -d15s --timeout 4s "$url" >"$TMP/wrk-$label.out" 2>&1 &
 	local wrk_pid=$!
 	# wrk's connections are all open once the table pins as many flows (bounded wait)
 	for i in $(seq 100); do [ "$(flows_of "$vip")" -ge $CONNS ] && break; sleep 0.1; done
@@ -34,6 +34,8 @@ round() {
 	check "$label: n1 weight 300" ctl node set "$($addr 1)" vip "$vip" weight 300
 	flushed=$(python3 "$EBB_ROOT/tests/integration/flush_flows.py" "$BPFFS/flows")
 	check "$label: flow table flushed under load ($flushed entries)" [ "${flushed:-0}" -ge $CONNS ]
+	# (the entries outlive wrk: that the flush came while it ran, wrk itself must say)
+	check "$label: wrk still running after the changes and the flush" kill -0 "$wrk_pid"
 	wait "$wrk_pid"
 	read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk-$label.out")
 	note "$label: wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"

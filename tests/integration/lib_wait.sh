@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# Waiting on a value that changes, for the suites' wait_for/within helpers.
+# holds OP VALUE COMMAND...: true when COMMAND's output compares to VALUE by OP (test's =,
+# -gt or -ge). For wait_for, which runs its command anew each try: a "$(...)" in wait_for's own
+# arguments is expanded once, before the first try, and the wait then runs out its bound.
+holds() {
+	local op=$1 want=$2 got
+	shift 2
+	got=$("$@")
+	case $op in
+	=) [ "$got" = "$want" ] ;;
+	-gt | -ge) [ "$got" "$op" "$want" ] 2>/dev/null ;; # not a number yet: false, quietly
+	*) return 2 ;;
+	esac
+}
