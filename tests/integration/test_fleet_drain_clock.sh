@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A drain's clock is etcd's, not the writer's (doc/fleet.md, "The drain clock"). On the fleet
-# lab (3 LB hosts, 3-member etcd, nginx nodes), an idle keep-alive connection is held on n1 and
+# lab (3 LB hosts, 3-member etcd, nginx nodes running the node program, every ebbd reading
+# their own counts), an idle keep-alive connection is held on n1 and
 # one on n2, each through whichever host the router picks. Then `node drain NODE timeout 60` is
 # written from a host that does not carry that flow, with its wall clock skewed by an
 # LD_PRELOAD shim (tests/shim/clockskew.c): -600 s for n1, +600 s for n2. Before drain clocks,
@@ -59,8 +60,11 @@ print(min(ts) if ts else 0)'
 }
 has_retired() { grep -h '"event":"drained"' "$(ebbd_log 1)" "$(ebbd_log 2)" "$(ebbd_log 3)" | grep -q "\"node\":\"$1\""; }
 
-fleet_up 3
+# The nodes run ebb's node program and every host's ebbd reads their own counts: the drains are
+# judged by the nodes, and what a timeout cuts is what they counted.
+LAB_UP_OPTS=--node-prog NODE_ADD_OPTS=node-prog fleet_up 3
 N1=$(node_ip4 1) N2=$(node_ip4 2) N3=$(node_ip4 3)
+check "every host's ebbd asks the nodes for their own counts (pool with truth, SIGHUP)" fleet_truth_on
 real=$(date +%s)
 slow=$(LD_PRELOAD=$SHIM EBB_CLOCK_SKEW_S=-600 date +%s)
 fast=$(LD_PRELOAD=$SHIM EBB_CLOCK_SKEW_S=600 date +%s)
@@ -208,6 +212,13 @@ note "n1's drained event: $ev"
 ds=$(echo "$ev" | json_get 'd["drain_s"]' 2>/dev/null)
 check "n1's drained event: the leader timed the drain ${ds:-?} s (timeout $TIMEOUT)" \
 	python3 -c "import sys; sys.exit(not ($TIMEOUT <= ${ds:-0} < $TIMEOUT + 30))"
+# Judged by the nodes: each drain verified, and the timeout cut the one connection each node had.
+cut_of() { # cut_of NODE: "verified flows_cut" of its first drained event
+	for i in 1 2 3; do fevents "$i" drained node="$1"; done | head -n 1 |
+		json_get '"%s %s" % (d.get("verified"), d.get("flows_cut"))' 2>/dev/null
+}
+check "n1's drain verified, flows_cut 1 = the connection n1 held ($(cut_of "$N1"))" [ "$(cut_of "$N1")" = "True 1" ]
+check "n2's drain verified, flows_cut 1 = the connection n2 held ($(cut_of "$N2"))" [ "$(cut_of "$N2")" = "True 1" ]
 within 15 is_state 1 "$N1" inactive
 check "retirement removed state/drains/$N1 and n1's drain_lease" \
 	[ -z "$(ekey "drains/$N1")" -a "$(ekey "nodes/$N1" | json_get 'd.get("drain_lease", 0)')" = 0 ]

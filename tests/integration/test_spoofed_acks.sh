@@ -16,11 +16,14 @@ METRICS=127.0.0.1:19478 # the LB namespace's own loopback
 ACKS=3000 RATE=1500 RESCUE_RATE=300
 
 hook_script "\$EBB_EVENT node=\$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE"
+# ebbd reads the nodes' own counts: the operator's drain is judged by n1's socket table
+node_truth_setup
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "$METRICS";
 pools = ( {
   name = "web";
   vips = ["$VIP"];
+  $(node_truth_conf)
   scale = { metric = "flows"; target = 4; min = 1; max = 3; tolerance = 0.1;
             scale-in-window = 600; scale-out-window = 0; hook-cooldown = 600; };
   hooks = { on-scale-out = ["$TMP/hook.sh"]; };
@@ -64,6 +67,11 @@ check "the spoofed ACKs count as no live flow ($total live in all; the held conn
 check "no scale-out: ebbd logged none ($(events scale_out | wc -l))" [ "$(events scale_out | wc -l)" -eq 0 ]
 check "... and ran no on-scale-out hook" [ ! -s "$HOOKS" ]
 check "the operator's drain is not undone: n1 still draining ($(state_of "$N1"))" [ "$(state_of "$N1")" = draining ]
+# ... and it is judged by the node: 1 live connection (the held one), none of the spoofed ones
+n1_drain() { ctl -j node show "$N1" | json_get '"%s %s" % (d[0]["drain_verified"], d[0]["node_live_connections"])'; }
+wait_for 300 holds = "True 1" n1_drain
+check "n1's drain is verified by its own count: 1 live connection, the held one ($(n1_drain))" \
+	[ "$(n1_drain)" = "True 1" ]
 load=$(metric 'ebb_pool_load{pool="web"}')
 note "pool load after the flood: $load (target 4 per node)"
 
