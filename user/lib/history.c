@@ -110,6 +110,14 @@ static void add(struct owners *o, __u32 id, __u32 until)
 	o->h.until[o->n++] = until;
 }
 
+/* What the slot held (h) behind the owners o has so far: those not past their time. */
+static void keep_live(struct owners *o, const struct ebb_slot_history *h, __u32 now_tick)
+{
+	for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
+		if (!expired(h->until[i], now_tick))
+			add(o, h->owner[i], h->until[i]);
+}
+
 struct ebb_history_plan {
 	__u32 vip_id;
 	size_t n_put;
@@ -211,9 +219,7 @@ struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp
 			present = !bpf_map_lookup_elem(e->slot_history_fd, &k, &cur);
 		}
 		if (present)
-			for (int i = 0; i < EBB_HISTORY_OWNERS; i++)
-				if (!expired(cur.until[i], now_tick))
-					add(&o, cur.owner[i], cur.until[i]);
+			keep_live(&o, &cur, now_tick);
 		if (present && !memcmp(&o.h, &cur, sizeof(o.h)))
 			continue;
 		p->put_k[p->n_put] = k;
@@ -519,6 +525,17 @@ int ebb_history_get(struct ebb *e, __u32 vip_id, __u32 slot, struct ebb_slot_his
 	return bpf_map_lookup_elem(e->slot_history_fd, &k, h) ? -ENOENT : 0;
 }
 
+void ebb_history_count_lost(struct ebb *e, __u32 vip_id, long lost)
+{
+	struct ebb_vip_key key;
+	struct ebb_vip vip;
+
+	if (lost <= 0 || ebb_vip_by_id(e, vip_id, &key, &vip))
+		return;
+	vip.history_lost = (__u16)(vip.history_lost + lost > 0xffff ? 0xffff : vip.history_lost + lost);
+	ebb_vip_store(e, &key, &vip, BPF_EXIST);
+}
+
 /* ---- the history rebuilt from member sets (a fleet's generations, doc/fleet.md) ---- */
 
 /* The two tables of one member set, as rings.c builds them (all 0 for an empty one). */
@@ -531,17 +548,11 @@ static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *s
 	for (size_t i = 0; i < g->n; i++)
 		if (g->m[i].active)
 			scratch[n++] = g->m[i].mn;
-	if (!n)
-		memset(tab_new, 0, EBB_RING_SIZE * sizeof(*tab_new));
-	else if ((r = ebb_maglev_build(scratch, n, tab_new)))
-		return r == -ENOMEM ? -ENOMEM : -EINVAL;
-	for (size_t i = 0, k = 0; i < g->n; i++)
-		scratch[k++] = g->m[i].mn;
-	if (!g->n)
-		memset(tab_sec, 0, EBB_RING_SIZE * sizeof(*tab_sec));
-	else if ((r = ebb_maglev_build(scratch, g->n, tab_sec)))
-		return r == -ENOMEM ? -ENOMEM : -EINVAL;
-	return 0;
+	if ((r = ebb_table_build(scratch, n, tab_new)))
+		return r;
+	for (size_t i = 0; i < g->n; i++)
+		scratch[i] = g->m[i].mn;
+	return ebb_table_build(scratch, g->n, tab_sec);
 }
 
 /*
@@ -586,9 +597,7 @@ int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u3
 			add(&o, old_sec[s], gens[i].until);
 			if (!o.n)
 				continue;
-			for (int k = 0; k < EBB_HISTORY_OWNERS; k++)
-				if (out[s].owner[k] && !expired(out[s].until[k], now_tick))
-					add(&o, out[s].owner[k], out[s].until[k]);
+			keep_live(&o, &out[s], now_tick);
 			out[s] = o.h;
 		}
 	}
@@ -596,9 +605,7 @@ int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u3
 	for (__u32 s = 0; s < EBB_RING_SIZE && !ret; s++) {
 		struct owners o = {};
 
-		for (int k = 0; k < EBB_HISTORY_OWNERS; k++)
-			if (out[s].owner[k] && !expired(out[s].until[k], now_tick))
-				add(&o, out[s].owner[k], out[s].until[k]);
+		keep_live(&o, &out[s], now_tick);
 		out[s] = o.h;
 	}
 out:
@@ -679,15 +686,7 @@ long ebb_history_replace(struct ebb *e, __u32 vip_id, const struct ebb_history_g
 	/* the entries that go first: they make room for the new ones */
 	delete_keys(e, del, n_del);
 	ret = ebb_history_write(e, p);
-	if (ret > 0) {
-		struct ebb_vip_key key;
-		struct ebb_vip vip;
-
-		if (!ebb_vip_by_id(e, vip_id, &key, &vip)) {
-			vip.history_lost = (__u16)(vip.history_lost + ret > 0xffff ? 0xffff : vip.history_lost + ret);
-			ebb_vip_store(e, &key, &vip, BPF_EXIST);
-		}
-	}
+	ebb_history_count_lost(e, vip_id, ret);
 out:
 	free(want);
 	free(cur_new);

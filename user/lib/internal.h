@@ -14,6 +14,10 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
+/* rings.c: a VIP table of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
+ * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
+int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table);
+
 /* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
  * tables before and after (EBB_RING_SIZE node ids each, 0 = no table): the slots that gain an
  * owner, written before the tables swap (a slot's old owner is a candidate before it stops
@@ -25,6 +29,9 @@ struct ebb_history_plan *ebb_history_plan(struct ebb *e, __u32 vip_id, __u32 tcp
 /* Returns the slots whose list found no room (the map full), >= 0. */
 long ebb_history_write(struct ebb *e, struct ebb_history_plan *p);
 void ebb_history_plan_free(struct ebb_history_plan *p);
+/* Adds lost (the slots whose history found no room; <= 0: nothing) to the VIP's history_lost,
+ * saturating at 65535. */
+void ebb_history_count_lost(struct ebb *e, __u32 vip_id, long lost);
 /* The whole map, taken and put back as it was (a batch that fails rolls back its history too:
  * entries it added go, entries it rewrote or removed come back). */
 struct ebb_history_copy;

@@ -103,9 +103,7 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, size_t n, const __u32 *tab
 	return ret;
 }
 
-/* Builds a table of set into table (zeros when n == 0). */
-static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 *table,
-		      struct ebb_err *err)
+int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table)
 {
 	int ret;
 
@@ -114,9 +112,16 @@ static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n
 		return 0;
 	}
 	ret = ebb_maglev_build(set, n, table);
+	return ret == -ENOMEM ? -ENOMEM : ret ? -EINVAL : 0;
+}
+
+static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 *table,
+		      struct ebb_err *err)
+{
+	int ret = ebb_table_build(set, n, table);
+
 	if (ret)
-		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id,
-				strerror(ret == -ENOMEM ? ENOMEM : EINVAL));
+		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id, strerror(-ret));
 	return 0;
 }
 
@@ -142,18 +147,6 @@ static int set_has_draining(struct ebb *e, __u32 vip_id, int on, bool changing,
 	if (ebb_vip_store(e, &key, &vip, BPF_EXIST))
 		return ebb_errf(err, "cannot update VIP %u: %s", vip_id, strerror(errno));
 	return 0;
-}
-
-/* The VIP's count of slots whose history found no room, saturating. */
-static void add_history_lost(struct ebb *e, __u32 vip_id, long lost)
-{
-	struct ebb_vip_key key;
-	struct ebb_vip vip;
-
-	if (lost <= 0 || ebb_vip_by_id(e, vip_id, &key, &vip))
-		return;
-	vip.history_lost = (__u16)(vip.history_lost + lost > 0xffff ? 0xffff : vip.history_lost + lost);
-	ebb_vip_store(e, &key, &vip, BPF_EXIST);
 }
 
 int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 override_state,
@@ -220,14 +213,14 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 	plan = ebb_history_plan(e, vip_id, vip.tcp_idle_s, old_new, old_sec, tab_new, tab_sec,
 				ebb_now_ns());
 	if (!plan && e->slot_history_fd >= 0 && (memcmp(old_new, tab_new, EBB_RING_SIZE * 4) || memcmp(old_sec, tab_sec, EBB_RING_SIZE * 4)))
-		add_history_lost(e, vip_id, 1);
+		ebb_history_count_lost(e, vip_id, 1);
 
 	/* The flag goes up before the tables differ, and down once they are the same again; the
 	 * time of the change is written before either table is swapped. */
 	ret = set_has_draining(e, vip_id, n_second != n_fresh ? 1 : -1, true, err);
 	/* A slot's old owners are candidates before it stops owning the slot. */
 	if (!ret)
-		add_history_lost(e, vip_id, ebb_history_write(e, plan));
+		ebb_history_count_lost(e, vip_id, ebb_history_write(e, plan));
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
 	if (!ret)
 		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), n_second, tab_sec, old_sec, have_old_sec, err);
