@@ -57,14 +57,18 @@ static void why_add(char *why, size_t len, const char *fmt, ...)
 
 /*
  * A live host must have applied the drain (before that it may still place new flows on the
- * node) and report none of its flows, counted (a restarted ebbd's report before its first pass
+ * node) and have counted its flows after it (a restarted ebbd's report before its first pass
  * names no node: its silence is no 0); a host whose lease is gone counts only if it said last
- * that it had withdrawn its routes and carried none of them.
+ * that it had withdrawn its routes and carried none of them. With flows_block, a live host that
+ * reports flows of the node blocks too; without (the node has said 0: its count outweighs their
+ * tables), they are summed in *flows.
  */
-bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
+static bool fleet_accounted(const struct drain_fleet *f, bool flows_block, long long *flows, char *why,
+			    size_t len)
 {
 	bool clear = true;
 
+	*flows = 0;
 	if (len)
 		why[0] = 0;
 	if (f->truncated) {
@@ -81,9 +85,11 @@ bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
 			} else if (!h->measured) {
 				why_add(why, len, "%s has not counted the node's flows yet", h->name);
 				clear = false;
-			} else if (h->flows) {
+			} else if (h->flows && flows_block) {
 				why_add(why, len, "%s reports %lld flow(s)", h->name, h->flows);
 				clear = false;
+			} else {
+				*flows += h->flows > 0 ? h->flows : 0;
 			}
 			continue;
 		}
@@ -96,28 +102,20 @@ bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
 	return clear;
 }
 
-/*
- * The fleet's part when the node has said 0: every live host has applied the drain and counted
- * after it, every gone host withdrew carrying none, all hosts read; the flows the live hosts
- * report are not asked (the node's count outweighs their tables). *flows: their sum.
- */
+bool drain_fleet_clear(const struct drain_fleet *f, char *why, size_t len)
+{
+	long long flows;
+
+	return fleet_accounted(f, true, &flows, why, len);
+}
+
+/* The fleet's part when the node has said 0: as drain_fleet_clear, but the flows the live hosts
+ * report do not block. *flows: their sum. */
 static bool drain_fleet_settled(const struct drain_fleet *f, long long *flows)
 {
-	*flows = 0;
-	if (f->truncated)
-		return false;
-	for (int i = 0; i < f->n_hosts && i < DRAIN_MAX_HOSTS; i++) {
-		const struct drain_host *h = &f->hosts[i];
+	char why[8];
 
-		if (h->live) {
-			if (h->applied < f->drain_rev || !h->measured)
-				return false;
-			*flows += h->flows > 0 ? h->flows : 0;
-		} else if (strcmp(h->status, "withdrawn") || h->flows) {
-			return false;
-		}
-	}
-	return true;
+	return fleet_accounted(f, false, flows, why, sizeof(why));
 }
 
 /* What the other hosts say they carry of the node: part of the LB's estimate at a timeout. */
