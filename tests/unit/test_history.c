@@ -28,7 +28,7 @@
 #include "ebb.h"
 #include "libebb.h"
 #include "test.h"
-#include "balancer.skel.h"
+#include "pinned.h"
 
 #define IDLE_S 100
 #define VIP1 "203.0.113.10:80/tcp"
@@ -42,57 +42,6 @@
 #define SMALL_HISTORY 100
 
 static const __u8 MAC[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-
-struct pinned {
-	char dir[256];
-	struct balancer_bpf *skel;
-	struct ebb e;
-	bool open;
-};
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
-/* The balancer's maps pinned under a directory of this run's, history_size entries of history. */
-static bool pinned_setup(struct pinned *p, const char *tag, __u32 history_size)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts);
-	struct ebb_err err = {};
-
-	snprintf(p->dir, sizeof(p->dir), "/sys/fs/bpf/ebb-test-history-%d-%s", (int)getpid(), tag);
-	if (!ASSERT_OK(ebb_ensure_bpffs(p->dir, &err), "setup: a bpffs directory of our own")) {
-		printf("#   %s\n", err.msg);
-		return false;
-	}
-	opts.pin_root_path = p->dir;
-	p->skel = balancer_bpf__open_opts(&opts);
-	if (!ASSERT_TRUE(p->skel != NULL, "setup: open the balancer"))
-		return false;
-	if (history_size)
-		bpf_map__set_max_entries(p->skel->maps.slot_history, history_size);
-	if (!ASSERT_OK(balancer_bpf__load(p->skel), "setup: load it, its maps pinned"))
-		return false;
-	if (!ASSERT_OK(ebb_open(&p->e, p->dir, &err), "setup: ebb_open on the pins, as ebbctl does")) {
-		printf("#   %s\n", err.msg);
-		return false;
-	}
-	p->open = true;
-	return true;
-}
-
-static void pinned_teardown(struct pinned *p)
-{
-	if (p->open)
-		ebb_close(&p->e);
-	if (p->skel) {
-		bpf_object__unpin_maps(p->skel->obj, NULL);
-		balancer_bpf__destroy(p->skel);
-	}
-	if (p->dir[0])
-		rmdir(p->dir);
-}
 
 static struct pinned P, SMALL;
 
@@ -114,24 +63,6 @@ static long memlock_of(int fd)
 	return m;
 }
 static struct ebb *e;
-
-static struct ebb_vip_key vkey(const char *s)
-{
-	struct ebb_vip_key k;
-
-	if (ebb_parse_vip(s, &k, NULL))
-		abort();
-	return k;
-}
-
-static struct ebb_addr addr(const char *s)
-{
-	struct ebb_addr a;
-
-	if (ebb_parse_addr(s, &a, NULL))
-		abort();
-	return a;
-}
 
 static int vip_add(const char *s, __u32 idle)
 {
@@ -657,7 +588,7 @@ static void test_map_full(void)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(pinned_libbpf_quiet);
 	if (geteuid() != 0) {
 		printf("ok 1 - history # SKIP needs root (bpffs, maps)\n");
 		return 0;
@@ -669,12 +600,12 @@ int main(void)
 	cur_sec = calloc(EBB_RING_SIZE, 4);
 	if (!model || !old_new || !old_sec || !cur_new || !cur_sec)
 		abort();
-	if (pinned_setup(&P, "main", 0)) {
+	if (pinned_setup(&P, "history", "main", 0)) {
 		e = &P.e;
 		test_changes();
 		test_expiry_on_write();
 	}
-	if (pinned_setup(&SMALL, "small", SMALL_HISTORY))
+	if (pinned_setup(&SMALL, "history", "small", SMALL_HISTORY))
 		test_map_full();
 	pinned_teardown(&P);
 	pinned_teardown(&SMALL);

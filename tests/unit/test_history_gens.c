@@ -24,7 +24,7 @@
 #include "ebb.h"
 #include "libebb.h"
 #include "test.h"
-#include "balancer.skel.h"
+#include "pinned.h"
 
 #define IDLE_S 100
 #define VIP1 "203.0.113.10:80/tcp"
@@ -40,64 +40,8 @@
 #define SLACK ((__s32)((2 * 1000000000ULL) >> EBB_SEEN_SHIFT))
 
 static const __u8 MAC[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static char dir[256];
-static struct balancer_bpf *skel;
-static struct ebb eb, *e = &eb;
-static bool opened;
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
-static bool setup(void)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts);
-	struct ebb_err err = {};
-
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/ebb-test-hgens-%d", (int)getpid());
-	if (!ASSERT_OK(ebb_ensure_bpffs(dir, &err), "setup: a bpffs directory of our own"))
-		return false;
-	opts.pin_root_path = dir;
-	skel = balancer_bpf__open_opts(&opts);
-	if (!ASSERT_TRUE(skel != NULL, "setup: open the balancer") ||
-	    !ASSERT_OK(balancer_bpf__load(skel), "setup: load it, its maps pinned"))
-		return false;
-	if (!ASSERT_OK(ebb_open(e, dir, &err), "setup: ebb_open on the pins, as ebbctl does"))
-		return false;
-	opened = true;
-	return true;
-}
-
-static void teardown(void)
-{
-	if (opened)
-		ebb_close(e);
-	if (skel) {
-		bpf_object__unpin_maps(skel->obj, NULL);
-		balancer_bpf__destroy(skel);
-	}
-	if (dir[0])
-		rmdir(dir);
-}
-
-static struct ebb_vip_key vkey(const char *s)
-{
-	struct ebb_vip_key k;
-
-	if (ebb_parse_vip(s, &k, NULL))
-		abort();
-	return k;
-}
-
-static struct ebb_addr addr(const char *s)
-{
-	struct ebb_addr a;
-
-	if (ebb_parse_addr(s, &a, NULL))
-		abort();
-	return a;
-}
+static struct pinned P;
+static struct ebb *e = &P.e;
 
 static __u32 vip_id(const char *s)
 {
@@ -247,7 +191,7 @@ int main(void)
 	long entries, two, late, bad;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(pinned_libbpf_quiet);
 	if (geteuid() != 0) {
 		printf("ok 1 - history_gens # SKIP needs root (bpffs, maps)\n");
 		return 0;
@@ -261,7 +205,7 @@ int main(void)
 	want = calloc(EBB_RING_SIZE, sizeof(*want));
 	if (!cur_new || !cur_sec || !t1n || !t1s || !t2n || !t2s || !want)
 		abort();
-	if (!setup())
+	if (!pinned_setup(&P, "hgens", "main", 0))
 		goto out;
 
 	/* ---- changes one at a time, and the rebuild from their generations ---- */
@@ -388,6 +332,6 @@ int main(void)
 		ASSERT_EQ(named, 0, "... gives no owner");
 	}
 out:
-	teardown();
+	pinned_teardown(&P);
 	return test_summary("history_gens");
 }
