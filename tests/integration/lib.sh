@@ -10,6 +10,8 @@ LAB=$EBB_ROOT/tools/lab
 PFX=${PFX:-t$$-}
 BPFFS=/sys/fs/bpf/ebb-${PFX%-}
 TMP=$(mktemp -d /tmp/ebb-test.XXXXXX)
+# the scripts suites write import the shared HTTP client (http_keepalive.py) from here
+export PYTHONPATH=$EBB_ROOT/tests/integration${PYTHONPATH:+:$PYTHONPATH}
 n_ok=0 n_fail=0
 
 ok() { n_ok=$((n_ok + 1)); echo "ok - $*"; }

@@ -47,21 +47,14 @@ state_of() { ctl -j node show "$1" | json_get 'd[0]["state"]'; }
 # them until killed (its connections then close with a FIN).
 cat >"$TMP/hold.py" <<'PY'
 import os, socket, sys, time
+from http_keepalive import node_of
 want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])}
 held = {k: [] for k in want}
 for _ in range(300):
     if all(len(held[k]) >= n for k, n in want.items()):
         break
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(4096)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    node = body.strip().decode()
+    node = node_of(s)
     if node in held and len(held[node]) < want[node]:
         held[node].append(s)
     else:

@@ -64,20 +64,7 @@ fi
 # prints the answer (or the error), "close" closes it and exits.
 cat >"$TMP/keep.py" <<'PY'
 import socket, sys, time
-def get(s):
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed by peer")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n")
-                  if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    return body.strip().decode()
+from http_keepalive import node_of as get
 conn = None
 for _ in range(200):
     s = socket.create_connection(("203.0.113.10", 80), timeout=3)

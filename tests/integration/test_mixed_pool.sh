@@ -42,19 +42,7 @@ flows_of() { ctl -j flow show vip "$VIP" limit 100000 | json_get 'len(d)'; }
 # error:WHAT), then "done"; "close" closes them all.
 cat >"$TMP/held.py" <<'PY'
 import socket, sys
-def get(s):
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    return body.strip().decode()
+from http_keepalive import node_of as get
 want = {k: int(v) for k, v in (a.split("=") for a in sys.argv[2:])}
 held = []
 for _ in range(400):

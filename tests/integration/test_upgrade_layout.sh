@@ -91,19 +91,12 @@ check "ebbd opened the layout-4 state" has_event state_open
 # --- idle keep-alive connections: one request each now, the next after the upgrade
 cat >"$TMP/idle.py" <<'PY'
 import os, socket, sys, time
+from http_keepalive import node_of
 def ask(s):
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            return "closed"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(4096)
-    return body.strip().decode()
+    try:
+        return node_of(s)
+    except ConnectionError:
+        return "closed"
 conns = []
 for _ in range(int(sys.argv[3])):
     s = socket.create_connection((sys.argv[1], 80), timeout=5)
