@@ -291,6 +291,36 @@ drained_events() {
 }
 has_retired() { [ -n "$(drained_events "$1")" ]; }
 
+# verified_retirement NODE CLOSED_AT: NODE retires once the client closed its last connection at
+# CLOSED_AT (epoch s): a drained event on some host, verified by the node's own count, flows_cut
+# 0 (flows_ended), after the close and within 20 s of it (the node's count is read every 0.5 s,
+# hosts report every second; an entry another host still lists, or a timeout, would take far
+# longer), NODE inactive on every host. Sets ev (the event, "_host" added), by (its host) and
+# after (seconds after the close).
+verified_retirement() {
+	local node=$1 closed=$2 i st ts
+	within 45 has_retired "$node"
+	ev=$(drained_events "$node" | head -n 1)
+	note "drained: $ev"
+	[ -n "$ev" ] || for ((i = 1; i <= LBS; i++)); do note "lb$i: $(fevents "$i" fleet_retire_blocked node="$node" | tail -n 1)"; done
+	check "$node retired (a drained event)" [ -n "$ev" ]
+	ev=${ev:-'{}'}
+	by=$(echo "$ev" | json_get 'd.get("_host", "?")' 2>/dev/null)
+	check "the drained event is verified, by $node's own count ($(echo "$ev" | json_get 'd.get("verified")'))" \
+		[ "$(echo "$ev" | json_get 'd.get("verified")')" = True ]
+	check "flows_cut 0 ($(echo "$ev" | json_get 'd.get("flows_cut")'); reason $(echo "$ev" | json_get 'd.get("reason")'))" \
+		[ "$(echo "$ev" | json_get 'd.get("flows_cut")')" = 0 -a "$(echo "$ev" | json_get 'd.get("reason")')" = flows_ended ]
+	ts=$(echo "$ev" | json_get 'd.get("ts", 0)')
+	after=$(python3 -c "print('%.2f' % ($ts - ${closed:-0}))")
+	check "retired $after s after the client closed $node's last connection: after it, not at an idle timeout (< 20 s)" \
+		python3 -c "import sys; sys.exit(not (0 < $ts - ${closed:-0} < 20))"
+	for ((i = 1; i <= LBS; i++)); do
+		within 15 is_state "$i" "$node" inactive
+		st=$(node_state "$i" "$node")
+		check "lb$i: $node inactive ($st)" [ "$st" = inactive ]
+	done
+}
+
 # keep.py VIP PORT NODE COUNT: opens connections until COUNT of them (by nginx's answer) are on
 # NODE, closes the others, prints "ready NODE=COUNT ports=P,... pid=PID" and holds them idle.
 # SIGUSR1: one more request on each, "answered NODE=K/COUNT errors=E" (an answer from NODE with
@@ -298,23 +328,8 @@ has_retired() { [ -n "$(drained_events "$1")" ]; }
 # (T: epoch seconds, after the last close), exits.
 cat >"$TMP/keep.py" <<'PY'
 import os, signal, socket, sys, time
+from http_keepalive import request
 vip, port, node, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-def request(s):
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed by the peer")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed by the peer")
-        body += chunk
-    return head.split(b" ")[1].decode(), body.strip().decode()
 held = []
 for _ in range(300):
     if len(held) >= count:

@@ -99,25 +99,6 @@ check "no host retired n1 while its connections lived" [ -z "$(drained_events "$
 
 closed_at=$(keep_close "$TMP/keep.out")
 check "the client closed n1's $HELD connections (at ${closed_at:-?})" [ -n "$closed_at" ]
-within 45 has_retired "$N1"
-ev=$(drained_events "$N1" | head -n 1)
-note "drained: $ev"
-[ -n "$ev" ] || for i in 1 2 3; do note "lb$i: $(fevents "$i" fleet_retire_blocked node="$N1" | tail -n 1)"; done
-check "n1 retired (a drained event)" [ -n "$ev" ]
-ev=${ev:-'{}'}
-by=$(echo "$ev" | json_get 'd.get("_host", "?")')
-check "the drained event is verified, by n1's own count ($(echo "$ev" | json_get 'd.get("verified")'))" \
-	[ "$(echo "$ev" | json_get 'd.get("verified")')" = True ]
-check "flows_cut 0 ($(echo "$ev" | json_get 'd.get("flows_cut")'); reason $(echo "$ev" | json_get 'd.get("reason")'))" \
-	[ "$(echo "$ev" | json_get 'd.get("flows_cut")')" = 0 -a "$(echo "$ev" | json_get 'd.get("reason")')" = flows_ended ]
-ts=$(echo "$ev" | json_get 'd.get("ts", 0)')
-after=$(python3 -c "print('%.2f' % ($ts - ${closed_at:-0}))")
-check "retired $after s after the client closed n1's last connection (after it, < 20 s)" \
-	python3 -c "import sys; sys.exit(not (0 < $ts - ${closed_at:-0} < 20))"
-for i in 1 2 3; do
-	within 15 is_state "$i" "$N1" inactive
-	st=$(node_state "$i" "$N1")
-	check "lb$i: n1 inactive ($st)" [ "$st" = inactive ]
-done
+verified_retirement "$N1" "$closed_at"
 note "ebbd on $T (leader $leader, retired by $by): SIGKILL + 3 SIGTERM restarts with $held_t held connection(s) of draining n1 through it; n1 retired $after s after its last connection closed, verified, flows_cut 0"
 finish
