@@ -80,4 +80,49 @@ int ebb_drains_open(const char *bpffs, bool create);
  * or not); -ENOENT when it does not (or nothing is pinned: no ebbd has judged a drain here). */
 int ebb_drains_read(const char *bpffs, __u32 id, __u64 since, struct ebb_drain_view *v);
 
+/*
+ * ebbd's heartbeat (issue 17), pinned as BPFFS/ebbd_beat (a BPF array of one entry, written by
+ * ebbd every tick): how ebbctl tells whether anything will act on a change (retire a drain).
+ * A map beside the state rather than a pid file: it lives where the state lives (a lab's private
+ * bpffs, a fleet host's), needs no /run, and its age says a hung or killed ebbd too.
+ */
+#define EBB_BEAT_PIN "ebbd_beat"
+struct ebb_agent_beat {
+	__u64 at_ns; /* CLOCK_MONOTONIC of ebbd's last tick */
+	__u64 started_ns; /* when it started */
+	__u32 pid;
+	__u32 tick_ms; /* its drain-check period */
+	__u8 stopped; /* it exited cleanly (then at_ns is when) */
+	__u8 fleet; /* it runs in fleet mode */
+	__u8 pad[6];
+};
+int ebb_beat_write(const char *bpffs, const struct ebb_agent_beat *b);
+/* -ENOENT when no ebbd ever ran on this state. */
+int ebb_beat_read(const char *bpffs, struct ebb_agent_beat *b);
+/* Whether an ebbd is running on this state now: true, or false with why ("stopped 42 s ago"). */
+bool ebb_agent_running(const char *bpffs, char *why, size_t len);
+
+/*
+ * ebbctl's record of each change it made (issue 17), for ebbd's log and status page: a BPF
+ * queue pinned as BPFFS/ebbctl_changes, pushed by ebbctl after a change, popped by ebbd. ebbd
+ * cannot see who wrote a map; ebbctl says it here. A queue rather than a file: one push is one
+ * whole record (no torn lines between two ebbctls), it is bounded (when full the oldest record
+ * gives way: BPF_EXIST), it lives with the state (a lab's bpffs, gone with it), and a record
+ * pushed while no ebbd runs waits for the next one, which logs it with its own time.
+ */
+#define EBB_CHANGES_PIN "ebbctl_changes"
+#define EBB_CHANGES_MAX 256
+struct ebb_change_rec {
+	__u64 realtime_ns; /* when the change was made (CLOCK_REALTIME) */
+	__u32 uid; /* the real uid of ebbctl */
+	__u32 loginuid; /* the audit login uid (the operator behind sudo); ~0 when unset */
+	__u32 pid;
+	__s32 rc; /* 0: done */
+	char cmd[240]; /* the command line, words joined by spaces (truncated) */
+	char what[240]; /* what it did, as ebbctl said it */
+};
+int ebb_change_push(const char *bpffs, const struct ebb_change_rec *r);
+/* The queue's fd (created and pinned when missing and `create`), or -errno. */
+int ebb_changes_open(const char *bpffs, bool create);
+
 #endif /* LIBEBB_AGENT_H */

@@ -655,5 +655,11 @@ int do_restore(int argc, char **argv)
 	} else if (!quiet) {
 		printf("restored %d commands from %s\n", commands, file);
 	}
+	{
+		char what[300];
+
+		snprintf(what, sizeof(what), "restored %d commands from %.250s", commands, file);
+		ctl_record(what);
+	}
 	return 0;
 }

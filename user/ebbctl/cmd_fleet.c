@@ -508,6 +508,14 @@ static int wait_applied(struct etcd *c, int64_t rev)
 	}
 }
 
+long long ctl_fleet_rev;
+
+const char *ctl_fleet_name(void)
+{
+	return marker.fleet;
+}
+
+/* 0: written and applied by the live hosts; 1: the state was so already; -1: error (said). */
 static int fleet_write(const struct fedit *f, const char *what)
 {
 	char serial[128];
@@ -549,7 +557,7 @@ static int fleet_write(const struct fedit *f, const char *what)
 				etcd_lease_revoke(&c, fl.granted);
 			if (b < 0)
 				goto out;
-			ret = done_ok(); /* already so: nothing to write */
+			ret = 1; /* already so: nothing to write */
 			goto out;
 		}
 		cmp = json_object_new_array();
@@ -580,7 +588,8 @@ static int fleet_write(const struct fedit *f, const char *what)
 		ret = ctl_error("fleet \"%s\": the state kept changing under this write; try again", marker.fleet);
 		goto out;
 	}
-	ret = wait_applied(&c, rev) ? -1 : done_ok();
+	ctl_fleet_rev = rev;
+	ret = wait_applied(&c, rev) ? -1 : 0;
 out:
 	etcd_free(&c);
 	return ret;
@@ -900,7 +909,18 @@ static int do_host(int argc, char **argv)
 	f.host = argv[1];
 	f.drain = !strcmp(argv[0], "drain");
 	describe(what, sizeof(what), "fleet host %s %s", argv[0], argv[1]);
-	return fleet_write(&f, what);
+	switch (fleet_write(&f, what)) {
+	case 0:
+		return ctl_said(NULL, "fleet \"%s\": host %s %s (revision %lld, applied by every live host)",
+				marker.fleet, argv[1], f.drain ? "drained: it withdraws its routes, and is inactive once its VIP traffic stopped for 2 s" :
+					"active: it announces its routes again",
+				ctl_fleet_rev);
+	case 1:
+		return ctl_said(NULL, "fleet \"%s\": host %s is %s already; nothing written", marker.fleet,
+				argv[1], f.drain ? "draining" : "active");
+	default:
+		return -1;
+	}
 }
 
 static int do_help(int argc, char **argv)

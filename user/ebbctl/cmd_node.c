@@ -11,6 +11,10 @@
 #include "libebb_agent.h"
 #include "ebbctl.h"
 
+static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int fleet_ret);
+static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
+		       int fleet_ret);
+
 static int parse_node(const char *s, struct ebb_addr *addr)
 {
 	struct ebb_err err = {};
@@ -80,13 +84,14 @@ static int do_add(int argc, char **argv)
 		 * ebb_node_add checks it */
 		if (ebb_check_not_local(&addr, "a node", EBB_NODE_LOCAL_WHY, &err))
 			return ctl_error("%s", err.msg);
-		return ctl_fleet_node_add(&addr, &vip, &o);
+		ret = ctl_fleet_node_add(&addr, &vip, &o);
+		return ret < 0 ? -1 : say_added(&addr, &vip, ret);
 	}
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_add(&e, &addr, &vip, &o, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
 }
 
 static int do_del(int argc, char **argv)
@@ -95,7 +100,9 @@ static int do_del(int argc, char **argv)
 	struct ebb_vip_key vip;
 	struct ebb_addr addr;
 	bool force = false, have_vip = false;
+	long long cut = -1;
 	struct ebb e;
+	__u32 id;
 	int ret;
 
 	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
@@ -115,28 +122,45 @@ static int do_del(int argc, char **argv)
 		}
 		NEXT_ARG();
 	}
-	if (ctl_fleet())
-		return ctl_fleet_node_del(&addr, have_vip ? &vip : NULL, force);
+	if (ctl_fleet()) {
+		ret = ctl_fleet_node_del(&addr, have_vip ? &vip : NULL, force);
+		return ret < 0 ? -1 : say_deleted(&addr, have_vip ? &vip : NULL, -1, ret);
+	}
 	if (ctl_open(&e, true))
 		return -1;
+	/* what a forced delete cuts, counted before it (a delete refuses live flows without force) */
+	if (force && !ebb_node_find(&e, &addr, &id, NULL)) {
+		__u64 *live = calloc(EBB_MAX_NODES, sizeof(*live));
+
+		if (live && !ebb_live_flows(&e, live, NULL))
+			cut = (long long)live[id];
+		free(live);
+	}
 	ret = ebb_node_del(&e, &addr, have_vip ? &vip : NULL, force, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_deleted(&addr, have_vip ? &vip : NULL, cut, 0);
 }
+
+static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet_ret);
 
 static int set_state(struct ebb_addr *addr, __u8 state, __u32 timeout)
 {
 	struct ebb_err err = {};
+	struct ebb_node n;
 	struct ebb e;
-	int ret;
+	int ret, was = -1;
 
-	if (ctl_fleet())
-		return ctl_fleet_node_state(addr, state, timeout);
+	if (ctl_fleet()) {
+		ret = ctl_fleet_node_state(addr, state, timeout);
+		return ret < 0 ? -1 : say_state(addr, state, -1, ret);
+	}
 	if (ctl_open(&e, true))
 		return -1;
+	if (!ebb_node_find(&e, addr, NULL, &n))
+		was = n.state;
 	ret = ebb_node_set_state(&e, addr, state, timeout, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_state(addr, state, was, 0);
 }
 
 static int do_drain(int argc, char **argv)
@@ -188,6 +212,170 @@ static __u32 drain_timeout_of(struct ebb *e, __u32 id, const struct ebb_node *n)
 	}
 	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
 }
+
+/* " (fleet "F", revision R, applied by every live host)": where a fleet write went. */
+static const char *fleet_said(int fleet_ret, char *buf, size_t len)
+{
+	if (!ctl_fleet())
+		buf[0] = '\0';
+	else if (fleet_ret == 1)
+		snprintf(buf, len, " (fleet \"%s\": so already, nothing written)", ctl_fleet_name());
+	else
+		snprintf(buf, len, " (fleet \"%s\", revision %lld, applied by every live host)",
+			 ctl_fleet_name(), ctl_fleet_rev);
+	return buf;
+}
+
+/* The node as the maps have it after a change (on a fleet host: as this host applied it). */
+static int node_now(const struct ebb_addr *addr, struct ebb *e, __u32 *id, struct ebb_node *n)
+{
+	struct ebb_err err = {};
+
+	if (ebb_open(e, bpffs, &err))
+		return -1;
+	if (ebb_node_find(e, addr, id, n)) {
+		ebb_close(e);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What a state change did and what happens next (issue 17): a drain names its live flows, its
+ * timeout and who will retire it, and warns when no ebbd runs to do it.
+ */
+static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet_ret)
+{
+	json_object *o = json_object_new_object();
+	char name[64], fl[160], wasbuf[48] = "";
+	struct ebb_node n;
+	struct ebb e;
+	__u32 id;
+
+	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
+	fleet_said(fleet_ret, fl, sizeof(fl));
+	json_object_object_add(o, "node", json_object_new_string(name));
+	json_object_object_add(o, "state", json_object_new_string(ebb_state_name(state)));
+	if (was >= 0 && was != state)
+		snprintf(wasbuf, sizeof(wasbuf), " (was %s)", ebb_state_name(was));
+	else if (was == state)
+		snprintf(wasbuf, sizeof(wasbuf), " (already)");
+	if (state == EBB_NODE_DRAINING && !node_now(addr, &e, &id, &n)) {
+		__u64 *live = calloc(EBB_MAX_NODES, sizeof(*live));
+		unsigned long long flows = 0;
+		__u32 timeout = drain_timeout_of(&e, id, &n);
+		char consequence[256];
+		bool running;
+
+		if (live && !ebb_live_flows(&e, live, NULL))
+			flows = live[id];
+		free(live);
+		ebb_close(&e);
+		json_object_object_add(o, "live_flows", json_object_new_int64(flows));
+		json_object_object_add(o, "drain_timeout_s", json_object_new_int64(timeout));
+		snprintf(consequence, sizeof(consequence),
+			 "nothing will retire %s: it stays draining (no new flows) until an ebbd runs on %s",
+			 name, bpffs);
+		/* in a fleet, the hosts' ebbds applied the write (or it failed): one of them retires */
+		running = ctl_agent_check(ctl_fleet() ? NULL : consequence, o) || ctl_fleet();
+		if (!flows && running)
+			return ctl_said(o, "%s: draining%s, no live flows; ebbd will retire it at its next check (timeout %u s)%s",
+					name, wasbuf, timeout, fl);
+		return ctl_said(o, "%s: draining%s, %llu live flow%s; %s (timeout %u s)%s", name, wasbuf, flows,
+				flows == 1 ? "" : "s",
+				running ? "ebbd will retire it when they end" : "no ebbd is running to retire it when they end",
+				timeout, fl);
+	}
+	if (state == EBB_NODE_DRAINING)
+		return ctl_said(o, "%s: draining%s%s", name, wasbuf, fl);
+	return ctl_said(o, "%s: active%s; it takes new flows now%s", name, wasbuf, fl);
+}
+
+/* VIPs and weights of node id, "203.0.113.10:80/tcp w100, ..." */
+static void node_vips(struct ebb *e, __u32 id, char *buf, size_t len, json_object *weights)
+{
+	struct ebb_member_key mk, *prev = NULL;
+
+	buf[0] = '\0';
+	while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
+		struct ebb_vip_key vk;
+		struct ebb_member m;
+		struct ebb_vip v;
+		char vname[64];
+		size_t used = strlen(buf);
+
+		prev = &mk;
+		if (mk.node_id != id || bpf_map_lookup_elem(e->members_fd, &mk, &m) ||
+		    ebb_vip_by_id(e, mk.vip_id, &vk, &v))
+			continue;
+		ebb_fmt_vip(&vk, vname, sizeof(vname));
+		snprintf(buf + used, len - used, "%s%s weight %u", used ? ", " : "", vname, m.weight);
+		if (weights)
+			json_object_object_add(weights, vname, json_object_new_int(m.weight));
+	}
+}
+
+static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int fleet_ret)
+{
+	json_object *o = json_object_new_object(), *w = json_object_new_object();
+	char name[64], vname[64], fl[160], vips[512] = "";
+	struct ebb_node n;
+	struct ebb e;
+	__u32 id;
+
+	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
+	ebb_fmt_vip(vip, vname, sizeof(vname));
+	fleet_said(fleet_ret, fl, sizeof(fl));
+	json_object_object_add(o, "node", json_object_new_string(name));
+	json_object_object_add(o, "vip", json_object_new_string(vname));
+	if (node_now(addr, &e, &id, &n)) {
+		json_object_put(w);
+		return ctl_said(o, "%s: added to %s%s", name, vname, fl);
+	}
+	node_vips(&e, id, vips, sizeof(vips), w);
+	ebb_close(&e);
+	json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n.state)));
+	json_object_object_add(o, "weights", w);
+	if (n.state == EBB_NODE_ACTIVE)
+		return ctl_said(o, "%s: added to %s, active (%s); it takes new flows now%s", name, vname,
+				vips, fl);
+	if (n.state == EBB_NODE_INACTIVE)
+		return ctl_said(o, "%s: added to %s, inactive (%s); it takes no flows until 'ebbctl node activate %s'%s",
+				name, vname, vips, name, fl);
+	return ctl_said(o, "%s: added to %s, %s (%s)%s", name, vname, ebb_state_name(n.state), vips, fl);
+}
+
+static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
+		       int fleet_ret)
+{
+	json_object *o = json_object_new_object();
+	char name[64], vname[64] = "", fl[160], rest[512] = "", cutbuf[80] = "";
+	struct ebb_node n;
+	struct ebb e;
+	__u32 id;
+
+	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
+	fleet_said(fleet_ret, fl, sizeof(fl));
+	json_object_object_add(o, "node", json_object_new_string(name));
+	if (vip) {
+		ebb_fmt_vip(vip, vname, sizeof(vname));
+		json_object_object_add(o, "vip", json_object_new_string(vname));
+	}
+	if (cut >= 0)
+		json_object_object_add(o, "flows_cut", json_object_new_int64(cut));
+	if (vip && !node_now(addr, &e, &id, &n)) {
+		node_vips(&e, id, rest, sizeof(rest), NULL);
+		ebb_close(&e);
+	}
+	json_object_object_add(o, "deleted", json_object_new_boolean(!rest[0]));
+	if (cut > 0)
+		snprintf(cutbuf, sizeof(cutbuf), "; its %lld live flow%s cut (force)", cut,
+			 cut == 1 ? " was" : "s were");
+	return ctl_said(o, "%s: deleted%s%s%s%s%s%s", name, vip ? " from " : "", vname,
+			rest[0] ? "; it still serves " : "", rest, cutbuf, fl);
+}
+
+#define NS_PER_S_CTL 1000000000ULL
 
 /* Every node's counters, summed over CPUs, at one moment: rates come from two of these. */
 struct counter_read {
@@ -586,6 +774,28 @@ static int do_watch(int argc, char **argv)
 	return 0;
 }
 
+static int say_set(const struct ebb_addr *addr, const struct ebb_vip_key *vip, __u32 weight,
+		   int node_prog, int fleet_ret)
+{
+	json_object *o = json_object_new_object();
+	char name[64], vname[64], fl[160];
+
+	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
+	fleet_said(fleet_ret, fl, sizeof(fl));
+	json_object_object_add(o, "node", json_object_new_string(name));
+	if (node_prog >= 0) {
+		json_object_object_add(o, "node_prog", json_object_new_boolean(node_prog));
+		return ctl_said(o, node_prog ? "%s: node-prog on; it may be sent rescues and named as a candidate%s" :
+					       "%s: node-prog off; it is sent no rescues and named as no candidate%s",
+				name, fl);
+	}
+	ebb_fmt_vip(vip, vname, sizeof(vname));
+	json_object_object_add(o, "vip", json_object_new_string(vname));
+	json_object_object_add(o, "weight", json_object_new_int(weight));
+	return ctl_said(o, "%s: weight %u on %s; new flows follow the new weights now, live flows stay where they are%s",
+			name, weight, vname, fl);
+}
+
 #define SET_USAGE "usage: node set NODE vip VIP weight N, or node set NODE node-prog {on|off}"
 
 static int do_set(int argc, char **argv)
@@ -631,34 +841,84 @@ static int do_set(int argc, char **argv)
 		/* node-wide, as a state: one change at a time, so that a refusal changes nothing */
 		if (have_vip || weight)
 			return ctl_error("node-prog is the node's, for all its VIPs: set it apart from a weight; " SET_USAGE);
-		if (ctl_fleet())
-			return ctl_fleet_node_prog(&addr, node_prog);
-		if (ctl_open(&e, true))
+		if (ctl_fleet()) {
+			ret = ctl_fleet_node_prog(&addr, node_prog);
+		} else {
+			if (ctl_open(&e, true))
+				return -1;
+			ret = ebb_node_set_flags(&e, &addr, EBB_NODE_F_NODE_PROG, node_prog, &err);
+			ebb_close(&e);
+			if (ret)
+				return ctl_error("%s", err.msg);
+		}
+		if (ret < 0)
 			return -1;
-		ret = ebb_node_set_flags(&e, &addr, EBB_NODE_F_NODE_PROG, node_prog, &err);
-		ebb_close(&e);
-		return ret ? ctl_error("%s", err.msg) : done_ok();
+		return say_set(&addr, NULL, 0, node_prog, ret);
 	}
 	if (!have_vip)
 		return ctl_error("missing 'vip VIP'; " SET_USAGE);
 	if (!weight)
 		return ctl_error("missing 'weight N'; " SET_USAGE);
-	if (ctl_fleet())
-		return ctl_fleet_node_weight(&addr, &vip, weight);
+	if (ctl_fleet()) {
+		ret = ctl_fleet_node_weight(&addr, &vip, weight);
+		return ret < 0 ? -1 : say_set(&addr, &vip, weight, -1, ret);
+	}
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_set_weight(&e, &addr, &vip, weight, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_set(&addr, &vip, weight, -1, 0);
+}
+
+/* The drain node `id` just finished, as the ebbd that retired it said: its view when it speaks of
+ * this node and of a retirement at (or just before) the node's present state began. */
+static bool retired_view(__u32 id, const struct ebb_node *n, struct ebb_drain_view *v)
+{
+	if (ebb_drains_read(bpffs, id, 0, v) || !v->retired || v->family != n->family ||
+	    !ebb_addr_eq(n->addr, v->addr, n->family))
+		return false;
+	/* decided before the transition; in a fleet the map changes once the write comes back */
+	return v->at_ns <= n->state_since_ns + NS_PER_S_CTL &&
+	       v->at_ns + 60 * NS_PER_S_CTL > n->state_since_ns;
+}
+
+/* One progress line of a wait on a draining node: flows left (the node's own count when ebbd
+ * reads it, else the LB's table), elapsed of its timeout. */
+static void wait_progress(struct ebb *e, __u32 id, const struct ebb_node *n, const char *name,
+			  bool tty, unsigned long long *last_left, __u64 *last_said)
+{
+	__u64 now = ebb_now_ns(), *live = calloc(EBB_MAX_NODES, sizeof(*live));
+	struct ebb_drain_view v;
+	unsigned long long left = 0;
+	bool verified = !ebb_drains_read(bpffs, id, n->state_since_ns, &v) && v.verified;
+	double elapsed = now > n->state_since_ns ? (now - n->state_since_ns) / 1e9 : 0;
+
+	if (verified)
+		left = v.node_live;
+	else if (live && !ebb_live_flows(e, live, NULL))
+		left = live[id];
+	free(live);
+	/* on a pipe, a line when the count moves or every 10 s: a log, not a spinner */
+	if (!tty && left == *last_left && now - *last_said < 10 * NS_PER_S_CTL)
+		return;
+	*last_left = left;
+	*last_said = now;
+	printf("%s%s: draining, %llu flow%s left (%s), %.0f s of %u s%s", tty ? "\r" : "", name, left,
+	       left == 1 ? "" : "s", verified ? "the node's count" : "LB's table", elapsed,
+	       drain_timeout_of(e, id, n), tty ? "   " : "\n");
+	fflush(stdout);
 }
 
 static int do_wait(int argc, char **argv)
 {
 	struct ebb_addr addr;
 	struct ebb_node n;
-	__u32 timeout = 0;
-	__u64 deadline;
+	__u32 timeout = 0, id = 0;
+	__u64 deadline, start, last_tick = 0, last_said = 0, drain_since = 0;
+	unsigned long long last_left = ~0ULL;
 	const char *node_arg = argc > 0 ? argv[0] : NULL;
+	bool tty = isatty(STDOUT_FILENO), progress, warned = false, in_line = false;
+	char name[64];
 	struct ebb e;
 	int state;
 
@@ -680,23 +940,92 @@ static int do_wait(int argc, char **argv)
 	}
 	if (ctl_open(&e, false))
 		return -1;
-	deadline = timeout ? ebb_now_ns() + timeout * 1000000000ULL : 0;
+	ebb_fmt_addr(addr.a, addr.family, name, sizeof(name));
+	progress = !quiet && !json_output;
+	start = ebb_now_ns();
+	deadline = timeout ? start + timeout * 1000000000ULL : 0;
 	for (;;) {
-		if (ebb_node_find(&e, &addr, NULL, &n)) {
+		__u64 now;
+
+		if (ebb_node_find(&e, &addr, &id, &n)) {
+			if (in_line)
+				printf("\n");
 			ebb_close(&e);
 			return ctl_error("no node %s", node_arg);
 		}
 		if (n.state == state)
 			break;
-		if (deadline && ebb_now_ns() >= deadline) {
+		now = ebb_now_ns();
+		if (n.state == EBB_NODE_DRAINING) {
+			drain_since = n.state_since_ns;
+			if (!warned && !ctl_fleet()) {
+				warned = true;
+				ctl_agent_check("nothing will retire it: this wait ends only when you stop it or at its own timeout",
+						NULL);
+			}
+			if (progress && now - last_tick >= NS_PER_S_CTL) {
+				last_tick = now;
+				wait_progress(&e, id, &n, name, tty, &last_left, &last_said);
+				in_line = tty;
+			}
+		}
+		if (deadline && now >= deadline) {
+			if (in_line)
+				printf("\n");
 			ebb_close(&e);
 			return ctl_error("timed out after %us: node is %s, not %s", timeout,
 					 ebb_state_name(n.state), ebb_state_name(state));
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
 	}
-	ebb_close(&e);
-	return done_ok();
+	if (in_line)
+		printf("\n");
+	{
+		json_object *o = json_object_new_object();
+		double waited = (ebb_now_ns() - start) / 1e9;
+		struct ebb_drain_view v = {};
+		bool have = false;
+
+		json_object_object_add(o, "node", json_object_new_string(name));
+		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n.state)));
+		json_object_object_add(o, "waited_s", json_object_new_double(waited));
+		if (state == EBB_NODE_INACTIVE) {
+			/* ebbd says how the drain ended right after it retired the node: wait for that
+			 * (2 s at most: a node set inactive otherwise has nothing to say) */
+			for (int i = 0; i < 20 && !(have = retired_view(id, &n, &v)); i++)
+				nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+			if (have && drain_since && v.since != drain_since)
+				have = false;
+			json_object_object_add(o, "drain_verified", have ? json_object_new_boolean(v.verified) : NULL);
+			json_object_object_add(o, have && v.verified ? "flows_cut" : "flows_cut_estimate",
+					       have ? json_object_new_int64(v.flows_cut) : NULL);
+			json_object_object_add(o, "safe_to_power_off",
+					       json_object_new_boolean(have && v.verified && !v.flows_cut));
+		}
+		ebb_close(&e);
+		if (json_output) {
+			json_print(o);
+			return 0;
+		}
+		json_object_put(o);
+		if (quiet)
+			return 0;
+		if (state != EBB_NODE_INACTIVE)
+			printf("%s: %s (after %.1f s)\n", name, ebb_state_name(n.state), waited);
+		else if (have && v.verified && !v.flows_cut)
+			printf("%s: inactive, 0 flows cut: safe to power off\n", name);
+		else if (have && v.verified)
+			printf("%s: inactive, %lld flow%s cut (the node's count at the drain's end): powering it off ends %s\n",
+			       name, (long long)v.flows_cut, v.flows_cut == 1 ? "" : "s",
+			       v.flows_cut == 1 ? "it" : "them");
+		else if (have)
+			printf("%s: inactive, ~%lld flow%s cut by the LB's estimate; unverified: the node's own count was not read, so check the node before powering it off\n",
+			       name, (long long)v.flows_cut, v.flows_cut == 1 ? "" : "s");
+		else
+			printf("%s: inactive; no ebbd said how its drain ended (unverified): check the node before powering it off\n",
+			       name);
+	}
+	return 0;
 }
 
 static int do_help(int argc, char **argv)

@@ -49,7 +49,8 @@ static int do_attach(int argc, char **argv)
 	}
 	if (ebb_prog_attach(&o, &err))
 		return ctl_error("%s", err.msg);
-	return done_ok();
+	return ctl_said(NULL, "ebb attached to %s (%s mode); it balances the VIPs' packets arriving there now",
+			o.ifname, o.generic ? "generic" : "native");
 }
 
 static int do_detach(int argc, char **argv)
@@ -65,7 +66,7 @@ static int do_detach(int argc, char **argv)
 		return ctl_error("unexpected '%s'", argv[1]);
 	if (ebb_prog_detach(bpffs, ifname, &err))
 		return ctl_error("%s", err.msg);
-	return done_ok();
+	return ctl_said(NULL, "ebb detached from %s; packets arriving there go to the host's stack now", ifname);
 }
 
 static int do_upgrade(int argc, char **argv)
@@ -115,6 +116,13 @@ static int do_upgrade(int argc, char **argv)
 		printf("upgraded %d device(s): prog_id %u -> %u, maps and flows kept\n", res.devices,
 		       res.old_prog_id[0], res.new_prog_id);
 	}
+	{
+		char what[160];
+
+		snprintf(what, sizeof(what), "upgraded %d device(s): prog_id %u -> %u, layout %u -> %u",
+			 res.devices, res.old_prog_id[0], res.new_prog_id, res.old_layout, res.new_layout);
+		ctl_record(what);
+	}
 	return 0;
 }
 
@@ -149,7 +157,8 @@ static int do_set(int argc, char **argv)
 		ret = bpf_map_update_elem(e.settings_fd, &zero, &settings, BPF_ANY);
 	}
 	ebb_close(&e);
-	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) : done_ok();
+	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) :
+		     ctl_said(NULL, "%s set to %u; the datapath uses it from its next packet", what, value);
 }
 
 /* The pinned maps' layout version (meta), 0 when unknown. */

@@ -173,7 +173,7 @@ static int do_zero(int argc, char **argv)
 		return -1;
 	ret = ebb_stats_zero(&e, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : ctl_said(NULL, "counters zeroed; rates and totals count from now");
 }
 
 static int do_help(int argc, char **argv)

@@ -31,6 +31,32 @@ static int check_sources(struct ebb *e, const struct ebb_vip_key *key, const str
 	return 0;
 }
 
+/* What a VIP change did (issue 17); fleet_ret as ctl_fleet_* return it. */
+static int say_vip(const struct ebb_vip_key *key, const char *did, const char *detail, const char *next,
+		   int fleet_ret, json_object *o)
+{
+	char name[64], fl[160] = "", nb[200];
+
+	ebb_fmt_vip(key, name, sizeof(name));
+	if (ctl_fleet() && fleet_ret == 1)
+		snprintf(fl, sizeof(fl), " (fleet \"%s\": so already, nothing written)", ctl_fleet_name());
+	else if (ctl_fleet())
+		snprintf(fl, sizeof(fl), " (fleet \"%s\", revision %lld, applied by every live host)",
+			 ctl_fleet_name(), ctl_fleet_rev);
+	if (!o)
+		o = json_object_new_object();
+	if (!strcmp(did, "added")) {
+		snprintf(nb, sizeof(nb), "no node serves it yet, so its packets are dropped until 'ebbctl node add NODE vip %s'",
+			 name);
+		next = nb;
+	}
+	json_object_object_add(o, "vip", json_object_new_string(name));
+	json_object_object_add(o, "done", json_object_new_string(did));
+	return ctl_said(o, "%s: %s%s%s%s%s", name, did, detail ? detail : "", next ? "; " : "",
+			next ? next : "", fl);
+}
+
+
 static int do_add(int argc, char **argv)
 {
 	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
@@ -104,7 +130,8 @@ static int do_add(int argc, char **argv)
 		if (check_sources(NULL, &key, &o))
 			return -1;
 		/* in a fleet, each host fills in its own device's addresses when none is given */
-		return ctl_fleet_vip_add(&key, &o);
+		ret = ctl_fleet_vip_add(&key, &o);
+		return ret < 0 ? -1 : say_vip(&key, "added", NULL, NULL, ret, NULL);
 	}
 	if (ctl_open(&e, true))
 		return -1;
@@ -118,7 +145,7 @@ static int do_add(int argc, char **argv)
 		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
 	ret = ebb_vip_add(&e, &key, &o, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "added", NULL, NULL, 0, NULL);
 }
 
 static int do_set(int argc, char **argv)
@@ -164,7 +191,24 @@ static int do_set(int argc, char **argv)
 		return -1;
 	ret = ebb_vip_set(&e, &key, &o, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	if (ret)
+		return ctl_error("%s", err.msg);
+	{
+		char detail[160] = "";
+		json_object *f = json_object_new_object();
+		const struct { const char *name, *field; __u32 v; } t[] = {
+			{ "tcp-idle", "tcp_idle_s", o.tcp_idle_s }, { "udp-idle", "udp_idle_s", o.udp_idle_s },
+			{ "fin-timeout", "fin_s", o.fin_s }, { "drain-timeout", "drain_timeout_s", o.drain_timeout_s },
+		};
+
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			if (t[i].v) {
+				snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), " %s %u s",
+					 t[i].name, t[i].v);
+				json_object_object_add(f, t[i].field, json_object_new_int64(t[i].v));
+			}
+		return say_vip(&key, "set", detail, NULL, 0, f);
+	}
 }
 
 static int do_del(int argc, char **argv)
@@ -183,13 +227,15 @@ static int do_del(int argc, char **argv)
 		force = true;
 	if (argc > (force ? 2 : 1))
 		return ctl_error("unexpected '%s'", argv[force ? 2 : 1]);
-	if (ctl_fleet())
-		return ctl_fleet_vip_del(&key, force);
+	if (ctl_fleet()) {
+		ret = ctl_fleet_vip_del(&key, force);
+		return ret < 0 ? -1 : say_vip(&key, "deleted", NULL, NULL, ret, NULL);
+	}
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_vip_del(&e, &key, force, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : done_ok();
+	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "deleted", NULL, NULL, 0, NULL);
 }
 
 static int do_show(int argc, char **argv)

@@ -33,6 +33,16 @@ void json_print(json_object *doc);
 /* A command that changed state and has nothing to show: "null" under -j, like bpftool. */
 int done_ok(void);
 
+/* talk.c: a change says what it did (issue 17). ctl_said prints fmt's text on stdout (fields,
+ * consumed, as the JSON document with -j; NULL: "null"), and records it for ebbd and the journal
+ * with who ran which command; nothing in a batch (restore records itself once). Returns 0. */
+int ctl_said(json_object *fields, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctl_record(const char *what);
+void ctl_cmdline_set(int argc, char **argv);
+/* Whether an ebbd runs on this state (fields gains "ebbd_running"); when not, warns on stderr
+ * with `consequence` (NULL: no warning). */
+bool ctl_agent_check(const char *consequence, json_object *fields);
+
 bool is_prefix(const char *pfx, const char *str);
 
 struct cmd {
@@ -50,6 +60,10 @@ int ctl_open_local(struct ebb *e);
 
 /* cmd_fleet.c: a fleet host's writes go to etcd (doc/fleet.md). */
 bool ctl_fleet(void);
+/* The ctl_fleet_* writes return 0 when written and applied (at revision ctl_fleet_rev), 1 when
+ * the fleet's state was so already (nothing written), -1 after an error. */
+extern long long ctl_fleet_rev;
+const char *ctl_fleet_name(void);
 int ctl_fleet_refuse(void);
 int ctl_fleet_vip_add(const struct ebb_vip_key *k, const struct ebb_vip_opts *o);
 int ctl_fleet_vip_del(const struct ebb_vip_key *k, bool force);

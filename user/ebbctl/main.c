@@ -354,6 +354,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	help_out = stderr;
+	ctl_cmdline_set(argc, argv);
 	libbpf_set_print(libbpf_quiet);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:jpqvVh", options, NULL)) >= 0) {

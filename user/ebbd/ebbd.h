@@ -158,6 +158,7 @@ struct node {
 	int pool; /* index in cfg.pools, -1 for none */
 	int n_vips;
 	__u32 vip_ids[EBB_MAX_VIPS];
+	__u32 vip_weights[EBB_MAX_VIPS]; /* its weight in each (the status page's VIP table) */
 	/* measure.c */
 	bool flows_known;
 	__u64 flows; /* live flows at the last complete walk */
@@ -349,10 +350,17 @@ int metrics_start(const char *addr);
 void metrics_stop(void);
 void metrics_render(const struct agent *a, __u64 now);
 
+/* talk.c: what ebbd and ebbctl tell each other beside the maps (libebb_agent.h): the heartbeat
+ * ebbd pins every tick (stopped: its last, at a clean exit), and ebbctl's records of its changes,
+ * logged as ebbctl_change events and kept for the status page. */
+void talk_tick(struct agent *a, __u64 now, bool stopped);
+
 /* status.c: the HTML status page at / (rendered by metrics_render, copied by a request) */
 void status_render(const struct agent *a, __u64 now);
 char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when out of memory */
 void status_event(const char *json); /* log_emit: keeps the last events for the page */
+struct ebb_change_rec;
+void status_change(const struct ebb_change_rec *r, const char *user); /* ebbctl's, for the page */
 
 /* proc.c: child processes (hooks, probe commands), never waited for in the loop */
 typedef void (*proc_done_fn)(int status, bool timed_out, const char *out, void *ctx);

@@ -184,6 +184,7 @@ static int run(struct agent *a)
 				}
 			}
 			fleet_tick(a, ebb_now_ns());
+			talk_tick(a, ebb_now_ns(), false);
 			if (cycle)
 				next_cycle = now + (__u64)(a->cfg.interval * NS_PER_S);
 			metrics_render(a, ebb_now_ns());
@@ -224,6 +225,7 @@ static int run(struct agent *a)
 	}
 	fleet_stop();
 	metrics_stop();
+	talk_tick(a, ebb_now_ns(), true);
 	log_msg(LOG_INFO, "stop", "clean exit");
 	return 0;
 }

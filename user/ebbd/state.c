@@ -222,8 +222,10 @@ int state_refresh(struct agent *a)
 	for (int i = 0; i < nm; i++) {
 		struct node *nd = mkeys[i].node_id < EBB_MAX_NODES ? &a->nodes[mkeys[i].node_id] : NULL;
 
-		if (nd && nd->used && nd->n_vips < EBB_MAX_VIPS)
+		if (nd && nd->used && nd->n_vips < EBB_MAX_VIPS) {
+			nd->vip_weights[nd->n_vips] = mvals[i].weight;
 			nd->vip_ids[nd->n_vips++] = mkeys[i].vip_id;
+		}
 	}
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
 		if (a->nodes[id].used)

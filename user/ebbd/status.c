@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ebbd.h"
+#include "libebb_agent.h"
 #include "truth.h"
 
 #define HIST_N 300 /* samples kept: 10 minutes at one every 2 s */
@@ -47,6 +48,28 @@ void status_event(const char *json)
 	events_head = (events_head + 1) % EVENTS_N;
 	if (events_n < EVENTS_N)
 		events_n++;
+	pthread_mutex_unlock(&events_lock);
+}
+
+/* ebbctl's last changes (talk.c), for the page's own table: who, what, when. */
+#define CHANGES_N 20
+static struct change_row {
+	struct ebb_change_rec r;
+	char user[32];
+} changes[CHANGES_N];
+static int changes_head, changes_n;
+
+void status_change(const struct ebb_change_rec *r, const char *user)
+{
+	struct change_row *c;
+
+	pthread_mutex_lock(&events_lock);
+	c = &changes[changes_head];
+	c->r = *r;
+	snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
+	changes_head = (changes_head + 1) % CHANGES_N;
+	if (changes_n < CHANGES_N)
+		changes_n++;
 	pthread_mutex_unlock(&events_lock);
 }
 
@@ -245,6 +268,158 @@ static void human(FILE *f, double v)
 		fprintf(f, "%.0f", v);
 }
 
+/* A monotonic time as wall-clock HH:MM:SS (the maps keep CLOCK_MONOTONIC). */
+static void wall_of(__u64 mono, __u64 now, char *buf, size_t len)
+{
+	time_t t = time(NULL) - (time_t)((now > mono ? now - mono : 0) / NS_PER_S);
+
+	strftime(buf, len, "%H:%M:%S", localtime(&t));
+}
+
+/* VIPs with their nodes, weights and states: what the balancer does with each. */
+static void vip_table(FILE *f, const struct agent *a)
+{
+	fprintf(f, "<h2>VIPs</h2>\n<table id=\"vips\"><thead><tr><th>VIP</th><th>forwarding</th>"
+		   "<th>drain timeout</th><th>nodes (weight, state)</th></tr></thead><tbody>\n");
+	for (int i = 0; i < a->n_vips; i++) {
+		const struct vip_ent *v = &a->vips[i];
+		char name[64];
+		int members = 0;
+
+		ebb_fmt_vip(&v->key, name, sizeof(name));
+		fprintf(f, "<tr class=\"vip\" data-vip=\"");
+		esc(f, name);
+		fprintf(f, "\"><td>");
+		esc(f, name);
+		fprintf(f, "</td><td>%s</td><td class=\"num\">%u s</td><td>", ebb_fwd_name(v->vip.fwd),
+			v->vip.drain_timeout_s ? v->vip.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S);
+		for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+			const struct node *n = &a->nodes[id];
+
+			if (!n->used)
+				continue;
+			for (int k = 0; k < n->n_vips; k++) {
+				const char *st = ebb_state_name(n->m.state);
+
+				if (n->vip_ids[k] != v->vip.id)
+					continue;
+				fprintf(f, "%s<span class=\"member\" data-node=\"", members++ ? " &middot; " : "");
+				esc(f, n->name);
+				fprintf(f, "\" data-weight=\"%u\" data-state=\"%s\">", n->vip_weights[k], st);
+				esc(f, n->name);
+				fprintf(f, " <span class=\"weight\">w%u</span> <span class=\"state s-%s\">%s</span></span>",
+					n->vip_weights[k], st, st);
+			}
+		}
+		if (!members)
+			fprintf(f, "no node: its packets are dropped");
+		fprintf(f, "</td></tr>\n");
+	}
+	if (!a->n_vips)
+		fprintf(f, "<tr><td colspan=\"4\">no VIP (ebbctl vip add)</td></tr>\n");
+	fprintf(f, "</tbody></table>\n");
+}
+
+/*
+ * Each drain: while it runs, flows left (the node's own count when ebbd reads it, else the LB's
+ * table) and elapsed of its timeout; once over, when it ended, what it cut and whether the node
+ * can be powered off: only when the node's own count said 0 (verified).
+ */
+static void drain_table(FILE *f, const struct agent *a, __u64 now)
+{
+	int rows = 0;
+
+	fprintf(f, "<h2>Drains</h2>\n<table id=\"drains\"><thead><tr><th>node</th><th>state</th>"
+		   "<th>flows left</th><th>elapsed / timeout</th><th>progress</th><th>judged by</th>"
+		   "<th>power off</th></tr></thead><tbody>\n");
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		const struct node *n = &a->nodes[id];
+		char when[16];
+
+		if (!n->used)
+			continue;
+		if (n->m.state == EBB_NODE_DRAINING) {
+			__u32 timeout = node_drain_timeout(a, n);
+			double age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
+			bool verified = n->ds.drain == n->m.state_since_ns && n->drain_verified;
+			long long left = verified ? (long long)n->ds.node_live : n->flows_known ? (long long)n->flows : -1;
+
+			rows++;
+			fprintf(f, "<tr class=\"drain\" data-node=\"");
+			esc(f, n->name);
+			fprintf(f, "\" data-state=\"draining\" data-flows-left=\"%lld\" data-elapsed=\"%.0f\" "
+				   "data-timeout=\"%u\"><td>", left, age, timeout);
+			esc(f, n->name);
+			fprintf(f, "</td><td><span class=\"state s-draining\">draining</span></td><td class=\"num left\">");
+			if (left >= 0)
+				fprintf(f, "%lld", left);
+			else
+				fprintf(f, "&ndash;");
+			fprintf(f, "</td><td class=\"num\">%.0f / %u s</td>"
+				   "<td><progress value=\"%.0f\" max=\"%u\"></progress></td><td>%s</td>"
+				   "<td class=\"poweroff\" data-safe=\"0\">not yet: it drains</td></tr>\n",
+				age, timeout, age > timeout ? timeout : age, timeout,
+				verified ? "the node's count (verified)" : "the LB's table (unverified)");
+		} else if (n->last_drain.have && n->m.state == EBB_NODE_INACTIVE) {
+			bool safe = n->last_drain.verified && !n->last_drain.cut;
+
+			rows++;
+			wall_of(n->m.state_since_ns, now, when, sizeof(when));
+			fprintf(f, "<tr class=\"drain done\" data-node=\"");
+			esc(f, n->name);
+			fprintf(f, "\" data-state=\"inactive\" data-flows-cut=\"%lld\" data-verified=\"%d\"><td>",
+				n->last_drain.cut, n->last_drain.verified);
+			esc(f, n->name);
+			fprintf(f, "</td><td><span class=\"state s-inactive\">inactive</span> since %s</td>"
+				   "<td class=\"num\">%s%lld cut</td><td></td><td><progress value=\"1\" max=\"1\"></progress></td>"
+				   "<td>%s</td><td class=\"poweroff\" data-safe=\"%d\">", when,
+				n->last_drain.verified ? "" : "~", n->last_drain.cut,
+				n->last_drain.verified ? "the node's count (verified)" : "the LB's estimate (unverified)",
+				safe);
+			if (safe)
+				fprintf(f, "<b>safe to power off</b> since %s", when);
+			else if (n->last_drain.verified)
+				fprintf(f, "powering off ends its %lld cut connection(s)", n->last_drain.cut);
+			else
+				fprintf(f, "unverified: check the node first");
+			fprintf(f, "</td></tr>\n");
+		}
+	}
+	if (!rows)
+		fprintf(f, "<tr><td colspan=\"7\">no drain since ebbd started</td></tr>\n");
+	fprintf(f, "</tbody></table>\n");
+}
+
+/* ebbctl's changes: who (uid, login behind sudo), which command, what it did, when. */
+static void change_table(FILE *f)
+{
+	fprintf(f, "<h2>Changes by ebbctl</h2>\n<table id=\"changes\"><thead><tr><th>time</th><th>who</th>"
+		   "<th>command</th><th>what it did</th></tr></thead><tbody>\n");
+	pthread_mutex_lock(&events_lock);
+	for (int k = 0; k < changes_n; k++) { /* newest first */
+		const struct change_row *c = &changes[(changes_head - 1 - k + CHANGES_N) % CHANGES_N];
+		time_t t = (time_t)(c->r.realtime_ns / NS_PER_S);
+		char when[16];
+
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+		fprintf(f, "<tr class=\"change\" data-uid=\"%u\"><td>%s</td><td>", c->r.uid, when);
+		if (c->user[0])
+			esc(f, c->user);
+		fprintf(f, " (uid %u", c->r.uid);
+		if (c->r.loginuid != ~0u && c->r.loginuid != c->r.uid)
+			fprintf(f, ", login uid %u", c->r.loginuid);
+		fprintf(f, ", pid %u)</td><td class=\"cmd\"><code>", c->r.pid);
+		esc(f, c->r.cmd);
+		fprintf(f, "</code></td><td class=\"what\">");
+		esc(f, c->r.what);
+		fprintf(f, "</td></tr>\n");
+	}
+	if (!changes_n)
+		fprintf(f, "<tr><td colspan=\"4\">none since ebbd started</td></tr>\n");
+	pthread_mutex_unlock(&events_lock);
+	fprintf(f, "</tbody></table>\n");
+}
+
 static void event_row(FILE *f, const char *text)
 {
 	json_object *o = json_tokener_parse(text), *v;
@@ -417,11 +592,15 @@ void status_render(const struct agent *a, __u64 now)
 			fprintf(f, "</tr>\n");
 		}
 	}
-	fprintf(f, "</tbody></table>\n<h2>Live flows per node, last 10 minutes</h2>\n");
+	fprintf(f, "</tbody></table>\n");
+	vip_table(f, a);
+	drain_table(f, a, now);
+	fprintf(f, "<h2>Live flows per node, last 10 minutes</h2>\n");
 	chart(f, a, now);
 	fprintf(f, "<div class=\"sub\">bands: node state over time &mdash; "
 		   "<span class=\"state s-active\">active</span> <span class=\"state s-draining\">draining</span> "
 		   "<span class=\"state s-inactive\">inactive</span> <span class=\"state s-down\">down</span></div>\n");
+	change_table(f);
 	fprintf(f, "<h2>Recent decisions</h2>\n<table id=\"events\"><thead><tr><th>time</th><th>level</th>"
 		   "<th>event</th><th>details</th></tr></thead><tbody>\n");
 	pthread_mutex_lock(&events_lock);
