@@ -6,7 +6,9 @@
 # starts the lab: here under this suite's prefix, EBB_LAB_PREFIX), every other block fed to
 # `tools/lab shell ROLE` for the role its marker names (lb|client|nN), whose /sys/fs/bpf/ebb and
 # /var/lib are the lab's, not the host's. Every block of the section is either such a `sh`
-# block or a `text` block (shown, not run). Each block's output is printed as TAP comments.
+# block or a `text` block (shown, not run); a text block right after a sh block is its output,
+# and each of its lines must be one the block printed, in order (digits aside; "..." for lines
+# left out). Each block's output is printed as TAP comments.
 # The lab goes at the end (ebbd with it: it runs in the LB's network namespace); the host's
 # /sys/fs/bpf/ebb and /var/lib/ebb must be as they were. GUIDE=FILE tests another copy.
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +42,15 @@ while i < len(lines):
             else:
                 n += 1
                 open(f"{out}/{n:02d}.{marker.group(1)}", "w").write(body)
+                # Its printed output: a text block right after it (blank lines between).
+                k = j + 1
+                while k < len(lines) and not lines[k].strip():
+                    k += 1
+                if k < len(lines) and lines[k].strip() == "```text":
+                    e = k + 1
+                    while e < len(lines) and not lines[e].startswith("```"):
+                        e += 1
+                    open(f"{out}/{n:02d}.{marker.group(1)}.sample", "w").write("\n".join(lines[k + 1:e]) + "\n")
         elif info != "text":
             bad.append(f"block with info string {info!r} (only sh, run, or text, shown but not run): {body[:60]!r}")
         i = j + 1
@@ -63,12 +74,35 @@ run_block() {
 	fi
 }
 
+# sample_matches SAMPLE OUTPUT: every line the guide prints as a block's output is a line of the
+# real output, in order; digits, hashes and column widths aside (ids, times and counts differ
+# from run to run), and "..." stands for any lines. The real output may have more lines.
+sample_matches() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+def norm(l):
+    l = re.sub(r"[0-9a-f]{64}", "H", l)
+    return " ".join(re.sub(r"[0-9]+", "N", l).split())
+want = [norm(l) for l in open(sys.argv[1]) if l.strip() and l.strip() != "..."]
+got = [norm(l) for l in open(sys.argv[2], errors="replace") if l.strip()]
+i = 0
+for w in want:
+    while i < len(got) and got[i] != w:
+        i += 1
+    if i == len(got):
+        print(f"printed in the guide, not in the output (in this order): {w!r}")
+        sys.exit(1)
+    i += 1
+PY
+}
+
 # What the host had before: the guide's paths must not be touched outside the lab.
 host_paths() { ls -la --time-style=+%s.%N /sys/fs/bpf/ebb /var/lib/ebb 2>&1; }
 host_paths >"$TMP/host.before"
 
 failed_at=""
 for f in "$TMP"/blocks/[0-9]*; do
+	case $f in *.sample | *.out | *.cmp) continue ;; esac
 	role=${f##*.}
 	first=$(grep -m1 -v "^\s*$" "$f" | sed "s/  \+#.*//")
 	note "--- block ${f##*/} on $role:"
@@ -82,6 +116,12 @@ for f in "$TMP"/blocks/[0-9]*; do
 	sed "s/^/#   /" "$f.out" | head -80
 	check "guide block ${f##*/} runs as printed on $role: $first$( [ "$(grep -c . "$f")" -gt 1 ] && echo " (+$(($(grep -c . "$f") - 1)) lines)")" [ "$res" = 0 ]
 	[ "$res" = 0 ] || failed_at=${f##*/}
+	if [ -f "$f.sample" ]; then
+		sample_matches "$f.sample" "$f.out" >"$f.cmp" 2>&1
+		res=$?
+		check "guide block ${f##*/}: the output the guide prints is what it printed ($(grep -vc '^\s*$' "$f.sample") lines)" [ "$res" = 0 ]
+		sed 's/^/#   /' "$f.cmp"
+	fi
 done
 
 # The guide's state went to the lab shell's paths, and nowhere else.
