@@ -68,7 +68,7 @@ grep -v blocks "$TMP/extract.out" | sed 's/^/# /'
 # run_block ROLE FILE: as a reader would, stopping at the first command that fails.
 run_block() {
 	if [ "$1" = host ]; then
-		(cd "$EBB_ROOT" && env -u OUTPUT -u EBB_OUTPUT bash -e "$2")
+		(cd "$EBB_ROOT" && env -u OUTPUT -u EBB_OUTPUT -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash -e "$2")
 	else
 		{ echo "set -e"; cat "$2"; } | "$LAB" shell "$1"
 	fi
