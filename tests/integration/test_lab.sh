@@ -253,6 +253,8 @@ exec_private() {
 		grep -q '^PATH=/x/out:' "$TMP/shell.out" || { cat "$TMP/shell.out"; return 1; }
 }
 check "exec and shell: /sys/fs/bpf/ebb and /var/lib are the lab's, not the host's; shell puts the build on PATH" exec_private
+check "shell with words after its ROLE is refused with 'Error:'" bash -c "
+	! '$LAB' shell --prefix '$P' lb -c true </dev/null 2>'$TMP/err' && grep -q '^Error: shell takes only a ROLE' '$TMP/err'"
 
 # --- failures ----------------------------------------------------------------------------
 
