@@ -28,6 +28,14 @@ lbctl 2 node drain "$N1" >"$TMP/drain.out" 2>&1
 rc=$?
 drained_at=$(date +%s.%N) cmd_ms=$(($(ms) - t0))
 check "ebbctl node drain n1 on lb2: returned 0 once every host applied it ($cmd_ms ms)" [ "$rc" -eq 0 ]
+# it says so (issue 17): the drain, its live flows here, and the fleet's revision
+sed 's/^/#   /' "$TMP/drain.out"
+check "... and says what it did: draining, live flows, timeout, the fleet's revision applied" \
+	grep -Eq "^$N1: draining \(was active\), ([0-9]+ live flows?; ebbd will retire it when they end|no live flows; ebbd will retire it at its next check) \(timeout 300 s\) \(fleet \"[^\"]+\", revision [0-9]+, applied by every live host\)$" "$TMP/drain.out"
+wait_for 100 has_fevent 2 ebbctl_change
+check "lb2's ebbd logs who made the drain, and what it said (ebbctl_change, uid 0)" \
+	python3 -c 'import json,sys; e=[json.loads(l) for l in sys.stdin]; sys.exit(0 if any(x["uid"] == 0 and x["cmd"].endswith("node drain " + sys.argv[1]) and x["what"].startswith(sys.argv[1] + ": draining") for x in e) else 1)' \
+	"$N1" < <(fevents 2 ebbctl_change)
 for i in 1 2 3; do
 	st=$(node_state "$i" "$N1")
 	check "lb$i: n1 is draining ($st)" [ "$st" = draining ]

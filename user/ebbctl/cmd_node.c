@@ -128,7 +128,7 @@ static int do_del(int argc, char **argv)
 	}
 	if (ctl_open(&e, true))
 		return -1;
-	/* what a forced delete cuts, counted before it (a delete refuses live flows without force) */
+	/* what a forced delete re-places, counted before it (without force, live flows refuse it) */
 	if (force && !ebb_node_find(&e, &addr, &id, NULL)) {
 		__u64 *live = calloc(EBB_MAX_NODES, sizeof(*live));
 
@@ -151,8 +151,14 @@ static int set_state(struct ebb_addr *addr, __u8 state, __u32 timeout)
 	int ret, was = -1;
 
 	if (ctl_fleet()) {
+		/* the state before, as this host applied the fleet's */
+		if (!ebb_open(&e, bpffs, &err)) {
+			if (!ebb_node_find(&e, addr, NULL, &n))
+				was = n.state;
+			ebb_close(&e);
+		}
 		ret = ctl_fleet_node_state(addr, state, timeout);
-		return ret < 0 ? -1 : say_state(addr, state, -1, ret);
+		return ret < 0 ? -1 : say_state(addr, state, was, ret);
 	}
 	if (ctl_open(&e, true))
 		return -1;
@@ -252,6 +258,11 @@ static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet
 	struct ebb e;
 	__u32 id;
 
+	if (batch_file) { /* a restore says itself once */
+		json_object_put(o);
+		return 0;
+	}
+
 	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
 	fleet_said(fleet_ret, fl, sizeof(fl));
 	json_object_object_add(o, "node", json_object_new_string(name));
@@ -323,6 +334,12 @@ static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
 	struct ebb e;
 	__u32 id;
 
+	if (batch_file) { /* a restore says itself once */
+		json_object_put(o);
+		json_object_put(w);
+		return 0;
+	}
+
 	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
 	ebb_fmt_vip(vip, vname, sizeof(vname));
 	fleet_said(fleet_ret, fl, sizeof(fl));
@@ -354,6 +371,11 @@ static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vi
 	struct ebb e;
 	__u32 id;
 
+	if (batch_file) { /* a restore says itself once */
+		json_object_put(o);
+		return 0;
+	}
+
 	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
 	fleet_said(fleet_ret, fl, sizeof(fl));
 	json_object_object_add(o, "node", json_object_new_string(name));
@@ -362,15 +384,15 @@ static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vi
 		json_object_object_add(o, "vip", json_object_new_string(vname));
 	}
 	if (cut >= 0)
-		json_object_object_add(o, "flows_cut", json_object_new_int64(cut));
+		json_object_object_add(o, "flows_replaced", json_object_new_int64(cut));
 	if (vip && !node_now(addr, &e, &id, &n)) {
 		node_vips(&e, id, rest, sizeof(rest), NULL);
 		ebb_close(&e);
 	}
 	json_object_object_add(o, "deleted", json_object_new_boolean(!rest[0]));
 	if (cut > 0)
-		snprintf(cutbuf, sizeof(cutbuf), "; its %lld live flow%s cut (force)", cut,
-			 cut == 1 ? " was" : "s were");
+		snprintf(cutbuf, sizeof(cutbuf), "; its %lld live flow%s re-placed on other nodes (force)",
+			 cut, cut == 1 ? " is" : "s are");
 	return ctl_said(o, "%s: deleted%s%s%s%s%s%s", name, vip ? " from " : "", vname,
 			rest[0] ? "; it still serves " : "", rest, cutbuf, fl);
 }
@@ -779,6 +801,11 @@ static int say_set(const struct ebb_addr *addr, const struct ebb_vip_key *vip, _
 {
 	json_object *o = json_object_new_object();
 	char name[64], vname[64], fl[160];
+
+	if (batch_file) { /* a restore says itself once */
+		json_object_put(o);
+		return 0;
+	}
 
 	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
 	fleet_said(fleet_ret, fl, sizeof(fl));

@@ -151,6 +151,8 @@ static int run(struct agent *a)
 			bool cycle = now >= next_cycle;
 
 			next_tick = next_tick && now - next_tick < tick_ns ? next_tick + tick_ns : now + tick_ns;
+			/* first: the heartbeat says ebbd ticks, whatever the state's reading gives */
+			talk_tick(a, now, false);
 			if (!state_refresh(a)) {
 				measure_tick(a, now);
 				/* before the drain decision, which reads what it took in */
@@ -184,7 +186,6 @@ static int run(struct agent *a)
 				}
 			}
 			fleet_tick(a, ebb_now_ns());
-			talk_tick(a, ebb_now_ns(), false);
 			if (cycle)
 				next_cycle = now + (__u64)(a->cfg.interval * NS_PER_S);
 			metrics_render(a, ebb_now_ns());
