@@ -190,7 +190,8 @@ while :; do
 	if [ $phase = quiet ] && [ $now -ge $(((BUSY_S + QUIET_S) * 1000)) ]; then
 		[ $released = 1 ] || release_held
 		phase=rising
-		client wrk -t2 -c24 -d${RISE_S}s $URL >"$TMP/wrk2.out" 2>&1 &
+		# past the last row, so that the last row still has the load
+		client wrk -t2 -c24 -d$((RISE_S + 2))s $URL >"$TMP/wrk2.out" 2>&1 &
 		wrk2=$!
 		printf '   ----- %s: load rises: wrk with 24 keep-alive connections -----\n' "$(stamp)"
 	fi
@@ -277,10 +278,12 @@ for e in outs:
 print(f"   table loss     : {flushed} flow entries flushed under load; {rescued} packets rescued, {claimed} claimed by their nodes")
 picture = (read("picture") or ["?"])[0]
 print(f"   picture        : {picture} (every decision drawn, a draining band of 2 s or more, no label over another)")
-ok = (s1 + n1 + s2 + n2 + errors == 0 and held_ok and ins and drained and picture == "ok"
-      and all(d.get("verified") and d.get("flows_cut") == 0 for d in drained) and outs and claimed > 0)
+story = (s1 + n1 + s2 + n2 + errors == 0 and held_ok and ins and drained
+         and all(d.get("verified") and d.get("flows_cut") == 0 for d in drained) and outs and claimed > 0)
+ok = story and picture == "ok"
 print("   result         : " + ("0 client errors, 0 flows cut (measured by the node), a node handed back and brought back, a lost flow table rescued: nobody noticed"
-                               if ok else "SOMETHING WAS NOTICED (see above)"))
+                               if ok else "SOMETHING WAS NOTICED (see above)" if not story
+                               else "the run went well, but the picture does not show it (see above)"))
 sys.exit(0 if ok else 1)
 PY
 say "Cleaning up the lab"
