@@ -89,9 +89,7 @@ echo 0.2 >"$TMP/period"
 # One row of the timeline, stamped with the moment it was read (rows run late under load: the
 # stamp says so, not the second the row was due); the same figures go to timeline.jsonl for the
 # SVG picture.
-snapshot() { # snapshot PHASE
-	local taken
-	taken=$(($(ms) - start))
+snapshot() { # snapshot PHASE TAKEN_MS
 	ctl -j node show | python3 -c '
 import json, sys
 nodes = json.load(sys.stdin)
@@ -99,23 +97,29 @@ t = int(sys.argv[1]) / 1000
 with open(sys.argv[3], "a") as f:
     f.write(json.dumps({"t": round(t, 3), "phase": sys.argv[2],
                         "nodes": [[n["addr"], n["state"], n["flows"]] for n in nodes]}) + "\n")
-print("%-6s %-7s | " % ("%.1fs" % t, sys.argv[2]) + " | ".join("%-9s %3d" % (n["state"], n["flows"]) for n in nodes))' "$taken" "$1" "$TMP/timeline.jsonl"
+print("%-6s %-7s | " % ("%.1fs" % t, sys.argv[2]) + " | ".join("%-9s %3d" % (n["state"], n["flows"]) for n in nodes))' "$2" "$1" "$TMP/timeline.jsonl"
 }
-stamp() { printf '%.1fs' "$(($(ms) - start))e-3"; }
-# New ebbd decisions since the last call, one line each, at the time ebbd logged them. The lines
-# read so far go to ebbd-seen.log: the picture and the summary tell of those, as the table does.
+# ebbd's decisions logged since the last call up to CUTOFF_MS (since start), one line each, at
+# the time ebbd logged them: printed before a row or a phase line taken after them, so the
+# timeline reads in time order. The lines read go to ebbd-seen.log: the picture and the summary
+# tell of those, as the table does.
 seen=0
-events() {
-	python3 - "$TMP/ebbd.log" "$seen" "$start" "$TMP/ebbd-seen.log" <<'PY'
+events() { # events CUTOFF_MS
+	python3 - "$TMP/ebbd.log" "$seen" "$start" "$TMP/ebbd-seen.log" "$1" <<'PY'
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 start = int(sys.argv[3]) / 1000
-open(sys.argv[4], "w").write("".join(l + "\n" for l in lines))
-for line in lines[int(sys.argv[2]):]:
+cutoff = start + int(sys.argv[5]) / 1000
+used = int(sys.argv[2])
+for line in lines[used:]:
     try:
         e = json.loads(line)
     except ValueError:
+        used += 1
         continue
+    if float(e.get("ts", 0)) > cutoff:
+        break  # after the row about to be printed: the next call tells of it
+    used += 1
     ev = e.get("event")
     at = "%5.1fs ebbd: " % (float(e.get("ts", start)) - start)
     if ev in ("scale_in", "scale_out"):
@@ -132,8 +136,22 @@ for line in lines[int(sys.argv[2]):]:
               + (f", {ago} ms after its last flow ended" if ago is not None else ""))
     elif ev in ("down", "up"):
         print(f"{at}{e.get('node')} {ev}")
-print("#seen", len(lines))
+open(sys.argv[4], "w").write("".join(l + "\n" for l in lines[:used]))
+print("#seen", used)
 PY
+}
+# events up to CUTOFF_MS, printed; remembers what was read and the first scale-in's time
+show_events() { # show_events CUTOFF_MS
+	events "$1" >"$TMP/ev"
+	grep -v '^#' "$TMP/ev" | sed 's/^/      /' || true
+	seen=$(sed -n 's/^#seen //p' "$TMP/ev")
+	[ -n "$scale_in_ms" ] || scale_in_ms=$(sed -n 's/^#scale_in_ms //p' "$TMP/ev" | head -n 1)
+}
+# a phase line, after the decisions that came before it
+phase_line() { # phase_line TEXT
+	local now=$(($(ms) - start))
+	show_events "$now"
+	printf '   ----- %s: %s -----\n' "$(printf '%.1fs' "${now}e-3")" "$1"
 }
 
 # The held connections: one keep-alive connection answered by each node (a long download, say),
@@ -168,7 +186,7 @@ PY
 release_held() {
 	touch "$TMP/release"
 	released=1
-	printf '   ----- %s: the client lets its held connections go (one more request on each, then close) -----\n' "$(stamp)"
+	phase_line "the client lets its held connections go (one more request on each, then close)"
 }
 
 printf '\n   %-6s %-7s | %-13s | %-13s | %-13s\n' "t" "phase" "n1 .11" "n2 .12" "n3 .13"
@@ -185,7 +203,7 @@ while :; do
 		echo 0.25 >"$TMP/period"
 		client env PYTHONPATH="$ROOT/tests/integration" python3 "$TMP/hold.py" 203.0.113.10 3 \
 			"$TMP/held" "$TMP/release" "$TMP/held.out" 2>"$TMP/hold.err" &
-		printf '   ----- %s: load falls: wrk stops, a new connection every 250 ms; a client holds one keep-alive connection on each node -----\n' "$(stamp)"
+		phase_line "load falls: wrk stops, a new connection every 250 ms; a client holds one keep-alive connection on each node"
 	fi
 	if [ $phase = quiet ] && [ $now -ge $(((BUSY_S + QUIET_S) * 1000)) ]; then
 		[ $released = 1 ] || release_held
@@ -193,21 +211,20 @@ while :; do
 		# past the last row, so that the last row still has the load
 		client wrk -t2 -c24 -d$((RISE_S + 2))s $URL >"$TMP/wrk2.out" 2>&1 &
 		wrk2=$!
-		printf '   ----- %s: load rises: wrk with 24 keep-alive connections -----\n' "$(stamp)"
+		phase_line "load rises: wrk with 24 keep-alive connections"
 	fi
 	if [ $phase = rising ] && [ $flushed = 0 ] && [ $now -ge $(((BUSY_S + QUIET_S + RISE_S / 2) * 1000)) ]; then
 		flushed=$(python3 "$ROOT/tests/integration/flush_flows.py" "$BPFFS/flows")
 		echo "$flushed" >"$TMP/flushed"
-		printf '   ----- %s: the LB loses its flow table (%s entries flushed) under load -----\n' "$(stamp)" "$flushed"
+		phase_line "the LB loses its flow table ($flushed entries flushed) under load"
 	fi
 	if [ $released = 0 ] && [ -n "$scale_in_ms" ] && [ $(($(ms) - scale_in_ms)) -ge $((HOLD_S * 1000)) ]; then
 		release_held
 	fi
-	printf '   %s\n' "$(snapshot "$phase")"
-	events >"$TMP/ev"
-	grep -v '^#' "$TMP/ev" | sed 's/^/      /' || true
-	seen=$(sed -n 's/^#seen //p' "$TMP/ev")
-	[ -n "$scale_in_ms" ] || scale_in_ms=$(sed -n 's/^#scale_in_ms //p' "$TMP/ev" | head -n 1)
+	taken=$(($(ms) - start))
+	row=$(snapshot "$phase" "$taken")
+	show_events "$taken"
+	printf '   %s\n' "$row"
 	[ $now -ge $(((BUSY_S + QUIET_S + RISE_S) * 1000)) ] && break
 	# the next whole second: a row that ran late is not followed by rows catching up
 	next=$((($(ms) - start) / 1000 + 1))
