@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A drain talks back (issue 17, item 3). Every change ebbctl makes says on stdout what it did and
 # what happens next (-j: one JSON document with the same facts, no prose); with no ebbd running
-# on the state, a drain warns on stderr that nothing will retire the node. `node wait` prints its
-# progress (flows left, elapsed of the timeout) and ends "inactive, 0 flows cut: safe to power
-# off" when the node's own count judged the drain, and says "unverified" when it did not.
+# on the state (never ran, stopped, SIGKILLed), a drain warns on stderr that nothing will retire
+# the node. `node wait` prints its progress (flows left, elapsed of the timeout) and ends
+# "inactive, 0 flows cut: safe to power off" when the node's own count judged the drain, and says
+# "unverified" when it did not.
 # ebbctl's changes reach ebbd's log (ebbctl_change: uid, user, command line, what, when; those
 # made while no ebbd ran are logged by the next one, late) and its status page, whose rendered
 # DOM (headless Chromium) shows the VIP table with weights, a real drain's progress while a
@@ -204,6 +205,18 @@ said after node drain "$N2"
 show after
 check "node drain after ebbd stopped: stderr says it stopped and nothing will retire the node" \
 	grep -Eq "^Warning: ebbd \(pid $ebbd_pid\) stopped [0-9]+ s ago: nothing will retire $N2" "$TMP/after.err"
+# killed: its heartbeat stops without a word; a few ticks and 5 s later a drain warns again
+start_ebbd
+running() { said probe node drain "$N2" && ! grep -q Warning "$TMP/probe.err"; }
+wait_for 300 running
+check "a new ebbd: a drain no longer warns" running
+kill -KILL "$ebbd_pid"
+wait "$ebbd_pid" 2>/dev/null
+killed() { said probe node drain "$N2" && grep -q "killed or hung" "$TMP/probe.err"; }
+wait_for 300 killed
+show probe
+check "ebbd SIGKILLed: a drain warns that its last tick is old and nothing will retire the node" \
+	grep -Eq "^Warning: ebbd \(pid $ebbd_pid\) last ticked [0-9]+ s ago: killed or hung: nothing will retire $N2" "$TMP/probe.err"
 said bad node drain 198.51.100.250
 check "a drain that fails says only its error (stdout empty)" \
 	eval '[ ! -s "$TMP/bad.out" ] && grep -q "^Error: " "$TMP/bad.err"'
