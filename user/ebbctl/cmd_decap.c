@@ -31,6 +31,7 @@ int ctl_xdp_attach(int argc, char **argv, const char *object,
 		return ctl_error("missing 'dev IFNAME'");
 	if (attach(bpffs, ifname, generic, &err))
 		return ctl_error("%s", err.msg);
+	ctl_record_node_side = true;
 	return ctl_said(NULL, "%s attached to %s (%s mode)", object, ifname, generic ? "generic" : "native");
 }
 
@@ -43,6 +44,7 @@ int ctl_xdp_detach(int argc, char **argv, const char *object,
 		return ctl_error("usage: %s detach dev IFNAME", object);
 	if (detach(bpffs, argv[1], &err))
 		return ctl_error("%s", err.msg);
+	ctl_record_node_side = true;
 	return ctl_said(NULL, "%s detached from %s", object, argv[1]);
 }
 
@@ -62,6 +64,7 @@ int ctl_prefix_change(int argc, char **argv, bool add, const char *object, const
 		return 1;
 	if (ebb_decap_prefix(state_dir ? dir : bpffs, &key, add, &err))
 		return ctl_error("%s", err.msg);
+	ctl_record_node_side = true;
 	return ctl_said(NULL, "%s: prefix %s %s", object, argv[0], add ? "added" : "deleted");
 }
 

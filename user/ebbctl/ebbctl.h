@@ -38,6 +38,8 @@ int done_ok(void);
  * with who ran which command; nothing in a batch (restore records itself once). Returns 0. */
 int ctl_said(json_object *fields, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_record(const char *what);
+/* Set by the node-side commands (decap, backend): their state has no ebbd, so no queue there. */
+extern bool ctl_record_node_side;
 void ctl_cmdline_set(int argc, char **argv);
 /* Whether an ebbd runs on this state (fields gains "ebbd_running"); when not, warns on stderr
  * with `consequence` (NULL: no warning). */

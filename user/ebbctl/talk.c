@@ -17,6 +17,7 @@
 #include "ebbctl.h"
 
 static char cmdline[240];
+bool ctl_record_node_side;
 
 void ctl_cmdline_set(int argc, char **argv)
 {
@@ -51,7 +52,8 @@ void ctl_record(const char *what)
 	r.realtime_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	snprintf(r.cmd, sizeof(r.cmd), "%s", cmdline);
 	snprintf(r.what, sizeof(r.what), "%s", what);
-	ret = ebb_change_push(bpffs, &r);
+	/* a node's own state (decap, backend) has no ebbd to pop the queue: the journal only */
+	ret = ctl_record_node_side ? 0 : ebb_change_push(bpffs, &r);
 	if (ret && verbose)
 		fprintf(stderr, "Warning: cannot record the change for ebbd in %s/%s: %s\n", bpffs,
 			EBB_CHANGES_PIN, strerror(-ret));
