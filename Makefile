@@ -28,6 +28,21 @@ DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 BPF_PROGS := balancer decap node peer_pass floor_tx census conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
+# Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
+# per variant for the bench, and skeletons of the candidate and of its torn twin for its test.
+# -mcpu=v3: an entry is changed by a 64-bit compare-and-swap.
+FT_VARIANTS := none lru a8w8 a8w8ff a8w8c1 a8w4 a8w8mul a8w8jif a8w8il torn
+ft_flags_none := -DFT_NONE
+ft_flags_lru := -DFT_LRU
+ft_flags_a8w8 :=
+ft_flags_a8w8ff := -DFT_POLICY=0
+ft_flags_a8w8c1 := -DFT_CHOICES=1
+ft_flags_a8w4 := -DFT_WAYS=4
+ft_flags_a8w8mul := -DFT_HASH=1
+ft_flags_a8w8jif := -DFT_CLOCK=1
+ft_flags_a8w8il := -DFT_KEYS_INLINE=1
+ft_flags_torn := -DFT_TORN=1
+FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
 EBBCTL_OBJS := $(patsubst user/ebbctl/%.c,$(OUTPUT)/obj/ebbctl/%.o,$(wildcard user/ebbctl/*.c))
@@ -66,21 +81,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUTPUT)/$*.bpf.d -c $< -o $@
 
-# Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
-# per variant for the bench, and skeletons of the candidate and of its torn twin for its test.
-# -mcpu=v3: an entry is changed by a 64-bit compare-and-swap.
-FT_VARIANTS := none lru a8w8 a8w8ff a8w8c1 a8w4 a8w8mul a8w8jif torn
-ft_flags_none := -DFT_NONE
-ft_flags_lru := -DFT_LRU
-ft_flags_a8w8 :=
-ft_flags_a8w8ff := -DFT_POLICY=0
-ft_flags_a8w8c1 := -DFT_CHOICES=1
-ft_flags_a8w4 := -DFT_WAYS=4
-ft_flags_a8w8mul := -DFT_HASH=1
-ft_flags_a8w8jif := -DFT_CLOCK=1
-ft_flags_torn := -DFT_TORN=1
-FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
-
+# The flow-table prototype's variants (FT_VARIANTS above).
 $(OUTPUT)/bench/ft_%.bpf.o: tools/bench/flowtable.bpf.c tools/bench/flowtable.h include/ebb.h | $(OUTPUT)/bench
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itools/bench $(ft_flags_$*) -c $< -o $@

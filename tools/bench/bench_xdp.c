@@ -852,6 +852,7 @@ static struct bcase cases[] = {
 	  .reset = true, .base = SEQ_NEW }
 	FT_CASE("none", 0), FT_CASE("lru", 1), FT_CASE("a8w8", 2), FT_CASE("a8w8ff", 3),
 	FT_CASE("a8w8c1", 4), FT_CASE("a8w4", 5), FT_CASE("a8w8mul", 6), FT_CASE("a8w8jif", 7),
+	FT_CASE("a8w8il", 8),
 	/* The base commit's balancer beside this one (--base OBJ): the same packets on instances of
 	 * its own, set up by the same code, each cell timed right next to its twin. */
 	{ .id = "b_hit", .label = "base: established hit", .table = "1 flow", .lb = LB_BASE,
@@ -1249,11 +1250,11 @@ static double opt_ft_load = 0.85;
 
 static const struct {
 	const char *name;
-	int ways, choices, lru, none;
+	int ways, choices, lru, none, il; /* il: keys in the bucket (FT_KEYS_INLINE) */
 } ft_variants[] = {
-	{ "none", 8, 2, 0, 1 }, { "lru", 8, 2, 1, 0 },   { "a8w8", 8, 2, 0, 0 },
-	{ "a8w8ff", 8, 2, 0, 0 }, { "a8w8c1", 8, 1, 0, 0 }, { "a8w4", 4, 2, 0, 0 },
-	{ "a8w8mul", 8, 2, 0, 0 }, { "a8w8jif", 8, 2, 0, 0 },
+	{ "none", 8, 2, 0, 1, 0 },    { "lru", 8, 2, 1, 0, 0 },     { "a8w8", 8, 2, 0, 0, 0 },
+	{ "a8w8ff", 8, 2, 0, 0, 0 },  { "a8w8c1", 8, 1, 0, 0, 0 },  { "a8w4", 4, 2, 0, 0, 0 },
+	{ "a8w8mul", 8, 2, 0, 0, 0 }, { "a8w8jif", 8, 2, 0, 0, 0 }, { "a8w8il", 8, 2, 0, 0, 1 },
 };
 #define N_FT (sizeof(ft_variants) / sizeof(ft_variants[0]))
 
@@ -1264,7 +1265,7 @@ static struct ft_inst {
 	size_t table_bytes, keys_bytes;
 	void *table, *keys, *table_snap, *keys_snap;
 	double fill_s, census_ms;
-	__u64 fill_evicted, fill_lost, live;
+	__u64 fill_evicted, fill_lost, fill_fp_hits, live;
 	const char *na;
 } ft_insts[N_FT];
 
@@ -1282,13 +1283,21 @@ static struct ft_stats ft_stats_of(const struct ft_inst *f)
  * against an idle timeout, live flows counted per node. */
 static __u64 ft_census(const struct ft_inst *f, __u64 *per_node, __u32 now, __u32 idle_ticks)
 {
-	const __u64 *w = f->table, n = f->table_bytes / 8;
+	const __u64 *w = f->table;
 	__u64 live = 0;
+	/* every entry word: in a bucket of `ways` words, or of `ways` entry words then `ways`
+	 * key words */
+	__u32 ways = (__u32)ft_variants[f - ft_insts].ways, stride = ft_variants[f - ft_insts].il ? 2 : 1;
+	__u64 n = f->table_bytes / 8;
 
 	memset(per_node, 0, 8192 * sizeof(*per_node));
 	for (__u64 i = 0; i < n; i++) {
 		__u64 e = w[i];
 
+		if (stride == 2 && (i / ways) % 2) {
+			i += ways - 1; /* a line of keys */
+			continue;
+		}
 		if (!e || (ft_flags(e) & (EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED)) ||
 		    ft_age(e, now) > idle_ticks)
 			continue;
@@ -1321,7 +1330,8 @@ static void ft_setup(__u32 fill)
 		}
 		f->nbuckets = (__u32)(fill / (ft_variants[v].ways * load)) + 1;
 		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_table"), f->nbuckets);
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_keys"), f->nbuckets);
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_keys"),
+					 ft_variants[v].il ? 1 : f->nbuckets);
 		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_lru"),
 					 ft_variants[v].lru ? fill + 262144 : 1);
 		m = bpf_object__find_map_by_name(f->obj, ".rodata");
@@ -1358,12 +1368,13 @@ static void ft_setup(__u32 fill)
 			f->table_bytes = (size_t)fdinfo_field(f->lru_fd, "memlock:");
 			continue;
 		}
-		f->table_bytes = (size_t)f->nbuckets * ft_variants[v].ways * 8;
-		f->keys_bytes = f->table_bytes;
+		f->table_bytes = (size_t)f->nbuckets * ft_variants[v].ways * 8 * (ft_variants[v].il ? 2 : 1);
+		f->keys_bytes = ft_variants[v].il ? 0 : (size_t)f->nbuckets * ft_variants[v].ways * 8;
 		f->table = mmap(NULL, f->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->table_fd, 0);
-		f->keys = mmap(NULL, f->keys_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->keys_fd, 0);
+		f->keys = f->keys_bytes ? mmap(NULL, f->keys_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+					       f->keys_fd, 0) : NULL;
 		f->table_snap = malloc(f->table_bytes);
-		f->keys_snap = malloc(f->keys_bytes);
+		f->keys_snap = malloc(f->keys_bytes + 1);
 		if (f->table == MAP_FAILED || f->keys == MAP_FAILED || !f->table_snap || !f->keys_snap)
 			die("flowtable %s: cannot map its table: %s", ft_variants[v].name, strerror(errno));
 		/* the 1M flows, pinned by the variant's own datapath: a SYN each */
@@ -1384,12 +1395,15 @@ static void ft_setup(__u32 fill)
 
 			f->fill_evicted = st.evicted;
 			f->fill_lost = st.lost;
-			if (st.inserted + st.lost != fill)
+			/* a SYN that "hits": its fingerprint is another flow's in its buckets */
+			f->fill_fp_hits = st.hits;
+			if (st.inserted + st.lost + st.hits != fill)
 				die("flowtable %s: the fill pinned %llu of %u flows", ft_variants[v].name,
 				    (unsigned long long)st.inserted, fill);
 		}
 		memcpy(f->table_snap, f->table, f->table_bytes);
-		memcpy(f->keys_snap, f->keys, f->keys_bytes);
+		if (f->keys)
+			memcpy(f->keys_snap, f->keys, f->keys_bytes);
 		/* jiffies: user space has no clock of those ticks to age entries by (one reason
 		 * against that variant) */
 		if (!strcmp(ft_variants[v].name, "a8w8jif"))
@@ -1408,10 +1422,11 @@ static void ft_setup(__u32 fill)
 			f->census_ms = median(t, 5);
 		}
 		note("flowtable %s: %u buckets of %d ways (%.1f MB + %.1f MB keys), 1M flows pinned by "
-		     "SYNs in %.2f s (%llu evicted, %llu lost); census of the mmapped table %.2f ms "
-		     "(%llu live)", ft_variants[v].name, f->nbuckets, ft_variants[v].ways,
+		     "SYNs in %.2f s (%llu evicted, %llu lost, %llu false hits); census of the mmapped "
+		     "table %.2f ms (%llu live)", ft_variants[v].name, f->nbuckets, ft_variants[v].ways,
 		     f->table_bytes / 1e6, f->keys_bytes / 1e6, f->fill_s,
 		     (unsigned long long)f->fill_evicted, (unsigned long long)f->fill_lost,
+		     (unsigned long long)f->fill_fp_hits,
 		     f->census_ms, (unsigned long long)f->live);
 	}
 }
@@ -1425,7 +1440,8 @@ static void ft_restore(struct bcase *c, __u32 repeat)
 		delete_flows(f->lru_fd, c->base, 0, repeat, VIP4);
 	else if (f->table) {
 		memcpy(f->table, f->table_snap, f->table_bytes);
-		memcpy(f->keys, f->keys_snap, f->keys_bytes);
+		if (f->keys)
+			memcpy(f->keys, f->keys_snap, f->keys_bytes);
 	}
 }
 
@@ -1476,6 +1492,7 @@ static json_object *ft_json(struct inst *b, __u32 fill)
 			(double)(f->table_bytes + f->keys_bytes) / fill));
 		json_object_object_add(e, "fill_s", json_object_new_double(f->fill_s));
 		json_object_object_add(e, "fill_evicted", json_object_new_int64((long long)f->fill_evicted));
+		json_object_object_add(e, "fill_false_hits", json_object_new_int64((long long)f->fill_fp_hits));
 		if (ft_variants[v].lru)
 			json_object_object_add(e, "bytes_per_entry", json_object_new_double(
 				(double)f->table_bytes / (fill + 262144)));

@@ -114,13 +114,18 @@ static __always_inline bool buckets(const struct ft_where *w, struct ft_bucket *
 }
 
 /* After the entry is in: the client's key beside it, for user space (flow show, census keys). */
-static __always_inline void put_key(const struct ft_where *w, int way, __u64 key)
+static __always_inline void put_key(const struct ft_where *w, int way, __u64 key,
+				    struct ft_bucket *b0, struct ft_bucket *b1)
 {
+#if FT_KEYS_INLINE
+	(way >= FT_WAYS ? b1 : b0)->key[way & (FT_WAYS - 1)] = key;
+#else
 	__u32 i = way >= FT_WAYS ? w->b[1] : w->b[0];
 	struct ft_keys *k = bpf_map_lookup_elem(&ft_keys, &i);
 
 	if (k)
 		k->key[way & (FT_WAYS - 1)] = key;
+#endif
 }
 
 SEC("xdp")
@@ -193,7 +198,8 @@ int ft_xdp(struct xdp_md *ctx)
 				else if (r == FT_UPDATED)
 					stats.updated++;
 				stats.inserted++;
-				put_key(&w, way, ft_key4(p.src, (__u16)p.ports, (__u16)(p.ports >> 16)));
+				put_key(&w, way, ft_key4(p.src, (__u16)p.ports, (__u16)(p.ports >> 16)),
+					b0, b1);
 			}
 			return tx_to(ctx, node);
 		}

@@ -22,7 +22,8 @@
  *
  * Variants, chosen at build time (the bench builds one object per variant, tools/bench/flowtable.sh):
  *   FT_WAYS 4/8/16, FT_CHOICES 1/2, FT_POLICY 0 first fit / 1 least loaded, FT_HASH 0 lookup3 /
- *   1 multiply-xorshift, FT_CLOCK 0 bpf_ktime_get_coarse_ns / 1 bpf_jiffies64, FT_TORN 1: an
+ *   1 multiply-xorshift, FT_CLOCK 0 bpf_ktime_get_coarse_ns / 1 bpf_jiffies64, FT_KEYS_INLINE 1:
+ *   the side keys in the bucket's second cache line instead of a separate array, FT_TORN 1: an
  *   entry written as two 4-byte halves (wrong on purpose: the concurrency test must catch it).
  */
 #ifndef EBB_FLOWTABLE_H
@@ -46,6 +47,9 @@
 #ifndef FT_TORN
 #define FT_TORN 0
 #endif
+#ifndef FT_KEYS_INLINE
+#define FT_KEYS_INLINE 0
+#endif
 
 #ifdef __bpf__
 #define FT_INLINE static __always_inline
@@ -67,6 +71,10 @@
 
 struct ft_bucket {
 	__u64 slot[FT_WAYS];
+#if FT_KEYS_INLINE
+	__u64 key[FT_WAYS]; /* the side keys in the bucket's next cache line (the ft_keys array
+			     * unused): an insert writes the line the prefetcher brought beside */
+#endif
 };
 
 /* The side array: the client side of the flow in each slot (IPv4: address, both ports). */

@@ -81,9 +81,9 @@ print(f"\nper packet, {len(runs)} run(s), medians over rounds (then over runs); 
       f"{st.median(d['floor_ns'] for d in runs):.1f} ns:")
 print(f"  {'row':22} {'ns':>8} {'x floor':>8} {'/ ebb':>7} {'/ Katran':>9}")
 for pid in ["hit_1m_spread", "k_hit_1m_spread"] + [f"ft_{v}_hit" for v in
-            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif"]] + \
+            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il"]] + \
            ["new_flow", "k_new_flow"] + [f"ft_{v}_new" for v in
-            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif"]]:
+            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il"]]:
     if cells(pid, 'ns') is None:
         continue
     print(f"  {pid:22} {fmt(cells(pid, 'ns'), '{:.1f}'):>8} {fmt(cells(pid, 'ratio')):>8} "
@@ -100,6 +100,6 @@ for v in ft.get('variants', []):
         continue
     print(f"  {v['variant']:10} {v['table_bytes'] / 1e6:7.1f} MB table + {v['keys_bytes'] / 1e6:5.1f} MB keys"
           f" = {v['bytes_per_flow']:6.1f} B/flow; pinned by SYNs in {v['fill_s']:.2f} s,"
-          f" {v['fill_evicted']} evicted; census of the mmap "
+          f" {v['fill_evicted']} evicted, {v.get('fill_false_hits', 0)} false hits; census of the mmap "
           f"{fmt(v.get('census_ms'))} ms")
 PY
