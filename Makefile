@@ -31,7 +31,7 @@ SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 # Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
 # per variant for the bench, and skeletons of the candidate and of its torn twin for its test.
 # -mcpu=v3: an entry is changed by a 64-bit compare-and-swap.
-FT_VARIANTS := none lru a8w8 a8w8ff a8w8c1 a8w4 a8w8mul a8w8jif a8w8il torn
+FT_VARIANTS := none lru a8w8 a8w8ff a8w8c1 a8w4 a8w8mul a8w8jif a8w8il a8w4il torn
 ft_flags_none := -DFT_NONE
 ft_flags_lru := -DFT_LRU
 ft_flags_a8w8 :=
@@ -41,6 +41,7 @@ ft_flags_a8w4 := -DFT_WAYS=4
 ft_flags_a8w8mul := -DFT_HASH=1
 ft_flags_a8w8jif := -DFT_CLOCK=1
 ft_flags_a8w8il := -DFT_KEYS_INLINE=1
+ft_flags_a8w4il := -DFT_WAYS=4 -DFT_KEYS_INLINE=1
 ft_flags_torn := -DFT_TORN=1
 FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)

@@ -81,9 +81,9 @@ print(f"\nper packet, {len(runs)} run(s), medians over rounds (then over runs); 
       f"{st.median(d['floor_ns'] for d in runs):.1f} ns:")
 print(f"  {'row':22} {'ns':>8} {'x floor':>8} {'/ ebb':>7} {'/ Katran':>9}")
 for pid in ["hit_1m_spread", "k_hit_1m_spread"] + [f"ft_{v}_hit" for v in
-            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il"]] + \
+            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il", "a8w4il"]] + \
            ["new_flow", "k_new_flow"] + [f"ft_{v}_new" for v in
-            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il"]]:
+            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il", "a8w4il"]]:
     if cells(pid, 'ns') is None:
         continue
     print(f"  {pid:22} {fmt(cells(pid, 'ns'), '{:.1f}'):>8} {fmt(cells(pid, 'ratio')):>8} "
