@@ -7,7 +7,8 @@
 #     interleaved rounds (medians); the census of each mmapped table and ebb's census at 1M.
 # Root only. Needs `make` first (the ft_*.bpf.o objects and bench_xdp). About a minute.
 #
-#   [KATRAN_SRC=DIR] bash tools/bench/flowtable.sh [--rounds N] [--runs N]
+#   [KATRAN_SRC=DIR] [ONLY=hit_1m_spread,new_flow,syn_flood] [SWEEP=0] bash tools/bench/flowtable.sh [--rounds N] [--runs N]
+# (ONLY=...,syn_flood adds the prototype's miss rows, beside the flood guard's SYN)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -35,9 +36,9 @@ trap 'exit 143' TERM HUP
 DIR=$OUTPUT/flowtable
 mkdir -p "$DIR"
 
-echo "== fill sweep: highest load with 99.9 % of 1M random inserts succeeding =="
 : >"$DIR/sweep.jsonl"
-for v in "a8w8:" "a8w8ff:-DFT_POLICY=0" "a8w8c1:-DFT_CHOICES=1" "a8w4:-DFT_WAYS=4" \
+[ "${SWEEP:-1}" = 1 ] && echo "== fill sweep: highest load with 99.9 % of 1M random inserts succeeding =="
+[ "${SWEEP:-1}" = 1 ] && for v in "a8w8:" "a8w8ff:-DFT_POLICY=0" "a8w8c1:-DFT_CHOICES=1" "a8w4:-DFT_WAYS=4" \
 	"a8w16:-DFT_WAYS=16" "a8w16c1:-DFT_WAYS=16 -DFT_CHOICES=1" "a8w8mul:-DFT_HASH=1"; do
 	name=${v%%:*}
 	# shellcheck disable=SC2086 # the variant's flags, word-split on purpose
@@ -55,7 +56,7 @@ files=()
 for ((r = 1; r <= RUNS; r++)); do
 	echo "== bench_xdp run $r of $RUNS ($ROUNDS rounds) ==" >&2
 	"$OUTPUT/bench/bench_xdp" --bpffs "$BPFFS" --rounds "$ROUNDS" --no-control \
-		--only hit_1m_spread,new_flow --flowtable "$OUTPUT/bench" "${katran[@]}" \
+		--only "${ONLY:-hit_1m_spread,new_flow}" --flowtable "$OUTPUT/bench" "${katran[@]}" \
 		--json "$DIR/run-$r.json" 2>"$DIR/run-$r.log" ||
 		{ echo "Error: bench_xdp failed in run $r:" >&2; tail -5 "$DIR/run-$r.log" >&2; exit 1; }
 	files+=("$DIR/run-$r.json")
@@ -83,7 +84,8 @@ print(f"  {'row':22} {'ns':>8} {'x floor':>8} {'/ ebb':>7} {'/ Katran':>9}")
 for pid in ["hit_1m_spread", "k_hit_1m_spread"] + [f"ft_{v}_hit" for v in
             ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il", "a8w4il"]] + \
            ["new_flow", "k_new_flow"] + [f"ft_{v}_new" for v in
-            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il", "a8w4il"]]:
+            ["none", "lru", "a8w8", "a8w8ff", "a8w8c1", "a8w4", "a8w8mul", "a8w8jif", "a8w8il", "a8w4il"]] + \
+           ["syn_flood", "k_syn_flood", "ft_lru_miss", "ft_a8w8_miss", "ft_a8w8il_miss"]:
     if cells(pid, 'ns') is None:
         continue
     print(f"  {pid:22} {fmt(cells(pid, 'ns'), '{:.1f}'):>8} {fmt(cells(pid, 'ratio')):>8} "
