@@ -1194,9 +1194,10 @@ static void monitor_cases(void)
 		ASSERT_EQ(p->verdict, XDP_PASS, "monitor: pass event: verdict XDP_PASS");
 		ASSERT_EQ(p->reason, EBB_R_PASS_NOT_VIP, "monitor: pass event: reason pass_not_vip");
 		ASSERT_EQ(p->vip_id, EBB_MONITOR_NO_VIP, "monitor: pass event: no VIP");
-		/* (parsing stops at the filter: a packet not ours has its destination, maybe no more) */
-		ASSERT_MEM_EQ(p->key.dst, kpass.dst, sizeof(kpass.dst),
-			      "monitor: pass event: destination address");
+		/* Parsing stops at vip_filter before the key is filled: passing a packet that is
+		 * not ours costs no more with a listener than without one. */
+		ASSERT_TRUE(!p->key.family || !memcmp(p->key.dst, kpass.dst, sizeof(kpass.dst)),
+			    "monitor: pass event: no address, or its destination");
 	}
 
 	/* type drop: the forward and the pass are not shown. */
