@@ -481,11 +481,12 @@ static int do_trace(int argc, char **argv)
 		ret = ctl_error("cannot set the monitor: %s", strerror(errno));
 		goto out;
 	}
-	if (!quiet && !json_output)
-		fprintf(stderr, "tracing 1 packet in %u (%s%s%s)%s%s; Ctrl-C to stop\n", mon.sample,
-			mon.verdicts & 2 ? "drop " : "", mon.verdicts & 4 ? "pass " : "",
-			mon.verdicts & 8 ? "tx" : "", have_vip ? " of VIP " : "",
-			have_vip ? c.vip_names[mon.vip_id1 - 1] : "");
+	/* on stderr, -j too: a script can wait for it to know the monitor is on */
+	if (!quiet)
+		fprintf(stderr, "tracing 1 packet in %u (%s)%s%s; Ctrl-C to stop\n", mon.sample,
+			mon.verdicts == 1u << 1 ? "drop" : mon.verdicts == 1u << 2 ? "pass" :
+			mon.verdicts == 1u << 3 ? "tx" : "drop, pass, tx",
+			have_vip ? " of VIP " : "", have_vip ? c.vip_names[mon.vip_id1 - 1] : "");
 	if (timeout_s)
 		deadline = clock_ns(CLOCK_MONOTONIC) + (__s64)timeout_s * 1000000000LL;
 	while (!trace_stop && (!c.count || c.seen < c.count) &&
