@@ -60,8 +60,8 @@ for _ in $(seq 100); do [ -n "$(ctl 1 -j fleet show 2>/dev/null)" ] && break; sl
 
 say "One write, on lb1, for the whole fleet: the VIP and its 3 nodes go to etcd; every host applies them and announces the VIP"
 # tcp-idle 5: when the router's ECMP moves a flow to another LB host, the old host's entry of it
-# stays "live" until this idle timeout (README, "Fleet"); short here so that the fleet-wide
-# counts the leader scales on are right again a few seconds after lb3 leaves.
+# stays "live" until this idle timeout (doc/fleet.md, "Fleet lab, demo and tests"); short here
+# so that the fleet-wide counts the leader scales on are right again a few seconds after lb3 leaves.
 show 1 vip add $VIP fin-timeout 1 tcp-idle 5
 for n in 1 2 3; do show 1 node add "198.51.100.1$n" vip $VIP node-prog; done
 for _ in $(seq 100); do [ "$(nexthops)" = 3 ] && break; sleep 0.1; done

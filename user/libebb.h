@@ -18,7 +18,7 @@ struct bpf_object;
 #define EBB_DEFAULT_BPFFS "/sys/fs/bpf/ebb"
 #define EBB_ERR_LEN 256
 
-/* Defaults when a VIP does not set its own (see README, "Timeouts"). */
+/* Defaults when a VIP does not set its own (see doc/datapath.md, "Timeouts"). */
 #define EBB_DEFAULT_TCP_IDLE_S 900 /* IPVS: tcp established */
 #define EBB_DEFAULT_UDP_IDLE_S 300 /* IPVS: udp */
 #define EBB_DEFAULT_FIN_S 10

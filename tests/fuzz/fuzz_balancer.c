@@ -7,7 +7,7 @@
  * input to input, as it would on a host.
  *
  * What the program does with a frame is judged against an oracle written here from the RFCs and
- * README's "Decisions", independently of bpf/ (it shares no code with it):
+ * doc/datapath.md's "Decisions", independently of bpf/ (it shares no code with it):
  *  - a frame not addressed to a VIP address, or too short to tell, is passed untouched;
  *  - a malformed one to a VIP address is dropped with a malformed-packet reason;
  *  - XDP_TX only of a well-formed packet of a configured VIP, to one of that VIP's nodes which

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The docs cite only files that exist (issue 11): every repository path named in README.md,
 # doc/*.md, doc/*.8 and the comments of tools/ (tools/…, doc/…, tests/…, user/…, bpf/…,
-# include/…; a * must match at least one file) is in the tree. Build outputs (.output/…) and
+# include/…; a * must match at least one file) is in the tree, and every relative Markdown link
+# of a .md file resolves from that file's directory. Build outputs (.output/…) and
 # installed paths are not repository paths and are not checked. No root needed. TAP output.
 set -u
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -32,6 +33,18 @@ for f in files:
     failed += bool(missing)
     print(("not ok - " if missing else "ok - ") + f"{f} cites {len(cited)} repository paths, all present"
           + (f"; missing: {', '.join(missing)}" if missing else ""))
+    if f.endswith(".md"):
+        # Markdown links resolve from the file's own directory (README's doc/x.md, doc/'s x.md).
+        links = [l.split("#")[0] for l in re.findall(r"\]\(([^)\s]+)\)", text)
+                 if not re.match(r"[a-z]+:|#", l)]
+        broken = sorted(set(l for l in links if not os.path.exists(os.path.join(root, os.path.dirname(f), l))))
+        failed += bool(broken)
+        print(("not ok - " if broken else "ok - ") + f"{f}: its {len(links)} relative links resolve"
+              + (f"; broken: {', '.join(broken)}" if broken else ""))
+# README is the front door (issue 17 item 9): short, with the rest in doc/.
+n = open(os.path.join(root, "README.md")).read().count("\n")
+failed += n > 250
+print(("not ok - " if n > 250 else "ok - ") + f"README.md is a front door: {n} lines (at most 250)")
 print(f"# docs: {failed} failed")
 sys.exit(1 if failed else 0)
 PY

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# README's Operator's guide as an executable test (issue 11): every `sh` block of the section
-# runs exactly as printed, in order, each with `bash -e` (every command must succeed), in the
+# The operator's guide (doc/guide.md) as an executable test (issue 11): every `sh` block of its
+# first section (up to the first `## ` heading) runs exactly as printed, in order, each with `bash -e` (every command must succeed), in the
 # lab namespace its marker names (<!-- guide: lb|client|nN -->). The LB host's paths are the
 # guide's own — /sys/fs/bpf/ebb, /var/lib/ebb — inside a private mount namespace with a fresh
 # bpffs and a tmpfs on /var/lib, so nothing of the host's is touched; ebbctl, ebbd and bpftool
@@ -10,12 +10,12 @@
 . "$(dirname "$0")/lib.sh"
 trap lab_teardown EXIT
 trap 'exit 130' INT TERM
-README=$EBB_ROOT/README.md
+GUIDE=${GUIDE:-$EBB_ROOT/doc/guide.md}
 
-python3 - "$README" "$TMP/blocks" >"$TMP/extract.out" <<'PY'
+python3 - "$GUIDE" "$TMP/blocks" >"$TMP/extract.out" <<'PY'
 import os, re, sys
 text = open(sys.argv[1]).read()
-m = re.search(r"^## Operator's guide\n(.*?)^## ", text, re.S | re.M)
+m = re.search(r"^# Operator's guide\n(.*?)(?=^## |\Z)", text, re.S | re.M)
 if not m:
     print("no Operator's guide section"); sys.exit(1)
 sec, out, n, bad = m.group(1), sys.argv[2], 0, []
@@ -38,7 +38,7 @@ while i < len(lines):
                 n += 1
                 open(f"{out}/{n:02d}.{marker.group(1)}", "w").write(body)
         elif info != "text":
-            bad.append(f"block with info string {info!r} (only sh, run, or text, output): {body[:60]!r}")
+            bad.append(f"block with info string {info!r} (only sh, run, or text, shown but not run): {body[:60]!r}")
         i = j + 1
     else:
         i += 1
@@ -47,7 +47,8 @@ for b in bad:
 print(f"{n} blocks")
 sys.exit(1 if bad or n == 0 else 0)
 PY
-check "README's Operator's guide: every block is a marked sh block or output ($(tail -1 "$TMP/extract.out"))" [ $? -eq 0 ]
+rc=$?
+check "the operator's guide: every block is a marked sh block or output ($(tail -1 "$TMP/extract.out"))" [ "$rc" -eq 0 ]
 grep -v blocks "$TMP/extract.out" | sed 's/^/# /'
 
 if ! "$LAB" up --prefix "$PFX" --nodes 3 >"$TMP/lab-up.log" 2>&1; then

@@ -7,7 +7,7 @@
 #   bash tools/bench/ablate.sh [--only ID,ID...] [--rounds N] [--passes N] [VARIANT[+VARIANT...]...]
 #
 # A variant is not a proposal as such: "no_stats" says what the counters cost, not that they
-# should go. The suggestions drawn from these figures are in the README's Performance section.
+# should go. The suggestions drawn from these figures are in doc/performance.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
