@@ -42,7 +42,8 @@ check "flow trace ended after 1 event (count 1), status 0" [ "$rc" -eq 0 -a "$(g
 check "... it shows the drop's reason, the client, the VIP, no node" \
 	grep -Eq "^[0-9:.]+ drop +drop_no_node +$CLIENT_IP4:[0-9]+ -> ${DEAD%/tcp}/tcp vip $DEAD node - [0-9]+ bytes cpu [0-9]+$" "$TMP/trace.out"
 check "... and the monitor is off again (sample 0)" [ "$(monitor_sample)" = 0 ]
-check "stats show: drop_no_node counted" bash -c "[ \"\$(nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS -j stats show | json_get 'd[\"reasons\"][\"drop_no_node\"][\"packets\"]')\" -ge 1 ]"
+drops=$(ctl -j stats show | json_get 'd["reasons"]["drop_no_node"]["packets"]')
+check "stats show: drop_no_node counted ($drops)" [ "${drops:-0}" -ge 1 ]
 
 # --- a forward, as JSON, of one VIP only
 trace -j flow trace vip $VIP count 1 timeout 120
@@ -69,8 +70,8 @@ wait "$trace_pid"
 check "SIGINT ends the first (status $?) and the monitor is off (sample $(monitor_sample))" [ "$(monitor_sample)" = 0 ]
 ctl flow trace type bogus 2>"$TMP/bad.err"
 rc=$?
-check "a wrong argument: $(cat "$TMP/bad.err"), status $rc, monitor untouched" \
-	[ "$rc" -ne 0 -a "$(monitor_sample)" = 0 ] && grep -q "^Error: unknown type 'bogus'" "$TMP/bad.err"
+[ "$rc" -ne 0 -a "$(monitor_sample)" = 0 ] && grep -q "^Error: unknown type 'bogus'" "$TMP/bad.err"
+check "a wrong argument: $(cat "$TMP/bad.err"), status $rc, monitor untouched" [ $? -eq 0 ]
 
 # --- prog show: the tag and load time of the running program
 ctl -j prog show >"$TMP/prog.json"
@@ -96,7 +97,8 @@ check "ebb_vip_packets_total for both VIPs" \
 	bash -c "grep -q '^ebb_vip_packets_total{vip=\"$VIP\"} [1-9]' '$TMP/metrics.txt' && grep -q '^ebb_vip_packets_total{vip=\"$DEAD\"} [1-9]' '$TMP/metrics.txt'"
 check "ebb_reason_packets_total{reason=\"forwarded\"} counts the forwarded packets" \
 	grep -Eq '^ebb_reason_packets_total\{reason="forwarded"\} [1-9]' "$TMP/metrics.txt"
-commit=$(git -C "$EBB_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# the commit HEAD was when ebbd was built (the Makefile's record of it)
+commit=$(sed -n 's/^#define EBB_GIT_COMMIT "\(.*\)"$/\1/p' "$OUTPUT/build_commit.h")
 check "ebb_build_info: version, commit $commit, layout" \
 	grep -Eq "^ebb_build_info\{version=\"[0-9.]+\",commit=\"$commit\",layout=\"[0-9]+\"\} 1$" "$TMP/metrics.txt"
 promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1

@@ -523,8 +523,7 @@ static int do_help(int argc, char **argv)
 	fprintf(help_out,
 		"Usage: %1$s flow show [vip VIP] [node NODE] [limit N]\n"
 		"       %1$s flow lookup SRC:SPORT VIP\n"
-		"       %1$s flow trace [type {drop|pass|tx|all}] [vip VIP] [sample N] [count N]\n"
-		"                       [timeout SECONDS]\n"
+		"       %1$s flow trace [type {drop|pass|tx|all}] [vip VIP] [sample N] [count N] [timeout SECONDS]\n"
 		"       %1$s flow help\n"
 		"\n"
 		"  trace: what the datapath did to packets as they pass (verdict, reason, VIP, node,\n"
