@@ -3,7 +3,7 @@
 # only node is inactive drops the client's SYNs; `ebbctl flow trace type drop` shows such a drop
 # with its reason, VIP and addresses; `-j flow trace vip VIP` shows a forwarded packet with its
 # node; a second trace is refused while one runs, and the monitor is off again once a trace ends
-# (count, SIGINT). ebbd's /metrics has the VIP's drops by reason, the per-VIP and per-reason
+# (count, SIGINT); `stats show vip VIP` gives the VIP's drops by reason. ebbd's /metrics has the VIP's drops by reason, the per-VIP and per-reason
 # series and ebb_build_info; promtool accepts the page; every family it exports is named in
 # doc/ebbd.8, and every metric the Grafana dashboard queries is exported. `prog show` gives the
 # program's tag (bpftool's) and load time.
@@ -44,6 +44,13 @@ check "... it shows the drop's reason, the client, the VIP, no node" \
 check "... and the monitor is off again (sample 0)" [ "$(monitor_sample)" = 0 ]
 drops=$(ctl -j stats show | json_get 'd["reasons"]["drop_no_node"]["packets"]')
 check "stats show: drop_no_node counted ($drops)" [ "${drops:-0}" -ge 1 ]
+ctl -j stats show vip $DEAD >"$TMP/vipstats.json"
+check "stats show vip $DEAD: its drops by reason, drop_no_node ($(cat "$TMP/vipstats.json"))" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["reasons"]
+sys.exit(0 if d.get("drop_no_node", {}).get("packets", 0) >= 1 and "forwarded" not in d else 1)' "$TMP/vipstats.json"
+vip_drops=$(ctl -j stats show vip $VIP | json_get 'len(d["reasons"])')
+check "stats show vip $VIP: no reason counted (all its packets forwarded)" [ "$vip_drops" = 0 ]
 
 # --- a forward, as JSON, of one VIP only
 trace -j flow trace vip $VIP count 1 timeout 120
