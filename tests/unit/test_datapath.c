@@ -1234,6 +1234,21 @@ static void monitor_cases(void)
 		mon_run(all[i]);
 	ring_buffer__consume(rb);
 	ASSERT_EQ(seen.n, 0, "monitor off again: no event emitted");
+
+	/* A VIP added in a deleted one's slot starts its reasons from zero, as its vip_stats. */
+	{
+		struct ebb_vip_key k;
+		struct ebb_vip_opts o = {};
+		struct ebb_err err = {};
+
+		ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &before);
+		ASSERT_TRUE(before.packets > 0, "vip_reasons: VIPI has drops before it is deleted");
+		ebb_parse_vip(VIPI_K, &k, &err);
+		ASSERT_OK(ebb_vip_del(&e, &k, true, &err), "vip_reasons: VIPI deleted");
+		ASSERT_OK(ebb_vip_add(&e, &k, &o, &err), "vip_reasons: VIPI added again");
+		ebb_vip_reason_sum(&e, vip_id_of(VIPI_K), EBB_R_DROP_NO_NODE, &after);
+		ASSERT_EQ(after.packets, 0, "vip_reasons: the re-added VIP's drops start from 0");
+	}
 out:
 	ring_buffer__free(rb);
 }
