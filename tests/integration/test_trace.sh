@@ -81,6 +81,7 @@ rc=$?
 check "a wrong argument: $(cat "$TMP/bad.err"), status $rc, monitor untouched" [ $? -eq 0 ]
 
 # --- prog show: the tag and load time of the running program
+ctl prog show | sed 's/^/#   prog show: /'
 ctl -j prog show >"$TMP/prog.json"
 id=$(json_get 'd[0]["prog_id"]' <"$TMP/prog.json")
 tag=$(json_get 'd[0]["tag"]' <"$TMP/prog.json")
