@@ -22,6 +22,8 @@ LEAVE_AT=5   # lb3 leaves (fleet host drain) under wrk
 FALL_AT=12   # load falls: wrk stops, a trickle of new connections
 BACK_AT=27   # lb3 comes back (fleet host activate)
 END_AT=30
+CONNS=24     # wrk's keep-alive connections
+PACE_MS=10   # each waits this long after an answer before its next request
 
 LOGS=$OUTPUT/demo-fleet # every host's ebbd and BIRD log, etcd's, wrk's: kept after the demo
 cleanup() {
@@ -136,12 +138,12 @@ PY
 events >"$TMP/ev"
 seen=$(sed -n 's/^#seen //p' "$TMP/ev")
 
-echo 'function delay() return 10 end' >"$TMP/pace.lua"
-say "Timeline: wrk with 24 keep-alive connections (10 ms between requests) + a new connection every 200 ms; scaling on (SIGHUP): target 8 live flows per node fleet-wide, min 2, max 3, scale-in window 6 s"
+echo "function delay() return $PACE_MS end" >"$TMP/pace.lua"
+say "Timeline: wrk with $CONNS keep-alive connections ($PACE_MS ms between requests) + a new connection every 200 ms; scaling on (SIGHUP): target 8 live flows per node fleet-wide, min 2, max 3, scale-in window 6 s"
 printf '\n   %-4s %-6s | %-12s | %-12s | %-12s || %-12s | %-12s | %-12s || %s\n' t phase "n1 .11" "n2 .12" "n3 .13" lb1 lb2 lb3 ECMP
 printf '   %-4s %-6s | %-12s | %-12s | %-12s || %-12s | %-12s | %-12s || %s\n' "" "" "state  flows" "state  flows" "state  flows" "host     pps" "host     pps" "host     pps" "hosts"
 start=$(ms)
-nsenter --net="/run/netns/${PFX}client" wrk -t2 -c24 -d600s --timeout 2s -s "$TMP/pace.lua" $URL >"$TMP/wrk.out" 2>&1 &
+nsenter --net="/run/netns/${PFX}client" wrk -t2 -c$CONNS -d600s --timeout 2s -s "$TMP/pace.lua" $URL >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 # The nodes' own count, for every host's ebbd: each node's signed report of its connections,
 # read in its namespace (in production: ssh or HTTP to the node, doc/node-truth.md).
@@ -217,9 +219,9 @@ inactive_t=$(head -n 1 "$TMP/lb3_inactive_at" 2>/dev/null || echo "")
 say "Summary"
 cat "$STATE_DIR"/lb*/ebbd.log >"$TMP/ebbd-all.log"
 for i in 1 2 3; do ctl "$i" -j stats show >"$TMP/stats$i.json"; done
-python3 - "$TMP" <<'PY'
+python3 - "$TMP" "$CONNS" "$PACE_MS" <<'PY'
 import json, re, sys
-tmp = sys.argv[1]
+tmp, conns, pace_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def num(name, default="?"):
     try:
         return int(open(f"{tmp}/{name}").read())
@@ -230,8 +232,11 @@ m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (
 sock = sum(map(int, m.groups())) if m else 0
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 non2xx = int(m.group(1)) if m else 0
-m = re.search(r"(\d+) requests in", text)
+m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", text)
 reqs = int(m.group(1)) if m else 0
+secs = float(m.group(2)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(3)] if m else 0.0
+# what the pacing allows: each connection at most one request per PACE_MS (plus its answer)
+most = int(conns * secs * 1000 / pace_ms)
 m = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text)
 maxlat = m.group(1) if m else "?"
 events = []
@@ -244,7 +249,8 @@ curls = [l.split() for l in open(f"{tmp}/curls") if l.strip()]
 errors = sum(1 for c in curls if len(c) < 2 or c[1] == "ERROR")
 drained = [e for e in events if e.get("event") == "drained"]
 ins = [e for e in events if e.get("event") == "scale_in"]
-print(f"   wrk (24 keep-alive) : {reqs} requests, {sock} socket errors, {non2xx} non-2xx, longest request {maxlat}")
+print(f"   wrk ({conns} keep-alive) : {reqs} requests in {secs:.1f} s (its pacing allows at most {most}: {conns} connections, "
+      f"{pace_ms} ms between requests), {sock} socket errors, {non2xx} non-2xx, longest request {maxlat}")
 print(f"   curl                : {len(curls)} new connections, {errors} errors")
 print(f"   lb3 leaves          : command {num('leave_cmd_ms')} ms, router's route without lb3 after {num('leave_route_ms')} ms, "
       f"lb3 reports inactive (no VIP traffic) in the snapshot {num('leave_inactive_s')} s after")
@@ -260,7 +266,7 @@ stats = [json.load(open(f"{tmp}/stats{i}.json")) for i in (1, 2, 3)]
 rescued = sum(s.get("reasons", {}).get("rescued", {}).get("packets", 0) for s in stats)
 claimed = sum(s.get("reasons", {}).get("claimed", {}).get("packets", 0) for s in stats)
 print(f"   rescues             : {rescued} packets rescued, {claimed} claimed by the node holding them")
-ok = (sock + non2xx + errors == 0 and reqs > 0 and ins and drained
+ok = (sock + non2xx + errors == 0 and 0 < reqs <= most and ins and drained
       and all(d.get("verified") and d.get("flows_cut") == 0 for d in drained))
 print("   result              : " + ("0 client errors, 0 flows cut (measured by the nodes): a node added, an LB host "
                                     "left and came back, a node was handed back, nobody noticed" if ok else "SOMETHING WAS NOTICED (see above)"))

@@ -317,6 +317,12 @@ int ebb_attachments_restore(const char *bpffs, const struct ebb_attachments *a,
 void ebb_attachments_free(struct ebb_attachments *a);
 
 /* ---- the decapsulator on backends (decap.c) ---- */
+/* Its pins: BPFFS/decap-<inode of this network namespace>, one directory per node. */
+int ebb_decap_dir(const char *bpffs, char *buf, size_t len);
+/* The directory holding this namespace's decapsulator maps: its decap-<inode> directory, or
+ * BPFFS itself for pins an older ebbctl made there (one of its links runs here); -ENOENT if
+ * none (buf: the directory an attach would make). */
+int ebb_decap_state_dir(const char *bpffs, char *buf, size_t len);
 int ebb_decap_attach(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err);
 int ebb_decap_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
 int ebb_decap_list(const char *bpffs, struct ebb_link_info *out, int max);

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The operator's guide (doc/guide.md) as an executable test (issue 11): every `sh` block of its
-# first section (up to the first `## ` heading) runs exactly as printed, in order, each with `bash -e` (every command must succeed), in the
-# lab namespace its marker names (<!-- guide: lb|client|nN -->). The LB host's paths are the
-# guide's own — /sys/fs/bpf/ebb, /var/lib/ebb — inside a private mount namespace with a fresh
-# bpffs and a tmpfs on /var/lib, so nothing of the host's is touched; ebbctl, ebbd and bpftool
-# come from PATH (the build first). Every block of the section is either such a `sh` block or
-# a `text` block (output, not run). Each block's output is printed as TAP comments. At the end
-# every process started in that mount namespace (ebbd) is stopped and the lab torn down.
+# The operator's guide (doc/guide.md) as an executable test (issues 11 and 17): every `sh` block
+# of its first section (up to the first `## ` heading) runs as printed, in order, with `set -e`
+# (every command must succeed), the way the guide tells a reader to run it: a block marked
+# <!-- guide: host --> in a shell in the repository (it builds, puts the build on PATH and
+# starts the lab: here under this suite's prefix, EBB_LAB_PREFIX), every other block fed to
+# `tools/lab shell ROLE` for the role its marker names (lb|client|nN), whose /sys/fs/bpf/ebb and
+# /var/lib are the lab's, not the host's. Every block of the section is either such a `sh`
+# block or a `text` block (shown, not run); a text block right after a sh block is its output,
+# and each of its lines must be one the block printed, in order (digits aside; "..." for lines
+# left out). Each block's output is printed as TAP comments.
+# The lab goes at the end (ebbd with it: it runs in the LB's network namespace); the host's
+# /sys/fs/bpf/ebb and /var/lib/ebb must be as they were. GUIDE=FILE tests another copy.
 . "$(dirname "$0")/lib.sh"
 trap lab_teardown EXIT
 trap 'exit 130' INT TERM
 GUIDE=${GUIDE:-$EBB_ROOT/doc/guide.md}
+export EBB_LAB_PREFIX=$PFX
 
 python3 - "$GUIDE" "$TMP/blocks" >"$TMP/extract.out" <<'PY'
 import os, re, sys
@@ -30,13 +35,22 @@ while i < len(lines):
         while j < len(lines) and not lines[j].startswith("```"):
             j += 1
         body = "\n".join(lines[i + 1:j]) + "\n"
-        marker = re.fullmatch(r"<!-- guide: (lb|client|n[1-9]) -->", lines[i - 1].strip()) if i else None
+        marker = re.fullmatch(r"<!-- guide: (host|lb|client|n[1-9]) -->", lines[i - 1].strip()) if i else None
         if info == "sh":
             if not marker:
                 bad.append(f"sh block without a <!-- guide: ROLE --> marker: {body[:60]!r}")
             else:
                 n += 1
                 open(f"{out}/{n:02d}.{marker.group(1)}", "w").write(body)
+                # Its printed output: a text block right after it (blank lines between).
+                k = j + 1
+                while k < len(lines) and not lines[k].strip():
+                    k += 1
+                if k < len(lines) and lines[k].strip() == "```text":
+                    e = k + 1
+                    while e < len(lines) and not lines[e].startswith("```"):
+                        e += 1
+                    open(f"{out}/{n:02d}.{marker.group(1)}.sample", "w").write("\n".join(lines[k + 1:e]) + "\n")
         elif info != "text":
             bad.append(f"block with info string {info!r} (only sh, run, or text, shown but not run): {body[:60]!r}")
         i = j + 1
@@ -51,50 +65,78 @@ rc=$?
 check "the operator's guide: every block is a marked sh block or output ($(tail -1 "$TMP/extract.out"))" [ "$rc" -eq 0 ]
 grep -v blocks "$TMP/extract.out" | sed 's/^/# /'
 
-if ! "$LAB" up --prefix "$PFX" --nodes 3 >"$TMP/lab-up.log" 2>&1; then
-	sed 's/^/# /' "$TMP/lab-up.log"
-	not_ok "lab up"
-	exit 1
-fi
+# run_block ROLE FILE: as a reader would, stopping at the first command that fails.
+run_block() {
+	if [ "$1" = host ]; then
+		(cd "$EBB_ROOT" && env -u OUTPUT -u EBB_OUTPUT -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash -e "$2")
+	else
+		{ echo "set -e"; cat "$2"; } | "$LAB" shell "$1"
+	fi
+}
 
-# The driver runs in its own mount namespace: a fresh bpffs on /sys/fs/bpf and a tmpfs on
-# /var/lib for the guide's paths. Each block runs in its role's network namespace.
-cat >"$TMP/driver.sh" <<DRIVER
-set -u
-mount -t bpf bpf /sys/fs/bpf || exit 90
-mount -t tmpfs tmpfs /var/lib || exit 91
-export PATH="$OUTPUT:\$PATH"
-for f in "$TMP"/blocks/*; do
-	role=\${f##*.}
-	nsenter --net="/run/netns/${PFX}\$role" -- bash -e "\$f" >"\$f.out" 2>&1 </dev/null
-	echo "\$? \$f" >>"$TMP/results"
-	[ "\$(tail -1 "$TMP/results" | cut -d' ' -f1)" = 0 ] || break
-done
-# Stop what the blocks started (ebbd): every other process in this mount namespace.
-me=\$(readlink /proc/self/ns/mnt)
-for p in /proc/[0-9]*; do
-	pid=\${p#/proc/}
-	[ "\$pid" = \$\$ ] && continue
-	[ "\$(readlink "\$p/ns/mnt" 2>/dev/null)" = "\$me" ] && kill "\$pid" 2>/dev/null
-done
-sleep 1
-DRIVER
-: >"$TMP/results"
-unshare --mount --propagation private bash "$TMP/driver.sh"
-rc=$?
-check "the guide's private mount namespace (bpffs, /var/lib) was set up (driver exit $rc)" [ "$rc" -lt 90 ]
+# sample_matches SAMPLE OUTPUT: every line the guide prints as a block's output is a line of the
+# real output, in order; digits, hashes and column widths aside (ids, times and counts differ
+# from run to run), and "..." stands for any lines. The real output may have more lines.
+sample_matches() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+def norm(l):
+    l = re.sub(r"[0-9a-f]{64}", "H", l)
+    return " ".join(re.sub(r"[0-9]+", "N", l).split())
+want = [norm(l) for l in open(sys.argv[1]) if l.strip() and l.strip() != "..."]
+got = [norm(l) for l in open(sys.argv[2], errors="replace") if l.strip()]
+i = 0
+for w in want:
+    while i < len(got) and got[i] != w:
+        i += 1
+    if i == len(got):
+        print(f"printed in the guide, not in the output (in this order): {w!r}")
+        sys.exit(1)
+    i += 1
+PY
+}
+
+# What the host had before: the guide's paths must not be touched outside the lab.
+host_paths() { ls -la --time-style=+%s.%N /sys/fs/bpf/ebb /var/lib/ebb 2>&1; }
+host_paths >"$TMP/host.before"
+
+failed_at=""
 for f in "$TMP"/blocks/[0-9]*; do
-	case $f in *.out) continue ;; esac
+	case $f in *.sample | *.out | *.cmp) continue ;; esac
 	role=${f##*.}
-	first=$(grep -m1 -v '^\s*$' "$f")
-	res=$(grep " $f\$" "$TMP/results" | cut -d' ' -f1)
+	first=$(grep -m1 -v "^\s*$" "$f" | sed "s/  \+#.*//")
 	note "--- block ${f##*/} on $role:"
 	sed 's/^/#   $ /' "$f"
-	[ -f "$f.out" ] && sed "s/^/#   /" "$f.out" | head -80
-	if [ -z "$res" ]; then
-		not_ok "guide block ${f##*/} ($role: $first...) did not run: an earlier block failed"
-	else
-		check "guide block ${f##*/} runs as printed on $role: $first$( [ "$(grep -c . "$f")" -gt 1 ] && echo " (+$(($(grep -c . "$f") - 1)) lines)")" [ "$res" = 0 ]
+	if [ -n "$failed_at" ]; then
+		not_ok "guide block ${f##*/} ($role: $first...) did not run: block $failed_at failed"
+		continue
+	fi
+	run_block "$role" "$f" >"$f.out" 2>&1 </dev/null
+	res=$?
+	sed "s/^/#   /" "$f.out" | head -80
+	check "guide block ${f##*/} runs as printed on $role: $first$( [ "$(grep -c . "$f")" -gt 1 ] && echo " (+$(($(grep -c . "$f") - 1)) lines)")" [ "$res" = 0 ]
+	[ "$res" = 0 ] || failed_at=${f##*/}
+	if [ -f "$f.sample" ]; then
+		sample_matches "$f.sample" "$f.out" >"$f.cmp" 2>&1
+		res=$?
+		check "guide block ${f##*/}: the output the guide prints is what it printed ($(grep -vc '^\s*$' "$f.sample") lines)" [ "$res" = 0 ]
+		sed 's/^/#   /' "$f.cmp"
 	fi
 done
+
+# The guide's state went to the lab shell's paths, and nowhere else.
+check "the guide's maps are pinned in the lab's LB directory (/sys/fs/bpf/ebb-lab-${PFX}lb)" \
+	[ -e "/sys/fs/bpf/ebb-lab-${PFX}lb/nodes" ]
+check "the guide's saved state is in the lab's /var/lib (/run/ebb-lab/$PFX/varlib/lb/ebb/state)" \
+	[ -s "/run/ebb-lab/$PFX/varlib/lb/ebb/state" ]
+host_paths >"$TMP/host.after"
+check "the host's /sys/fs/bpf/ebb and /var/lib/ebb are as they were" cmp -s "$TMP/host.before" "$TMP/host.after"
+diff "$TMP/host.before" "$TMP/host.after" | sed 's/^/#   /'
+
+# The runner itself can fail: a block stops at its first failing command, in a lab shell too.
+printf 'false\ntouch /var/lib/after-false\n' >"$TMP/wrong"
+run_block lb "$TMP/wrong" >/dev/null 2>&1
+res=$?
+check "a block whose first command fails fails (exit $res), and runs no further" \
+	[ "$res" -ne 0 ] && [ ! -e "/run/ebb-lab/$PFX/varlib/lb/after-false" ]
 finish

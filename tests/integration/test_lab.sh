@@ -60,11 +60,13 @@ alive() {
 		[ "$st" = Z ] || echo "$pid"
 	done
 }
-nothing_left() { # nothing_left PREFIX [PIDS…]: no namespace, state dir or process of the lab
+nothing_left() { # nothing_left PREFIX [PIDS…]: no namespace, state or bpffs dir or process of the lab
 	local p=$1 left; shift
 	left=$(lab_namespaces "$p")
 	[ -z "$left" ] || { echo "namespaces left: $left"; return 1; }
 	[ ! -e "/run/ebb-lab/$p" ] || { echo "/run/ebb-lab/$p left"; return 1; }
+	left=$(ls -d "/sys/fs/bpf/ebb-lab-$p"* 2>/dev/null)
+	[ -z "$left" ] || { echo "bpffs directories left: $left"; return 1; }
 	left=$(pgrep -f "/run/ebb-lab/$p" || true)
 	[ -z "$left" ] || { echo "processes left: $left"; return 1; }
 	left=$(alive "$@")
@@ -237,8 +239,22 @@ exec_rc() {
 	[ "$rc" = 7 ] || { echo "exit code $rc, want 7"; return 1; }
 }
 check "exec passes the command's exit code through" exec_rc
-check "exec keeps the root mount namespace (/sys/fs/bpf visible)" bash -c "
-	[ \"\$(stat -f -c %T /sys/fs/bpf)\" = \"\$('$LAB' exec --prefix '$P' lb -- stat -f -c %T /sys/fs/bpf)\" ]"
+# exec and shell give a role ebbctl's default paths of its own (issue 17): what the guide does
+# in `tools/lab shell lb` lands in the lab's directories, never in the host's.
+exec_private() {
+	"$LAB" exec --prefix "$P" lb -- sh -c "[ \"\$(stat -f -c %T /sys/fs/bpf/ebb)\" = bpf_fs ] &&
+		mkdir /sys/fs/bpf/ebb/probe-$P /var/lib/probe-$P" || { echo "mkdir in exec failed"; return 1; }
+	[ -d "/sys/fs/bpf/ebb-lab-${P}lb/probe-$P" ] || { echo "not in /sys/fs/bpf/ebb-lab-${P}lb"; return 1; }
+	[ -d "/run/ebb-lab/$P/varlib/lb/probe-$P" ] || { echo "not in /run/ebb-lab/$P/varlib/lb"; return 1; }
+	[ ! -e "/sys/fs/bpf/ebb/probe-$P" ] && [ ! -e "/var/lib/probe-$P" ] || { echo "on the host"; return 1; }
+	echo 'ls -d /sys/fs/bpf/ebb/probe-'"$P"' /var/lib/probe-'"$P"'; echo "PATH=$PATH"' |
+		EBB_OUTPUT=/x/out "$LAB" shell --prefix "$P" lb >"$TMP/shell.out" 2>&1 || { cat "$TMP/shell.out"; return 1; }
+	grep -q "^/sys/fs/bpf/ebb/probe-$P" "$TMP/shell.out" && grep -q "^/var/lib/probe-$P" "$TMP/shell.out" &&
+		grep -q '^PATH=/x/out:' "$TMP/shell.out" || { cat "$TMP/shell.out"; return 1; }
+}
+check "exec and shell: /sys/fs/bpf/ebb and /var/lib are the lab's, not the host's; shell puts the build on PATH" exec_private
+check "shell with words after its ROLE is refused with 'Error:'" bash -c "
+	! '$LAB' shell --prefix '$P' lb -c true </dev/null 2>'$TMP/err' && grep -q '^Error: shell takes only a ROLE' '$TMP/err'"
 
 # --- failures ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl decap: the decapsulator on a backend of `fwd ipip` VIPs. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,14 +124,28 @@ static int do_detach(int argc, char **argv)
 	return ctl_xdp_detach(argc, argv, "decap", ebb_decap_detach);
 }
 
+/* This namespace's decapsulator state (BPFFS/decap-<netns inode>), if it was attached here. */
+static int decap_state_dir(char *dir, size_t len)
+{
+	int ret = ebb_decap_state_dir(bpffs, dir, len);
+
+	if (ret == -ENOENT)
+		return ctl_error("no decapsulator state under %s: run 'ebbctl decap attach dev IFNAME' first",
+				 dir);
+	if (ret)
+		return ctl_error("cannot name this network namespace's decapsulator directory: %s",
+				 strerror(-ret));
+	return 0;
+}
+
 static int do_add(int argc, char **argv)
 {
-	return ctl_prefix_change(argc, argv, true, "decap", "VIPs", NULL);
+	return ctl_prefix_change(argc, argv, true, "decap", "VIPs", decap_state_dir);
 }
 
 static int do_del(int argc, char **argv)
 {
-	return ctl_prefix_change(argc, argv, false, "decap", "VIPs", NULL);
+	return ctl_prefix_change(argc, argv, false, "decap", "VIPs", decap_state_dir);
 }
 
 static int do_show(int argc, char **argv)
@@ -140,12 +155,14 @@ static int do_show(int argc, char **argv)
 	struct ebb_err err = {};
 	json_object *doc = NULL, *jl = NULL, *jp = NULL, *js = NULL;
 	int n_links, n_prefixes;
+	char dir[4096];
 
-	(void)argv;
 	if (argc > 0)
 		return ctl_error("unexpected '%s'", argv[0]);
+	if (decap_state_dir(dir, sizeof(dir)))
+		return 1;
 	n_links = ebb_decap_list(bpffs, links, 64);
-	n_prefixes = ebb_decap_prefixes(bpffs, prefixes, MAX_PREFIXES, &err);
+	n_prefixes = ebb_decap_prefixes(dir, prefixes, MAX_PREFIXES, &err);
 	if (n_prefixes < 0)
 		return ctl_error("%s", err.msg);
 	if (json_output) {
@@ -153,11 +170,14 @@ static int do_show(int argc, char **argv)
 		jl = json_object_new_array();
 		jp = json_object_new_array();
 		js = json_object_new_object();
+	} else {
+		printf("state %s\n", dir);
 	}
 	ctl_show_links(jl, links, n_links);
 	ctl_show_prefixes(jp, prefixes, n_prefixes);
-	ctl_show_counters(js, ebb_decap_reason_name, EBB_D_MAX, ebb_decap_stat, bpffs, 16);
+	ctl_show_counters(js, ebb_decap_reason_name, EBB_D_MAX, ebb_decap_stat, dir, 16);
 	if (doc) {
+		json_object_object_add(doc, "state", json_object_new_string(dir));
 		json_object_object_add(doc, "devices", jl);
 		json_object_object_add(doc, "prefixes", jp);
 		json_object_object_add(doc, "packets", js);
@@ -179,7 +199,8 @@ static int do_help(int argc, char **argv)
 		"       %1$s decap help\n"
 		"\n"
 		"  On a backend of 'fwd ipip' VIPs: strips the outer IPIP / IPv6 header of packets\n"
-		"  whose inner destination is in PREFIX (ADDR or ADDR/LEN), and hands them to the stack.\n",
+		"  whose inner destination is in PREFIX (ADDR or ADDR/LEN), and hands them to the stack.\n"
+		"  Its pins live in BPFFS/decap-<netns inode>: one state per network namespace.\n",
 		bin_name);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * Measurement. One pass over the flow table gives every node's live flows, and for each
  * draining node the keys of its live flows, which drain.c then looks up one by one instead of
  * walking the table again. A pass is a census inside the kernel (bpf/census.bpf.c: one
- * BPF_PROG_RUN, ~30 ns per entry) where the kernel runs it and the keys fit its list; else the
+ * BPF_PROG_RUN, ~100 ns per entry at 1M flows, ~70 of them the kernel's own walk; see
+ * doc/performance.md) where the kernel runs it and the keys fit its list; else the
  * table is walked with batch lookups (~0.4 us per entry), paced: it may use cfg.walk_cpu of one
  * core (a token bucket of CPU time, which the census draws on too), and a pass over a big table
  * is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
