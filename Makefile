@@ -122,6 +122,17 @@ $(OUTPUT)/obj/ebbd/%.o: user/ebbd/%.c | $(OUTPUT)/obj/ebbd $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/ebbd $(DEPFLAGS) -c $< -o $@
 
+# The commit this build is of, for ebbd's ebb_build_info: rewritten only when it changes, so a
+# new commit recompiles metrics.c alone. "unknown" outside a git checkout.
+$(OUTPUT)/build_commit.h: FORCE | $(OUTPUT)
+	$(Q)c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	line="#define EBB_GIT_COMMIT \"$$c\""; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
+
+$(OUTPUT)/obj/ebbd/metrics.o: $(OUTPUT)/build_commit.h
+
+FORCE:
+
 $(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(EBBD_LDLIBS) -o $@
