@@ -28,6 +28,22 @@ DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 BPF_PROGS := balancer decap node peer_pass floor_tx census conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
+# Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
+# per variant for the bench, and skeletons of the candidate and of its torn twin for its test.
+# -mcpu=v3: an entry is changed by a 64-bit compare-and-swap.
+FT_VARIANTS := none lru a8w8 a8w8ff a8w8c1 a8w4 a8w8mul a8w8jif a8w8il a8w4il torn
+ft_flags_none := -DFT_NONE
+ft_flags_lru := -DFT_LRU
+ft_flags_a8w8 :=
+ft_flags_a8w8ff := -DFT_POLICY=0
+ft_flags_a8w8c1 := -DFT_CHOICES=1
+ft_flags_a8w4 := -DFT_WAYS=4
+ft_flags_a8w8mul := -DFT_HASH=1
+ft_flags_a8w8jif := -DFT_CLOCK=1
+ft_flags_a8w8il := -DFT_KEYS_INLINE=1
+ft_flags_a8w4il := -DFT_WAYS=4 -DFT_KEYS_INLINE=1
+ft_flags_torn := -DFT_TORN=1
+FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
 EBBCTL_OBJS := $(patsubst user/ebbctl/%.c,$(OUTPUT)/obj/ebbctl/%.o,$(wildcard user/ebbctl/*.c))
@@ -49,7 +65,7 @@ FUZZ_TIME ?= 60
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
-all: $(BPF_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
+all: $(BPF_OBJS) $(FT_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -65,6 +81,19 @@ $(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUTPUT)/$*.bpf.d -c $< -o $@
+
+# The flow-table prototype's variants (FT_VARIANTS above).
+$(OUTPUT)/bench/ft_%.bpf.o: tools/bench/flowtable.bpf.c tools/bench/flowtable.h include/ebb.h | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itools/bench $(ft_flags_$*) -c $< -o $@
+
+$(OUTPUT)/flowtable.skel.h: $(OUTPUT)/bench/ft_a8w8.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name flowtable_bpf > $@
+
+$(OUTPUT)/flowtable_torn.skel.h: $(OUTPUT)/bench/ft_torn.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name flowtable_torn_bpf > $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -93,6 +122,17 @@ $(OUTPUT)/obj/ebbd/%.o: user/ebbd/%.c | $(OUTPUT)/obj/ebbd $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/ebbd $(DEPFLAGS) -c $< -o $@
 
+# The commit this build is of, for ebbd's ebb_build_info: rewritten only when it changes, so a
+# new commit recompiles metrics.c alone. "unknown" outside a git checkout.
+$(OUTPUT)/build_commit.h: FORCE | $(OUTPUT)
+	$(Q)c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	line="#define EBB_GIT_COMMIT \"$$c\""; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
+
+$(OUTPUT)/obj/ebbd/metrics.o: $(OUTPUT)/build_commit.h
+
+FORCE:
+
 $(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(EBBD_LDLIBS) -o $@
@@ -100,6 +140,11 @@ $(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb.a
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/tests $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
+
+# The flow-table prototype's test: its two skeletons (candidate and torn) and its header.
+$(OUTPUT)/tests/test_flowtable: tests/unit/test_flowtable.c $(OUTPUT)/libebb.a $(OUTPUT)/flowtable.skel.h $(OUTPUT)/flowtable_torn.skel.h | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -lpthread -o $@
 
 # ebbd's drain decision is a pure function (user/ebbd/drain_decide.c): its test links it alone.
 $(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/ebbd/drain_decide.o | $(OUTPUT)/tests

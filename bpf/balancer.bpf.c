@@ -28,11 +28,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Written by the loader before load; read back by `prog upgrade` to refuse a foreign layout. */
 const volatile __u32 layout_version = EBB_MAP_LAYOUT_VERSION;
 
-static __always_inline int account(__u32 reason, __u64 bytes, int verdict)
-{
-	return count_reason(&reasons, reason, bytes, verdict);
-}
-
 /* What placing this packet did, for the counters. */
 struct placement {
 	bool placed; /* a ring chose the node */
@@ -118,6 +113,60 @@ struct step_state {
 	struct placement how;
 	__u64 now;
 };
+
+/*
+ * A sampled packet's fate, into monitor_events. Global (verified once, on its own): only a
+ * listener's packets call it, and the many verdicts that could do not each grow the balancer.
+ */
+__noinline int ebb_monitor_emit(const struct packet *pkt, __u32 vip_id, __u32 node_id,
+				__u32 reason, __u32 verdict)
+{
+	__u32 zero = 0;
+	struct ebb_monitor *m = bpf_map_lookup_elem(&monitor, &zero);
+	struct ebb_monitor_event *ev;
+
+	if (!pkt || !m || !m->sample || verdict > 31 || !(m->verdicts & (1u << verdict)))
+		return 0;
+	if (m->vip_id1 && m->vip_id1 != vip_id + 1)
+		return 0;
+	if (m->sample > 1 && bpf_get_prandom_u32() % m->sample)
+		return 0;
+	ev = bpf_ringbuf_reserve(&monitor_events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&m->lost, 1);
+		return 0;
+	}
+	ev->ns = bpf_ktime_get_ns();
+	__builtin_memcpy(&ev->key, &pkt->key, sizeof(ev->key));
+	ev->bytes = pkt->bytes;
+	ev->vip_id = vip_id;
+	ev->node_id = node_id;
+	ev->reason = reason;
+	ev->verdict = verdict;
+	ev->tcp_flags = pkt->tcp_flags;
+	ev->cpu = bpf_get_smp_processor_id();
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+/* Every packet ends here: counted under its reason (and its VIP's, unless plainly forwarded),
+ * shown to a listener if one is there, and its verdict returned so that a step can end with
+ * `return account(s, ...)`. Nobody listening costs one inlined array read. */
+static __always_inline int account(const struct step_state *s, __u32 reason, __u64 bytes,
+				   int verdict)
+{
+	__u32 zero = 0;
+	struct ebb_monitor *m;
+
+	if (s->vip && reason != EBB_R_FORWARDED)
+		count_reason(&vip_reasons, EBB_VIP_REASON(s->vip->id, reason), bytes, verdict);
+	m = bpf_map_lookup_elem(&monitor, &zero);
+	if (m && m->sample)
+		ebb_monitor_emit(&s->pkt, s->vip ? s->vip->id : EBB_MONITOR_NO_VIP, s->node_id,
+				 reason, verdict);
+	return count_reason(&reasons, reason, bytes, verdict);
+}
 
 /* 2a. classify by flow: the VIP the packet's flow entry was placed for, if it still is this
  * packet's (same address, protocol, and port unless a port-0 VIP). Else the hash lookup (2). */
@@ -367,20 +416,20 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s, int
 			 * would go back to it (the rescue was not sent unless it fit, so only an
 			 * MTU lowered since gets here). */
 			if (pkt->icmp_error || fwd_reason == EBB_R_CLAIMED)
-				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
+				return account(s, EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			/* Never more bytes back than came in, whatever settings.mtu says: a spoofed
 			 * source must not turn ebb into an amplifier. (ip_len is within the frame.) */
 			if (pkt->ip_len < too_big_reply_ip_len(pkt))
-				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
+				return account(s, EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			if (pkt->key.family == EBB_FAMILY_V6)
 				return reply_too_big6(ctx, pkt, fits) ?
-					       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
-					       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
+					       account(s, EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
+					       account(s, EBB_R_TX_TOO_BIG, bytes, XDP_TX);
 			if (!pkt->dont_fragment)
-				return account(EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
+				return account(s, EBB_R_DROP_TOO_BIG, bytes, XDP_DROP);
 			return reply_too_big4(ctx, pkt, fits) ?
-				       account(EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
-				       account(EBB_R_TX_TOO_BIG, bytes, XDP_TX);
+				       account(s, EBB_R_DROP_ENCAP, bytes, XDP_DROP) :
+				       account(s, EBB_R_TX_TOO_BIG, bytes, XDP_TX);
 		}
 		/* The node's MAC (or the next hop's) is read before the head moves. */
 		__u8 next_hop[6];
@@ -390,13 +439,13 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s, int
 		__builtin_memcpy(ours, eth->h_dest, 6);
 		if (trim_to_ip_packet(ctx, pkt) || encap_ipip(ctx, pkt, node, vip)) {
 			count(&vip_stats, vip->id, bytes, &(struct placement){});
-			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+			return account(s, EBB_R_DROP_ENCAP, bytes, XDP_DROP);
 		}
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
 		eth = data;
 		if ((void *)(eth + 1) > data_end)
-			return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+			return account(s, EBB_R_DROP_ENCAP, bytes, XDP_DROP);
 		__builtin_memcpy(eth->h_source, ours, 6);
 		__builtin_memcpy(eth->h_dest, next_hop, 6);
 	} else {
@@ -410,10 +459,10 @@ static __always_inline int forward(struct xdp_md *ctx, struct step_state *s, int
 	}
 	count(&vip_stats, vip->id, bytes, &s->how);
 	count(&node_stats, s->node_id, bytes, &s->how);
-	return account(fwd_reason, bytes, XDP_TX);
+	return account(s, fwd_reason, bytes, XDP_TX);
 drop:
 	count(&vip_stats, vip->id, bytes, &(struct placement){});
-	return account(reason, bytes, XDP_DROP);
+	return account(s, reason, bytes, XDP_DROP);
 }
 
 /*
@@ -453,7 +502,7 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	owner = bpf_map_lookup_elem(&nodes, &owner_id);
 	/* (the copy by id is the VIP's own while libebb keeps vips_by_id, as every hit trusts) */
 	if (!owner || !ve || !ve->key.family || ve->vip.id != vip_id)
-		return account(EBB_R_DROP_NO_NODE, pkt->bytes, XDP_DROP);
+		return account(s, EBB_R_DROP_NO_NODE, pkt->bytes, XDP_DROP);
 	vip = &ve->vip;
 	s->vip = vip;
 	s->node = owner;
@@ -503,11 +552,11 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	secret = bpf_map_lookup_elem(&rescue_secret, &zero);
 	if (!secret || rescue_build(ctx, pkt, &p, vip, ebb_rescue_cookie(secret, &pkt->key))) {
 		count(&vip_stats, vip->id, pkt->bytes, &(struct placement){});
-		return account(EBB_R_DROP_ENCAP, pkt->bytes, XDP_DROP);
+		return account(s, EBB_R_DROP_ENCAP, pkt->bytes, XDP_DROP);
 	}
 	count(&vip_stats, vip->id, pkt->bytes, &s->how);
 	count(&node_stats, s->node_id, pkt->bytes, &s->how);
-	return account(EBB_R_RESCUED, pkt->bytes, XDP_TX);
+	return account(s, EBB_R_RESCUED, pkt->bytes, XDP_TX);
 }
 
 /*
@@ -553,15 +602,15 @@ static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
 	}
 	if (claim_strip(ctx, pkt, &cl)) {
 		count(&vip_stats, s->vip->id, bytes, &(struct placement){});
-		return account(EBB_R_DROP_ENCAP, bytes, XDP_DROP);
+		return account(s, EBB_R_DROP_ENCAP, bytes, XDP_DROP);
 	}
 	s->node_id = cl.node_id;
 	s->node = NULL;
 	return forward(ctx, s, EBB_R_CLAIMED, bytes);
 bad:
 	if (is_encap_src(cl.dst, cl.family))
-		return account(EBB_R_DROP_BAD_CLAIM, bytes, XDP_DROP);
-	return account(EBB_R_PASS_NOT_VIP, bytes, XDP_PASS);
+		return account(s, EBB_R_DROP_BAD_CLAIM, bytes, XDP_DROP);
+	return account(s, EBB_R_PASS_NOT_VIP, bytes, XDP_PASS);
 }
 
 SEC("xdp")
@@ -597,7 +646,7 @@ int ebb_balancer(struct xdp_md *ctx)
 			return ebb_rescue(ctx, &s.pkt, s.vip->id, s.node_id, s.how.placed); /* 4b */
 		if (reason != EBB_R_FORWARDED) {
 			count(&vip_stats, s.vip->id, s.pkt.bytes, &(struct placement){});
-			return account(reason, s.pkt.bytes, XDP_DROP);
+			return account(&s, reason, s.pkt.bytes, XDP_DROP);
 		}
 	}
 	return forward(ctx, &s, EBB_R_FORWARDED, s.pkt.bytes); /* 5 */
@@ -610,6 +659,6 @@ unowned:
 		reason = EBB_R_PASS_NOT_VIP;
 	if (reason == EBB_R_PASS_NOT_IP || reason == EBB_R_PASS_NOT_VIP ||
 	    reason == EBB_R_PASS_TRUNCATED || reason == EBB_R_PASS_ICMP)
-		return account(reason, s.pkt.bytes, XDP_PASS);
-	return account(reason, s.pkt.bytes, XDP_DROP);
+		return account(&s, reason, s.pkt.bytes, XDP_PASS);
+	return account(&s, reason, s.pkt.bytes, XDP_DROP);
 }

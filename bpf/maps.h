@@ -140,6 +140,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } reasons SEC(".maps");
 
+/* Per VIP, every reason but a plain forward (include/ebb.h): why a VIP's packets were dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EBB_VIP_REASONS);
+	__type(key, __u32);
+	__type(value, struct ebb_reason_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_reasons SEC(".maps");
+
+/* What a listener wants to see (include/ebb.h); sample 0 while nobody listens. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_monitor);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} monitor SEC(".maps");
+
+/* The sampled packets' fates, for `ebbctl flow trace`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EBB_MONITOR_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} monitor_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -50,10 +50,11 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 5 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 6 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
 				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
-				  * slot_history, rescue_secret, ebb_node.flags) */
+				  * slot_history, rescue_secret, ebb_node.flags); 6: vip_reasons,
+				  * monitor, monitor_events */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -314,6 +315,43 @@ struct ebb_reason_counter {
 	__u64 bytes;
 };
 
+/* vip_reasons[EBB_VIP_REASON(vip id, reason)]: per-CPU, what happened to a VIP's packets other
+ * than being forwarded plainly (those are vip_stats' packets less these): the forwarded path
+ * pays nothing for it. */
+#define EBB_VIP_REASON(vip_id, reason) ((vip_id) * EBB_R_SLOTS + (reason))
+#define EBB_VIP_REASONS (EBB_MAX_VIPS * EBB_R_SLOTS)
+
+/*
+ * monitor[0]: what a listener (`ebbctl flow trace`) wants to see. While `sample` is 0 (nobody
+ * listens) a packet costs one inlined array read and a branch, nothing else; a listener sets it,
+ * and then 1 in `sample` packets whose verdict is in `verdicts` (and whose VIP is `vip_id1` - 1,
+ * if set) becomes a struct ebb_monitor_event in the monitor_events ring buffer.
+ */
+struct ebb_monitor {
+	__u32 sample; /* 0: nobody listens; N: one packet in N, at random */
+	__u32 verdicts; /* 1 << XDP verdict (XDP_DROP 1, XDP_PASS 2, XDP_TX 3) */
+	__u32 vip_id1; /* VIP id + 1 to watch alone; 0: every packet */
+	__u32 pid; /* the listener's process, so that a second one can tell it is there */
+	__u64 lost; /* events the ring buffer had no room for */
+};
+
+#define EBB_MONITOR_NO_VIP 0xffff
+#define EBB_MONITOR_RING_BYTES (256 * 1024)
+
+/* One packet's fate, as `ebbctl flow trace` prints it. */
+struct ebb_monitor_event {
+	__u64 ns; /* CLOCK_MONOTONIC */
+	struct ebb_flow_key key; /* addresses and ports as parsed; zero when parsing stopped early */
+	__u32 bytes; /* the frame as it came in */
+	__u16 vip_id; /* EBB_MONITOR_NO_VIP: no VIP (yet) */
+	__u16 node_id; /* 0: no node */
+	__u8 reason; /* enum ebb_reason */
+	__u8 verdict; /* XDP_DROP, XDP_PASS, XDP_TX */
+	__u8 tcp_flags;
+	__u8 cpu;
+	__u32 pad;
+};
+
 /* settings[0]: knobs the datapath reads at run time; `ebbctl prog set` writes them. */
 struct ebb_settings {
 	__u32 flood_rate; /* new flows per second per CPU before the flood guard; 0 = off */
@@ -569,6 +607,9 @@ _Static_assert(sizeof(struct ebb_settings) == 16, "ebb_settings layout");
 _Static_assert(sizeof(struct ebb_slot_history) == 12, "ebb_slot_history layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
 _Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");
+_Static_assert(sizeof(struct ebb_monitor) == 24, "ebb_monitor layout");
+_Static_assert(sizeof(struct ebb_monitor_event) == 64, "ebb_monitor_event layout");
+_Static_assert(EBB_MAX_VIPS < EBB_MONITOR_NO_VIP, "VIP ids must fit a monitor event");
 _Static_assert(EBB_MAX_NODES <= 65536 && EBB_MAX_VIPS <= 256, "ids must fit struct ebb_flow");
 
 #endif /* EBB_H */

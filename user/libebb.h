@@ -84,6 +84,7 @@ struct ebb {
 	int vip_addrs_fd, vips_fd, nodes_fd, members_fd, rings_fd, flows_fd;
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int vip_slots_fd, slot_history_fd;
+	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 
@@ -263,6 +264,11 @@ long ebb_flows_purge_vip(struct ebb *e, const struct ebb_vip_key *vk, const stru
 /* ---- counters (stats.c) ---- */
 int ebb_counters_sum(int map_fd, __u32 id, struct ebb_counters *sum);
 int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum);
+/* One VIP's packets under one reason (never EBB_R_FORWARDED: vip_stats has those); zero where
+ * the pinned state predates vip_reasons. */
+int ebb_vip_reason_sum(struct ebb *e, __u32 vip_id, __u32 reason, struct ebb_reason_counter *sum);
+/* A VIP id's reasons from zero (a new VIP in a reused slot). */
+int ebb_vip_reasons_zero(struct ebb *e, __u32 vip_id);
 
 /* ---- program (loader.c) ---- */
 struct ebb_attach_opts {

@@ -153,7 +153,14 @@ fleet_up() {
 	fi
 	# shellcheck disable=SC1090
 	. "/run/ebb-lab/$PFX/env"
-	local n ok_w=1
+	local n ok_w=1 i joined=""
+	# Before an ebbd joins, an ebbctl write lands in its host's own maps and its first apply
+	# replaces it (CI: the VIP written below vanished, "no VIP" for each node add).
+	for ((i = 1; i <= LBS; i++)); do
+		grep -q '"event":"fleet_announce"' "$STATE_DIR/lb$i/ebbd.log" && joined+=" lb$i"
+	done
+	check "lab up returns once every host's ebbd joined the fleet:${joined:- none}" \
+		[ "$joined" = "$(for ((i = 1; i <= LBS; i++)); do printf ' lb%s' "$i"; done)" ]
 	lbctl 1 vip add "$VIP4" fin-timeout 1 >/dev/null || ok_w=0
 	for ((n = 1; n <= ${2:-$NODES}; n++)); do
 		# shellcheck disable=SC2086 # NODE_ADD_OPTS: extra words for `node add` (node-prog)

@@ -208,6 +208,12 @@ note "n1 drained: $ev"
 check "n1 retired on its own count of 0: verified, flows_cut 0, before the LB's 60 s FIN timeout ran out ($(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['ts'] - float(sys.argv[2]), 1))" "$ev" "$closed_at" 2>/dev/null) s after the client closed)" python3 -c "
 import json, sys; e = json.loads(sys.argv[1])
 sys.exit(not (e['verified'] is True and e['flows_cut'] == 0 and e['reason'] == 'flows_ended' and 0 <= e['ts'] - float(sys.argv[2]) < 60))" "$ev" "$closed_at"
+# The LB sees the closed connections finish only 60 s later; "how long after its last flow
+# ended" is counted from n1's last report that still saw one (an upper bound within the drain).
+check "n1's last_flow_end_ago_ms counts from within its drain ($(echo "$ev" | python3 -c "import json,sys; print(json.load(sys.stdin).get('last_flow_end_ago_ms'))") ms, drain $(echo "$ev" | python3 -c "import json,sys; print(json.load(sys.stdin)['drain_s'])") s)" python3 -c "
+import json, sys; e = json.loads(sys.argv[1])
+ago = e.get('last_flow_end_ago_ms')
+sys.exit(not (ago is not None and 0 <= ago <= e['drain_s'] * 1000))" "$ev"
 # A drain timeout with open connections: what it cuts is what the node counted. n2 active
 # again, 2 idle connections on it, drained with a 4 s timeout.
 drained_n2() { grep '"event":"drained"' "$LOG" | grep "\"node\":\"$N2\""; }

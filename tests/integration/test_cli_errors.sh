@@ -251,6 +251,12 @@ bad "flow lookup: unknown VIP" "no VIP" flow lookup 192.0.2.1:1000 "$NOVIP"
 bad "flow lookup: address families differ" "famil" flow lookup 192.0.2.1:1000 "$VIP6"
 bad "flow lookup: trailing garbage" "usage|unexpected" flow lookup 192.0.2.1:1000 "$VIP4" now
 bad "flow show: vip without value" "missing" flow show vip
+bad "flow trace: unknown type" "unknown type" flow trace type bogus
+bad "flow trace: sample 0" "invalid sample" flow trace sample 0
+bad "flow trace: count not a number" "invalid count" flow trace count x
+bad "flow trace: timeout without value" "missing" flow trace timeout
+bad "flow trace: unknown VIP" "no VIP" flow trace vip "$NOVIP"
+bad "flow trace: trailing garbage" "unexpected" flow trace now
 bad "flow show: unknown VIP" "no VIP" flow show vip "$NOVIP"
 bad "flow show: unknown node" "no node" flow show node "$NONODE"
 bad "flow show: limit 0" "limit" flow show limit 0

@@ -1,47 +1,51 @@
 #!/usr/bin/env bash
-# `prog upgrade` across a map layout change (4 -> 5) keeps every flow. The layout-4 ebb is built
-# from history (commit 172df19, the project's own Makefile: the same clang flags), attached in a
+# `prog upgrade` across a map layout change (the previous build's to this one's, e.g. 5 -> 6)
+# keeps every flow. The older ebb is built from history (UPGRADE_FROM, default e909009: layout 5,
+# the build before vip_reasons and the monitor; 172df19 is layout 4, through 5 to 6 in two steps;
+# the project's own Makefile: the same clang flags), attached in a
 # lab with real nginx nodes and configured. Under wrk (64 keep-alive connections, 15 s), a new
 # connection every 20 ms and 12 idle keep-alive connections, the current ebbctl upgrades to the
 # current object: 0 wrk socket errors, every flow entry is in the new table with the same node
 # (F copied, G after the swap), the idle connections' next requests reach the node they were
 # on, VIPs, nodes, settings and counters are carried over, ebbd keeps working on the new maps,
-# `prog show` says layout 5. Failures before the swap (a bad object, an object whose staging
+# `prog show` says the new layout. Failures before the swap (a bad object, an object whose staging
 # fails) leave the old program and pins untouched; an unknown layout pair is refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_agent.sh"
 
-OLD_REV=172df19
+OLD_REV=${UPGRADE_FROM:-e909009}
 NEW_EBBCTL=$EBBCTL
+NEW_LAYOUT=$("$EBBCTL" -j version | json_get 'd["map_layout"]')
 
-# The layout-4 tree and its ebbctl, whose built-in balancer creates the maps as it did.
+# The older tree and its ebbctl, whose built-in balancer creates the maps as it did.
 mkdir -p "$TMP/old"
 if ! git -C "$EBB_ROOT" archive "$OLD_REV" | tar -x -C "$TMP/old" ||
 	! make -C "$TMP/old" OUTPUT="$TMP/old/.output" "$TMP/old/.output/ebbctl" \
 		"$TMP/old/.output/balancer.bpf.o" >"$TMP/old-build.log" 2>&1; then
 	sed 's/^/# /' "$TMP/old-build.log" | tail -20
-	not_ok "build ebbctl of $OLD_REV (map layout 4)"
+	not_ok "build ebbctl of $OLD_REV"
 	finish
 	exit 1
 fi
 OLD_EBBCTL=$TMP/old/.output/ebbctl
-check "ebbctl of $OLD_REV is built ($("$OLD_EBBCTL" version | head -1))" \
-	bash -c "'$OLD_EBBCTL' version | grep -q 'map layout 4'"
+OLD_LAYOUT=$("$OLD_EBBCTL" -j version | json_get 'd["map_layout"]')
+check "ebbctl of $OLD_REV is built ($("$OLD_EBBCTL" version | head -1)), an older layout ($OLD_LAYOUT < $NEW_LAYOUT)" \
+	[ "${OLD_LAYOUT:-0}" -ge 4 -a "${OLD_LAYOUT:-0}" -lt "$NEW_LAYOUT" ]
 
 EBBCTL=$OLD_EBBCTL
-lab_setup 3 # attached by the old ebbctl: maps of layout 4
+lab_setup 3 # attached by the old ebbctl: maps of its layout
 
 VIP=203.0.113.10:80/tcp
-check "vip add $VIP (layout 4)" ctl vip add $VIP
-for i in 1 2 3; do check "node add n$i (layout 4)" ctl node add "$(node_ip4 $i)" vip $VIP; done
-check "prog set flood-rate 12345 (layout 4)" ctl prog set flood-rate 12345
-check "prog set mtu 1400 (layout 4)" ctl prog set mtu 1400
+check "vip add $VIP (layout $OLD_LAYOUT)" ctl vip add $VIP
+for i in 1 2 3; do check "node add n$i (layout $OLD_LAYOUT)" ctl node add "$(node_ip4 $i)" vip $VIP; done
+check "prog set flood-rate 12345 (layout $OLD_LAYOUT)" ctl prog set flood-rate 12345
+check "prog set mtu 1400 (layout $OLD_LAYOUT)" ctl prog set mtu 1400
 EBBCTL=$NEW_EBBCTL
 
 prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
 layout() { ctl -j prog show | json_get 'd[0].get("map_layout")'; }
 map_id() { bpftool -j map show pinned "$BPFFS/$1" | json_get 'd["id"]'; }
-check "prog show reports layout 4 before the upgrade" [ "$(layout)" = 4 ]
+check "prog show reports layout $OLD_LAYOUT before the upgrade" [ "$(layout)" = "$OLD_LAYOUT" ]
 old_id=$(prog_id)
 flows_map_id=$(map_id flows)
 nodes_map_id=$(map_id nodes)
@@ -61,7 +65,7 @@ sed 's/^/#   /' "$TMP/config.before"
 ctl prog upgrade obj "$OUTPUT/decap.bpf.o" 2>"$TMP/bad.err"
 check "an upgrade to an object that is not a balancer is refused" [ $? -ne 0 ]
 check "... with a clear error: $(head -c 90 "$TMP/bad.err")" grep -q '^Error: .*is not an ebb balancer object' "$TMP/bad.err"
-# An object of layout 5 whose slot_history cannot be created: the staging fails after the other
+# An object of the new layout whose slot_history cannot be created: the staging fails after the other
 # maps were created and pinned there.
 clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -D__bpf__ -DEBB_HISTORY_SIZE=0 \
 	-I"$EBB_ROOT" -I"$EBB_ROOT/include" -I"$EBB_ROOT/bpf" \
@@ -72,7 +76,7 @@ check "... with a clear error: $(head -c 90 "$TMP/staging.err")" grep -q '^Error
 check "... the running program is unchanged" [ "$(prog_id)" = "$old_id" ]
 check "... the pins are the old maps (flows $flows_map_id, nodes $nodes_map_id)" \
 	[ "$(map_id flows)" = "$flows_map_id" -a "$(map_id nodes)" = "$nodes_map_id" ]
-check "... still layout 4, no staging directory left" [ "$(layout)" = 4 -a ! -e "$BPFFS/upgrade-staging" ]
+check "... still layout $OLD_LAYOUT, no staging directory left" [ "$(layout)" = "$OLD_LAYOUT" -a ! -e "$BPFFS/upgrade-staging" ]
 check "... the configuration is as it was" diff -u "$TMP/config.before" <(config)
 
 # --- ebbd runs throughout, with health checks: after the upgrade it must act on the new maps
@@ -86,7 +90,7 @@ pools = ( {
 CONF
 start_ebbd
 wait_for 100 has_event state_open
-check "ebbd opened the layout-4 state" has_event state_open
+check "ebbd opened the layout-$OLD_LAYOUT state" has_event state_open
 
 # --- idle keep-alive connections: one request each now, the next after the upgrade
 cat >"$TMP/idle.py" <<'PY'
@@ -139,7 +143,7 @@ rc=$?
 note "prog upgrade took $(python3 -c "import time; print('%.3f' % (time.time() - $upgrade_at))") s (under wrk, load average $(cut -d' ' -f1 /proc/loadavg))"
 kill -0 $wrk_pid 2>/dev/null
 check "wrk was still running when the upgrade returned" [ $? -eq 0 ]
-check "prog upgrade from layout 4: $(cat "$TMP/upgrade.out" "$TMP/upgrade.err")" [ "$rc" -eq 0 ]
+check "prog upgrade from layout $OLD_LAYOUT: $(cat "$TMP/upgrade.out" "$TMP/upgrade.err")" [ "$rc" -eq 0 ]
 ctl -j stats show >"$TMP/stats.after"
 pins >"$TMP/pins.after"
 newconns_at_upgrade=$(grep -c . "$TMP/newconns.out")
@@ -147,11 +151,11 @@ wait_for 100 test "$(grep -c . "$TMP/newconns.out")" -ge $((newconns_at_upgrade 
 touch "$TMP/newconns.stop"
 wait $newconns_pid
 read -r F G < <(sed -n 's/.*flows copied \([0-9]*\) (+\([0-9]*\) after the swap).*/\1 \2/p' "$TMP/upgrade.out")
-check "the output says it: upgraded 1 device(s): prog_id A -> B, layout 4 -> 5, flows copied F (+G after the swap)" \
-	grep -q "^upgraded 1 device(s): prog_id $old_id -> [0-9]*, layout 4 -> 5, flows copied [0-9]* (+[0-9]* after the swap)$" "$TMP/upgrade.out"
+check "the output says it: upgraded 1 device(s): prog_id A -> B, layout $OLD_LAYOUT -> $NEW_LAYOUT, flows copied F (+G after the swap)" \
+	grep -q "^upgraded 1 device(s): prog_id $old_id -> [0-9]*, layout $OLD_LAYOUT -> $NEW_LAYOUT, flows copied [0-9]* (+[0-9]* after the swap)$" "$TMP/upgrade.out"
 new_id=$(prog_id)
 check "the device runs a new program ($old_id -> $new_id)" [ "$new_id" != "$old_id" ]
-check "prog show reports layout 5" [ "$(layout)" = 5 ]
+check "prog show reports layout $NEW_LAYOUT" [ "$(layout)" = "$NEW_LAYOUT" ]
 check "the pins are new maps (flows $flows_map_id -> $(map_id flows))" \
 	[ "$(map_id flows)" != "$flows_map_id" -a "$(map_id nodes)" != "$nodes_map_id" ]
 check "no staging directory is left" [ ! -e "$BPFFS/upgrade-staging" ]
@@ -230,6 +234,11 @@ check "settings: rescue_rate set to its default ($(bpftool -j map lookup pinned 
 check "rescue_secret was made (random, not zero)" \
 	bash -c "bpftool -j map lookup pinned '$BPFFS/rescue_secret' key 0 0 0 0 | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(d[\"formatted\"][\"value\"][\"key\"]) else 1)'"
 
+if [ "$OLD_LAYOUT" -lt 6 ]; then
+	check "layout 6's maps are made: vip_reasons, monitor (nobody listening), monitor_events" \
+		bash -c "[ -e '$BPFFS/vip_reasons' -a -e '$BPFFS/monitor_events' ] && bpftool -j map lookup pinned '$BPFFS/monitor' key 0 0 0 0 | grep -q '\"sample\":0,'"
+fi
+
 # ebbd noticed the new maps and acts on them: n3's nginx stops -> ebbd marks it down there.
 wait_for 100 has_event state_recreated
 check "ebbd noticed the maps were replaced (state_recreated)" has_event state_recreated
@@ -253,18 +262,18 @@ check "... and active again once nginx is back" is_active
 
 # --- unknown pairs are refused, changing nothing
 ctl prog upgrade obj "$TMP/old/.output/balancer.bpf.o" 2>"$TMP/down.err"
-check "an upgrade to the layout-4 object (5 -> 4) is refused" [ $? -ne 0 ]
+check "an upgrade to the layout-$OLD_LAYOUT object ($NEW_LAYOUT -> $OLD_LAYOUT) is refused" [ $? -ne 0 ]
 check "... with a clear error: $(head -c 120 "$TMP/down.err")" \
-	grep -q '^Error: refusing: .*layout version 5, the program expects 4, and ebb knows no migration from 5 to 4' "$TMP/down.err"
+	grep -q "^Error: refusing: .*layout version $NEW_LAYOUT, the program expects $OLD_LAYOUT, and ebb knows no migration from $NEW_LAYOUT to $OLD_LAYOUT" "$TMP/down.err"
 clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -D__bpf__ -DEBB_MAP_LAYOUT_VERSION=99 \
 	-I"$EBB_ROOT" -I"$EBB_ROOT/include" -I"$EBB_ROOT/bpf" \
 	-c "$EBB_ROOT/bpf/balancer.bpf.c" -o "$TMP/layout99.bpf.o"
 ctl prog upgrade obj "$TMP/layout99.bpf.o" 2>"$TMP/l99.err"
 check "an upgrade to layout 99 is refused" [ $? -ne 0 ]
 check "... with a clear error: $(head -c 120 "$TMP/l99.err")" \
-	grep -q '^Error: refusing: .*layout version 5, the program expects 99, and ebb knows no migration from 5 to 99' "$TMP/l99.err"
+	grep -q "^Error: refusing: .*layout version $NEW_LAYOUT, the program expects 99, and ebb knows no migration from $NEW_LAYOUT to 99" "$TMP/l99.err"
 check "... the running program and the maps are unchanged" \
-	[ "$(prog_id)" = "$new_id" -a "$(layout)" = 5 -a ! -e "$BPFFS/upgrade-staging" ]
+	[ "$(prog_id)" = "$new_id" -a "$(layout)" = "$NEW_LAYOUT" -a ! -e "$BPFFS/upgrade-staging" ]
 check "a same-layout upgrade still keeps the maps" bash -c "nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog upgrade | grep -q 'maps and flows kept'"
 
 # A writer that opened the maps, then waited for the lock while an upgrade replaced them, must

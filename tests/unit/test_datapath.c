@@ -1092,6 +1092,167 @@ static void truncation_cases(void)
 	}
 }
 
+/* ---- the monitor (`ebbctl flow trace`): what a listener sees, and nothing without one ---- */
+
+struct mon_seen {
+	int n;
+	struct ebb_monitor_event ev[8];
+};
+
+static int mon_collect(void *arg, void *data, size_t size)
+{
+	struct mon_seen *m = arg;
+
+	if (size == sizeof(struct ebb_monitor_event) && m->n < 8)
+		memcpy(&m->ev[m->n], data, size);
+	m->n++;
+	return 0;
+}
+
+/* Runs d once; its verdict, or ~0u when it did not run. */
+static __u32 mon_run(const struct pkt_desc *d)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
+	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
+	size_t out_len;
+	__u32 verdict = ~0u;
+
+	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
+		return ~0u;
+	return verdict;
+}
+
+static void mon_listen(int fd, __u32 sample, __u32 verdicts, __u32 vip_id1)
+{
+	struct ebb_monitor m = { .sample = sample, .verdicts = verdicts, .vip_id1 = vip_id1,
+				 .pid = getpid() };
+
+	ASSERT_OK(bpf_map_update_elem(fd, &(__u32){ 0 }, &m, BPF_ANY), "monitor: set the listener");
+}
+
+static void monitor_cases(void)
+{
+	static const struct pkt_desc drop = { TCP4(CLI, 6701, VIPI, 80, TH_SYN) };
+	static const struct pkt_desc fwd = { TCP4(CLI_MISC, 7201, VIP1, 80, TH_SYN) };
+	static const struct pkt_desc pass = { TCP4(CLI, 1001, NOT_VIP4, 80, TH_SYN) };
+	const struct pkt_desc *all[] = { &drop, &fwd, &pass };
+	int mon_fd = bpf_map__fd(skel->maps.monitor);
+	__u32 vipi = vip_id_of(VIPI_K), vip1 = vip_id_of(VIP1_K);
+	const __u32 every = 1u << XDP_DROP | 1u << XDP_PASS | 1u << XDP_TX;
+	struct ebb_reason_counter before, after, fwd_before, fwd_after;
+	struct ebb_flow_key kdrop, kfwd, kpass;
+	struct mon_seen seen = {};
+	struct ebb_monitor m;
+	struct ring_buffer *rb;
+	struct ebb_flow flow;
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.monitor_events), mon_collect, &seen, NULL);
+	if (!ASSERT_TRUE(rb != NULL, "monitor: the ring buffer opens") ||
+	    !ASSERT_TRUE(vipi < EBB_MAX_VIPS && vip1 < EBB_MAX_VIPS, "monitor: VIPs configured"))
+		goto out;
+	key_of(&drop, &kdrop);
+	key_of(&fwd, &kfwd);
+	key_of(&pass, &kpass);
+
+	/* Nobody listens: the map as a first load leaves it, and not one event. */
+	ASSERT_OK(bpf_map_lookup_elem(mon_fd, &(__u32){ 0 }, &m), "monitor: read");
+	ASSERT_EQ(m.sample, 0, "monitor: nobody listens after load (sample 0)");
+	ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &before);
+	ebb_vip_reason_sum(&e, vip1, EBB_R_FORWARDED, &fwd_before);
+	ASSERT_EQ(mon_run(&drop), XDP_DROP, "monitor off: drop packet dropped");
+	ASSERT_EQ(mon_run(&fwd), XDP_TX, "monitor off: VIP packet forwarded");
+	ASSERT_EQ(mon_run(&pass), XDP_PASS, "monitor off: non-VIP packet passed");
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen.n, 0, "monitor off: no event emitted");
+	ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &after);
+	ASSERT_EQ(after.packets - before.packets, 1, "vip_reasons: VIPI drop_no_node +1");
+	ebb_vip_reason_sum(&e, vip1, EBB_R_FORWARDED, &fwd_after);
+	ASSERT_EQ(fwd_after.packets - fwd_before.packets, 0,
+		  "vip_reasons: a plain forward is not counted per VIP (vip_stats has it)");
+
+	/* A listener of every verdict, every packet. */
+	mon_listen(mon_fd, 1, every, 0);
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	if (ASSERT_EQ(seen.n, 3, "monitor on: one event per packet")) {
+		const struct ebb_monitor_event *d = &seen.ev[0], *f = &seen.ev[1], *p = &seen.ev[2];
+
+		ASSERT_EQ(d->verdict, XDP_DROP, "monitor: drop event: verdict XDP_DROP");
+		ASSERT_EQ(d->reason, EBB_R_DROP_NO_NODE, "monitor: drop event: reason drop_no_node");
+		ASSERT_EQ(d->vip_id, vipi, "monitor: drop event: its VIP");
+		ASSERT_EQ(d->node_id, 0, "monitor: drop event: no node");
+		ASSERT_MEM_EQ(&d->key, &kdrop, sizeof(kdrop), "monitor: drop event: addresses, ports");
+		ASSERT_TRUE(d->bytes > 0 && d->ns > 0, "monitor: drop event: bytes and time");
+		ASSERT_EQ(d->tcp_flags & TH_SYN, TH_SYN, "monitor: drop event: TCP flags");
+		ASSERT_EQ(f->verdict, XDP_TX, "monitor: forward event: verdict XDP_TX");
+		ASSERT_EQ(f->reason, EBB_R_FORWARDED, "monitor: forward event: reason forwarded");
+		ASSERT_EQ(f->vip_id, vip1, "monitor: forward event: its VIP");
+		ASSERT_MEM_EQ(&f->key, &kfwd, sizeof(kfwd), "monitor: forward event: addresses, ports");
+		if (ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &kfwd, &flow), "monitor: forwarded flow pinned"))
+			ASSERT_EQ(f->node_id, flow.node_id, "monitor: forward event: the flow's node");
+		ASSERT_EQ(p->verdict, XDP_PASS, "monitor: pass event: verdict XDP_PASS");
+		ASSERT_EQ(p->reason, EBB_R_PASS_NOT_VIP, "monitor: pass event: reason pass_not_vip");
+		ASSERT_EQ(p->vip_id, EBB_MONITOR_NO_VIP, "monitor: pass event: no VIP");
+		/* Parsing stops at vip_filter before the key is filled: passing a packet that is
+		 * not ours costs no more with a listener than without one. */
+		ASSERT_TRUE(!p->key.family || !memcmp(p->key.dst, kpass.dst, sizeof(kpass.dst)),
+			    "monitor: pass event: no address, or its destination");
+	}
+
+	/* type drop: the forward and the pass are not shown. */
+	seen.n = 0;
+	mon_listen(mon_fd, 1, 1u << XDP_DROP, 0);
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen.n, 1, "monitor type drop: one event of three packets");
+	ASSERT_EQ(seen.ev[0].verdict, XDP_DROP, "monitor type drop: the drop");
+
+	/* One VIP: only its packets. */
+	seen.n = 0;
+	mon_listen(mon_fd, 1, every, vip1 + 1);
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen.n, 1, "monitor vip: one event of three packets");
+	ASSERT_EQ(seen.ev[0].vip_id, vip1, "monitor vip: the VIP's packet");
+
+	/* 1 in 1000: of 200 packets, far fewer than 200 (P(>= 20) is negligible). */
+	seen.n = 0;
+	mon_listen(mon_fd, 1000, every, 0);
+	for (int i = 0; i < 200; i++)
+		mon_run(&pass);
+	ring_buffer__consume(rb);
+	ASSERT_TRUE(seen.n < 20, nm("monitor sample 1000", "%d events of 200 packets", seen.n));
+
+	/* The listener gone: nothing again. */
+	seen.n = 0;
+	ASSERT_OK(bpf_map_update_elem(mon_fd, &(__u32){ 0 }, &(struct ebb_monitor){}, BPF_ANY),
+		  "monitor: listener leaves");
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen.n, 0, "monitor off again: no event emitted");
+
+	/* A VIP added in a deleted one's slot starts its reasons from zero, as its vip_stats. */
+	{
+		struct ebb_vip_key k;
+		struct ebb_vip_opts o = {};
+		struct ebb_err err = {};
+
+		ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &before);
+		ASSERT_TRUE(before.packets > 0, "vip_reasons: VIPI has drops before it is deleted");
+		ebb_parse_vip(VIPI_K, &k, &err);
+		ASSERT_OK(ebb_vip_del(&e, &k, true, &err), "vip_reasons: VIPI deleted");
+		ASSERT_OK(ebb_vip_add(&e, &k, &o, &err), "vip_reasons: VIPI added again");
+		ebb_vip_reason_sum(&e, vip_id_of(VIPI_K), EBB_R_DROP_NO_NODE, &after);
+		ASSERT_EQ(after.packets, 0, "vip_reasons: the re-added VIP's drops start from 0");
+	}
+out:
+	ring_buffer__free(rb);
+}
+
 /* ---- setup ---- */
 static bool setup(void)
 {
@@ -1140,6 +1301,7 @@ int main(void)
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);
 		truncation_cases();
+		monitor_cases();
 	}
 	balancer_teardown();
 	return test_summary("datapath");

@@ -61,6 +61,7 @@
 #include "balancer.skel.h"
 #include "floor_tx.skel.h"
 #include "node.skel.h"
+#include "flowtable.h"
 
 /* tests/unit/sockets.h: the real TCP sockets the node program's rows look up (as test_node's) */
 #define TCP4(s, sp, d, dp, fl) \
@@ -705,6 +706,7 @@ struct bcase {
 	bool del_key; /* delete `key` from the flow table before each run of the batch */
 	struct ebb_flow_key key;
 	int base_idx; /* its twin built from the base commit (-1 = none) */
+	int ft; /* LB_FT: the flow-table variant (ft_insts) */
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
 	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
@@ -715,7 +717,7 @@ struct bcase {
 
 enum { CHK_NONE, CHK_PASS_NOT_VIP, CHK_HIT, CHK_NEW, CHK_SECOND, CHK_UNPINNED, CHK_K_PASS,
        CHK_K_HIT, CHK_K_NEW, CHK_K_FLOOD };
-enum { LB_EBB, LB_KATRAN, LB_BASE, LB_NODE };
+enum { LB_EBB, LB_KATRAN, LB_BASE, LB_NODE, LB_FT };
 enum { RS_LB, RS_NODE, RS_DECAP }; /* which counters want_reason indexes */
 
 static struct inst insts[N_INST];
@@ -838,6 +840,27 @@ static struct bcase cases[] = {
 	{ .id = "k_syn_flood", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "syn_flood", .expect = XDP_TX, .check = CHK_K_FLOOD,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
+	/* Issue 16's flow-table prototype (--flowtable DIR: tools/bench/flowtable.bpf.c built per
+	 * variant), each variant beside the same two ebb paths: the table alone on a minimal parse,
+	 * and the kernel LRU hash ebb uses today on that same parse (lru), and no table (none). */
+#define FT_CASE(v, i)                                                                          \
+	{ .id = "ft_" v "_hit", .label = "prototype " v ": hit", .table = "1M, all flows",     \
+	  .lb = LB_FT, .ft = i, .twin = "hit_1m_spread", .expect = XDP_TX, .wrapped = true,     \
+	  .base = SEQ_1M, .mask = MILLION - 1 },                                               \
+	{ .id = "ft_" v "_new", .label = "prototype " v ": new flow", .table = "1M flows",    \
+	  .lb = LB_FT, .ft = i, .twin = "new_flow", .expect = XDP_TX, .wrapped = true,          \
+	  .reset = true, .base = SEQ_NEW }
+	FT_CASE("none", 0), FT_CASE("lru", 1), FT_CASE("a8w8", 2), FT_CASE("a8w8ff", 3),
+	FT_CASE("a8w8c1", 4), FT_CASE("a8w4", 5), FT_CASE("a8w8mul", 6), FT_CASE("a8w8jif", 7),
+	FT_CASE("a8w8il", 8), FT_CASE("a8w4il", 9),
+	/* a miss without a pin (an ACK no entry knows): what a bare SYN within the retry window
+	 * adds under the flood guard (it asks the table, then is not pinned); beside the flood
+	 * guard's SYN of today, which does not ask */
+#define FT_MISS(v, i)                                                                          \
+	{ .id = "ft_" v "_miss", .label = "prototype " v ": miss", .table = "1M flows",       \
+	  .lb = LB_FT, .ft = i, .twin = "syn_flood", .expect = XDP_DROP, .wrapped = true,       \
+	  .base = SEQ_SECOND }
+	FT_MISS("lru", 1), FT_MISS("a8w8", 2), FT_MISS("a8w8il", 8),
 	/* The base commit's balancer beside this one (--base OBJ): the same packets on instances of
 	 * its own, set up by the same code, each cell timed right next to its twin. */
 	{ .id = "b_hit", .label = "base: established hit", .table = "1 flow", .lb = LB_BASE,
@@ -1222,9 +1245,283 @@ static int node_fd = -1, nstats_fd = -1, dstats_fd = -1;
 static int node_sock[2] = { -1, -1 };
 static const char *node_na; /* why the node program's rows are n/a */
 
+/* ---- issue 16's flow-table prototype beside ebb (--flowtable DIR) ----
+ *
+ * DIR holds tools/bench/flowtable.bpf.c built once per variant (ft_VARIANT.bpf.o, the Makefile's
+ * FT_VARIANTS). Each is loaded with a table for 1M flows at the load factor its design would run
+ * at (the highest at which ft_sweep pinned 99.9 % of 1M random flows; --ft-load F: F for all), filled with the same 1M
+ * established flows as the big table by its own datapath (SYNs through the wrapper), and timed
+ * beside hit_1m_spread and new_flow. A new-flow run's inserts are undone by copying the table
+ * back as it was after the fill (the mmapped array; lru: the keys deleted, as ebb's). */
+static const char *opt_flowtable;
+static double opt_ft_load; /* 0: each variant's own (ft_variants[].load) */
+
+static const struct {
+	const char *name;
+	int ways, choices, lru, none, il; /* il: keys in the bucket (FT_KEYS_INLINE) */
+	double load; /* the highest with 99.9 % of 1M random inserts pinned (ft_sweep) */
+} ft_variants[] = {
+	{ "none", 8, 2, 0, 1, 0, 0.84 },    { "lru", 8, 2, 1, 0, 0, 0 },
+	{ "a8w8", 8, 2, 0, 0, 0, 0.84 },    { "a8w8ff", 8, 2, 0, 0, 0, 0.575 },
+	{ "a8w8c1", 8, 1, 0, 0, 0, 0.336 }, { "a8w4", 4, 2, 0, 0, 0, 0.646 },
+	{ "a8w8mul", 8, 2, 0, 0, 0, 0.84 }, { "a8w8jif", 8, 2, 0, 0, 0, 0.84 },
+	{ "a8w8il", 8, 2, 0, 0, 1, 0.84 },  { "a8w4il", 4, 2, 0, 0, 1, 0.646 },
+};
+#define N_FT (sizeof(ft_variants) / sizeof(ft_variants[0]))
+
+static struct ft_inst {
+	struct bpf_object *obj;
+	int prog_fd, table_fd, keys_fd, lru_fd, bss_fd;
+	__u32 nbuckets;
+	size_t table_bytes, keys_bytes;
+	void *table, *keys, *table_snap, *keys_snap;
+	double fill_s, census_ms;
+	__u64 fill_evicted, fill_lost, fill_fp_hits, live;
+	const char *na;
+} ft_insts[N_FT];
+
+static struct ft_stats ft_stats_of(const struct ft_inst *f)
+{
+	struct ft_stats st = {};
+	__u32 zero = 0;
+
+	if (f->bss_fd >= 0)
+		bpf_map_lookup_elem(f->bss_fd, &zero, &st);
+	return st;
+}
+
+/* The census as user space would run it on the mmapped table: every entry's node, flags and age
+ * against an idle timeout, live flows counted per node. */
+static __u64 ft_census(const struct ft_inst *f, __u64 *per_node, __u32 now, __u32 idle_ticks)
+{
+	const __u64 *w = f->table;
+	__u64 live = 0;
+	/* every entry word: in a bucket of `ways` words, or of `ways` entry words then `ways`
+	 * key words */
+	__u32 ways = (__u32)ft_variants[f - ft_insts].ways, stride = ft_variants[f - ft_insts].il ? 2 : 1;
+	__u64 n = f->table_bytes / 8;
+
+	memset(per_node, 0, 8192 * sizeof(*per_node));
+	for (__u64 i = 0; i < n; i++) {
+		__u64 e = w[i];
+
+		if (stride == 2 && (i / ways) % 2) {
+			i += ways - 1; /* a line of keys */
+			continue;
+		}
+		if (!e || (ft_flags(e) & (EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED)) ||
+		    ft_age(e, now) > idle_ticks)
+			continue;
+		per_node[ft_node(e)]++;
+		live++;
+	}
+	return live;
+}
+
+static void ft_setup(__u32 fill)
+{
+	char path[600];
+
+	for (size_t v = 0; v < N_FT; v++) {
+		struct ft_inst *f = &ft_insts[v];
+		struct bpf_map *m;
+		struct wrap w;
+		struct wrap_spec ws = { .rewrite = true, .base = SEQ_1M, .mask = MILLION - 1 };
+		__u8 syn[PKT_MAX];
+		struct pkt_desc d = tcp4("192.0.2.0", "203.0.113.10", 1, TH_SYN);
+		struct pkt_layout lay;
+		double load = opt_ft_load > 0 ? opt_ft_load : ft_variants[v].load, t0;
+
+		f->bss_fd = f->lru_fd = -1;
+		snprintf(path, sizeof(path), "%s/ft_%s.bpf.o", opt_flowtable, ft_variants[v].name);
+		f->obj = bpf_object__open_file(path, NULL);
+		if (!f->obj) {
+			f->na = "no such object (--flowtable DIR)";
+			continue;
+		}
+		f->nbuckets = (__u32)(fill / (ft_variants[v].ways * load)) + 1;
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_table"), f->nbuckets);
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_keys"),
+					 ft_variants[v].il ? 1 : f->nbuckets);
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(f->obj, "ft_lru"),
+					 ft_variants[v].lru ? fill + 262144 : 1);
+		m = bpf_object__find_map_by_name(f->obj, ".rodata");
+		if (m) {
+			size_t sz = 0;
+			const void *ro = bpf_map__initial_value(m, &sz);
+			__u32 buf[16];
+
+			if (ro && sz >= 4 && sz <= sizeof(buf)) {
+				memcpy(buf, ro, sz);
+				buf[0] = f->nbuckets; /* ft_nbuckets, the first of .rodata */
+				bpf_map__set_initial_value(m, buf, sz);
+			}
+		}
+		if (bpf_object__load(f->obj)) {
+			f->na = "the variant did not load";
+			note("flowtable %s: %s", ft_variants[v].name, f->na);
+			continue;
+		}
+		f->prog_fd = bpf_program__fd(bpf_object__find_program_by_name(f->obj, "ft_xdp"));
+		f->table_fd = bpf_map__fd(bpf_object__find_map_by_name(f->obj, "ft_table"));
+		f->keys_fd = bpf_map__fd(bpf_object__find_map_by_name(f->obj, "ft_keys"));
+		f->lru_fd = bpf_map__fd(bpf_object__find_map_by_name(f->obj, "ft_lru"));
+		m = bpf_object__find_map_by_name(f->obj, ".bss");
+		f->bss_fd = m ? bpf_map__fd(m) : -1;
+		if (ft_variants[v].none)
+			continue;
+		if (ft_variants[v].lru) {
+			__u32 ids[3] = { 1, 2, 3 };
+
+			t0 = now_s();
+			fill_flows(f->lru_fd, SEQ_1M, 0, fill, VIP4, 0, ids, 3);
+			f->fill_s = now_s() - t0;
+			f->table_bytes = (size_t)fdinfo_field(f->lru_fd, "memlock:");
+			continue;
+		}
+		f->table_bytes = (size_t)f->nbuckets * ft_variants[v].ways * 8 * (ft_variants[v].il ? 2 : 1);
+		f->keys_bytes = ft_variants[v].il ? 0 : (size_t)f->nbuckets * ft_variants[v].ways * 8;
+		f->table = mmap(NULL, f->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->table_fd, 0);
+		f->keys = f->keys_bytes ? mmap(NULL, f->keys_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+					       f->keys_fd, 0) : NULL;
+		f->table_snap = malloc(f->table_bytes);
+		f->keys_snap = malloc(f->keys_bytes + 1);
+		if (f->table == MAP_FAILED || f->keys == MAP_FAILED || !f->table_snap || !f->keys_snap)
+			die("flowtable %s: cannot map its table: %s", ft_variants[v].name, strerror(errno));
+		/* the 1M flows, pinned by the variant's own datapath: a SYN each */
+		lay = build_frame(&d, LB_MAC, CLIENT_MAC, syn);
+		ws.target_fd = f->prog_fd;
+		ws.hdr = syn;
+		ws.hdr_len = 14;
+		ws.len = (__u32)lay.len;
+		w = wrap_load(&ws);
+		t0 = now_s();
+		run_ns(w.prog_fd, syn, lay.len, fill, NULL);
+		f->fill_s = now_s() - t0;
+		close(w.prog_fd);
+		close(w.ctr_fd);
+		close(w.parray_fd);
+		{
+			struct ft_stats st = ft_stats_of(f);
+
+			f->fill_evicted = st.evicted;
+			f->fill_lost = st.lost;
+			/* a SYN that "hits": its fingerprint is another flow's in its buckets */
+			f->fill_fp_hits = st.hits;
+			if (st.inserted + st.lost + st.hits != fill)
+				die("flowtable %s: the fill pinned %llu of %u flows", ft_variants[v].name,
+				    (unsigned long long)st.inserted, fill);
+		}
+		memcpy(f->table_snap, f->table, f->table_bytes);
+		if (f->keys)
+			memcpy(f->keys_snap, f->keys, f->keys_bytes);
+		/* jiffies: user space has no clock of those ticks to age entries by (one reason
+		 * against that variant) */
+		if (!strcmp(ft_variants[v].name, "a8w8jif"))
+			f->census_ms = -1;
+		else {
+			static __u64 per_node[8192];
+			double t[5];
+			__u32 now = ft_tick_of_ns(ebb_now_ns());
+
+			for (int r = 0; r < 5; r++) {
+				double c0 = now_s();
+
+				f->live = ft_census(f, per_node, now, 900);
+				t[r] = (now_s() - c0) * 1e3;
+			}
+			f->census_ms = median(t, 5);
+		}
+		note("flowtable %s: %u buckets of %d ways (%.1f MB + %.1f MB keys), 1M flows pinned by "
+		     "SYNs in %.2f s (%llu evicted, %llu lost, %llu false hits); census of the mmapped "
+		     "table %.2f ms (%llu live)", ft_variants[v].name, f->nbuckets, ft_variants[v].ways,
+		     f->table_bytes / 1e6, f->keys_bytes / 1e6, f->fill_s,
+		     (unsigned long long)f->fill_evicted, (unsigned long long)f->fill_lost,
+		     (unsigned long long)f->fill_fp_hits,
+		     f->census_ms, (unsigned long long)f->live);
+	}
+}
+
+/* After a new-flow run: the table as the fill left it. */
+static void ft_restore(struct bcase *c, __u32 repeat)
+{
+	struct ft_inst *f = &ft_insts[c->ft];
+
+	if (ft_variants[c->ft].lru)
+		delete_flows(f->lru_fd, c->base, 0, repeat, VIP4);
+	else if (f->table) {
+		memcpy(f->table, f->table_snap, f->table_bytes);
+		if (f->keys)
+			memcpy(f->keys, f->keys_snap, f->keys_bytes);
+	}
+}
+
+/* ebb's own census (the kernel's walk of the LRU hash) at 1M flows, in this run, for the
+ * comparison; 0 if it cannot run. */
+static double ebb_census_ms(struct inst *b)
+{
+	struct ebb_census *census = NULL;
+	double t[5];
+
+	if (ebb_census_open(&b->e, &census))
+		return 0;
+	for (__u32 v = 0; v < EBB_MAX_VIPS; v++)
+		ebb_census_io(census)->vips[v] = (struct ebb_census_vip){
+			.tcp_idle_ns = 900000000000ULL, .udp_idle_ns = 30000000000ULL,
+			.fin_ns = 10000000000ULL };
+	for (int r = 0; r < 5; r++) {
+		double t0;
+
+		ebb_census_io(census)->now_ns = ebb_now_ns();
+		t0 = now_s();
+		ebb_census_run(census);
+		t[r] = (now_s() - t0) * 1e3;
+	}
+	ebb_census_close(census);
+	return median(t, 5);
+}
+
+static json_object *ft_json(struct inst *b, __u32 fill)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	for (size_t v = 0; v < N_FT; v++) {
+		const struct ft_inst *f = &ft_insts[v];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "variant", json_object_new_string(ft_variants[v].name));
+		if (f->na) {
+			json_object_object_add(e, "na", json_object_new_string(f->na));
+			json_object_array_add(arr, e);
+			continue;
+		}
+		json_object_object_add(e, "buckets", json_object_new_int64(f->nbuckets));
+		json_object_object_add(e, "ways", json_object_new_int(ft_variants[v].ways));
+		json_object_object_add(e, "table_bytes", json_object_new_int64((long long)f->table_bytes));
+		json_object_object_add(e, "keys_bytes", json_object_new_int64((long long)f->keys_bytes));
+		json_object_object_add(e, "bytes_per_flow", json_object_new_double(
+			(double)(f->table_bytes + f->keys_bytes) / fill));
+		json_object_object_add(e, "fill_s", json_object_new_double(f->fill_s));
+		json_object_object_add(e, "fill_evicted", json_object_new_int64((long long)f->fill_evicted));
+		json_object_object_add(e, "fill_false_hits", json_object_new_int64((long long)f->fill_fp_hits));
+		if (ft_variants[v].lru)
+			json_object_object_add(e, "bytes_per_entry", json_object_new_double(
+				(double)f->table_bytes / (fill + 262144)));
+		if (f->census_ms >= 0 && !ft_variants[v].lru)
+			json_object_object_add(e, "census_ms", json_object_new_double(f->census_ms));
+		json_object_object_add(e, "census_live", json_object_new_int64((long long)f->live));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "variants", arr);
+	json_object_object_add(o, "flows", json_object_new_int64(fill));
+	json_object_object_add(o, "ebb_census_ms", json_object_new_double(ebb_census_ms(b)));
+	return o;
+}
+
 static int case_prog(const struct bcase *c)
 {
-	return c->lb == LB_NODE ? node_fd : insts[c->inst].prog_fd;
+	return c->lb == LB_NODE ? node_fd : c->lb == LB_FT ? ft_insts[c->ft].prog_fd :
+	       insts[c->inst].prog_fd;
 }
 
 /* The base commit's maps that the bench's setup writes through libebb (this tree's layouts)
@@ -1814,6 +2111,34 @@ static void setup(void)
 			k->mask = t->mask;
 	}
 
+	/* the flow-table prototype's cells: the same frames as their twins */
+	if (opt_flowtable)
+		ft_setup(fill);
+	for (size_t i = 0; i < N_CASES; i++) {
+		struct bcase *k = &cases[i], *t;
+
+		if (k->lb != LB_FT)
+			continue;
+		if (!opt_flowtable) {
+			k->na = "no prototype (--flowtable DIR)";
+			continue;
+		}
+		t = case_by_id(k->twin);
+		if (ft_insts[k->ft].na || t->na) {
+			k->na = ft_insts[k->ft].na ? ft_insts[k->ft].na : "its twin is n/a";
+			continue;
+		}
+		k->twin_idx = (int)(t - cases);
+		if (k->expect == XDP_DROP) { /* a miss: an ACK of flows never pinned */
+			build(k, tcp4("192.0.2.128", "203.0.113.10", 1, TH_ACK));
+			continue;
+		}
+		k->d = t->d;
+		memcpy(k->pkt, t->pkt, t->len);
+		k->len = t->len;
+		k->mask = t->mask;
+	}
+
 	/* the base commit's cells: the same frames as their twins */
 	for (size_t i = 0; i < N_CASES; i++) {
 		struct bcase *k = &cases[i], *t;
@@ -1924,7 +2249,9 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 		if (c->reset)
 			wrap_reset(&c->w);
 		*ns = run_ns(c->w.prog_fd, c->pkt, c->len, repeat, out);
-		if (c->reset)
+		if (c->reset && c->lb == LB_FT)
+			ft_restore(c, repeat);
+		else if (c->reset)
 			delete_flows(in->e.flows_fd, c->base, 0, repeat, c->vip ? c->vip : VIP4);
 		if (wf_ns)
 			*wf_ns = run_ns(c->wf.prog_fd, c->pkt, c->len, repeat, NULL);
@@ -2026,12 +2353,40 @@ static void verify_katran(struct bcase *c)
 		    (unsigned long long)fb.v1);
 }
 
+/* A prototype cell: its verdict, and its counters moved as the path says (all hits; all pinned). */
+static void verify_ft(struct bcase *c)
+{
+	const struct ft_inst *f = &ft_insts[c->ft];
+	struct ft_stats a = ft_stats_of(f), z;
+	struct run_out out;
+	double ns;
+	const __u32 n = 8;
+
+	run_case(c, n, &out, &ns, NULL);
+	z = ft_stats_of(f);
+	if (out.retval != c->expect)
+		c->na = "wrong verdict";
+	else if (c->expect == XDP_DROP && z.misses - a.misses != n)
+		c->na = "its flows did not all miss";
+	else if (!ft_variants[c->ft].none && c->reset && z.inserted - a.inserted != n)
+		c->na = "its new flows were not all pinned";
+	else if (!ft_variants[c->ft].none && !c->reset && c->expect == XDP_TX &&
+		 z.hits - a.hits != n)
+		c->na = "its established flows did not all hit";
+	if (c->na)
+		note("%s: %s (hits +%llu, pinned +%llu)", c->id, c->na,
+		     (unsigned long long)(z.hits - a.hits),
+		     (unsigned long long)(z.inserted - a.inserted));
+}
+
 static void verify(struct bcase *c)
 {
 	struct inst *in = &insts[c->inst];
 
 	if (c->lb == LB_KATRAN)
 		return verify_katran(c);
+	if (c->lb == LB_FT)
+		return verify_ft(c);
 	if (c->soft)
 		return verify_soft(c);
 
@@ -2130,10 +2485,10 @@ static void rounds(void)
 		for (size_t i = 0; i < N_CASES; i++) {
 			struct bcase *c = &cases[i], *k;
 
-			struct bcase *g[3];
+			struct bcase *g[4 + N_FT * 2];
 			int ng = 0;
 
-			if (c->na || c->lb == LB_KATRAN || c->lb == LB_BASE)
+			if (c->na || c->lb == LB_KATRAN || c->lb == LB_BASE || c->lb == LB_FT)
 				continue;
 			/* with its Katran and base twins back to back; which goes first turns by
 			 * round */
@@ -2142,6 +2497,9 @@ static void rounds(void)
 				g[ng++] = k;
 			if (c->base_idx >= 0 && !(k = &cases[c->base_idx])->na)
 				g[ng++] = k;
+			for (size_t j = 0; j < N_CASES; j++) /* the prototype's, beside their twin */
+				if (cases[j].lb == LB_FT && !cases[j].na && cases[j].twin_idx == (int)i)
+					g[ng++] = &cases[j];
 			for (int j = 0; j < ng; j++)
 				measure(g[(j + r) % ng], floor_pkt, floor_len);
 		}
@@ -2643,7 +3001,8 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 		json_object_object_add(o, "target_ratio", json_object_new_double(c->target));
 	json_object_object_add(o, "lb", json_object_new_string(c->lb == LB_KATRAN ? "katran" :
 							       c->lb == LB_BASE ? "base" :
-							       c->lb == LB_NODE ? "node" : "ebb"));
+							       c->lb == LB_NODE ? "node" :
+							       c->lb == LB_FT ? "flowtable" : "ebb"));
 	if (c->twin)
 		json_object_object_add(o, "twin", json_object_new_string(c->twin));
 	if (c->measured[0])
@@ -2683,6 +3042,23 @@ static json_object *case_json(const struct bcase *c, double floor_ns)
 					       json_object_new_boolean(median(q, c->n) <= c->kat_target));
 		}
 	}
+	if (c->lb == LB_FT && c->twin_idx >= 0 && cases[c->twin_idx].n == c->n) {
+		/* beside its ebb twin and that twin's Katran cell, round by round (all ran back to
+		 * back in the same round) */
+		const struct bcase *t = &cases[c->twin_idx];
+		const struct bcase *k = t->twin_idx >= 0 && cases[t->twin_idx].n == c->n ?
+						&cases[t->twin_idx] : NULL;
+		double q[MAX_ROUNDS], qk[MAX_ROUNDS];
+
+		for (int i = 0; i < c->n; i++) {
+			q[i] = c->ratio[i] / t->ratio[i];
+			if (k)
+				qk[i] = c->ratio[i] / k->ratio[i];
+		}
+		json_object_object_add(o, "vs_ebb", json_object_new_double(median(q, c->n)));
+		if (k)
+			json_object_object_add(o, "vs_katran", json_object_new_double(median(qk, c->n)));
+	}
 	if (c->lb == LB_EBB && c->base_idx >= 0 && cases[c->base_idx].n == c->n) {
 		/* beside the base commit: (this x floor) / (base x floor) - 1 round by round (the
 		 * two ran back to back), in %, and the median of those */
@@ -2720,7 +3096,7 @@ static void usage(void)
 		"                 [--ebbctl PATH] [--ebbd PATH] [--quick] [--no-control]\n"
 		"                 [--object BALANCER.bpf.o] [--only ID,ID...] [--no-verify]\n"
 		"                 [--katran KATRAN.o --katran-flood KATRAN_MAX_CONN_RATE_1.o]\n"
-		"                 [--rings-settling]\n"
+		"                 [--rings-settling] [--flowtable DIR [--ft-load F]]\n"
 		"                 [--base BALANCER.bpf.o [--base-label TEXT] | --base-na WHY]\n");
 	exit(2);
 }
@@ -2741,6 +3117,8 @@ int main(int argc, char **argv)
 		{ "base", required_argument, NULL, 'B' },
 		{ "base-label", required_argument, NULL, 'L' },
 		{ "base-na", required_argument, NULL, 'N' },
+		{ "flowtable", required_argument, NULL, 'F' },
+		{ "ft-load", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_object *doc, *rows;
@@ -2769,6 +3147,8 @@ int main(int argc, char **argv)
 		case 'B': opt_base = optarg; break;
 		case 'L': opt_base_label = optarg; break;
 		case 'N': opt_base_na = optarg; break;
+		case 'F': opt_flowtable = optarg; break;
+		case 'l': opt_ft_load = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -2861,6 +3241,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_CASES; i++)
 		json_object_array_add(rows, case_json(&cases[i], floor_ns));
 	json_object_object_add(doc, "paths", rows);
+	if (opt_flowtable)
+		json_object_object_add(doc, "flowtable",
+				       ft_json(&insts[BIG], opt_quick ? MILLION / 8 : MILLION));
 
 	if (!opt_no_control) {
 		json_object *cp = json_object_new_object();

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl flow: show the flow table, and explain where one flow goes. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/bpf.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "ebbctl.h"
 #include "ebb_hash.h"
@@ -251,6 +256,266 @@ static int do_lookup(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- flow trace: the datapath's monitor ring (include/ebb.h, struct ebb_monitor) ---- */
+
+struct trace_ctx {
+	struct ebb *e;
+	bool used[EBB_MAX_VIPS];
+	char vip_names[EBB_MAX_VIPS][64];
+	__s64 mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at the start */
+	__u64 count, seen;
+};
+
+static volatile sig_atomic_t trace_stop;
+
+static void trace_signal(int sig)
+{
+	(void)sig;
+	trace_stop = 1;
+}
+
+static const char *verdict_name(__u8 v)
+{
+	return v == 1 ? "drop" : v == 2 ? "pass" : v == 3 ? "tx" : "?";
+}
+
+static const char *proto_name(__u8 p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_ICMP ? "icmp" :
+	       p == IPPROTO_ICMPV6 ? "icmp6" : "ip";
+}
+
+static __s64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int trace_event(void *arg, void *data, size_t size)
+{
+	struct trace_ctx *c = arg;
+	const struct ebb_monitor_event *ev = data;
+	char when[48], src[64] = "-", dst[64] = "-", node_addr[64] = "-", vip[64] = "-";
+	__s64 real = (__s64)ev->ns + c->mono_to_real_ns;
+	time_t sec = real / 1000000000LL;
+	struct ebb_node node;
+	struct tm tm;
+
+	if (size < sizeof(*ev) || (c->count && c->seen >= c->count))
+		return 0;
+	c->seen++;
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%06lld",
+		 (long long)(real % 1000000000LL / 1000));
+	if (ev->key.family) {
+		ebb_fmt_addr(ev->key.src, ev->key.family, src, sizeof(src));
+		ebb_fmt_addr(ev->key.dst, ev->key.family, dst, sizeof(dst));
+	}
+	if (ev->vip_id < EBB_MAX_VIPS && c->used[ev->vip_id])
+		snprintf(vip, sizeof(vip), "%s", c->vip_names[ev->vip_id]);
+	if (ev->node_id && !bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ ev->node_id }, &node) &&
+	    node.family)
+		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+	if (json_output) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "time", json_object_new_string(when));
+		json_object_object_add(o, "verdict", json_object_new_string(verdict_name(ev->verdict)));
+		json_object_object_add(o, "reason", json_object_new_string(ebb_reason_name(ev->reason)));
+		json_object_object_add(o, "src", json_object_new_string(src));
+		json_object_object_add(o, "sport", json_object_new_int(ntohs(ev->key.sport)));
+		json_object_object_add(o, "dst", json_object_new_string(dst));
+		json_object_object_add(o, "dport", json_object_new_int(ntohs(ev->key.dport)));
+		json_object_object_add(o, "proto", json_object_new_string(proto_name(ev->key.proto)));
+		json_object_object_add(o, "vip", json_object_new_string(vip));
+		json_object_object_add(o, "node", json_object_new_string(node_addr));
+		json_object_object_add(o, "bytes", json_object_new_int64(ev->bytes));
+		json_object_object_add(o, "tcp_flags", json_object_new_int(ev->tcp_flags));
+		json_object_object_add(o, "cpu", json_object_new_int(ev->cpu));
+		json_print(o); /* one document per event: a stream, as bpftool's event_pipe */
+	} else {
+		printf("%s %-4s %-18s %s%s%s:%u -> %s%s%s:%u/%s vip %s node %s %u bytes cpu %u\n", when,
+		       verdict_name(ev->verdict), ebb_reason_name(ev->reason),
+		       ev->key.family == EBB_FAMILY_V6 ? "[" : "", src,
+		       ev->key.family == EBB_FAMILY_V6 ? "]" : "", ntohs(ev->key.sport),
+		       ev->key.family == EBB_FAMILY_V6 ? "[" : "", dst,
+		       ev->key.family == EBB_FAMILY_V6 ? "]" : "", ntohs(ev->key.dport),
+		       proto_name(ev->key.proto), vip, node_addr, ev->bytes, ev->cpu);
+	}
+	return 0;
+}
+
+static int discard_event(void *arg, void *data, size_t size)
+{
+	(void)arg;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* The listener named in the monitor map is still there (not us, not gone). */
+static bool listener_alive(__u32 pid)
+{
+	return pid && pid != (__u32)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * Sets the monitor map for as long as it runs and prints what the datapath did to the sampled
+ * packets. Only one listener at a time: the ring has one reader. The map is put back to
+ * "nobody listens" on the way out (count reached, timeout, SIGINT/SIGTERM); a listener killed
+ * outright leaves it set, and the next one takes over once that process is gone.
+ */
+static int do_trace(int argc, char **argv)
+{
+	struct ebb_monitor mon = { .sample = 1, .verdicts = 1u << 1 | 1u << 2 | 1u << 3 }, cur = {};
+	struct trace_ctx c = {};
+	struct ebb_err err = {};
+	struct ring_buffer *rb = NULL;
+	struct ebb_vip_key vk;
+	__u32 zero = 0, timeout_s = 0, n;
+	int mon_fd = -1, ring_fd = -1, ret = 0;
+	bool have_vip = false;
+	char path[600];
+	__s64 deadline = 0;
+	struct ebb e;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "type")) {
+			NEXT_ARG();
+			REQ_ARG("drop, pass, tx or all after 'type'");
+			if (!strcmp(argv[0], "drop"))
+				mon.verdicts = 1u << 1;
+			else if (!strcmp(argv[0], "pass"))
+				mon.verdicts = 1u << 2;
+			else if (!strcmp(argv[0], "tx"))
+				mon.verdicts = 1u << 3;
+			else if (!strcmp(argv[0], "all"))
+				mon.verdicts = 1u << 1 | 1u << 2 | 1u << 3;
+			else
+				return ctl_error("unknown type '%s': drop, pass, tx or all", argv[0]);
+		} else if (!strcmp(argv[0], "vip")) {
+			NEXT_ARG();
+			REQ_ARG("a VIP after 'vip'");
+			if (ebb_parse_vip(argv[0], &vk, &err))
+				return ctl_error("%s", err.msg);
+			have_vip = true;
+		} else if (!strcmp(argv[0], "sample")) {
+			NEXT_ARG();
+			REQ_ARG("a number after 'sample'");
+			if (ebb_parse_u32(argv[0], 1, 1000000000, &mon.sample))
+				return ctl_error("invalid sample '%s': one packet in N, N from 1", argv[0]);
+		} else if (!strcmp(argv[0], "count")) {
+			NEXT_ARG();
+			REQ_ARG("a number after 'count'");
+			if (ebb_parse_u32(argv[0], 1, 1000000000, &n))
+				return ctl_error("invalid count '%s'", argv[0]);
+			c.count = n;
+		} else if (!strcmp(argv[0], "timeout")) {
+			NEXT_ARG();
+			REQ_ARG("seconds after 'timeout'");
+			if (ebb_parse_u32(argv[0], 1, 86400 * 365, &timeout_s))
+				return ctl_error("invalid timeout '%s'", argv[0]);
+		} else {
+			return ctl_error("unexpected '%s'", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (ctl_open(&e, false))
+		return -1;
+	c.e = &e;
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++) {
+		struct ebb_vip_entry ve;
+
+		if (!bpf_map_lookup_elem(e.vips_by_id_fd, &id, &ve) && ve.key.family) {
+			c.used[id] = true;
+			ebb_fmt_vip(&ve.key, c.vip_names[id], sizeof(c.vip_names[id]));
+		}
+	}
+	if (have_vip) {
+		struct ebb_vip vip;
+		char name[64];
+
+		if (bpf_map_lookup_elem(e.vips_fd, &vk, &vip)) {
+			ebb_close(&e);
+			return ctl_error("no VIP %s", ebb_fmt_vip(&vk, name, sizeof(name)));
+		}
+		mon.vip_id1 = vip.id + 1;
+	}
+	snprintf(path, sizeof(path), "%s/monitor", bpffs);
+	mon_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/monitor_events", bpffs);
+	ring_fd = mon_fd < 0 ? -1 : bpf_obj_get(path);
+	if (mon_fd < 0 || ring_fd < 0) {
+		ret = ctl_error("no monitor under %s: the running program predates it; run 'ebbctl prog upgrade'",
+				bpffs);
+		goto out;
+	}
+	if (!bpf_map_lookup_elem(mon_fd, &zero, &cur) && cur.sample && listener_alive(cur.pid)) {
+		ret = ctl_error("another 'flow trace' is listening (pid %u); one at a time", cur.pid);
+		goto out;
+	}
+	/* Events a listener killed outright left in the ring are not this run's. */
+	rb = ring_buffer__new(ring_fd, discard_event, NULL, NULL);
+	if (!rb) {
+		ret = ctl_error("cannot read the monitor ring: %s", strerror(errno));
+		goto out;
+	}
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	rb = ring_buffer__new(ring_fd, trace_event, &c, NULL);
+	if (!rb) {
+		ret = ctl_error("cannot read the monitor ring: %s", strerror(errno));
+		goto out;
+	}
+	mon.pid = getpid();
+	mon.lost = 0;
+	signal(SIGINT, trace_signal);
+	signal(SIGTERM, trace_signal);
+	signal(SIGPIPE, trace_signal);
+	c.mono_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	if (bpf_map_update_elem(mon_fd, &zero, &mon, BPF_ANY)) {
+		ret = ctl_error("cannot set the monitor: %s", strerror(errno));
+		goto out;
+	}
+	/* on stderr, -j too: a script can wait for it to know the monitor is on */
+	if (!quiet)
+		fprintf(stderr, "tracing 1 packet in %u (%s)%s%s; Ctrl-C to stop\n", mon.sample,
+			mon.verdicts == 1u << 1 ? "drop" : mon.verdicts == 1u << 2 ? "pass" :
+			mon.verdicts == 1u << 3 ? "tx" : "drop, pass, tx",
+			have_vip ? " of VIP " : "", have_vip ? c.vip_names[mon.vip_id1 - 1] : "");
+	if (timeout_s)
+		deadline = clock_ns(CLOCK_MONOTONIC) + (__s64)timeout_s * 1000000000LL;
+	while (!trace_stop && (!c.count || c.seen < c.count) &&
+	       (!deadline || clock_ns(CLOCK_MONOTONIC) < deadline)) {
+		int r = ring_buffer__poll(rb, 200);
+
+		if (r < 0 && r != -EINTR) {
+			ret = ctl_error("cannot read the monitor ring: %s", strerror(-r));
+			break;
+		}
+		fflush(stdout);
+	}
+	/* Nobody listens any more: the datapath stops paying for it (unless another took over). */
+	if (!bpf_map_lookup_elem(mon_fd, &zero, &cur) && cur.pid == (__u32)getpid()) {
+		if (cur.lost && !quiet)
+			fprintf(stderr, "%llu events lost: the ring was full (try a larger 'sample')\n",
+				(unsigned long long)cur.lost);
+		bpf_map_update_elem(mon_fd, &zero, &(struct ebb_monitor){}, BPF_ANY);
+	}
+out:
+	ring_buffer__free(rb);
+	if (mon_fd >= 0)
+		close(mon_fd);
+	if (ring_fd >= 0)
+		close(ring_fd);
+	ebb_close(&e);
+	return ret;
+}
+
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
@@ -258,7 +523,12 @@ static int do_help(int argc, char **argv)
 	fprintf(help_out,
 		"Usage: %1$s flow show [vip VIP] [node NODE] [limit N]\n"
 		"       %1$s flow lookup SRC:SPORT VIP\n"
-		"       %1$s flow help\n",
+		"       %1$s flow trace [type {drop|pass|tx|all}] [vip VIP] [sample N] [count N] [timeout SECONDS]\n"
+		"       %1$s flow help\n"
+		"\n"
+		"  trace: what the datapath did to packets as they pass (verdict, reason, VIP, node,\n"
+		"  addresses), 1 in N at random (sample, default 1), until count events, timeout or\n"
+		"  Ctrl-C. Costs the datapath nothing while no trace runs; one trace at a time.\n",
 		bin_name);
 	return 0;
 }
@@ -267,7 +537,7 @@ int do_flow(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
 		{ "show", do_show }, { "list", do_show }, { "lookup", do_lookup },
-		{ "help", do_help }, { NULL, NULL },
+		{ "trace", do_trace }, { "help", do_help }, { NULL, NULL },
 	};
 
 	return cmd_select(cmds, argc, argv, do_help);

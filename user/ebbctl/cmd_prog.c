@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -199,6 +200,36 @@ static bool read_settings(__u32 *flow_entries, struct ebb_settings *settings)
 	return ok;
 }
 
+/* What the kernel says of a program (bpf_prog_info): its tag (as bpftool prints it) and when it
+ * was loaded, in UTC; false when the id is gone. */
+static bool prog_facts(__u32 id, char *tag, size_t tag_len, char *loaded, size_t loaded_len)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct timespec boot, real;
+	time_t at;
+	struct tm tm;
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	snprintf(tag, tag_len, "%02x%02x%02x%02x%02x%02x%02x%02x", info.tag[0], info.tag[1],
+		 info.tag[2], info.tag[3], info.tag[4], info.tag[5], info.tag[6], info.tag[7]);
+	/* load_time is CLOCK_BOOTTIME ns; the wall clock is now less the time since */
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	at = real.tv_sec - (time_t)((boot.tv_sec * 1000000000ULL + boot.tv_nsec - info.load_time) /
+				    1000000000ULL);
+	gmtime_r(&at, &tm);
+	strftime(loaded, loaded_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return true;
+}
+
 static int do_show(int argc, char **argv)
 {
 	struct ebb_link_info links[64];
@@ -218,12 +249,17 @@ static int do_show(int argc, char **argv)
 
 		for (int i = 0; i < n; i++) {
 			json_object *o = json_object_new_object();
+			char tag[32], loaded[32];
 
 			json_object_object_add(o, "dev", json_object_new_string(links[i].ifname));
 			json_object_object_add(o, "ifindex", json_object_new_int(links[i].ifindex));
 			json_object_object_add(o, "mode", json_object_new_string(links[i].mode));
 			json_object_object_add(o, "prog_id", json_object_new_int64(links[i].prog_id));
 			json_object_object_add(o, "link_id", json_object_new_int64(links[i].link_id));
+			if (prog_facts(links[i].prog_id, tag, sizeof(tag), loaded, sizeof(loaded))) {
+				json_object_object_add(o, "tag", json_object_new_string(tag));
+				json_object_object_add(o, "loaded_at", json_object_new_string(loaded));
+			}
 			/* The maps are shared by every device: the same figures on each entry. */
 			if (have_settings) {
 				json_object_object_add(o, "flow_table_size",
@@ -243,9 +279,14 @@ static int do_show(int argc, char **argv)
 	}
 	if (n == 0 && !quiet)
 		printf("ebb is not attached to any device (state under %s)\n", bpffs);
-	for (int i = 0; i < n; i++)
-		printf("%s: ifindex %d mode %s prog_id %u link_id %u\n", links[i].ifname,
-		       links[i].ifindex, links[i].mode, links[i].prog_id, links[i].link_id);
+	for (int i = 0; i < n; i++) {
+		char tag[32] = "?", loaded[32] = "?";
+
+		prog_facts(links[i].prog_id, tag, sizeof(tag), loaded, sizeof(loaded));
+		printf("%s: ifindex %d mode %s prog_id %u link_id %u tag %s loaded_at %s\n",
+		       links[i].ifname, links[i].ifindex, links[i].mode, links[i].prog_id,
+		       links[i].link_id, tag, loaded);
+	}
 	if (n > 0 && !quiet && have_settings)
 		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u; rescues: %u/s per CPU%s\n",
 		       flow_entries, settings.flood_rate, settings.flood_rate ? "" : " (off)",

@@ -31,6 +31,7 @@ static int do_show(int argc, char **argv)
 	struct ebb_err err = {};
 	struct ebb_vip_key want_vip, k, *prev = NULL;
 	struct ebb_addr want_node;
+	struct ebb_vip want_v = {};
 	bool by_vip = false, by_node = false;
 	json_object *doc = NULL, *jv = NULL, *jn = NULL, *jr = NULL;
 	struct ebb e;
@@ -52,7 +53,7 @@ static int do_show(int argc, char **argv)
 	}
 	if (ctl_open(&e, false))
 		return -1;
-	if (by_vip && ebb_vip_find(&e, &want_vip, &(struct ebb_vip){})) {
+	if (by_vip && ebb_vip_find(&e, &want_vip, &want_v)) {
 		ebb_close(&e);
 		return ctl_error("no VIP %s", argv[1]);
 	}
@@ -101,10 +102,13 @@ static int do_show(int argc, char **argv)
 		else
 			counters_line("node", name, &c);
 	}
-	for (__u32 r = 0; !by_vip && !by_node && r < EBB_R_MAX; r++) {
+	/* Every reason of the datapath; for one VIP, its packets that were not plainly forwarded,
+	 * by reason (vip_reasons: the VIP's drops and why). */
+	for (__u32 r = by_vip; !by_node && r < EBB_R_MAX; r++) {
 		struct ebb_reason_counter rc;
 
-		if (ebb_reason_sum(&e, r, &rc))
+		if (by_vip ? ebb_vip_reason_sum(&e, want_v.id, r, &rc) || !rc.packets :
+			     ebb_reason_sum(&e, r, &rc))
 			continue;
 		if (jr) {
 			json_object *o = json_object_new_object();

@@ -147,6 +147,7 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 	__u32 timeout = node_drain_timeout(a, n);
 	const struct drain_state *s = &d->next;
 	const struct node_truth *t = &n->drain_in.truth;
+	__u64 last_end;
 	int ret;
 
 	jstr(ev, "reason", d->reason);
@@ -171,9 +172,15 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 	}
 	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
 	jint(ev, "drain_timeout_s", timeout);
-	/* How long after its last flow finished the node was retired (the goal is < 1 s). */
-	if (n->last_end_ns && n->last_end_ns <= now && !cut && !s->lost_ns)
-		jint(ev, "last_flow_end_ago_ms", (now - n->last_end_ns) / 1000000);
+	/* How long after its last flow finished the node was retired (the goal is < 1 s). The
+	 * LB sees a closed connection finish only a FIN timeout later, so a drain the node
+	 * verified counts from the node's last report that still saw a connection, when that
+	 * is later: the connection ended after it, so the figure is an upper bound. */
+	last_end = n->last_end_ns;
+	if (d->verified && t->live_asked_ns > last_end)
+		last_end = t->live_asked_ns;
+	if (last_end && last_end <= now && !cut && !s->lost_ns)
+		jint(ev, "last_flow_end_ago_ms", (now - last_end) / 1000000);
 	if (s->lost_ns) { /* retired after lost state: how long it stayed quiet */
 		jint(ev, "flows_lost", s->lost_flows);
 		jdbl(ev, "quiet_s", (now - s->lost_ns) / 1e9);

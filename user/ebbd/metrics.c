@@ -11,11 +11,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
 
 #include "ebbd.h"
 #include "truth.h"
+#include "build_commit.h" /* EBB_GIT_COMMIT, made by the Makefile */
 
 static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *page;
@@ -307,6 +309,70 @@ static bool m_truth_age(const struct agent *a, const struct node *n, double *v)
 	return t->status == TRUTH_OK;
 }
 
+/* Per VIP: its counters, and every reason but a plain forward (vip_reasons); per reason, the
+ * whole datapath's. A reason's series appears once it has counted a packet. */
+static void vip_families(FILE *f, const struct agent *a)
+{
+	static const struct {
+		const char *name, *text;
+		size_t off;
+	} ctr[] = {
+		{ "ebb_vip_packets_total", "Packets of the VIP the datapath handled (forwarded or not)",
+		  offsetof(struct ebb_counters, packets) },
+		{ "ebb_vip_bytes_total", "Bytes of the VIP's packets", offsetof(struct ebb_counters, bytes) },
+		{ "ebb_vip_new_flows_total", "New flows of the VIP placed by a table",
+		  offsetof(struct ebb_counters, new_flows) },
+	};
+	struct ebb_counters c[EBB_MAX_VIPS];
+	bool have[EBB_MAX_VIPS] = {};
+	char names[EBB_MAX_VIPS][64];
+	struct ebb_reason_counter r;
+	struct ebb *e = (struct ebb *)&a->e;
+
+	if (!a->open)
+		return;
+	for (int i = 0; i < a->n_vips && i < EBB_MAX_VIPS; i++) {
+		have[i] = !ebb_counters_sum(e->vip_stats_fd, a->vips[i].vip.id, &c[i]);
+		ebb_fmt_vip(&a->vips[i].key, names[i], sizeof(names[i]));
+	}
+	for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++) {
+		help(f, ctr[k].name, "counter", ctr[k].text);
+		for (int i = 0; i < a->n_vips && i < EBB_MAX_VIPS; i++) {
+			if (!have[i])
+				continue;
+			fprintf(f, "%s{", ctr[k].name);
+			label(f, "vip", names[i]);
+			fprintf(f, "} %llu\n", *(unsigned long long *)((char *)&c[i] + ctr[k].off));
+		}
+	}
+	help(f, "ebb_vip_reason_packets_total", "counter",
+	     "The VIP's packets by what happened to them, every reason but a plain forward (a drop's reason, an ICMP too big, a rescue...)");
+	for (int i = 0; i < a->n_vips && i < EBB_MAX_VIPS; i++)
+		for (__u32 rs = 1; rs < EBB_R_MAX; rs++)
+			if (!ebb_vip_reason_sum(e, a->vips[i].vip.id, rs, &r) && r.packets) {
+				fputs("ebb_vip_reason_packets_total{", f);
+				label(f, "vip", names[i]);
+				fputc(',', f);
+				label(f, "reason", ebb_reason_name(rs));
+				fprintf(f, "} %llu\n", (unsigned long long)r.packets);
+			}
+	help(f, "ebb_reason_packets_total", "counter",
+	     "Every packet the balancer saw, by what it did and why (forwarded, or a pass or drop reason)");
+	for (__u32 rs = 0; rs < EBB_R_MAX; rs++)
+		if (!ebb_reason_sum(e, rs, &r)) {
+			fputs("ebb_reason_packets_total{", f);
+			label(f, "reason", ebb_reason_name(rs));
+			fprintf(f, "} %llu\n", (unsigned long long)r.packets);
+		}
+	help(f, "ebb_reason_bytes_total", "counter", "Bytes of those packets, by reason");
+	for (__u32 rs = 0; rs < EBB_R_MAX; rs++)
+		if (!ebb_reason_sum(e, rs, &r)) {
+			fputs("ebb_reason_bytes_total{", f);
+			label(f, "reason", ebb_reason_name(rs));
+			fprintf(f, "} %llu\n", (unsigned long long)r.bytes);
+		}
+}
+
 void metrics_render(const struct agent *a, __u64 now)
 {
 	static const __u8 states[] = { EBB_NODE_ACTIVE, EBB_NODE_DRAINING, EBB_NODE_INACTIVE,
@@ -318,6 +384,12 @@ void metrics_render(const struct agent *a, __u64 now)
 	if (!f)
 		return;
 	render_now = now;
+	help(f, "ebb_build_info", "gauge", "1, labelled with this ebbd's version, git commit and map layout");
+	fputs("ebb_build_info{", f);
+	label(f, "version", EBBD_VERSION);
+	fputc(',', f);
+	label(f, "commit", EBB_GIT_COMMIT);
+	fprintf(f, ",layout=\"%d\"} 1\n", EBB_MAP_LAYOUT_VERSION);
 	help(f, "ebb_node_state", "gauge", "1 for the state the node is in");
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
@@ -357,6 +429,8 @@ void metrics_render(const struct agent *a, __u64 now)
 		    m_truth_reset);
 	node_family(f, a, "ebb_node_truth_age_seconds", "gauge",
 		    "Seconds since the request that the node's last verified report answers", m_truth_age);
+
+	vip_families(f, a);
 
 	help(f, "ebb_pool_load", "gauge", "Total load of the pool's active and draining nodes, in its metric");
 	for (int p = 0; p < a->cfg.n_pools; p++)

@@ -300,6 +300,8 @@ static void take(struct truth_rt *r, const struct verdict *v, __u64 now)
 	r->t.reset = r->carried + (r->last_reset - r->base);
 	r->t.at_ns = now;
 	r->t.asked_ns = r->asked_ns;
+	if (v->live)
+		r->t.live_asked_ns = r->asked_ns;
 	r->logged[0] = '\0';
 }
 

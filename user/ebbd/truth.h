@@ -30,6 +30,8 @@ struct node_truth {
 	__u64 at_ns; /* CLOCK_MONOTONIC (this host) when the report was accepted */
 	__u64 asked_ns; /* CLOCK_MONOTONIC when the request it answers was made: a report only
 			 * speaks for connections that existed when it was asked */
+	__u64 live_asked_ns; /* asked_ns of this drain's latest report with live > 0: the node's
+			      * last connection ended after it (0: none seen) */
 };
 
 /* Once per tick: start or collect the reads of draining nodes' reports (never blocks). */

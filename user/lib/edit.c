@@ -80,7 +80,7 @@ int ebb_stats_zero(struct ebb *e, struct ebb_err *err)
 	if (!zeros)
 		return ebb_errf(err, "out of memory");
 	for (__u32 i = 0; i < EBB_MAX_VIPS && !ret; i++)
-		if (ebb_counters_zero(e->vip_stats_fd, i))
+		if (ebb_counters_zero(e->vip_stats_fd, i) || ebb_vip_reasons_zero(e, i))
 			ret = ebb_errf(err, "cannot zero vip_stats: %s", strerror(errno));
 	for (__u32 i = 0; i < EBB_MAX_NODES && !ret; i++)
 		if (ebb_counters_zero(e->node_stats_fd, i))

@@ -11,8 +11,9 @@
  *  2. First copy: every pinned map the new object also has is copied into its staged twin,
  *     through a per-map converter where the value changed between the layouts (the table of
  *     steps below) and as it is where not; the rings' inner tables are copied into new inner
- *     tables. The new maps only (slot_history, rescue_secret) start as on a first creation
- *     (rescue_secret random). The old program keeps running throughout: the flows it creates
+ *     tables. The new maps only (slot_history, rescue_secret; vip_reasons, monitor,
+ *     monitor_events) start as on a first creation (rescue_secret random). A `flow trace`
+ *     listener's monitor and ring buffer are never copied: the new program starts unwatched. The old program keeps running throughout: the flows it creates
  *     meanwhile are picked up in 5. Still nothing to undo but the staging directory.
  *  3. The swap: bpf_link_update on every attached device, as the same-layout upgrade does; if one
  *     device fails, those already swapped go back and the staging directory goes. From here on
@@ -88,8 +89,14 @@ static const struct map_conv conv_4_5[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* 5 -> 6: new maps only (vip_reasons, monitor, monitor_events); every old one kept its layout. */
+static const struct map_conv conv_5_6[] = {
+	{ NULL, 0, 0, NULL },
+};
+
 static const struct layout_step layout_steps[] = {
 	{ 4, 5, conv_4_5 },
+	{ 5, 6, conv_5_6 },
 };
 
 /* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
@@ -374,6 +381,10 @@ static int plan(struct migration *g, struct ebb_err *err)
 
 		/* meta says what the new maps are (layout, created_ns), not what the old ones were */
 		if (bpf_map__is_internal(map) || !bpf_map__pin_path(map) || !strcmp(name, "meta"))
+			continue;
+		/* A listener's wishes and its events belong to the program it listened to: the new
+		 * one starts with nobody listening (`flow trace` is started again). */
+		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF || !strcmp(name, "monitor"))
 			continue;
 		if (g->n_maps == 64)
 			return ebb_errf(err, "too many maps in the new object");

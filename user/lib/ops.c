@@ -149,6 +149,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
 	ebb_history_forget_vip(e, vip.id);
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
+	ebb_vip_reasons_zero(e, vip.id);
 
 	/* Its tables are new: a SYN's flow is looked up while they settle (rings_changed). */
 	vip.rings_changed = ebb_seen_tick(ebb_now_ns());

@@ -57,6 +57,29 @@ int ebb_reason_sum(struct ebb *e, __u32 reason, struct ebb_reason_counter *sum)
 	return reason_sum_fd(e->reasons_fd, reason, sum);
 }
 
+int ebb_vip_reason_sum(struct ebb *e, __u32 vip_id, __u32 reason, struct ebb_reason_counter *sum)
+{
+	*sum = (struct ebb_reason_counter){};
+	if (e->vip_reasons_fd < 0 || vip_id >= EBB_MAX_VIPS || reason >= EBB_R_SLOTS)
+		return 0;
+	return reason_sum_fd(e->vip_reasons_fd, EBB_VIP_REASON(vip_id, reason), sum);
+}
+
+int ebb_vip_reasons_zero(struct ebb *e, __u32 vip_id)
+{
+	struct ebb_reason_counter *zeros = calloc(ebb_ncpus(), sizeof(*zeros));
+	int ret = 0;
+
+	if (!zeros)
+		return -ENOMEM;
+	for (__u32 r = 0; e->vip_reasons_fd >= 0 && r < EBB_R_SLOTS && !ret; r++)
+		if (bpf_map_update_elem(e->vip_reasons_fd, &(__u32){ EBB_VIP_REASON(vip_id, r) }, zeros,
+					BPF_ANY))
+			ret = -errno;
+	free(zeros);
+	return ret;
+}
+
 int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
 			  struct ebb_reason_counter *sum)
 {
