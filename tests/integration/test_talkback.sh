@@ -223,4 +223,38 @@ check "ebbd SIGKILLed: a drain warns that its last tick is old and nothing will 
 said bad node drain 198.51.100.250
 check "a drain that fails says only its error (stdout empty)" \
 	eval '[ ! -s "$TMP/bad.out" ] && grep -q "^Error: " "$TMP/bad.err"'
+
+# --- the journal: each change also goes to syslog where something listens on /dev/log ----------
+# This machine runs no syslog daemon or journald: a private mount namespace gets its own /dev
+# (the devices ebbctl may open, bound from the real one) with a listener on /dev/log, and
+# ebbctl changes a weight there. What the listener receives is what journald would store.
+cat >"$TMP/devlog.sh" <<'SH'
+set -eu
+tmp=$1; shift
+mkdir -p "$tmp/olddev"
+mount --rbind /dev "$tmp/olddev"
+mount -t tmpfs tmpfs /dev
+for f in null zero urandom random full; do touch "/dev/$f"; mount --bind "$tmp/olddev/$f" "/dev/$f"; done
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+out = open(sys.argv[1], "ab", buffering=0)
+while True:
+    out.write(s.recv(65536) + b"\n")' "$tmp/syslog.out" &
+listener=$!
+trap 'kill $listener 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S /dev/log ] && break; sleep 0.1; done
+"$@"
+for _ in $(seq 100); do grep -q 'weight' "$tmp/syslog.out" 2>/dev/null && break; sleep 0.1; done
+SH
+: >"$TMP/syslog.out"
+unshare -m --propagation private bash "$TMP/devlog.sh" "$TMP" \
+	nsenter --net="/run/netns/${PFX}lb" "$EBBCTL" --bpffs "$BPFFS" node set "$N3" vip "$VIP" weight 60 \
+	>"$TMP/journal.out" 2>"$TMP/journal.err"
+note "syslog received: $(head -c 300 "$TMP/syslog.out")"
+check "the change reached syslog: ebbctl's tag and pid, uid, the command line, what it did" \
+	grep -Eq "ebbctl\[[0-9]+\]: uid=0 cmd=\".*node set $N3 vip $VIP weight 60\": .*$N3.*weight" "$TMP/syslog.out"
+check "... and said the same on stdout ($(cat "$TMP/journal.out"))" grep -q "weight" "$TMP/journal.out"
 finish
