@@ -45,7 +45,7 @@ trap 'exit 130' INT TERM
 say() { printf '\n== %s\n' "$*"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-say "Building the fleet lab: a router (BIRD, ECMP), 3 LB hosts (ebb in native XDP + BIRD), 3 etcd members, 3 nginx nodes, a client behind the router"
+say "Building the fleet lab: a router (BIRD, ECMP), 3 LB hosts (ebb in native XDP + BIRD), 3 etcd members, 4 nginx nodes (n4 joins the pool at 3 s), a client behind the router"
 LAB_QUIET=1 "$LAB" up --fleet --prefix "$PFX" --nodes 4 --node-prog >/dev/null
 # shellcheck disable=SC1090
 . "/run/ebb-lab/$PFX/env"
