@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * ebb's XDP balancer. A flow is pinned to its node in the LRU flow table; a new flow is placed
+ * ebb's XDP balancer. A flow is pinned to its node in the flow table (IPv4: the bucket table of
+ * include/ebb_flowtable.h; IPv6: the LRU hash flows6, same entry word); a new flow is placed
  * by the VIP's Maglev table over `active` nodes; a TCP packet that is not a SYN but misses the
  * table (state lost: eviction, restart, ECMP change) gets a second chance over `active` and
  * `draining` nodes, so a draining node keeps its flows even when ebb forgot them.
@@ -91,23 +92,118 @@ static __always_inline bool takes_pinned_flows(const struct ebb_node *node)
 	return node->state == EBB_NODE_ACTIVE || node->state == EBB_NODE_DRAINING;
 }
 
-static __always_inline void note_tcp_flags(struct ebb_flow *flow, __u8 tcp_flags)
+/* An entry's flags with what this packet says of the flow's end. */
+static __always_inline __u32 note_tcp_flags(__u32 flags, __u8 tcp_flags)
 {
-	__u8 flags = flow->flags;
-
 	if (tcp_flags & TCP_FLAG_FIN)
 		flags |= EBB_FLOW_FIN;
 	if (tcp_flags & TCP_FLAG_RST)
 		flags |= EBB_FLOW_RST;
-	if (flags != flow->flags)
-		flow->flags = flags;
+	return flags;
+}
+
+/* The IPv4 table's buckets: its size is the one it was created with (`prog attach ... flows
+ * N`), read from the map itself so that no copy of it can disagree. */
+static __always_inline __u32 flow_buckets(void)
+{
+	return ((struct bpf_map *)&flows)->max_entries;
+}
+
+/*
+ * A flow's entry, by handle: where its word is (NULL: no entry) and the word as it was read.
+ * Every change is one CAS from that word (flow_cas): when another CPU changed it meanwhile, the
+ * change is skipped, never mixed with the other; the flow's next packet sees the new word.
+ */
+struct flow_ref {
+	__u64 *slot;
+	__u64 word;
+};
+
+static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref)
+{
+	struct ebb_ft_bucket *b0, *b1;
+	struct ebb_ft_where w;
+	int way;
+
+	ref->slot = NULL;
+	ref->word = 0;
+	if (k->family == EBB_FAMILY_V6) {
+		union ebb_ft_entry *v = bpf_map_lookup_elem(&flows6, k);
+
+		if (v) {
+			ref->word = ebb_ft_read(&v->word);
+			if (ebb_ft_node(ref->word))
+				ref->slot = &v->word;
+		}
+		return;
+	}
+	w = ebb_ft_where_key(k, flow_buckets());
+	b0 = bpf_map_lookup_elem(&flows, &w.b[0]);
+	b1 = bpf_map_lookup_elem(&flows, &w.b[1]);
+	if (!b0 || !b1)
+		return;
+	way = ebb_ft_find(b0, b1, w.fp, ebb_ft_keyword4(k), &ref->word);
+	if (way < 0)
+		return;
+	ref->slot = way < EBB_FT_WAYS ? &b0->entry[way & (EBB_FT_WAYS - 1)].word :
+					&b1->entry[way & (EBB_FT_WAYS - 1)].word;
+}
+
+static __always_inline bool flow_cas(struct flow_ref *ref, __u64 word)
+{
+	if (!ref->slot || !ebb_ft_cas(ref->slot, ref->word, word))
+		return false;
+	ref->word = word;
+	return true;
+}
+
+/*
+ * Pins flow k: entry (ebb_ft_entry with fingerprint 0: this function adds the flow's) becomes
+ * its entry, a new one or its own replaced (a pin never leaves two of one flow). Global,
+ * verified once: the table's insert is two unrolled scans, and four steps pin. It runs below
+ * two other frames (ebb_balancer -> ebb_rescue -> here) within 512 bytes of stack, hence the
+ * one value for all that is pinned, and the scratch (struct ebb_ft_scan) filled first.
+ * Returns EBB_FT_*.
+ */
+__noinline int ebb_flow_pin(const struct ebb_flow_key *k, __u64 entry)
+{
+	struct ebb_ft_bucket *b0, *b1;
+	struct ebb_ft_scan *st;
+	struct ebb_ft_where w;
+	__u32 idx = 0;
+	int way;
+
+	if (!k)
+		return EBB_FT_LOST;
+	if (k->family == EBB_FAMILY_V6)
+		return bpf_map_update_elem(&flows6, k, &entry, BPF_ANY) ? EBB_FT_LOST :
+									   EBB_FT_INSERTED;
+	st = bpf_map_lookup_elem(&ft_scratch, &idx);
+	if (!st)
+		return EBB_FT_LOST;
+	w = ebb_ft_where_key(k, flow_buckets());
+	ebb_ft_pin_prepare(st, w.fp, ebb_ft_keyword4(k), entry | ebb_ft_entry(w.fp, 0, 0, 0, 0),
+			   ebb_ft_tick(entry));
+	st->b[0] = w.b[0];
+	st->b[1] = w.b[1];
+	b0 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[0]);
+	b1 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[1]);
+	if (!b0 || !b1)
+		return EBB_FT_LOST;
+	return ebb_ft_pin(b0, b1, st, &way);
+}
+
+/* The entry a pin writes (its fingerprint added by ebb_flow_pin). */
+static __always_inline __u64 fresh_entry(__u32 vip_id, __u32 node_id, __u32 flags, __u64 now)
+{
+	return ebb_ft_entry(0, vip_id, node_id, flags, ebb_ft_tick_of_ns(now));
 }
 
 /* A packet between the steps. */
 struct step_state {
 	struct packet pkt;
 	struct ebb_vip *vip;
-	struct ebb_flow *flow; /* its entry, if any (for place: the entry to place again) */
+	struct flow_ref flow; /* its entry, if any (for place: the entry to place again) */
 	struct ebb_node *node; /* known once a step has looked it up */
 	__u32 node_id;
 	struct placement how;
@@ -170,9 +266,9 @@ static __always_inline int account(const struct step_state *s, __u32 reason, __u
 
 /* 2a. classify by flow: the VIP the packet's flow entry was placed for, if it still is this
  * packet's (same address, protocol, and port unless a port-0 VIP). Else the hash lookup (2). */
-static __always_inline bool classify_by_flow(struct step_state *s, const struct ebb_flow *flow)
+static __always_inline bool classify_by_flow(struct step_state *s, __u64 word)
 {
-	__u32 id = flow->vip_id;
+	__u32 id = ebb_ft_vip(word);
 	struct ebb_vip_entry *v = bpf_map_lookup_elem(&vips_by_id, &id);
 	const struct ebb_flow_key *k = &s->pkt.key;
 
@@ -232,14 +328,15 @@ static __always_inline int classify(struct step_state *s)
 
 /*
  * 3. lookup: the flow table. Returns true when the packet goes to the node its flow is pinned
- * to (s->node); false when it is to be placed: no entry (s->flow NULL), or an entry that must
- * not keep it (s->flow set: its node takes no flows, or a new connection on an old port).
+ * to (s->node); false when it is to be placed: no entry (s->flow.slot NULL), or an entry that
+ * must not keep it (s->flow.slot set: its node takes no flows, or a new connection on an old
+ * port).
  */
 static __always_inline bool lookup(struct step_state *s, bool asked)
 {
 	struct packet *pkt = &s->pkt;
-	struct ebb_flow *flow = s->flow;
 	struct ebb_node *node;
+	__u32 flags, tick;
 	bool syn_reuse;
 
 	/* A bare SYN, while the VIP's tables have been still for longer than a client retries a
@@ -251,28 +348,32 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 		if (bare_syn(pkt) &&
 		    (__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
 			return false;
-		flow = bpf_map_lookup_elem(&flows, &pkt->key);
-		s->flow = flow;
+		flow_find(&pkt->key, &s->flow);
 	}
-	if (!flow)
+	if (!s->flow.slot)
 		return false;
-	s->node_id = flow->node_id;
+	s->node_id = ebb_ft_node(s->flow.word);
+	flags = ebb_ft_flags(s->flow.word);
 	node = bpf_map_lookup_elem(&nodes, &s->node_id);
 	/* A SYN on a finished flow is a new connection on a reused port; on a draining node it is
 	 * treated as one too, whatever the entry says (it may be idle past its timeout, which
 	 * only user space knows): a draining node takes no new connection. So is a SYN on a flow
 	 * no node has claimed (a mid-flow packet placed it: a stray or spoofed one). */
 	syn_reuse = bare_syn(pkt) &&
-		    ((flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED)) ||
+		    ((flags & (EBB_FLOW_FIN | EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED)) ||
 		     (node && node->state == EBB_NODE_DRAINING));
 	if (node && takes_pinned_flows(node) && !syn_reuse) {
 		if (!pkt->icmp_error) {
+			__u32 now_flags = note_tcp_flags(flags, pkt->tcp_flags);
+
 			/* No node has claimed it yet: rescued again (place), until one does. */
-			if ((flow->flags & EBB_FLOW_UNCONFIRMED) && !(pkt->tcp_flags & TCP_FLAG_SYN))
+			if ((flags & EBB_FLOW_UNCONFIRMED) && !(pkt->tcp_flags & TCP_FLAG_SYN))
 				return false;
-			note_tcp_flags(flow, pkt->tcp_flags);
-			if ((__s32)(ebb_seen_tick(s->now) - flow->seen) > EBB_TOUCH_TICKS)
-				flow->seen = ebb_seen_tick(s->now);
+			/* Written at most once a tick (and when the flow ends): a word written on
+			 * every packet would bounce its cache line between CPUs. */
+			tick = ebb_ft_tick_of_ns(s->now);
+			if (now_flags != flags || ebb_ft_tick(s->flow.word) != tick)
+				flow_cas(&s->flow, ebb_ft_with(s->flow.word, now_flags, tick));
 		}
 		s->node = node;
 		return true;
@@ -290,36 +391,36 @@ static __always_inline int place(struct step_state *s)
 	bool syn_pin = false;
 	bool mid_flow = pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN) &&
 			!pkt->icmp_error;
-	bool no_entry = !s->flow;
+	bool no_entry = !s->flow.slot;
+	__u32 old_flags = ebb_ft_flags(s->flow.word);
 
 	/* a 0/1 value from here on: clang would otherwise OR the pointer into a flag test, which
 	 * the verifier refuses */
 	asm volatile("" : "+r"(no_entry));
 
 	/* A mid-flow packet of a flow no node has claimed is placed as one without an entry. */
-	if (s->flow && !(mid_flow && (s->flow->flags & EBB_FLOW_UNCONFIRMED))) {
+	if (!no_entry && !(mid_flow && (old_flags & EBB_FLOW_UNCONFIRMED))) {
 		/* Pinned to a node that no longer takes flows, or a new connection on an old
 		 * port: place it again, over the nodes that take new flows. */
 		node_id = ring_pick(EBB_RING_NEW(vip->id), slot);
 		if (!node_id)
 			return EBB_R_DROP_NO_NODE;
 		if (!pkt->icmp_error) {
-			s->flow->node_id = node_id;
-			s->flow->flags = 0;
-			s->flow->vip_id = vip->id;
-			note_tcp_flags(s->flow, pkt->tcp_flags);
-			s->flow->seen = ebb_seen_tick(s->now);
+			/* (lost to another CPU's change: the next packet is placed again) */
+			flow_cas(&s->flow, ebb_ft_replace(s->flow.word, vip->id, node_id,
+							  note_tcp_flags(0, pkt->tcp_flags),
+							  ebb_ft_tick_of_ns(s->now)));
 			s->how.placed = true;
 		}
 		s->node_id = node_id;
 		return EBB_R_FORWARDED;
 	}
 	if (pkt->icmp_error || mid_flow) {
-		struct ebb_flow *pinned = pkt->icmp_error || !no_entry ? NULL :
-					  bpf_map_lookup_elem(&syn_pins, &pkt->key);
+		union ebb_ft_entry *pinned = pkt->icmp_error || !no_entry ? NULL :
+					     bpf_map_lookup_elem(&syn_pins, &pkt->key);
 
 		if (pinned) { /* a handshake the flood guard pinned aside: now a real flow */
-			node_id = pinned->node_id;
+			node_id = ebb_ft_node(pinned->word);
 			bpf_map_delete_elem(&syn_pins, &pkt->key);
 		} else {
 			node_id = ring_pick(EBB_RING_SECOND(vip->id), slot);
@@ -353,16 +454,17 @@ static __always_inline int place(struct step_state *s)
 	if (!node_id)
 		return EBB_R_DROP_NO_NODE;
 	if (!pkt->icmp_error) {
-		struct ebb_flow fresh = { .node_id = node_id, .vip_id = vip->id,
-					  .seen = ebb_seen_tick(s->now),
-					  .flags = s->flow ? s->flow->flags &
-							     (EBB_FLOW_FIN | EBB_FLOW_RST) : 0 };
+		__u32 flags = note_tcp_flags(no_entry ? 0 : old_flags & (EBB_FLOW_FIN | EBB_FLOW_RST),
+					     pkt->tcp_flags);
 
-		note_tcp_flags(&fresh, pkt->tcp_flags);
-		if (!s->how.unpinned)
-			bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
-		else if (syn_pin)
-			bpf_map_update_elem(&syn_pins, &pkt->key, &fresh, BPF_ANY);
+		/* The flood guard's SYNs never touch the flow table: a flood must not evict. */
+		if (!s->how.unpinned) {
+			ebb_flow_pin(&pkt->key, fresh_entry(vip->id, node_id, flags, s->now));
+		} else if (syn_pin) {
+			__u64 entry = fresh_entry(vip->id, node_id, flags, s->now);
+
+			bpf_map_update_elem(&syn_pins, &pkt->key, &entry, BPF_ANY);
+		}
 		s->how.placed = true;
 	}
 	s->node_id = node_id;
@@ -491,7 +593,7 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	struct ebb_slot_history *h;
 	struct ebb_history_key hk;
 	int reason = EBB_R_RESCUED;
-	__u8 flags;
+	__u32 flags;
 
 	/* A global function, verified once on its own (the balancer's paths into it are many):
 	 * what it needs comes as plain values and is looked up again. */
@@ -507,19 +609,16 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	s->vip = vip;
 	s->node = owner;
 	s->node_id = owner_id;
-	s->flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	flow_find(&pkt->key, &s->flow);
 	s->how.placed = s->how.second = new_entry != 0;
 	s->now = bpf_ktime_get_coarse_ns();
 	p.family = owner->family;
 	if (set && set->rescue_rate && vip_has_encap_src(vip, p.family))
 		plan_add(&p, s->node_id);
-	flags = s->flow ? s->flow->flags & (EBB_FLOW_FIN | EBB_FLOW_RST) : 0;
+	flags = ebb_ft_flags(s->flow.word) & (EBB_FLOW_FIN | EBB_FLOW_RST);
 	if (!p.n || !set) {
-		struct ebb_flow fresh = { .node_id = s->node_id, .vip_id = vip->id, .flags = flags,
-					  .seen = ebb_seen_tick(s->now) };
-
-		note_tcp_flags(&fresh, pkt->tcp_flags);
-		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
+		ebb_flow_pin(&pkt->key, fresh_entry(vip->id, s->node_id,
+						    note_tcp_flags(flags, pkt->tcp_flags), s->now));
 		return forward(ctx, s, EBB_R_FORWARDED, pkt->bytes);
 	}
 	plan_add(&p, ring_pick(EBB_RING_NEW(vip->id), slot));
@@ -539,14 +638,9 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 		reason = EBB_R_RESCUE_TOO_BIG;
 	else if (!rescue_allowed(s->now, set->rescue_rate))
 		reason = EBB_R_RESCUE_LIMITED;
-	{
-		struct ebb_flow fresh = { .node_id = s->node_id, .vip_id = vip->id,
-					  .flags = flags | EBB_FLOW_UNCONFIRMED,
-					  .seen = ebb_seen_tick(s->now) };
-
-		note_tcp_flags(&fresh, pkt->tcp_flags);
-		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
-	}
+	ebb_flow_pin(&pkt->key,
+		     fresh_entry(vip->id, s->node_id,
+				 note_tcp_flags(flags | EBB_FLOW_UNCONFIRMED, pkt->tcp_flags), s->now));
 	if (reason != EBB_R_RESCUED)
 		return forward(ctx, s, reason, pkt->bytes);
 	secret = bpf_map_lookup_elem(&rescue_secret, &zero);
@@ -573,7 +667,6 @@ static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
 	__u64 bytes = pkt->bytes;
 	struct ebb_rescue_secret *secret;
 	struct claim cl = {};
-	struct ebb_flow *flow;
 	__u32 zero = 0;
 
 	if (claim_read(ctx, pkt, &cl) || classify(s) != EBB_R_FORWARDED || !s->vip)
@@ -586,19 +679,18 @@ static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
 	if (!secret || ebb_rescue_cookie(secret, &pkt->key) != cl.cookie)
 		goto bad;
 	s->now = bpf_ktime_get_coarse_ns();
-	flow = bpf_map_lookup_elem(&flows, &pkt->key);
-	if (flow) {
-		flow->node_id = cl.node_id;
-		flow->vip_id = s->vip->id;
-		flow->flags &= ~EBB_FLOW_UNCONFIRMED;
-		note_tcp_flags(flow, pkt->tcp_flags);
-		flow->seen = ebb_seen_tick(s->now);
+	flow_find(&pkt->key, &s->flow);
+	if (s->flow.slot) {
+		/* (lost to another CPU's change: the flow stays unconfirmed, and its next packet
+		 * is rescued and claimed again) */
+		flow_cas(&s->flow, ebb_ft_replace(s->flow.word, s->vip->id, cl.node_id,
+						  note_tcp_flags(ebb_ft_flags(s->flow.word) &
+								 ~EBB_FLOW_UNCONFIRMED,
+								 pkt->tcp_flags),
+						  ebb_ft_tick_of_ns(s->now)));
 	} else {
-		struct ebb_flow fresh = { .node_id = cl.node_id, .vip_id = s->vip->id,
-					  .seen = ebb_seen_tick(s->now) };
-
-		note_tcp_flags(&fresh, pkt->tcp_flags);
-		bpf_map_update_elem(&flows, &pkt->key, &fresh, BPF_ANY);
+		ebb_flow_pin(&pkt->key, fresh_entry(s->vip->id, cl.node_id,
+						    note_tcp_flags(0, pkt->tcp_flags), s->now));
 	}
 	if (claim_strip(ctx, pkt, &cl)) {
 		count(&vip_stats, s->vip->id, bytes, &(struct placement){});
@@ -627,17 +719,17 @@ int ebb_balancer(struct xdp_md *ctx)
 		goto unowned;
 	}
 	if (!bare_syn(&s.pkt)) { /* 3 first, and 2 by the VIP id its entry records */
-		s.flow = bpf_map_lookup_elem(&flows, &s.pkt.key);
+		flow_find(&s.pkt.key, &s.flow);
 		asked = true;
-		if (s.flow)
-			classify_by_flow(&s, s.flow);
+		if (s.flow.slot)
+			classify_by_flow(&s, s.flow.word);
 	}
 	if (!s.vip) {
 		reason = classify(&s); /* 2 */
 		if (reason != EBB_R_FORWARDED)
 			goto unowned;
 	}
-	/* Tick resolution is plenty for idle timeouts, the 250 ms touch and the flood window, and
+	/* Tick resolution is plenty for idle timeouts, the once-a-tick touch and the flood window, and
 	 * it reads no clock source (the dearest helper of a hit, in a VM above all). */
 	s.now = bpf_ktime_get_coarse_ns();
 	if (!lookup(&s, asked)) { /* 3 */

@@ -8,6 +8,7 @@
 #define EBB_MAPS_H
 
 #include "ebb.h"
+#include "ebb_flowtable.h"
 
 /* A superset of vip_addrs as bits (see include/ebb.h): most packets that are not ours stop here. */
 struct {
@@ -95,24 +96,46 @@ struct {
 	__array(values, struct ebb_ring);
 } rings SEC(".maps");
 
+/* The IPv4 flow table (include/ebb_flowtable.h): buckets of 8 entry words and their 8 key
+ * words, sized for `prog attach ... flows N` at 84 % load. Mmapable: user space reads (and
+ * changes, by CAS) the very words the datapath does. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, EBB_FT_BUCKETS(EBB_FLOW_TABLE_SIZE));
+	__type(key, __u32);
+	__type(value, struct ebb_ft_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+/* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_ft_scan);
+} ft_scratch SEC(".maps");
+
+/* IPv6 flows, until their own table (doc/flow-table-progress.md): an LRU hash whose value is
+ * the IPv4 table's entry word (fingerprint unused), so the datapath's rules read one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EBB_FLOW_TABLE_SIZE);
 	__type(key, struct ebb_flow_key);
-	__type(value, struct ebb_flow);
+	__type(value, union ebb_ft_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flows SEC(".maps");
+} flows6 SEC(".maps");
 
 /*
  * Under the flood guard, a SYN whose second-chance slot is a draining node's must still be
  * pinned (its ACK would otherwise go there). It is pinned here, in a table the flood may churn,
- * and moved to `flows` when its handshake completes: spoofed sources never complete one.
+ * and moved to the flow table when its handshake completes: spoofed sources never complete one.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EBB_SYN_PINS_SIZE);
 	__type(key, struct ebb_flow_key);
-	__type(value, struct ebb_flow);
+	__type(value, union ebb_ft_entry); /* fingerprint unused */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } syn_pins SEC(".maps");
 

@@ -19,11 +19,14 @@
 
 #include "libebb.h"
 #include "internal.h"
+#include "ebb_flowtable.h"
 #include "balancer.skel.h"
 
 #define LINK_PREFIX "link_xdp_"
 
-/* The flow table keeps the size it was created with; a reload must ask for that size. */
+/* The flow tables keep the size they were created with; a reload must ask for that size. It is
+ * the N of `flows N`: flows6's entries exactly (the IPv4 table's buckets are EBB_FT_BUCKETS(N),
+ * which does not give N back). */
 int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size)
 {
 	struct bpf_map_info info = {};
@@ -31,7 +34,7 @@ int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size)
 	char path[600];
 	int fd, ret;
 
-	snprintf(path, sizeof(path), "%s/flows", bpffs);
+	snprintf(path, sizeof(path), "%s/flows6", bpffs);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -ENOENT;
@@ -160,8 +163,11 @@ static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
 		}
 		flow_table_size = pinned_size;
 	}
-	if (flow_table_size)
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows"), flow_table_size);
+	if (flow_table_size) {
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows"),
+					 EBB_FT_BUCKETS(flow_table_size));
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows6"), flow_table_size);
+	}
 	return obj;
 fail:
 	bpf_object__close(obj);
