@@ -50,11 +50,12 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 6 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 7 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
 				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
 				  * slot_history, rescue_secret, ebb_node.flags); 6: vip_reasons,
-				  * monitor, monitor_events */
+				  * monitor, monitor_events; 7: flows the IPv4 bucket table
+				  * (include/ebb_flowtable.h), flows6, syn_pins of entry words */
 #endif
 
 #define EBB_FAMILY_V4 4

@@ -85,6 +85,7 @@ struct ebb {
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int vip_slots_fd, slot_history_fd;
 	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
+	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 7 */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 
@@ -240,11 +241,17 @@ struct ebb_flow_entry {
 	struct ebb_flow_key key;
 	struct ebb_flow val;
 	bool live;
+	/* where its entry word is (IPv4: in the mapped table, valid during the walk; IPv6: NULL)
+	 * and the word as read: ebb_flow_forget clears it only if it is still that word */
+	__u64 *slot;
+	__u64 word;
 };
 
 /* Calls fn for every flow-table entry; stops early when fn returns non-zero. */
 int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
 		   void *ctx);
+/* Forgets a flow ebb_flows_each gave (within its walk): 0, or -EAGAIN if its entry changed. */
+int ebb_flow_forget(struct ebb *e, const struct ebb_flow_entry *f);
 /* Whether a flow is still live: not reset, not FIN-then-quiet, not idle (per its VIP). */
 bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
 		   const struct ebb_vip *vip, __u64 now);

@@ -18,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "ebb.h"
+#include "ebb_flowtable.h"
 #include "libebb.h"
 #include "packets.h"
 #include "test.h"
@@ -142,15 +144,17 @@ static inline bool check_run(const char *n, int err, __u32 verdict, int want)
 	return true;
 }
 
-/* A per-CPU array of reason counters (decap_stats), summed over the CPUs. */
-/* A flow entry's `seen` was written between t0 and t1 (ebb_now_ns()): its tick lies between
- * theirs, t0 taken 20 ms early for the coarse clock the datapath reads. */
+/* A flow entry's `seen` (the table's 12-bit tick, include/ebb_flowtable.h) was written between
+ * t0 and t1 (ebb_now_ns()): its tick lies between theirs, modulo the tick's span, t0 taken
+ * 20 ms early for the coarse clock the datapath reads. */
 static inline bool seen_between(const struct ebb_flow *f, __u64 t0, __u64 t1)
 {
-	return (__s32)(f->seen - ebb_seen_tick(t0 - 20000000ULL)) >= 0 &&
-	       (__s32)(ebb_seen_tick(t1) - f->seen) >= 0;
+	__u32 lo = ebb_ft_tick_of_ns(t0 - 20000000ULL), hi = ebb_ft_tick_of_ns(t1);
+
+	return ((f->seen - lo) & EBB_FT_TICK_MASK) <= ((hi - lo) & EBB_FT_TICK_MASK);
 }
 
+/* A per-CPU array of reason counters (decap_stats), summed over the CPUs. */
 static inline int percpu_reason_sum(int fd, __u32 reason, struct ebb_reason_counter *sum)
 {
 	int ncpus = libbpf_num_possible_cpus();
@@ -253,6 +257,111 @@ static struct ebb e;
 static bool have_e;
 static int prog_fd = -1;
 
+/* The flow tables, through include/ebb_flowtable.h as the datapath sees them: the IPv4 bucket
+ * array mmapped (e.flows_fd), IPv6 flows in flows6 by key. A test sees an entry as a struct
+ * ebb_flow (node, VIP id, flags; `seen` the entry's 12-bit tick). */
+static struct ebb_ft_bucket *ft_table;
+static __u32 ft_nbuckets;
+static size_t ft_bytes;
+static int flows6_fd = -1;
+
+static inline bool flow_tables_open(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *m;
+
+	ft_nbuckets = bpf_map__max_entries(skel->maps.flows);
+	ft_bytes = ((size_t)ft_nbuckets * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+	m = mmap(NULL, ft_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e.flows_fd, 0);
+	if (m == MAP_FAILED)
+		return false;
+	ft_table = m;
+	flows6_fd = bpf_map__fd(skel->maps.flows6);
+	return flows6_fd >= 0;
+}
+
+static inline void flow_of_word(__u64 w, struct ebb_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->node_id = ebb_ft_node(w);
+	f->vip_id = ebb_ft_vip(w);
+	f->flags = ebb_ft_flags(w);
+	f->seen = ebb_ft_tick(w);
+}
+
+/* The IPv4 flow's entry word and where it is (NULL: none). */
+static inline __u64 *flow_slot4(const struct ebb_flow_key *k, __u64 *word)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, ft_nbuckets);
+	int way = ebb_ft_find(&ft_table[w.b[0]], &ft_table[w.b[1]], w.fp, ebb_ft_keyword4(k), word);
+
+	if (way < 0)
+		return NULL;
+	return &ft_table[w.b[way / EBB_FT_WAYS]].entry[way % EBB_FT_WAYS].word;
+}
+
+/* 0 and the flow's entry in *f, or -ENOENT. */
+static inline int flow_get(const struct ebb_flow_key *k, struct ebb_flow *f)
+{
+	__u64 w = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (k->family == EBB_FAMILY_V6) {
+		if (bpf_map_lookup_elem(flows6_fd, k, &w) || !ebb_ft_node(w))
+			return -ENOENT;
+	} else if (!flow_slot4(k, &w)) {
+		return -ENOENT;
+	}
+	flow_of_word(w, f);
+	return 0;
+}
+
+/* Pins k to f (its `seen` a tick), as the datapath's pin does; -EBUSY if the pin lost. */
+static inline int flow_put(const struct ebb_flow_key *k, const struct ebb_flow *f)
+{
+	__u64 w = ebb_ft_entry(0, f->vip_id, f->node_id, f->flags, f->seen);
+	struct ebb_ft_where where;
+	struct ebb_ft_scan st;
+	int way;
+
+	if (k->family == EBB_FAMILY_V6)
+		return bpf_map_update_elem(flows6_fd, k, &w, BPF_ANY) ? -errno : 0;
+	where = ebb_ft_where_key(k, ft_nbuckets);
+	ebb_ft_pin_prepare(&st, where.fp, ebb_ft_keyword4(k),
+			   w | ebb_ft_entry(where.fp, 0, 0, 0, 0), f->seen);
+	return ebb_ft_pin(&ft_table[where.b[0]], &ft_table[where.b[1]], &st, &way) == EBB_FT_LOST ?
+		       -EBUSY : 0;
+}
+
+/* Forgets k's entry (its word cleared by CAS, as the census will); -ENOENT if none. */
+static inline int flow_del(const struct ebb_flow_key *k)
+{
+	__u64 w, *slot;
+
+	if (k->family == EBB_FAMILY_V6)
+		return bpf_map_delete_elem(flows6_fd, k) ? -errno : 0;
+	slot = flow_slot4(k, &w);
+	if (!slot)
+		return -ENOENT;
+	return ebb_ft_cas(slot, w, 0) ? 0 : -EBUSY;
+}
+
+/* Forgets every flow of both tables. */
+static inline void flow_clear_all(void)
+{
+	struct ebb_flow_key k;
+
+	for (__u32 b = 0; b < ft_nbuckets; b++)
+		for (int i = 0; i < EBB_FT_WAYS; i++) {
+			__u64 w = ebb_ft_read(&ft_table[b].entry[i].word);
+
+			if (w)
+				ebb_ft_cas(&ft_table[b].entry[i].word, w, 0);
+		}
+	while (!bpf_map_get_next_key(flows6_fd, NULL, &k))
+		bpf_map_delete_elem(flows6_fd, &k);
+}
+
 /* Loads the balancer with no map pinned and opens it with libebb (e). */
 static inline bool balancer_setup(void)
 {
@@ -268,11 +377,13 @@ static inline bool balancer_setup(void)
 		return false;
 	}
 	have_e = true;
-	return true;
+	return ASSERT_TRUE(flow_tables_open(), "setup: mmap the flow table");
 }
 
 static inline void balancer_teardown(void)
 {
+	if (ft_table)
+		munmap(ft_table, ft_bytes);
 	if (have_e)
 		ebb_close(&e);
 	balancer_bpf__destroy(skel);
@@ -314,12 +425,16 @@ static inline __u32 ring_node(__u32 ring_id, __u32 slot)
 	return ebb_ring_node(&e, ring_id, slot);
 }
 
+/* Entries in both tables (an IPv4 entry is a word whose node is not 0). */
 static inline long flow_count(void)
 {
 	struct ebb_flow_key k, *prev = NULL;
 	long n = 0;
 
-	while (!bpf_map_get_next_key(e.flows_fd, prev, &k)) {
+	for (__u32 b = 0; b < ft_nbuckets; b++)
+		for (int i = 0; i < EBB_FT_WAYS; i++)
+			n += ebb_ft_node(ebb_ft_read(&ft_table[b].entry[i].word)) != 0;
+	while (!bpf_map_get_next_key(flows6_fd, prev, &k)) {
 		prev = &k;
 		n++;
 	}
@@ -347,7 +462,7 @@ static inline void take_snap(struct snap *s, const struct ebb_flow_key *key, __u
 		ebb_counters_sum(e.node_stats_fd, node_id, &s->node);
 	s->flows = flow_count();
 	if (key)
-		s->has_flow = !bpf_map_lookup_elem(e.flows_fd, key, &s->flow);
+		s->has_flow = !flow_get(key, &s->flow);
 }
 #endif /* FIXTURE_BALANCER */
 

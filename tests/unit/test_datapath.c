@@ -368,16 +368,19 @@ static void run_case(const struct tcase *c)
 			if (vip_id < EBB_MAX_VIPS && (!b.has_flow || c->new_flows))
 				ASSERT_EQ(a.flow.vip_id, vip_id,
 					  nm(n, "flow entry records its VIP (id %u)", vip_id));
-			/* last_seen: written by a placement, refreshed by a hit once it is older
-			 * than EBB_TOUCH_NS, and otherwise left alone */
+			/* last_seen: written by a placement, refreshed by a hit once it is of an
+			 * earlier tick than now (2^30 ns, include/ebb_flowtable.h), and otherwise
+			 * left alone */
+			__u32 tick0 = ebb_ft_tick_of_ns(t0 - 20000000ULL), tick1 = ebb_ft_tick_of_ns(t1);
+
 			if (!b.has_flow || c->new_flows)
 				CHECK(seen_between(&a.flow, t0, t1), "%s", nm(n, "flow last_seen set to now"));
-			else if ((__s32)(ebb_seen_tick(t0) - b.flow.seen) > EBB_TOUCH_TICKS + 1)
+			else if (b.flow.seen != tick0 && b.flow.seen != tick1)
 				CHECK(seen_between(&a.flow, t0, t1), "%s",
-				      nm(n, "flow last_seen refreshed (it was older than EBB_TOUCH_NS)"));
-			else if ((__s32)(ebb_seen_tick(t1) - b.flow.seen) <= EBB_TOUCH_TICKS)
+				      nm(n, "flow last_seen refreshed (it was of an earlier tick)"));
+			else if (b.flow.seen == tick0 && b.flow.seen == tick1)
 				ASSERT_EQ(a.flow.seen, b.flow.seen,
-					  nm(n, "flow last_seen left alone within EBB_TOUCH_NS"));
+					  nm(n, "flow last_seen left alone within its tick"));
 		}
 		ASSERT_EQ(a.flows - b.flows, b.has_flow ? 0 : 1,
 			  nm(n, "flow table grew by %d", b.has_flow ? 0 : 1));
@@ -449,14 +452,13 @@ static void hook_pin_change(void)
 static void hook_age_pin(void)
 {
 	struct ebb_flow_key k;
-	struct ebb_flow f;
+	struct ebb_flow f = {};
 
 	key_of(&pin_flow, &k);
-	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), "age: the pinned flow's entry exists"))
+	if (!ASSERT_OK(flow_get(&k, &f), "age: the pinned flow's entry exists"))
 		return;
-	f.seen = ebb_seen_tick(ebb_now_ns() - 5000000000ULL);
-	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &k, &f, BPF_EXIST),
-		  "age: set the pinned flow's last_seen 5 s back");
+	f.seen = ebb_ft_tick_of_ns(ebb_now_ns() - 5000000000ULL);
+	ASSERT_OK(flow_put(&k, &f), "age: set the pinned flow's last_seen 5 s back");
 }
 
 #define DRAIN_FLOW .family = 4, .src = CLI_DR, .dst = VIP2, .proto = IPPROTO_TCP, .dport = 80
@@ -486,7 +488,7 @@ static void hook_drain(void)
 
 	ASSERT_OK(set_state(NODE_D, EBB_NODE_DRAINING), nm(n, "drain node D"));
 	key_of(&lost, &k);
-	ASSERT_OK(bpf_map_delete_elem(e.flows_fd, &k), nm(n, "forget the lost flow's entry"));
+	ASSERT_OK(flow_del(&k), nm(n, "forget the lost flow's entry"));
 	ASSERT_OK(read_ring(EBB_RING_NEW(vip_id_of(VIP2_K)), ring_t0), nm(n, "read NEW ring"));
 	for (__u32 i = 0; i < EBB_RING_SIZE && !has_d; i++)
 		has_d = ring_t0[i] == node_id_of(NODE_D);
@@ -529,7 +531,7 @@ static void bulk_drain(const struct tcase *c)
 		on_d += !memcmp(out, mac_of(d), 6);
 		on_ring += mac_of(want) && !memcmp(out, mac_of(want), 6) &&
 			   !memcmp(out + 6, LB_MAC, 6) && !memcmp(out + 12, in + 12, lay.len - 12);
-		pinned_ok += !bpf_map_lookup_elem(e.flows_fd, &k, &f) && f.node_id == want &&
+		pinned_ok += !flow_get(&k, &f) && f.node_id == want &&
 			     f.node_id != d;
 	}
 	ebb_counters_sum(e.vip_stats_fd, vip, &va);
@@ -579,7 +581,7 @@ static void repoint(const char *who, const struct pkt_desc *d, const char *vip, 
 
 	key_of(d, &k);
 	pick = ring_node(EBB_RING_NEW(vip_id), ebb_ring_slot(&k));
-	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(who, "flow entry to move exists")))
+	if (!ASSERT_OK(flow_get(&k, &f), nm(who, "flow entry to move exists")))
 		return;
 	saved[slot] = 0;
 	for (size_t i = 0; i < N_NODES; i++)
@@ -591,8 +593,7 @@ static void repoint(const char *who, const struct pkt_desc *d, const char *vip, 
 	if (!CHECK(saved[slot] != 0, "%s", nm(who, "another active node exists")))
 		return;
 	f.node_id = saved[slot];
-	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &k, &f, BPF_EXIST),
-		  nm(who, "move the flow entry to %s", addr_of(saved[slot])));
+	ASSERT_OK(flow_put(&k, &f), nm(who, "move the flow entry to %s", addr_of(saved[slot])));
 }
 
 #define REUSE_FLOW .family = 4, .src = CLI_RE, .dst = VIP1, .proto = IPPROTO_TCP, .sport = 5000, \
@@ -1189,7 +1190,7 @@ static void monitor_cases(void)
 		ASSERT_EQ(f->reason, EBB_R_FORWARDED, "monitor: forward event: reason forwarded");
 		ASSERT_EQ(f->vip_id, vip1, "monitor: forward event: its VIP");
 		ASSERT_MEM_EQ(&f->key, &kfwd, sizeof(kfwd), "monitor: forward event: addresses, ports");
-		if (ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &kfwd, &flow), "monitor: forwarded flow pinned"))
+		if (ASSERT_OK(flow_get(&kfwd, &flow), "monitor: forwarded flow pinned"))
 			ASSERT_EQ(f->node_id, flow.node_id, "monitor: forward event: the flow's node");
 		ASSERT_EQ(p->verdict, XDP_PASS, "monitor: pass event: verdict XDP_PASS");
 		ASSERT_EQ(p->reason, EBB_R_PASS_NOT_VIP, "monitor: pass event: reason pass_not_vip");

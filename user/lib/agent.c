@@ -75,7 +75,16 @@ int ebb_flows_walk(struct ebb *e, struct ebb_walk *w, __u64 cpu_budget_ns,
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u64 start = cpu_budget_ns ? thread_cpu_ns() : 0;
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
 
+	/* The batches below are of the LRU flow table's keys and values; since layout 7 `flows`
+	 * is the bucket array (include/ebb_flowtable.h), whose 128-byte values would overrun
+	 * them. Refused until this walk reads the mapped table (doc/flow-table-progress.md). */
+	if (bpf_obj_get_info_by_fd(e->flows_fd, &info, &info_len))
+		return -errno;
+	if (info.value_size != sizeof(*w->vals))
+		return -EPROTO;
 	if (!w->started)
 		w->visited = 0;
 	if (!w->keys) {

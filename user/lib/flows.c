@@ -3,19 +3,104 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "libebb.h"
+#include "ebb_flowtable.h"
 
 #define BATCH 4096
 
-int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+/* An IPv4 entry's 12-bit tick as the 2^24 ns `seen` of struct ebb_flow (ebb_flow_age_ns):
+ * its age, taken modulo the tick's span, counted back from now. Exact to a tick (~1.07 s). */
+static __u32 seen_of_tick(__u32 tick, __u64 now)
+{
+	__u32 age = (ebb_ft_tick_of_ns(now) - tick) & EBB_FT_TICK_MASK;
+
+	return ebb_seen_tick(now) - (age << (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT));
+}
+
+/*
+ * The IPv4 table's flows, read in place (mmap): an entry's key is its key word (client address
+ * and ports) and its VIP's address and protocol, believed only when it hashes to the entry's
+ * fingerprint and bucket (a key word is written after its entry: a pin in progress is
+ * skipped). The census, `flow show` and drains will read the mapping directly (plan steps 3
+ * and 4, doc/flow-table-progress.md); this keeps ebb_flows_each's callers working meanwhile.
+ */
+static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
+		       void *ctx)
+{
+	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), nb;
+	struct ebb_ft_bucket *t;
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 now = ebb_now_ns();
+	size_t bytes;
+	int ret = 0;
+
+	if (!vips)
+		return -ENOMEM;
+	if (bpf_obj_get_info_by_fd(e->flows_fd, &info, &len)) {
+		free(vips);
+		return -errno;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket)) {
+		free(vips);
+		return -EPROTO; /* another layout: `prog upgrade` migrates it */
+	}
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
+		bpf_map_lookup_elem(e->vips_by_id_fd, &id, &vips[id]);
+	nb = info.max_entries;
+	bytes = ((size_t)nb * sizeof(*t) + page - 1) / page * page;
+	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
+	if (t == MAP_FAILED) {
+		free(vips);
+		return -errno;
+	}
+	for (__u32 b = 0; b < nb && !ret; b++)
+		for (int i = 0; i < EBB_FT_WAYS && !ret; i++) {
+			__u64 *slot = &t[b].entry[i].word, w = ebb_ft_read(slot);
+			union ebb_ft_keyword kw = { .word = ebb_ft_read(&t[b].key[i].word) };
+			struct ebb_flow_entry f = { .slot = slot, .word = w };
+			const struct ebb_vip_entry *v;
+			struct ebb_ft_where where;
+
+			if (!ebb_ft_node(w))
+				continue;
+			v = &vips[ebb_ft_vip(w)];
+			if (v->key.family != EBB_FAMILY_V4)
+				continue; /* its VIP is gone: nobody's flow (the census clears it) */
+			f.key.family = EBB_FAMILY_V4;
+			f.key.proto = v->key.proto;
+			f.key.src[0] = kw.k.addr;
+			f.key.sport = kw.k.sport;
+			f.key.dport = kw.k.dport;
+			f.key.dst[0] = v->key.addr[0];
+			where = ebb_ft_where_key(&f.key, nb);
+			if (ebb_ft_fp(w) != where.fp || (where.b[0] != b && where.b[1] != b))
+				continue;
+			f.val.node_id = ebb_ft_node(w);
+			f.val.vip_id = ebb_ft_vip(w);
+			f.val.flags = ebb_ft_flags(w);
+			f.val.seen = seen_of_tick(ebb_ft_tick(w), now);
+			ret = fn(&f, ctx);
+		}
+	munmap(t, bytes);
+	free(vips);
+	return ret;
+}
+
+/* IPv6 flows: flows6, an LRU hash of the same entry word. */
+static int flows_each6(int fd, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct ebb_flow_key *keys = calloc(BATCH, sizeof(*keys));
-	struct ebb_flow *vals = calloc(BATCH, sizeof(*vals));
+	__u64 *vals = calloc(BATCH, sizeof(*vals));
 	struct ebb_flow_key out_batch;
+	__u64 now = ebb_now_ns();
 	void *in = NULL;
 	int ret = 0;
 
@@ -26,15 +111,21 @@ int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void
 	}
 	for (;;) {
 		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(e->flows_fd, in, &out_batch, keys, vals, &count, &opts);
+		int err = bpf_map_lookup_batch(fd, in, &out_batch, keys, vals, &count, &opts);
 
 		if (err && errno != ENOENT) {
 			ret = -errno;
 			break;
 		}
 		for (__u32 i = 0; i < count; i++) {
-			struct ebb_flow_entry f = { .key = keys[i], .val = vals[i] };
+			struct ebb_flow_entry f = { .key = keys[i], .word = vals[i] };
 
+			if (!ebb_ft_node(vals[i]))
+				continue;
+			f.val.node_id = ebb_ft_node(vals[i]);
+			f.val.vip_id = ebb_ft_vip(vals[i]);
+			f.val.flags = ebb_ft_flags(vals[i]);
+			f.val.seen = seen_of_tick(ebb_ft_tick(vals[i]), now);
 			ret = fn(&f, ctx);
 			if (ret)
 				goto out;
@@ -46,7 +137,27 @@ int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void
 out:
 	free(keys);
 	free(vals);
+	return ret;
+}
+
+int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+{
+	int ret = flows_each4(e, fn, ctx);
+
+	if (!ret && e->flows6_fd >= 0)
+		ret = flows_each6(e->flows6_fd, fn, ctx);
 	return ret < 0 ? ret : 0;
+}
+
+/* Forgets a flow ebb_flows_each gave: its word cleared by CAS (unless it changed since: then
+ * it is no longer that flow's), or its flows6 entry deleted. 0 when it was forgotten. */
+int ebb_flow_forget(struct ebb *e, const struct ebb_flow_entry *f)
+{
+	if (f->slot)
+		return ebb_ft_cas(f->slot, f->word, 0) ? 0 : -EAGAIN;
+	if (e->flows6_fd < 0)
+		return -ENOENT;
+	return bpf_map_delete_elem(e->flows6_fd, &f->key) ? -errno : 0;
 }
 
 bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
@@ -189,7 +300,7 @@ static int purge_one(const struct ebb_flow_entry *f, void *arg)
 		if (!vip || vip->id != *c->vip_id)
 			return 0;
 	}
-	if (!bpf_map_delete_elem(c->e->flows_fd, &f->key))
+	if (!ebb_flow_forget(c->e, f))
 		c->purged++;
 	return 0;
 }
