@@ -146,6 +146,28 @@ $(OUTPUT)/tests/test_flowtable: tests/unit/test_flowtable.c $(OUTPUT)/libebb.a $
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -lpthread -o $@
 
+# The flow table's concurrency test: the product's table functions in a stress program, built
+# as they are and with a pin that writes its word in halves (the check must catch that).
+$(OUTPUT)/tests/ft_stress.bpf.o: tests/unit/bpf/ft_stress.bpf.c tests/unit/ft_stress.h include/ebb_flowtable.h include/ebb.h | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itests/unit -c $< -o $@
+
+$(OUTPUT)/tests/ft_stress_torn.bpf.o: tests/unit/bpf/ft_stress.bpf.c tests/unit/ft_stress.h include/ebb_flowtable.h include/ebb.h | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itests/unit -DFT_STRESS_TORN -c $< -o $@
+
+$(OUTPUT)/ft_stress.skel.h: $(OUTPUT)/tests/ft_stress.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ft_stress_bpf > $@
+
+$(OUTPUT)/ft_stress_torn.skel.h: $(OUTPUT)/tests/ft_stress_torn.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ft_stress_torn_bpf > $@
+
+$(OUTPUT)/tests/test_ft_concurrency: tests/unit/test_ft_concurrency.c $(OUTPUT)/libebb.a $(OUTPUT)/ft_stress.skel.h $(OUTPUT)/ft_stress_torn.skel.h | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -lpthread -o $@
+
 # ebbd's drain decision is a pure function (user/ebbd/drain_decide.c): its test links it alone.
 $(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/ebbd/drain_decide.o | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The flow table's concurrency test program (tests/unit/test_ft_concurrency.c): the product's
+ * own table functions (include/ebb_flowtable.h, as bpf/balancer.bpf.c calls them) on a table of
+ * two buckets, 64 flows crowded into their 16 ways. Each run one random operation: a packet of a
+ * flow (found: must name its flow's node), a pin (a new flow, a refresh, or an eviction of
+ * another, with a random age), or the flow's end (its entry cleared). Every flow has a node of
+ * its own, so an entry made of two writes names a node its fingerprint's flow does not have.
+ *
+ * FT_STRESS_TORN: the same, but a pin writes its word as two 4-byte stores, the fingerprint's
+ * half first: what the one 64-bit compare-and-swap rules out. The test must see wrong nodes
+ * with it, or its check could not have caught a torn entry.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "ebb.h"
+#include "ebb_flowtable.h"
+#include "ft_stress.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define STRESS_BUCKETS 2
+
+const volatile __u32 stress_keys = 64; /* flows 10.0.0.0 .. + stress_keys - 1 */
+
+struct stress_stats stats;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, STRESS_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct ebb_ft_bucket);
+} stress_table SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebb_ft_scan);
+} stress_scan SEC(".maps");
+
+/* Distinct per flow: a word of one flow's fingerprint and another's node is caught. */
+static __always_inline __u32 stress_node(__u32 k)
+{
+	return 1 + k % 8000;
+}
+
+#ifdef FT_STRESS_TORN
+/* A pin placed about as ebb_ft_pin places it (the flow's own way or an empty one of its first
+ * bucket, else a way picked by r), written in two halves: another CPU can read the new
+ * fingerprint with the old node. */
+static __always_inline void torn_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
+				     __u32 fp, __u64 entry, __u32 r)
+{
+	struct ebb_ft_bucket *tb = (r >> 8) & 1 ? b1 : b0;
+	__u32 way = (r >> 9) & (EBB_FT_WAYS - 1);
+	volatile __u32 spin = 0;
+	__u32 *half;
+
+	for (int i = 0; i < EBB_FT_WAYS; i++) {
+		__u64 e = ebb_ft_read(&b0->entry[i].word);
+
+		if (!ebb_ft_node(e) || ebb_ft_fp(e) == fp) {
+			tb = b0;
+			way = i;
+			break;
+		}
+	}
+	half = (__u32 *)&tb->entry[way & (EBB_FT_WAYS - 1)].word;
+	*(volatile __u32 *)&half[1] = (__u32)(entry >> 32);
+	/* a few ns between the halves, as an interrupt or a cache miss would give them */
+	for (int i = 0; i < 64; i++)
+		spin += i;
+	*(volatile __u32 *)&half[0] = (__u32)entry;
+	(void)spin;
+	__sync_fetch_and_add(&stats.pinned, 1);
+}
+#endif
+
+SEC("xdp")
+int ft_stress(struct xdp_md *ctx)
+{
+	__u32 r = bpf_get_prandom_u32(), k = r % stress_keys, op = (r >> 24) & 7;
+	__u32 now = ebb_ft_tick_of_ns(bpf_ktime_get_coarse_ns()), zero = 0;
+	struct ebb_flow_key key = { .src = { bpf_htonl(0x0a000000 + k) },
+				    .dst = { bpf_htonl(0xcb00710a) },
+				    .sport = bpf_htons(40000), .dport = bpf_htons(80),
+				    .proto = IPPROTO_TCP, .family = EBB_FAMILY_V4 };
+	struct ebb_ft_where w = ebb_ft_where_key(&key, STRESS_BUCKETS);
+	__u64 kw = ebb_ft_keyword4(&key), e;
+	struct ebb_ft_bucket *b0, *b1;
+	struct ebb_ft_scan *scan;
+	__u32 i0 = w.b[0], i1 = w.b[1];
+	int way;
+
+	b0 = bpf_map_lookup_elem(&stress_table, &i0);
+	b1 = bpf_map_lookup_elem(&stress_table, &i1);
+	scan = bpf_map_lookup_elem(&stress_scan, &zero);
+	if (!b0 || !b1 || !scan)
+		return XDP_ABORTED;
+	if (op < 4) { /* a packet of the flow: if pinned, to its node */
+		if (ebb_ft_find(b0, b1, w.fp, kw, &e) >= 0) {
+			__sync_fetch_and_add(&stats.checked, 1);
+			if (ebb_ft_node(e) != stress_node(k))
+				__sync_fetch_and_add(&stats.wrong, 1);
+		}
+	} else if (op < 7) { /* pinned: a new flow, a refresh, or an eviction of another */
+		e = ebb_ft_entry(w.fp, k, stress_node(k), 0, now + (r & 0xff));
+#ifdef FT_STRESS_TORN
+		torn_pin(b0, b1, w.fp, e, r);
+#else
+		ebb_ft_pin_prepare(scan, w.fp, kw, e, now);
+		switch (ebb_ft_pin(b0, b1, scan, &way)) {
+		case EBB_FT_EVICTED:
+			__sync_fetch_and_add(&stats.evicted, 1);
+			/* fallthrough */
+		case EBB_FT_INSERTED:
+		case EBB_FT_UPDATED:
+			__sync_fetch_and_add(&stats.pinned, 1);
+			break;
+		default:
+			__sync_fetch_and_add(&stats.lost, 1);
+		}
+#endif
+	} else { /* it ends: its entry cleared, if no other CPU changed it meanwhile */
+		way = ebb_ft_find(b0, b1, w.fp, kw, &e);
+		if (way >= 0) {
+			struct ebb_ft_bucket *b = way >= EBB_FT_WAYS ? b1 : b0;
+
+			if (ebb_ft_cas(&b->entry[way & (EBB_FT_WAYS - 1)].word, e, 0))
+				__sync_fetch_and_add(&stats.cleared, 1);
+		}
+	}
+	return XDP_TX;
+}

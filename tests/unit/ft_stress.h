@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What tests/unit/bpf/ft_stress.bpf.c counts, read by tests/unit/test_ft_concurrency.c. */
+#ifndef EBB_TEST_FT_STRESS_H
+#define EBB_TEST_FT_STRESS_H
+
+struct stress_stats {
+	__u64 checked; /* hits whose node was checked */
+	__u64 wrong; /* ... naming another flow's node */
+	__u64 pinned, evicted, lost; /* ebb_ft_pin's outcomes (lost: another CPU changed the way) */
+	__u64 cleared;
+};
+
+#endif
