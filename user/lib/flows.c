@@ -30,7 +30,7 @@ static __u32 seen_of_tick(__u32 tick, __u64 now)
  * and 4, doc/flow-table-progress.md); this keeps ebb_flows_each's callers working meanwhile.
  */
 static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
-		       void *ctx)
+		       void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
 {
 	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
 	struct bpf_map_info info = {};
@@ -53,6 +53,10 @@ static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, 
 	}
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
 		bpf_map_lookup_elem(e->vips_by_id_fd, &id, &vips[id]);
+	/* A VIP deleted (or half-deleted) may have left flows whose id is now another's: keyed
+	 * by the VIP the caller names, they hash right only if they are that VIP's. */
+	if (as_vk && as_id < EBB_MAX_VIPS)
+		vips[as_id].key = *as_vk;
 	nb = info.max_entries;
 	bytes = ((size_t)nb * sizeof(*t) + page - 1) / page * page;
 	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
@@ -140,13 +144,19 @@ out:
 	return ret;
 }
 
-int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+static int flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
+		      void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
 {
-	int ret = flows_each4(e, fn, ctx);
+	int ret = flows_each4(e, fn, ctx, as_vk, as_id);
 
 	if (!ret && e->flows6_fd >= 0)
 		ret = flows_each6(e->flows6_fd, fn, ctx);
 	return ret < 0 ? ret : 0;
+}
+
+int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+{
+	return flows_each(e, fn, ctx, NULL, 0);
 }
 
 /* Forgets a flow ebb_flows_each gave: its word cleared by CAS (unless it changed since: then
@@ -319,7 +329,7 @@ static long purge(struct ebb *e, __u32 node_id, const __u32 *vip_id, const struc
 	c->vip_id = vip_id;
 	c->vk = vk;
 	c->v = v;
-	ret = ebb_flows_each(e, purge_one, c);
+	ret = flows_each(e, purge_one, c, vk, v ? v->id : 0);
 	if (!ret)
 		ret = c->purged;
 	free(c);
