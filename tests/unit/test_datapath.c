@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "ebb.h"
 #include "ebb_hash.h"
@@ -1290,6 +1291,146 @@ static bool setup(void)
 	return true;
 }
 
+/* ---- issue 16's table (include/ebb_flowtable.h): its BTF, and a fingerprint's twin ---- */
+
+#define CLI_FT "198.51.100.207"
+
+/* Runs d once: its verdict (~0u: did not run), the output's first 6 bytes in mac. */
+static __u32 ft_run(const struct pkt_desc *d, uint8_t mac[6])
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
+	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
+	size_t out_len = 0;
+	__u32 verdict = ~0u;
+
+	memset(mac, 0, 6);
+	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
+		return ~0u;
+	if (out_len >= 6)
+		memcpy(mac, out, 6);
+	return verdict;
+}
+
+/* `bpftool map dump` prints a bucket by BTF: the entry word's fields by name, at the bits the
+ * code's shifts use (a bitfield's layout is the compiler's: clang's for BPF is checked here,
+ * the host compiler's below). */
+static void table_btf_case(void)
+{
+	static const struct { const char *name; __u32 off, bits; } want[] = {
+		{ "tick", 0, 12 },
+		{ "flags", EBB_FT_FLAGS_SHIFT, 3 },
+		{ "node", EBB_FT_NODE_SHIFT, 13 },
+		{ "vip", EBB_FT_VIP_SHIFT, 10 },
+		{ "chk", EBB_FT_CHK_SHIFT, 1 },
+		{ "fp", EBB_FT_FP_SHIFT, 25 },
+	};
+	const char *n = "table BTF";
+	struct btf *btf = bpf_object__btf(skel->obj);
+	const struct btf_type *t;
+	union ebb_ft_entry u;
+	__s32 id;
+
+	if (!ASSERT_TRUE(btf != NULL, nm(n, "the balancer has BTF")))
+		return;
+	t = btf__type_by_id(btf, bpf_map__btf_value_type_id(skel->maps.flows));
+	CHECK(t && !strcmp(btf__name_by_offset(btf, t->name_off), "ebb_ft_bucket"), "%s",
+	      nm(n, "flows' value is struct ebb_ft_bucket"));
+	id = btf__find_by_name_kind(btf, "ebb_ft_fields", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	if (!ASSERT_TRUE(t != NULL && btf_kflag(t), nm(n, "struct ebb_ft_fields, a bitfield struct")))
+		return;
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		const struct btf_member *m = btf_members(t);
+		bool found = false;
+
+		for (__u16 i = 0; i < btf_vlen(t); i++, m++)
+			if (!strcmp(btf__name_by_offset(btf, m->name_off), want[w].name))
+				found = btf_member_bit_offset(t, i) == want[w].off &&
+					btf_member_bitfield_size(t, i) == want[w].bits;
+		CHECK(found, "%s", nm(n, "field %s: bits %u..%u", want[w].name, want[w].off,
+				      want[w].off + want[w].bits - 1));
+	}
+	u.word = ebb_ft_entry(0x1abcdef, 0x2a5, 0x1234, 5, 0xabc) | EBB_FT_CHK;
+	CHECK(u.f.fp == 0x1abcdef && u.f.vip == 0x2a5 && u.f.node == 0x1234 && u.f.flags == 5 &&
+		      u.f.tick == 0xabc && u.f.chk == 1,
+	      "%s", nm(n, "the host's bitfields read the word the shifts wrote"));
+}
+
+/*
+ * Two flows of one fingerprint in one pair of buckets (1 in ~10^7 at full load): a pin must not
+ * take the other's entry, both are marked to compare their key words, and each flow's packets
+ * then go to its own node. The twin is planted: a word of A's fingerprint, another client's key
+ * word, another node.
+ */
+static void table_twin_case(void)
+{
+	const char *n = "table twin";
+	struct pkt_desc syn = { TCP4(CLI_FT, 41000, VIP1, 80, TH_SYN) };
+	struct pkt_desc ack = { TCP4(CLI_FT, 41000, VIP1, 80, TH_ACK) };
+	/* the twin's key word: a real client's (its own flow hashes elsewhere: the twin is
+	 * planted where A's fingerprint would collide) */
+	struct pkt_desc other = { TCP4(CLI_FT, 41001, VIP1, 80, TH_ACK) };
+	__u32 vip = vip_id_of(VIP1_K), want, twin_node = 0, tick = ebb_ft_tick_of_ns(ebb_now_ns());
+	struct ebb_flow_key ka, ko;
+	struct ebb_ft_where w;
+	struct ebb_ft_bucket *b;
+	__u64 twin, *tslot = NULL, word = 0, *aslot;
+	uint8_t mac[6];
+	long before;
+	int way = -1;
+
+	key_of(&syn, &ka);
+	key_of(&other, &ko);
+	want = ring_node(EBB_RING_NEW(vip), ebb_ring_slot(&ka));
+	for (size_t i = 0; i < N_NODES; i++)
+		if (!strcmp(node_cfg[i].vip, VIP1_K) && node_cfg[i].id != want &&
+		    state_of(node_cfg[i].id) == EBB_NODE_ACTIVE)
+			twin_node = node_cfg[i].id;
+	if (!ASSERT_TRUE(want && twin_node, nm(n, "VIP1 has two active nodes")))
+		return;
+	flow_del(&ka);
+	w = ebb_ft_where_key(&ka, ft_nbuckets);
+	b = &ft_table[w.b[0]];
+	for (int i = 0; i < EBB_FT_WAYS && way < 0; i++)
+		if (!ebb_ft_node(b->entry[i].word))
+			way = i;
+	if (!ASSERT_TRUE(way >= 0, nm(n, "A's first bucket has an empty way")))
+		return;
+	/* with chk: else A's SYN (within the retry window, it asks the table) would take the
+	 * twin for its own entry, the false hit a fingerprint allows */
+	twin = ebb_ft_entry(w.fp, vip, twin_node, 0, tick) | EBB_FT_CHK;
+	tslot = &b->entry[way].word;
+	b->key[way].word = ebb_ft_keyword4(&ko);
+	*tslot = twin;
+	before = flow_count();
+
+	CHECK(ft_run(&syn, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
+	      nm(n, "A's SYN: past the twin, to A's new-flow node %s", addr_of(want)));
+	ASSERT_EQ(*tslot, twin, nm(n, "the twin's word untouched"));
+	ASSERT_EQ(b->key[way].word, ebb_ft_keyword4(&ko), nm(n, "the twin's key word untouched"));
+	ASSERT_EQ(flow_count() - before, 1, nm(n, "A pinned in a way of its own"));
+	aslot = flow_slot4(&ka, &word);
+	CHECK(aslot && aslot != tslot && ebb_ft_node(word) == want && ebb_ft_chk(word), "%s",
+	      nm(n, "A's entry: its node, marked to compare its key"));
+	CHECK(ft_run(&ack, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
+	      nm(n, "A's ACK: a hit on A's entry, not the twin's"));
+	flow_del(&ka);
+	*tslot = 0;
+
+	/* The pin itself (the same header code, here in user space): a twin without the mark
+	 * gets it, and A goes elsewhere. */
+	twin &= ~EBB_FT_CHK;
+	*tslot = twin;
+	CHECK(!flow_put(&ka, &(struct ebb_flow){ .node_id = want, .vip_id = vip, .seen = tick }),
+	      "%s", nm(n, "pin A beside an unmarked twin"));
+	ASSERT_EQ(*tslot, twin | EBB_FT_CHK, nm(n, "the twin marked, nothing else of it changed"));
+	aslot = flow_slot4(&ka, &word);
+	CHECK(aslot && aslot != tslot && ebb_ft_node(word) == want && ebb_ft_chk(word), "%s",
+	      nm(n, "A's entry beside it, marked"));
+	flow_del(&ka);
+	*tslot = 0;
+}
+
 int main(void)
 {
 	if (!suite_start("datapath"))
@@ -1303,6 +1444,8 @@ int main(void)
 			run_case(&cases[i]);
 		truncation_cases();
 		monitor_cases();
+		table_btf_case();
+		table_twin_case();
 	}
 	balancer_teardown();
 	return test_summary("datapath");
