@@ -33,8 +33,8 @@
  * step 2): they stay in the LRU hash `flows6`, whose value is the same entry word (fp and chk
  * unused), so that every rule of the datapath reads and writes one kind of entry.
  */
-#ifndef EBB_FLOWTABLE_H
-#define EBB_FLOWTABLE_H
+#ifndef EBB_FT_TABLE_H
+#define EBB_FT_TABLE_H
 
 #include "ebb.h"
 
@@ -397,4 +397,4 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 	return ret;
 }
 
-#endif /* EBB_FLOWTABLE_H */
+#endif /* EBB_FT_TABLE_H */

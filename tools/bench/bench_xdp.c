@@ -55,6 +55,7 @@
 #include <json-c/json.h>
 
 #include "libebb.h"
+#include "ebb_flowtable.h"
 #include "libebb_agent.h"
 #include "packets.h"
 #include "bench_util.h"
@@ -244,7 +245,16 @@ static int inst_load_from(struct inst *in, int slot, const char *name, __u32 flo
 		LOAD_FAIL("cannot open the balancer %s: %s", obj_path ?: "", strerror(errno));
 	if (!bpf_object__find_map_by_name(in->obj, "flows"))
 		LOAD_FAIL("the balancer %s has no flow table", obj_path ?: "");
-	bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
+	/* this build's flows: the bucket table for `flows` flows (include/ebb_flowtable.h), IPv6 in
+	 * flows6; a base build's: the LRU of that many entries */
+	if (bpf_map__type(bpf_object__find_map_by_name(in->obj, "flows")) == BPF_MAP_TYPE_ARRAY) {
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"),
+					 EBB_FT_BUCKETS(flows));
+		if (bpf_object__find_map_by_name(in->obj, "flows6"))
+			bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows6"), flows);
+	} else {
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
+	}
 	if (bpf_object__load(in->obj))
 		LOAD_FAIL("cannot load the balancer (%s)", name);
 	if (ebb_from_object(&in->e, in->obj, &err)) {
@@ -389,6 +399,81 @@ static struct ebb_flow_key seq_key(__u32 base, __u64 i, __u32 vip)
 	return key4(base + (__u32)(i >> 16), (__u16)(i & 0xffff), vip);
 }
 
+/*
+ * The flow table behind a `flows` descriptor: this build's bucket table (include/ebb_flowtable.h),
+ * mapped once, or NULL for a base build's LRU hash (read and written by key, as before).
+ */
+struct ft_mapped {
+	int fd;
+	struct ebb_ft_bucket *t;
+	__u32 nb;
+};
+
+static struct ft_mapped *ft_of(int fd)
+{
+	static struct ft_mapped m[16];
+	static int n;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t bytes;
+	void *t;
+
+	for (int i = 0; i < n; i++)
+		if (m[i].fd == fd)
+			return m[i].t ? &m[i] : NULL;
+	if (n == (int)(sizeof(m) / sizeof(m[0])))
+		die("too many flow tables");
+	m[n].fd = fd;
+	m[n].t = NULL;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_ARRAY &&
+	    info.value_size == sizeof(struct ebb_ft_bucket)) {
+		bytes = ((size_t)info.max_entries * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (t == MAP_FAILED)
+			die("cannot map the flow table: %s", strerror(errno));
+		m[n].t = t;
+		m[n].nb = info.max_entries;
+	}
+	n++;
+	return m[n - 1].t ? &m[n - 1] : NULL;
+}
+
+/* Pins k as v (v->seen a 2^24 ns tick, converted) in the table behind fd, or its LRU. */
+static int flows_put(int fd, const struct ebb_flow_key *k, const struct ebb_flow *v)
+{
+	struct ft_mapped *m = ft_of(fd);
+	struct ebb_ft_where w;
+	struct ebb_ft_scan st;
+	__u32 tick = ebb_ft_tick_of_ns((__u64)v->seen << EBB_SEEN_SHIFT);
+	int way;
+
+	if (!m)
+		return bpf_map_update_elem(fd, k, v, BPF_ANY);
+	w = ebb_ft_where_key(k, m->nb);
+	ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(k),
+			   ebb_ft_entry(w.fp, v->vip_id, v->node_id, v->flags, tick), tick);
+	return ebb_ft_pin(&m->t[w.b[0]], &m->t[w.b[1]], &st, &way) == EBB_FT_LOST ? -1 : 0;
+}
+
+/* Forgets k in the table behind fd (nothing if it is not there). */
+static void flows_del(int fd, const struct ebb_flow_key *k)
+{
+	struct ft_mapped *m = ft_of(fd);
+	struct ebb_ft_where w;
+	__u64 word;
+	int way;
+
+	if (!m) {
+		bpf_map_delete_elem(fd, k);
+		return;
+	}
+	w = ebb_ft_where_key(k, m->nb);
+	way = ebb_ft_find(&m->t[w.b[0]], &m->t[w.b[1]], w.fp, ebb_ft_keyword4(k), &word);
+	if (way >= 0)
+		ebb_ft_cas(&m->t[w.b[way / EBB_FT_WAYS]].entry[way % EBB_FT_WAYS].word, word, 0);
+}
+
 /* Flows base+0 .. base+n-1 of a sequence to the VIP (address vip, id vip_id), pinned
  * round-robin to node ids, seen just now. */
 static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32 vip_id,
@@ -412,7 +497,10 @@ static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32
 			vals[j] = (struct ebb_flow){ .node_id = (__u16)ids[i % nids],
 						     .vip_id = (__u8)vip_id, .seen = ebb_seen_tick(now) };
 		}
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
+		if (ft_of(fd)) { /* pinned one by one, as the datapath pins (a lost one: evicted) */
+			for (__u32 j = 0; j < cnt; j++)
+				flows_put(fd, &keys[j], &vals[j]);
+		} else if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
 			die("filling the flow table: %s", strerror(errno));
 		done += cnt;
 	}
@@ -434,7 +522,10 @@ static void delete_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip)
 
 		for (__u32 j = 0; j < cnt; j++)
 			keys[j] = seq_key(base, from + done + j, vip);
-		if (bpf_map_delete_batch(fd, keys, &did, &bo)) {
+		if (ft_of(fd)) {
+			for (__u32 j = 0; j < cnt; j++)
+				flows_del(fd, &keys[j]);
+		} else if (bpf_map_delete_batch(fd, keys, &did, &bo)) {
 			/* A key was missing: the batch stops there; finish one by one. */
 			for (__u32 j = did; j < cnt; j++)
 				bpf_map_delete_elem(fd, &keys[j]);
@@ -456,6 +547,16 @@ static __u64 count_flows(int fd)
 
 	if (!keys || !vals)
 		die("out of memory");
+	if (ft_of(fd)) {
+		struct ft_mapped *m = ft_of(fd);
+
+		for (__u32 b = 0; b < m->nb; b++)
+			for (int i = 0; i < EBB_FT_WAYS; i++)
+				total += ebb_ft_node(ebb_ft_read(&m->t[b].entry[i].word)) != 0;
+		free(keys);
+		free(vals);
+		return total;
+	}
 	for (;;) {
 		__u32 cnt = chunk;
 		int err = bpf_map_lookup_batch(fd, in, &out, keys, vals, &cnt, &bo);
@@ -1703,7 +1804,7 @@ static void claim_frame(struct inst *b)
 	__u8 *d = out.data;
 
 	c->key = key4(V4(192, 0, 2, 250), 1, V4(203, 0, 113, 40));
-	bpf_map_delete_elem(b->e.flows_fd, &c->key);
+	flows_del(b->e.flows_fd, &c->key);
 	c->d = ack;
 	if (out.retval == XDP_TX && out.len >= 14 + 20 + sizeof(struct ebb_rescue_hdr) &&
 	    d[12] == 0x08 && d[13] == 0 && d[23] == EBB_RESCUE_PROTO) {
@@ -1954,7 +2055,7 @@ static void setup(void)
 			continue;
 		v.node_id = (__u16)node_id_of(in, "198.51.100.14");
 		v.vip_id = (__u8)vip_id_of(in, "203.0.113.12:80/tcp");
-		if (bpf_map_update_elem(in->e.flows_fd, &k, &v, BPF_ANY))
+		if (flows_put(in->e.flows_fd, &k, &v))
 			die("cannot pin the draining node's flow: %s", strerror(errno));
 		if (ebb_node_set_state(&in->e, &a, EBB_NODE_DRAINING, 0, &err))
 			die("drain: %s", err.msg);
@@ -2049,7 +2150,7 @@ static void setup(void)
 	delete_flows(b->e.flows_fd, c->base, 0, 2, c->vip);
 	claim_frame(b);
 	probe_size(case_by_id("claim"), b->prog_fd);
-	bpf_map_delete_elem(b->e.flows_fd, &case_by_id("claim")->key);
+	flows_del(b->e.flows_fd, &case_by_id("claim")->key);
 	{
 		__u16 port = 0;
 
@@ -2244,7 +2345,7 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 	if (c->flood_rate)
 		set_flood_rate(in, c->flood_rate);
 	if (c->del_key) /* the claimed flow is new to each batch */
-		bpf_map_delete_elem(in->e.flows_fd, &c->key);
+		flows_del(in->e.flows_fd, &c->key);
 	if (c->wrapped || c->restore) {
 		if (c->reset)
 			wrap_reset(&c->w);
@@ -2670,7 +2771,7 @@ static void *probe_thread(void *arg)
 	while (!p->stop) {
 		struct run_out out;
 
-		bpf_map_delete_elem(p->flows_fd, &p->key);
+		flows_del(p->flows_fd, &p->key);
 		run_ns(p->prog_fd, p->pkt, p->len, 1, &out);
 		p->probes++;
 		p->ready = true;
@@ -2747,7 +2848,7 @@ static json_object *drain_latency(void)
 	p.len = lay.len;
 	p.key = key4(CLIENT4, 41000, V4(203, 0, 113, 20));
 	run_ns(s->prog_fd, p.pkt, p.len, 1, &out);
-	bpf_map_delete_elem(s->e.flows_fd, &p.key);
+	flows_del(s->e.flows_fd, &p.key);
 	if (out.retval != XDP_TX || out.data[0] != 0x02 || out.data[4] != 0x01)
 		die("drain probe: not forwarded to a bench node");
 	memcpy(p.mac, out.data, 6);
