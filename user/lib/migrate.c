@@ -44,6 +44,7 @@
 #include "libebb.h"
 #include "libebb_agent.h"
 #include "internal.h"
+#include "ebb_flowtable.h"
 
 #define STAGING "upgrade-staging" /* bpffs refuses a name with a dot */
 #define MAX_STEPS 8
@@ -545,8 +546,11 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		ret = -EINVAL;
 		goto undo;
 	}
-	if (!ret)
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"), flow_size);
+	if (!ret) { /* flow_size is N of `flows N`: the bucket table is sized from it */
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"),
+					 EBB_FT_BUCKETS(flow_size));
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows6"), flow_size);
+	}
 	/* 1. the staged maps (as on a first creation: meta, settings, rescue_secret) and program */
 	ret = ebb_balancer_load(g.obj, NULL, err);
 	if (ret)
