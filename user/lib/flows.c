@@ -159,6 +159,58 @@ int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void
 	return flows_each(e, fn, ctx, NULL, 0);
 }
 
+static int ft_mapped(struct ebb *e)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t bytes;
+	void *t;
+
+	if (e->ft)
+		return 0;
+	if (bpf_obj_get_info_by_fd(e->flows_fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket))
+		return -EPROTO;
+	bytes = ((size_t)info.max_entries * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
+	if (t == MAP_FAILED)
+		return -errno;
+	e->ft = t;
+	e->ft_bytes = bytes;
+	e->ft_nbuckets = info.max_entries;
+	return 0;
+}
+
+int ebb_flow_get(struct ebb *e, const struct ebb_flow_key *key, struct ebb_flow *out)
+{
+	__u64 w = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (key->family == EBB_FAMILY_V6) {
+		if (e->flows6_fd < 0 || bpf_map_lookup_elem(e->flows6_fd, key, &w) || !ebb_ft_node(w))
+			return -ENOENT;
+	} else {
+		struct ebb_ft_bucket *t;
+		struct ebb_ft_where where;
+
+		ret = ft_mapped(e);
+		if (ret)
+			return ret;
+		t = e->ft;
+		where = ebb_ft_where_key(key, e->ft_nbuckets);
+		if (ebb_ft_find(&t[where.b[0]], &t[where.b[1]], where.fp, ebb_ft_keyword4(key), &w) < 0)
+			return -ENOENT;
+	}
+	out->node_id = ebb_ft_node(w);
+	out->vip_id = ebb_ft_vip(w);
+	out->flags = ebb_ft_flags(w);
+	out->seen = seen_of_tick(ebb_ft_tick(w), ebb_now_ns());
+	return 0;
+}
+
 /* Forgets a flow ebb_flows_each gave: its word cleared by CAS (unless it changed since: then
  * it is no longer that flow's), or its flows6 entry deleted. 0 when it was forgotten. */
 int ebb_flow_forget(struct ebb *e, const struct ebb_flow_entry *f)

@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -107,6 +108,8 @@ void ebb_close(struct ebb *e)
 			close(*slot_fd(e, i));
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
+	if (e->ft)
+		munmap(e->ft, e->ft_bytes);
 	ebb_reset(e);
 }
 
