@@ -1356,6 +1356,40 @@ static void table_btf_case(void)
 	      "%s", nm(n, "the host's bitfields read the word the shifts wrote"));
 }
 
+/* `bpftool map lookup` of a bucket prints the entry word by field name (BTF): pinned for the
+ * call at a path of this process's own, removed after. */
+static void bpftool_bucket_case(const char *n, __u32 bucket, __u64 word)
+{
+	char path[128], cmd[512], out[65536], want[200];
+	size_t len = 0, k = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/fs/bpf/ebb-test-ft-%d", (int)getpid());
+	unlink(path);
+	if (!ASSERT_OK(bpf_obj_pin(e.flows_fd, path), nm(n, "pin flows for bpftool")))
+		return;
+	snprintf(cmd, sizeof(cmd), "bpftool map lookup pinned %s key %u %u %u %u 2>&1", path,
+		 bucket & 0xff, bucket >> 8 & 0xff, bucket >> 16 & 0xff, bucket >> 24);
+	f = popen(cmd, "r");
+	if (f) {
+		len = fread(out, 1, sizeof(out) - 1, f);
+		pclose(f);
+	}
+	unlink(path);
+	/* the fields of one entry in a row, whatever bpftool's indentation */
+	for (size_t i = 0; i < len; i++)
+		if (out[i] != ' ' && out[i] != '\n' && out[i] != '\t')
+			out[k++] = out[i];
+	out[k] = 0;
+	snprintf(want, sizeof(want),
+		 "\"tick\":0x%x,\"flags\":0x%x,\"node\":0x%x,\"vip\":0x%x,\"chk\":0x%x,\"fp\":0x%x",
+		 ebb_ft_tick(word), ebb_ft_flags(word), ebb_ft_node(word), ebb_ft_vip(word),
+		 ebb_ft_chk(word) ? 1 : 0, ebb_ft_fp(word));
+	if (!CHECK(strstr(out, want) != NULL, "%s",
+		   nm(n, "bpftool map lookup prints A's entry by field: %s", want)))
+		printf("#   bpftool said: %.300s\n", out);
+}
+
 /*
  * Two flows of one fingerprint in one pair of buckets (1 in ~10^7 at full load): a pin must not
  * take the other's entry, both are marked to compare their key words, and each flow's packets
@@ -1414,6 +1448,10 @@ static void table_twin_case(void)
 	      nm(n, "A's entry: its node, marked to compare its key"));
 	CHECK(ft_run(&ack, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
 	      nm(n, "A's ACK: a hit on A's entry, not the twin's"));
+	if (aslot)
+		bpftool_bucket_case(n, (__u32)((aslot - &ft_table[0].entry[0].word) /
+					       (sizeof(struct ebb_ft_bucket) / sizeof(__u64))),
+				    word);
 	flow_del(&ka);
 	*tslot = 0;
 
