@@ -27,7 +27,8 @@
 #ifndef EBB_SYN_PINS_SIZE /* flood guard: SYNs that must be pinned, kept apart from the flows */
 #define EBB_SYN_PINS_SIZE 65536
 #endif
-#ifndef EBB_FLOW_TABLE_SIZE /* default LRU size; `prog attach ... flows N` overrides it */
+#ifndef EBB_FLOW_TABLE_SIZE /* flows the tables are sized for (include/ebb_flowtable.h); `prog
+			      * attach ... flows N` overrides it */
 #define EBB_FLOW_TABLE_SIZE 262144
 #endif
 #define EBB_MAX_WEIGHT 1000
@@ -242,7 +243,8 @@ struct ebb_member {
 	__u32 pad;
 };
 
-/* flows: LRU hash, one entry per connection (client -> VIP direction only, as DSR sees it). */
+/* A connection (client -> VIP direction only, as DSR sees it): the key of flows6 and syn_pins;
+ * the IPv4 table (include/ebb_flowtable.h) hashes it and keeps the client's part. */
 struct ebb_flow_key {
 	__be32 src[4]; /* client */
 	__be32 dst[4]; /* VIP address */
@@ -260,17 +262,19 @@ struct ebb_flow_key {
  * no live flow for a drain or a scaling decision (a spoofed ACK must not be a flow). */
 #define EBB_FLOW_UNCONFIRMED (1 << 2)
 
-/* 8 bytes: an LRU entry is kernel header + key + value, and a million of them are the table. */
+/* A flow's entry as user space reads it, decoded from the table's word (include/ebb_flowtable.h:
+ * libebb's ebb_flow_get, ebb_flows_each), and the LRU layout's value before layout 7. */
 struct ebb_flow {
 	__u16 node_id;
 	__u8 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u8 flags; /* EBB_FLOW_* */
-	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), refreshed at
-		     * most every EBB_TOUCH_NS; see ebb_flow_age_ns */
+	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), exact to the
+		     * table's tick, refreshed at most every EBB_TOUCH_NS; see ebb_flow_age_ns */
 };
 
 /* Writing `seen` on every packet would bounce the entry's cache line between CPUs. */
-#define EBB_TOUCH_NS 250000000ULL
+#define EBB_TOUCH_NS (1ULL << 30) /* the table's tick (EBB_FT_TICK_SHIFT): a hit writes its entry
+					* when the tick it holds is not the current one */
 
 /* A tick is 2^24 ns (~16.8 ms): 32 bits of them span 2.3 years, and ages (differences, signed)
  * are exact to a tick up to half of that. Timeouts are seconds; a tick is noise beside them. */
