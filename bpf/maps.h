@@ -108,7 +108,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 
-/* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned. */
+/* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned.
+ * XDP in NAPI never runs twice at once on one CPU; a BPF_PROG_TEST_RUN can be preempted by
+ * another on its CPU, and a pin then may read the other's scan: its CAS fails (the words it
+ * expects are not there: the flow stays unpinned), or it writes an entry into buckets its
+ * fingerprint does not hash to, which no lookup finds and the census clears. Never a wrong
+ * node for a flow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
