@@ -110,10 +110,12 @@ struct {
 
 /* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned.
  * XDP in NAPI never runs twice at once on one CPU; a BPF_PROG_TEST_RUN can be preempted by
- * another on its CPU, and a pin then may read the other's scan: its CAS fails (the words it
- * expects are not there: the flow stays unpinned), or it writes an entry into buckets its
- * fingerprint does not hash to, which no lookup finds and the census clears. Never a wrong
- * node for a flow. */
+ * another on its CPU. A pin gives up when the scratch changed under its scan (ebb_ft_pin); in
+ * the window left (between ebb_ft_pin_prepare and that check's first read, and after it) it
+ * may write the other flow's entry into its own buckets: found by no lookup unless the two
+ * flows share a bucket, and then naming the other flow's node as of now (a copy that a later
+ * re-placement of that flow could leave stale). Tests that run the balancer concurrently pin
+ * one thread to each CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

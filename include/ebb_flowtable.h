@@ -346,8 +346,8 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 			     volatile struct ebb_ft_scan *st, int *way)
 {
 	__u32 target, n0, n1, e0, e1, oldest;
+	__u64 old = 0, entry, pinned = st->entry, kw = st->kw;
 	struct ebb_ft_bucket *tb;
-	__u64 old = 0, entry;
 	int ret;
 
 	st->own_way = st->oldest = 2 * EBB_FT_WAYS;
@@ -356,17 +356,21 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 	ebb_ft_scan_bucket(st, b0, 0);
 	if (b1 != b0)
 		ebb_ft_scan_bucket(st, b1, EBB_FT_WAYS);
+	/* Another pin on this CPU (a preempted BPF_PROG_TEST_RUN; never XDP in NAPI) wrote the
+	 * scratch meanwhile: its scan is not ours. */
+	if (st->entry != pinned || st->kw != kw)
+		return EBB_FT_LOST;
 
 	target = st->own_way;
 	if (target < 2 * EBB_FT_WAYS) {
 		tb = target >= EBB_FT_WAYS ? b1 : b0;
 		*way = target & (2 * EBB_FT_WAYS - 1);
 		old = st->own;
-		entry = st->entry | (old & EBB_FT_CHK);
+		entry = pinned | (old & EBB_FT_CHK);
 		return ebb_ft_cas(&tb->entry[target & (EBB_FT_WAYS - 1)].word, old, entry) ?
 			       EBB_FT_UPDATED : EBB_FT_LOST;
 	}
-	entry = st->entry;
+	entry = pinned;
 	if (st->twin)
 		entry |= EBB_FT_CHK;
 	n0 = st->n[0];
@@ -393,7 +397,7 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 	*way = target;
 	if (!ebb_ft_cas(&tb->entry[target & (EBB_FT_WAYS - 1)].word, old, entry))
 		return EBB_FT_LOST;
-	tb->key[target & (EBB_FT_WAYS - 1)].word = st->kw;
+	tb->key[target & (EBB_FT_WAYS - 1)].word = kw;
 	return ret;
 }
 
