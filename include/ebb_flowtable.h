@@ -223,11 +223,27 @@ EBB_FT_INLINE __u64 ebb_ft_read(const __u64 *p)
 	return *(volatile const __u64 *)p;
 }
 
-/* The one way an entry changes (BPF_CMPXCHG in the datapath, which clang 14 emits for 64 bits at any -mcpu; lock cmpxchg in
- * user space): a CAS that loses to another writer changes nothing. */
+/* The one way an entry changes (BPF_CMPXCHG in the datapath, which clang 14 emits for 64 bits
+ * at any -mcpu; lock cmpxchg in user space): a CAS that loses to another writer changes
+ * nothing. EBB_FT_TORN: two 4-byte halves with time between them, wrong on purpose, so that
+ * test_flowrace can show it catches a word made of two writes (see that test). */
 EBB_FT_INLINE bool ebb_ft_cas(__u64 *p, __u64 old, __u64 new_word)
 {
+#ifdef EBB_FT_TORN
+	volatile __u32 *half = (volatile __u32 *)p;
+	volatile __u32 spin = 0;
+
+	if (*(volatile __u64 *)p != old)
+		return false;
+	half[1] = (__u32)(new_word >> 32);
+	for (int i = 0; i < 64; i++)
+		spin += i;
+	half[0] = (__u32)new_word;
+	(void)spin;
+	return true;
+#else
 	return __sync_bool_compare_and_swap(p, old, new_word);
+#endif
 }
 
 /*
