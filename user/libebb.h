@@ -85,6 +85,7 @@ struct ebb {
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int vip_slots_fd, slot_history_fd;
 	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
+	int ring_changes_fd; /* -1 in state of a layout before 7 (until `prog upgrade`) */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 };
 

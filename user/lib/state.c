@@ -35,6 +35,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
 	SLOT(vip_slots_fd, "vip_slots"), { "slot_history", offsetof(struct ebb, slot_history_fd), true },
 	{ "vip_reasons", offsetof(struct ebb, vip_reasons_fd), true },
+	{ "ring_changes", offsetof(struct ebb, ring_changes_fd), true },
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
