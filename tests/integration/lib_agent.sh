@@ -21,6 +21,20 @@ events() {
 has_event() { [ -n "$(events "$@")" ]; }
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
+# truth_pool VIP [SETTING...]: ebbd's `pools`, one pool "web" over VIP with the SETTING lines and
+# truth_settings, so its drains are judged by the nodes' own counts (call node_truth_setup first).
+truth_pool() {
+	local vip=$1 s
+	shift
+	printf 'pools = ( {\n  name = "web";\n  vips = ["%s"];\n' "$vip"
+	for s; do printf '  %s\n' "$s"; done
+	truth_settings
+	echo '} );'
+}
+# truth_settings: a pool's settings that read the nodes' counts (lib.sh's node_truth_conf), with
+# truth-timeout 30: a read takes seconds on a loaded machine, and it must not fail for that.
+truth_settings() { printf '  %s\n  truth-timeout = 30;\n' "$(node_truth_conf)"; }
+
 # wait_for TRIES COMMAND...: runs COMMAND every 0.1 s until it succeeds, TRIES times at most.
 # It checks nothing itself: the suite checks what it waited for afterwards.
 wait_for() {

@@ -23,12 +23,7 @@ GHOST=198.51.100.77 # a node address nothing answers for: its drain can only be 
 METRICS=127.0.0.1:19478 # the LB namespace's own loopback
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "$METRICS";
-pools = ( {
-  name = "web";
-  vips = ["$VIP"];
-$(node_truth_conf)
-truth-timeout = 30; # a read takes seconds on a loaded machine
-} );
+$(truth_pool "$VIP")
 CONF
 
 # said NAME ARGS…: ebbctl ARGS, its stdout in $TMP/NAME.out, stderr in $TMP/NAME.err
