@@ -51,6 +51,25 @@ hook_script() {
 	chmod +x "$TMP/hook.sh"
 }
 
+# chrome ARGS...: headless Chromium in the LB namespace, where ebbd's status page listens, with a
+# profile of its own each run; 90 s at most, its stderr appended to $TMP/chrome.err.
+chrome() {
+	local prof
+	prof=$(mktemp -d "$TMP/chrome.XXXXXX")
+	timeout 90 nsenter --net="/run/netns/${PFX}lb" chromium --headless --no-sandbox --disable-gpu \
+		--disable-quic --no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --disable-dev-shm-usage --user-data-dir="$prof" "$@" 2>>"$TMP/chrome.err"
+}
+# status_dom NAME: the status page (http://$METRICS/) as Chromium rendered it, in $TMP/NAME.html,
+# and dom.py's reading of that DOM (JSON: node rows, VIP table, drains, changes...) in
+# $TMP/NAME.json.
+status_dom() {
+	chrome --dump-dom "http://$METRICS/" >"$TMP/$1.html" &&
+		python3 "$EBB_ROOT/tests/integration/dom.py" "$TMP/$1.html" >"$TMP/$1.json"
+}
+# dom_holds NAME PYEXPR: PYEXPR holds for d, the DOM status_dom NAME read.
+dom_holds() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$TMP/$1.json" "$2" 2>/dev/null; }
+
 # nginx_dir N: node N's nginx (its nginx.pid, nginx.conf, logs); nginx_start N starts it again.
 nginx_dir() { echo "/run/ebb-lab/$PFX/n$1"; }
 nginx_start() { local d; d=$(nginx_dir "$1"); on "n$1" nginx -q -e "$d/error.log" -p "$d/" -c "$d/nginx.conf"; }
