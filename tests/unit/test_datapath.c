@@ -1190,6 +1190,22 @@ static void mon_listen(int fd, __u32 sample, __u32 verdicts, __u32 vip_id1)
 	ASSERT_OK(bpf_map_update_elem(fd, &(__u32){ 0 }, &m, BPF_ANY), "monitor: set the listener");
 }
 
+/* A listener of VERDICTS and VIP_ID1 that lets one of the three packets (drop, forward, pass)
+ * through: checks that it saw exactly one event of them, the one returned. */
+static const struct ebb_monitor_event *mon_one_of(int fd, struct ring_buffer *rb,
+						    struct mon_seen *seen,
+						    const struct pkt_desc *const *all,
+						    __u32 verdicts, __u32 vip_id1, const char *who)
+{
+	seen->n = 0;
+	mon_listen(fd, 1, verdicts, vip_id1);
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen->n, 1, nm(who, "one event of three packets"));
+	return &seen->ev[0];
+}
+
 static void monitor_cases(void)
 {
 	static const struct pkt_desc drop = { TCP4(CLI, 6701, VIPI, 80, TH_SYN) };
@@ -1261,22 +1277,12 @@ static void monitor_cases(void)
 	}
 
 	/* type drop: the forward and the pass are not shown. */
-	seen.n = 0;
-	mon_listen(mon_fd, 1, 1u << XDP_DROP, 0);
-	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
-	ring_buffer__consume(rb);
-	ASSERT_EQ(seen.n, 1, "monitor type drop: one event of three packets");
-	ASSERT_EQ(seen.ev[0].verdict, XDP_DROP, "monitor type drop: the drop");
+	ASSERT_EQ(mon_one_of(mon_fd, rb, &seen, all, 1u << XDP_DROP, 0, "monitor type drop")->verdict,
+		  XDP_DROP, "monitor type drop: the drop");
 
 	/* One VIP: only its packets. */
-	seen.n = 0;
-	mon_listen(mon_fd, 1, every, vip1 + 1);
-	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
-	ring_buffer__consume(rb);
-	ASSERT_EQ(seen.n, 1, "monitor vip: one event of three packets");
-	ASSERT_EQ(seen.ev[0].vip_id, vip1, "monitor vip: the VIP's packet");
+	ASSERT_EQ(mon_one_of(mon_fd, rb, &seen, all, every, vip1 + 1, "monitor vip")->vip_id, vip1,
+		  "monitor vip: the VIP's packet");
 
 	/* 1 in 1000: of 200 packets, far fewer than 200 (P(>= 20) is negligible). */
 	seen.n = 0;
