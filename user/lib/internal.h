@@ -26,6 +26,12 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, cons
  * before ring_changes): every bare SYN within a VIP's window asks the flow table. */
 int ebb_ring_changes_fill(int fd);
 
+/* state.c: the map pinned at path, or (create) a new one pinned there; fd or -errno. Two
+ * processes may both create it: the one whose pin loses uses the winner's map, so both write
+ * the one map everyone reads. */
+int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
+		       __u32 value_size, __u32 max, bool create);
+
 /* rings.c: a VIP table of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
  * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
 int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table);

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "libebb.h"
+#include "internal.h"
 
 struct map_slot {
 	const char *name;
@@ -201,6 +202,29 @@ int ebb_ensure_bpffs(const char *dir, struct ebb_err *err)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return ebb_errf(err, "cannot create %s: %s", dir, strerror(errno));
 	return 0;
+}
+
+int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
+		       __u32 value_size, __u32 max, bool create)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0 || !create)
+		return fd < 0 ? -errno : fd;
+	fd = bpf_map_create(type, name, key_size, value_size, max, &opts);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int ret = -errno;
+
+		close(fd);
+		/* another process pinned it first: use that one */
+		fd = bpf_obj_get(path);
+		return fd < 0 ? ret : fd;
+	}
+	return fd;
 }
 
 __u64 ebb_now_ns(void)
