@@ -57,6 +57,10 @@ struct ebb_history_copy *ebb_history_copy_take(struct ebb *e);
 int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c);
 void ebb_history_copy_free(struct ebb_history_copy *c);
 
+/* links.c: the pin directory of this network namespace, BPFFS/PREFIX-<netns inode> (the
+ * decapsulator's and the node program's): lab nodes share one bpffs and each has its own eth0.
+ * 0, or -errno (-ENAMETOOLONG if it does not fit in buf). */
+int ebb_netns_dir(const char *bpffs, const char *prefix, char *buf, size_t len);
 /* links.c: XDP attachments pinned as PREFIX<ifname> under the bpffs directory. */
 void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len);
 int ebb_link_precheck(const char *bpffs, const char *prefix, const char *ifname, int *ifindex,
