@@ -27,7 +27,7 @@ FLEET_LDLIBS := -lcurl
 # rebuilds what uses it, and a deleted header does not break the build.
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 
-BPF_PROGS := balancer decap node peer_pass floor_tx census conns
+BPF_PROGS := balancer decap node peer_pass census conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 # Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
@@ -46,6 +46,8 @@ ft_flags_a8w8il := -DFT_KEYS_INLINE=1
 ft_flags_a8w4il := -DFT_WAYS=4 -DFT_KEYS_INLINE=1
 ft_flags_torn := -DFT_TORN=1
 FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
+# The benchmark's floor (swap the MACs, XDP_TX): the bench's own program, not the product's.
+FLOOR_OBJ := $(OUTPUT)/bench/floor_tx.bpf.o
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
 # The fleet (user/fleet: the desired state in etcd, its schema, the etcd client): a library of
@@ -70,7 +72,7 @@ FUZZ_TIME ?= 60
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
-all: $(BPF_OBJS) $(FT_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
+all: $(BPF_OBJS) $(FT_OBJS) $(FLOOR_OBJ) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -91,6 +93,14 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 $(OUTPUT)/bench/ft_%.bpf.o: tools/bench/flowtable.bpf.c tools/bench/flowtable.h include/ebb.h | $(OUTPUT)/bench
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itools/bench $(ft_flags_$*) -c $< -o $@
+
+$(FLOOR_OBJ): tools/bench/floor_tx.bpf.c | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/floor_tx.skel.h: $(FLOOR_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_tx_bpf > $@
 
 $(OUTPUT)/flowtable.skel.h: $(OUTPUT)/bench/ft_a8w8.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -171,7 +181,7 @@ $(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/drain_decide.o -o $@
 
-$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS)
+$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS) $(OUTPUT)/floor_tx.skel.h
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 
