@@ -96,6 +96,17 @@ struct {
 	__array(values, struct ebb_ring);
 } rings SEC(".maps");
 
+/* Which slots of each VIP's new-flow table changed owner within the SYN retry window
+ * (include/ebb.h): the only bare SYNs that ask the flow table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, EBB_RING_CHANGES);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring_changes SEC(".maps");
+
 /* The IPv4 flow table (include/ebb_flowtable.h): buckets of 8 entry words and their 8 key
  * words, sized for `prog attach ... flows N` at 84 % load. Mmapable: user space reads (and
  * changes, by CAS) the very words the datapath does. */

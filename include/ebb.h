@@ -51,12 +51,13 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 7 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 8 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
 				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
 				  * slot_history, rescue_secret, ebb_node.flags); 6: vip_reasons,
-				  * monitor, monitor_events; 7: flows the IPv4 bucket table
-				  * (include/ebb_flowtable.h), flows6, syn_pins of entry words */
+				  * monitor, monitor_events; 7: ring_changes; 8: flows the IPv4
+				  * bucket table (include/ebb_flowtable.h), flows6, syn_pins of
+				  * entry words */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -213,6 +214,24 @@ _Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
 
 /* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
 #define EBB_SYN_RETRY_NS (135ULL * 1000000000ULL)
+
+/*
+ * ring_changes: mmapable array of 64-bit words, EBB_RING_CHANGE_WORDS per VIP, one bit per slot
+ * of the VIP's new-flow table: set when the slot changed owner within the SYN retry window (the
+ * window starts at ebb_vip.rings_changed). A retried SYN can have been placed on another node
+ * than the table now gives only in such a slot, so a bare SYN within the window asks the flow
+ * table only when its slot's bit is set: a drain of one node of N costs the lookup to 1/N of the
+ * SYNs (a SYN flood's above all), not to all of them. User space sets the bits before it moves
+ * rings_changed and before it swaps a table in, and clears them only once the window has
+ * passed; one 64-bit store a word, so the datapath never reads a half-written word.
+ */
+#define EBB_RING_CHANGE_WORDS ((EBB_RING_SIZE + 63) / 64)
+#define EBB_RING_CHANGES (EBB_MAX_VIPS * EBB_RING_CHANGE_WORDS)
+
+static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
+{
+	return vip_id * EBB_RING_CHANGE_WORDS + slot / 64;
+}
 
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */
 struct ebb_node {

@@ -85,7 +85,8 @@ struct ebb {
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int vip_slots_fd, slot_history_fd;
 	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
-	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 7 */
+	int ring_changes_fd; /* -1 in state of a layout before 7 (until `prog upgrade`) */
+	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 8 */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 	void *ft; /* the IPv4 flow table, mapped on first use (ebb_flow_get); ebb_close unmaps */
 	size_t ft_bytes;

@@ -613,6 +613,53 @@ static void hook_repoint_reuse(void)
 	repoint("reuse: move entry", &d, VIP1_K, S_OTHER);
 }
 
+/* ---- the retry window: a bare SYN asks the flow table only where its slot changed owner ---- */
+
+/* Sets the reuse flow's slot bit in ring_changes (include/ebb.h) and VIP1's window open or
+ * over, as a table change would have left them. */
+static void mark_reuse_slot(const char *who, bool marked, bool in_window)
+{
+	static const struct pkt_desc d = { REUSE_FLOW };
+	__u32 vip_id = vip_id_of(VIP1_K), slot, word;
+	struct ebb_vip_key vk;
+	struct ebb_flow_key k;
+	struct ebb_vip v;
+	__u64 bits;
+
+	key_of(&d, &k);
+	slot = ebb_ring_slot(&k);
+	word = ebb_ring_change_word(vip_id, slot);
+	if (!ASSERT_OK(bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits),
+		       nm(who, "read the slot's ring_changes word")))
+		return;
+	bits = marked ? bits | 1ULL << (slot % 64) : bits & ~(1ULL << (slot % 64));
+	ASSERT_OK(bpf_map_update_elem(e.ring_changes_fd, &word, &bits, BPF_ANY),
+		  nm(who, "slot %u %s", slot, marked ? "marked changed" : "marked still"));
+	if (!ASSERT_OK(ebb_vip_by_id(&e, vip_id, &vk, &v), nm(who, "read VIP1")))
+		return;
+	v.rings_changed = ebb_seen_tick(ebb_now_ns()) - (in_window ? 0 : EBB_SYN_RETRY_TICKS + 60);
+	ASSERT_OK(ebb_vip_store(&e, &vk, &v, BPF_EXIST),
+		  nm(who, "VIP1's retry window %s", in_window ? "open" : "over"));
+}
+
+static void hook_retry_still(void)
+{
+	hook_repoint_reuse();
+	mark_reuse_slot("retry: still slot", false, true);
+}
+
+static void hook_retry_marked(void)
+{
+	hook_repoint_reuse();
+	mark_reuse_slot("retry: marked slot", true, true);
+}
+
+static void hook_retry_over(void)
+{
+	hook_repoint_reuse();
+	mark_reuse_slot("retry: window over", true, false);
+}
+
 static void hook_repoint_v6(void)
 {
 	static const struct pkt_desc d = { V6_FLOW };
@@ -756,6 +803,19 @@ static const struct tcase cases[] = {
 	  .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
 	{ .name = "reuse: SYN retransmit on a live flow follows the entry",
 	  .before = hook_repoint_reuse, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	/* Its entry moved to another node stands for a first try placed before a table change. */
+	{ .name = "retry window: a SYN whose slot kept its owner is placed by the table, not its entry",
+	  .before = hook_retry_still, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "retry window: a SYN whose slot changed owner follows its entry",
+	  .before = hook_retry_marked, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry window over: a SYN in a marked slot is placed by the table",
+	  .before = hook_retry_over, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "retry window open again, slot marked: the SYN follows its entry",
+	  .before = hook_retry_marked, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
 
 	/* ---- IPv6, UDP ---- */
@@ -1132,6 +1192,22 @@ static void mon_listen(int fd, __u32 sample, __u32 verdicts, __u32 vip_id1)
 	ASSERT_OK(bpf_map_update_elem(fd, &(__u32){ 0 }, &m, BPF_ANY), "monitor: set the listener");
 }
 
+/* A listener of VERDICTS and VIP_ID1 that lets one of the three packets (drop, forward, pass)
+ * through: checks that it saw exactly one event of them, the one returned. */
+static const struct ebb_monitor_event *mon_one_of(int fd, struct ring_buffer *rb,
+						    struct mon_seen *seen,
+						    const struct pkt_desc *const *all,
+						    __u32 verdicts, __u32 vip_id1, const char *who)
+{
+	seen->n = 0;
+	mon_listen(fd, 1, verdicts, vip_id1);
+	for (int i = 0; i < 3; i++)
+		mon_run(all[i]);
+	ring_buffer__consume(rb);
+	ASSERT_EQ(seen->n, 1, nm(who, "one event of three packets"));
+	return &seen->ev[0];
+}
+
 static void monitor_cases(void)
 {
 	static const struct pkt_desc drop = { TCP4(CLI, 6701, VIPI, 80, TH_SYN) };
@@ -1203,22 +1279,12 @@ static void monitor_cases(void)
 	}
 
 	/* type drop: the forward and the pass are not shown. */
-	seen.n = 0;
-	mon_listen(mon_fd, 1, 1u << XDP_DROP, 0);
-	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
-	ring_buffer__consume(rb);
-	ASSERT_EQ(seen.n, 1, "monitor type drop: one event of three packets");
-	ASSERT_EQ(seen.ev[0].verdict, XDP_DROP, "monitor type drop: the drop");
+	ASSERT_EQ(mon_one_of(mon_fd, rb, &seen, all, 1u << XDP_DROP, 0, "monitor type drop")->verdict,
+		  XDP_DROP, "monitor type drop: the drop");
 
 	/* One VIP: only its packets. */
-	seen.n = 0;
-	mon_listen(mon_fd, 1, every, vip1 + 1);
-	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
-	ring_buffer__consume(rb);
-	ASSERT_EQ(seen.n, 1, "monitor vip: one event of three packets");
-	ASSERT_EQ(seen.ev[0].vip_id, vip1, "monitor vip: the VIP's packet");
+	ASSERT_EQ(mon_one_of(mon_fd, rb, &seen, all, every, vip1 + 1, "monitor vip")->vip_id, vip1,
+		  "monitor vip: the VIP's packet");
 
 	/* 1 in 1000: of 200 packets, far fewer than 200 (P(>= 20) is negligible). */
 	seen.n = 0;
@@ -1256,6 +1322,77 @@ out:
 }
 
 /* ---- setup ---- */
+/* ---- what a table change marks in ring_changes (libebb) ---- */
+
+static void age_window(const char *who, __u32 vip_id)
+{
+	struct ebb_vip_key vk;
+	struct ebb_vip v;
+
+	if (!ASSERT_OK(ebb_vip_by_id(&e, vip_id, &vk, &v), nm(who, "read the VIP")))
+		return;
+	v.rings_changed = ebb_seen_tick(ebb_now_ns()) - EBB_SYN_RETRY_TICKS - 60;
+	ASSERT_OK(ebb_vip_store(&e, &vk, &v, BPF_EXIST), nm(who, "its retry window over"));
+}
+
+/* Changes node addr's state and compares every slot's bit of the VIP with the tables before and
+ * after: exact (want_exact) or a superset of the change and of the bits before (the window open). */
+static void change_and_check(const char *who, __u32 vip_id, const char *addr, __u8 state,
+			     bool want_exact)
+{
+	static __u32 before[EBB_RING_SIZE], after[EBB_RING_SIZE];
+	static __u64 bits_before[EBB_RING_CHANGE_WORDS];
+	__u32 wrong = 0, changed = 0, lost = 0, t0 = ebb_seen_tick(ebb_now_ns());
+	struct ebb_vip v;
+
+	for (__u32 w = 0; w < EBB_RING_CHANGE_WORDS; w++) {
+		__u32 word = vip_id * EBB_RING_CHANGE_WORDS + w;
+
+		bits_before[w] = 0;
+		bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits_before[w]);
+	}
+	if (!ASSERT_OK(read_ring(EBB_RING_NEW(vip_id), before), nm(who, "read the NEW ring")) ||
+	    !ASSERT_OK(set_state(addr, state), nm(who, "%s to state %u", addr, state)) ||
+	    !ASSERT_OK(read_ring(EBB_RING_NEW(vip_id), after), nm(who, "read the NEW ring again")))
+		return;
+	for (__u32 slot = 0; slot < EBB_RING_SIZE; slot++) {
+		__u32 word = ebb_ring_change_word(vip_id, slot);
+		bool moved = before[slot] != after[slot], set, was;
+		__u64 bits = 0;
+
+		bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits);
+		set = (bits >> (slot % 64)) & 1;
+		was = (bits_before[slot / 64] >> (slot % 64)) & 1;
+		changed += moved;
+		if (want_exact ? set != moved : (moved && !set))
+			wrong++;
+		if (!want_exact && was && !set)
+			lost++;
+	}
+	CHECK(changed > 0 && changed < EBB_RING_SIZE, "%s",
+	      nm(who, "the change moved some slots, not all (%u)", changed));
+	ASSERT_EQ(wrong, 0, nm(who, want_exact ? "exactly the %u slots that changed owner are marked" :
+						 "the %u slots that changed owner are marked", changed));
+	if (!want_exact)
+		ASSERT_EQ(lost, 0, nm(who, "no bit of the open window was cleared"));
+	if (ASSERT_OK(ebb_vip_by_id(&e, vip_id, NULL, &v), nm(who, "read the VIP")))
+		CHECK((__s32)(v.rings_changed - t0) >= 0, "%s",
+		      nm(who, "its retry window opened with the change"));
+}
+
+static void ring_changes_cases(void)
+{
+	__u32 vip = vip_id_of(VIP1_K);
+
+	/* C is active (the pin cases activated it), A and B too */
+	age_window("marks: window over", vip);
+	change_and_check("marks: C inactive after the window", vip, NODE_C, EBB_NODE_INACTIVE, true);
+	change_and_check("marks: B inactive within the window", vip, NODE_B, EBB_NODE_INACTIVE, false);
+	age_window("marks: window over again", vip);
+	change_and_check("marks: B active after the window", vip, NODE_B, EBB_NODE_ACTIVE, true);
+	change_and_check("marks: C active within the window", vip, NODE_C, EBB_NODE_ACTIVE, false);
+}
+
 static bool setup(void)
 {
 	struct ebb_err err = {};
@@ -1480,6 +1617,7 @@ int main(void)
 	if (setup()) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(&cases[i]);
+		ring_changes_cases();
 		truncation_cases();
 		monitor_cases();
 		table_btf_case();

@@ -359,6 +359,22 @@ static void add_node(struct inst *in, const char *addr, int i, const char *vip)
 		die("node add %s: %s", addr, err.msg);
 }
 
+/* VIP4's tables "changed" now (within the SYN retry window) or long before it: its
+ * rings_changed, as libebb writes it with a change. The marked slots stay as they are. */
+static void set_window(struct inst *in, bool open)
+{
+	struct ebb_vip_key k = vip_key("203.0.113.10:80/tcp");
+	struct ebb_vip v;
+
+	if (ebb_vip_find(&in->e, &k, &v))
+		die("no VIP 203.0.113.10:80/tcp");
+	v.rings_changed = ebb_seen_tick(ebb_now_ns());
+	if (!open)
+		v.rings_changed -= (__u32)EBB_SYN_RETRY_TICKS + 600;
+	if (ebb_vip_store(&in->e, &k, &v, BPF_EXIST))
+		die("cannot set the VIP's rings_changed: %s", strerror(errno));
+}
+
 static __u32 vip_id_of(struct inst *in, const char *vip)
 {
 	struct ebb_vip_key k = vip_key(vip);
@@ -809,6 +825,7 @@ struct bcase {
 	int base_idx; /* its twin built from the base commit (-1 = none) */
 	int ft; /* LB_FT: the flow-table variant (ft_insts) */
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
+	bool window; /* VIP4's tables changed within the SYN retry window while it runs */
 	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
 	/* results */
@@ -906,6 +923,11 @@ static struct bcase cases[] = {
 	{ .id = "syn_flood", .label = "SYN under the flood guard", .table = "1M flows", .inst = BIG,
 	  .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true,
 	  .base = SEQ_FLOOD, .flood_rate = 1 },
+	/* The same SYNs within the retry window after a scale-out of VIP4 from 3 nodes to 4 (and
+	 * back): the SYNs of the quarter of slots that changed owner ask the flow table. */
+	{ .id = "syn_flood_window", .label = "SYN, flood guard, retry window", .table = "1M flows",
+	  .inst = BIG, .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED,
+	  .wrapped = true, .base = SEQ_FLOOD, .flood_rate = 1, .window = true },
 	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
 	  .inst = SMALL, .target = 12, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
 	  .flood_rate = 1 },
@@ -940,6 +962,9 @@ static struct bcase cases[] = {
 	  .grow = 20 },
 	{ .id = "k_syn_flood", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "syn_flood", .expect = XDP_TX, .check = CHK_K_FLOOD,
+	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
+	{ .id = "k_syn_flood_window", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
+	  .lb = LB_KATRAN, .twin = "syn_flood_window", .expect = XDP_TX, .check = CHK_K_FLOOD,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
 	/* Issue 16's flow-table prototype (--flowtable DIR: tools/bench/flowtable.bpf.c built per
 	 * variant), each variant beside the same two ebb paths: the table alone on a minimal parse,
@@ -2044,6 +2069,7 @@ static void setup(void)
 	build(case_by_id("new_flow_full"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("second_chance"), tcp4("192.0.2.128", "203.0.113.10", 1, TH_ACK));
 	build(case_by_id("syn_flood"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("syn_flood_window"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("syn_flood_small"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 
 	/* The method check: the same hit as "hit", but through the wrapper, over two flows (its
@@ -2116,6 +2142,22 @@ static void setup(void)
 	rescue_setup(b);
 	if (insts[BASE_BIG].obj) /* the same VIPs, nodes and settings, as far as its maps go */
 		rescue_setup(&insts[BASE_BIG]);
+	/* The retry window's row: a real scale-out of VIP4 by a fourth node and back, made after
+	 * its first window closed, marks the slots a fourth node takes (ring_changes): a quarter.
+	 * Its tables are then as before. (--rings-settling: every slot stays marked, as the VIP's
+	 * creation left them.) */
+	if (!opt_settling && insts[BIG].e.ring_changes_fd >= 0) {
+		struct ebb_vip_key k = vip_key("203.0.113.10:80/tcp");
+		struct ebb_addr a = addr_of("198.51.100.14");
+		struct ebb_err err = {};
+
+		set_window(&insts[BIG], false);
+		add_node(&insts[BIG], "198.51.100.14", 4, "203.0.113.10:80/tcp");
+		if (ebb_node_del(&insts[BIG].e, &a, &k, false, &err))
+			die("node del 198.51.100.14: %s", err.msg);
+	} else if (insts[BIG].e.ring_changes_fd < 0) {
+		case_by_id("syn_flood_window")->na = "no ring_changes in this build";
+	}
 	for (int k = 0; k < N_INST && !opt_settling; k++) {
 		struct ebb_vip_key keys[EBB_MAX_VIPS], *prev = NULL;
 
@@ -2353,6 +2395,8 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 
 	if (c->flood_rate)
 		set_flood_rate(in, c->flood_rate);
+	if (c->window && !opt_settling)
+		set_window(in, true);
 	if (c->del_key) /* the claimed flow is new to each batch */
 		flows_del(in->e.flows_fd, &c->key);
 	if (c->wrapped || c->restore) {
@@ -2370,6 +2414,8 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 	}
 	if (c->flood_rate)
 		set_flood_rate(in, RATE_ARMED);
+	if (c->window && !opt_settling)
+		set_window(in, false);
 }
 
 /* A row of issue 14: whatever path this build takes, every one of its packets must take the

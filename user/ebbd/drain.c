@@ -196,6 +196,7 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 		n->last_drain.have = true;
 		n->last_drain.verified = d->verified;
 		n->last_drain.cut = cut;
+		status_nodes_changed();
 		watch_reset(&n->watch);
 		n->last_end_ns = 0;
 	}
