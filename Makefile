@@ -15,17 +15,19 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-INCLUDES := -I$(OUTPUT) -Iinclude -Iuser -Iuser/lib
+INCLUDES := -I$(OUTPUT) -Iinclude -Iuser -Iuser/lib -Iuser/fleet
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 $(INCLUDES) $(EXTRA_CFLAGS) $(SAN_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ -I. -Iinclude -Ibpf \
 	-Wall -Werror $(EXTRA_CFLAGS)
-LDLIBS := -lbpf -lelf -lz -ljson-c -lcurl -lcrypto
+LDLIBS := -lbpf -lelf -lz -ljson-c -lcrypto
+# The fleet's etcd client speaks HTTP: only what links libebb_fleet needs libcurl.
+FLEET_LDLIBS := -lcurl
 # Every object records the headers it included (-MMD -MP, .d beside the .o): touching a header
 # rebuilds what uses it, and a deleted header does not break the build.
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 
-BPF_PROGS := balancer decap node peer_pass floor_tx census conns
+BPF_PROGS := balancer decap node peer_pass census conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 # Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object
@@ -44,8 +46,13 @@ ft_flags_a8w8il := -DFT_KEYS_INLINE=1
 ft_flags_a8w4il := -DFT_WAYS=4 -DFT_KEYS_INLINE=1
 ft_flags_torn := -DFT_TORN=1
 FT_OBJS := $(patsubst %,$(OUTPUT)/bench/ft_%.bpf.o,$(FT_VARIANTS))
+# The benchmark's floor (swap the MACs, XDP_TX): the bench's own program, not the product's.
+FLOOR_OBJ := $(OUTPUT)/bench/floor_tx.bpf.o
 LIBEBB_SRCS := $(wildcard user/lib/*.c)
 LIBEBB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIBEBB_SRCS))
+# The fleet (user/fleet: the desired state in etcd, its schema, the etcd client): a library of
+# its own, linked by the binaries that have fleet commands (ebbctl, ebbd) and its schema's test.
+FLEET_OBJS := $(patsubst user/fleet/%.c,$(OUTPUT)/fleet/%.o,$(wildcard user/fleet/*.c))
 EBBCTL_OBJS := $(patsubst user/ebbctl/%.c,$(OUTPUT)/obj/ebbctl/%.o,$(wildcard user/ebbctl/*.c))
 EBBD_OBJS := $(patsubst user/ebbd/%.c,$(OUTPUT)/obj/ebbd/%.o,$(wildcard user/ebbd/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -65,7 +72,7 @@ FUZZ_TIME ?= 60
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
-all: $(BPF_OBJS) $(FT_OBJS) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
+all: $(BPF_OBJS) $(FT_OBJS) $(FLOOR_OBJ) $(BINS) $(UNIT_TESTS) $(BENCHES) $(LOADGENS) $(FUZZERS) $(OUTPUT)/libclockskew.so
 
 # Missing Debian packages, installed once (idempotent; see tools/deps.sh).
 deps:
@@ -75,7 +82,7 @@ vmlinux:
 	$(call msg,GEN,vmlinux.h)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)/obj/ebbctl $(OUTPUT)/obj/ebbd $(OUTPUT)/fuzz:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/fleet $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/load $(OUTPUT)/obj/ebbctl $(OUTPUT)/obj/ebbd $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
@@ -86,6 +93,14 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 $(OUTPUT)/bench/ft_%.bpf.o: tools/bench/flowtable.bpf.c tools/bench/flowtable.h include/ebb.h | $(OUTPUT)/bench
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itools/bench $(ft_flags_$*) -c $< -o $@
+
+$(FLOOR_OBJ): tools/bench/floor_tx.bpf.c | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/floor_tx.skel.h: $(FLOOR_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_tx_bpf > $@
 
 $(OUTPUT)/flowtable.skel.h: $(OUTPUT)/bench/ft_a8w8.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -110,13 +125,22 @@ $(OUTPUT)/libebb.a: $(LIBEBB_OBJS)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
+$(OUTPUT)/fleet/%.o: user/fleet/%.c | $(OUTPUT)/fleet $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OUTPUT)/libebb_fleet.a: $(FLEET_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
 $(OUTPUT)/obj/ebbctl/%.o: user/ebbctl/%.c | $(OUTPUT)/obj/ebbctl $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/ebbctl: $(EBBCTL_OBJS) $(OUTPUT)/libebb.a
+$(OUTPUT)/ebbctl: $(EBBCTL_OBJS) $(OUTPUT)/libebb_fleet.a $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(FLEET_LDLIBS) -o $@
 
 $(OUTPUT)/obj/ebbd/%.o: user/ebbd/%.c | $(OUTPUT)/obj/ebbd $(SKELS)
 	$(call msg,CC,$@)
@@ -133,9 +157,9 @@ $(OUTPUT)/obj/ebbd/metrics.o: $(OUTPUT)/build_commit.h
 
 FORCE:
 
-$(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb.a
+$(OUTPUT)/ebbd: $(EBBD_OBJS) $(OUTPUT)/libebb_fleet.a $(OUTPUT)/libebb.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(EBBD_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(FLEET_LDLIBS) $(EBBD_LDLIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/tests $(SKELS)
 	$(call msg,TEST,$@)
@@ -147,14 +171,14 @@ $(OUTPUT)/tests/test_flowtable: tests/unit/test_flowtable.c $(OUTPUT)/libebb.a $
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -lpthread -o $@
 
 # The flow table's concurrency test: the product's table functions in a stress program, built
-# as they are and with a pin that writes its word in halves (the check must catch that).
+# as they are and with every CAS torn in two halves (EBB_FT_TORN: the check must catch that).
 $(OUTPUT)/tests/ft_stress.bpf.o: tests/unit/bpf/ft_stress.bpf.c tests/unit/ft_stress.h include/ebb_flowtable.h include/ebb.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itests/unit -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itests/unit -c $< -o $@
 
 $(OUTPUT)/tests/ft_stress_torn.bpf.o: tests/unit/bpf/ft_stress.bpf.c tests/unit/ft_stress.h include/ebb_flowtable.h include/ebb.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -Itests/unit -DFT_STRESS_TORN -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itests/unit -DEBB_FT_TORN -c $< -o $@
 
 $(OUTPUT)/ft_stress.skel.h: $(OUTPUT)/tests/ft_stress.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -168,12 +192,18 @@ $(OUTPUT)/tests/test_ft_concurrency: tests/unit/test_ft_concurrency.c $(OUTPUT)/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -lpthread -o $@
 
+# The fleet schema's test: the fleet library, not the etcd it never calls (still linked: one
+# library).
+$(OUTPUT)/tests/test_fleet_schema: tests/unit/test_fleet_schema.c $(OUTPUT)/libebb_fleet.a $(OUTPUT)/libebb.a | $(OUTPUT)/tests $(SKELS)
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb_fleet.a $(OUTPUT)/libebb.a $(LDLIBS) $(FLEET_LDLIBS) -o $@
+
 # ebbd's drain decision is a pure function (user/ebbd/drain_decide.c): its test links it alone.
 $(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/ebbd/drain_decide.o | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/drain_decide.o -o $@
 
-$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS)
+$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS) $(OUTPUT)/floor_tx.skel.h
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@
 

@@ -326,6 +326,21 @@ static __always_inline int classify(struct step_state *s)
 	return EBB_R_FORWARDED;
 }
 
+/* Did the packet's slot of its VIP's new-flow table change owner within the SYN retry window
+ * (include/ebb.h, ring_changes)? Without the bits, yes: asking the flow table is always safe. */
+static __always_inline bool slot_changed_lately(const struct step_state *s)
+{
+	__u32 slot, word;
+	__u64 *bits;
+
+	if ((__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
+		return false;
+	slot = ebb_ring_slot(&s->pkt.key);
+	word = ebb_ring_change_word(s->vip->id, slot);
+	bits = bpf_map_lookup_elem(&ring_changes, &word);
+	return !bits || ((*bits >> (slot % 64)) & 1);
+}
+
 /*
  * 3. lookup: the flow table. Returns true when the packet goes to the node its flow is pinned
  * to (s->node); false when it is to be placed: no entry (s->flow.slot NULL), or an entry that
@@ -339,14 +354,14 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 	__u32 flags, tick;
 	bool syn_reuse;
 
-	/* A bare SYN, while the VIP's tables have been still for longer than a client retries a
-	 * SYN: if the table has its flow, that is this connection's own first try, placed by
-	 * the same new-flow table (a retry goes where it went), or a finished connection on a
-	 * reused port, or one of a node that takes no new flows: placed again by that table. The
-	 * table need not be asked. (Within the window it is: a retry stays where it went.) */
+	/* A bare SYN whose slot of the new-flow table has not changed owner for longer than a
+	 * client retries a SYN: if the table has its flow, that is this connection's own first
+	 * try, placed by the same owner (a retry goes where it went), or a finished connection
+	 * on a reused port, or one of a node that takes no new flows: placed again by the table.
+	 * The table need not be asked. (In a slot that changed within the window it is: a retry
+	 * stays where it went.) */
 	if (!asked) {
-		if (bare_syn(pkt) &&
-		    (__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
+		if (bare_syn(pkt) && !slot_changed_lately(s))
 			return false;
 		flow_find(&pkt->key, &s->flow);
 	}

@@ -96,6 +96,17 @@ struct {
 	__array(values, struct ebb_ring);
 } rings SEC(".maps");
 
+/* Which slots of each VIP's new-flow table changed owner within the SYN retry window
+ * (include/ebb.h): the only bare SYNs that ask the flow table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, EBB_RING_CHANGES);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring_changes SEC(".maps");
+
 /* The IPv4 flow table (include/ebb_flowtable.h): buckets of 8 entry words and their 8 key
  * words, sized for `prog attach ... flows N` at 84 % load. Mmapable: user space reads (and
  * changes, by CAS) the very words the datapath does. */
@@ -108,7 +119,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 
-/* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned. */
+/* Per CPU: a pin's scan of its 16 ways (struct ebb_ft_scan says why in memory). Not pinned.
+ * XDP in NAPI never runs twice at once on one CPU; a BPF_PROG_TEST_RUN can be preempted by
+ * another on its CPU. A pin gives up when the scratch changed under its scan (ebb_ft_pin); in
+ * the window left (between ebb_ft_pin_prepare and that check's first read, and after it) it
+ * may write the other flow's entry into its own buckets: found by no lookup unless the two
+ * flows share a bucket, and then naming the other flow's node as of now (a copy that a later
+ * re-placement of that flow could leave stale). Tests that run the balancer concurrently pin
+ * one thread to each CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -27,7 +27,8 @@
 #ifndef EBB_SYN_PINS_SIZE /* flood guard: SYNs that must be pinned, kept apart from the flows */
 #define EBB_SYN_PINS_SIZE 65536
 #endif
-#ifndef EBB_FLOW_TABLE_SIZE /* default LRU size; `prog attach ... flows N` overrides it */
+#ifndef EBB_FLOW_TABLE_SIZE /* flows the tables are sized for (include/ebb_flowtable.h); `prog
+			      * attach ... flows N` overrides it */
 #define EBB_FLOW_TABLE_SIZE 262144
 #endif
 #define EBB_MAX_WEIGHT 1000
@@ -50,12 +51,13 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 7 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 8 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
 				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
 				  * slot_history, rescue_secret, ebb_node.flags); 6: vip_reasons,
-				  * monitor, monitor_events; 7: flows the IPv4 bucket table
-				  * (include/ebb_flowtable.h), flows6, syn_pins of entry words */
+				  * monitor, monitor_events; 7: ring_changes; 8: flows the IPv4
+				  * bucket table (include/ebb_flowtable.h), flows6, syn_pins of
+				  * entry words */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -213,6 +215,24 @@ _Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
 /* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
 #define EBB_SYN_RETRY_NS (135ULL * 1000000000ULL)
 
+/*
+ * ring_changes: mmapable array of 64-bit words, EBB_RING_CHANGE_WORDS per VIP, one bit per slot
+ * of the VIP's new-flow table: set when the slot changed owner within the SYN retry window (the
+ * window starts at ebb_vip.rings_changed). A retried SYN can have been placed on another node
+ * than the table now gives only in such a slot, so a bare SYN within the window asks the flow
+ * table only when its slot's bit is set: a drain of one node of N costs the lookup to 1/N of the
+ * SYNs (a SYN flood's above all), not to all of them. User space sets the bits before it moves
+ * rings_changed and before it swaps a table in, and clears them only once the window has
+ * passed; one 64-bit store a word, so the datapath never reads a half-written word.
+ */
+#define EBB_RING_CHANGE_WORDS ((EBB_RING_SIZE + 63) / 64)
+#define EBB_RING_CHANGES (EBB_MAX_VIPS * EBB_RING_CHANGE_WORDS)
+
+static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
+{
+	return vip_id * EBB_RING_CHANGE_WORDS + slot / 64;
+}
+
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */
 struct ebb_node {
 	__be32 addr[4]; /* IPv4 in addr[0] */
@@ -242,7 +262,8 @@ struct ebb_member {
 	__u32 pad;
 };
 
-/* flows: LRU hash, one entry per connection (client -> VIP direction only, as DSR sees it). */
+/* A connection (client -> VIP direction only, as DSR sees it): the key of flows6 and syn_pins;
+ * the IPv4 table (include/ebb_flowtable.h) hashes it and keeps the client's part. */
 struct ebb_flow_key {
 	__be32 src[4]; /* client */
 	__be32 dst[4]; /* VIP address */
@@ -260,17 +281,19 @@ struct ebb_flow_key {
  * no live flow for a drain or a scaling decision (a spoofed ACK must not be a flow). */
 #define EBB_FLOW_UNCONFIRMED (1 << 2)
 
-/* 8 bytes: an LRU entry is kernel header + key + value, and a million of them are the table. */
+/* A flow's entry as user space reads it, decoded from the table's word (include/ebb_flowtable.h:
+ * libebb's ebb_flow_get, ebb_flows_each), and the LRU layout's value before layout 7. */
 struct ebb_flow {
 	__u16 node_id;
 	__u8 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u8 flags; /* EBB_FLOW_* */
-	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), refreshed at
-		     * most every EBB_TOUCH_NS; see ebb_flow_age_ns */
+	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), exact to the
+		     * table's tick, refreshed at most every EBB_TOUCH_NS; see ebb_flow_age_ns */
 };
 
 /* Writing `seen` on every packet would bounce the entry's cache line between CPUs. */
-#define EBB_TOUCH_NS 250000000ULL
+#define EBB_TOUCH_NS (1ULL << 30) /* the table's tick (EBB_FT_TICK_SHIFT): a hit writes its entry
+					* when the tick it holds is not the current one */
 
 /* A tick is 2^24 ns (~16.8 ms): 32 bits of them span 2.3 years, and ages (differences, signed)
  * are exact to a tick up to half of that. Timeouts are seconds; a tick is noise beside them. */

@@ -33,8 +33,8 @@
  * step 2): they stay in the LRU hash `flows6`, whose value is the same entry word (fp and chk
  * unused), so that every rule of the datapath reads and writes one kind of entry.
  */
-#ifndef EBB_FLOWTABLE_H
-#define EBB_FLOWTABLE_H
+#ifndef EBB_FT_TABLE_H
+#define EBB_FT_TABLE_H
 
 #include "ebb.h"
 
@@ -223,11 +223,27 @@ EBB_FT_INLINE __u64 ebb_ft_read(const __u64 *p)
 	return *(volatile const __u64 *)p;
 }
 
-/* The one way an entry changes (BPF_CMPXCHG in the datapath, which clang 14 emits for 64 bits at any -mcpu; lock cmpxchg in
- * user space): a CAS that loses to another writer changes nothing. */
+/* The one way an entry changes (BPF_CMPXCHG in the datapath, which clang 14 emits for 64 bits
+ * at any -mcpu; lock cmpxchg in user space): a CAS that loses to another writer changes
+ * nothing. EBB_FT_TORN: two 4-byte halves with time between them, wrong on purpose, so that
+ * test_flowrace can show it catches a word made of two writes (see that test). */
 EBB_FT_INLINE bool ebb_ft_cas(__u64 *p, __u64 old, __u64 new_word)
 {
+#ifdef EBB_FT_TORN
+	volatile __u32 *half = (volatile __u32 *)p;
+	volatile __u32 spin = 0;
+
+	if (*(volatile __u64 *)p != old)
+		return false;
+	half[1] = (__u32)(new_word >> 32);
+	for (int i = 0; i < 64; i++)
+		spin += i;
+	half[0] = (__u32)new_word;
+	(void)spin;
+	return true;
+#else
 	return __sync_bool_compare_and_swap(p, old, new_word);
+#endif
 }
 
 /*
@@ -346,8 +362,8 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 			     volatile struct ebb_ft_scan *st, int *way)
 {
 	__u32 target, n0, n1, e0, e1, oldest;
+	__u64 old = 0, entry, pinned = st->entry, kw = st->kw;
 	struct ebb_ft_bucket *tb;
-	__u64 old = 0, entry;
 	int ret;
 
 	st->own_way = st->oldest = 2 * EBB_FT_WAYS;
@@ -356,17 +372,21 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 	ebb_ft_scan_bucket(st, b0, 0);
 	if (b1 != b0)
 		ebb_ft_scan_bucket(st, b1, EBB_FT_WAYS);
+	/* Another pin on this CPU (a preempted BPF_PROG_TEST_RUN; never XDP in NAPI) wrote the
+	 * scratch meanwhile: its scan is not ours. */
+	if (st->entry != pinned || st->kw != kw)
+		return EBB_FT_LOST;
 
 	target = st->own_way;
 	if (target < 2 * EBB_FT_WAYS) {
 		tb = target >= EBB_FT_WAYS ? b1 : b0;
 		*way = target & (2 * EBB_FT_WAYS - 1);
 		old = st->own;
-		entry = st->entry | (old & EBB_FT_CHK);
+		entry = pinned | (old & EBB_FT_CHK);
 		return ebb_ft_cas(&tb->entry[target & (EBB_FT_WAYS - 1)].word, old, entry) ?
 			       EBB_FT_UPDATED : EBB_FT_LOST;
 	}
-	entry = st->entry;
+	entry = pinned;
 	if (st->twin)
 		entry |= EBB_FT_CHK;
 	n0 = st->n[0];
@@ -393,8 +413,8 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 	*way = target;
 	if (!ebb_ft_cas(&tb->entry[target & (EBB_FT_WAYS - 1)].word, old, entry))
 		return EBB_FT_LOST;
-	tb->key[target & (EBB_FT_WAYS - 1)].word = st->kw;
+	tb->key[target & (EBB_FT_WAYS - 1)].word = kw;
 	return ret;
 }
 
-#endif /* EBB_FLOWTABLE_H */
+#endif /* EBB_FT_TABLE_H */

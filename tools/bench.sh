@@ -98,7 +98,7 @@ trap 'exit 143' TERM HUP
 
 [ "$(id -u)" -eq 0 ] || { echo "Error: make bench must run as root (BPF, namespaces)" >&2; exit 1; }
 for f in "$BENCH/bench_xdp" "$BENCH/bench_flood" "$BENCH/bench_report" "$EBBCTL" \
-	"$OUTPUT/floor_tx.bpf.o" "$OUTPUT/peer_pass.bpf.o"; do
+	"$BENCH/floor_tx.bpf.o" "$OUTPUT/peer_pass.bpf.o"; do
 	[ -e "$f" ] || { echo "Error: $f is missing: run 'make' first" >&2; exit 1; }
 done
 
@@ -216,7 +216,7 @@ lb_program() {
 		ctl -q prog attach dev eth0 ;;
 	floor)
 		ctl -q prog detach dev eth0 2>/dev/null || true
-		ip -n "${PFX}lb" link set dev eth0 xdpdrv obj "$OUTPUT/floor_tx.bpf.o" sec xdp ;;
+		ip -n "${PFX}lb" link set dev eth0 xdpdrv obj "$BENCH/floor_tx.bpf.o" sec xdp ;;
 	esac
 }
 

@@ -85,8 +85,12 @@ struct ebb {
 	int vip_stats_fd, node_stats_fd, reasons_fd, settings_fd, vip_filter_fd, vips_by_id_fd;
 	int vip_slots_fd, slot_history_fd;
 	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
-	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 7 */
+	int ring_changes_fd; /* -1 in state of a layout before 7 (until `prog upgrade`) */
+	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 8 */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
+	void *ft; /* the IPv4 flow table, mapped on first use (ebb_flow_get); ebb_close unmaps */
+	size_t ft_bytes;
+	__u32 ft_nbuckets;
 };
 
 /* Opens the maps pinned under bpffs; fails with a hint when nothing is attached yet. */
@@ -250,6 +254,9 @@ struct ebb_flow_entry {
 /* Calls fn for every flow-table entry; stops early when fn returns non-zero. */
 int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
 		   void *ctx);
+/* One flow's entry by its key (IPv4: the mapped bucket table; IPv6: flows6), decoded as a
+ * struct ebb_flow (`seen` in 2^24 ns ticks, exact to the table's ~1.07 s tick): 0 or -ENOENT. */
+int ebb_flow_get(struct ebb *e, const struct ebb_flow_key *key, struct ebb_flow *out);
 /* Forgets a flow ebb_flows_each gave (within its walk): 0, or -EAGAIN if its entry changed. */
 int ebb_flow_forget(struct ebb *e, const struct ebb_flow_entry *f);
 /* Whether a flow is still live: not reset, not FIN-then-quiet, not idle (per its VIP). */

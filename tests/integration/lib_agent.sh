@@ -21,6 +21,20 @@ events() {
 has_event() { [ -n "$(events "$@")" ]; }
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
+# truth_pool VIP [SETTING...]: ebbd's `pools`, one pool "web" over VIP with the SETTING lines and
+# truth_settings, so its drains are judged by the nodes' own counts (call node_truth_setup first).
+truth_pool() {
+	local vip=$1 s
+	shift
+	printf 'pools = ( {\n  name = "web";\n  vips = ["%s"];\n' "$vip"
+	for s; do printf '  %s\n' "$s"; done
+	truth_settings
+	echo '} );'
+}
+# truth_settings: a pool's settings that read the nodes' counts (lib.sh's node_truth_conf), with
+# truth-timeout 30: a read takes seconds on a loaded machine, and it must not fail for that.
+truth_settings() { printf '  %s\n  truth-timeout = 30;\n' "$(node_truth_conf)"; }
+
 # wait_for TRIES COMMAND...: runs COMMAND every 0.1 s until it succeeds, TRIES times at most.
 # It checks nothing itself: the suite checks what it waited for afterwards.
 wait_for() {
@@ -36,6 +50,25 @@ hook_script() {
 	printf '#!/bin/sh\necho "%s" >>"%s"\n' "$1" "$HOOKS" >"$TMP/hook.sh"
 	chmod +x "$TMP/hook.sh"
 }
+
+# chrome ARGS...: headless Chromium in the LB namespace, where ebbd's status page listens, with a
+# profile of its own each run; 90 s at most, its stderr appended to $TMP/chrome.err.
+chrome() {
+	local prof
+	prof=$(mktemp -d "$TMP/chrome.XXXXXX")
+	timeout 90 nsenter --net="/run/netns/${PFX}lb" chromium --headless --no-sandbox --disable-gpu \
+		--disable-quic --no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --disable-dev-shm-usage --user-data-dir="$prof" "$@" 2>>"$TMP/chrome.err"
+}
+# status_dom NAME: the status page (http://$METRICS/) as Chromium rendered it, in $TMP/NAME.html,
+# and dom.py's reading of that DOM (JSON: node rows, VIP table, drains, changes...) in
+# $TMP/NAME.json.
+status_dom() {
+	chrome --dump-dom "http://$METRICS/" >"$TMP/$1.html" &&
+		python3 "$EBB_ROOT/tests/integration/dom.py" "$TMP/$1.html" >"$TMP/$1.json"
+}
+# dom_holds NAME PYEXPR: PYEXPR holds for d, the DOM status_dom NAME read.
+dom_holds() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$TMP/$1.json" "$2" 2>/dev/null; }
 
 # nginx_dir N: node N's nginx (its nginx.pid, nginx.conf, logs); nginx_start N starts it again.
 nginx_dir() { echo "/run/ebb-lab/$PFX/n$1"; }

@@ -49,14 +49,7 @@ metrics = "$METRICS";
 drain-lost-quiet = $QUIET;
 CONF
 if [ "$TRUTH" = 1 ]; then
-	cat >>"$TMP/ebbd.conf" <<CONF
-pools = ( {
-  name = "web";
-  vips = ["$VIP"];
-  $(node_truth_conf)
-  truth-timeout = 30; # a read takes seconds on a loaded machine: it must not fail for that
-} );
-CONF
+	truth_pool "$VIP" >>"$TMP/ebbd.conf"
 fi
 
 # keep.py FIFO: holds one keep-alive connection answered by n2 (closing the others), prints

@@ -29,8 +29,7 @@ pools = ( {
   name = "web";
   vips = ["$VIP"];
   health = { type = "tcp"; port = 80; interval = 0.5; timeout = 0.4; rise = 2; fall = 2; };
-$([ "$TRUTH" = 1 ] && node_truth_conf)
-$([ "$TRUTH" = 1 ] && echo "truth-timeout = 30;") # a read takes seconds on a loaded machine
+$([ "$TRUTH" = 1 ] && truth_settings)
 } );
 CONF
 

@@ -75,13 +75,14 @@ run_block() {
 }
 
 # sample_matches SAMPLE OUTPUT: every line the guide prints as a block's output is a line of the
-# real output, in order; digits, hashes and column widths aside (ids, times and counts differ
-# from run to run), and "..." stands for any lines. The real output may have more lines.
+# real output, in order; digits, hashes, program tags and column widths aside (ids, times and
+# counts differ from run to run, a tag with every change of the datapath), and "..." stands for any lines. The real output may have more lines.
 sample_matches() {
 	python3 - "$1" "$2" <<'PY'
 import re, sys
 def norm(l):
     l = re.sub(r"[0-9a-f]{64}", "H", l)
+    l = re.sub(r"\btag [0-9a-f]{16}\b", "tag T", l)  # the program's hash: new with every build of it
     return " ".join(re.sub(r"[0-9]+", "N", l).split())
 want = [norm(l) for l in open(sys.argv[1]) if l.strip() and l.strip() != "..."]
 got = [norm(l) for l in open(sys.argv[2], errors="replace") if l.strip()]

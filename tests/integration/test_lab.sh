@@ -176,7 +176,7 @@ xdp_tx_ok() {
 }
 OUT=${EBB_OUTPUT:-.output}
 [[ $OUT = /* ]] || OUT="$ROOT/$OUT" # relative to the repo root, as tools/lab takes it
-FLOOR_TX="$OUT/floor_tx.bpf.o"
+FLOOR_TX="$OUT/bench/floor_tx.bpf.o"
 if [ -f "$FLOOR_TX" ]; then
 	check "a frame the LB sends with XDP_TX reaches the client (peer XDP works)" xdp_tx_ok
 	check "lb eth0 has no XDP program again" bash -c "! ip -n '$NS_LB' link show eth0 | grep -q xdp"

@@ -127,12 +127,7 @@ check "node show: PROG of n1..n4: $progs" [ "$progs" = "True True False True" ]
 # --- drains, with the pool reading the nodes' own counts
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "";
-pools = ( {
-  name = "web";
-  vips = ["$VIP"];
-  $(node_truth_conf)
-  truth-timeout = 30; # a read takes seconds on a loaded machine
-} );
+$(truth_pool "$VIP")
 CONF
 hold "$TMP/hold.out" 300 n1=1 n3=1
 check "an idle connection held on n1 and one on n3 ($(head -c 60 "$TMP/hold.out"))" \

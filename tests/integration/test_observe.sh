@@ -40,37 +40,17 @@ check "the page fetches nothing: no src=, no external href, no script" \
 ctl -j node show >"$TMP/show.json"
 
 # --- headless Chromium, inside the LB namespace ---------------------------------------------
-chrome() {
-	local prof
-	prof=$(mktemp -d "$TMP/chrome.XXXXXX")
-	timeout 90 nsenter --net="/run/netns/${PFX}lb" chromium --headless --no-sandbox --disable-gpu \
-		--disable-quic --no-first-run --disable-background-networking --disable-component-update \
-		--disable-sync --disable-dev-shm-usage --user-data-dir="$prof" "$@" 2>>"$TMP/chrome.err"
-}
 if ! command -v chromium >/dev/null; then
 	echo "ok - chromium renders the status page # SKIP no chromium"
 else
-	chrome --dump-dom "http://$METRICS/" >"$TMP/dom.html"
+	status_dom dom
 	check "chromium --dump-dom: the rendered DOM has one row per node, address and state as node show -j says" \
-		python3 - "$TMP/dom.html" "$TMP/show.json" <<'PY'
-import html.parser, json, sys
-class P(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__(); self.rows = {}; self.polylines = 0; self.events = 0; self.in_events = False
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "tr" and a.get("class") == "node":
-            self.rows[a["data-node"]] = a["data-state"]
-        if tag == "polyline":
-            self.polylines += 1
-        if tag == "table" and a.get("id") == "events":
-            self.in_events = True
-        if tag == "tr" and self.in_events:
-            self.events += 1
-p = P(); p.feed(open(sys.argv[1]).read())
+		python3 - "$TMP/dom.json" "$TMP/show.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
 show = {n["addr"]: n["state"] for n in json.load(open(sys.argv[2]))}
-print("# DOM rows:", p.rows, "| node show:", show, "| chart lines:", p.polylines, "| event rows:", p.events - 1)
-sys.exit(0 if p.rows == show and p.polylines == len(show) and p.events > 1 else 1)
+print("# DOM rows:", d["nodes"], "| node show:", show, "| chart lines:", d["polylines"], "| event rows:", d["events"])
+sys.exit(0 if d["nodes"] == show and d["polylines"] == len(show) and d["events"] > 0 else 1)
 PY
 	check "the DOM shows the drain as a decision (drained)" grep -q ">drained<" "$TMP/dom.html"
 	chrome --screenshot="$TMP/status.png" --window-size=1100,1000 --hide-scrollbars "http://$METRICS/" >/dev/null

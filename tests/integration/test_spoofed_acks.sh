@@ -18,17 +18,13 @@ ACKS=3000 RATE=1500 RESCUE_RATE=300
 hook_script "\$EBB_EVENT node=\$EBB_NODE \$EBB_OLD_STATE \$EBB_NEW_STATE"
 # ebbd reads the nodes' own counts: the operator's drain is judged by n1's socket table
 node_truth_setup
-cat >"$TMP/ebbd.conf" <<CONF
-metrics = "$METRICS";
-pools = ( {
-  name = "web";
-  vips = ["$VIP"];
-  $(node_truth_conf)
-  scale = { metric = "flows"; target = 4; min = 1; max = 3; tolerance = 0.1;
-            scale-in-window = 600; scale-out-window = 0; hook-cooldown = 600; };
-  hooks = { on-scale-out = ["$TMP/hook.sh"]; };
-} );
-CONF
+{
+	echo "metrics = \"$METRICS\";"
+	truth_pool "$VIP" \
+		'scale = { metric = "flows"; target = 4; min = 1; max = 3; tolerance = 0.1;' \
+		'          scale-in-window = 600; scale-out-window = 0; hook-cooldown = 600; };' \
+		"hooks = { on-scale-out = [\"$TMP/hook.sh\"]; };"
+} >"$TMP/ebbd.conf"
 
 metric() { on lb curl -s "http://$METRICS/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 reason() { ctl -j stats show | json_get "d['reasons'].get('$1', {}).get('packets', 0)"; }

@@ -23,12 +23,7 @@ GHOST=198.51.100.77 # a node address nothing answers for: its drain can only be 
 METRICS=127.0.0.1:19478 # the LB namespace's own loopback
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "$METRICS";
-pools = ( {
-  name = "web";
-  vips = ["$VIP"];
-$(node_truth_conf)
-truth-timeout = 30; # a read takes seconds on a loaded machine
-} );
+$(truth_pool "$VIP")
 CONF
 
 # said NAME ARGS…: ebbctl ARGS, its stdout in $TMP/NAME.out, stderr in $TMP/NAME.err
@@ -110,55 +105,11 @@ wait_for 600 grep -q "the node's count" "$TMP/wait.out"
 check "node wait prints progress: flows left, by whose count, elapsed of the timeout ($(head -1 "$TMP/wait.out"))" \
 	grep -Eq "^$N1: draining, 1 flow left \(the node's count\), [0-9]+ s of 120 s$" "$TMP/wait.out"
 
-chrome() {
-	local prof
-	prof=$(mktemp -d "$TMP/chrome.XXXXXX")
-	timeout 90 nsenter --net="/run/netns/${PFX}lb" chromium --headless --no-sandbox --disable-gpu \
-		--disable-quic --no-first-run --disable-background-networking --disable-component-update \
-		--disable-sync --disable-dev-shm-usage --user-data-dir="$prof" "$@" 2>>"$TMP/chrome.err"
-}
-# dom.py FILE: the rendered page's VIP table, drains and ebbctl changes, as JSON
-cat >"$TMP/dom.py" <<'PY'
-import html.parser, json, sys
-class P(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__(); self.vips = {}; self.drains = {}; self.changes = []; self.cur = None
-        self.text = None
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "tr" and a.get("class") == "vip":
-            self.cur = self.vips.setdefault(a["data-vip"], {})
-        elif tag == "span" and a.get("class") == "member" and self.cur is not None:
-            self.cur[a["data-node"]] = [int(a["data-weight"]), a["data-state"]]
-        elif tag == "tr" and a.get("class", "").startswith("drain"):
-            self.drains[a["data-node"]] = dict(a)
-            self.last = self.drains[a["data-node"]]
-        elif tag == "td" and a.get("class") == "poweroff":
-            self.last["safe"] = a["data-safe"]; self.text = "poweroff"; self.last["poweroff"] = ""
-        elif tag == "progress":
-            self.last["progress"] = [a.get("value"), a.get("max")]
-        elif tag == "tr" and a.get("class") == "change":
-            self.changes.append({"uid": a["data-uid"], "text": ""}); self.text = "change"
-    def handle_endtag(self, tag):
-        if tag == "tr":
-            self.cur = None; self.text = None
-    def handle_data(self, data):
-        if self.text == "poweroff":
-            self.last["poweroff"] += data
-        elif self.text == "change":
-            self.changes[-1]["text"] += data
-p = P(); p.feed(open(sys.argv[1]).read())
-print(json.dumps({"vips": p.vips, "drains": p.drains, "changes": p.changes}))
-PY
-dom() { # dom NAME: the status page as chromium rendered it, parsed, in $TMP/NAME.json
-	chrome --dump-dom "http://$METRICS/" >"$TMP/$1.html" && python3 "$TMP/dom.py" "$TMP/$1.html" >"$TMP/$1.json"
-}
-dom_holds() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$TMP/$1.json" "$2" 2>/dev/null; }
 if ! command -v chromium >/dev/null; then
 	echo "ok - chromium renders the drain's progress # SKIP no chromium"
 else
 	# the page is rendered once a second: wait for one that has the node's own count
-	draining_dom() { dom during && dom_holds during "d['drains']['$N1']['data-flows-left'] == '1' and 'verified' in open('$TMP/during.html').read()"; }
+	draining_dom() { status_dom during && dom_holds during "d['drains']['$N1']['data-flows-left'] == '1' and 'verified' in open('$TMP/during.html').read()"; }
 	wait_for 100 draining_dom
 	sed 's/^/#   /' "$TMP/during.json" | head -c 1500
 	echo
@@ -183,7 +134,7 @@ said waitj -j node wait "$N1" state inactive
 check "-j node wait: JSON, verified, flows_cut 0, safe_to_power_off" \
 	json_ok waitj 'd["state"] == "inactive" and d["drain_verified"] is True and d["flows_cut"] == 0 and d["safe_to_power_off"] is True'
 if command -v chromium >/dev/null; then
-	done_dom() { dom after && dom_holds after "d['drains']['$N1']['safe'] == '1'"; }
+	done_dom() { status_dom after && dom_holds after "d['drains']['$N1']['safe'] == '1'"; }
 	wait_for 100 done_dom
 	check "chromium DOM, after: n1 inactive, 0 cut (verified): \"safe to power off since HH:MM:SS\"" \
 		dom_holds after "(r := d['drains']['$N1'])['data-state'] == 'inactive' and r['data-flows-cut'] == '0' and r['data-verified'] == '1' and r['poweroff'].startswith('safe to power off since ')"

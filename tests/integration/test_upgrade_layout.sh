@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `prog upgrade` across a map layout change (the previous build's to this one's, e.g. 5 -> 6)
+# `prog upgrade` across a map layout change (an older build's to this one's, e.g. 5 -> 6 -> 7)
 # keeps every flow. The older ebb is built from history (UPGRADE_FROM, default e909009: layout 5,
-# the build before vip_reasons and the monitor; 172df19 is layout 4, through 5 to 6 in two steps;
+# the build before vip_reasons and the monitor, through 6 to 7 in two steps; 172df19 is layout 4;
+# 19c011d layout 6;
 # the project's own Makefile: the same clang flags), attached in a
 # lab with real nginx nodes and configured. Under wrk (64 keep-alive connections, 15 s), a new
 # connection every 20 ms and 12 idle keep-alive connections, the current ebbctl upgrades to the
@@ -237,6 +238,13 @@ check "rescue_secret was made (random, not zero)" \
 if [ "$OLD_LAYOUT" -lt 6 ]; then
 	check "layout 6's maps are made: vip_reasons, monitor (nobody listening), monitor_events" \
 		bash -c "[ -e '$BPFFS/vip_reasons' -a -e '$BPFFS/monitor_events' ] && bpftool -j map lookup pinned '$BPFFS/monitor' key 0 0 0 0 | grep -q '\"sample\":0,'"
+fi
+
+if [ "$OLD_LAYOUT" -lt 7 ]; then
+	# a VIP's SYNs within its retry window ask the flow table as before the upgrade
+	check "layout 7's ring_changes is made with every slot marked (first and last word all ones)" \
+		bash -c "bpftool -j map lookup pinned '$BPFFS/ring_changes' key 0 0 0 0 | grep -q '\"value\":18446744073709551615' &&
+			 bpftool -j map lookup pinned '$BPFFS/ring_changes' key hex $(printf '%08x' $((64 * 1025 - 1)) | sed 's/\(..\)\(..\)\(..\)\(..\)/\4 \3 \2 \1/') | grep -q '\"value\":18446744073709551615'"
 fi
 
 # ebbd noticed the new maps and acts on them: n3's nginx stops -> ebbd marks it down there.

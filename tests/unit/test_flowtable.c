@@ -240,6 +240,17 @@ static bool stress_fps_distinct(__u32 nb)
 	return true;
 }
 
+/* Loads a build opened for the stress runs (the candidate or its torn twin: one source, two
+ * skeleton types, hence the fields by address): 64 flows crowded into 2 buckets, 16 ways. */
+static bool stress_load(struct bpf_object_skeleton *sk, __u32 *nbuckets, __u32 *keys,
+			struct bpf_map *table, const char *what)
+{
+	*nbuckets = 2;
+	*keys = 64;
+	bpf_map__set_max_entries(table, 2);
+	return ASSERT_OK(bpf_object__load_skeleton(sk), what);
+}
+
 /* Concurrency needs two CPUs this process may run on; with one, the two tests below skip. */
 static bool one_cpu(const char *what)
 {
@@ -263,10 +274,8 @@ static void test_concurrency(void)
 	s = flowtable_bpf__open();
 	if (!ASSERT_TRUE(s, "open the prototype"))
 		return;
-	s->rodata->ft_nbuckets = 2;
-	s->rodata->stress_keys = 64;
-	bpf_map__set_max_entries(s->maps.ft_table, 2);
-	if (!ASSERT_OK(flowtable_bpf__load(s), "load a two-bucket table (16 ways for 64 flows)"))
+	if (!stress_load(s->skeleton, &s->rodata->ft_nbuckets, &s->rodata->stress_keys, s->maps.ft_table,
+			 "load a two-bucket table (16 ways for 64 flows)"))
 		goto out;
 	ASSERT_TRUE(stress_fps_distinct(2), "the 64 flows have distinct fingerprints");
 	for (__u32 b = 0; b < batches && !err; b++)
@@ -294,10 +303,8 @@ static void test_torn_caught(void)
 	s = flowtable_torn_bpf__open();
 	if (!ASSERT_TRUE(s, "open the torn build"))
 		return;
-	s->rodata->ft_nbuckets = 2;
-	s->rodata->stress_keys = 64;
-	bpf_map__set_max_entries(s->maps.ft_table, 2);
-	if (!ASSERT_OK(flowtable_torn_bpf__load(s), "load the build that writes entries in halves"))
+	if (!stress_load(s->skeleton, &s->rodata->ft_nbuckets, &s->rodata->stress_keys, s->maps.ft_table,
+			 "load the build that writes entries in halves"))
 		goto out;
 	/* until the first wrong node, at most 60 batches (each a few hundred ms) */
 	for (b = 0; b < 60 && !err && !s->bss->stats.wrong; b++)

@@ -8,9 +8,10 @@
  * age) or clears it. Each flow has a node of its own, so a hit on a word made of two writes
  * names a node that is not its fingerprint's flow's: every hit is checked, none may be wrong.
  *
- * How it would catch a torn entry: the same runs on a build whose pin writes its word as two
- * 4-byte halves (FT_STRESS_TORN) must find wrong nodes; it runs until the first, within a
- * bound. Root only (BPF).
+ * How it would catch a torn entry: the same runs on a build whose every CAS writes its word as
+ * two 4-byte halves (EBB_FT_TORN) must find wrong nodes; it runs until the first, within a
+ * bound. Beside it, test_flowrace drives the whole balancer the same way with real packets.
+ * Root only (BPF).
  */
 #include "cpu_stress.h"
 
@@ -80,7 +81,7 @@ static void test_torn_caught(void)
 	if (cpu_stress_one_cpu(&test_checks, "the check catches an entry written in two halves"))
 		return;
 	s = ft_stress_torn_bpf__open_and_load();
-	if (!ASSERT_TRUE(s, "load the build whose pin writes its word in two halves"))
+	if (!ASSERT_TRUE(s, "load the build whose CAS writes its word in two halves"))
 		return;
 	/* until the first wrong node, at most 60 batches (each a few hundred ms) */
 	for (b = 0; b < 60 && !err && !s->bss->stats.wrong; b++)

@@ -194,11 +194,11 @@ static void test_vip_del_purges(void)
 		return;
 	ASSERT_EQ(send_tcp(VIP1, 1234, TH_SYN, mac), XDP_TX, nm(n, "a SYN to VIP1 is forwarded"));
 	ASSERT_MEM_EQ(mac, MAC_A, 6, nm(n, "... to A"));
-	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(n, "... and pinned"));
+	ASSERT_OK(flow_get(&k, &f), nm(n, "... and pinned"));
 	ASSERT_TRUE(vip_del(VIP1_K, false) != 0, nm(n, "without force: refused, the flow is live"));
-	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &k, &f), nm(n, "refused: the pin is still there"));
+	ASSERT_OK(flow_get(&k, &f), nm(n, "refused: the pin is still there"));
 	ASSERT_OK(vip_del(VIP1_K, true), nm(n, "vip del VIP1 force"));
-	CHECK(bpf_map_lookup_elem(e.flows_fd, &k, &f) != 0, "%s",
+	CHECK(flow_get(&k, &f) != 0, "%s",
 	      nm(n, "the VIP's flow is gone from the flow table"));
 
 	/* A (still a node, active) is not a member of the VIP added again: B is. */
@@ -305,11 +305,11 @@ static void test_vips_by_id(void)
 	ASSERT_MEM_EQ(&ent, &saved, sizeof(ent), nm(n, "sync rebuilt the copy from vips"));
 
 	/* vip del clears the copy; its flow, put back as a crash would leave it, is not ours. */
-	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "the flow's entry"));
+	ASSERT_OK(flow_get(&fk, &f), nm(n, "the flow's entry"));
 	ASSERT_OK(vip_del(VIP2_K, true), nm(n, "vip del VIP2"));
 	ASSERT_OK(bpf_map_lookup_elem(e.vips_by_id_fd, &v2.id, &ent), nm(n, "its slot"));
 	ASSERT_EQ(ent.key.family, 0, nm(n, "vip del cleared the copy"));
-	ASSERT_OK(bpf_map_update_elem(e.flows_fd, &fk, &f, BPF_ANY), nm(n, "the flow put back"));
+	ASSERT_OK(flow_put(&fk, &f), nm(n, "the flow put back"));
 	ASSERT_EQ(send_tcp(VIP2, 3000, TH_ACK, mac), XDP_PASS, nm(n, "its ACK: VIP2 is gone, passed"));
 	if (!ASSERT_OK(vip_add(VIP3_K), nm(n, "VIP3 added")) ||
 	    !ASSERT_OK(ebb_vip_find(&e, &k3, &v3), nm(n, "VIP3's id")))
@@ -319,11 +319,11 @@ static void test_vips_by_id(void)
 		  nm(n, "VIP2's flow is not VIP3's: still passed"));
 	vip_del(VIP3_K, true);
 out:
-	bpf_map_delete_elem(e.flows_fd, &fk);
+	flow_del(&fk);
 	for (__u16 p = 3001; p <= 3002; p++) {
 		struct ebb_flow_key other = flow_key(CLIENT, p, VIP2, 80);
 
-		bpf_map_delete_elem(e.flows_fd, &other);
+		flow_del(&other);
 	}
 }
 
@@ -346,7 +346,7 @@ static void test_flow_identity(void)
 	    !ASSERT_OK(ebb_vip_find(&e, &k2, &v2), nm(n, "VIP2's id")))
 		goto out;
 	ASSERT_EQ(send_tcp(VIP2, 2000, TH_SYN, mac), XDP_TX, nm(n, "a SYN to VIP2 is pinned"));
-	if (!ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "its flow entry")))
+	if (!ASSERT_OK(flow_get(&fk, &f), nm(n, "its flow entry")))
 		goto out;
 	ASSERT_EQ(f.vip_id, v2.id, nm(n, "the entry records VIP2's id"));
 	ASSERT_TRUE(ebb_flow_of_vip(&fk, &f, &k2, &v2), nm(n, "ebb_flow_of_vip: the flow is VIP2's"));
@@ -365,7 +365,7 @@ static void test_flow_identity(void)
 	ASSERT_OK(ebb_live_flows(&e, per_node, &v3.id), nm(n, "live flows of VIP3 per node"));
 	ASSERT_EQ(per_node[node_id_of_addr(NODE_C)], 0, nm(n, "... none on C"));
 	ASSERT_EQ(ebb_flows_purge_vip(&e, &k3, &v3), 0, nm(n, "purging VIP3's flows purges nothing"));
-	ASSERT_OK(bpf_map_lookup_elem(e.flows_fd, &fk, &f), nm(n, "VIP2's flow is still there"));
+	ASSERT_OK(flow_get(&fk, &f), nm(n, "VIP2's flow is still there"));
 	ASSERT_EQ(ebb_flows_purge_vip(&e, &k2, &v2), 1, nm(n, "purging the deleted VIP2's flows takes it"));
 	vip_del(VIP3_K, true);
 out:

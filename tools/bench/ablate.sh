@@ -51,7 +51,7 @@ patch_one() {
 	no_touch) # a hit never refreshes the entry's last-seen tick (what the 250 ms touch costs)
 		perl -0pi -e 's/\t\t\tif \(\(__s32\)\(ebb_seen_tick\(s->now\) - flow->seen\) > EBB_TOUCH_TICKS\)\n\t\t\t\tflow->seen = ebb_seen_tick\(s->now\);\n//s' "$f" ;;
 	syn_lookup) # every bare SYN asks the flow table (as for 135 s after a table change)
-		perl -0pi -e 's/if \(bare_syn\(pkt\) &&\n\s*\(__s32\)\(ebb_seen_tick\(s->now\) - s->vip->rings_changed\) > EBB_SYN_RETRY_TICKS\)/if (0)/s' "$f" ;;
+		perl -0pi -e 's/if \(bare_syn\(pkt\) && !slot_changed_lately\(s\)\)/if (0)/s' "$f" ;;
 	no_flood_check) # the flood guard's per-packet check, gone (run it with new_flow only:
 		# without the guard the flood path fills the table and evicts the 1M flows)
 		sed -i 's/if (flood_guard_on(s->now))/if (0 \&\& flood_guard_on(s->now))/' "$f" ;;

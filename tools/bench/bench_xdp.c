@@ -55,6 +55,7 @@
 #include <json-c/json.h>
 
 #include "libebb.h"
+#include "ebb_flowtable.h"
 #include "libebb_agent.h"
 #include "packets.h"
 #include "bench_util.h"
@@ -244,7 +245,16 @@ static int inst_load_from(struct inst *in, int slot, const char *name, __u32 flo
 		LOAD_FAIL("cannot open the balancer %s: %s", obj_path ?: "", strerror(errno));
 	if (!bpf_object__find_map_by_name(in->obj, "flows"))
 		LOAD_FAIL("the balancer %s has no flow table", obj_path ?: "");
-	bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
+	/* this build's flows: the bucket table for `flows` flows (include/ebb_flowtable.h), IPv6 in
+	 * flows6; a base build's: the LRU of that many entries */
+	if (bpf_map__type(bpf_object__find_map_by_name(in->obj, "flows")) == BPF_MAP_TYPE_ARRAY) {
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"),
+					 EBB_FT_BUCKETS(flows));
+		if (bpf_object__find_map_by_name(in->obj, "flows6"))
+			bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows6"), flows);
+	} else {
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
+	}
 	if (bpf_object__load(in->obj))
 		LOAD_FAIL("cannot load the balancer (%s)", name);
 	if (ebb_from_object(&in->e, in->obj, &err)) {
@@ -349,6 +359,22 @@ static void add_node(struct inst *in, const char *addr, int i, const char *vip)
 		die("node add %s: %s", addr, err.msg);
 }
 
+/* VIP4's tables "changed" now (within the SYN retry window) or long before it: its
+ * rings_changed, as libebb writes it with a change. The marked slots stay as they are. */
+static void set_window(struct inst *in, bool open)
+{
+	struct ebb_vip_key k = vip_key("203.0.113.10:80/tcp");
+	struct ebb_vip v;
+
+	if (ebb_vip_find(&in->e, &k, &v))
+		die("no VIP 203.0.113.10:80/tcp");
+	v.rings_changed = ebb_seen_tick(ebb_now_ns());
+	if (!open)
+		v.rings_changed -= (__u32)EBB_SYN_RETRY_TICKS + 600;
+	if (ebb_vip_store(&in->e, &k, &v, BPF_EXIST))
+		die("cannot set the VIP's rings_changed: %s", strerror(errno));
+}
+
 static __u32 vip_id_of(struct inst *in, const char *vip)
 {
 	struct ebb_vip_key k = vip_key(vip);
@@ -389,6 +415,81 @@ static struct ebb_flow_key seq_key(__u32 base, __u64 i, __u32 vip)
 	return key4(base + (__u32)(i >> 16), (__u16)(i & 0xffff), vip);
 }
 
+/*
+ * The flow table behind a `flows` descriptor: this build's bucket table (include/ebb_flowtable.h),
+ * mapped once, or NULL for a base build's LRU hash (read and written by key, as before).
+ */
+struct ft_mapped {
+	int fd;
+	struct ebb_ft_bucket *t;
+	__u32 nb;
+};
+
+static struct ft_mapped *ft_of(int fd)
+{
+	static struct ft_mapped m[16];
+	static int n;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t bytes;
+	void *t;
+
+	for (int i = 0; i < n; i++)
+		if (m[i].fd == fd)
+			return m[i].t ? &m[i] : NULL;
+	if (n == (int)(sizeof(m) / sizeof(m[0])))
+		die("too many flow tables");
+	m[n].fd = fd;
+	m[n].t = NULL;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_ARRAY &&
+	    info.value_size == sizeof(struct ebb_ft_bucket)) {
+		bytes = ((size_t)info.max_entries * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (t == MAP_FAILED)
+			die("cannot map the flow table: %s", strerror(errno));
+		m[n].t = t;
+		m[n].nb = info.max_entries;
+	}
+	n++;
+	return m[n - 1].t ? &m[n - 1] : NULL;
+}
+
+/* Pins k as v (v->seen a 2^24 ns tick, converted) in the table behind fd, or its LRU. */
+static int flows_put(int fd, const struct ebb_flow_key *k, const struct ebb_flow *v)
+{
+	struct ft_mapped *m = ft_of(fd);
+	struct ebb_ft_where w;
+	struct ebb_ft_scan st;
+	__u32 tick = ebb_ft_tick_of_ns((__u64)v->seen << EBB_SEEN_SHIFT);
+	int way;
+
+	if (!m)
+		return bpf_map_update_elem(fd, k, v, BPF_ANY);
+	w = ebb_ft_where_key(k, m->nb);
+	ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(k),
+			   ebb_ft_entry(w.fp, v->vip_id, v->node_id, v->flags, tick), tick);
+	return ebb_ft_pin(&m->t[w.b[0]], &m->t[w.b[1]], &st, &way) == EBB_FT_LOST ? -1 : 0;
+}
+
+/* Forgets k in the table behind fd (nothing if it is not there). */
+static void flows_del(int fd, const struct ebb_flow_key *k)
+{
+	struct ft_mapped *m = ft_of(fd);
+	struct ebb_ft_where w;
+	__u64 word;
+	int way;
+
+	if (!m) {
+		bpf_map_delete_elem(fd, k);
+		return;
+	}
+	w = ebb_ft_where_key(k, m->nb);
+	way = ebb_ft_find(&m->t[w.b[0]], &m->t[w.b[1]], w.fp, ebb_ft_keyword4(k), &word);
+	if (way >= 0)
+		ebb_ft_cas(&m->t[w.b[way / EBB_FT_WAYS]].entry[way % EBB_FT_WAYS].word, word, 0);
+}
+
 /* Flows base+0 .. base+n-1 of a sequence to the VIP (address vip, id vip_id), pinned
  * round-robin to node ids, seen just now. */
 static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32 vip_id,
@@ -412,7 +513,10 @@ static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32
 			vals[j] = (struct ebb_flow){ .node_id = (__u16)ids[i % nids],
 						     .vip_id = (__u8)vip_id, .seen = ebb_seen_tick(now) };
 		}
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
+		if (ft_of(fd)) { /* pinned one by one, as the datapath pins (a lost one: evicted) */
+			for (__u32 j = 0; j < cnt; j++)
+				flows_put(fd, &keys[j], &vals[j]);
+		} else if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
 			die("filling the flow table: %s", strerror(errno));
 		done += cnt;
 	}
@@ -434,7 +538,10 @@ static void delete_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip)
 
 		for (__u32 j = 0; j < cnt; j++)
 			keys[j] = seq_key(base, from + done + j, vip);
-		if (bpf_map_delete_batch(fd, keys, &did, &bo)) {
+		if (ft_of(fd)) {
+			for (__u32 j = 0; j < cnt; j++)
+				flows_del(fd, &keys[j]);
+		} else if (bpf_map_delete_batch(fd, keys, &did, &bo)) {
 			/* A key was missing: the batch stops there; finish one by one. */
 			for (__u32 j = did; j < cnt; j++)
 				bpf_map_delete_elem(fd, &keys[j]);
@@ -456,6 +563,16 @@ static __u64 count_flows(int fd)
 
 	if (!keys || !vals)
 		die("out of memory");
+	if (ft_of(fd)) {
+		struct ft_mapped *m = ft_of(fd);
+
+		for (__u32 b = 0; b < m->nb; b++)
+			for (int i = 0; i < EBB_FT_WAYS; i++)
+				total += ebb_ft_node(ebb_ft_read(&m->t[b].entry[i].word)) != 0;
+		free(keys);
+		free(vals);
+		return total;
+	}
 	for (;;) {
 		__u32 cnt = chunk;
 		int err = bpf_map_lookup_batch(fd, in, &out, keys, vals, &cnt, &bo);
@@ -708,6 +825,7 @@ struct bcase {
 	int base_idx; /* its twin built from the base commit (-1 = none) */
 	int ft; /* LB_FT: the flow-table variant (ft_insts) */
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
+	bool window; /* VIP4's tables changed within the SYN retry window while it runs */
 	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
 	/* results */
@@ -805,6 +923,11 @@ static struct bcase cases[] = {
 	{ .id = "syn_flood", .label = "SYN under the flood guard", .table = "1M flows", .inst = BIG,
 	  .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true,
 	  .base = SEQ_FLOOD, .flood_rate = 1 },
+	/* The same SYNs within the retry window after a scale-out of VIP4 from 3 nodes to 4 (and
+	 * back): the SYNs of the quarter of slots that changed owner ask the flow table. */
+	{ .id = "syn_flood_window", .label = "SYN, flood guard, retry window", .table = "1M flows",
+	  .inst = BIG, .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED,
+	  .wrapped = true, .base = SEQ_FLOOD, .flood_rate = 1, .window = true },
 	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
 	  .inst = SMALL, .target = 12, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
 	  .flood_rate = 1 },
@@ -839,6 +962,9 @@ static struct bcase cases[] = {
 	  .grow = 20 },
 	{ .id = "k_syn_flood", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "syn_flood", .expect = XDP_TX, .check = CHK_K_FLOOD,
+	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
+	{ .id = "k_syn_flood_window", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
+	  .lb = LB_KATRAN, .twin = "syn_flood_window", .expect = XDP_TX, .check = CHK_K_FLOOD,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
 	/* Issue 16's flow-table prototype (--flowtable DIR: tools/bench/flowtable.bpf.c built per
 	 * variant), each variant beside the same two ebb paths: the table alone on a minimal parse,
@@ -1536,6 +1662,15 @@ static void base_check_layout(void)
 		struct bpf_map *h = bpf_object__find_map_by_name(insts[SMALL].obj, names[i]);
 		struct bpf_map *m = bpf_object__find_map_by_name(insts[BASE_SMALL].obj, names[i]);
 
+		/* this build's bucket table beside a base's LRU: the fill, the clears and the
+		 * counts go by each descriptor's kind (ft_of) */
+		if (h && m && !strcmp(names[i], "flows") &&
+		    bpf_map__type(h) == BPF_MAP_TYPE_ARRAY &&
+		    bpf_map__value_size(h) == sizeof(struct ebb_ft_bucket) &&
+		    bpf_map__type(m) == BPF_MAP_TYPE_LRU_HASH &&
+		    bpf_map__key_size(m) == sizeof(struct ebb_flow_key) &&
+		    bpf_map__value_size(m) == sizeof(struct ebb_flow))
+			continue;
 		if (!h || !m || bpf_map__key_size(h) != bpf_map__key_size(m) ||
 		    bpf_map__value_size(h) != bpf_map__value_size(m)) {
 			snprintf(base_na, sizeof(base_na),
@@ -1703,7 +1838,7 @@ static void claim_frame(struct inst *b)
 	__u8 *d = out.data;
 
 	c->key = key4(V4(192, 0, 2, 250), 1, V4(203, 0, 113, 40));
-	bpf_map_delete_elem(b->e.flows_fd, &c->key);
+	flows_del(b->e.flows_fd, &c->key);
 	c->d = ack;
 	if (out.retval == XDP_TX && out.len >= 14 + 20 + sizeof(struct ebb_rescue_hdr) &&
 	    d[12] == 0x08 && d[13] == 0 && d[23] == EBB_RESCUE_PROTO) {
@@ -1934,6 +2069,7 @@ static void setup(void)
 	build(case_by_id("new_flow_full"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("second_chance"), tcp4("192.0.2.128", "203.0.113.10", 1, TH_ACK));
 	build(case_by_id("syn_flood"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("syn_flood_window"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("syn_flood_small"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 
 	/* The method check: the same hit as "hit", but through the wrapper, over two flows (its
@@ -1954,7 +2090,7 @@ static void setup(void)
 			continue;
 		v.node_id = (__u16)node_id_of(in, "198.51.100.14");
 		v.vip_id = (__u8)vip_id_of(in, "203.0.113.12:80/tcp");
-		if (bpf_map_update_elem(in->e.flows_fd, &k, &v, BPF_ANY))
+		if (flows_put(in->e.flows_fd, &k, &v))
 			die("cannot pin the draining node's flow: %s", strerror(errno));
 		if (ebb_node_set_state(&in->e, &a, EBB_NODE_DRAINING, 0, &err))
 			die("drain: %s", err.msg);
@@ -2006,6 +2142,22 @@ static void setup(void)
 	rescue_setup(b);
 	if (insts[BASE_BIG].obj) /* the same VIPs, nodes and settings, as far as its maps go */
 		rescue_setup(&insts[BASE_BIG]);
+	/* The retry window's row: a real scale-out of VIP4 by a fourth node and back, made after
+	 * its first window closed, marks the slots a fourth node takes (ring_changes): a quarter.
+	 * Its tables are then as before. (--rings-settling: every slot stays marked, as the VIP's
+	 * creation left them.) */
+	if (!opt_settling && insts[BIG].e.ring_changes_fd >= 0) {
+		struct ebb_vip_key k = vip_key("203.0.113.10:80/tcp");
+		struct ebb_addr a = addr_of("198.51.100.14");
+		struct ebb_err err = {};
+
+		set_window(&insts[BIG], false);
+		add_node(&insts[BIG], "198.51.100.14", 4, "203.0.113.10:80/tcp");
+		if (ebb_node_del(&insts[BIG].e, &a, &k, false, &err))
+			die("node del 198.51.100.14: %s", err.msg);
+	} else if (insts[BIG].e.ring_changes_fd < 0) {
+		case_by_id("syn_flood_window")->na = "no ring_changes in this build";
+	}
 	for (int k = 0; k < N_INST && !opt_settling; k++) {
 		struct ebb_vip_key keys[EBB_MAX_VIPS], *prev = NULL;
 
@@ -2049,7 +2201,7 @@ static void setup(void)
 	delete_flows(b->e.flows_fd, c->base, 0, 2, c->vip);
 	claim_frame(b);
 	probe_size(case_by_id("claim"), b->prog_fd);
-	bpf_map_delete_elem(b->e.flows_fd, &case_by_id("claim")->key);
+	flows_del(b->e.flows_fd, &case_by_id("claim")->key);
 	{
 		__u16 port = 0;
 
@@ -2243,8 +2395,10 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 
 	if (c->flood_rate)
 		set_flood_rate(in, c->flood_rate);
+	if (c->window && !opt_settling)
+		set_window(in, true);
 	if (c->del_key) /* the claimed flow is new to each batch */
-		bpf_map_delete_elem(in->e.flows_fd, &c->key);
+		flows_del(in->e.flows_fd, &c->key);
 	if (c->wrapped || c->restore) {
 		if (c->reset)
 			wrap_reset(&c->w);
@@ -2260,6 +2414,8 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 	}
 	if (c->flood_rate)
 		set_flood_rate(in, RATE_ARMED);
+	if (c->window && !opt_settling)
+		set_window(in, false);
 }
 
 /* A row of issue 14: whatever path this build takes, every one of its packets must take the
@@ -2670,7 +2826,7 @@ static void *probe_thread(void *arg)
 	while (!p->stop) {
 		struct run_out out;
 
-		bpf_map_delete_elem(p->flows_fd, &p->key);
+		flows_del(p->flows_fd, &p->key);
 		run_ns(p->prog_fd, p->pkt, p->len, 1, &out);
 		p->probes++;
 		p->ready = true;
@@ -2747,7 +2903,7 @@ static json_object *drain_latency(void)
 	p.len = lay.len;
 	p.key = key4(CLIENT4, 41000, V4(203, 0, 113, 20));
 	run_ns(s->prog_fd, p.pkt, p.len, 1, &out);
-	bpf_map_delete_elem(s->e.flows_fd, &p.key);
+	flows_del(s->e.flows_fd, &p.key);
 	if (out.retval != XDP_TX || out.data[0] != 0x02 || out.data[4] != 0x01)
 		die("drain probe: not forwarded to a bench node");
 	memcpy(p.mac, out.data, 6);

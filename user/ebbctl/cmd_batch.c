@@ -253,7 +253,8 @@ static int save_to(FILE *out)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	fprintf(out, SAVE_HEADER "%s, state under %s; apply with: ebbctl restore FILE\n", when, bpffs);
 	n = ebb_prog_list(bpffs, links, 64);
-	bpf_obj_get_info_by_fd(e.flows_fd, &info, &len);
+	/* flows N: N is flows6's entries (the IPv4 table is EBB_FT_BUCKETS(N) buckets) */
+	bpf_obj_get_info_by_fd(e.flows6_fd >= 0 ? e.flows6_fd : e.flows_fd, &info, &len);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(links[i].mode, "native") && strcmp(links[i].mode, "generic"))
 			continue; /* a pin whose device is gone: nothing to re-attach */

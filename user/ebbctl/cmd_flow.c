@@ -15,6 +15,7 @@
 
 #include "ebbctl.h"
 #include "ebb_hash.h"
+#include "ebb_flowtable.h"
 
 struct show_ctx {
 	struct ebb *e;
@@ -183,6 +184,7 @@ static int do_lookup(int argc, char **argv)
 	__u16 sport;
 	struct ebb e;
 	int syn_fd;
+	__u64 syn_word = 0;
 
 	if (argc != 2)
 		return ctl_error("usage: flow lookup SRC:SPORT VIP");
@@ -205,7 +207,7 @@ static int do_lookup(int argc, char **argv)
 	slot = ebb_ring_slot(&fk);
 	snprintf(pins, sizeof(pins), "%s/syn_pins", e.bpffs);
 	syn_fd = bpf_obj_get(pins);
-	if (!bpf_map_lookup_elem(e.flows_fd, &fk, &flow)) {
+	if (!ebb_flow_get(&e, &fk, &flow)) {
 		/* The entry's node id is narrower than the nodes map's key. */
 		if (!bpf_map_lookup_elem(e.nodes_fd, &(__u32){ flow.node_id }, &node) &&
 		    (node.state == EBB_NODE_ACTIVE || node.state == EBB_NODE_DRAINING)) {
@@ -221,8 +223,9 @@ static int do_lookup(int argc, char **argv)
 		node_id = ebb_ring_node(&e, EBB_RING_NEW(vip.id), slot);
 		why = "not in the flow table: a new UDP flow, placed by the table of active nodes";
 		path = "new";
-	} else if (syn_fd >= 0 && !bpf_map_lookup_elem(syn_fd, &fk, &flow)) {
-		node_id = flow.node_id;
+	} else if (syn_fd >= 0 && !bpf_map_lookup_elem(syn_fd, &fk, &syn_word) &&
+		   ebb_ft_node(syn_word)) { /* an entry word, as the flow table's */
+		node_id = ebb_ft_node(syn_word);
 		why = "its handshake was pinned aside under the flood guard (syn_pins)";
 		path = "syn_pin";
 	} else {

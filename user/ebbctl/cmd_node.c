@@ -232,6 +232,25 @@ static const char *fleet_said(int fleet_ret, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * What every talk-back of a node change starts from: its JSON object with the node's address
+ * ("node"), that address as text in name and where a fleet write went in fl. NULL in a batch:
+ * a restore says itself once, at its end, and the work to say each change is spared.
+ */
+static json_object *say_begin(const struct ebb_addr *addr, int fleet_ret, char *name,
+			      size_t name_len, char *fl, size_t fl_len)
+{
+	json_object *o;
+
+	if (batch_file)
+		return NULL;
+	o = json_object_new_object();
+	ebb_fmt_addr(addr->a, addr->family, name, name_len);
+	fleet_said(fleet_ret, fl, fl_len);
+	json_object_object_add(o, "node", json_object_new_string(name));
+	return o;
+}
+
 /* The node as the maps have it after a change (on a fleet host: as this host applied it). */
 static int node_now(const struct ebb_addr *addr, struct ebb *e, __u32 *id, struct ebb_node *n)
 {
@@ -252,20 +271,15 @@ static int node_now(const struct ebb_addr *addr, struct ebb *e, __u32 *id, struc
  */
 static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet_ret)
 {
-	json_object *o = json_object_new_object();
 	char name[64], fl[160], wasbuf[48] = "";
 	struct ebb_node n;
+	json_object *o;
 	struct ebb e;
 	__u32 id;
 
-	if (batch_file) { /* a restore says itself once */
-		json_object_put(o);
+	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	if (!o)
 		return 0;
-	}
-
-	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
-	fleet_said(fleet_ret, fl, sizeof(fl));
-	json_object_object_add(o, "node", json_object_new_string(name));
 	json_object_object_add(o, "state", json_object_new_string(ebb_state_name(state)));
 	if (was >= 0 && was != state)
 		snprintf(wasbuf, sizeof(wasbuf), " (was %s)", ebb_state_name(was));
@@ -328,22 +342,17 @@ static void node_vips(struct ebb *e, __u32 id, char *buf, size_t len, json_objec
 
 static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int fleet_ret)
 {
-	json_object *o = json_object_new_object(), *w = json_object_new_object();
 	char name[64], vname[64], fl[160], vips[512] = "";
+	json_object *o, *w;
 	struct ebb_node n;
 	struct ebb e;
 	__u32 id;
 
-	if (batch_file) { /* a restore says itself once */
-		json_object_put(o);
-		json_object_put(w);
+	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	if (!o)
 		return 0;
-	}
-
-	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
+	w = json_object_new_object();
 	ebb_fmt_vip(vip, vname, sizeof(vname));
-	fleet_said(fleet_ret, fl, sizeof(fl));
-	json_object_object_add(o, "node", json_object_new_string(name));
 	json_object_object_add(o, "vip", json_object_new_string(vname));
 	if (node_now(addr, &e, &id, &n)) {
 		json_object_put(w);
@@ -365,20 +374,15 @@ static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
 static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
 		       int fleet_ret)
 {
-	json_object *o = json_object_new_object();
 	char name[64], vname[64] = "", fl[160], rest[512] = "", cutbuf[80] = "";
 	struct ebb_node n;
+	json_object *o;
 	struct ebb e;
 	__u32 id;
 
-	if (batch_file) { /* a restore says itself once */
-		json_object_put(o);
+	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	if (!o)
 		return 0;
-	}
-
-	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
-	fleet_said(fleet_ret, fl, sizeof(fl));
-	json_object_object_add(o, "node", json_object_new_string(name));
 	if (vip) {
 		ebb_fmt_vip(vip, vname, sizeof(vname));
 		json_object_object_add(o, "vip", json_object_new_string(vname));
@@ -799,17 +803,12 @@ static int do_watch(int argc, char **argv)
 static int say_set(const struct ebb_addr *addr, const struct ebb_vip_key *vip, __u32 weight,
 		   int node_prog, int fleet_ret)
 {
-	json_object *o = json_object_new_object();
 	char name[64], vname[64], fl[160];
+	json_object *o;
 
-	if (batch_file) { /* a restore says itself once */
-		json_object_put(o);
+	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	if (!o)
 		return 0;
-	}
-
-	ebb_fmt_addr(addr->a, addr->family, name, sizeof(name));
-	fleet_said(fleet_ret, fl, sizeof(fl));
-	json_object_object_add(o, "node", json_object_new_string(name));
 	if (node_prog >= 0) {
 		json_object_object_add(o, "node_prog", json_object_new_boolean(node_prog));
 		return ctl_said(o, node_prog ? "%s: node-prog on; it may be sent rescues and named as a candidate%s" :

@@ -192,7 +192,7 @@ static bool read_settings(__u32 *flow_entries, struct ebb_settings *settings)
 	if (ebb_open(&e, bpffs, &err))
 		return false;
 	if (!bpf_map_lookup_elem(e.settings_fd, &zero, settings) &&
-	    !bpf_obj_get_info_by_fd(e.flows_fd, &info, &len)) {
+	    !bpf_obj_get_info_by_fd(e.flows6_fd >= 0 ? e.flows6_fd : e.flows_fd, &info, &len)) {
 		*flow_entries = info.max_entries;
 		ok = true;
 	}

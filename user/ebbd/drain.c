@@ -119,7 +119,7 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 
 		if (!count_all && (*budget)-- <= 0)
 			return -EAGAIN;
-		if (bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v)) {
+		if (ebb_flow_get(&a->e, &w->keys[i], &v)) {
 			(*vanished)++;
 		} else if (v.node_id == n->id) {
 			if (flow_live(a, &w->keys[i], &v, now, &end)) {
@@ -196,6 +196,7 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 		n->last_drain.have = true;
 		n->last_drain.verified = d->verified;
 		n->last_drain.cut = cut;
+		status_nodes_changed();
 		watch_reset(&n->watch);
 		n->last_end_ns = 0;
 	}

@@ -358,6 +358,10 @@ void talk_tick(struct agent *a, __u64 now, bool stopped);
 /* status.c: the HTML status page at / (rendered by metrics_render, copied by a request) */
 void status_render(const struct agent *a, __u64 now);
 char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when out of memory */
+/* A node's state or last drain changed (or a node came or went): the next render is at once,
+ * not up to a second later, so the page never shows a state /metrics has already left. Called
+ * where ebbd takes a node's entry in (state.c) and where a drain completes (drain.c). */
+void status_nodes_changed(void);
 void status_event(const char *json); /* log_emit: keeps the last events for the page */
 struct ebb_change_rec;
 void status_change(const struct ebb_change_rec *r, const char *user); /* ebbctl's, for the page */

@@ -509,5 +509,6 @@ void metrics_render(const struct agent *a, __u64 now)
 	free(page);
 	page = buf;
 	page_len = len;
-	pthread_mutex_unlock(&page_lock);	status_render(a, now);
+	pthread_mutex_unlock(&page_lock);
+	status_render(a, now);
 }

@@ -39,8 +39,18 @@ void state_close(struct agent *a)
 	a->census = NULL;
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
 		watch_reset(&a->nodes[id].watch);
+		if (a->nodes[id].used)
+			status_nodes_changed();
 		a->nodes[id].used = false;
 	}
+}
+
+/* A node's entry as the maps have it now (read in, or after ebbd's own write). */
+static void node_take(struct node *n, const struct ebb_node *m)
+{
+	if (n->m.state != m->state || n->m.state_since_ns != m->state_since_ns)
+		status_nodes_changed();
+	n->m = *m;
 }
 
 /* Opens the maps, or notices that they were re-created (detach, rm, attach) and re-opens. */
@@ -197,8 +207,10 @@ int state_refresh(struct agent *a)
 			continue;
 		nd = &a->nodes[id];
 		if (entries[i].state == EBB_NODE_UNUSED) {
-			if (nd->used)
+			if (nd->used) {
 				watch_reset(&nd->watch);
+				status_nodes_changed();
+			}
 			nd->used = false;
 			continue;
 		}
@@ -216,7 +228,7 @@ int state_refresh(struct agent *a)
 			ebb_fmt_addr(entries[i].addr, entries[i].family, nd->name, sizeof(nd->name));
 		}
 		nd->used = true;
-		nd->m = entries[i];
+		node_take(nd, &entries[i]);
 		nd->n_vips = 0;
 	}
 	for (int i = 0; i < nm; i++) {
@@ -299,7 +311,7 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	}
 	ret = ebb_node_set_state(&a->e, &n->addr, to, drain_timeout_s, &err);
 	if (!ret && bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) == 0)
-		n->m = now;
+		node_take(n, &now);
 	ebb_unlock(&a->e);
 	if (ret && !fleet) {
 		json_object *e = log_new(LOG_ERROR, "transition_failed");

@@ -33,7 +33,9 @@ static __u32 hist_flows[HIST_N][EBB_MAX_NODES];
 static __u8 hist_state[HIST_N][EBB_MAX_NODES];
 static __u64 hist_gen[EBB_MAX_NODES];
 static int hist_head, hist_n;
-static __u64 last_sample_ns, last_render_ns, last_render_sig;
+static __u64 last_sample_ns, last_render_ns;
+/* A node's state or last drain changed since the last render (status_nodes_changed). */
+static bool nodes_changed;
 
 /* The last decisions: the events log_emit wrote (level info and above), as JSON text. */
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -453,28 +455,14 @@ static void event_row(FILE *f, const char *text)
 	json_object_put(o);
 }
 
-/* What the page says of each node's state and last drain, hashed (FNV-1a). */
-static __u64 states_sig(const struct agent *a)
+void status_nodes_changed(void)
 {
-	__u64 h = 14695981039346656037ULL;
-
-	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
-		const struct node *n = &a->nodes[id];
-		__u64 v[] = { n->used, n->m.state, n->m.state_since_ns, n->last_drain.have,
-			      n->last_drain.verified, (__u64)n->last_drain.cut };
-
-		if (!n->used)
-			continue;
-		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-			h = (h ^ (v[i] + id)) * 1099511628211ULL;
-	}
-	return h;
+	nodes_changed = true;
 }
 
 void status_render(const struct agent *a, __u64 now)
 {
 	char *buf = NULL, host[128] = "", when[64];
-	__u64 sig;
 	size_t len = 0;
 	FILE *f;
 	time_t t = time(NULL);
@@ -487,11 +475,10 @@ void status_render(const struct agent *a, __u64 now)
 	}
 	/* At most once a second, but a node's state change at once: the page must never show a
 	 * state /metrics, published in the same tick, has already left. */
-	sig = states_sig(a);
-	if (last_render_ns && now - last_render_ns < NS_PER_S && sig == last_render_sig)
+	if (last_render_ns && now - last_render_ns < NS_PER_S && !nodes_changed)
 		return;
 	last_render_ns = now;
-	last_render_sig = sig;
+	nodes_changed = false;
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return;

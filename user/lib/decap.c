@@ -24,13 +24,7 @@ static const char *const decap_pins[] = { "decap_prefixes", "decap_stats" };
 
 int ebb_decap_dir(const char *bpffs, char *buf, size_t len)
 {
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	if (snprintf(buf, len, "%s/decap-%llu", bpffs, (unsigned long long)st.st_ino) >= (int)len)
-		return -ENAMETOOLONG;
-	return 0;
+	return ebb_netns_dir(bpffs, "decap", buf, len);
 }
 
 static int decap_dir(const char *bpffs, char *buf, size_t len, struct ebb_err *err)

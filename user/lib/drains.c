@@ -12,35 +12,15 @@
 #include <bpf/bpf.h>
 
 #include "libebb_agent.h"
-
-static void drains_path(const char *bpffs, char *path, size_t len)
-{
-	snprintf(path, len, "%s/%s", bpffs, EBB_DRAINS_PIN);
-}
+#include "internal.h"
 
 int ebb_drains_open(const char *bpffs, bool create)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	char path[600];
-	int fd;
 
-	drains_path(bpffs, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd < 0 ? -errno : fd;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebbd_drains", sizeof(__u32),
-			    sizeof(struct ebb_drain_view), EBB_MAX_NODES, &opts);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		int ret = -errno;
-
-		close(fd);
-		/* another ebbd pinned it first: use that one */
-		fd = bpf_obj_get(path);
-		return fd < 0 ? ret : fd;
-	}
-	return fd;
+	snprintf(path, sizeof(path), "%s/%s", bpffs, EBB_DRAINS_PIN);
+	return ebb_map_pin_or_get(path, BPF_MAP_TYPE_ARRAY, "ebbd_drains", sizeof(__u32),
+				  sizeof(struct ebb_drain_view), EBB_MAX_NODES, create);
 }
 
 int ebb_drains_read(const char *bpffs, __u32 id, __u64 since, struct ebb_drain_view *v)

@@ -30,7 +30,7 @@ static __u32 seen_of_tick(__u32 tick, __u64 now)
  * and 4, doc/flow-table-progress.md); this keeps ebb_flows_each's callers working meanwhile.
  */
 static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
-		       void *ctx)
+		       void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
 {
 	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
 	struct bpf_map_info info = {};
@@ -53,6 +53,10 @@ static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, 
 	}
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
 		bpf_map_lookup_elem(e->vips_by_id_fd, &id, &vips[id]);
+	/* A VIP deleted (or half-deleted) may have left flows whose id is now another's: keyed
+	 * by the VIP the caller names, they hash right only if they are that VIP's. */
+	if (as_vk && as_id < EBB_MAX_VIPS)
+		vips[as_id].key = *as_vk;
 	nb = info.max_entries;
 	bytes = ((size_t)nb * sizeof(*t) + page - 1) / page * page;
 	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
@@ -140,13 +144,71 @@ out:
 	return ret;
 }
 
-int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+static int flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
+		      void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
 {
-	int ret = flows_each4(e, fn, ctx);
+	int ret = flows_each4(e, fn, ctx, as_vk, as_id);
 
 	if (!ret && e->flows6_fd >= 0)
 		ret = flows_each6(e->flows6_fd, fn, ctx);
 	return ret < 0 ? ret : 0;
+}
+
+int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+{
+	return flows_each(e, fn, ctx, NULL, 0);
+}
+
+static int ft_mapped(struct ebb *e)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t bytes;
+	void *t;
+
+	if (e->ft)
+		return 0;
+	if (bpf_obj_get_info_by_fd(e->flows_fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket))
+		return -EPROTO;
+	bytes = ((size_t)info.max_entries * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
+	if (t == MAP_FAILED)
+		return -errno;
+	e->ft = t;
+	e->ft_bytes = bytes;
+	e->ft_nbuckets = info.max_entries;
+	return 0;
+}
+
+int ebb_flow_get(struct ebb *e, const struct ebb_flow_key *key, struct ebb_flow *out)
+{
+	__u64 w = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (key->family == EBB_FAMILY_V6) {
+		if (e->flows6_fd < 0 || bpf_map_lookup_elem(e->flows6_fd, key, &w) || !ebb_ft_node(w))
+			return -ENOENT;
+	} else {
+		struct ebb_ft_bucket *t;
+		struct ebb_ft_where where;
+
+		ret = ft_mapped(e);
+		if (ret)
+			return ret;
+		t = e->ft;
+		where = ebb_ft_where_key(key, e->ft_nbuckets);
+		if (ebb_ft_find(&t[where.b[0]], &t[where.b[1]], where.fp, ebb_ft_keyword4(key), &w) < 0)
+			return -ENOENT;
+	}
+	out->node_id = ebb_ft_node(w);
+	out->vip_id = ebb_ft_vip(w);
+	out->flags = ebb_ft_flags(w);
+	out->seen = seen_of_tick(ebb_ft_tick(w), ebb_now_ns());
+	return 0;
 }
 
 /* Forgets a flow ebb_flows_each gave: its word cleared by CAS (unless it changed since: then
@@ -319,7 +381,7 @@ static long purge(struct ebb *e, __u32 node_id, const __u32 *vip_id, const struc
 	c->vip_id = vip_id;
 	c->vk = vk;
 	c->v = v;
-	ret = ebb_flows_each(e, purge_one, c);
+	ret = flows_each(e, purge_one, c, vk, v ? v->id : 0);
 	if (!ret)
 		ret = c->purged;
 	free(c);

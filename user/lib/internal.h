@@ -14,6 +14,24 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
+/* rings.c: marks in ring_changes (include/ebb.h) the slots of VIP vip_id's new-flow table whose
+ * owner differs between old and new (every slot when old is NULL), before either the table or
+ * the VIP's rings_changed moves. rings_changed is the VIP's as it is now: when the window it
+ * opened has passed, the bits it left are stale and replaced, else the new ones are added.
+ * 0, or -errno when the bits cannot be written (the change must then not be made: a SYN would
+ * skip the flow table where a retry can have gone elsewhere). */
+int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, const __u32 *old,
+			  const __u32 *new);
+/* Every slot of every VIP marked (a first creation of the maps; state migrated from a layout
+ * before ring_changes): every bare SYN within a VIP's window asks the flow table. */
+int ebb_ring_changes_fill(int fd);
+
+/* state.c: the map pinned at path, or (create) a new one pinned there; fd or -errno. Two
+ * processes may both create it: the one whose pin loses uses the winner's map, so both write
+ * the one map everyone reads. */
+int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
+		       __u32 value_size, __u32 max, bool create);
+
 /* rings.c: a VIP table of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
  * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
 int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table);
@@ -39,6 +57,10 @@ struct ebb_history_copy *ebb_history_copy_take(struct ebb *e);
 int ebb_history_copy_put_back(struct ebb *e, const struct ebb_history_copy *c);
 void ebb_history_copy_free(struct ebb_history_copy *c);
 
+/* links.c: the pin directory of this network namespace, BPFFS/PREFIX-<netns inode> (the
+ * decapsulator's and the node program's): lab nodes share one bpffs and each has its own eth0.
+ * 0, or -errno (-ENAMETOOLONG if it does not fit in buf). */
+int ebb_netns_dir(const char *bpffs, const char *prefix, char *buf, size_t len);
 /* links.c: XDP attachments pinned as PREFIX<ifname> under the bpffs directory. */
 void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len);
 int ebb_link_precheck(const char *bpffs, const char *prefix, const char *ifname, int *ifindex,

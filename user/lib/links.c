@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -16,6 +17,18 @@
 
 #include "libebb.h"
 #include "internal.h"
+
+int ebb_netns_dir(const char *bpffs, const char *prefix, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	if (snprintf(buf, len, "%s/%s-%llu", bpffs, prefix, (unsigned long long)st.st_ino) >=
+	    (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
 
 void ebb_link_path(const char *bpffs, const char *prefix, const char *ifname, char *buf, size_t len)
 {

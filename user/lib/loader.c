@@ -205,6 +205,10 @@ int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err
 		bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "rescue_secret")),
 				    &zero, &secret, BPF_ANY);
 		explicit_bzero(&secret, sizeof(secret));
+		/* No VIP's slots are known to be still: a VIP (and state migrated with its
+		 * rings_changed) asks the flow table for every SYN of its window, as before. */
+		if (ebb_ring_changes_fill(bpf_map__fd(bpf_object__find_map_by_name(obj, "ring_changes"))))
+			return ebb_errf(err, "cannot mark the tables' slots: %s", strerror(errno));
 		object_layout_version(obj, &meta.layout_version);
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);

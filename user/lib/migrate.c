@@ -12,7 +12,8 @@
  *     through a per-map converter where the value changed between the layouts (the table of
  *     steps below) and as it is where not; the rings' inner tables are copied into new inner
  *     tables. The new maps only (slot_history, rescue_secret; vip_reasons, monitor,
- *     monitor_events) start as on a first creation (rescue_secret random). A `flow trace`
+ *     monitor_events; ring_changes) start as on a first creation (rescue_secret random,
+ *     ring_changes all marked). A `flow trace`
  *     listener's monitor and ring buffer are never copied: the new program starts unwatched. The old program keeps running throughout: the flows it creates
  *     meanwhile are picked up in 5. Still nothing to undo but the staging directory.
  *  3. The swap: bpf_link_update on every attached device, as the same-layout upgrade does; if one
@@ -44,6 +45,7 @@
 #include "libebb.h"
 #include "libebb_agent.h"
 #include "internal.h"
+#include "ebb_flowtable.h"
 
 #define STAGING "upgrade-staging" /* bpffs refuses a name with a dot */
 #define MAX_STEPS 8
@@ -94,9 +96,16 @@ static const struct map_conv conv_5_6[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* 6 -> 7: a new map only (ring_changes, every slot marked as on a first creation: the VIPs
+ * keep their rings_changed, and a SYN within a window asks the flow table as it did). */
+static const struct map_conv conv_6_7[] = {
+	{ NULL, 0, 0, NULL },
+};
+
 static const struct layout_step layout_steps[] = {
 	{ 4, 5, conv_4_5 },
 	{ 5, 6, conv_5_6 },
+	{ 6, 7, conv_6_7 },
 };
 
 /* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
@@ -545,8 +554,11 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		ret = -EINVAL;
 		goto undo;
 	}
-	if (!ret)
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"), flow_size);
+	if (!ret) { /* flow_size is N of `flows N`: the bucket table is sized from it */
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"),
+					 EBB_FT_BUCKETS(flow_size));
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows6"), flow_size);
+	}
 	/* 1. the staged maps (as on a first creation: meta, settings, rescue_secret) and program */
 	ret = ebb_balancer_load(g.obj, NULL, err);
 	if (ret)

@@ -21,13 +21,7 @@
 
 int ebb_node_dir(const char *bpffs, char *buf, size_t len)
 {
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	if (snprintf(buf, len, "%s/node-%llu", bpffs, (unsigned long long)st.st_ino) >= (int)len)
-		return -ENAMETOOLONG;
-	return 0;
+	return ebb_netns_dir(bpffs, "node", buf, len);
 }
 
 static int node_dir(const char *bpffs, char *buf, size_t len, struct ebb_err *err)

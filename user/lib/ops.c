@@ -90,6 +90,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	struct ebb_vip_addr_key ak;
 	struct ebb_vip vip = {};
 	__u32 refs = 0;
+	int ret;
 	char name[64];
 
 	ebb_fmt_vip(key, name, sizeof(name));
@@ -151,7 +152,12 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
 	ebb_vip_reasons_zero(e, vip.id);
 
-	/* Its tables are new: a SYN's flow is looked up while they settle (rings_changed). */
+	/* Its tables are new: every SYN's flow is looked up while they settle (rings_changed;
+	 * an earlier VIP of this id may have left flows in every slot). */
+	ret = ebb_ring_changes_mark(e, vip.id, 0, NULL, NULL);
+	if (ret)
+		return ebb_errf(err, "cannot add VIP %s: cannot mark its slots: %s", name,
+				strerror(-ret));
 	vip.rings_changed = ebb_seen_tick(ebb_now_ns());
 
 	addr_key_of(key, &ak);

@@ -64,6 +64,61 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 	return -ENOENT;
 }
 
+#define RING_CHANGES_LEN ((size_t)EBB_RING_CHANGES * sizeof(__u64))
+
+static __u64 *ring_changes_map(int fd)
+{
+	void *mem = mmap(NULL, RING_CHANGES_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+int ebb_ring_changes_fill(int fd)
+{
+	__u64 *words = ring_changes_map(fd);
+
+	if (!words)
+		return -errno;
+	for (size_t i = 0; i < EBB_RING_CHANGES; i++)
+		__atomic_store_n(&words[i], ~0ULL, __ATOMIC_RELAXED);
+	munmap(words, RING_CHANGES_LEN);
+	return 0;
+}
+
+int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, const __u32 *old,
+			  const __u32 *new)
+{
+	bool window_over = (__s32)(ebb_seen_tick(ebb_now_ns()) - rings_changed) > EBB_SYN_RETRY_TICKS;
+	__u64 *words;
+
+	if (e->ring_changes_fd < 0) /* an older layout: its datapath asks for every SYN */
+		return 0;
+	if (vip_id >= EBB_MAX_VIPS)
+		return -EINVAL;
+	words = ring_changes_map(e->ring_changes_fd);
+	if (!words)
+		return -errno;
+	words += (size_t)vip_id * EBB_RING_CHANGE_WORDS;
+	for (__u32 w = 0; w < EBB_RING_CHANGE_WORDS; w++) {
+		__u64 bits = 0;
+
+		for (__u32 b = 0; b < 64 && w * 64 + b < EBB_RING_SIZE; b++) {
+			__u32 slot = w * 64 + b;
+
+			if (!old || old[slot] != new[slot])
+				bits |= 1ULL << b;
+		}
+		/* While the window is open the datapath reads these words: bits are only added.
+		 * Once it is over, nothing reads them until rings_changed moves (after this). */
+		if (window_over)
+			__atomic_store_n(&words[w], bits, __ATOMIC_RELEASE);
+		else if (bits)
+			__atomic_fetch_or(&words[w], bits, __ATOMIC_RELEASE);
+	}
+	munmap(words - (size_t)vip_id * EBB_RING_CHANGE_WORDS, RING_CHANGES_LEN);
+	return 0;
+}
+
 /* Publishes table as ring_id: deleted when the VIP has no node of that kind (n == 0: the
  * datapath finds no table and drops, counted as drop_no_node), left alone when the installed
  * one is the same (old, as read before), else a fresh inner map filled and swapped in. */
@@ -215,6 +270,13 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 	if (!plan && e->slot_history_fd >= 0 && (memcmp(old_new, tab_new, EBB_RING_SIZE * 4) || memcmp(old_sec, tab_sec, EBB_RING_SIZE * 4)))
 		ebb_history_count_lost(e, vip_id, 1);
 
+	/* The slots whose owner changes are marked before the window opens (rings_changed). */
+	ret = ebb_ring_changes_mark(e, vip_id, vip.rings_changed, have_old_new ? old_new : NULL,
+				    tab_new);
+	if (ret) {
+		ebb_errf(err, "cannot mark the changed slots of VIP %u: %s", vip_id, strerror(-ret));
+		goto out;
+	}
 	/* The flag goes up before the tables differ, and down once they are the same again; the
 	 * time of the change is written before either table is swapped. */
 	ret = set_has_draining(e, vip_id, n_second != n_fresh ? 1 : -1, true, err);

@@ -11,11 +11,13 @@
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "libebb.h"
+#include "internal.h"
 
 struct map_slot {
 	const char *name;
@@ -35,6 +37,7 @@ static const struct map_slot map_slots[] = {
 	SLOT(vip_filter_fd, "vip_filter"), SLOT(vips_by_id_fd, "vips_by_id"),
 	SLOT(vip_slots_fd, "vip_slots"), { "slot_history", offsetof(struct ebb, slot_history_fd), true },
 	{ "vip_reasons", offsetof(struct ebb, vip_reasons_fd), true },
+	{ "ring_changes", offsetof(struct ebb, ring_changes_fd), true },
 	{ "flows6", offsetof(struct ebb, flows6_fd), true },
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
@@ -107,6 +110,8 @@ void ebb_close(struct ebb *e)
 			close(*slot_fd(e, i));
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
+	if (e->ft)
+		munmap(e->ft, e->ft_bytes);
 	ebb_reset(e);
 }
 
@@ -201,6 +206,29 @@ int ebb_ensure_bpffs(const char *dir, struct ebb_err *err)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return ebb_errf(err, "cannot create %s: %s", dir, strerror(errno));
 	return 0;
+}
+
+int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
+		       __u32 value_size, __u32 max, bool create)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0 || !create)
+		return fd < 0 ? -errno : fd;
+	fd = bpf_map_create(type, name, key_size, value_size, max, &opts);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int ret = -errno;
+
+		close(fd);
+		/* another process pinned it first: use that one */
+		fd = bpf_obj_get(path);
+		return fd < 0 ? ret : fd;
+	}
+	return fd;
 }
 
 __u64 ebb_now_ns(void)

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "libebb_agent.h"
+#include "internal.h"
 
 /* An ebbd whose last tick is older than this is not acting on anything: 5 s of slack for a
  * loaded machine, on top of a few of its ticks. */
@@ -19,26 +20,10 @@
 static int pin_open(const char *bpffs, const char *name, enum bpf_map_type type, __u32 key_size,
 		    __u32 value_size, __u32 max, bool create)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	char path[600];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", bpffs, name);
-	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd < 0 ? -errno : fd;
-	fd = bpf_map_create(type, name, key_size, value_size, max, &opts);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		int ret = -errno;
-
-		close(fd);
-		/* another process pinned it first: use that one */
-		fd = bpf_obj_get(path);
-		return fd < 0 ? ret : fd;
-	}
-	return fd;
+	return ebb_map_pin_or_get(path, type, name, key_size, value_size, max, create);
 }
 
 int ebb_beat_write(const char *bpffs, const struct ebb_agent_beat *b)

@@ -7,9 +7,9 @@
  * another, with a random age), or the flow's end (its entry cleared). Every flow has a node of
  * its own, so an entry made of two writes names a node its fingerprint's flow does not have.
  *
- * FT_STRESS_TORN: the same, but a pin writes its word as two 4-byte stores, the fingerprint's
- * half first: what the one 64-bit compare-and-swap rules out. The test must see wrong nodes
- * with it, or its check could not have caught a torn entry.
+ * Built with EBB_FT_TORN (include/ebb_flowtable.h), every compare-and-swap writes its word as
+ * two 4-byte halves, the fingerprint's first: what the one 64-bit CAS rules out. The test must
+ * see wrong nodes with it, or its check could not have caught a torn entry.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -48,37 +48,6 @@ static __always_inline __u32 stress_node(__u32 k)
 	return 1 + k % 8000;
 }
 
-#ifdef FT_STRESS_TORN
-/* A pin placed about as ebb_ft_pin places it (the flow's own way or an empty one of its first
- * bucket, else a way picked by r), written in two halves: another CPU can read the new
- * fingerprint with the old node. */
-static __always_inline void torn_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
-				     __u32 fp, __u64 entry, __u32 r)
-{
-	struct ebb_ft_bucket *tb = (r >> 8) & 1 ? b1 : b0;
-	__u32 way = (r >> 9) & (EBB_FT_WAYS - 1);
-	volatile __u32 spin = 0;
-	__u32 *half;
-
-	for (int i = 0; i < EBB_FT_WAYS; i++) {
-		__u64 e = ebb_ft_read(&b0->entry[i].word);
-
-		if (!ebb_ft_node(e) || ebb_ft_fp(e) == fp) {
-			tb = b0;
-			way = i;
-			break;
-		}
-	}
-	half = (__u32 *)&tb->entry[way & (EBB_FT_WAYS - 1)].word;
-	*(volatile __u32 *)&half[1] = (__u32)(entry >> 32);
-	/* a few ns between the halves, as an interrupt or a cache miss would give them */
-	for (int i = 0; i < 64; i++)
-		spin += i;
-	*(volatile __u32 *)&half[0] = (__u32)entry;
-	(void)spin;
-	__sync_fetch_and_add(&stats.pinned, 1);
-}
-#endif
 
 SEC("xdp")
 int ft_stress(struct xdp_md *ctx)
@@ -109,9 +78,6 @@ int ft_stress(struct xdp_md *ctx)
 		}
 	} else if (op < 7) { /* pinned: a new flow, a refresh, or an eviction of another */
 		e = ebb_ft_entry(w.fp, k, stress_node(k), 0, now + (r & 0xff));
-#ifdef FT_STRESS_TORN
-		torn_pin(b0, b1, w.fp, e, r);
-#else
 		ebb_ft_pin_prepare(scan, w.fp, kw, e, now);
 		switch (ebb_ft_pin(b0, b1, scan, &way)) {
 		case EBB_FT_EVICTED:
@@ -124,7 +90,6 @@ int ft_stress(struct xdp_md *ctx)
 		default:
 			__sync_fetch_and_add(&stats.lost, 1);
 		}
-#endif
 	} else { /* it ends: its entry cleared, if no other CPU changed it meanwhile */
 		way = ebb_ft_find(b0, b1, w.fp, kw, &e);
 		if (way >= 0) {
