@@ -25,7 +25,7 @@ LDLIBS := -lbpf -lelf -lz -ljson-c -lcurl -lcrypto
 # rebuilds what uses it, and a deleted header does not break the build.
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 
-BPF_PROGS := balancer decap node peer_pass floor_tx census conns
+BPF_PROGS := balancer decap node peer_pass floor_tx conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 # Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object

@@ -410,7 +410,7 @@ struct ebb_rescue_secret {
 	__u32 key[4];
 };
 
-/* ---- the census (bpf/census.bpf.c): live flows per node, counted in the kernel ---- */
+/* ---- the census (user/lib/census.c): live flows per node, counted from the flow table ---- */
 
 #ifndef EBB_CENSUS_KEYS /* keys of draining nodes' live flows one census can hand back */
 #define EBB_CENSUS_KEYS 65536
@@ -430,7 +430,7 @@ struct ebb_census_key {
 	__u32 pad;
 };
 
-/* The census program's global data: user space writes the inputs, one run fills the rest. */
+/* The census's inputs and outputs (ebb_census_io): the caller writes the inputs, a run the rest. */
 struct ebb_census_io {
 	/* in */
 	__u64 now_ns; /* CLOCK_MONOTONIC, the clock of a flow's `seen` */
@@ -447,6 +447,9 @@ struct ebb_census_io {
 	__u64 live[EBB_MAX_NODES]; /* live flows per node id */
 	__u64 last_end[EBB_MAX_NODES]; /* watched nodes: when their latest finished flow ended */
 	__u64 ended[EBB_MAX_NODES]; /* watched nodes: finished flows that ended after ended_after */
+	__u64 cleared; /* entries this run cleared: finished or idle past any rule's need */
+	__u64 unlisted; /* watched nodes' live IPv4 flows whose key word did not hash back to
+			 * their entry (a pin in progress): counted in live[], not listed */
 };
 
 /* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */

@@ -119,7 +119,7 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 
 		if (!count_all && (*budget)-- <= 0)
 			return -EAGAIN;
-		if (bpf_map_lookup_elem(a->e.flows_fd, &w->keys[i], &v)) {
+		if (ebb_census_flow(&a->e, &w->keys[i], &v)) {
 			(*vanished)++;
 		} else if (v.node_id == n->id) {
 			if (flow_live(a, &w->keys[i], &v, now, &end)) {
