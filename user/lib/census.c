@@ -214,8 +214,8 @@ static inline __u64 word_age_ns(__u64 w, __u32 now_tick, __u64 now_frac)
 enum { JUDGE_NONE, JUDGE_LIVE, JUDGE_LIVE_WATCHED, JUDGE_CLEAR };
 
 /*
- * bpf/census.bpf.c's count_flow, on an entry word: counts it, notes when a watched node's
- * finished flow ended, and says whether it is a watched node's live flow (its key is wanted) or
+ * The kernel census's rules (census.bpf.c's count_flow), on an entry word: counts it, notes
+ * when a watched node's finished flow ended, and says whether it is a watched node's live flow (its key is wanted) or
  * may be cleared. Cleared: UNCONFIRMED or unflagged, quiet for longer than the idle timeout;
  * FIN or RST, quiet for longer than the FIN timeout (or the idle timeout, if shorter); either
  * by CLEAR_MARGIN_TICKS more. A live flow is one quiet for at most that timeout by the same
@@ -377,7 +377,7 @@ static int census6(struct ebb_census *c, __u32 now_tick, __u64 now_frac, bool ma
 				continue;
 			switch (census_judge(c, w, now_tick, now_frac)) {
 			case JUDGE_CLEAR:
-				/* after the batch: the walk's cursor is a key still in the map */
+				/* deleted after the batch is read (the cursor is a bucket index) */
 				c->keys6[n_del] = c->keys6[i];
 				c->del6[n_del++] = w;
 				break;
