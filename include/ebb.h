@@ -439,6 +439,10 @@ struct ebb_census_io {
 	/* watched nodes, non-zero: count in ended[] their finished flows that ended at or after
 	 * this (CLOCK_MONOTONIC): those that may have been live at an earlier pass */
 	__u64 ended_after[EBB_MAX_NODES];
+	/* 1: judge and count, clear nothing (a reader beside the daemon, `ebbd --once`: a second
+	 * census clearing finished flows would hide them from the daemon's ended[]) */
+	__u8 no_clear;
+	__u8 pad_in[7];
 	/* out */
 	__u64 visited; /* entries seen */
 	__u64 live_total;

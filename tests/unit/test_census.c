@@ -10,7 +10,8 @@
  *    VIP timeout past the tick's span is capped at an hour; a tick just ahead of `now` is age 0;
  *  - a watched node's last_end and ended[] (exact, from the ticks);
  *  - a key word that does not hash back to its entry is not listed (a pin in progress);
- *  - a `now` ahead of the clock clears nothing; flows6 the same rules;
+ *  - a `now` ahead of the clock, or no_clear (ebbd --once), clears nothing; flows6 the same
+ *    rules;
  *  - the datapath refreshing entries while censuses clear them: no refreshed entry is cleared;
  *  - a census at 1M entries: counts asserted, its time printed (a diagnostic, not a check:
  *    timing is make bench's).
@@ -292,6 +293,15 @@ static void rules_case(void)
 		ASSERT_EQ(io->live_total, 0, nm(n, "10 min ahead: nothing live"));
 		ASSERT_EQ(io->cleared, 0, nm(n, "10 min ahead: nothing cleared (a what-if)"));
 		ASSERT_EQ(flow_count(), N_RCASES + 2, nm(n, "10 min ahead: every entry still there"));
+	}
+
+	/* no_clear (ebbd --once): the same verdicts, nothing cleared */
+	census_inputs(io, now);
+	io->no_clear = 1;
+	if (ASSERT_OK(ebb_census_run(c), nm(n, "run with no_clear"))) {
+		ASSERT_EQ(io->live_total, live, nm(n, "no_clear: the live flows counted"));
+		ASSERT_EQ(io->cleared, 0, nm(n, "no_clear: nothing cleared"));
+		ASSERT_EQ(flow_count(), N_RCASES + 2, nm(n, "no_clear: every entry still there"));
 	}
 
 	census_inputs(io, now);

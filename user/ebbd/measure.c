@@ -416,6 +416,8 @@ int measure_once(struct agent *a)
 	if (state_refresh(a))
 		return -1;
 	census_ready(a); /* loaded once by the daemon: not part of a pass */
+	if (a->census) /* --once changes nothing, not even the entries a daemon's pass clears */
+		ebb_census_io(a->census)->no_clear = 1;
 	now = ebb_now_ns();
 	if (pass_start(a, now))
 		return -1;

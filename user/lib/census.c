@@ -415,7 +415,7 @@ int ebb_census_run(struct ebb_census *c)
 	census_vips(c, now & (TICK_NS - 1));
 	/* A `now` ahead of the clock (a caller's what-if) judges, but clears nothing: ages from
 	 * it overstate, and a live flow must never be cleared. */
-	may_clear = now <= ebb_now_ns();
+	may_clear = !io->no_clear && now <= ebb_now_ns();
 	census4(c, ebb_ft_tick_of_ns(now), now & (TICK_NS - 1), may_clear);
 	return census6(c, ebb_ft_tick_of_ns(now), now & (TICK_NS - 1), may_clear);
 }
