@@ -17,6 +17,7 @@
  *    timing is make bench's).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,23 @@ static bool has_flow(const struct ebb_flow_key *k)
 	return flow_get(k, &f) == 0;
 }
 
+/* BPF objects' descriptors of this process without FD_CLOEXEC (ebbd's hooks must not inherit
+ * them; the kernel makes every new one close-on-exec, a plain dup() does not). */
+static int bpf_fds_without_cloexec(void)
+{
+	int n = 0;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int flags = fcntl(fd, F_GETFD);
+
+		if (flags >= 0 && !(flags & FD_CLOEXEC) && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n++;
+	}
+	return n;
+}
+
 /* ---- flows the datapath pinned: counted, and a watched node's listed with their keys ---- */
 static void datapath_case(void)
 {
@@ -179,6 +197,8 @@ static void datapath_case(void)
 	if (!ASSERT_OK(ebb_census_open(&e, &c), nm(n, "open")))
 		return;
 	ASSERT_TRUE(ebb_census_current(c, &e), nm(n, "current: the table it maps is e's"));
+	ASSERT_EQ(bpf_fds_without_cloexec(), 0,
+		  nm(n, "every BPF descriptor, the census's own included, is close-on-exec (hooks)"));
 	io = ebb_census_io(c);
 	census_inputs(io, ebb_now_ns());
 	io->watch[id_b] = 1;

@@ -11,6 +11,7 @@
  * "The census"; census_judge() below is where it is applied.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -106,11 +107,12 @@ int ebb_census_open(struct ebb *e, struct ebb_census **out)
 
 		ebb_ft_cas(p, w, w);
 	}
-	/* Own descriptors: the census outlives a refresh of e's (ebb_census_current). */
-	c->flows_fd = dup(e->flows_fd);
-	c->vips_by_id_fd = dup(e->vips_by_id_fd);
+	/* Own descriptors: the census outlives a refresh of e's (ebb_census_current). Close on
+	 * exec, as libebb's: ebbd's hooks must not inherit the maps. */
+	c->flows_fd = fcntl(e->flows_fd, F_DUPFD_CLOEXEC, 0);
+	c->vips_by_id_fd = fcntl(e->vips_by_id_fd, F_DUPFD_CLOEXEC, 0);
 	if (e->flows6_fd >= 0)
-		c->flows6_fd = dup(e->flows6_fd);
+		c->flows6_fd = fcntl(e->flows6_fd, F_DUPFD_CLOEXEC, 0);
 	c->keys6 = calloc(BATCH, sizeof(*c->keys6));
 	c->vals6 = calloc(BATCH, sizeof(*c->vals6));
 	c->del6 = calloc(BATCH, sizeof(*c->del6));
