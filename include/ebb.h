@@ -412,8 +412,10 @@ struct ebb_rescue_secret {
 
 /* ---- the census (user/lib/census.c): live flows per node, counted from the flow table ---- */
 
-#ifndef EBB_CENSUS_KEYS /* keys of draining nodes' live flows one census can hand back */
-#define EBB_CENSUS_KEYS 262144 /* as many as ebbd keeps (WATCH_MAX_KEYS); 12 MB, allocated once a node is watched */
+/* Keys of draining nodes' live flows one census can hand back: as many as ebbd keeps
+ * (WATCH_MAX_KEYS); 12 MB, allocated by the first census that watches a node. */
+#ifndef EBB_CENSUS_KEYS
+#define EBB_CENSUS_KEYS 262144
 #endif
 
 /* When a flow of a VIP has finished: its timeouts, defaults applied, in ns. */

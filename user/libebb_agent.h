@@ -44,8 +44,8 @@ void ebb_walk_free(struct ebb_walk *w);
  * and, for the n_keys listed (at most EBB_CENSUS_KEYS), ebb_census_keys(). A run also clears
  * the entries no rule needs any more (finished or idle past their timeout by 2 ticks, io's
  * `cleared`), so that no entry lives to see its 12-bit tick wrap: a table must have a census
- * at least every ~12 minutes (doc/flow-table-progress.md, "The census"). -errno where the
- * table is not the bucket table (another layout: `prog upgrade` migrates it).
+ * at least every ~12 minutes (doc/flow-table.md, "The census over the table"). -errno where
+ * the table is not the bucket table (another layout: `prog upgrade` migrates it).
  */
 struct ebb_census;
 int ebb_census_open(struct ebb *e, struct ebb_census **c);

@@ -4,10 +4,10 @@
  * draining node the keys of its live flows, which drain.c then looks up one by one instead of
  * walking the table again. A pass is a census (user/lib/census.c: the mmapped flow table read
  * in place, a few ns per entry; it also clears finished and idle entries before their tick
- * wraps, doc/flow-table-progress.md) where the keys fit its list; else the
- * table is walked with batch lookups (~0.4 us per entry), paced: it may use cfg.walk_cpu of one
- * core (a token bucket of CPU time, which the census draws on too), and a pass over a big table
- * is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
+ * wraps, doc/flow-table.md "The census over the table") where the keys fit its list; else the
+ * table is walked with batch lookups (~0.4 us per entry; it cannot read the bucket table yet
+ * and fails), paced: it may use cfg.walk_cpu of one core (a token bucket of CPU time, which the
+ * census draws on too), and a pass over a big table is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
  * give the rates, once per interval.
  */
 #include <errno.h>

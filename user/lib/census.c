@@ -7,8 +7,8 @@
  *
  * A pass also clears, by compare-and-swap, every entry no rule needs any more: an entry's tick
  * is 12 bits of 2^30 ns and wraps in ~73 minutes, after which an idle flow would look fresh
- * again. The rule, and why it never clears a live flow, is doc/flow-table-progress.md's
- * "The census"; census_judge() below is where it is applied.
+ * again. The rule, and why it never clears a live flow, is in doc/flow-table.md, "The census
+ * over the table"; census_judge() below is where it is applied.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,7 +159,7 @@ struct ebb_census_io *ebb_census_io(struct ebb_census *c)
 	return &c->io;
 }
 
-/* A timeout in ns, capped to what the tick can age (doc/flow-table-progress.md says why). */
+/* A timeout in ns, capped to what the tick can age (EBB_CENSUS_MAX_TIMEOUT_S says why). */
 static __u64 cap_ns(__u64 ns)
 {
 	return ns < EBB_CENSUS_MAX_TIMEOUT_S * 1000000000ULL ? ns : EBB_CENSUS_MAX_TIMEOUT_S * 1000000000ULL;
