@@ -27,7 +27,7 @@ FLEET_LDLIBS := -lcurl
 # rebuilds what uses it, and a deleted header does not break the build.
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 
-BPF_PROGS := balancer decap node peer_pass census conns
+BPF_PROGS := balancer decap node peer_pass conns
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 # Issue 16's flow-table prototype (tools/bench/flowtable.bpf.c, doc/flow-table.md): one object

@@ -433,10 +433,12 @@ struct ebb_rescue_secret {
 	__u32 key[4];
 };
 
-/* ---- the census (bpf/census.bpf.c): live flows per node, counted in the kernel ---- */
+/* ---- the census (user/lib/census.c): live flows per node, counted from the flow table ---- */
 
-#ifndef EBB_CENSUS_KEYS /* keys of draining nodes' live flows one census can hand back */
-#define EBB_CENSUS_KEYS 65536
+/* Keys of draining nodes' live flows one census can hand back: as many as ebbd keeps
+ * (WATCH_MAX_KEYS); 12 MB, allocated by the first census that watches a node. */
+#ifndef EBB_CENSUS_KEYS
+#define EBB_CENSUS_KEYS 262144
 #endif
 
 /* When a flow of a VIP has finished: its timeouts, defaults applied, in ns. */
@@ -453,7 +455,7 @@ struct ebb_census_key {
 	__u32 pad;
 };
 
-/* The census program's global data: user space writes the inputs, one run fills the rest. */
+/* The census's inputs and outputs (ebb_census_io): the caller writes the inputs, a run the rest. */
 struct ebb_census_io {
 	/* in */
 	__u64 now_ns; /* CLOCK_MONOTONIC, the clock of a flow's `seen` */
@@ -462,6 +464,10 @@ struct ebb_census_io {
 	/* watched nodes, non-zero: count in ended[] their finished flows that ended at or after
 	 * this (CLOCK_MONOTONIC): those that may have been live at an earlier pass */
 	__u64 ended_after[EBB_MAX_NODES];
+	/* 1: judge and count, clear nothing (a reader beside the daemon, `ebbd --once`: a second
+	 * census clearing finished flows would hide them from the daemon's ended[]) */
+	__u8 no_clear;
+	__u8 pad_in[7];
 	/* out */
 	__u64 visited; /* entries seen */
 	__u64 live_total;
@@ -470,6 +476,9 @@ struct ebb_census_io {
 	__u64 live[EBB_MAX_NODES]; /* live flows per node id */
 	__u64 last_end[EBB_MAX_NODES]; /* watched nodes: when their latest finished flow ended */
 	__u64 ended[EBB_MAX_NODES]; /* watched nodes: finished flows that ended after ended_after */
+	__u64 cleared; /* entries this run cleared: finished or idle past any rule's need */
+	__u64 unlisted; /* watched nodes' live IPv4 flows whose key word did not hash back to
+			 * their entry (a pin in progress): counted in live[], not listed */
 };
 
 /* ---- the decapsulator (bpf/decap.bpf.c), on backends of `fwd ipip` VIPs ---- */

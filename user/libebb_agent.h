@@ -37,11 +37,15 @@ int ebb_flows_walk(struct ebb *e, struct ebb_walk *w, __u64 cpu_budget_ns,
 void ebb_walk_free(struct ebb_walk *w);
 
 /*
- * The census: one pass over the flow table inside the kernel (bpf/census.bpf.c, run with
- * BPF_PROG_RUN), counting live flows per node and listing those of watched nodes. Open it
- * once per flow table (ebb_census_current says whether e's table is still the one it counts);
- * fill the inputs of ebb_census_io(), run, read the outputs there and, for the n_keys listed
- * (at most EBB_CENSUS_KEYS), ebb_census_keys(). -errno where the kernel cannot run it.
+ * The census: one pass over the flow table in user space (the IPv4 bucket table mmapped and
+ * read in place, flows6 with batch lookups), counting live flows per node and listing those of
+ * watched nodes. Open it once per flow table (ebb_census_current says whether e's table is
+ * still the one it counts); fill the inputs of ebb_census_io(), run, read the outputs there
+ * and, for the n_keys listed (at most EBB_CENSUS_KEYS), ebb_census_keys(). A run also clears
+ * the entries no rule needs any more (finished or idle past their timeout by 2 ticks, io's
+ * `cleared`), so that no entry lives to see its 12-bit tick wrap: a table must have a census
+ * at least every ~12 minutes (doc/flow-table.md, "The census over the table"). -errno where
+ * the table is not the bucket table (another layout: `prog upgrade` migrates it).
  */
 struct ebb_census;
 int ebb_census_open(struct ebb *e, struct ebb_census **c);
@@ -49,9 +53,14 @@ void ebb_census_close(struct ebb_census *c);
 bool ebb_census_current(struct ebb_census *c, struct ebb *e);
 struct ebb_census_io *ebb_census_io(struct ebb_census *c);
 int ebb_census_run(struct ebb_census *c);
-/* Only visits every entry, reads none: the bench's ablation of the census (io.visited set). */
-int ebb_census_walk(struct ebb_census *c);
 int ebb_census_keys(struct ebb_census *c, struct ebb_census_key *keys, __u32 n);
+/*
+ * The longest timeout (idle or FIN) the census applies: an entry's 12-bit tick of 2^30 ns
+ * tells ages apart only up to ~72 minutes, so a longer VIP timeout is taken as this one (its
+ * flows are judged ended, and cleared, after an hour quiet). `vip add`/`vip set` still accept
+ * up to EBB_MAX_TIMEOUT_S.
+ */
+#define EBB_CENSUS_MAX_TIMEOUT_S 3600ULL
 
 /*
  * ebbd's judgement of each draining node (issue 14), pinned as BPFFS/ebbd_drains (a BPF array of

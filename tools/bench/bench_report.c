@@ -447,14 +447,13 @@ static void print_control(json_object *c)
 			printf("%s %.0f flows %.1f ms", i ? "," : "", num(o, "flows"), num(o, "cycle_ms"));
 	}
 	printf("\n");
-	printf("  census in process (the pass alone; walk = the same pass reading no entry):");
+	printf("  census in process (the pass alone, on the mmapped table):");
 	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {
 		json_object *o = json_object_array_get_idx(ag, i);
 
 		if (isnan(num(o, "census_inproc_ms")))
 			continue;
-		printf("%s %.0f flows %.1f ms (walk %.1f)", i ? "," : "", num(o, "flows"),
-		       num(o, "census_inproc_ms"), num(o, "census_walk_only_ms"));
+		printf("%s %.0f flows %.1f ms", i ? "," : "", num(o, "flows"), num(o, "census_inproc_ms"));
 	}
 	printf("\n");
 }

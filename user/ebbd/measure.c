@@ -2,12 +2,12 @@
 /*
  * Measurement. One pass over the flow table gives every node's live flows, and for each
  * draining node the keys of its live flows, which drain.c then looks up one by one instead of
- * walking the table again. A pass is a census inside the kernel (bpf/census.bpf.c: one
- * BPF_PROG_RUN, ~100 ns per entry at 1M flows, ~70 of them the kernel's own walk; see
- * doc/performance.md) where the kernel runs it and the keys fit its list; else the
- * table is walked with batch lookups (~0.4 us per entry), paced: it may use cfg.walk_cpu of one
- * core (a token bucket of CPU time, which the census draws on too), and a pass over a big table
- * is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
+ * walking the table again. A pass is a census (user/lib/census.c: the mmapped flow table read
+ * in place, a few ns per entry; it also clears finished and idle entries before their tick
+ * wraps, doc/flow-table.md "The census over the table") where the keys fit its list; else the
+ * table is walked with batch lookups (~0.4 us per entry; it cannot read the bucket table yet
+ * and fails), paced: it may use cfg.walk_cpu of one core (a token bucket of CPU time, which the
+ * census draws on too), and a pass over a big table is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
  * give the rates, once per interval.
  */
 #include <errno.h>
@@ -141,7 +141,7 @@ static int census_ready(struct agent *a)
 		if (ret) {
 			a->census_off = true;
 			log_msg(LOG_INFO, "census_unavailable",
-				"counting flows in the kernel failed (%s): walking the flow table instead",
+				"the census cannot read the flow table (%s): walking it instead",
 				strerror(-ret));
 			return ret;
 		}
@@ -416,6 +416,8 @@ int measure_once(struct agent *a)
 	if (state_refresh(a))
 		return -1;
 	census_ready(a); /* loaded once by the daemon: not part of a pass */
+	if (a->census) /* --once changes nothing, not even the entries a daemon's pass clears */
+		ebb_census_io(a->census)->no_clear = 1;
 	now = ebb_now_ns();
 	if (pass_start(a, now))
 		return -1;
@@ -441,7 +443,7 @@ int measure_once(struct agent *a)
 	json_object_object_add(doc, "flows_walked", json_object_new_int64(a->walked));
 	json_object_object_add(doc, "flows_live", json_object_new_int64(a->live_total));
 	json_object_object_add(doc, "counted_by", json_object_new_string(
-		a->census ? "census (in the kernel)" : "batch walk"));
+		a->census ? "census" : "batch walk"));
 	nodes = json_object_new_array();
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];

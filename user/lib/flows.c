@@ -229,7 +229,7 @@ bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
 	__u64 idle_s, fin_s;
 
 	/* A rescued flow no node has claimed yet may be a spoofed ACK's: no drain waits for it,
-	 * no scaling decision counts it (bpf/census.bpf.c agrees). */
+	 * no scaling decision counts it (user/lib/census.c agrees). */
 	if (val->flags & (EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED))
 		return false;
 	fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
