@@ -287,7 +287,7 @@ static int do_show(int argc, char **argv)
 		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN", "HISTORY", "LOST", "TABLE");
 	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
 		struct ebb_member_key mk, *mprev = NULL;
-		struct ebb_vip v;
+		struct ebb_vip v = {}; /* a layout before 8 has no table_size: 0 reads as 65537 */
 		unsigned long long flows = 0, hslots = 0;
 		int nodes = 0;
 		char name[64];

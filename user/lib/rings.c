@@ -133,16 +133,34 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_chan
 	return 0;
 }
 
+/* A fresh inner table of `elems` elements with `flags`, filled with table's first m slots. */
+static int fill_ring(__u32 flags, __u32 elems, __u32 m, const __u32 *table, struct ebb_err *err)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = flags);
+	int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
+				   sizeof(struct ebb_ring_elem), elems, &create);
+	void *mem;
+
+	if (inner < 0)
+		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
+	mem = mmap(NULL, ring_len(elems), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (mem == MAP_FAILED) {
+		ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
+		close(inner);
+		return -1;
+	}
+	for (__u32 i = 0; i < m && i < elems * 4; i++)
+		((__u16 *)mem)[i] = (__u16)table[i];
+	munmap(mem, ring_len(elems));
+	return inner;
+}
+
 /* Publishes table as ring_id: deleted when the VIP has no node of that kind (n == 0: the
  * datapath finds no table and drops, counted as drop_no_node), left alone when the installed
  * one is the same (old, as read before), else a fresh inner map filled and swapped in. */
 static int swap_in_ring(struct ebb *e, __u32 ring_id, __u32 m, size_t n, const __u32 *table,
 			const __u32 *old, bool old_present, struct ebb_err *err)
 {
-	/* BPF_F_INNER_MAP: the outer map takes tables of any size (bpf/maps.h) */
-	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
-	__u32 elems = (m + 3) / 4;
-	void *mem;
 	int inner, ret = 0;
 
 	if (n == 0) {
@@ -154,22 +172,23 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, __u32 m, size_t n, const _
 	 * (a drain or an activation leaves the second-chance table as it was). */
 	if (old_present && !memcmp(old, table, EBB_RING_SIZE * sizeof(*table)))
 		return 0;
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
-			       sizeof(struct ebb_ring_elem), elems, &create);
+	/* BPF_F_INNER_MAP: the outer map takes tables of any size (bpf/maps.h). Filled before
+	 * anyone can see it; then one update of the outer map publishes it. */
+	inner = fill_ring(BPF_F_MMAPABLE | BPF_F_INNER_MAP, (m + 3) / 4, m, table, err);
 	if (inner < 0)
-		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
-	/* Filled before anyone can see it; then one update of the outer map publishes it. */
-	mem = mmap(NULL, ring_len(elems), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
-	if (mem == MAP_FAILED) {
-		ret = ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
-	} else {
-		for (__u32 i = 0; i < m; i++)
-			((__u16 *)mem)[i] = (__u16)table[i];
-		munmap(mem, ring_len(elems));
-		if (bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY))
-			ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id,
-				       strerror(errno));
+		return -1;
+	ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY) ? -errno : 0;
+	if (ret == -EINVAL) {
+		/* the outer map of a layout before 8 (until `prog upgrade`): tables of
+		 * EBB_RING_SIZE slots without the flag, as its VIPs all have */
+		close(inner);
+		inner = fill_ring(BPF_F_MMAPABLE, EBB_RING_ELEMS, m, table, err);
+		if (inner < 0)
+			return -1;
+		ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY) ? -errno : 0;
 	}
+	if (ret)
+		ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id, strerror(-ret));
 	close(inner); /* the outer map holds it now */
 	return ret;
 }
