@@ -117,6 +117,7 @@ int ebb_ncpus(void);
 
 /* Lookups by value, iterating small maps. Return 0 when found, -ENOENT otherwise. */
 int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip);
+/* key or vip may be NULL (not wanted). */
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip);
 /*
  * Every write of a VIP goes through these: `vips`, its copy by id (vips_by_id) and its slot

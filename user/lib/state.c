@@ -232,7 +232,10 @@ int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *v
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip)
 {
 	struct ebb_vip_key k, *prev = NULL;
+	struct ebb_vip own;
 
+	if (!vip) /* only the key wanted */
+		vip = &own;
 	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
 		prev = &k;
 		memset(vip, 0, sizeof(*vip)); /* as in ebb_vip_find */
