@@ -13,7 +13,6 @@
 #include "libebb.h"
 #include "internal.h"
 
-
 __u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
 {
 	struct ebb_ring_elem elem;
