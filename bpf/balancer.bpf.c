@@ -239,7 +239,7 @@ static __always_inline bool slot_changed_lately(const struct step_state *s)
 
 	if ((__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
 		return false;
-	slot = ebb_ring_slot(&s->pkt.key);
+	slot = ebb_ring_slot_m(&s->pkt.key, s->vip->table_size);
 	word = ebb_ring_change_word(s->vip->id, slot);
 	bits = bpf_map_lookup_elem(&ring_changes, &word);
 	return !bits || ((*bits >> (slot % 64)) & 1);
@@ -301,7 +301,7 @@ static __always_inline int place(struct step_state *s)
 {
 	struct packet *pkt = &s->pkt;
 	struct ebb_vip *vip = s->vip;
-	__u32 slot = ebb_ring_slot(&pkt->key), node_id;
+	__u32 slot = ebb_ring_slot_m(&pkt->key, vip->table_size), node_id;
 	bool syn_pin = false;
 	bool mid_flow = pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN) &&
 			!pkt->icmp_error;
@@ -513,12 +513,12 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	if (!in)
 		return XDP_ABORTED;
 	__builtin_memcpy(pkt, in, sizeof(*pkt));
-	slot = ebb_ring_slot(&pkt->key);
 	owner = bpf_map_lookup_elem(&nodes, &owner_id);
 	/* (the copy by id is the VIP's own while libebb keeps vips_by_id, as every hit trusts) */
 	if (!owner || !ve || !ve->key.family || ve->vip.id != vip_id)
 		return account(s, EBB_R_DROP_NO_NODE, pkt->bytes, XDP_DROP);
 	vip = &ve->vip;
+	slot = ebb_ring_slot_m(&pkt->key, vip->table_size);
 	s->vip = vip;
 	s->node = owner;
 	s->node_id = owner_id;

@@ -286,6 +286,7 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		nv.o.udp_idle_s = nv.o.udp_idle_s ? nv.o.udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
 		nv.o.fin_s = nv.o.fin_s ? nv.o.fin_s : EBB_DEFAULT_FIN_S;
 		nv.o.drain_timeout_s = nv.o.drain_timeout_s ? nv.o.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+		nv.o.table_size = nv.o.table_size ? nv.o.table_size : EBB_TABLE_SIZE_DEFAULT;
 		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
 		return put_checked(ops, rest, fleet_vip_json(&nv));
 	}
@@ -350,6 +351,14 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		}
 		fn->w[fn->n_w].vip = f->vip;
 		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
+		{
+			int members = 0;
+
+			for (int i = 0; i < s->n_nodes; i++)
+				members += weight_idx(&s->nodes[i], &f->vip) >= 0;
+			ctl_warn_table_size(&f->vip, members,
+					    fv->o.table_size ? fv->o.table_size : EBB_RING_SIZE);
+		}
 		return put_node(ops, fn);
 	case F_NODE_DEL: {
 		long long live = fleet_flows(v, fn->name);

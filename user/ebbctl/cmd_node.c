@@ -90,8 +90,34 @@ static int do_add(int argc, char **argv)
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_add(&e, &addr, &vip, &o, &err);
+	if (!ret) {
+		struct ebb_member_key mk, *mprev = NULL;
+		struct ebb_vip v;
+		int nodes = 0;
+
+		if (!ebb_vip_find(&e, &vip, &v)) {
+			while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
+				mprev = &mk;
+				nodes += mk.vip_id == v.id;
+			}
+			ctl_warn_table_size(&vip, nodes, ebb_vip_table_size(&v));
+		}
+	}
 	ebb_close(&e);
 	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
+}
+
+void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m)
+{
+	char name[64];
+
+	if ((__u64)nodes * 100 <= m)
+		return;
+	ebb_fmt_vip(vip, name, sizeof(name));
+	fprintf(stderr, "Warning: VIP %s has %d nodes and table-size %u: Maglev spreads flows evenly (within ~1 %%) up to %u nodes; %s\n",
+		name, nodes, m, m / 100,
+		(__u32)nodes > m ? "some nodes have no slot and get no new flows" :
+		"the spread is coarser (delete and add the VIP with a larger table-size)");
 }
 
 static int do_del(int argc, char **argv)

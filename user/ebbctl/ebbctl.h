@@ -28,6 +28,9 @@ extern const char *vet_object, *vet_command;
 extern FILE *help_out;
 /* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning on stderr when a VIP of table size m has more nodes than m serves evenly
+ * (Maglev: m >= 100 x nodes); the change is made all the same. */
+void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m);
 /* Prints a JSON document (consumed) on stdout. */
 void json_print(json_object *doc);
 /* A command that changed state and has nothing to show: "null" under -j, like bpftool. */
