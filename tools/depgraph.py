@@ -50,8 +50,9 @@ def strip(text):
     return "".join(out)
 
 
-def definitions(code):
-    """Names of the non-static functions and globals a file defines."""
+def definitions(code, private=None):
+    """Names of the non-static functions and globals a file defines; static function names go
+    to private (a file's own static of the same name as another file's function is no use)."""
     names = set()
     lines = code.split("\n")
     depth = 0
@@ -63,8 +64,11 @@ def definitions(code):
             elif line.startswith("{") and stmt:
                 head = " ".join(stmt)
                 m = re.search(r"(\w+)\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:__attribute__.*)?$", head)
-                if m and not re.match(r"\s*static\b", head) and m.group(1) not in KEYWORDS:
-                    names.add(m.group(1))
+                if m and m.group(1) not in KEYWORDS:
+                    if not re.match(r"\s*static\b", head):
+                        names.add(m.group(1))
+                    elif private is not None:
+                        private.add(m.group(1))
                 stmt = []
             elif line.strip():
                 stmt.append(line.strip())
@@ -115,8 +119,9 @@ def graph(directory):
             raw = fh.read()
         code[f] = raw
         text = strip(raw)
-        defs[f] = definitions(text)
-        uses[f] = set(IDENT.findall(text))
+        private = set()
+        defs[f] = definitions(text, private)
+        uses[f] = set(IDENT.findall(text)) - private
     owner = {}
     for f in files:
         for name in defs[f]:
