@@ -31,6 +31,8 @@ bool log_enabled(int level);
 json_object *log_new(int level, const char *event);
 void log_emit(json_object *ev);
 void log_msg(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The last events of level info and above, newest first, as log_emit wrote them. */
+void log_recent(void (*each)(void *ctx, const char *json), void *ctx);
 void jstr(json_object *o, const char *key, const char *val);
 void jint(json_object *o, const char *key, long long val);
 void jdbl(json_object *o, const char *key, double val);
@@ -362,7 +364,6 @@ char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when
  * not up to a second later, so the page never shows a state /metrics has already left. Called
  * where ebbd takes a node's entry in (state.c) and where a drain completes (drain.c). */
 void status_nodes_changed(void);
-void status_event(const char *json); /* log_emit: keeps the last events for the page */
 struct ebb_change_rec;
 void status_change(const struct ebb_change_rec *r, const char *user); /* ebbctl's, for the page */
 
