@@ -346,7 +346,7 @@ void http_stop(void);
 json_object *fleet_state_invalid(void);
 
 /* metrics.c */
-/* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
+/* config.c's "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len);
 int metrics_start(const char *addr);
 void metrics_stop(void);
@@ -394,7 +394,7 @@ struct net_req_opts {
 	size_t max_len; /* of the whole answer, headers too; 0: 4095 bytes */
 };
 int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx);
-/* probe.c's reading of http://HOST[:PORT]/PATH (HOST an IP address); *path is malloc'd */
+/* config.c's reading of http://HOST[:PORT]/PATH (HOST an IP address); *path is malloc'd */
 int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path);
 int net_pollfds(struct pollfd *pfd, int max);
 void net_events(const struct pollfd *pfd, int n);
