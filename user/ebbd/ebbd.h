@@ -250,12 +250,18 @@ struct agent {
 	bool stopping;
 };
 
-/* state.c */
-int state_refresh(struct agent *a);
-void state_close(struct agent *a);
+/* lookup.c: reads of the agent's copy of the maps and settings, calling nothing of ebbd's */
+void vip_index(struct agent *a); /* after a->vips changed: vip_find's index */
+const struct ebb_vip *vip_find(const struct agent *a, const struct ebb_vip_key *k);
 const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_key *k);
 __u32 node_drain_timeout(const struct agent *a, const struct node *n);
 const char *pool_name(const struct agent *a, int pool);
+bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
+	       __u64 now, __u64 *end_ns);
+
+/* state.c */
+int state_refresh(struct agent *a);
+void state_close(struct agent *a);
 /*
  * Moves node n from the state it had when read to `to`, under the writers' lock, only if the
  * entry is still exactly as read (nobody else changed it meanwhile). On success logs ev
@@ -270,8 +276,6 @@ void measure_tick(struct agent *a, __u64 now);
 void measure_counters(struct agent *a, __u64 now);
 int measure_once(struct agent *a);
 void pass_free(struct agent *a);
-bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
-	       __u64 now, __u64 *end_ns);
 
 /* drain.c */
 void drain_tick(struct agent *a, __u64 now);

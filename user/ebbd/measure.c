@@ -56,26 +56,6 @@ static __u64 cpu_ns(clockid_t clock)
 	return (__u64)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
-	       __u64 now, __u64 *end_ns)
-{
-	const struct ebb_vip *vip = vip_of_flow(a, k);
-	__u64 fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
-	__u64 idle_s = k->proto == IPPROTO_UDP ? (vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S) :
-						 (vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S);
-
-	/* When it finished (or will, if nothing more comes): what drain completion is timed from. */
-	__u64 seen = ebb_flow_seen_ns(v, now);
-
-	if (v->flags & EBB_FLOW_RST)
-		*end_ns = seen;
-	else if (v->flags & EBB_FLOW_FIN)
-		*end_ns = seen + fin_s * NS_PER_S;
-	else
-		*end_ns = seen + idle_s * NS_PER_S;
-	return ebb_flow_live(k, v, vip, now);
-}
-
 static void watch_add(struct pass *p, __u32 id, const struct ebb_flow_key *k)
 {
 	struct watch *w = &p->lists[id];
