@@ -215,7 +215,25 @@ struct pool_rt {
 	int active, desired;
 };
 
-struct pass; /* measure.c */
+/* A pass over the flow table in progress (measure.c); its lists are freed by lists.c. */
+struct pass {
+	struct agent *a;
+	__u64 now, started_ns, live_total;
+	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
+	__u64 first_now; /* the first `now` it judged flows at */
+	size_t keys_total;
+	__u64 gen[EBB_MAX_NODES];
+	__u64 live[EBB_MAX_NODES];
+	__u64 last_end[EBB_MAX_NODES];
+	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
+	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
+	/* Draining nodes not listed yet for their drain: their finished flows that may have been
+	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
+	 * as they were until this pass publishes unless the node stopped taking pinned flows
+	 * (flows_t0 zeroed, and took[] false with it). */
+	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
+	struct watch lists[EBB_MAX_NODES];
+};
 
 struct agent {
 	struct config cfg;
@@ -275,7 +293,11 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 void measure_tick(struct agent *a, __u64 now);
 void measure_counters(struct agent *a, __u64 now);
 int measure_once(struct agent *a);
+
+/* lists.c: freeing and merging the flow lists (struct watch, struct pass) */
 void pass_free(struct agent *a);
+void watch_reset(struct watch *w);
+int watch_merge(struct watch *w, struct watch *nw);
 
 /* drain.c */
 void drain_tick(struct agent *a, __u64 now);
@@ -289,8 +311,6 @@ __u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended);
 #define DRAIN_END_SLACK_NS (EBB_TOUCH_NS + 2 * EBB_SEEN_TICK_NS)
 /* Counts `count` flows of draining node n as lost now (starts its quiet period). */
 void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now);
-void watch_reset(struct watch *w);
-int watch_merge(struct watch *w, struct watch *nw);
 
 /* health.c */
 void health_tick(struct agent *a, __u64 now);

@@ -22,25 +22,6 @@
 /* At most this many keys are kept for draining nodes (40 bytes each). */
 #define WATCH_MAX_KEYS 262144
 
-struct pass {
-	struct agent *a;
-	__u64 now, started_ns, live_total;
-	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
-	__u64 first_now; /* the first `now` it judged flows at */
-	size_t keys_total;
-	__u64 gen[EBB_MAX_NODES];
-	__u64 live[EBB_MAX_NODES];
-	__u64 last_end[EBB_MAX_NODES];
-	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
-	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
-	/* Draining nodes not listed yet for their drain: their finished flows that may have been
-	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
-	 * as they were until this pass publishes unless the node stopped taking pinned flows
-	 * (flows_t0 zeroed, and took[] false with it). */
-	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
-	struct watch lists[EBB_MAX_NODES];
-};
-
 /* Active and draining nodes keep their pinned flows; the others' are re-steered by their next
  * packet, which takes them from the node without loss. */
 static bool takes_pinned(const struct node *n)
@@ -183,18 +164,6 @@ static int census_pass(struct agent *a, struct pass *p)
 	p->live_total = io->live_total;
 	a->walk.visited = io->visited;
 	return 0;
-}
-
-void pass_free(struct agent *a)
-{
-	if (a->pass) {
-		for (__u32 id = 0; id < EBB_MAX_NODES; id++)
-			free(a->pass->lists[id].keys);
-		free(a->pass);
-		a->pass = NULL;
-	}
-	ebb_walk_free(&a->walk);
-	a->walk.started = false;
 }
 
 static int pass_start(struct agent *a, __u64 now)
