@@ -63,6 +63,23 @@ int ctl_fleet_refuse(void)
 			 marker.fleet, endpoints());
 }
 
+int ctl_open(struct ebb *e, bool writer)
+{
+	struct ebb_err err = {};
+
+	/* The one place every write passes: on a fleet host, local-only writes are refused. */
+	if (writer && ctl_fleet_refuse())
+		return -1;
+	if (ebb_open(e, bpffs, &err))
+		return ctl_error("%s", err.msg);
+	/* A batch holds the lock for all its lines (flock would deadlock on a second fd). */
+	if (writer && !batch_locked && ebb_lock(e, &err)) {
+		ebb_close(e);
+		return ctl_error("%s", err.msg);
+	}
+	return 0;
+}
+
 int ctl_open_local(struct ebb *e)
 {
 	struct ebb_err err = {};

@@ -57,8 +57,8 @@ struct cmd {
 /* Runs the command named by argv[0] (prefix allowed, ambiguity refused). */
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
 
-/* Opens the pinned state; writers also take the lock. On a fleet host a writer is refused:
- * its change would be local only (cmd_fleet.c). Fleet-aware commands check ctl_fleet() first. */
+/* cmd_fleet.c: opens the pinned state; writers also take the lock. On a fleet host a writer is
+ * refused: its change would be local only. Fleet-aware commands check ctl_fleet() first. */
 int ctl_open(struct ebb *e, bool writer);
 /* A writer for what belongs to this host alone (its program, its datapath settings). */
 int ctl_open_local(struct ebb *e);

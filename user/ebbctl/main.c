@@ -235,23 +235,6 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	return match->func(argc - 1, argv + 1);
 }
 
-int ctl_open(struct ebb *e, bool writer)
-{
-	struct ebb_err err = {};
-
-	/* The one place every write passes: on a fleet host, local-only writes are refused. */
-	if (writer && ctl_fleet_refuse())
-		return -1;
-	if (ebb_open(e, bpffs, &err))
-		return ctl_error("%s", err.msg);
-	/* A batch holds the lock for all its lines (flock would deadlock on a second fd). */
-	if (writer && !batch_locked && ebb_lock(e, &err)) {
-		ebb_close(e);
-		return ctl_error("%s", err.msg);
-	}
-	return 0;
-}
-
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
