@@ -422,7 +422,7 @@ static int vet_line(int n, char **words)
 
 	vet_object = vet_command = NULL;
 	batch_vetting = true;
-	ret = cmd_select(ctl_objects, n, words, NULL);
+	ret = cmd_select(ctl_top, n, words, NULL);
 	batch_vetting = false;
 	if (ret || !vet_object || !vet_command)
 		return ret;
@@ -596,7 +596,7 @@ int do_restore(int argc, char **argv)
 				break;
 			}
 		}
-		ret = cmd_select(ctl_objects, n, words, NULL);
+		ret = cmd_select(ctl_top, n, words, NULL);
 		commands++;
 	}
 	batch_line = 0;

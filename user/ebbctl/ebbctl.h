@@ -107,8 +107,9 @@ int do_backend(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_restore(int argc, char **argv);
 
-/* The top-level command table (objects, save, restore, help, version). */
-extern const struct cmd ctl_objects[];
+/* The top-level command table (objects, save, restore, help, version): main.c's, which sets it
+ * before any command runs (a batch runs its lines through it). */
+extern const struct cmd *ctl_top;
 /* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
 int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
 int do_fleet(int argc, char **argv);
