@@ -107,19 +107,6 @@ static int do_add(int argc, char **argv)
 	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
 }
 
-void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m)
-{
-	char name[64];
-
-	if ((__u64)nodes * 100 <= m)
-		return;
-	ebb_fmt_vip(vip, name, sizeof(name));
-	fprintf(stderr, "Warning: VIP %s has %d nodes and table-size %u: Maglev spreads flows evenly (within ~1 %%) up to %u nodes; %s\n",
-		name, nodes, m, m / 100,
-		(__u32)nodes > m ? "some nodes have no slot and get no new flows" :
-		"the spread is coarser (delete and add the VIP with a larger table-size)");
-}
-
 static int do_del(int argc, char **argv)
 {
 	struct ebb_err err = {};

@@ -105,6 +105,19 @@ void json_print(json_object *doc)
 	json_object_put(doc);
 }
 
+void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m)
+{
+	char name[64];
+
+	if ((__u64)nodes * 100 <= m)
+		return;
+	ebb_fmt_vip(vip, name, sizeof(name));
+	fprintf(stderr, "Warning: VIP %s has %d nodes and table-size %u: Maglev spreads flows evenly (within ~1 %%) up to %u nodes; %s\n",
+		name, nodes, m, m / 100,
+		(__u32)nodes > m ? "some nodes have no slot and get no new flows" :
+		"the spread is coarser (delete and add the VIP with a larger table-size)");
+}
+
 int done_ok(void)
 {
 	if (json_output && !batch_file)
