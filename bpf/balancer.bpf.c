@@ -335,7 +335,7 @@ static __always_inline bool slot_changed_lately(const struct step_state *s)
 
 	if ((__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
 		return false;
-	slot = ebb_ring_slot(&s->pkt.key);
+	slot = ebb_ring_slot_m(&s->pkt.key, s->vip->table_size);
 	word = ebb_ring_change_word(s->vip->id, slot);
 	bits = bpf_map_lookup_elem(&ring_changes, &word);
 	return !bits || ((*bits >> (slot % 64)) & 1);
@@ -402,7 +402,7 @@ static __always_inline int place(struct step_state *s)
 {
 	struct packet *pkt = &s->pkt;
 	struct ebb_vip *vip = s->vip;
-	__u32 slot = ebb_ring_slot(&pkt->key), node_id;
+	__u32 slot = ebb_ring_slot_m(&pkt->key, vip->table_size), node_id;
 	bool syn_pin = false;
 	bool mid_flow = pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN) &&
 			!pkt->icmp_error;
@@ -615,7 +615,6 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	if (!in)
 		return XDP_ABORTED;
 	__builtin_memcpy(pkt, in, sizeof(*pkt));
-	slot = ebb_ring_slot(&pkt->key);
 	owner = bpf_map_lookup_elem(&nodes, &owner_id);
 	/* (the copy by id is the VIP's own while libebb keeps vips_by_id, as every hit trusts) */
 	if (!owner || !ve || !ve->key.family || ve->vip.id != vip_id)
@@ -636,6 +635,9 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 						    note_tcp_flags(flags, pkt->tcp_flags), s->now));
 		return forward(ctx, s, EBB_R_FORWARDED, pkt->bytes);
 	}
+	/* the slot only now: kept across the calls above it would take a stack slot the verifier's
+	 * 512 bytes (this frame, the balancer's and the pin's) cannot spare */
+	slot = ebb_ring_slot_m(&pkt->key, vip->table_size);
 	plan_add(&p, ring_pick(EBB_RING_NEW(vip->id), slot));
 	hk.vip_id = vip->id;
 	hk.slot = slot;

@@ -75,10 +75,12 @@ struct {
 
 /* One Maglev lookup table: slot -> node id, four slots an element (include/ebb.h). Mmapable:
  * user space fills a new one with one memcpy instead of element updates (a drain reaches the
- * datapath that much sooner). */
+ * datapath that much sooner). BPF_F_INNER_MAP: each VIP's tables have its own size (M slots,
+ * ebb_vip.table_size), this one only the template's; the price is that a lookup in a table
+ * is a helper call the verifier cannot inline (the index is checked at run time). */
 struct ebb_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
 	__uint(max_entries, EBB_RING_ELEMS);
 	__type(key, __u32);
 	__type(value, __u64); /* struct ebb_ring_elem: four __u16 slots */

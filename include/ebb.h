@@ -21,7 +21,8 @@
 #ifndef EBB_MAX_MEMBERS /* (vip, node) pairs */
 #define EBB_MAX_MEMBERS 8192
 #endif
-#ifndef EBB_RING_SIZE /* Maglev lookup-table size: prime, ~100x the node count for a 1% spread */
+#ifndef EBB_RING_SIZE /* the largest Maglev lookup-table size, and the default (every VIP of an
+		       * older layout has it): prime, ~100x the node count for a 1% spread */
 #define EBB_RING_SIZE 65537
 #endif
 #ifndef EBB_SYN_PINS_SIZE /* flood guard: SYNs that must be pinned, kept apart from the flows */
@@ -44,6 +45,17 @@ struct ebb_ring_elem {
 	__u16 node[4];
 };
 
+/*
+ * A VIP's table size M (ebb_vip.table_size), fixed for its life (another M moves every flow's
+ * slot): one of these primes, chosen for its pool (Maglev wants M >= 100 x nodes for a 1 %
+ * spread; M slots cost 2 x M bytes a table, two tables a VIP). Cilium's list is the model;
+ * it stops at EBB_RING_SIZE, the size of every VIP before sizes were chosen (65537, not
+ * Cilium's 65521). The datapath takes slot = hash % M, so any M <= EBB_RING_SIZE is safe to
+ * read: the list is what user space accepts. 0 (never written by ebb) reads as EBB_RING_SIZE.
+ */
+#define EBB_TABLE_SIZES 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, EBB_RING_SIZE
+#define EBB_TABLE_SIZE_DEFAULT EBB_RING_SIZE
+
 /* Each VIP owns two lookup tables in the `rings` map-of-maps. */
 #define EBB_RING_NEW(vip_id) ((vip_id) * 2)         /* over `active` nodes: new flows */
 #define EBB_RING_SECOND(vip_id) ((vip_id) * 2 + 1) /* over `active`+`draining`: lost state */
@@ -51,12 +63,13 @@ struct ebb_ring_elem {
 
 /* Bumped whenever a map's key or value layout changes: an upgrade across it must refuse. */
 #ifndef EBB_MAP_LAYOUT_VERSION
-#define EBB_MAP_LAYOUT_VERSION 8 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
+#define EBB_MAP_LAYOUT_VERSION 9 /* 2: mmapable rings, ebb_vip.has_draining; 3: EBB_R_SLOTS; 4: 8-byte
 				  * flow entries, vip_filter, ebb_vip.rings_changed, vips_by_id,
 				  * vip_slots, 16-bit ring slots; 5: rescues (settings.rescue_rate,
 				  * slot_history, rescue_secret, ebb_node.flags); 6: vip_reasons,
-				  * monitor, monitor_events; 7: ring_changes; 8: flows the IPv4
-				  * bucket table (include/ebb_flowtable.h), flows6, syn_pins of
+				  * monitor, monitor_events; 7: ring_changes; 8: ebb_vip.table_size,
+				  * rings' inner tables BPF_F_INNER_MAP (sized per VIP); 9: flows the
+				  * IPv4 bucket table (include/ebb_flowtable.h), flows6, syn_pins of
 				  * entry words */
 #endif
 
@@ -172,6 +185,8 @@ struct ebb_vip {
 	 * Longer ago than a SYN's retries last, the flow table cannot hold a bare SYN's flow on
 	 * another node than the new-flow table gives: the datapath skips asking it. */
 	__u32 rings_changed;
+	/* M, the slots of each of its two tables (EBB_TABLE_SIZES): slot = hash % M. */
+	__u32 table_size;
 };
 
 /*
@@ -632,8 +647,9 @@ _Static_assert(sizeof(struct ebb_rescue_cand) == 24, "ebb_rescue_cand layout");
 
 /* The layouts user space and the datapath agree on; a change here is a new layout version. */
 _Static_assert(sizeof(struct ebb_vip_key) == 20, "ebb_vip_key layout");
-_Static_assert(sizeof(struct ebb_vip) == 48, "ebb_vip layout");
-_Static_assert(sizeof(struct ebb_vip_entry) == 68, "ebb_vip_entry layout");
+_Static_assert(sizeof(struct ebb_vip) == 52, "ebb_vip layout");
+_Static_assert(sizeof(struct ebb_vip_entry) == 72, "ebb_vip_entry layout");
+_Static_assert(EBB_TABLE_SIZE_DEFAULT <= EBB_RING_SIZE, "ring_changes has words for every slot");
 _Static_assert(sizeof(struct ebb_ring_elem) == 8, "ebb_ring_elem layout");
 _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_settings) == 16, "ebb_settings layout");

@@ -61,6 +61,13 @@ static inline __u32 ebb_flow_hash(const struct ebb_flow_key *key)
 	return c;
 }
 
+/* The flow's slot in a table of m slots (its VIP's table_size; 0 reads as EBB_RING_SIZE). */
+static inline __u32 ebb_ring_slot_m(const struct ebb_flow_key *key, __u32 m)
+{
+	return ebb_flow_hash(key) % (m ? m : EBB_RING_SIZE);
+}
+
+/* ... in a table of the default size, EBB_RING_SIZE. */
 static inline __u32 ebb_ring_slot(const struct ebb_flow_key *key)
 {
 	return ebb_flow_hash(key) % EBB_RING_SIZE;

@@ -77,6 +77,18 @@ struct ebb_maglev_node {
 
 /* Fills table[EBB_RING_SIZE]; returns 0, or -1 if n == 0. Same input, same bytes. */
 int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table);
+/* The same for a table of m slots (a VIP's table_size): table[0..m) filled, table[m..
+ * EBB_RING_SIZE) 0 (still EBB_RING_SIZE entries long); -1 also when m is not 2..EBB_RING_SIZE. */
+int ebb_maglev_build_m(const struct ebb_maglev_node *nodes, size_t n, __u32 m, __u32 *table);
+/* m is one of EBB_TABLE_SIZES (include/ebb.h). */
+bool ebb_table_size_ok(__u32 m);
+/* "251, 509, ..., 65537": the allowed table sizes, for an error message. */
+const char *ebb_table_sizes_str(void);
+/* A VIP's M: its table_size, EBB_RING_SIZE for 0. */
+static inline __u32 ebb_vip_table_size(const struct ebb_vip *v)
+{
+	return v->table_size ? v->table_size : EBB_RING_SIZE;
+}
 
 /* ---- the pinned state (state.c) ---- */
 struct ebb {
@@ -109,6 +121,7 @@ int ebb_ncpus(void);
 
 /* Lookups by value, iterating small maps. Return 0 when found, -ENOENT otherwise. */
 int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip);
+/* key or vip may be NULL (not wanted). */
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip);
 /*
  * Every write of a VIP goes through these: `vips`, its copy by id (vips_by_id) and its slot
@@ -137,6 +150,7 @@ struct ebb_vip_opts {
 	__u8 fwd;
 	__u32 tcp_idle_s, udp_idle_s, fin_s, drain_timeout_s; /* 0 = default */
 	__be32 encap_src4, encap_src6[4]; /* ipip outer sources; zero = none of that family */
+	__u32 table_size; /* M, one of EBB_TABLE_SIZES; 0 = EBB_TABLE_SIZE_DEFAULT */
 };
 
 /* Refuses `src` as an ipip outer source of VIP `key`: a VIP's address (this one's, or with `e`
@@ -208,6 +222,10 @@ struct ebb_history_gen {
  * map): 0, or -ENOMEM. */
 int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u32 *cur_new,
 			const __u32 *cur_sec, __u32 now_tick, struct ebb_slot_history *out);
+/* ... for a VIP of table size m (the generations' tables built with m slots). */
+int ebb_history_rebuild_m(const struct ebb_history_gen *gens, size_t n, __u32 m,
+			  const __u32 *cur_new, const __u32 *cur_sec, __u32 now_tick,
+			  struct ebb_slot_history *out);
 /* Makes the VIP's entries what ebb_history_rebuild gives from gens and the VIP's tables as they
  * are: entries it has no owner for are deleted, entries whose owners are the same and whose
  * untils are within 2 s are left alone. Returns the slots that found no room (also counted in

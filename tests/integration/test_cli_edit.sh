@@ -50,6 +50,7 @@ bad "vip set: drain-timeout without a value" "missing|drain-timeout" vip set "$V
 bad "vip set: udp-idle over a week" "udp-idle" vip set "$VIP4" udp-idle 604801
 bad "vip set: the second timeout bad, the first not applied" "fin-timeout" vip set "$VIP4" tcp-idle 5 fin-timeout 0
 bad "vip set: fwd is fixed" "fixed" vip set "$VIP4" fwd ipip
+bad "vip set: table-size is fixed" "fixed" vip set "$VIP4" table-size 251
 bad "vip set: a timeout twice" "twice" vip set "$VIP4" tcp-idle 5 tcp-idle 6
 bad "vip set: unknown keyword" "unexpected" vip set "$VIP4" colour red
 bad "stats zero: trailing garbage" "unexpected" stats zero now
@@ -105,6 +106,42 @@ if cmp -s "$TMP/snap.full" "$TMP/now"; then
 else
 	diff "$TMP/snap.full" "$TMP/now" | head -20 >"$TMP/diff"
 	fail "at the end every map, ring table and attachment is as after setup" "$TMP/diff"
+fi
+
+# --- table-size (after the end check: these change the state) ---------------------------------
+
+VIPT=203.0.113.60:80/tcp
+table_of() { # table_of VIP: its table_size in vip show -j
+	ctl -j vip show "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["table_size"])'
+}
+[ "$(table_of "$VIP4")" = 65537 ] && pass "vip show -j: a VIP added without table-size has 65537" ||
+	fail "vip show -j: a VIP added without table-size has 65537"
+if ctl vip add "$VIPT" table-size 251 >"$TMP/out" 2>"$TMP/err"; then
+	[ "$(table_of "$VIPT")" = 251 ] && pass "vip add table-size 251: vip show -j says table_size 251" ||
+		fail "vip add table-size 251: vip show -j says table_size 251"
+	ctl vip show "$VIPT" >"$TMP/out"
+	awk 'NR == 1 && $NF != "TABLE" { exit 1 } NR == 2 && $NF != 251 { exit 1 }' "$TMP/out" &&
+		pass "vip show: the TABLE column says 251" || fail "vip show: the TABLE column says 251" "$TMP/out"
+	# Maglev's 1 % spread wants M >= 100 x nodes: 251 serves 2 evenly, a third is added with a warning
+	ok_warn=1
+	for i in 1 2 3; do
+		ctl node add "198.51.100.6$i" vip "$VIPT" mac "02:00:00:00:00:6$i" >"$TMP/out" 2>"$TMP/err.$i" || ok_warn=0
+	done
+	[ "$ok_warn" = 1 ] && [ ! -s "$TMP/err.1" ] && [ ! -s "$TMP/err.2" ] &&
+		grep -q "^Warning: VIP $VIPT has 3 nodes and table-size 251: .* up to 2 nodes" "$TMP/err.3" &&
+		pass "node add: the third node of a table-size 251 VIP is added with a warning, the first two without" ||
+		fail "node add: the third node of a table-size 251 VIP is added with a warning, the first two without" \
+			"$TMP/err.1" "$TMP/err.2" "$TMP/err.3"
+	# the tables the datapath reads: 251 slots, (251 + 3) / 4 elements of the rings' inner map
+	ring=$(bpftool -j map lookup pinned "$DIR/rings" key $(( $(ctl -j vip show "$VIPT" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])') * 2 )) 0 0 0 2>/dev/null |
+		python3 -c 'import json, sys; v = json.load(sys.stdin)["value"]
+print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little"))' 2>/dev/null)
+	[ -n "$ring" ] && [ "$(bpftool -j map show id "$ring" | python3 -c 'import json, sys; print(json.load(sys.stdin)["max_entries"])')" = 63 ] &&
+		pass "vip add table-size 251: its new-flow table has 63 elements of 4 slots" ||
+		fail "vip add table-size 251: its new-flow table has 63 elements of 4 slots (ring id '$ring')"
+else
+	fail "vip add $VIPT table-size 251" "$TMP/err"
 fi
 
 echo "# cli_edit: $FAILED failed"

@@ -107,6 +107,12 @@ bad "vip add: tcp-idle 0" "tcp-idle" vip add 203.0.113.11:80/tcp tcp-idle 0
 bad "vip add: tcp-idle abc" "tcp-idle" vip add 203.0.113.11:80/tcp tcp-idle abc
 bad "vip add: udp-idle 604801 (over a week)" "udp-idle" vip add 203.0.113.11:80/tcp udp-idle 604801
 bad "vip add: drain-timeout without a value" "missing|drain-timeout" vip add 203.0.113.11:80/tcp drain-timeout
+bad "vip add: table-size 250 (not an allowed prime)" "table-size must be one of 251, 509, .*65537" vip add 203.0.113.11:80/tcp table-size 250
+bad "vip add: table-size 65521 (Cilium's, not ebb's)" "table-size must be one of" vip add 203.0.113.11:80/tcp table-size 65521
+bad "vip add: table-size 131071 (past the largest)" "table-size must be one of" vip add 203.0.113.11:80/tcp table-size 131071
+bad "vip add: table-size abc" "table-size must be one of" vip add 203.0.113.11:80/tcp table-size abc
+bad "vip add: table-size without a value" "missing size after 'table-size'" vip add 203.0.113.11:80/tcp table-size
+bad "vip add: a good table-size, then a bad keyword: nothing added" "unexpected" vip add 203.0.113.11:80/tcp table-size 251 colour red
 bad "vip add: unknown keyword" "unexpected" vip add 203.0.113.11:80/tcp colour red
 bad "vip add: trailing garbage" "unexpected" vip add 203.0.113.11:80/tcp extra
 bad "vip add: 0.0.0.0" "unspecified" vip add 0.0.0.0:80/tcp

@@ -120,7 +120,7 @@ ip -n "$NS" link add name v2 type veth peer name v3 && ip -n "$NS" link set v2 u
 	bail "cannot create v2/v3"
 src_setup() {
 	ctl2 prog attach dev v2 flows 4096 && ctl2 prog set flood-rate 5000 &&
-		ctl2 vip add 203.0.113.20:80/tcp tcp-idle 300 || return 1
+		ctl2 vip add 203.0.113.20:80/tcp tcp-idle 300 table-size 2039 || return 1
 	for i in $(seq 10 19); do
 		ctl2 node add "198.51.100.$i" vip 203.0.113.20:80/tcp mac "02:00:00:00:01:$i" weight "$((i * 10))" || return 1
 	done
@@ -148,6 +148,8 @@ python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))[0]["rescue_r
 grep -qx 'prog set rescue-rate 1234' "$TMP/state" && grep -q '^node add 198.51.100.11 .* node-prog$' "$TMP/state" &&
 	grep -q '^node add 198.51.100.20 .* node-prog$' "$TMP/state" && [ "$(grep -c 'node-prog' "$TMP/state")" -eq 2 ] &&
 	pass "save: the rescue rate and node-prog on the two nodes' add lines" || fail "save: rescue-rate and node-prog lines" "$TMP/state"
+grep -q '^vip add 203\.0\.113\.20:80/tcp .* table-size 2039$' "$TMP/state" &&
+	pass "save: the VIP's table-size 2039 on its add line" || fail "save: the VIP's table-size 2039 on its add line" "$TMP/state"
 tail -1 "$TMP/state" >"$TMP/end"
 [ "$(cut -d' ' -f1-3 "$TMP/end")" = "# end sha256" ] &&
 	[ "$(cut -d' ' -f4 "$TMP/end")" = "$(head -n -1 "$TMP/state" | sha256sum | cut -d' ' -f1)" ] &&

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `prog upgrade` across a map layout change (an older build's to this one's, e.g. 5 -> 6 -> 7)
+# `prog upgrade` across a map layout change (an older build's to this one's, e.g. 5 -> ... -> 8)
 # keeps every flow. The older ebb is built from history (UPGRADE_FROM, default e909009: layout 5,
 # the build before vip_reasons and the monitor, through 6 to 7 in two steps; 172df19 is layout 4;
 # 19c011d layout 6;
@@ -9,7 +9,8 @@
 # current object: 0 wrk socket errors, every flow entry is in the new table with the same node
 # (F copied, G after the swap), the idle connections' next requests reach the node they were
 # on, VIPs, nodes, settings and counters are carried over, ebbd keeps working on the new maps,
-# `prog show` says the new layout. Failures before the swap (a bad object, an object whose staging
+# `prog show` says the new layout, every VIP has table size 65537 (layout 8) and its tables are
+# copied slot for slot. Failures before the swap (a bad object, an object whose staging
 # fails) leave the old program and pins untouched; an unknown layout pair is refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_agent.sh"
@@ -42,6 +43,11 @@ for i in 1 2 3; do check "node add n$i (layout $OLD_LAYOUT)" ctl node add "$(nod
 check "prog set flood-rate 12345 (layout $OLD_LAYOUT)" ctl prog set flood-rate 12345
 check "prog set mtu 1400 (layout $OLD_LAYOUT)" ctl prog set mtu 1400
 EBBCTL=$NEW_EBBCTL
+# This ebbctl on the older layout's maps: its outer rings map takes only tables of 65537 slots
+# without BPF_F_INNER_MAP (layout 8 sizes them per VIP), and its VIPs have no table_size.
+VIP2=203.0.113.11:80/tcp
+check "this ebbctl adds a VIP and a node on the layout-$OLD_LAYOUT maps (their tables as that layout wants)" \
+	bash -c "'$EBBCTL' --bpffs '$BPFFS' vip add $VIP2 && '$EBBCTL' --bpffs '$BPFFS' node add $(node_ip4 1) vip $VIP2"
 
 prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
 layout() { ctl -j prog show | json_get 'd[0].get("map_layout")'; }
@@ -55,7 +61,8 @@ nodes_map_id=$(map_id nodes)
 config() {
 	{
 		ctl -j vip show | json_get '"\n".join("vip %s fwd=%s tcp_idle=%s" % (v["vip"], v["fwd"], v.get("tcp_idle_s")) for v in d)'
-		ctl -j node show | json_get '"\n".join("node %s id=%s state=%s weight=%s vips=%s" % (n["addr"], n.get("id"), n["state"], n.get("weight"), n.get("vips")) for n in d)'
+		# a node's VIPs sorted: their order is the members hash map's, which a copy may change
+		ctl -j node show | json_get '"\n".join("node %s id=%s state=%s weight=%s vips=%s" % (n["addr"], n.get("id"), n["state"], n.get("weight"), sorted(n.get("vips") or [])) for n in d)'
 		ctl -j prog show | json_get '"settings flood_rate=%s mtu=%s flow_table=%s" % (d[0]["flood_rate"], d[0]["mtu"], d[0]["flow_table_size"])'
 	} | LC_ALL=C sort
 }
@@ -120,6 +127,21 @@ PY
 on client python3 "$TMP/idle.py" 203.0.113.10 "$TMP/idle.go" 12 >"$TMP/idle.out" 2>&1 &
 wait_for 100 grep -q ready "$TMP/idle.out"
 check "12 idle keep-alive connections are open" grep -q '^ready 12' "$TMP/idle.out"
+
+# The VIP's new-flow table as the datapath reads it, before and after (read before wrk starts:
+# it takes seconds of wrk's 15 under load, and no node changes meanwhile).
+ring_dump() { # ring_dump RING: the installed table's max_entries, then its elements
+	local id
+	id=$(bpftool -j map lookup pinned "$BPFFS/rings" key "$1" 0 0 0 | python3 -c 'import json, sys
+v = json.load(sys.stdin)["value"]
+print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little"))')
+	bpftool -j map show id "$id" | json_get '"%s" % d["max_entries"]'
+	bpftool -j map dump id "$id" | python3 -c 'import json, sys
+for e in json.load(sys.stdin):
+    print(e["key"], e["value"])'
+}
+vip_id=$(ctl -j vip show $VIP | json_get 'd[0]["id"]')
+ring_dump $((vip_id * 2)) >"$TMP/ring.before"
 
 pins() {
 	ctl -j flow show vip $VIP | python3 -c '
@@ -230,6 +252,15 @@ check "nginx logs: $served requests after the upgrade on connections pinned befo
 	[ "$served" -gt 1000 -a "$moved" -eq 0 ]
 
 check "VIPs, nodes and settings carried over" diff -u "$TMP/config.before" <(config)
+# Layout 8: a VIP of an older layout has 65537 slots, its tables copied slot for slot, so a
+# flow's slot and node are what they were (the pins above; the tables here).
+sizes=$(ctl -j vip show | json_get '" ".join(sorted(set(str(v.get("table_size")) for v in d)))')
+check "layout 8: the upgraded VIPs have table size 65537 (vip show -j: $sizes)" [ "$sizes" = 65537 ]
+check "... and so has their datapath copy in vips_by_id (bpftool: table_size 65537)" \
+	bash -c "bpftool -j map lookup pinned '$BPFFS/vips_by_id' key $vip_id 0 0 0 | grep -q '\"table_size\":65537'"
+ring_dump $((vip_id * 2)) >"$TMP/ring.after"
+check "... its new-flow table copied as it was: $(head -1 "$TMP/ring.after") elements, every one the same ($(($(wc -l <"$TMP/ring.before") - 1)) before)" \
+	cmp -s "$TMP/ring.before" "$TMP/ring.after"
 check "settings: rescue_rate set to its default ($(bpftool -j map lookup pinned "$BPFFS/settings" key 0 0 0 0 | json_get 'd["formatted"]["value"]'))" \
 	bash -c "bpftool -j map lookup pinned '$BPFFS/settings' key 0 0 0 0 | grep -q '\"rescue_rate\":20000'"
 check "rescue_secret was made (random, not zero)" \

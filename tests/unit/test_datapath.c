@@ -1393,6 +1393,185 @@ static void ring_changes_cases(void)
 	change_and_check("marks: C active within the window", vip, NODE_C, EBB_NODE_ACTIVE, false);
 }
 
+/* ---- a VIP of its own table size (table-size 251) ---- */
+
+#define VIPS "203.0.113.70" /* table-size 251 */
+#define VIPS_K "203.0.113.70:80/tcp"
+#define SMALL_M 251
+static const struct {
+	const char *addr;
+	uint8_t mac[6];
+} small_nodes[] = {
+	{ "198.51.100.71", { 0x02, 0, 0, 0, 0, 0x71 } },
+	{ "198.51.100.72", { 0x02, 0, 0, 0, 0, 0x72 } },
+	{ "198.51.100.73", { 0x02, 0, 0, 0, 0, 0x73 } },
+};
+#define N_SMALL (sizeof(small_nodes) / sizeof(small_nodes[0]))
+
+/* Runs one TCP packet client port -> VIPS; the node id whose MAC the frame went to (0: none of
+ * the small VIP's, or not XDP_TX). */
+static __u32 small_run(const char *who, uint16_t port, uint8_t flags, const __u32 *ids)
+{
+	const struct pkt_desc d = { TCP4(CLI_MISC, port, VIPS, 80, flags) };
+	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
+	struct pkt_layout lay = build_frame(&d, LB_MAC, GW_MAC, in);
+	size_t out_len = 0;
+	__u32 verdict = ~0u;
+
+	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict)) {
+		CHECK(false, "%s", nm(who, "BPF_PROG_TEST_RUN, port %u", port));
+		return 0;
+	}
+	if (verdict != XDP_TX || out_len < 6)
+		return 0;
+	for (size_t i = 0; i < N_SMALL; i++)
+		if (!memcmp(out, small_nodes[i].mac, 6))
+			return ids[i];
+	return 0;
+}
+
+static void small_key(uint16_t port, struct ebb_flow_key *k)
+{
+	const struct pkt_desc d = { TCP4(CLI_MISC, port, VIPS, 80, TH_SYN) };
+
+	key_of(&d, k);
+}
+
+/*
+ * A VIP added with table-size 251: its tables have 251 slots (past them, none), a SYN goes to
+ * the node of slot hash % 251 of the new-flow table and is pinned there, a mid-flow packet
+ * without an entry takes the second-chance table's node of the same slot, and a drain marks in
+ * ring_changes and records in slot_history only slots < 251.
+ */
+static void small_table_cases(void)
+{
+	static __u32 t_new[EBB_RING_SIZE], t_sec[EBB_RING_SIZE], before[EBB_RING_SIZE];
+	struct ebb_vip_opts o = { .table_size = SMALL_M }, bad = { .table_size = 250 };
+	struct ebb_history_key hk, *hprev = NULL;
+	struct ebb_err err = {};
+	struct ebb_vip_key k, kbad;
+	struct bpf_map_info info = {};
+	__u32 ids[N_SMALL], vip_id, len = sizeof(info), inner_id, drained;
+	__u32 placed_ok = 0, pinned_ok = 0, default_differs = 0, outside = 0, past_m = 0;
+	__u32 second_ok = 0, second_tried = 0, moved = 0, owned = 0, hist_ok = 0, hist_outside = 0;
+	struct ebb_vip v;
+	int fd;
+
+	if (ebb_parse_vip(VIPS_K, &k, NULL) || ebb_parse_vip("203.0.113.71:80/tcp", &kbad, NULL))
+		abort();
+	CHECK(ebb_vip_add(&e, &kbad, &bad, &err) != 0 && ebb_vip_find(&e, &kbad, &v) == -ENOENT,
+	      "table-size 250: refused (%s), no VIP added", err.msg);
+	if (!ASSERT_OK(ebb_vip_add(&e, &k, &o, &err), "table-size 251: vip add")) {
+		printf("#   %s\n", err.msg);
+		return;
+	}
+	vip_id = vip_id_of(VIPS_K);
+	if (!ASSERT_OK(ebb_vip_find(&e, &k, &v), "table-size 251: the VIP is there"))
+		return;
+	ASSERT_EQ(v.table_size, SMALL_M, "table-size 251: ebb_vip.table_size");
+	for (size_t i = 0; i < N_SMALL; i++)
+		if (!ASSERT_OK(add_node(small_nodes[i].addr, VIPS_K, small_nodes[i].mac, false, &ids[i],
+					&err), nm("table-size 251", "node add %s", small_nodes[i].addr)))
+			return;
+	if (!ASSERT_OK(read_ring(EBB_RING_NEW(vip_id), t_new), "table-size 251: read the new-flow table") ||
+	    !ASSERT_OK(read_ring(EBB_RING_SECOND(vip_id), t_sec), "table-size 251: read the second-chance table"))
+		return;
+	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+		bool ours = t_new[s] == ids[0] || t_new[s] == ids[1] || t_new[s] == ids[2];
+
+		outside += s < SMALL_M && !ours;
+		past_m += s >= SMALL_M && t_new[s] != 0;
+	}
+	ASSERT_EQ(outside, 0, "table-size 251: every slot < 251 holds one of the VIP's nodes");
+	ASSERT_EQ(past_m, 0, "table-size 251: no slot past 251");
+	/* the kernel's own size of the inner table: (251 + 3) / 4 elements of four slots */
+	if (!bpf_map_lookup_elem(e.rings_fd, &(__u32){ EBB_RING_NEW(vip_id) }, &inner_id) &&
+	    (fd = bpf_map_get_fd_by_id(inner_id)) >= 0) {
+		ASSERT_OK(bpf_obj_get_info_by_fd(fd, &info, &len), "table-size 251: inner table info");
+		ASSERT_EQ(info.max_entries, (SMALL_M + 3) / 4, "table-size 251: inner table of 63 elements");
+		close(fd);
+	} else {
+		CHECK(false, "table-size 251: the new-flow table is installed");
+	}
+
+	/* SYNs: placed by slot hash % 251 and pinned */
+	for (uint16_t p = 21000; p < 21200; p++) {
+		struct ebb_flow_key fk;
+		struct ebb_flow f;
+		__u32 want, got;
+
+		small_key(p, &fk);
+		want = t_new[ebb_ring_slot_m(&fk, SMALL_M)];
+		got = small_run("table-size 251: SYN", p, TH_SYN, ids);
+		placed_ok += got == want && want;
+		pinned_ok += !flow_get(&fk, &f) && f.node_id == want;
+		default_differs += t_new[ebb_ring_slot(&fk)] != want;
+	}
+	ASSERT_EQ(placed_ok, 200, "table-size 251: 200 SYNs each to the node of slot hash % 251");
+	ASSERT_EQ(pinned_ok, 200, "table-size 251: ... each pinned to it");
+	CHECK(default_differs > 100, "table-size 251: the slot %% 65537 would have sent %u of them elsewhere (the size is the VIP's)",
+	      default_differs);
+
+	/* a drain: its slots of the new-flow table move, the second-chance table keeps them */
+	age_window("table-size 251", vip_id);
+	memcpy(before, t_new, sizeof(before));
+	drained = ids[0];
+	if (!ASSERT_OK(set_state(small_nodes[0].addr, EBB_NODE_DRAINING), "table-size 251: drain the first node") ||
+	    !ASSERT_OK(read_ring(EBB_RING_NEW(vip_id), t_new), "table-size 251: read the new-flow table again") ||
+	    !ASSERT_OK(read_ring(EBB_RING_SECOND(vip_id), t_sec), "table-size 251: read the second-chance table again"))
+		return;
+	for (uint16_t p = 21000; p < 21200; p++) {
+		struct ebb_flow_key fk;
+		__u32 slot;
+
+		small_key(p, &fk);
+		slot = ebb_ring_slot_m(&fk, SMALL_M);
+		if (t_sec[slot] != drained || t_new[slot] == drained)
+			continue;
+		/* its entry lost: a mid-flow ACK finds the drained node by the second chance */
+		flow_del(&fk);
+		second_tried++;
+		second_ok += small_run("table-size 251: ACK, no entry", p, TH_ACK, ids) == drained;
+	}
+	CHECK(second_tried > 10 && second_ok == second_tried,
+	      "table-size 251: %u of %u mid-flow ACKs without an entry went to the draining node by slot hash %% 251 of the second-chance table",
+	      second_ok, second_tried);
+
+	/* ring_changes: exactly the slots that changed owner, all < 251 */
+	for (__u32 s = 0; s < EBB_RING_SIZE; s++) {
+		__u32 word = ebb_ring_change_word(vip_id, s);
+		__u64 bits = 0;
+		bool mv = before[s] != t_new[s];
+
+		moved += mv;
+		bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits);
+		if (((bits >> (s % 64)) & 1) != mv)
+			outside++;
+	}
+	/* The drained node still owns its slots of the second-chance table: a rescue names it
+	 * from there. Made inactive, it owns none, and slot_history keeps it as their candidate. */
+	if (!ASSERT_OK(set_state(small_nodes[0].addr, EBB_NODE_INACTIVE), "table-size 251: the drained node inactive"))
+		return;
+	for (__u32 s = 0; s < SMALL_M; s++) {
+		struct ebb_slot_history h;
+
+		owned += before[s] == drained;
+		if (before[s] == drained && !ebb_history_get(&e, vip_id, s, &h) &&
+		    (h.owner[0] == drained || h.owner[1] == drained))
+			hist_ok++;
+	}
+	while (!bpf_map_get_next_key(e.slot_history_fd, hprev, &hk)) {
+		hprev = &hk;
+		hist_outside += hk.vip_id == vip_id && hk.slot >= SMALL_M;
+	}
+	CHECK(moved > 0 && moved < SMALL_M, "table-size 251: the drain moved %u of 251 slots", moved);
+	ASSERT_EQ(outside, 0, "table-size 251: ring_changes marks exactly the slots that moved, none past 251");
+	CHECK(owned > 0 && hist_ok == owned,
+	      "table-size 251: slot_history names the inactive node in each of the %u slots it owned (%u)",
+	      owned, hist_ok);
+	ASSERT_EQ(hist_outside, 0, "table-size 251: no slot_history entry past slot 251");
+}
+
 static bool setup(void)
 {
 	struct ebb_err err = {};
@@ -1622,6 +1801,7 @@ int main(void)
 		monitor_cases();
 		table_btf_case();
 		table_twin_case();
+		small_table_cases();
 	}
 	balancer_teardown();
 	return test_summary("datapath");

@@ -59,6 +59,14 @@ static const struct row rows[] = {
 	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":null,\"drain_timeout_s\":300}", "must be an integer" },
 	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"encap_src4\":\"2001:db8::1\"}", "IPv4" },
 	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"drain_timout_s\":3}", "unknown field" },
+	/* table_size: one of EBB_TABLE_SIZES, absent = 65537 (older writers) */
+	{ VIPK "203.0.113.11:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":2039}", NULL },
+	{ VIPK "203.0.113.12:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":65537}", NULL },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":1000}", "not one of 251, 509" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":65521}", "not one of" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":0}", "out of range" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":131071}", "out of range" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":\"251\"}", "must be an integer" },
 	{ VIPK "203.0.113.999:80/tcp", GOOD_VIP, "bad VIP" },
 	{ VIPK "203.0.113.10", GOOD_VIP, "bad VIP" },
 	{ VIPK "", GOOD_VIP, "bad VIP" },
@@ -288,7 +296,8 @@ static void test_mixed(void)
 static void test_writers(void)
 {
 	struct fleet_vip v = { .o = { .fwd = EBB_FWD_IPIP, .tcp_idle_s = 1, .udp_idle_s = 2, .fin_s = 3,
-				      .drain_timeout_s = 604800, .encap_src4 = 0x0100000a } };
+				      .drain_timeout_s = 604800, .encap_src4 = 0x0100000a,
+				      .table_size = 2039 } };
 	struct fleet_node n = { .state = EBB_NODE_DOWN, .before_down = EBB_NODE_DRAINING, .have_mac = true,
 				.mac = { 2, 0, 0, 0, 0, 1 }, .drain_timeout_s = 60, .since = 1765000000.25, .n_w = 1 };
 	struct fleet_node nd = { .state = EBB_NODE_DRAINING, .drain_timeout_s = 60, .drain_lease = 7587899387296034567LL };
@@ -306,6 +315,16 @@ static void test_writers(void)
 		   "fleet_vip_json's output passes fleet_vip_check"))
 		printf("#   why: %s\n", why);
 	CHECK(!memcmp(&v.o, &v2.o, sizeof(v.o)), "... and reads back the same");
+	json_object_put(o);
+	/* 65537, what an older writer's VIP has, is written as the field's absence: an older
+	 * reader (which refuses unknown fields) keeps reading it */
+	v.o.table_size = EBB_RING_SIZE;
+	o = fleet_vip_json(&v);
+	CHECK(!strstr(json_object_to_json_string(o), "table_size"),
+	      "a VIP of table size 65537 is written without \"table_size\": %s", json_object_to_json_string(o));
+	CHECK(!fleet_vip_check("203.0.113.10:80/tcp", json_object_to_json_string(o), &v2, why, sizeof(why)) &&
+		      v2.o.table_size == EBB_RING_SIZE,
+	      "... and read back as table size 65537");
 	json_object_put(o);
 	o = fleet_node_json(&n);
 	if (!CHECK(!fleet_node_check("198.51.100.10", json_object_to_json_string(o), &n2, why, sizeof(why)),

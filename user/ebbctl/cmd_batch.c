@@ -34,8 +34,12 @@ static void save_vip(FILE *out, const struct ebb_vip_key *k, const struct ebb_vi
 		if (v->encap_src6[0] | v->encap_src6[1] | v->encap_src6[2] | v->encap_src6[3])
 			fprintf(out, " encap-src %s", ebb_fmt_addr(v->encap_src6, EBB_FAMILY_V6, a, sizeof(a)));
 	}
-	fprintf(out, " tcp-idle %u udp-idle %u fin-timeout %u drain-timeout %u\n", v->tcp_idle_s,
+	fprintf(out, " tcp-idle %u udp-idle %u fin-timeout %u drain-timeout %u", v->tcp_idle_s,
 	       v->udp_idle_s, v->fin_s, v->drain_timeout_s);
+	/* only where not the default: a save of default VIPs reads as it did before sizes */
+	if (ebb_vip_table_size(v) != EBB_TABLE_SIZE_DEFAULT)
+		fprintf(out, " table-size %u", ebb_vip_table_size(v));
+	fputc('\n', out);
 }
 
 static int save_to(FILE *out);
@@ -278,7 +282,7 @@ static int save_to(FILE *out)
 		}
 	}
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++) {
-		struct ebb_vip v;
+		struct ebb_vip v = {}; /* a layout before 8 has no table_size: 0 reads as 65537 */
 
 		if (have_vip[id] && !bpf_map_lookup_elem(e.vips_fd, &vkeys[id], &v))
 			save_vip(out, &vkeys[id], &v);
@@ -419,7 +423,7 @@ static int vet_line(int n, char **words)
 
 	vet_object = vet_command = NULL;
 	batch_vetting = true;
-	ret = cmd_select(ctl_objects, n, words, NULL);
+	ret = cmd_select(ctl_top, n, words, NULL);
 	batch_vetting = false;
 	if (ret || !vet_object || !vet_command)
 		return ret;
@@ -593,7 +597,7 @@ int do_restore(int argc, char **argv)
 				break;
 			}
 		}
-		ret = cmd_select(ctl_objects, n, words, NULL);
+		ret = cmd_select(ctl_top, n, words, NULL);
 		commands++;
 	}
 	batch_line = 0;

@@ -63,6 +63,23 @@ int ctl_fleet_refuse(void)
 			 marker.fleet, endpoints());
 }
 
+int ctl_open(struct ebb *e, bool writer)
+{
+	struct ebb_err err = {};
+
+	/* The one place every write passes: on a fleet host, local-only writes are refused. */
+	if (writer && ctl_fleet_refuse())
+		return -1;
+	if (ebb_open(e, bpffs, &err))
+		return ctl_error("%s", err.msg);
+	/* A batch holds the lock for all its lines (flock would deadlock on a second fd). */
+	if (writer && !batch_locked && ebb_lock(e, &err)) {
+		ebb_close(e);
+		return ctl_error("%s", err.msg);
+	}
+	return 0;
+}
+
 int ctl_open_local(struct ebb *e)
 {
 	struct ebb_err err = {};
@@ -286,6 +303,7 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		nv.o.udp_idle_s = nv.o.udp_idle_s ? nv.o.udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
 		nv.o.fin_s = nv.o.fin_s ? nv.o.fin_s : EBB_DEFAULT_FIN_S;
 		nv.o.drain_timeout_s = nv.o.drain_timeout_s ? nv.o.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+		nv.o.table_size = nv.o.table_size ? nv.o.table_size : EBB_TABLE_SIZE_DEFAULT;
 		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
 		return put_checked(ops, rest, fleet_vip_json(&nv));
 	}
@@ -350,6 +368,14 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		}
 		fn->w[fn->n_w].vip = f->vip;
 		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
+		{
+			int members = 0;
+
+			for (int i = 0; i < s->n_nodes; i++)
+				members += weight_idx(&s->nodes[i], &f->vip) >= 0;
+			ctl_warn_table_size(&f->vip, members,
+					    fv->o.table_size ? fv->o.table_size : EBB_RING_SIZE);
+		}
 		return put_node(ops, fn);
 	case F_NODE_DEL: {
 		long long live = fleet_flows(v, fn->name);

@@ -204,7 +204,7 @@ static int do_lookup(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("no VIP %s", ebb_fmt_vip(&vk, vname, sizeof(vname)));
 	}
-	slot = ebb_ring_slot(&fk);
+	slot = ebb_ring_slot_m(&fk, ebb_vip_table_size(&vip));
 	snprintf(pins, sizeof(pins), "%s/syn_pins", e.bpffs);
 	syn_fd = bpf_obj_get(pins);
 	if (!ebb_flow_get(&e, &fk, &flow)) {

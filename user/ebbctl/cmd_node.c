@@ -90,6 +90,19 @@ static int do_add(int argc, char **argv)
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_node_add(&e, &addr, &vip, &o, &err);
+	if (!ret) {
+		struct ebb_member_key mk, *mprev = NULL;
+		struct ebb_vip v;
+		int nodes = 0;
+
+		if (!ebb_vip_find(&e, &vip, &v)) {
+			while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
+				mprev = &mk;
+				nodes += mk.vip_id == v.id;
+			}
+			ctl_warn_table_size(&vip, nodes, ebb_vip_table_size(&v));
+		}
+	}
 	ebb_close(&e);
 	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
 }

@@ -108,8 +108,16 @@ static int do_add(int argc, char **argv)
 			slot = &o.fin_s;
 		} else if (!strcmp(word, "drain-timeout")) {
 			slot = &o.drain_timeout_s;
+		} else if (!strcmp(word, "table-size")) {
+			if (!val)
+				return ctl_error("missing size after 'table-size': one of %s",
+						 ebb_table_sizes_str());
+			if (ebb_parse_u32(val, 1, EBB_RING_SIZE, &o.table_size) ||
+			    !ebb_table_size_ok(o.table_size))
+				return ctl_error("table-size must be one of %s (a prime >= 100 x the VIP's nodes), not '%s'",
+						 ebb_table_sizes_str(), val);
 		} else {
-			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [encap-src ADDR] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
+			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [encap-src ADDR] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S] [table-size M]",
 					 word);
 		}
 		if (slot && parse_seconds(word, val, slot))
@@ -175,7 +183,7 @@ static int do_set(int argc, char **argv)
 			slot = &o.fin_s;
 		else if (!strcmp(word, "drain-timeout"))
 			slot = &o.drain_timeout_s;
-		else if (!strcmp(word, "fwd") || !strcmp(word, "encap-src"))
+		else if (!strcmp(word, "fwd") || !strcmp(word, "encap-src") || !strcmp(word, "table-size"))
 			return ctl_error("'%s' is fixed when the VIP is added: delete and add it again", word);
 		else
 			return ctl_error("unexpected '%s'; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
@@ -275,11 +283,11 @@ static int do_show(int argc, char **argv)
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
-		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s %7s %5s\n", "VIP", "FWD", "ID", "NODES",
-		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN", "HISTORY", "LOST");
+		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s %7s %5s %6s\n", "VIP", "FWD", "ID", "NODES",
+		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN", "HISTORY", "LOST", "TABLE");
 	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
 		struct ebb_member_key mk, *mprev = NULL;
-		struct ebb_vip v;
+		struct ebb_vip v = {}; /* a layout before 8 has no table_size: 0 reads as 65537 */
 		unsigned long long flows = 0, hslots = 0;
 		int nodes = 0;
 		char name[64];
@@ -321,11 +329,13 @@ static int do_show(int argc, char **argv)
 			 * no room in slot_history */
 			json_object_object_add(o, "history_slots", json_object_new_int64(hslots));
 			json_object_object_add(o, "history_lost", json_object_new_int64(v.history_lost));
+			/* M: the slots of each of its two tables (doc/datapath.md) */
+			json_object_object_add(o, "table_size", json_object_new_int64(ebb_vip_table_size(&v)));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-28s %-4s %3u %5d %7llu %7us %7us %4us %6us %7llu %5u\n", name,
+			printf("%-28s %-4s %3u %5d %7llu %7us %7us %4us %6us %7llu %5u %6u\n", name,
 			       ebb_fwd_name(v.fwd), v.id, nodes, flows, v.tcp_idle_s, v.udp_idle_s,
-			       v.fin_s, v.drain_timeout_s, hslots, v.history_lost);
+			       v.fin_s, v.drain_timeout_s, hslots, v.history_lost, ebb_vip_table_size(&v));
 		}
 	}
 	free(live);
@@ -342,15 +352,16 @@ static int do_help(int argc, char **argv)
 	(void)argv;
 	fprintf(help_out,
 		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [encap-src ADDR]... [tcp-idle S] [udp-idle S]\n"
-		"                        [fin-timeout S] [drain-timeout S]\n"
+		"                        [fin-timeout S] [drain-timeout S] [table-size M]\n"
 		"       %1$s vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]\n"
 		"       %1$s vip del VIP [force]\n"
 		"       %1$s vip show [VIP]\n"
 		"       %1$s vip help\n"
 		"\n"
 		"       VIP := { ADDR:PORT/PROTO | [ADDR6]:PORT/PROTO }   PORT 0 = every port\n"
-		"       PROTO := { tcp | udp }\n",
-		bin_name);
+		"       PROTO := { tcp | udp }\n"
+		"       M := one of %2$s (default %3$u)\n",
+		bin_name, ebb_table_sizes_str(), EBB_TABLE_SIZE_DEFAULT);
 	return 0;
 }
 

@@ -28,6 +28,9 @@ extern const char *vet_object, *vet_command;
 extern FILE *help_out;
 /* Prints "Error: ..." (or {"error": ...} with -j) and returns -1. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning on stderr when a VIP of table size m has more nodes than m serves evenly
+ * (Maglev: m >= 100 x nodes); the change is made all the same. */
+void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m);
 /* Prints a JSON document (consumed) on stdout. */
 void json_print(json_object *doc);
 /* A command that changed state and has nothing to show: "null" under -j, like bpftool. */
@@ -54,8 +57,8 @@ struct cmd {
 /* Runs the command named by argv[0] (prefix allowed, ambiguity refused). */
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
 
-/* Opens the pinned state; writers also take the lock. On a fleet host a writer is refused:
- * its change would be local only (cmd_fleet.c). Fleet-aware commands check ctl_fleet() first. */
+/* cmd_fleet.c: opens the pinned state; writers also take the lock. On a fleet host a writer is
+ * refused: its change would be local only. Fleet-aware commands check ctl_fleet() first. */
 int ctl_open(struct ebb *e, bool writer);
 /* A writer for what belongs to this host alone (its program, its datapath settings). */
 int ctl_open_local(struct ebb *e);
@@ -104,8 +107,9 @@ int do_backend(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_restore(int argc, char **argv);
 
-/* The top-level command table (objects, save, restore, help, version). */
-extern const struct cmd ctl_objects[];
+/* The top-level command table (objects, save, restore, help, version): main.c's, which sets it
+ * before any command runs (a batch runs its lines through it). */
+extern const struct cmd *ctl_top;
 /* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
 int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
 int do_fleet(int argc, char **argv);

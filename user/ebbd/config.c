@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -853,4 +854,70 @@ void config_free(struct config *c)
 	}
 	free(c->pools);
 	memset(c, 0, sizeof(*c));
+}
+
+/* The addresses the settings hold, read here (the readers of metrics.c, probe.c and truth.c
+ * call down into the configuration, never the other way). */
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const char *colon = strrchr(addr, ':');
+	char host[128];
+	__u32 port;
+	size_t n;
+
+	memset(ss, 0, sizeof(*ss));
+	n = colon ? (size_t)(colon - addr) : 0;
+	if (!colon || n >= sizeof(host) || ebb_parse_u32(colon + 1, 1, 65535, &port))
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		host[n - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
+/* http://HOST[:PORT]/PATH with HOST an IP address (no resolver: it could block the loop). */
+int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path)
+{
+	const char *h = url + 7, *slash = strchr(h, '/'), *port = NULL;
+	size_t n = slash ? (size_t)(slash - h) : strlen(h);
+	struct ebb_err err;
+	__u32 p = 80;
+
+	if (n == 0 || n >= hlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*path = strdup(slash ? slash : "/");
+	if (host[0] == '[') {
+		char *close = strchr(host, ']');
+
+		if (!close)
+			return -EINVAL;
+		*close = '\0';
+		port = close[1] == ':' ? close + 2 : NULL;
+		memmove(host, host + 1, strlen(host + 1) + 1);
+	} else if (strchr(host, ':')) {
+		char *colon = strchr(host, ':');
+
+		*colon = '\0';
+		port = colon + 1;
+	}
+	if (port && ebb_parse_u32(port, 1, 65535, &p))
+		return -EINVAL;
+	o->port = p;
+	return ebb_parse_addr(host, &o->addr, &err);
 }

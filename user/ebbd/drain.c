@@ -53,53 +53,6 @@
 /* Lookups per check, all nodes together: a mass of ended flows is dropped over a few checks. */
 #define LOOKUPS_PER_CHECK 5000
 
-void watch_reset(struct watch *w)
-{
-	free(w->keys);
-	*w = (struct watch){};
-}
-
-static int key_cmp(const void *x, const void *y)
-{
-	return memcmp(x, y, sizeof(struct ebb_flow_key));
-}
-
-/*
- * A new pass's list `nw` (consumed) for the same drain as `w`: w keeps every key it had that was
- * not judged yet, and gains nw's. A still complete w (no flow pinned since it was made) gains
- * nothing from nw. Returns 0, or -ENOMEM (w then stays as it was, nw freed).
- */
-int watch_merge(struct watch *w, struct watch *nw)
-{
-	struct ebb_flow_key *keys;
-	size_t i = 0, j = 0, n = 0;
-
-	if (w->valid && !w->stale && w->new_flows0 == nw->new_flows0) {
-		watch_reset(nw);
-		return 0;
-	}
-	keys = malloc((w->n + nw->n ? w->n + nw->n : 1) * sizeof(*keys));
-	if (!keys) {
-		watch_reset(nw);
-		return -ENOMEM;
-	}
-	qsort(w->keys, w->n, sizeof(*keys), key_cmp);
-	qsort(nw->keys, nw->n, sizeof(*keys), key_cmp);
-	while (i < w->n || j < nw->n) {
-		int c = i == w->n ? 1 : j == nw->n ? -1 : key_cmp(&w->keys[i], &nw->keys[j]);
-
-		keys[n++] = c <= 0 ? w->keys[i] : nw->keys[j];
-		i += c <= 0;
-		j += c >= 0;
-	}
-	free(w->keys);
-	free(nw->keys);
-	*w = (struct watch){ .keys = keys, .n = n, .cap = w->n + nw->n, .valid = nw->valid,
-			     .since = nw->since, .new_flows0 = nw->new_flows0 };
-	*nw = (struct watch){};
-	return 0;
-}
-
 /*
  * Drops finished flows from the front of the list. Returns the number of live flows found:
  * with count_all, all of them (exact); without, stops at the first (0 means none left), or

@@ -31,6 +31,8 @@ bool log_enabled(int level);
 json_object *log_new(int level, const char *event);
 void log_emit(json_object *ev);
 void log_msg(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The last events of level info and above, newest first, as log_emit wrote them. */
+void log_recent(void (*each)(void *ctx, const char *json), void *ctx);
 void jstr(json_object *o, const char *key, const char *val);
 void jint(json_object *o, const char *key, long long val);
 void jdbl(json_object *o, const char *key, double val);
@@ -213,7 +215,25 @@ struct pool_rt {
 	int active, desired;
 };
 
-struct pass; /* measure.c */
+/* A pass over the flow table in progress (measure.c); its lists are freed by lists.c. */
+struct pass {
+	struct agent *a;
+	__u64 now, started_ns, live_total;
+	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
+	__u64 first_now; /* the first `now` it judged flows at */
+	size_t keys_total;
+	__u64 gen[EBB_MAX_NODES];
+	__u64 live[EBB_MAX_NODES];
+	__u64 last_end[EBB_MAX_NODES];
+	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
+	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
+	/* Draining nodes not listed yet for their drain: their finished flows that may have been
+	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
+	 * as they were until this pass publishes unless the node stopped taking pinned flows
+	 * (flows_t0 zeroed, and took[] false with it). */
+	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
+	struct watch lists[EBB_MAX_NODES];
+};
 
 struct agent {
 	struct config cfg;
@@ -248,12 +268,18 @@ struct agent {
 	bool stopping;
 };
 
-/* state.c */
-int state_refresh(struct agent *a);
-void state_close(struct agent *a);
+/* lookup.c: reads of the agent's copy of the maps and settings, calling nothing of ebbd's */
+void vip_index(struct agent *a); /* after a->vips changed: vip_find's index */
+const struct ebb_vip *vip_find(const struct agent *a, const struct ebb_vip_key *k);
 const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_key *k);
 __u32 node_drain_timeout(const struct agent *a, const struct node *n);
 const char *pool_name(const struct agent *a, int pool);
+bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
+	       __u64 now, __u64 *end_ns);
+
+/* state.c */
+int state_refresh(struct agent *a);
+void state_close(struct agent *a);
 /*
  * Moves node n from the state it had when read to `to`, under the writers' lock, only if the
  * entry is still exactly as read (nobody else changed it meanwhile). On success logs ev
@@ -267,9 +293,11 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 void measure_tick(struct agent *a, __u64 now);
 void measure_counters(struct agent *a, __u64 now);
 int measure_once(struct agent *a);
+
+/* lists.c: freeing and merging the flow lists (struct watch, struct pass) */
 void pass_free(struct agent *a);
-bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
-	       __u64 now, __u64 *end_ns);
+void watch_reset(struct watch *w);
+int watch_merge(struct watch *w, struct watch *nw);
 
 /* drain.c */
 void drain_tick(struct agent *a, __u64 now);
@@ -283,8 +311,6 @@ __u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended);
 #define DRAIN_END_SLACK_NS (EBB_TOUCH_NS + 2 * EBB_SEEN_TICK_NS)
 /* Counts `count` flows of draining node n as lost now (starts its quiet period). */
 void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now);
-void watch_reset(struct watch *w);
-int watch_merge(struct watch *w, struct watch *nw);
 
 /* health.c */
 void health_tick(struct agent *a, __u64 now);
@@ -344,7 +370,7 @@ void http_stop(void);
 json_object *fleet_state_invalid(void);
 
 /* metrics.c */
-/* "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
+/* config.c's "IPv4:PORT" or "[IPv6]:PORT" -> socket address; -1 when it is not one. */
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len);
 int metrics_start(const char *addr);
 void metrics_stop(void);
@@ -362,7 +388,6 @@ char *status_copy(size_t *len); /* malloc'd copy of the page; NULL (*len 0) when
  * not up to a second later, so the page never shows a state /metrics has already left. Called
  * where ebbd takes a node's entry in (state.c) and where a drain completes (drain.c). */
 void status_nodes_changed(void);
-void status_event(const char *json); /* log_emit: keeps the last events for the page */
 struct ebb_change_rec;
 void status_change(const struct ebb_change_rec *r, const char *user); /* ebbctl's, for the page */
 
@@ -393,7 +418,7 @@ struct net_req_opts {
 	size_t max_len; /* of the whole answer, headers too; 0: 4095 bytes */
 };
 int net_start(const struct net_req_opts *o, net_done_fn done, void *ctx);
-/* probe.c's reading of http://HOST[:PORT]/PATH (HOST an IP address); *path is malloc'd */
+/* config.c's reading of http://HOST[:PORT]/PATH (HOST an IP address); *path is malloc'd */
 int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path);
 int net_pollfds(struct pollfd *pfd, int max);
 void net_events(const struct pollfd *pfd, int n);

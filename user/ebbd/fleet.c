@@ -337,6 +337,7 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 				fv->o.udp_idle_s = cur.udp_idle_s;
 				fv->o.fin_s = cur.fin_s;
 				fv->o.drain_timeout_s = cur.drain_timeout_s;
+				fv->o.table_size = ebb_vip_table_size(&cur);
 				fv->o.encap_src4 = cur.encap_src4;
 				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
 				fv->mod_rev = -1; /* from the maps, not from etcd */
@@ -366,7 +367,9 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 		 * and for rescues (dsr too: a claim must come back to the host that rescued) */
 		ebb_device_sources(F.bpffs, &o.encap_src4, o.encap_src6);
 		if (!ebb_vip_find(e, &fv->key, &cur)) {
-			if (cur.fwd == o.fwd) {
+			/* a table size is as fixed as the forwarding mode: the same tables on every
+			 * host, or the VIP is made again (below) */
+			if (cur.fwd == o.fwd && ebb_vip_table_size(&cur) == (o.table_size ? o.table_size : EBB_RING_SIZE)) {
 				if (cur.tcp_idle_s != o.tcp_idle_s || cur.udp_idle_s != o.udp_idle_s ||
 				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s ||
 				    !vip_same_sources(&cur, &o)) {
@@ -383,7 +386,8 @@ static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *cha
 				}
 				continue;
 			}
-			/* another forwarding mode: the VIP is made again (its flows re-placed) */
+			/* another forwarding mode or table size: the VIP is made again (its flows
+			 * re-placed) */
 			if (ebb_vip_del(e, &fv->key, true, &err)) {
 				apply_err(errs, "vip del", fv->name, err.msg);
 				continue;

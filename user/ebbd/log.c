@@ -5,14 +5,43 @@
  * as numbers where they are numbers, so that a reader never parses prose.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ebbd.h"
 
 static int max_level = LOG_INFO;
 static const char *const level_name[] = { "error", "warn", "info", "debug" };
+
+/* The last decisions: the events log_emit wrote (level info and above), as JSON text. The
+ * status page reads them (log_recent): the log keeps them so that it never calls up into it. */
+#define EVENTS_N 30 /* recent decisions shown */
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *events[EVENTS_N];
+static int events_head, events_n;
+
+static void event_keep(const char *json)
+{
+	pthread_mutex_lock(&events_lock);
+	free(events[events_head]);
+	events[events_head] = strdup(json);
+	events_head = (events_head + 1) % EVENTS_N;
+	if (events_n < EVENTS_N)
+		events_n++;
+	pthread_mutex_unlock(&events_lock);
+}
+
+void log_recent(void (*each)(void *ctx, const char *json), void *ctx)
+{
+	pthread_mutex_lock(&events_lock);
+	for (int k = 0; k < events_n; k++) /* newest first */
+		each(ctx, events[(events_head - 1 - k + EVENTS_N) % EVENTS_N]);
+	pthread_mutex_unlock(&events_lock);
+}
 
 void log_set_level(int level)
 {
@@ -59,7 +88,7 @@ void log_emit(json_object *ev)
 		fflush(stderr);
 		/* Decisions and notices for the status page's "recent decisions" (not debug). */
 		if (level <= LOG_INFO)
-			status_event(line);
+			event_keep(line);
 	}
 	json_object_put(ev);
 }

@@ -22,25 +22,6 @@
 /* At most this many keys are kept for draining nodes (40 bytes each). */
 #define WATCH_MAX_KEYS 262144
 
-struct pass {
-	struct agent *a;
-	__u64 now, started_ns, live_total;
-	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
-	__u64 first_now; /* the first `now` it judged flows at */
-	size_t keys_total;
-	__u64 gen[EBB_MAX_NODES];
-	__u64 live[EBB_MAX_NODES];
-	__u64 last_end[EBB_MAX_NODES];
-	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
-	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
-	/* Draining nodes not listed yet for their drain: their finished flows that may have been
-	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
-	 * as they were until this pass publishes unless the node stopped taking pinned flows
-	 * (flows_t0 zeroed, and took[] false with it). */
-	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
-	struct watch lists[EBB_MAX_NODES];
-};
-
 /* Active and draining nodes keep their pinned flows; the others' are re-steered by their next
  * packet, which takes them from the node without loss. */
 static bool takes_pinned(const struct node *n)
@@ -54,26 +35,6 @@ static __u64 cpu_ns(clockid_t clock)
 
 	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct ebb_flow *v,
-	       __u64 now, __u64 *end_ns)
-{
-	const struct ebb_vip *vip = vip_of_flow(a, k);
-	__u64 fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
-	__u64 idle_s = k->proto == IPPROTO_UDP ? (vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S) :
-						 (vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S);
-
-	/* When it finished (or will, if nothing more comes): what drain completion is timed from. */
-	__u64 seen = ebb_flow_seen_ns(v, now);
-
-	if (v->flags & EBB_FLOW_RST)
-		*end_ns = seen;
-	else if (v->flags & EBB_FLOW_FIN)
-		*end_ns = seen + fin_s * NS_PER_S;
-	else
-		*end_ns = seen + idle_s * NS_PER_S;
-	return ebb_flow_live(k, v, vip, now);
 }
 
 static void watch_add(struct pass *p, __u32 id, const struct ebb_flow_key *k)
@@ -203,18 +164,6 @@ static int census_pass(struct agent *a, struct pass *p)
 	p->live_total = io->live_total;
 	a->walk.visited = io->visited;
 	return 0;
-}
-
-void pass_free(struct agent *a)
-{
-	if (a->pass) {
-		for (__u32 id = 0; id < EBB_MAX_NODES; id++)
-			free(a->pass->lists[id].keys);
-		free(a->pass);
-		a->pass = NULL;
-	}
-	ebb_walk_free(&a->walk);
-	a->walk.started = false;
 }
 
 static int pass_start(struct agent *a, __u64 now)

@@ -64,37 +64,6 @@ static void route(const char *path, struct http_reply *r)
  * accepts them as fast as they come and sheds the slow ones (http.c). */
 #define METRICS_BACKLOG 64
 
-int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	const char *colon = strrchr(addr, ':');
-	char host[128];
-	__u32 port;
-	size_t n;
-
-	memset(ss, 0, sizeof(*ss));
-	n = colon ? (size_t)(colon - addr) : 0;
-	if (!colon || n >= sizeof(host) || ebb_parse_u32(colon + 1, 1, 65535, &port))
-		return -1;
-	memcpy(host, addr, n);
-	host[n] = '\0';
-	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		host[n - 1] = '\0';
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		*len = sizeof(*s6);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*len = sizeof(*s4);
-		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
-	}
-}
-
 int metrics_start(const char *addr)
 {
 	struct sockaddr_storage ss;

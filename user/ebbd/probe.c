@@ -92,39 +92,6 @@ static char *subst(const char *s, const char *node)
 	return out;
 }
 
-/* http://HOST[:PORT]/PATH with HOST an IP address (no resolver: it could block the loop). */
-int probe_parse_url(const char *url, struct net_req_opts *o, char *host, size_t hlen, char **path)
-{
-	const char *h = url + 7, *slash = strchr(h, '/'), *port = NULL;
-	size_t n = slash ? (size_t)(slash - h) : strlen(h);
-	struct ebb_err err;
-	__u32 p = 80;
-
-	if (n == 0 || n >= hlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*path = strdup(slash ? slash : "/");
-	if (host[0] == '[') {
-		char *close = strchr(host, ']');
-
-		if (!close)
-			return -EINVAL;
-		*close = '\0';
-		port = close[1] == ':' ? close + 2 : NULL;
-		memmove(host, host + 1, strlen(host + 1) + 1);
-	} else if (strchr(host, ':')) {
-		char *colon = strchr(host, ':');
-
-		*colon = '\0';
-		port = colon + 1;
-	}
-	if (port && ebb_parse_u32(port, 1, 65535, &p))
-		return -EINVAL;
-	o->port = p;
-	return ebb_parse_addr(host, &o->addr, &err);
-}
-
 static int start_one(struct agent *a, struct node *n, const struct probe_cfg *pc)
 {
 	struct probe_ctx *c = malloc(sizeof(*c));

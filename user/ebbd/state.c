@@ -87,49 +87,6 @@ static int ensure_open(struct agent *a)
 	return 0;
 }
 
-static int vip_hash(const struct ebb_vip_key *k)
-{
-	__u32 h = k->addr[0] ^ k->addr[1] * 31 ^ k->addr[2] * 131 ^ k->addr[3] * 1031;
-
-	h ^= ((__u32)k->port << 8) ^ k->proto ^ ((__u32)k->family << 24);
-	h *= 2654435761u;
-	return h >> 24;
-}
-
-static void vip_index(struct agent *a)
-{
-	memset(a->vip_slot, 0xff, sizeof(a->vip_slot));
-	for (int i = 0; i < a->n_vips; i++) {
-		int h = vip_hash(&a->vips[i].key);
-
-		while (a->vip_slot[h] >= 0)
-			h = (h + 1) & 255;
-		a->vip_slot[h] = i;
-	}
-}
-
-static const struct ebb_vip *vip_find(const struct agent *a, const struct ebb_vip_key *k)
-{
-	for (int h = vip_hash(k); a->vip_slot[h] >= 0; h = (h + 1) & 255)
-		if (!memcmp(&a->vips[a->vip_slot[h]].key, k, sizeof(*k)))
-			return &a->vips[a->vip_slot[h]].vip;
-	return NULL;
-}
-
-/* As the datapath finds it: exact port, then port 0. Called for every flow of a walk. */
-const struct ebb_vip *vip_of_flow(const struct agent *a, const struct ebb_flow_key *fk)
-{
-	struct ebb_vip_key k = { .port = fk->dport, .proto = fk->proto, .family = fk->family };
-	const struct ebb_vip *v;
-
-	memcpy(k.addr, fk->dst, sizeof(k.addr));
-	v = vip_find(a, &k);
-	if (v)
-		return v;
-	k.port = 0;
-	return vip_find(a, &k);
-}
-
 /*
  * A pool naming a VIP the maps do not have is not an error of the file (VIPs are added with
  * ebbctl, before or after ebbd starts), but likely a typo: said once as a warning with the
@@ -243,25 +200,6 @@ int state_refresh(struct agent *a)
 		if (a->nodes[id].used)
 			a->nodes[id].pool = pool_of(a, &a->nodes[id]);
 	return 0;
-}
-
-/* Its own drain timeout, else the longest of its VIPs' (as ebbctl node show reports it). */
-__u32 node_drain_timeout(const struct agent *a, const struct node *n)
-{
-	__u32 t = 0;
-
-	if (n->m.drain_timeout_s)
-		return n->m.drain_timeout_s;
-	for (int i = 0; i < n->n_vips; i++)
-		for (int j = 0; j < a->n_vips; j++)
-			if (a->vips[j].vip.id == n->vip_ids[i] && a->vips[j].vip.drain_timeout_s > t)
-				t = a->vips[j].vip.drain_timeout_s;
-	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
-}
-
-const char *pool_name(const struct agent *a, int pool)
-{
-	return pool >= 0 && pool < a->cfg.n_pools ? a->cfg.pools[pool].name : NULL;
 }
 
 int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,

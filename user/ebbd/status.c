@@ -19,7 +19,6 @@
 
 #define HIST_N 300 /* samples kept: 10 minutes at one every 2 s */
 #define HIST_STEP_NS (2 * NS_PER_S)
-#define EVENTS_N 30 /* recent decisions shown */
 #define NO_SAMPLE UINT32_MAX
 #define FLEET_MARK "<!--fleet-->\n"
 
@@ -37,21 +36,7 @@ static __u64 last_sample_ns, last_render_ns;
 /* A node's state or last drain changed since the last render (status_nodes_changed). */
 static bool nodes_changed;
 
-/* The last decisions: the events log_emit wrote (level info and above), as JSON text. */
-static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *events[EVENTS_N];
-static int events_head, events_n;
-
-void status_event(const char *json)
-{
-	pthread_mutex_lock(&events_lock);
-	free(events[events_head]);
-	events[events_head] = strdup(json);
-	events_head = (events_head + 1) % EVENTS_N;
-	if (events_n < EVENTS_N)
-		events_n++;
-	pthread_mutex_unlock(&events_lock);
-}
+static pthread_mutex_t changes_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ebbctl's last changes (talk.c), for the page's own table: who, what, when. */
 #define CHANGES_N 20
@@ -65,14 +50,14 @@ void status_change(const struct ebb_change_rec *r, const char *user)
 {
 	struct change_row *c;
 
-	pthread_mutex_lock(&events_lock);
+	pthread_mutex_lock(&changes_lock);
 	c = &changes[changes_head];
 	c->r = *r;
 	snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
 	changes_head = (changes_head + 1) % CHANGES_N;
 	if (changes_n < CHANGES_N)
 		changes_n++;
-	pthread_mutex_unlock(&events_lock);
+	pthread_mutex_unlock(&changes_lock);
 }
 
 static void esc(FILE *f, const char *s)
@@ -397,7 +382,7 @@ static void change_table(FILE *f)
 {
 	fprintf(f, "<h2>Changes by ebbctl</h2>\n<table id=\"changes\"><thead><tr><th>time</th><th>who</th>"
 		   "<th>command</th><th>what it did</th></tr></thead><tbody>\n");
-	pthread_mutex_lock(&events_lock);
+	pthread_mutex_lock(&changes_lock);
 	for (int k = 0; k < changes_n; k++) { /* newest first */
 		const struct change_row *c = &changes[(changes_head - 1 - k + CHANGES_N) % CHANGES_N];
 		time_t t = (time_t)(c->r.realtime_ns / NS_PER_S);
@@ -418,12 +403,14 @@ static void change_table(FILE *f)
 	}
 	if (!changes_n)
 		fprintf(f, "<tr><td colspan=\"4\">none since ebbd started</td></tr>\n");
-	pthread_mutex_unlock(&events_lock);
+	pthread_mutex_unlock(&changes_lock);
 	fprintf(f, "</tbody></table>\n");
 }
 
-static void event_row(FILE *f, const char *text)
+/* One of the log's recent events (log_recent hands them newest first) as a row of the page. */
+static void event_row(void *out, const char *text)
 {
+	FILE *f = out;
 	json_object *o = json_tokener_parse(text), *v;
 	char when[32] = "";
 
@@ -613,10 +600,7 @@ void status_render(const struct agent *a, __u64 now)
 	change_table(f);
 	fprintf(f, "<h2>Recent decisions</h2>\n<table id=\"events\"><thead><tr><th>time</th><th>level</th>"
 		   "<th>event</th><th>details</th></tr></thead><tbody>\n");
-	pthread_mutex_lock(&events_lock);
-	for (int k = 0; k < events_n; k++) /* newest first */
-		event_row(f, events[(events_head - 1 - k + EVENTS_N) % EVENTS_N]);
-	pthread_mutex_unlock(&events_lock);
+	log_recent(event_row, f);
 	fprintf(f, "</tbody></table>\n</body></html>\n");
 	fclose(f);
 

@@ -368,7 +368,7 @@ static int get_addr(json_object *o, const char *k, __u8 family, struct ebb_addr 
 }
 
 static const char *const vip_fields[] = { "fwd", "tcp_idle_s", "udp_idle_s", "fin_s", "drain_timeout_s",
-					  "encap_src4", "encap_src6", NULL };
+					  "encap_src4", "encap_src6", "table_size", NULL };
 
 int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char *why, size_t len)
 {
@@ -398,6 +398,13 @@ int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char
 	    get_uint(o, "fin_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.fin_s, why, len) ||
 	    get_uint(o, "drain_timeout_s", true, 1, EBB_MAX_TIMEOUT_S, 0, &v->o.drain_timeout_s, why, len))
 		goto out;
+	/* absent: written by a writer before table sizes, whose VIPs all have EBB_RING_SIZE */
+	if (get_uint(o, "table_size", false, 1, EBB_RING_SIZE, EBB_RING_SIZE, &v->o.table_size, why, len))
+		goto out;
+	if (!ebb_table_size_ok(v->o.table_size)) {
+		whyf(why, len, "\"table_size\" is %u, not one of %s", v->o.table_size, ebb_table_sizes_str());
+		goto out;
+	}
 	if (get_addr(o, "encap_src4", EBB_FAMILY_V4, &a, &have, why, len))
 		goto out;
 	if (have)
@@ -422,6 +429,10 @@ json_object *fleet_vip_json(const struct fleet_vip *v)
 	json_object_object_add(o, "udp_idle_s", json_object_new_int64(v->o.udp_idle_s));
 	json_object_object_add(o, "fin_s", json_object_new_int64(v->o.fin_s));
 	json_object_object_add(o, "drain_timeout_s", json_object_new_int64(v->o.drain_timeout_s));
+	/* only where it is not what its absence means: a host of an older ebb, which refuses an
+	 * unknown field, keeps reading every VIP it can build */
+	if (v->o.table_size && v->o.table_size != EBB_RING_SIZE)
+		json_object_object_add(o, "table_size", json_object_new_int64(v->o.table_size));
 	if (v->o.encap_src4)
 		json_object_object_add(o, "encap_src4",
 				       json_object_new_string(ebb_fmt_addr(&v->o.encap_src4, EBB_FAMILY_V4,

@@ -6,7 +6,8 @@
  *   /ebb/F/state/serial         bumped by every write of the desired state: its mod_revision
  *                               is the state's revision, the one hosts report as applied
  *   /ebb/F/state/vips/VIP       {"fwd":"dsr","tcp_idle_s":…,"udp_idle_s":…,"fin_s":…,
- *                                "drain_timeout_s":…[,"encap_src4":…][,"encap_src6":…]}
+ *                                "drain_timeout_s":…[,"encap_src4":…][,"encap_src6":…]
+ *                                [,"table_size":M]}  (absent: 65537, written only when not)
  *   /ebb/F/state/nodes/ADDR     {"state":"draining","since":UNIX_S,"drain_timeout_s":N,
  *                                "drain_lease":ID,"before_down":…,"mac":…,"node_prog":true,"weights":{"VIP":W,…}}
  *   /ebb/F/state/drains/ADDR    {"lease":ID,"elapsed_s":E}  under lease ID: the drain's clock

@@ -539,8 +539,8 @@ void ebb_history_count_lost(struct ebb *e, __u32 vip_id, long lost)
 /* ---- the history rebuilt from member sets (a fleet's generations, doc/fleet.md) ---- */
 
 /* The two tables of one member set, as rings.c builds them (all 0 for an empty one). */
-static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *scratch, __u32 *tab_new,
-		      __u32 *tab_sec)
+static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *scratch, __u32 m,
+		      __u32 *tab_new, __u32 *tab_sec)
 {
 	size_t n = 0;
 	int r;
@@ -548,11 +548,11 @@ static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *s
 	for (size_t i = 0; i < g->n; i++)
 		if (g->m[i].active)
 			scratch[n++] = g->m[i].mn;
-	if ((r = ebb_table_build(scratch, n, tab_new)))
+	if ((r = ebb_table_build(scratch, n, m, tab_new)))
 		return r;
 	for (size_t i = 0; i < g->n; i++)
 		scratch[i] = g->m[i].mn;
-	return ebb_table_build(scratch, g->n, tab_sec);
+	return ebb_table_build(scratch, g->n, m, tab_sec);
 }
 
 /*
@@ -562,6 +562,13 @@ static int gen_tables(const struct ebb_history_gen *g, struct ebb_maglev_node *s
  */
 int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u32 *cur_new,
 			const __u32 *cur_sec, __u32 now_tick, struct ebb_slot_history *out)
+{
+	return ebb_history_rebuild_m(gens, n, EBB_RING_SIZE, cur_new, cur_sec, now_tick, out);
+}
+
+int ebb_history_rebuild_m(const struct ebb_history_gen *gens, size_t n, __u32 m,
+			  const __u32 *cur_new, const __u32 *cur_sec, __u32 now_tick,
+			  struct ebb_slot_history *out)
 {
 	__u32 *buf = calloc(4 * (size_t)EBB_RING_SIZE, sizeof(*buf));
 	struct ebb_maglev_node *scratch = NULL;
@@ -582,10 +589,10 @@ int ebb_history_rebuild(const struct ebb_history_gen *gens, size_t n, const __u3
 		__u32 *nb = buf + ((i + 1) % 2) * 2 * EBB_RING_SIZE;
 		const __u32 *new_new = cur_new, *new_sec = cur_sec;
 
-		if (i == 0 && (ret = gen_tables(&gens[0], scratch, old_new, old_sec)))
+		if (i == 0 && (ret = gen_tables(&gens[0], scratch, m, old_new, old_sec)))
 			break;
 		if (i + 1 < n) {
-			if ((ret = gen_tables(&gens[i + 1], scratch, nb, nb + EBB_RING_SIZE)))
+			if ((ret = gen_tables(&gens[i + 1], scratch, m, nb, nb + EBB_RING_SIZE)))
 				break;
 			new_new = nb;
 			new_sec = nb + EBB_RING_SIZE;
@@ -638,6 +645,7 @@ long ebb_history_replace(struct ebb *e, __u32 vip_id, const struct ebb_history_g
 	__u32 *cur_new = calloc(EBB_RING_SIZE, sizeof(*cur_new)), *cur_sec = calloc(EBB_RING_SIZE, sizeof(*cur_sec));
 	struct vip_collect c = { .vip_id = vip_id };
 	struct ebb_history_key *del = NULL;
+	struct ebb_vip vip = {};
 	size_t n_del = 0;
 	long ret;
 
@@ -664,7 +672,9 @@ long ebb_history_replace(struct ebb *e, __u32 vip_id, const struct ebb_history_g
 		memset(cur_new, 0, EBB_RING_SIZE * sizeof(*cur_new));
 	if (ebb_ring_read(e, EBB_RING_SECOND(vip_id), cur_sec))
 		memset(cur_sec, 0, EBB_RING_SIZE * sizeof(*cur_sec));
-	ret = ebb_history_rebuild(gens, n, cur_new, cur_sec, ebb_seen_tick(now_ns), want);
+	ebb_vip_by_id(e, vip_id, NULL, &vip);
+	ret = ebb_history_rebuild_m(gens, n, ebb_vip_table_size(&vip), cur_new, cur_sec,
+				    ebb_seen_tick(now_ns), want);
 	if (!ret)
 		ret = hist_walk(e->slot_history_fd, collect_vip, &c);
 	if (ret)

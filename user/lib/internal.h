@@ -14,14 +14,15 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
-/* rings.c: marks in ring_changes (include/ebb.h) the slots of VIP vip_id's new-flow table whose
+/* rings.c: marks in ring_changes (include/ebb.h) the slots (< m, its table size) of VIP vip_id's
+ * new-flow table whose
  * owner differs between old and new (every slot when old is NULL), before either the table or
  * the VIP's rings_changed moves. rings_changed is the VIP's as it is now: when the window it
  * opened has passed, the bits it left are stale and replaced, else the new ones are added.
  * 0, or -errno when the bits cannot be written (the change must then not be made: a SYN would
  * skip the flow table where a retry can have gone elsewhere). */
-int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, const __u32 *old,
-			  const __u32 *new);
+int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_changed,
+			  const __u32 *old, const __u32 *new);
 /* Every slot of every VIP marked (a first creation of the maps; state migrated from a layout
  * before ring_changes): every bare SYN within a VIP's window asks the flow table. */
 int ebb_ring_changes_fill(int fd);
@@ -32,9 +33,9 @@ int ebb_ring_changes_fill(int fd);
 int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
 		       __u32 value_size, __u32 max, bool create);
 
-/* rings.c: a VIP table of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
+/* rings.c: a VIP table of m slots of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
  * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
-int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table);
+int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table);
 
 /* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
  * tables before and after (EBB_RING_SIZE node ids each, 0 = no table): the slots that gain an

@@ -7,6 +7,7 @@
  * own slots, and two LB hosts build the same placement from the same configuration.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +40,29 @@ struct walker {
 	__u32 credit, weight, id;
 };
 
+bool ebb_table_size_ok(__u32 m)
+{
+	static const __u32 sizes[] = { EBB_TABLE_SIZES };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (sizes[i] == m)
+			return true;
+	return false;
+}
+
 int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table)
+{
+	return ebb_maglev_build_m(nodes, n, EBB_RING_SIZE, table);
+}
+
+int ebb_maglev_build_m(const struct ebb_maglev_node *nodes, size_t n, __u32 m, __u32 *table)
 {
 	struct ebb_maglev_node *sorted;
 	struct walker *w;
 	__u32 max_weight = 0;
 	size_t filled = 0;
 
-	if (n == 0)
+	if (n == 0 || m < 2 || m > EBB_RING_SIZE)
 		return -1;
 	sorted = calloc(n, sizeof(*sorted));
 	w = calloc(n, sizeof(*w));
@@ -59,17 +75,19 @@ int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table
 	memcpy(sorted, nodes, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), by_seed);
 	for (size_t i = 0; i < n; i++) {
-		w[i].offset = seed_hash(sorted[i].seed, sizeof(sorted[i].seed), 0x6f6666) % EBB_RING_SIZE;
+		w[i].offset = seed_hash(sorted[i].seed, sizeof(sorted[i].seed), 0x6f6666) % m;
 		w[i].skip = seed_hash(sorted[i].seed, sizeof(sorted[i].seed), 0x736b6970) %
-				    (EBB_RING_SIZE - 1) + 1;
+				    (m - 1) + 1;
 		w[i].weight = sorted[i].weight ? sorted[i].weight : 1;
 		w[i].id = sorted[i].id;
 		if (w[i].weight > max_weight)
 			max_weight = w[i].weight;
 	}
-	memset(table, 0xff, EBB_RING_SIZE * sizeof(*table));
-	while (filled < EBB_RING_SIZE) {
-		for (size_t i = 0; i < n && filled < EBB_RING_SIZE; i++) {
+	memset(table, 0xff, m * sizeof(*table));
+	/* past m: no slot, as a table of m slots reads (ebb_ring_read) */
+	memset(table + m, 0, (EBB_RING_SIZE - m) * sizeof(*table));
+	while (filled < m) {
+		for (size_t i = 0; i < n && filled < m; i++) {
 			__u64 slot;
 
 			w[i].credit += w[i].weight;
@@ -77,7 +95,7 @@ int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table
 				continue;
 			w[i].credit -= max_weight;
 			do {
-				slot = (w[i].offset + w[i].next * w[i].skip) % EBB_RING_SIZE;
+				slot = (w[i].offset + w[i].next * w[i].skip) % m;
 				w[i].next++;
 			} while (table[slot] != EMPTY_SLOT);
 			table[slot] = w[i].id;
@@ -87,4 +105,16 @@ int ebb_maglev_build(const struct ebb_maglev_node *nodes, size_t n, __u32 *table
 	free(sorted);
 	free(w);
 	return 0;
+}
+
+const char *ebb_table_sizes_str(void)
+{
+	static char buf[128];
+	static const __u32 sizes[] = { EBB_TABLE_SIZES };
+
+	if (!buf[0])
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%u", i ? ", " : "",
+				 sizes[i]);
+	return buf;
 }

@@ -102,10 +102,40 @@ static const struct map_conv conv_6_7[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* 7 -> 8: ebb_vip grew by table_size; every VIP of layout 7 has tables of EBB_RING_SIZE
+ * slots, and keeps them (copied as they are by copy_rings): its flows keep their slots. */
+static void vip_7_8(const void *old, void *new)
+{
+	struct ebb_vip *v = new;
+
+	memset(v, 0, sizeof(*v));
+	memcpy(v, old, offsetof(struct ebb_vip, table_size));
+	v->table_size = EBB_RING_SIZE;
+}
+
+static void vip_entry_7_8(const void *old, void *new)
+{
+	struct ebb_vip_entry *v = new;
+
+	memset(v, 0, sizeof(*v));
+	memcpy(&v->key, old, sizeof(v->key));
+	vip_7_8((const char *)old + offsetof(struct ebb_vip_entry, vip), &v->vip);
+	if (!v->key.family) /* no VIP has this id: nothing to give a size */
+		v->vip.table_size = 0;
+}
+
+static const struct map_conv conv_7_8[] = {
+	{ "vips", offsetof(struct ebb_vip, table_size), sizeof(struct ebb_vip), vip_7_8 },
+	{ "vips_by_id", offsetof(struct ebb_vip_entry, vip) + offsetof(struct ebb_vip, table_size),
+	  sizeof(struct ebb_vip_entry), vip_entry_7_8 },
+	{ NULL, 0, 0, NULL },
+};
+
 static const struct layout_step layout_steps[] = {
 	{ 4, 5, conv_4_5 },
 	{ 5, 6, conv_5_6 },
 	{ 6, 7, conv_6_7 },
+	{ 7, 8, conv_7_8 },
 };
 
 /* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
@@ -267,8 +297,8 @@ static int percpu_catch_up(struct map_copy *m)
 	return ret;
 }
 
-/* The rings: each inner table copied into a new one of the same shape (the old ones go with the
- * old outer map). */
+/* The rings: each inner table copied into a new one of the same shape and size (the old ones go
+ * with the old outer map). */
 static int copy_rings(struct map_copy *m)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -290,7 +320,9 @@ static int copy_rings(struct map_copy *m)
 			close(old_inner);
 			return -errno;
 		}
-		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags);
+		/* BPF_F_INNER_MAP: the new outer map's template has it (layout 8), and an inner
+		 * table must match it flag for flag */
+		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags | BPF_F_INNER_MAP);
 		new_inner = bpf_map_create(info.type, "ebb_ring", info.key_size, info.value_size,
 					   info.max_entries, &opts);
 		if (new_inner < 0) {

@@ -122,6 +122,9 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	if (o->fwd == EBB_FWD_IPIP && !o->encap_src4 &&
 	    !(o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]))
 		return ebb_errf(err, "fwd ipip needs an outer source address: add 'encap-src ADDR'");
+	if (o->table_size && !ebb_table_size_ok(o->table_size))
+		return ebb_errf(err, "table-size %u is not one of %s", o->table_size,
+				ebb_table_sizes_str());
 	if (free_vip_id(e, &vip.id))
 		return ebb_errf(err, "no room for VIP %s: ebb holds at most %d VIPs and all are in use (delete one first)",
 				name, EBB_MAX_VIPS);
@@ -132,6 +135,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	vip.drain_timeout_s = o->drain_timeout_s ? o->drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
 	vip.encap_src4 = o->encap_src4;
 	memcpy(vip.encap_src6, o->encap_src6, sizeof(vip.encap_src6));
+	vip.table_size = o->table_size ? o->table_size : EBB_TABLE_SIZE_DEFAULT;
 
 	/* Counters, tables and members of an earlier VIP with this id (one deleted by hand, or
 	 * by a writer that died half-way) must not show through. */
@@ -154,7 +158,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 
 	/* Its tables are new: every SYN's flow is looked up while they settle (rings_changed;
 	 * an earlier VIP of this id may have left flows in every slot). */
-	ret = ebb_ring_changes_mark(e, vip.id, 0, NULL, NULL);
+	ret = ebb_ring_changes_mark(e, vip.id, vip.table_size, 0, NULL, NULL);
 	if (ret)
 		return ebb_errf(err, "cannot add VIP %s: cannot mark its slots: %s", name,
 				strerror(-ret));

@@ -13,9 +13,6 @@
 #include "libebb.h"
 #include "internal.h"
 
-/* The table's bytes: EBB_RING_ELEMS elements of 8 bytes, seen as __u16 slots. */
-#define RING_LEN ((size_t)EBB_RING_ELEMS * sizeof(struct ebb_ring_elem))
-
 __u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
 {
 	struct ebb_ring_elem elem;
@@ -39,11 +36,20 @@ __u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
 	return 0;
 }
 
+/* The bytes of a table of `elems` elements, as mmap wants them. */
+static size_t ring_len(__u32 elems)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return ((size_t)elems * sizeof(struct ebb_ring_elem) + page - 1) / page * page;
+}
+
 int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 {
 	/* A writer may swap the table between reading its id and opening it: read again. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		__u32 inner_id;
+		struct bpf_map_info info = {};
+		__u32 inner_id, len = sizeof(info), n;
 		const __u16 *slots;
 		int fd;
 
@@ -52,13 +58,20 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 		fd = bpf_map_get_fd_by_id(inner_id);
 		if (fd < 0)
 			continue;
-		slots = mmap(NULL, RING_LEN, PROT_READ, MAP_SHARED, fd, 0);
+		/* The VIP's size (M slots): the table was made for it */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries) {
+			close(fd);
+			continue;
+		}
+		slots = mmap(NULL, ring_len(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
 		close(fd);
 		if (slots == MAP_FAILED)
 			return -errno;
-		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
+		n = info.max_entries * 4 < EBB_RING_SIZE ? info.max_entries * 4 : EBB_RING_SIZE;
+		for (__u32 i = 0; i < n; i++)
 			table[i] = slots[i];
-		munmap((void *)slots, RING_LEN);
+		memset(table + n, 0, (EBB_RING_SIZE - n) * sizeof(*table));
+		munmap((void *)slots, ring_len(info.max_entries));
 		return 0;
 	}
 	return -ENOENT;
@@ -85,15 +98,15 @@ int ebb_ring_changes_fill(int fd)
 	return 0;
 }
 
-int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, const __u32 *old,
-			  const __u32 *new)
+int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_changed,
+			  const __u32 *old, const __u32 *new)
 {
 	bool window_over = (__s32)(ebb_seen_tick(ebb_now_ns()) - rings_changed) > EBB_SYN_RETRY_TICKS;
 	__u64 *words;
 
 	if (e->ring_changes_fd < 0) /* an older layout: its datapath asks for every SYN */
 		return 0;
-	if (vip_id >= EBB_MAX_VIPS)
+	if (vip_id >= EBB_MAX_VIPS || m > EBB_RING_SIZE)
 		return -EINVAL;
 	words = ring_changes_map(e->ring_changes_fd);
 	if (!words)
@@ -102,7 +115,7 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, cons
 	for (__u32 w = 0; w < EBB_RING_CHANGE_WORDS; w++) {
 		__u64 bits = 0;
 
-		for (__u32 b = 0; b < 64 && w * 64 + b < EBB_RING_SIZE; b++) {
+		for (__u32 b = 0; b < 64 && w * 64 + b < m; b++) {
 			__u32 slot = w * 64 + b;
 
 			if (!old || old[slot] != new[slot])
@@ -119,14 +132,34 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 rings_changed, cons
 	return 0;
 }
 
+/* A fresh inner table of `elems` elements with `flags`, filled with table's first m slots. */
+static int fill_ring(__u32 flags, __u32 elems, __u32 m, const __u32 *table, struct ebb_err *err)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = flags);
+	int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
+				   sizeof(struct ebb_ring_elem), elems, &create);
+	void *mem;
+
+	if (inner < 0)
+		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
+	mem = mmap(NULL, ring_len(elems), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (mem == MAP_FAILED) {
+		ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
+		close(inner);
+		return -1;
+	}
+	for (__u32 i = 0; i < m && i < elems * 4; i++)
+		((__u16 *)mem)[i] = (__u16)table[i];
+	munmap(mem, ring_len(elems));
+	return inner;
+}
+
 /* Publishes table as ring_id: deleted when the VIP has no node of that kind (n == 0: the
  * datapath finds no table and drops, counted as drop_no_node), left alone when the installed
  * one is the same (old, as read before), else a fresh inner map filled and swapped in. */
-static int swap_in_ring(struct ebb *e, __u32 ring_id, size_t n, const __u32 *table,
+static int swap_in_ring(struct ebb *e, __u32 ring_id, __u32 m, size_t n, const __u32 *table,
 			const __u32 *old, bool old_present, struct ebb_err *err)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_MMAPABLE);
-	void *mem;
 	int inner, ret = 0;
 
 	if (n == 0) {
@@ -138,27 +171,28 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, size_t n, const __u32 *tab
 	 * (a drain or an activation leaves the second-chance table as it was). */
 	if (old_present && !memcmp(old, table, EBB_RING_SIZE * sizeof(*table)))
 		return 0;
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ebb_ring", sizeof(__u32),
-			       sizeof(struct ebb_ring_elem), EBB_RING_ELEMS, &create);
+	/* BPF_F_INNER_MAP: the outer map takes tables of any size (bpf/maps.h). Filled before
+	 * anyone can see it; then one update of the outer map publishes it. */
+	inner = fill_ring(BPF_F_MMAPABLE | BPF_F_INNER_MAP, (m + 3) / 4, m, table, err);
 	if (inner < 0)
-		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
-	/* Filled before anyone can see it; then one update of the outer map publishes it. */
-	mem = mmap(NULL, RING_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
-	if (mem == MAP_FAILED) {
-		ret = ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
-	} else {
-		for (__u32 i = 0; i < EBB_RING_SIZE; i++)
-			((__u16 *)mem)[i] = (__u16)table[i];
-		munmap(mem, RING_LEN);
-		if (bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY))
-			ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id,
-				       strerror(errno));
+		return -1;
+	ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY) ? -errno : 0;
+	if (ret == -EINVAL) {
+		/* the outer map of a layout before 8 (until `prog upgrade`): tables of
+		 * EBB_RING_SIZE slots without the flag, as its VIPs all have */
+		close(inner);
+		inner = fill_ring(BPF_F_MMAPABLE, EBB_RING_ELEMS, m, table, err);
+		if (inner < 0)
+			return -1;
+		ret = bpf_map_update_elem(e->rings_fd, &ring_id, &inner, BPF_ANY) ? -errno : 0;
 	}
+	if (ret)
+		ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id, strerror(-ret));
 	close(inner); /* the outer map holds it now */
 	return ret;
 }
 
-int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table)
+int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table)
 {
 	int ret;
 
@@ -166,14 +200,14 @@ int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 *table)
 		memset(table, 0, EBB_RING_SIZE * sizeof(*table));
 		return 0;
 	}
-	ret = ebb_maglev_build(set, n, table);
+	ret = ebb_maglev_build_m(set, n, m, table);
 	return ret == -ENOMEM ? -ENOMEM : ret ? -EINVAL : 0;
 }
 
-static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 *table,
-		      struct ebb_err *err)
+static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 m,
+		      __u32 *table, struct ebb_err *err)
 {
-	int ret = ebb_table_build(set, n, table);
+	int ret = ebb_table_build(set, n, m, table);
 
 	if (ret)
 		return ebb_errf(err, "cannot build lookup table %u: %s", ring_id, strerror(-ret));
@@ -215,6 +249,7 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 	bool have_old_new, have_old_sec;
 	struct ebb_vip vip = {};
 	int ret = -ENOMEM;
+	__u32 m;
 
 	fresh = calloc(EBB_MAX_NODES, sizeof(*fresh));
 	second = calloc(EBB_MAX_NODES, sizeof(*second));
@@ -247,11 +282,13 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		if (state == EBB_NODE_ACTIVE || state == EBB_NODE_DRAINING)
 			second[n_second++] = mn;
 	}
+	ebb_vip_by_id(e, vip_id, NULL, &vip);
+	m = ebb_vip_table_size(&vip);
 	/* Both tables built before anything is written: a table that cannot be built fails the
 	 * change whole. Second-chance first, as they are published. */
-	ret = build_ring(EBB_RING_SECOND(vip_id), second, n_second, tab_sec, err);
+	ret = build_ring(EBB_RING_SECOND(vip_id), second, n_second, m, tab_sec, err);
 	if (!ret)
-		ret = build_ring(EBB_RING_NEW(vip_id), fresh, n_fresh, tab_new, err);
+		ret = build_ring(EBB_RING_NEW(vip_id), fresh, n_fresh, m, tab_new, err);
 	if (ret)
 		goto out;
 	/* The tables as they are (none: all 0), for the slot history and to skip a swap of an
@@ -262,7 +299,6 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		memset(old_new, 0, EBB_RING_SIZE * sizeof(*old_new));
 	if (!have_old_sec)
 		memset(old_sec, 0, EBB_RING_SIZE * sizeof(*old_sec));
-	ebb_vip_by_id(e, vip_id, NULL, &vip);
 	/* History is best effort by design: a plan that cannot be made (no memory) leaves the
 	 * slots without older candidates, never the change half-applied. */
 	plan = ebb_history_plan(e, vip_id, vip.tcp_idle_s, old_new, old_sec, tab_new, tab_sec,
@@ -271,7 +307,7 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		ebb_history_count_lost(e, vip_id, 1);
 
 	/* The slots whose owner changes are marked before the window opens (rings_changed). */
-	ret = ebb_ring_changes_mark(e, vip_id, vip.rings_changed, have_old_new ? old_new : NULL,
+	ret = ebb_ring_changes_mark(e, vip_id, m, vip.rings_changed, have_old_new ? old_new : NULL,
 				    tab_new);
 	if (ret) {
 		ebb_errf(err, "cannot mark the changed slots of VIP %u: %s", vip_id, strerror(-ret));
@@ -285,9 +321,9 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 		ebb_history_count_lost(e, vip_id, ebb_history_write(e, plan));
 	/* Second-chance table first: it must never lack a node the new-flow table has. */
 	if (!ret)
-		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), n_second, tab_sec, old_sec, have_old_sec, err);
+		ret = swap_in_ring(e, EBB_RING_SECOND(vip_id), m, n_second, tab_sec, old_sec, have_old_sec, err);
 	if (!ret)
-		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), n_fresh, tab_new, old_new, have_old_new, err);
+		ret = swap_in_ring(e, EBB_RING_NEW(vip_id), m, n_fresh, tab_new, old_new, have_old_new, err);
 	if (!ret && n_second == n_fresh)
 		ret = set_has_draining(e, vip_id, 0, false, err);
 out:

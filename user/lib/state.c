@@ -251,15 +251,22 @@ int ebb_ncpus(void)
 
 int ebb_vip_find(struct ebb *e, const struct ebb_vip_key *key, struct ebb_vip *vip)
 {
+	/* a state of a layout before 8 holds shorter values: the fields it lacks read 0
+	 * (table_size 0 is EBB_RING_SIZE, the size of every VIP of those layouts) */
+	memset(vip, 0, sizeof(*vip));
 	return bpf_map_lookup_elem(e->vips_fd, key, vip) ? -ENOENT : 0;
 }
 
 int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_vip *vip)
 {
 	struct ebb_vip_key k, *prev = NULL;
+	struct ebb_vip own;
 
+	if (!vip) /* only the key wanted */
+		vip = &own;
 	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
 		prev = &k;
+		memset(vip, 0, sizeof(*vip)); /* as in ebb_vip_find */
 		if (!bpf_map_lookup_elem(e->vips_fd, &k, vip) && vip->id == id) {
 			if (key)
 				*key = k;
