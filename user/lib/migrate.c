@@ -63,6 +63,7 @@ struct map_conv {
 struct layout_step {
 	__u32 from, to;
 	const struct map_conv *convs; /* ends with { NULL } */
+	bool flows_to_table; /* `flows` goes from the LRU hash to the bucket table (below) */
 };
 
 /* 4 -> 5: settings grew by rescue_rate (the default, as on a first creation) and a pad. */
@@ -102,10 +103,31 @@ static const struct map_conv conv_6_7[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* 7 -> 8: flows from the LRU hash to the bucket table (include/ebb_flowtable.h), IPv6 flows
+ * into flows6: not a value conversion but a copy by key, pin if absent (lru_copy below).
+ * syn_pins keeps its key; its value becomes the entry word. */
+static void syn_pin_lru(const void *old, void *new)
+{
+	__u64 w = ebb_ft_entry_of_lru(old);
+
+	memcpy(new, &w, sizeof(w));
+}
+
+static const struct map_conv conv_lru_table[] = {
+	{ "syn_pins", sizeof(struct ebb_flow), sizeof(__u64), syn_pin_lru },
+	{ NULL, 0, 0, NULL },
+};
+
+/* The step to the bucket table: its numbers are the only thing a renumbering changes (the
+ * layout before it is the LRU's last). */
+#define TABLE_FIRST_LAYOUT 8
+#define LRU_LAST_LAYOUT (TABLE_FIRST_LAYOUT - 1)
+
 static const struct layout_step layout_steps[] = {
-	{ 4, 5, conv_4_5 },
-	{ 5, 6, conv_5_6 },
-	{ 6, 7, conv_6_7 },
+	{ 4, 5, conv_4_5, false },
+	{ 5, 6, conv_5_6, false },
+	{ 6, 7, conv_6_7, false },
+	{ LRU_LAST_LAYOUT, TABLE_FIRST_LAYOUT, conv_lru_table, true },
 };
 
 /* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
@@ -129,8 +151,15 @@ static int find_chain(__u32 from, __u32 to, const struct layout_step **chain)
 
 /* ---- one map's copy ---- */
 
+enum flows_kind {
+	FLOWS_NONE, /* not the flow table: copied entry by entry */
+	FLOWS_FROM_LRU, /* the LRU hash into the bucket table and flows6 */
+	FLOWS_TABLE, /* the bucket table into another: by key, not by bucket index */
+};
+
 struct map_copy {
 	const char *name;
+	enum flows_kind flows;
 	const char *staged_pin;
 	int old_fd, new_fd;
 	struct bpf_map_info old_info, new_info;
@@ -331,6 +360,12 @@ static int copy_rings(struct map_copy *m)
 
 /* ---- the plan ---- */
 
+struct ft_mapping {
+	struct ebb_ft_bucket *t;
+	__u32 nb;
+	size_t bytes;
+};
+
 struct migration {
 	const char *bpffs;
 	char staging[600];
@@ -339,7 +374,216 @@ struct migration {
 	struct map_copy maps[64];
 	int n_maps;
 	struct bpf_object *obj;
+	bool flows_to_table; /* a step of the chain is the switch to the bucket table */
+	struct ft_mapping ft_new, ft_old; /* the bucket tables, mapped (ft_old: table to table) */
+	int flows6_fd, vips_by_id_fd, settings_fd, flows_old_fd; /* the new object's */
+	__u32 now_tick;
 };
+
+/* ---- the flow table: copies by key, pin if absent ---- */
+
+
+static int ft_map(int fd, struct ft_mapping *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket) ||
+	    !(info.map_flags & BPF_F_MMAPABLE))
+		return -EPROTO;
+	m->nb = info.max_entries;
+	m->bytes = ((size_t)m->nb * sizeof(*m->t) + page - 1) / page * page;
+	m->t = mmap(NULL, m->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m->t == MAP_FAILED) {
+		m->t = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static void ft_unmap(struct ft_mapping *m)
+{
+	if (m->t)
+		munmap(m->t, m->bytes);
+	m->t = NULL;
+}
+
+/* What copying a flow did, summed over a copy. */
+struct flow_tally {
+	__u64 copied; /* a new entry in the new table */
+	__u64 present; /* the new table had the flow: its entry kept */
+	__u64 evicted; /* ... copied over another flow's entry (both buckets full) */
+	__u64 failed; /* no way for it (16 ways of its fingerprint, or lost CASes) */
+};
+
+/*
+ * Pins entry (fingerprint 0) for flow k into the bucket table m unless the flow has an entry
+ * there: by the header's own pin (include/ebb_flowtable.h), on the mapped words, by CAS, so
+ * that the datapath pinning at the same time (after the swap) loses nothing and sees no half
+ * word. now_tick: the eviction's clock (a copied entry's own tick may be long past).
+ */
+int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		      __u64 entry, __u32 now_tick)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, nb);
+	struct ebb_ft_scan st;
+	int way, ret = EBB_FT_LOST;
+
+	/* a CAS lost to the datapath: scan again (a few times; then the flow is reported) */
+	for (int tries = 0; tries < 4 && ret == EBB_FT_LOST; tries++) {
+		memset(&st, 0, sizeof(st));
+		ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(k), entry | ebb_ft_entry(w.fp, 0, 0, 0, 0),
+				   now_tick);
+		st.if_absent = 1;
+		ret = ebb_ft_pin(&t[w.b[0]], &t[w.b[1]], &st, &way);
+	}
+	return ret;
+}
+
+static void tally(struct flow_tally *t, int ret)
+{
+	if (ret == EBB_FT_INSERTED || ret == EBB_FT_UPDATED)
+		t->copied++;
+	else if (ret == EBB_FT_EVICTED)
+		t->copied++, t->evicted++;
+	else if (ret == EBB_FT_PRESENT)
+		t->present++;
+	else
+		t->failed++;
+}
+
+/* One flow of the old table into the new ones: IPv4 into the bucket table, IPv6 into flows6. */
+static int copy_flow(struct migration *g, const struct ebb_flow_key *k, __u64 entry,
+		     struct flow_tally *t)
+{
+	if (k->family == EBB_FAMILY_V4) {
+		tally(t, ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, k, entry, g->now_tick));
+		return 0;
+	}
+	if (!bpf_map_update_elem(g->flows6_fd, k, &entry, BPF_NOEXIST)) {
+		t->copied++;
+		return 0;
+	}
+	if (errno == EEXIST) {
+		t->present++;
+		return 0;
+	}
+	return -errno;
+}
+
+/* The old LRU's every entry (struct ebb_flow), converted (ebb_ft_entry_of_lru), pinned if
+ * absent. */
+static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *t)
+{
+	void *keys = NULL, *vals = NULL;
+	__u32 n = 0;
+	int ret = dump_old(m, &keys, &vals, &n);
+
+	for (__u32 i = 0; !ret && i < n; i++) {
+		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
+		struct ebb_flow f;
+
+		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
+		if (f.node_id)
+			ret = copy_flow(g, k, ebb_ft_entry_of_lru(&f), t);
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/*
+ * The old bucket table's flows into the new one, by key (a later layout that keeps the table:
+ * its buckets may be more or fewer, and the new program may have pinned a flow elsewhere than
+ * the old bucket index): a key is its key word and its VIP's address and protocol, believed
+ * only when it hashes to the entry's fingerprint and bucket (as libebb's walk does).
+ */
+static int table_copy(struct migration *g, struct flow_tally *t)
+{
+	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	const struct ft_mapping *o = &g->ft_old;
+
+	if (!vips)
+		return -ENOMEM;
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
+		bpf_map_lookup_elem(g->vips_by_id_fd, &id, &vips[id]);
+	for (__u32 b = 0; b < o->nb; b++)
+		for (int i = 0; i < EBB_FT_WAYS; i++) {
+			__u64 w = ebb_ft_read(&o->t[b].entry[i].word);
+			union ebb_ft_keyword kw = { .word = ebb_ft_read(&o->t[b].key[i].word) };
+			const struct ebb_vip_entry *v;
+			struct ebb_flow_key k = {};
+			struct ebb_ft_where where;
+
+			if (!ebb_ft_node(w))
+				continue;
+			v = &vips[ebb_ft_vip(w)];
+			if (v->key.family != EBB_FAMILY_V4)
+				continue; /* its VIP is gone: nobody's flow */
+			k.family = EBB_FAMILY_V4;
+			k.proto = v->key.proto;
+			k.src[0] = kw.k.addr;
+			k.sport = kw.k.sport;
+			k.dport = kw.k.dport;
+			k.dst[0] = v->key.addr[0];
+			where = ebb_ft_where_key(&k, o->nb);
+			if (ebb_ft_fp(w) != where.fp || (where.b[0] != b && where.b[1] != b))
+				continue; /* a pin in progress (its key word not yet written) */
+			tally(t, ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, &k,
+						   ebb_ft_replace(0, ebb_ft_vip(w), ebb_ft_node(w),
+								  ebb_ft_flags(w), ebb_ft_tick(w)),
+						   g->now_tick));
+		}
+	free(vips);
+	return 0;
+}
+
+/* The new tables' entry for flow k, if any: its node (0: none). */
+static __u32 new_node_of(struct migration *g, const struct ebb_flow_key *k)
+{
+	__u64 w = 0;
+
+	if (k->family == EBB_FAMILY_V4) {
+		struct ebb_ft_where where = ebb_ft_where_key(k, g->ft_new.nb);
+
+		ebb_ft_find(&g->ft_new.t[where.b[0]], &g->ft_new.t[where.b[1]], where.fp,
+			    ebb_ft_keyword4(k), &w);
+	} else if (bpf_map_lookup_elem(g->flows6_fd, k, &w)) {
+		w = 0;
+	}
+	return ebb_ft_node(w);
+}
+
+/* After the second copy: every entry of the old LRU, looked up in the new tables. An entry
+ * missing there is a flow lost by the migration. */
+static int lru_check(struct migration *g, struct map_copy *m, struct ebb_upgrade *res)
+{
+	void *keys = NULL, *vals = NULL;
+	__u32 n = 0;
+	int ret = dump_old(m, &keys, &vals, &n);
+
+	for (__u32 i = 0; !ret && i < n; i++) {
+		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
+		struct ebb_flow f;
+		__u32 node;
+
+		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
+		if (!f.node_id)
+			continue;
+		res->flows_checked++;
+		node = new_node_of(g, k);
+		if (!node)
+			res->flows_missing++;
+		else if (node != f.node_id)
+			res->flows_other_node++;
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
 
 static void migration_free(struct migration *g)
 {
@@ -354,6 +598,8 @@ static void migration_free(struct migration *g)
 		free(m->snap_vals);
 	}
 	g->n_maps = 0;
+	ft_unmap(&g->ft_new);
+	ft_unmap(&g->ft_old);
 }
 
 /* Empties and removes the staging directory: every name in it is one an upgrade pinned. */
@@ -416,6 +662,29 @@ static int plan(struct migration *g, struct ebb_err *err)
 		len = sizeof(m->new_info);
 		if (bpf_obj_get_info_by_fd(m->new_fd, &m->new_info, &len))
 			return ebb_errf(err, "cannot read the new map %s: %s", name, strerror(errno));
+		if (!strcmp(name, "flows") && g->flows_to_table) {
+			/* the LRU (struct ebb_flow_key -> struct ebb_flow) into the bucket table */
+			if (m->old_info.type != BPF_MAP_TYPE_LRU_HASH ||
+			    m->old_info.key_size != sizeof(struct ebb_flow_key) ||
+			    m->old_info.value_size != sizeof(struct ebb_flow))
+				return ebb_errf(err, "cannot migrate map flows: the %u -> %u step converts the LRU hash of %zu-byte keys and %zu-byte values, not this one (type %u, %u, %u)",
+						LRU_LAST_LAYOUT, TABLE_FIRST_LAYOUT,
+						sizeof(struct ebb_flow_key), sizeof(struct ebb_flow),
+						m->old_info.type, m->old_info.key_size,
+						m->old_info.value_size);
+			m->flows = FLOWS_FROM_LRU;
+			m->lanes = 1;
+			m->old_lane = m->old_info.value_size;
+			m->new_lane = m->new_info.value_size;
+			continue;
+		}
+		if (!strcmp(name, "flows") && m->old_info.type == BPF_MAP_TYPE_ARRAY &&
+		    m->old_info.value_size == sizeof(struct ebb_ft_bucket) &&
+		    m->new_info.type == BPF_MAP_TYPE_ARRAY &&
+		    m->new_info.value_size == sizeof(struct ebb_ft_bucket)) {
+			m->flows = FLOWS_TABLE; /* by key: table_copy */
+			continue;
+		}
 		if (m->old_info.type != m->new_info.type || m->old_info.key_size != m->new_info.key_size)
 			return ebb_errf(err, "cannot migrate map %s: its type or key changed and no step converts it",
 					name);
@@ -461,7 +730,14 @@ static int copy_all(struct migration *g, struct ebb_upgrade *res, struct ebb_err
 		__u64 copied = 0;
 		int ret;
 
-		if (m->new_info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		if (m->flows != FLOWS_NONE) {
+			struct flow_tally t = {};
+
+			ret = m->flows == FLOWS_FROM_LRU ? lru_copy(g, m, &t) : table_copy(g, &t);
+			copied = t.copied;
+			res->flows_evicted += t.evicted;
+			res->flows_failed += t.failed;
+		} else if (m->new_info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
 			ret = copy_rings(m);
 		else
 			ret = copy_entries(m, BPF_ANY, &copied,
@@ -487,7 +763,18 @@ static int copy_late(struct migration *g, struct ebb_upgrade *res, struct ebb_er
 		__u64 copied = 0;
 		int r = 0;
 
-		if (m->snap_vals)
+		if (m->flows != FLOWS_NONE) {
+			/* pin if absent: an entry the new program made since the swap wins (it found
+			 * the flow in flows_old, or placed it as the old program would have) */
+			struct flow_tally t = {};
+
+			r = m->flows == FLOWS_FROM_LRU ? lru_copy(g, m, &t) : table_copy(g, &t);
+			copied = t.copied;
+			res->flows_evicted += t.evicted;
+			res->flows_failed += t.failed;
+			if (!r && m->flows == FLOWS_FROM_LRU)
+				r = lru_check(g, m, res);
+		} else if (m->snap_vals)
 			r = percpu_catch_up(m);
 		else if (flow_table(m) && m->new_info.type == BPF_MAP_TYPE_LRU_HASH)
 			r = copy_entries(m, BPF_NOEXIST, &copied, false);
@@ -530,6 +817,94 @@ static int move_pins(struct migration *g, struct ebb_err *err)
 	return ret;
 }
 
+/* N of the LRU layouts' `flows N`: the LRU's own size. */
+static int lru_size(const char *bpffs, __u32 *size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[600];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/flows", bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (!ret && info.type != BPF_MAP_TYPE_LRU_HASH)
+		ret = -EPROTO;
+	if (!ret)
+		*size = info.max_entries;
+	return ret;
+}
+
+static struct map_copy *flows_copy(struct migration *g)
+{
+	for (int i = 0; i < g->n_maps; i++)
+		if (g->maps[i].flows != FLOWS_NONE)
+			return &g->maps[i];
+	return NULL;
+}
+
+/* The new object's flow tables (and the old one's bucket table) mapped, and the maps a
+ * migration from the LRU needs at hand. */
+static int flow_tables_open(struct migration *g, struct ebb_err *err)
+{
+	struct map_copy *m = flows_copy(g);
+	struct bpf_map *map;
+	int ret;
+
+	if (!m)
+		return g->flows_to_table ? ebb_errf(err, "cannot migrate: no flows map under %s", g->bpffs) : 0;
+	ret = ft_map(m->new_fd, &g->ft_new);
+	if (!ret && m->flows == FLOWS_TABLE)
+		ret = ft_map(m->old_fd, &g->ft_old);
+	if (ret)
+		return ebb_errf(err, "cannot map the flow table: %s", strerror(-ret));
+	map = bpf_object__find_map_by_name(g->obj, "vips_by_id");
+	g->vips_by_id_fd = map ? bpf_map__fd(map) : -1;
+	if (m->flows == FLOWS_TABLE && g->vips_by_id_fd < 0)
+		return ebb_errf(err, "cannot migrate the flow table: the new object has no vips_by_id");
+	if (m->flows != FLOWS_FROM_LRU)
+		return 0;
+	map = bpf_object__find_map_by_name(g->obj, "flows6");
+	g->flows6_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(g->obj, "settings");
+	g->settings_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(g->obj, "flows_old");
+	g->flows_old_fd = map ? bpf_map__fd(map) : -1;
+	if (g->flows6_fd < 0 || g->settings_fd < 0 || g->flows_old_fd < 0)
+		return ebb_errf(err, "cannot migrate from the LRU flow table: the new object lacks flows6, settings or flows_old");
+	return 0;
+}
+
+/*
+ * on: the old LRU into flows_old, then settings.migrating set (before the swap: the new
+ * program reads both from its first packet). off: migrating cleared, then flows_old emptied
+ * (a packet that saw the flag finds the slot empty, and places as without it).
+ */
+static int migrating_set(struct migration *g, bool on, struct ebb_err *err)
+{
+	struct map_copy *m = flows_copy(g);
+	struct ebb_settings set;
+	__u32 zero = 0;
+
+	if (!m || m->flows != FLOWS_FROM_LRU)
+		return 0;
+	if (on && bpf_map_update_elem(g->flows_old_fd, &zero, &m->old_fd, BPF_ANY))
+		return ebb_errf(err, "cannot give the new program the old flow table (flows_old): %s",
+				strerror(errno));
+	if (bpf_map_lookup_elem(g->settings_fd, &zero, &set))
+		return ebb_errf(err, "cannot read the new settings: %s", strerror(errno));
+	set.migrating = on;
+	if (bpf_map_update_elem(g->settings_fd, &zero, &set, BPF_ANY))
+		return ebb_errf(err, "cannot write the new settings: %s", strerror(errno));
+	if (!on && bpf_map_delete_elem(g->flows_old_fd, &zero) && errno != ENOENT)
+		return ebb_errf(err, "upgraded, but cannot drop the old flow table from flows_old: %s",
+				strerror(errno));
+	return 0;
+}
+
 int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 to,
 		     const struct ebb_link_info *links, int n, struct ebb_upgrade *res,
 		     struct ebb_err *err)
@@ -548,7 +923,12 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	if (mkdir(g.staging, 0700))
 		return ebb_errf(err, "cannot create %s: %s", g.staging, strerror(errno));
 
+	for (int i = 0; i < g.n_steps; i++)
+		g.flows_to_table |= g.chain[i]->flows_to_table;
+	g.flows6_fd = g.vips_by_id_fd = g.settings_fd = g.flows_old_fd = -1;
 	ret = ebb_pinned_flow_table_size(bpffs, &flow_size);
+	if (ret && g.flows_to_table) /* no flows6 yet: N is the LRU's size */
+		ret = lru_size(bpffs, &flow_size);
 	g.obj = ebb_balancer_open(g.staging, obj_path, err);
 	if (!g.obj) {
 		ret = -EINVAL;
@@ -564,10 +944,16 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	if (ret)
 		goto undo;
 	ret = plan(&g, err);
+	if (!ret)
+		ret = flow_tables_open(&g, err);
 	if (ret)
 		goto undo;
+	g.now_tick = ebb_ft_tick_of_ns(ebb_now_ns());
 	/* 2. the first copy */
 	ret = copy_all(&g, res, err);
+	/* the new program will read the old LRU on a miss until the second copy is done */
+	if (!ret && g.flows_to_table)
+		ret = migrating_set(&g, true, err);
 	if (ret)
 		goto undo;
 	/* 3. the swap */
@@ -580,6 +966,14 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	{
 		struct ebb_err late = {};
 		int r = copy_late(&g, res, ret ? &late : err);
+
+		if (!ret)
+			ret = r;
+	}
+	/* 6. the new table has every flow: the old LRU goes (with this process's last fd) */
+	if (g.flows_to_table) {
+		struct ebb_err late = {};
+		int r = migrating_set(&g, false, ret ? &late : err);
 
 		if (!ret)
 			ret = r;
