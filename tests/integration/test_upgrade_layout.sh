@@ -148,12 +148,53 @@ wait_for 100 grep -q . "$TMP/newconns.out"
 on client wrk -t2 -c64 -d15s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 # wrk's connections are in the flow table (12 idle + 64): then the upgrade is in the middle.
+# Flows in the window between the copies, made there without a race: the upgrade waits at its
+# two points (EBB_MIGRATE_HOLD, user/lib/migrate.c). After the first copy, before the swap, 8
+# keep-alive connections are opened (the old program pins them: only the old table has them);
+# after the swap, before the second copy, a request on each reaches the new program, whose table
+# misses them: flows_old must name their nodes, or they go by the second chance.
+mkdir -p "$TMP/hold"
+cat >"$TMP/window.py" <<'PY'
+import os, socket, sys, time
+from http_keepalive import node_of
+hold, n = sys.argv[2], int(sys.argv[3])
+def wait(name):
+    for _ in range(12000):
+        if os.path.exists(os.path.join(hold, name)):
+            return True
+        time.sleep(0.01)
+    return False
+def touch(name):
+    open(os.path.join(hold, name), "w").close()
+if not wait("at1"):
+    print("never at point 1", flush=True)
+    sys.exit(1)
+conns = []
+for _ in range(n):
+    s = socket.create_connection((sys.argv[1], 80), timeout=5)
+    conns.append((s, s.getsockname()[1], node_of(s)))
+print("opened", len(conns), flush=True)
+touch("go1")
+if not wait("at2"):
+    print("never at point 2", flush=True)
+    sys.exit(1)
+for s, port, first in conns:
+    try:
+        second = node_of(s)
+    except OSError as e:
+        second = "error:%s" % e
+    print("conn", port, first, second, flush=True)
+touch("go2")
+print("done", flush=True)
+PY
+on client python3 "$TMP/window.py" 203.0.113.10 "$TMP/hold" 8 >"$TMP/window.out" 2>&1 &
+window_pid=$!
 live() { [ "$(octl -j vip show $VIP | json_get 'd[0]["flows"]')" -ge 76 ]; }
 wait_for 100 live
 pins octl >"$TMP/pins.before"
 ctl -j stats show >"$TMP/stats.before"
 upgrade_at=$(date +%s.%N)
-ctl -j prog upgrade >"$TMP/upgrade.json" 2>"$TMP/upgrade.err"
+EBB_MIGRATE_HOLD=$TMP/hold ctl -j prog upgrade >"$TMP/upgrade.json" 2>"$TMP/upgrade.err"
 rc=$?
 up() { json_get "d[\"$1\"]" <"$TMP/upgrade.json"; }
 note "prog upgrade took $(python3 -c "import time; print('%.3f' % (time.time() - $upgrade_at))") s (under wrk, load average $(cut -d' ' -f1 /proc/loadavg))"
@@ -194,6 +235,12 @@ check "the upgrade checked the old table against the new: $(up flows_checked) en
 n_after=$(grep -c . "$TMP/pins.after")
 note "flow entries: $n_before before the upgrade (old ebbctl), $n_after after (this one)"
 
+
+wait $window_pid
+sed 's/^/#   window /' "$TMP/window.out"
+same=$(awk '$1 == "conn" && $3 == $4 && $3 ~ /^n[0-9]/' "$TMP/window.out" | grep -c .)
+check "8 connections opened between the first copy and the swap: their requests between the swap and the second copy answered by the node they were on ($same of 8)" \
+	[ "$same" -eq 8 ]
 
 n_new=$(grep -c . "$TMP/newconns.out")
 check "new connections before, across and after the upgrade: all answered 200 ($(grep -c '^200$' "$TMP/newconns.out") of $n_new)" \

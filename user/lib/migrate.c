@@ -29,9 +29,36 @@
  *     per-CPU counters' increments since the first copy, added to the new ones.
  * Writers (ebbctl, ebbd) are held off by the state lock for the whole upgrade; one that opened
  * the old maps before it got the lock finds them stale (ebb_lock, ebb_stale) and re-opens.
+ *
+ * The flow table, across the switch from the LRU hash to the bucket table (the step
+ * LRU_LAST_LAYOUT -> TABLE_FIRST_LAYOUT; include/ebb_flowtable.h, doc/flow-table-progress.md):
+ * `flows` changes type, so it is not copied entry by entry but flow by flow. In 2, every LRU
+ * entry (struct ebb_flow) becomes an entry word (ebb_ft_entry_of_lru: the same node, VIP id,
+ * flags, and the tick its `seen` falls in); an IPv4 one is pinned into the new table by user
+ * space, on the mapped words, by the header's own pin "if absent" (ebb_ft_pin_absent: CAS, so
+ * it is safe beside the datapath's pins), an IPv6 one into flows6 with BPF_NOEXIST. Then, still
+ * before the swap, the old LRU goes into the new program's flows_old (an array of one map, empty
+ * otherwise) and the new settings.migrating is set: from its first packet the new program looks a
+ * flow it does not find up in the old LRU too, and pins the old entry if absent. So a flow the
+ * old program made after the first copy is neither placed again nor sent by the second chance
+ * or a rescue between the swap and 5: both tables are read while entries are copied. In 5 the
+ * old LRU is copied again, pin if absent (an entry the new program made, or adopted, wins), then
+ * every old entry is looked up in the new tables (flows_checked, flows_missing,
+ * flows_other_node in struct ebb_upgrade), settings.migrating is cleared and flows_old emptied:
+ * the old LRU is freed with this process's last fd.
+ * What the old program changed in an entry already copied (a FIN seen, a claim) between the
+ * copies is not carried: pin if absent keeps the first copy's word. A flow's next packet notes
+ * its FIN again; a claim, with rescues, is asked again.
+ * A later step that keeps the bucket table copies it flow by flow too (table_copy: the key from
+ * its key word and the VIP's address, pin if absent, in both copies), not bucket by bucket: the
+ * new table may differ in size, and the new program may pin a flow into the other of its two
+ * buckets. Its new program has no flows_old of that kind: a mid-flow packet of a flow the old
+ * program made between the first copy and the swap goes by the second chance (or a rescue)
+ * until 5 copies it, and the entry that placement pins wins over the copy.
  */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,7 +403,8 @@ struct migration {
 	struct bpf_object *obj;
 	bool flows_to_table; /* a step of the chain is the switch to the bucket table */
 	struct ft_mapping ft_new, ft_old; /* the bucket tables, mapped (ft_old: table to table) */
-	int flows6_fd, vips_by_id_fd, settings_fd, flows_old_fd; /* the new object's */
+	int flows6_fd, settings_fd, flows_old_fd; /* the new object's */
+	int vips_by_id_fd; /* the old maps' */
 	__u32 now_tick;
 };
 
@@ -817,6 +845,29 @@ static int move_pins(struct migration *g, struct ebb_err *err)
 	return ret;
 }
 
+/*
+ * For tests (test_upgrade_layout): EBB_MIGRATE_HOLD=DIR makes an upgrade stop at point 1 (the
+ * first copy done, before the swap) and point 2 (swapped and pins moved, before the second
+ * copy): it creates DIR/atN and waits until DIR/goN exists (60 s at most), so that a test can
+ * make flows in exactly the window the second copy and flows_old are for, without a race.
+ */
+static void test_hold(int point)
+{
+	const char *dir = getenv("EBB_MIGRATE_HOLD");
+	char path[600];
+	int fd;
+
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/at%d", dir, point);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/go%d", dir, point);
+	for (int i = 0; i < 6000 && access(path, F_OK); i++)
+		usleep(10000);
+}
+
 /* N of the LRU layouts' `flows N`: the LRU's own size. */
 static int lru_size(const char *bpffs, __u32 *size)
 {
@@ -861,10 +912,12 @@ static int flow_tables_open(struct migration *g, struct ebb_err *err)
 		ret = ft_map(m->old_fd, &g->ft_old);
 	if (ret)
 		return ebb_errf(err, "cannot map the flow table: %s", strerror(-ret));
-	map = bpf_object__find_map_by_name(g->obj, "vips_by_id");
-	g->vips_by_id_fd = map ? bpf_map__fd(map) : -1;
+	/* the old maps' VIPs: the flows' own (the new vips_by_id may be copied after flows) */
+	for (int i = 0; i < g->n_maps; i++)
+		if (!strcmp(g->maps[i].name, "vips_by_id"))
+			g->vips_by_id_fd = g->maps[i].old_fd;
 	if (m->flows == FLOWS_TABLE && g->vips_by_id_fd < 0)
-		return ebb_errf(err, "cannot migrate the flow table: the new object has no vips_by_id");
+		return ebb_errf(err, "cannot migrate the flow table: no vips_by_id under %s", g->bpffs);
 	if (m->flows != FLOWS_FROM_LRU)
 		return 0;
 	map = bpf_object__find_map_by_name(g->obj, "flows6");
@@ -956,6 +1009,7 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		ret = migrating_set(&g, true, err);
 	if (ret)
 		goto undo;
+	test_hold(1);
 	/* 3. the swap */
 	ret = ebb_links_swap(bpffs, links, n, bpf_program__fd(bpf_object__find_program_by_name(g.obj, "ebb_balancer")),
 			     res, err);
@@ -963,6 +1017,7 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		goto undo;
 	/* 4. the pins; 5. the second copy */
 	ret = move_pins(&g, err);
+	test_hold(2);
 	{
 		struct ebb_err late = {};
 		int r = copy_late(&g, res, ret ? &late : err);
