@@ -8,7 +8,11 @@
  *  - the copy's "pin if absent" (ebb_ft_pin_absent) on a table in memory: a flow the table has
  *    keeps its entry (the new program's wins over the old table's); a flow it has not is
  *    pinned, found by the header's own lookup; when both buckets are full the way seen least
- *    recently goes, measured by the clock of now, not by the copied entry's own (old) tick.
+ *    recently goes, measured by the clock of now, not by the copied entry's own (old) tick;
+ *  - a bucket table into another of another size (a later layout that keeps the table), flow by
+ *    flow: every flow found in the new table with its node, VIP id and flags; a flow the new
+ *    table has keeps its node there (the new program's, not the old table's); a flow whose VIP
+ *    is gone is not copied; a second copy copies nothing again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,9 @@
 /* user/lib/migrate.c (libebb's internal.h) */
 int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
 		      __u64 entry, __u32 now_tick);
+void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,
+		       __u32 to_nb, const struct ebb_vip_entry *vips, __u32 now_tick,
+		       __u64 counts[4]);
 
 static __u64 mono_ns(void)
 {
@@ -164,10 +171,67 @@ static void pin_absent_cases(void)
 	free(t);
 }
 
+static void table_copy_cases(void)
+{
+	__u32 from_nb = 16, to_nb = 40, now = 2000, found = 0, n = 100;
+	struct ebb_ft_bucket *from = aligned_alloc(64, from_nb * sizeof(*from));
+	struct ebb_ft_bucket *to = aligned_alloc(64, to_nb * sizeof(*to));
+	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	struct ebb_flow_key k, x = key4(0xc6336900, 5000), gone = key4(0xc6336901, 5001);
+	__u64 counts[4] = {}, again[4] = {};
+
+	if (!ASSERT_TRUE(from && to && vips, "two tables in memory"))
+		goto out;
+	memset(from, 0, from_nb * sizeof(*from));
+	memset(to, 0, to_nb * sizeof(*to));
+	vips[3].key.family = EBB_FAMILY_V4;
+	vips[3].key.proto = 6;
+	vips[3].key.port = htons(80);
+	vips[3].key.addr[0] = htonl(0xcb00710a); /* key4's VIP */
+	for (__u32 i = 0; i < n; i++) {
+		k = key4(0xc6336800 + i, 4000 + i);
+		ebb_ft_pin_absent(from, from_nb, &k,
+				  ebb_ft_entry(0, 3, 1 + i, i % 3 ? 0 : EBB_FLOW_FIN, now - i % 7), now);
+	}
+	/* x: in both, the new table's node 777 (the new program placed it); gone: its VIP 4 is
+	 * no VIP now */
+	ebb_ft_pin_absent(from, from_nb, &x, ebb_ft_entry(0, 3, 5, 0, now), now);
+	ebb_ft_pin_absent(to, to_nb, &x, ebb_ft_entry(0, 3, 777, 0, now), now);
+	ebb_ft_pin_absent(from, from_nb, &gone, ebb_ft_entry(0, 4, 6, 0, now), now);
+
+	ebb_ft_copy_table(from, from_nb, to, to_nb, vips, now, counts);
+	for (__u32 i = 0; i < n; i++) {
+		struct ebb_ft_where w;
+		__u64 word = 0;
+
+		k = key4(0xc6336800 + i, 4000 + i);
+		w = ebb_ft_where_key(&k, to_nb);
+		found += ebb_ft_find(&to[w.b[0]], &to[w.b[1]], w.fp, ebb_ft_keyword4(&k), &word) >= 0 &&
+			 ebb_ft_node(word) == 1 + i && ebb_ft_vip(word) == 3 &&
+			 ebb_ft_flags(word) == (i % 3 ? 0 : EBB_FLOW_FIN) &&
+			 ebb_ft_tick(word) == ((now - i % 7) & EBB_FT_TICK_MASK);
+	}
+	CHECK(counts[0] == n && counts[1] == 1 && !counts[2] && !counts[3] && found == n,
+	      "table to table (16 -> 40 buckets): %llu copied, %llu present, %llu evicted, %llu failed; %u of %u found with node, VIP id, flags and tick",
+	      (unsigned long long)counts[0], (unsigned long long)counts[1],
+	      (unsigned long long)counts[2], (unsigned long long)counts[3], found, n);
+	CHECK(node_in(to, to_nb, &x) == 777, "table to table: a flow the new table has keeps its node (%u)",
+	      node_in(to, to_nb, &x));
+	CHECK(!node_in(to, to_nb, &gone), "table to table: a flow of a VIP that is gone is not copied");
+	ebb_ft_copy_table(from, from_nb, to, to_nb, vips, now, again);
+	CHECK(!again[0] && again[1] == n + 1, "table to table, the second copy: %llu copied, %llu present",
+	      (unsigned long long)again[0], (unsigned long long)again[1]);
+out:
+	free(from);
+	free(to);
+	free(vips);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	converter_cases();
 	pin_absent_cases();
+	table_copy_cases();
 	return test_summary("migrate");
 }

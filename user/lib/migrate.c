@@ -526,25 +526,22 @@ static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *
 /*
  * The old bucket table's flows into the new one, by key (a later layout that keeps the table:
  * its buckets may be more or fewer, and the new program may have pinned a flow elsewhere than
- * the old bucket index): a key is its key word and its VIP's address and protocol, believed
- * only when it hashes to the entry's fingerprint and bucket (as libebb's walk does).
+ * the old bucket index): a key is its key word and its VIP's address and protocol (vips: by
+ * VIP id, EBB_MAX_VIPS of them), believed only when it hashes to the entry's fingerprint and
+ * bucket (as libebb's walk does); pinned if absent. counts: copied, present, evicted, failed.
  */
-static int table_copy(struct migration *g, struct flow_tally *t)
+void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,
+		       __u32 to_nb, const struct ebb_vip_entry *vips, __u32 now_tick,
+		       __u64 counts[4])
 {
-	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
-	const struct ft_mapping *o = &g->ft_old;
-
-	if (!vips)
-		return -ENOMEM;
-	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
-		bpf_map_lookup_elem(g->vips_by_id_fd, &id, &vips[id]);
-	for (__u32 b = 0; b < o->nb; b++)
+	for (__u32 b = 0; b < from_nb; b++)
 		for (int i = 0; i < EBB_FT_WAYS; i++) {
-			__u64 w = ebb_ft_read(&o->t[b].entry[i].word);
-			union ebb_ft_keyword kw = { .word = ebb_ft_read(&o->t[b].key[i].word) };
+			__u64 w = ebb_ft_read(&from[b].entry[i].word);
+			union ebb_ft_keyword kw = { .word = ebb_ft_read(&from[b].key[i].word) };
 			const struct ebb_vip_entry *v;
 			struct ebb_flow_key k = {};
 			struct ebb_ft_where where;
+			struct flow_tally t = {};
 
 			if (!ebb_ft_node(w))
 				continue;
@@ -557,14 +554,35 @@ static int table_copy(struct migration *g, struct flow_tally *t)
 			k.sport = kw.k.sport;
 			k.dport = kw.k.dport;
 			k.dst[0] = v->key.addr[0];
-			where = ebb_ft_where_key(&k, o->nb);
+			where = ebb_ft_where_key(&k, from_nb);
 			if (ebb_ft_fp(w) != where.fp || (where.b[0] != b && where.b[1] != b))
 				continue; /* a pin in progress (its key word not yet written) */
-			tally(t, ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, &k,
-						   ebb_ft_replace(0, ebb_ft_vip(w), ebb_ft_node(w),
-								  ebb_ft_flags(w), ebb_ft_tick(w)),
-						   g->now_tick));
+			tally(&t, ebb_ft_pin_absent(to, to_nb, &k,
+						    ebb_ft_entry(0, ebb_ft_vip(w), ebb_ft_node(w),
+								 ebb_ft_flags(w), ebb_ft_tick(w)),
+						    now_tick));
+			counts[0] += t.copied;
+			counts[1] += t.present;
+			counts[2] += t.evicted;
+			counts[3] += t.failed;
 		}
+}
+
+static int table_copy(struct migration *g, struct flow_tally *t)
+{
+	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	__u64 counts[4] = {};
+
+	if (!vips)
+		return -ENOMEM;
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
+		bpf_map_lookup_elem(g->vips_by_id_fd, &id, &vips[id]);
+	ebb_ft_copy_table(g->ft_old.t, g->ft_old.nb, g->ft_new.t, g->ft_new.nb, vips, g->now_tick,
+			  counts);
+	t->copied += counts[0];
+	t->present += counts[1];
+	t->evicted += counts[2];
+	t->failed += counts[3];
 	free(vips);
 	return 0;
 }
