@@ -209,14 +209,6 @@ static __always_inline bool flow_cas(struct flow_ref *ref, __u64 word)
 	return true;
 }
 
-/*
- * Pins flow k: entry (ebb_ft_entry with fingerprint 0: this function adds the flow's) becomes
- * its entry, a new one or its own replaced (a pin never leaves two of one flow). Global,
- * verified once: the table's insert is two unrolled scans, and four steps pin. It runs below
- * two other frames (ebb_balancer -> ebb_rescue -> here) within 512 bytes of stack, hence the
- * one value for all that is pinned, and the scratch (struct ebb_ft_scan) filled first.
- * Returns EBB_FT_*.
- */
 /* Pins entry for k (ebb_flow_pin); if_absent: an entry k has is kept (EBB_FT_PRESENT). Returns
  * EBB_FT_* in the low byte and the way (0..15; 16 for flows6) above it: no stack to spare below
  * ebb_rescue for an out-parameter, so the way passes through the scratch. */

@@ -410,7 +410,6 @@ struct migration {
 
 /* ---- the flow table: copies by key, pin if absent ---- */
 
-
 static int ft_map(int fd, struct ft_mapping *m)
 {
 	struct bpf_map_info info = {};
@@ -448,10 +447,10 @@ struct flow_tally {
 };
 
 /*
- * Pins entry (fingerprint 0) for flow k into the bucket table m unless the flow has an entry
- * there: by the header's own pin (include/ebb_flowtable.h), on the mapped words, by CAS, so
- * that the datapath pinning at the same time (after the swap) loses nothing and sees no half
- * word. now_tick: the eviction's clock (a copied entry's own tick may be long past).
+ * Pins entry (fingerprint 0) for flow k into the bucket table t (nb buckets) unless the flow
+ * has an entry there: by the header's own pin (include/ebb_flowtable.h), on the mapped words,
+ * by CAS, so that the datapath pinning at the same time (after the swap) loses nothing and sees
+ * no half word. now_tick: the eviction's clock (a copied entry's own tick may be long past).
  */
 int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
 		      __u64 entry, __u32 now_tick)
