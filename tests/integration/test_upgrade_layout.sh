@@ -7,9 +7,10 @@
 # lab with real nginx nodes and configured, rescues off (rescue-rate 0 from layout 5; the nodes run
 # no node program), so that no rescue can find the node of a flow whose entry was lost. Under wrk
 # (64 keep-alive connections, 15 s), a new connection every 20 ms and 12 idle keep-alive
-# connections, the current ebbctl upgrades to the current object: 0 wrk socket errors; every
-# flow entry the old ebbctl listed before is in the new table with the same node (F copied, G
-# after the swap), and the migration's own check after its second copy found every entry of the
+# connections (6 more to an IPv6 VIP), the current ebbctl upgrades to the current object: 0 wrk
+# socket errors; every flow entry the old ebbctl listed before is in the new tables with the same
+# node (F copied, G after the swap; IPv6 in flows6), 8 connections opened between the first copy
+# and the swap are served by their nodes between the swap and the second copy, and the migration's own check after its second copy found every entry of the
 # old table in the new one (the LRU -> bucket table step: both tables read between the copies);
 # no packet went by the second chance (which would re-place a lost flow, most likely on the node
 # it was on); the idle connections' next requests reach the node they were on, VIPs, nodes,
@@ -44,6 +45,10 @@ lab_setup 3 # attached by the old ebbctl: maps of its layout
 VIP=203.0.113.10:80/tcp
 check "vip add $VIP (layout $OLD_LAYOUT)" ctl vip add $VIP
 for i in 1 2 3; do check "node add n$i (layout $OLD_LAYOUT)" ctl node add "$(node_ip4 $i)" vip $VIP; done
+# IPv6 flows leave the LRU for flows6 (layout 8), not the bucket table
+VIP6='[2001:db8:100::10]:80/tcp'
+check "vip add $VIP6 (layout $OLD_LAYOUT)" ctl vip add $VIP6
+for i in 1 2 3; do check "node add n$i's IPv6 address (layout $OLD_LAYOUT)" ctl node add "$(node_ip6 $i)" vip $VIP6; done
 check "prog set flood-rate 12345 (layout $OLD_LAYOUT)" ctl prog set flood-rate 12345
 check "prog set mtu 1400 (layout $OLD_LAYOUT)" ctl prog set mtu 1400
 # Rescues off: a flow entry the upgrade lost must not be hidden by a rescue finding its node
@@ -134,9 +139,12 @@ PY
 on client python3 "$TMP/idle.py" 203.0.113.10 "$TMP/idle.go" 12 >"$TMP/idle.out" 2>&1 &
 wait_for 100 grep -q ready "$TMP/idle.out"
 check "12 idle keep-alive connections are open" grep -q '^ready 12' "$TMP/idle.out"
+on client python3 "$TMP/idle.py" 2001:db8:100::10 "$TMP/idle.go" 6 >"$TMP/idle6.out" 2>&1 &
+wait_for 100 grep -q ready "$TMP/idle6.out"
+check "6 idle keep-alive connections to the IPv6 VIP are open" grep -q '^ready 6' "$TMP/idle6.out"
 
 pins() {
-	${1:-ctl} -j flow show vip $VIP | python3 -c '
+	${1:-ctl} -j flow show vip ${2:-$VIP} | python3 -c '
 import json, sys
 for f in json.load(sys.stdin):
     print("%s:%s>%s" % (f["src"], f["sport"], f["node"]))' | LC_ALL=C sort
@@ -192,6 +200,7 @@ window_pid=$!
 live() { [ "$(octl -j vip show $VIP | json_get 'd[0]["flows"]')" -ge 76 ]; }
 wait_for 100 live
 pins octl >"$TMP/pins.before"
+pins octl "$VIP6" >"$TMP/pins6.before"
 ctl -j stats show >"$TMP/stats.before"
 upgrade_at=$(date +%s.%N)
 EBB_MIGRATE_HOLD=$TMP/hold ctl -j prog upgrade >"$TMP/upgrade.json" 2>"$TMP/upgrade.err"
@@ -203,6 +212,7 @@ check "wrk was still running when the upgrade returned" [ $? -eq 0 ]
 check "prog upgrade from layout $OLD_LAYOUT: $(tr -d '\n' <"$TMP/upgrade.json"; cat "$TMP/upgrade.err")" [ "$rc" -eq 0 ]
 ctl -j stats show >"$TMP/stats.after"
 pins >"$TMP/pins.after"
+pins ctl "$VIP6" >"$TMP/pins6.after"
 newconns_at_upgrade=$(grep -c . "$TMP/newconns.out")
 wait_for 100 test "$(grep -c . "$TMP/newconns.out")" -ge $((newconns_at_upgrade + 20))
 touch "$TMP/newconns.stop"
@@ -232,6 +242,11 @@ check "F counts them all: F=${F:-?} >= $n_before" [ "${F:-0}" -ge "$n_before" ]
 check "the upgrade checked the old table against the new: $(up flows_checked) entries, $(up flows_missing) missing, $(up flows_other_node) on another node, $(up flows_evicted) evicted, $(up flows_failed) failed" \
 	[ "$(up flows_checked)" -ge "$n_before" -a "$(up flows_missing)" = 0 -a "$(up flows_other_node)" = 0 -a \
 	  "$(up flows_evicted)" = 0 -a "$(up flows_failed)" = 0 ]
+n6_before=$(grep -c . "$TMP/pins6.before")
+kept6=$(LC_ALL=C comm -12 "$TMP/pins6.before" "$TMP/pins6.after" | grep -c .)
+LC_ALL=C comm -23 "$TMP/pins6.before" "$TMP/pins6.after" | sed 's/^/#   LOST /'
+check "every IPv6 flow entry present before is in flows6 after with the same node ($kept6 of $n6_before)" \
+	[ "$kept6" -eq "$n6_before" -a "$kept6" -ge 6 ]
 n_after=$(grep -c . "$TMP/pins.after")
 note "flow entries: $n_before before the upgrade (old ebbctl), $n_after after (this one)"
 
@@ -270,14 +285,19 @@ wait_for 100 grep -q '^done' "$TMP/idle.out"
 sed 's/^/#   idle /' "$TMP/idle.out"
 same=$(awk '$1 == "conn" && $3 == $4 && $3 ~ /^n[0-9]/' "$TMP/idle.out" | grep -c .)
 check "the 12 idle connections' next requests are answered by the same node ($same of 12)" [ "$same" -eq 12 ]
+wait_for 100 grep -q '^done' "$TMP/idle6.out"
+sed 's/^/#   idle6 /' "$TMP/idle6.out"
+same=$(awk '$1 == "conn" && $3 == $4 && $3 ~ /^n[0-9]/' "$TMP/idle6.out" | grep -c .)
+check "the 6 idle IPv6 connections' next requests are answered by the same node ($same of 6)" [ "$same" -eq 6 ]
 
 wait $wrk_pid
 # A flow whose entry the upgrade lost would be placed again by its next packet through the
 # second chance (rescues are off), most likely on the node it was on: only this counter says.
-sc() { json_get "d[\"vips\"][\"$VIP\"][\"second_chance\"]" <"$1"; }
+sc() { json_get "d[\"vips\"][\"${2:-$VIP}\"][\"second_chance\"]" <"$1"; }
 ctl -j stats show >"$TMP/stats.end"
-check "no packet went by the second chance across the upgrade (VIP second_chance $(sc "$TMP/stats.before") before, $(sc "$TMP/stats.end") after wrk)" \
-	[ "$(sc "$TMP/stats.before")" = "$(sc "$TMP/stats.end")" ]
+check "no packet went by the second chance across the upgrade (VIP second_chance $(sc "$TMP/stats.before") before, $(sc "$TMP/stats.end") after wrk; IPv6 VIP $(sc "$TMP/stats.before" "$VIP6"), $(sc "$TMP/stats.end" "$VIP6"))" \
+	[ "$(sc "$TMP/stats.before")" = "$(sc "$TMP/stats.end")" -a \
+	  "$(sc "$TMP/stats.before" "$VIP6")" = "$(sc "$TMP/stats.end" "$VIP6")" ]
 read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"
 check "wrk: requests served across the upgrade ($reqs)" [ "$reqs" -gt 1000 ]
