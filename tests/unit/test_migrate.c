@@ -8,7 +8,8 @@
  *  - the copy's "pin if absent" (ebb_ft_pin_absent) on a table in memory: a flow the table has
  *    keeps its entry (the new program's wins over the old table's); a flow it has not is
  *    pinned, found by the header's own lookup; when both buckets are full the way seen least
- *    recently goes, measured by the clock of now, not by the copied entry's own (old) tick;
+ *    recently goes, measured by the clock of now, not by the copied entry's own (old) tick; a
+ *    FIN the old program saw between the copies is added to a present entry of the same node;
  *  - a bucket table into another of another size (a later layout that keeps the table), flow by
  *    flow: every flow found in the new table with its node, VIP id and flags; a flow the new
  *    table has keeps its node there (the new program's, not the old table's); a flow whose VIP
@@ -27,6 +28,8 @@
 /* user/lib/migrate.c (libebb's internal.h) */
 int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
 		      __u64 entry, __u32 now_tick);
+bool ebb_ft_note_ended(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		       __u64 entry);
 void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,
 		       __u32 to_nb, const struct ebb_vip_entry *vips, __u32 now_tick,
 		       __u64 counts[4]);
@@ -112,12 +115,22 @@ static __u32 node_in(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_ke
 		       0 : ebb_ft_node(word);
 }
 
+static __u32 flags_in(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, nb);
+	__u64 word;
+
+	return ebb_ft_find(&t[w.b[0]], &t[w.b[1]], w.fp, ebb_ft_keyword4(k), &word) < 0 ?
+		       ~0u : ebb_ft_flags(word) | (ebb_ft_tick(word) == 1000 ? 0 : 0x100);
+}
+
 static void pin_absent_cases(void)
 {
 	__u32 nb = 64, now = 1000;
 	struct ebb_ft_bucket *t = aligned_alloc(64, nb * sizeof(*t));
 	struct ebb_flow_key a = key4(0xc6336464, 40000), k;
 	int ret, inserted = 0, found = 0;
+	bool noted;
 
 	if (!ASSERT_TRUE(t, "a table in memory"))
 		return;
@@ -130,6 +143,16 @@ static void pin_absent_cases(void)
 	CHECK(ret == EBB_FT_PRESENT && node_in(t, nb, &a) == 5,
 	      "pin if absent: a flow the table has keeps its entry (ret %d, node %u)", ret,
 	      node_in(t, nb, &a));
+	/* the old program saw the flow end between the copies: noted if the node is the same */
+	CHECK(!ebb_ft_note_ended(t, nb, &a, ebb_ft_entry(0, 3, 6, EBB_FLOW_FIN, now)) &&
+		      !flags_in(t, nb, &a),
+	      "an ended flow's FIN on another node: not noted");
+	noted = ebb_ft_note_ended(t, nb, &a, ebb_ft_entry(0, 3, 5, EBB_FLOW_FIN, now - 50));
+	CHECK(noted && flags_in(t, nb, &a) == EBB_FLOW_FIN && node_in(t, nb, &a) == 5,
+	      "an ended flow's FIN on the same node: noted (flags %#x), node and tick kept",
+	      flags_in(t, nb, &a));
+	CHECK(!ebb_ft_note_ended(t, nb, &a, ebb_ft_entry(0, 3, 5, EBB_FLOW_FIN, now)),
+	      "... and only once");
 	/* 300 flows into 512 ways: each found with its own node */
 	for (__u32 i = 0; i < 300; i++) {
 		k = key4(0xc6336500 + i, 1000 + i);

@@ -95,6 +95,10 @@ int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size);
 struct ebb_ft_bucket;
 int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
 		      __u64 entry, __u32 now_tick);
+/* The FIN and RST of entry added to k's entry in t if it names the same node and VIP
+ * (migrate.c). */
+bool ebb_ft_note_ended(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		       __u64 entry);
 /* Every flow of the bucket table from (its VIPs' keys in vips, by id) into the table to, by key,
  * pin if absent; counts: copied, present, evicted, failed (migrate.c). */
 void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,

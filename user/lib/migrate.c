@@ -46,9 +46,10 @@
  * every old entry is looked up in the new tables (flows_checked, flows_missing,
  * flows_other_node in struct ebb_upgrade), settings.migrating is cleared and flows_old emptied:
  * the old LRU is freed with this process's last fd.
- * What the old program changed in an entry already copied (a FIN seen, a claim) between the
- * copies is not carried: pin if absent keeps the first copy's word. A flow's next packet notes
- * its FIN again; a claim, with rescues, is asked again.
+ * What the old program changed in an entry already copied between the copies: a FIN or RST is
+ * added to the new entry if it names the same node (ebb_ft_note_ended); another node (a claim)
+ * is not carried, pin if absent keeps the first copy's word (with rescues, the flow is rescued
+ * and claimed again).
  * A later step that keeps the bucket table copies it flow by flow too (table_copy: the key from
  * its key word and the VIP's address, pin if absent, in both copies), not bucket by bucket: the
  * new table may differ in size, and the new program may pin a flow into the other of its two
@@ -470,6 +471,33 @@ int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_k
 	return ret;
 }
 
+/*
+ * The flow k has an entry in t already (pin if absent kept it): if it names entry's node and VIP,
+ * the FIN and RST entry has and it lacks are added to it (CAS; a word changed meanwhile is left:
+ * the flow's next packet is the news). So a flow the old program saw end between the copies is
+ * not counted live by the census until its idle timeout. Returns whether it wrote.
+ */
+bool ebb_ft_note_ended(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		       __u64 entry)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, nb);
+	__u32 ended = ebb_ft_flags(entry) & (EBB_FLOW_FIN | EBB_FLOW_RST), flags;
+	__u64 word;
+	int way;
+
+	if (!ended)
+		return false;
+	way = ebb_ft_find(&t[w.b[0]], &t[w.b[1]], w.fp, ebb_ft_keyword4(k), &word);
+	if (way < 0 || ebb_ft_node(word) != ebb_ft_node(entry) ||
+	    ebb_ft_vip(word) != ebb_ft_vip(entry))
+		return false;
+	flags = ebb_ft_flags(word);
+	if ((flags & ended) == ended)
+		return false;
+	return ebb_ft_cas(&t[w.b[way / EBB_FT_WAYS]].entry[way % EBB_FT_WAYS].word, word,
+			  ebb_ft_with(word, flags | ended, ebb_ft_tick(word)));
+}
+
 static void tally(struct flow_tally *t, int ret)
 {
 	if (ret == EBB_FT_INSERTED || ret == EBB_FT_UPDATED)
@@ -486,19 +514,34 @@ static void tally(struct flow_tally *t, int ret)
 static int copy_flow(struct migration *g, const struct ebb_flow_key *k, __u64 entry,
 		     struct flow_tally *t)
 {
+	__u64 now_word;
+
 	if (k->family == EBB_FAMILY_V4) {
-		tally(t, ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, k, entry, g->now_tick));
+		int ret = ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, k, entry, g->now_tick);
+
+		tally(t, ret);
+		if (ret == EBB_FT_PRESENT)
+			ebb_ft_note_ended(g->ft_new.t, g->ft_new.nb, k, entry);
 		return 0;
 	}
 	if (!bpf_map_update_elem(g->flows6_fd, k, &entry, BPF_NOEXIST)) {
 		t->copied++;
 		return 0;
 	}
-	if (errno == EEXIST) {
-		t->present++;
-		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	t->present++;
+	/* (flows6 is a hash: no CAS; a write of the datapath in between loses its tick at most) */
+	if (!bpf_map_lookup_elem(g->flows6_fd, k, &now_word) &&
+	    ebb_ft_node(now_word) == ebb_ft_node(entry) && ebb_ft_vip(now_word) == ebb_ft_vip(entry) &&
+	    (ebb_ft_flags(entry) & ~ebb_ft_flags(now_word) & (EBB_FLOW_FIN | EBB_FLOW_RST))) {
+		now_word = ebb_ft_with(now_word,
+				       ebb_ft_flags(now_word) |
+					       (ebb_ft_flags(entry) & (EBB_FLOW_FIN | EBB_FLOW_RST)),
+				       ebb_ft_tick(now_word));
+		bpf_map_update_elem(g->flows6_fd, k, &now_word, BPF_EXIST);
 	}
-	return -errno;
+	return 0;
 }
 
 /* The old LRU's every entry (struct ebb_flow), converted (ebb_ft_entry_of_lru), pinned if
