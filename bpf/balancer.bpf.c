@@ -119,7 +119,18 @@ struct flow_ref {
 	__u64 word;
 };
 
-static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref)
+/* A `prog upgrade` from an LRU layout is between its copies (user/lib/migrate.c). */
+static __always_inline bool migrating(void)
+{
+	__u32 zero = 0;
+	struct ebb_settings *set = bpf_map_lookup_elem(&settings, &zero);
+
+	return set && set->migrating;
+}
+
+__noinline int ebb_flow_adopt(const struct ebb_flow_key *k);
+
+static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct flow_ref *ref)
 {
 	struct ebb_ft_bucket *b0, *b1;
 	struct ebb_ft_where w;
@@ -149,12 +160,86 @@ static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_
 					&b1->entry[way & (EBB_FT_WAYS - 1)].word;
 }
 
+/*
+ * Not in the new table while a migration copies the old one (user/lib/migrate.c): the old
+ * one's entry, pinned here now (a flow the old program made after the first copy), is the
+ * flow's. Apart from flow_find_now, whose code ebb_rescue shares with no stack to spare: only
+ * a miss during a migration comes here, so the hash is computed again.
+ */
+static __always_inline void flow_adopt(const struct ebb_flow_key *k, struct flow_ref *ref)
+{
+	struct ebb_ft_bucket *b;
+	struct ebb_ft_where w;
+	__u64 *slot, word;
+	__u32 bucket;
+	int way = ebb_flow_adopt(k);
+
+	if (way < 0)
+		return;
+	if (way >= 2 * EBB_FT_WAYS) { /* flows6 */
+		flow_find_now(k, ref);
+		return;
+	}
+	w = ebb_ft_where_key(k, flow_buckets());
+	bucket = way < EBB_FT_WAYS ? w.b[0] : w.b[1];
+	b = bpf_map_lookup_elem(&flows, &bucket);
+	if (!b)
+		return;
+	slot = &b->entry[way & (EBB_FT_WAYS - 1)].word;
+	word = ebb_ft_read(slot);
+	/* (changed since the pin: the flow's next packet finds it as it is then) */
+	if (ebb_ft_node(word) && ebb_ft_fp(word) == w.fp) {
+		ref->word = word;
+		ref->slot = slot;
+	}
+}
+
+static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref)
+{
+	flow_find_now(k, ref);
+	if (!ref->slot && migrating())
+		flow_adopt(k, ref);
+}
+
 static __always_inline bool flow_cas(struct flow_ref *ref, __u64 word)
 {
 	if (!ref->slot || !ebb_ft_cas(ref->slot, ref->word, word))
 		return false;
 	ref->word = word;
 	return true;
+}
+
+/* Pins entry for k (ebb_flow_pin); if_absent: an entry k has is kept (EBB_FT_PRESENT). Returns
+ * EBB_FT_* in the low byte and the way (0..15; 16 for flows6) above it: no stack to spare below
+ * ebb_rescue for an out-parameter, so the way passes through the scratch. */
+static __always_inline int flow_pin(const struct ebb_flow_key *k, __u64 entry, bool if_absent)
+{
+	struct ebb_ft_bucket *b0, *b1;
+	struct ebb_ft_scan *st;
+	struct ebb_ft_where w;
+	__u32 idx = 0;
+	int ret;
+
+	if (k->family == EBB_FAMILY_V6) {
+		if (!bpf_map_update_elem(&flows6, k, &entry, if_absent ? BPF_NOEXIST : BPF_ANY))
+			return EBB_FT_INSERTED | 2 * EBB_FT_WAYS << 8;
+		return if_absent ? EBB_FT_PRESENT | 2 * EBB_FT_WAYS << 8 : EBB_FT_LOST;
+	}
+	st = bpf_map_lookup_elem(&ft_scratch, &idx);
+	if (!st)
+		return EBB_FT_LOST;
+	w = ebb_ft_where_key(k, flow_buckets());
+	ebb_ft_pin_prepare(st, w.fp, ebb_ft_keyword4(k), entry | ebb_ft_entry(w.fp, 0, 0, 0, 0),
+			   ebb_ft_tick(entry));
+	st->if_absent = if_absent;
+	st->b[0] = w.b[0];
+	st->b[1] = w.b[1];
+	b0 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[0]);
+	b1 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[1]);
+	if (!b0 || !b1)
+		return EBB_FT_LOST;
+	ret = ebb_ft_pin(b0, b1, st, (int *)&st->way);
+	return ret | (st->way & (2 * EBB_FT_WAYS - 1)) << 8;
 }
 
 /*
@@ -167,30 +252,39 @@ static __always_inline bool flow_cas(struct flow_ref *ref, __u64 word)
  */
 __noinline int ebb_flow_pin(const struct ebb_flow_key *k, __u64 entry)
 {
-	struct ebb_ft_bucket *b0, *b1;
-	struct ebb_ft_scan *st;
-	struct ebb_ft_where w;
-	__u32 idx = 0;
-	int way;
-
 	if (!k)
 		return EBB_FT_LOST;
-	if (k->family == EBB_FAMILY_V6)
-		return bpf_map_update_elem(&flows6, k, &entry, BPF_ANY) ? EBB_FT_LOST :
-									   EBB_FT_INSERTED;
-	st = bpf_map_lookup_elem(&ft_scratch, &idx);
-	if (!st)
-		return EBB_FT_LOST;
-	w = ebb_ft_where_key(k, flow_buckets());
-	ebb_ft_pin_prepare(st, w.fp, ebb_ft_keyword4(k), entry | ebb_ft_entry(w.fp, 0, 0, 0, 0),
-			   ebb_ft_tick(entry));
-	st->b[0] = w.b[0];
-	st->b[1] = w.b[1];
-	b0 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[0]);
-	b1 = bpf_map_lookup_elem(&flows, (__u32 *)&st->b[1]);
-	if (!b0 || !b1)
-		return EBB_FT_LOST;
-	return ebb_ft_pin(b0, b1, st, &way);
+	return flow_pin(k, entry, false) & 0xff;
+}
+
+/*
+ * Flow k's entry in the old LRU (flows_old, during a migration), pinned into the new table if
+ * the flow has none there yet (an entry this program made meanwhile wins, as in the
+ * migration's own copy). Returns where the flow's entry is: its way (0..15) in its IPv4
+ * buckets, 16 for flows6; -1 when the old table has no entry for it either. Global, verified
+ * once: it pins, and only a miss during a migration calls it.
+ */
+__noinline int ebb_flow_adopt(const struct ebb_flow_key *k)
+{
+	__u32 zero = 0;
+	struct ebb_flow *old;
+	__u64 entry;
+	void *inner;
+	int ret;
+
+	if (!k)
+		return -1;
+	inner = bpf_map_lookup_elem(&flows_old, &zero);
+	if (!inner)
+		return -1;
+	old = bpf_map_lookup_elem(inner, k);
+	if (!old || !old->node_id)
+		return -1;
+	entry = ebb_ft_entry_of_lru(old);
+	/* seen now (this packet): a pin's victim is the way seen least recently before now */
+	entry = ebb_ft_with(entry, ebb_ft_flags(entry), ebb_ft_tick_of_ns(bpf_ktime_get_coarse_ns()));
+	ret = flow_pin(k, entry, true);
+	return (ret & 0xff) == EBB_FT_LOST ? -1 : ret >> 8;
 }
 
 /* The entry a pin writes (its fingerprint added by ebb_flow_pin). */
@@ -623,7 +717,7 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	s->vip = vip;
 	s->node = owner;
 	s->node_id = owner_id;
-	flow_find(&pkt->key, &s->flow);
+	flow_find_now(&pkt->key, &s->flow); /* its caller asked both tables */
 	s->how.placed = s->how.second = new_entry != 0;
 	s->now = bpf_ktime_get_coarse_ns();
 	p.family = owner->family;

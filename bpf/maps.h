@@ -136,6 +136,29 @@ struct {
 	__type(value, struct ebb_ft_scan);
 } ft_scratch SEC(".maps");
 
+/*
+ * The LRU flow table of the layout a `prog upgrade` migrates from (user/lib/migrate.c), read
+ * only: slot 0 holds it while settings.migrating is set, so that a flow the new table misses
+ * between the migration's two copies is found where the old program left it (and adopted into
+ * the new table) instead of being placed again. Empty otherwise; not pinned: the upgrade puts
+ * the old map in and takes it out again, and then the old map goes.
+ */
+struct ebb_flows_old {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1); /* an inner hash map's size is its own */
+	__type(key, struct ebb_flow_key);
+	/* struct ebb_flow, the LRU layouts' value (ebb_ft_entry_of_lru); by size, as the struct
+	 * would reach BTF as a declaration only */
+	__type(value, __u64);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ebb_flows_old);
+} flows_old SEC(".maps");
+
 /* IPv6 flows, until their own table (doc/flow-table-progress.md): an LRU hash whose value is
  * the IPv4 table's entry word (fingerprint unused), so the datapath's rules read one entry. */
 struct {

@@ -399,7 +399,9 @@ struct ebb_settings {
 	__u32 rescue_rate; /* rescues per second per CPU; beyond it a packet goes the old way
 			    * (second chance), counted: spoofed ACKs must not make ebb an amplifier.
 			    * 0 = no rescues at all */
-	__u32 pad;
+	__u32 migrating; /* a `prog upgrade` across the switch to the bucket table is copying the
+			  * old LRU (user/lib/migrate.c): a flow the table misses is looked up in
+			  * flows_old too. 0 (the pad before) otherwise */
 };
 
 #ifndef EBB_DEFAULT_RESCUE_RATE

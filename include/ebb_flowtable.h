@@ -127,6 +127,7 @@ enum {
 	EBB_FT_UPDATED, /* the flow's own entry, replaced */
 	EBB_FT_EVICTED, /* into the way least recently seen of the two buckets */
 	EBB_FT_LOST, /* another CPU changed that way first: the flow stays as it was */
+	EBB_FT_PRESENT, /* "pin if absent" (ebb_ft_scan.if_absent): the flow has an entry, kept */
 };
 
 EBB_FT_INLINE __u32 ebb_ft_rol32(__u32 w, unsigned int s)
@@ -301,6 +302,9 @@ struct ebb_ft_scan {
 	__u32 n[2]; /* empty ways of each bucket */
 	__u32 empty[2]; /* the first empty way of each bucket; EBB_FT_WAYS: none */
 	__u32 twin; /* another flow of this fingerprint is here */
+	__u32 if_absent; /* set after ebb_ft_pin_prepare: an entry the flow has wins over the pin
+			  * (a migration's copy: user/lib/migrate.c) */
+	__s32 way; /* for a caller with no stack to spare for ebb_ft_pin's *way */
 };
 
 /* One bucket of a pin's scan (base 0 for the first, EBB_FT_WAYS for the second). */
@@ -348,6 +352,7 @@ EBB_FT_INLINE void ebb_ft_pin_prepare(volatile struct ebb_ft_scan *st, __u32 fp,
 	st->kw = kw;
 	st->fp = fp;
 	st->now_tick = now_tick;
+	st->if_absent = 0;
 }
 
 /*
@@ -382,6 +387,8 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 		tb = target >= EBB_FT_WAYS ? b1 : b0;
 		*way = target & (2 * EBB_FT_WAYS - 1);
 		old = st->own;
+		if (st->if_absent)
+			return EBB_FT_PRESENT;
 		entry = pinned | (old & EBB_FT_CHK);
 		return ebb_ft_cas(&tb->entry[target & (EBB_FT_WAYS - 1)].word, old, entry) ?
 			       EBB_FT_UPDATED : EBB_FT_LOST;
@@ -415,6 +422,19 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 		return EBB_FT_LOST;
 	tb->key[target & (EBB_FT_WAYS - 1)].word = kw;
 	return ret;
+}
+
+/*
+ * A flow entry of the LRU layouts (4 to the last before the bucket table: struct ebb_flow, its
+ * `seen` in 2^24 ns ticks) as an entry word, fingerprint 0 (a pin adds the flow's): the same
+ * node, VIP id and flags, and the tick `seen` falls in (2^30 ns = 64 of its ticks; exact, since
+ * both count from the same clock's 0). `prog upgrade` across the switch to this table
+ * (user/lib/migrate.c) converts with it, in user space and in the datapath (flows_old).
+ */
+EBB_FT_INLINE __u64 ebb_ft_entry_of_lru(const struct ebb_flow *f)
+{
+	return ebb_ft_entry(0, f->vip_id, f->node_id, f->flags,
+			    f->seen >> (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT));
 }
 
 #endif /* EBB_FT_TABLE_H */

@@ -327,6 +327,12 @@ struct ebb_upgrade {
 	int maps_copied;
 	__u64 flows_copied; /* flow entries copied before the swap */
 	__u64 flows_after_swap; /* ... and those the old program made meanwhile, copied after it */
+	/* Across the switch from the LRU to the bucket table: the old LRU's entries looked up in
+	 * the new tables after the second copy (checked), not there (missing: lost), there with
+	 * another node (other_node: re-placed by the new program, e.g. a new connection on the
+	 * port); copies into full buckets (evicted: another flow's entry went) or into none
+	 * (failed). */
+	__u64 flows_checked, flows_missing, flows_other_node, flows_evicted, flows_failed;
 };
 
 /* Loads obj_path (NULL: the built-in balancer) over the pinned maps and swaps it in on every

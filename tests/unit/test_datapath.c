@@ -1785,6 +1785,149 @@ static void table_twin_case(void)
 	*tslot = 0;
 }
 
+/* A node of vip (active) other than avoid: the one a test pins a flow to, so that only the entry
+ * can have sent a packet there. */
+static __u32 other_node(const char *vip, __u32 avoid)
+{
+	for (size_t i = 0; i < N_NODES; i++)
+		if (!strcmp(node_cfg[i].vip, vip) && node_cfg[i].id && node_cfg[i].id != avoid &&
+		    state_of(node_cfg[i].id) == EBB_NODE_ACTIVE)
+			return node_cfg[i].id;
+	return 0;
+}
+
+static int set_migrating(bool on)
+{
+	struct ebb_settings set;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(e.settings_fd, &zero, &set))
+		return -errno;
+	set.migrating = on;
+	return bpf_map_update_elem(e.settings_fd, &zero, &set, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * `prog upgrade` from an LRU layout (user/lib/migrate.c): between its two copies the new
+ * program has the old LRU in flows_old and settings.migrating set. A flow only the old LRU has
+ * (the old program made it after the first copy) goes to the node its old entry names, not to
+ * the second chance, and its entry is then in the new table (same node, VIP id, flags; seen
+ * now); a flow the new table has keeps the new table's node; without the flag, or with the
+ * slot empty, the old LRU is not read. The old entries' nodes are never the flows' second-
+ * chance owners: only the entry can send a packet there.
+ */
+static void migrating_case(void)
+{
+	const char *n = "migrating";
+	struct pkt_desc a4 = { TCP4(CLI_FT, 42000, VIP1, 80, TH_ACK) };
+	struct pkt_desc c4 = { TCP4(CLI_FT, 42001, VIP1, 80, TH_ACK) };
+	struct pkt_desc d4 = { TCP4(CLI_FT, 42002, VIP1, 80, TH_ACK) };
+	struct pkt_desc f4 = { TCP4(CLI_FT, 42003, VIP1, 80, TH_ACK | TH_FIN) };
+	struct pkt_desc b6 = { TCP6(CLI6, 42004, VIP6, 80, TH_ACK) };
+	__u32 vip1 = vip_id_of(VIP1_K), vip6 = vip_id_of(VIP6_K), zero = 0, sc, node_a, node_b,
+	      node_c, node_d, node_f, tick;
+	struct ebb_flow_key ka, kb, kc, kd, kf;
+	struct ebb_counters before, after;
+	int old_fd, outer = bpf_map__fd(skel->maps.flows_old);
+	struct ebb_flow f, got;
+	__u64 now = ebb_now_ns();
+	uint8_t mac[6];
+	int r;
+
+	old_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flows_lru", sizeof(struct ebb_flow_key),
+				sizeof(struct ebb_flow), 64, NULL);
+	if (!ASSERT_TRUE(old_fd >= 0 && outer >= 0, nm(n, "an LRU of the old layout's flows")))
+		return;
+	key_of(&a4, &ka);
+	key_of(&b6, &kb);
+	key_of(&c4, &kc);
+	key_of(&d4, &kd);
+	key_of(&f4, &kf);
+	sc = ring_node(EBB_RING_SECOND(vip1), ebb_ring_slot(&ka));
+	node_a = other_node(VIP1_K, sc);
+	node_c = other_node(VIP1_K, ring_node(EBB_RING_SECOND(vip1), ebb_ring_slot(&kc)));
+	node_d = other_node(VIP1_K, ring_node(EBB_RING_SECOND(vip1), ebb_ring_slot(&kd)));
+	node_f = other_node(VIP1_K, ring_node(EBB_RING_SECOND(vip1), ebb_ring_slot(&kf)));
+	node_b = other_node(VIP6_K, ring_node(EBB_RING_SECOND(vip6), ebb_ring_slot(&kb)));
+	if (!ASSERT_TRUE(node_a && node_b && node_c && node_d && node_f,
+			 nm(n, "each flow has a node that is not its second chance")))
+		goto out;
+	for (const struct ebb_flow_key *k = &ka; k; k = k == &ka ? &kb : k == &kb ? &kc : k == &kc ? &kd : k == &kd ? &kf : NULL)
+		flow_del(k);
+	/* seen 5 s ago, in the old layout's 2^24 ns ticks */
+	f = (struct ebb_flow){ .vip_id = vip1, .seen = ebb_seen_tick(now - 5000000000ULL) };
+	f.node_id = node_a;
+	bpf_map_update_elem(old_fd, &ka, &f, BPF_ANY);
+	f.node_id = node_d;
+	bpf_map_update_elem(old_fd, &kd, &f, BPF_ANY);
+	f.node_id = node_f;
+	bpf_map_update_elem(old_fd, &kf, &f, BPF_ANY);
+	f.node_id = node_b;
+	f.vip_id = vip6;
+	f.flags = EBB_FLOW_FIN;
+	bpf_map_update_elem(old_fd, &kb, &f, BPF_ANY);
+	/* C: in both, another node in the old one: the new table's entry is the flow's */
+	f = (struct ebb_flow){ .vip_id = vip1, .node_id = node_c, .seen = ebb_seen_tick(now) };
+	CHECK(!flow_put(&kc, &(struct ebb_flow){ .node_id = node_c, .vip_id = vip1,
+						  .seen = ebb_ft_tick_of_ns(now) }),
+	      "%s", nm(n, "C pinned in the new table to %s", addr_of(node_c)));
+	f.node_id = other_node(VIP1_K, node_c);
+	bpf_map_update_elem(old_fd, &kc, &f, BPF_ANY);
+
+	if (!ASSERT_OK(bpf_map_update_elem(outer, &zero, &old_fd, BPF_ANY),
+		       nm(n, "the old LRU into flows_old (the inner map's key and value sizes)")))
+		goto out;
+	/* the flag off: the old LRU is not read (D's ACK goes by the second chance) */
+	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	      nm(n, "migrating off: D's ACK is placed by the second chance, not by the old entry"));
+	flow_del(&kd);
+
+	ASSERT_OK(set_migrating(true), nm(n, "settings.migrating set"));
+	ebb_counters_sum(e.vip_stats_fd, vip1, &before);
+	CHECK(ft_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
+	      nm(n, "A (only in the old LRU): its ACK goes to %s, its old entry's node", addr_of(node_a)));
+	tick = ebb_ft_tick_of_ns(ebb_now_ns());
+	r = flow_get(&ka, &got);
+	CHECK(!r && got.node_id == node_a && got.vip_id == vip1 && !got.flags &&
+		      ((tick - got.seen) & EBB_FT_TICK_MASK) <= 1,
+	      "%s", nm(n, "... and A's entry is in the new table: node %u vip %u flags %u, seen now (tick %u, now %u)",
+		       got.node_id, got.vip_id, got.flags, got.seen, tick));
+	CHECK(ft_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
+	      nm(n, "A's next ACK: a hit in the new table"));
+	CHECK(ft_run(&f4, mac) == XDP_TX && !memcmp(mac, mac_of(node_f), 6), "%s",
+	      nm(n, "F's FIN (only in the old LRU): to %s", addr_of(node_f)));
+	r = flow_get(&kf, &got);
+	CHECK(!r && got.node_id == node_f && got.flags == EBB_FLOW_FIN, "%s",
+	      nm(n, "... F adopted, and the FIN noted on its new entry (flags %u)", got.flags));
+	CHECK(ft_run(&c4, mac) == XDP_TX && !memcmp(mac, mac_of(node_c), 6), "%s",
+	      nm(n, "C (in both): the new table's node %s", addr_of(node_c)));
+	CHECK(ft_run(&b6, mac) == XDP_TX && !memcmp(mac, mac_of(node_b), 6), "%s",
+	      nm(n, "B (IPv6, only in the old LRU): to %s", addr_of(node_b)));
+	r = flow_get(&kb, &got);
+	CHECK(!r && got.node_id == node_b && got.vip_id == vip6 &&
+		      got.flags == EBB_FLOW_FIN,
+	      "%s", nm(n, "... B adopted into flows6, its FIN flag kept (flags %u)", got.flags));
+	ebb_counters_sum(e.vip_stats_fd, vip1, &after);
+	ASSERT_EQ(after.second_chance - before.second_chance, 0,
+		  nm(n, "no second chance while both tables are read"));
+	ASSERT_EQ(after.new_flows - before.new_flows, 0, nm(n, "no flow placed anew"));
+
+	/* the migration done: the slot emptied, the flag cleared; D is in the old LRU only */
+	bpf_map_delete_elem(outer, &zero);
+	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	      nm(n, "flag still set, slot empty: D's ACK by the second chance"));
+	flow_del(&kd);
+	set_migrating(false);
+	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	      nm(n, "after the migration: D's ACK by the second chance"));
+out:
+	bpf_map_delete_elem(outer, &zero);
+	set_migrating(false);
+	for (const struct ebb_flow_key *k = &ka; k; k = k == &ka ? &kb : k == &kb ? &kc : k == &kc ? &kd : k == &kd ? &kf : NULL)
+		flow_del(k);
+	close(old_fd);
+}
+
 int main(void)
 {
 	if (!suite_start("datapath"))
@@ -1802,6 +1945,7 @@ int main(void)
 		table_btf_case();
 		table_twin_case();
 		small_table_cases();
+		migrating_case();
 	}
 	balancer_teardown();
 	return test_summary("datapath");

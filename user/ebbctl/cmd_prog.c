@@ -108,11 +108,24 @@ static int do_upgrade(int argc, char **argv)
 		json_object_object_add(o, "flows_copied", json_object_new_int64(res.flows_copied));
 		json_object_object_add(o, "flows_copied_after_swap",
 				       json_object_new_int64(res.flows_after_swap));
+		json_object_object_add(o, "flows_checked", json_object_new_int64(res.flows_checked));
+		json_object_object_add(o, "flows_missing", json_object_new_int64(res.flows_missing));
+		json_object_object_add(o, "flows_other_node",
+				       json_object_new_int64(res.flows_other_node));
+		json_object_object_add(o, "flows_evicted", json_object_new_int64(res.flows_evicted));
+		json_object_object_add(o, "flows_failed", json_object_new_int64(res.flows_failed));
 		json_print(o);
 	} else if (!quiet && res.migrated) {
 		printf("upgraded %d device(s): prog_id %u -> %u, layout %u -> %u, flows copied %llu (+%llu after the swap)\n",
 		       res.devices, res.old_prog_id[0], res.new_prog_id, res.old_layout, res.new_layout,
 		       (unsigned long long)res.flows_copied, (unsigned long long)res.flows_after_swap);
+		/* the migration's own check of the old LRU against the new tables */
+		if (res.flows_missing || res.flows_failed)
+			fprintf(stderr, "warning: %llu of the old table's %llu flows are not in the new one (%llu evicted by the copy, %llu found no way)\n",
+				(unsigned long long)res.flows_missing,
+				(unsigned long long)res.flows_checked,
+				(unsigned long long)res.flows_evicted,
+				(unsigned long long)res.flows_failed);
 	} else if (!quiet) {
 		printf("upgraded %d device(s): prog_id %u -> %u, maps and flows kept\n", res.devices,
 		       res.old_prog_id[0], res.new_prog_id);

@@ -91,6 +91,20 @@ int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, 
 		   struct ebb_upgrade *res, struct ebb_err *err);
 int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size);
 /* migrate.c: `prog upgrade` from the pinned maps' layout `from` to the object's `to`. */
+/* Pins entry (an entry word, fingerprint 0) for flow k into the mapped bucket table t of nb
+ * buckets unless the flow has an entry there (migrate.c). Returns EBB_FT_* (include/ebb_flowtable.h). */
+struct ebb_ft_bucket;
+int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		      __u64 entry, __u32 now_tick);
+/* The FIN and RST of entry added to k's entry in t if it names the same node and VIP
+ * (migrate.c). */
+bool ebb_ft_note_ended(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		       __u64 entry);
+/* Every flow of the bucket table from (its VIPs' keys in vips, by id) into the table to, by key,
+ * pin if absent; counts: copied, present, evicted, failed (migrate.c). */
+void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,
+		       __u32 to_nb, const struct ebb_vip_entry *vips, __u32 now_tick,
+		       __u64 counts[4]);
 int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 to,
 		     const struct ebb_link_info *links, int n, struct ebb_upgrade *res,
 		     struct ebb_err *err);

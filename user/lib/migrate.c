@@ -29,9 +29,37 @@
  *     per-CPU counters' increments since the first copy, added to the new ones.
  * Writers (ebbctl, ebbd) are held off by the state lock for the whole upgrade; one that opened
  * the old maps before it got the lock finds them stale (ebb_lock, ebb_stale) and re-opens.
+ *
+ * The flow table, across the switch from the LRU hash to the bucket table (the step
+ * LRU_LAST_LAYOUT -> TABLE_FIRST_LAYOUT; include/ebb_flowtable.h, doc/flow-table-progress.md):
+ * `flows` changes type, so it is not copied entry by entry but flow by flow. In 2, every LRU
+ * entry (struct ebb_flow) becomes an entry word (ebb_ft_entry_of_lru: the same node, VIP id,
+ * flags, and the tick its `seen` falls in); an IPv4 one is pinned into the new table by user
+ * space, on the mapped words, by the header's own pin "if absent" (ebb_ft_pin_absent: CAS, so
+ * it is safe beside the datapath's pins), an IPv6 one into flows6 with BPF_NOEXIST. Then, still
+ * before the swap, the old LRU goes into the new program's flows_old (an array of one map, empty
+ * otherwise) and the new settings.migrating is set: from its first packet the new program looks a
+ * flow it does not find up in the old LRU too, and pins the old entry if absent. So a flow the
+ * old program made after the first copy is neither placed again nor sent by the second chance
+ * or a rescue between the swap and 5: both tables are read while entries are copied. In 5 the
+ * old LRU is copied again, pin if absent (an entry the new program made, or adopted, wins), then
+ * every old entry is looked up in the new tables (flows_checked, flows_missing,
+ * flows_other_node in struct ebb_upgrade), settings.migrating is cleared and flows_old emptied:
+ * the old LRU is freed with this process's last fd.
+ * What the old program changed in an entry already copied between the copies: a FIN or RST is
+ * added to the new entry if it names the same node (ebb_ft_note_ended); another node (a claim)
+ * is not carried, pin if absent keeps the first copy's word (with rescues, the flow is rescued
+ * and claimed again).
+ * A later step that keeps the bucket table copies it flow by flow too (table_copy: the key from
+ * its key word and the VIP's address, pin if absent, in both copies), not bucket by bucket: the
+ * new table may differ in size, and the new program may pin a flow into the other of its two
+ * buckets. Its new program has no flows_old of that kind: a mid-flow packet of a flow the old
+ * program made between the first copy and the swap goes by the second chance (or a rescue)
+ * until 5 copies it, and the entry that placement pins wins over the copy.
  */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +91,7 @@ struct map_conv {
 struct layout_step {
 	__u32 from, to;
 	const struct map_conv *convs; /* ends with { NULL } */
+	bool flows_to_table; /* `flows` goes from the LRU hash to the bucket table (below) */
 };
 
 /* 4 -> 5: settings grew by rescue_rate (the default, as on a first creation) and a pad. */
@@ -131,11 +160,32 @@ static const struct map_conv conv_7_8[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* 8 -> 9: flows from the LRU hash to the bucket table (include/ebb_flowtable.h), IPv6 flows
+ * into flows6: not a value conversion but a copy by key, pin if absent (lru_copy below).
+ * syn_pins keeps its key; its value becomes the entry word. */
+static void syn_pin_lru(const void *old, void *new)
+{
+	__u64 w = ebb_ft_entry_of_lru(old);
+
+	memcpy(new, &w, sizeof(w));
+}
+
+static const struct map_conv conv_lru_table[] = {
+	{ "syn_pins", sizeof(struct ebb_flow), sizeof(__u64), syn_pin_lru },
+	{ NULL, 0, 0, NULL },
+};
+
+/* The step to the bucket table: its numbers are the only thing a renumbering changes (the
+ * layout before it is the LRU's last). */
+#define TABLE_FIRST_LAYOUT 9
+#define LRU_LAST_LAYOUT (TABLE_FIRST_LAYOUT - 1)
+
 static const struct layout_step layout_steps[] = {
-	{ 4, 5, conv_4_5 },
-	{ 5, 6, conv_5_6 },
-	{ 6, 7, conv_6_7 },
-	{ 7, 8, conv_7_8 },
+	{ 4, 5, conv_4_5, false },
+	{ 5, 6, conv_5_6, false },
+	{ 6, 7, conv_6_7, false },
+	{ 7, 8, conv_7_8, false },
+	{ LRU_LAST_LAYOUT, TABLE_FIRST_LAYOUT, conv_lru_table, true },
 };
 
 /* The steps from -> to, one after the other; 0 steps when ebb knows no such way. */
@@ -159,8 +209,15 @@ static int find_chain(__u32 from, __u32 to, const struct layout_step **chain)
 
 /* ---- one map's copy ---- */
 
+enum flows_kind {
+	FLOWS_NONE, /* not the flow table: copied entry by entry */
+	FLOWS_FROM_LRU, /* the LRU hash into the bucket table and flows6 */
+	FLOWS_TABLE, /* the bucket table into another: by key, not by bucket index */
+};
+
 struct map_copy {
 	const char *name;
+	enum flows_kind flows;
 	const char *staged_pin;
 	int old_fd, new_fd;
 	struct bpf_map_info old_info, new_info;
@@ -363,6 +420,12 @@ static int copy_rings(struct map_copy *m)
 
 /* ---- the plan ---- */
 
+struct ft_mapping {
+	struct ebb_ft_bucket *t;
+	__u32 nb;
+	size_t bytes;
+};
+
 struct migration {
 	const char *bpffs;
 	char staging[600];
@@ -371,7 +434,276 @@ struct migration {
 	struct map_copy maps[64];
 	int n_maps;
 	struct bpf_object *obj;
+	bool flows_to_table; /* a step of the chain is the switch to the bucket table */
+	struct ft_mapping ft_new, ft_old; /* the bucket tables, mapped (ft_old: table to table) */
+	int flows6_fd, settings_fd, flows_old_fd; /* the new object's */
+	int vips_by_id_fd; /* the old maps' */
+	__u32 now_tick;
 };
+
+/* ---- the flow table: copies by key, pin if absent ---- */
+
+static int ft_map(int fd, struct ft_mapping *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket) ||
+	    !(info.map_flags & BPF_F_MMAPABLE))
+		return -EPROTO;
+	m->nb = info.max_entries;
+	m->bytes = ((size_t)m->nb * sizeof(*m->t) + page - 1) / page * page;
+	m->t = mmap(NULL, m->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m->t == MAP_FAILED) {
+		m->t = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static void ft_unmap(struct ft_mapping *m)
+{
+	if (m->t)
+		munmap(m->t, m->bytes);
+	m->t = NULL;
+}
+
+/* What copying a flow did, summed over a copy. */
+struct flow_tally {
+	__u64 copied; /* a new entry in the new table */
+	__u64 present; /* the new table had the flow: its entry kept */
+	__u64 evicted; /* ... copied over another flow's entry (both buckets full) */
+	__u64 failed; /* no way for it (16 ways of its fingerprint, or lost CASes) */
+};
+
+/*
+ * Pins entry (fingerprint 0) for flow k into the bucket table t (nb buckets) unless the flow
+ * has an entry there: by the header's own pin (include/ebb_flowtable.h), on the mapped words,
+ * by CAS, so that the datapath pinning at the same time (after the swap) loses nothing and sees
+ * no half word. now_tick: the eviction's clock (a copied entry's own tick may be long past).
+ */
+int ebb_ft_pin_absent(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		      __u64 entry, __u32 now_tick)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, nb);
+	struct ebb_ft_scan st;
+	int way, ret = EBB_FT_LOST;
+
+	/* a CAS lost to the datapath: scan again (a few times; then the flow is reported) */
+	for (int tries = 0; tries < 4 && ret == EBB_FT_LOST; tries++) {
+		memset(&st, 0, sizeof(st));
+		ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(k), entry | ebb_ft_entry(w.fp, 0, 0, 0, 0),
+				   now_tick);
+		st.if_absent = 1;
+		ret = ebb_ft_pin(&t[w.b[0]], &t[w.b[1]], &st, &way);
+	}
+	return ret;
+}
+
+/*
+ * The flow k has an entry in t already (pin if absent kept it): if it names entry's node and VIP,
+ * the FIN and RST entry has and it lacks are added to it (CAS; a word changed meanwhile is left:
+ * the flow's next packet is the news). So a flow the old program saw end between the copies is
+ * not counted live by the census until its idle timeout. Returns whether it wrote.
+ */
+bool ebb_ft_note_ended(struct ebb_ft_bucket *t, __u32 nb, const struct ebb_flow_key *k,
+		       __u64 entry)
+{
+	struct ebb_ft_where w = ebb_ft_where_key(k, nb);
+	__u32 ended = ebb_ft_flags(entry) & (EBB_FLOW_FIN | EBB_FLOW_RST), flags;
+	__u64 word;
+	int way;
+
+	if (!ended)
+		return false;
+	way = ebb_ft_find(&t[w.b[0]], &t[w.b[1]], w.fp, ebb_ft_keyword4(k), &word);
+	if (way < 0 || ebb_ft_node(word) != ebb_ft_node(entry) ||
+	    ebb_ft_vip(word) != ebb_ft_vip(entry))
+		return false;
+	flags = ebb_ft_flags(word);
+	if ((flags & ended) == ended)
+		return false;
+	return ebb_ft_cas(&t[w.b[way / EBB_FT_WAYS]].entry[way % EBB_FT_WAYS].word, word,
+			  ebb_ft_with(word, flags | ended, ebb_ft_tick(word)));
+}
+
+static void tally(struct flow_tally *t, int ret)
+{
+	if (ret == EBB_FT_INSERTED || ret == EBB_FT_UPDATED)
+		t->copied++;
+	else if (ret == EBB_FT_EVICTED)
+		t->copied++, t->evicted++;
+	else if (ret == EBB_FT_PRESENT)
+		t->present++;
+	else
+		t->failed++;
+}
+
+/* One flow of the old table into the new ones: IPv4 into the bucket table, IPv6 into flows6. */
+static int copy_flow(struct migration *g, const struct ebb_flow_key *k, __u64 entry,
+		     struct flow_tally *t)
+{
+	__u64 now_word;
+
+	if (k->family == EBB_FAMILY_V4) {
+		int ret = ebb_ft_pin_absent(g->ft_new.t, g->ft_new.nb, k, entry, g->now_tick);
+
+		tally(t, ret);
+		if (ret == EBB_FT_PRESENT)
+			ebb_ft_note_ended(g->ft_new.t, g->ft_new.nb, k, entry);
+		return 0;
+	}
+	if (!bpf_map_update_elem(g->flows6_fd, k, &entry, BPF_NOEXIST)) {
+		t->copied++;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	t->present++;
+	/* (flows6 is a hash: no CAS; a write of the datapath in between loses its tick at most) */
+	if (!bpf_map_lookup_elem(g->flows6_fd, k, &now_word) &&
+	    ebb_ft_node(now_word) == ebb_ft_node(entry) && ebb_ft_vip(now_word) == ebb_ft_vip(entry) &&
+	    (ebb_ft_flags(entry) & ~ebb_ft_flags(now_word) & (EBB_FLOW_FIN | EBB_FLOW_RST))) {
+		now_word = ebb_ft_with(now_word,
+				       ebb_ft_flags(now_word) |
+					       (ebb_ft_flags(entry) & (EBB_FLOW_FIN | EBB_FLOW_RST)),
+				       ebb_ft_tick(now_word));
+		bpf_map_update_elem(g->flows6_fd, k, &now_word, BPF_EXIST);
+	}
+	return 0;
+}
+
+/* The old LRU's every entry (struct ebb_flow), converted (ebb_ft_entry_of_lru), pinned if
+ * absent. */
+static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *t)
+{
+	void *keys = NULL, *vals = NULL;
+	__u32 n = 0;
+	int ret = dump_old(m, &keys, &vals, &n);
+
+	for (__u32 i = 0; !ret && i < n; i++) {
+		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
+		struct ebb_flow f;
+
+		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
+		if (f.node_id)
+			ret = copy_flow(g, k, ebb_ft_entry_of_lru(&f), t);
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/*
+ * The old bucket table's flows into the new one, by key (a later layout that keeps the table:
+ * its buckets may be more or fewer, and the new program may have pinned a flow elsewhere than
+ * the old bucket index): a key is its key word and its VIP's address and protocol (vips: by
+ * VIP id, EBB_MAX_VIPS of them), believed only when it hashes to the entry's fingerprint and
+ * bucket (as libebb's walk does); pinned if absent. counts: copied, present, evicted, failed.
+ */
+void ebb_ft_copy_table(const struct ebb_ft_bucket *from, __u32 from_nb, struct ebb_ft_bucket *to,
+		       __u32 to_nb, const struct ebb_vip_entry *vips, __u32 now_tick,
+		       __u64 counts[4])
+{
+	for (__u32 b = 0; b < from_nb; b++)
+		for (int i = 0; i < EBB_FT_WAYS; i++) {
+			__u64 w = ebb_ft_read(&from[b].entry[i].word);
+			union ebb_ft_keyword kw = { .word = ebb_ft_read(&from[b].key[i].word) };
+			const struct ebb_vip_entry *v;
+			struct ebb_flow_key k = {};
+			struct ebb_ft_where where;
+			struct flow_tally t = {};
+
+			if (!ebb_ft_node(w))
+				continue;
+			v = &vips[ebb_ft_vip(w)];
+			if (v->key.family != EBB_FAMILY_V4)
+				continue; /* its VIP is gone: nobody's flow */
+			k.family = EBB_FAMILY_V4;
+			k.proto = v->key.proto;
+			k.src[0] = kw.k.addr;
+			k.sport = kw.k.sport;
+			k.dport = kw.k.dport;
+			k.dst[0] = v->key.addr[0];
+			where = ebb_ft_where_key(&k, from_nb);
+			if (ebb_ft_fp(w) != where.fp || (where.b[0] != b && where.b[1] != b))
+				continue; /* a pin in progress (its key word not yet written) */
+			tally(&t, ebb_ft_pin_absent(to, to_nb, &k,
+						    ebb_ft_entry(0, ebb_ft_vip(w), ebb_ft_node(w),
+								 ebb_ft_flags(w), ebb_ft_tick(w)),
+						    now_tick));
+			counts[0] += t.copied;
+			counts[1] += t.present;
+			counts[2] += t.evicted;
+			counts[3] += t.failed;
+		}
+}
+
+static int table_copy(struct migration *g, struct flow_tally *t)
+{
+	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	__u64 counts[4] = {};
+
+	if (!vips)
+		return -ENOMEM;
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
+		bpf_map_lookup_elem(g->vips_by_id_fd, &id, &vips[id]);
+	ebb_ft_copy_table(g->ft_old.t, g->ft_old.nb, g->ft_new.t, g->ft_new.nb, vips, g->now_tick,
+			  counts);
+	t->copied += counts[0];
+	t->present += counts[1];
+	t->evicted += counts[2];
+	t->failed += counts[3];
+	free(vips);
+	return 0;
+}
+
+/* The new tables' entry for flow k, if any: its node (0: none). */
+static __u32 new_node_of(struct migration *g, const struct ebb_flow_key *k)
+{
+	__u64 w = 0;
+
+	if (k->family == EBB_FAMILY_V4) {
+		struct ebb_ft_where where = ebb_ft_where_key(k, g->ft_new.nb);
+
+		ebb_ft_find(&g->ft_new.t[where.b[0]], &g->ft_new.t[where.b[1]], where.fp,
+			    ebb_ft_keyword4(k), &w);
+	} else if (bpf_map_lookup_elem(g->flows6_fd, k, &w)) {
+		w = 0;
+	}
+	return ebb_ft_node(w);
+}
+
+/* After the second copy: every entry of the old LRU, looked up in the new tables. An entry
+ * missing there is a flow lost by the migration. */
+static int lru_check(struct migration *g, struct map_copy *m, struct ebb_upgrade *res)
+{
+	void *keys = NULL, *vals = NULL;
+	__u32 n = 0;
+	int ret = dump_old(m, &keys, &vals, &n);
+
+	for (__u32 i = 0; !ret && i < n; i++) {
+		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
+		struct ebb_flow f;
+		__u32 node;
+
+		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
+		if (!f.node_id)
+			continue;
+		res->flows_checked++;
+		node = new_node_of(g, k);
+		if (!node)
+			res->flows_missing++;
+		else if (node != f.node_id)
+			res->flows_other_node++;
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
 
 static void migration_free(struct migration *g)
 {
@@ -386,6 +718,8 @@ static void migration_free(struct migration *g)
 		free(m->snap_vals);
 	}
 	g->n_maps = 0;
+	ft_unmap(&g->ft_new);
+	ft_unmap(&g->ft_old);
 }
 
 /* Empties and removes the staging directory: every name in it is one an upgrade pinned. */
@@ -448,6 +782,29 @@ static int plan(struct migration *g, struct ebb_err *err)
 		len = sizeof(m->new_info);
 		if (bpf_obj_get_info_by_fd(m->new_fd, &m->new_info, &len))
 			return ebb_errf(err, "cannot read the new map %s: %s", name, strerror(errno));
+		if (!strcmp(name, "flows") && g->flows_to_table) {
+			/* the LRU (struct ebb_flow_key -> struct ebb_flow) into the bucket table */
+			if (m->old_info.type != BPF_MAP_TYPE_LRU_HASH ||
+			    m->old_info.key_size != sizeof(struct ebb_flow_key) ||
+			    m->old_info.value_size != sizeof(struct ebb_flow))
+				return ebb_errf(err, "cannot migrate map flows: the %u -> %u step converts the LRU hash of %zu-byte keys and %zu-byte values, not this one (type %u, %u, %u)",
+						LRU_LAST_LAYOUT, TABLE_FIRST_LAYOUT,
+						sizeof(struct ebb_flow_key), sizeof(struct ebb_flow),
+						m->old_info.type, m->old_info.key_size,
+						m->old_info.value_size);
+			m->flows = FLOWS_FROM_LRU;
+			m->lanes = 1;
+			m->old_lane = m->old_info.value_size;
+			m->new_lane = m->new_info.value_size;
+			continue;
+		}
+		if (!strcmp(name, "flows") && m->old_info.type == BPF_MAP_TYPE_ARRAY &&
+		    m->old_info.value_size == sizeof(struct ebb_ft_bucket) &&
+		    m->new_info.type == BPF_MAP_TYPE_ARRAY &&
+		    m->new_info.value_size == sizeof(struct ebb_ft_bucket)) {
+			m->flows = FLOWS_TABLE; /* by key: table_copy */
+			continue;
+		}
 		if (m->old_info.type != m->new_info.type || m->old_info.key_size != m->new_info.key_size)
 			return ebb_errf(err, "cannot migrate map %s: its type or key changed and no step converts it",
 					name);
@@ -493,7 +850,14 @@ static int copy_all(struct migration *g, struct ebb_upgrade *res, struct ebb_err
 		__u64 copied = 0;
 		int ret;
 
-		if (m->new_info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		if (m->flows != FLOWS_NONE) {
+			struct flow_tally t = {};
+
+			ret = m->flows == FLOWS_FROM_LRU ? lru_copy(g, m, &t) : table_copy(g, &t);
+			copied = t.copied;
+			res->flows_evicted += t.evicted;
+			res->flows_failed += t.failed;
+		} else if (m->new_info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
 			ret = copy_rings(m);
 		else
 			ret = copy_entries(m, BPF_ANY, &copied,
@@ -519,7 +883,18 @@ static int copy_late(struct migration *g, struct ebb_upgrade *res, struct ebb_er
 		__u64 copied = 0;
 		int r = 0;
 
-		if (m->snap_vals)
+		if (m->flows != FLOWS_NONE) {
+			/* pin if absent: an entry the new program made since the swap wins (it found
+			 * the flow in flows_old, or placed it as the old program would have) */
+			struct flow_tally t = {};
+
+			r = m->flows == FLOWS_FROM_LRU ? lru_copy(g, m, &t) : table_copy(g, &t);
+			copied = t.copied;
+			res->flows_evicted += t.evicted;
+			res->flows_failed += t.failed;
+			if (!r && m->flows == FLOWS_FROM_LRU)
+				r = lru_check(g, m, res);
+		} else if (m->snap_vals)
 			r = percpu_catch_up(m);
 		else if (flow_table(m) && m->new_info.type == BPF_MAP_TYPE_LRU_HASH)
 			r = copy_entries(m, BPF_NOEXIST, &copied, false);
@@ -562,6 +937,119 @@ static int move_pins(struct migration *g, struct ebb_err *err)
 	return ret;
 }
 
+/*
+ * For tests (test_upgrade_layout): EBB_MIGRATE_HOLD=DIR makes an upgrade stop at point 1 (the
+ * first copy done, before the swap) and point 2 (swapped and pins moved, before the second
+ * copy): it creates DIR/atN and waits until DIR/goN exists (60 s at most), so that a test can
+ * make flows in exactly the window the second copy and flows_old are for, without a race.
+ */
+static void test_hold(int point)
+{
+	const char *dir = getenv("EBB_MIGRATE_HOLD");
+	char path[600];
+	int fd;
+
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/at%d", dir, point);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/go%d", dir, point);
+	for (int i = 0; i < 6000 && access(path, F_OK); i++)
+		usleep(10000);
+}
+
+/* N of the LRU layouts' `flows N`: the LRU's own size. */
+static int lru_size(const char *bpffs, __u32 *size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[600];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/flows", bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (!ret && info.type != BPF_MAP_TYPE_LRU_HASH)
+		ret = -EPROTO;
+	if (!ret)
+		*size = info.max_entries;
+	return ret;
+}
+
+static struct map_copy *flows_copy(struct migration *g)
+{
+	for (int i = 0; i < g->n_maps; i++)
+		if (g->maps[i].flows != FLOWS_NONE)
+			return &g->maps[i];
+	return NULL;
+}
+
+/* The new object's flow tables (and the old one's bucket table) mapped, and the maps a
+ * migration from the LRU needs at hand. */
+static int flow_tables_open(struct migration *g, struct ebb_err *err)
+{
+	struct map_copy *m = flows_copy(g);
+	struct bpf_map *map;
+	int ret;
+
+	if (!m)
+		return g->flows_to_table ? ebb_errf(err, "cannot migrate: no flows map under %s", g->bpffs) : 0;
+	ret = ft_map(m->new_fd, &g->ft_new);
+	if (!ret && m->flows == FLOWS_TABLE)
+		ret = ft_map(m->old_fd, &g->ft_old);
+	if (ret)
+		return ebb_errf(err, "cannot map the flow table: %s", strerror(-ret));
+	/* the old maps' VIPs: the flows' own (the new vips_by_id may be copied after flows) */
+	for (int i = 0; i < g->n_maps; i++)
+		if (!strcmp(g->maps[i].name, "vips_by_id"))
+			g->vips_by_id_fd = g->maps[i].old_fd;
+	if (m->flows == FLOWS_TABLE && g->vips_by_id_fd < 0)
+		return ebb_errf(err, "cannot migrate the flow table: no vips_by_id under %s", g->bpffs);
+	if (m->flows != FLOWS_FROM_LRU)
+		return 0;
+	map = bpf_object__find_map_by_name(g->obj, "flows6");
+	g->flows6_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(g->obj, "settings");
+	g->settings_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(g->obj, "flows_old");
+	g->flows_old_fd = map ? bpf_map__fd(map) : -1;
+	if (g->flows6_fd < 0 || g->settings_fd < 0 || g->flows_old_fd < 0)
+		return ebb_errf(err, "cannot migrate from the LRU flow table: the new object lacks flows6, settings or flows_old");
+	return 0;
+}
+
+/*
+ * on: the old LRU into flows_old, then settings.migrating set (before the swap: the new
+ * program reads both from its first packet). off: migrating cleared, then flows_old emptied
+ * (a packet that saw the flag finds the slot empty, and places as without it).
+ */
+static int migrating_set(struct migration *g, bool on, struct ebb_err *err)
+{
+	struct map_copy *m = flows_copy(g);
+	struct ebb_settings set;
+	__u32 zero = 0;
+
+	if (!m || m->flows != FLOWS_FROM_LRU)
+		return 0;
+	if (on && bpf_map_update_elem(g->flows_old_fd, &zero, &m->old_fd, BPF_ANY))
+		return ebb_errf(err, "cannot give the new program the old flow table (flows_old): %s",
+				strerror(errno));
+	if (bpf_map_lookup_elem(g->settings_fd, &zero, &set))
+		return ebb_errf(err, "cannot read the new settings: %s", strerror(errno));
+	set.migrating = on;
+	if (bpf_map_update_elem(g->settings_fd, &zero, &set, BPF_ANY))
+		return ebb_errf(err, "cannot write the new settings: %s", strerror(errno));
+	if (!on && bpf_map_delete_elem(g->flows_old_fd, &zero) && errno != ENOENT)
+		return ebb_errf(err, "upgraded, but cannot drop the old flow table from flows_old: %s",
+				strerror(errno));
+	return 0;
+}
+
 int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 to,
 		     const struct ebb_link_info *links, int n, struct ebb_upgrade *res,
 		     struct ebb_err *err)
@@ -580,7 +1068,12 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	if (mkdir(g.staging, 0700))
 		return ebb_errf(err, "cannot create %s: %s", g.staging, strerror(errno));
 
+	for (int i = 0; i < g.n_steps; i++)
+		g.flows_to_table |= g.chain[i]->flows_to_table;
+	g.flows6_fd = g.vips_by_id_fd = g.settings_fd = g.flows_old_fd = -1;
 	ret = ebb_pinned_flow_table_size(bpffs, &flow_size);
+	if (ret && g.flows_to_table) /* no flows6 yet: N is the LRU's size */
+		ret = lru_size(bpffs, &flow_size);
 	g.obj = ebb_balancer_open(g.staging, obj_path, err);
 	if (!g.obj) {
 		ret = -EINVAL;
@@ -596,12 +1089,19 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	if (ret)
 		goto undo;
 	ret = plan(&g, err);
+	if (!ret)
+		ret = flow_tables_open(&g, err);
 	if (ret)
 		goto undo;
+	g.now_tick = ebb_ft_tick_of_ns(ebb_now_ns());
 	/* 2. the first copy */
 	ret = copy_all(&g, res, err);
+	/* the new program will read the old LRU on a miss until the second copy is done */
+	if (!ret && g.flows_to_table)
+		ret = migrating_set(&g, true, err);
 	if (ret)
 		goto undo;
+	test_hold(1);
 	/* 3. the swap */
 	ret = ebb_links_swap(bpffs, links, n, bpf_program__fd(bpf_object__find_program_by_name(g.obj, "ebb_balancer")),
 			     res, err);
@@ -609,9 +1109,18 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		goto undo;
 	/* 4. the pins; 5. the second copy */
 	ret = move_pins(&g, err);
+	test_hold(2);
 	{
 		struct ebb_err late = {};
 		int r = copy_late(&g, res, ret ? &late : err);
+
+		if (!ret)
+			ret = r;
+	}
+	/* 6. the new table has every flow: the old LRU goes (with this process's last fd) */
+	if (g.flows_to_table) {
+		struct ebb_err late = {};
+		int r = migrating_set(&g, false, ret ? &late : err);
 
 		if (!ret)
 			ret = r;
