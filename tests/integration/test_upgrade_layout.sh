@@ -162,7 +162,9 @@ print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), 
 for e in json.load(sys.stdin):
     print(e["key"], e["value"])'
 }
-vip_id=$(ctl -j vip show $VIP | json_get 'd[0]["id"]')
+# read by the old ebbctl: this build reads only the bucket table, and this is the old layout
+vip_id=$(octl -j vip show $VIP | json_get 'd[0]["id"]')
+[ -n "$vip_id" ] || not_ok "the VIP's id read by the old ebbctl"
 ring_dump $((vip_id * 2)) >"$TMP/ring.before"
 
 pins() {
