@@ -14,6 +14,7 @@
 # fails) leave the old program and pins untouched; an unknown layout pair is refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_agent.sh"
+. "$(dirname "$0")/lib_maps.sh"
 
 OLD_REV=${UPGRADE_FROM:-e909009}
 NEW_EBBCTL=$EBBCTL
@@ -130,18 +131,8 @@ check "12 idle keep-alive connections are open" grep -q '^ready 12' "$TMP/idle.o
 
 # The VIP's new-flow table as the datapath reads it, before and after (read before wrk starts:
 # it takes seconds of wrk's 15 under load, and no node changes meanwhile).
-ring_dump() { # ring_dump RING: the installed table's max_entries, then its elements
-	local id
-	id=$(bpftool -j map lookup pinned "$BPFFS/rings" key "$1" 0 0 0 | python3 -c 'import json, sys
-v = json.load(sys.stdin)["value"]
-print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little"))')
-	bpftool -j map show id "$id" | json_get '"%s" % d["max_entries"]'
-	bpftool -j map dump id "$id" | python3 -c 'import json, sys
-for e in json.load(sys.stdin):
-    print(e["key"], e["value"])'
-}
 vip_id=$(ctl -j vip show $VIP | json_get 'd[0]["id"]')
-ring_dump $((vip_id * 2)) >"$TMP/ring.before"
+ring_dump "$BPFFS" $((vip_id * 2)) >"$TMP/ring.before"
 
 pins() {
 	ctl -j flow show vip $VIP | python3 -c '
@@ -258,7 +249,7 @@ sizes=$(ctl -j vip show | json_get '" ".join(sorted(set(str(v.get("table_size"))
 check "layout 8: the upgraded VIPs have table size 65537 (vip show -j: $sizes)" [ "$sizes" = 65537 ]
 check "... and so has their datapath copy in vips_by_id (bpftool: table_size 65537)" \
 	bash -c "bpftool -j map lookup pinned '$BPFFS/vips_by_id' key $vip_id 0 0 0 | grep -q '\"table_size\":65537'"
-ring_dump $((vip_id * 2)) >"$TMP/ring.after"
+ring_dump "$BPFFS" $((vip_id * 2)) >"$TMP/ring.after"
 check "... its new-flow table copied as it was: $(head -1 "$TMP/ring.after") elements, every one the same ($(($(wc -l <"$TMP/ring.before") - 1)) before)" \
 	cmp -s "$TMP/ring.before" "$TMP/ring.after"
 check "settings: rescue_rate set to its default ($(bpftool -j map lookup pinned "$BPFFS/settings" key 0 0 0 0 | json_get 'd["formatted"]["value"]'))" \
