@@ -70,7 +70,7 @@ static inline __u32 ebb_ring_slot_m(const struct ebb_flow_key *key, __u32 m)
 /* ... in a table of the default size, EBB_RING_SIZE. */
 static inline __u32 ebb_ring_slot(const struct ebb_flow_key *key)
 {
-	return ebb_flow_hash(key) % EBB_RING_SIZE;
+	return ebb_ring_slot_m(key, EBB_RING_SIZE);
 }
 
 #endif /* EBB_HASH_H */

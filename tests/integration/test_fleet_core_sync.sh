@@ -7,6 +7,7 @@
 # keeps forwarding; a host whose ebbd was down lags (ebbctl names it), then adopts the pinned
 # state and catches up when ebbd starts again.
 . "$(dirname "$0")/lib_fleet_core.sh"
+. "$(dirname "$0")/lib_maps.sh"
 
 # ---- configuration ----
 conf lba
@@ -88,18 +89,8 @@ check "... the VIP's key in etcd has \"table_size\": 2039 ($vkey); the default V
 	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]).get("table_size") != 2039 or "table_size" in json.loads(sys.argv[2]))' "$vkey" "$dkey"
 size_on() { "$1" -j vip show $VIPU | json_get 'd[0]["table_size"]'; }
 check "... table size 2039 on A and on B ($(size_on ctl_a), $(size_on ctl_b))" [ "$(size_on ctl_a)" = 2039 -a "$(size_on ctl_b)" = 2039 ]
-ring_of() { # ring_of DIR VIP-ID: the new-flow table's max_entries and elements, as that host's datapath reads them
-	local id
-	id=$(bpftool -j map lookup pinned "$1/rings" key $(($2 * 2)) 0 0 0 | python3 -c 'import json, sys
-v = json.load(sys.stdin)["value"]
-print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little"))')
-	bpftool -j map show id "$id" | json_get 'd["max_entries"]'
-	bpftool -j map dump id "$id" | python3 -c 'import json, sys
-for e in json.load(sys.stdin):
-    print(e["key"], e["value"])'
-}
-ring_of "$DIRA" "$(ctl_a -j vip show $VIPU | json_get 'd[0]["id"]')" >"$TMP/ring.a"
-ring_of "$DIRB" "$(ctl_b -j vip show $VIPU | json_get 'd[0]["id"]')" >"$TMP/ring.b"
+ring_dump "$DIRA" "$(ctl_a -j vip show $VIPU | json_get 'd[0]["id"]') * 2" >"$TMP/ring.a"
+ring_dump "$DIRB" "$(ctl_b -j vip show $VIPU | json_get 'd[0]["id"]') * 2" >"$TMP/ring.b"
 check "... A's and B's new-flow tables are the same $(head -1 "$TMP/ring.a") elements of 4 slots ($(wc -l <"$TMP/ring.a") lines)" \
 	bash -c "[ \"\$(head -1 '$TMP/ring.a')\" = 510 ] && cmp -s '$TMP/ring.a' '$TMP/ring.b'"
 udp_flows b 4 8 # live flows through B for 8 s (N1 is out of service: all on N2)

@@ -20,6 +20,7 @@
 # old program and pins untouched; an unknown layout pair is refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_agent.sh"
+. "$(dirname "$0")/lib_maps.sh"
 
 OLD_REV=${UPGRADE_FROM:-e909009}
 NEW_EBBCTL=$EBBCTL
@@ -152,20 +153,10 @@ check "6 idle keep-alive connections to the IPv6 VIP are open" grep -q '^ready 6
 
 # The VIP's new-flow table as the datapath reads it, before and after (read before wrk starts:
 # it takes seconds of wrk's 15 under load, and no node changes meanwhile).
-ring_dump() { # ring_dump RING: the installed table's max_entries, then its elements
-	local id
-	id=$(bpftool -j map lookup pinned "$BPFFS/rings" key "$1" 0 0 0 | python3 -c 'import json, sys
-v = json.load(sys.stdin)["value"]
-print(v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little"))')
-	bpftool -j map show id "$id" | json_get '"%s" % d["max_entries"]'
-	bpftool -j map dump id "$id" | python3 -c 'import json, sys
-for e in json.load(sys.stdin):
-    print(e["key"], e["value"])'
-}
 # read by the old ebbctl: this build reads only the bucket table, and this is the old layout
 vip_id=$(octl -j vip show $VIP | json_get 'd[0]["id"]')
 [ -n "$vip_id" ] || not_ok "the VIP's id read by the old ebbctl"
-ring_dump $((vip_id * 2)) >"$TMP/ring.before"
+ring_dump "$BPFFS" $((vip_id * 2)) >"$TMP/ring.before"
 
 pins() {
 	${1:-ctl} -j flow show vip ${2:-$VIP} | python3 -c '
@@ -358,7 +349,7 @@ sizes=$(ctl -j vip show | json_get '" ".join(sorted(set(str(v.get("table_size"))
 check "layout 8: the upgraded VIPs have table size 65537 (vip show -j: $sizes)" [ "$sizes" = 65537 ]
 check "... and so has their datapath copy in vips_by_id (bpftool: table_size 65537)" \
 	bash -c "bpftool -j map lookup pinned '$BPFFS/vips_by_id' key $vip_id 0 0 0 | grep -q '\"table_size\":65537'"
-ring_dump $((vip_id * 2)) >"$TMP/ring.after"
+ring_dump "$BPFFS" $((vip_id * 2)) >"$TMP/ring.after"
 check "... its new-flow table copied as it was: $(head -1 "$TMP/ring.after") elements, every one the same ($(($(wc -l <"$TMP/ring.before") - 1)) before)" \
 	cmp -s "$TMP/ring.before" "$TMP/ring.after"
 want_rescue=0 # as set above

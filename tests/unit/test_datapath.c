@@ -1341,7 +1341,7 @@ static void change_and_check(const char *who, __u32 vip_id, const char *addr, __
 			     bool want_exact)
 {
 	static __u32 before[EBB_RING_SIZE], after[EBB_RING_SIZE];
-	static __u64 bits_before[EBB_RING_CHANGE_WORDS];
+	static __u64 bits_before[EBB_RING_CHANGE_WORDS], bits_after[EBB_RING_CHANGE_WORDS];
 	__u32 wrong = 0, changed = 0, lost = 0, t0 = ebb_seen_tick(ebb_now_ns());
 	struct ebb_vip v;
 
@@ -1355,13 +1355,16 @@ static void change_and_check(const char *who, __u32 vip_id, const char *addr, __
 	    !ASSERT_OK(set_state(addr, state), nm(who, "%s to state %u", addr, state)) ||
 	    !ASSERT_OK(read_ring(EBB_RING_NEW(vip_id), after), nm(who, "read the NEW ring again")))
 		return;
-	for (__u32 slot = 0; slot < EBB_RING_SIZE; slot++) {
-		__u32 word = ebb_ring_change_word(vip_id, slot);
-		bool moved = before[slot] != after[slot], set, was;
-		__u64 bits = 0;
+	for (__u32 w = 0; w < EBB_RING_CHANGE_WORDS; w++) {
+		__u32 word = vip_id * EBB_RING_CHANGE_WORDS + w;
 
-		bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits);
-		set = (bits >> (slot % 64)) & 1;
+		bits_after[w] = 0;
+		bpf_map_lookup_elem(e.ring_changes_fd, &word, &bits_after[w]);
+	}
+	for (__u32 slot = 0; slot < EBB_RING_SIZE; slot++) {
+		bool moved = before[slot] != after[slot], set, was;
+
+		set = (bits_after[slot / 64] >> (slot % 64)) & 1;
 		was = (bits_before[slot / 64] >> (slot % 64)) & 1;
 		changed += moved;
 		if (want_exact ? set != moved : (moved && !set))
