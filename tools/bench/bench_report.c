@@ -285,13 +285,20 @@ static void print_table(json_object *x)
 		printf("  Katran: its flow LRU (%.0f-byte key, %.0f-byte value), %.0f entries: %.1f bytes per entry\n"
 		       "    (one such LRU per forwarding CPU)\n", num(k, "key_bytes"), num(k, "value_bytes"),
 		       num(k, "entries"), num(k, "bytes_per_entry"));
-	if (str(c, "na"))
-		printf("  census: n/a (%s)\n", str(c, "na"));
-	else if (c)
-		printf("  census at %.0f flows (user/lib/census.c on the mapped table), median of %.0f passes:\n"
-		       "    %.2f ms wall clock, %.2f ms CPU (target <= 10 ms%s); opening it %.0f ms, once per table\n",
-		       num(c, "flows"), num(c, "passes"), num(c, "ms"), num(c, "cpu_ms"),
-		       num(c, "ms") <= 10 ? ": met" : ": MISSED", num(c, "open_ms"));
+	for (int i = 0; i < 2; i++, c = get(x, "census_big")) {
+		if (!c)
+			continue;
+		if (str(c, "na")) {
+			printf("  census: n/a (%s)\n", str(c, "na"));
+			continue;
+		}
+		printf("  census at %.0f flows (user/lib/census.c, the %s table: %.0f buckets, sized for %.0f),\n"
+		       "    median of %.0f passes: %.2f ms wall clock, %.2f ms CPU%s; opening it %.0f ms, once\n",
+		       num(c, "flows"), str(c, "table") ?: "?", num(c, "buckets"), num(c, "sized_for"),
+		       num(c, "passes"), num(c, "ms"), num(c, "cpu_ms"),
+		       i ? "" : num(c, "ms") <= 10 ? " (target <= 10 ms: met)" : " (target <= 10 ms: MISSED)",
+		       num(c, "open_ms"));
+	}
 }
 
 static int print_paths(json_object *x)
@@ -618,7 +625,10 @@ static int vs_katran(char **files, int nfiles)
 		    "katran", "bytes_per_entry", "B", 1, 0);
 	missed += runs_figure(docs, n, "census at 1M flows, wall clock (median of 9 passes)",
 			      "census", NULL, "ms", "ms", 2, 10);
-	runs_figure(docs, n, "census at 1M flows, CPU time", "census", NULL, "cpu_ms", "ms", 2, 0);
+	runs_figure(docs, n, "  CPU time", "census", NULL, "cpu_ms", "ms", 2, 0);
+	runs_figure(docs, n, "  the same flows in the big table (sized for more), wall", "census_big",
+		    NULL, "ms", "ms", 2, 0);
+	runs_figure(docs, n, "  CPU time", "census_big", NULL, "cpu_ms", "ms", 2, 0);
 	for (int d = 0; d < n; d++)
 		json_object_put(docs[d]);
 	return missed;
