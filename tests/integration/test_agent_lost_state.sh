@@ -234,9 +234,12 @@ round() {
 		check "$tag: n2 stays draining past the quiet period while the connection lives ($v)" \
 			[ "$v" = draining ]
 	fi
+	# the moment the close is asked for: the connection closes after it, so no retirement
+	# may come before it (taken after the client's "closed", a loaded shell's poll could read
+	# it after ebbd, which reads the node's count every 0.5 s, had already retired n2)
+	close_t=$(date +%s.%N)
 	echo close >&7
 	wait_for 30 grep -q closed "$TMP/keep.out"
-	close_t=$(date +%s.%N)
 	exec 7>&-
 	if [ "$TRUTH" = 1 ]; then
 		# the node's own count is 0 once the connection closed: retired then, every round
