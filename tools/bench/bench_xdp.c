@@ -1669,7 +1669,7 @@ static void base_check_layout(void)
 		    bpf_map__value_size(h) == sizeof(struct ebb_ft_bucket) &&
 		    bpf_map__type(m) == BPF_MAP_TYPE_LRU_HASH &&
 		    bpf_map__key_size(m) == sizeof(struct ebb_flow_key) &&
-		    bpf_map__value_size(m) == sizeof(struct ebb_flow))
+		    bpf_map__value_size(m) == sizeof(struct ebb_flow_lru))
 			continue;
 		if (!h || !m || bpf_map__key_size(h) != bpf_map__key_size(m) ||
 		    bpf_map__value_size(h) != bpf_map__value_size(m)) {
@@ -2717,7 +2717,7 @@ static json_object *flow_memory(void)
 
 	for (int i = 0; i < 3; i++) {
 		int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_flows",
-					sizeof(struct ebb_flow_key), sizeof(struct ebb_flow), sizes[i],
+					sizeof(struct ebb_flow_key), sizeof(struct ebb_flow_lru), sizes[i],
 					NULL);
 		json_object *e = json_object_new_object();
 
@@ -2742,7 +2742,7 @@ static json_object *flow_memory(void)
 			       json_object_new_int64(fdinfo_field(insts[BIG].e.flows_fd, "memlock:")));
 	note("flow table memory: %.1f bytes per entry", (double)(mem[2] - mem[0]) / (sizes[2] - sizes[0]));
 	json_object_object_add(o, "key_bytes", json_object_new_int(sizeof(struct ebb_flow_key)));
-	json_object_object_add(o, "value_bytes", json_object_new_int(sizeof(struct ebb_flow)));
+	json_object_object_add(o, "value_bytes", json_object_new_int(sizeof(struct ebb_flow_lru)));
 	json_object_object_add(o, "big_table_bytes_per_entry",
 			       json_object_new_double((double)fdinfo_field(insts[BIG].e.flows_fd, "memlock:") /
 						      insts[BIG].flows_max));
