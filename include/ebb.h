@@ -144,14 +144,20 @@ struct ebb_vip_filter {
 	__u64 bits[EBB_VIP_FILTER_WORDS];
 };
 
-static inline __u32 ebb_vip_filter_bit(const __be32 *addr, __u8 family)
+/* The bit of a filter of 2^log bits (a layout's own size: 13 before layout 9) */
+static inline __u32 ebb_vip_filter_bit_of(const __be32 *addr, __u8 family, unsigned int log)
 {
 	__u32 x = addr[0];
 
 	if (family == EBB_FAMILY_V6)
 		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu ^ 0x6;
 	/* Fibonacci hashing: the top bits of the product mix every bit of x */
-	return (x * 0x9e3779b1u) >> (32 - EBB_VIP_FILTER_BITS_LOG);
+	return (x * 0x9e3779b1u) >> (32 - log);
+}
+
+static inline __u32 ebb_vip_filter_bit(const __be32 *addr, __u8 family)
+{
+	return ebb_vip_filter_bit_of(addr, family, EBB_VIP_FILTER_BITS_LOG);
 }
 _Static_assert(EBB_VIP_FILTER_WORDS * 64 == 1 << EBB_VIP_FILTER_BITS_LOG, "one bit per hash");
 
@@ -220,14 +226,21 @@ struct ebb_vip_slots {
 	__u16 slot[EBB_VIP_SLOTS];
 };
 
-static inline __u32 ebb_vip_slot(const __be32 *addr, __be16 port, __u8 proto, __u8 family)
+/* The slot of 2^log (a layout's own count: 13 before layout 9) */
+static inline __u32 ebb_vip_slot_of(const __be32 *addr, __be16 port, __u8 proto, __u8 family,
+				    unsigned int log)
 {
 	__u32 x = addr[0] ^ ((__u32)port << 16 | (__u32)proto << 8 | family);
 
 	if (family == EBB_FAMILY_V6)
 		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu;
 	/* Fibonacci hashing, as for vip_filter: the top bits of the product mix every bit of x */
-	return (x * 0x9e3779b1u) >> (32 - EBB_VIP_SLOTS_LOG);
+	return (x * 0x9e3779b1u) >> (32 - log);
+}
+
+static inline __u32 ebb_vip_slot(const __be32 *addr, __be16 port, __u8 proto, __u8 family)
+{
+	return ebb_vip_slot_of(addr, port, proto, family, EBB_VIP_SLOTS_LOG);
 }
 _Static_assert(EBB_VIP_SLOTS == 1 << EBB_VIP_SLOTS_LOG, "ebb_vip_slot returns one of the slots");
 _Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
