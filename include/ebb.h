@@ -70,7 +70,7 @@ struct ebb_ring_elem {
 				  * monitor, monitor_events; 7: ring_changes; 8: ebb_vip.table_size,
 				  * rings' inner tables BPF_F_INNER_MAP (sized per VIP); 9: flows the
 				  * IPv4 bucket table (include/ebb_flowtable.h), flows6, syn_pins of
-				  * entry words */
+				  * entry words; 1024 VIPs, 4096 nodes (vip_filter, vip_slots grown) */
 #endif
 
 #define EBB_FAMILY_V4 4
