@@ -10,7 +10,9 @@
  *    `ebbctl -j flow show` (run on the maps pinned in a directory of this test's own) read it;
  *  - the next packet of the flow hits that entry (the VIP by the id the entry records,
  *    vips_by_id[1023]) and reaches the same node; vip_stats[1023] and node_stats[4095] count
- *    both packets; the census counts the flow live for node 4095.
+ *    both packets; the census counts the flow live for node 4095; `flow trace`'s listener of
+ *    VIP 1023 alone (monitor.vip_id1 = 1024) gets the next packet's event, naming VIP 1023 and
+ *    node 4095.
  * With 8-bit VIP ids or 64 VIPs anywhere on the way (struct ebb_flow, a map's size, an id
  * check) one of these fails: before the widening (ft-product) the 65th VIP is refused.
  *
@@ -199,6 +201,40 @@ static json_object *flow_show_json(const char *dir)
 	return j;
 }
 
+static int mon_collect(void *arg, void *data, size_t size)
+{
+	struct ebb_monitor_event *ev = arg;
+
+	if (size == sizeof(*ev) && !ev->ns)
+		memcpy(ev, data, size);
+	return 0;
+}
+
+/* One more packet of the flow with a listener of VIP vip_id alone: its event. */
+static void monitor_case(const struct pkt_desc *d, __u32 vip_id, __u32 node_id)
+{
+	struct ebb_monitor m = { .sample = 1, .verdicts = 1u << XDP_TX, .vip_id1 = vip_id + 1,
+				 .pid = (__u32)getpid() };
+	struct ebb_monitor_event ev = {};
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.monitor_events), mon_collect,
+						  &ev, NULL);
+	uint8_t mac[6];
+
+	if (!ASSERT_TRUE(rb != NULL, "monitor: ring buffer opened") ||
+	    !ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.monitor), &(__u32){ 0 }, &m, BPF_ANY),
+		       "monitor: a listener of VIP 1023 alone")) {
+		ring_buffer__free(rb);
+		return;
+	}
+	ASSERT_EQ(run(d, mac), XDP_TX, "monitor: the flow's next packet: XDP_TX");
+	ring_buffer__consume(rb);
+	CHECK(ev.ns && ev.vip_id == vip_id && ev.node_id == node_id,
+	      "monitor: its event names VIP 1023 and node 4095 (%u, %u)", ev.vip_id, ev.node_id);
+	m.sample = 0;
+	bpf_map_update_elem(bpf_map__fd(skel->maps.monitor), &(__u32){ 0 }, &m, BPF_ANY);
+	ring_buffer__free(rb);
+}
+
 static void flow_cases(__u32 node_id)
 {
 	const __u32 vip_id = WANT_VIPS - 1;
@@ -233,6 +269,7 @@ static void flow_cases(__u32 node_id)
 	CHECK(vc.packets == 2 && vc.new_flows == 1, "vip_stats[1023]: 2 packets, 1 new flow (%llu, %llu)",
 	      (unsigned long long)vc.packets, (unsigned long long)vc.new_flows);
 	CHECK(nc.packets == 2, "node_stats[4095]: 2 packets (%llu)", (unsigned long long)nc.packets);
+	monitor_case(&ack, vip_id, node_id);
 
 	{
 		struct ebb_census *c = NULL;
