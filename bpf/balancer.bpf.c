@@ -267,7 +267,7 @@ __noinline int ebb_flow_pin(const struct ebb_flow_key *k, __u64 entry)
 __noinline int ebb_flow_adopt(const struct ebb_flow_key *k)
 {
 	__u32 zero = 0;
-	struct ebb_flow *old;
+	struct ebb_flow_lru *old;
 	__u64 entry;
 	void *inner;
 	int ret;

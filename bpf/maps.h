@@ -147,7 +147,7 @@ struct ebb_flows_old {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1); /* an inner hash map's size is its own */
 	__type(key, struct ebb_flow_key);
-	/* struct ebb_flow, the LRU layouts' value (ebb_ft_entry_of_lru); by size, as the struct
+	/* struct ebb_flow_lru, the LRU layouts' value (ebb_ft_entry_of_lru); by size, as the struct
 	 * would reach BTF as a declaration only */
 	__type(value, __u64);
 };

@@ -13,13 +13,13 @@
 
 /* Limits. Each may be overridden at build time (make EXTRA_CFLAGS=-DEBB_MAX_VIPS=...). */
 #ifndef EBB_MAX_VIPS
-#define EBB_MAX_VIPS 64
+#define EBB_MAX_VIPS 1024 /* an entry word's VIP id has 10 bits (include/ebb_flowtable.h) */
 #endif
 #ifndef EBB_MAX_NODES /* node ids run 1..EBB_MAX_NODES-1; 0 means "no node" */
-#define EBB_MAX_NODES 1024
+#define EBB_MAX_NODES 4096 /* an entry word's node id has 13 bits: 8192 would fit */
 #endif
 #ifndef EBB_MAX_MEMBERS /* (vip, node) pairs */
-#define EBB_MAX_MEMBERS 8192
+#define EBB_MAX_MEMBERS 65536
 #endif
 #ifndef EBB_RING_SIZE /* the largest Maglev lookup-table size, and the default (every VIP of an
 		       * older layout has it): prime, ~100x the node count for a 1% spread */
@@ -70,7 +70,7 @@ struct ebb_ring_elem {
 				  * monitor, monitor_events; 7: ring_changes; 8: ebb_vip.table_size,
 				  * rings' inner tables BPF_F_INNER_MAP (sized per VIP); 9: flows the
 				  * IPv4 bucket table (include/ebb_flowtable.h), flows6, syn_pins of
-				  * entry words */
+				  * entry words; 1024 VIPs, 4096 nodes (vip_filter, vip_slots grown) */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -137,20 +137,29 @@ _Static_assert(EBB_R_MAX <= EBB_R_SLOTS, "reasons map too small");
  * proof that a packet is not ours, in one inlined array lookup; a set bit is checked exactly
  * only where it decides anything (a packet to drop, rather than pass).
  */
-#define EBB_VIP_FILTER_WORDS 128 /* 8192 bits: 64 VIP addresses share a bit with < 1% of others */
+#define EBB_VIP_FILTER_WORDS 2048 /* 131072 bits (16 KB): 1024 VIP addresses share a bit with
+				   * < 1% of others */
+#define EBB_VIP_FILTER_BITS_LOG 17
 struct ebb_vip_filter {
 	__u64 bits[EBB_VIP_FILTER_WORDS];
 };
 
-static inline __u32 ebb_vip_filter_bit(const __be32 *addr, __u8 family)
+/* The bit of a filter of 2^log bits (a layout's own size: 13 before layout 9) */
+static inline __u32 ebb_vip_filter_bit_of(const __be32 *addr, __u8 family, unsigned int log)
 {
 	__u32 x = addr[0];
 
 	if (family == EBB_FAMILY_V6)
 		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu ^ 0x6;
 	/* Fibonacci hashing: the top bits of the product mix every bit of x */
-	return (x * 0x9e3779b1u) >> (32 - 13);
+	return (x * 0x9e3779b1u) >> (32 - log);
 }
+
+static inline __u32 ebb_vip_filter_bit(const __be32 *addr, __u8 family)
+{
+	return ebb_vip_filter_bit_of(addr, family, EBB_VIP_FILTER_BITS_LOG);
+}
+_Static_assert(EBB_VIP_FILTER_WORDS * 64 == 1 << EBB_VIP_FILTER_BITS_LOG, "one bit per hash");
 
 /* vip_addrs: hash, address -> number of VIPs on it. One lookup tells ours from not-ours. */
 struct ebb_vip_addr_key {
@@ -209,22 +218,31 @@ struct ebb_vip_entry {
  * VIP, or nothing, proves the key is no VIP: a new flow is classified with one inlined array
  * read and one vips_by_id entry, where `vips` costs a hash and a call. ASK: look `vips` up.
  */
-#define EBB_VIP_SLOTS 8192 /* 64 VIPs and their port-0 twins share a slot with ~1% chance each */
+#define EBB_VIP_SLOTS 65536 /* 128 KB: 1024 VIPs and their port-0 twins share a slot with ~3%
+			     * chance each (a shared slot costs a new flow a `vips` lookup) */
+#define EBB_VIP_SLOTS_LOG 16
 #define EBB_VIP_SLOT_ASK 0xffff
 struct ebb_vip_slots {
 	__u16 slot[EBB_VIP_SLOTS];
 };
 
-static inline __u32 ebb_vip_slot(const __be32 *addr, __be16 port, __u8 proto, __u8 family)
+/* The slot of 2^log (a layout's own count: 13 before layout 9) */
+static inline __u32 ebb_vip_slot_of(const __be32 *addr, __be16 port, __u8 proto, __u8 family,
+				    unsigned int log)
 {
 	__u32 x = addr[0] ^ ((__u32)port << 16 | (__u32)proto << 8 | family);
 
 	if (family == EBB_FAMILY_V6)
 		x ^= addr[1] * 0x85ebca6bu ^ addr[2] * 0xc2b2ae35u ^ addr[3] * 0x27d4eb2fu;
 	/* Fibonacci hashing, as for vip_filter: the top bits of the product mix every bit of x */
-	return (x * 0x9e3779b1u) >> (32 - 13);
+	return (x * 0x9e3779b1u) >> (32 - log);
 }
-_Static_assert(EBB_VIP_SLOTS == 1 << 13, "ebb_vip_slot returns 13 bits");
+
+static inline __u32 ebb_vip_slot(const __be32 *addr, __be16 port, __u8 proto, __u8 family)
+{
+	return ebb_vip_slot_of(addr, port, proto, family, EBB_VIP_SLOTS_LOG);
+}
+_Static_assert(EBB_VIP_SLOTS == 1 << EBB_VIP_SLOTS_LOG, "ebb_vip_slot returns one of the slots");
 _Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
 
 /* How long a client retries a SYN: Linux, tcp_syn_retries 6, 127 s; with margin. */
@@ -297,13 +315,24 @@ struct ebb_flow_key {
 #define EBB_FLOW_UNCONFIRMED (1 << 2)
 
 /* A flow's entry as user space reads it, decoded from the table's word (include/ebb_flowtable.h:
- * libebb's ebb_flow_get, ebb_flows_each), and the LRU layout's value before layout 7. */
+ * libebb's ebb_flow_get, ebb_flows_each). Not a map's value: the LRU layouts' is below. */
 struct ebb_flow {
 	__u16 node_id;
-	__u8 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
+	__u16 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u8 flags; /* EBB_FLOW_* */
+	__u8 pad[3];
 	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), exact to the
 		     * table's tick, refreshed at most every EBB_TOUCH_NS; see ebb_flow_age_ns */
+};
+
+/* The value of the LRU layouts' `flows` and `syn_pins` (4 to 8, before the bucket table), with
+ * their 8-bit VIP ids (at most 64 VIPs then): only `prog upgrade` from them reads it
+ * (user/lib/migrate.c, the datapath's flows_old). */
+struct ebb_flow_lru {
+	__u16 node_id;
+	__u8 vip_id;
+	__u8 flags;
+	__u32 seen;
 };
 
 /* Writing `seen` on every packet would bounce the entry's cache line between CPUs. */
@@ -657,10 +686,10 @@ _Static_assert(sizeof(struct ebb_node) == 40, "ebb_node layout");
 _Static_assert(sizeof(struct ebb_settings) == 16, "ebb_settings layout");
 _Static_assert(sizeof(struct ebb_slot_history) == 12, "ebb_slot_history layout");
 _Static_assert(sizeof(struct ebb_flow_key) == 40, "ebb_flow_key layout");
-_Static_assert(sizeof(struct ebb_flow) == 8, "ebb_flow layout");
+_Static_assert(sizeof(struct ebb_flow_lru) == 8, "ebb_flow_lru layout");
 _Static_assert(sizeof(struct ebb_monitor) == 24, "ebb_monitor layout");
 _Static_assert(sizeof(struct ebb_monitor_event) == 64, "ebb_monitor_event layout");
 _Static_assert(EBB_MAX_VIPS < EBB_MONITOR_NO_VIP, "VIP ids must fit a monitor event");
-_Static_assert(EBB_MAX_NODES <= 65536 && EBB_MAX_VIPS <= 256, "ids must fit struct ebb_flow");
+_Static_assert(EBB_MAX_NODES <= 65536 && EBB_MAX_VIPS <= 65536, "ids must fit struct ebb_flow");
 
 #endif /* EBB_H */

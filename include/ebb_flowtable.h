@@ -425,13 +425,13 @@ EBB_FT_INLINE int ebb_ft_pin(struct ebb_ft_bucket *b0, struct ebb_ft_bucket *b1,
 }
 
 /*
- * A flow entry of the LRU layouts (4 to the last before the bucket table: struct ebb_flow, its
+ * A flow entry of the LRU layouts (4 to the last before the bucket table: struct ebb_flow_lru, its
  * `seen` in 2^24 ns ticks) as an entry word, fingerprint 0 (a pin adds the flow's): the same
  * node, VIP id and flags, and the tick `seen` falls in (2^30 ns = 64 of its ticks; exact, since
  * both count from the same clock's 0). `prog upgrade` across the switch to this table
  * (user/lib/migrate.c) converts with it, in user space and in the datapath (flows_old).
  */
-EBB_FT_INLINE __u64 ebb_ft_entry_of_lru(const struct ebb_flow *f)
+EBB_FT_INLINE __u64 ebb_ft_entry_of_lru(const struct ebb_flow_lru *f)
 {
 	return ebb_ft_entry(0, f->vip_id, f->node_id, f->flags,
 			    f->seen >> (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT));

@@ -1832,13 +1832,14 @@ static void migrating_case(void)
 	struct ebb_flow_key ka, kb, kc, kd, kf;
 	struct ebb_counters before, after;
 	int old_fd, outer = bpf_map__fd(skel->maps.flows_old);
-	struct ebb_flow f, got;
+	struct ebb_flow_lru f;
+	struct ebb_flow got;
 	__u64 now = ebb_now_ns();
 	uint8_t mac[6];
 	int r;
 
 	old_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flows_lru", sizeof(struct ebb_flow_key),
-				sizeof(struct ebb_flow), 64, NULL);
+				sizeof(struct ebb_flow_lru), 64, NULL);
 	if (!ASSERT_TRUE(old_fd >= 0 && outer >= 0, nm(n, "an LRU of the old layout's flows")))
 		return;
 	key_of(&a4, &ka);
@@ -1858,7 +1859,7 @@ static void migrating_case(void)
 	for (const struct ebb_flow_key *k = &ka; k; k = k == &ka ? &kb : k == &kb ? &kc : k == &kc ? &kd : k == &kd ? &kf : NULL)
 		flow_del(k);
 	/* seen 5 s ago, in the old layout's 2^24 ns ticks */
-	f = (struct ebb_flow){ .vip_id = vip1, .seen = ebb_seen_tick(now - 5000000000ULL) };
+	f = (struct ebb_flow_lru){ .vip_id = vip1, .seen = ebb_seen_tick(now - 5000000000ULL) };
 	f.node_id = node_a;
 	bpf_map_update_elem(old_fd, &ka, &f, BPF_ANY);
 	f.node_id = node_d;
@@ -1870,7 +1871,7 @@ static void migrating_case(void)
 	f.flags = EBB_FLOW_FIN;
 	bpf_map_update_elem(old_fd, &kb, &f, BPF_ANY);
 	/* C: in both, another node in the old one: the new table's entry is the flow's */
-	f = (struct ebb_flow){ .vip_id = vip1, .node_id = node_c, .seen = ebb_seen_tick(now) };
+	f = (struct ebb_flow_lru){ .vip_id = vip1, .node_id = node_c, .seen = ebb_seen_tick(now) };
 	CHECK(!flow_put(&kc, &(struct ebb_flow){ .node_id = node_c, .vip_id = vip1,
 						  .seen = ebb_ft_tick_of_ns(now) }),
 	      "%s", nm(n, "C pinned in the new table to %s", addr_of(node_c)));

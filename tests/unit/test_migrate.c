@@ -44,8 +44,9 @@ static __u64 mono_ns(void)
 
 static void converter_cases(void)
 {
-	static const __u16 nodes[] = { 1, 2, 1000, EBB_MAX_NODES - 1 };
-	static const __u8 vips[] = { 0, 1, 37, EBB_MAX_VIPS - 1 };
+	/* the LRU layouts' ids: 1..1023 nodes, 64 VIPs (8 bits in struct ebb_flow_lru) */
+	static const __u16 nodes[] = { 1, 2, 1000, 1023 };
+	static const __u8 vips[] = { 0, 1, 37, 63 };
 	static const __u8 flags[] = { 0, EBB_FLOW_FIN, EBB_FLOW_RST, EBB_FLOW_UNCONFIRMED,
 				      EBB_FLOW_FIN | EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED };
 	/* how long ago the old entry was seen: this tick, a tick's edges, minutes, past the
@@ -62,7 +63,7 @@ static void converter_cases(void)
 				for (size_t j = 0; j < sizeof(vips) / sizeof(vips[0]); j++)
 					for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 						__u64 now = clocks[c], then = now - ago_ns[a];
-						struct ebb_flow old = {
+						struct ebb_flow_lru old = {
 							.node_id = nodes[i], .vip_id = vips[j],
 							.flags = flags[f], .seen = ebb_seen_tick(then),
 						};

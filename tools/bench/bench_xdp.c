@@ -468,8 +468,12 @@ static int flows_put(int fd, const struct ebb_flow_key *k, const struct ebb_flow
 	__u32 tick = ebb_ft_tick_of_ns((__u64)v->seen << EBB_SEEN_SHIFT);
 	int way;
 
-	if (!m)
-		return bpf_map_update_elem(fd, k, v, BPF_ANY);
+	if (!m) { /* a base commit's LRU: the LRU layouts' value */
+		struct ebb_flow_lru l = { .node_id = v->node_id, .vip_id = (__u8)v->vip_id,
+					  .flags = v->flags, .seen = v->seen };
+
+		return bpf_map_update_elem(fd, k, &l, BPF_ANY);
+	}
 	w = ebb_ft_where_key(k, m->nb);
 	ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(k),
 			   ebb_ft_entry(w.fp, v->vip_id, v->node_id, v->flags, tick), tick);
@@ -515,13 +519,23 @@ static void fill_flows(int fd, __u32 base, __u64 from, __u64 n, __u32 vip, __u32
 
 			keys[j] = seq_key(base, i, vip);
 			vals[j] = (struct ebb_flow){ .node_id = (__u16)ids[i % nids],
-						     .vip_id = (__u8)vip_id, .seen = ebb_seen_tick(now) };
+						     .vip_id = (__u16)vip_id, .seen = ebb_seen_tick(now) };
 		}
 		if (ft_of(fd)) { /* pinned one by one, as the datapath pins (a lost one: evicted) */
 			for (__u32 j = 0; j < cnt; j++)
 				flows_put(fd, &keys[j], &vals[j]);
-		} else if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo))
-			die("filling the flow table: %s", strerror(errno));
+		} else {
+			/* a base commit's LRU: the LRU layouts' 8-byte value */
+			struct ebb_flow_lru *lru = calloc(cnt, sizeof(*lru));
+
+			for (__u32 j = 0; lru && j < cnt; j++)
+				lru[j] = (struct ebb_flow_lru){ .node_id = vals[j].node_id,
+								.vip_id = (__u8)vals[j].vip_id,
+								.seen = vals[j].seen };
+			if (!lru || bpf_map_update_batch(fd, keys, lru, &cnt, &bo))
+				die("filling the flow table: %s", strerror(errno));
+			free(lru);
+		}
 		done += cnt;
 	}
 	free(keys);
@@ -596,6 +610,8 @@ struct wrap_spec {
 	int target_fd; /* the program tail-called */
 	bool rewrite; /* source address/port from the counter */
 	__u32 base, mask; /* source = base + (i >> 16), port = i & 0xffff, i = counter & mask */
+	__u32 dst_base, dst_mask; /* dst_mask: destination = dst_base + (i & dst_mask) (its low
+				   * 16 bits must not carry): traffic spread over VIPs */
 	bool restore; /* undo a head growth of `grow` bytes (or a shrink by `shrink`) on a `len`-byte
 		       * frame ... */
 	__u32 len, grow, shrink;
@@ -712,6 +728,16 @@ static struct wrap wrap_load(const struct wrap_spec *s)
 		p[n++] = BI_ALU64_IMM(BPF_RSH, BPF_REG_4, 16);
 		p[n++] = BI(BPF_ALU64 | BPF_NEG, BPF_REG_4, 0, 0, 0);
 		p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_4, 0x4000);
+		if (s->dst_mask) {
+			/* daddr (30) = htonl(dst_base + (i & dst_mask)); its low word grew by as
+			 * much as the id gives back */
+			p[n++] = BI_MOV64_REG(BPF_REG_3, BPF_REG_7);
+			p[n++] = BI_ALU64_IMM(BPF_AND, BPF_REG_3, (__s32)s->dst_mask);
+			p[n++] = BI(BPF_ALU64 | BPF_SUB | BPF_X, BPF_REG_4, BPF_REG_3, 0, 0);
+			p[n++] = BI_ALU32_IMM(BPF_ADD, BPF_REG_3, (__s32)s->dst_base);
+			p[n++] = BI_TO_BE(BPF_REG_3, 32);
+			p[n++] = BI_STX(BPF_W, BPF_REG_2, BPF_REG_3, 30);
+		}
 		p[n++] = BI_TO_BE(BPF_REG_4, 16);
 		p[n++] = BI_STX(BPF_H, BPF_REG_2, BPF_REG_4, 18);
 		p[n++] = BI_MOV64_REG(BPF_REG_5, BPF_REG_7);
@@ -791,7 +817,7 @@ static double run_ns(int fd, const void *pkt, size_t len, __u32 repeat, struct r
 
 /* ---- the paths ---- */
 /* BASE_*: the balancer of the base commit (bench.sh's BENCH_BASE), with maps of its own */
-enum { SMALL, BIG, FULL, BASE_SMALL, BASE_BIG, N_INST };
+enum { SMALL, BIG, FULL, VIPS, BASE_SMALL, BASE_BIG, N_INST };
 
 struct bcase {
 	const char *id, *label, *table;
@@ -831,6 +857,7 @@ struct bcase {
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
 	bool window; /* VIP4's tables changed within the SYN retry window while it runs */
 	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
+	__u32 vip_mask; /* wrapped: the flows' VIP is vip + (i & vip_mask), i their index */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
 	/* results */
 	double ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
@@ -855,6 +882,10 @@ static int n_floor;
 #define SEQ_FLOOD V4(192, 0, 2, 192) /* SYNs under the flood guard: 192.0.2.192.. */
 #define SEQ_CHECK V4(192, 0, 2, 32) /* the method check's two established flows */
 #define SEQ_RESCUE V4(192, 0, 2, 96) /* rescues: 192.0.2.96.. */
+/* Issue 16, at EBB_MAX_VIPS VIPs (the VIPS instance): 64k flows of one VIP, 64k over all */
+#define SEQ_VIPS1 V4(192, 0, 2, 40)
+#define SEQ_VIPS V4(192, 0, 2, 41)
+#define VIPS_BASE V4(100, 64, 0, 0) /* the VIPs 100.64.0.0-100.64.3.255:80/tcp */
 #define CLAIM_CLIENT "192.0.2.250" /* the client of the claimed flow */
 /* The rescue VIP (outer source = the balancer's address) and its nodes, which run the node
  * program: nodes of their own, so that no other row's node is flagged */
@@ -899,6 +930,14 @@ static struct bcase cases[] = {
 	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, all flows", .inst = BIG,
 	  .kat_target = 0.6, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
 	  .mask = MILLION - 1 },
+	/* Issue 16: a hit costs the same at EBB_MAX_VIPS VIPs as at 1 (setup_vips): the same
+	 * table, node and flow count, the flows of one VIP or spread over all 1024 */
+	{ .id = "hit_vips_1", .label = "established hit, 1 VIP", .table = "64k, 1024 VIPs",
+	  .inst = VIPS, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_VIPS1,
+	  .mask = 65535, .vip = VIPS_BASE },
+	{ .id = "hit_vips_1024", .label = "established hit, 1024 VIPs", .table = "64k, 1024 VIPs",
+	  .inst = VIPS, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_VIPS,
+	  .mask = 65535, .vip = VIPS_BASE, .vip_mask = EBB_MAX_VIPS - 1 },
 	{ .id = "new_flow", .label = "new flow (SYN, insert)", .table = "1M flows", .inst = BIG,
 	  .target = 40, .kat_target = 0.6, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
 	  .reset = true, .base = SEQ_NEW },
@@ -1673,7 +1712,7 @@ static void base_check_layout(void)
 		    bpf_map__value_size(h) == sizeof(struct ebb_ft_bucket) &&
 		    bpf_map__type(m) == BPF_MAP_TYPE_LRU_HASH &&
 		    bpf_map__key_size(m) == sizeof(struct ebb_flow_key) &&
-		    bpf_map__value_size(m) == sizeof(struct ebb_flow))
+		    bpf_map__value_size(m) == sizeof(struct ebb_flow_lru))
 			continue;
 		if (!h || !m || bpf_map__key_size(h) != bpf_map__key_size(m) ||
 		    bpf_map__value_size(h) != bpf_map__value_size(m)) {
@@ -1935,6 +1974,55 @@ static void probe_size(struct bcase *c, int prog_fd)
 		c->restore = true;
 }
 
+/*
+ * Issue 16's rows at EBB_MAX_VIPS VIPs: the VIPS instance holds 1024 VIPs
+ * (100.64.0.0-100.64.3.255:80/tcp, each with table size 1021 for its one node) and 2 x 64k
+ * established flows, all to node 198.51.100.11: 192.0.2.40:0-65535 to the first VIP
+ * (hit_vips_1) and 192.0.2.41:P to VIP P & 1023 (hit_vips_1024, the wrapper rewriting the
+ * destination). Same table, node and flow count: only the number of VIPs the hits touch
+ * (their vips_by_id entries, counters and Maglev tables) differs.
+ */
+static void setup_vips(void)
+{
+	struct inst *in = &insts[VIPS];
+	static __u32 ids[EBB_MAX_VIPS];
+	__u64 now = ebb_now_ns();
+	double t0 = now_s();
+	__u32 node;
+	char vip[32];
+
+	set_flood_rate(in, RATE_ARMED);
+	for (__u32 k = 0; k < EBB_MAX_VIPS; k++) {
+		struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR, .table_size = 1021 };
+		struct ebb_vip_key key;
+		struct ebb_err err = {};
+
+		snprintf(vip, sizeof(vip), "100.64.%u.%u:80/tcp", k >> 8, k & 255);
+		key = vip_key(vip);
+		if (ebb_vip_add(&in->e, &key, &o, &err))
+			die("vip add %s: %s", vip, err.msg);
+		add_node(in, "198.51.100.11", 1, vip);
+		ids[k] = vip_id_of(in, vip);
+	}
+	node = node_id_of(in, "198.51.100.11");
+	for (__u32 i = 0; i < 65536; i++) {
+		struct ebb_flow v = { .node_id = (__u16)node, .vip_id = (__u16)ids[0],
+				      .seen = ebb_seen_tick(now) };
+		struct ebb_flow_key k = key4(SEQ_VIPS1, (__u16)i, VIPS_BASE);
+
+		if (flows_put(in->e.flows_fd, &k, &v))
+			die("cannot pin a flow of the first VIP");
+		k = key4(SEQ_VIPS, (__u16)i, VIPS_BASE + (i & (EBB_MAX_VIPS - 1)));
+		v.vip_id = (__u16)ids[i & (EBB_MAX_VIPS - 1)];
+		if (flows_put(in->e.flows_fd, &k, &v))
+			die("cannot pin a flow of VIP %u", i & (EBB_MAX_VIPS - 1));
+	}
+	note("%u VIPs and 2 x 65536 flows in the vips instance in %.2f s", EBB_MAX_VIPS,
+	     now_s() - t0);
+	build(case_by_id("hit_vips_1"), tcp4("192.0.2.40", "100.64.0.0", 0, TH_ACK));
+	build(case_by_id("hit_vips_1024"), tcp4("192.0.2.41", "100.64.0.0", 0, TH_ACK));
+}
+
 static void setup(void)
 {
 	struct inst *s = &insts[SMALL], *b = &insts[BIG];
@@ -1950,6 +2038,7 @@ static void setup(void)
 	inst_load(b, BIG, "big", big_flows);
 	/* full: a table at capacity, as an LB's is in its steady state: each insert evicts */
 	inst_load(&insts[FULL], FULL, "full", fill);
+	inst_load(&insts[VIPS], VIPS, "vips", EBB_FLOW_TABLE_SIZE);
 	if (opt_base_na) {
 		snprintf(base_na, sizeof(base_na), "%s", opt_base_na);
 	} else if (!opt_base) {
@@ -1983,7 +2072,7 @@ static void setup(void)
 	for (int k = 0; k < N_INST; k++) {
 		struct inst *in = &insts[k];
 
-		if (!in->obj)
+		if (!in->obj || k == VIPS) /* VIPs of its own (setup_vips) */
 			continue;
 		/* The guard armed, as it is by default (and as Katran's always is), but out of reach
 		 * but where a path asks for it: a run offers 100k new flows in well under a second. */
@@ -2187,6 +2276,8 @@ static void setup(void)
 		}
 	}
 
+	setup_vips();
+
 	/* Issue 14's rows: the rescue (a fresh client per run, as the second chance), the claim
 	 * of its owner, the node program in a network namespace of the bench's own */
 	c = case_by_id("rescue");
@@ -2323,7 +2414,8 @@ static void setup(void)
 	for (size_t i = 0; i < N_CASES; i++) {
 		struct bcase *k = &cases[i];
 		struct wrap_spec ws = { .rewrite = k->wrapped, .base = k->base, .mask = k->mask,
-					.restore = k->restore, .len = (__u32)k->len, .grow = k->grow };
+					.restore = k->restore, .len = (__u32)k->len, .grow = k->grow,
+					.dst_base = k->vip, .dst_mask = k->vip_mask };
 
 		if (k->na || !(k->wrapped || k->restore))
 			continue;

@@ -49,7 +49,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1); /* FT_LRU: the loader sizes it as bench_xdp's big table */
 	__type(key, struct ebb_flow_key);
-	__type(value, struct ebb_flow);
+	__type(value, struct ebb_flow_lru);
 } ft_lru SEC(".maps");
 
 static __always_inline __u32 now_tick(void)
@@ -142,7 +142,7 @@ int ft_xdp(struct xdp_md *ctx)
 		struct ebb_flow_key k = { .src = { p.src }, .dst = { p.dst }, .sport = (__u16)p.ports,
 					  .dport = (__u16)(p.ports >> 16), .proto = IPPROTO_TCP,
 					  .family = EBB_FAMILY_V4 };
-		struct ebb_flow *f = bpf_map_lookup_elem(&ft_lru, &k);
+		struct ebb_flow_lru *f = bpf_map_lookup_elem(&ft_lru, &k);
 		__u32 tick = ebb_seen_tick(bpf_ktime_get_coarse_ns());
 
 		if (f) {
@@ -155,7 +155,7 @@ int ft_xdp(struct xdp_md *ctx)
 		if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
 			return XDP_DROP;
 		{
-			struct ebb_flow v = { .node_id = 1 + (p.src >> 24) % 3, .seen = tick };
+			struct ebb_flow_lru v = { .node_id = 1 + (p.src >> 24) % 3, .seen = tick };
 
 			bpf_map_update_elem(&ft_lru, &k, &v, BPF_ANY);
 			stats.inserted++;

@@ -27,6 +27,16 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_chan
  * before ring_changes): every bare SYN within a VIP's window asks the flow table. */
 int ebb_ring_changes_fill(int fd);
 
+/* state.c: log2 of map fd's value size in bits divided by unit_bits (vip_filter: 1, vip_slots:
+ * 16), so that this libebb writes the VIP indexes of the maps' own layout (fewer bits before
+ * layout 9) until their `prog upgrade`; -errno when not a power of two within want. */
+int ebb_index_log(int fd, __u32 unit_bits, unsigned int want);
+
+/* state.c: every VIP of `vips` (at most EBB_MAX_VIPS), keys and values, in a few batched
+ * syscalls: a walk by key costs two a VIP, and every VIP write walks them (1024 VIPs). The
+ * count, or -errno. */
+int ebb_vips_read(struct ebb *e, struct ebb_vip_key *keys, struct ebb_vip *vals);
+
 /* state.c: the map pinned at path, or (create) a new one pinned there; fd or -errno. Two
  * processes may both create it: the one whose pin loses uses the winner's map, so both write
  * the one map everyone reads. */

@@ -33,7 +33,7 @@
  * The flow table, across the switch from the LRU hash to the bucket table (the step
  * LRU_LAST_LAYOUT -> TABLE_FIRST_LAYOUT; include/ebb_flowtable.h, doc/flow-table-progress.md):
  * `flows` changes type, so it is not copied entry by entry but flow by flow. In 2, every LRU
- * entry (struct ebb_flow) becomes an entry word (ebb_ft_entry_of_lru: the same node, VIP id,
+ * entry (struct ebb_flow_lru) becomes an entry word (ebb_ft_entry_of_lru: the same node, VIP id,
  * flags, and the tick its `seen` falls in); an IPv4 one is pinned into the new table by user
  * space, on the mapped words, by the header's own pin "if absent" (ebb_ft_pin_absent: CAS, so
  * it is safe beside the datapath's pins), an IPv6 one into flows6 with BPF_NOEXIST. Then, still
@@ -171,7 +171,7 @@ static void syn_pin_lru(const void *old, void *new)
 }
 
 static const struct map_conv conv_lru_table[] = {
-	{ "syn_pins", sizeof(struct ebb_flow), sizeof(__u64), syn_pin_lru },
+	{ "syn_pins", sizeof(struct ebb_flow_lru), sizeof(__u64), syn_pin_lru },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -576,7 +576,7 @@ static int copy_flow(struct migration *g, const struct ebb_flow_key *k, __u64 en
 	return 0;
 }
 
-/* The old LRU's every entry (struct ebb_flow), converted (ebb_ft_entry_of_lru), pinned if
+/* The old LRU's every entry (struct ebb_flow_lru), converted (ebb_ft_entry_of_lru), pinned if
  * absent. */
 static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *t)
 {
@@ -586,7 +586,7 @@ static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *
 
 	for (__u32 i = 0; !ret && i < n; i++) {
 		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
-		struct ebb_flow f;
+		struct ebb_flow_lru f;
 
 		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
 		if (f.node_id)
@@ -687,7 +687,7 @@ static int lru_check(struct migration *g, struct map_copy *m, struct ebb_upgrade
 
 	for (__u32 i = 0; !ret && i < n; i++) {
 		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
-		struct ebb_flow f;
+		struct ebb_flow_lru f;
 		__u32 node;
 
 		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
@@ -761,6 +761,11 @@ static int plan(struct migration *g, struct ebb_err *err)
 		 * one starts with nobody listening (`flow trace` is started again). */
 		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF || !strcmp(name, "monitor"))
 			continue;
+		/* The VIPs' indexes are hashes of their keys into as many bits as the layout has
+		 * (they grew in 8 -> 9, for 1024 VIPs): made anew from the copied vips and
+		 * vip_addrs (vip_index_rebuild), never copied. */
+		if (!strcmp(name, "vip_filter") || !strcmp(name, "vip_slots"))
+			continue;
 		if (g->n_maps == 64)
 			return ebb_errf(err, "too many maps in the new object");
 		m = &g->maps[g->n_maps];
@@ -783,13 +788,13 @@ static int plan(struct migration *g, struct ebb_err *err)
 		if (bpf_obj_get_info_by_fd(m->new_fd, &m->new_info, &len))
 			return ebb_errf(err, "cannot read the new map %s: %s", name, strerror(errno));
 		if (!strcmp(name, "flows") && g->flows_to_table) {
-			/* the LRU (struct ebb_flow_key -> struct ebb_flow) into the bucket table */
+			/* the LRU (struct ebb_flow_key -> struct ebb_flow_lru) into the bucket table */
 			if (m->old_info.type != BPF_MAP_TYPE_LRU_HASH ||
 			    m->old_info.key_size != sizeof(struct ebb_flow_key) ||
-			    m->old_info.value_size != sizeof(struct ebb_flow))
+			    m->old_info.value_size != sizeof(struct ebb_flow_lru))
 				return ebb_errf(err, "cannot migrate map flows: the %u -> %u step converts the LRU hash of %zu-byte keys and %zu-byte values, not this one (type %u, %u, %u)",
 						LRU_LAST_LAYOUT, TABLE_FIRST_LAYOUT,
-						sizeof(struct ebb_flow_key), sizeof(struct ebb_flow),
+						sizeof(struct ebb_flow_key), sizeof(struct ebb_flow_lru),
 						m->old_info.type, m->old_info.key_size,
 						m->old_info.value_size);
 			m->flows = FLOWS_FROM_LRU;
@@ -840,6 +845,23 @@ static int plan(struct migration *g, struct ebb_err *err)
 static bool flow_table(const struct map_copy *m)
 {
 	return m->new_info.type == BPF_MAP_TYPE_LRU_HASH || m->new_info.type == BPF_MAP_TYPE_HASH;
+}
+
+/* vip_filter, vip_slots and vips_by_id of the staged maps from their copied vips and vip_addrs,
+ * before the new program sees a packet: each a function of those alone, as every writer keeps
+ * them. */
+static int vip_index_rebuild(struct migration *g, struct ebb_err *err)
+{
+	struct ebb_err ignored = {};
+	struct ebb e;
+	int ret;
+
+	if (ebb_from_object(&e, g->obj, &ignored))
+		return ebb_errf(err, "cannot open the new maps: %s", ignored.msg);
+	ebb_vips_by_id_sync(&e); /* and vip_slots */
+	ret = ebb_vip_filter_sync(&e, NULL, 0);
+	ebb_close(&e);
+	return ret ? ebb_errf(err, "cannot write the new vip_filter: %s", strerror(-ret)) : 0;
 }
 
 /* The first copy: everything, before the swap. */
@@ -1096,6 +1118,8 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 	g.now_tick = ebb_ft_tick_of_ns(ebb_now_ns());
 	/* 2. the first copy */
 	ret = copy_all(&g, res, err);
+	if (!ret)
+		ret = vip_index_rebuild(&g, err);
 	/* the new program will read the old LRU on a miss until the second copy is done */
 	if (!ret && g.flows_to_table)
 		ret = migrating_set(&g, true, err);

@@ -12,6 +12,7 @@
 
 #include "libebb.h"
 #include "internal.h"
+#include "libebb_agent.h"
 
 static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *ak)
 {
@@ -29,32 +30,43 @@ static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *a
 int ebb_vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra, size_t n_extra)
 {
 	struct ebb_vip_filter f = {};
-	struct ebb_vip_addr_key k, *prev = NULL;
-	__u32 zero = 0, bit;
+	struct ebb_vip_addr_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	__u32 *refs = calloc(EBB_MAX_VIPS, sizeof(*refs)), zero = 0, bit;
+	int log = ebb_index_log(e->vip_filter_fd, 1, EBB_VIP_FILTER_BITS_LOG);
+	int n = log < 0 ? log :
+		keys && refs ? ebb_map_dump(e->vip_addrs_fd, keys, refs, EBB_MAX_VIPS,
+					    sizeof(*keys), sizeof(*refs)) :
+			       -ENOMEM;
 
-	for (size_t i = 0; i < n_extra; i++) {
-		bit = ebb_vip_filter_bit(extra[i].addr, extra[i].family);
+	for (size_t i = 0; n >= 0 && i < n_extra; i++) {
+		bit = ebb_vip_filter_bit_of(extra[i].addr, extra[i].family, log);
 		f.bits[bit / 64] |= 1ULL << (bit % 64);
 	}
-	while (!bpf_map_get_next_key(e->vip_addrs_fd, prev, &k)) {
-		prev = &k;
-		bit = ebb_vip_filter_bit(k.addr, k.family);
+	for (int i = 0; i < n; i++) {
+		bit = ebb_vip_filter_bit_of(keys[i].addr, keys[i].family, log);
 		f.bits[bit / 64] |= 1ULL << (bit % 64);
 	}
+	free(keys);
+	free(refs);
+	if (n < 0) /* a filter without the addresses would pass their packets */
+		return n;
 	return bpf_map_update_elem(e->vip_filter_fd, &zero, &f, BPF_ANY) ? -errno : 0;
 }
 
 static int free_vip_id(struct ebb *e, __u32 *id)
 {
 	bool used[EBB_MAX_VIPS] = {};
-	struct ebb_vip_key k, *prev = NULL;
-	struct ebb_vip v;
+	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
+	int n = keys && vals ? ebb_vips_read(e, keys, vals) : -ENOMEM;
 
-	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
-		prev = &k;
-		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS)
-			used[v.id] = true;
-	}
+	for (int i = 0; i < n; i++)
+		if (vals[i].id < EBB_MAX_VIPS)
+			used[vals[i].id] = true;
+	free(keys);
+	free(vals);
+	if (n < 0)
+		return n;
 	for (__u32 i = 0; i < EBB_MAX_VIPS; i++)
 		if (!used[i]) {
 			*id = i;
@@ -150,8 +162,14 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 		for (size_t i = 0; i < n; i++)
 			bpf_map_delete_elem(e->members_fd, &stale[i]);
 	}
-	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_NEW(vip.id) });
-	bpf_map_delete_elem(e->rings_fd, &(__u32){ EBB_RING_SECOND(vip.id) });
+	/* (looked up first: a map-of-maps delete waits for an RCU grace period even when the
+	 * slot is empty, and a new id's slots are: 1024 VIPs added took over a minute) */
+	for (__u32 r = EBB_RING_NEW(vip.id); r <= EBB_RING_SECOND(vip.id); r++) {
+		__u32 inner_id;
+
+		if (!bpf_map_lookup_elem(e->rings_fd, &r, &inner_id))
+			bpf_map_delete_elem(e->rings_fd, &r);
+	}
 	ebb_history_forget_vip(e, vip.id);
 	ebb_counters_zero(e->vip_stats_fd, vip.id);
 	ebb_vip_reasons_zero(e, vip.id);

@@ -77,24 +77,33 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 	return -ENOENT;
 }
 
-#define RING_CHANGES_LEN ((size_t)EBB_RING_CHANGES * sizeof(__u64))
-
-static __u64 *ring_changes_map(int fd)
+/* The whole of ring_changes, mapped: *n words (EBB_RING_CHANGES, or fewer in maps made by a layout
+ * of fewer VIPs, which this libebb may still write before their `prog upgrade`). */
+static __u64 *ring_changes_map(int fd, size_t *n, size_t *len)
 {
-	void *mem = mmap(NULL, RING_CHANGES_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	void *mem;
 
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return NULL;
+	*n = info.max_entries;
+	*len = (*n * sizeof(__u64) + page - 1) / page * page;
+	mem = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	return mem == MAP_FAILED ? NULL : mem;
 }
 
 int ebb_ring_changes_fill(int fd)
 {
-	__u64 *words = ring_changes_map(fd);
+	size_t n, len;
+	__u64 *words = ring_changes_map(fd, &n, &len);
 
 	if (!words)
 		return -errno;
-	for (size_t i = 0; i < EBB_RING_CHANGES; i++)
+	for (size_t i = 0; i < n; i++)
 		__atomic_store_n(&words[i], ~0ULL, __ATOMIC_RELAXED);
-	munmap(words, RING_CHANGES_LEN);
+	munmap(words, len);
 	return 0;
 }
 
@@ -102,16 +111,21 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_chan
 			  const __u32 *old, const __u32 *new)
 {
 	bool window_over = (__s32)(ebb_seen_tick(ebb_now_ns()) - rings_changed) > EBB_SYN_RETRY_TICKS;
-	__u64 *words;
+	__u64 *base, *words;
+	size_t n, len;
 
 	if (e->ring_changes_fd < 0) /* an older layout: its datapath asks for every SYN */
 		return 0;
 	if (vip_id >= EBB_MAX_VIPS || m > EBB_RING_SIZE)
 		return -EINVAL;
-	words = ring_changes_map(e->ring_changes_fd);
-	if (!words)
+	base = ring_changes_map(e->ring_changes_fd, &n, &len);
+	if (!base)
 		return -errno;
-	words += (size_t)vip_id * EBB_RING_CHANGE_WORDS;
+	if ((size_t)(vip_id + 1) * EBB_RING_CHANGE_WORDS > n) {
+		munmap(base, len);
+		return -E2BIG;
+	}
+	words = base + (size_t)vip_id * EBB_RING_CHANGE_WORDS;
 	for (__u32 w = 0; w < EBB_RING_CHANGE_WORDS; w++) {
 		__u64 bits = 0;
 
@@ -128,7 +142,7 @@ int ebb_ring_changes_mark(struct ebb *e, __u32 vip_id, __u32 m, __u32 rings_chan
 		else if (bits)
 			__atomic_fetch_or(&words[w], bits, __ATOMIC_RELEASE);
 	}
-	munmap(words - (size_t)vip_id * EBB_RING_CHANGE_WORDS, RING_CHANGES_LEN);
+	munmap(base, len);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "libebb.h"
 #include "internal.h"
+#include "libebb_agent.h"
 
 struct map_slot {
 	const char *name;
@@ -276,28 +277,79 @@ int ebb_vip_by_id(struct ebb *e, __u32 id, struct ebb_vip_key *key, struct ebb_v
 	return -ENOENT;
 }
 
+int ebb_index_log(int fd, __u32 unit_bits, unsigned int want)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	__u64 units;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	units = (__u64)info.value_size * 8 / unit_bits;
+	for (unsigned int log = 1; log <= want; log++)
+		if (units == 1ULL << log)
+			return (int)log;
+	return -EPROTO;
+}
+
+int ebb_vips_read(struct ebb *e, struct ebb_vip_key *keys, struct ebb_vip *vals)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char *raw;
+	int n;
+
+	if (bpf_obj_get_info_by_fd(e->vips_fd, &info, &len))
+		return -errno;
+	if (info.value_size == sizeof(*vals))
+		return ebb_map_dump(e->vips_fd, keys, vals, EBB_MAX_VIPS, sizeof(*keys), sizeof(*vals));
+	/* An older layout's ebb_vip (48 bytes before layout 8): a batch lays its values out at
+	 * their own size; each is read as a lookup would, the fields it lacks zero. */
+	raw = calloc(EBB_MAX_VIPS, info.value_size);
+	if (!raw)
+		return -ENOMEM;
+	n = ebb_map_dump(e->vips_fd, keys, raw, EBB_MAX_VIPS, sizeof(*keys), info.value_size);
+	for (int i = 0; i < n; i++) {
+		memset(&vals[i], 0, sizeof(vals[i]));
+		memcpy(&vals[i], raw + (size_t)i * info.value_size,
+		       info.value_size < sizeof(vals[i]) ? info.value_size : sizeof(vals[i]));
+	}
+	free(raw);
+	return n;
+}
+
 int ebb_vip_slots_sync(struct ebb *e, const struct ebb_vip_key *without)
 {
 	struct ebb_vip_slots *want = calloc(1, sizeof(*want));
-	struct ebb_vip_key k, *prev = NULL;
+	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
 	__u32 zero = 0;
-	struct ebb_vip v;
-	int ret = 0;
+	int ret = 0, n, log;
 
-	if (!want)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
-		__u32 slot = ebb_vip_slot(k.addr, k.port, k.proto, k.family);
+	if (!want || !keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	log = ebb_index_log(e->vip_slots_fd, 16, EBB_VIP_SLOTS_LOG);
+	n = log < 0 ? log : ebb_vips_read(e, keys, vals);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct ebb_vip_key *k = &keys[i];
+		__u32 slot = ebb_vip_slot_of(k->addr, k->port, k->proto, k->family, log);
 
-		prev = &k;
-		if ((without && !memcmp(&k, without, sizeof(k))) ||
-		    bpf_map_lookup_elem(e->vips_fd, &k, &v) || v.id >= EBB_MAX_VIPS)
+		if ((without && !memcmp(k, without, sizeof(*k))) || vals[i].id >= EBB_MAX_VIPS)
 			continue;
-		want->slot[slot] = want->slot[slot] ? EBB_VIP_SLOT_ASK : (__u16)(v.id + 1);
+		want->slot[slot] = want->slot[slot] ? EBB_VIP_SLOT_ASK : (__u16)(vals[i].id + 1);
 	}
 	if (bpf_map_update_elem(e->vip_slots_fd, &zero, want, BPF_ANY))
 		ret = -errno;
+out:
 	free(want);
+	free(keys);
+	free(vals);
 	return ret;
 }
 
@@ -343,39 +395,65 @@ void ebb_vip_unindex(struct ebb *e, const struct ebb_vip_key *key, __u32 id)
 void ebb_vips_by_id_sync(struct ebb *e)
 {
 	struct ebb_vip_entry *ents = calloc(EBB_MAX_VIPS, sizeof(*ents));
-	struct ebb_vip_key k, *prev = NULL;
-	struct ebb_vip v;
+	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
+	int n = ents && keys && vals ? ebb_vips_read(e, keys, vals) : -ENOMEM;
 
-	if (!ents)
-		return;
-	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
-		prev = &k;
-		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS)
-			ents[v.id] = (struct ebb_vip_entry){ .key = k, .vip = v };
+	for (int i = 0; i < n; i++)
+		if (vals[i].id < EBB_MAX_VIPS)
+			ents[vals[i].id] = (struct ebb_vip_entry){ .key = keys[i], .vip = vals[i] };
+	if (n >= 0) {
+		__u32 *ids = calloc(EBB_MAX_VIPS, sizeof(*ids)), count = EBB_MAX_VIPS, max;
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		/* an older layout's array has fewer ids (64 before layout 9) */
+		max = bpf_obj_get_info_by_fd(e->vips_by_id_fd, &info, &len) ||
+				      info.max_entries > EBB_MAX_VIPS ?
+			      EBB_MAX_VIPS :
+			      info.max_entries;
+		count = max;
+		for (__u32 id = 0; ids && id < max; id++)
+			ids[id] = id;
+		/* one syscall for the whole array where the kernel can, else one an id */
+		if (!ids || bpf_map_update_batch(e->vips_by_id_fd, ids, ents, &count, NULL))
+			for (__u32 id = 0; id < max; id++)
+				bpf_map_update_elem(e->vips_by_id_fd, &id, &ents[id], BPF_ANY);
+		free(ids);
 	}
-	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
-		bpf_map_update_elem(e->vips_by_id_fd, &id, &ents[id], BPF_ANY);
 	free(ents);
+	free(keys);
+	free(vals);
+	if (n < 0)
+		return;
 	ebb_vip_slots_sync(e, NULL);
 }
 
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
 {
-	struct ebb_node n;
+	/* The whole array in one batch (4096 lookups were ~2 ms a call); as many ids as the
+	 * maps' layout has (1024 before layout 9). */
+	__u32 *ids = calloc(EBB_MAX_NODES, sizeof(*ids));
+	struct ebb_node *ns = calloc(EBB_MAX_NODES, sizeof(*ns));
+	int n = ids && ns ? ebb_map_dump(e->nodes_fd, ids, ns, EBB_MAX_NODES, sizeof(*ids),
+					 sizeof(*ns)) :
+			    -ENOMEM;
+	int ret = n < 0 ? -EIO : -ENOENT;
 
-	for (__u32 i = 1; i < EBB_MAX_NODES; i++) {
-		if (bpf_map_lookup_elem(e->nodes_fd, &i, &n))
-			return -EIO;
-		if (n.state != EBB_NODE_UNUSED && n.family == addr->family &&
-		    ebb_addr_eq(n.addr, addr->a, addr->family)) {
-			if (id)
-				*id = i;
-			if (node)
-				*node = n;
-			return 0;
-		}
+	for (int i = 0; i < n; i++) {
+		if (!ids[i] || ns[i].state == EBB_NODE_UNUSED || ns[i].family != addr->family ||
+		    !ebb_addr_eq(ns[i].addr, addr->a, addr->family))
+			continue;
+		if (id)
+			*id = ids[i];
+		if (node)
+			*node = ns[i];
+		ret = 0;
+		break;
 	}
-	return -ENOENT;
+	free(ids);
+	free(ns);
+	return ret;
 }
 
 int ebb_vip_of_flow(struct ebb *e, const struct ebb_flow_key *fk, struct ebb_vip *vip)
