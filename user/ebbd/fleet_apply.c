@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The sync thread makes the maps match the desired state it read (fleet.c, doc/fleet.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "fleet_shared.h"
+
+/* ---- applying the desired state to the maps ---- */
+
+static __u64 since_ns(double since_wall)
+{
+	double ago = fleet_wall() - since_wall;
+	__u64 now = fleet_mono_ns();
+
+	if (since_wall <= 0 || ago < 0)
+		return now;
+	return (__u64)(ago * NS_PER_S) > now ? 1 : now - (__u64)(ago * NS_PER_S);
+}
+
+/*
+ * The drain clock (doc/fleet.md, "The drain clock"): a drain's start comes from etcd, never from
+ * a wall clock. Each drain written with a lease (node field drain_lease) has a key
+ * state/drains/ADDR under that lease; this host asks etcd how long the lease has run (granted -
+ * remaining TTL, counted by etcd's leader) and sets the map's state_since_ns to its own
+ * monotonic now minus that, once per drain: the start derived first is kept (a later answer may
+ * only be later, after an etcd leader change restarted the lease's countdown; an etcd that does
+ * not answer changes nothing). Until it has an answer, a new drain starts at this host's now
+ * (never early) and is moved back once etcd answers. The key gone while the node drains (its
+ * lease expired or was lost): the drain has timed out. The thread's own, no lock.
+ */
+struct dclock {
+	char name[64];
+	struct ebb_addr addr;
+	int64_t lease;
+	__u32 timeout_s;
+	__u64 start_ns; /* monotonic, derived from etcd (0: not yet) */
+	__u64 provisional_ns; /* what a map got before start_ns was known (0: none) */
+	bool expired, fixed, said_fail;
+	__u64 next_try;
+};
+static struct dclock clocks[EBB_MAX_NODES];
+static int n_clocks;
+
+static struct dclock *clock_find(const char *name, int64_t lease)
+{
+	for (int i = 0; i < n_clocks; i++)
+		if (clocks[i].lease == lease && !strcmp(clocks[i].name, name))
+			return &clocks[i];
+	return NULL;
+}
+
+static bool drain_key_invalid(const struct fleet_state *st, const struct fleet_node *n)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (st->invalid[i].named && st->invalid[i].kind == FLEET_KEY_DRAIN &&
+		    st->invalid[i].addr.family == n->addr.family &&
+		    ebb_addr_eq(st->invalid[i].addr.a, n->addr.a, n->addr.family))
+			return true;
+	return false;
+}
+
+/* Reads the clocks of st's drains that this host has not timed yet. */
+void fleet_drain_clocks(struct etcd *c, const struct fleet_state *st)
+{
+	struct dclock keep[EBB_MAX_NODES];
+	int n_keep = 0;
+
+	for (int i = 0; i < st->n_nodes && n_keep < EBB_MAX_NODES; i++) {
+		const struct fleet_node *fn = &st->nodes[i];
+		const struct fleet_drain *d;
+		struct dclock *k, *old;
+		double e = 0;
+		int r;
+
+		if (fn->state != EBB_NODE_DRAINING || !fn->drain_lease)
+			continue;
+		k = &keep[n_keep++];
+		old = clock_find(fn->name, fn->drain_lease);
+		if (old) {
+			*k = *old;
+		} else {
+			memset(k, 0, sizeof(*k));
+			snprintf(k->name, sizeof(k->name), "%s", fn->name);
+			k->addr = fn->addr;
+			k->lease = fn->drain_lease;
+		}
+		k->timeout_s = fleet_node_drain_timeout(st, fn);
+		if (k->expired || drain_key_invalid(st, fn))
+			continue; /* a bad key changes nothing: the schema's rule */
+		d = fleet_drain_find(st, fn);
+		if (d && k->start_ns)
+			continue;
+		if (d && fleet_mono_ns() < k->next_try)
+			continue;
+		r = d ? fleet_drain_elapsed(c, d, &e) : 1;
+		if (r < 0) {
+			k->next_try = fleet_mono_ns() + NS_PER_S;
+			if (!k->said_fail) {
+				json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_unavailable");
+
+				jstr(ev, "node", fn->name);
+				jint(ev, "lease", fn->drain_lease);
+				jstr(ev, "error", c->err);
+				jstr(ev, "detail", "the drain counts from when this host saw it until etcd answers");
+				log_emit(ev);
+				k->said_fail = true;
+			}
+			continue;
+		}
+		if (r > 0) {
+			json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_gone");
+
+			k->expired = true;
+			jstr(ev, "node", fn->name);
+			jint(ev, "lease", fn->drain_lease);
+			jint(ev, "drain_timeout_s", k->timeout_s);
+			jstr(ev, "detail", "the drain's lease expired or was lost: the drain has timed out");
+			log_emit(ev);
+			continue;
+		}
+		{
+			/* after the answer: the start is then never earlier than the true one */
+			__u64 now = fleet_mono_ns(), ago = (__u64)(e * NS_PER_S);
+			json_object *ev = log_new(LOG_INFO, "fleet_drain_clock");
+
+			k->start_ns = ago < now ? now - ago : 1;
+			jstr(ev, "node", fn->name);
+			jint(ev, "lease", fn->drain_lease);
+			jdbl(ev, "elapsed_s", e);
+			jint(ev, "drain_timeout_s", k->timeout_s);
+			log_emit(ev);
+		}
+	}
+	memcpy(clocks, keep, n_keep * sizeof(*keep));
+	n_clocks = n_keep;
+}
+
+/* The map's state_since_ns for fn's state: from its drain clock when it has one. */
+static __u64 state_start_ns(const struct fleet_node *fn)
+{
+	struct dclock *k;
+	__u64 now = fleet_mono_ns(), t;
+
+	if (fn->state != EBB_NODE_DRAINING || !fn->drain_lease)
+		return since_ns(fn->since); /* not a drain, or one from before drain clocks (once) */
+	k = clock_find(fn->name, fn->drain_lease);
+	if (k && k->expired) {
+		t = (__u64)k->timeout_s * NS_PER_S;
+		k->fixed = true;
+		return t < now ? now - t : 1;
+	}
+	if (k && k->start_ns)
+		return k->start_ns;
+	if (k)
+		k->provisional_ns = now;
+	return now;
+}
+
+/* Maps whose drain start was provisional, or whose drain's lease is gone: set from the clock. */
+void fleet_drain_clocks_fix(void)
+{
+	struct ebb_err err = {};
+	bool need = false;
+	struct ebb e;
+
+	for (int i = 0; i < n_clocks; i++)
+		need |= (clocks[i].start_ns && clocks[i].provisional_ns) || (clocks[i].expired && !clocks[i].fixed);
+	if (!need || ebb_open(&e, fleet_sh.bpffs, &err))
+		return;
+	if (ebb_lock(&e, &err)) {
+		ebb_close(&e);
+		return;
+	}
+	for (int i = 0; i < n_clocks; i++) {
+		struct dclock *k = &clocks[i];
+		struct ebb_node cur;
+		__u64 now = fleet_mono_ns(), t = (__u64)k->timeout_s * NS_PER_S, want;
+		__u32 id;
+
+		if (!((k->start_ns && k->provisional_ns) || (k->expired && !k->fixed)))
+			continue;
+		if (ebb_node_find(&e, &k->addr, &id, &cur) || cur.state != EBB_NODE_DRAINING)
+			continue;
+		if (k->expired) {
+			/* timed out: its start at least its timeout ago, never later than it was */
+			want = t < now ? now - t : 1;
+			k->fixed = true;
+			if (cur.state_since_ns <= want)
+				continue;
+		} else {
+			/* only the provisional start this host wrote: a start kept from before (say
+			 * across an ebbd restart) stays */
+			want = k->start_ns;
+			if (cur.state_since_ns != k->provisional_ns) {
+				k->provisional_ns = 0;
+				continue;
+			}
+			k->provisional_ns = 0;
+		}
+		cur.state_since_ns = want;
+		bpf_map_update_elem(e.nodes_fd, &id, &cur, BPF_EXIST);
+	}
+	ebb_unlock(&e);
+	ebb_close(&e);
+}
+
+static int apply_err(int *errs, const char *what, const char *name, const char *msg)
+{
+	json_object *ev = log_new(LOG_ERROR, "fleet_apply_failed");
+
+	jstr(ev, "what", what);
+	jstr(ev, "object", name);
+	jstr(ev, "error", msg);
+	log_emit(ev);
+	(*errs)++;
+	return -1;
+}
+
+/* The outer sources of ipip's tunnels and of rescues: changed in place, flows kept. */
+static bool vip_same_sources(const struct ebb_vip *v, const struct ebb_vip_opts *o)
+{
+	return v->encap_src4 == o->encap_src4 && !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
+}
+
+static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
+{
+	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
+	struct ebb_err err = {};
+	int n_gone = 0;
+
+	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
+		const struct fleet_invalid *h;
+		struct ebb_vip cur;
+
+		prev = &k;
+		if (fleet_vip_find(st, &k))
+			continue;
+		if ((h = fleet_invalid_vip(st, &k))) {
+			/* its key fails the schema and this host has no good value of it since it
+			 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
+			if (st->n_vips < EBB_MAX_VIPS && !ebb_vip_find(e, &k, &cur)) {
+				struct fleet_vip *fv = &st->vips[st->n_vips++];
+
+				memset(fv, 0, sizeof(*fv));
+				fv->key = k;
+				ebb_fmt_vip(&k, fv->name, sizeof(fv->name));
+				fv->o.fwd = cur.fwd;
+				fv->o.tcp_idle_s = cur.tcp_idle_s;
+				fv->o.udp_idle_s = cur.udp_idle_s;
+				fv->o.fin_s = cur.fin_s;
+				fv->o.drain_timeout_s = cur.drain_timeout_s;
+				fv->o.table_size = ebb_vip_table_size(&cur);
+				fv->o.encap_src4 = cur.encap_src4;
+				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
+				fv->mod_rev = -1; /* from the maps, not from etcd */
+			}
+			continue;
+		}
+		if (n_gone < EBB_MAX_VIPS)
+			gone[n_gone++] = k;
+	}
+	for (int i = 0; i < n_gone; i++) {
+		char name[64];
+
+		ebb_fmt_vip(&gone[i], name, sizeof(name));
+		if (ebb_vip_del(e, &gone[i], true, &err))
+			apply_err(errs, "vip del", name, err.msg);
+		else
+			(*changes)++;
+	}
+	for (int i = 0; i < st->n_vips; i++) {
+		struct fleet_vip *fv = &st->vips[i];
+		struct ebb_vip_opts o = fv->o;
+		struct ebb_vip cur;
+
+		if (fv->mod_rev < 0)
+			continue; /* held as the maps have it (above) */
+		/* no outer source given: this host's own device addresses, for ipip's tunnels
+		 * and for rescues (dsr too: a claim must come back to the host that rescued) */
+		ebb_device_sources(fleet_sh.bpffs, &o.encap_src4, o.encap_src6);
+		if (!ebb_vip_find(e, &fv->key, &cur)) {
+			/* a table size is as fixed as the forwarding mode: the same tables on every
+			 * host, or the VIP is made again (below) */
+			if (cur.fwd == o.fwd && ebb_vip_table_size(&cur) == (o.table_size ? o.table_size : EBB_RING_SIZE)) {
+				if (cur.tcp_idle_s != o.tcp_idle_s || cur.udp_idle_s != o.udp_idle_s ||
+				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s ||
+				    !vip_same_sources(&cur, &o)) {
+					cur.encap_src4 = o.encap_src4;
+					memcpy(cur.encap_src6, o.encap_src6, sizeof(cur.encap_src6));
+					cur.tcp_idle_s = o.tcp_idle_s;
+					cur.udp_idle_s = o.udp_idle_s;
+					cur.fin_s = o.fin_s;
+					cur.drain_timeout_s = o.drain_timeout_s;
+					if (ebb_vip_store(e, &fv->key, &cur, BPF_EXIST))
+						apply_err(errs, "vip timeouts", fv->name, strerror(errno));
+					else
+						(*changes)++;
+				}
+				continue;
+			}
+			/* another forwarding mode or table size: the VIP is made again (its flows
+			 * re-placed) */
+			if (ebb_vip_del(e, &fv->key, true, &err)) {
+				apply_err(errs, "vip del", fv->name, err.msg);
+				continue;
+			}
+		}
+		if (ebb_vip_add(e, &fv->key, &o, &err))
+			apply_err(errs, "vip add", fv->name, err.msg);
+		else
+			(*changes)++;
+	}
+	return 0;
+}
+
+static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *changes)
+{
+	struct ebb_err err = {};
+	struct ebb_node cur;
+	__u32 id;
+	bool is_new = ebb_node_find(e, &fn->addr, &id, &cur) != 0;
+
+	/* memberships: those no longer wanted first, then the new ones, then weights */
+	if (!is_new) {
+		struct ebb_member_key mk, *prev = NULL, drop[EBB_MAX_VIPS];
+		int n_drop = 0;
+
+		while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
+			struct ebb_vip_key vk;
+			bool want = false;
+
+			prev = &mk;
+			if (mk.node_id != id || ebb_vip_by_id(e, mk.vip_id, &vk, NULL))
+				continue;
+			for (int i = 0; i < fn->n_w && !want; i++)
+				want = !memcmp(&fn->w[i].vip, &vk, sizeof(vk));
+			if (!want && n_drop < EBB_MAX_VIPS)
+				drop[n_drop++] = mk;
+		}
+		for (int i = 0; i < n_drop; i++) {
+			struct ebb_vip_key vk;
+
+			if (ebb_vip_by_id(e, drop[i].vip_id, &vk, NULL))
+				continue;
+			if (ebb_node_del(e, &fn->addr, &vk, true, &err))
+				apply_err(errs, "node del vip", fn->name, err.msg);
+			else
+				(*changes)++;
+		}
+		if (fn->have_mac && memcmp(cur.mac, fn->mac, 6)) {
+			memcpy(cur.mac, fn->mac, 6);
+			if (bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST))
+				apply_err(errs, "node mac", fn->name, strerror(errno));
+			else
+				(*changes)++;
+		}
+	}
+	for (int i = 0; i < fn->n_w; i++) {
+		struct ebb_node_opts o = { .weight = fn->w[i].weight, .have_mac = fn->have_mac,
+					   /* a node here already takes the flag below */
+					   .node_prog = fn->node_prog &&
+							ebb_node_find(e, &fn->addr, NULL, NULL) != 0 };
+		struct ebb_member m;
+		struct ebb_vip v;
+
+		memcpy(o.mac, fn->mac, 6);
+		if (ebb_vip_find(e, &fn->w[i].vip, &v))
+			continue; /* its VIP failed to apply: said already */
+		if (!is_new && !ebb_node_find(e, &fn->addr, &id, &cur) &&
+		    !bpf_map_lookup_elem(e->members_fd, &(struct ebb_member_key){ .vip_id = v.id, .node_id = id }, &m)) {
+			if (m.weight != fn->w[i].weight) {
+				m.weight = fn->w[i].weight;
+				if (bpf_map_update_elem(e->members_fd,
+							&(struct ebb_member_key){ .vip_id = v.id, .node_id = id },
+							&m, BPF_EXIST) ||
+				    ebb_rings_rebuild(e, v.id, &err))
+					apply_err(errs, "node weight", fn->name, err.msg[0] ? err.msg : strerror(errno));
+				else
+					(*changes)++;
+			}
+			continue;
+		}
+		/* a new node starts out of the tables (inactive), then takes its state below */
+		o.inactive = ebb_node_find(e, &fn->addr, NULL, NULL) != 0 && fn->state != EBB_NODE_ACTIVE;
+		if (ebb_node_add(e, &fn->addr, &fn->w[i].vip, &o, &err)) {
+			apply_err(errs, "node add", fn->name, err.msg);
+			continue;
+		}
+		(*changes)++;
+		is_new = false;
+	}
+	if (ebb_node_find(e, &fn->addr, &id, &cur))
+		return 0; /* a node of no VIP that is not here: nothing to hold it */
+	if (!!(cur.flags & EBB_NODE_F_NODE_PROG) != fn->node_prog) {
+		if (ebb_node_set_flags(e, &fn->addr, EBB_NODE_F_NODE_PROG, fn->node_prog, &err))
+			apply_err(errs, "node node-prog", fn->name, err.msg);
+		else
+			(*changes)++;
+		ebb_node_find(e, &fn->addr, &id, &cur);
+	}
+	if (cur.state != fn->state || (fn->state == EBB_NODE_DRAINING && cur.drain_timeout_s != fn->drain_timeout_s)) {
+		if (ebb_node_set_state(e, &fn->addr, fn->state, fn->drain_timeout_s, &err))
+			return apply_err(errs, "node state", fn->name, err.msg);
+		(*changes)++;
+		if (!ebb_node_find(e, &fn->addr, &id, &cur)) {
+			/* the fleet's clock for the drain, and where a down node returns to */
+			cur.state_since_ns = state_start_ns(fn);
+			if (fn->state == EBB_NODE_DOWN)
+				cur.state_before_down = fn->before_down;
+			bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The slot history with the desired state (doc/fleet.md, "The slot history's generations"):
+ * each VIP's history is rebuilt from its generations in etcd, so that every host lists the same
+ * older owners whatever changes it saw itself. A generation's time is its lease's: this host
+ * asks etcd once how long the lease has left and keeps until = its own monotonic now + that
+ * (+ 1 s: etcd truncates, and an owner kept 1 s too long costs a rescue hop at worst, one
+ * dropped early a connection). The thread's own, no lock.
+ */
+struct gclock {
+	int64_t lease;
+	__u64 until_ns; /* 0: the lease is gone */
+};
+static struct gclock gclocks[EBB_MAX_VIPS * FLEET_HISTORY_GENS];
+static int n_gclocks;
+/* what each VIP's history was last rebuilt from: its generations' leases */
+static struct hist_done {
+	struct ebb_vip_key vip;
+	int n;
+	int64_t lease[FLEET_HISTORY_GENS];
+} hdone[EBB_MAX_VIPS];
+static int n_hdone;
+bool fleet_hist_force = true; /* the first apply, or the pins made again: every VIP */
+bool fleet_hist_pending; /* a state was applied: its VIPs' histories are to be rebuilt */
+
+static struct gclock *gclock_find(int64_t lease)
+{
+	for (int i = 0; i < n_gclocks; i++)
+		if (gclocks[i].lease == lease)
+			return &gclocks[i];
+	return NULL;
+}
+
+/* Reads the time left of st's generations this host has not timed yet. */
+void fleet_gen_clocks(struct etcd *c, const struct fleet_state *st)
+{
+	static struct gclock keep[EBB_MAX_VIPS * FLEET_HISTORY_GENS];
+	int n_keep = 0;
+
+	for (int i = 0; i < st->n_gens && n_keep < EBB_MAX_VIPS * FLEET_HISTORY_GENS; i++) {
+		const struct fleet_gen *g = &st->gens[i];
+		struct gclock *old = gclock_find(g->lease);
+		int64_t ttl = 0, granted = 0;
+		bool dup = false;
+
+		for (int j = 0; j < n_keep && !dup; j++)
+			dup = keep[j].lease == g->lease;
+		if (dup)
+			continue; /* one lease for several VIPs of one write */
+		if (old) {
+			keep[n_keep++] = *old;
+			continue;
+		}
+		if (etcd_lease_timetolive(c, g->lease, &ttl, &granted))
+			continue; /* asked again next time; meanwhile the VIP's timeout from now */
+		keep[n_keep++] = (struct gclock){ .lease = g->lease,
+						  .until_ns = ttl < 0 ? 0 : fleet_mono_ns() + (__u64)(ttl + 1) * NS_PER_S };
+	}
+	memcpy(gclocks, keep, n_keep * sizeof(*keep));
+	n_gclocks = n_keep;
+}
+
+static struct hist_done *hist_done_find(const struct ebb_vip_key *k)
+{
+	for (int i = 0; i < n_hdone; i++)
+		if (!memcmp(&hdone[i].vip, k, sizeof(*k)))
+			return &hdone[i];
+	return NULL;
+}
+
+/* Every VIP of st whose generations changed since its history was last rebuilt (all of them
+ * when forced), rebuilt: the member sets' tables with this host's node ids (a node it does not
+ * hold places but is no candidate), then history.c's rules over the sequence. */
+void fleet_apply_history(struct ebb *e, struct fleet_state *st)
+{
+	static struct hist_done next[EBB_MAX_VIPS];
+	static struct ebb_history_member mem[FLEET_HISTORY_GENS][EBB_MAX_NODES];
+	int n_next = 0;
+
+	for (int i = 0; i < st->n_vips; i++) {
+		const struct fleet_vip *fv = &st->vips[i];
+		const struct fleet_gen *gl[FLEET_HISTORY_GENS];
+		struct ebb_history_gen hg[FLEET_HISTORY_GENS];
+		struct hist_done *d = &next[n_next], *was = hist_done_find(&fv->key);
+		int n = fleet_vip_gens(st, &fv->key, gl), used = 0;
+		__u64 now = fleet_mono_ns();
+		struct ebb_vip vip;
+		long lost;
+
+		if (ebb_vip_find(e, &fv->key, &vip))
+			continue;
+		memset(d, 0, sizeof(*d));
+		d->vip = fv->key;
+		for (int g = 0; g < n; g++) {
+			const struct gclock *k = gclock_find(gl[g]->lease);
+			__u64 until = k ? k->until_ns : now + (__u64)vip.tcp_idle_s * NS_PER_S;
+
+			if (k && !k->until_ns)
+				continue; /* its lease is gone: its owners are past their time */
+			d->lease[d->n++] = gl[g]->lease;
+			hg[used] = (struct ebb_history_gen){ .m = mem[used], .n = (size_t)gl[g]->n,
+							     .until = ebb_seen_tick(until) };
+			for (int j = 0; j < gl[g]->n; j++) {
+				struct ebb_history_member *m = &mem[used][j];
+				__u32 id;
+
+				memset(m, 0, sizeof(*m));
+				m->active = gl[g]->m[j].active;
+				m->mn.weight = gl[g]->m[j].weight;
+				memcpy(m->mn.seed, gl[g]->m[j].addr.a, 16);
+				m->mn.seed[16] = gl[g]->m[j].addr.family;
+				m->mn.id = ebb_node_find(e, &gl[g]->m[j].addr, &id, NULL) ? EBB_MAX_NODES + (__u32)j : id;
+			}
+			used++;
+		}
+		n_next++;
+		if (!fleet_hist_force && was && was->n == d->n && !memcmp(was->lease, d->lease, sizeof(d->lease[0]) * d->n))
+			continue;
+		if (!fleet_hist_force && !was && !d->n)
+			continue; /* a VIP new here, with no generation: no history to make */
+		lost = ebb_history_replace(e, vip.id, hg, (size_t)used, now);
+		{
+			json_object *ev = log_new(LOG_INFO, "fleet_history_rebuilt");
+
+			jstr(ev, "vip", fv->name);
+			jint(ev, "generations", used);
+			jdbl(ev, "ms", (fleet_mono_ns() - now) / 1e6);
+			if (lost)
+				jint(ev, lost < 0 ? "error" : "lost", lost);
+			log_emit(ev);
+		}
+	}
+	memcpy(hdone, next, n_next * sizeof(*next));
+	n_hdone = n_next;
+	fleet_hist_force = false;
+}
+
+int fleet_apply_state(struct fleet_state *st, int *changes)
+{
+	struct ebb_err err = {};
+	struct ebb e;
+	int errs = 0;
+
+	if (ebb_open(&e, fleet_sh.bpffs, &err))
+		return -ENOENT;
+	if (ebb_lock(&e, &err)) {
+		ebb_close(&e);
+		return -EAGAIN;
+	}
+	apply_vips(&e, st, &errs, changes);
+	/* nodes the fleet no longer has */
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct ebb_node n;
+		struct ebb_addr a;
+		char name[64];
+
+		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
+			continue;
+		memcpy(a.a, n.addr, sizeof(a.a));
+		a.family = n.family;
+		if (fleet_node_find(st, &a) || fleet_invalid_node(st, &a))
+			continue; /* wanted, or its key fails the schema: never deleted for that */
+		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
+		if (ebb_node_del(&e, &a, NULL, true, &err))
+			apply_err(&errs, "node del", name, err.msg);
+		else
+			(*changes)++;
+	}
+	for (int i = 0; i < st->n_nodes; i++)
+		apply_node(&e, &st->nodes[i], &errs, changes);
+	ebb_unlock(&e);
+	ebb_close(&e);
+	return errs ? -EIO : 0;
+}
+
+/* ---- keys that fail the schema (doc/fleet.md, "Schema") ---- */
+
+/* Each such key keeps its last good value here: the one in the state read last (fleet_sh.st, written
+ * only by this thread). Never having seen one, the host leaves the object as its maps have it
+ * (apply_vips, fleet_apply_state): nothing is deleted or activated because a value failed to parse. */
+void fleet_keep_last_good(struct fleet_state *st)
+{
+	for (int i = 0; fleet_sh.have_st && i < st->n_invalid; i++) {
+		const struct fleet_invalid *in = &st->invalid[i];
+
+		if (!in->named)
+			continue;
+		if (in->kind == FLEET_KEY_VIP) {
+			struct fleet_vip *v = fleet_vip_find(&fleet_sh.st, &in->vip);
+
+			if (v && st->n_vips < EBB_MAX_VIPS)
+				st->vips[st->n_vips++] = *v;
+		} else if (in->kind == FLEET_KEY_NODE) {
+			struct fleet_node *n = fleet_node_find(&fleet_sh.st, &in->addr);
+
+			if (n) /* room: the invalid key has its slot (fleet_state_parse) */
+				st->nodes[st->n_nodes++] = *n;
+		} else if (in->kind == FLEET_KEY_HOST) {
+			struct fleet_hostcfg *h = fleet_host_find(&fleet_sh.st, in->host);
+
+			if (h)
+				st->hosts[st->n_hosts++] = *h;
+		} else if (in->kind == FLEET_KEY_DRAIN) {
+			for (int j = 0; j < fleet_sh.st.n_drains; j++)
+				if (fleet_sh.st.drains[j].addr.family == in->addr.family &&
+				    ebb_addr_eq(fleet_sh.st.drains[j].addr.a, in->addr.a, in->addr.family)) {
+					st->drains[st->n_drains++] = fleet_sh.st.drains[j];
+					break;
+				}
+		}
+	}
+}
+
+/* Whether st holds the object an invalid key names all the same: the key's last good value
+ * (fleet_keep_last_good), the maps' own (apply_vips), or, for a key that is gone from st's invalid
+ * ones, its valid value again. */
+static bool named_in(struct fleet_state *st, const struct fleet_invalid *in)
+{
+	if (!in->named)
+		return false;
+	switch (in->kind) {
+	case FLEET_KEY_VIP:
+		return fleet_vip_find(st, &in->vip);
+	case FLEET_KEY_NODE:
+		return fleet_node_find(st, &in->addr);
+	case FLEET_KEY_HOST:
+		return fleet_host_find(st, in->host);
+	case FLEET_KEY_DRAIN:
+		for (int j = 0; j < st->n_drains; j++)
+			if (st->drains[j].addr.family == in->addr.family &&
+			    ebb_addr_eq(st->drains[j].addr.a, in->addr.a, in->addr.family))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+static const struct fleet_invalid *invalid_find(const struct fleet_state *st, const char *key)
+{
+	for (int i = 0; i < st->n_invalid; i++)
+		if (!strcmp(st->invalid[i].key, key))
+			return &st->invalid[i];
+	return NULL;
+}
+
+/* One event when a key turns invalid (or its reason changes), one when it is valid or gone:
+ * against the state read last, so a key that stays bad is not said again every poll. */
+void fleet_say_invalid(struct fleet_state *st)
+{
+	for (int i = 0; i < st->n_invalid; i++) {
+		const struct fleet_invalid *in = &st->invalid[i], *was = fleet_sh.have_st ? invalid_find(&fleet_sh.st, in->key) : NULL;
+		json_object *ev;
+
+		if (was && !strcmp(was->why, in->why))
+			continue;
+		ev = log_new(LOG_ERROR, "fleet_state_invalid");
+		jstr(ev, "key", in->key);
+		jstr(ev, "error", in->why);
+		jint(ev, "mod_revision", in->mod_rev);
+		jstr(ev, "kept", in->kind == FLEET_KEY_GEN ? "left out of the slot history's rebuild; nothing deleted" :
+			     named_in(st, in) ? "its last good value stays applied" :
+			     in->named ? "no good value seen by this host: left as the maps have it" :
+					 "names no object: ignored");
+		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
+		log_emit(ev);
+	}
+	for (int i = 0; fleet_sh.have_st && i < fleet_sh.st.n_invalid; i++) {
+		const struct fleet_invalid *was = &fleet_sh.st.invalid[i];
+		json_object *ev;
+
+		if (invalid_find(st, was->key))
+			continue;
+		ev = log_new(LOG_INFO, "fleet_state_valid");
+		jstr(ev, "key", was->key);
+		jstr(ev, "detail", named_in(st, was) ? "valid again: its value applies" : "the key is gone");
+		log_emit(ev);
+	}
+}
+
+/* [{"key":…,"error":…,"kept":bool}, …] of the state read last; fleet_sh.mu held. */
+json_object *fleet_invalid_json(void)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; fleet_sh.have_st && i < fleet_sh.st.n_invalid; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "key", json_object_new_string(fleet_sh.st.invalid[i].key));
+		json_object_object_add(o, "error", json_object_new_string(fleet_sh.st.invalid[i].why));
+		json_object_object_add(o, "kept", json_object_new_boolean(named_in(&fleet_sh.st, &fleet_sh.st.invalid[i])));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+json_object *fleet_state_invalid(void)
+{
+	json_object *arr;
+
+	if (!fleet_sh.running)
+		return NULL;
+	pthread_mutex_lock(&fleet_sh.mu);
+	arr = fleet_invalid_json();
+	pthread_mutex_unlock(&fleet_sh.mu);
+	return arr;
+}

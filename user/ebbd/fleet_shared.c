@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The fleet's shared state (fleet_shared.h) and what every fleet file asks of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "fleet_shared.h"
+
+struct fleet_shared fleet_sh = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+struct etcd fleet_main_etcd;
+bool fleet_main_etcd_ok;
+
+__u64 fleet_mono_ns(void)
+{
+	return ebb_now_ns();
+}
+
+void fleet_own_key(char *buf, size_t len, const char *rest)
+{
+	fleet_key(buf, len, fleet_sh.cfg.name, rest);
+}
+
+long fleet_etcd_timeout_ms(void)
+{
+	long t = fleet_sh.cfg.lease_ttl * 1000L / (2 * fleet_sh.cfg.n_etcd);
+
+	return t < 200 ? 200 : t > 1000 ? 1000 : t;
+}
+
+/* The fleet block's etcd security, as etcd_init takes it (strings owned by fleet_sh.cfg). */
+const struct etcd_sec *fleet_etcd_sec(void)
+{
+	static struct etcd_sec sec;
+
+	sec = (struct etcd_sec){ .ca = fleet_sh.cfg.etcd_ca, .cert = fleet_sh.cfg.etcd_cert, .key = fleet_sh.cfg.etcd_key,
+				 .user = fleet_sh.cfg.etcd_user, .password_file = fleet_sh.cfg.etcd_password_file,
+				 .insecure = fleet_sh.cfg.etcd_insecure };
+	return &sec;
+}
+
+/*
+ * Whether this host may say that it leads (its report, the metrics, the status page): it took
+ * the leader key and its lease surely still lives. lease_until counts from before the request
+ * that granted or renewed the lease, so it never outlives the lease in etcd, where the key goes
+ * with it before another host can take it: two hosts never say so at once, even when this one
+ * was stopped past its lease and has not asked etcd since (fleet_sh.leader is still true then).
+ * Called with fleet_sh.mu held.
+ */
+bool fleet_leads_now(void)
+{
+	return fleet_sh.leader && fleet_mono_ns() < fleet_sh.lease_until;
+}
+
+
+bool fleet_is_leader(void)
+{
+	bool l;
+
+	if (!fleet_sh.running)
+		return true;
+	pthread_mutex_lock(&fleet_sh.mu);
+	l = fleet_sh.leader && fleet_sh.etcd_ok && fleet_mono_ns() + 500 * 1000000ULL < fleet_sh.lease_until;
+	pthread_mutex_unlock(&fleet_sh.mu);
+	return l;
+}
