@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include <netinet/in.h>
 
 #include "ebb.h"
 
@@ -159,6 +160,49 @@ int ebb_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const stru
 			bool need_local, struct ebb_err *err);
 int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
 		struct ebb_err *err);
+
+/*
+ * The timeout rules, once: every reader of a VIP's or a node's settings goes through these
+ * (libebb, ebbctl, ebbd, the census, the fleet). A 0 is "not set" and reads as the default: a
+ * VIP written by an older build, or options that named no timeout.
+ */
+static inline __u32 ebb_or_default(__u32 set, __u32 dflt)
+{
+	return set ? set : dflt;
+}
+
+/* A new VIP's options with every unset timeout and its table size filled in. */
+static inline void ebb_vip_opts_defaults(struct ebb_vip_opts *o)
+{
+	o->tcp_idle_s = ebb_or_default(o->tcp_idle_s, EBB_DEFAULT_TCP_IDLE_S);
+	o->udp_idle_s = ebb_or_default(o->udp_idle_s, EBB_DEFAULT_UDP_IDLE_S);
+	o->fin_s = ebb_or_default(o->fin_s, EBB_DEFAULT_FIN_S);
+	o->drain_timeout_s = ebb_or_default(o->drain_timeout_s, EBB_DEFAULT_DRAIN_TIMEOUT_S);
+	o->table_size = ebb_or_default(o->table_size, EBB_TABLE_SIZE_DEFAULT);
+}
+
+/* How long after it was last seen a flow of vip (NULL: the defaults) ends: at once after a
+ * RST, its FIN timeout after a FIN (or its idle timeout, if shorter), else its protocol's idle
+ * timeout. A flow no node has claimed yet ends as an unflagged one. */
+static inline __u64 ebb_flow_ends_after_ns(const struct ebb_vip *vip, __u8 proto, __u32 flags)
+{
+	__u64 idle = ebb_or_default(vip ? (proto == IPPROTO_UDP ? vip->udp_idle_s : vip->tcp_idle_s) : 0,
+				    proto == IPPROTO_UDP ? EBB_DEFAULT_UDP_IDLE_S : EBB_DEFAULT_TCP_IDLE_S);
+	__u64 fin = ebb_or_default(vip ? vip->fin_s : 0, EBB_DEFAULT_FIN_S);
+
+	if (flags & EBB_FLOW_RST)
+		return 0;
+	if ((flags & EBB_FLOW_FIN) && fin < idle)
+		idle = fin;
+	return idle * 1000000000ULL;
+}
+
+/* A node's drain timeout: its own, else the longest its VIPs set (longest_vip_s; 0: none),
+ * else the default. */
+static inline __u32 ebb_drain_timeout_s(__u32 node_s, __u32 longest_vip_s)
+{
+	return ebb_or_default(node_s, ebb_or_default(longest_vip_s, EBB_DEFAULT_DRAIN_TIMEOUT_S));
+}
 int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct ebb_err *err);
 
 struct ebb_node_opts {

@@ -45,6 +45,15 @@ void ebb_walk_free(struct ebb_walk *w);
  * the table is not the bucket table (another layout: `prog upgrade` migrates it).
  */
 struct ebb_census;
+/* A VIP's timeouts as the census takes them (NULL: the defaults), by the rules in libebb.h. */
+static inline struct ebb_census_vip ebb_census_vip_of(const struct ebb_vip *v)
+{
+	return (struct ebb_census_vip){
+		.tcp_idle_ns = ebb_flow_ends_after_ns(v, IPPROTO_TCP, 0),
+		.udp_idle_ns = ebb_flow_ends_after_ns(v, IPPROTO_UDP, 0),
+		.fin_ns = (__u64)ebb_or_default(v ? v->fin_s : 0, EBB_DEFAULT_FIN_S) * 1000000000ULL,
+	};
+}
 int ebb_census_open(struct ebb *e, struct ebb_census **c);
 void ebb_census_close(struct ebb_census *c);
 bool ebb_census_current(struct ebb_census *c, struct ebb *e);

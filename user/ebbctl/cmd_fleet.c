@@ -299,11 +299,7 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 			return ctl_error("VIP %s already exists", vname);
 		if (s->n_vips >= EBB_MAX_VIPS)
 			return ctl_error("no room for VIP %s: all %d VIPs are in use", vname, EBB_MAX_VIPS);
-		nv.o.tcp_idle_s = nv.o.tcp_idle_s ? nv.o.tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
-		nv.o.udp_idle_s = nv.o.udp_idle_s ? nv.o.udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
-		nv.o.fin_s = nv.o.fin_s ? nv.o.fin_s : EBB_DEFAULT_FIN_S;
-		nv.o.drain_timeout_s = nv.o.drain_timeout_s ? nv.o.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
-		nv.o.table_size = nv.o.table_size ? nv.o.table_size : EBB_TABLE_SIZE_DEFAULT;
+		ebb_vip_opts_defaults(&nv.o);
 		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
 		return put_checked(ops, rest, fleet_vip_json(&nv));
 	}

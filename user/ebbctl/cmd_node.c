@@ -229,7 +229,7 @@ static __u32 drain_timeout_of(struct ebb *e, __u32 id, const struct ebb_node *n)
 		if (mk.node_id == id && !ebb_vip_by_id(e, mk.vip_id, NULL, &v) && v.drain_timeout_s > t)
 			t = v.drain_timeout_s;
 	}
-	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+	return ebb_drain_timeout_s(0, t);
 }
 
 /* " (fleet "F", revision R, applied by every live host)": where a fleet write went. */

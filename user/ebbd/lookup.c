@@ -63,7 +63,7 @@ __u32 node_drain_timeout(const struct agent *a, const struct node *n)
 		for (int j = 0; j < a->n_vips; j++)
 			if (a->vips[j].vip.id == n->vip_ids[i] && a->vips[j].vip.drain_timeout_s > t)
 				t = a->vips[j].vip.drain_timeout_s;
-	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+	return ebb_drain_timeout_s(0, t);
 }
 
 const char *pool_name(const struct agent *a, int pool)
@@ -75,18 +75,8 @@ bool flow_live(const struct agent *a, const struct ebb_flow_key *k, const struct
 	       __u64 now, __u64 *end_ns)
 {
 	const struct ebb_vip *vip = vip_of_flow(a, k);
-	__u64 fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
-	__u64 idle_s = k->proto == IPPROTO_UDP ? (vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S) :
-						 (vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S);
 
 	/* When it finished (or will, if nothing more comes): what drain completion is timed from. */
-	__u64 seen = ebb_flow_seen_ns(v, now);
-
-	if (v->flags & EBB_FLOW_RST)
-		*end_ns = seen;
-	else if (v->flags & EBB_FLOW_FIN)
-		*end_ns = seen + fin_s * NS_PER_S;
-	else
-		*end_ns = seen + idle_s * NS_PER_S;
+	*end_ns = ebb_flow_seen_ns(v, now) + ebb_flow_ends_after_ns(vip, k->proto, v->flags);
 	return ebb_flow_live(k, v, vip, now);
 }

@@ -121,22 +121,12 @@ static int census_pass(struct agent *a, struct pass *p)
 	io = ebb_census_io(a->census);
 	io->now_ns = p->now;
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
-		io->vips[id] = (struct ebb_census_vip){ EBB_DEFAULT_TCP_IDLE_S * NS_PER_S,
-							 EBB_DEFAULT_UDP_IDLE_S * NS_PER_S,
-							 EBB_DEFAULT_FIN_S * NS_PER_S };
+		io->vips[id] = ebb_census_vip_of(NULL);
 	for (int i = 0; i < a->n_vips; i++) {
 		const struct ebb_vip *v = &a->vips[i].vip;
-		struct ebb_census_vip *t;
 
-		if (v->id >= EBB_MAX_VIPS)
-			continue;
-		t = &io->vips[v->id];
-		if (v->tcp_idle_s)
-			t->tcp_idle_ns = (__u64)v->tcp_idle_s * NS_PER_S;
-		if (v->udp_idle_s)
-			t->udp_idle_ns = (__u64)v->udp_idle_s * NS_PER_S;
-		if (v->fin_s)
-			t->fin_ns = (__u64)v->fin_s * NS_PER_S;
+		if (v->id < EBB_MAX_VIPS)
+			io->vips[v->id] = ebb_census_vip_of(v);
 	}
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++)
 		io->watch[id] = p->drain_since[id] != 0;

@@ -279,7 +279,7 @@ static void vip_table(FILE *f, const struct agent *a)
 		fprintf(f, "\"><td>");
 		esc(f, name);
 		fprintf(f, "</td><td>%s</td><td class=\"num\">%u s</td><td>", ebb_fwd_name(v->vip.fwd),
-			v->vip.drain_timeout_s ? v->vip.drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S);
+			ebb_drain_timeout_s(0, v->vip.drain_timeout_s));
 		for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 			const struct node *n = &a->nodes[id];
 

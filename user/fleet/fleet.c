@@ -963,7 +963,7 @@ __u32 fleet_node_drain_timeout(const struct fleet_state *s, const struct fleet_n
 			if (!memcmp(&s->vips[j].key, &n->w[i].vip, sizeof(n->w[i].vip)) &&
 			    s->vips[j].o.drain_timeout_s > t)
 				t = s->vips[j].o.drain_timeout_s;
-	return t ? t : EBB_DEFAULT_DRAIN_TIMEOUT_S;
+	return ebb_drain_timeout_s(0, t);
 }
 
 int fleet_drain_elapsed(struct etcd *c, const struct fleet_drain *d, double *elapsed)

@@ -178,11 +178,11 @@ static void census_vips(struct ebb_census *c, __u64 now_frac)
 		if (id >= EBB_MAX_VIPS) { /* no VIP can have it: kept as long as any timeout */
 			v->idle_ns = v->fin_ns = longest;
 		} else {
-			const struct ebb_census_vip *t = &c->io.vips[id];
+			const struct ebb_census_vip *t = &c->io.vips[id], dflt = ebb_census_vip_of(NULL);
 			/* 0: the default (a caller that set none must not have every flow cleared) */
-			__u64 tcp = t->tcp_idle_ns ? t->tcp_idle_ns : EBB_DEFAULT_TCP_IDLE_S * 1000000000ULL;
-			__u64 udp = t->udp_idle_ns ? t->udp_idle_ns : EBB_DEFAULT_UDP_IDLE_S * 1000000000ULL;
-			__u64 fin = t->fin_ns ? t->fin_ns : EBB_DEFAULT_FIN_S * 1000000000ULL;
+			__u64 tcp = t->tcp_idle_ns ? t->tcp_idle_ns : dflt.tcp_idle_ns;
+			__u64 udp = t->udp_idle_ns ? t->udp_idle_ns : dflt.udp_idle_ns;
+			__u64 fin = t->fin_ns ? t->fin_ns : dflt.fin_ns;
 
 			if (!bpf_map_lookup_elem(c->vips_by_id_fd, &id, &ent) && ent.key.family)
 				v->key = ent.key;

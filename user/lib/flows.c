@@ -225,21 +225,11 @@ int ebb_flow_forget(struct ebb *e, const struct ebb_flow_entry *f)
 bool ebb_flow_live(const struct ebb_flow_key *key, const struct ebb_flow *val,
 		   const struct ebb_vip *vip, __u64 now)
 {
-	__u64 age = ebb_flow_age_ns(val, now);
-	__u64 idle_s, fin_s;
-
 	/* A rescued flow no node has claimed yet may be a spoofed ACK's: no drain waits for it,
 	 * no scaling decision counts it (user/lib/census.c agrees). */
 	if (val->flags & (EBB_FLOW_RST | EBB_FLOW_UNCONFIRMED))
 		return false;
-	fin_s = vip && vip->fin_s ? vip->fin_s : EBB_DEFAULT_FIN_S;
-	if ((val->flags & EBB_FLOW_FIN) && age > fin_s * 1000000000ULL)
-		return false;
-	if (key->proto == IPPROTO_UDP)
-		idle_s = vip && vip->udp_idle_s ? vip->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
-	else
-		idle_s = vip && vip->tcp_idle_s ? vip->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
-	return age <= idle_s * 1000000000ULL;
+	return ebb_flow_age_ns(val, now) <= ebb_flow_ends_after_ns(vip, key->proto, val->flags);
 }
 
 bool ebb_flow_of_vip(const struct ebb_flow_key *fk, const struct ebb_flow *fv,

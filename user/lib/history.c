@@ -138,7 +138,7 @@ void ebb_history_plan_free(struct ebb_history_plan *p)
 
 static __u32 idle_ticks(__u32 tcp_idle_s)
 {
-	__u64 ns = (__u64)(tcp_idle_s ? tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S) * 1000000000ULL;
+	__u64 ns = (__u64)ebb_or_default(tcp_idle_s, EBB_DEFAULT_TCP_IDLE_S) * 1000000000ULL;
 
 	return (__u32)((ns + EBB_SEEN_TICK_NS - 1) >> EBB_SEEN_SHIFT);
 }

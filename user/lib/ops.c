@@ -101,6 +101,7 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 {
 	struct ebb_vip_addr_key ak;
 	struct ebb_vip vip = {};
+	struct ebb_vip_opts filled;
 	__u32 refs = 0;
 	int ret;
 	char name[64];
@@ -140,14 +141,16 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	if (free_vip_id(e, &vip.id))
 		return ebb_errf(err, "no room for VIP %s: ebb holds at most %d VIPs and all are in use (delete one first)",
 				name, EBB_MAX_VIPS);
-	vip.fwd = o->fwd;
-	vip.tcp_idle_s = o->tcp_idle_s ? o->tcp_idle_s : EBB_DEFAULT_TCP_IDLE_S;
-	vip.udp_idle_s = o->udp_idle_s ? o->udp_idle_s : EBB_DEFAULT_UDP_IDLE_S;
-	vip.fin_s = o->fin_s ? o->fin_s : EBB_DEFAULT_FIN_S;
-	vip.drain_timeout_s = o->drain_timeout_s ? o->drain_timeout_s : EBB_DEFAULT_DRAIN_TIMEOUT_S;
-	vip.encap_src4 = o->encap_src4;
-	memcpy(vip.encap_src6, o->encap_src6, sizeof(vip.encap_src6));
-	vip.table_size = o->table_size ? o->table_size : EBB_TABLE_SIZE_DEFAULT;
+	filled = *o;
+	ebb_vip_opts_defaults(&filled);
+	vip.fwd = filled.fwd;
+	vip.tcp_idle_s = filled.tcp_idle_s;
+	vip.udp_idle_s = filled.udp_idle_s;
+	vip.fin_s = filled.fin_s;
+	vip.drain_timeout_s = filled.drain_timeout_s;
+	vip.encap_src4 = filled.encap_src4;
+	memcpy(vip.encap_src6, filled.encap_src6, sizeof(vip.encap_src6));
+	vip.table_size = filled.table_size;
 
 	/* Counters, tables and members of an earlier VIP with this id (one deleted by hand, or
 	 * by a writer that died half-way) must not show through. */
