@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# tools/bench/show.sh — the commands that read the whole flow table, timed at scale (issue 16:
+# `node show`, `vip show`, `flow show node X` and `flow show vip V` at 4M flows, <= 1 s each).
+# Root; no lab: a scratch network namespace with one veth (the program attached in generic mode,
+# no traffic) and a private bpffs directory, both removed at the end, also on failure or Ctrl-C.
+# tools/scale/populate.c adds the VIPs and nodes through libebb and pins the flows into the
+# bucket table through include/ebb_flowtable.h, as the datapath pins them (IPv4, all live).
+# Each command runs RUNS times (text and -j); the median wall time is printed, with the load
+# average before and after, and the output's line count (the same in every run, or it says so).
+# Usage: tools/bench/show.sh [--flows N] [--vips N] [--nodes N] [--runs N] [--ebbctl PATH]...
+#   --ebbctl PATH (repeatable): time that build too, on the same table (e.g. one from before a
+#   change); its outputs are compared with this tree's byte for byte.
+set -u
+cd "$(dirname "$0")/../.."
+OUTPUT=${OUTPUT:-.output}
+VIPS=64 NODES=1000 FLOWS=4194304 RUNS=5 OTHERS=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--vips) VIPS=$2; shift 2 ;;
+	--nodes) NODES=$2; shift 2 ;;
+	--flows) FLOWS=$2; shift 2 ;;
+	--runs) RUNS=$2; shift 2 ;;
+	--ebbctl) OTHERS+=("$2"); shift 2 ;;
+	*) echo "Error: usage: $0 [--flows N] [--vips N] [--nodes N] [--runs N] [--ebbctl PATH]..." >&2; exit 2 ;;
+	esac
+done
+NS=ebbshow$$ DIR=/sys/fs/bpf/ebb-show-$$ TMP=$(mktemp -d /tmp/ebb-show.XXXXXX)
+CTL=$OUTPUT/ebbctl
+cleanup() {
+	rm -f "$DIR"/link_* 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$DIR" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+[ "$(id -u)" -eq 0 ] || { echo "Error: needs root" >&2; exit 1; }
+[ -x "$CTL" ] || { echo "Error: no $CTL: run make first" >&2; exit 1; }
+cc -O2 -Iinclude -Iuser -I"$OUTPUT" tools/scale/populate.c "$OUTPUT/libebb.a" -lbpf -lelf -lz -ljson-c \
+	-o "$TMP/populate" || exit 1
+ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
+	ip -n "$NS" link set v1 up || exit 1
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "== setup: $VIPS IPv4 VIPs, $NODES nodes, $FLOWS flows ($(nproc) CPUs, load $(load))"
+nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" prog attach dev v0 mode generic flows "$FLOWS" \
+	>/dev/null || exit 1
+"$TMP/populate" "$DIR" "$VIPS" "$NODES" "$FLOWS" v4 | sed 's/^/   /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+
+# timed CTL NAME ARGS...: RUNS runs of CTL ARGS; prints the median and the output's lines
+timed() {
+	local ctl=$1 name=$2 out=$TMP/out.$3 i t0 t1 ms=() lines
+	shift 3
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$(date +%s%N)
+		nsenter --net="/run/netns/$NS" -- "$ctl" --bpffs "$DIR" "$@" >"$out.$i" 2>&1 ||
+			{ echo "Error: $ctl $*: exit $?: $(head -3 "$out.$i")" >&2; exit 1; }
+		t1=$(date +%s%N)
+		ms+=($(((t1 - t0) / 1000)))
+	done
+	lines=$(wc -l <"$out.0")
+	# idle_s changes between runs; anything else would be a difference worth seeing
+	printf '  %-34s median %9.3f s  (runs: %s s; %s lines)\n' "$name" \
+		"$(printf '%s\n' "${ms[@]}" | sort -n | awk -v n="$RUNS" '{ a[NR] = $1 } END { print a[int((n + 1) / 2)] / 1e6 }')" \
+		"$(printf '%s\n' "${ms[@]}" | awk '{ printf "%s%.3f", (NR > 1 ? " " : ""), $1 / 1e6 }')" "$lines"
+}
+
+node1=10.1.0.1 vip1=198.51.100.1:80/tcp
+run_all() {
+	local ctl=$1 tag=$2
+	echo "== $ctl (load $(load))"
+	timed "$ctl" "node show" "$tag.ns" node show
+	timed "$ctl" "node show -j" "$tag.nsj" -j node show
+	timed "$ctl" "vip show" "$tag.vs" vip show
+	timed "$ctl" "vip show -j" "$tag.vsj" -j vip show
+	timed "$ctl" "flow show node $node1" "$tag.fn" flow show node "$node1"
+	timed "$ctl" "flow show node $node1 -j" "$tag.fnj" -j flow show node "$node1"
+	timed "$ctl" "flow show vip $vip1" "$tag.fv" flow show vip "$vip1"
+	timed "$ctl" "flow show vip $vip1 -j" "$tag.fvj" -j flow show vip "$vip1"
+	echo "   (load after: $(load))"
+}
+run_all "$CTL" this
+i=0
+for other in "${OTHERS[@]}"; do
+	run_all "$other" "o$i"
+	# the same table: the same output, but for the flows' idle seconds
+	for f in ns nsj vs vsj fn fnj fv fvj; do
+		if ! diff -q <(sed -E 's/[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.this.$f.0") \
+			<(sed -E 's/[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.o$i.$f.0") >/dev/null; then
+			echo "   output of $f differs from $CTL's"
+		fi
+	done
+	i=$((i + 1))
+done
