@@ -30,6 +30,9 @@ struct show_ctx {
 	__u32 limit, shown;
 	__u64 now;
 	json_object *arr;
+	/* each node's address as shown, looked up once (a VIP's flows may be millions) */
+	char (*node_addr)[64];
+	bool *node_looked;
 };
 
 static const char *flow_status(const struct ebb_flow_entry *f, bool live)
@@ -68,8 +71,16 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	live = ebb_flow_live(&f->key, &f->val, v, c->now);
 	ebb_fmt_addr(f->key.src, f->key.family, src, sizeof(src));
 	ebb_fmt_vip(&vk, vip, sizeof(vip));
-	if (!bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ f->val.node_id }, &node) && node.family)
-		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+	if (f->val.node_id < EBB_MAX_NODES && c->node_looked && c->node_looked[f->val.node_id]) {
+		memcpy(node_addr, c->node_addr[f->val.node_id], sizeof(node_addr));
+	} else {
+		if (!bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ f->val.node_id }, &node) && node.family)
+			ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+		if (f->val.node_id < EBB_MAX_NODES && c->node_looked) {
+			memcpy(c->node_addr[f->val.node_id], node_addr, sizeof(node_addr));
+			c->node_looked[f->val.node_id] = true;
+		}
+	}
 	age = ebb_flow_age_ns(&f->val, c->now) / 1e9;
 	c->shown++;
 	if (c->arr) {
@@ -147,6 +158,18 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("no node %s", ebb_fmt_addr(node_addr.a, node_addr.family, (char[64]){}, 64));
 	}
+	c.node_addr = calloc(EBB_MAX_NODES, sizeof(*c.node_addr));
+	c.node_looked = calloc(EBB_MAX_NODES, sizeof(*c.node_looked));
+	if (!c.node_addr || !c.node_looked) { /* then looked up for each flow */
+		free(c.node_addr);
+		free(c.node_looked);
+		c.node_addr = NULL;
+		c.node_looked = NULL;
+	}
+	/* A VIP's flows may be millions of lines: one write per line (main's line buffering) cost
+	 * more than finding them. Still line by line on a terminal. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (json_output)
 		c.arr = json_object_new_array();
 	else if (!quiet)
@@ -157,6 +180,8 @@ static int do_show(int argc, char **argv)
 								 .by_vip = c.by_vip, .vip_id = c.vip.id },
 				show_one, &c);
 	ebb_close(&e);
+	free(c.node_addr);
+	free(c.node_looked);
 	if (ret) {
 		json_object_put(c.arr);
 		return ctl_error("cannot read the flow table");
