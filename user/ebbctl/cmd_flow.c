@@ -30,6 +30,11 @@ struct show_ctx {
 	__u32 limit, shown;
 	__u64 now;
 	json_object *arr;
+	/* -j, not pretty: the array's text, each flow serialized as it is found (the objects of
+	 * millions of flows took more memory and time than the text) */
+	char *text;
+	size_t text_len, text_cap;
+	bool text_failed;
 	/* each node's address as shown, looked up once (a VIP's flows may be millions) */
 	char (*node_addr)[64];
 	bool *node_looked;
@@ -93,7 +98,29 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 		json_object_object_add(o, "status", json_object_new_string(flow_status(f, live)));
 		json_object_object_add(o, "live", json_object_new_boolean(live));
 		json_object_object_add(o, "idle_s", json_object_new_double(age));
-		json_object_array_add(c->arr, o);
+		if (!pretty_output) {
+			const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+									  JSON_C_TO_STRING_NOSLASHESCAPE);
+			size_t need = c->text_len + strlen(t) + 3;
+
+			if (need > c->text_cap) {
+				size_t cap = need > 2 * c->text_cap ? need : 2 * c->text_cap;
+				char *more = realloc(c->text, cap);
+
+				if (!more) {
+					json_object_put(o);
+					c->text_failed = true;
+					return -1;
+				}
+				c->text = more;
+				c->text_cap = cap;
+			}
+			/* json-c's plain array: its elements joined by ',' */
+			c->text_len += (size_t)sprintf(c->text + c->text_len, "%s%s", c->shown > 1 ? "," : "", t);
+			json_object_put(o);
+		} else {
+			json_object_array_add(c->arr, o);
+		}
 	} else {
 		char ep[80];
 
@@ -170,10 +197,19 @@ static int do_show(int argc, char **argv)
 	 * more than finding them. Still line by line on a terminal. */
 	if (!isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	if (json_output)
+	if (json_output) {
 		c.arr = json_object_new_array();
-	else if (!quiet)
+		c.text_cap = 1 << 16;
+		c.text = malloc(c.text_cap);
+		if (!c.text) {
+			json_object_put(c.arr);
+			ebb_close(&e);
+			return ctl_error("out of memory");
+		}
+		c.text[c.text_len++] = '[';
+	} else if (!quiet) {
 		printf("%-46s %-28s %-24s %-7s %6s\n", "CLIENT", "VIP", "NODE", "STATUS", "IDLE_S");
+	}
 	/* show_one still judges each flow; the filter spares it (and the key's rebuilding) the
 	 * other nodes' and VIPs' entries: millions of them, at scale */
 	ret = ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .node_id = c.by_node ? c.node_id : 0,
@@ -182,12 +218,20 @@ static int do_show(int argc, char **argv)
 	ebb_close(&e);
 	free(c.node_addr);
 	free(c.node_looked);
-	if (ret) {
+	if (ret || c.text_failed) {
 		json_object_put(c.arr);
-		return ctl_error("cannot read the flow table");
+		free(c.text);
+		return ctl_error(c.text_failed ? "out of memory" : "cannot read the flow table");
 	}
-	if (c.arr)
+	if (c.arr && !pretty_output) {
+		json_object_put(c.arr);
+		c.text[c.text_len++] = ']';
+		c.text[c.text_len] = '\0';
+		json_print_text(c.text);
+	} else if (c.arr) {
 		json_print(c.arr);
+	}
+	free(c.text);
 	return 0;
 }
 

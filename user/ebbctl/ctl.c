@@ -98,6 +98,12 @@ static void print_utf8(const char *text)
 	}
 }
 
+void json_print_text(const char *text)
+{
+	print_utf8(text);
+	putchar('\n');
+}
+
 void json_print(json_object *doc)
 {
 	int flags = pretty_output ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
