@@ -5,8 +5,9 @@
 # no traffic) and a private bpffs directory, both removed at the end, also on failure or Ctrl-C.
 # tools/scale/populate.c adds the VIPs and nodes through libebb and pins the flows into the
 # bucket table through include/ebb_flowtable.h, as the datapath pins them (IPv4, all live).
-# Each command runs RUNS times (text and -j); the median wall time is printed, with the load
-# average before and after, and the output's line count (the same in every run, or it says so).
+# Each command runs RUNS times (text and -j); the medians of its wall time and of its CPU time
+# (user + sys: on a loaded machine most of the wall time is waiting for a CPU) are printed, with
+# the load average before and after, and the output's line count.
 # Usage: tools/bench/show.sh [--flows N] [--vips N] [--nodes N] [--runs N] [--ebbctl PATH]...
 #   --ebbctl PATH (repeatable): time that build too, on the same table (e.g. one from before a
 #   change); its outputs are compared with this tree's byte for byte.
@@ -35,6 +36,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 [ "$(id -u)" -eq 0 ] || { echo "Error: needs root" >&2; exit 1; }
 [ -x "$CTL" ] || { echo "Error: no $CTL: run make first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "Error: no /usr/bin/time (Debian package time)" >&2; exit 1; }
 cc -O2 -Iinclude -Iuser -I"$OUTPUT" tools/scale/populate.c "$OUTPUT/libebb.a" -lbpf -lelf -lz -ljson-c \
 	-o "$TMP/populate" || exit 1
 ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
@@ -46,22 +48,23 @@ nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" prog attach dev v0 mode 
 "$TMP/populate" "$DIR" "$VIPS" "$NODES" "$FLOWS" v4 | sed 's/^/   /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
 
-# timed CTL NAME ARGS...: RUNS runs of CTL ARGS; prints the median and the output's lines
+median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR + 1) / 2)] }'; }
+# timed CTL NAME TAG ARGS...: RUNS runs of CTL ARGS; prints the medians and the output's lines
 timed() {
-	local ctl=$1 name=$2 out=$TMP/out.$3 i t0 t1 ms=() lines
+	local ctl=$1 name=$2 out=$TMP/out.$3 i lines
 	shift 3
+	: >"$TMP/times"
 	for ((i = 0; i < RUNS; i++)); do
-		t0=$(date +%s%N)
-		nsenter --net="/run/netns/$NS" -- "$ctl" --bpffs "$DIR" "$@" >"$out.$i" 2>&1 ||
+		# nsenter execs ebbctl: its times are ebbctl's
+		/usr/bin/time -f '%e %U %S' -o "$TMP/time" nsenter --net="/run/netns/$NS" -- \
+			"$ctl" --bpffs "$DIR" "$@" >"$out.$i" 2>&1 ||
 			{ echo "Error: $ctl $*: exit $?: $(head -3 "$out.$i")" >&2; exit 1; }
-		t1=$(date +%s%N)
-		ms+=($(((t1 - t0) / 1000)))
+		awk '{ print $1, $2 + $3 }' "$TMP/time" >>"$TMP/times"
 	done
 	lines=$(wc -l <"$out.0")
-	# idle_s changes between runs; anything else would be a difference worth seeing
-	printf '  %-34s median %9.3f s  (runs: %s s; %s lines)\n' "$name" \
-		"$(printf '%s\n' "${ms[@]}" | sort -n | awk -v n="$RUNS" '{ a[NR] = $1 } END { print a[int((n + 1) / 2)] / 1e6 }')" \
-		"$(printf '%s\n' "${ms[@]}" | awk '{ printf "%s%.3f", (NR > 1 ? " " : ""), $1 / 1e6 }')" "$lines"
+	printf '  %-38s wall %7s s  cpu %7s s  (walls: %s; %s lines)\n' "$name" \
+		"$(cut -d' ' -f1 "$TMP/times" | median)" "$(cut -d' ' -f2 "$TMP/times" | median)" \
+		"$(cut -d' ' -f1 "$TMP/times" | tr '\n' ' ' | sed 's/ $//')" "$lines"
 }
 
 node1=10.1.0.1 vip1=198.51.100.1:80/tcp
