@@ -87,9 +87,10 @@ for other in "${OTHERS[@]}"; do
 	run_all "$other" "o$i"
 	# the same table: the same output, but for the flows' idle seconds
 	for f in ns nsj vs vsj fn fnj fv fvj; do
-		if ! diff -q <(sed -E 's/[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.this.$f.0") \
-			<(sed -E 's/[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.o$i.$f.0") >/dev/null; then
-			echo "   output of $f differs from $CTL's"
+		if ! diff <(sed -E 's/ *[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.this.$f.0") \
+			<(sed -E 's/ *[0-9]+\.[0-9]+ *$//; s/"idle_s":[0-9.e+-]+//g' "$TMP/out.o$i.$f.0") >"$TMP/diff"; then
+			echo "   output of $f differs from $CTL's:"
+			head -4 "$TMP/diff" | sed 's/^/     /'
 		fi
 	done
 	i=$((i + 1))
