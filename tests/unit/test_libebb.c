@@ -586,6 +586,21 @@ static void test_walks(void)
 			changed += ebb_ft_cas(slot, w, nw);
 		}
 	ASSERT_EQ(changed, 200, nm(n, "the 200 entries found and set"));
+	/* two IPv6 flows (flows6): one on A for VIP1's id, one on C for VIP2's; no IPv6 VIP owns
+	 * them, so they count per node (default timeouts) and for no VIP */
+	{
+		struct ebb_flow_key k6 = { .family = EBB_FAMILY_V6, .proto = IPPROTO_TCP,
+					   .sport = htons(6000), .dport = htons(80) };
+
+		k6.src[0] = htonl(0x20010db8);
+		k6.dst[0] = htonl(0x20010db8);
+		k6.dst[3] = htonl(1);
+		ASSERT_OK(flow_put(&k6, &(struct ebb_flow){ .node_id = a, .vip_id = v1.id, .seen = tick }),
+			  nm(n, "an IPv6 flow on A"));
+		k6.sport = htons(6001);
+		ASSERT_OK(flow_put(&k6, &(struct ebb_flow){ .node_id = c, .vip_id = v2.id, .seen = tick }),
+			  nm(n, "an IPv6 flow on C"));
+	}
 	/* VIP X vanishes as a crash mid-delete leaves it; VIP 4 takes its id */
 	ASSERT_OK(bpf_map_delete_elem(e.vips_fd, &kx), nm(n, "VIP X's entry deleted, its 10 flows left"));
 	if (!ASSERT_OK(vip_add(WALK_VIP4_K) || ebb_vip_find(&e, &k4, &v4), nm(n, "VIP 4 added")))
@@ -613,8 +628,8 @@ static void test_walks(void)
 	ASSERT_OK(ebb_flows_each(&e, walk_ref_one, r), nm(n, "the reference: a callback over ebb_flows_each"));
 	ASSERT_OK(ebb_live_flows(&e, node, NULL), nm(n, "ebb_live_flows"));
 	ASSERT_MEM_EQ(node, r->node, EBB_MAX_NODES * sizeof(*node), nm(n, "live per node: the reference's"));
-	ASSERT_EQ(node[a] + node[b], 40, nm(n, "... VIP1's: 40 on A and B (sport mod 10: 0, 1, 8, 9)"));
-	ASSERT_EQ(node[c], 30, nm(n, "... VIP2's: 30 on C (0, 8, 9: 20 ticks is idle for VIP2)"));
+	ASSERT_EQ(node[a] + node[b], 41, nm(n, "... 41 on A and B: VIP1's (sport mod 10: 0, 1, 8, 9), 1 IPv6"));
+	ASSERT_EQ(node[c], 31, nm(n, "... 31 on C: VIP2's (0, 8, 9: 20 ticks is idle for VIP2), 1 IPv6"));
 	ASSERT_OK(ebb_live_flows(&e, node, &v1.id), nm(n, "ebb_live_flows of VIP1"));
 	ASSERT_MEM_EQ(node, r->node_of_vip, EBB_MAX_NODES * sizeof(*node), nm(n, "... the reference's"));
 	ASSERT_EQ(node[c], 0, nm(n, "... none on C"));
@@ -633,14 +648,23 @@ static void test_walks(void)
 	got->n = 0;
 	ASSERT_OK(ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .by_vip = true, .vip_id = v2.id },
 				    walk_got_one, got), nm(n, "ebb_flows_each_of VIP2"));
-	ASSERT_TRUE(r->n_by_vip == 80 && same_flows(got->f, got->n, r->by_vip, r->n_by_vip),
-		    nm(n, "... ebb_flows_each's 80 flows of VIP2's id (not 5, 7), in its order"));
+	ASSERT_TRUE(r->n_by_vip == 81 && same_flows(got->f, got->n, r->by_vip, r->n_by_vip),
+		    nm(n, "... ebb_flows_each's 81 flows of VIP2's id (not 5, 7; 1 IPv6), in its order"));
 	got->n = 0;
 	ASSERT_OK(ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .node_id = c, .by_vip = true,
 								      .vip_id = v1.id }, walk_got_one, got),
 		  nm(n, "ebb_flows_each_of node C, VIP1"));
 	ASSERT_EQ(got->n, 0, nm(n, "... none: C serves VIP2 only"));
 out:
+	for (__u16 p = 6000; p <= 6001; p++) {
+		struct ebb_flow_key k6 = { .family = EBB_FAMILY_V6, .proto = IPPROTO_TCP,
+					   .sport = htons(p), .dport = htons(80) };
+
+		k6.src[0] = htonl(0x20010db8);
+		k6.dst[0] = htonl(0x20010db8);
+		k6.dst[3] = htonl(1);
+		flow_del(&k6);
+	}
 	vip_del(VIP1_K, true);
 	vip_del(VIP2_K, true);
 	vip_del(WALK_VIP4_K, true);
