@@ -16,20 +16,17 @@ void ebb_unlock(struct ebb *e);
 /* Reads up to max entries of a map (array or hash) with batch lookups; returns how many. */
 int ebb_map_dump(int map_fd, void *keys, void *vals, __u32 max, __u32 key_size, __u32 val_size);
 
-/* A walk of the flow table that may be split over several calls (bucket cursor kept here). */
+/* A walk of the flow table (ebbd's fallback when the census cannot list a node's flows). */
 struct ebb_walk {
-	bool started;
-	__u64 cursor; /* the kernel's batch token (a bucket index) */
-	__u64 visited; /* entries seen since the walk began */
-	struct ebb_flow_key *keys;
-	struct ebb_flow *vals;
+	bool started; /* always false between calls: a walk is one call */
+	__u64 visited; /* entries seen by the last walk */
 };
 
 /*
- * Continues the walk, calling fn for each entry, until the table ends (returns 1, and resets
- * the walk for the next pass) or the calling thread has spent cpu_budget_ns of CPU time in this
- * call (returns 0; 0 = no budget). An entry may be seen twice or missed only if it was added or
- * deleted during the walk, as with any iteration of a live hash table. < 0 on errors.
+ * Calls fn for every flow of the table (ebb_flows_each's: IPv4 in the mapped bucket table,
+ * flows6) and returns 1, or < 0 on errors. cpu_budget_ns is kept for callers that paced the LRU
+ * walk and is not used: the mapped walk takes milliseconds. An entry may be seen twice or missed
+ * only if it was added or deleted during the walk.
  */
 int ebb_flows_walk(struct ebb *e, struct ebb_walk *w, __u64 cpu_budget_ns,
 		   void (*fn)(const struct ebb_flow_key *key, const struct ebb_flow *val, void *ctx),

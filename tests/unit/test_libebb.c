@@ -13,7 +13,8 @@
  *    ebb_flows_each judging each flow by ebb_flow_of_vip and ebb_flow_live counts, and
  *    ebb_flows_each_of gives exactly ebb_flows_each's flows of that node or VIP, in its order,
  *    over entries made to trip every rule (idle, FIN, RST, unconfirmed, a key word that does
- *    not hash back, a VIP id no VIP has, a node id past the table, a deleted VIP's id reused).
+ *    not hash back, a VIP id no VIP has, a node id past the table, a deleted VIP's id reused);
+ *  - ebbd's fallback walk (ebb_flows_walk) gives every flow of the bucket table and flows6.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "ebb.h"
 #include "ebb_hash.h"
 #include "libebb.h"
+#include "libebb_agent.h"
 #include "packets.h"
 #include "test.h"
 #define FIXTURE_BALANCER
@@ -379,6 +381,74 @@ out:
 	free(per_node);
 }
 
+/* ebbd walks the table itself when the census cannot list a draining node's flows (more than
+ * EBB_CENSUS_KEYS): the walk must give each flow once, with its node and VIP, from both tables. */
+struct walk_seen {
+	int v4, v6, other;
+	__u32 node, vip;
+	bool bad_field;
+};
+
+static void walk_count(const struct ebb_flow_key *k, const struct ebb_flow *f, void *ctx)
+{
+	struct walk_seen *s = ctx;
+
+	if (k->family == EBB_FAMILY_V4 && ntohs(k->sport) >= 4000 && ntohs(k->sport) < 4100)
+		s->v4++;
+	else if (k->family == EBB_FAMILY_V6 && k->sport == htons(4200))
+		s->v6++;
+	else
+		s->other++;
+	if (f->node_id != s->node || f->vip_id != s->vip)
+		s->bad_field = true;
+}
+
+static void test_flows_walk(void)
+{
+	const char *n = "walk";
+	struct walk_seen seen = {};
+	struct ebb_walk w = {};
+	struct ebb_flow f = {};
+	struct ebb_flow_key k6 = {};
+	int ret;
+
+	flow_clear_all();
+	if (!ASSERT_OK(vip_add(VIP1_K) || node_add(NODE_A, VIP1_K, MAC_A), nm(n, "VIP1 with node A")))
+		goto out;
+	seen.node = node_id_of_addr(NODE_A);
+	seen.vip = vip_id_of(VIP1_K);
+	for (__u16 p = 4000; p < 4100; p++) {
+		uint8_t mac[6];
+
+		if (!ASSERT_EQ(send_tcp(VIP1, p, TH_SYN, mac), XDP_TX, nm(n, "SYN from port %u pinned", p)))
+			goto out;
+	}
+	/* an IPv6 flow as flows6 holds it (the VIP is IPv4: only the walk reads it here) */
+	k6.family = EBB_FAMILY_V6;
+	k6.proto = IPPROTO_TCP;
+	k6.src[0] = htonl(0x20010db8);
+	k6.dst[0] = htonl(0x20010db8);
+	k6.dst[3] = htonl(1);
+	k6.sport = htons(4200);
+	k6.dport = htons(80);
+	f.node_id = seen.node;
+	f.vip_id = seen.vip;
+	f.seen = ebb_seen_tick(ebb_now_ns());
+	ASSERT_OK(flow_put(&k6, &f), nm(n, "an IPv6 flow put into flows6"));
+	ret = ebb_flows_walk(&e, &w, 1, walk_count, &seen);
+	ASSERT_EQ(ret, 1, nm(n, "the walk ends in one call, even with a 1 ns budget"));
+	ASSERT_EQ(seen.v4, 100, nm(n, "each of the 100 IPv4 flows once"));
+	ASSERT_EQ(seen.v6, 1, nm(n, "the IPv6 flow once"));
+	ASSERT_EQ(seen.other, 0, nm(n, "no other flow"));
+	ASSERT_TRUE(!seen.bad_field, nm(n, "every flow with node A and VIP1's id"));
+	ASSERT_EQ(w.visited, 101, nm(n, "visited counts them"));
+	ASSERT_TRUE(!w.started, nm(n, "the walk is not left half-way"));
+out:
+	ebb_walk_free(&w);
+	flow_clear_all();
+	vip_del(VIP1_K, true);
+}
+
 /* Reads ring ring_id whole into t (EBB_RING_SIZE slots). */
 static int read_ring(__u32 ring_id, __u32 *t)
 {
@@ -686,6 +756,7 @@ int main(void)
 		test_vips_by_id();
 		test_ring_alloc_failure();
 		test_walks();
+		test_flows_walk();
 	}
 	balancer_teardown();
 	return test_summary("libebb");

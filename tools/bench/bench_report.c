@@ -164,7 +164,7 @@ static void print_katran(json_object *paths)
 			       "  each pair back to back in every round, the order alternating; ebb/Katran = median\n"
 			       "  over rounds of (ebb x floor) / (Katran x floor). Katran forwards by IPIP (+20 bytes,\n"
 			       "  its default gateway's MAC), ebb as the VIP says: dsr (MACs only) unless \"ipip\".\n");
-			printf("  %-28s %-14s %5s %8s %7s %9s %7s %8s %7s\n", "path (ebb)", "flow table", "mode",
+			printf("  %-30s %-14s %5s %8s %7s %9s %7s %8s %7s\n", "path (ebb)", "flow table", "mode",
 			       "ebb ns", "x floor", "Katran ns", "x floor", "ebb/Kat", "target");
 		}
 		if (!isnan(num(p, "vs_katran_target"))) {
@@ -174,7 +174,7 @@ static void print_katran(json_object *paths)
 			snprintf(status, sizeof(status), "%s", ok ? "met" : "MISSED");
 			ok ? met++ : missed++;
 		}
-		printf("  %-28s %-14s %5s %8.1f %6.2fx %9.1f %6.2fx %8.2f %7s  %s\n", str(p, "path") ?: "?",
+		printf("  %-30s %-14s %5s %8.1f %6.2fx %9.1f %6.2fx %8.2f %7s  %s\n", str(p, "path") ?: "?",
 		       str(p, "table") ?: "", strstr(str(p, "id") ?: "", "ipip") ? "ipip" :
 		       strstr(str(p, "id") ?: "", "pass") ? "-" : "dsr",
 		       num(p, "ns"), num(p, "ratio"), num(k, "ns"), num(k, "ratio"), num(p, "vs_katran"),
@@ -256,6 +256,52 @@ static void print_node(json_object *x, json_object *paths)
 		printf("\nThe node program: n/a (%s)\n", str(x, "node_na"));
 }
 
+/* Issue 16's figures of the flow table, beside the per-packet rows: memory per flow and the
+ * census at 1M flows (bench_xdp's "flow_memory" and "census"). */
+static void print_table(json_object *x)
+{
+	json_object *mem = get(x, "flow_memory"), *c = get(x, "census");
+	json_object *v4 = get(mem, "ipv4"), *t = get(mem, "ipv4_999"), *v6 = get(mem, "ipv6"),
+		    *k = get(mem, "katran");
+
+	if (!mem && !c)
+		return; /* a bench.json from before these figures */
+	printf("\nThe flow table (issue 16): memory per flow and the census, this run\n");
+	if (v4)
+		printf("  IPv4, the bucket table for %.0f flows: %.0f buckets of 128 bytes, %.1f MiB memlock;\n"
+		       "    %.0f random inserts, %.3f %% succeeded (load %.3f), %.0f flows held: %.1f bytes per flow\n",
+		       num(v4, "inserts"), num(v4, "buckets"), num(v4, "memlock_bytes") / 1048576,
+		       num(v4, "inserts"), num(v4, "success_pct"), num(v4, "load"), num(v4, "held"),
+		       num(v4, "bytes_per_flow"));
+	if (t)
+		printf("    the smallest table where 99.9 %% succeed: %.0f buckets (load %.3f): %.1f bytes per\n"
+		       "    flow (target <= 32%s)\n", num(t, "buckets"), num(t, "load"),
+		       num(t, "bytes_per_flow"), num(t, "bytes_per_flow") <= 32 ? ": met" : ": MISSED");
+	if (v6)
+		printf("  IPv6, flows6 (LRU hash, %.0f-byte key, %.0f-byte entry word), %.0f entries: %.1f bytes per flow\n",
+		       num(v6, "key_bytes"), num(v6, "value_bytes"), num(v6, "entries"),
+		       num(v6, "bytes_per_flow"));
+	if (k)
+		printf("  Katran: its flow LRU (%.0f-byte key, %.0f-byte value), %.0f entries: %.1f bytes per entry\n"
+		       "    (one such LRU per forwarding CPU)\n", num(k, "key_bytes"), num(k, "value_bytes"),
+		       num(k, "entries"), num(k, "bytes_per_entry"));
+	for (int i = 0; i < 2; i++, c = get(x, "census_big")) {
+		if (!c)
+			continue;
+		if (str(c, "na")) {
+			printf("  census: n/a (%s)\n", str(c, "na"));
+			continue;
+		}
+		printf("  census at %.0f flows (user/lib/census.c, the %s table: %.0f buckets, sized for %.0f),\n"
+		       "    median of %.0f passes: %.2f ms wall clock, %.2f ms CPU%s; opening it %.0f ms, once;\n"
+		       "    of the CPU, the batch lookups over flows6 (empty, %.0f entries): %.2f ms\n",
+		       num(c, "flows"), str(c, "table") ?: "?", num(c, "buckets"), num(c, "sized_for"),
+		       num(c, "passes"), num(c, "ms"), num(c, "cpu_ms"),
+		       i ? "" : num(c, "ms") <= 10 ? " (target <= 10 ms: met)" : " (target <= 10 ms: MISSED)",
+		       num(c, "open_ms"), num(c, "sized_for"), num(c, "flows6_cpu_ms"));
+	}
+}
+
 static int print_paths(json_object *x)
 {
 	json_object *paths = get(x, "paths");
@@ -300,7 +346,7 @@ static int print_paths(json_object *x)
 		       str(p, "measured") ?: status);
 	}
 	printf("  targets: %d met, %d missed (each counted on its path's first row; (met)/(missed): the\n"
-	       "  same target on another table size, for information). 1M = 1,048,576 flows in the LRU\n"
+	       "  same target on another table size, for information). 1M = 1,048,576 flows in the\n"
 	       "  flow table; \"all flows\": a different flow every packet, so the table's cache misses show.\n"
 	       "  Wrapped paths (a distinct packet per run) subtract the wrapper's cost, measured on the floor;\n"
 	       "  the method check runs the plain hit through the wrapper: it should match \"1 flow\".\n",
@@ -313,6 +359,7 @@ static int print_paths(json_object *x)
 	       "  node that runs the node program (the rescue VIP's), beside \"1M, same flow\" (a node\n"
 	       "  that does not), both in the same table.\n");
 	print_katran(paths);
+	print_table(x);
 	missed += print_base(x, paths);
 	print_node(x, paths);
 	return missed;
@@ -384,7 +431,7 @@ static void print_e2e(json_object *e)
 
 static void print_control(json_object *c)
 {
-	json_object *mg = get(c, "maglev_build"), *mem = get(c, "flow_memory"), *dr = get(c, "drain"),
+	json_object *mg = get(c, "maglev_build"), *dr = get(c, "drain"),
 		    *ag = get(c, "agent_cycle"), *ring = get(c, "ring_swap");
 
 	printf("\nControl plane\n");
@@ -418,25 +465,6 @@ static void print_control(json_object *c)
 		       "  %.1f ms by batch update, %.1f ms through mmap; swapping it in (map-in-map update, which\n"
 		       "  waits for an RCU grace period) %.1f ms\n",
 		       num(ring, "fill_ms"), num(ring, "fill_mmap_ms"), num(ring, "outer_update_ms"));
-	if (mem) {
-		json_object *t = get(mem, "tables"), *k = get(mem, "katran");
-
-		printf("  flow table memory: %.1f bytes per entry (LRU hash, %.0f-byte key, %.0f-byte value),\n"
-		       "  memlock of /proc/PID/fdinfo:", num(mem, "bytes_per_entry"), num(mem, "key_bytes"),
-		       num(mem, "value_bytes"));
-		for (size_t i = 0; t && i < json_object_array_length(t); i++) {
-			json_object *o = json_object_array_get_idx(t, i);
-
-			printf("%s %.0f entries %.1f MiB", i ? "," : "", num(o, "entries"),
-			       num(o, "memlock_bytes") / 1048576);
-		}
-		printf("\n");
-		if (k)
-			printf("  beside Katran: its flow LRU (%.0f-byte key, %.0f-byte value), %.0f entries: %.1f\n"
-			       "  bytes per entry; ebb's big table, the same size: %.1f bytes per entry\n",
-			       num(k, "key_bytes"), num(k, "value_bytes"), num(k, "entries"),
-			       num(k, "bytes_per_entry"), num(mem, "big_table_bytes_per_entry"));
-	}
 	printf("  agent cycle (ebbd --once, after filling the table):");
 	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {
 		json_object *o = json_object_array_get_idx(ag, i);
@@ -507,6 +535,36 @@ static int cell(char **files, int nfiles, const char *id)
 	return 0;
 }
 
+/* One figure over the runs (docs[d] -> o1 -> o2 -> field; o2 may be NULL), printed as the
+ * median with each run's value. Returns 1 if a target was given and missed. */
+static int runs_figure(json_object **docs, int n, const char *label, const char *o1,
+		       const char *o2, const char *field, const char *unit, int prec, double target)
+{
+	double v[16];
+	char each[160] = "";
+	int m = 0;
+
+	for (int d = 0; d < n; d++) {
+		json_object *o = get(docs[d], o1);
+		double x = num(o2 ? get(o, o2) : o, field);
+
+		if (isnan(x))
+			continue;
+		v[m++] = x;
+		snprintf(each + strlen(each), sizeof(each) - strlen(each), "%s%.*f", m > 1 ? " " : "",
+			 prec, x);
+	}
+	if (!m)
+		return 0;
+	printf("  %-50s %7.*f %-3s", label, prec, median(v, m), unit);
+	if (target > 0)
+		printf(" <=%-5g %-6s", target, median(v, m) <= target ? "met" : "MISSED");
+	else
+		printf(" %-13s", "");
+	printf(" each run: %s\n", each);
+	return target > 0 && median(v, m) > target;
+}
+
 /* ebb/Katran over runs: each run's figure is already the median over its rounds. Returns the
  * number of targets missed. */
 static int vs_katran(char **files, int nfiles)
@@ -521,7 +579,7 @@ static int vs_katran(char **files, int nfiles)
 		printf("no bench_xdp run to read\n");
 		return 1;
 	}
-	printf("%-26s %-14s %5s %8s %9s %8s %7s  %s\n", "path", "flow table", "mode", "ebb ns",
+	printf("%-30s %-14s %5s %8s %9s %8s %7s  %s\n", "path", "flow table", "mode", "ebb ns",
 	       "Katran ns", "ebb/Kat", "target", "each run (median over its rounds)");
 	json_object *paths0 = get(docs[0], "paths");
 
@@ -557,7 +615,7 @@ static int vs_katran(char **files, int nfiles)
 			snprintf(status, sizeof(status), "%s", ok ? "met" : "MISSED");
 			ok ? met++ : missed++;
 		}
-		printf("%-26s %-14s %5s %8.1f %9.1f %8.2f %7s  %-6s %s\n", str(p0, "path") ?: "?",
+		printf("%-30s %-14s %5s %8.1f %9.1f %8.2f %7s  %-6s %s\n", str(p0, "path") ?: "?",
 		       str(p0, "table") ?: "", strstr(id, "ipip") ? "ipip" : strstr(id, "pass") ? "-" : "dsr",
 		       median(ens, m), median(kns, m), median(r, m), target, status, runs);
 	}
@@ -565,6 +623,26 @@ static int vs_katran(char **files, int nfiles)
 	for (int d = 0; d < n; d++)
 		printf(" %.1f ns", num(docs[d], "floor_ns"));
 	printf("; targets: %d met, %d missed\n", met, missed);
+	printf("\nThe flow table in the same runs (medians over runs):\n");
+	missed += runs_figure(docs, n, "IPv4 bytes per flow, 99.9 % of 1M random inserts",
+			      "flow_memory", "ipv4_999", "bytes_per_flow", "B", 1, 32);
+	runs_figure(docs, n, "  its load (flows / ways)", "flow_memory", "ipv4_999", "load", "", 3, 0);
+	runs_figure(docs, n, "IPv4 bytes per flow, the table for 1M flows", "flow_memory", "ipv4",
+		    "bytes_per_flow", "B", 1, 0);
+	runs_figure(docs, n, "  % of its 1M random inserts that succeeded", "flow_memory", "ipv4",
+		    "success_pct", "%", 3, 0);
+	runs_figure(docs, n, "IPv6 bytes per flow (flows6, LRU hash)", "flow_memory", "ipv6",
+		    "bytes_per_flow", "B", 1, 0);
+	runs_figure(docs, n, "Katran bytes per flow entry (its LRU's memlock)", "flow_memory",
+		    "katran", "bytes_per_entry", "B", 1, 0);
+	missed += runs_figure(docs, n, "census at 1M flows, wall clock (median of 9 passes)",
+			      "census", NULL, "ms", "ms", 2, 10);
+	runs_figure(docs, n, "  CPU time", "census", NULL, "cpu_ms", "ms", 2, 0);
+	runs_figure(docs, n, "  of it, batch lookups over the empty flows6", "census", NULL,
+		    "flows6_cpu_ms", "ms", 2, 0);
+	runs_figure(docs, n, "  the same flows in the big table (sized for more), wall", "census_big",
+		    NULL, "ms", "ms", 2, 0);
+	runs_figure(docs, n, "  CPU time", "census_big", NULL, "cpu_ms", "ms", 2, 0);
 	for (int d = 0; d < n; d++)
 		json_object_put(docs[d]);
 	return missed;

@@ -28,10 +28,14 @@
  * DIR/big (1,048,576 flows, room for more: inserts do not evict) and DIR/full (1,048,576 entries,
  * all taken: every insert evicts, as in an LB's steady state).
  *
- * Control plane. Maglev build time (ebb_maglev_build), map memory per flow entry (memlock of
- * /proc/self/fdinfo), drain latency (`ebbctl node drain` while a thread keeps offering a SYN
- * whose slot is the drained node's, until the datapath places it elsewhere), and the agent's
- * cycle (`ebbd --once`) at 10k, 100k and 1M flows.
+ * The flow table (issue 16), in every run (--only and --no-control too): memory per flow
+ * (memlock of /proc/self/fdinfo over the flows a table holds after 1M random inserts: the table
+ * for 1M flows, and the smallest where 99.9 % of them succeed; IPv6's flows6; Katran's LRU) and
+ * the census at 1M flows (user/lib/census.c on the big instance's mapped table).
+ *
+ * Control plane. Maglev build time (ebb_maglev_build), drain latency (`ebbctl node drain`
+ * while a thread keeps offering a SYN whose slot is the drained node's, until the datapath
+ * places it elsewhere), and the agent's cycle (`ebbd --once`) at 10k, 100k and 1M flows.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -893,10 +897,10 @@ static struct bcase cases[] = {
 	{ .id = "hit_1m", .label = "established hit", .table = "1M, same flow", .inst = BIG,
 	  .target = 7, .secondary = true, .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, all flows", .inst = BIG,
-	  .kat_target = 0.9, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
+	  .kat_target = 0.6, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
 	  .mask = MILLION - 1 },
 	{ .id = "new_flow", .label = "new flow (SYN, insert)", .table = "1M flows", .inst = BIG,
-	  .target = 40, .kat_target = 0.9, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
+	  .target = 40, .kat_target = 0.6, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true,
 	  .reset = true, .base = SEQ_NEW },
 	{ .id = "new_flow_small", .label = "new flow (SYN, insert)", .table = "few flows",
 	  .inst = SMALL, .target = 40, .secondary = true, .expect = XDP_TX, .check = CHK_NEW, .wrapped = true, .reset = true,
@@ -2029,7 +2033,8 @@ static void setup(void)
 		if (insts[BASE_BIG].obj)
 			fill_flows(insts[BASE_BIG].e.flows_fd, SEQ_1M, 0, fill, VIP4,
 				   vip_id_of(&insts[BASE_BIG], "203.0.113.10:80/tcp"), ids, 3);
-		note("filled the big and the full tables with %u flows each in %.2f s (bpf_map_update_batch)",
+		note("filled the big and the full tables with %u flows each in %.2f s (this build's "
+		     "table pinned through include/ebb_flowtable.h, a base build's LRU by batch update)",
 		     fill, now_s() - t0);
 	}
 	case_by_id("hit_1m_spread")->mask = fill - 1;
@@ -2709,45 +2714,243 @@ static json_object *maglev_times(void)
 	return arr;
 }
 
+/*
+ * Issue 16's memory figure, IPv4: a table of this build's layout with nb buckets (a
+ * BPF_F_MMAPABLE array of struct ebb_ft_bucket, as the loader makes `flows`), n random IPv4
+ * flows pinned into it through the header's own pin (as the datapath pins: least loaded of
+ * two buckets, else the way seen least recently evicted). A pin succeeds if it took an empty
+ * way (or its own: a repeated key); it fails if it evicted another flow or lost its way.
+ * Fills m: its memlock and what it holds after the n pins.
+ */
+struct ft_mem {
+	__u32 buckets;
+	long long memlock;
+	__u64 inserts, failed, held;
+};
+
+static __u64 rnd_next(__u64 *s)
+{
+	__u64 z = (*s += 0x9e3779b97f4a7c15ULL); /* splitmix64: a fixed sequence, every run */
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int ft_mem_fill(__u32 nb, __u64 n, struct ft_mem *m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t bytes = ((size_t)nb * sizeof(struct ebb_ft_bucket) + page - 1) / page * page;
+	__u32 tick = ebb_ft_tick_of_ns(ebb_now_ns());
+	struct ebb_ft_bucket *t;
+	__u64 seed = 16;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bench_ft_mem", sizeof(__u32),
+			    sizeof(struct ebb_ft_bucket), nb, &mo);
+	if (fd < 0)
+		return -1;
+	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	m->buckets = nb;
+	m->memlock = fdinfo_field(fd, "memlock:");
+	m->inserts = n;
+	for (__u64 i = 0; i < n; i++) {
+		__u64 r = rnd_next(&seed);
+		/* a random client (address, port) of VIP4:80 */
+		struct ebb_flow_key k = key4((__u32)r, (__u16)(r >> 32), VIP4);
+		struct ebb_ft_where w = ebb_ft_where_key(&k, nb);
+		struct ebb_ft_scan st;
+		int way, ret;
+
+		ebb_ft_pin_prepare(&st, w.fp, ebb_ft_keyword4(&k),
+				   ebb_ft_entry(w.fp, 1, 1 + (__u32)(i % 3), 0, tick), tick);
+		ret = ebb_ft_pin(&t[w.b[0]], &t[w.b[1]], &st, &way);
+		if (ret != EBB_FT_INSERTED && ret != EBB_FT_UPDATED)
+			m->failed++;
+	}
+	for (__u32 b = 0; b < nb; b++)
+		for (int w = 0; w < EBB_FT_WAYS; w++)
+			m->held += t[b].entry[w].word != 0;
+	munmap(t, bytes);
+	close(fd);
+	return 0;
+}
+
+static json_object *ft_mem_json(const struct ft_mem *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "buckets", json_object_new_int64(m->buckets));
+	json_object_object_add(o, "load", json_object_new_double(
+		(double)m->inserts / ((double)m->buckets * EBB_FT_WAYS)));
+	json_object_object_add(o, "memlock_bytes", json_object_new_int64(m->memlock));
+	json_object_object_add(o, "inserts", json_object_new_int64((long long)m->inserts));
+	json_object_object_add(o, "failed", json_object_new_int64((long long)m->failed));
+	json_object_object_add(o, "success_pct", json_object_new_double(
+		100.0 * (double)(m->inserts - m->failed) / (double)m->inserts));
+	json_object_object_add(o, "held", json_object_new_int64((long long)m->held));
+	json_object_object_add(o, "bytes_per_flow", json_object_new_double(
+		(double)m->memlock / (double)m->held));
+	return o;
+}
+
+/*
+ * Memory per flow (issue 16: <= 32 bytes per IPv4 flow at the load where 99.9 % of the bench's
+ * 1M random inserts succeed; Katran 129.6 B per entry; IPv6 stated), all in this run:
+ *  - ipv4: the table `prog attach ... flows 1048576` makes (EBB_FT_BUCKETS), 1M random flows
+ *    pinned into it: memlock / the flows it then holds;
+ *  - ipv4_999: the smallest table (in buckets, by bisection) where 99.9 % of the same 1M inserts
+ *    still succeed: the load the issue names, what the layout itself needs;
+ *  - ipv6: flows6, an LRU hash of 40-byte keys and 8-byte entry words, 1M entries (preallocated:
+ *    its memlock is the same full or empty): memlock / entries;
+ *  - katran: its flow LRU for the bench's CPU, the size of ebb's big table: memlock / entries.
+ */
 static json_object *flow_memory(void)
 {
-	const __u32 sizes[] = { 65536, 262144, 1048576 };
-	json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	long long mem[3];
+	const __u64 n = opt_quick ? MILLION / 8 : MILLION;
+	json_object *o = json_object_new_object(), *v6 = json_object_new_object();
+	struct ft_mem m, best;
+	__u32 lo, hi;
+	long long mem6;
+	int fd;
 
-	for (int i = 0; i < 3; i++) {
-		int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_flows",
-					sizeof(struct ebb_flow_key), sizeof(struct ebb_flow), sizes[i],
-					NULL);
-		json_object *e = json_object_new_object();
-
-		if (fd < 0)
-			die("cannot create a flow table of %u: %s", sizes[i], strerror(errno));
-		mem[i] = fdinfo_field(fd, "memlock:");
-		close(fd);
-		json_object_object_add(e, "entries", json_object_new_int64(sizes[i]));
-		json_object_object_add(e, "memlock_bytes", json_object_new_int64(mem[i]));
-		json_object_object_add(e, "bytes_per_entry",
-				       json_object_new_double((double)mem[i] / sizes[i]));
-		json_object_array_add(arr, e);
+	if (ft_mem_fill(EBB_FT_BUCKETS(n), n, &m))
+		die("cannot make a flow table of %u buckets: %s", EBB_FT_BUCKETS(n), strerror(errno));
+	json_object_object_add(o, "ipv4", ft_mem_json(&m));
+	note("flow table memory, IPv4: %u buckets for %llu flows, %lld bytes memlock; %llu random "
+	     "inserts, %llu failed (%.3f %%), %llu held: %.1f bytes per flow", m.buckets,
+	     (unsigned long long)n, m.memlock, (unsigned long long)m.inserts,
+	     (unsigned long long)m.failed, 100.0 * (double)m.failed / (double)m.inserts,
+	     (unsigned long long)m.held, (double)m.memlock / (double)m.held);
+	/* bisection on buckets: hi succeeds (>= 99.9 %), lo does not */
+	best = m;
+	hi = m.buckets;
+	lo = (__u32)(n / EBB_FT_WAYS); /* load 1.0: far more than 0.1 % fail */
+	if (m.failed * 1000 > n) {
+		lo = hi;
+		hi = hi * 2;
+		if (ft_mem_fill(hi, n, &best))
+			die("cannot make a flow table of %u buckets", hi);
 	}
-	json_object_object_add(o, "tables", arr);
-	/* the slope: what one more entry costs, whatever the fixed part */
-	json_object_object_add(o, "bytes_per_entry",
-			       json_object_new_double((double)(mem[2] - mem[0]) /
-						      (sizes[2] - sizes[0])));
-	json_object_object_add(o, "big_table_entries",
-			       json_object_new_int64(insts[BIG].flows_max));
-	json_object_object_add(o, "big_table_memlock_bytes",
-			       json_object_new_int64(fdinfo_field(insts[BIG].e.flows_fd, "memlock:")));
-	note("flow table memory: %.1f bytes per entry", (double)(mem[2] - mem[0]) / (sizes[2] - sizes[0]));
-	json_object_object_add(o, "key_bytes", json_object_new_int(sizeof(struct ebb_flow_key)));
-	json_object_object_add(o, "value_bytes", json_object_new_int(sizeof(struct ebb_flow)));
-	json_object_object_add(o, "big_table_bytes_per_entry",
-			       json_object_new_double((double)fdinfo_field(insts[BIG].e.flows_fd, "memlock:") /
-						      insts[BIG].flows_max));
+	while (hi - lo > hi / 400) { /* to 0.25 % of the size */
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (ft_mem_fill(mid, n, &m))
+			die("cannot make a flow table of %u buckets", mid);
+		if (m.failed * 1000 <= n) {
+			hi = mid;
+			best = m;
+		} else {
+			lo = mid;
+		}
+	}
+	json_object_object_add(o, "ipv4_999", ft_mem_json(&best));
+	note("flow table memory, IPv4 at 99.9 %% success: %u buckets (load %.3f), %.1f bytes per flow",
+	     best.buckets, (double)n / ((double)best.buckets * EBB_FT_WAYS),
+	     (double)best.memlock / (double)best.held);
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_flows6", sizeof(struct ebb_flow_key),
+			    sizeof(union ebb_ft_entry), (__u32)n, NULL);
+	if (fd < 0)
+		die("cannot create an IPv6 flow table of %llu: %s", (unsigned long long)n, strerror(errno));
+	mem6 = fdinfo_field(fd, "memlock:");
+	close(fd);
+	json_object_object_add(v6, "entries", json_object_new_int64((long long)n));
+	json_object_object_add(v6, "key_bytes", json_object_new_int(sizeof(struct ebb_flow_key)));
+	json_object_object_add(v6, "value_bytes", json_object_new_int(sizeof(union ebb_ft_entry)));
+	json_object_object_add(v6, "memlock_bytes", json_object_new_int64(mem6));
+	json_object_object_add(v6, "bytes_per_flow", json_object_new_double((double)mem6 / (double)n));
+	json_object_object_add(o, "ipv6", v6);
+	note("flow table memory, IPv6 (flows6, LRU hash): %.1f bytes per flow", (double)mem6 / (double)n);
 	if (opt_katran)
 		json_object_object_add(o, "katran", katran_memory());
+	return o;
+}
+
+/*
+ * The census at 1M flows (issue 16: <= 10 ms): ebb's own (user/lib/census.c) on an instance's
+ * mapped table holding the bench's 1M established flows, every one live at these timeouts (so
+ * a pass clears none and each pass does the same work): the full instance's, the table `flows
+ * 1048576` makes, and the big one's, sized for 1,310,720 as Katran's LRU beside it (a census
+ * reads every bucket: a quarter more). Opening it (mapping the table, and writing each page
+ * once) is timed apart: ebbd does it once per table.
+ */
+/* One pass of batch lookups over an IPv6 flow table, as the census's IPv6 part reads flows6:
+ * CPU ms. The kernel walks every bucket of the hash, so it costs even when empty. */
+static double flows6_pass_cpu_ms(int fd)
+{
+	static struct ebb_flow_key keys[4096];
+	static __u64 vals[4096];
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct ebb_flow_key out;
+	double c0 = thread_cpu_ns();
+	void *in = NULL;
+
+	for (;;) {
+		__u32 count = 4096;
+		int err = bpf_map_lookup_batch(fd, in, &out, keys, vals, &count, &bo);
+
+		if (err)
+			break; /* ENOENT: the last batch */
+		in = &out;
+	}
+	return (thread_cpu_ns() - c0) / 1e6;
+}
+
+static json_object *census_1m(struct inst *b)
+{
+	json_object *o = json_object_new_object();
+	struct ebb_census *census = NULL;
+	struct ebb_census_io *io;
+	double wall[9], cpu[9], cpu6[9], t0;
+	int err;
+
+	t0 = now_s();
+	err = ebb_census_open(&b->e, &census);
+	if (err) {
+		json_object_object_add(o, "na", json_object_new_string(strerror(-err)));
+		return o;
+	}
+	json_object_object_add(o, "open_ms", json_object_new_double((now_s() - t0) * 1e3));
+	json_object_object_add(o, "table", json_object_new_string(b->name));
+	json_object_object_add(o, "buckets", json_object_new_int64(EBB_FT_BUCKETS(b->flows_max)));
+	json_object_object_add(o, "sized_for", json_object_new_int64(b->flows_max));
+	io = ebb_census_io(census);
+	for (__u32 v = 0; v < EBB_MAX_VIPS; v++)
+		io->vips[v] = (struct ebb_census_vip){ .tcp_idle_ns = 900000000000ULL,
+						       .udp_idle_ns = 30000000000ULL,
+						       .fin_ns = 10000000000ULL };
+	for (int r = 0; r < 9; r++) {
+		double c0;
+
+		io->now_ns = ebb_now_ns();
+		c0 = thread_cpu_ns();
+		t0 = now_s();
+		ebb_census_run(census);
+		wall[r] = (now_s() - t0) * 1e3;
+		cpu[r] = (thread_cpu_ns() - c0) / 1e6;
+	}
+	json_object_object_add(o, "flows", json_object_new_int64((long long)io->live_total));
+	json_object_object_add(o, "cleared", json_object_new_int64((long long)io->cleared));
+	if (b->e.flows6_fd >= 0) { /* the part of it that reads flows6 (empty here: no IPv6 flow) */
+		for (int r = 0; r < 9; r++)
+			cpu6[r] = flows6_pass_cpu_ms(b->e.flows6_fd);
+		json_object_object_add(o, "flows6_cpu_ms", json_object_new_double(median(cpu6, 9)));
+	}
+	json_object_object_add(o, "passes", json_object_new_int(9));
+	json_object_object_add(o, "ms", json_object_new_double(median(wall, 9)));
+	json_object_object_add(o, "cpu_ms", json_object_new_double(median(cpu, 9)));
+	note("census at %llu flows (user/lib/census.c, the %s table, %u buckets): %.2f ms wall, "
+	     "%.2f ms CPU, median of 9; its pass over the empty flows6 alone: %.2f ms CPU",
+	     (unsigned long long)io->live_total, b->name, EBB_FT_BUCKETS(b->flows_max),
+	     median(wall, 9), median(cpu, 9), b->e.flows6_fd >= 0 ? median(cpu6, 9) : 0.0);
+	ebb_census_close(census);
 	return o;
 }
 
@@ -3420,6 +3623,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_CASES; i++)
 		json_object_array_add(rows, case_json(&cases[i], floor_ns));
 	json_object_object_add(doc, "paths", rows);
+	/* issue 16's figures of the table beside its rows: also under --no-control (make
+	 * bench-katran) and --only */
+	json_object_object_add(doc, "census", census_1m(&insts[FULL]));
+	json_object_object_add(doc, "census_big", census_1m(&insts[BIG]));
+	json_object_object_add(doc, "flow_memory", flow_memory());
 	if (opt_flowtable)
 		json_object_object_add(doc, "flowtable",
 				       ft_json(&insts[BIG], opt_quick ? MILLION / 8 : MILLION));
@@ -3428,7 +3636,6 @@ int main(int argc, char **argv)
 		json_object *cp = json_object_new_object();
 
 		json_object_object_add(cp, "maglev_build", maglev_times());
-		json_object_object_add(cp, "flow_memory", flow_memory());
 		json_object_object_add(cp, "drain", drain_latency());
 		json_object_object_add(cp, "ring_swap", ring_swap());
 		json_object_object_add(cp, "ring_size", json_object_new_int(EBB_RING_SIZE));

@@ -250,7 +250,7 @@ struct agent {
 	/* measure.c */
 	struct ebb_walk walk;
 	struct ebb_census *census; /* the pass in one run inside the kernel, where it loads */
-	bool census_off; /* it did not: batch walks only */
+	bool census_off; /* it did not: walks only */
 	struct pass *pass;
 	double tokens_ns; /* CPU time the walk may still spend */
 	__u64 tokens_at, pass_started_ns;

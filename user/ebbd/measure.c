@@ -392,7 +392,7 @@ int measure_once(struct agent *a)
 	json_object_object_add(doc, "flows_walked", json_object_new_int64(a->walked));
 	json_object_object_add(doc, "flows_live", json_object_new_int64(a->live_total));
 	json_object_object_add(doc, "counted_by", json_object_new_string(
-		a->census ? "census" : "batch walk"));
+		a->census ? "census" : "walk"));
 	nodes = json_object_new_array();
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
