@@ -11,7 +11,7 @@ PKGS=(
   libcurl4-openssl-dev                                     # fleet: etcd's v3 JSON gateway over HTTP
   libssl-dev                                               # SHA-256 of saved configurations (libcrypto)
   iproute2 ethtool iputils-ping procps util-linux          # the lab: netns, veth, nsenter
-  nginx-light wrk curl python3                              # real servers, real clients, test glue
+  nginx-light wrk curl python3 time                         # real servers, real clients, test glue (time: tools/bench/show.sh)
   bird2 etcd-server etcd-client                            # the fleet: BGP/ECMP, desired state
   prometheus chromium systemd man-db                       # observe/unit tests: real Prometheus, headless browser, systemd-analyze, man
 )

@@ -316,6 +316,18 @@ struct ebb_flow_entry {
 /* Calls fn for every flow-table entry; stops early when fn returns non-zero. */
 int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
 		   void *ctx);
+/* Which flows ebb_flows_each_of gives: those whose entry names node_id (0: any node) and, with
+ * by_vip, VIP id vip_id; judged from the entry, before its key is rebuilt, so that a walk for
+ * one node or VIP costs little more than reading the table. */
+struct ebb_flows_filter {
+	__u32 node_id;
+	bool by_vip;
+	__u32 vip_id;
+};
+/* ebb_flows_each, only the flows filter names: the same flows, in the same order, as the
+ * entries of ebb_flows_each whose val.node_id and val.vip_id match. */
+int ebb_flows_each_of(struct ebb *e, const struct ebb_flows_filter *filter,
+		      int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx);
 /* One flow's entry by its key (IPv4: the mapped bucket table; IPv6: flows6), decoded as a
  * struct ebb_flow (`seen` in 2^24 ns ticks, exact to the table's ~1.07 s tick): 0 or -ENOENT. */
 int ebb_flow_get(struct ebb *e, const struct ebb_flow_key *key, struct ebb_flow *out);

@@ -8,6 +8,12 @@
  *  - vip del (force) purges the VIP's flows: the VIP added again does not inherit its pins;
  *  - a flow belongs to the VIP it was placed for, not to another VIP that reused its id;
  *  - live flows per VIP in one walk;
+ *  - the walks that read the table in place (issue 16: `node show`, `vip show`, `flow show node
+ *    X` at scale): ebb_live_flows and ebb_live_flows_per_vip count what a callback over
+ *    ebb_flows_each judging each flow by ebb_flow_of_vip and ebb_flow_live counts, and
+ *    ebb_flows_each_of gives exactly ebb_flows_each's flows of that node or VIP, in its order,
+ *    over entries made to trip every rule (idle, FIN, RST, unconfirmed, a key word that does
+ *    not hash back, a VIP id no VIP has, a node id past the table, a deleted VIP's id reused);
  *  - ebbd's fallback walk (ebb_flows_walk) gives every flow of the bucket table and flows6.
  */
 #include <dirent.h>
@@ -520,6 +526,227 @@ out:
 	free(sec1);
 }
 
+/* ---- the walks in place, against a callback over ebb_flows_each ---- */
+#define WALK_VIPX_K "203.0.113.40:80/tcp"
+#define WALK_VIPX "203.0.113.40"
+#define WALK_VIP4_K "203.0.113.50:80/tcp"
+
+struct walk_ref {
+	struct ebb_vip_key keys[EBB_MAX_VIPS];
+	struct ebb_vip vips[EBB_MAX_VIPS];
+	bool used[EBB_MAX_VIPS];
+	__u64 node[EBB_MAX_NODES], vip[EBB_MAX_VIPS], node_of_vip[EBB_MAX_NODES];
+	__u32 of_vip;
+	__u64 now;
+	/* ebb_flows_each's flows of node sel_node / VIP id sel_vip, in its order */
+	__u32 sel_node, sel_vip;
+	struct ebb_flow_entry by_node[256], by_vip[256];
+	int n_by_node, n_by_vip;
+};
+
+static int walk_ref_one(const struct ebb_flow_entry *f, void *arg)
+{
+	struct walk_ref *r = arg;
+	__u32 id = f->val.vip_id;
+	const struct ebb_vip *v = NULL;
+
+	if (f->val.node_id == r->sel_node && r->n_by_node < 256)
+		r->by_node[r->n_by_node++] = *f;
+	if (f->val.vip_id == r->sel_vip && r->n_by_vip < 256)
+		r->by_vip[r->n_by_vip++] = *f;
+	if (id < EBB_MAX_VIPS && r->used[id] && ebb_flow_of_vip(&f->key, &f->val, &r->keys[id], &r->vips[id]))
+		v = &r->vips[id];
+	if (!ebb_flow_live(&f->key, &f->val, v, r->now))
+		return 0;
+	if (f->val.node_id < EBB_MAX_NODES)
+		r->node[f->val.node_id]++;
+	if (v)
+		r->vip[v->id]++;
+	if (v && v->id == r->of_vip && f->val.node_id < EBB_MAX_NODES)
+		r->node_of_vip[f->val.node_id]++;
+	return 0;
+}
+
+struct walk_got {
+	struct ebb_flow_entry f[256];
+	int n;
+};
+
+static int walk_got_one(const struct ebb_flow_entry *f, void *arg)
+{
+	struct walk_got *g = arg;
+
+	if (g->n < 256)
+		g->f[g->n] = *f;
+	g->n++;
+	return 0;
+}
+
+/* The same flows in the same order (their `seen` aside: each walk reads its own clock). */
+static bool same_flows(const struct ebb_flow_entry *a, int na, const struct ebb_flow_entry *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (memcmp(&a[i].key, &b[i].key, sizeof(a[i].key)) || a[i].word != b[i].word ||
+		    a[i].slot != b[i].slot || a[i].val.node_id != b[i].val.node_id ||
+		    a[i].val.vip_id != b[i].val.vip_id || a[i].val.flags != b[i].val.flags)
+			return false;
+	return true;
+}
+
+static void test_walks(void)
+{
+	const char *n = "walks";
+	struct walk_ref *r = calloc(1, sizeof(*r));
+	struct walk_got *got = calloc(1, sizeof(*got));
+	__u64 *node = calloc(EBB_MAX_NODES, sizeof(*node)), *vip = calloc(EBB_MAX_VIPS, sizeof(*vip));
+	struct ebb_vip_key k1 = vkey(VIP1_K), k2 = vkey(VIP2_K), kx = vkey(WALK_VIPX_K), k4 = vkey(WALK_VIP4_K);
+	struct ebb_vip_opts short_idle = { .fwd = EBB_FWD_DSR, .tcp_idle_s = 10 };
+	struct ebb_vip v1, v2, vx, v4;
+	struct ebb_err err = {};
+	__u32 tick = ebb_ft_tick_of_ns(ebb_now_ns()), a, b, c;
+	int pinned = 0, changed = 0;
+	uint8_t mac[6];
+
+	if (!r || !node || !vip || !got)
+		abort();
+	if (!ASSERT_OK(vip_add(VIP1_K) || node_add(NODE_A, VIP1_K, MAC_A) || node_add(NODE_B, VIP1_K, MAC_B),
+		       nm(n, "VIP1 with nodes A and B")) ||
+	    !ASSERT_OK(ebb_vip_add(&e, &k2, &short_idle, &err) || node_add(NODE_C, VIP2_K, MAC_C),
+		       nm(n, "VIP2 (TCP idle 10 s) with node C")) ||
+	    !ASSERT_OK(vip_add(WALK_VIPX_K) || node_add(NODE_A, WALK_VIPX_K, MAC_A), nm(n, "VIP X with node A")))
+		goto out;
+	ebb_vip_find(&e, &k1, &v1);
+	ebb_vip_find(&e, &k2, &v2);
+	ebb_vip_find(&e, &kx, &vx);
+	a = node_id_of_addr(NODE_A);
+	b = node_id_of_addr(NODE_B);
+	c = node_id_of_addr(NODE_C);
+	/* 100 flows to each of VIP1 and VIP2 (sport 5000..5099), 10 to VIP X, through the datapath */
+	for (__u16 p = 5000; p < 5100; p++)
+		pinned += (send_tcp(VIP1, p, TH_SYN, mac) == XDP_TX) + (send_tcp(VIP2, p, TH_SYN, mac) == XDP_TX);
+	for (__u16 p = 5000; p < 5010; p++)
+		pinned += send_tcp(WALK_VIPX, p, TH_SYN, mac) == XDP_TX;
+	if (!ASSERT_EQ(pinned, 210, nm(n, "210 SYNs forwarded and pinned")))
+		goto out;
+	/* by sport % 10: 0, 8, 9 as pinned; 1: 20 ticks quiet (idle for VIP2 only); 2: FIN, 20
+	 * ticks quiet (closed); 3: RST; 4: unconfirmed; 5: its key word changed (it no longer
+	 * hashes back: no flow); 6: node 2000 (past the counts); 7: VIP id 60 (no VIP has it) */
+	for (int v = 0; v < 2; v++)
+		for (__u16 p = 5000; p < 5100; p++) {
+			struct ebb_flow_key fk = flow_key(CLIENT, p, v ? VIP2 : VIP1, 80);
+			__u64 w, nw, *slot = flow_slot4(&fk, &w);
+			size_t at;
+
+			if (!slot)
+				continue;
+			at = (size_t)((char *)slot - (char *)ft_table);
+			switch (p % 10) {
+			case 1: nw = ebb_ft_with(w, 0, tick - 20); break;
+			case 2: nw = ebb_ft_with(w, EBB_FLOW_FIN, tick - 20); break;
+			case 3: nw = ebb_ft_with(w, EBB_FLOW_RST, tick); break;
+			case 4: nw = ebb_ft_with(w, EBB_FLOW_UNCONFIRMED, tick); break;
+			case 5:
+				ft_table[at / 128].key[at % 128 / 8].word ^= 0x10000ULL << 32;
+				nw = w;
+				break;
+			case 6: nw = ebb_ft_replace(w, ebb_ft_vip(w), 2000, 0, tick); break;
+			case 7: nw = ebb_ft_replace(w, 60, ebb_ft_node(w), 0, tick); break;
+			default: nw = w; break;
+			}
+			changed += ebb_ft_cas(slot, w, nw);
+		}
+	ASSERT_EQ(changed, 200, nm(n, "the 200 entries found and set"));
+	/* two IPv6 flows (flows6): one on A for VIP1's id, one on C for VIP2's; no IPv6 VIP owns
+	 * them, so they count per node (default timeouts) and for no VIP */
+	{
+		struct ebb_flow_key k6 = { .family = EBB_FAMILY_V6, .proto = IPPROTO_TCP,
+					   .sport = htons(6000), .dport = htons(80) };
+
+		k6.src[0] = htonl(0x20010db8);
+		k6.dst[0] = htonl(0x20010db8);
+		k6.dst[3] = htonl(1);
+		ASSERT_OK(flow_put(&k6, &(struct ebb_flow){ .node_id = a, .vip_id = v1.id, .seen = tick }),
+			  nm(n, "an IPv6 flow on A"));
+		k6.sport = htons(6001);
+		ASSERT_OK(flow_put(&k6, &(struct ebb_flow){ .node_id = c, .vip_id = v2.id, .seen = tick }),
+			  nm(n, "an IPv6 flow on C"));
+	}
+	/* VIP X vanishes as a crash mid-delete leaves it; VIP 4 takes its id */
+	ASSERT_OK(bpf_map_delete_elem(e.vips_fd, &kx), nm(n, "VIP X's entry deleted, its 10 flows left"));
+	if (!ASSERT_OK(vip_add(WALK_VIP4_K) || ebb_vip_find(&e, &k4, &v4), nm(n, "VIP 4 added")))
+		goto out;
+	ASSERT_EQ(v4.id, vx.id, nm(n, "VIP 4 has VIP X's id"));
+	ASSERT_OK(node_add(NODE_A, WALK_VIP4_K, MAC_A), nm(n, "node A serves VIP 4"));
+
+	{
+		struct ebb_vip_key k, *prev = NULL;
+		struct ebb_vip v;
+
+		while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
+			prev = &k;
+			if (!bpf_map_lookup_elem(e.vips_fd, &k, &v) && v.id < EBB_MAX_VIPS) {
+				r->keys[v.id] = k;
+				r->vips[v.id] = v;
+				r->used[v.id] = true;
+			}
+		}
+	}
+	r->of_vip = v1.id;
+	r->sel_node = a;
+	r->sel_vip = v2.id;
+	r->now = ebb_now_ns();
+	ASSERT_OK(ebb_flows_each(&e, walk_ref_one, r), nm(n, "the reference: a callback over ebb_flows_each"));
+	ASSERT_OK(ebb_live_flows(&e, node, NULL), nm(n, "ebb_live_flows"));
+	ASSERT_MEM_EQ(node, r->node, EBB_MAX_NODES * sizeof(*node), nm(n, "live per node: the reference's"));
+	ASSERT_EQ(node[a] + node[b], 41, nm(n, "... 41 on A and B: VIP1's (sport mod 10: 0, 1, 8, 9), 1 IPv6"));
+	ASSERT_EQ(node[c], 31, nm(n, "... 31 on C: VIP2's (0, 8, 9: 20 ticks is idle for VIP2), 1 IPv6"));
+	ASSERT_OK(ebb_live_flows(&e, node, &v1.id), nm(n, "ebb_live_flows of VIP1"));
+	ASSERT_MEM_EQ(node, r->node_of_vip, EBB_MAX_NODES * sizeof(*node), nm(n, "... the reference's"));
+	ASSERT_EQ(node[c], 0, nm(n, "... none on C"));
+	ASSERT_OK(ebb_live_flows(&e, node, &v4.id), nm(n, "ebb_live_flows of VIP 4"));
+	ASSERT_EQ(node[a], 0, nm(n, "... none: VIP X's flows on A are not VIP 4's"));
+	ASSERT_OK(ebb_live_flows_per_vip(&e, vip), nm(n, "ebb_live_flows_per_vip"));
+	ASSERT_MEM_EQ(vip, r->vip, EBB_MAX_VIPS * sizeof(*vip), nm(n, "live per VIP: the reference's"));
+	ASSERT_EQ(vip[v1.id], 50, nm(n, "... VIP1: 50 (node 2000's counted for its VIP)"));
+	ASSERT_EQ(vip[v2.id], 40, nm(n, "... VIP2: 40"));
+	ASSERT_EQ(vip[v4.id], 0, nm(n, "... VIP 4: 0"));
+
+	ASSERT_OK(ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .node_id = a }, walk_got_one, got),
+		  nm(n, "ebb_flows_each_of node A"));
+	ASSERT_TRUE(r->n_by_node > 0 && same_flows(got->f, got->n, r->by_node, r->n_by_node),
+		    nm(n, "... ebb_flows_each's flows of A, in its order"));
+	got->n = 0;
+	ASSERT_OK(ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .by_vip = true, .vip_id = v2.id },
+				    walk_got_one, got), nm(n, "ebb_flows_each_of VIP2"));
+	ASSERT_TRUE(r->n_by_vip == 81 && same_flows(got->f, got->n, r->by_vip, r->n_by_vip),
+		    nm(n, "... ebb_flows_each's 81 flows of VIP2's id (not 5, 7; 1 IPv6), in its order"));
+	got->n = 0;
+	ASSERT_OK(ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .node_id = c, .by_vip = true,
+								      .vip_id = v1.id }, walk_got_one, got),
+		  nm(n, "ebb_flows_each_of node C, VIP1"));
+	ASSERT_EQ(got->n, 0, nm(n, "... none: C serves VIP2 only"));
+out:
+	for (__u16 p = 6000; p <= 6001; p++) {
+		struct ebb_flow_key k6 = { .family = EBB_FAMILY_V6, .proto = IPPROTO_TCP,
+					   .sport = htons(p), .dport = htons(80) };
+
+		k6.src[0] = htonl(0x20010db8);
+		k6.dst[0] = htonl(0x20010db8);
+		k6.dst[3] = htonl(1);
+		flow_del(&k6);
+	}
+	vip_del(VIP1_K, true);
+	vip_del(VIP2_K, true);
+	vip_del(WALK_VIP4_K, true);
+	ebb_flows_purge_vip(&e, &kx, &vx);
+	free(r);
+	free(got);
+	free(node);
+	free(vip);
+}
+
 int main(void)
 {
 	if (!suite_start("libebb"))
@@ -530,6 +757,7 @@ int main(void)
 		test_flow_identity();
 		test_vips_by_id();
 		test_ring_alloc_failure();
+		test_walks();
 		test_flows_walk();
 	}
 	balancer_teardown();

@@ -484,6 +484,17 @@ static void print_control(json_object *c)
 		printf("%s %.0f flows %.1f ms", i ? "," : "", num(o, "flows"), num(o, "census_inproc_ms"));
 	}
 	printf("\n");
+	/* libebb's counts as ebbctl takes them (tools/bench/show.sh times the commands at 4M) */
+	printf("  node show / vip show counts (libebb, in process):");
+	for (size_t i = 0; ag && i < json_object_array_length(ag); i++) {
+		json_object *o = json_object_array_get_idx(ag, i);
+
+		if (isnan(num(o, "node_show_count_ms")))
+			continue;
+		printf("%s %.0f flows %.1f / %.1f ms", i ? "," : "", num(o, "flows"),
+		       num(o, "node_show_count_ms"), num(o, "vip_show_count_ms"));
+	}
+	printf("\n");
 }
 
 static int print_all(json_object *doc)

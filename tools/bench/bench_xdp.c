@@ -3425,6 +3425,31 @@ static json_object *agent_cycle(void)
 			     (unsigned long long)have_flows, (unsigned long long)io->live_total,
 			     (unsigned long long)io->cleared, median(full, 5));
 		}
+		{
+			/* What `node show` and `vip show` count (libebb, as ebbctl calls it): live
+			 * flows per node, per VIP (issue 16; tools/bench/show.sh times the commands
+			 * at 4M flows) */
+			__u64 *live = calloc(EBB_MAX_NODES, sizeof(*live));
+			double ns[5], vs[5];
+			int bad = !live;
+
+			for (int r = 0; r < 5 && !bad; r++) {
+				double t0 = now_s();
+
+				bad |= ebb_live_flows(&b->e, live, NULL);
+				ns[r] = (now_s() - t0) * 1e3;
+				t0 = now_s();
+				bad |= ebb_live_flows_per_vip(&b->e, live);
+				vs[r] = (now_s() - t0) * 1e3;
+			}
+			if (!bad) {
+				json_object_object_add(e, "node_show_count_ms", json_object_new_double(median(ns, 5)));
+				json_object_object_add(e, "vip_show_count_ms", json_object_new_double(median(vs, 5)));
+				note("node show's and vip show's counts in process at %llu flows: %.1f ms, %.1f ms, "
+				     "median of 5", (unsigned long long)have_flows, median(ns, 5), median(vs, 5));
+			}
+			free(live);
+		}
 		json_object_array_add(arr, e);
 	}
 	ebb_census_close(census);

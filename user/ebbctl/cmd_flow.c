@@ -30,6 +30,14 @@ struct show_ctx {
 	__u32 limit, shown;
 	__u64 now;
 	json_object *arr;
+	/* -j, not pretty: the array's text, each flow serialized as it is found (the objects of
+	 * millions of flows took more memory and time than the text) */
+	char *text;
+	size_t text_len, text_cap;
+	bool text_failed;
+	/* each node's address as shown, looked up once (a VIP's flows may be millions) */
+	char (*node_addr)[64];
+	bool *node_looked;
 };
 
 static const char *flow_status(const struct ebb_flow_entry *f, bool live)
@@ -68,8 +76,16 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	live = ebb_flow_live(&f->key, &f->val, v, c->now);
 	ebb_fmt_addr(f->key.src, f->key.family, src, sizeof(src));
 	ebb_fmt_vip(&vk, vip, sizeof(vip));
-	if (!bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ f->val.node_id }, &node) && node.family)
-		ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+	if (f->val.node_id < EBB_MAX_NODES && c->node_looked && c->node_looked[f->val.node_id]) {
+		memcpy(node_addr, c->node_addr[f->val.node_id], sizeof(node_addr));
+	} else {
+		if (!bpf_map_lookup_elem(c->e->nodes_fd, &(__u32){ f->val.node_id }, &node) && node.family)
+			ebb_fmt_addr(node.addr, node.family, node_addr, sizeof(node_addr));
+		if (f->val.node_id < EBB_MAX_NODES && c->node_looked) {
+			memcpy(c->node_addr[f->val.node_id], node_addr, sizeof(node_addr));
+			c->node_looked[f->val.node_id] = true;
+		}
+	}
 	age = ebb_flow_age_ns(&f->val, c->now) / 1e9;
 	c->shown++;
 	if (c->arr) {
@@ -82,7 +98,29 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 		json_object_object_add(o, "status", json_object_new_string(flow_status(f, live)));
 		json_object_object_add(o, "live", json_object_new_boolean(live));
 		json_object_object_add(o, "idle_s", json_object_new_double(age));
-		json_object_array_add(c->arr, o);
+		if (!pretty_output) {
+			const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+									  JSON_C_TO_STRING_NOSLASHESCAPE);
+			size_t need = c->text_len + strlen(t) + 3;
+
+			if (need > c->text_cap) {
+				size_t cap = need > 2 * c->text_cap ? need : 2 * c->text_cap;
+				char *more = realloc(c->text, cap);
+
+				if (!more) {
+					json_object_put(o);
+					c->text_failed = true;
+					return -1;
+				}
+				c->text = more;
+				c->text_cap = cap;
+			}
+			/* json-c's plain array: its elements joined by ',' */
+			c->text_len += (size_t)sprintf(c->text + c->text_len, "%s%s", c->shown > 1 ? "," : "", t);
+			json_object_put(o);
+		} else {
+			json_object_array_add(c->arr, o);
+		}
 	} else {
 		char ep[80];
 
@@ -147,18 +185,53 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("no node %s", ebb_fmt_addr(node_addr.a, node_addr.family, (char[64]){}, 64));
 	}
-	if (json_output)
-		c.arr = json_object_new_array();
-	else if (!quiet)
-		printf("%-46s %-28s %-24s %-7s %6s\n", "CLIENT", "VIP", "NODE", "STATUS", "IDLE_S");
-	ret = ebb_flows_each(&e, show_one, &c);
-	ebb_close(&e);
-	if (ret) {
-		json_object_put(c.arr);
-		return ctl_error("cannot read the flow table");
+	c.node_addr = calloc(EBB_MAX_NODES, sizeof(*c.node_addr));
+	c.node_looked = calloc(EBB_MAX_NODES, sizeof(*c.node_looked));
+	if (!c.node_addr || !c.node_looked) { /* then looked up for each flow */
+		free(c.node_addr);
+		free(c.node_looked);
+		c.node_addr = NULL;
+		c.node_looked = NULL;
 	}
-	if (c.arr)
+	/* A VIP's flows may be millions of lines: one write per line (main's line buffering) cost
+	 * more than finding them. Still line by line on a terminal. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (json_output) {
+		c.arr = json_object_new_array();
+		c.text_cap = 1 << 16;
+		c.text = malloc(c.text_cap);
+		if (!c.text) {
+			json_object_put(c.arr);
+			ebb_close(&e);
+			return ctl_error("out of memory");
+		}
+		c.text[c.text_len++] = '[';
+	} else if (!quiet) {
+		printf("%-46s %-28s %-24s %-7s %6s\n", "CLIENT", "VIP", "NODE", "STATUS", "IDLE_S");
+	}
+	/* show_one still judges each flow; the filter spares it (and the key's rebuilding) the
+	 * other nodes' and VIPs' entries: millions of them, at scale */
+	ret = ebb_flows_each_of(&e, &(struct ebb_flows_filter){ .node_id = c.by_node ? c.node_id : 0,
+								 .by_vip = c.by_vip, .vip_id = c.vip.id },
+				show_one, &c);
+	ebb_close(&e);
+	free(c.node_addr);
+	free(c.node_looked);
+	if (ret || c.text_failed) {
+		json_object_put(c.arr);
+		free(c.text);
+		return ctl_error(c.text_failed ? "out of memory" : "cannot read the flow table");
+	}
+	if (c.arr && !pretty_output) {
+		json_object_put(c.arr);
+		c.text[c.text_len++] = ']';
+		c.text[c.text_len] = '\0';
+		json_print_text(c.text);
+	} else if (c.arr) {
 		json_print(c.arr);
+	}
+	free(c.text);
 	return 0;
 }
 

@@ -459,12 +459,73 @@ static const char *human(double v, char *buf, size_t len)
 /* On a fleet host: every live host's report, for fleet-wide flows (NULL: this host only). */
 static json_object *fleet_reports;
 
+/* A membership as node_table shows it: its VIP's name and its weight. */
+struct member_row {
+	__u32 node_id;
+	__u32 weight;
+	char vname[64];
+};
+
+/*
+ * Every membership whose VIP exists, in the members map's order, read once: node_table shows
+ * each node's from this list. Walking the map (and each member's VIP by id) once per node took
+ * seconds at 1000 nodes (issue 16: `node show` at scale).
+ */
+static struct member_row *member_rows(struct ebb *e, size_t *n)
+{
+	struct ebb_vip_key *vkeys = calloc(EBB_MAX_VIPS, sizeof(*vkeys)), k, *vprev = NULL;
+	bool *have = calloc(EBB_MAX_VIPS, sizeof(*have));
+	struct ebb_member_key mk, *prev = NULL;
+	struct member_row *rows = NULL;
+	size_t cap = 0;
+	struct ebb_vip v;
+
+	*n = 0;
+	if (!vkeys || !have)
+		goto out;
+	/* ebb_vip_by_id's answer for each id: the first VIP of the map with it */
+	while (!bpf_map_get_next_key(e->vips_fd, vprev, &k)) {
+		vprev = &k;
+		memset(&v, 0, sizeof(v));
+		if (!bpf_map_lookup_elem(e->vips_fd, &k, &v) && v.id < EBB_MAX_VIPS && !have[v.id]) {
+			vkeys[v.id] = k;
+			have[v.id] = true;
+		}
+	}
+	while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
+		struct ebb_member m;
+
+		prev = &mk;
+		if (bpf_map_lookup_elem(e->members_fd, &mk, &m) || mk.vip_id >= EBB_MAX_VIPS ||
+		    !have[mk.vip_id])
+			continue;
+		if (*n == cap) {
+			struct member_row *more = realloc(rows, (cap ? cap * 2 : 256) * sizeof(*rows));
+
+			if (!more)
+				break;
+			rows = more;
+			cap = cap ? cap * 2 : 256;
+		}
+		rows[*n].node_id = mk.node_id;
+		rows[*n].weight = m.weight;
+		ebb_fmt_vip(&vkeys[mk.vip_id], rows[*n].vname, sizeof(rows[*n].vname));
+		(*n)++;
+	}
+out:
+	free(vkeys);
+	free(have);
+	return rows;
+}
+
 static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const __u64 *live,
 			       const struct counter_read *r0, const struct counter_read *r1)
 {
 	double dt = r0 && r1 ? (r1->at_ns - r0->at_ns) / 1e9 : 0;
 	__u64 now = ebb_now_ns();
 	json_object *arr = NULL;
+	size_t n_rows;
+	struct member_row *rows = member_rows(e, &n_rows);
 
 	if (json_output)
 		arr = json_object_new_array();
@@ -475,7 +536,6 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 		printf("%-24s %-9s %7s %6s %-17s %-4s %8s  %s\n", "NODE", "STATE", "FLOWS", "WEIGHT", "MAC",
 		       "PROG", "DRAIN_S", "VIPS");
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
-		struct ebb_member_key mk, *prev = NULL;
 		json_object *vips = NULL, *weights = NULL, *hosts = NULL;
 		unsigned long long flows = live[id];
 		char addr[64], mac[24], vlist[512] = "";
@@ -513,27 +573,21 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			vips = json_object_new_array();
 			weights = json_object_new_object();
 		}
-		while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
-			struct ebb_vip_key vk;
-			struct ebb_member m;
-			struct ebb_vip v;
-			char vname[64];
+		for (size_t i = 0; i < n_rows; i++) {
+			const struct member_row *m = &rows[i];
 
-			prev = &mk;
-			if (mk.node_id != id || bpf_map_lookup_elem(e->members_fd, &mk, &m) ||
-			    ebb_vip_by_id(e, mk.vip_id, &vk, &v))
+			if (m->node_id != id)
 				continue;
-			ebb_fmt_vip(&vk, vname, sizeof(vname));
 			if (!first_weight)
-				first_weight = m.weight;
+				first_weight = m->weight;
 			if (json_output) {
-				json_object_array_add(vips, json_object_new_string(vname));
-				json_object_object_add(weights, vname, json_object_new_int(m.weight));
+				json_object_array_add(vips, json_object_new_string(m->vname));
+				json_object_object_add(weights, m->vname, json_object_new_int(m->weight));
 			} else {
 				size_t used = strlen(vlist);
 
 				snprintf(vlist + used, sizeof(vlist) - used, "%s%s(w%u)",
-					 used ? "," : "", vname, m.weight);
+					 used ? "," : "", m->vname, m->weight);
 			}
 		}
 		if (fleet_reports) {
@@ -650,6 +704,7 @@ static json_object *node_table(struct ebb *e, const struct ebb_addr *want, const
 			       flows, first_weight, mac, prog, drain, vlist);
 		}
 	}
+	free(rows);
 	return arr;
 }
 

@@ -252,6 +252,7 @@ static int do_show(int argc, char **argv)
 	struct ebb_history_stats *hist;
 	struct ebb_err err = {};
 	json_object *arr = NULL;
+	__u32 members[EBB_MAX_VIPS] = { 0 };
 	__u64 *live;
 	struct ebb e;
 
@@ -280,13 +281,22 @@ static int do_show(int argc, char **argv)
 		ebb_close(&e);
 		return ctl_error("cannot read the slot history");
 	}
+	/* Members per VIP id: one walk of that map too, not one per VIP. */
+	{
+		struct ebb_member_key mk, *mprev = NULL;
+
+		while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
+			mprev = &mk;
+			if (mk.vip_id < EBB_MAX_VIPS)
+				members[mk.vip_id]++;
+		}
+	}
 	if (json_output)
 		arr = json_object_new_array();
 	else if (!quiet)
 		printf("%-28s %-4s %3s %5s %7s %8s %8s %5s %7s %7s %5s %6s\n", "VIP", "FWD", "ID", "NODES",
 		       "FLOWS", "TCP_IDLE", "UDP_IDLE", "FIN", "DRAIN", "HISTORY", "LOST", "TABLE");
 	while (!bpf_map_get_next_key(e.vips_fd, prev, &k)) {
-		struct ebb_member_key mk, *mprev = NULL;
 		struct ebb_vip v = {}; /* a layout before 8 has no table_size: 0 reads as 65537 */
 		unsigned long long flows = 0, hslots = 0;
 		int nodes = 0;
@@ -295,11 +305,8 @@ static int do_show(int argc, char **argv)
 		prev = &k;
 		if ((argc > 0 && memcmp(&k, &want, sizeof(k))) || bpf_map_lookup_elem(e.vips_fd, &k, &v))
 			continue;
-		while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
-			mprev = &mk;
-			nodes += mk.vip_id == v.id;
-		}
 		if (v.id < EBB_MAX_VIPS) {
+			nodes = (int)members[v.id];
 			flows = live[v.id];
 			hslots = hist->vip_entries[v.id];
 		}

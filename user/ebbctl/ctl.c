@@ -83,16 +83,25 @@ static void print_utf8(const char *text)
 	const unsigned char *s = (const unsigned char *)text;
 
 	while (*s) {
-		size_t n = utf8_len(s);
+		const unsigned char *run = s;
+		size_t n;
 
-		if (n) {
-			fwrite(s, 1, n, stdout);
+		/* a run of valid sequences in one write: a document may be megabytes (flow show) */
+		while (*s && (n = utf8_len(s)))
 			s += n;
-		} else {
+		if (s > run)
+			fwrite(run, 1, (size_t)(s - run), stdout);
+		if (*s) {
 			fputs("\\ufffd", stdout);
 			s++;
 		}
 	}
+}
+
+void json_print_text(const char *text)
+{
+	print_utf8(text);
+	putchar('\n');
 }
 
 void json_print(json_object *doc)

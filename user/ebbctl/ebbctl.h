@@ -33,6 +33,8 @@ int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warn_table_size(const struct ebb_vip_key *vip, int nodes, __u32 m);
 /* Prints a JSON document (consumed) on stdout. */
 void json_print(json_object *doc);
+/* A document already serialized (plain), printed as json_print prints one. */
+void json_print_text(const char *text);
 /* A command that changed state and has nothing to show: "null" under -j, like bpftool. */
 int done_ok(void);
 

@@ -22,83 +22,96 @@ static __u32 seen_of_tick(__u32 tick, __u64 now)
 	return ebb_seen_tick(now) - (age << (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT));
 }
 
-/*
- * The IPv4 table's flows, read in place (mmap): an entry's key is its key word (client address
- * and ports) and its VIP's address and protocol, believed only when it hashes to the entry's
- * fingerprint and bucket (a key word is written after its entry: a pin in progress is
- * skipped). The census, `flow show` and drains will read the mapping directly (plan steps 3
- * and 4, doc/flow-table-progress.md); this keeps ebb_flows_each's callers working meanwhile.
- */
-static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
-		       void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
-{
-	struct ebb_vip_entry *vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), nb;
-	struct ebb_ft_bucket *t;
-	long page = sysconf(_SC_PAGESIZE);
-	__u64 now = ebb_now_ns();
-	size_t bytes;
-	int ret = 0;
+static int ft_mapped(struct ebb *e);
 
-	if (!vips)
-		return -ENOMEM;
-	if (bpf_obj_get_info_by_fd(e->flows_fd, &info, &len)) {
-		free(vips);
-		return -errno;
-	}
-	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct ebb_ft_bucket)) {
-		free(vips);
-		return -EPROTO; /* another layout: `prog upgrade` migrates it */
-	}
+/* The VIPs by id as an IPv4 entry names them (vips_by_id): the address and protocol its key
+ * is rebuilt with. */
+static int byid_load(struct ebb *e, struct ebb_vip_entry *vips, const struct ebb_vip_key *as_vk,
+		     __u32 as_id)
+{
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
-		bpf_map_lookup_elem(e->vips_by_id_fd, &id, &vips[id]);
+		if (bpf_map_lookup_elem(e->vips_by_id_fd, &id, &vips[id]))
+			memset(&vips[id], 0, sizeof(vips[id]));
 	/* A VIP deleted (or half-deleted) may have left flows whose id is now another's: keyed
 	 * by the VIP the caller names, they hash right only if they are that VIP's. */
 	if (as_vk && as_id < EBB_MAX_VIPS)
 		vips[as_id].key = *as_vk;
-	nb = info.max_entries;
-	bytes = ((size_t)nb * sizeof(*t) + page - 1) / page * page;
-	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, e->flows_fd, 0);
-	if (t == MAP_FAILED) {
-		free(vips);
-		return -errno;
-	}
+	return 0;
+}
+
+/*
+ * The flow of bucket b's way i, entry word w, as its key: the key word (client address and
+ * ports) with the address and protocol of the VIP its id names (vk), believed only when it
+ * hashes to the entry's fingerprint and bucket (a key word is written after its entry: a pin
+ * in progress is not believed; nor is a deleted VIP's flow whose id another VIP has now).
+ */
+static inline bool key_of4(const struct ebb_ft_bucket *t, __u32 nb, __u32 b, int i, __u64 w,
+			   const struct ebb_vip_key *vk, struct ebb_flow_key *k)
+{
+	union ebb_ft_keyword kw = { .word = ebb_ft_read(&t[b].key[i].word) };
+	struct ebb_ft_where where;
+
+	memset(k, 0, sizeof(*k));
+	k->family = EBB_FAMILY_V4;
+	k->proto = vk->proto;
+	k->src[0] = kw.k.addr;
+	k->sport = kw.k.sport;
+	k->dport = kw.k.dport;
+	k->dst[0] = vk->addr[0];
+	where = ebb_ft_where4(kw.k.addr, kw.k.sport, kw.k.dport, vk->addr[0], vk->proto, nb);
+	return ebb_ft_fp(w) == where.fp && (where.b[0] == b || where.b[1] == b);
+}
+
+/*
+ * The IPv4 table's flows, read in place (the mapping ebb_close unmaps), those of filter's node
+ * and VIP id only (judged from the entry word, before any key is rebuilt; NULL: all).
+ */
+static int flows_each4(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
+		       void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id,
+		       const struct ebb_flows_filter *filter)
+{
+	struct ebb_vip_entry *vips;
+	struct ebb_ft_bucket *t;
+	__u64 now = ebb_now_ns();
+	__u32 nb;
+	int ret = ft_mapped(e);
+
+	if (ret)
+		return ret; /* -EPROTO: another layout; `prog upgrade` migrates it */
+	vips = calloc(EBB_MAX_VIPS, sizeof(*vips));
+	if (!vips)
+		return -ENOMEM;
+	byid_load(e, vips, as_vk, as_id);
+	t = e->ft;
+	nb = e->ft_nbuckets;
 	for (__u32 b = 0; b < nb && !ret; b++)
 		for (int i = 0; i < EBB_FT_WAYS && !ret; i++) {
 			__u64 *slot = &t[b].entry[i].word, w = ebb_ft_read(slot);
-			union ebb_ft_keyword kw = { .word = ebb_ft_read(&t[b].key[i].word) };
 			struct ebb_flow_entry f = { .slot = slot, .word = w };
-			const struct ebb_vip_entry *v;
-			struct ebb_ft_where where;
+			__u32 vid = ebb_ft_vip(w);
 
-			if (!ebb_ft_node(w))
+			if (!ebb_ft_node(w) || vid >= EBB_MAX_VIPS)
 				continue;
-			v = &vips[ebb_ft_vip(w)];
-			if (v->key.family != EBB_FAMILY_V4)
+			if (filter && ((filter->node_id && ebb_ft_node(w) != filter->node_id) ||
+				       (filter->by_vip && vid != filter->vip_id)))
+				continue;
+			if (vips[vid].key.family != EBB_FAMILY_V4)
 				continue; /* its VIP is gone: nobody's flow (the census clears it) */
-			f.key.family = EBB_FAMILY_V4;
-			f.key.proto = v->key.proto;
-			f.key.src[0] = kw.k.addr;
-			f.key.sport = kw.k.sport;
-			f.key.dport = kw.k.dport;
-			f.key.dst[0] = v->key.addr[0];
-			where = ebb_ft_where_key(&f.key, nb);
-			if (ebb_ft_fp(w) != where.fp || (where.b[0] != b && where.b[1] != b))
+			if (!key_of4(t, nb, b, i, w, &vips[vid].key, &f.key))
 				continue;
 			f.val.node_id = ebb_ft_node(w);
-			f.val.vip_id = ebb_ft_vip(w);
+			f.val.vip_id = vid;
 			f.val.flags = ebb_ft_flags(w);
 			f.val.seen = seen_of_tick(ebb_ft_tick(w), now);
 			ret = fn(&f, ctx);
 		}
-	munmap(t, bytes);
 	free(vips);
 	return ret;
 }
 
 /* IPv6 flows: flows6, an LRU hash of the same entry word. */
-static int flows_each6(int fd, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+static int flows_each6(int fd, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx,
+		       const struct ebb_flows_filter *filter)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct ebb_flow_key *keys = calloc(BATCH, sizeof(*keys));
@@ -126,6 +139,9 @@ static int flows_each6(int fd, int (*fn)(const struct ebb_flow_entry *f, void *c
 
 			if (!ebb_ft_node(vals[i]))
 				continue;
+			if (filter && ((filter->node_id && ebb_ft_node(vals[i]) != filter->node_id) ||
+				       (filter->by_vip && ebb_ft_vip(vals[i]) != filter->vip_id)))
+				continue;
 			f.val.node_id = ebb_ft_node(vals[i]);
 			f.val.vip_id = ebb_ft_vip(vals[i]);
 			f.val.flags = ebb_ft_flags(vals[i]);
@@ -145,18 +161,25 @@ out:
 }
 
 static int flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx),
-		      void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id)
+		      void *ctx, const struct ebb_vip_key *as_vk, __u32 as_id,
+		      const struct ebb_flows_filter *filter)
 {
-	int ret = flows_each4(e, fn, ctx, as_vk, as_id);
+	int ret = flows_each4(e, fn, ctx, as_vk, as_id, filter);
 
 	if (!ret && e->flows6_fd >= 0)
-		ret = flows_each6(e->flows6_fd, fn, ctx);
+		ret = flows_each6(e->flows6_fd, fn, ctx, filter);
 	return ret < 0 ? ret : 0;
 }
 
 int ebb_flows_each(struct ebb *e, int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
 {
-	return flows_each(e, fn, ctx, NULL, 0);
+	return flows_each(e, fn, ctx, NULL, 0, NULL);
+}
+
+int ebb_flows_each_of(struct ebb *e, const struct ebb_flows_filter *filter,
+		      int (*fn)(const struct ebb_flow_entry *f, void *ctx), void *ctx)
+{
+	return flows_each(e, fn, ctx, NULL, 0, filter);
 }
 
 static int ft_mapped(struct ebb *e)
@@ -297,6 +320,68 @@ static int count_live(const struct ebb_flow_entry *f, void *arg)
 	return 0;
 }
 
+/*
+ * count_live over the IPv4 table without a flow handed to a callback: the same flows (those
+ * flows_each4 gives: key_of4 still tells a deleted VIP's flow from its id's new owner's), the
+ * same owner (vip_cache_find) and the same rule (ebb_flow_live), with the word's fields read
+ * in place. An entry of the VIP counted (vip_id) is judged from its word before its key line
+ * is read.
+ */
+static int live4(struct ebb *e, struct live_ctx *c)
+{
+	struct ebb_vip_entry *byid = calloc(EBB_MAX_VIPS, sizeof(*byid));
+	/* same[id]: vips_by_id's VIP of that id is the vips map's, but for the port */
+	bool *same = calloc(EBB_MAX_VIPS, sizeof(*same));
+	struct ebb_ft_bucket *t;
+	__u32 nb;
+	int ret = ft_mapped(e);
+
+	if (!ret && (!byid || !same))
+		ret = -ENOMEM;
+	if (ret)
+		goto out;
+	byid_load(e, byid, NULL, 0);
+	for (__u32 id = 0; id < EBB_MAX_VIPS; id++) {
+		const struct ebb_vip_key *k = &byid[id].key, *vk = &c->cache.keys[id];
+
+		same[id] = c->cache.used[id] && c->cache.vips[id].id == id && vk->family == k->family &&
+			   vk->proto == k->proto && ebb_addr_eq(vk->addr, k->addr, k->family);
+	}
+	t = e->ft;
+	nb = e->ft_nbuckets;
+	for (__u32 b = 0; b < nb; b++)
+		for (int i = 0; i < EBB_FT_WAYS; i++) {
+			__u64 w = ebb_ft_read(&t[b].entry[i].word);
+			__u32 vid = ebb_ft_vip(w), node = ebb_ft_node(w);
+			const struct ebb_vip *vip = NULL;
+			struct ebb_flow_key k;
+			struct ebb_flow val;
+
+			if (!node || vid >= EBB_MAX_VIPS || byid[vid].key.family != EBB_FAMILY_V4)
+				continue;
+			if (c->vip_id && (vid != *c->vip_id || !same[vid]))
+				continue; /* vip_cache_find would give no VIP, or another */
+			if (!key_of4(t, nb, b, i, w, &byid[vid].key, &k))
+				continue;
+			if (same[vid] && (c->cache.keys[vid].port == k.dport || !c->cache.keys[vid].port))
+				vip = &c->cache.vips[vid];
+			if (c->vip_id && !vip)
+				continue;
+			val = (struct ebb_flow){ .node_id = node, .vip_id = vid, .flags = ebb_ft_flags(w) };
+			val.seen = seen_of_tick(ebb_ft_tick(w), c->now);
+			if (!ebb_flow_live(&k, &val, vip, c->now))
+				continue;
+			if (c->counts && node < EBB_MAX_NODES)
+				c->counts[node]++;
+			if (c->per_vip && vip)
+				c->per_vip[vid]++;
+		}
+out:
+	free(byid);
+	free(same);
+	return ret;
+}
+
 static int live_walk(struct ebb *e, __u64 *counts, __u64 *per_vip, const __u32 *vip_id)
 {
 	struct live_ctx *c = calloc(1, sizeof(*c));
@@ -313,9 +398,11 @@ static int live_walk(struct ebb *e, __u64 *counts, __u64 *per_vip, const __u32 *
 	c->per_vip = per_vip;
 	c->vip_id = vip_id;
 	c->now = ebb_now_ns();
-	ret = ebb_flows_each(e, count_live, c);
+	ret = live4(e, c);
+	if (!ret && e->flows6_fd >= 0)
+		ret = flows_each6(e->flows6_fd, count_live, c, NULL);
 	free(c);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 int ebb_live_flows(struct ebb *e, __u64 *counts, const __u32 *vip_id)
@@ -371,7 +458,7 @@ static long purge(struct ebb *e, __u32 node_id, const __u32 *vip_id, const struc
 	c->vip_id = vip_id;
 	c->vk = vk;
 	c->v = v;
-	ret = flows_each(e, purge_one, c, vk, v ? v->id : 0);
+	ret = flows_each(e, purge_one, c, vk, v ? v->id : 0, NULL);
 	if (!ret)
 		ret = c->purged;
 	free(c);
