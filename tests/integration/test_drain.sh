@@ -21,10 +21,17 @@ note "fwd $FWD, IPv$FAMILY"
 check "vip add $VIP fwd $FWD fin-timeout 1" ctl vip add "$VIP" fwd "$FWD" fin-timeout 1
 for i in 1 2 3; do check "node add n$i" ctl node add "$(node_addr $i)" vip "$VIP"; done
 
-on client wrk -t2 -c24 -d12s "$URL" >"$TMP/wrk.out" 2>&1 &
+# wrk runs until it is stopped after the new connections below (SIGINT: it prints its report),
+# so the drain, `node del`'s refusal and the new connections all happen while its flows live,
+# however long a loaded machine takes to get there
+on client wrk -t2 -c24 -d600s "$URL" >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
-sleep 3
-flows_before=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
+n1_flows() { ctl -j node show "$N1" | json_get 'd[0]["flows"]'; }
+for _ in $(seq 1 300); do
+	flows_before=$(n1_flows)
+	[ "${flows_before:-0}" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
 check "n1 carries wrk's keep-alive flows before the drain ($flows_before)" [ "$flows_before" -gt 0 ]
 
 drain_at=$(date +%s.%N)
@@ -47,6 +54,7 @@ answered=$(grep -c '^n[23]$' "$TMP/new-conns")
 check "200 new connections after the drain all answered by n2/n3 ($answered)" [ "$answered" -eq 200 ]
 check "no new connection reached n1 (client side)" bash -c "! grep -q '^n1\$' $TMP/new-conns"
 
+kill -INT $wrk_pid
 wait $wrk_pid
 read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"
@@ -66,8 +74,8 @@ if [ "$FWD" = ipip ]; then
 fi
 
 # wrk closed its connections (FIN): n1's flows end after the 1 s FIN timeout.
-for _ in $(seq 1 50); do
-	left=$(ctl -j node show "$N1" | json_get 'd[0]["flows"]')
+for _ in $(seq 1 300); do
+	left=$(n1_flows)
 	[ "$left" -eq 0 ] && break
 	sleep 0.1
 done

@@ -17,10 +17,15 @@ N1=$(node_ip4 1)
 check "vip add $VIP" ctl vip add $VIP
 for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; done
 
-on client wrk -t2 -c24 -d12s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+# wrk runs until it is stopped after the flood's checks (SIGINT: it prints its report): its
+# flows live through the drain and the flood however long a loaded machine takes
+on client wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
-sleep 2
-pinned_n1=$(ctl -j flow show node "$N1" | json_get 'len(d)')
+for _ in $(seq 1 300); do
+	pinned_n1=$(ctl -j flow show node "$N1" | json_get 'len(d)')
+	[ "${pinned_n1:-0}" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
 check "n1 has wrk's flows pinned before the drain ($pinned_n1)" [ "$pinned_n1" -gt 0 ]
 drain_at=$(date +%s.%N)
 check "node drain n1" ctl node drain "$N1"
@@ -41,6 +46,7 @@ check "the flow table was not flooded: $entries of $TABLE entries used" [ "$entr
 still=$(ctl -j flow show node "$N1" | json_get 'len(d)')
 check "n1's pinned flows survived the flood ($still of $pinned_n1)" [ "$still" -ge "$pinned_n1" ]
 
+kill -INT $wrk_pid
 wait $wrk_pid
 read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx"

@@ -11,10 +11,14 @@ for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; 
 prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
 old_id=$(prog_id)
 
-on client wrk -t2 -c24 -d8s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+# wrk runs until it is stopped after both upgrades (SIGINT: it prints its report)
+on client wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
-sleep 2
-flows_before=$(ctl -j vip show $VIP | json_get 'd[0]["flows"]')
+for _ in $(seq 1 300); do
+	flows_before=$(ctl -j vip show $VIP | json_get 'd[0]["flows"]')
+	[ "${flows_before:-0}" -ge 24 ] 2>/dev/null && break
+	sleep 0.1
+done
 pins() {
 	ctl -j flow show vip $VIP | python3 -c '
 import json, sys
@@ -46,6 +50,7 @@ check "... with a clear error: $(head -c 90 "$TMP/refused.err")" grep -q '^Error
 check "... and the running program is unchanged" [ "$(prog_id)" = "$new_id" ]
 check "a missing object file is an error" bash -c "! nsenter --net=/run/netns/${PFX}lb $EBBCTL --bpffs $BPFFS prog upgrade obj /nonexistent.o 2>/dev/null"
 
+kill -INT $wrk_pid
 wait $wrk_pid
 read -r sock non2xx reqs < <(wrk_errors "$TMP/wrk.out")
 note "wrk: $reqs requests, $sock socket errors, $non2xx non-2xx; $flows_before flows before the upgrade"
