@@ -24,7 +24,9 @@ for i in 1 2 3; do check "node add n$i" ctl node add "$(node_addr $i)" vip "$VIP
 # wrk runs until it is stopped after the new connections below (SIGINT: it prints its report),
 # so the drain, `node del`'s refusal and the new connections all happen while its flows live,
 # however long a loaded machine takes to get there
-on client wrk -t2 -c24 -d600s "$URL" >"$TMP/wrk.out" 2>&1 &
+# (nsenter execs wrk: $! is wrk's own pid, which SIGINT must reach; through `on`, a function,
+# it would be a subshell's, and the subshell ignores SIGINT)
+nsenter --net="/run/netns/${PFX}client" wrk -t2 -c24 -d600s "$URL" >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 n1_flows() { ctl -j node show "$N1" | json_get 'd[0]["flows"]'; }
 for _ in $(seq 1 300); do

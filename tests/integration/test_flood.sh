@@ -19,7 +19,9 @@ for i in 1 2 3; do check "node add n$i" ctl node add "$(node_ip4 $i)" vip $VIP; 
 
 # wrk runs until it is stopped after the flood's checks (SIGINT: it prints its report): its
 # flows live through the drain and the flood however long a loaded machine takes
-on client wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+# (nsenter execs wrk: $! is wrk's own pid, which SIGINT must reach; through `on`, a function,
+# it would be a subshell's, and the subshell ignores SIGINT)
+nsenter --net="/run/netns/${PFX}client" wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 for _ in $(seq 1 300); do
 	pinned_n1=$(ctl -j flow show node "$N1" | json_get 'len(d)')

@@ -12,7 +12,9 @@ prog_id() { ctl -j prog show | json_get 'd[0]["prog_id"]'; }
 old_id=$(prog_id)
 
 # wrk runs until it is stopped after both upgrades (SIGINT: it prints its report)
-on client wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+# (nsenter execs wrk: $! is wrk's own pid, which SIGINT must reach; through `on`, a function,
+# it would be a subshell's, and the subshell ignores SIGINT)
+nsenter --net="/run/netns/${PFX}client" wrk -t2 -c24 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 for _ in $(seq 1 300); do
 	flows_before=$(ctl -j vip show $VIP | json_get 'd[0]["flows"]')

@@ -170,7 +170,9 @@ newconns_pid=$!
 wait_for 100 grep -q . "$TMP/newconns.out"
 # wrk runs until it is stopped after the last check of the upgrade's window (SIGINT: it
 # prints its report), not for a fixed time that a loaded machine's setup could outlast
-on client wrk -t2 -c64 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
+# (nsenter execs wrk: $! is wrk's own pid, which SIGINT must reach; through `on`, a function,
+# it would be a subshell's, and the subshell ignores SIGINT)
+nsenter --net="/run/netns/${PFX}client" wrk -t2 -c64 -d600s http://203.0.113.10/ >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
 # wrk's connections are in the flow table (12 idle + 64): then the upgrade is in the middle.
 # Flows in the window between the copies, made there without a race: the upgrade waits at its
