@@ -203,6 +203,16 @@ $(OUTPUT)/tests/test_drain_decide: tests/unit/test_drain_decide.c $(OUTPUT)/obj/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/drain_decide.o -o $@
 
+# So is its scaling decision (user/ebbd/scale_decide.c).
+$(OUTPUT)/tests/test_scale_decide: tests/unit/test_scale_decide.c $(OUTPUT)/obj/ebbd/scale_decide.o | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/scale_decide.o -lm -o $@
+
+# And the leader election's (user/ebbd/elect_decide.c).
+$(OUTPUT)/tests/test_elect_decide: tests/unit/test_elect_decide.c $(OUTPUT)/obj/ebbd/elect_decide.o | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/ebbd -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/obj/ebbd/elect_decide.o -o $@
+
 $(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libebb.a | $(OUTPUT)/bench $(SKELS) $(OUTPUT)/floor_tx.skel.h
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itools/bench -MMD -MP -MT $@ -MF $@.d $< $(OUTPUT)/libebb.a $(LDLIBS) -o $@

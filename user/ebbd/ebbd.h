@@ -17,6 +17,7 @@
 #include "libebb.h"
 #include "libebb_agent.h"
 #include "drain_decide.h"
+#include "scale_decide.h"
 #include "truth.h"
 
 #define NS_PER_S 1000000000ULL
@@ -39,7 +40,6 @@ void jdbl(json_object *o, const char *key, double val);
 void jbool(json_object *o, const char *key, bool val);
 
 /* ---- config.c ---- */
-enum metric { METRIC_FLOWS, METRIC_NEW_FLOWS, METRIC_PROBE };
 enum check_type { CHECK_NONE, CHECK_TCP, CHECK_HTTP };
 /* Transitions and decisions that can run an operator hook. */
 enum hook_event { EV_DRAINED, EV_DOWN, EV_UP, EV_SCALE_IN, EV_SCALE_OUT, EV_MAX };
@@ -51,15 +51,6 @@ struct health_cfg {
 	char *path;
 	double interval, timeout;
 	int rise, fall;
-};
-
-struct scale_cfg {
-	bool enabled;
-	enum metric metric;
-	double target, tolerance;
-	int min, max;
-	double in_window, out_window; /* seconds */
-	double hook_cooldown; /* seconds between two runs of the scale-out hook asking for nodes */
 };
 
 struct probe_cfg {
@@ -200,17 +191,10 @@ struct vip_ent {
 	struct ebb_vip vip;
 };
 
-struct sample {
-	__u64 t;
-	int desired;
-};
-
+/* A pool's scaling (scale.c): the decision's memory, and its last figures for /metrics. */
 struct pool_rt {
-	struct sample *hist; /* ring of (time, desired) over the longer window */
-	size_t cap, head, n;
-	__u64 first_ns; /* first evaluation: the windows cover nothing before it */
+	struct scale_hist hist;
 	__u64 hook_ns; /* last run of the scale-out hook asking for nodes */
-	bool evaluated;
 	double total, ratio;
 	int active, desired;
 };

@@ -9,7 +9,8 @@
  *    under the writers' lock, and records that revision as applied;
  *  - it holds this host's lease (keepalive every TTL/4) and publishes the host's report under
  *    it (/ebb/F/hosts/H) and without it (/ebb/F/last/H, what the host said last);
- *  - it takes the leader key when it is free (a transaction creating it under the lease).
+ *  - it takes the leader key when it is free (a transaction creating it under the lease):
+ *    fleet_elect.c, its decisions in elect_decide.c.
  * The main loop hands it the per-node flow counts it measured, and reads back what it needs:
  * whether this host leads (only then does node_transition decide, and it writes to etcd
  * first, fenced by the leader key), the other hosts' reports (fleet-wide sums), and what BIRD
@@ -85,27 +86,12 @@ static char *report_json(bool *announcing, bool with_pps)
 
 /* ---- the thread ---- */
 
-static void set_leader(bool leader, const char *who)
-{
-	bool was;
-
-	pthread_mutex_lock(&fleet_sh.mu);
-	was = fleet_sh.leader;
-	fleet_sh.leader = leader;
-	snprintf(fleet_sh.leader_name, sizeof(fleet_sh.leader_name), "%s", who ? who : "");
-	pthread_mutex_unlock(&fleet_sh.mu);
-	if (leader != was)
-		log_msg(LOG_INFO, leader ? "fleet_leader" : "fleet_leader_lost",
-			leader ? "this host (%s) now decides for fleet %s" : "this host (%s) no longer decides for fleet %s",
-			fleet_sh.cfg.host, fleet_sh.cfg.name);
-}
-
 static void *thread_main(void *arg)
 {
 	struct etcd c;
-	int64_t lease = 0;
-	__u64 next_keepalive = 0, next_report = 0, last_report_ok = 0, apply_retry = 0;
-	char *last_report = NULL, *last_nopps = NULL, hostkey[256], lastkey[256], leaderkey[128], prefix[128], rest[128];
+	struct fleet_elect el;
+	__u64 next_report = 0, last_report_ok = 0, apply_retry = 0;
+	char *last_report = NULL, *last_nopps = NULL, hostkey[256], lastkey[256], prefix[128], rest[128];
 	char *eps[FLEET_MAX_ETCD];
 	ino_t ino = 0;
 	bool said_down = false;
@@ -121,7 +107,7 @@ static void *thread_main(void *arg)
 	fleet_own_key(hostkey, sizeof(hostkey), rest);
 	snprintf(rest, sizeof(rest), "last/%s", fleet_sh.cfg.host);
 	fleet_own_key(lastkey, sizeof(lastkey), rest);
-	fleet_own_key(leaderkey, sizeof(leaderkey), "leader");
+	fleet_elect_init(&el);
 	fleet_own_key(prefix, sizeof(prefix), "");
 
 	while (!__atomic_load_n(&fleet_sh.stop, __ATOMIC_RELAXED)) {
@@ -134,38 +120,13 @@ static void *thread_main(void *arg)
 		ino_t cur_ino = 0;
 		char *rep;
 
-		/* the lease: granted once, kept alive every TTL/4 */
-		if (!lease) {
-			if (!etcd_lease_grant(&c, fleet_sh.cfg.lease_ttl, &lease)) {
-				pthread_mutex_lock(&fleet_sh.mu);
-				fleet_sh.lease_until = t0 + fleet_sh.cfg.lease_ttl * NS_PER_S;
-				pthread_mutex_unlock(&fleet_sh.mu);
-				next_keepalive = t0 + fleet_sh.cfg.lease_ttl * NS_PER_S / 4;
-				force_report = true;
-			} else {
-				lease = 0;
-				ok = false;
-			}
-		} else if (now >= next_keepalive) {
-			int64_t ttl = 0;
-
-			if (etcd_lease_keepalive(&c, lease, &ttl)) {
-				ok = false;
-			} else if (ttl <= 0) {
-				log_msg(LOG_WARN, "fleet_lease_expired", "lease of host %s expired; taking a new one",
-					fleet_sh.cfg.host);
-				lease = 0;
-				pthread_mutex_lock(&fleet_sh.mu);
-				fleet_sh.lease_until = 0;
-				pthread_mutex_unlock(&fleet_sh.mu);
-				set_leader(false, NULL);
-				continue;
-			} else {
-				pthread_mutex_lock(&fleet_sh.mu);
-				fleet_sh.lease_until = t0 + ttl * NS_PER_S;
-				pthread_mutex_unlock(&fleet_sh.mu);
-				next_keepalive = t0 + fleet_sh.cfg.lease_ttl * NS_PER_S / 4;
-			}
+		/* the lease: an expired one is replaced at once, before anything is read */
+		switch (fleet_elect_lease(&c, &el, t0, &force_report)) {
+		case -1:
+			ok = false;
+			break;
+		case 1:
+			continue;
 		}
 
 		/* everything under /ebb/F/ in one read */
@@ -184,8 +145,7 @@ static void *thread_main(void *arg)
 				log_emit(ev);
 				said_down = true;
 			}
-			if (fleet_mono_ns() >= fleet_sh.lease_until)
-				set_leader(false, NULL);
+			fleet_elect_cut_off(&el);
 			goto sleep;
 		}
 		if (said_down) {
@@ -208,7 +168,7 @@ static void *thread_main(void *arg)
 				const struct etcd_kv *kv = &r.kvs[i];
 				json_object *o;
 
-				if (!strcmp(kv->key, leaderkey)) {
+				if (!strcmp(kv->key, el.key)) {
 					snprintf(leader, sizeof(leader), "%s", kv->value);
 					continue;
 				}
@@ -269,21 +229,11 @@ static void *thread_main(void *arg)
 		fleet_sh.host_drain = fleet_host_find(&fleet_sh.st, fleet_sh.cfg.host) && fleet_host_find(&fleet_sh.st, fleet_sh.cfg.host)->drain;
 		pthread_mutex_unlock(&fleet_sh.mu);
 
-		/* the leader key: taken when free, under this host's lease */
-		if (lease && !leader[0]) {
-			json_object *cmp = json_object_new_array(), *ops = json_object_new_array();
-			bool won = false;
-
-			json_object_array_add(cmp, etcd_cmp(leaderkey, "CREATE", "EQUAL", 0, NULL));
-			json_object_array_add(ops, etcd_op_put(leaderkey, fleet_sh.cfg.host, lease));
-			if (!etcd_txn(&c, cmp, ops, NULL, &won, NULL, NULL) && won)
-				snprintf(leader, sizeof(leader), "%s", fleet_sh.cfg.host);
-		}
-		set_leader(lease && !strcmp(leader, fleet_sh.cfg.host) && fleet_mono_ns() < fleet_sh.lease_until, leader);
+		fleet_elect_leader(&c, &el, leader, sizeof(leader));
 
 		/* the report: when something changed (at most every 200 ms; every 2 s when only the
 		 * packet rate did). Liveness is the lease's business: no heartbeat writes. */
-		if (lease) {
+		if (el.lease.id) {
 			char *nopps = report_json(&announcing, false);
 
 			rep = report_json(&announcing, true);
@@ -293,7 +243,7 @@ static void *thread_main(void *arg)
 				json_object *ops = json_object_new_array();
 				bool put_ok = false;
 
-				json_object_array_add(ops, etcd_op_put(hostkey, rep, lease));
+				json_object_array_add(ops, etcd_op_put(hostkey, rep, el.lease.id));
 				json_object_array_add(ops, etcd_op_put(lastkey, rep, 0));
 				if (!etcd_txn(&c, NULL, ops, NULL, &put_ok, NULL, NULL)) {
 					free(last_report);
@@ -337,10 +287,7 @@ sleep:
 		if (now < t0 + POLL_NS)
 			nanosleep(&(struct timespec){ .tv_nsec = (long)(t0 + POLL_NS - now) }, NULL);
 	}
-	if (lease) {
-		/* the lease goes at once: the leader key with it, and another host leads */
-		etcd_lease_revoke(&c, lease);
-	}
+	fleet_elect_resign(&c, &el);
 	free(last_report);
 	free(last_nopps);
 	etcd_free(&c);

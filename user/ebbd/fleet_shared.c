@@ -50,15 +50,12 @@ const struct etcd_sec *fleet_etcd_sec(void)
 
 /*
  * Whether this host may say that it leads (its report, the metrics, the status page): it took
- * the leader key and its lease surely still lives. lease_until counts from before the request
- * that granted or renewed the lease, so it never outlives the lease in etcd, where the key goes
- * with it before another host can take it: two hosts never say so at once, even when this one
- * was stopped past its lease and has not asked etcd since (fleet_sh.leader is still true then).
- * Called with fleet_sh.mu held.
+ * the leader key and its lease surely still lives, so that two hosts never say so at once, even
+ * when this one was stopped past its lease (elect_decide.h). Called with fleet_sh.mu held.
  */
 bool fleet_leads_now(void)
 {
-	return fleet_sh.leader && fleet_mono_ns() < fleet_sh.lease_until;
+	return elect_says_leads(fleet_sh.leader, fleet_sh.lease_until, fleet_mono_ns());
 }
 
 
@@ -69,7 +66,7 @@ bool fleet_is_leader(void)
 	if (!fleet_sh.running)
 		return true;
 	pthread_mutex_lock(&fleet_sh.mu);
-	l = fleet_sh.leader && fleet_sh.etcd_ok && fleet_mono_ns() + 500 * 1000000ULL < fleet_sh.lease_until;
+	l = elect_may_decide(fleet_sh.leader, fleet_sh.etcd_ok, fleet_sh.lease_until, fleet_mono_ns());
 	pthread_mutex_unlock(&fleet_sh.mu);
 	return l;
 }

@@ -3,8 +3,9 @@
  * What ebbd's fleet files share (fleet.c says what the fleet mode does): the state the sync
  * thread and the main loop both touch, under its mutex, and the calls between the files. The
  * files, each depending only on those below it:
- *   fleet.c         the sync thread (etcd reads, lease, leader key, report) and the main loop's side
+ *   fleet.c         the sync thread (etcd reads, report) and the main loop's side
  *   fleet_decide.c  the leader's decisions on fleet-wide sums, written to etcd first
+ *   fleet_elect.c   the election: the lease and the leader key (elect_decide.c judges)
  *   fleet_bird.c    the route files and BIRD's reloads
  *   fleet_apply.c   the desired state made the maps' (drain clocks, history, invalid keys)
  *   fleet_shared.c  this state, the clock, etcd keys and settings, whether this host leads
@@ -16,6 +17,7 @@
 #include <pthread.h>
 
 #include "ebbd.h"
+#include "elect_decide.h"
 #include "fleet.h"
 
 struct fleet_shared {
@@ -64,6 +66,22 @@ int fleet_apply_state(struct fleet_state *st, int *changes);
 void fleet_keep_last_good(struct fleet_state *st);
 void fleet_say_invalid(struct fleet_state *st);
 json_object *fleet_invalid_json(void);
+
+/* fleet_elect.c: the sync thread's */
+struct fleet_elect {
+	struct elect_lease lease;
+	char key[128]; /* the leader key */
+};
+void fleet_elect_init(struct fleet_elect *el);
+/* The lease's part of a poll begun at t0: 0 go on (*granted set when a new lease was granted),
+ * -1 etcd did not answer, 1 the lease expired (this host leads no more: poll again at once). */
+int fleet_elect_lease(struct etcd *c, struct fleet_elect *el, __u64 t0, bool *granted);
+/* After a read that failed: leads no more once the lease may have gone. */
+void fleet_elect_cut_off(const struct fleet_elect *el);
+/* After a read that answered (holder: the leader key's value, "" free): takes the key when
+ * free, and says whether this host leads; holder is then the host that leads, if any. */
+void fleet_elect_leader(struct etcd *c, const struct fleet_elect *el, char *holder, size_t len);
+void fleet_elect_resign(struct etcd *c, struct fleet_elect *el);
 
 /* fleet_bird.c */
 void fleet_bird_sync(bool announce, const struct fleet_state *st);

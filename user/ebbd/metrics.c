@@ -403,7 +403,7 @@ void metrics_render(const struct agent *a, __u64 now)
 
 	help(f, "ebb_pool_load", "gauge", "Total load of the pool's active and draining nodes, in its metric");
 	for (int p = 0; p < a->cfg.n_pools; p++)
-		if (a->pools[p].evaluated) {
+		if (a->pools[p].hist.evaluated) {
 			fputs("ebb_pool_load{", f);
 			label(f, "pool", a->cfg.pools[p].name);
 			fputc('}', f);
@@ -411,14 +411,14 @@ void metrics_render(const struct agent *a, __u64 now)
 		}
 	help(f, "ebb_pool_active_nodes", "gauge", "Active nodes of the pool");
 	for (int p = 0; p < a->cfg.n_pools; p++)
-		if (a->pools[p].evaluated) {
+		if (a->pools[p].hist.evaluated) {
 			fputs("ebb_pool_active_nodes{", f);
 			label(f, "pool", a->cfg.pools[p].name);
 			fprintf(f, "} %d\n", a->pools[p].active);
 		}
 	help(f, "ebb_pool_desired_nodes", "gauge", "Active nodes the pool's load asks for (before the windows)");
 	for (int p = 0; p < a->cfg.n_pools; p++)
-		if (a->pools[p].evaluated) {
+		if (a->pools[p].hist.evaluated) {
 			fputs("ebb_pool_desired_nodes{", f);
 			label(f, "pool", a->cfg.pools[p].name);
 			fprintf(f, "} %d\n", a->pools[p].desired);
