@@ -31,9 +31,6 @@
 #include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe }; /* the router */
-
 #define VIP1 "203.0.113.10" /* pin, second chance, SYN reuse, ICMP, VLAN, options */
 #define VIP1_K "203.0.113.10:80/tcp"
 #define NODE_A "198.51.100.11"
