@@ -18,24 +18,10 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [--vips N] [--nodes N] [--flows N] [--old-ebbctl PATH]" >&2; exit 1 ;;
 	esac
 done
-NS=ebbscale$$ DIR=/sys/fs/bpf/ebb-scale-$$ TMP=$(mktemp -d /tmp/ebb-scale.XXXXXX)
-CTL=$OUTPUT/ebbctl
+SCRATCH=scale
+. tools/scale/scratch.sh # NS, DIR, TMP, CTL, ctl, $TMP/populate
 vip() { printf '[2001:db8:100::%x]:80/tcp' "$1"; }
 node() { printf '2001:db8:1::%x' "$1"; }
-cleanup() {
-	rm -f "$DIR"/link_* 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-[ "$(id -u)" -eq 0 ] || { echo "Error: needs root" >&2; exit 1; }
-[ -x "$CTL" ] || { echo "Error: no $CTL: run make first" >&2; exit 1; }
-cc -O2 -Iinclude -Iuser -I"$OUTPUT" tools/scale/populate.c "$OUTPUT/libebb.a" -lbpf -lelf -lz -ljson-c \
-	-o "$TMP/populate" || exit 1
-ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
-	ip -n "$NS" link set v1 up || exit 1
-ctl() { nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" "$@"; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
 # timed NAME CMD...: runs CMD (output to $TMP/out), prints its wall time

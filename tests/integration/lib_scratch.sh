@@ -1,5 +1,6 @@
-# Shared by the CLI suites: a scratch network namespace NS and bpffs directory DIR (set by the
-# suite before sourcing), torn down on exit also on failure, ebbctl run inside NS, TAP helpers.
+# Shared by the CLI suites and the scale tools (tools/scale/scratch.sh): a scratch network
+# namespace NS and bpffs directory DIR (set by the suite before sourcing), torn down on exit also
+# on failure, ebbctl run inside NS, TAP helpers.
 # shellcheck disable=SC2317  # functions called indirectly
 cleanup() {
 	local pid

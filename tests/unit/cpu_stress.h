@@ -64,6 +64,20 @@ static int cpu_stress_batch(int prog_fd, __u32 repeat, int *ncpu)
 	return err;
 }
 
+/* Batches of `repeat` runs on every CPU until *wrong (a counter of the program's) is non-zero,
+ * at most max_batches: a torn build is caught as soon as it shows. How many batches ran; *err:
+ * 0 or an errno. */
+static int cpu_stress_until(int prog_fd, __u32 repeat, int max_batches, const volatile __u64 *wrong,
+			    int *ncpu, int *err)
+{
+	int b;
+
+	*err = 0;
+	for (b = 0; b < max_batches && !*err && !*wrong; b++)
+		*err = cpu_stress_batch(prog_fd, repeat, ncpu);
+	return b;
+}
+
 /* With one CPU nothing runs at the same time: such a check is skipped, and says why. */
 static bool cpu_stress_one_cpu(int *checks, const char *what)
 {

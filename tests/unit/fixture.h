@@ -5,8 +5,9 @@
  * the start of main(). Include it after test.h and packets.h.
  *
  * A suite that tests the balancer defines FIXTURE_BALANCER before including this file: it then
- * also gets the loaded balancer (skel, e, prog_fd), set up by balancer_setup(), and the helpers
- * that read its maps through libebb.
+ * also gets the loaded balancer (skel, e, prog_fd), set up by balancer_setup(), the MACs its
+ * frames come from and go to, a run of one frame through it, and the helpers that write and
+ * read its maps through libebb.
  */
 #ifndef EBB_TEST_FIXTURE_H
 #define EBB_TEST_FIXTURE_H
@@ -257,6 +258,14 @@ static struct ebb e;
 static bool have_e;
 static int prog_fd = -1;
 
+/* Every frame a suite runs comes from the router to this host. */
+static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
+static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe }; /* the router */
+/* The MACs of the nodes a suite names A, B and C. */
+static const uint8_t MAC_A[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
+static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
+static const uint8_t MAC_C[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0c };
+
 /* The flow tables, through include/ebb_flowtable.h as the datapath sees them: the IPv4 bucket
  * array mmapped (e.flows_fd), IPv6 flows in flows6 by key. A test sees an entry as a struct
  * ebb_flow (node, VIP id, flags; `seen` the entry's 12-bit tick). */
@@ -362,6 +371,39 @@ static inline void flow_clear_all(void)
 		bpf_map_delete_elem(flows6_fd, &k);
 }
 
+/* Runs d once through the balancer: its verdict (~0u: it did not run) and, with mac, the MAC
+ * the frame was sent to (zero unless XDP_TX). */
+static inline __u32 balancer_run(const struct pkt_desc *d, uint8_t mac[6])
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
+	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
+	size_t out_len = 0;
+	__u32 verdict = ~0u;
+
+	if (mac)
+		memset(mac, 0, 6);
+	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
+		return ~0u;
+	if (mac && verdict == XDP_TX && out_len >= 6)
+		memcpy(mac, out, 6);
+	return verdict;
+}
+
+/* The key of the IPv4 flow src:sport -> dst:dport of proto, as the datapath keys it. */
+static inline struct ebb_flow_key flow_key4(const char *src, __u16 sport, const char *dst,
+					    __u16 dport, __u8 proto)
+{
+	struct ebb_flow_key k = {};
+
+	pkt_addr(src, 4, (uint8_t *)k.src);
+	pkt_addr(dst, 4, (uint8_t *)k.dst);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = proto;
+	k.family = EBB_FAMILY_V4;
+	return k;
+}
+
 /* Loads the balancer with no map pinned and opens it with libebb (e). */
 static inline bool balancer_setup(void)
 {
@@ -407,6 +449,22 @@ static inline int add_node(const char *addr, const char *vip, const uint8_t mac[
 	if (ebb_node_find(&e, &a, id, NULL) || !*id)
 		abort();
 	return 0;
+}
+
+/* Adds vip (forwarded DSR); non-zero if libebb refused it, and why is printed. */
+static inline int vip_add(const char *vip)
+{
+	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
+	struct ebb_err err = {};
+	struct ebb_vip_key k;
+	int ret;
+
+	if (ebb_parse_vip(vip, &k, NULL))
+		abort(); /* a typo in the table */
+	ret = ebb_vip_add(&e, &k, &o, &err);
+	if (ret)
+		printf("#   vip add %s: %s\n", vip, err.msg);
+	return ret;
 }
 
 static inline __u32 vip_id_of(const char *vip)

@@ -35,11 +35,6 @@
 #define FIXTURE_BALANCER
 #include "fixture.h"
 
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
-static const uint8_t MAC_A[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
-static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
-
 #define VIP1 "203.0.113.10"
 #define VIP1_K "203.0.113.10:80/tcp"
 #define VIPU "203.0.113.40"
@@ -62,45 +57,6 @@ static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
 
 static __u32 id_a, id_b, vip1, vipu, vipl, vip6;
 
-static __u32 node_id_of_addr(const char *addr)
-{
-	struct ebb_addr a;
-	__u32 id = 0;
-
-	if (ebb_parse_addr(addr, &a, NULL) || ebb_node_find(&e, &a, &id, NULL))
-		abort();
-	return id;
-}
-
-static int vip_add(const char *s)
-{
-	struct ebb_vip_key k;
-	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
-	struct ebb_err err = {};
-	int ret;
-
-	if (ebb_parse_vip(s, &k, NULL))
-		abort();
-	ret = ebb_vip_add(&e, &k, &o, &err);
-	if (ret)
-		printf("#   vip add %s: %s\n", s, err.msg);
-	return ret;
-}
-
-static struct ebb_flow_key key4(const char *src, __u16 sport, const char *dst, __u16 dport,
-				__u8 proto)
-{
-	struct ebb_flow_key k = {};
-
-	pkt_addr(src, 4, (uint8_t *)k.src);
-	pkt_addr(dst, 4, (uint8_t *)k.dst);
-	k.sport = htons(sport);
-	k.dport = htons(dport);
-	k.proto = proto;
-	k.family = EBB_FAMILY_V4;
-	return k;
-}
-
 static struct ebb_flow_key key6(__u16 sport)
 {
 	struct ebb_flow_key k = {};
@@ -117,15 +73,9 @@ static struct ebb_flow_key key6(__u16 sport)
 /* A TCP packet from CLIENT:sport to dst:80 through the balancer; its verdict. */
 static int send_tcp(const char *dst, __u16 sport, uint8_t flags)
 {
-	struct pkt_desc d = { .family = 4, .src = CLIENT, .dst = dst, .proto = IPPROTO_TCP,
-			      .sport = sport, .dport = 80, .flags = flags };
-	uint8_t in[BUF_MAX], out[BUF_MAX];
-	struct pkt_layout lay = build_frame(&d, LB_MAC, GW_MAC, in);
-	size_t out_len = 0;
-	__u32 verdict = 0;
-	int err = prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict);
+	const struct pkt_desc d = { TCP4(CLIENT, sport, dst, 80, flags) };
 
-	return err ? err : (int)verdict;
+	return (int)balancer_run(&d, NULL);
 }
 
 /* The census's inputs: the case timeouts for every VIP id, nobody watched. */
@@ -188,7 +138,7 @@ static void datapath_case(void)
 	ASSERT_EQ(ok, 40, nm(n, "40 SYNs to VIP1 forwarded"));
 	ASSERT_EQ(flow_count(), 40, nm(n, "... and pinned"));
 	for (__u16 p = 0; p < 40; p++) {
-		struct ebb_flow_key k = key4(CLIENT, (__u16)(40000 + p), VIP1, 80, IPPROTO_TCP);
+		struct ebb_flow_key k = flow_key4(CLIENT, (__u16)(40000 + p), VIP1, 80, IPPROTO_TCP);
 		struct ebb_flow f;
 
 		if (!flow_get(&k, &f))
@@ -214,7 +164,7 @@ static void datapath_case(void)
 		ASSERT_EQ(got, per_node[id_b], nm(n, "... and read back"));
 		for (int i = 0; i < got && i < 64; i++) {
 			__u16 p = ntohs(keys[i].key.sport);
-			struct ebb_flow_key want = key4(CLIENT, p, VIP1, 80, IPPROTO_TCP);
+			struct ebb_flow_key want = flow_key4(CLIENT, p, VIP1, 80, IPPROTO_TCP);
 			struct ebb_flow f;
 
 			listed_right += p >= 40000 && p < 40040 && keys[i].node_id == id_b &&
@@ -278,14 +228,15 @@ static struct ebb_flow_key rcase_key(size_t i)
 	const struct rcase *r = &rcases[i];
 	const char *dst = r->vip == &vipu ? VIPU : r->vip == &vipl ? VIPL : VIP1;
 
-	return key4(CLIENT, (__u16)(20000 + i), dst, r->proto == IPPROTO_UDP ? 53 : 80, r->proto);
+	return flow_key4(CLIENT, (__u16)(20000 + i), dst, r->proto == IPPROTO_UDP ? 53 : 80,
+			 r->proto);
 }
 
 static void rules_case(void)
 {
 	const char *n = "rules";
-	struct ebb_flow_key unknown = key4(CLIENT, 30000, VIP1, 80, IPPROTO_TCP);
-	struct ebb_flow_key unknown_old = key4(CLIENT, 30001, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key unknown = flow_key4(CLIENT, 30000, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key unknown_old = flow_key4(CLIENT, 30001, VIP1, 80, IPPROTO_TCP);
 	struct ebb_census *c = NULL;
 	struct ebb_census_io *io;
 	__u64 now = ebb_now_ns(), before[N_RCASES];
@@ -364,12 +315,12 @@ static void rules_case(void)
 static void watch_case(void)
 {
 	const char *n = "watch";
-	struct ebb_flow_key live1 = key4(CLIENT, 21001, VIP1, 80, IPPROTO_TCP);
-	struct ebb_flow_key live2 = key4("192.0.2.77", 21002, VIPU, 53, IPPROTO_UDP);
-	struct ebb_flow_key fin = key4(CLIENT, 21003, VIP1, 80, IPPROTO_TCP);
-	struct ebb_flow_key rst = key4(CLIENT, 21004, VIP1, 80, IPPROTO_TCP);
-	struct ebb_flow_key torn = key4(CLIENT, 21005, VIP1, 80, IPPROTO_TCP);
-	struct ebb_flow_key other = key4(CLIENT, 21006, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key live1 = flow_key4(CLIENT, 21001, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key live2 = flow_key4("192.0.2.77", 21002, VIPU, 53, IPPROTO_UDP);
+	struct ebb_flow_key fin = flow_key4(CLIENT, 21003, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key rst = flow_key4(CLIENT, 21004, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key torn = flow_key4(CLIENT, 21005, VIP1, 80, IPPROTO_TCP);
+	struct ebb_flow_key other = flow_key4(CLIENT, 21006, VIP1, 80, IPPROTO_TCP);
 	struct ebb_flow_key l6 = key6(21007), old6 = key6(21008);
 	struct ebb_census_key keys[8];
 	struct ebb_census *c = NULL;
@@ -482,7 +433,7 @@ static void race_case(void)
 
 		flow_clear_all();
 		for (int i = 0; i < RACE_N; i++) {
-			race_keys[i] = key4(CLIENT, (__u16)(1000 + i), VIP1, 80, IPPROTO_TCP);
+			race_keys[i] = flow_key4(CLIENT, (__u16)(1000 + i), VIP1, 80, IPPROTO_TCP);
 			race_keys[i].src[0] = htonl(0x0a010000 + (__u32)i * 7919);
 			pinned += !pin_aged(&race_keys[i], vip1, id_a, 0, 200, now); /* clearable */
 		}
@@ -567,7 +518,7 @@ static void million_case(void)
 	}
 	/* 1M random clients of VIP1, as the datapath pins them; one in 8 idle 200 ticks */
 	for (__u32 i = 0; i < flows; i++) {
-		struct ebb_flow_key k = key4(CLIENT, 0, VIP1, 80, IPPROTO_TCP);
+		struct ebb_flow_key k = flow_key4(CLIENT, 0, VIP1, 80, IPPROTO_TCP);
 		struct ebb_ft_where where;
 		struct ebb_ft_scan st;
 		bool idle = i % 8 == 7;
@@ -656,7 +607,6 @@ static bool setup(void)
 	vipu = vip_id_of(VIPU_K);
 	vipl = vip_id_of(VIPL_K);
 	vip6 = vip_id_of(VIP6_K);
-	(void)node_id_of_addr;
 	return ASSERT_TRUE(vip1 < EBB_MAX_VIPS && vipu < EBB_MAX_VIPS && vipl < EBB_MAX_VIPS &&
 			   vip6 < EBB_MAX_VIPS && vip1 != 40 && vipu != 40 && vipl != 40 && vip6 != 40,
 			   "setup: 4 VIPs, 2 nodes");

@@ -31,9 +31,6 @@
 #include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe }; /* the router */
-
 #define VIP1 "203.0.113.10" /* pin, second chance, SYN reuse, ICMP, VLAN, options */
 #define VIP1_K "203.0.113.10:80/tcp"
 #define NODE_A "198.51.100.11"
@@ -1171,19 +1168,6 @@ static int mon_collect(void *arg, void *data, size_t size)
 	return 0;
 }
 
-/* Runs d once; its verdict, or ~0u when it did not run. */
-static __u32 mon_run(const struct pkt_desc *d)
-{
-	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
-	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
-	size_t out_len;
-	__u32 verdict = ~0u;
-
-	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
-		return ~0u;
-	return verdict;
-}
-
 static void mon_listen(int fd, __u32 sample, __u32 verdicts, __u32 vip_id1)
 {
 	struct ebb_monitor m = { .sample = sample, .verdicts = verdicts, .vip_id1 = vip_id1,
@@ -1202,7 +1186,7 @@ static const struct ebb_monitor_event *mon_one_of(int fd, struct ring_buffer *rb
 	seen->n = 0;
 	mon_listen(fd, 1, verdicts, vip_id1);
 	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
+		balancer_run(all[i], NULL);
 	ring_buffer__consume(rb);
 	ASSERT_EQ(seen->n, 1, nm(who, "one event of three packets"));
 	return &seen->ev[0];
@@ -1237,9 +1221,9 @@ static void monitor_cases(void)
 	ASSERT_EQ(m.sample, 0, "monitor: nobody listens after load (sample 0)");
 	ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &before);
 	ebb_vip_reason_sum(&e, vip1, EBB_R_FORWARDED, &fwd_before);
-	ASSERT_EQ(mon_run(&drop), XDP_DROP, "monitor off: drop packet dropped");
-	ASSERT_EQ(mon_run(&fwd), XDP_TX, "monitor off: VIP packet forwarded");
-	ASSERT_EQ(mon_run(&pass), XDP_PASS, "monitor off: non-VIP packet passed");
+	ASSERT_EQ(balancer_run(&drop, NULL), XDP_DROP, "monitor off: drop packet dropped");
+	ASSERT_EQ(balancer_run(&fwd, NULL), XDP_TX, "monitor off: VIP packet forwarded");
+	ASSERT_EQ(balancer_run(&pass, NULL), XDP_PASS, "monitor off: non-VIP packet passed");
 	ring_buffer__consume(rb);
 	ASSERT_EQ(seen.n, 0, "monitor off: no event emitted");
 	ebb_vip_reason_sum(&e, vipi, EBB_R_DROP_NO_NODE, &after);
@@ -1251,7 +1235,7 @@ static void monitor_cases(void)
 	/* A listener of every verdict, every packet. */
 	mon_listen(mon_fd, 1, every, 0);
 	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
+		balancer_run(all[i], NULL);
 	ring_buffer__consume(rb);
 	if (ASSERT_EQ(seen.n, 3, "monitor on: one event per packet")) {
 		const struct ebb_monitor_event *d = &seen.ev[0], *f = &seen.ev[1], *p = &seen.ev[2];
@@ -1290,7 +1274,7 @@ static void monitor_cases(void)
 	seen.n = 0;
 	mon_listen(mon_fd, 1000, every, 0);
 	for (int i = 0; i < 200; i++)
-		mon_run(&pass);
+		balancer_run(&pass, NULL);
 	ring_buffer__consume(rb);
 	ASSERT_TRUE(seen.n < 20, nm("monitor sample 1000", "%d events of 200 packets", seen.n));
 
@@ -1299,7 +1283,7 @@ static void monitor_cases(void)
 	ASSERT_OK(bpf_map_update_elem(mon_fd, &(__u32){ 0 }, &(struct ebb_monitor){}, BPF_ANY),
 		  "monitor: listener leaves");
 	for (int i = 0; i < 3; i++)
-		mon_run(all[i]);
+		balancer_run(all[i], NULL);
 	ring_buffer__consume(rb);
 	ASSERT_EQ(seen.n, 0, "monitor off again: no event emitted");
 
@@ -1416,19 +1400,14 @@ static const struct {
 static __u32 small_run(const char *who, uint16_t port, uint8_t flags, const __u32 *ids)
 {
 	const struct pkt_desc d = { TCP4(CLI_MISC, port, VIPS, 80, flags) };
-	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
-	struct pkt_layout lay = build_frame(&d, LB_MAC, GW_MAC, in);
-	size_t out_len = 0;
-	__u32 verdict = ~0u;
+	uint8_t mac[6];
 
-	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict)) {
+	if (balancer_run(&d, mac) == ~0u) {
 		CHECK(false, "%s", nm(who, "BPF_PROG_TEST_RUN, port %u", port));
 		return 0;
 	}
-	if (verdict != XDP_TX || out_len < 6)
-		return 0;
 	for (size_t i = 0; i < N_SMALL; i++)
-		if (!memcmp(out, small_nodes[i].mac, 6))
+		if (!memcmp(mac, small_nodes[i].mac, 6))
 			return ids[i];
 	return 0;
 }
@@ -1614,22 +1593,6 @@ static bool setup(void)
 
 #define CLI_FT "198.51.100.207"
 
-/* Runs d once: its verdict (~0u: did not run), the output's first 6 bytes in mac. */
-static __u32 ft_run(const struct pkt_desc *d, uint8_t mac[6])
-{
-	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
-	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
-	size_t out_len = 0;
-	__u32 verdict = ~0u;
-
-	memset(mac, 0, 6);
-	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
-		return ~0u;
-	if (out_len >= 6)
-		memcpy(mac, out, 6);
-	return verdict;
-}
-
 /* `bpftool map dump` prints a bucket by BTF: the entry word's fields by name, at the bits the
  * code's shifts use (a bitfield's layout is the compiler's: clang's for BPF is checked here,
  * the host compiler's below). */
@@ -1757,7 +1720,7 @@ static void table_twin_case(void)
 	*tslot = twin;
 	before = flow_count();
 
-	CHECK(ft_run(&syn, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
+	CHECK(balancer_run(&syn, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
 	      nm(n, "A's SYN: past the twin, to A's new-flow node %s", addr_of(want)));
 	ASSERT_EQ(*tslot, twin, nm(n, "the twin's word untouched"));
 	ASSERT_EQ(b->key[way].word, ebb_ft_keyword4(&ko), nm(n, "the twin's key word untouched"));
@@ -1765,7 +1728,7 @@ static void table_twin_case(void)
 	aslot = flow_slot4(&ka, &word);
 	CHECK(aslot && aslot != tslot && ebb_ft_node(word) == want && ebb_ft_chk(word), "%s",
 	      nm(n, "A's entry: its node, marked to compare its key"));
-	CHECK(ft_run(&ack, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
+	CHECK(balancer_run(&ack, mac) == XDP_TX && !memcmp(mac, mac_of(want), 6), "%s",
 	      nm(n, "A's ACK: a hit on A's entry, not the twin's"));
 	if (aslot)
 		bpftool_bucket_case(n, (__u32)((aslot - &ft_table[0].entry[0].word) /
@@ -1882,13 +1845,13 @@ static void migrating_case(void)
 		       nm(n, "the old LRU into flows_old (the inner map's key and value sizes)")))
 		goto out;
 	/* the flag off: the old LRU is not read (D's ACK goes by the second chance) */
-	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	CHECK(balancer_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
 	      nm(n, "migrating off: D's ACK is placed by the second chance, not by the old entry"));
 	flow_del(&kd);
 
 	ASSERT_OK(set_migrating(true), nm(n, "settings.migrating set"));
 	ebb_counters_sum(e.vip_stats_fd, vip1, &before);
-	CHECK(ft_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
+	CHECK(balancer_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
 	      nm(n, "A (only in the old LRU): its ACK goes to %s, its old entry's node", addr_of(node_a)));
 	tick = ebb_ft_tick_of_ns(ebb_now_ns());
 	r = flow_get(&ka, &got);
@@ -1896,16 +1859,16 @@ static void migrating_case(void)
 		      ((tick - got.seen) & EBB_FT_TICK_MASK) <= 1,
 	      "%s", nm(n, "... and A's entry is in the new table: node %u vip %u flags %u, seen now (tick %u, now %u)",
 		       got.node_id, got.vip_id, got.flags, got.seen, tick));
-	CHECK(ft_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
+	CHECK(balancer_run(&a4, mac) == XDP_TX && !memcmp(mac, mac_of(node_a), 6), "%s",
 	      nm(n, "A's next ACK: a hit in the new table"));
-	CHECK(ft_run(&f4, mac) == XDP_TX && !memcmp(mac, mac_of(node_f), 6), "%s",
+	CHECK(balancer_run(&f4, mac) == XDP_TX && !memcmp(mac, mac_of(node_f), 6), "%s",
 	      nm(n, "F's FIN (only in the old LRU): to %s", addr_of(node_f)));
 	r = flow_get(&kf, &got);
 	CHECK(!r && got.node_id == node_f && got.flags == EBB_FLOW_FIN, "%s",
 	      nm(n, "... F adopted, and the FIN noted on its new entry (flags %u)", got.flags));
-	CHECK(ft_run(&c4, mac) == XDP_TX && !memcmp(mac, mac_of(node_c), 6), "%s",
+	CHECK(balancer_run(&c4, mac) == XDP_TX && !memcmp(mac, mac_of(node_c), 6), "%s",
 	      nm(n, "C (in both): the new table's node %s", addr_of(node_c)));
-	CHECK(ft_run(&b6, mac) == XDP_TX && !memcmp(mac, mac_of(node_b), 6), "%s",
+	CHECK(balancer_run(&b6, mac) == XDP_TX && !memcmp(mac, mac_of(node_b), 6), "%s",
 	      nm(n, "B (IPv6, only in the old LRU): to %s", addr_of(node_b)));
 	r = flow_get(&kb, &got);
 	CHECK(!r && got.node_id == node_b && got.vip_id == vip6 &&
@@ -1918,11 +1881,11 @@ static void migrating_case(void)
 
 	/* the migration done: the slot emptied, the flag cleared; D is in the old LRU only */
 	bpf_map_delete_elem(outer, &zero);
-	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	CHECK(balancer_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
 	      nm(n, "flag still set, slot empty: D's ACK by the second chance"));
 	flow_del(&kd);
 	set_migrating(false);
-	CHECK(ft_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
+	CHECK(balancer_run(&d4, mac) == XDP_TX && memcmp(mac, mac_of(node_d), 6), "%s",
 	      nm(n, "after the migration: D's ACK by the second chance"));
 out:
 	bpf_map_delete_elem(outer, &zero);

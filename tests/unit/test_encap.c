@@ -43,8 +43,6 @@
 #include "fixture.h"
 
 /* ---- the configuration under test (documentation addresses only) ---- */
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 }; /* this host */
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe }; /* the router */
 
 #define SRC4 "192.0.2.1" /* the VIPs' outer sources */
 #define SRC6 "2001:db8:eb::1"

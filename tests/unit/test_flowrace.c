@@ -29,8 +29,6 @@
 #define NFLOWS 64
 #define OPS 300000
 
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
 static const char *const node_addr[3] = { "198.51.100.11", "198.51.100.12", "198.51.100.13" };
 static const uint8_t node_mac[3][6] = { { 0x02, 0, 0, 0, 0, 0x11 },
 					{ 0x02, 0, 0, 0, 0, 0x12 },

@@ -15,11 +15,9 @@
  *    4-byte halves (FT_TORN) must find wrong nodes (it runs until it does, within a bound).
  * Root only (BPF).
  */
-#define _GNU_SOURCE
+#include "cpu_stress.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,54 +173,6 @@ out:
 	flowtable_bpf__destroy(s);
 }
 
-struct worker {
-	int prog_fd, cpu;
-	__u32 repeat;
-	int err;
-	pthread_t t;
-};
-
-static void *work(void *arg)
-{
-	struct worker *w = arg;
-	__u8 in[64];
-	cpu_set_t one;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = sizeof(in),
-		    .repeat = w->repeat);
-
-	CPU_ZERO(&one);
-	CPU_SET(w->cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one))
-		w->err = errno;
-	frame(in, 0x0a000000u, 8080, 0x10);
-	if (!w->err && bpf_prog_test_run_opts(w->prog_fd, &o))
-		w->err = errno;
-	return NULL;
-}
-
-/* One batch: a thread per allowed CPU, `repeat` runs of ft_stress each, at the same time. */
-static int stress_batch(int prog_fd, __u32 repeat, int *ncpu)
-{
-	struct worker w[64];
-	cpu_set_t all;
-	int n = 0, err = 0;
-
-	sched_getaffinity(0, sizeof(all), &all);
-	for (int c = 0; c < CPU_SETSIZE && n < 64; c++)
-		if (CPU_ISSET(c, &all)) {
-			w[n] = (struct worker){ .prog_fd = prog_fd, .cpu = c, .repeat = repeat };
-			pthread_create(&w[n].t, NULL, work, &w[n]);
-			n++;
-		}
-	for (int i = 0; i < n; i++) {
-		pthread_join(w[i].t, NULL);
-		if (w[i].err)
-			err = w[i].err;
-	}
-	*ncpu = n;
-	return err;
-}
-
 /* Its 64 flows must have distinct fingerprints: two flows of one fingerprint share an entry by
  * design (doc/flow-table.md), which is not what this test looks for. */
 static bool stress_fps_distinct(__u32 nb)
@@ -251,25 +201,13 @@ static bool stress_load(struct bpf_object_skeleton *sk, __u32 *nbuckets, __u32 *
 	return ASSERT_OK(bpf_object__load_skeleton(sk), what);
 }
 
-/* Concurrency needs two CPUs this process may run on; with one, the two tests below skip. */
-static bool one_cpu(const char *what)
-{
-	cpu_set_t all;
-
-	sched_getaffinity(0, sizeof(all), &all);
-	if (CPU_COUNT(&all) >= 2)
-		return false;
-	printf("ok %d - %s # SKIP one CPU: nothing runs at the same time\n", ++test_checks, what);
-	return true;
-}
-
 static void test_concurrency(void)
 {
 	struct flowtable_bpf *s;
 	__u32 repeat = 1000000, batches = 4;
 	int ncpu = 0, err = 0;
 
-	if (one_cpu("one writer per CPU in the same buckets: no wrong node"))
+	if (cpu_stress_one_cpu(&test_checks, "one writer per CPU in the same buckets: no wrong node"))
 		return;
 	s = flowtable_bpf__open();
 	if (!ASSERT_TRUE(s, "open the prototype"))
@@ -279,7 +217,7 @@ static void test_concurrency(void)
 		goto out;
 	ASSERT_TRUE(stress_fps_distinct(2), "the 64 flows have distinct fingerprints");
 	for (__u32 b = 0; b < batches && !err; b++)
-		err = stress_batch(bpf_program__fd(s->progs.ft_stress), repeat, &ncpu);
+		err = cpu_stress_batch(bpf_program__fd(s->progs.ft_stress), repeat, &ncpu);
 	ASSERT_OK(err, "ft_stress ran on every CPU");
 	printf("# %d CPUs x %u runs: %llu hits checked, %llu evictions, %llu clears\n", ncpu,
 	       repeat * batches, (unsigned long long)s->bss->stats.checked,
@@ -298,7 +236,7 @@ static void test_torn_caught(void)
 	struct flowtable_torn_bpf *s;
 	int ncpu = 0, err = 0, b;
 
-	if (one_cpu("the check catches an entry written in two halves"))
+	if (cpu_stress_one_cpu(&test_checks, "the check catches an entry written in two halves"))
 		return;
 	s = flowtable_torn_bpf__open();
 	if (!ASSERT_TRUE(s, "open the torn build"))
@@ -306,9 +244,9 @@ static void test_torn_caught(void)
 	if (!stress_load(s->skeleton, &s->rodata->ft_nbuckets, &s->rodata->stress_keys, s->maps.ft_table,
 			 "load the build that writes entries in halves"))
 		goto out;
-	/* until the first wrong node, at most 60 batches (each a few hundred ms) */
-	for (b = 0; b < 60 && !err && !s->bss->stats.wrong; b++)
-		err = stress_batch(bpf_program__fd(s->progs.ft_stress), 1000000, &ncpu);
+	/* at most 60 batches, each a few hundred ms */
+	b = cpu_stress_until(bpf_program__fd(s->progs.ft_stress), 1000000, 60, &s->bss->stats.wrong,
+			     &ncpu, &err);
 	ASSERT_OK(err, "ft_stress ran on every CPU");
 	printf("# torn build: %llu wrong nodes in %llu hits checked, after %d batch(es)\n",
 	       (unsigned long long)s->bss->stats.wrong, (unsigned long long)s->bss->stats.checked, b);

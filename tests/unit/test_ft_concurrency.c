@@ -85,9 +85,9 @@ static void test_torn_caught(void)
 	s = ft_stress_torn_bpf__open_and_load();
 	if (!ASSERT_TRUE(s, "load the build whose CAS writes its word in two halves"))
 		return;
-	/* until the first wrong node, at most 60 batches (each a few hundred ms) */
-	for (b = 0; b < 60 && !err && !s->bss->stats.wrong; b++)
-		err = cpu_stress_batch(bpf_program__fd(s->progs.ft_stress), 1000000, &ncpu);
+	/* at most 60 batches, each a few hundred ms */
+	b = cpu_stress_until(bpf_program__fd(s->progs.ft_stress), 1000000, 60, &s->bss->stats.wrong,
+			     &ncpu, &err);
 	ASSERT_OK(err, "ft_stress ran on every CPU");
 	printf("# torn build: %llu wrong nodes in %llu hits checked, after %d batch(es)\n",
 	       (unsigned long long)s->bss->stats.wrong, (unsigned long long)s->bss->stats.checked, b);

@@ -35,12 +35,6 @@
 #define FIXTURE_BALANCER
 #include "fixture.h"
 
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
-static const uint8_t MAC_A[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
-static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
-static const uint8_t MAC_C[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0c };
-
 #define VIP1 "203.0.113.10"
 #define VIP1_K "203.0.113.10:80/tcp"
 #define VIP2 "203.0.113.20"
@@ -115,36 +109,12 @@ static void test_from_object_fds(void)
 static __u32 node_id_of_addr(const char *addr);
 
 /* ---- packets ---- */
-static struct ebb_flow_key flow_key(const char *src, __u16 sport, const char *dst, __u16 dport)
-{
-	struct ebb_flow_key k = {};
-
-	pkt_addr(src, 4, (uint8_t *)k.src);
-	pkt_addr(dst, 4, (uint8_t *)k.dst);
-	k.sport = htons(sport);
-	k.dport = htons(dport);
-	k.proto = IPPROTO_TCP;
-	k.family = EBB_FAMILY_V4;
-	return k;
-}
-
 /* One TCP packet from CLIENT:sport to dst:80; the MAC it is sent to in mac (zero if not TX). */
 static int send_tcp(const char *dst, __u16 sport, uint8_t flags, uint8_t mac[6])
 {
-	struct pkt_desc d = { .family = 4, .src = CLIENT, .dst = dst, .proto = IPPROTO_TCP,
-			      .sport = sport, .dport = 80, .flags = flags };
-	uint8_t in[BUF_MAX], out[BUF_MAX];
-	struct pkt_layout lay = build_frame(&d, LB_MAC, GW_MAC, in);
-	size_t out_len = 0;
-	__u32 verdict = 0;
-	int err = prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict);
+	const struct pkt_desc d = { TCP4(CLIENT, sport, dst, 80, flags) };
 
-	memset(mac, 0, 6);
-	if (err)
-		return err;
-	if (verdict == XDP_TX && out_len >= 6)
-		memcpy(mac, out, 6);
-	return (int)verdict;
+	return (int)balancer_run(&d, mac);
 }
 
 static struct ebb_vip_key vkey(const char *s)
@@ -154,18 +124,6 @@ static struct ebb_vip_key vkey(const char *s)
 	if (ebb_parse_vip(s, &k, NULL))
 		abort();
 	return k;
-}
-
-static int vip_add(const char *s)
-{
-	struct ebb_vip_key k = vkey(s);
-	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
-	struct ebb_err err = {};
-	int ret = ebb_vip_add(&e, &k, &o, &err);
-
-	if (ret)
-		printf("#   vip add %s: %s\n", s, err.msg);
-	return ret;
 }
 
 static int vip_del(const char *s, bool force)
@@ -194,7 +152,7 @@ static int node_add(const char *addr, const char *vip, const uint8_t mac[6])
 static void test_vip_del_purges(void)
 {
 	const char *n = "vip del";
-	struct ebb_flow_key k = flow_key(CLIENT, 1234, VIP1, 80);
+	struct ebb_flow_key k = flow_key4(CLIENT, 1234, VIP1, 80, IPPROTO_TCP);
 	struct ebb_flow f;
 	uint8_t mac[6];
 
@@ -225,7 +183,7 @@ static void test_vips_by_id(void)
 {
 	const char *n = "vips_by_id";
 	struct ebb_vip_key k2 = vkey(VIP2_K), k3 = vkey(VIP3_K);
-	struct ebb_flow_key fk = flow_key(CLIENT, 3000, VIP2, 80);
+	struct ebb_flow_key fk = flow_key4(CLIENT, 3000, VIP2, 80, IPPROTO_TCP);
 	struct ebb_vip_entry ent, saved;
 	struct ebb_vip v2, v3;
 	struct ebb_flow f;
@@ -331,7 +289,7 @@ static void test_vips_by_id(void)
 out:
 	flow_del(&fk);
 	for (__u16 p = 3001; p <= 3002; p++) {
-		struct ebb_flow_key other = flow_key(CLIENT, p, VIP2, 80);
+		struct ebb_flow_key other = flow_key4(CLIENT, p, VIP2, 80, IPPROTO_TCP);
 
 		flow_del(&other);
 	}
@@ -343,7 +301,7 @@ static void test_flow_identity(void)
 {
 	const char *n = "identity";
 	struct ebb_vip_key k2 = vkey(VIP2_K), k3 = vkey(VIP3_K);
-	struct ebb_flow_key fk = flow_key(CLIENT, 2000, VIP2, 80);
+	struct ebb_flow_key fk = flow_key4(CLIENT, 2000, VIP2, 80, IPPROTO_TCP);
 	struct ebb_vip v2, v3;
 	__u64 *per_vip = calloc(EBB_MAX_VIPS, sizeof(*per_vip));
 	__u64 *per_node = calloc(EBB_MAX_NODES, sizeof(*per_node));
@@ -635,7 +593,8 @@ static void test_walks(void)
 	 * hashes back: no flow); 6: node 2000 (past the counts); 7: VIP id 60 (no VIP has it) */
 	for (int v = 0; v < 2; v++)
 		for (__u16 p = 5000; p < 5100; p++) {
-			struct ebb_flow_key fk = flow_key(CLIENT, p, v ? VIP2 : VIP1, 80);
+			struct ebb_flow_key fk =
+				flow_key4(CLIENT, p, v ? VIP2 : VIP1, 80, IPPROTO_TCP);
 			__u64 w, nw, *slot = flow_slot4(&fk, &w);
 			size_t at;
 

@@ -33,8 +33,6 @@
 #define FIXTURE_BALANCER
 #include "fixture.h"
 
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
 
 #define SRC4 "192.0.2.1" /* the VIPs' encap sources: where claims come back */
 #define SRC6 "2001:db8:ff::1"

@@ -44,8 +44,6 @@
 #define WANT_VIPS 1024
 #define WANT_NODES 4096
 
-static const uint8_t LB_MAC[6] = { 0x02, 0xeb, 0xb0, 0x00, 0x00, 0x01 };
-static const uint8_t GW_MAC[6] = { 0x02, 0xcc, 0x00, 0x00, 0x00, 0xfe };
 static const uint8_t NODE_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x0f, 0xff };
 #define NODE_LAST "198.51.100.99"
 #define NODE_EXTRA "198.51.100.100"
@@ -61,7 +59,8 @@ static void vip_name(int i, char *name, size_t len, char *addr, size_t alen)
 	snprintf(name, len, "%s:80/tcp", addr);
 }
 
-static int vip_add(const char *name, struct ebb_err *err)
+/* A VIP of a small lookup table (251 slots), so that 1024 of them are quick to add. */
+static int small_vip_add(const char *name, struct ebb_err *err)
 {
 	struct ebb_vip_opts o = { .table_size = 251 };
 	struct ebb_vip_key k;
@@ -79,7 +78,7 @@ static bool add_vips(void)
 
 	for (int i = 0; i < WANT_VIPS && failed < 0; i++) {
 		vip_name(i, name, sizeof(name), addr, sizeof(addr));
-		if (vip_add(name, &err))
+		if (small_vip_add(name, &err))
 			failed = i;
 	}
 	if (!CHECK(failed < 0, "%d VIPs added (%s%s)", WANT_VIPS,
@@ -88,7 +87,7 @@ static bool add_vips(void)
 	vip_name(WANT_VIPS - 1, vip_last, sizeof(vip_last), vip_last_addr, sizeof(vip_last_addr));
 	ASSERT_EQ(vip_id_of(vip_last), WANT_VIPS - 1, "the last VIP added has id 1023");
 	memset(&err, 0, sizeof(err));
-	CHECK(vip_add("100.127.0.1:80/tcp", &err) != 0 && strstr(err.msg, "no room"),
+	CHECK(small_vip_add("100.127.0.1:80/tcp", &err) != 0 && strstr(err.msg, "no room"),
 	      "VIP %d (past EBB_MAX_VIPS %d) is refused: %s", EBB_MAX_VIPS + 1, EBB_MAX_VIPS, err.msg);
 	return true;
 }
@@ -123,21 +122,6 @@ static bool add_nodes(__u32 *last_id)
 		      "node %d (past EBB_MAX_NODES %d) is refused: %s", EBB_MAX_NODES, EBB_MAX_NODES, err.msg);
 	}
 	return true;
-}
-
-static __u32 run(const struct pkt_desc *d, uint8_t mac[6])
-{
-	uint8_t in[PKT_MAX], out[PKT_MAX + 64];
-	struct pkt_layout lay = build_frame(d, LB_MAC, GW_MAC, in);
-	size_t out_len = 0;
-	__u32 verdict = ~0u;
-
-	memset(mac, 0, 6);
-	if (prog_run(prog_fd, in, lay.len, out, sizeof(out), &out_len, &verdict))
-		return ~0u;
-	if (out_len >= 6)
-		memcpy(mac, out, 6);
-	return verdict;
 }
 
 /* Every map of the loaded object pinned under dir (made here, removed by unpin_all). */
@@ -226,7 +210,7 @@ static void monitor_case(const struct pkt_desc *d, __u32 vip_id, __u32 node_id)
 		ring_buffer__free(rb);
 		return;
 	}
-	ASSERT_EQ(run(d, mac), XDP_TX, "monitor: the flow's next packet: XDP_TX");
+	ASSERT_EQ(balancer_run(d, mac), XDP_TX, "monitor: the flow's next packet: XDP_TX");
 	ring_buffer__consume(rb);
 	CHECK(ev.ns && ev.vip_id == vip_id && ev.node_id == node_id,
 	      "monitor: its event names VIP 1023 and node 4095 (%u, %u)", ev.vip_id, ev.node_id);
@@ -241,17 +225,15 @@ static void flow_cases(__u32 node_id)
 	struct pkt_desc syn = { TCP4(CLIENT, 40000, vip_last_addr, 80, TH_SYN) };
 	struct pkt_desc ack = { TCP4(CLIENT, 40000, vip_last_addr, 80, TH_ACK) };
 	struct ebb_counters vc = {}, nc = {};
-	struct ebb_flow_key k = { .sport = htons(40000), .dport = htons(80), .proto = IPPROTO_TCP,
-				  .family = EBB_FAMILY_V4 };
+	struct ebb_flow_key k;
 	struct ebb_flow f = {};
 	struct ebb_err err = {};
 	uint8_t mac[6];
 	__u64 w = 0;
 	char dir[64];
 
-	inet_pton(AF_INET, CLIENT, &k.src[0]);
-	inet_pton(AF_INET, vip_last_addr, &k.dst[0]);
-	ASSERT_EQ(run(&syn, mac), XDP_TX, "SYN to the last VIP: XDP_TX");
+	k = flow_key4(CLIENT, 40000, vip_last_addr, 80, IPPROTO_TCP);
+	ASSERT_EQ(balancer_run(&syn, mac), XDP_TX, "SYN to the last VIP: XDP_TX");
 	ASSERT_MEM_EQ(mac, NODE_MAC, 6, "... to node " NODE_LAST);
 	if (ASSERT_TRUE(flow_slot4(&k, &w) != NULL, "the SYN's flow has an entry word")) {
 		ASSERT_EQ(ebb_ft_vip(w), vip_id, "entry word: VIP field 1023");
@@ -262,7 +244,7 @@ static void flow_cases(__u32 node_id)
 		ASSERT_EQ(f.vip_id, vip_id, "ebb_flow_get: VIP id 1023");
 		ASSERT_EQ(f.node_id, node_id, "ebb_flow_get: node id 4095");
 	}
-	ASSERT_EQ(run(&ack, mac), XDP_TX, "its ACK hits the entry: XDP_TX");
+	ASSERT_EQ(balancer_run(&ack, mac), XDP_TX, "its ACK hits the entry: XDP_TX");
 	ASSERT_MEM_EQ(mac, NODE_MAC, 6, "... to the same node");
 	ebb_counters_sum(e.vip_stats_fd, vip_id, &vc);
 	ebb_counters_sum(e.node_stats_fd, node_id, &nc);

@@ -25,22 +25,9 @@ while [ $# -gt 0 ]; do
 	*) echo "Error: usage: $0 [--flows N] [--vips N] [--nodes N] [--runs N] [--ebbctl PATH]..." >&2; exit 2 ;;
 	esac
 done
-NS=ebbshow$$ DIR=/sys/fs/bpf/ebb-show-$$ TMP=$(mktemp -d /tmp/ebb-show.XXXXXX)
-CTL=$OUTPUT/ebbctl
-cleanup() {
-	rm -f "$DIR"/link_* 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-[ "$(id -u)" -eq 0 ] || { echo "Error: needs root" >&2; exit 1; }
-[ -x "$CTL" ] || { echo "Error: no $CTL: run make first" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "Error: no /usr/bin/time (Debian package time)" >&2; exit 1; }
-cc -O2 -Iinclude -Iuser -I"$OUTPUT" tools/scale/populate.c "$OUTPUT/libebb.a" -lbpf -lelf -lz -ljson-c \
-	-o "$TMP/populate" || exit 1
-ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
-	ip -n "$NS" link set v1 up || exit 1
+SCRATCH=show
+. tools/scale/scratch.sh # NS, DIR, TMP, CTL, $TMP/populate
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "== setup: $VIPS IPv4 VIPs, $NODES nodes, $FLOWS flows ($(nproc) CPUs, load $(load))"
 nsenter --net="/run/netns/$NS" -- "$CTL" --bpffs "$DIR" prog attach dev v0 mode generic flows "$FLOWS" \
