@@ -296,6 +296,7 @@ static __always_inline __u64 fresh_entry(__u32 vip_id, __u32 node_id, __u32 flag
 /* A packet between the steps. */
 struct step_state {
 	struct packet pkt;
+	__u32 slot1; /* 1 + the packet's slot of its VIP's tables (slot_of); 0: not hashed yet */
 	struct ebb_vip *vip;
 	struct flow_ref flow; /* its entry, if any (for place: the entry to place again) */
 	struct ebb_node *node; /* known once a step has looked it up */
@@ -420,16 +421,26 @@ static __always_inline int classify(struct step_state *s)
 	return EBB_R_FORWARDED;
 }
 
+/* The packet's slot of its VIP's tables, hashed once: a bare SYN within the retry window needs
+ * it twice (slot_changed_lately, then place), and the hash and its division by the table's size
+ * are a tenth of that packet's path. */
+static __always_inline __u32 slot_of(struct step_state *s)
+{
+	if (!s->slot1)
+		s->slot1 = ebb_ring_slot_m(&s->pkt.key, s->vip->table_size) + 1;
+	return s->slot1 - 1;
+}
+
 /* Did the packet's slot of its VIP's new-flow table change owner within the SYN retry window
  * (include/ebb.h, ring_changes)? Without the bits, yes: asking the flow table is always safe. */
-static __always_inline bool slot_changed_lately(const struct step_state *s)
+static __always_inline bool slot_changed_lately(struct step_state *s)
 {
 	__u32 slot, word;
 	__u64 *bits;
 
 	if ((__s32)(ebb_seen_tick(s->now) - s->vip->rings_changed) > EBB_SYN_RETRY_TICKS)
 		return false;
-	slot = ebb_ring_slot_m(&s->pkt.key, s->vip->table_size);
+	slot = slot_of(s);
 	word = ebb_ring_change_word(s->vip->id, slot);
 	bits = bpf_map_lookup_elem(&ring_changes, &word);
 	return !bits || ((*bits >> (slot % 64)) & 1);
@@ -496,7 +507,7 @@ static __always_inline int place(struct step_state *s)
 {
 	struct packet *pkt = &s->pkt;
 	struct ebb_vip *vip = s->vip;
-	__u32 slot = ebb_ring_slot_m(&pkt->key, vip->table_size), node_id;
+	__u32 slot = slot_of(s), node_id;
 	bool syn_pin = false;
 	bool mid_flow = pkt->key.proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_FLAG_SYN) &&
 			!pkt->icmp_error;

@@ -54,7 +54,8 @@ struct packet {
 	bool dont_fragment; /* IPv4 DF; IPv6 never fragments on the way */
 	__u16 l2_len; /* Ethernet header and VLAN tag */
 	__u16 ip_len; /* the IP packet as its header says (a frame may carry padding) */
-	__u64 bytes; /* the frame's length, for the counters */
+	__u32 bytes; /* the frame's length, for the counters (32 bits: the balancer's state has no
+		      * stack to spare, struct step_state) */
 };
 
 /* A SYN that is not also an ACK: the first packet of a TCP connection (or its retry). */
