@@ -37,14 +37,19 @@ int ebb_index_log(int fd, __u32 unit_bits, unsigned int want);
  * count, or -errno. */
 int ebb_vips_read(struct ebb *e, struct ebb_vip_key *keys, struct ebb_vip *vals);
 
+/* state.c: the bytes of a lookup table of `elems` elements, as mmap wants them (the tables
+ * rings.c fills, state.c reads). */
+size_t ebb_ring_bytes(__u32 elems);
+
 /* state.c: the map pinned at path, or (create) a new one pinned there; fd or -errno. Two
  * processes may both create it: the one whose pin loses uses the winner's map, so both write
  * the one map everyone reads. */
 int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
 		       __u32 value_size, __u32 max, bool create);
 
-/* rings.c: a VIP table of m slots of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
- * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
+/* maglev.c: a VIP table of m slots of set (all 0 when n == 0: the VIP has no such node): 0,
+ * -ENOMEM or -EINVAL. How rings.c builds the tables it installs, and history.c those of a
+ * fleet's older member sets. */
 int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table);
 
 /* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
