@@ -471,7 +471,8 @@ struct json_object *ebb_conns_verify(const char *envelope, const void *key, size
 
 /* ---- devices (netdev.c) ---- */
 int ebb_device_mtu(const char *ifname, __u32 *mtu);
-/* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only). */
+/* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only;
+ * loader.c, which knows the device). */
 int ebb_device_sources(const char *bpffs, __be32 *src4, __be32 *src6);
 
 /* ---- neighbours (neigh.c): the MAC of a directly reachable node ---- */

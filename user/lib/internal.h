@@ -97,9 +97,18 @@ int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const
 int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
 			  struct ebb_reason_counter *sum);
 
-/* loader.c, for migrate.c: the balancer object (pinning under pin_root), its load (a first
- * creation of its maps sets meta, the settings and rescue_secret), a swap of every link to
- * prog_fd (those swapped go back if one fails), the pinned flow table's size. */
+/* The balancer's attachments: bpf_links pinned as BPFFS/EBB_LINK_PREFIX<ifname>. */
+#define EBB_LINK_PREFIX "link_xdp_"
+
+/* netdev.c: the first IPv4 and global IPv6 address of device ifname (fills zeros only); 0, or
+ * -ENOENT when the addresses cannot be listed. */
+int ebb_device_addrs(const char *ifname, __be32 *src4, __be32 *src6);
+
+/* balancer.c, for loader.c and migrate.c: the balancer object (pinning under pin_root), the
+ * layout version compiled into an object's read-only data (`layout_version`), its load (a
+ * first creation of its maps sets meta, the settings and rescue_secret), a swap of every link
+ * to prog_fd (those swapped go back if one fails), the pinned flow table's size. */
+int ebb_object_layout_version(struct bpf_object *obj, __u32 *version);
 struct bpf_object *ebb_balancer_open(const char *pin_root, const char *obj_path, struct ebb_err *err);
 int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err *err);
 int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, int prog_fd,
