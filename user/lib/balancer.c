@@ -17,6 +17,7 @@
 
 #include "libebb.h"
 #include "internal.h"
+#include "ebb_flowtable.h"
 #include "balancer.skel.h"
 
 /* The flow tables keep the size they were created with; a reload must ask for that size. It is
@@ -39,6 +40,23 @@ int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size)
 		return ret;
 	*size = info.max_entries;
 	return 0;
+}
+
+int ebb_flow_maps_size(struct bpf_object *obj, __u32 flows)
+{
+	struct bpf_map *table = bpf_object__find_map_by_name(obj, "flows");
+	struct bpf_map *v6 = bpf_object__find_map_by_name(obj, "flows6");
+	int ret;
+
+	if (!table)
+		return -ENOENT;
+	/* a layout before the bucket table (8 and older): `flows` is the LRU of N entries */
+	if (bpf_map__type(table) != BPF_MAP_TYPE_ARRAY)
+		return bpf_map__set_max_entries(table, flows);
+	ret = bpf_map__set_max_entries(table, EBB_FT_BUCKETS(flows));
+	if (!ret && v6)
+		ret = bpf_map__set_max_entries(v6, flows);
+	return ret;
 }
 
 int ebb_object_layout_version(struct bpf_object *obj, __u32 *version)

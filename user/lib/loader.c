@@ -17,7 +17,6 @@
 
 #include "libebb.h"
 #include "internal.h"
-#include "ebb_flowtable.h"
 
 static int pinned_meta(const char *bpffs, struct ebb_meta *meta)
 {
@@ -76,10 +75,9 @@ static struct bpf_object *open_balancer(const char *bpffs, const char *obj_path,
 		}
 		flow_table_size = pinned_size;
 	}
-	if (flow_table_size) {
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows"),
-					 EBB_FT_BUCKETS(flow_table_size));
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "flows6"), flow_table_size);
+	if (flow_table_size && ebb_flow_maps_size(obj, flow_table_size)) {
+		ebb_errf(err, "cannot size the flow tables for %u flows", flow_table_size);
+		goto fail;
 	}
 	return obj;
 fail:

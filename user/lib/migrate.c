@@ -1101,10 +1101,9 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		ret = -EINVAL;
 		goto undo;
 	}
-	if (!ret) { /* flow_size is N of `flows N`: the bucket table is sized from it */
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"),
-					 EBB_FT_BUCKETS(flow_size));
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows6"), flow_size);
+	if (!ret && ebb_flow_maps_size(g.obj, flow_size)) {
+		ret = ebb_errf(err, "cannot size the flow tables for %u flows", flow_size);
+		goto undo;
 	}
 	/* 1. the staged maps (as on a first creation: meta, settings, rescue_secret) and program */
 	ret = ebb_balancer_load(g.obj, NULL, err);
