@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Loading the balancer and attaching it to devices. Maps are pinned by name under the bpffs
+ * Attaching the balancer to devices, and upgrading it on them (the object's own steps are
+ * balancer.c's; another map layout is migrate.c's). Maps are pinned by name under the bpffs
  * directory and reused by every later load; each attachment is a bpf_link pinned there too,
  * so the datapath keeps forwarding after ebbctl exits (doc/xdp-on-veth.md, trap 8).
  */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Facts about the device ebb is attached to, asked of the kernel through sockets (never
- * /sys/class/net, which shows another namespace's devices under `nsenter --net`).
+ * Facts about a device by name (the one ebb is attached to: loader.c says which), asked of the
+ * kernel through sockets (never /sys/class/net, which shows another namespace's devices under
+ * `nsenter --net`).
  */
 #include <errno.h>
 #include <ifaddrs.h>
