@@ -358,7 +358,7 @@ int ebb_vip_reason_sum(struct ebb *e, __u32 vip_id, __u32 reason, struct ebb_rea
 /* A VIP id's reasons from zero (a new VIP in a reused slot). */
 int ebb_vip_reasons_zero(struct ebb *e, __u32 vip_id);
 
-/* ---- program (loader.c) ---- */
+/* ---- program (loader.c, balancer.c) ---- */
 struct ebb_attach_opts {
 	const char *bpffs;
 	const char *ifname;
@@ -398,6 +398,11 @@ struct ebb_upgrade {
 int ebb_prog_upgrade(const char *bpffs, const char *obj_path, struct ebb_upgrade *res,
 		     struct ebb_err *err);
 int ebb_prog_detach(const char *bpffs, const char *ifname, struct ebb_err *err);
+/* Sizes an opened (not yet loaded) balancer's flow tables for `flows N`: the bucket table's
+ * EBB_FT_BUCKETS(N) buckets and flows6's N entries, or the LRU's N entries of a layout before
+ * the table (balancer.c). 0, or -errno (-ENOENT: no flow table). Every load of the balancer
+ * sizes them this one way: a table of another size than the pinned one is not reused. */
+int ebb_flow_maps_size(struct bpf_object *obj, __u32 flows);
 int ebb_prog_list(const char *bpffs, struct ebb_link_info *out, int max);
 /*
  * The balancer's attachments as they are now, each with its program held open (a detached
@@ -471,7 +476,8 @@ struct json_object *ebb_conns_verify(const char *envelope, const void *key, size
 
 /* ---- devices (netdev.c) ---- */
 int ebb_device_mtu(const char *ifname, __u32 *mtu);
-/* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only). */
+/* The first IPv4 and global IPv6 address of the device ebb is attached to (fills zeros only;
+ * loader.c, which knows the device). */
 int ebb_device_sources(const char *bpffs, __be32 *src4, __be32 *src6);
 
 /* ---- neighbours (neigh.c): the MAC of a directly reachable node ---- */

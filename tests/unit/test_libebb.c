@@ -14,7 +14,9 @@
  *    ebb_flows_each_of gives exactly ebb_flows_each's flows of that node or VIP, in its order,
  *    over entries made to trip every rule (idle, FIN, RST, unconfirmed, a key word that does
  *    not hash back, a VIP id no VIP has, a node id past the table, a deleted VIP's id reused);
- *  - ebbd's fallback walk (ebb_flows_walk) gives every flow of the bucket table and flows6.
+ *  - ebbd's fallback walk (ebb_flows_walk) gives every flow of the bucket table and flows6;
+ *  - ebb_flow_maps_size sizes an opened balancer for `flows N` as every load does: the bucket
+ *    table's EBB_FT_BUCKETS(N) buckets, flows6's N entries; a loaded one is refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <bpf/bpf.h>
 
 #include "ebb.h"
+#include "ebb_flowtable.h"
 #include "ebb_hash.h"
 #include "libebb.h"
 #include "libebb_agent.h"
@@ -104,6 +107,30 @@ static void test_from_object_fds(void)
 
 	CHECK(fcntl(e.vips_fd, F_GETFD) & FD_CLOEXEC,
 	      "from_object: its descriptors are close-on-exec (hooks must not inherit the maps)");
+}
+
+/* Not a size any default gives: a sizing left undone shows. */
+#define SIZED_FLOWS 3000
+
+static void test_flow_maps_size(void)
+{
+	struct balancer_bpf *s = balancer_bpf__open();
+	struct bpf_program *prog;
+
+	if (!ASSERT_TRUE(s != NULL, "flow maps size: open a balancer skeleton"))
+		return;
+	unpin_maps(s->obj);
+	ASSERT_OK(ebb_flow_maps_size(s->obj, SIZED_FLOWS), "flow maps size: N flows");
+	ASSERT_EQ(bpf_map__max_entries(s->maps.flows), EBB_FT_BUCKETS(SIZED_FLOWS),
+		  "flow maps size: the bucket table has EBB_FT_BUCKETS(N) buckets");
+	ASSERT_EQ(bpf_map__max_entries(s->maps.flows6), SIZED_FLOWS,
+		  "flow maps size: flows6 has N entries");
+	bpf_object__for_each_program(prog, s->obj)
+		bpf_program__set_autoload(prog, false);
+	if (ASSERT_OK(bpf_object__load(s->obj), "flow maps size: the object loads its maps"))
+		ASSERT_TRUE(ebb_flow_maps_size(s->obj, SIZED_FLOWS * 2) < 0,
+			    "flow maps size: a loaded object cannot be resized (an error, not a no-op)");
+	balancer_bpf__destroy(s);
 }
 
 static __u32 node_id_of_addr(const char *addr);
@@ -712,6 +739,7 @@ int main(void)
 		return 0;
 	if (balancer_setup()) {
 		test_from_object_fds();
+		test_flow_maps_size();
 		test_vip_del_purges();
 		test_flow_identity();
 		test_vips_by_id();

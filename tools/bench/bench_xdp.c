@@ -249,16 +249,9 @@ static int inst_load_from(struct inst *in, int slot, const char *name, __u32 flo
 		LOAD_FAIL("cannot open the balancer %s: %s", obj_path ?: "", strerror(errno));
 	if (!bpf_object__find_map_by_name(in->obj, "flows"))
 		LOAD_FAIL("the balancer %s has no flow table", obj_path ?: "");
-	/* this build's flows: the bucket table for `flows` flows (include/ebb_flowtable.h), IPv6 in
-	 * flows6; a base build's: the LRU of that many entries */
-	if (bpf_map__type(bpf_object__find_map_by_name(in->obj, "flows")) == BPF_MAP_TYPE_ARRAY) {
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"),
-					 EBB_FT_BUCKETS(flows));
-		if (bpf_object__find_map_by_name(in->obj, "flows6"))
-			bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows6"), flows);
-	} else {
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(in->obj, "flows"), flows);
-	}
+	/* a base build's flows too: the LRU of that many entries */
+	if (ebb_flow_maps_size(in->obj, flows))
+		LOAD_FAIL("cannot size the flow tables of the balancer %s", obj_path ?: "");
 	if (bpf_object__load(in->obj))
 		LOAD_FAIL("cannot load the balancer (%s)", name);
 	if (ebb_from_object(&in->e, in->obj, &err)) {

@@ -7,7 +7,6 @@
 #include <sys/file.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 
 #include "libebb_agent.h"
 
@@ -35,28 +34,6 @@ void ebb_unlock(struct ebb *e)
 	/* Closing the only descriptor of the open file releases the flock. */
 	close(e->lock_fd);
 	e->lock_fd = -1;
-}
-
-int ebb_map_dump(int map_fd, void *keys, void *vals, __u32 max, __u32 key_size, __u32 val_size)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u64 token;
-	void *in = NULL;
-	__u32 n = 0;
-
-	while (n < max) {
-		__u32 count = max - n;
-		int err = bpf_map_lookup_batch(map_fd, in, &token, (char *)keys + (size_t)n * key_size,
-					       (char *)vals + (size_t)n * val_size, &count, &opts);
-
-		if (err && errno != ENOENT)
-			return -errno;
-		n += count;
-		if (err)
-			break;
-		in = &token;
-	}
-	return n;
 }
 
 struct walk_adapter {

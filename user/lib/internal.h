@@ -37,14 +37,19 @@ int ebb_index_log(int fd, __u32 unit_bits, unsigned int want);
  * count, or -errno. */
 int ebb_vips_read(struct ebb *e, struct ebb_vip_key *keys, struct ebb_vip *vals);
 
+/* state.c: the bytes of a lookup table of `elems` elements, as mmap wants them (the tables
+ * rings.c fills, state.c reads). */
+size_t ebb_ring_bytes(__u32 elems);
+
 /* state.c: the map pinned at path, or (create) a new one pinned there; fd or -errno. Two
  * processes may both create it: the one whose pin loses uses the winner's map, so both write
  * the one map everyone reads. */
 int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *name, __u32 key_size,
 		       __u32 value_size, __u32 max, bool create);
 
-/* rings.c: a VIP table of m slots of set (all 0 when n == 0: the VIP has no such node): 0, -ENOMEM or
- * -EINVAL. Also how history.c rebuilds the tables of a fleet's older member sets. */
+/* maglev.c: a VIP table of m slots of set (all 0 when n == 0: the VIP has no such node): 0,
+ * -ENOMEM or -EINVAL. How rings.c builds the tables it installs, and history.c those of a
+ * fleet's older member sets. */
 int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table);
 
 /* history.c: what one rewrite of a VIP's tables does to its slot history. Planned from the
@@ -92,9 +97,18 @@ int ebb_link_load(struct bpf_object_skeleton *s, struct bpf_program *prog, const
 int ebb_reason_sum_pinned(const char *dir, const char *name, __u32 reason,
 			  struct ebb_reason_counter *sum);
 
-/* loader.c, for migrate.c: the balancer object (pinning under pin_root), its load (a first
- * creation of its maps sets meta, the settings and rescue_secret), a swap of every link to
- * prog_fd (those swapped go back if one fails), the pinned flow table's size. */
+/* The balancer's attachments: bpf_links pinned as BPFFS/EBB_LINK_PREFIX<ifname>. */
+#define EBB_LINK_PREFIX "link_xdp_"
+
+/* netdev.c: the first IPv4 and global IPv6 address of device ifname (fills zeros only); 0, or
+ * -ENOENT when the addresses cannot be listed. */
+int ebb_device_addrs(const char *ifname, __be32 *src4, __be32 *src6);
+
+/* balancer.c, for loader.c and migrate.c: the balancer object (pinning under pin_root), the
+ * layout version compiled into an object's read-only data (`layout_version`), its load (a
+ * first creation of its maps sets meta, the settings and rescue_secret), a swap of every link
+ * to prog_fd (those swapped go back if one fails), the pinned flow table's size. */
+int ebb_object_layout_version(struct bpf_object *obj, __u32 *version);
 struct bpf_object *ebb_balancer_open(const char *pin_root, const char *obj_path, struct ebb_err *err);
 int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err *err);
 int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, int prog_fd,

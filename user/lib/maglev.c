@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "libebb.h"
+#include "internal.h"
 
 #define EMPTY_SLOT 0xffffffffu
 
@@ -105,6 +106,18 @@ int ebb_maglev_build_m(const struct ebb_maglev_node *nodes, size_t n, __u32 m, _
 	free(sorted);
 	free(w);
 	return 0;
+}
+
+int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table)
+{
+	int ret;
+
+	if (n == 0) {
+		memset(table, 0, EBB_RING_SIZE * sizeof(*table));
+		return 0;
+	}
+	ret = ebb_maglev_build_m(set, n, m, table);
+	return ret == -ENOMEM ? -ENOMEM : ret ? -EINVAL : 0;
 }
 
 const char *ebb_table_sizes_str(void)

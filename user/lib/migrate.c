@@ -576,9 +576,12 @@ static int copy_flow(struct migration *g, const struct ebb_flow_key *k, __u64 en
 	return 0;
 }
 
-/* The old LRU's every entry (struct ebb_flow_lru), converted (ebb_ft_entry_of_lru), pinned if
- * absent. */
-static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *t)
+/* fn on every flow of the old LRU of m (struct ebb_flow_lru, its node set), from one dump,
+ * until fn fails: the first copy, the second, and the check after it read the LRU alike. */
+static int lru_each(struct migration *g, struct map_copy *m,
+		    int (*fn)(struct migration *g, const struct ebb_flow_key *k,
+			      const struct ebb_flow_lru *f, void *ctx),
+		    void *ctx)
 {
 	void *keys = NULL, *vals = NULL;
 	__u32 n = 0;
@@ -590,11 +593,23 @@ static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *
 
 		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
 		if (f.node_id)
-			ret = copy_flow(g, k, ebb_ft_entry_of_lru(&f), t);
+			ret = fn(g, k, &f, ctx);
 	}
 	free(keys);
 	free(vals);
 	return ret;
+}
+
+static int lru_copy_one(struct migration *g, const struct ebb_flow_key *k,
+			const struct ebb_flow_lru *f, void *tally)
+{
+	return copy_flow(g, k, ebb_ft_entry_of_lru(f), tally);
+}
+
+/* The old LRU's every entry, converted (ebb_ft_entry_of_lru), pinned if absent. */
+static int lru_copy(struct migration *g, struct map_copy *m, struct flow_tally *t)
+{
+	return lru_each(g, m, lru_copy_one, t);
 }
 
 /*
@@ -677,32 +692,25 @@ static __u32 new_node_of(struct migration *g, const struct ebb_flow_key *k)
 	return ebb_ft_node(w);
 }
 
+static int lru_check_one(struct migration *g, const struct ebb_flow_key *k,
+			 const struct ebb_flow_lru *f, void *upgrade)
+{
+	struct ebb_upgrade *res = upgrade;
+	__u32 node = new_node_of(g, k);
+
+	res->flows_checked++;
+	if (!node)
+		res->flows_missing++;
+	else if (node != f->node_id)
+		res->flows_other_node++;
+	return 0;
+}
+
 /* After the second copy: every entry of the old LRU, looked up in the new tables. An entry
  * missing there is a flow lost by the migration. */
 static int lru_check(struct migration *g, struct map_copy *m, struct ebb_upgrade *res)
 {
-	void *keys = NULL, *vals = NULL;
-	__u32 n = 0;
-	int ret = dump_old(m, &keys, &vals, &n);
-
-	for (__u32 i = 0; !ret && i < n; i++) {
-		const struct ebb_flow_key *k = (const void *)((char *)keys + (size_t)i * sizeof(*k));
-		struct ebb_flow_lru f;
-		__u32 node;
-
-		memcpy(&f, (char *)vals + (size_t)i * sizeof(f), sizeof(f));
-		if (!f.node_id)
-			continue;
-		res->flows_checked++;
-		node = new_node_of(g, k);
-		if (!node)
-			res->flows_missing++;
-		else if (node != f.node_id)
-			res->flows_other_node++;
-	}
-	free(keys);
-	free(vals);
-	return ret;
+	return lru_each(g, m, lru_check_one, res);
 }
 
 static void migration_free(struct migration *g)
@@ -1101,10 +1109,9 @@ int ebb_prog_migrate(const char *bpffs, const char *obj_path, __u32 from, __u32 
 		ret = -EINVAL;
 		goto undo;
 	}
-	if (!ret) { /* flow_size is N of `flows N`: the bucket table is sized from it */
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows"),
-					 EBB_FT_BUCKETS(flow_size));
-		bpf_map__set_max_entries(bpf_object__find_map_by_name(g.obj, "flows6"), flow_size);
+	if (!ret && ebb_flow_maps_size(g.obj, flow_size)) {
+		ret = ebb_errf(err, "cannot size the flow tables for %u flows", flow_size);
+		goto undo;
 	}
 	/* 1. the staged maps (as on a first creation: meta, settings, rescue_secret) and program */
 	ret = ebb_balancer_load(g.obj, NULL, err);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Facts about the device ebb is attached to, asked of the kernel through sockets (never
- * /sys/class/net, which shows another namespace's devices under `nsenter --net`).
+ * Facts about a device by name (the one ebb is attached to: loader.c says which), asked of the
+ * kernel through sockets (never /sys/class/net, which shows another namespace's devices under
+ * `nsenter --net`).
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "libebb.h"
+#include "internal.h"
 
 int ebb_device_mtu(const char *ifname, __u32 *mtu)
 {
@@ -30,15 +32,14 @@ int ebb_device_mtu(const char *ifname, __u32 *mtu)
 	return ret;
 }
 
-int ebb_device_sources(const char *bpffs, __be32 *src4, __be32 *src6)
+int ebb_device_addrs(const char *ifname, __be32 *src4, __be32 *src6)
 {
-	struct ebb_link_info link;
 	struct ifaddrs *ifas, *ifa;
 
-	if (ebb_prog_list(bpffs, &link, 1) < 1 || getifaddrs(&ifas))
+	if (getifaddrs(&ifas))
 		return -ENOENT;
 	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, link.ifname))
+		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, ifname))
 			continue;
 		if (ifa->ifa_addr->sa_family == AF_INET && !*src4) {
 			*src4 = ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr;

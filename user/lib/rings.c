@@ -13,70 +13,6 @@
 #include "libebb.h"
 #include "internal.h"
 
-__u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
-{
-	struct ebb_ring_elem elem;
-	__u32 index = slot / 4;
-
-	/* A writer may swap the table between reading its id and opening it: read again. */
-	for (int attempt = 0; attempt < 5 && slot < EBB_RING_SIZE; attempt++) {
-		__u32 inner_id;
-		int fd;
-
-		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
-			return 0;
-		fd = bpf_map_get_fd_by_id(inner_id);
-		if (fd < 0)
-			continue;
-		if (bpf_map_lookup_elem(fd, &index, &elem))
-			elem.node[slot % 4] = 0;
-		close(fd);
-		return elem.node[slot % 4];
-	}
-	return 0;
-}
-
-/* The bytes of a table of `elems` elements, as mmap wants them. */
-static size_t ring_len(__u32 elems)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	return ((size_t)elems * sizeof(struct ebb_ring_elem) + page - 1) / page * page;
-}
-
-int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
-{
-	/* A writer may swap the table between reading its id and opening it: read again. */
-	for (int attempt = 0; attempt < 5; attempt++) {
-		struct bpf_map_info info = {};
-		__u32 inner_id, len = sizeof(info), n;
-		const __u16 *slots;
-		int fd;
-
-		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
-			return -ENOENT;
-		fd = bpf_map_get_fd_by_id(inner_id);
-		if (fd < 0)
-			continue;
-		/* The VIP's size (M slots): the table was made for it */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries) {
-			close(fd);
-			continue;
-		}
-		slots = mmap(NULL, ring_len(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
-		close(fd);
-		if (slots == MAP_FAILED)
-			return -errno;
-		n = info.max_entries * 4 < EBB_RING_SIZE ? info.max_entries * 4 : EBB_RING_SIZE;
-		for (__u32 i = 0; i < n; i++)
-			table[i] = slots[i];
-		memset(table + n, 0, (EBB_RING_SIZE - n) * sizeof(*table));
-		munmap((void *)slots, ring_len(info.max_entries));
-		return 0;
-	}
-	return -ENOENT;
-}
-
 /* The whole of ring_changes, mapped: *n words (EBB_RING_CHANGES, or fewer in maps made by a layout
  * of fewer VIPs, which this libebb may still write before their `prog upgrade`). */
 static __u64 *ring_changes_map(int fd, size_t *n, size_t *len)
@@ -156,7 +92,7 @@ static int fill_ring(__u32 flags, __u32 elems, __u32 m, const __u32 *table, stru
 
 	if (inner < 0)
 		return ebb_errf(err, "cannot create a lookup table: %s", strerror(errno));
-	mem = mmap(NULL, ring_len(elems), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	mem = mmap(NULL, ebb_ring_bytes(elems), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
 	if (mem == MAP_FAILED) {
 		ebb_errf(err, "cannot map a lookup table: %s", strerror(errno));
 		close(inner);
@@ -164,7 +100,7 @@ static int fill_ring(__u32 flags, __u32 elems, __u32 m, const __u32 *table, stru
 	}
 	for (__u32 i = 0; i < m && i < elems * 4; i++)
 		((__u16 *)mem)[i] = (__u16)table[i];
-	munmap(mem, ring_len(elems));
+	munmap(mem, ebb_ring_bytes(elems));
 	return inner;
 }
 
@@ -204,18 +140,6 @@ static int swap_in_ring(struct ebb *e, __u32 ring_id, __u32 m, size_t n, const _
 		ret = ebb_errf(err, "cannot install lookup table %u: %s", ring_id, strerror(-ret));
 	close(inner); /* the outer map holds it now */
 	return ret;
-}
-
-int ebb_table_build(const struct ebb_maglev_node *set, size_t n, __u32 m, __u32 *table)
-{
-	int ret;
-
-	if (n == 0) {
-		memset(table, 0, EBB_RING_SIZE * sizeof(*table));
-		return 0;
-	}
-	ret = ebb_maglev_build_m(set, n, m, table);
-	return ret == -ENOMEM ? -ENOMEM : ret ? -EINVAL : 0;
 }
 
 static int build_ring(__u32 ring_id, const struct ebb_maglev_node *set, size_t n, __u32 m,

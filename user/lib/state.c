@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Finding the balancer's pinned maps, locking them for writers, and lookups by value. */
+/* Finding the balancer's pinned maps, locking them for writers, lookups by value and whole-map
+ * reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -232,6 +233,28 @@ int ebb_map_pin_or_get(const char *path, enum bpf_map_type type, const char *nam
 	return fd;
 }
 
+int ebb_map_dump(int map_fd, void *keys, void *vals, __u32 max, __u32 key_size, __u32 val_size)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 token;
+	void *in = NULL;
+	__u32 n = 0;
+
+	while (n < max) {
+		__u32 count = max - n;
+		int err = bpf_map_lookup_batch(map_fd, in, &token, (char *)keys + (size_t)n * key_size,
+					       (char *)vals + (size_t)n * val_size, &count, &opts);
+
+		if (err && errno != ENOENT)
+			return -errno;
+		n += count;
+		if (err)
+			break;
+		in = &token;
+	}
+	return n;
+}
+
 __u64 ebb_now_ns(void)
 {
 	struct timespec ts;
@@ -427,6 +450,69 @@ void ebb_vips_by_id_sync(struct ebb *e)
 	if (n < 0)
 		return;
 	ebb_vip_slots_sync(e, NULL);
+}
+
+__u32 ebb_ring_node(struct ebb *e, __u32 ring_id, __u32 slot)
+{
+	struct ebb_ring_elem elem;
+	__u32 index = slot / 4;
+
+	/* A writer may swap the table between reading its id and opening it: read again. */
+	for (int attempt = 0; attempt < 5 && slot < EBB_RING_SIZE; attempt++) {
+		__u32 inner_id;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+			return 0;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		if (bpf_map_lookup_elem(fd, &index, &elem))
+			elem.node[slot % 4] = 0;
+		close(fd);
+		return elem.node[slot % 4];
+	}
+	return 0;
+}
+
+size_t ebb_ring_bytes(__u32 elems)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return ((size_t)elems * sizeof(struct ebb_ring_elem) + page - 1) / page * page;
+}
+
+int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
+{
+	/* A writer may swap the table between reading its id and opening it: read again. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct bpf_map_info info = {};
+		__u32 inner_id, len = sizeof(info), n;
+		const __u16 *slots;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->rings_fd, &ring_id, &inner_id))
+			return -ENOENT;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		/* The VIP's size (M slots): the table was made for it */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries) {
+			close(fd);
+			continue;
+		}
+		slots = mmap(NULL, ebb_ring_bytes(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (slots == MAP_FAILED)
+			return -errno;
+		n = info.max_entries * 4 < EBB_RING_SIZE ? info.max_entries * 4 : EBB_RING_SIZE;
+		for (__u32 i = 0; i < n; i++)
+			table[i] = slots[i];
+		memset(table + n, 0, (EBB_RING_SIZE - n) * sizeof(*table));
+		munmap((void *)slots, ebb_ring_bytes(info.max_entries));
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
