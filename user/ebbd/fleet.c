@@ -423,11 +423,11 @@ void fleet_tick(struct agent *a, __u64 now)
 
 		/* Not counted yet (a restarted ebbd before its first pass): left out, never said as
 		 * 0, so that the leader does not retire a draining node on a count nobody made. */
-		if (!nd->used || !nd->flows_known)
+		if (!nd->used || !nd->census.flows_known)
 			continue;
-		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->flows));
-		if (nd->have_rates)
-			pps += nd->packets_s;
+		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->census.flows));
+		if (nd->census.have_rates)
+			pps += nd->census.packets_s;
 	}
 	s = strdup(json_object_to_json_string_ext(fl, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(fl);
@@ -435,7 +435,7 @@ void fleet_tick(struct agent *a, __u64 now)
 	pthread_mutex_lock(&fleet_sh.mu);
 	free(fleet_sh.flows);
 	fleet_sh.flows = s;
-	fleet_sh.flows_rev = a->counted_rev;
+	fleet_sh.flows_rev = a->census.counted_rev;
 	fleet_sh.vip_pps = pps;
 	fleet_sh.attached = attached;
 	was = fleet_sh.announcing;

@@ -152,7 +152,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	if (to == EBB_NODE_INACTIVE && fn->state == EBB_NODE_DRAINING) {
 		/* drain.c's decision again, on its inputs, with every host's report (fleet-wide) */
 		static struct drain_fleet df;
-		struct drain_in in = n->drain_in;
+		struct drain_in in = n->drain.in;
 		struct drain_out d;
 
 		drain_hosts(n->name, fn->mod_rev, &df);
@@ -302,10 +302,10 @@ void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore)
 		if (!n->used)
 			continue;
 		if (restore) {
-			n->flows = saved[id];
+			n->census.flows = saved[id];
 		} else {
-			saved[id] = n->flows;
-			n->flows = (__u64)fleet_flows(n->name, (long long)n->flows);
+			saved[id] = n->census.flows;
+			n->census.flows = (__u64)fleet_flows(n->name, (long long)n->census.flows);
 		}
 	}
 }

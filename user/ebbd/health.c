@@ -26,9 +26,9 @@ static void go_down(struct agent *a, struct node *n, const char *detail)
 
 	jstr(ev, "reason", "health_check");
 	jstr(ev, "check", detail);
-	jint(ev, "failures", n->fail_streak);
+	jint(ev, "failures", n->health.fail_streak);
 	jint(ev, "fall", h->fall);
-	jint(ev, "flows", n->flows);
+	jint(ev, "flows", n->census.flows);
 	node_transition(a, n, EBB_NODE_DOWN, 0, EV_DOWN, ev, 0);
 }
 
@@ -42,7 +42,7 @@ static void go_up(struct agent *a, struct node *n)
 	if (back != EBB_NODE_ACTIVE && back != EBB_NODE_DRAINING && back != EBB_NODE_INACTIVE)
 		back = EBB_NODE_ACTIVE;
 	jstr(ev, "reason", "health_check");
-	jint(ev, "successes", n->ok_streak);
+	jint(ev, "successes", n->health.ok_streak);
 	jint(ev, "rise", h->rise);
 	node_transition(a, n, back, back == EBB_NODE_DRAINING ? n->m.drain_timeout_s : 0, EV_UP, ev, 0);
 }
@@ -58,15 +58,15 @@ static void on_result(bool ok, const char *detail, const char *body, void *arg)
 	free(c);
 	if (!n->used || n->gen != gen)
 		return; /* the node went away meanwhile */
-	n->checking = false;
+	n->health.checking = false;
 	if (n->pool < 0 || a->cfg.pools[n->pool].health.type == CHECK_NONE)
 		return; /* no longer checked (configuration reloaded) */
 	if (ok) {
-		n->ok_streak++;
-		n->fail_streak = 0;
+		n->health.ok_streak++;
+		n->health.fail_streak = 0;
 	} else {
-		n->fail_streak++;
-		n->ok_streak = 0;
+		n->health.fail_streak++;
+		n->health.ok_streak = 0;
 		a->check_failures++;
 	}
 	if (log_enabled(LOG_DEBUG)) {
@@ -78,10 +78,10 @@ static void on_result(bool ok, const char *detail, const char *body, void *arg)
 		log_emit(ev);
 	}
 	if (n->m.state == EBB_NODE_DOWN) {
-		if (n->ok_streak >= a->cfg.pools[n->pool].health.rise)
+		if (n->health.ok_streak >= a->cfg.pools[n->pool].health.rise)
 			go_up(a, n);
 	} else if ((n->m.state == EBB_NODE_ACTIVE || n->m.state == EBB_NODE_DRAINING) &&
-		   n->fail_streak >= a->cfg.pools[n->pool].health.fall) {
+		   n->health.fail_streak >= a->cfg.pools[n->pool].health.fall) {
 		go_down(a, n, detail);
 	}
 }
@@ -95,12 +95,12 @@ void health_tick(struct agent *a, __u64 now)
 		struct check_ctx *c;
 		int ret;
 
-		if (!n->used || n->pool < 0 || n->checking || n->m.state == EBB_NODE_INACTIVE)
+		if (!n->used || n->pool < 0 || n->health.checking || n->m.state == EBB_NODE_INACTIVE)
 			continue;
 		h = &a->cfg.pools[n->pool].health;
-		if (h->type == CHECK_NONE || now < n->next_check_ns)
+		if (h->type == CHECK_NONE || now < n->health.next_check_ns)
 			continue;
-		n->next_check_ns = now + (__u64)(h->interval * NS_PER_S);
+		n->health.next_check_ns = now + (__u64)(h->interval * NS_PER_S);
 		o = (struct net_req_opts){ .addr = n->addr, .port = h->port, .http = h->type == CHECK_HTTP,
 					   .host = n->name, .path = h->path, .timeout_s = h->timeout };
 		c = malloc(sizeof(*c));
@@ -115,8 +115,18 @@ void health_tick(struct agent *a, __u64 now)
 			free(c);
 			continue;
 		}
-		n->checking = true;
+		n->health.checking = true;
 		if (ret) /* refused at once (unreachable...): a failed check like any other */
 			on_result(false, strerror(-ret), NULL, c);
+	}
+}
+
+void health_reset(struct agent *a)
+{
+	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
+		struct node_health *h = &a->nodes[id].health;
+
+		h->ok_streak = h->fail_streak = 0;
+		h->next_check_ns = 0;
 	}
 }

@@ -64,10 +64,7 @@ static void reload(struct agent *a)
 	config_free(&a->cfg);
 	a->cfg = fresh;
 	scale_reset(a);
-	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
-		a->nodes[id].ok_streak = a->nodes[id].fail_streak = 0;
-		a->nodes[id].next_check_ns = 0;
-	}
+	health_reset(a);
 	log_msg(LOG_INFO, "reloaded", "%s: %d pool(s)", a->cfg_path, a->cfg.n_pools);
 }
 
@@ -76,9 +73,9 @@ static void cycle_log(const struct agent *a)
 	json_object *ev = log_new(LOG_DEBUG, "cycle"), *nodes = json_object_new_object();
 
 	jdbl(ev, "cycle_ms", a->cycle_ms);
-	jdbl(ev, "walk_ms", a->pass_ms);
-	jint(ev, "flows_walked", a->walked);
-	jint(ev, "flows_live", a->live_total);
+	jdbl(ev, "walk_ms", a->census.pass_ms);
+	jint(ev, "flows_walked", a->census.walked);
+	jint(ev, "flows_live", a->census.live_total);
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
 		json_object *o;
@@ -87,14 +84,14 @@ static void cycle_log(const struct agent *a)
 			continue;
 		o = json_object_new_object();
 		jstr(o, "state", ebb_state_name(n->m.state));
-		jint(o, "flows", n->flows);
-		if (n->have_rates) {
-			jdbl(o, "new_flows_s", n->new_flows_s);
-			jdbl(o, "packets_s", n->packets_s);
-			jdbl(o, "bytes_s", n->bytes_s);
+		jint(o, "flows", n->census.flows);
+		if (n->census.have_rates) {
+			jdbl(o, "new_flows_s", n->census.new_flows_s);
+			jdbl(o, "packets_s", n->census.packets_s);
+			jdbl(o, "bytes_s", n->census.bytes_s);
 		}
-		if (n->load_known)
-			jdbl(o, "load", n->load);
+		if (n->probe.load_known)
+			jdbl(o, "load", n->probe.load);
 		json_object_object_add(nodes, n->name, o);
 	}
 	json_object_object_add(ev, "nodes", nodes);
@@ -326,7 +323,7 @@ int main(int argc, char **argv)
 		}
 		ebb_close(&a->e);
 		log_set_level(LOG_WARN);
-		ret = measure_once(a) ? 1 : 0;
+		ret = state_refresh(a) || measure_once(a) ? 1 : 0;
 	} else {
 		ret = run(a);
 	}

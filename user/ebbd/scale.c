@@ -28,14 +28,14 @@ static bool metric_of(const struct agent *a, const struct node *n, enum metric m
 {
 	switch (m) {
 	case METRIC_FLOWS:
-		*v = n->flows;
-		return n->flows_known && a->have_pass;
+		*v = n->census.flows;
+		return n->census.flows_known && a->census.have_pass;
 	case METRIC_NEW_FLOWS:
-		*v = n->new_flows_s;
-		return n->have_rates;
+		*v = n->census.new_flows_s;
+		return n->census.have_rates;
 	case METRIC_PROBE:
-		*v = n->load;
-		return n->load_known;
+		*v = n->probe.load;
+		return n->probe.load_known;
 	}
 	return false;
 }
@@ -68,7 +68,7 @@ static void scale_out(struct agent *a, int pool, const struct scale_out *d, __u6
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_out", d);
 
-		jint(ev, "node_flows", n->flows);
+		jint(ev, "node_flows", n->census.flows);
 		if (node_transition(a, n, EBB_NODE_ACTIVE, 0, EV_SCALE_OUT, ev, 0))
 			return; /* changed under us: decide again next interval */
 	}
@@ -90,7 +90,7 @@ static void scale_in(struct agent *a, int pool, const struct scale_out *d)
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_in", d);
 
-		jint(ev, "node_flows", n->flows);
+		jint(ev, "node_flows", n->census.flows);
 		jdbl(ev, "node_active_s", (ebb_now_ns() - n->m.state_since_ns) / 1e9);
 		if (node_transition(a, n, EBB_NODE_DRAINING, 0, EV_SCALE_IN, ev, 0))
 			return;
@@ -116,7 +116,7 @@ void scale_cycle(struct agent *a, __u64 now)
 
 			if (!n->used || n->pool != p)
 				continue;
-			*sn = (struct scale_node){ .id = id, .state = n->m.state, .flows = n->flows,
+			*sn = (struct scale_node){ .id = id, .state = n->m.state, .flows = n->census.flows,
 						   .state_since_ns = n->m.state_since_ns };
 			sn->known = metric_of(a, n, s->metric, &sn->value);
 			in.n_nodes++;

@@ -28,17 +28,22 @@ static int pin_inodes(const char *bpffs, ino_t ino[2])
 	return 0;
 }
 
+/* The node's flow lists: the one a pass left for drain.c, and the drain's own. */
+static void node_lists_free(struct node *n)
+{
+	watch_reset(&n->census.list.keys);
+	watch_reset(&n->drain.list);
+}
+
 void state_close(struct agent *a)
 {
 	if (!a->open)
 		return;
 	ebb_close(&a->e);
 	a->open = false;
-	pass_free(a);
-	ebb_census_close(a->census);
-	a->census = NULL;
+	measure_close(a);
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
-		watch_reset(&a->nodes[id].watch);
+		node_lists_free(&a->nodes[id]);
 		if (a->nodes[id].used)
 			status_nodes_changed();
 		a->nodes[id].used = false;
@@ -165,7 +170,7 @@ int state_refresh(struct agent *a)
 		nd = &a->nodes[id];
 		if (entries[i].state == EBB_NODE_UNUSED) {
 			if (nd->used) {
-				watch_reset(&nd->watch);
+				node_lists_free(nd);
 				status_nodes_changed();
 			}
 			nd->used = false;
@@ -176,7 +181,7 @@ int state_refresh(struct agent *a)
 		    !ebb_addr_eq(nd->m.addr, entries[i].addr, entries[i].family)) {
 			__u64 gen = nd->gen + 1;
 
-			watch_reset(&nd->watch);
+			node_lists_free(nd);
 			memset(nd, 0, sizeof(*nd));
 			nd->gen = gen;
 			nd->id = id;
