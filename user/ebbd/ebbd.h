@@ -16,6 +16,7 @@
 
 #include "libebb.h"
 #include "libebb_agent.h"
+#include "log.h"
 #include "drain_decide.h"
 #include "scale_decide.h"
 #include "truth.h"
@@ -27,22 +28,6 @@
 
 #define NS_PER_S 1000000000ULL
 #define EBBD_VERSION "0.1.0"
-
-/* ---- log.c: one JSON object per line on stderr ---- */
-enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-
-void log_set_level(int level);
-bool log_enabled(int level);
-/* A new event line; add fields with the j* helpers, then log_emit (which frees it). */
-json_object *log_new(int level, const char *event);
-void log_emit(json_object *ev);
-void log_msg(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The last events of level info and above, newest first, as log_emit wrote them. */
-void log_recent(void (*each)(void *ctx, const char *json), void *ctx);
-void jstr(json_object *o, const char *key, const char *val);
-void jint(json_object *o, const char *key, long long val);
-void jdbl(json_object *o, const char *key, double val);
-void jbool(json_object *o, const char *key, bool val);
 
 /* ---- config.c ---- */
 enum check_type { CHECK_NONE, CHECK_TCP, CHECK_HTTP };

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ebbd.h"
+#include "log.h"
 
 static int max_level = LOG_INFO;
 static const char *const level_name[] = { "error", "warn", "info", "debug" };
