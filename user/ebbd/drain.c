@@ -103,28 +103,28 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 	__u64 last_end;
 	int ret;
 
-	jstr(ev, "reason", d->reason);
+	json_add_str(ev, "reason", d->reason);
 	/* Measured by the node, or the LB's estimate: a figure nobody measured is never called
-	 * flows_cut (issue 14: "0 cut" must mean the node counted 0). */
-	jbool(ev, "verified", d->verified);
+	 * flows_cut, so that "0 cut" always means the node counted 0. */
+	json_add_bool(ev, "verified", d->verified);
 	if (d->verified) {
-		jint(ev, "flows_cut", cut);
-		jint(ev, "node_live", (long long)s->node_live);
-		jint(ev, "node_reset", (long long)s->node_reset);
+		json_add_int(ev, "flows_cut", cut);
+		json_add_int(ev, "node_live", (long long)s->node_live);
+		json_add_int(ev, "node_reset", (long long)s->node_reset);
 		/* other hosts' entries of connections the node no longer has (a host left: ECMP
 		 * moved them, their old entries wait for the idle timeout) */
 		if (d->host_flows)
-			jint(ev, "host_flows_outweighed", d->host_flows);
+			json_add_int(ev, "host_flows_outweighed", d->host_flows);
 	} else {
-		jint(ev, "flows_cut_estimate", cut);
+		json_add_int(ev, "flows_cut_estimate", cut);
 		if (!d->exact) /* from the last walk: the node had too many flows to list one by one */
-			jbool(ev, "flows_cut_exact", false);
-		jstr(ev, "truth", drain_truth_name(t->status));
+			json_add_bool(ev, "flows_cut_exact", false);
+		json_add_str(ev, "truth", drain_truth_name(t->status));
 		if (t->status == TRUTH_FAILED && t->why[0])
-			jstr(ev, "truth_why", t->why);
+			json_add_str(ev, "truth_why", t->why);
 	}
-	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
-	jint(ev, "drain_timeout_s", timeout);
+	json_add_double(ev, "drain_s", (now - n->entry.state_since_ns) / 1e9);
+	json_add_int(ev, "drain_timeout_s", timeout);
 	/* How long after its last flow finished the node was retired (the goal is < 1 s). The
 	 * LB sees a closed connection finish only a FIN timeout later, so a drain the node
 	 * verified counts from the node's last report that still saw a connection, when that
@@ -133,10 +133,10 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 	if (d->verified && t->live_asked_ns > last_end)
 		last_end = t->live_asked_ns;
 	if (last_end && last_end <= now && !cut && !s->lost_ns)
-		jint(ev, "last_flow_end_ago_ms", (now - last_end) / 1000000);
+		json_add_int(ev, "last_flow_end_ago_ms", (now - last_end) / 1000000);
 	if (s->lost_ns) { /* retired after lost state: how long it stayed quiet */
-		jint(ev, "flows_lost", s->lost_flows);
-		jdbl(ev, "quiet_s", (now - s->lost_ns) / 1e9);
+		json_add_int(ev, "flows_lost", s->lost_flows);
+		json_add_double(ev, "quiet_s", (now - s->lost_ns) / 1e9);
 	}
 	a->hook_extra = d->verified ? "EBB_FLOWS_CUT_VERIFIED=true" : "EBB_FLOWS_CUT_VERIFIED=false";
 	ret = node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut);
@@ -171,12 +171,12 @@ static void note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
 {
 	struct drain_state *s = &n->drain.ds;
 
-	if (s->drain != n->m.state_since_ns) {
+	if (s->drain != n->entry.state_since_ns) {
 		struct ebb_counters c;
 
-		*s = (struct drain_state){ .drain = n->m.state_since_ns };
+		*s = (struct drain_state){ .drain = n->entry.state_since_ns };
 		if (!ebb_counters_sum(a->e.node_stats_fd, n->id, &c))
-			s->second0 = c.second_chance;
+			s->second_chance_seen = c.second_chance;
 	}
 	s->lost_flows += count;
 	s->lost_ns = now;
@@ -198,22 +198,22 @@ static void take_list(struct agent *a, struct node *n, __u64 now)
 	if (!l->fresh)
 		return;
 	l->fresh = false;
-	if (n->m.state != EBB_NODE_DRAINING || n->m.state_since_ns != l->since) {
+	if (n->entry.state != EBB_NODE_DRAINING || n->entry.state_since_ns != l->since) {
 		watch_reset(&l->keys);
 		return;
 	}
 	ev = log_new(LOG_DEBUG, "drain_listed");
 	first = w->since != l->since;
-	jstr(ev, "node", n->name);
-	jint(ev, "flows", (long long)l->keys.n);
+	json_add_str(ev, "node", n->name);
+	json_add_int(ev, "flows", (long long)l->keys.n);
 	/* Before the first list only the count tells flows lost. */
 	if (first && l->counted) {
 		__u64 lost = lost_unlisted(l->before, l->live, l->ended);
 
-		jint(ev, "flows_before", (long long)l->before);
-		jdbl(ev, "before_s", (l->counted_ns - l->before_ns) / 1e9);
-		jint(ev, "ended_since", (long long)l->ended);
-		jint(ev, "flows_lost", (long long)lost);
+		json_add_int(ev, "flows_before", (long long)l->before);
+		json_add_double(ev, "before_s", (l->counted_ns - l->before_ns) / 1e9);
+		json_add_int(ev, "ended_since", (long long)l->ended);
+		json_add_int(ev, "flows_lost", (long long)lost);
 		if (lost)
 			note_lost(a, n, lost, now);
 	}
@@ -223,7 +223,7 @@ static void take_list(struct agent *a, struct node *n, __u64 now)
 		l->keys = (struct watch){};
 	} else {
 		watch_merge(w, &l->keys);
-		jint(ev, "watched", (long long)w->n);
+		json_add_int(ev, "watched", (long long)w->n);
 	}
 	log_emit(ev);
 	if (l->last_end > n->drain.last_end_ns)
@@ -243,8 +243,8 @@ static void say_blocked(struct node *n, const struct drain_out *d, __u64 now)
 	n->drain.blocked_said_hash = h;
 	n->drain.blocked_said_ns = now;
 	ev = log_new(LOG_INFO, "fleet_retire_blocked");
-	jstr(ev, "node", n->name);
-	jstr(ev, "why", d->why);
+	json_add_str(ev, "node", n->name);
+	json_add_str(ev, "why", d->why);
 	log_emit(ev);
 }
 
@@ -292,7 +292,7 @@ void drain_tick(struct agent *a, __u64 now)
 			continue;
 		take_list(a, n, now);
 		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
-		if (n->m.state != EBB_NODE_DRAINING) {
+		if (n->entry.state != EBB_NODE_DRAINING) {
 			/* truth.c forgets the node's reports itself (truth_tick, main.c) */
 			if (n->drain.ds.drain) {
 				n->drain.ds = (struct drain_state){};
@@ -301,9 +301,9 @@ void drain_tick(struct agent *a, __u64 now)
 			continue;
 		}
 		timeout_ns = node_drain_timeout(a, n) * NS_PER_S;
-		elapsed = (__s64)(now - n->m.state_since_ns);
+		elapsed = (__s64)(now - n->entry.state_since_ns);
 		timed_out = elapsed >= 0 && (__u64)elapsed >= timeout_ns;
-		exact = w->valid && w->since == n->m.state_since_ns;
+		exact = w->valid && w->since == n->entry.state_since_ns;
 		have_c = !ebb_counters_sum(a->e.node_stats_fd, id, &c);
 		if (exact && have_c && c.new_flows != w->new_flows0) {
 			log_msg(LOG_DEBUG, "drain_list_stale",
@@ -319,7 +319,7 @@ void drain_tick(struct agent *a, __u64 now)
 		*in = (struct drain_in){
 			.prev = n->drain.ds,
 			.draining = true,
-			.since = n->m.state_since_ns,
+			.since = n->entry.state_since_ns,
 			.elapsed_ns = elapsed,
 			.timeout_ns = timeout_ns,
 			.now = now,
@@ -341,11 +341,11 @@ void drain_tick(struct agent *a, __u64 now)
 		if (out.say_lost_wait) {
 			json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
 
-			jstr(ev, "node", n->name);
-			jstr(ev, "msg", "no listed flow left, but flow state was lost: "
+			json_add_str(ev, "node", n->name);
+			json_add_str(ev, "msg", "no listed flow left, but flow state was lost: "
 					"retiring only after a quiet period");
-			jint(ev, "flows_lost", n->drain.ds.lost_flows);
-			jdbl(ev, "quiet_s", a->cfg.lost_quiet);
+			json_add_int(ev, "flows_lost", n->drain.ds.lost_flows);
+			json_add_double(ev, "quiet_s", a->cfg.lost_quiet);
 			log_emit(ev);
 		}
 		drain_publish(a, &view_fd, n, &out, false);

@@ -125,7 +125,7 @@ void argv_free(char **argv);
 struct node {
 	bool used;
 	__u32 id;
-	struct ebb_node m; /* the map entry, as read this tick */
+	struct ebb_node entry; /* the node's map entry, as read this tick */
 	struct ebb_addr addr;
 	char name[64];
 	__u64 gen; /* changes when the slot starts holding another node */

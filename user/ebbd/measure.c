@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Measurement. One pass over the flow table gives every node's live flows, and for each
- * draining node the keys of its live flows, which drain.c then looks up one by one instead of
- * walking the table again. A pass is a census (user/lib/census.c: the mmapped flow table read
- * in place, a few ns per entry; it also clears finished and idle entries before their tick
- * wraps, doc/flow-table.md "The census over the table") where the keys fit its list; else the
- * table is walked with batch lookups (~0.4 us per entry; it cannot read the bucket table yet
- * and fails), paced: it may use cfg.walk_cpu of one core (a token bucket of CPU time, which the
- * census draws on too), and a pass over a big table is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
- * give the rates, once per interval.
+ * draining node the keys of its live flows, published for drain.c (measure.h), which then looks
+ * them up one by one instead of walking the table again. A pass is a census where one can run
+ * and the draining nodes' keys fit its list (user/lib/census.c reads the mmapped table in place
+ * and also clears finished and idle entries before their tick wraps: doc/flow-table.md "The
+ * census over the table"); else the table is walked with batch lookups, a syscall per batch
+ * (doc/guide.md gives both costs). Either is paced: it may use cfg.walk_cpu of one core (a
+ * token bucket of CPU time), and a walk over a big table is spread over several ticks, so that
+ * measuring never takes the core the drains and checks need. Counters (packets, bytes, new
+ * flows) come from node_stats and give the rates, once per interval.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static struct {
  * packet, which takes them from the node without loss. */
 static bool takes_pinned(const struct node *n)
 {
-	return n->m.state == EBB_NODE_ACTIVE || n->m.state == EBB_NODE_DRAINING;
+	return n->entry.state == EBB_NODE_ACTIVE || n->entry.state == EBB_NODE_DRAINING;
 }
 
 static __u64 cpu_ns(clockid_t clock)
@@ -203,7 +204,7 @@ static int pass_start(struct agent *a, __u64 now)
 			continue;
 		p->gen[id] = n->gen;
 		p->took[id] = takes_pinned(n);
-		if (n->m.state != EBB_NODE_DRAINING) {
+		if (n->entry.state != EBB_NODE_DRAINING) {
 			n->census.list.relist = false;
 			continue;
 		}
@@ -213,10 +214,10 @@ static int pass_start(struct agent *a, __u64 now)
 		 */
 		if (ebb_counters_sum(a->e.node_stats_fd, id, &c))
 			continue;
-		p->drain_since[id] = n->m.state_since_ns;
-		p->lists[id] = (struct watch){ .valid = true, .since = n->m.state_since_ns,
+		p->drain_since[id] = n->entry.state_since_ns;
+		p->lists[id] = (struct watch){ .valid = true, .since = n->entry.state_since_ns,
 					       .new_flows0 = c.new_flows };
-		if (n->census.list.since != n->m.state_since_ns && n->census.flows_known &&
+		if (n->census.list.since != n->entry.state_since_ns && n->census.flows_known &&
 		    n->census.flows_ns)
 			p->ended_after[id] = n->census.flows_ns > DRAIN_END_SLACK_NS ?
 						     n->census.flows_ns - DRAIN_END_SLACK_NS : 1;
@@ -266,8 +267,8 @@ static void pass_publish(struct agent *a, __u64 now)
 		if (n->used && n->gen == p->gen[id]) {
 			bool took = p->took[id] && takes_pinned(n);
 
-			if (p->drain_since[id] && n->m.state == EBB_NODE_DRAINING &&
-			    n->m.state_since_ns == p->drain_since[id])
+			if (p->drain_since[id] && n->entry.state == EBB_NODE_DRAINING &&
+			    n->entry.state_since_ns == p->drain_since[id])
 				list_publish(n, p, id, took);
 			n->census.flows = p->live[id];
 			n->census.flows_known = true;
@@ -311,8 +312,8 @@ static bool drain_wants_pass(const struct agent *a)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
 
-		if (n->used && n->m.state == EBB_NODE_DRAINING &&
-		    (n->census.list.since != n->m.state_since_ns || n->census.list.relist))
+		if (n->used && n->entry.state == EBB_NODE_DRAINING &&
+		    (n->census.list.since != n->entry.state_since_ns || n->census.list.relist))
 			return true;
 	}
 	return false;
@@ -438,7 +439,7 @@ int measure_once(struct agent *a)
 	nodes = json_object_new_array();
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
-		bool draining = n->m.state == EBB_NODE_DRAINING;
+		bool draining = n->entry.state == EBB_NODE_DRAINING;
 		json_object *o;
 
 		if (!n->used)
@@ -446,7 +447,7 @@ int measure_once(struct agent *a)
 		o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_int(id));
 		json_object_object_add(o, "addr", json_object_new_string(n->name));
-		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n->m.state)));
+		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n->entry.state)));
 		json_object_object_add(o, "pool", pool_name(a, n->pool) ?
 							  json_object_new_string(pool_name(a, n->pool)) : NULL);
 		json_object_object_add(o, "flows", json_object_new_int64(n->census.flows));
@@ -458,7 +459,7 @@ int measure_once(struct agent *a)
 		json_object_object_add(o, "packets", json_object_new_int64(n->census.ctr.packets));
 		json_object_object_add(o, "bytes", json_object_new_int64(n->census.ctr.bytes));
 		json_object_object_add(o, "drain_elapsed_s",
-				       num_or_null(draining, (now - n->m.state_since_ns) / 1e9));
+				       num_or_null(draining, (now - n->entry.state_since_ns) / 1e9));
 		json_object_object_add(o, "drain_timeout_s",
 				       draining ? json_object_new_int64(node_drain_timeout(a, n)) : NULL);
 		json_object_array_add(nodes, o);

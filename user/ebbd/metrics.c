@@ -205,24 +205,25 @@ static bool m_load(const struct agent *a, const struct node *n, double *v)
 static bool m_drain_elapsed(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = (render_now - n->m.state_since_ns) / 1e9;
-	return n->m.state == EBB_NODE_DRAINING;
+	*v = (render_now - n->entry.state_since_ns) / 1e9;
+	return n->entry.state == EBB_NODE_DRAINING;
 }
 static bool m_drain_timeout(const struct agent *a, const struct node *n, double *v)
 {
 	*v = node_drain_timeout(a, n);
-	return n->m.state == EBB_NODE_DRAINING;
+	return n->entry.state == EBB_NODE_DRAINING;
 }
 static bool m_state_age(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = (render_now - n->m.state_since_ns) / 1e9;
+	*v = (render_now - n->entry.state_since_ns) / 1e9;
 	return true;
 }
 /* A draining node the drain decision has judged (this drain): by the node's own report or not. */
 static bool judged(const struct node *n)
 {
-	return n->m.state == EBB_NODE_DRAINING && n->drain.ds.drain == n->m.state_since_ns && n->drain.reason;
+	return n->entry.state == EBB_NODE_DRAINING && n->drain.ds.drain == n->entry.state_since_ns &&
+	       n->drain.reason;
 }
 static bool m_drain_verified(const struct agent *a, const struct node *n, double *v)
 {
@@ -240,7 +241,7 @@ static bool m_health(const struct agent *a, const struct node *n, double *v)
 {
 	*v = n->health.fail_streak;
 	return n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE &&
-	       n->m.state != EBB_NODE_INACTIVE;
+	       n->entry.state != EBB_NODE_INACTIVE;
 }
 
 /* The node's own count (truth.c), for draining nodes of pools that read it. truth_get reads only. */
@@ -368,7 +369,7 @@ void metrics_render(const struct agent *a, __u64 now)
 			label(f, "node", n->name);
 			fputc(',', f);
 			label(f, "state", ebb_state_name(states[s]));
-			fprintf(f, "} %d\n", n->m.state == states[s]);
+			fprintf(f, "} %d\n", n->entry.state == states[s]);
 		}
 	}
 	node_family(f, a, "ebb_node_flows", "gauge", "Live flows pinned to the node (last walk)", m_flows);

@@ -148,7 +148,7 @@ void probe_cycle(struct agent *a)
 		pc = &a->cfg.pools[n->pool].probe;
 		if (!pc->argv && !pc->url)
 			continue;
-		if (n->m.state != EBB_NODE_ACTIVE && n->m.state != EBB_NODE_DRAINING) {
+		if (n->entry.state != EBB_NODE_ACTIVE && n->entry.state != EBB_NODE_DRAINING) {
 			n->probe.load_known = false;
 			continue;
 		}

@@ -112,7 +112,7 @@ static void sample(const struct agent *a, __u64 now)
 			hist_gen[id] = n->gen;
 		}
 		hist_flows[i][id] = n->census.flows_known ? (__u32)n->census.flows : NO_SAMPLE;
-		hist_state[i][id] = n->m.state;
+		hist_state[i][id] = n->entry.state;
 	}
 	hist_head = (hist_head + 1) % HIST_N;
 	if (hist_n < HIST_N)
@@ -286,7 +286,7 @@ static void vip_table(FILE *f, const struct agent *a)
 			if (!n->used)
 				continue;
 			for (int k = 0; k < n->n_vips; k++) {
-				const char *st = ebb_state_name(n->m.state);
+				const char *st = ebb_state_name(n->entry.state);
 
 				if (n->vip_ids[k] != v->vip.id)
 					continue;
@@ -325,10 +325,10 @@ static void drain_table(FILE *f, const struct agent *a, __u64 now)
 
 		if (!n->used)
 			continue;
-		if (n->m.state == EBB_NODE_DRAINING) {
+		if (n->entry.state == EBB_NODE_DRAINING) {
 			__u32 timeout = node_drain_timeout(a, n);
-			double age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
-			bool verified = n->drain.ds.drain == n->m.state_since_ns && n->drain.verified;
+			double age = now > n->entry.state_since_ns ? (now - n->entry.state_since_ns) / 1e9 : 0;
+			bool verified = n->drain.ds.drain == n->entry.state_since_ns && n->drain.verified;
 			long long left = verified ? (long long)n->drain.ds.node_live : n->census.flows_known ? (long long)n->census.flows : -1;
 
 			rows++;
@@ -347,11 +347,11 @@ static void drain_table(FILE *f, const struct agent *a, __u64 now)
 				   "<td class=\"poweroff\" data-safe=\"0\">not yet: it drains</td></tr>\n",
 				age, timeout, age > timeout ? timeout : age, timeout,
 				verified ? "the node's count (verified)" : "the LB's table (unverified)");
-		} else if (n->drain.last.have && n->m.state == EBB_NODE_INACTIVE) {
+		} else if (n->drain.last.have && n->entry.state == EBB_NODE_INACTIVE) {
 			bool safe = n->drain.last.verified && !n->drain.last.cut;
 
 			rows++;
-			wall_of(n->m.state_since_ns, now, when, sizeof(when));
+			wall_of(n->entry.state_since_ns, now, when, sizeof(when));
 			fprintf(f, "<tr class=\"drain done\" data-node=\"");
 			esc(f, n->name);
 			fprintf(f, "\" data-state=\"inactive\" data-flows-cut=\"%lld\" data-verified=\"%d\"><td>",
@@ -538,8 +538,8 @@ void status_render(const struct agent *a, __u64 now)
 
 			if (!n->used)
 				continue;
-			st = ebb_state_name(n->m.state);
-			age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
+			st = ebb_state_name(n->entry.state);
+			age = now > n->entry.state_since_ns ? (now - n->entry.state_since_ns) / 1e9 : 0;
 			fprintf(f, "<tr class=\"node\" data-node=\"");
 			esc(f, n->name);
 			fprintf(f, "\" data-state=\"%s\"><td><span class=\"swatch\" style=\"background:%s\"></span>",
@@ -563,15 +563,15 @@ void status_render(const struct agent *a, __u64 now)
 				human(f, n->census.bytes_s * 8);
 			fprintf(f, "</td><td>");
 			if (n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE)
-				fprintf(f, "%s", n->m.state == EBB_NODE_DOWN ? "failing" :
+				fprintf(f, "%s", n->entry.state == EBB_NODE_DOWN ? "failing" :
 						 n->health.fail_streak ? "failing checks" : "ok");
 			else
 				fprintf(f, "not checked");
 			fprintf(f, "</td><td class=\"num\">%.0f s</td><td>", age);
 			/* whether the node's own count judges the drain, or only the LB's table does */
-			if (n->m.state == EBB_NODE_DRAINING) {
+			if (n->entry.state == EBB_NODE_DRAINING) {
 				fprintf(f, "%.0f / %u s", age, node_drain_timeout(a, n));
-				if (n->drain.ds.drain == n->m.state_since_ns && n->drain.verified)
+				if (n->drain.ds.drain == n->entry.state_since_ns && n->drain.verified)
 					fprintf(f, " &middot; <span class=\"verified\" data-verified=\"1\">verified</span>, "
 						   "node: %llu live", (unsigned long long)n->drain.ds.node_live);
 				else
