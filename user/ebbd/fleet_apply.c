@@ -379,12 +379,8 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 		if (!is_new && !ebb_node_find(e, &fn->addr, &id, &cur) &&
 		    !bpf_map_lookup_elem(e->members_fd, &(struct ebb_member_key){ .vip_id = v.id, .node_id = id }, &m)) {
 			if (m.weight != fn->w[i].weight) {
-				m.weight = fn->w[i].weight;
-				if (bpf_map_update_elem(e->members_fd,
-							&(struct ebb_member_key){ .vip_id = v.id, .node_id = id },
-							&m, BPF_EXIST) ||
-				    ebb_rings_rebuild(e, v.id, &err))
-					apply_err(errs, "node weight", fn->name, err.msg[0] ? err.msg : strerror(errno));
+				if (ebb_node_set_weight(e, &fn->addr, &fn->w[i].vip, fn->w[i].weight, &err))
+					apply_err(errs, "node weight", fn->name, err.msg);
 				else
 					(*changes)++;
 			}
