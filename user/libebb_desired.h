@@ -94,4 +94,32 @@ int ebb_desired_node_weight_check(const struct ebb_addr *a, const struct ebb_vip
  * from the balancer, directly). */
 int ebb_desired_node_mac(struct ebb_desired_node *n, struct ebb_err *err);
 
+/* ---- diff: what makes a store's VIPs the desired ones ---- */
+/* The maps' VIPs as desired records (out: room for EBB_MAX_VIPS): how many, or -errno. */
+int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out);
+
+enum ebb_desired_op {
+	EBB_DESIRED_VIP_DEL, /* a VIP the store has and the desired state has not */
+	EBB_DESIRED_VIP_ADD, /* one the desired state has and the store has not */
+	/* another forwarding mode or table size: made again (its flows re-placed), as the same
+	 * tables on every host need */
+	EBB_DESIRED_VIP_REMAKE,
+	EBB_DESIRED_VIP_SET, /* timeouts or outer sources: changed in place, flows kept */
+};
+
+struct ebb_desired_change {
+	enum ebb_desired_op op;
+	struct ebb_desired_vip vip; /* as wanted (EBB_DESIRED_VIP_DEL: as the store has it) */
+};
+
+/*
+ * The changes that make the n_cur VIPs a store holds (cur) the n_want VIPs wanted: first the
+ * deletes (in cur's order), then, in want's order, each VIP to add, make again or set. A table
+ * size of 0 is EBB_TABLE_SIZE_DEFAULT on either side. out has room for n_cur + n_want; returns
+ * how many. Pure: the caller applies them.
+ */
+size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
+			     const struct ebb_desired_vip *cur, size_t n_cur,
+			     struct ebb_desired_change *out);
+
 #endif /* LIBEBB_DESIRED_H */

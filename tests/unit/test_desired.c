@@ -310,6 +310,66 @@ static void test_writes(void)
 		   "node 198.51.100.11 does not serve VIP 203.0.113.10:80/tcp");
 }
 
+/* ---- the diff: desired VIPs against a store's ---- */
+
+static struct ebb_desired_vip dv(const char *key, __u8 fwd, __u32 tcp_idle_s, __u32 table_size,
+				 const char *src4)
+{
+	struct ebb_desired_vip v = { .key = vk(key),
+				     .o = { .fwd = fwd, .tcp_idle_s = tcp_idle_s, .udp_idle_s = 300, .fin_s = 10,
+					    .drain_timeout_s = 300, .table_size = table_size } };
+
+	if (src4)
+		v.o.encap_src4 = a4(src4);
+	return v;
+}
+
+static void test_diff(void)
+{
+	const struct ebb_desired_vip cur[] = {
+		dv("203.0.113.1:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* A: as wanted */
+		dv("203.0.113.2:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* B: tcp-idle changes */
+		dv("203.0.113.3:80/tcp", EBB_FWD_IPIP, 900, 65537, "192.0.2.1"), /* C: to dsr */
+		dv("203.0.113.4:80/tcp", EBB_FWD_DSR, 900, 251, NULL), /* D: not wanted */
+		dv("203.0.113.6:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* F: table size changes */
+		dv("203.0.113.7:80/tcp", EBB_FWD_IPIP, 900, 2039, "192.0.2.1"), /* G: source changes */
+	};
+	const struct ebb_desired_vip want[] = {
+		dv("203.0.113.7:80/tcp", EBB_FWD_IPIP, 900, 2039, "192.0.2.2"),
+		dv("203.0.113.1:80/tcp", EBB_FWD_DSR, 900, 0, NULL), /* 0: the default size */
+		dv("203.0.113.5:80/tcp", EBB_FWD_DSR, 900, 0, NULL), /* E: new */
+		dv("203.0.113.2:80/tcp", EBB_FWD_DSR, 60, 65537, NULL),
+		dv("203.0.113.3:80/tcp", EBB_FWD_DSR, 900, 65537, "192.0.2.1"),
+		dv("203.0.113.6:80/tcp", EBB_FWD_DSR, 900, 251, NULL),
+	};
+	static const struct {
+		enum ebb_desired_op op;
+		const char *vip;
+	} expect[] = {
+		{ EBB_DESIRED_VIP_DEL, "203.0.113.4:80/tcp" }, { EBB_DESIRED_VIP_SET, "203.0.113.7:80/tcp" },
+		{ EBB_DESIRED_VIP_ADD, "203.0.113.5:80/tcp" }, { EBB_DESIRED_VIP_SET, "203.0.113.2:80/tcp" },
+		{ EBB_DESIRED_VIP_REMAKE, "203.0.113.3:80/tcp" }, { EBB_DESIRED_VIP_REMAKE, "203.0.113.6:80/tcp" },
+	};
+	struct ebb_desired_change out[12];
+	size_t n = ebb_desired_vips_diff(want, 6, cur, 6, out);
+
+	if (!ASSERT_EQ(n, 6, "diff: six changes"))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct ebb_vip_key k = vk(expect[i].vip);
+
+		ASSERT_EQ(out[i].op, expect[i].op, nm("diff", "change %zu is %s's, of the right kind", i, expect[i].vip));
+		ASSERT_MEM_EQ(&out[i].vip.key, &k, sizeof(k), nm("diff", "change %zu names %s", i, expect[i].vip));
+	}
+	ASSERT_EQ(out[1].vip.o.encap_src4, a4("192.0.2.2"), "diff: a set carries the wanted source");
+	ASSERT_EQ(out[3].vip.o.tcp_idle_s, 60, "diff: a set carries the wanted timeout");
+	ASSERT_EQ(ebb_desired_vips_diff(cur, 6, cur, 6, out), 0, "diff: a store as wanted: no change");
+	ASSERT_EQ(ebb_desired_vips_diff(NULL, 0, cur, 6, out), 6, "diff: nothing wanted: every VIP deleted");
+	ASSERT_EQ(out[5].op, EBB_DESIRED_VIP_DEL, "diff: ... each a delete");
+	ASSERT_EQ(ebb_desired_vips_diff(want, 6, NULL, 0, out), 6, "diff: an empty store: every VIP added");
+	ASSERT_EQ(out[0].op, EBB_DESIRED_VIP_ADD, "diff: ... each an add");
+}
+
 /* ---- the pinned-maps store: the same words, and nothing written by a refusal ---- */
 
 /* FNV-1a over every key and value of a map (per-CPU maps: not configuration, left out). */
@@ -459,6 +519,23 @@ static void test_maps_store(void)
 		      ebb_node_set_flags(&e, &gone, EBB_NODE_F_NODE_PROG, true, &err), &err,
 		      "no node 198.51.100.99", &before);
 
+	{
+		struct ebb_desired_vip *got = calloc(EBB_MAX_VIPS, sizeof(*got));
+		int n = got ? ebb_desired_vips_read(&e, got) : -ENOMEM;
+		bool found = false;
+
+		ASSERT_EQ(n, 2, "maps: ebb_desired_vips_read: the two VIPs");
+		for (int i = 0; i < n; i++)
+			if (!memcmp(&got[i].key, &k, sizeof(k)))
+				found = got[i].o.fwd == EBB_FWD_DSR && got[i].o.tcp_idle_s == EBB_DEFAULT_TCP_IDLE_S &&
+					got[i].o.table_size == EBB_TABLE_SIZE_DEFAULT;
+		ASSERT_TRUE(found, "maps: ... " VIP " as added: dsr, the default timeouts and table size");
+		/* the maps as they are, wanted as they are: nothing to do */
+		ASSERT_EQ(n >= 0 ? ebb_desired_vips_diff(got, (size_t)n, got, (size_t)n,
+							 (struct ebb_desired_change[2 * 2]){}) : 1,
+			  0, "maps: ... wanted as read: no change");
+		free(got);
+	}
 	/* and a write that passes changes them: the sums can tell */
 	ASSERT_OK(ebb_node_set_weight(&e, &a, &k, 5, &err), "maps: node set weight 5");
 	{
@@ -474,6 +551,7 @@ int main(void)
 	test_node_records();
 	test_settings_records();
 	test_writes();
+	test_diff();
 	if (suite_start("desired maps")) {
 		if (balancer_setup())
 			test_maps_store();

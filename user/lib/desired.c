@@ -298,3 +298,41 @@ int ebb_desired_node_mac(struct ebb_desired_node *n, struct ebb_err *err)
 	n->have_mac = true;
 	return 0;
 }
+
+static const struct ebb_desired_vip *vip_in(const struct ebb_desired_vip *v, size_t n,
+					    const struct ebb_vip_key *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(&v[i].key, k, sizeof(*k)))
+			return &v[i];
+	return NULL;
+}
+
+size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
+			     const struct ebb_desired_vip *cur, size_t n_cur,
+			     struct ebb_desired_change *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_cur; i++)
+		if (!vip_in(want, n_want, &cur[i].key))
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_DEL, .vip = cur[i] };
+	for (size_t i = 0; i < n_want; i++) {
+		const struct ebb_desired_vip *c = vip_in(cur, n_cur, &want[i].key);
+		const struct ebb_vip_opts *w = &want[i].o;
+
+		if (!c) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_ADD, .vip = want[i] };
+		} else if (c->o.fwd != w->fwd ||
+			   ebb_or_default(c->o.table_size, EBB_TABLE_SIZE_DEFAULT) !=
+				   ebb_or_default(w->table_size, EBB_TABLE_SIZE_DEFAULT)) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_REMAKE, .vip = want[i] };
+		} else if (c->o.tcp_idle_s != w->tcp_idle_s || c->o.udp_idle_s != w->udp_idle_s ||
+			   c->o.fin_s != w->fin_s || c->o.drain_timeout_s != w->drain_timeout_s ||
+			   c->o.encap_src4 != w->encap_src4 ||
+			   memcmp(c->o.encap_src6, w->encap_src6, sizeof(w->encap_src6))) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_SET, .vip = want[i] };
+		}
+	}
+	return n;
+}

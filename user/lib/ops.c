@@ -117,6 +117,31 @@ static void have_read(struct ebb *e, const struct ebb_addr *a, const struct ebb_
 						   &(struct ebb_member){});
 }
 
+int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out)
+{
+	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
+	int n = keys && vals ? ebb_vips_read(e, keys, vals) : -ENOMEM;
+
+	for (int i = 0; i < n; i++) {
+		struct ebb_vip_opts *o = &out[i].o;
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].key = keys[i];
+		o->fwd = vals[i].fwd;
+		o->tcp_idle_s = vals[i].tcp_idle_s;
+		o->udp_idle_s = vals[i].udp_idle_s;
+		o->fin_s = vals[i].fin_s;
+		o->drain_timeout_s = vals[i].drain_timeout_s;
+		o->table_size = ebb_vip_table_size(&vals[i]);
+		o->encap_src4 = vals[i].encap_src4;
+		memcpy(o->encap_src6, vals[i].encap_src6, sizeof(o->encap_src6));
+	}
+	free(keys);
+	free(vals);
+	return n;
+}
+
 static int free_vip_id(struct ebb *e, __u32 *id)
 {
 	bool used[EBB_MAX_VIPS] = {};
