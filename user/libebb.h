@@ -54,7 +54,8 @@ int ebb_check_unicast(const struct ebb_addr *a, const char *what, struct ebb_err
  * not, -errno if the interfaces cannot be read. */
 int ebb_addr_local(const struct ebb_addr *a, char *dev, size_t len);
 /* Refuses this host's own address as `what` ("a VIP", "a node"), saying `why`. A failure to
- * read the interfaces refuses nothing: the check guards against a mistake, not an attack. */
+ * read the interfaces refuses nothing: the check guards against a mistake, not an attack.
+ * (desired.c: in the words of the desired state's checks, which ask the same.) */
 #define EBB_VIP_LOCAL_WHY "ebb would take the traffic to this port from the host's own services"
 #define EBB_NODE_LOCAL_WHY "ebb would send the VIP's packets back to the balancer"
 int ebb_check_not_local(const struct ebb_addr *a, const char *what, const char *why,

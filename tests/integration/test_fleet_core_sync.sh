@@ -99,6 +99,27 @@ doc=$(ctl_a -j node show $N2)
 note "node show on A: $doc"
 check "node show on A counts a flow that lives on B (hosts.lbb >= 1)" [ "$(echo "$doc" | json_get 'd[0]["hosts"]["lbb"]')" -ge 1 ]
 check "... flows is the fleet-wide sum" [ "$(echo "$doc" | json_get 'd[0]["flows"] == sum(d[0]["hosts"].values())')" = True ]
+# A VIP's timeout changed in etcd by another writer: every host changes it in place (the same
+# VIP id, the same tables, its flows kept: made again, it would lose them), as
+# ebb_desired_vips_diff says of a change of timeouts.
+vflows_b() { ctl_b -j vip show $VIPU | json_get 'd[0]["flows"]'; }
+wait "$udp_pid" # no packet left to pin a flow again
+fl0=$(vflows_b)
+vid_a=$(ctl_a -j vip show $VIPU | json_get 'd[0]["id"]')
+vid_b=$(ctl_b -j vip show $VIPU | json_get 'd[0]["id"]')
+etcdctl_ put "/ebb/$FLEET/state/vips/$VIPU" \
+	"$(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d["tcp_idle_s"] = 77; print(json.dumps(d, separators=(",", ":")))' "$vkey")" >/dev/null
+etcdctl_ put "/ebb/$FLEET/state/serial" '{"by":"test","what":"tcp_idle_s 77","time":0}' >/dev/null
+idle_on() { "$1" -j vip show $VIPU | json_get 'd[0]["tcp_idle_s"]'; }
+idle_77() { [ "$(idle_on ctl_a)" = 77 ] && [ "$(idle_on ctl_b)" = 77 ]; }
+wait_for 100 idle_77
+check "tcp_idle_s 77 put in etcd: A and B apply it ($(idle_on ctl_a), $(idle_on ctl_b))" idle_77
+check "... in place: the same VIP id on A and on B ($vid_a, $vid_b)" \
+	[ "$(ctl_a -j vip show $VIPU | json_get 'd[0]["id"]')" = "$vid_a" -a "$(ctl_b -j vip show $VIPU | json_get 'd[0]["id"]')" = "$vid_b" ]
+ring_dump "$DIRA" "$vid_a * 2" >"$TMP/ring.a2"
+check "... and A's new-flow table as it was" cmp -s "$TMP/ring.a" "$TMP/ring.a2"
+vkept() { [ "$fl0" -ge 1 ] && [ "$(vflows_b)" -ge "$fl0" ]; }
+check "... B's flows of the VIP kept ($fl0 -> $(vflows_b))" vkept
 
 # ---- etcd wholly down ----
 snap() { for m in vips nodes members vip_addrs; do bpftool map dump pinned "$1/$m"; done 2>&1; }

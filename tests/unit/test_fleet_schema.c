@@ -68,6 +68,14 @@ static const struct row rows[] = {
 	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":131071}", "out of range" },
 	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"dsr\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"table_size\":\"251\"}", "must be an integer" },
 	{ VIPK "203.0.113.999:80/tcp", GOOD_VIP, "bad VIP" },
+	/* what parses must also pass the desired state's own check (libebb_desired.h): the words
+	 * ebbctl says for the same VIP or node on the maps */
+	{ VIPK "224.0.0.1:80/tcp", GOOD_VIP, "VIP address 224.0.0.1 is a multicast address: it must be a unicast address" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"ipip\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"encap_src4\":\"203.0.113.10\"}",
+	  "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address" },
+	{ VIPK "203.0.113.10:80/tcp", "{\"fwd\":\"ipip\",\"tcp_idle_s\":900,\"udp_idle_s\":300,\"fin_s\":10,\"drain_timeout_s\":300,\"encap_src6\":\"ff02::1\"}",
+	  "encap-src ff02::1 is a multicast address: it must be a unicast address" },
+	{ NODEK "127.0.0.1", "{\"state\":\"active\"," W "}", "node 127.0.0.1 is a loopback address: it must be a unicast address" },
 	{ VIPK "203.0.113.10", GOOD_VIP, "bad VIP" },
 	{ VIPK "", GOOD_VIP, "bad VIP" },
 	{ VIPK "203.0.113.10:080/tcp", GOOD_VIP, "as ebbctl prints it" },

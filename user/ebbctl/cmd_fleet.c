@@ -16,6 +16,7 @@
 
 #include "ebbctl.h"
 #include "fleet.h"
+#include "libebb_desired.h"
 
 static struct fleet_marker marker;
 static int marker_state = -1; /* -1 unknown, 0 not a fleet host, 1 fleet host */
@@ -266,14 +267,64 @@ struct fleases {
 	int64_t granted, ended;
 };
 
+static bool addr_of_vip(const struct fleet_state *s, const struct ebb_addr *a)
+{
+	for (int i = 0; i < s->n_vips; i++)
+		if (s->vips[i].key.family == a->family && ebb_addr_eq(s->vips[i].key.addr, a->a, a->family))
+			return true;
+	return false;
+}
+
+/* What the fleet's state holds that the edit's check needs (libebb_desired.h): the same
+ * questions ops.c asks the maps. */
+static void have_of_fleet(const struct fleet_state *s, const struct fedit *f, const struct fleet_vip *fv,
+			  const struct fleet_node *fn, struct ebb_desired_have *h)
+{
+	struct ebb_addr va = { .family = f->vip.family }, s4 = { .family = EBB_FAMILY_V4, .a = { f->vo.encap_src4 } },
+			s6 = { .family = EBB_FAMILY_V6 };
+
+	memset(h, 0, sizeof(*h));
+	memcpy(va.a, f->vip.addr, sizeof(va.a));
+	memcpy(s6.a, f->vo.encap_src6, sizeof(s6.a));
+	h->vip = fv;
+	h->n_vips = s->n_vips;
+	h->n_nodes = s->n_nodes;
+	for (int i = 0; i < s->n_nodes; i++) {
+		h->n_members += s->nodes[i].n_w;
+		if (f->have_vip && s->nodes[i].addr.family == va.family &&
+		    ebb_addr_eq(s->nodes[i].addr.a, va.a, va.family))
+			h->addr_is_node = true;
+	}
+	h->src4_is_vip = f->vo.encap_src4 && addr_of_vip(s, &s4);
+	h->src6_is_vip = (s6.a[0] | s6.a[1] | s6.a[2] | s6.a[3]) && addr_of_vip(s, &s6);
+	h->addr_is_vip = f->op >= F_NODE_ADD && f->op <= F_NODE_PROG && addr_of_vip(s, &f->addr);
+	/* on the host whose addresses ebbctl sees, as ops.c asks on the maps' host */
+	if (f->op == F_VIP_ADD)
+		ebb_desired_have_local(h, &va);
+	else if (f->op == F_NODE_ADD)
+		ebb_desired_have_local(h, &f->addr);
+	if (!fn)
+		return;
+	h->node = true;
+	h->node_is.addr = fn->addr;
+	h->node_is.state = fn->state;
+	h->node_is.have_mac = fn->have_mac;
+	memcpy(h->node_is.mac, fn->mac, 6);
+	h->node_is.node_prog = fn->node_prog;
+	h->node_vips = fn->n_w;
+	h->serves = f->have_vip && weight_idx(fn, &f->vip) >= 0;
+}
+
 /* Checks the edit against the state read and adds its writes to ops. 1: nothing to write. */
 static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, json_object *ops,
 		 struct fleases *fl)
 {
 	struct fleet_state *s = &v->st;
-	char vname[64], aname[64], key[256], rest[160], m1[24], m2[24];
+	char vname[64], aname[64], key[256], rest[160];
 	struct fleet_vip *fv = NULL;
 	struct fleet_node *fn = NULL;
+	struct ebb_desired_have h;
+	struct ebb_err err = {};
 
 	if (f->have_vip) {
 		ebb_fmt_vip(&f->vip, vname, sizeof(vname));
@@ -288,17 +339,15 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 			if (in)
 				return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
 						 aname, in->key, in->why);
-			return ctl_error("no node %s in fleet \"%s\"", aname, marker.fleet);
 		}
 	}
+	have_of_fleet(s, f, fv, fn, &h);
 	switch (f->op) {
 	case F_VIP_ADD: {
 		struct fleet_vip nv = { .key = f->vip, .o = f->vo };
 
-		if (fv)
-			return ctl_error("VIP %s already exists", vname);
-		if (s->n_vips >= EBB_MAX_VIPS)
-			return ctl_error("no room for VIP %s: all %d VIPs are in use", vname, EBB_MAX_VIPS);
+		if (ebb_desired_vip_add_check(&(struct ebb_desired_vip){ .key = f->vip, .o = f->vo }, &h, &err))
+			return ctl_error("%s", err.msg);
 		ebb_vip_opts_defaults(&nv.o);
 		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
 		return put_checked(ops, rest, fleet_vip_json(&nv));
@@ -306,8 +355,8 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 	case F_VIP_DEL: {
 		long long live = 0;
 
-		if (!fv)
-			return ctl_error("no VIP %s", vname);
+		if (ebb_desired_vip_del_check(&f->vip, &h, &err))
+			return ctl_error("%s", err.msg);
 		for (int i = 0; i < s->n_nodes; i++)
 			if (weight_idx(&s->nodes[i], &f->vip) >= 0)
 				live += fleet_flows(v, s->nodes[i].name);
@@ -326,41 +375,24 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		}
 		return 0;
 	}
-	case F_NODE_ADD:
-		if (!fv)
-			return ctl_error("no VIP %s", vname);
+	case F_NODE_ADD: {
+		struct ebb_desired_node want = { .addr = f->addr, .vip = f->vip, .weight = f->no.weight,
+						 .state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE,
+						 .have_mac = f->no.have_mac, .node_prog = f->no.node_prog };
+
+		memcpy(want.mac, f->no.mac, 6);
+		if (ebb_desired_node_add_check(&want, &h, &err) || (!fn && ebb_desired_node_mac(&want, &err)))
+			return ctl_error("%s", err.msg);
 		if (!fn) {
 			fn = &s->nodes[s->n_nodes++];
 			memset(fn, 0, sizeof(*fn));
 			fn->addr = f->addr;
 			snprintf(fn->name, sizeof(fn->name), "%s", aname);
-			fn->state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
-			fn->node_prog = f->no.node_prog;
+			fn->state = want.state;
+			fn->node_prog = want.node_prog;
 			fn->since = fleet_wall();
-			if (f->no.have_mac) {
-				memcpy(fn->mac, f->no.mac, 6);
-				fn->have_mac = true;
-			} else if (!ebb_neigh_lookup(&f->addr, fn->mac)) {
-				fn->have_mac = true;
-			} else {
-				return ctl_error("no MAC known for %s: give 'mac MAC', or make it reachable from this host first (ping %s)",
-						 aname, aname);
-			}
-		} else {
-			if (f->no.inactive)
-				return ctl_error("node %s exists (%s); 'inactive' is for new nodes", aname,
-						 ebb_state_name(fn->state));
-			if (f->no.node_prog && !fn->node_prog)
-				return ctl_error("node %s exists without node-prog; set it with 'ebbctl node set %s node-prog on'",
-						 aname, aname);
-			if (f->no.have_mac && fn->have_mac && memcmp(f->no.mac, fn->mac, 6))
-				return ctl_error("node %s has MAC %s, not %s", aname,
-						 ebb_fmt_mac(fn->mac, m1, sizeof(m1)),
-						 ebb_fmt_mac(f->no.mac, m2, sizeof(m2)));
-			if (weight_idx(fn, &f->vip) >= 0)
-				return ctl_error("node %s already serves VIP %s", aname, vname);
-			if (fn->n_w >= EBB_MAX_VIPS)
-				return ctl_error("node %s serves %d VIPs already", aname, fn->n_w);
+			memcpy(fn->mac, want.mac, 6);
+			fn->have_mac = true;
 		}
 		fn->w[fn->n_w].vip = f->vip;
 		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
@@ -373,17 +405,15 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 					    fv->o.table_size ? fv->o.table_size : EBB_RING_SIZE);
 		}
 		return put_node(ops, fn);
+	}
 	case F_NODE_DEL: {
-		long long live = fleet_flows(v, fn->name);
-		int w = -1;
+		long long live;
+		int w;
 
-		if (f->have_vip) {
-			if (!fv)
-				return ctl_error("no VIP %s", vname);
-			w = weight_idx(fn, &f->vip);
-			if (w < 0)
-				return ctl_error("node %s does not serve VIP %s", aname, vname);
-		}
+		if (ebb_desired_node_del_check(&f->addr, f->have_vip ? &f->vip : NULL, &h, &err))
+			return ctl_error("%s", err.msg);
+		live = fleet_flows(v, fn->name);
+		w = f->have_vip ? weight_idx(fn, &f->vip) : -1;
 		if (live && !f->force)
 			return ctl_error("node %s has %lld live flows across the fleet; drain it first ('ebbctl node drain %s'), or add 'force'",
 					 aname, live, aname);
@@ -400,8 +430,8 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 		return 0;
 	}
 	case F_NODE_STATE:
-		if (f->state == EBB_NODE_DRAINING && fn->state == EBB_NODE_INACTIVE)
-			return ctl_error("node %s is inactive: it has nothing to drain", aname);
+		if (ebb_desired_node_state_check(&f->addr, f->state, &h, &err))
+			return ctl_error("%s", err.msg);
 		if (f->state == fn->state && (f->state != EBB_NODE_DRAINING || !f->timeout))
 			return 1;
 		/* the same timeout again on a drain that has its clock: nothing to change */
@@ -438,17 +468,17 @@ static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, js
 	case F_NODE_WEIGHT: {
 		int w;
 
-		if (!fv)
-			return ctl_error("no VIP %s", vname);
+		if (ebb_desired_node_weight_check(&f->addr, &f->vip, f->no.weight, &h, &err))
+			return ctl_error("%s", err.msg);
 		w = weight_idx(fn, &f->vip);
-		if (w < 0)
-			return ctl_error("node %s does not serve VIP %s", aname, vname);
 		if (fn->w[w].weight == f->no.weight)
 			return 1;
 		fn->w[w].weight = f->no.weight;
 		return put_node(ops, fn);
 	}
 	case F_NODE_PROG:
+		if (ebb_desired_node_flags_check(&f->addr, &h, &err))
+			return ctl_error("%s", err.msg);
 		if (fn->node_prog == f->no.node_prog)
 			return 1;
 		fn->node_prog = f->no.node_prog;

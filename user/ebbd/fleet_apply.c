@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "fleet_shared.h"
+#include "libebb_desired.h"
 
 /* ---- applying the desired state to the maps ---- */
 
@@ -226,100 +227,101 @@ static int apply_err(int *errs, const char *what, const char *name, const char *
 	return -1;
 }
 
-/* The outer sources of ipip's tunnels and of rescues: changed in place, flows kept. */
-static bool vip_same_sources(const struct ebb_vip *v, const struct ebb_vip_opts *o)
+/* One change of ebb_desired_vips_diff, made through libebb. */
+static void apply_vip_change(struct ebb *e, const struct ebb_desired_change *c, int *errs, int *changes)
 {
-	return v->encap_src4 == o->encap_src4 && !memcmp(v->encap_src6, o->encap_src6, sizeof(o->encap_src6));
+	const struct ebb_desired_vip *v = &c->vip;
+	struct ebb_err err = {};
+	struct ebb_vip cur;
+	char name[64];
+
+	ebb_fmt_vip(&v->key, name, sizeof(name));
+	switch (c->op) {
+	case EBB_DESIRED_VIP_SET:
+		/* timeouts and outer sources (ipip's tunnels, rescues): in place, flows kept */
+		if (ebb_vip_find(e, &v->key, &cur)) {
+			apply_err(errs, "vip timeouts", name, "the VIP is gone");
+			return;
+		}
+		cur.encap_src4 = v->o.encap_src4;
+		memcpy(cur.encap_src6, v->o.encap_src6, sizeof(cur.encap_src6));
+		cur.tcp_idle_s = v->o.tcp_idle_s;
+		cur.udp_idle_s = v->o.udp_idle_s;
+		cur.fin_s = v->o.fin_s;
+		cur.drain_timeout_s = v->o.drain_timeout_s;
+		if (ebb_vip_store(e, &v->key, &cur, BPF_EXIST))
+			apply_err(errs, "vip timeouts", name, strerror(errno));
+		else
+			(*changes)++;
+		return;
+	case EBB_DESIRED_VIP_DEL:
+	case EBB_DESIRED_VIP_REMAKE:
+		if (ebb_vip_del(e, &v->key, true, &err)) {
+			apply_err(errs, "vip del", name, err.msg);
+			return;
+		}
+		if (c->op == EBB_DESIRED_VIP_DEL) {
+			(*changes)++;
+			return;
+		}
+		break; /* made again, below */
+	case EBB_DESIRED_VIP_ADD:
+		break;
+	}
+	if (ebb_vip_add(e, &v->key, &v->o, &err))
+		apply_err(errs, "vip add", name, err.msg);
+	else
+		(*changes)++;
 }
 
+/* The maps' VIPs made st's, by ebb_desired_vips_diff. */
 static int apply_vips(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
 {
-	struct ebb_vip_key k, *prev = NULL, gone[EBB_MAX_VIPS];
-	struct ebb_err err = {};
-	int n_gone = 0;
+	struct ebb_desired_vip *cur = calloc(EBB_MAX_VIPS, sizeof(*cur));
+	/* st's VIPs and the stand-ins below, which may find no room in st */
+	struct ebb_desired_vip *want = calloc(2 * EBB_MAX_VIPS, sizeof(*want));
+	struct ebb_desired_change *ch = calloc(3 * EBB_MAX_VIPS, sizeof(*ch));
+	int n_cur = cur && want && ch ? ebb_desired_vips_read(e, cur) : -ENOMEM;
+	size_t n_want = 0, n;
 
-	while (!bpf_map_get_next_key(e->vips_fd, prev, &k)) {
-		const struct fleet_invalid *h;
-		struct ebb_vip cur;
-
-		prev = &k;
-		if (fleet_vip_find(st, &k))
-			continue;
-		if ((h = fleet_invalid_vip(st, &k))) {
-			/* its key fails the schema and this host has no good value of it since it
-			 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
-			if (st->n_vips < EBB_MAX_VIPS && !ebb_vip_find(e, &k, &cur)) {
-				struct fleet_vip *fv = &st->vips[st->n_vips++];
-
-				memset(fv, 0, sizeof(*fv));
-				fv->key = k;
-				ebb_fmt_vip(&k, fv->name, sizeof(fv->name));
-				fv->o.fwd = cur.fwd;
-				fv->o.tcp_idle_s = cur.tcp_idle_s;
-				fv->o.udp_idle_s = cur.udp_idle_s;
-				fv->o.fin_s = cur.fin_s;
-				fv->o.drain_timeout_s = cur.drain_timeout_s;
-				fv->o.table_size = ebb_vip_table_size(&cur);
-				fv->o.encap_src4 = cur.encap_src4;
-				memcpy(fv->o.encap_src6, cur.encap_src6, sizeof(fv->o.encap_src6));
-				fv->mod_rev = -1; /* from the maps, not from etcd */
-			}
-			continue;
-		}
-		if (n_gone < EBB_MAX_VIPS)
-			gone[n_gone++] = k;
-	}
-	for (int i = 0; i < n_gone; i++) {
-		char name[64];
-
-		ebb_fmt_vip(&gone[i], name, sizeof(name));
-		if (ebb_vip_del(e, &gone[i], true, &err))
-			apply_err(errs, "vip del", name, err.msg);
-		else
-			(*changes)++;
+	if (n_cur < 0) {
+		apply_err(errs, "vips", "", strerror(-n_cur));
+		goto out;
 	}
 	for (int i = 0; i < st->n_vips; i++) {
-		struct fleet_vip *fv = &st->vips[i];
-		struct ebb_vip_opts o = fv->o;
-		struct ebb_vip cur;
-
-		if (fv->mod_rev < 0)
-			continue; /* held as the maps have it (above) */
+		want[n_want] = (struct ebb_desired_vip){ .key = st->vips[i].key, .o = st->vips[i].o };
 		/* no outer source given: this host's own device addresses, for ipip's tunnels
-		 * and for rescues (dsr too: a claim must come back to the host that rescued) */
-		ebb_device_sources(fleet_sh.bpffs, &o.encap_src4, o.encap_src6);
-		if (!ebb_vip_find(e, &fv->key, &cur)) {
-			/* a table size is as fixed as the forwarding mode: the same tables on every
-			 * host, or the VIP is made again (below) */
-			if (cur.fwd == o.fwd && ebb_vip_table_size(&cur) == (o.table_size ? o.table_size : EBB_RING_SIZE)) {
-				if (cur.tcp_idle_s != o.tcp_idle_s || cur.udp_idle_s != o.udp_idle_s ||
-				    cur.fin_s != o.fin_s || cur.drain_timeout_s != o.drain_timeout_s ||
-				    !vip_same_sources(&cur, &o)) {
-					cur.encap_src4 = o.encap_src4;
-					memcpy(cur.encap_src6, o.encap_src6, sizeof(cur.encap_src6));
-					cur.tcp_idle_s = o.tcp_idle_s;
-					cur.udp_idle_s = o.udp_idle_s;
-					cur.fin_s = o.fin_s;
-					cur.drain_timeout_s = o.drain_timeout_s;
-					if (ebb_vip_store(e, &fv->key, &cur, BPF_EXIST))
-						apply_err(errs, "vip timeouts", fv->name, strerror(errno));
-					else
-						(*changes)++;
-				}
-				continue;
-			}
-			/* another forwarding mode or table size: the VIP is made again (its flows
-			 * re-placed) */
-			if (ebb_vip_del(e, &fv->key, true, &err)) {
-				apply_err(errs, "vip del", fv->name, err.msg);
-				continue;
-			}
-		}
-		if (ebb_vip_add(e, &fv->key, &o, &err))
-			apply_err(errs, "vip add", fv->name, err.msg);
-		else
-			(*changes)++;
+		 * and for rescues (dsr too: a claim must come back to the host that rescued);
+		 * a stand-in from the maps (mod_rev -1) is held as it is */
+		if (st->vips[i].mod_rev >= 0)
+			ebb_device_sources(fleet_sh.bpffs, &want[n_want].o.encap_src4,
+					   want[n_want].o.encap_src6);
+		n_want++;
 	}
+	for (int i = 0; i < n_cur; i++) {
+		struct fleet_vip *fv;
+
+		if (fleet_vip_find(st, &cur[i].key) || !fleet_invalid_vip(st, &cur[i].key))
+			continue;
+		/* its key fails the schema and this host has no good value of it since it
+		 * started: the maps' own (applied from etcd before) stands in, for BIRD too */
+		want[n_want++] = cur[i];
+		if (st->n_vips >= EBB_MAX_VIPS)
+			continue;
+		fv = &st->vips[st->n_vips++];
+		memset(fv, 0, sizeof(*fv));
+		fv->key = cur[i].key;
+		ebb_fmt_vip(&cur[i].key, fv->name, sizeof(fv->name));
+		fv->o = cur[i].o;
+		fv->mod_rev = -1; /* from the maps, not from etcd */
+	}
+	n = ebb_desired_vips_diff(want, n_want, cur, (size_t)n_cur, ch);
+	for (size_t i = 0; i < n; i++)
+		apply_vip_change(e, &ch[i], errs, changes);
+out:
+	free(cur);
+	free(want);
+	free(ch);
 	return 0;
 }
 
@@ -379,12 +381,8 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 		if (!is_new && !ebb_node_find(e, &fn->addr, &id, &cur) &&
 		    !bpf_map_lookup_elem(e->members_fd, &(struct ebb_member_key){ .vip_id = v.id, .node_id = id }, &m)) {
 			if (m.weight != fn->w[i].weight) {
-				m.weight = fn->w[i].weight;
-				if (bpf_map_update_elem(e->members_fd,
-							&(struct ebb_member_key){ .vip_id = v.id, .node_id = id },
-							&m, BPF_EXIST) ||
-				    ebb_rings_rebuild(e, v.id, &err))
-					apply_err(errs, "node weight", fn->name, err.msg[0] ? err.msg : strerror(errno));
+				if (ebb_node_set_weight(e, &fn->addr, &fn->w[i].vip, fn->w[i].weight, &err))
+					apply_err(errs, "node weight", fn->name, err.msg);
 				else
 					(*changes)++;
 			}

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "fleet.h"
+#include "libebb_desired.h"
 
 double fleet_wall(void)
 {
@@ -372,6 +373,7 @@ static const char *const vip_fields[] = { "fwd", "tcp_idle_s", "udp_idle_s", "fi
 
 int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char *why, size_t len)
 {
+	struct ebb_err err = {};
 	json_object *o = NULL;
 	struct ebb_addr a;
 	const char *s;
@@ -413,6 +415,11 @@ int fleet_vip_check(const char *name, const char *val, struct fleet_vip *v, char
 		goto out;
 	if (have)
 		memcpy(v->o.encap_src6, a.a, sizeof(a.a));
+	/* what the encoding allows, the model must too: the same check as every other write */
+	if (ebb_desired_vip_check(&(struct ebb_desired_vip){ .key = v->key, .o = v->o }, &err)) {
+		whyf(why, len, "%s", err.msg);
+		goto out;
+	}
 	ret = 0;
 out:
 	json_object_put(o);
@@ -541,6 +548,17 @@ int fleet_node_check(const char *name, const char *val, struct fleet_node *n, ch
 				goto out;
 			}
 			n->w[n->n_w++].weight = (__u32)x;
+		}
+	}
+	{
+		struct ebb_desired_node dn = { .addr = n->addr, .state = n->state,
+					       .drain_timeout_s = n->drain_timeout_s, .have_mac = n->have_mac,
+					       .node_prog = n->node_prog };
+
+		memcpy(dn.mac, n->mac, 6);
+		if (ebb_desired_node_check(&dn, &err)) {
+			whyf(why, len, "%s", err.msg);
+			goto out;
 		}
 	}
 	ret = 0;

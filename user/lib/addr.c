@@ -100,17 +100,6 @@ int ebb_addr_local(const struct ebb_addr *a, char *dev, size_t len)
 	return found;
 }
 
-int ebb_check_not_local(const struct ebb_addr *a, const char *what, const char *why,
-			struct ebb_err *err)
-{
-	char buf[64], dev[IF_NAMESIZE + 1] = "";
-
-	if (ebb_addr_local(a, dev, sizeof(dev)) != 1)
-		return 0;
-	return ebb_errf(err, "%s is this host's own address (dev %s): it cannot be %s (%s)",
-			ebb_fmt_addr(a->a, a->family, buf, sizeof(buf)), dev, what, why);
-}
-
 int ebb_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 {
 	unsigned long long v;

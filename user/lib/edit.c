@@ -11,10 +11,12 @@
 
 #include "libebb.h"
 #include "internal.h"
+#include "libebb_desired.h"
 
 int ebb_node_set_weight(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vip_key *vk,
 			__u32 weight, struct ebb_err *err)
 {
+	struct ebb_desired_have h = {};
 	struct ebb_member m, old;
 	struct ebb_member_key mk;
 	struct ebb_vip vip;
@@ -24,15 +26,12 @@ int ebb_node_set_weight(struct ebb *e, const struct ebb_addr *addr, const struct
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
 	ebb_fmt_vip(vk, vname, sizeof(vname));
-	if (weight < 1 || weight > EBB_MAX_WEIGHT)
-		return ebb_errf(err, "weight must be 1..%d", EBB_MAX_WEIGHT);
-	if (ebb_node_find(e, addr, &id, NULL))
-		return ebb_errf(err, "no node %s", aname);
-	if (ebb_vip_find(e, vk, &vip))
-		return ebb_errf(err, "no VIP %s", vname);
+	h.node = !ebb_node_find(e, addr, &id, NULL);
+	h.vip = !ebb_vip_find(e, vk, &vip);
 	mk = (struct ebb_member_key){ .vip_id = vip.id, .node_id = id };
-	if (bpf_map_lookup_elem(e->members_fd, &mk, &old))
-		return ebb_errf(err, "node %s does not serve VIP %s", aname, vname);
+	h.serves = h.node && h.vip && !bpf_map_lookup_elem(e->members_fd, &mk, &old);
+	if (ebb_desired_node_weight_check(addr, vk, weight, &h, err))
+		return -EINVAL;
 	if (old.weight == weight)
 		return 0; /* nothing changes, not even the tables */
 	m = old;
@@ -52,12 +51,14 @@ int ebb_node_set_weight(struct ebb *e, const struct ebb_addr *addr, const struct
 int ebb_vip_set(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
 		struct ebb_err *err)
 {
+	struct ebb_desired_have h = {};
 	struct ebb_vip vip;
 	char name[64];
 
 	ebb_fmt_vip(key, name, sizeof(name));
-	if (ebb_vip_find(e, key, &vip))
-		return ebb_errf(err, "no VIP %s", name);
+	h.vip = !ebb_vip_find(e, key, &vip);
+	if (ebb_desired_vip_set_check(key, o, &h, err))
+		return -EINVAL;
 	if (o->tcp_idle_s)
 		vip.tcp_idle_s = o->tcp_idle_s;
 	if (o->udp_idle_s)

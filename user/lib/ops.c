@@ -13,6 +13,7 @@
 #include "libebb.h"
 #include "internal.h"
 #include "libebb_agent.h"
+#include "libebb_desired.h"
 
 static void addr_key_of(const struct ebb_vip_key *vk, struct ebb_vip_addr_key *ak)
 {
@@ -53,6 +54,94 @@ int ebb_vip_filter_sync(struct ebb *e, const struct ebb_vip_addr_key *extra, siz
 	return bpf_map_update_elem(e->vip_filter_fd, &zero, &f, BPF_ANY) ? -errno : 0;
 }
 
+/* Whether an address is a VIP's (of any port and protocol). */
+static bool vip_addr_held(struct ebb *e, const struct ebb_addr *a)
+{
+	struct ebb_vip_addr_key ak = { .family = a->family };
+	__u32 refs;
+
+	memcpy(ak.addr, a->a, sizeof(ak.addr));
+	return !bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs);
+}
+
+static int count_keys(int fd, void *key)
+{
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, key)) {
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* What the maps hold that a write of VIP vk (options vo) or node a on it needs checked. */
+static void have_read(struct ebb *e, const struct ebb_addr *a, const struct ebb_vip_key *vk,
+		      const struct ebb_vip_opts *vo, struct ebb_desired_have *h)
+{
+	struct ebb_vip_key kbuf;
+	struct ebb_vip vip;
+	struct ebb_node node;
+	__u32 id;
+
+	memset(h, 0, sizeof(*h));
+	h->vip = vk && !ebb_vip_find(e, vk, &vip);
+	if (vo) {
+		struct ebb_addr va = { .family = vk->family }, s4 = { .family = EBB_FAMILY_V4 },
+				s6 = { .family = EBB_FAMILY_V6 };
+
+		memcpy(va.a, vk->addr, sizeof(va.a));
+		ebb_desired_have_local(h, &va);
+		s4.a[0] = vo->encap_src4;
+		memcpy(s6.a, vo->encap_src6, sizeof(s6.a));
+		h->addr_is_node = !ebb_node_find(e, &va, NULL, NULL);
+		h->src4_is_vip = vo->encap_src4 && vip_addr_held(e, &s4);
+		h->src6_is_vip = (vo->encap_src6[0] | vo->encap_src6[1] | vo->encap_src6[2] |
+				  vo->encap_src6[3]) && vip_addr_held(e, &s6);
+		h->n_vips = count_keys(e->vips_fd, &kbuf);
+	}
+	if (!a)
+		return;
+	h->addr_is_vip = vip_addr_held(e, a);
+	h->node = !ebb_node_find(e, a, &id, &node);
+	if (!h->node)
+		return;
+	h->node_is.addr = *a;
+	h->node_is.state = node.state;
+	h->node_is.have_mac = true;
+	memcpy(h->node_is.mac, node.mac, 6);
+	h->node_is.node_prog = node.flags & EBB_NODE_F_NODE_PROG;
+	h->serves = h->vip && !bpf_map_lookup_elem(e->members_fd,
+						   &(struct ebb_member_key){ .vip_id = vip.id, .node_id = id },
+						   &(struct ebb_member){});
+}
+
+int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out)
+{
+	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
+	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
+	int n = keys && vals ? ebb_vips_read(e, keys, vals) : -ENOMEM;
+
+	for (int i = 0; i < n; i++) {
+		struct ebb_vip_opts *o = &out[i].o;
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].key = keys[i];
+		o->fwd = vals[i].fwd;
+		o->tcp_idle_s = vals[i].tcp_idle_s;
+		o->udp_idle_s = vals[i].udp_idle_s;
+		o->fin_s = vals[i].fin_s;
+		o->drain_timeout_s = vals[i].drain_timeout_s;
+		o->table_size = ebb_vip_table_size(&vals[i]);
+		o->encap_src4 = vals[i].encap_src4;
+		memcpy(o->encap_src6, vals[i].encap_src6, sizeof(o->encap_src6));
+	}
+	free(keys);
+	free(vals);
+	return n;
+}
+
 static int free_vip_id(struct ebb *e, __u32 *id)
 {
 	bool used[EBB_MAX_VIPS] = {};
@@ -78,27 +167,29 @@ static int free_vip_id(struct ebb *e, __u32 *id)
 int ebb_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_addr *src,
 			bool need_local, struct ebb_err *err)
 {
-	struct ebb_vip_addr_key ak = { .family = src->family };
+	struct ebb_desired_vip v = { .key = *key };
+	struct ebb_desired_have h = {};
 	char name[64];
-	__u32 refs;
 
-	ebb_fmt_addr(src->a, src->family, name, sizeof(name));
-	memcpy(ak.addr, src->a, sizeof(ak.addr));
-	/* Tunnelled packets from a VIP's address would be taken for the VIP's own traffic, and
-	 * replies and ICMP errors to them would reach the balancer's datapath, not this host. */
-	if ((src->family == key->family && ebb_addr_eq(src->a, key->addr, key->family)) ||
-	    (e && !bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs)))
-		return ebb_errf(err, "encap-src %s is a VIP address: the outer source must be this host's own address",
-				name);
+	if (src->family == EBB_FAMILY_V4) {
+		v.o.encap_src4 = src->a[0];
+		h.src4_is_vip = e && vip_addr_held(e, src);
+	} else {
+		memcpy(v.o.encap_src6, src->a, sizeof(v.o.encap_src6));
+		h.src6_is_vip = e && vip_addr_held(e, src);
+	}
+	if (ebb_desired_vip_add_check(&v, &h, err))
+		return -EINVAL;
 	if (need_local && ebb_addr_local(src, NULL, 0) == 0)
 		return ebb_errf(err, "encap-src %s is not an address of this host: the outer source must be one of its own, so that ICMP errors about the tunnel (fragmentation needed, unreachable) come back to it",
-				name);
+				ebb_fmt_addr(src->a, src->family, name, sizeof(name)));
 	return 0;
 }
 
 int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o,
 		struct ebb_err *err)
 {
+	struct ebb_desired_have h;
 	struct ebb_vip_addr_key ak;
 	struct ebb_vip vip = {};
 	struct ebb_vip_opts filled;
@@ -107,40 +198,15 @@ int ebb_vip_add(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 	char name[64];
 
 	ebb_fmt_vip(key, name, sizeof(name));
-	{
-		struct ebb_addr a = { .family = key->family }, src4 = { .family = EBB_FAMILY_V4 },
-				src6 = { .family = EBB_FAMILY_V6 };
-		char aname[64];
-
-		memcpy(a.a, key->addr, sizeof(a.a));
-		src4.a[0] = o->encap_src4;
-		memcpy(src6.a, o->encap_src6, sizeof(src6.a));
-		if (ebb_check_unicast(&a, "VIP address", err) ||
-		    (o->encap_src4 && ebb_check_unicast(&src4, "encap-src", err)) ||
-		    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
-		     ebb_check_unicast(&src6, "encap-src", err)))
-			return -EINVAL;
-		if (!ebb_node_find(e, &a, NULL, NULL))
-			return ebb_errf(err, "%s is a node's address: a VIP cannot be one of its own backends",
-					ebb_fmt_addr(a.a, a.family, aname, sizeof(aname)));
-		if (ebb_check_not_local(&a, "a VIP", EBB_VIP_LOCAL_WHY, err))
-			return -EINVAL;
-		if ((o->encap_src4 && ebb_check_encap_src(e, key, &src4, false, err)) ||
-		    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
-		     ebb_check_encap_src(e, key, &src6, false, err)))
-			return -EINVAL;
-	}
-	if (!ebb_vip_find(e, key, &vip))
-		return ebb_errf(err, "VIP %s already exists", name);
+	have_read(e, NULL, key, o, &h);
+	if (ebb_desired_vip_add_check(&(struct ebb_desired_vip){ .key = *key, .o = *o }, &h, err))
+		return -EINVAL;
+	/* on the maps, not in the fleet's state: there each host fills in its own addresses */
 	if (o->fwd == EBB_FWD_IPIP && !o->encap_src4 &&
 	    !(o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]))
 		return ebb_errf(err, "fwd ipip needs an outer source address: add 'encap-src ADDR'");
-	if (o->table_size && !ebb_table_size_ok(o->table_size))
-		return ebb_errf(err, "table-size %u is not one of %s", o->table_size,
-				ebb_table_sizes_str());
 	if (free_vip_id(e, &vip.id))
-		return ebb_errf(err, "no room for VIP %s: ebb holds at most %d VIPs and all are in use (delete one first)",
-				name, EBB_MAX_VIPS);
+		return ebb_errf(err, "cannot add VIP %s: no free VIP id", name);
 	filled = *o;
 	ebb_vip_opts_defaults(&filled);
 	vip.fwd = filled.fwd;
@@ -232,6 +298,7 @@ static __u64 sum_live(const __u64 *counts)
 int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct ebb_err *err)
 {
 	struct ebb_member_key *members = NULL;
+	struct ebb_desired_have h;
 	struct ebb_vip_addr_key ak;
 	struct ebb_vip vip;
 	__u64 *live = NULL;
@@ -242,8 +309,10 @@ int ebb_vip_del(struct ebb *e, const struct ebb_vip_key *key, bool force, struct
 	int ret = 0;
 
 	ebb_fmt_vip(key, name, sizeof(name));
-	if (ebb_vip_find(e, key, &vip))
-		return ebb_errf(err, "no VIP %s", name);
+	have_read(e, NULL, key, NULL, &h);
+	if (ebb_desired_vip_del_check(key, &h, err))
+		return -EINVAL;
+	ebb_vip_find(e, key, &vip);
 	live = calloc(EBB_MAX_NODES, sizeof(*live));
 	members = calloc(EBB_MAX_MEMBERS, sizeof(*members));
 	if (!live || !members) {
@@ -322,6 +391,16 @@ static int free_node_id(struct ebb *e, __u32 *id)
 	return -ENOSPC;
 }
 
+static int count_nodes(struct ebb *e)
+{
+	struct ebb_node n;
+	int used = 0;
+
+	for (__u32 i = 1; i < EBB_MAX_NODES; i++)
+		used += !bpf_map_lookup_elem(e->nodes_fd, &i, &n) && n.state != EBB_NODE_UNUSED;
+	return used;
+}
+
 static int count_members(struct ebb *e)
 {
 	struct ebb_member_key k, *prev = NULL;
@@ -338,30 +417,34 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 		 const struct ebb_node_opts *o, struct ebb_err *err)
 {
 	struct ebb_member member = { .weight = o->weight ? o->weight : EBB_DEFAULT_WEIGHT };
+	struct ebb_desired_node want = {};
+	struct ebb_desired_have h;
 	struct ebb_member_key mk;
 	struct ebb_node node = {};
-	struct ebb_vip vip;
-	char aname[64], vname[64], m1[24], m2[24];
+	struct ebb_vip vip = {};
+	char aname[64], vname[64];
 	bool is_new;
 	__u32 id;
 	int ret;
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
 	ebb_fmt_vip(vk, vname, sizeof(vname));
-	if (ebb_check_unicast(addr, "node", err) ||
-	    ebb_check_not_local(addr, "a node", EBB_NODE_LOCAL_WHY, err))
+	have_read(e, addr, vk, NULL, &h);
+	ebb_desired_have_local(&h, addr);
+	if (!h.node)
+		h.n_nodes = count_nodes(e);
+	h.n_members = count_members(e);
+	want.vip = *vk;
+	want.addr = *addr;
+	want.weight = o->weight;
+	want.state = o->inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
+	want.have_mac = o->have_mac;
+	memcpy(want.mac, o->mac, 6);
+	want.node_prog = o->node_prog;
+	if (ebb_desired_node_add_check(&want, &h, err))
 		return -EINVAL;
-	{
-		struct ebb_vip_addr_key ak = { .family = addr->family };
-		__u32 refs;
-
-		memcpy(ak.addr, addr->a, sizeof(ak.addr));
-		if (!bpf_map_lookup_elem(e->vip_addrs_fd, &ak, &refs))
-			return ebb_errf(err, "%s is a VIP address: a node cannot be a VIP of this balancer",
-					aname);
-	}
-	if (ebb_vip_find(e, vk, &vip))
-		return ebb_errf(err, "no VIP %s", vname);
+	ebb_vip_find(e, vk, &vip);
+	/* on the maps, not in the fleet's state: there each host fills in its own addresses */
 	if (vip.fwd == EBB_FWD_IPIP &&
 	    (addr->family == EBB_FAMILY_V4 ? !vip.encap_src4 :
 	     !(vip.encap_src6[0] | vip.encap_src6[1] | vip.encap_src6[2] | vip.encap_src6[3])))
@@ -370,36 +453,18 @@ int ebb_node_add(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 	is_new = ebb_node_find(e, addr, &id, &node) != 0;
 	if (is_new) {
 		if (free_node_id(e, &id))
-			return ebb_errf(err, "no room for node %s: all %d nodes are in use", aname,
-					EBB_MAX_NODES - 1);
+			return ebb_errf(err, "cannot add node %s: no free node id", aname);
+		if (ebb_desired_node_mac(&want, err))
+			return -EINVAL;
 		memcpy(node.addr, addr->a, sizeof(node.addr));
 		node.family = addr->family;
-		node.state = o->inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE;
+		node.state = want.state;
 		node.state_since_ns = ebb_now_ns();
 		if (o->node_prog)
 			node.flags |= EBB_NODE_F_NODE_PROG;
-		if (o->have_mac)
-			memcpy(node.mac, o->mac, 6);
-		else if (ebb_neigh_lookup(addr, node.mac))
-			return ebb_errf(err, "no MAC known for %s: give 'mac MAC', or make it reachable from this host first (ping %s)",
-					aname, aname);
-	} else {
-		if (o->inactive)
-			return ebb_errf(err, "node %s exists (%s); 'inactive' is for new nodes",
-					aname, ebb_state_name(node.state));
-		if (o->node_prog && !(node.flags & EBB_NODE_F_NODE_PROG))
-			return ebb_errf(err, "node %s exists without node-prog; set it with 'ebbctl node set %s node-prog on'",
-					aname, aname);
-		if (o->have_mac && memcmp(o->mac, node.mac, 6))
-			return ebb_errf(err, "node %s has MAC %s, not %s", aname,
-					ebb_fmt_mac(node.mac, m1, sizeof(m1)),
-					ebb_fmt_mac(o->mac, m2, sizeof(m2)));
+		memcpy(node.mac, want.mac, 6);
 	}
 	mk = (struct ebb_member_key){ .vip_id = vip.id, .node_id = id };
-	if (!is_new && !bpf_map_lookup_elem(e->members_fd, &mk, &(struct ebb_member){}))
-		return ebb_errf(err, "node %s already serves VIP %s", aname, vname);
-	if (count_members(e) >= EBB_MAX_MEMBERS)
-		return ebb_errf(err, "no room: %d (VIP, node) pairs are in use", EBB_MAX_MEMBERS);
 
 	if (is_new) {
 		ebb_counters_zero(e->node_stats_fd, id);
@@ -425,26 +490,22 @@ int ebb_node_del(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 		 bool force, struct ebb_err *err)
 {
 	struct ebb_member_key *members = NULL;
+	struct ebb_desired_have h;
 	struct ebb_node node;
 	struct ebb_vip vip;
 	__u64 *live = NULL;
-	char aname[64], vname[64];
+	char aname[64];
 	size_t n;
 	__u32 id;
 	int ret = 0;
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
-	if (ebb_node_find(e, addr, &id, &node))
-		return ebb_errf(err, "no node %s", aname);
-	if (vk) {
-		ebb_fmt_vip(vk, vname, sizeof(vname));
-		if (ebb_vip_find(e, vk, &vip))
-			return ebb_errf(err, "no VIP %s", vname);
-		if (bpf_map_lookup_elem(e->members_fd,
-					&(struct ebb_member_key){ .vip_id = vip.id, .node_id = id },
-					&(struct ebb_member){}))
-			return ebb_errf(err, "node %s does not serve VIP %s", aname, vname);
-	}
+	have_read(e, addr, vk, NULL, &h);
+	if (ebb_desired_node_del_check(addr, vk, &h, err))
+		return -EINVAL;
+	ebb_node_find(e, addr, &id, &node);
+	if (vk)
+		ebb_vip_find(e, vk, &vip);
 	live = calloc(EBB_MAX_NODES, sizeof(*live));
 	members = calloc(EBB_MAX_MEMBERS, sizeof(*members));
 	if (!live || !members) {
@@ -481,6 +542,7 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		       __u32 drain_timeout_s, struct ebb_err *err)
 {
 	struct ebb_member_key members[EBB_MAX_VIPS];
+	struct ebb_desired_have h;
 	struct ebb_node node;
 	char aname[64];
 	size_t n;
@@ -488,10 +550,10 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 	int ret;
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
-	if (ebb_node_find(e, addr, &id, &node))
-		return ebb_errf(err, "no node %s", aname);
-	if (state == EBB_NODE_DRAINING && node.state == EBB_NODE_INACTIVE)
-		return ebb_errf(err, "node %s is inactive: it has nothing to drain", aname);
+	have_read(e, addr, NULL, NULL, &h);
+	if (ebb_desired_node_state_check(addr, state, &h, err))
+		return -EINVAL;
+	ebb_node_find(e, addr, &id, &node);
 	if (state == node.state && (state != EBB_NODE_DRAINING || !drain_timeout_s))
 		return 0; /* already there: nothing to change, not even the drain's start time */
 
@@ -525,14 +587,16 @@ rollback:
 int ebb_node_set_flags(struct ebb *e, const struct ebb_addr *addr, __u8 mask, bool on,
 		       struct ebb_err *err)
 {
+	struct ebb_desired_have h = {};
 	struct ebb_node node;
 	char aname[64];
 	__u8 flags;
 	__u32 id;
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
-	if (ebb_node_find(e, addr, &id, &node))
-		return ebb_errf(err, "no node %s", aname);
+	h.node = !ebb_node_find(e, addr, &id, &node);
+	if (ebb_desired_node_flags_check(addr, &h, err))
+		return -EINVAL;
 	flags = on ? node.flags | mask : node.flags & ~mask;
 	if (flags == node.flags)
 		return 0;

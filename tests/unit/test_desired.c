@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The desired state's one validation (user/libebb_desired.h, user/lib/desired.c):
+ *  - records alone (a VIP with its options, a node on a VIP, the settings), valid and invalid,
+ *    each refusal in its exact words;
+ *  - each write against what a store holds (struct ebb_desired_have), as the fleet's writer
+ *    asks etcd's state and ops.c asks the maps;
+ *  - the pinned-maps store (libebb's writes on the real balancer's maps, loaded unpinned): the
+ *    same refusals in the same words, and every configuration map byte for byte as it was
+ *    after each refused write.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "ebb.h"
+#include "libebb.h"
+#include "libebb_desired.h"
+#include "packets.h"
+#include "test.h"
+#define FIXTURE_BALANCER
+#include "fixture.h"
+
+static struct ebb_vip_key vk(const char *s)
+{
+	struct ebb_vip_key k;
+
+	if (ebb_parse_vip(s, &k, NULL))
+		abort(); /* a typo in a table */
+	return k;
+}
+
+static struct ebb_addr ad(const char *s)
+{
+	struct ebb_addr a;
+
+	if (ebb_parse_addr(s, &a, NULL))
+		abort();
+	return a;
+}
+
+static __be32 a4(const char *s)
+{
+	return ad(s).a[0];
+}
+
+/* err.msg is want (NULL: the check passed) */
+static void check_said(const char *what, int ret, const struct ebb_err *err, const char *want)
+{
+	if (!want) {
+		if (!ASSERT_OK(ret, nm(what, "accepted")))
+			printf("#   refused: %s\n", err->msg);
+		return;
+	}
+	if (ASSERT_EQ(ret, -EINVAL, nm(what, "refused")) &&
+	    !CHECK(!strcmp(err->msg, want), "%s: says \"%s\"", what, want))
+		printf("#   said: %s\n", err->msg);
+}
+
+/* ---- records alone ---- */
+
+static void test_vip_records(void)
+{
+	static const struct {
+		const char *name, *vip;
+		struct ebb_vip_opts o;
+		const char *src4, *src6, *want;
+	} t[] = {
+		{ "dsr, defaults", "203.0.113.10:80/tcp", {}, NULL, NULL, NULL },
+		{ "ipip with both sources", "203.0.113.10:80/tcp", { .fwd = EBB_FWD_IPIP }, "192.0.2.1", "2001:db8::1", NULL },
+		{ "every timeout at its bounds", "[2001:db8::10]:443/udp",
+		  { .tcp_idle_s = 1, .udp_idle_s = EBB_MAX_TIMEOUT_S, .fin_s = 1, .drain_timeout_s = EBB_MAX_TIMEOUT_S },
+		  NULL, NULL, NULL },
+		{ "table-size 251", "203.0.113.10:0/udp", { .table_size = 251 }, NULL, NULL, NULL },
+		{ "multicast VIP", "224.0.0.1:80/tcp", {}, NULL, NULL,
+		  "VIP address 224.0.0.1 is a multicast address: it must be a unicast address" },
+		{ "loopback VIP6", "[::1]:80/tcp", {}, NULL, NULL,
+		  "VIP address ::1 is the loopback address: it must be a unicast address" },
+		{ "IPv4-mapped VIP6", "[::ffff:203.0.113.10]:80/tcp", {}, NULL, NULL,
+		  "VIP address ::ffff:203.0.113.10 is an IPv4-mapped IPv6 address (give the IPv4 address itself): it must be a unicast address" },
+		{ "broadcast encap-src", "203.0.113.10:80/tcp", { .fwd = EBB_FWD_IPIP }, "255.255.255.255", NULL,
+		  "encap-src 255.255.255.255 is the broadcast address: it must be a unicast address" },
+		{ "the VIP's own address as encap-src", "203.0.113.10:80/tcp", { .fwd = EBB_FWD_IPIP }, "203.0.113.10", NULL,
+		  "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address" },
+		{ "the VIP6's own address as encap-src", "[2001:db8::10]:80/tcp", {}, NULL, "2001:db8::10",
+		  "encap-src 2001:db8::10 is a VIP address: the outer source must be this host's own address" },
+		{ "unknown forwarding mode", "203.0.113.10:80/tcp", { .fwd = 7 }, NULL, NULL,
+		  "unknown forwarding mode 7: dsr or ipip" },
+		{ "tcp-idle past a week", "203.0.113.10:80/tcp", { .tcp_idle_s = EBB_MAX_TIMEOUT_S + 1 }, NULL, NULL,
+		  "tcp-idle must be 1..604800 seconds, not 604801" },
+		{ "drain-timeout past a week", "203.0.113.10:80/tcp", { .drain_timeout_s = ~0u }, NULL, NULL,
+		  "drain-timeout must be 1..604800 seconds, not 4294967295" },
+		{ "table-size 250", "203.0.113.10:80/tcp", { .table_size = 250 }, NULL, NULL,
+		  "table-size must be one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65537 (a prime >= 100 x the VIP's nodes), not 250" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ebb_desired_vip v = { .key = vk(t[i].vip), .o = t[i].o };
+		struct ebb_err err = {};
+
+		if (t[i].src4)
+			v.o.encap_src4 = a4(t[i].src4);
+		if (t[i].src6)
+			memcpy(v.o.encap_src6, ad(t[i].src6).a, 16);
+		check_said(nm("vip record", "%s", t[i].name), ebb_desired_vip_check(&v, &err), &err, t[i].want);
+	}
+}
+
+static void test_node_records(void)
+{
+	static const struct {
+		const char *name, *addr;
+		__u32 weight;
+		__u8 state;
+		__u32 drain_timeout_s;
+		const char *want;
+	} t[] = {
+		{ "active, default weight", "198.51.100.11", 0, EBB_NODE_ACTIVE, 0, NULL },
+		{ "draining, its own timeout", "2001:db8::11", 1, EBB_NODE_DRAINING, 30, NULL },
+		{ "down, the largest weight", "198.51.100.11", EBB_MAX_WEIGHT, EBB_NODE_DOWN, 0, NULL },
+		{ "inactive", "198.51.100.11", 5, EBB_NODE_INACTIVE, 0, NULL },
+		{ "unspecified address", "0.0.0.0", 0, EBB_NODE_ACTIVE, 0,
+		  "node 0.0.0.0 is an unspecified (0.0.0.0/8) address: it must be a unicast address" },
+		{ "multicast address", "ff02::1", 0, EBB_NODE_ACTIVE, 0,
+		  "node ff02::1 is a multicast address: it must be a unicast address" },
+		{ "weight past the largest", "198.51.100.11", EBB_MAX_WEIGHT + 1, EBB_NODE_ACTIVE, 0,
+		  "weight must be 1..1000, not 1001" },
+		{ "unused is no state", "198.51.100.11", 0, EBB_NODE_UNUSED, 0,
+		  "node state 0 is not active, draining, inactive or down" },
+		{ "no such state", "198.51.100.11", 0, 9, 0, "node state 9 is not active, draining, inactive or down" },
+		{ "drain-timeout past a week", "198.51.100.11", 0, EBB_NODE_DRAINING, EBB_MAX_TIMEOUT_S + 1,
+		  "drain-timeout must be 1..604800 seconds, not 604801" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ebb_desired_node n = { .addr = ad(t[i].addr), .vip = vk("203.0.113.10:80/tcp"),
+					      .weight = t[i].weight, .state = t[i].state,
+					      .drain_timeout_s = t[i].drain_timeout_s };
+		struct ebb_err err = {};
+
+		check_said(nm("node record", "%s", t[i].name), ebb_desired_node_check(&n, &err), &err, t[i].want);
+	}
+}
+
+static void test_settings_records(void)
+{
+	static const struct {
+		const char *name;
+		struct ebb_desired_settings s;
+		const char *want;
+	} t[] = {
+		{ "all off", {}, NULL },
+		{ "every one at its bound", { .flood_rate = EBB_RATE_MAX, .mtu = 1320, .rescue_rate = EBB_RATE_MAX }, NULL },
+		{ "mtu 65535", { .mtu = 65535 }, NULL },
+		{ "mtu below IPv6's tunnel minimum", { .mtu = 1319 }, "mtu must be 1320..65535, not 1319" },
+		{ "mtu past 65535", { .mtu = 65536 }, "mtu must be 1320..65535, not 65536" },
+		{ "flood-rate past the largest", { .flood_rate = EBB_RATE_MAX + 1 },
+		  "flood-rate must be 0..100000000, not 100000001" },
+		{ "rescue-rate past the largest", { .rescue_rate = ~0u }, "rescue-rate must be 0..100000000, not 4294967295" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ebb_err err = {};
+
+		check_said(nm("settings record", "%s", t[i].name), ebb_desired_settings_check(&t[i].s, &err), &err,
+			   t[i].want);
+	}
+}
+
+/* ---- writes against what a store holds ---- */
+
+#define VIP "203.0.113.10:80/tcp"
+#define NODE "198.51.100.11"
+
+static void test_writes(void)
+{
+	static const struct ebb_desired_have none = {};
+	static const struct ebb_desired_have vip_only = { .vip = true, .n_vips = 1 };
+	struct ebb_desired_have node_active = { .vip = true, .node = true, .n_vips = 1, .n_nodes = 1,
+						.node_is = { .state = EBB_NODE_ACTIVE, .have_mac = true,
+							     .mac = { 2, 0, 0, 0, 0, 0x0a } } };
+	struct ebb_desired_have node_inactive = node_active, serving = node_active;
+	struct ebb_desired_vip v = { .key = vk(VIP) };
+	struct ebb_desired_node n = { .addr = ad(NODE), .vip = vk(VIP), .state = EBB_NODE_ACTIVE,
+				      .have_mac = true, .mac = { 2, 0, 0, 0, 0, 0x0a } };
+	struct ebb_addr a = ad(NODE);
+	struct ebb_vip_key k = vk(VIP);
+	struct ebb_err err = {};
+
+	node_inactive.node_is.state = EBB_NODE_INACTIVE;
+	serving.serves = true;
+	serving.node_vips = 1;
+	serving.n_members = 1;
+
+	check_said("vip add: a new VIP", ebb_desired_vip_add_check(&v, &none, &err), &err, NULL);
+	check_said("vip add: it exists", ebb_desired_vip_add_check(&v, &vip_only, &err), &err,
+		   "VIP 203.0.113.10:80/tcp already exists");
+	check_said("vip add: a node's address",
+		   ebb_desired_vip_add_check(&v, &(struct ebb_desired_have){ .addr_is_node = true }, &err), &err,
+		   "203.0.113.10 is a node's address: a VIP cannot be one of its own backends");
+	check_said("vip add: every VIP in use",
+		   ebb_desired_vip_add_check(&v, &(struct ebb_desired_have){ .n_vips = EBB_MAX_VIPS }, &err), &err,
+		   "no room for VIP 203.0.113.10:80/tcp: ebb holds at most 1024 VIPs and all are in use (delete one first)");
+	{
+		struct ebb_desired_vip s = v;
+
+		s.o.encap_src4 = a4("203.0.113.20");
+		check_said("vip add: another VIP's address as encap-src",
+			   ebb_desired_vip_add_check(&s, &(struct ebb_desired_have){ .src4_is_vip = true }, &err), &err,
+			   "encap-src 203.0.113.20 is a VIP address: the outer source must be this host's own address");
+	}
+	{
+		struct ebb_desired_have local = { .local_dev = "v0" };
+		struct ebb_desired_vip s = v;
+
+		/* a device's own address filled in as the outer source: the address is what is wrong */
+		s.o.encap_src4 = s.key.addr[0];
+		check_said("vip add: this host's own address, its own encap-src too",
+			   ebb_desired_vip_add_check(&s, &local, &err), &err,
+			   "203.0.113.10 is this host's own address (dev v0): it cannot be a VIP (ebb would take the traffic to this port from the host's own services)");
+		check_said("node add: this host's own address", ebb_desired_node_add_check(&n, &local, &err), &err,
+			   "198.51.100.11 is this host's own address (dev v0): it cannot be a node (ebb would send the VIP's packets back to the balancer)");
+	}
+	check_said("vip add: a bad record is refused as a record",
+		   ebb_desired_vip_add_check(&(struct ebb_desired_vip){ .key = vk("127.0.0.1:80/tcp") }, &none, &err),
+		   &err, "VIP address 127.0.0.1 is a loopback address: it must be a unicast address");
+	check_said("vip del: no such VIP", ebb_desired_vip_del_check(&k, &none, &err), &err,
+		   "no VIP 203.0.113.10:80/tcp");
+	check_said("vip del: it exists", ebb_desired_vip_del_check(&k, &vip_only, &err), &err, NULL);
+	check_said("vip set: no such VIP",
+		   ebb_desired_vip_set_check(&k, &(struct ebb_vip_opts){ .fin_s = 5 }, &none, &err), &err,
+		   "no VIP 203.0.113.10:80/tcp");
+	check_said("vip set: fin-timeout past a week",
+		   ebb_desired_vip_set_check(&k, &(struct ebb_vip_opts){ .fin_s = EBB_MAX_TIMEOUT_S + 1 }, &vip_only,
+					     &err),
+		   &err, "fin-timeout must be 1..604800 seconds, not 604801");
+
+	check_said("node add: a new node", ebb_desired_node_add_check(&n, &vip_only, &err), &err, NULL);
+	check_said("node add: on a second VIP", ebb_desired_node_add_check(&n, &node_active, &err), &err, NULL);
+	check_said("node add: no such VIP", ebb_desired_node_add_check(&n, &none, &err), &err,
+		   "no VIP 203.0.113.10:80/tcp");
+	check_said("node add: a VIP's address",
+		   ebb_desired_node_add_check(&n, &(struct ebb_desired_have){ .vip = true, .addr_is_vip = true }, &err),
+		   &err, "198.51.100.11 is a VIP address: a node cannot be a VIP of this balancer");
+	check_said("node add: already serves", ebb_desired_node_add_check(&n, &serving, &err), &err,
+		   "node 198.51.100.11 already serves VIP 203.0.113.10:80/tcp");
+	{
+		struct ebb_desired_node m = n;
+
+		m.state = EBB_NODE_INACTIVE;
+		check_said("node add: inactive, an existing node", ebb_desired_node_add_check(&m, &node_active, &err),
+			   &err, "node 198.51.100.11 exists (active); 'inactive' is for new nodes");
+		m = n;
+		m.node_prog = true;
+		check_said("node add: node-prog, an existing node without", ebb_desired_node_add_check(&m, &node_active, &err),
+			   &err, "node 198.51.100.11 exists without node-prog; set it with 'ebbctl node set 198.51.100.11 node-prog on'");
+		m = n;
+		m.mac[5] = 0x0b;
+		check_said("node add: another MAC", ebb_desired_node_add_check(&m, &node_active, &err), &err,
+			   "node 198.51.100.11 has MAC 02:00:00:00:00:0a, not 02:00:00:00:00:0b");
+		m.have_mac = false;
+		check_said("node add: no MAC given, an existing node", ebb_desired_node_add_check(&m, &node_active, &err),
+			   &err, NULL);
+	}
+	check_said("node add: every node in use",
+		   ebb_desired_node_add_check(&n, &(struct ebb_desired_have){ .vip = true, .n_nodes = EBB_MAX_NODES - 1 },
+					      &err),
+		   &err, "no room for node 198.51.100.11: all 4095 nodes are in use");
+	check_said("node add: every pair in use",
+		   ebb_desired_node_add_check(&n, &(struct ebb_desired_have){ .vip = true, .n_members = EBB_MAX_MEMBERS },
+					      &err),
+		   &err, "no room: 65536 (VIP, node) pairs are in use");
+	check_said("node add: the node serves every VIP there is",
+		   ebb_desired_node_add_check(&n, &(struct ebb_desired_have){ .vip = true, .node = true,
+									       .node_is = { .state = EBB_NODE_ACTIVE },
+									       .node_vips = EBB_MAX_VIPS },
+					      &err),
+		   &err, "node 198.51.100.11 serves 1024 VIPs already");
+
+	check_said("node del: no such node", ebb_desired_node_del_check(&a, NULL, &none, &err), &err,
+		   "no node 198.51.100.11");
+	check_said("node del: from every VIP", ebb_desired_node_del_check(&a, NULL, &node_active, &err), &err, NULL);
+	check_said("node del: a VIP it does not serve", ebb_desired_node_del_check(&a, &k, &node_active, &err), &err,
+		   "node 198.51.100.11 does not serve VIP 203.0.113.10:80/tcp");
+	check_said("node del: no such VIP",
+		   ebb_desired_node_del_check(&a, &k, &(struct ebb_desired_have){ .node = true }, &err), &err,
+		   "no VIP 203.0.113.10:80/tcp");
+	check_said("node del: a VIP it serves", ebb_desired_node_del_check(&a, &k, &serving, &err), &err, NULL);
+
+	check_said("node drain: an active node", ebb_desired_node_state_check(&a, EBB_NODE_DRAINING, &node_active, &err),
+		   &err, NULL);
+	check_said("node drain: an inactive node",
+		   ebb_desired_node_state_check(&a, EBB_NODE_DRAINING, &node_inactive, &err), &err,
+		   "node 198.51.100.11 is inactive: it has nothing to drain");
+	check_said("node activate: an inactive node",
+		   ebb_desired_node_state_check(&a, EBB_NODE_ACTIVE, &node_inactive, &err), &err, NULL);
+	check_said("node activate: no such node", ebb_desired_node_state_check(&a, EBB_NODE_ACTIVE, &none, &err), &err,
+		   "no node 198.51.100.11");
+	check_said("node set node-prog: no such node", ebb_desired_node_flags_check(&a, &none, &err), &err,
+		   "no node 198.51.100.11");
+
+	check_said("node set weight: on a VIP it serves", ebb_desired_node_weight_check(&a, &k, 7, &serving, &err), &err,
+		   NULL);
+	check_said("node set weight: 0", ebb_desired_node_weight_check(&a, &k, 0, &serving, &err), &err,
+		   "weight must be 1..1000, not 0");
+	check_said("node set weight: a VIP it does not serve",
+		   ebb_desired_node_weight_check(&a, &k, 7, &node_active, &err), &err,
+		   "node 198.51.100.11 does not serve VIP 203.0.113.10:80/tcp");
+}
+
+/* ---- the diff: desired VIPs against a store's ---- */
+
+static struct ebb_desired_vip dv(const char *key, __u8 fwd, __u32 tcp_idle_s, __u32 table_size,
+				 const char *src4)
+{
+	struct ebb_desired_vip v = { .key = vk(key),
+				     .o = { .fwd = fwd, .tcp_idle_s = tcp_idle_s, .udp_idle_s = 300, .fin_s = 10,
+					    .drain_timeout_s = 300, .table_size = table_size } };
+
+	if (src4)
+		v.o.encap_src4 = a4(src4);
+	return v;
+}
+
+static void test_diff(void)
+{
+	const struct ebb_desired_vip cur[] = {
+		dv("203.0.113.1:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* A: as wanted */
+		dv("203.0.113.2:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* B: tcp-idle changes */
+		dv("203.0.113.3:80/tcp", EBB_FWD_IPIP, 900, 65537, "192.0.2.1"), /* C: to dsr */
+		dv("203.0.113.4:80/tcp", EBB_FWD_DSR, 900, 251, NULL), /* D: not wanted */
+		dv("203.0.113.6:80/tcp", EBB_FWD_DSR, 900, 65537, NULL), /* F: table size changes */
+		dv("203.0.113.7:80/tcp", EBB_FWD_IPIP, 900, 2039, "192.0.2.1"), /* G: source changes */
+	};
+	const struct ebb_desired_vip want[] = {
+		dv("203.0.113.7:80/tcp", EBB_FWD_IPIP, 900, 2039, "192.0.2.2"),
+		dv("203.0.113.1:80/tcp", EBB_FWD_DSR, 900, 0, NULL), /* 0: the default size */
+		dv("203.0.113.5:80/tcp", EBB_FWD_DSR, 900, 0, NULL), /* E: new */
+		dv("203.0.113.2:80/tcp", EBB_FWD_DSR, 60, 65537, NULL),
+		dv("203.0.113.3:80/tcp", EBB_FWD_DSR, 900, 65537, "192.0.2.1"),
+		dv("203.0.113.6:80/tcp", EBB_FWD_DSR, 900, 251, NULL),
+	};
+	static const struct {
+		enum ebb_desired_op op;
+		const char *vip;
+	} expect[] = {
+		{ EBB_DESIRED_VIP_DEL, "203.0.113.4:80/tcp" }, { EBB_DESIRED_VIP_SET, "203.0.113.7:80/tcp" },
+		{ EBB_DESIRED_VIP_ADD, "203.0.113.5:80/tcp" }, { EBB_DESIRED_VIP_SET, "203.0.113.2:80/tcp" },
+		{ EBB_DESIRED_VIP_REMAKE, "203.0.113.3:80/tcp" }, { EBB_DESIRED_VIP_REMAKE, "203.0.113.6:80/tcp" },
+	};
+	struct ebb_desired_change out[12];
+	size_t n = ebb_desired_vips_diff(want, 6, cur, 6, out);
+
+	if (!ASSERT_EQ(n, 6, "diff: six changes"))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct ebb_vip_key k = vk(expect[i].vip);
+
+		ASSERT_EQ(out[i].op, expect[i].op, nm("diff", "change %zu is %s's, of the right kind", i, expect[i].vip));
+		ASSERT_MEM_EQ(&out[i].vip.key, &k, sizeof(k), nm("diff", "change %zu names %s", i, expect[i].vip));
+	}
+	ASSERT_EQ(out[1].vip.o.encap_src4, a4("192.0.2.2"), "diff: a set carries the wanted source");
+	ASSERT_EQ(out[3].vip.o.tcp_idle_s, 60, "diff: a set carries the wanted timeout");
+	ASSERT_EQ(ebb_desired_vips_diff(cur, 6, cur, 6, out), 0, "diff: a store as wanted: no change");
+	ASSERT_EQ(ebb_desired_vips_diff(NULL, 0, cur, 6, out), 6, "diff: nothing wanted: every VIP deleted");
+	ASSERT_EQ(out[5].op, EBB_DESIRED_VIP_DEL, "diff: ... each a delete");
+	ASSERT_EQ(ebb_desired_vips_diff(want, 6, NULL, 0, out), 6, "diff: an empty store: every VIP added");
+	ASSERT_EQ(out[0].op, EBB_DESIRED_VIP_ADD, "diff: ... each an add");
+}
+
+/* ---- the pinned-maps store: the same words, and nothing written by a refusal ---- */
+
+/* FNV-1a over every key and value of a map (per-CPU maps: not configuration, left out). */
+static __u64 map_sum(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	unsigned char key[256], next[256], val[4096];
+	__u64 h = 1469598103934665603ULL;
+	bool first = true;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size > sizeof(key) ||
+	    info.value_size > sizeof(val))
+		return 0;
+	while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
+		first = false;
+		memcpy(key, next, info.key_size);
+		memset(val, 0, sizeof(val));
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;
+		for (__u32 i = 0; i < info.key_size; i++)
+			h = (h ^ key[i]) * 1099511628211ULL;
+		for (__u32 i = 0; i < info.value_size; i++)
+			h = (h ^ val[i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+struct maps_sum {
+	__u64 s[10];
+};
+
+static struct maps_sum maps_now(void)
+{
+	int fds[] = { e.vips_fd, e.vip_addrs_fd, e.nodes_fd, e.members_fd, e.rings_fd, e.vip_filter_fd,
+		      e.vips_by_id_fd, e.vip_slots_fd, e.slot_history_fd, e.settings_fd };
+	struct maps_sum m;
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		m.s[i] = map_sum(fds[i]);
+	return m;
+}
+
+static void check_refused(const char *what, int ret, const struct ebb_err *err, const char *want,
+			  const struct maps_sum *before)
+{
+	struct maps_sum after = maps_now();
+
+	check_said(what, ret, err, want);
+	ASSERT_MEM_EQ(&after, before, sizeof(after), nm(what, "every configuration map as it was"));
+}
+
+static void test_maps_store(void)
+{
+	static const __u8 MAC_A[6] = { 2, 0, 0, 0, 0, 0x0a }, MAC_B[6] = { 2, 0, 0, 0, 0, 0x0b };
+	struct ebb_vip_key k = vk(VIP), k2 = vk("203.0.113.20:80/tcp"), k6 = vk("[2001:db8::10]:80/tcp");
+	struct ebb_vip_opts dsr = { .fwd = EBB_FWD_DSR };
+	struct ebb_node_opts o = { .have_mac = true };
+	struct ebb_addr a = ad(NODE), b = ad("198.51.100.12"), gone = ad("198.51.100.99");
+	struct ebb_err err = {};
+	struct maps_sum before;
+	__u32 id;
+
+	memcpy(o.mac, MAC_A, 6);
+	if (!ASSERT_OK(ebb_vip_add(&e, &k, &dsr, &err), "maps: vip add " VIP) ||
+	    !ASSERT_OK(ebb_vip_add(&e, &k6, &dsr, &err), "maps: vip add [2001:db8::10]:80/tcp") ||
+	    !ASSERT_OK(add_node(NODE, VIP, MAC_A, false, &id, &err), "maps: node add " NODE) ||
+	    !ASSERT_OK(add_node("198.51.100.12", "[2001:db8::10]:80/tcp", MAC_B, true, &id, &err),
+		       "maps: node add 198.51.100.12 inactive")) {
+		printf("#   %s\n", err.msg);
+		return;
+	}
+	before = maps_now();
+
+	check_refused("maps: vip add, it exists", ebb_vip_add(&e, &k, &dsr, &err), &err,
+		      "VIP 203.0.113.10:80/tcp already exists", &before);
+	{
+		struct ebb_vip_key kn = vk(NODE ":443/tcp");
+
+		check_refused("maps: vip add, a node's address", ebb_vip_add(&e, &kn, &dsr, &err), &err,
+			      "198.51.100.11 is a node's address: a VIP cannot be one of its own backends", &before);
+	}
+	check_refused("maps: vip add, table-size 250",
+		      ebb_vip_add(&e, &k2, &(struct ebb_vip_opts){ .table_size = 250 }, &err), &err,
+		      "table-size must be one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65537 (a prime >= 100 x the VIP's nodes), not 250",
+		      &before);
+	check_refused("maps: vip add, another VIP's address as encap-src",
+		      ebb_vip_add(&e, &k2, &(struct ebb_vip_opts){ .fwd = EBB_FWD_IPIP, .encap_src4 = a4("203.0.113.10") },
+				  &err),
+		      &err, "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address",
+		      &before);
+	check_refused("maps: vip add, a multicast VIP",
+		      ebb_vip_add(&e, &(struct ebb_vip_key){ .family = EBB_FAMILY_V4, .proto = IPPROTO_TCP,
+							       .addr = { a4("239.1.1.1") } },
+				  &dsr, &err),
+		      &err, "VIP address 239.1.1.1 is a multicast address: it must be a unicast address", &before);
+	check_refused("maps: vip set, tcp-idle past a week",
+		      ebb_vip_set(&e, &k, &(struct ebb_vip_opts){ .tcp_idle_s = EBB_MAX_TIMEOUT_S + 1 }, &err), &err,
+		      "tcp-idle must be 1..604800 seconds, not 604801", &before);
+	check_refused("maps: vip set, no such VIP", ebb_vip_set(&e, &k2, &(struct ebb_vip_opts){ .fin_s = 3 }, &err),
+		      &err, "no VIP 203.0.113.20:80/tcp", &before);
+	check_refused("maps: vip del, no such VIP", ebb_vip_del(&e, &k2, false, &err), &err,
+		      "no VIP 203.0.113.20:80/tcp", &before);
+
+	check_refused("maps: node add, already serves", ebb_node_add(&e, &a, &k, &o, &err), &err,
+		      "node 198.51.100.11 already serves VIP 203.0.113.10:80/tcp", &before);
+	check_refused("maps: node add, no such VIP", ebb_node_add(&e, &a, &k2, &o, &err), &err,
+		      "no VIP 203.0.113.20:80/tcp", &before);
+	{
+		struct ebb_addr va = ad("203.0.113.10");
+
+		check_refused("maps: node add, a VIP's address", ebb_node_add(&e, &va, &k6, &o, &err), &err,
+			      "203.0.113.10 is a VIP address: a node cannot be a VIP of this balancer", &before);
+	}
+	{
+		struct ebb_node_opts m = o;
+
+		m.mac[5] = 0x0c;
+		check_refused("maps: node add, another MAC", ebb_node_add(&e, &a, &k6, &m, &err), &err,
+			      "node 198.51.100.11 has MAC 02:00:00:00:00:0a, not 02:00:00:00:00:0c", &before);
+		m = o;
+		m.inactive = true;
+		check_refused("maps: node add, inactive, an existing node", ebb_node_add(&e, &a, &k6, &m, &err), &err,
+			      "node 198.51.100.11 exists (active); 'inactive' is for new nodes", &before);
+		m = o;
+		m.node_prog = true;
+		check_refused("maps: node add, node-prog, an existing node without", ebb_node_add(&e, &a, &k6, &m, &err),
+			      &err,
+			      "node 198.51.100.11 exists without node-prog; set it with 'ebbctl node set 198.51.100.11 node-prog on'",
+			      &before);
+		m = o;
+		m.weight = EBB_MAX_WEIGHT + 1;
+		check_refused("maps: node add, weight past the largest", ebb_node_add(&e, &a, &k6, &m, &err), &err,
+			      "weight must be 1..1000, not 1001", &before);
+	}
+	check_refused("maps: node del, a VIP it does not serve", ebb_node_del(&e, &a, &k6, false, &err), &err,
+		      "node 198.51.100.11 does not serve VIP [2001:db8::10]:80/tcp", &before);
+	check_refused("maps: node del, no such node", ebb_node_del(&e, &gone, NULL, false, &err), &err,
+		      "no node 198.51.100.99", &before);
+	check_refused("maps: node drain, an inactive node", ebb_node_set_state(&e, &b, EBB_NODE_DRAINING, 0, &err),
+		      &err, "node 198.51.100.12 is inactive: it has nothing to drain", &before);
+	check_refused("maps: node set weight 0", ebb_node_set_weight(&e, &a, &k, 0, &err), &err,
+		      "weight must be 1..1000, not 0", &before);
+	check_refused("maps: node set weight, a VIP it does not serve", ebb_node_set_weight(&e, &a, &k6, 5, &err), &err,
+		      "node 198.51.100.11 does not serve VIP [2001:db8::10]:80/tcp", &before);
+	check_refused("maps: node set node-prog, no such node",
+		      ebb_node_set_flags(&e, &gone, EBB_NODE_F_NODE_PROG, true, &err), &err,
+		      "no node 198.51.100.99", &before);
+
+	{
+		struct ebb_desired_vip *got = calloc(EBB_MAX_VIPS, sizeof(*got));
+		int n = got ? ebb_desired_vips_read(&e, got) : -ENOMEM;
+		bool found = false;
+
+		ASSERT_EQ(n, 2, "maps: ebb_desired_vips_read: the two VIPs");
+		for (int i = 0; i < n; i++)
+			if (!memcmp(&got[i].key, &k, sizeof(k)))
+				found = got[i].o.fwd == EBB_FWD_DSR && got[i].o.tcp_idle_s == EBB_DEFAULT_TCP_IDLE_S &&
+					got[i].o.table_size == EBB_TABLE_SIZE_DEFAULT;
+		ASSERT_TRUE(found, "maps: ... " VIP " as added: dsr, the default timeouts and table size");
+		/* the maps as they are, wanted as they are: nothing to do */
+		ASSERT_EQ(n >= 0 ? ebb_desired_vips_diff(got, (size_t)n, got, (size_t)n,
+							 (struct ebb_desired_change[2 * 2]){}) : 1,
+			  0, "maps: ... wanted as read: no change");
+		free(got);
+	}
+	/* and a write that passes changes them: the sums can tell */
+	ASSERT_OK(ebb_node_set_weight(&e, &a, &k, 5, &err), "maps: node set weight 5");
+	{
+		struct maps_sum after = maps_now();
+
+		ASSERT_TRUE(memcmp(&after, &before, sizeof(after)), "maps: a write that passes changes the sums");
+	}
+}
+
+int main(void)
+{
+	test_vip_records();
+	test_node_records();
+	test_settings_records();
+	test_writes();
+	test_diff();
+	if (suite_start("desired maps")) {
+		if (balancer_setup())
+			test_maps_store();
+		balancer_teardown();
+	}
+	return test_summary("desired");
+}

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The one validation of the desired state (libebb_desired.h): every write of the maps (ops.c,
+ * edit.c) and of the fleet's etcd (ebbctl's fleet writes, the schema every host reads etcd
+ * through) is refused here, in these words, or not at all. Pure: what a store holds comes in
+ * a struct ebb_desired_have.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <net/if.h>
+
+#include "libebb_desired.h"
+
+static bool any6(const __be32 *a)
+{
+	return a[0] | a[1] | a[2] | a[3];
+}
+
+static int timeout_check(const char *word, __u32 s, struct ebb_err *err)
+{
+	if (s > EBB_MAX_TIMEOUT_S) /* 0: the default */
+		return ebb_errf(err, "%s must be 1..%u seconds, not %u", word, EBB_MAX_TIMEOUT_S, s);
+	return 0;
+}
+
+static int timeouts_check(const struct ebb_vip_opts *o, struct ebb_err *err)
+{
+	if (timeout_check("tcp-idle", o->tcp_idle_s, err) ||
+	    timeout_check("udp-idle", o->udp_idle_s, err) ||
+	    timeout_check("fin-timeout", o->fin_s, err) ||
+	    timeout_check("drain-timeout", o->drain_timeout_s, err))
+		return -EINVAL;
+	return 0;
+}
+
+static int src_is_vip(const struct ebb_addr *src, struct ebb_err *err)
+{
+	char name[64];
+
+	/* Tunnelled packets from a VIP's address would be taken for the VIP's own traffic, and
+	 * replies and ICMP errors to them would reach the balancer's datapath, not this host. */
+	return ebb_errf(err, "encap-src %s is a VIP address: the outer source must be this host's own address",
+			ebb_fmt_addr(src->a, src->family, name, sizeof(name)));
+}
+
+void ebb_desired_have_local(struct ebb_desired_have *h, const struct ebb_addr *a)
+{
+	char dev[IF_NAMESIZE + 1] = "";
+
+	h->local_dev[0] = '\0';
+	if (ebb_addr_local(a, dev, sizeof(dev)) == 1) /* unreadable: refuse nothing */
+		snprintf(h->local_dev, sizeof(h->local_dev), "%s", dev[0] ? dev : "?");
+}
+
+static int local_check(const struct ebb_addr *a, const char *what, const char *why,
+		       const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	char name[64];
+
+	if (!h->local_dev[0])
+		return 0;
+	return ebb_errf(err, "%s is this host's own address (dev %s): it cannot be %s (%s)",
+			ebb_fmt_addr(a->a, a->family, name, sizeof(name)), h->local_dev, what, why);
+}
+
+int ebb_check_not_local(const struct ebb_addr *a, const char *what, const char *why,
+			struct ebb_err *err)
+{
+	struct ebb_desired_have h;
+
+	ebb_desired_have_local(&h, a);
+	return local_check(a, what, why, &h, err);
+}
+
+/* Its addresses are unicast ones: checked before anything that names them. */
+static int vip_addrs_check(const struct ebb_desired_vip *v, struct ebb_err *err)
+{
+	struct ebb_addr a = { .family = v->key.family }, src4 = { .family = EBB_FAMILY_V4 },
+			src6 = { .family = EBB_FAMILY_V6 };
+
+	memcpy(a.a, v->key.addr, sizeof(a.a));
+	src4.a[0] = v->o.encap_src4;
+	memcpy(src6.a, v->o.encap_src6, sizeof(src6.a));
+	if (ebb_check_unicast(&a, "VIP address", err) ||
+	    (v->o.encap_src4 && ebb_check_unicast(&src4, "encap-src", err)) ||
+	    (any6(v->o.encap_src6) && ebb_check_unicast(&src6, "encap-src", err)))
+		return -EINVAL;
+	return 0;
+}
+
+int ebb_desired_vip_check(const struct ebb_desired_vip *v, struct ebb_err *err)
+{
+	struct ebb_addr a = { .family = v->key.family }, src4 = { .family = EBB_FAMILY_V4 },
+			src6 = { .family = EBB_FAMILY_V6 };
+
+	memcpy(a.a, v->key.addr, sizeof(a.a));
+	src4.a[0] = v->o.encap_src4;
+	memcpy(src6.a, v->o.encap_src6, sizeof(src6.a));
+	if (vip_addrs_check(v, err))
+		return -EINVAL;
+	if (v->o.fwd != EBB_FWD_DSR && v->o.fwd != EBB_FWD_IPIP)
+		return ebb_errf(err, "unknown forwarding mode %u: dsr or ipip", v->o.fwd);
+	if (a.family == EBB_FAMILY_V4 ? v->o.encap_src4 && v->o.encap_src4 == a.a[0] :
+					any6(v->o.encap_src6) && ebb_addr_eq(src6.a, a.a, a.family))
+		return src_is_vip(a.family == EBB_FAMILY_V4 ? &src4 : &src6, err);
+	if (timeouts_check(&v->o, err))
+		return -EINVAL;
+	if (v->o.table_size && !ebb_table_size_ok(v->o.table_size))
+		return ebb_errf(err, "table-size must be one of %s (a prime >= 100 x the VIP's nodes), not %u",
+				ebb_table_sizes_str(), v->o.table_size);
+	return 0;
+}
+
+static int weight_check(__u32 w, struct ebb_err *err)
+{
+	if (w < 1 || w > EBB_MAX_WEIGHT)
+		return ebb_errf(err, "weight must be 1..%d, not %u", EBB_MAX_WEIGHT, w);
+	return 0;
+}
+
+int ebb_desired_node_check(const struct ebb_desired_node *n, struct ebb_err *err)
+{
+	if (ebb_check_unicast(&n->addr, "node", err))
+		return -EINVAL;
+	if (n->weight && weight_check(n->weight, err)) /* 0: the default */
+		return -EINVAL;
+	if (n->state != EBB_NODE_ACTIVE && n->state != EBB_NODE_DRAINING &&
+	    n->state != EBB_NODE_INACTIVE && n->state != EBB_NODE_DOWN)
+		return ebb_errf(err, "node state %u is not active, draining, inactive or down", n->state);
+	return timeout_check("drain-timeout", n->drain_timeout_s, err);
+}
+
+int ebb_desired_settings_check(const struct ebb_desired_settings *s, struct ebb_err *err)
+{
+	if (s->flood_rate > EBB_RATE_MAX)
+		return ebb_errf(err, "flood-rate must be 0..%u, not %u", EBB_RATE_MAX, s->flood_rate);
+	if (s->mtu && (s->mtu < EBB_MTU_MIN || s->mtu > EBB_MTU_MAX))
+		return ebb_errf(err, "mtu must be %u..%u, not %u", EBB_MTU_MIN, EBB_MTU_MAX, s->mtu);
+	if (s->rescue_rate > EBB_RATE_MAX)
+		return ebb_errf(err, "rescue-rate must be 0..%u, not %u", EBB_RATE_MAX, s->rescue_rate);
+	return 0;
+}
+
+int ebb_desired_vip_add_check(const struct ebb_desired_vip *v, const struct ebb_desired_have *h,
+			      struct ebb_err *err)
+{
+	struct ebb_addr src4 = { .family = EBB_FAMILY_V4, .a = { v->o.encap_src4 } },
+			src6 = { .family = EBB_FAMILY_V6 };
+	struct ebb_addr a = { .family = v->key.family };
+	char name[64];
+
+	memcpy(a.a, v->key.addr, sizeof(a.a));
+	memcpy(src6.a, v->o.encap_src6, sizeof(src6.a));
+	if (vip_addrs_check(v, err))
+		return -EINVAL;
+	if (h->addr_is_node)
+		return ebb_errf(err, "%s is a node's address: a VIP cannot be one of its own backends",
+				ebb_fmt_addr(v->key.addr, v->key.family, name, sizeof(name)));
+	if (local_check(&a, "a VIP", EBB_VIP_LOCAL_WHY, h, err) || ebb_desired_vip_check(v, err))
+		return -EINVAL;
+	if (h->src4_is_vip && v->o.encap_src4)
+		return src_is_vip(&src4, err);
+	if (h->src6_is_vip && any6(v->o.encap_src6))
+		return src_is_vip(&src6, err);
+	ebb_fmt_vip(&v->key, name, sizeof(name));
+	if (h->vip)
+		return ebb_errf(err, "VIP %s already exists", name);
+	if (h->n_vips >= EBB_MAX_VIPS)
+		return ebb_errf(err, "no room for VIP %s: ebb holds at most %d VIPs and all are in use (delete one first)",
+				name, EBB_MAX_VIPS);
+	return 0;
+}
+
+static int no_vip(const struct ebb_vip_key *k, struct ebb_err *err)
+{
+	char name[64];
+
+	return ebb_errf(err, "no VIP %s", ebb_fmt_vip(k, name, sizeof(name)));
+}
+
+static int no_node(const struct ebb_addr *a, struct ebb_err *err)
+{
+	char name[64];
+
+	return ebb_errf(err, "no node %s", ebb_fmt_addr(a->a, a->family, name, sizeof(name)));
+}
+
+int ebb_desired_vip_del_check(const struct ebb_vip_key *k, const struct ebb_desired_have *h,
+			      struct ebb_err *err)
+{
+	return h->vip ? 0 : no_vip(k, err);
+}
+
+int ebb_desired_vip_set_check(const struct ebb_vip_key *k, const struct ebb_vip_opts *o,
+			      const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	if (timeouts_check(o, err))
+		return -EINVAL;
+	return h->vip ? 0 : no_vip(k, err);
+}
+
+int ebb_desired_node_add_check(const struct ebb_desired_node *n, const struct ebb_desired_have *h,
+			       struct ebb_err *err)
+{
+	char aname[64], vname[64], m1[24], m2[24];
+
+	if (ebb_desired_node_check(n, err) || local_check(&n->addr, "a node", EBB_NODE_LOCAL_WHY, h, err))
+		return -EINVAL;
+	ebb_fmt_addr(n->addr.a, n->addr.family, aname, sizeof(aname));
+	ebb_fmt_vip(&n->vip, vname, sizeof(vname));
+	if (h->addr_is_vip)
+		return ebb_errf(err, "%s is a VIP address: a node cannot be a VIP of this balancer",
+				aname);
+	if (!h->vip)
+		return no_vip(&n->vip, err);
+	if (!h->node) {
+		if (h->n_nodes >= EBB_MAX_NODES - 1)
+			return ebb_errf(err, "no room for node %s: all %d nodes are in use", aname,
+					EBB_MAX_NODES - 1);
+	} else {
+		if (n->state == EBB_NODE_INACTIVE)
+			return ebb_errf(err, "node %s exists (%s); 'inactive' is for new nodes",
+					aname, ebb_state_name(h->node_is.state));
+		if (n->node_prog && !h->node_is.node_prog)
+			return ebb_errf(err, "node %s exists without node-prog; set it with 'ebbctl node set %s node-prog on'",
+					aname, aname);
+		if (n->have_mac && h->node_is.have_mac && memcmp(n->mac, h->node_is.mac, 6))
+			return ebb_errf(err, "node %s has MAC %s, not %s", aname,
+					ebb_fmt_mac(h->node_is.mac, m1, sizeof(m1)),
+					ebb_fmt_mac(n->mac, m2, sizeof(m2)));
+		if (h->serves)
+			return ebb_errf(err, "node %s already serves VIP %s", aname, vname);
+		if (h->node_vips >= EBB_MAX_VIPS)
+			return ebb_errf(err, "node %s serves %d VIPs already", aname, h->node_vips);
+	}
+	if (h->n_members >= EBB_MAX_MEMBERS)
+		return ebb_errf(err, "no room: %d (VIP, node) pairs are in use", EBB_MAX_MEMBERS);
+	return 0;
+}
+
+int ebb_desired_node_del_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,
+			       const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	char aname[64], vname[64];
+
+	if (!h->node)
+		return no_node(a, err);
+	if (!vk)
+		return 0;
+	if (!h->vip)
+		return no_vip(vk, err);
+	if (!h->serves)
+		return ebb_errf(err, "node %s does not serve VIP %s",
+				ebb_fmt_addr(a->a, a->family, aname, sizeof(aname)),
+				ebb_fmt_vip(vk, vname, sizeof(vname)));
+	return 0;
+}
+
+int ebb_desired_node_flags_check(const struct ebb_addr *a, const struct ebb_desired_have *h,
+				 struct ebb_err *err)
+{
+	return h->node ? 0 : no_node(a, err);
+}
+
+int ebb_desired_node_state_check(const struct ebb_addr *a, __u8 state,
+				 const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	char aname[64];
+
+	if (!h->node)
+		return no_node(a, err);
+	if (state == EBB_NODE_DRAINING && h->node_is.state == EBB_NODE_INACTIVE)
+		return ebb_errf(err, "node %s is inactive: it has nothing to drain",
+				ebb_fmt_addr(a->a, a->family, aname, sizeof(aname)));
+	return 0;
+}
+
+int ebb_desired_node_weight_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,
+				  __u32 weight, const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	if (weight_check(weight, err))
+		return -EINVAL;
+	return ebb_desired_node_del_check(a, vk, h, err);
+}
+
+int ebb_desired_node_mac(struct ebb_desired_node *n, struct ebb_err *err)
+{
+	char name[64];
+
+	if (n->have_mac)
+		return 0;
+	if (ebb_neigh_lookup(&n->addr, n->mac)) {
+		ebb_fmt_addr(n->addr.a, n->addr.family, name, sizeof(name));
+		return ebb_errf(err, "no MAC known for %s: give 'mac MAC', or make it reachable from this host first (ping %s)",
+				name, name);
+	}
+	n->have_mac = true;
+	return 0;
+}
+
+static const struct ebb_desired_vip *vip_in(const struct ebb_desired_vip *v, size_t n,
+					    const struct ebb_vip_key *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(&v[i].key, k, sizeof(*k)))
+			return &v[i];
+	return NULL;
+}
+
+size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
+			     const struct ebb_desired_vip *cur, size_t n_cur,
+			     struct ebb_desired_change *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_cur; i++)
+		if (!vip_in(want, n_want, &cur[i].key))
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_DEL, .vip = cur[i] };
+	for (size_t i = 0; i < n_want; i++) {
+		const struct ebb_desired_vip *c = vip_in(cur, n_cur, &want[i].key);
+		const struct ebb_vip_opts *w = &want[i].o;
+
+		if (!c) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_ADD, .vip = want[i] };
+		} else if (c->o.fwd != w->fwd ||
+			   ebb_or_default(c->o.table_size, EBB_TABLE_SIZE_DEFAULT) !=
+				   ebb_or_default(w->table_size, EBB_TABLE_SIZE_DEFAULT)) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_REMAKE, .vip = want[i] };
+		} else if (c->o.tcp_idle_s != w->tcp_idle_s || c->o.udp_idle_s != w->udp_idle_s ||
+			   c->o.fin_s != w->fin_s || c->o.drain_timeout_s != w->drain_timeout_s ||
+			   c->o.encap_src4 != w->encap_src4 ||
+			   memcmp(c->o.encap_src6, w->encap_src6, sizeof(w->encap_src6))) {
+			out[n++] = (struct ebb_desired_change){ .op = EBB_DESIRED_VIP_SET, .vip = want[i] };
+		}
+	}
+	return n;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The desired state, one model for both of its stores (the pinned maps, the fleet's etcd):
+ * what an operator wants of a VIP, of a node on a VIP, and of the datapath's settings, and the
+ * one validation every write of either store passes (desired.c). A store answers the questions
+ * a check needs in a struct ebb_desired_have; the checks themselves read nothing else, so that
+ * ebbctl, restore, the fleet's writers and every host reading etcd refuse the same things with
+ * the same words.
+ */
+#ifndef LIBEBB_DESIRED_H
+#define LIBEBB_DESIRED_H
+
+#include "libebb.h"
+
+/* A VIP as wanted: 0 in a timeout or the table size is "the default". */
+struct ebb_desired_vip {
+	struct ebb_vip_key key;
+	struct ebb_vip_opts o;
+};
+
+/* A node as wanted on one VIP: its weight there, and what is the node's on every VIP. */
+struct ebb_desired_node {
+	struct ebb_addr addr;
+	struct ebb_vip_key vip;
+	__u32 weight; /* 0 = EBB_DEFAULT_WEIGHT */
+	__u8 state; /* EBB_NODE_ACTIVE, _DRAINING, _INACTIVE or _DOWN */
+	__u32 drain_timeout_s; /* 0 = its VIPs' */
+	bool have_mac;
+	__u8 mac[6];
+	bool node_prog;
+};
+
+/* The datapath's settings (struct ebb_settings), as `prog set` writes them. */
+struct ebb_desired_settings {
+	__u32 flood_rate; /* 0 = off */
+	__u32 mtu; /* 0 = not set */
+	__u32 rescue_rate; /* 0 = no rescues */
+};
+
+#define EBB_MTU_MIN 1320 /* an IPv6 tunnel still leaves IPv6's minimum of 1280 (RFC 8201) */
+#define EBB_MTU_MAX 65535
+#define EBB_RATE_MAX 100000000u
+
+/*
+ * What a store holds about the objects one write names: filled by the store (ops.c from the
+ * maps, ebbctl from the fleet's state in etcd) before it calls a check below.
+ */
+struct ebb_desired_have {
+	bool vip; /* the VIP the write names exists */
+	bool node; /* the node it names exists (serves a VIP, or is held inactive) */
+	struct ebb_desired_node node_is; /* ... as it is (addr, state, mac, node_prog) */
+	bool serves; /* the node serves the VIP named */
+	int node_vips; /* how many VIPs the node serves */
+	bool addr_is_vip; /* the node's address is a VIP's address */
+	bool addr_is_node; /* the VIP's address is a node's */
+	/* the address the write adds (the VIP's, the node's) is this host's own, on this device
+	 * ("": it is not); the host's, not the store's: ebb_addr_local where the write is made */
+	char local_dev[32];
+	bool src4_is_vip, src6_is_vip; /* the VIP's encap-src of that family is a VIP's address */
+	int n_vips, n_nodes, n_members; /* in the store */
+};
+
+/* The host's own answer for h->local_dev: whether address a is one of its own. */
+void ebb_desired_have_local(struct ebb_desired_have *h, const struct ebb_addr *a);
+
+/* The records alone, nothing else read: 0, or -EINVAL with err set. */
+int ebb_desired_vip_check(const struct ebb_desired_vip *v, struct ebb_err *err);
+int ebb_desired_node_check(const struct ebb_desired_node *n, struct ebb_err *err);
+int ebb_desired_settings_check(const struct ebb_desired_settings *s, struct ebb_err *err);
+
+/* Each write against what its store holds (h): 0, or -EINVAL with err set. */
+int ebb_desired_vip_add_check(const struct ebb_desired_vip *v, const struct ebb_desired_have *h,
+			      struct ebb_err *err);
+int ebb_desired_vip_del_check(const struct ebb_vip_key *k, const struct ebb_desired_have *h,
+			      struct ebb_err *err);
+/* A VIP's timeouts changed in place (the non-zero ones of o). */
+int ebb_desired_vip_set_check(const struct ebb_vip_key *k, const struct ebb_vip_opts *o,
+			      const struct ebb_desired_have *h, struct ebb_err *err);
+/* n->state: EBB_NODE_INACTIVE when added inactive, else EBB_NODE_ACTIVE. */
+int ebb_desired_node_add_check(const struct ebb_desired_node *n, const struct ebb_desired_have *h,
+			       struct ebb_err *err);
+/* vk NULL: the node from every VIP. */
+int ebb_desired_node_del_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,
+			       const struct ebb_desired_have *h, struct ebb_err *err);
+/* A node-wide option (node-prog) changed: the node must exist. */
+int ebb_desired_node_flags_check(const struct ebb_addr *a, const struct ebb_desired_have *h,
+				 struct ebb_err *err);
+int ebb_desired_node_state_check(const struct ebb_addr *a, __u8 state,
+				 const struct ebb_desired_have *h, struct ebb_err *err);
+int ebb_desired_node_weight_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,
+				  __u32 weight, const struct ebb_desired_have *h, struct ebb_err *err);
+
+/* A new node's MAC: given, or this host's neighbour entry for it (a node must be reachable
+ * from the balancer, directly). */
+int ebb_desired_node_mac(struct ebb_desired_node *n, struct ebb_err *err);
+
+/* ---- diff: what makes a store's VIPs the desired ones ---- */
+/* The maps' VIPs as desired records (out: room for EBB_MAX_VIPS): how many, or -errno. */
+int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out);
+
+enum ebb_desired_op {
+	EBB_DESIRED_VIP_DEL, /* a VIP the store has and the desired state has not */
+	EBB_DESIRED_VIP_ADD, /* one the desired state has and the store has not */
+	/* another forwarding mode or table size: made again (its flows re-placed), as the same
+	 * tables on every host need */
+	EBB_DESIRED_VIP_REMAKE,
+	EBB_DESIRED_VIP_SET, /* timeouts or outer sources: changed in place, flows kept */
+};
+
+struct ebb_desired_change {
+	enum ebb_desired_op op;
+	struct ebb_desired_vip vip; /* as wanted (EBB_DESIRED_VIP_DEL: as the store has it) */
+};
+
+/*
+ * The changes that make the n_cur VIPs a store holds (cur) the n_want VIPs wanted: first the
+ * deletes (in cur's order), then, in want's order, each VIP to add, make again or set. A table
+ * size of 0 is EBB_TABLE_SIZE_DEFAULT on either side. out has room for n_cur + n_want; returns
+ * how many. Pure: the caller applies them.
+ */
+size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
+			     const struct ebb_desired_vip *cur, size_t n_cur,
+			     struct ebb_desired_change *out);
+
+#endif /* LIBEBB_DESIRED_H */
