@@ -112,8 +112,11 @@ int do_restore(int argc, char **argv);
 /* The top-level command table (objects, save, restore, help, version): main.c's, which sets it
  * before any command runs (a batch runs its lines through it). */
 extern const struct cmd *ctl_top;
-/* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
-int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
+/* args.c: takes the global options out of argv (the words after the program's name), before
+ * the object and after it; returns the new argc, -1 after an error. --help stops the parse. */
+int ctl_parse_options(int argc, char **argv, bool *version, bool *help);
+/* The "OPTIONS := ..." lines of the usage, from the same table. */
+void ctl_options_usage(FILE *f);
 int do_fleet(int argc, char **argv);
 
 #define NEXT_ARG() ({ argc--; argv++; })
