@@ -87,6 +87,6 @@ int main(int argc, char **argv)
 		do_help(0, NULL);
 		return 1;
 	}
-	ret = cmd_select(ctl_objects, argc, argv, NULL);
+	ret = cmd_select(ctl_objects, argc, argv);
 	return ret ? 1 : 0;
 }
