@@ -126,6 +126,12 @@ for obj, cmds in tables.items():
         if cmd in ("watch", "show", "set", "zero", "add", "del", "attach") or kws:
             tap(kws <= got, f"completion of '{obj} {cmd} ': its keywords {' '.join(sorted(kws)) or '(none)'}",
                 f"got {sorted(got)} {err}")
+opts = set()
+for l in subprocess.run([ctl, "help"], capture_output=True, text=True).stdout.split("OPTIONS := {", 1)[-1].split("}")[0].split():
+    opts |= {w for w in l.split("|") if w.startswith("-")}
+rc, got, err = complete("ebbctl", "-")
+tap(len(opts) >= 10 and opts <= got, f"completion of '-': the options 'ebbctl help' lists ({' '.join(sorted(opts))})",
+    f"got {sorted(got)} {err}")
 rc, got, _ = complete("ebbctl", "n", "")
 tap(set(tables["node"]) <= got, "completion after an abbreviated object ('n ')", sorted(got))
 rc, got, _ = complete("ebbctl", "prog", "attach", "dev", "lo", "mode", "")
