@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# ebbctl's command tables (the `struct cmd` arrays in user/ebbctl/*.c) against what tells an
-# operator about them: `ebbctl OBJECT help`, bash completion (tools/ebbctl.bash-completion, run
-# in a bare bash without bash-completion's helpers, also after `--bpffs DIR` and options) and
-# ebbctl(8). A command in the tables but missing from one of them fails, and so does one they
-# list that the tables lack; each keyword of a command's usage must be completed and appear in
-# its man page entry. Needs no root, no lab. TAP output.
+# ebbctl's command tables against what tells an operator about them: `ebbctl OBJECT help`, bash
+# completion (tools/ebbctl.bash-completion, run in a bare bash without bash-completion's helpers,
+# also after `--bpffs DIR` and options) and ebbctl(8). The tables are the top-level `struct cmd`
+# array in user/ebbctl/main.c and each object's `struct ctl_command` array, from which help
+# writes its usage. A command in the tables but missing from one of them fails, and so does one
+# they list that the tables lack; each keyword of a command's usage must be completed and appear
+# in its man page entry. Needs no root, no lab. TAP output.
 set -u
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 OUT=${OUTPUT:-.output}
@@ -44,13 +45,16 @@ for name, func in top:
     if body is None:
         tap(False, f"object {name}: {func} found in user/ebbctl/*.c")
         continue
-    cmds, seen = [], set()
-    for cname, cfunc in table_after(body, re.search(r'\bint\s+%s\s*\(int argc' % func, body).start()):
-        if cfunc in seen or cname == "help":
-            continue
-        seen.add(cfunc)
-        cmds.append(cname)
-    tables[name] = cmds
+    # The object's struct ctl_command table (the one its function runs), whose entries name
+    # each command (.name; its second name, .alias, is not another command).
+    fn = re.search(r'\bint\s+%s\s*\(int argc[^{]*\{(.*?)^\}' % func, body, re.S | re.M)
+    run = re.search(r'ctl_object_run\(&(\w+)', fn.group(1)) if fn else None
+    obj = run and re.search(r'struct\s+ctl_object\s+%s\s*=\s*\{\s*"[a-z]+"\s*,\s*(\w+)' % run.group(1), body)
+    tab = obj and re.search(r'struct\s+ctl_command\s+%s\[\]\s*=\s*\{(.*?)\n\};' % obj.group(1), body, re.S)
+    if not tab:
+        tap(False, f"object {name}: {func} runs a struct ctl_command table")
+        continue
+    tables[name] = re.findall(r'\.name\s*=\s*"([a-z-]+)"', tab.group(1))
 tap(set(tables) >= {"prog", "vip", "node", "flow", "stats", "decap"},
     "object tables parsed: " + "; ".join(f"{o}: {' '.join(c)}" for o, c in tables.items()))
 toplevel = [n for n, _ in top if n in ("save", "restore")]
@@ -122,6 +126,12 @@ for obj, cmds in tables.items():
         if cmd in ("watch", "show", "set", "zero", "add", "del", "attach") or kws:
             tap(kws <= got, f"completion of '{obj} {cmd} ': its keywords {' '.join(sorted(kws)) or '(none)'}",
                 f"got {sorted(got)} {err}")
+opts = set()
+for l in subprocess.run([ctl, "help"], capture_output=True, text=True).stdout.split("OPTIONS := {", 1)[-1].split("}")[0].split():
+    opts |= {w for w in l.split("|") if w.startswith("-")}
+rc, got, err = complete("ebbctl", "-")
+tap(len(opts) >= 10 and opts <= got, f"completion of '-': the options 'ebbctl help' lists ({' '.join(sorted(opts))})",
+    f"got {sorted(got)} {err}")
 rc, got, _ = complete("ebbctl", "n", "")
 tap(set(tables["node"]) <= got, "completion after an abbreviated object ('n ')", sorted(got))
 rc, got, _ = complete("ebbctl", "prog", "attach", "dev", "lo", "mode", "")

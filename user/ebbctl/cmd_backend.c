@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,14 @@
 
 #define MAX_PREFIXES 256
 
-static int do_attach(int argc, char **argv)
+static int do_attach(void *args)
 {
-	return ctl_xdp_attach(argc, argv, "backend", ebb_node_attach);
+	return ctl_xdp_attach(args, "backend", ebb_node_attach);
 }
 
-static int do_detach(int argc, char **argv)
+static int do_detach(void *args)
 {
-	return ctl_xdp_detach(argc, argv, "backend", ebb_node_detach);
+	return ctl_xdp_detach(args, "backend", ebb_node_detach);
 }
 
 /* This namespace's node directory, if the node program was attached here once. */
@@ -42,17 +43,17 @@ static int node_state_dir(char *dir, size_t len)
 	return 0;
 }
 
-static int do_add(int argc, char **argv)
+static int do_add(void *args)
 {
-	return ctl_prefix_change(argc, argv, true, "backend", "ipip VIPs", node_state_dir);
+	return ctl_prefix_change(args, true, "backend", node_state_dir);
 }
 
-static int do_del(int argc, char **argv)
+static int do_del(void *args)
 {
-	return ctl_prefix_change(argc, argv, false, "backend", "ipip VIPs", node_state_dir);
+	return ctl_prefix_change(args, false, "backend", node_state_dir);
 }
 
-static int do_show(int argc, char **argv)
+static int do_show(void *args)
 {
 	struct ebb_decap_key prefixes[MAX_PREFIXES];
 	struct ebb_link_info links[64];
@@ -61,8 +62,7 @@ static int do_show(int argc, char **argv)
 	int n_links, n_prefixes;
 	char dir[4096];
 
-	if (argc > 0)
-		return ctl_error("unexpected '%s'", argv[0]);
+	(void)args;
 	if (node_state_dir(dir, sizeof(dir)))
 		return 1;
 	n_links = ebb_node_list(bpffs, links, 64);
@@ -136,38 +136,39 @@ static __u32 node_stats_id(const char *dir)
 	return info.id;
 }
 
-static int do_conns(int argc, char **argv)
+struct backend_conns_args {
+	bool all;
+	const char *key, *nonce;
+};
+
+static const struct ctl_arg backend_conns_spec[] = {
+	{ .name = "all", .kind = CTL_FLAG, .offset = offsetof(struct backend_conns_args, all) },
+	{ .name = "key", .metavar = "FILE", .kind = CTL_WORD,
+	  .offset = offsetof(struct backend_conns_args, key) },
+	{ .name = "nonce", .metavar = "TEXT", .kind = CTL_WORD,
+	  .offset = offsetof(struct backend_conns_args, nonce) },
+	{ 0 },
+};
+
+static int do_conns(void *args)
 {
+	struct backend_conns_args *a = args;
 	static struct ebb_conns_entry ents[MAX_CONNS];
 	struct ebb_decap_key pre[2][MAX_PREFIXES];
 	int n_pre[2] = { 0, 0 };
 	unsigned char key[4096];
 	size_t key_len = sizeof(key);
-	const char *key_file = NULL, *nonce = NULL;
+	const char *key_file = a->key, *nonce = a->nonce;
 	struct ebb_conns_count c;
 	struct ebb_err err = {};
-	bool all = false, have_node;
+	bool all = a->all, have_node;
 	char dir[4096], path[4200];
 	json_object *doc, *jv, *jr = NULL;
 	unsigned long long total = 0, total_tw = 0;
 	int n, pfd = -1;
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "all")) {
-			all = true;
-			argc--;
-			argv++;
-			continue;
-		}
-		if (!strcmp(argv[0], "key") && argc > 1)
-			key_file = argv[1];
-		else if (!strcmp(argv[0], "nonce") && argc > 1 && strlen(argv[1]) <= 128)
-			nonce = argv[1];
-		else
-			return ctl_error("usage: backend conns [all] [key FILE] [nonce TEXT]");
-		argc -= 2;
-		argv += 2;
-	}
+	if (nonce && strlen(nonce) > 128)
+		return ctl_error("nonce must be at most 128 characters; usage: %s", ctl_usage());
 	if (key_file && read_key(key_file, key, &key_len))
 		return 1;
 	if (ebb_node_dir(bpffs, dir, sizeof(dir)))
@@ -304,18 +305,9 @@ static int do_conns(int argc, char **argv)
 	return c.overflow ? 1 : 0;
 }
 
-static int do_help(int argc, char **argv)
+static void backend_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s backend attach dev IFNAME [mode {native|generic}]\n"
-		"       %1$s backend detach dev IFNAME\n"
-		"       %1$s backend add PREFIX\n"
-		"       %1$s backend del PREFIX\n"
-		"       %1$s backend show\n"
-		"       %1$s backend conns [all] [key FILE] [nonce TEXT]\n"
-		"       %1$s backend help\n"
+	fprintf(f,
 		"\n"
 		"  On a backend node: ebb's node program. A rescue (a mid-flow TCP packet the balancer\n"
 		"  sends with its candidate nodes) is kept when this node has a socket for it, else\n"
@@ -323,19 +315,22 @@ static int do_help(int argc, char **argv)
 		"  for the VIP prefixes added here. State in BPFFS/node-<netns inode>, one per node.\n"
 		"  'conns': this node's live TCP connections per VIP address and port, counted in\n"
 		"  its own socket table (a BPF iterator), and the rescues it had to reset; 'all':\n"
-		"  every local address; 'key': the report signed with HMAC-SHA256 (JSON envelope).\n",
-		bin_name);
-	return 0;
+		"  every local address; 'key': the report signed with HMAC-SHA256 (JSON envelope).\n");
 }
+
+static const struct ctl_command backend_commands[] = {
+	{ .name = "attach", .run = do_attach, CTL_ARGS(ctl_xdp_args, ctl_xdp_attach_spec) },
+	{ .name = "detach", .run = do_detach, CTL_ARGS(ctl_xdp_args, ctl_xdp_detach_spec) },
+	{ .name = "add", .run = do_add, CTL_ARGS(ctl_prefix_args, ctl_prefix_spec) },
+	{ .name = "del", .alias = "delete", .run = do_del, CTL_ARGS(ctl_prefix_args, ctl_prefix_spec) },
+	{ .name = "show", .alias = "list", .run = do_show },
+	{ .name = "conns", .run = do_conns, CTL_ARGS(backend_conns_args, backend_conns_spec) },
+	{ NULL },
+};
+
+static const struct ctl_object backend_object = { "backend", backend_commands, backend_notes };
 
 int do_backend(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "attach", do_attach }, { "detach", do_detach }, { "add", do_add },
-		{ "del", do_del },	 { "delete", do_del },	  { "show", do_show },
-		{ "list", do_show },	 { "conns", do_conns },	  { "help", do_help },
-		{ NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&backend_object, argc, argv);
 }

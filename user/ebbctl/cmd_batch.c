@@ -423,7 +423,7 @@ static int vet_line(int n, char **words)
 
 	vet_object = vet_command = NULL;
 	batch_vetting = true;
-	ret = cmd_select(ctl_top, n, words, NULL);
+	ret = cmd_select(ctl_top, n, words);
 	batch_vetting = false;
 	if (ret || !vet_object || !vet_command)
 		return ret;
@@ -597,7 +597,7 @@ int do_restore(int argc, char **argv)
 				break;
 			}
 		}
-		ret = cmd_select(ctl_top, n, words, NULL);
+		ret = cmd_select(ctl_top, n, words);
 		commands++;
 	}
 	batch_line = 0;

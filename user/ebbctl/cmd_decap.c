@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl decap: the decapsulator on a backend of `fwd ipip` VIPs. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,64 +9,65 @@
 
 #define MAX_PREFIXES 256
 
-int ctl_xdp_attach(int argc, char **argv, const char *object,
+static const struct ctl_choice xdp_modes[] = { { "native", 0 }, { "generic", 1 }, { NULL, 0 } };
+
+const struct ctl_arg ctl_xdp_attach_spec[] = {
+	{ .name = "dev", .metavar = "IFNAME", .kind = CTL_WORD, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct ctl_xdp_args, dev), .missing = "device name" },
+	{ .name = "mode", .kind = CTL_CHOICE, .choices = xdp_modes,
+	  .offset = offsetof(struct ctl_xdp_args, generic), .missing = "'native' or 'generic'" },
+	{ 0 },
+};
+
+const struct ctl_arg ctl_xdp_detach_spec[] = {
+	{ .name = "dev", .metavar = "IFNAME", .kind = CTL_WORD, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct ctl_xdp_args, dev), .missing = "device name" },
+	{ 0 },
+};
+
+const struct ctl_arg ctl_prefix_spec[] = {
+	{ .metavar = "PREFIX", .kind = CTL_WORD, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct ctl_prefix_args, prefix), .missing = "PREFIX (ADDR or ADDR/LEN)" },
+	{ 0 },
+};
+
+int ctl_xdp_attach(const struct ctl_xdp_args *a, const char *object,
 		   int (*attach)(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err))
 {
 	struct ebb_err err = {};
-	const char *ifname = NULL;
-	bool generic = false;
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "dev") && argc > 1) {
-			ifname = argv[1];
-		} else if (!strcmp(argv[0], "mode") && argc > 1 &&
-			   (!strcmp(argv[1], "native") || !strcmp(argv[1], "generic"))) {
-			generic = !strcmp(argv[1], "generic");
-		} else {
-			return ctl_error("usage: %s attach dev IFNAME [mode {native|generic}]", object);
-		}
-		argc -= 2;
-		argv += 2;
-	}
-	if (!ifname)
-		return ctl_error("missing 'dev IFNAME'");
-	if (attach(bpffs, ifname, generic, &err))
+	if (attach(bpffs, a->dev, a->generic, &err))
 		return ctl_error("%s", err.msg);
 	ctl_record_node_side = true;
-	return ctl_said(NULL, "%s attached to %s (%s mode)", object, ifname, generic ? "generic" : "native");
+	return ctl_said(NULL, "%s attached to %s (%s mode)", object, a->dev, a->generic ? "generic" : "native");
 }
 
-int ctl_xdp_detach(int argc, char **argv, const char *object,
+int ctl_xdp_detach(const struct ctl_xdp_args *a, const char *object,
 		   int (*detach)(const char *bpffs, const char *ifname, struct ebb_err *err))
 {
 	struct ebb_err err = {};
 
-	if (argc != 2 || strcmp(argv[0], "dev"))
-		return ctl_error("usage: %s detach dev IFNAME", object);
-	if (detach(bpffs, argv[1], &err))
+	if (detach(bpffs, a->dev, &err))
 		return ctl_error("%s", err.msg);
 	ctl_record_node_side = true;
-	return ctl_said(NULL, "%s detached from %s", object, argv[1]);
+	return ctl_said(NULL, "%s detached from %s", object, a->dev);
 }
 
-int ctl_prefix_change(int argc, char **argv, bool add, const char *object, const char *vips,
+int ctl_prefix_change(const struct ctl_prefix_args *a, bool add, const char *object,
 		      int (*state_dir)(char *dir, size_t len))
 {
 	struct ebb_decap_key key;
 	struct ebb_err err = {};
 	char dir[4096];
 
-	if (argc != 1)
-		return ctl_error("usage: %s %s PREFIX   (ADDR or ADDR/LEN of this node's %s)", object,
-				 add ? "add" : "del", vips);
-	if (ebb_parse_prefix(argv[0], &key, &err))
+	if (ebb_parse_prefix(a->prefix, &key, &err))
 		return ctl_error("%s", err.msg);
 	if (state_dir && state_dir(dir, sizeof(dir)))
 		return 1;
 	if (ebb_decap_prefix(state_dir ? dir : bpffs, &key, add, &err))
 		return ctl_error("%s", err.msg);
 	ctl_record_node_side = true;
-	return ctl_said(NULL, "%s: prefix %s %s", object, argv[0], add ? "added" : "deleted");
+	return ctl_said(NULL, "%s: prefix %s %s", object, a->prefix, add ? "added" : "deleted");
 }
 
 void ctl_show_links(json_object *jl, const struct ebb_link_info *links, int n)
@@ -117,14 +119,14 @@ void ctl_show_counters(json_object *js, const char *(*name)(__u32), __u32 max,
 	}
 }
 
-static int do_attach(int argc, char **argv)
+static int do_attach(void *args)
 {
-	return ctl_xdp_attach(argc, argv, "decap", ebb_decap_attach);
+	return ctl_xdp_attach(args, "decap", ebb_decap_attach);
 }
 
-static int do_detach(int argc, char **argv)
+static int do_detach(void *args)
 {
-	return ctl_xdp_detach(argc, argv, "decap", ebb_decap_detach);
+	return ctl_xdp_detach(args, "decap", ebb_decap_detach);
 }
 
 /* This namespace's decapsulator state (BPFFS/decap-<netns inode>), if it was attached here. */
@@ -141,17 +143,17 @@ static int decap_state_dir(char *dir, size_t len)
 	return 0;
 }
 
-static int do_add(int argc, char **argv)
+static int do_add(void *args)
 {
-	return ctl_prefix_change(argc, argv, true, "decap", "VIPs", decap_state_dir);
+	return ctl_prefix_change(args, true, "decap", decap_state_dir);
 }
 
-static int do_del(int argc, char **argv)
+static int do_del(void *args)
 {
-	return ctl_prefix_change(argc, argv, false, "decap", "VIPs", decap_state_dir);
+	return ctl_prefix_change(args, false, "decap", decap_state_dir);
 }
 
-static int do_show(int argc, char **argv)
+static int do_show(void *args)
 {
 	struct ebb_decap_key prefixes[MAX_PREFIXES];
 	struct ebb_link_info links[64];
@@ -160,8 +162,7 @@ static int do_show(int argc, char **argv)
 	int n_links, n_prefixes;
 	char dir[4096];
 
-	if (argc > 0)
-		return ctl_error("unexpected '%s'", argv[0]);
+	(void)args;
 	if (decap_state_dir(dir, sizeof(dir)))
 		return 1;
 	n_links = ebb_decap_list(bpffs, links, 64);
@@ -189,32 +190,27 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-static int do_help(int argc, char **argv)
+static void decap_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s decap attach dev IFNAME [mode {native|generic}]\n"
-		"       %1$s decap detach dev IFNAME\n"
-		"       %1$s decap add PREFIX\n"
-		"       %1$s decap del PREFIX\n"
-		"       %1$s decap show\n"
-		"       %1$s decap help\n"
+	fprintf(f,
 		"\n"
 		"  On a backend of 'fwd ipip' VIPs: strips the outer IPIP / IPv6 header of packets\n"
 		"  whose inner destination is in PREFIX (ADDR or ADDR/LEN), and hands them to the stack.\n"
-		"  Its pins live in BPFFS/decap-<netns inode>: one state per network namespace.\n",
-		bin_name);
-	return 0;
+		"  Its pins live in BPFFS/decap-<netns inode>: one state per network namespace.\n");
 }
+
+static const struct ctl_command decap_commands[] = {
+	{ .name = "attach", .run = do_attach, CTL_ARGS(ctl_xdp_args, ctl_xdp_attach_spec) },
+	{ .name = "detach", .run = do_detach, CTL_ARGS(ctl_xdp_args, ctl_xdp_detach_spec) },
+	{ .name = "add", .run = do_add, CTL_ARGS(ctl_prefix_args, ctl_prefix_spec) },
+	{ .name = "del", .alias = "delete", .run = do_del, CTL_ARGS(ctl_prefix_args, ctl_prefix_spec) },
+	{ .name = "show", .alias = "list", .run = do_show },
+	{ NULL },
+};
+
+static const struct ctl_object decap_object = { "decap", decap_commands, decap_notes };
 
 int do_decap(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "attach", do_attach }, { "detach", do_detach }, { "add", do_add },
-		{ "del", do_del },	 { "delete", do_del },	  { "show", do_show },
-		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&decap_object, argc, argv);
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -807,17 +808,13 @@ static json_object *invalid_keys(struct fleet_view *v, json_object *hosts)
 	return arr;
 }
 
-static int do_show(int argc, char **argv)
+static int do_show(void *args)
 {
 	json_object *hosts = json_object_new_object(), *arr = NULL, *routes_errs;
 	struct fleet_view v;
 	struct etcd c;
 
-	(void)argv;
-	if (argc > 0) {
-		json_object_put(hosts);
-		return ctl_error("unexpected '%s'; usage: fleet show", argv[0]);
-	}
+	(void)args;
 	if (need_fleet() || open_etcd(&c)) {
 		json_object_put(hosts);
 		return -1;
@@ -947,56 +944,66 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-static int do_host(int argc, char **argv)
+struct fleet_host_args {
+	int drain;
+	const char *host;
+};
+
+static const struct ctl_choice host_moves[] = { { "drain", 1 }, { "activate", 0 }, { NULL, 0 } };
+
+static const struct ctl_arg fleet_host_spec[] = {
+	{ .kind = CTL_CHOICE, .flags = CTL_REQUIRED, .choices = host_moves,
+	  .offset = offsetof(struct fleet_host_args, drain), .missing = "'drain' or 'activate'",
+	  .bad = "unknown '%s': drain or activate" },
+	{ .metavar = "HOST", .kind = CTL_WORD, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct fleet_host_args, host) },
+	{ 0 },
+};
+
+static int do_host(void *args)
 {
-	struct fedit f = { .op = F_HOST };
+	struct fleet_host_args *a = args;
+	struct fedit f = { .op = F_HOST, .host = a->host, .drain = a->drain };
+	const char *host = a->host;
 	char what[256];
 
-	if (argc != 2 || (strcmp(argv[0], "drain") && strcmp(argv[0], "activate")))
-		return ctl_error("usage: fleet host { drain | activate } HOST");
 	if (need_fleet())
 		return -1;
-	if (!fleet_name_ok(argv[1]))
-		return ctl_error("invalid host name '%s'", argv[1]);
-	f.host = argv[1];
-	f.drain = !strcmp(argv[0], "drain");
-	describe(what, sizeof(what), "fleet host %s %s", argv[0], argv[1]);
+	if (!fleet_name_ok(host))
+		return ctl_error("invalid host name '%s'", host);
+	describe(what, sizeof(what), "fleet host %s %s", f.drain ? "drain" : "activate", host);
 	switch (fleet_write(&f, what)) {
 	case 0:
 		return ctl_said(NULL, "fleet \"%s\": host %s %s (revision %lld, applied by every live host)",
-				marker.fleet, argv[1], f.drain ? "drained: it withdraws its routes, and is inactive once its VIP traffic stopped for 2 s" :
+				marker.fleet, host, f.drain ? "drained: it withdraws its routes, and is inactive once its VIP traffic stopped for 2 s" :
 					"active: it announces its routes again",
 				ctl_fleet_rev);
 	case 1:
 		return ctl_said(NULL, "fleet \"%s\": host %s is %s already; nothing written", marker.fleet,
-				argv[1], f.drain ? "draining" : "active");
+				host, f.drain ? "draining" : "active");
 	default:
 		return -1;
 	}
 }
 
-static int do_help(int argc, char **argv)
+static void fleet_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s fleet show\n"
-		"       %1$s fleet host { drain | activate } HOST\n"
-		"       %1$s fleet help\n"
+	fprintf(f,
 		"\n"
 		"       On a fleet host (ebbd runs with a 'fleet' block), 'vip add|del' and\n"
 		"       'node add|del|drain|activate' write the fleet's state in etcd and return once\n"
-		"       every live host applied it (EBBCTL_FLEET_TIMEOUT seconds, default 10).\n",
-		bin_name);
-	return 0;
+		"       every live host applied it (EBBCTL_FLEET_TIMEOUT seconds, default 10).\n");
 }
+
+static const struct ctl_command fleet_commands[] = {
+	{ .name = "show", .alias = "list", .run = do_show },
+	{ .name = "host", .run = do_host, CTL_ARGS(fleet_host_args, fleet_host_spec) },
+	{ NULL },
+};
+
+static const struct ctl_object fleet_object = { "fleet", fleet_commands, fleet_notes };
 
 int do_fleet(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "show", do_show }, { "list", do_show }, { "host", do_host },
-		{ "help", do_help }, { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&fleet_object, argc, argv);
 }

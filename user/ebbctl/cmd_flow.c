@@ -2,6 +2,7 @@
 /* ebbctl flow: show the flow table, and explain where one flow goes. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,36 +132,31 @@ static int show_one(const struct ebb_flow_entry *f, void *arg)
 	return 0;
 }
 
-static int do_show(int argc, char **argv)
+struct flow_show_args {
+	struct ebb_vip_key vip;
+	struct ebb_addr node;
+	__u32 limit;
+};
+
+static const struct ctl_arg flow_show_spec[] = {
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP, .offset = offsetof(struct flow_show_args, vip) },
+	{ .name = "node", .metavar = "NODE", .kind = CTL_ADDR,
+	  .offset = offsetof(struct flow_show_args, node) },
+	{ .name = "limit", .metavar = "N", .kind = CTL_U32, .min = 1, .max = 100000000,
+	  .offset = offsetof(struct flow_show_args, limit),
+	  .bad = "limit must be a positive number, not '%s'" },
+	{ 0 },
+};
+
+static int do_show(void *args)
 {
-	struct show_ctx c = { .now = ebb_now_ns() };
-	struct ebb_err err = {};
-	struct ebb_addr node_addr;
+	struct flow_show_args *a = args;
+	struct show_ctx c = { .now = ebb_now_ns(), .vip_key = a->vip, .by_vip = a->vip.family != 0,
+			      .by_node = a->node.family != 0, .limit = a->limit };
+	struct ebb_addr node_addr = a->node;
 	struct ebb e;
 	int ret;
 
-	while (argc > 0) {
-		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
-
-		if (!val)
-			return ctl_error("missing value after '%s'", word);
-		if (!strcmp(word, "vip")) {
-			if (ebb_parse_vip(val, &c.vip_key, &err))
-				return ctl_error("%s", err.msg);
-			c.by_vip = true;
-		} else if (!strcmp(word, "node")) {
-			if (ebb_parse_addr(val, &node_addr, &err))
-				return ctl_error("%s", err.msg);
-			c.by_node = true;
-		} else if (!strcmp(word, "limit")) {
-			if (ebb_parse_u32(val, 1, 100000000, &c.limit))
-				return ctl_error("limit must be a positive number, not '%s'", val);
-		} else {
-			return ctl_error("unexpected '%s'; usage: flow show [vip VIP] [node NODE] [limit N]", word);
-		}
-		argc -= 2;
-		argv += 2;
-	}
 	if (ctl_open(&e, false))
 		return -1;
 	c.e = &e;
@@ -242,29 +238,39 @@ static int do_show(int argc, char **argv)
  * goes to a handshake pinned aside by the flood guard (syn_pins), else gets the second chance,
  * the table of active and draining nodes.
  */
-static int do_lookup(int argc, char **argv)
+struct flow_lookup_args {
+	struct ctl_endpoint src;
+	struct ebb_vip_key vip;
+};
+
+static const struct ctl_arg flow_lookup_spec[] = {
+	{ .metavar = "SRC:SPORT", .kind = CTL_ENDPOINT, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct flow_lookup_args, src) },
+	{ .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct flow_lookup_args, vip) },
+	{ 0 },
+};
+
+static int do_lookup(void *args)
 {
+	struct flow_lookup_args *a = args;
 	struct ebb_flow_key fk = {};
-	struct ebb_err err = {};
-	struct ebb_vip_key vk;
-	struct ebb_addr src;
+	struct ebb_vip_key vk = a->vip;
+	struct ebb_addr src = a->src.addr;
 	struct ebb_vip vip;
 	struct ebb_flow flow;
 	struct ebb_node node = {};
 	__u32 node_id = 0, slot;
 	const char *why, *path;
 	char naddr[64] = "none", vname[64], pins[600];
-	__u16 sport;
+	__u16 sport = a->src.port;
 	struct ebb e;
 	int syn_fd;
 	__u64 syn_word = 0;
 
-	if (argc != 2)
-		return ctl_error("usage: flow lookup SRC:SPORT VIP");
-	if (ebb_parse_endpoint(argv[0], &src, &sport, &err) || ebb_parse_vip(argv[1], &vk, &err))
-		return ctl_error("%s", err.msg);
 	if (src.family != vk.family)
-		return ctl_error("%s and %s are of different address families", argv[0], argv[1]);
+		return ctl_error("%s and %s are of different address families", a->src.word,
+				 ebb_fmt_vip(&vk, vname, sizeof(vname)));
 	if (ctl_open(&e, false))
 		return -1;
 	memcpy(fk.src, src.a, sizeof(fk.src));
@@ -326,7 +332,7 @@ static int do_lookup(int argc, char **argv)
 		json_object_object_add(o, "slot", json_object_new_int64(slot));
 		json_print(o);
 	} else {
-		printf("%s -> %s (%s): %s, slot %u\n", argv[0], naddr,
+		printf("%s -> %s (%s): %s, slot %u\n", a->src.word, naddr,
 		       node_id ? ebb_state_name(node.state) : "none", why, slot);
 	}
 	return 0;
@@ -445,61 +451,49 @@ static bool listener_alive(__u32 pid)
  * "nobody listens" on the way out (count reached, timeout, SIGINT/SIGTERM); a listener killed
  * outright leaves it set, and the next one takes over once that process is gone.
  */
-static int do_trace(int argc, char **argv)
+struct flow_trace_args {
+	int verdicts;
+	struct ebb_vip_key vip;
+	__u32 sample, count, timeout;
+};
+
+/* The verdicts a trace reports, as bits of the monitor's mask: XDP_DROP, XDP_PASS, XDP_TX. */
+static const struct ctl_choice trace_types[] = {
+	{ "drop", 1u << 1 }, { "pass", 1u << 2 }, { "tx", 1u << 3 },
+	{ "all", 1u << 1 | 1u << 2 | 1u << 3 }, { NULL, 0 },
+};
+
+static const struct ctl_arg flow_trace_spec[] = {
+	{ .name = "type", .kind = CTL_CHOICE, .choices = trace_types,
+	  .offset = offsetof(struct flow_trace_args, verdicts), .missing = "drop, pass, tx or all" },
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP,
+	  .offset = offsetof(struct flow_trace_args, vip), .missing = "a VIP" },
+	{ .name = "sample", .metavar = "N", .kind = CTL_U32, .min = 1, .max = 1000000000,
+	  .offset = offsetof(struct flow_trace_args, sample), .missing = "a number",
+	  .bad = "invalid sample '%s': one packet in N, N from 1" },
+	{ .name = "count", .metavar = "N", .kind = CTL_U32, .min = 1, .max = 1000000000,
+	  .offset = offsetof(struct flow_trace_args, count), .missing = "a number",
+	  .bad = "invalid count '%s'" },
+	{ .name = "timeout", .metavar = "SECONDS", .kind = CTL_U32, .min = 1, .max = 86400 * 365,
+	  .offset = offsetof(struct flow_trace_args, timeout), .missing = "seconds",
+	  .bad = "invalid timeout '%s'" },
+	{ 0 },
+};
+
+static int do_trace(void *args)
 {
-	struct ebb_monitor mon = { .sample = 1, .verdicts = 1u << 1 | 1u << 2 | 1u << 3 }, cur = {};
-	struct trace_ctx c = {};
-	struct ebb_err err = {};
+	struct flow_trace_args *a = args;
+	struct ebb_monitor mon = { .sample = a->sample, .verdicts = a->verdicts }, cur = {};
+	struct trace_ctx c = { .count = a->count };
 	struct ring_buffer *rb = NULL;
-	struct ebb_vip_key vk;
-	__u32 zero = 0, timeout_s = 0, n;
+	struct ebb_vip_key vk = a->vip;
+	__u32 zero = 0, timeout_s = a->timeout;
 	int mon_fd = -1, ring_fd = -1, ret = 0;
-	bool have_vip = false;
+	bool have_vip = vk.family != 0;
 	char path[600];
 	__s64 deadline = 0;
 	struct ebb e;
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "type")) {
-			NEXT_ARG();
-			REQ_ARG("drop, pass, tx or all after 'type'");
-			if (!strcmp(argv[0], "drop"))
-				mon.verdicts = 1u << 1;
-			else if (!strcmp(argv[0], "pass"))
-				mon.verdicts = 1u << 2;
-			else if (!strcmp(argv[0], "tx"))
-				mon.verdicts = 1u << 3;
-			else if (!strcmp(argv[0], "all"))
-				mon.verdicts = 1u << 1 | 1u << 2 | 1u << 3;
-			else
-				return ctl_error("unknown type '%s': drop, pass, tx or all", argv[0]);
-		} else if (!strcmp(argv[0], "vip")) {
-			NEXT_ARG();
-			REQ_ARG("a VIP after 'vip'");
-			if (ebb_parse_vip(argv[0], &vk, &err))
-				return ctl_error("%s", err.msg);
-			have_vip = true;
-		} else if (!strcmp(argv[0], "sample")) {
-			NEXT_ARG();
-			REQ_ARG("a number after 'sample'");
-			if (ebb_parse_u32(argv[0], 1, 1000000000, &mon.sample))
-				return ctl_error("invalid sample '%s': one packet in N, N from 1", argv[0]);
-		} else if (!strcmp(argv[0], "count")) {
-			NEXT_ARG();
-			REQ_ARG("a number after 'count'");
-			if (ebb_parse_u32(argv[0], 1, 1000000000, &n))
-				return ctl_error("invalid count '%s'", argv[0]);
-			c.count = n;
-		} else if (!strcmp(argv[0], "timeout")) {
-			NEXT_ARG();
-			REQ_ARG("seconds after 'timeout'");
-			if (ebb_parse_u32(argv[0], 1, 86400 * 365, &timeout_s))
-				return ctl_error("invalid timeout '%s'", argv[0]);
-		} else {
-			return ctl_error("unexpected '%s'", argv[0]);
-		}
-		NEXT_ARG();
-	}
 	if (ctl_open(&e, false))
 		return -1;
 	c.e = &e;
@@ -592,29 +586,26 @@ out:
 	return ret;
 }
 
-static int do_help(int argc, char **argv)
+static void flow_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s flow show [vip VIP] [node NODE] [limit N]\n"
-		"       %1$s flow lookup SRC:SPORT VIP\n"
-		"       %1$s flow trace [type {drop|pass|tx|all}] [vip VIP] [sample N] [count N] [timeout SECONDS]\n"
-		"       %1$s flow help\n"
+	fprintf(f,
 		"\n"
 		"  trace: what the datapath did to packets as they pass (verdict, reason, VIP, node,\n"
 		"  addresses), 1 in N at random (sample, default 1), until count events, timeout or\n"
-		"  Ctrl-C. Costs the datapath nothing while no trace runs; one trace at a time.\n",
-		bin_name);
-	return 0;
+		"  Ctrl-C. Costs the datapath nothing while no trace runs; one trace at a time.\n");
 }
+
+static const struct ctl_command flow_commands[] = {
+	{ .name = "show", .alias = "list", .run = do_show, CTL_ARGS(flow_show_args, flow_show_spec) },
+	{ .name = "lookup", .run = do_lookup, CTL_ARGS(flow_lookup_args, flow_lookup_spec) },
+	{ .name = "trace", .run = do_trace, CTL_ARGS(flow_trace_args, flow_trace_spec),
+	  .defaults = &(struct flow_trace_args){ .verdicts = 1u << 1 | 1u << 2 | 1u << 3, .sample = 1 } },
+	{ NULL },
+};
+
+static const struct ctl_object flow_object = { "flow", flow_commands, flow_notes };
 
 int do_flow(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "show", do_show }, { "list", do_show }, { "lookup", do_lookup },
-		{ "trace", do_trace }, { "help", do_help }, { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&flow_object, argc, argv);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl node: add, del, set, drain, activate, show, watch, wait. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,70 +16,59 @@ static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
 static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
 		       int fleet_ret);
 
-static int parse_node(const char *s, struct ebb_addr *addr)
+/* The NODE every command but show and watch starts with. */
+#define NODE_ARG(type)                                                                       \
+	{ .metavar = "NODE", .kind = CTL_ADDR, .flags = CTL_REQUIRED,                        \
+	  .offset = offsetof(type, node), .missing = "NODE address",                         \
+	  .bad = "invalid node address '%s'" }
+
+static const char *node_name(const struct ebb_addr *a, char *buf, size_t len)
 {
+	return ebb_fmt_addr(a->a, a->family, buf, len);
+}
+
+struct node_add_args {
+	struct ebb_addr node;
+	struct ebb_vip_key vip;
+	struct ebb_node_opts o;
+};
+
+static int parse_mac(void *args, const char *val)
+{
+	struct node_add_args *a = args;
 	struct ebb_err err = {};
 
-	if (!s)
-		return ctl_error("missing NODE address");
-	if (ebb_parse_addr(s, addr, &err))
-		return ctl_error("invalid node address '%s'", s);
+	if (!val)
+		return ctl_error("missing value after 'mac'; usage: %s", ctl_usage());
+	if (ebb_parse_mac(val, a->o.mac, &err))
+		return ctl_error("%s", err.msg);
+	a->o.have_mac = true;
 	return 0;
 }
 
-static int do_add(int argc, char **argv)
+static const struct ctl_arg node_add_spec[] = {
+	NODE_ARG(struct node_add_args),
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_REQUIRED | CTL_ONCE,
+	  .offset = offsetof(struct node_add_args, vip),
+	  .twice = "one VIP per 'node add'; add the node to each VIP in turn" },
+	{ .name = "weight", .metavar = "N", .kind = CTL_U32,
+	  .offset = offsetof(struct node_add_args, o.weight), .min = 1, .max = EBB_MAX_WEIGHT },
+	{ .name = "mac", .metavar = "MAC", .kind = CTL_PARSE, .parse = parse_mac },
+	{ .name = "inactive", .kind = CTL_FLAG, .offset = offsetof(struct node_add_args, o.inactive) },
+	{ .name = "node-prog", .kind = CTL_FLAG, .offset = offsetof(struct node_add_args, o.node_prog) },
+	{ 0 },
+};
+
+static int do_add(void *args)
 {
-	struct ebb_node_opts o = {};
+	struct node_add_args *a = args;
+	struct ebb_addr addr = a->node;
+	struct ebb_vip_key vip = a->vip;
+	struct ebb_node_opts o = a->o;
 	struct ebb_err err = {};
-	struct ebb_vip_key vip;
-	struct ebb_addr addr;
-	bool have_vip = false;
 	struct ebb e;
 	int ret;
 
-	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
-		return -1;
-	NEXT_ARG();
-	while (argc > 0) {
-		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
-
-		if (!strcmp(word, "inactive")) {
-			o.inactive = true;
-			NEXT_ARG();
-			continue;
-		}
-		if (!strcmp(word, "node-prog")) {
-			o.node_prog = true;
-			NEXT_ARG();
-			continue;
-		}
-		if (strcmp(word, "vip") && strcmp(word, "weight") && strcmp(word, "mac"))
-			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]",
-					 word);
-		if (!val)
-			return ctl_error("missing value after '%s'", word);
-		if (!strcmp(word, "vip")) {
-			if (have_vip)
-				return ctl_error("one VIP per 'node add'; add the node to each VIP in turn");
-			if (ebb_parse_vip(val, &vip, &err))
-				return ctl_error("%s", err.msg);
-			have_vip = true;
-		} else if (!strcmp(word, "weight")) {
-			if (ebb_parse_u32(val, 1, EBB_MAX_WEIGHT, &o.weight))
-				return ctl_error("weight must be 1..%d, not '%s'", EBB_MAX_WEIGHT, val);
-		} else if (!strcmp(word, "mac")) {
-			if (ebb_parse_mac(val, o.mac, &err))
-				return ctl_error("%s", err.msg);
-			o.have_mac = true;
-		} else {
-			return ctl_error("unexpected '%s'; usage: node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]",
-					 word);
-		}
-		argc -= 2;
-		argv += 2;
-	}
-	if (!have_vip)
-		return ctl_error("missing 'vip VIP'");
 	if (ctl_fleet()) {
 		/* before the write to etcd, on the host whose addresses ebbctl sees; on the maps,
 		 * ebb_node_add checks it */
@@ -107,34 +97,32 @@ static int do_add(int argc, char **argv)
 	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
 }
 
-static int do_del(int argc, char **argv)
-{
-	struct ebb_err err = {};
+struct node_del_args {
+	struct ebb_addr node;
 	struct ebb_vip_key vip;
-	struct ebb_addr addr;
-	bool force = false, have_vip = false;
+	bool force;
+};
+
+static const struct ctl_arg node_del_spec[] = {
+	NODE_ARG(struct node_del_args),
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP,
+	  .offset = offsetof(struct node_del_args, vip), .missing = "VIP" },
+	{ .name = "force", .kind = CTL_FLAG, .offset = offsetof(struct node_del_args, force) },
+	{ 0 },
+};
+
+static int do_del(void *args)
+{
+	struct node_del_args *a = args;
+	struct ebb_addr addr = a->node;
+	struct ebb_vip_key vip = a->vip;
+	bool force = a->force, have_vip = vip.family != 0;
+	struct ebb_err err = {};
 	long long cut = -1;
 	struct ebb e;
 	__u32 id;
 	int ret;
 
-	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
-		return -1;
-	NEXT_ARG();
-	while (argc > 0) {
-		if (!strcmp(argv[0], "force")) {
-			force = true;
-		} else if (!strcmp(argv[0], "vip")) {
-			NEXT_ARG();
-			REQ_ARG("VIP after 'vip'");
-			if (ebb_parse_vip(argv[0], &vip, &err))
-				return ctl_error("%s", err.msg);
-			have_vip = true;
-		} else {
-			return ctl_error("unexpected '%s'; usage: node del NODE [vip VIP] [force]", argv[0]);
-		}
-		NEXT_ARG();
-	}
 	if (ctl_fleet()) {
 		ret = ctl_fleet_node_del(&addr, have_vip ? &vip : NULL, force);
 		return ret < 0 ? -1 : say_deleted(&addr, have_vip ? &vip : NULL, -1, ret);
@@ -182,36 +170,40 @@ static int set_state(struct ebb_addr *addr, __u8 state, __u32 timeout)
 	return ret ? ctl_error("%s", err.msg) : say_state(addr, state, was, 0);
 }
 
-static int do_drain(int argc, char **argv)
-{
-	struct ebb_addr addr;
-	__u32 timeout = 0;
+struct node_drain_args {
+	struct ebb_addr node;
+	__u32 timeout;
+};
 
-	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
-		return -1;
-	NEXT_ARG();
-	if (argc > 0) {
-		if (strcmp(argv[0], "timeout"))
-			return ctl_error("unexpected '%s'; usage: node drain NODE [timeout SECONDS]", argv[0]);
-		NEXT_ARG();
-		REQ_ARG("seconds after 'timeout'");
-		if (ebb_parse_u32(argv[0], 1, EBB_MAX_TIMEOUT_S, &timeout))
-			return ctl_error("timeout must be 1..%u seconds, not '%s'", EBB_MAX_TIMEOUT_S, argv[0]);
-		if (argc > 1)
-			return ctl_error("unexpected '%s'", argv[1]);
-	}
-	return set_state(&addr, EBB_NODE_DRAINING, timeout);
+static const struct ctl_arg node_drain_spec[] = {
+	NODE_ARG(struct node_drain_args),
+	{ .name = "timeout", .metavar = "SECONDS", .kind = CTL_U32,
+	  .offset = offsetof(struct node_drain_args, timeout), .min = 1, .max = EBB_MAX_TIMEOUT_S,
+	  .unit = "seconds", .missing = "seconds" },
+	{ 0 },
+};
+
+static int do_drain(void *args)
+{
+	struct node_drain_args *a = args;
+
+	return set_state(&a->node, EBB_NODE_DRAINING, a->timeout);
 }
 
-static int do_activate(int argc, char **argv)
-{
-	struct ebb_addr addr;
+struct node_activate_args {
+	struct ebb_addr node;
+};
 
-	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
-		return -1;
-	if (argc > 1)
-		return ctl_error("unexpected '%s'; usage: node activate NODE", argv[1]);
-	return set_state(&addr, EBB_NODE_ACTIVE, 0);
+static const struct ctl_arg node_activate_spec[] = {
+	NODE_ARG(struct node_activate_args),
+	{ 0 },
+};
+
+static int do_activate(void *args)
+{
+	struct node_activate_args *a = args;
+
+	return set_state(&a->node, EBB_NODE_ACTIVE, 0);
 }
 
 /* The drain timeout that applies to a node: its own, else the longest of its VIPs'. */
@@ -716,9 +708,10 @@ static void sleep_s(double s)
 		;
 }
 
-/* "0.5", "2": seconds between 0.1 and 3600. */
-static int parse_interval(const char *s, double *out)
+/* "0.5", "2": seconds between 0.1 and 3600, for show and watch (interval first in both). */
+static int parse_interval(void *args, const char *s)
 {
+	double *out = args;
 	char *end;
 	double v;
 
@@ -731,36 +724,34 @@ static int parse_interval(const char *s, double *out)
 	return 0;
 }
 
-static int do_show(int argc, char **argv)
+struct node_show_args {
+	double interval; /* first: parse_interval's */
+	struct ebb_addr node;
+	bool rates;
+};
+
+static const struct ctl_arg node_show_spec[] = {
+	{ .metavar = "NODE", .kind = CTL_ADDR, .offset = offsetof(struct node_show_args, node),
+	  .bad = "invalid node address '%s'" },
+	{ .name = "rates", .kind = CTL_FLAG, .offset = offsetof(struct node_show_args, rates) },
+	{ .name = "interval", .metavar = "S", .kind = CTL_PARSE, .flags = CTL_INNER,
+	  .parse = parse_interval },
+	{ 0 },
+};
+
+static int do_show(void *args)
 {
-	struct ebb_addr want;
+	struct node_show_args *a = args;
+	struct ebb_addr want = a->node;
 	struct counter_read *r = NULL;
-	const char *node_arg = NULL;
-	bool have_want = false, rates = false;
-	double interval = 1;
+	bool have_want = want.family != 0, rates = a->rates;
+	double interval = a->interval;
+	char node_arg[64];
 	json_object *arr;
 	__u64 *live;
 	struct ebb e;
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "rates")) {
-			rates = true;
-		} else if (!strcmp(argv[0], "interval")) {
-			if (parse_interval(argc > 1 ? argv[1] : NULL, &interval))
-				return -1;
-			rates = true;
-			NEXT_ARG();
-		} else if (!have_want) {
-			if (parse_node(argv[0], &want))
-				return -1;
-			node_arg = argv[0];
-			have_want = true;
-		} else {
-			return ctl_error("unexpected '%s'; usage: node show [NODE] [rates [interval S]]",
-					 argv[0]);
-		}
-		NEXT_ARG();
-	}
+	node_name(&want, node_arg, sizeof(node_arg));
 	if (ctl_open(&e, false))
 		return -1;
 	if (have_want && ebb_node_find(&e, &want, NULL, NULL)) {
@@ -805,29 +796,29 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
+struct node_watch_args {
+	double interval; /* first: parse_interval's */
+	__u32 count;
+};
+
+static const struct ctl_arg node_watch_spec[] = {
+	{ .name = "interval", .metavar = "S", .kind = CTL_PARSE, .parse = parse_interval },
+	{ .name = "count", .metavar = "N", .kind = CTL_U32,
+	  .offset = offsetof(struct node_watch_args, count), .min = 1, .max = 1000000 },
+	{ 0 },
+};
+
 /* A live view: the node table with rates, redrawn every interval (top-like on a terminal). */
-static int do_watch(int argc, char **argv)
+static int do_watch(void *args)
 {
+	struct node_watch_args *a = args;
 	struct counter_read *r;
-	double interval = 1;
-	__u32 count = 0;
+	double interval = a->interval;
+	__u32 count = a->count;
 	bool tty = isatty(STDOUT_FILENO);
 	__u64 *live;
 	struct ebb e;
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "interval")) {
-			if (parse_interval(argc > 1 ? argv[1] : NULL, &interval))
-				return -1;
-		} else if (!strcmp(argv[0], "count")) {
-			if (argc < 2 || ebb_parse_u32(argv[1], 1, 1000000, &count))
-				return ctl_error("count must be 1..1000000, not '%s'", argc > 1 ? argv[1] : "");
-		} else {
-			return ctl_error("unexpected '%s'; usage: node watch [interval S] [count N]", argv[0]);
-		}
-		argc -= 2;
-		argv += 2;
-	}
 	if (json_output)
 		return ctl_error("watch is for a terminal; use 'node show rates' with -j");
 	if (ctl_open(&e, false))
@@ -890,51 +881,47 @@ static int say_set(const struct ebb_addr *addr, const struct ebb_vip_key *vip, _
 			name, weight, vname, fl);
 }
 
-#define SET_USAGE "usage: node set NODE vip VIP weight N, or node set NODE node-prog {on|off}"
-
-static int do_set(int argc, char **argv)
-{
-	struct ebb_err err = {};
+struct node_set_args {
+	struct ebb_addr node;
 	struct ebb_vip_key vip;
-	struct ebb_addr addr;
-	bool have_vip = false;
-	int node_prog = -1; /* -1: not given */
-	__u32 weight = 0;
+	__u32 weight;
+	int node_prog; /* -1: not given */
+};
+
+static const struct ctl_choice on_off[] = { { "on", 1 }, { "off", 0 }, { NULL, 0 } };
+
+static const struct ctl_arg node_set_spec[] = {
+	NODE_ARG(struct node_set_args),
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_ONCE,
+	  .offset = offsetof(struct node_set_args, vip), .twice = "one VIP per 'node set'" },
+	{ .name = "weight", .metavar = "N", .kind = CTL_U32,
+	  .offset = offsetof(struct node_set_args, weight), .min = 1, .max = EBB_MAX_WEIGHT },
+	{ .name = "node-prog", .kind = CTL_CHOICE, .flags = CTL_ONCE, .choices = on_off,
+	  .offset = offsetof(struct node_set_args, node_prog),
+	  .bad = "node-prog must be 'on' or 'off', not '%s'" },
+	{ 0 },
+};
+
+/* A weight on one VIP, or the node-wide node-prog: two forms, never both. */
+static const char *const node_set_usage[] = { "NODE vip VIP weight N", "NODE node-prog {on|off}", NULL };
+
+static int do_set(void *args)
+{
+	struct node_set_args *a = args;
+	struct ebb_addr addr = a->node;
+	struct ebb_vip_key vip = a->vip;
+	bool have_vip = vip.family != 0;
+	int node_prog = a->node_prog;
+	__u32 weight = a->weight;
+	struct ebb_err err = {};
 	struct ebb e;
 	int ret;
 
-	if (parse_node(argc > 0 ? argv[0] : NULL, &addr))
-		return -1;
-	NEXT_ARG();
-	while (argc > 0) {
-		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
-
-		if (strcmp(word, "vip") && strcmp(word, "weight") && strcmp(word, "node-prog"))
-			return ctl_error("unexpected '%s'; " SET_USAGE, word);
-		if (!val)
-			return ctl_error("missing value after '%s'", word);
-		if (!strcmp(word, "node-prog")) {
-			if (node_prog >= 0)
-				return ctl_error("'node-prog' given twice");
-			if (strcmp(val, "on") && strcmp(val, "off"))
-				return ctl_error("node-prog must be 'on' or 'off', not '%s'", val);
-			node_prog = !strcmp(val, "on");
-		} else if (!strcmp(word, "vip")) {
-			if (have_vip)
-				return ctl_error("one VIP per 'node set'");
-			if (ebb_parse_vip(val, &vip, &err))
-				return ctl_error("%s", err.msg);
-			have_vip = true;
-		} else if (ebb_parse_u32(val, 1, EBB_MAX_WEIGHT, &weight)) {
-			return ctl_error("weight must be 1..%d, not '%s'", EBB_MAX_WEIGHT, val);
-		}
-		argc -= 2;
-		argv += 2;
-	}
 	if (node_prog >= 0) {
 		/* node-wide, as a state: one change at a time, so that a refusal changes nothing */
 		if (have_vip || weight)
-			return ctl_error("node-prog is the node's, for all its VIPs: set it apart from a weight; " SET_USAGE);
+			return ctl_error("node-prog is the node's, for all its VIPs: set it apart from a weight; usage: %s",
+					 ctl_usage());
 		if (ctl_fleet()) {
 			ret = ctl_fleet_node_prog(&addr, node_prog);
 		} else {
@@ -950,9 +937,9 @@ static int do_set(int argc, char **argv)
 		return say_set(&addr, NULL, 0, node_prog, ret);
 	}
 	if (!have_vip)
-		return ctl_error("missing 'vip VIP'; " SET_USAGE);
+		return ctl_error("missing 'vip VIP'; usage: %s", ctl_usage());
 	if (!weight)
-		return ctl_error("missing 'weight N'; " SET_USAGE);
+		return ctl_error("missing 'weight N'; usage: %s", ctl_usage());
 	if (ctl_fleet()) {
 		ret = ctl_fleet_node_weight(&addr, &vip, weight);
 		return ret < 0 ? -1 : say_set(&addr, &vip, weight, -1, ret);
@@ -1003,35 +990,42 @@ static void wait_progress(struct ebb *e, __u32 id, const struct ebb_node *n, con
 	fflush(stdout);
 }
 
-static int do_wait(int argc, char **argv)
+struct node_wait_args {
+	struct ebb_addr node;
+	int state;
+	__u32 timeout;
+};
+
+static const struct ctl_choice states[] = {
+	{ "active", EBB_NODE_ACTIVE }, { "draining", EBB_NODE_DRAINING },
+	{ "inactive", EBB_NODE_INACTIVE }, { "down", EBB_NODE_DOWN }, { NULL, 0 },
+};
+
+static const struct ctl_arg node_wait_spec[] = {
+	NODE_ARG(struct node_wait_args),
+	{ .name = "state", .metavar = "STATE", .kind = CTL_CHOICE, .flags = CTL_REQUIRED,
+	  .choices = states, .offset = offsetof(struct node_wait_args, state) },
+	{ .name = "timeout", .metavar = "SECONDS", .kind = CTL_U32,
+	  .offset = offsetof(struct node_wait_args, timeout), .min = 1, .max = EBB_MAX_TIMEOUT_S,
+	  .unit = "seconds", .missing = "seconds" },
+	{ 0 },
+};
+
+static int do_wait(void *args)
 {
-	struct ebb_addr addr;
+	struct node_wait_args *a = args;
+	struct ebb_addr addr = a->node;
 	struct ebb_node n;
-	__u32 timeout = 0, id = 0;
+	__u32 timeout = a->timeout, id = 0;
 	__u64 deadline, start, last_tick = 0, last_said = 0, drain_since = 0;
 	unsigned long long last_left = ~0ULL;
-	const char *node_arg = argc > 0 ? argv[0] : NULL;
+	char node_arg[64];
 	bool tty = isatty(STDOUT_FILENO), progress, warned = false, in_line = false;
 	char name[64];
 	struct ebb e;
-	int state;
+	int state = a->state;
 
-	if (parse_node(node_arg, &addr))
-		return -1;
-	NEXT_ARG();
-	if (argc < 2 || strcmp(argv[0], "state"))
-		return ctl_error("usage: node wait NODE state STATE [timeout SECONDS]");
-	state = ebb_state_parse(argv[1]);
-	if (state < 0)
-		return ctl_error("unknown state '%s': active, draining, inactive or down", argv[1]);
-	argc -= 2;
-	argv += 2;
-	if (argc > 0) {
-		if (strcmp(argv[0], "timeout") || argc < 2 || ebb_parse_u32(argv[1], 1, EBB_MAX_TIMEOUT_S, &timeout))
-			return ctl_error("usage: node wait NODE state STATE [timeout SECONDS]");
-		if (argc > 2)
-			return ctl_error("unexpected '%s'", argv[2]);
-	}
+	node_name(&addr, node_arg, sizeof(node_arg));
 	if (ctl_open(&e, false))
 		return -1;
 	ebb_fmt_addr(addr.a, addr.family, name, sizeof(name));
@@ -1122,39 +1116,36 @@ static int do_wait(int argc, char **argv)
 	return 0;
 }
 
-static int do_help(int argc, char **argv)
+
+static void node_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s node add NODE vip VIP [weight N] [mac MAC] [inactive] [node-prog]\n"
-		"       %1$s node del NODE [vip VIP] [force]\n"
-		"       %1$s node drain NODE [timeout SECONDS]\n"
-		"       %1$s node activate NODE\n"
-		"       %1$s node set NODE vip VIP weight N\n"
-		"       %1$s node set NODE node-prog {on|off}\n"
-		"       %1$s node show [NODE] [rates [interval S]]\n"
-		"       %1$s node watch [interval S] [count N]\n"
-		"       %1$s node wait NODE state STATE [timeout SECONDS]\n"
-		"       %1$s node help\n"
+	fprintf(f,
 		"\n"
-		"       NODE := { IPv4 | IPv6 address }   N := 1..%2$d (default %3$d)\n"
+		"       NODE := { IPv4 | IPv6 address }   N := 1..%d (default %d)\n"
 		"       STATE := { active | draining | inactive | down }\n"
 		"       node-prog: the node runs ebb's node program (ebbctl backend attach): it may be\n"
 		"       sent rescues and named as a candidate\n",
-		bin_name, EBB_MAX_WEIGHT, EBB_DEFAULT_WEIGHT);
-	return 0;
+		EBB_MAX_WEIGHT, EBB_DEFAULT_WEIGHT);
 }
+
+static const struct ctl_command node_commands[] = {
+	{ .name = "add", .run = do_add, CTL_ARGS(node_add_args, node_add_spec) },
+	{ .name = "del", .alias = "delete", .run = do_del, CTL_ARGS(node_del_args, node_del_spec) },
+	{ .name = "drain", .run = do_drain, CTL_ARGS(node_drain_args, node_drain_spec) },
+	{ .name = "activate", .run = do_activate, CTL_ARGS(node_activate_args, node_activate_spec) },
+	{ .name = "set", .run = do_set, CTL_ARGS(node_set_args, node_set_spec),
+	  .defaults = &(struct node_set_args){ .node_prog = -1 }, .usage = node_set_usage },
+	{ .name = "show", .alias = "list", .run = do_show, CTL_ARGS(node_show_args, node_show_spec),
+	  .defaults = &(struct node_show_args){ .interval = 1 } },
+	{ .name = "watch", .run = do_watch, CTL_ARGS(node_watch_args, node_watch_spec),
+	  .defaults = &(struct node_watch_args){ .interval = 1 } },
+	{ .name = "wait", .run = do_wait, CTL_ARGS(node_wait_args, node_wait_spec) },
+	{ NULL },
+};
+
+static const struct ctl_object node_object = { "node", node_commands, node_notes };
 
 int do_node(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "add", do_add },	     { "del", do_del },	  { "delete", do_del },
-		{ "drain", do_drain },	     { "activate", do_activate },
-		{ "show", do_show },	     { "list", do_show }, { "wait", do_wait },
-		{ "set", do_set },	     { "watch", do_watch },
-		{ "help", do_help },	     { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&node_object, argc, argv);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl prog: attach, detach, show. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,35 +10,34 @@
 
 #include "ebbctl.h"
 
-static int do_attach(int argc, char **argv)
+struct prog_attach_args {
+	const char *dev;
+	int generic;
+	__u32 flows;
+};
+
+static const struct ctl_choice modes[] = { { "native", 0 }, { "generic", 1 }, { NULL, 0 } };
+
+#define DEV_ARG(type)                                                                        \
+	{ .name = "dev", .metavar = "IFNAME", .kind = CTL_WORD, .flags = CTL_REQUIRED,        \
+	  .offset = offsetof(type, dev), .missing = "device name" }
+
+static const struct ctl_arg prog_attach_spec[] = {
+	DEV_ARG(struct prog_attach_args),
+	{ .name = "mode", .kind = CTL_CHOICE, .choices = modes,
+	  .offset = offsetof(struct prog_attach_args, generic), .missing = "'native' or 'generic'" },
+	{ .name = "flows", .metavar = "N", .kind = CTL_U32, .min = 1024, .max = 1u << 26,
+	  .offset = offsetof(struct prog_attach_args, flows), .missing = "a number" },
+	{ 0 },
+};
+
+static int do_attach(void *args)
 {
-	struct ebb_attach_opts o = { .bpffs = bpffs };
+	struct prog_attach_args *a = args;
+	struct ebb_attach_opts o = { .bpffs = bpffs, .ifname = a->dev, .generic = a->generic,
+				     .flow_table_size = a->flows };
 	struct ebb_err err = {};
 
-	while (argc > 0) {
-		if (!strcmp(argv[0], "dev")) {
-			NEXT_ARG();
-			o.ifname = REQ_ARG("device name after 'dev'");
-		} else if (!strcmp(argv[0], "mode")) {
-			NEXT_ARG();
-			REQ_ARG("'native' or 'generic' after 'mode'");
-			if (!strcmp(argv[0], "generic"))
-				o.generic = true;
-			else if (strcmp(argv[0], "native"))
-				return ctl_error("unknown mode '%s': native or generic", argv[0]);
-		} else if (!strcmp(argv[0], "flows")) {
-			NEXT_ARG();
-			REQ_ARG("a number after 'flows'");
-			if (ebb_parse_u32(argv[0], 1024, 1u << 26, &o.flow_table_size))
-				return ctl_error("flows must be 1024..67108864, not '%s'", argv[0]);
-		} else {
-			return ctl_error("unexpected '%s'; usage: prog attach dev IFNAME [mode {native|generic}] [flows N]",
-					 argv[0]);
-		}
-		NEXT_ARG();
-	}
-	if (!o.ifname)
-		return ctl_error("missing 'dev IFNAME'");
 	if (batch_file) {
 		/* A restore onto a live host: a device ebb runs on already is as the batch wants. */
 		struct ebb_link_info links[64];
@@ -54,37 +54,45 @@ static int do_attach(int argc, char **argv)
 			o.ifname, o.generic ? "generic" : "native");
 }
 
-static int do_detach(int argc, char **argv)
-{
-	struct ebb_err err = {};
-	const char *ifname;
+struct prog_detach_args {
+	const char *dev;
+};
 
-	if (argc < 1 || strcmp(argv[0], "dev"))
-		return ctl_error("usage: prog detach dev IFNAME");
-	NEXT_ARG();
-	ifname = REQ_ARG("device name after 'dev'");
-	if (argc > 1)
-		return ctl_error("unexpected '%s'", argv[1]);
+static const struct ctl_arg prog_detach_spec[] = {
+	DEV_ARG(struct prog_detach_args),
+	{ 0 },
+};
+
+static int do_detach(void *args)
+{
+	struct prog_detach_args *a = args;
+	const char *ifname = a->dev;
+	struct ebb_err err = {};
+
 	if (ebb_prog_detach(bpffs, ifname, &err))
 		return ctl_error("%s", err.msg);
 	return ctl_said(NULL, "ebb detached from %s; packets arriving there go to the host's stack now", ifname);
 }
 
-static int do_upgrade(int argc, char **argv)
+struct prog_upgrade_args {
+	const char *obj;
+};
+
+static const struct ctl_arg prog_upgrade_spec[] = {
+	{ .name = "obj", .metavar = "FILE", .kind = CTL_WORD,
+	  .offset = offsetof(struct prog_upgrade_args, obj) },
+	{ 0 },
+};
+
+static int do_upgrade(void *args)
 {
+	struct prog_upgrade_args *a = args;
+	const char *obj_path = a->obj;
 	struct ebb_upgrade res;
 	struct ebb_err err = {};
-	const char *obj_path = NULL;
 	struct ebb e;
 	int ret;
 
-	if (argc > 0) {
-		if (strcmp(argv[0], "obj") || argc < 2)
-			return ctl_error("usage: prog upgrade [obj FILE]");
-		obj_path = argv[1];
-		if (argc > 2)
-			return ctl_error("unexpected '%s'", argv[2]);
-	}
 	/* Writers hold the lock: no configuration change races the swap. The program is this
 	 * host's own business, fleet or not. */
 	if (ctl_open_local(&e))
@@ -140,22 +148,31 @@ static int do_upgrade(int argc, char **argv)
 	return 0;
 }
 
-static int do_set(int argc, char **argv)
+struct prog_set_args {
+	__u32 flood_rate, mtu, rescue_rate;
+};
+
+/* 1320: an IPv6 tunnel still leaves IPv6's minimum of 1280 to the client (RFC 8201). */
+static const struct ctl_arg prog_set_spec[] = {
+	{ .name = "flood-rate", .metavar = "N", .kind = CTL_U32, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct prog_set_args, flood_rate), .max = 100000000 },
+	{ .name = "mtu", .metavar = "N", .kind = CTL_U32, .flags = CTL_OR,
+	  .offset = offsetof(struct prog_set_args, mtu), .min = 1320, .max = 65535 },
+	{ .name = "rescue-rate", .metavar = "N", .kind = CTL_U32, .flags = CTL_OR,
+	  .offset = offsetof(struct prog_set_args, rescue_rate), .max = 100000000 },
+	{ 0 },
+};
+
+static int do_set(void *args)
 {
+	struct prog_set_args *a = args;
 	struct ebb_settings settings;
-	__u32 zero = 0, value;
-	const char *what = argc > 0 ? argv[0] : "";
-	bool mtu = !strcmp(what, "mtu"), rescue = !strcmp(what, "rescue-rate");
+	bool mtu = ctl_given("mtu"), rescue = ctl_given("rescue-rate");
+	const char *what = mtu ? "mtu" : rescue ? "rescue-rate" : "flood-rate";
+	__u32 zero = 0, value = mtu ? a->mtu : rescue ? a->rescue_rate : a->flood_rate;
 	struct ebb e;
 	int ret;
 
-	if (argc != 2 || (strcmp(what, "flood-rate") && !mtu && !rescue))
-		return ctl_error("usage: prog set { flood-rate N | mtu N | rescue-rate N }");
-	/* 1320: an IPv6 tunnel still leaves IPv6's minimum of 1280 to the client (RFC 8201). */
-	if (mtu ? ebb_parse_u32(argv[1], 1320, 65535, &value) :
-		  ebb_parse_u32(argv[1], 0, 100000000, &value))
-		return ctl_error("%s must be %s, not '%s'", what, mtu ? "1320..65535" : "0..100000000",
-				 argv[1]);
 	/* On a fleet host this is refused (ctl_open): every host's datapath must treat a flow
 	 * the same way, whichever host ECMP sends it to; the fleet has no such setting yet. */
 	if (ctl_open(&e, true))
@@ -243,7 +260,7 @@ static bool prog_facts(__u32 id, char *tag, size_t tag_len, char *loaded, size_t
 	return true;
 }
 
-static int do_show(int argc, char **argv)
+static int do_show(void *args)
 {
 	struct ebb_link_info links[64];
 	struct ebb_settings settings;
@@ -251,9 +268,7 @@ static int do_show(int argc, char **argv)
 	bool have_settings;
 	int n;
 
-	(void)argv;
-	if (argc > 0)
-		return ctl_error("unexpected '%s'", argv[0]);
+	(void)args;
 	n = ebb_prog_list(bpffs, links, 64);
 	have_settings = read_settings(&flow_entries, &settings);
 	layout = read_layout();
@@ -309,37 +324,33 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-static int do_help(int argc, char **argv)
+static void prog_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s prog attach dev IFNAME [mode {native|generic}] [flows N]\n"
-		"       %1$s prog detach dev IFNAME\n"
-		"       %1$s prog upgrade [obj FILE]\n"
-		"       %1$s prog set { flood-rate N | mtu N | rescue-rate N }\n"
-		"       %1$s prog show\n"
-		"       %1$s prog help\n"
+	fprintf(f,
 		"\n"
 		"  flows N: flows the table holds (IPv4: buckets of 8 sized for 84 %% load; IPv6: entries),\n"
 		"  fixed when the table is first created.\n"
 		"  flood-rate N: new flows per second per CPU beyond which new flows are placed by\n"
-		"  hash without a flow-table entry (default %2$d; 0 turns the guard off).\n"
+		"  hash without a flow-table entry (default %d; 0 turns the guard off).\n"
 		"  mtu N: egress MTU for fwd ipip (default: the device's); larger once encapsulated\n"
 		"  means an ICMP too-big back to the client.\n"
 		"  rescue-rate N: rescues (mid-flow packets sent with their candidates) per second per\n"
-		"  CPU; beyond it a packet goes the old way (default %3$d; 0 turns rescues off).\n",
-		bin_name, EBB_DEFAULT_FLOOD_RATE, EBB_DEFAULT_RESCUE_RATE);
-	return 0;
+		"  CPU; beyond it a packet goes the old way (default %d; 0 turns rescues off).\n",
+		EBB_DEFAULT_FLOOD_RATE, EBB_DEFAULT_RESCUE_RATE);
 }
+
+static const struct ctl_command prog_commands[] = {
+	{ .name = "attach", .run = do_attach, CTL_ARGS(prog_attach_args, prog_attach_spec) },
+	{ .name = "detach", .run = do_detach, CTL_ARGS(prog_detach_args, prog_detach_spec) },
+	{ .name = "upgrade", .run = do_upgrade, CTL_ARGS(prog_upgrade_args, prog_upgrade_spec) },
+	{ .name = "set", .run = do_set, CTL_ARGS(prog_set_args, prog_set_spec) },
+	{ .name = "show", .alias = "list", .run = do_show },
+	{ NULL },
+};
+
+static const struct ctl_object prog_object = { "prog", prog_commands, prog_notes };
 
 int do_prog(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "attach", do_attach }, { "detach", do_detach }, { "upgrade", do_upgrade },
-		{ "set", do_set },	 { "show", do_show },
-		{ "list", do_show },	 { "help", do_help },	  { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&prog_object, argc, argv);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl stats: per-VIP, per-node and per-reason counters, summed over CPUs. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -26,40 +27,38 @@ static void counters_line(const char *kind, const char *name, const struct ebb_c
 	       (unsigned long long)c->unpinned);
 }
 
-static int do_show(int argc, char **argv)
+struct stats_show_args {
+	struct ebb_vip_key vip;
+	struct ebb_addr node;
+};
+
+static const struct ctl_arg stats_show_spec[] = {
+	{ .name = "vip", .metavar = "VIP", .kind = CTL_VIP, .offset = offsetof(struct stats_show_args, vip) },
+	{ .name = "node", .metavar = "NODE", .kind = CTL_ADDR, .flags = CTL_OR,
+	  .offset = offsetof(struct stats_show_args, node) },
+	{ 0 },
+};
+
+static int do_show(void *args)
 {
-	struct ebb_err err = {};
-	struct ebb_vip_key want_vip, k, *prev = NULL;
-	struct ebb_addr want_node;
+	struct stats_show_args *a = args;
+	struct ebb_vip_key want_vip = a->vip, k, *prev = NULL;
+	struct ebb_addr want_node = a->node;
 	struct ebb_vip want_v = {};
-	bool by_vip = false, by_node = false;
+	bool by_vip = want_vip.family != 0, by_node = want_node.family != 0;
 	json_object *doc = NULL, *jv = NULL, *jn = NULL, *jr = NULL;
+	char name[64];
 	struct ebb e;
 
-	if (argc > 0) {
-		if (argc != 2)
-			return ctl_error("usage: stats show [vip VIP | node NODE]");
-		if (!strcmp(argv[0], "vip")) {
-			if (ebb_parse_vip(argv[1], &want_vip, &err))
-				return ctl_error("%s", err.msg);
-			by_vip = true;
-		} else if (!strcmp(argv[0], "node")) {
-			if (ebb_parse_addr(argv[1], &want_node, &err))
-				return ctl_error("%s", err.msg);
-			by_node = true;
-		} else {
-			return ctl_error("unexpected '%s'; usage: stats show [vip VIP | node NODE]", argv[0]);
-		}
-	}
 	if (ctl_open(&e, false))
 		return -1;
 	if (by_vip && ebb_vip_find(&e, &want_vip, &want_v)) {
 		ebb_close(&e);
-		return ctl_error("no VIP %s", argv[1]);
+		return ctl_error("no VIP %s", ebb_fmt_vip(&want_vip, name, sizeof(name)));
 	}
 	if (by_node && ebb_node_find(&e, &want_node, NULL, NULL)) {
 		ebb_close(&e);
-		return ctl_error("no node %s", argv[1]);
+		return ctl_error("no node %s", ebb_fmt_addr(want_node.a, want_node.family, name, sizeof(name)));
 	}
 	if (json_output) {
 		doc = json_object_new_object();
@@ -165,14 +164,13 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-static int do_zero(int argc, char **argv)
+static int do_zero(void *args)
 {
 	struct ebb_err err = {};
 	struct ebb e;
 	int ret;
 
-	if (argc > 0)
-		return ctl_error("unexpected '%s'; usage: stats zero", argv[0]);
+	(void)args;
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_stats_zero(&e, &err);
@@ -180,24 +178,15 @@ static int do_zero(int argc, char **argv)
 	return ret ? ctl_error("%s", err.msg) : ctl_said(NULL, "counters zeroed; rates and totals count from now");
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s stats show [vip VIP | node NODE]\n"
-		"       %1$s stats zero\n"
-		"       %1$s stats help\n",
-		bin_name);
-	return 0;
-}
+static const struct ctl_command stats_commands[] = {
+	{ .name = "show", .alias = "list", .run = do_show, CTL_ARGS(stats_show_args, stats_show_spec) },
+	{ .name = "zero", .run = do_zero },
+	{ NULL },
+};
+
+static const struct ctl_object stats_object = { "stats", stats_commands, NULL };
 
 int do_stats(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "show", do_show }, { "list", do_show }, { "zero", do_zero },
-		{ "help", do_help }, { NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&stats_object, argc, argv);
 }

@@ -1,20 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* ebbctl vip: add, set, del, show. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 
 #include "ebbctl.h"
-
-static int parse_seconds(const char *word, const char *s, __u32 *out)
-{
-	if (!s)
-		return ctl_error("missing seconds after '%s'", word);
-	if (ebb_parse_u32(s, 1, EBB_MAX_TIMEOUT_S, out))
-		return ctl_error("%s must be 1..%u seconds, not '%s'", word, EBB_MAX_TIMEOUT_S, s);
-	return 0;
-}
 
 /* The encap-src given: neither a VIP's address nor one this host does not have. */
 static int check_sources(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o)
@@ -57,74 +49,87 @@ static int say_vip(const struct ebb_vip_key *key, const char *did, const char *d
 }
 
 
-static int do_add(int argc, char **argv)
+struct vip_add_args {
+	struct ebb_vip_key vip;
+	struct ebb_vip_opts o;
+	int fwd;
+	bool have_src;
+};
+
+/* One encap-src per address family, a unicast address. */
+static int parse_encap_src(void *args, const char *val)
 {
-	struct ebb_vip_opts o = { .fwd = EBB_FWD_DSR };
+	struct vip_add_args *a = args;
 	struct ebb_err err = {};
-	struct ebb_vip_key key;
-	bool have_src = false;
+	struct ebb_addr src;
+
+	if (!val || ebb_parse_addr(val, &src, &err))
+		return ctl_error("encap-src needs an address, not '%s'", val ? val : "");
+	if (ebb_check_unicast(&src, "encap-src", &err))
+		return ctl_error("%s", err.msg);
+	if (src.family == EBB_FAMILY_V4 ? !!a->o.encap_src4 :
+	    !!(a->o.encap_src6[0] | a->o.encap_src6[1] | a->o.encap_src6[2] | a->o.encap_src6[3]))
+		return ctl_error("a second IPv%d encap-src '%s': give one per address family",
+				 src.family, val);
+	if (src.family == EBB_FAMILY_V4)
+		a->o.encap_src4 = src.a[0];
+	else
+		memcpy(a->o.encap_src6, src.a, sizeof(a->o.encap_src6));
+	a->have_src = true;
+	return 0;
+}
+
+/* The allowed sizes are primes chosen at build time: the message lists them. */
+static int parse_table_size(void *args, const char *val)
+{
+	struct vip_add_args *a = args;
+
+	if (!val)
+		return ctl_error("missing size after 'table-size': one of %s", ebb_table_sizes_str());
+	if (ebb_parse_u32(val, 1, EBB_RING_SIZE, &a->o.table_size) ||
+	    !ebb_table_size_ok(a->o.table_size))
+		return ctl_error("table-size must be one of %s (a prime >= 100 x the VIP's nodes), not '%s'",
+				 ebb_table_sizes_str(), val);
+	return 0;
+}
+
+static const struct ctl_choice fwd_modes[] = {
+	{ "dsr", EBB_FWD_DSR }, { "ipip", EBB_FWD_IPIP }, { NULL, 0 },
+};
+
+/* A VIP's timeouts, in `add` and `set` alike (where each may come once). */
+#define VIP_SECONDS(word, type, field, more)                                                 \
+	{ .name = word, .metavar = "S", .kind = CTL_U32, .flags = more,                       \
+	  .offset = offsetof(type, field), .min = 1, .max = EBB_MAX_TIMEOUT_S,                \
+	  .unit = "seconds", .missing = "seconds" }
+
+static const struct ctl_arg vip_add_spec[] = {
+	{ .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct vip_add_args, vip) },
+	{ .name = "fwd", .kind = CTL_CHOICE, .choices = fwd_modes,
+	  .offset = offsetof(struct vip_add_args, fwd), .missing = "'dsr' or 'ipip'",
+	  .bad = "unknown forwarding mode '%s': dsr or ipip" },
+	{ .name = "encap-src", .metavar = "ADDR", .kind = CTL_PARSE, .flags = CTL_MANY,
+	  .parse = parse_encap_src },
+	VIP_SECONDS("tcp-idle", struct vip_add_args, o.tcp_idle_s, 0),
+	VIP_SECONDS("udp-idle", struct vip_add_args, o.udp_idle_s, 0),
+	VIP_SECONDS("fin-timeout", struct vip_add_args, o.fin_s, 0),
+	VIP_SECONDS("drain-timeout", struct vip_add_args, o.drain_timeout_s, 0),
+	{ .name = "table-size", .metavar = "M", .kind = CTL_PARSE, .parse = parse_table_size },
+	{ 0 },
+};
+
+static int do_add(void *args)
+{
+	struct vip_add_args *a = args;
+	struct ebb_vip_key key = a->vip;
+	struct ebb_vip_opts o = a->o;
+	bool have_src = a->have_src;
+	struct ebb_err err = {};
 	struct ebb e;
 	int ret;
 
-	if (argc < 1)
-		return ctl_error("missing VIP; usage: vip add VIP [fwd {dsr|ipip}]");
-	if (ebb_parse_vip(argv[0], &key, &err))
-		return ctl_error("%s", err.msg);
-	NEXT_ARG();
-	while (argc > 0) {
-		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
-		__u32 *slot = NULL;
-
-		if (!strcmp(word, "fwd")) {
-			if (!val)
-				return ctl_error("missing 'dsr' or 'ipip' after 'fwd'");
-			if (!strcmp(val, "dsr"))
-				o.fwd = EBB_FWD_DSR;
-			else if (!strcmp(val, "ipip"))
-				o.fwd = EBB_FWD_IPIP;
-			else
-				return ctl_error("unknown forwarding mode '%s': dsr or ipip", val);
-		} else if (!strcmp(word, "encap-src")) {
-			struct ebb_addr src;
-
-			if (!val || ebb_parse_addr(val, &src, &err))
-				return ctl_error("encap-src needs an address, not '%s'", val ? val : "");
-			if (ebb_check_unicast(&src, "encap-src", &err))
-				return ctl_error("%s", err.msg);
-			if (src.family == EBB_FAMILY_V4 ? !!o.encap_src4 :
-			    !!(o.encap_src6[0] | o.encap_src6[1] | o.encap_src6[2] | o.encap_src6[3]))
-				return ctl_error("a second IPv%d encap-src '%s': give one per address family",
-						 src.family, val);
-			if (src.family == EBB_FAMILY_V4)
-				o.encap_src4 = src.a[0];
-			else
-				memcpy(o.encap_src6, src.a, sizeof(o.encap_src6));
-			have_src = true;
-		} else if (!strcmp(word, "tcp-idle")) {
-			slot = &o.tcp_idle_s;
-		} else if (!strcmp(word, "udp-idle")) {
-			slot = &o.udp_idle_s;
-		} else if (!strcmp(word, "fin-timeout")) {
-			slot = &o.fin_s;
-		} else if (!strcmp(word, "drain-timeout")) {
-			slot = &o.drain_timeout_s;
-		} else if (!strcmp(word, "table-size")) {
-			if (!val)
-				return ctl_error("missing size after 'table-size': one of %s",
-						 ebb_table_sizes_str());
-			if (ebb_parse_u32(val, 1, EBB_RING_SIZE, &o.table_size) ||
-			    !ebb_table_size_ok(o.table_size))
-				return ctl_error("table-size must be one of %s (a prime >= 100 x the VIP's nodes), not '%s'",
-						 ebb_table_sizes_str(), val);
-		} else {
-			return ctl_error("unexpected '%s'; usage: vip add VIP [fwd {dsr|ipip}] [encap-src ADDR] [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S] [table-size M]",
-					 word);
-		}
-		if (slot && parse_seconds(word, val, slot))
-			return -1;
-		argc -= 2;
-		argv += 2;
-	}
+	o.fwd = a->fwd;
 	/* dsr takes one too: a rescue's outer source, where the nodes' claims come back
 	 * (doc/node-truth.md) */
 	if (ctl_fleet()) {
@@ -156,45 +161,39 @@ static int do_add(int argc, char **argv)
 	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "added", NULL, NULL, 0, NULL);
 }
 
-static int do_set(int argc, char **argv)
+struct vip_set_args {
+	struct ebb_vip_key vip;
+	struct ebb_vip_opts o;
+};
+
+#define VIP_FIXED(word)                                                                      \
+	{ .name = word, .kind = CTL_REFUSED,                                                 \
+	  .bad = "'%s' is fixed when the VIP is added: delete and add it again" }
+
+static const struct ctl_arg vip_set_spec[] = {
+	{ .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct vip_set_args, vip) },
+	VIP_SECONDS("tcp-idle", struct vip_set_args, o.tcp_idle_s, CTL_ONCE),
+	VIP_SECONDS("udp-idle", struct vip_set_args, o.udp_idle_s, CTL_ONCE),
+	VIP_SECONDS("fin-timeout", struct vip_set_args, o.fin_s, CTL_ONCE),
+	VIP_SECONDS("drain-timeout", struct vip_set_args, o.drain_timeout_s, CTL_ONCE),
+	VIP_FIXED("fwd"),
+	VIP_FIXED("encap-src"),
+	VIP_FIXED("table-size"),
+	{ 0 },
+};
+
+static int do_set(void *args)
 {
-	struct ebb_vip_opts o = {};
+	struct vip_set_args *a = args;
+	struct ebb_vip_key key = a->vip;
+	struct ebb_vip_opts o = a->o;
 	struct ebb_err err = {};
-	struct ebb_vip_key key;
 	struct ebb e;
 	int ret;
 
-	if (argc < 1)
-		return ctl_error("missing VIP; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]");
-	if (ebb_parse_vip(argv[0], &key, &err))
-		return ctl_error("%s", err.msg);
-	NEXT_ARG();
-	if (argc < 1)
-		return ctl_error("nothing to set; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]");
-	while (argc > 0) {
-		const char *word = argv[0], *val = argc > 1 ? argv[1] : NULL;
-		__u32 *slot;
-
-		if (!strcmp(word, "tcp-idle"))
-			slot = &o.tcp_idle_s;
-		else if (!strcmp(word, "udp-idle"))
-			slot = &o.udp_idle_s;
-		else if (!strcmp(word, "fin-timeout"))
-			slot = &o.fin_s;
-		else if (!strcmp(word, "drain-timeout"))
-			slot = &o.drain_timeout_s;
-		else if (!strcmp(word, "fwd") || !strcmp(word, "encap-src") || !strcmp(word, "table-size"))
-			return ctl_error("'%s' is fixed when the VIP is added: delete and add it again", word);
-		else
-			return ctl_error("unexpected '%s'; usage: vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]",
-					 word);
-		if (*slot)
-			return ctl_error("'%s' given twice", word);
-		if (parse_seconds(word, val, slot))
-			return -1;
-		argc -= 2;
-		argv += 2;
-	}
+	if (!o.tcp_idle_s && !o.udp_idle_s && !o.fin_s && !o.drain_timeout_s)
+		return ctl_error("nothing to set; usage: %s", ctl_usage());
 	if (ctl_open(&e, true))
 		return -1;
 	ret = ebb_vip_set(&e, &key, &o, &err);
@@ -219,22 +218,28 @@ static int do_set(int argc, char **argv)
 	}
 }
 
-static int do_del(int argc, char **argv)
+struct vip_del_args {
+	struct ebb_vip_key vip;
+	bool force;
+};
+
+static const struct ctl_arg vip_del_spec[] = {
+	{ .metavar = "VIP", .kind = CTL_VIP, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct vip_del_args, vip) },
+	{ .name = "force", .kind = CTL_FLAG, .flags = CTL_ONCE,
+	  .offset = offsetof(struct vip_del_args, force) },
+	{ 0 },
+};
+
+static int do_del(void *args)
 {
+	struct vip_del_args *a = args;
+	struct ebb_vip_key key = a->vip;
+	bool force = a->force;
 	struct ebb_err err = {};
-	struct ebb_vip_key key;
-	bool force = false;
 	struct ebb e;
 	int ret;
 
-	if (argc < 1)
-		return ctl_error("missing VIP; usage: vip del VIP [force]");
-	if (ebb_parse_vip(argv[0], &key, &err))
-		return ctl_error("%s", err.msg);
-	if (argc > 1 && !strcmp(argv[1], "force"))
-		force = true;
-	if (argc > (force ? 2 : 1))
-		return ctl_error("unexpected '%s'", argv[force ? 2 : 1]);
 	if (ctl_fleet()) {
 		ret = ctl_fleet_vip_del(&key, force);
 		return ret < 0 ? -1 : say_vip(&key, "deleted", NULL, NULL, ret, NULL);
@@ -246,25 +251,33 @@ static int do_del(int argc, char **argv)
 	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "deleted", NULL, NULL, 0, NULL);
 }
 
-static int do_show(int argc, char **argv)
+struct vip_show_args {
+	struct ebb_vip_key vip;
+};
+
+static const struct ctl_arg vip_show_spec[] = {
+	{ .metavar = "VIP", .kind = CTL_VIP, .offset = offsetof(struct vip_show_args, vip) },
+	{ 0 },
+};
+
+static int do_show(void *args)
 {
-	struct ebb_vip_key k, *prev = NULL, want;
+	struct vip_show_args *a = args;
+	struct ebb_vip_key k, *prev = NULL, want = a->vip;
+	bool one = want.family != 0;
 	struct ebb_history_stats *hist;
-	struct ebb_err err = {};
 	json_object *arr = NULL;
 	__u32 members[EBB_MAX_VIPS] = { 0 };
 	__u64 *live;
 	struct ebb e;
 
-	if (argc > 0 && ebb_parse_vip(argv[0], &want, &err))
-		return ctl_error("%s", err.msg);
-	if (argc > 1)
-		return ctl_error("unexpected '%s'", argv[1]);
 	if (ctl_open(&e, false))
 		return -1;
-	if (argc > 0 && ebb_vip_find(&e, &want, &(struct ebb_vip){})) {
+	if (one && ebb_vip_find(&e, &want, &(struct ebb_vip){})) {
+		char name[64];
+
 		ebb_close(&e);
-		return ctl_error("no VIP %s", argv[0]);
+		return ctl_error("no VIP %s", ebb_fmt_vip(&want, name, sizeof(name)));
 	}
 	/* One walk of the flow table for every VIP: it may hold millions of entries. */
 	live = calloc(EBB_MAX_VIPS, sizeof(*live));
@@ -303,7 +316,7 @@ static int do_show(int argc, char **argv)
 		char name[64];
 
 		prev = &k;
-		if ((argc > 0 && memcmp(&k, &want, sizeof(k))) || bpf_map_lookup_elem(e.vips_fd, &k, &v))
+		if ((one && memcmp(&k, &want, sizeof(k))) || bpf_map_lookup_elem(e.vips_fd, &k, &v))
 			continue;
 		if (v.id < EBB_MAX_VIPS) {
 			nodes = (int)members[v.id];
@@ -353,32 +366,28 @@ static int do_show(int argc, char **argv)
 	return 0;
 }
 
-static int do_help(int argc, char **argv)
+static void vip_notes(FILE *f)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(help_out,
-		"Usage: %1$s vip add VIP [fwd {dsr|ipip}] [encap-src ADDR]... [tcp-idle S] [udp-idle S]\n"
-		"                        [fin-timeout S] [drain-timeout S] [table-size M]\n"
-		"       %1$s vip set VIP [tcp-idle S] [udp-idle S] [fin-timeout S] [drain-timeout S]\n"
-		"       %1$s vip del VIP [force]\n"
-		"       %1$s vip show [VIP]\n"
-		"       %1$s vip help\n"
+	fprintf(f,
 		"\n"
 		"       VIP := { ADDR:PORT/PROTO | [ADDR6]:PORT/PROTO }   PORT 0 = every port\n"
 		"       PROTO := { tcp | udp }\n"
-		"       M := one of %2$s (default %3$u)\n",
-		bin_name, ebb_table_sizes_str(), EBB_TABLE_SIZE_DEFAULT);
-	return 0;
+		"       M := one of %s (default %u)\n",
+		ebb_table_sizes_str(), EBB_TABLE_SIZE_DEFAULT);
 }
+
+static const struct ctl_command vip_commands[] = {
+	{ .name = "add", .run = do_add, CTL_ARGS(vip_add_args, vip_add_spec),
+	  .defaults = &(struct vip_add_args){ .fwd = EBB_FWD_DSR } },
+	{ .name = "set", .run = do_set, CTL_ARGS(vip_set_args, vip_set_spec) },
+	{ .name = "del", .alias = "delete", .run = do_del, CTL_ARGS(vip_del_args, vip_del_spec) },
+	{ .name = "show", .alias = "list", .run = do_show, CTL_ARGS(vip_show_args, vip_show_spec) },
+	{ NULL },
+};
+
+static const struct ctl_object vip_object = { "vip", vip_commands, vip_notes };
 
 int do_vip(int argc, char **argv)
 {
-	static const struct cmd cmds[] = {
-		{ "add", do_add },   { "del", do_del }, { "delete", do_del }, { "set", do_set },
-		{ "show", do_show }, { "list", do_show }, { "help", do_help },
-		{ NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, do_help);
+	return ctl_object_run(&vip_object, argc, argv);
 }

@@ -189,63 +189,76 @@ static int word_distance(const char *a, const char *b)
 
 /* The one name a typo most likely meant (`drian` -> drain): at most 2 edits away and a third of
  * the word, and closer than any other name; NULL when none or a tie. */
-static const char *nearest_name(const struct cmd *cmds, const char *word)
+static const char *nearest_name(const struct ctl_name *names, size_t n, const char *word)
 {
 	const char *best = NULL;
 	int best_d = 3, ties = 0, len = strlen(word);
 
-	for (const struct cmd *c = cmds; c->name; c++) {
-		int d = word_distance(word, c->name);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = names[i].name;
+		int d = word_distance(word, name);
 
-		if (d > 2 || d * 3 > (len > (int)strlen(c->name) ? len : (int)strlen(c->name)))
+		if (d > 2 || d * 3 > (len > (int)strlen(name) ? len : (int)strlen(name)))
 			continue;
 		if (d < best_d) {
-			best = c->name, best_d = d, ties = 0;
-		} else if (d == best_d && strcmp(best, c->name)) {
+			best = name, best_d = d, ties = 0;
+		} else if (d == best_d && strcmp(best, name)) {
 			ties++;
 		}
 	}
 	return ties ? NULL : best;
 }
 
-int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+int ctl_pick(const struct ctl_name *names, size_t n, const char *word)
 {
-	const struct cmd *match = NULL;
+	int match = -1;
 
-	if (argc < 1 && batch_vetting) {
-		vet_command = "";
-		return 0;
-	}
-	if (argc < 1)
-		return help ? help(argc, argv) : ctl_error("missing command");
-	for (const struct cmd *c = cmds; c->name; c++) {
-		if (!strcmp(argv[0], c->name)) {
-			match = c;
-			break;
-		}
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(word, names[i].name))
+			return (int)i;
 		/* `version` answers only to its full name, so that `v` is `vip` as in bpftool. */
-		if (is_prefix(argv[0], c->name) && strlen(argv[0]) >= min_prefix(c->name)) {
-			if (match && match->func != c->func)
-				return ctl_error("ambiguous '%s': %s or %s?", argv[0], match->name,
-						 c->name);
-			match = c;
+		if (is_prefix(word, names[i].name) && strlen(word) >= min_prefix(names[i].name)) {
+			if (match >= 0 && names[match].id != names[i].id)
+				return ctl_error("ambiguous '%s': %s or %s?", word, names[match].name,
+						 names[i].name);
+			match = (int)i;
 		}
 	}
-	if (!match) {
-		const char *near = nearest_name(cmds, argv[0]);
+	if (match < 0) {
+		const char *near = nearest_name(names, n, word);
 
 		if (near)
-			return ctl_error("unknown '%s': did you mean '%s'? (try '%s help')", argv[0], near,
+			return ctl_error("unknown '%s': did you mean '%s'? (try '%s help')", word, near,
 					 bin_name);
-		return ctl_error("unknown '%s'; try '%s help'", argv[0], bin_name);
+		return ctl_error("unknown '%s'; try '%s help'", word, bin_name);
 	}
-	/* Asked for by name, help is the output: stdout. Shown for a missing command, stderr. */
+	return match;
+}
+
+int cmd_select(const struct cmd *cmds, int argc, char **argv)
+{
+	struct ctl_name names[64];
+	const struct cmd *match;
+	size_t n = 0;
+	int i;
+
+	if (argc < 1)
+		return ctl_error("missing command");
+	/* an alias is a second entry with the same function: both select the first */
+	for (const struct cmd *c = cmds; c->name && n < 64; c++) {
+		const struct cmd *first = cmds;
+
+		while (first->func != c->func)
+			first++;
+		names[n++] = (struct ctl_name){ c->name, first };
+	}
+	i = ctl_pick(names, n, argv[0]);
+	if (i < 0)
+		return -1;
+	match = &cmds[i];
+	/* Asked for by name, help is the output: stdout. */
 	if (!strcmp(match->name, "help"))
 		help_out = stdout;
-	if (batch_vetting && cmds != ctl_top) {
-		vet_command = match->name;
-		return 0;
-	}
 	if (batch_vetting) {
 		/* Every object's function only picks its command: the next level names it. */
 		if (!strcmp(match->name, "help") || !strcmp(match->name, "version") ||

@@ -56,8 +56,101 @@ struct cmd {
 	const char *name;
 	int (*func)(int argc, char **argv);
 };
-/* Runs the command named by argv[0] (prefix allowed, ambiguity refused). */
-int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
+/* A name a word may select (a prefix of it does), and what it selects: two names of one thing
+ * (del, delete) are not ambiguous. */
+struct ctl_name {
+	const char *name;
+	const void *id;
+};
+/* The index of the name word selects, or -1 after the error (unknown, with the name a typo most
+ * likely meant, or ambiguous). */
+int ctl_pick(const struct ctl_name *names, size_t n, const char *word);
+/* Runs the entry of the top-level table named by argv[0] (prefix allowed, ambiguity refused);
+ * an object's entry goes on to ctl_object_run. */
+int cmd_select(const struct cmd *cmds, int argc, char **argv);
+
+/*
+ * args.c: a command's arguments as data. Each entry names a keyword (or, without a name, a
+ * positional argument), what its value is, and where the parse puts it in the command's own
+ * argument struct; one parser reads every object command's words, and its usage line (in
+ * `help` and in the errors' "usage: ...") is written from the same entries.
+ */
+enum ctl_kind {
+	CTL_FLAG = 1,	/* the keyword alone: bool */
+	CTL_WORD,	/* any word (a device, a file): const char * */
+	CTL_U32,	/* a number in min..max: __u32 */
+	CTL_CHOICE,	/* one word of choices: int, the word's value */
+	CTL_VIP,	/* ADDR:PORT/PROTO: struct ebb_vip_key */
+	CTL_ADDR,	/* an IPv4 or IPv6 address: struct ebb_addr */
+	CTL_ENDPOINT,	/* ADDR:PORT or [ADDR6]:PORT: struct ctl_endpoint */
+	CTL_PARSE,	/* read by the entry's own parse function */
+	CTL_REFUSED,	/* a keyword known only to be refused, with the entry's bad message */
+};
+
+struct ctl_choice {
+	const char *word;
+	int value;
+};
+
+struct ctl_endpoint {
+	struct ebb_addr addr;
+	__u16 port;
+	const char *word; /* as given: output echoes it */
+};
+
+#define CTL_REQUIRED (1u << 0)
+#define CTL_ONCE (1u << 1)  /* given again is an error (the entry's twice message) */
+#define CTL_MANY (1u << 2)  /* may come more than once: "..." in the usage */
+#define CTL_INNER (1u << 3) /* only with the entry before: inside its brackets, [rates [interval S]] */
+#define CTL_OR (1u << 4)    /* instead of the entry before, not with it: [vip VIP | node NODE] */
+
+struct ctl_arg {
+	const char *name;	/* the keyword; NULL: a positional argument */
+	const char *metavar;	/* the value's name in the usage (a choice without one: {a|b}) */
+	enum ctl_kind kind;
+	unsigned int flags;
+	size_t offset;		/* of the value in the command's argument struct */
+	__u32 min, max;		/* CTL_U32's range */
+	const char *unit;	/* CTL_U32: "seconds" in "timeout must be 1..60 seconds, not 'x'" */
+	const struct ctl_choice *choices; /* CTL_CHOICE, ended by { NULL } */
+	/* "missing <missing> after 'name'" (NULL: "value"); a positional's "missing <missing>"
+	 * (NULL: its metavar) */
+	const char *missing;
+	/* A value that does not parse: the error, its %s the value (NULL: the kind's own words) */
+	const char *bad;
+	const char *twice;	/* a CTL_ONCE keyword given again (NULL: "'name' given twice") */
+	/* CTL_PARSE: reads value into args and says its own error; value NULL: it is missing */
+	int (*parse)(void *args, const char *value);
+};
+
+struct ctl_command {
+	const char *name;
+	const char *alias;	/* another name for the same command (del: delete, show: list) */
+	int (*run)(void *args);
+	const struct ctl_arg *args; /* ended by { 0 } (no kind); NULL: the command takes none */
+	size_t args_size;	/* of the struct the arguments are parsed into */
+	const void *defaults;	/* that struct before the parse (NULL: zeros) */
+	/* The usage lines of a grammar the entries cannot say alone (two forms of one command),
+	 * NULL-ended; NULL: written from the entries */
+	const char *const *usage;
+};
+
+/* A command's entries and the struct they are parsed into. */
+#define CTL_ARGS(type, spec) .args = spec, .args_size = sizeof(struct type)
+
+struct ctl_object {
+	const char *name;
+	const struct ctl_command *commands; /* ended by { NULL } */
+	void (*notes)(FILE *f);	/* what follows the usage lines in help (VIP := ...) */
+};
+
+/* Selects the command argv[0] names (as cmd_select does), parses its words into its argument
+ * struct and runs it; `help` prints the usage written from the tables. */
+int ctl_object_run(const struct ctl_object *obj, int argc, char **argv);
+/* While a command of a table runs: its usage, one line ("vip add VIP [fwd {dsr|ipip}] ...",
+ * forms joined by ", or "), and whether its keyword name was given. */
+const char *ctl_usage(void);
+bool ctl_given(const char *name);
 
 /* cmd_fleet.c: opens the pinned state; writers also take the lock. On a fleet host a writer is
  * refused: its change would be local only. Fleet-aware commands check ctl_fleet() first. */
@@ -92,13 +185,21 @@ int do_stats(int argc, char **argv);
 int do_decap(int argc, char **argv);
 /* cmd_decap.c: what `decap` and `backend` (the node program, which includes the decapsulator)
  * share: their attach and detach arguments, and the devices, prefixes and counters of `show`. */
-int ctl_xdp_attach(int argc, char **argv, const char *object,
+struct ctl_xdp_args {
+	const char *dev;
+	int generic;
+};
+extern const struct ctl_arg ctl_xdp_attach_spec[], ctl_xdp_detach_spec[];
+int ctl_xdp_attach(const struct ctl_xdp_args *a, const char *object,
 		   int (*attach)(const char *bpffs, const char *ifname, bool generic, struct ebb_err *err));
-int ctl_xdp_detach(int argc, char **argv, const char *object,
+int ctl_xdp_detach(const struct ctl_xdp_args *a, const char *object,
 		   int (*detach)(const char *bpffs, const char *ifname, struct ebb_err *err));
-/* `OBJECT add|del PREFIX`: state_dir (NULL: the bpffs itself) names where the prefixes live,
- * vips what the usage says they are. */
-int ctl_prefix_change(int argc, char **argv, bool add, const char *object, const char *vips,
+/* `OBJECT add|del PREFIX`: state_dir (NULL: the bpffs itself) names where the prefixes live. */
+struct ctl_prefix_args {
+	const char *prefix;
+};
+extern const struct ctl_arg ctl_prefix_spec[];
+int ctl_prefix_change(const struct ctl_prefix_args *a, bool add, const char *object,
 		      int (*state_dir)(char *dir, size_t len));
 void ctl_show_links(json_object *jl, const struct ebb_link_info *links, int n);
 void ctl_show_prefixes(json_object *jp, const struct ebb_decap_key *prefixes, int n);
@@ -112,16 +213,11 @@ int do_restore(int argc, char **argv);
 /* The top-level command table (objects, save, restore, help, version): main.c's, which sets it
  * before any command runs (a batch runs its lines through it). */
 extern const struct cmd *ctl_top;
-/* Takes options out of argv wherever they are; returns the new argc, -1 after an error. */
-int ctl_strip_options(int argc, char **argv, bool allow_bpffs);
+/* args.c: takes the global options out of argv (the words after the program's name), before
+ * the object and after it; returns the new argc, -1 after an error. --help stops the parse. */
+int ctl_parse_options(int argc, char **argv, bool *version, bool *help);
+/* The "OPTIONS := ..." lines of the usage, from the same table. */
+void ctl_options_usage(FILE *f);
 int do_fleet(int argc, char **argv);
-
-#define NEXT_ARG() ({ argc--; argv++; })
-#define REQ_ARG(what)                                                        \
-	({                                                                   \
-		if (argc < 1)                                                \
-			return ctl_error("missing %s", what);                \
-		argv[0];                                                     \
-	})
 
 #endif

@@ -4,7 +4,6 @@
  * Every command validates all its arguments before it changes anything, so a wrong invocation
  * prints "Error: ...", exits non-zero and leaves every map as it was.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,10 +24,9 @@ static int do_help(int argc, char **argv)
 		"       %s save [file FILE]\n"
 		"       %s restore FILE [if-empty]\n"
 		"\n"
-		"       OBJECT := { prog | vip | node | flow | stats | decap | backend | fleet }\n"
-		"       OPTIONS := { -j|--json | -p|--pretty | -q|--quiet | -v|--verbose |\n"
-		"                    --bpffs DIR | -V|--version }   (before or after the command)\n",
+		"       OBJECT := { prog | vip | node | flow | stats | decap | backend | fleet }\n",
 		bin_name, bin_name, bin_name, bin_name);
+	ctl_options_usage(help_out);
 	return 0;
 }
 
@@ -57,44 +55,6 @@ static const struct cmd ctl_objects[] = {
 		{ "version", do_version }, { NULL, NULL },
 };
 
-/*
- * Options may also follow the command, as in bpftool (`ebbctl node show -j`): the words that
- * are exactly an option are taken out of argv; anything else ("-5" as a weight) stays an
- * argument for the command to judge. Returns the new argc, or -1 after an error.
- */
-int ctl_strip_options(int argc, char **argv, bool allow_bpffs)
-{
-	int out = 0;
-
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
-			json_output = true;
-		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
-			json_output = pretty_output = true;
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			quiet = true;
-		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			verbose = true;
-		} else if (!strcmp(a, "--bpffs") || !strncmp(a, "--bpffs=", 8)) {
-			const char *dir = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
-
-			if (!allow_bpffs)
-				return ctl_error("--bpffs is not allowed here"), -1;
-			if (!dir)
-				return ctl_error("option '--bpffs' needs a value"), -1;
-			if (dir[0] != '/')
-				return ctl_error("--bpffs needs an absolute directory"), -1;
-			bpffs = dir;
-		} else {
-			argv[out++] = argv[i];
-		}
-	}
-	argv[out] = NULL;
-	return out;
-}
-
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* libbpf's own chatter only with -v: errors reach the user as one "Error:" line. */
@@ -104,59 +64,22 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },	  { "pretty", no_argument, NULL, 'p' },
-		{ "quiet", no_argument, NULL, 'q' },	  { "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },	  { "bpffs", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },	  { 0 },
-	};
-	bool version = false;
-	int opt, ret;
+	bool version = false, help = false;
+	int ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ctl_top = ctl_objects;
 	help_out = stderr;
 	ctl_cmdline_set(argc, argv);
 	libbpf_set_print(libbpf_quiet);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:jpqvVh", options, NULL)) >= 0) {
-		switch (opt) {
-		case 'j':
-			json_output = true;
-			break;
-		case 'p':
-			json_output = pretty_output = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'V':
-			version = true;
-			break;
-		case 'B':
-			if (!*optarg || optarg[0] != '/')
-				return ctl_error("--bpffs needs an absolute directory") ? 1 : 0;
-			bpffs = optarg;
-			break;
-		case 'h':
-			help_out = stdout;
-			return do_help(0, NULL) ? 1 : 0;
-		case ':':
-			ctl_error("option '%s' needs a value", argv[optind - 1]);
-			return 1;
-		default:
-			ctl_error("unknown option '%s'", argv[optind - 1]);
-			return 1;
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	argc = ctl_strip_options(argc, argv, true);
+	argc = ctl_parse_options(argc - 1, argv + 1, &version, &help);
+	argv++;
 	if (argc < 0)
 		return 1;
+	if (help) {
+		help_out = stdout;
+		return do_help(0, NULL) ? 1 : 0;
+	}
 	if (version)
 		return do_version(0, NULL) ? 1 : 0;
 	if (argc < 1) {
@@ -164,6 +87,6 @@ int main(int argc, char **argv)
 		do_help(0, NULL);
 		return 1;
 	}
-	ret = cmd_select(ctl_objects, argc, argv, NULL);
+	ret = cmd_select(ctl_objects, argc, argv);
 	return ret ? 1 : 0;
 }
