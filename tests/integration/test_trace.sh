@@ -24,6 +24,9 @@ check "nobody listens: monitor sample 0" [ "$(monitor_sample)" = 0 ]
 # trace ARGS...: ebbctl flow trace in the LB namespace, in the background (nsenter execs ebbctl:
 # $! is its pid), its events in $TMP/trace.out, its banner and errors in $TMP/trace.err.
 trace() {
+	# the last trace's banner must not be taken for this one's: the shell truncates the files
+	# only once the background child runs, which can be after wait_for has read them
+	rm -f "$TMP/trace.out" "$TMP/trace.err"
 	nsenter --net="/run/netns/${PFX}lb" "$EBBCTL" --bpffs "$BPFFS" "$@" >"$TMP/trace.out" 2>"$TMP/trace.err" &
 	trace_pid=$!
 	wait_for 100 grep -q '^tracing' "$TMP/trace.err"
