@@ -56,6 +56,7 @@ bad "vip set: unknown keyword" "unexpected" vip set "$VIP4" colour red
 bad "stats zero: trailing garbage" "unexpected" stats zero now
 bad "save: trailing garbage" "unexpected" save now
 bad_json "save has no JSON form" save
+bad_json "vip help has no JSON form" vip help
 bad "restore: missing FILE" "missing" restore
 bad "restore: no such file" "cannot open" restore "$TMP/nosuch"
 bad "restore: unknown keyword" "unexpected" restore "$TMP/nosuch" now

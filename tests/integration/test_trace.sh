@@ -24,6 +24,9 @@ check "nobody listens: monitor sample 0" [ "$(monitor_sample)" = 0 ]
 # trace ARGS...: ebbctl flow trace in the LB namespace, in the background (nsenter execs ebbctl:
 # $! is its pid), its events in $TMP/trace.out, its banner and errors in $TMP/trace.err.
 trace() {
+	# the last trace's banner must not be taken for this one's: the shell truncates the files
+	# only once the background child runs, which can be after wait_for has read them
+	rm -f "$TMP/trace.out" "$TMP/trace.err"
 	nsenter --net="/run/netns/${PFX}lb" "$EBBCTL" --bpffs "$BPFFS" "$@" >"$TMP/trace.out" 2>"$TMP/trace.err" &
 	trace_pid=$!
 	wait_for 100 grep -q '^tracing' "$TMP/trace.err"
@@ -75,6 +78,26 @@ check "a second trace is refused while one runs: $(cat "$TMP/second.err")" \
 kill -INT "$trace_pid"
 wait "$trace_pid"
 check "SIGINT ends the first (status $?) and the monitor is off (sample $(monitor_sample))" [ "$(monitor_sample)" = 0 ]
+# Ten pairs started at once: in each, one listens and the other is refused (the claim is made
+# under the state's lock; without it both can find the monitor free and both listen). The
+# listener is stopped once the other has ended, so the pair overlaps whatever the load.
+both=0 refused=0
+for i in $(seq 10); do
+	for j in 1 2; do
+		nsenter --net="/run/netns/${PFX}lb" "$EBBCTL" --bpffs "$BPFFS" flow trace timeout 30 \
+			>/dev/null 2>"$TMP/pair$j.err" &
+		pair_pid[j]=$!
+	done
+	wait -n "${pair_pid[1]}" "${pair_pid[2]}"
+	kill -INT "${pair_pid[1]}" "${pair_pid[2]}" 2>/dev/null
+	wait "${pair_pid[1]}" "${pair_pid[2]}"
+	n=$(grep -l "^Error: another 'flow trace' is listening" "$TMP/pair1.err" "$TMP/pair2.err" | wc -l)
+	[ "$n" -eq 0 ] && both=$((both + 1))
+	[ "$n" -eq 1 ] && refused=$((refused + 1))
+done
+check "two traces started at once: one listens, one is refused, in $refused of 10 pairs ($both with both listening)" \
+	[ "$refused" -eq 10 ]
+check "... and the monitor is off after them (sample $(monitor_sample))" [ "$(monitor_sample)" = 0 ]
 ctl flow trace type bogus 2>"$TMP/bad.err"
 rc=$?
 [ "$rc" -ne 0 -a "$(monitor_sample)" = 0 ] && grep -q "^Error: unknown type 'bogus'" "$TMP/bad.err"

@@ -113,6 +113,23 @@ static bool add_nodes(__u32 *last_id)
 	}
 	if (!ASSERT_EQ(*last_id, WANT_NODES - 1, "... with node id 4095"))
 		return false;
+	{
+		/* ebb_node_find reads the array a chunk at a time: a node in the last chunk, one
+		 * in the second, and an address no node has, past every chunk */
+		struct ebb_addr a = { .family = EBB_FAMILY_V4 };
+		__u32 id = 0;
+
+		ASSERT_TRUE(!ebb_parse_addr(NODE_LAST, &a, NULL) && !ebb_node_find(&e, &a, &id, NULL) &&
+				    id == WANT_NODES - 1,
+			    "ebb_node_find: " NODE_LAST " is node 4095 (the array's last chunk)");
+		a.a[0] = htonl(0xac100000u + 300);
+		id = 0;
+		ASSERT_TRUE(!ebb_node_find(&e, &a, &id, NULL) && id == 300,
+			    "ebb_node_find: 172.16.1.44 is node 300 (its second chunk)");
+		a.a[0] = htonl(0xac100000u + 5000);
+		ASSERT_EQ(ebb_node_find(&e, &a, &id, NULL), -ENOENT,
+			  "ebb_node_find: an address no node has is -ENOENT");
+	}
 	memset(&err, 0, sizeof(err));
 	{
 		__u32 id;

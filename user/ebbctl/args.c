@@ -614,6 +614,9 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 		return 0;
 	}
 	if (!cmd) {
+		/* as the top level's help: -j asks for a document help cannot be */
+		if (json_output)
+			return ctl_error("%s help has no JSON form", obj->name);
 		/* Asked for by name, help is the output: stdout. */
 		help_out = stdout;
 		return object_help(obj);

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "ebbctl.h"
+#include "libebb_agent.h"
 #include "ebb_hash.h"
 #include "ebb_flowtable.h"
 
@@ -484,6 +485,7 @@ static int do_trace(void *args)
 {
 	struct flow_trace_args *a = args;
 	struct ebb_monitor mon = { .sample = a->sample, .verdicts = a->verdicts }, cur = {};
+	struct ebb_err lock_err = {};
 	struct trace_ctx c = { .count = a->count };
 	struct ring_buffer *rb = NULL;
 	struct ebb_vip_key vk = a->vip;
@@ -524,6 +526,13 @@ static int do_trace(void *args)
 				bpffs);
 		goto out;
 	}
+	/* The check and the claim below under the state's lock: two traces started at once
+	 * would both find the monitor free, and split one ring's events between them. (Its
+	 * holders are writers, for milliseconds; out: releases it on every error.) */
+	if (ebb_lock(&e, &lock_err)) {
+		ret = ctl_error("%s", lock_err.msg);
+		goto out;
+	}
 	if (!bpf_map_lookup_elem(mon_fd, &zero, &cur) && cur.sample && listener_alive(cur.pid)) {
 		ret = ctl_error("another 'flow trace' is listening (pid %u); one at a time", cur.pid);
 		goto out;
@@ -551,6 +560,7 @@ static int do_trace(void *args)
 		ret = ctl_error("cannot set the monitor: %s", strerror(errno));
 		goto out;
 	}
+	ebb_unlock(&e);
 	/* on stderr, -j too: a script can wait for it to know the monitor is on */
 	if (!quiet)
 		fprintf(stderr, "tracing 1 packet in %u (%s)%s%s; Ctrl-C to stop\n", mon.sample,

@@ -20,22 +20,31 @@
 #include "ebb_flowtable.h"
 #include "balancer.skel.h"
 
+/* A pinned map's info, by its name under bpffs: negative errno (-ENOENT: no such pin). */
+int ebb_pinned_map_info(const char *bpffs, const char *name, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	char path[600];
+	int fd, ret;
+
+	memset(info, 0, sizeof(*info));
+	snprintf(path, sizeof(path), "%s/%s", bpffs, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
 /* The flow tables keep the size they were created with; a reload must ask for that size. It is
  * the N of `flows N`: flows6's entries exactly (the IPv4 table's buckets are EBB_FT_BUCKETS(N),
  * which does not give N back). */
 int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[600];
-	int fd, ret;
+	struct bpf_map_info info;
+	int ret = ebb_pinned_map_info(bpffs, "flows6", &info);
 
-	snprintf(path, sizeof(path), "%s/flows6", bpffs);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -ENOENT;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
 	if (ret)
 		return ret;
 	*size = info.max_entries;

@@ -113,6 +113,7 @@ struct bpf_object *ebb_balancer_open(const char *pin_root, const char *obj_path,
 int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err *err);
 int ebb_links_swap(const char *bpffs, const struct ebb_link_info *links, int n, int prog_fd,
 		   struct ebb_upgrade *res, struct ebb_err *err);
+int ebb_pinned_map_info(const char *bpffs, const char *name, struct bpf_map_info *info);
 int ebb_pinned_flow_table_size(const char *bpffs, __u32 *size);
 /* migrate.c: `prog upgrade` from the pinned maps' layout `from` to the object's `to`. */
 /* Pins entry (an entry word, fingerprint 0) for flow k into the mapped bucket table t of nb

@@ -993,17 +993,9 @@ static void test_hold(int point)
 /* N of the LRU layouts' `flows N`: the LRU's own size. */
 static int lru_size(const char *bpffs, __u32 *size)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[600];
-	int fd, ret;
+	struct bpf_map_info info;
+	int ret = ebb_pinned_map_info(bpffs, "flows", &info);
 
-	snprintf(path, sizeof(path), "%s/flows", bpffs);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
-	close(fd);
 	if (!ret && info.type != BPF_MAP_TYPE_LRU_HASH)
 		ret = -EPROTO;
 	if (!ret)

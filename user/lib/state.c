@@ -515,27 +515,42 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 	return -ENOENT;
 }
 
+/* Node ids are handed out lowest first, so a node is found in the first chunks of the array:
+ * read by batch a chunk at a time (1 ms a call here for all 4096 ids at once; fleet apply asks
+ * several times a node). */
+#define NODE_FIND_CHUNK 256
+
 int ebb_node_find(struct ebb *e, const struct ebb_addr *addr, __u32 *id, struct ebb_node *node)
 {
-	/* The whole array in one batch (4096 lookups were ~2 ms a call); as many ids as the
-	 * maps' layout has (1024 before layout 9). */
-	__u32 *ids = calloc(EBB_MAX_NODES, sizeof(*ids));
-	struct ebb_node *ns = calloc(EBB_MAX_NODES, sizeof(*ns));
-	int n = ids && ns ? ebb_map_dump(e->nodes_fd, ids, ns, EBB_MAX_NODES, sizeof(*ids),
-					 sizeof(*ns)) :
-			    -ENOMEM;
-	int ret = n < 0 ? -EIO : -ENOENT;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 *ids = calloc(NODE_FIND_CHUNK, sizeof(*ids));
+	struct ebb_node *ns = calloc(NODE_FIND_CHUNK, sizeof(*ns));
+	int ret = ids && ns ? -ENOENT : -ENOMEM;
+	__u64 token;
+	void *in = NULL;
 
-	for (int i = 0; i < n; i++) {
-		if (!ids[i] || ns[i].state == EBB_NODE_UNUSED || ns[i].family != addr->family ||
-		    !ebb_addr_eq(ns[i].addr, addr->a, addr->family))
-			continue;
-		if (id)
-			*id = ids[i];
-		if (node)
-			*node = ns[i];
-		ret = 0;
-		break;
+	while (ret == -ENOENT) {
+		__u32 count = NODE_FIND_CHUNK;
+		int err = bpf_map_lookup_batch(e->nodes_fd, in, &token, ids, ns, &count, &opts);
+
+		if (err && errno != ENOENT) {
+			ret = -EIO;
+			break;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			if (!ids[i] || ns[i].state == EBB_NODE_UNUSED || ns[i].family != addr->family ||
+			    !ebb_addr_eq(ns[i].addr, addr->a, addr->family))
+				continue;
+			if (id)
+				*id = ids[i];
+			if (node)
+				*node = ns[i];
+			ret = 0;
+			break;
+		}
+		if (err) /* ENOENT: that was the array's last chunk */
+			break;
+		in = &token;
 	}
 	free(ids);
 	free(ns);
