@@ -24,5 +24,9 @@ void json_add_str(json_object *o, const char *key, const char *val); /* NULL: nu
 void json_add_int(json_object *o, const char *key, long long val);
 void json_add_double(json_object *o, const char *key, double val); /* 3 decimals; NaN: null */
 void json_add_bool(json_object *o, const char *key, bool val);
+/* The short names they had, for fleet_apply.c until its own change moves to the above. */
+#define jstr json_add_str
+#define jint json_add_int
+#define jdbl json_add_double
 
 #endif /* EBBD_LOG_H */
