@@ -37,8 +37,9 @@
 /*
  * A Maglev lookup table as the datapath reads it: 16-bit node ids, four to an 8-byte array
  * element (slot s: element s / 4, lane s % 4). The kernel lays every array element out 8 bytes
- * apart, so 65537 32-bit slots took 512 KB and missed the cache on a new flow's random slot;
- * these take 128 KB. User space sees the mmap'ed table as an array of EBB_RING_SIZE __u16.
+ * apart, and a new flow reads one random slot: packed four to an element, the table is a
+ * quarter of the size, and that slot is likelier to be in the cache. User space sees the
+ * mmap'ed table as an array of EBB_RING_SIZE __u16.
  */
 #define EBB_RING_ELEMS ((EBB_RING_SIZE + 3) / 4)
 struct ebb_ring_elem {

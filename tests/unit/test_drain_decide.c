@@ -95,7 +95,7 @@ static const struct row rows[] = {
 	{ "table lost: listed flows vanished, no node report: quiet period as before",
 	  { BASE, .lb = { .listed = true, .live = 0, .vanished = 1 } }, DRAIN_KEEP, "lost_quiet", 0, false },
 	{ "table lost: second-chance arrival since the last reading: quiet period",
-	  { BASE, .prev = { .drain = SINCE, .second0 = 5 }, .lb = { .listed = true, .have_second = true, .second_chance = 6 } },
+	  { BASE, .prev = { .drain = SINCE, .second_chance_seen = 5 }, .lb = { .listed = true, .have_second = true, .second_chance = 6 } },
 	  DRAIN_KEEP, "lost_quiet", 0, false },
 	{ "table lost 61 s ago, quiet since, no node report: retired as before, unverified",
 	  { BASE, .now = SINCE + 70 * S, .elapsed_ns = 70 * S, .timeout_ns = 300 * S,
@@ -251,7 +251,7 @@ static void run_sequence(void)
 	in.lb.second_chance = 9;
 	drain_decide(&in, &out);
 	ASSERT_EQ(out.next.drain, SINCE, "sequence: the first decision adopts the drain");
-	ASSERT_EQ(out.next.second0, 9, "sequence: ... with the second-chance counter as its base");
+	ASSERT_EQ(out.next.second_chance_seen, 9, "sequence: ... with the second-chance counter as its base");
 	ASSERT_EQ(out.next.lost_ns, 0, "sequence: ... and no loss");
 	/* 2: the node's first fresh report says 2 live */
 	in.prev = out.next;

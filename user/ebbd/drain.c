@@ -62,7 +62,7 @@
 static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_all, int *budget,
 			__u64 *vanished)
 {
-	struct watch *w = &n->watch;
+	struct watch *w = &n->drain.list;
 	long live = 0;
 	size_t i = 0;
 
@@ -82,8 +82,8 @@ static long watch_check(struct agent *a, struct node *n, __u64 now, bool count_a
 				i++;
 				continue;
 			}
-			if (end > n->last_end_ns)
-				n->last_end_ns = end;
+			if (end > n->drain.last_end_ns)
+				n->drain.last_end_ns = end;
 		}
 		/* Finished, lost, or placed elsewhere (a new connection on the same ports): not
 		 * this node's to wait for any more. */
@@ -99,44 +99,44 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 	json_object *ev = log_new(cut ? LOG_WARN : LOG_INFO, "drained");
 	__u32 timeout = node_drain_timeout(a, n);
 	const struct drain_state *s = &d->next;
-	const struct node_truth *t = &n->drain_in.truth;
+	const struct node_truth *t = &n->drain.in.truth;
 	__u64 last_end;
 	int ret;
 
-	jstr(ev, "reason", d->reason);
+	json_add_str(ev, "reason", d->reason);
 	/* Measured by the node, or the LB's estimate: a figure nobody measured is never called
-	 * flows_cut (issue 14: "0 cut" must mean the node counted 0). */
-	jbool(ev, "verified", d->verified);
+	 * flows_cut, so that "0 cut" always means the node counted 0. */
+	json_add_bool(ev, "verified", d->verified);
 	if (d->verified) {
-		jint(ev, "flows_cut", cut);
-		jint(ev, "node_live", (long long)s->node_live);
-		jint(ev, "node_reset", (long long)s->node_reset);
+		json_add_int(ev, "flows_cut", cut);
+		json_add_int(ev, "node_live", (long long)s->node_live);
+		json_add_int(ev, "node_reset", (long long)s->node_reset);
 		/* other hosts' entries of connections the node no longer has (a host left: ECMP
 		 * moved them, their old entries wait for the idle timeout) */
 		if (d->host_flows)
-			jint(ev, "host_flows_outweighed", d->host_flows);
+			json_add_int(ev, "host_flows_outweighed", d->host_flows);
 	} else {
-		jint(ev, "flows_cut_estimate", cut);
+		json_add_int(ev, "flows_cut_estimate", cut);
 		if (!d->exact) /* from the last walk: the node had too many flows to list one by one */
-			jbool(ev, "flows_cut_exact", false);
-		jstr(ev, "truth", drain_truth_name(t->status));
+			json_add_bool(ev, "flows_cut_exact", false);
+		json_add_str(ev, "truth", drain_truth_name(t->status));
 		if (t->status == TRUTH_FAILED && t->why[0])
-			jstr(ev, "truth_why", t->why);
+			json_add_str(ev, "truth_why", t->why);
 	}
-	jdbl(ev, "drain_s", (now - n->m.state_since_ns) / 1e9);
-	jint(ev, "drain_timeout_s", timeout);
+	json_add_double(ev, "drain_s", (now - n->entry.state_since_ns) / 1e9);
+	json_add_int(ev, "drain_timeout_s", timeout);
 	/* How long after its last flow finished the node was retired (the goal is < 1 s). The
 	 * LB sees a closed connection finish only a FIN timeout later, so a drain the node
 	 * verified counts from the node's last report that still saw a connection, when that
 	 * is later: the connection ended after it, so the figure is an upper bound. */
-	last_end = n->last_end_ns;
+	last_end = n->drain.last_end_ns;
 	if (d->verified && t->live_asked_ns > last_end)
 		last_end = t->live_asked_ns;
 	if (last_end && last_end <= now && !cut && !s->lost_ns)
-		jint(ev, "last_flow_end_ago_ms", (now - last_end) / 1000000);
+		json_add_int(ev, "last_flow_end_ago_ms", (now - last_end) / 1000000);
 	if (s->lost_ns) { /* retired after lost state: how long it stayed quiet */
-		jint(ev, "flows_lost", s->lost_flows);
-		jdbl(ev, "quiet_s", (now - s->lost_ns) / 1e9);
+		json_add_int(ev, "flows_lost", s->lost_flows);
+		json_add_double(ev, "quiet_s", (now - s->lost_ns) / 1e9);
 	}
 	a->hook_extra = d->verified ? "EBB_FLOWS_CUT_VERIFIED=true" : "EBB_FLOWS_CUT_VERIFIED=false";
 	ret = node_transition(a, n, EBB_NODE_INACTIVE, 0, EV_DRAINED, ev, cut);
@@ -146,36 +146,88 @@ static int complete(struct agent *a, struct node *n, __u64 now, const struct dra
 		else
 			a->flows_cut_estimate_total += cut;
 		a->drains[d->verified]++;
-		n->last_drain.have = true;
-		n->last_drain.verified = d->verified;
-		n->last_drain.cut = cut;
+		n->drain.last.have = true;
+		n->drain.last.verified = d->verified;
+		n->drain.last.cut = cut;
 		status_nodes_changed();
-		watch_reset(&n->watch);
-		n->last_end_ns = 0;
+		watch_reset(&n->drain.list);
+		n->drain.last_end_ns = 0;
 	}
 	a->hook_extra = NULL;
 	return ret;
 }
 
-__u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended)
+/*
+ * Flows of a draining node lost before its drain's first list: `before` live at the pass before,
+ * `live` and `ended` (finished, having ended since, less DRAIN_END_SLACK_NS) at the list's pass.
+ */
+static __u64 lost_unlisted(__u64 before, __u64 live, __u64 ended)
 {
 	return before > live + ended ? before - live - ended : 0;
 }
 
-void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
+/* Counts `count` flows of draining node n as lost now (starts its quiet period). */
+static void note_lost(struct agent *a, struct node *n, __u64 count, __u64 now)
 {
-	struct drain_state *s = &n->ds;
+	struct drain_state *s = &n->drain.ds;
 
-	if (s->drain != n->m.state_since_ns) {
+	if (s->drain != n->entry.state_since_ns) {
 		struct ebb_counters c;
 
-		*s = (struct drain_state){ .drain = n->m.state_since_ns };
+		*s = (struct drain_state){ .drain = n->entry.state_since_ns };
 		if (!ebb_counters_sum(a->e.node_stats_fd, n->id, &c))
-			s->second0 = c.second_chance;
+			s->second_chance_seen = c.second_chance;
 	}
 	s->lost_flows += count;
 	s->lost_ns = now;
 	s->lost_logged = false;
+}
+
+/*
+ * Takes the list the last pass published for draining node n (measure.h): the drain's first
+ * replaces whatever n had, a later one is merged into n's, whose keys not judged yet stay (a
+ * pass after a flush lists nothing, and the flushed keys were the only sign of the loss).
+ */
+static void take_list(struct agent *a, struct node *n, __u64 now)
+{
+	struct census_list *l = &n->census.list;
+	struct watch *w = &n->drain.list;
+	json_object *ev;
+	bool first;
+
+	if (!l->fresh)
+		return;
+	l->fresh = false;
+	if (n->entry.state != EBB_NODE_DRAINING || n->entry.state_since_ns != l->since) {
+		watch_reset(&l->keys);
+		return;
+	}
+	ev = log_new(LOG_DEBUG, "drain_listed");
+	first = w->since != l->since;
+	json_add_str(ev, "node", n->name);
+	json_add_int(ev, "flows", (long long)l->keys.n);
+	/* Before the first list only the count tells flows lost. */
+	if (first && l->counted) {
+		__u64 lost = lost_unlisted(l->before, l->live, l->ended);
+
+		json_add_int(ev, "flows_before", (long long)l->before);
+		json_add_double(ev, "before_s", (l->counted_ns - l->before_ns) / 1e9);
+		json_add_int(ev, "ended_since", (long long)l->ended);
+		json_add_int(ev, "flows_lost", (long long)lost);
+		if (lost)
+			note_lost(a, n, lost, now);
+	}
+	if (first) {
+		watch_reset(w);
+		*w = l->keys;
+		l->keys = (struct watch){};
+	} else {
+		watch_merge(w, &l->keys);
+		json_add_int(ev, "watched", (long long)w->n);
+	}
+	log_emit(ev);
+	if (l->last_end > n->drain.last_end_ns)
+		n->drain.last_end_ns = l->last_end;
 }
 
 /* The leader waits for other hosts (out->why says which): said when that changes, else every 5 s. */
@@ -186,13 +238,13 @@ static void say_blocked(struct node *n, const struct drain_out *d, __u64 now)
 
 	for (const char *p = d->why; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	if (h == n->blocked_said_hash && now - n->blocked_said_ns < 5 * NS_PER_S)
+	if (h == n->drain.blocked_said_hash && now - n->drain.blocked_said_ns < 5 * NS_PER_S)
 		return;
-	n->blocked_said_hash = h;
-	n->blocked_said_ns = now;
+	n->drain.blocked_said_hash = h;
+	n->drain.blocked_said_ns = now;
 	ev = log_new(LOG_INFO, "fleet_retire_blocked");
-	jstr(ev, "node", n->name);
-	jstr(ev, "why", d->why);
+	json_add_str(ev, "node", n->name);
+	json_add_str(ev, "why", d->why);
 	log_emit(ev);
 }
 
@@ -201,10 +253,10 @@ static void say_blocked(struct node *n, const struct drain_out *d, __u64 now)
 static void drain_publish(struct agent *a, int *fd, const struct node *n, const struct drain_out *d,
 			  bool retired)
 {
-	struct ebb_drain_view v = { .since = n->drain_in.since, .node_live = d->next.node_live,
-				    .node_reset = d->next.node_reset, .at_ns = n->drain_in.now,
+	struct ebb_drain_view v = { .since = n->drain.in.since, .node_live = d->next.node_live,
+				    .node_reset = d->next.node_reset, .at_ns = n->drain.in.now,
 				    .flows_cut = retired ? d->flows_cut : 0, .family = n->addr.family,
-				    .verified = d->verified, .truth = (__u8)n->drain_in.truth.status,
+				    .verified = d->verified, .truth = (__u8)n->drain.in.truth.status,
 				    .retired = retired };
 
 	memcpy(v.addr, n->addr.a, sizeof(v.addr));
@@ -217,7 +269,7 @@ static void drain_publish(struct agent *a, int *fd, const struct node *n, const 
 
 /*
  * Gathers what drain_decide() needs for each draining node (this host's census and lookups, the
- * node's report, the settings) and carries out its verdict. The inputs stay in n->drain_in: the
+ * node's report, the settings) and carries out its verdict. The inputs stay in n->drain.in: the
  * fleet leader's path decides again on them with the other hosts' reports (fleet.c).
  */
 void drain_tick(struct agent *a, __u64 now)
@@ -227,8 +279,8 @@ void drain_tick(struct agent *a, __u64 now)
 
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
-		struct watch *w = &n->watch;
-		struct drain_in *in = &n->drain_in;
+		struct watch *w = &n->drain.list;
+		struct drain_in *in = &n->drain.in;
 		struct drain_out out;
 		bool exact, timed_out, have_c;
 		struct ebb_counters c;
@@ -238,40 +290,41 @@ void drain_tick(struct agent *a, __u64 now)
 
 		if (!n->used)
 			continue;
+		take_list(a, n, now);
 		/* Down is not draining: a down node's flows are re-steered, it has nothing to finish. */
-		if (n->m.state != EBB_NODE_DRAINING) {
+		if (n->entry.state != EBB_NODE_DRAINING) {
 			/* truth.c forgets the node's reports itself (truth_tick, main.c) */
-			if (n->ds.drain) {
-				n->ds = (struct drain_state){};
-				n->drain_in.draining = false;
+			if (n->drain.ds.drain) {
+				n->drain.ds = (struct drain_state){};
+				n->drain.in.draining = false;
 			}
 			continue;
 		}
 		timeout_ns = node_drain_timeout(a, n) * NS_PER_S;
-		elapsed = (__s64)(now - n->m.state_since_ns);
+		elapsed = (__s64)(now - n->entry.state_since_ns);
 		timed_out = elapsed >= 0 && (__u64)elapsed >= timeout_ns;
-		exact = w->valid && w->since == n->m.state_since_ns;
+		exact = w->valid && w->since == n->entry.state_since_ns;
 		have_c = !ebb_counters_sum(a->e.node_stats_fd, id, &c);
 		if (exact && have_c && c.new_flows != w->new_flows0) {
 			log_msg(LOG_DEBUG, "drain_list_stale",
 				"%s got %llu flow(s) pinned while draining; listing its flows again", n->name,
 				(unsigned long long)(c.new_flows - w->new_flows0));
 			w->valid = false;
-			w->stale = true;
+			n->census.list.relist = true;
 			exact = false;
 		}
 		/* At the timeout every listed flow is counted: the estimate of what it cuts. */
 		if (exact)
 			live = watch_check(a, n, now, timed_out, &budget, &vanished);
 		*in = (struct drain_in){
-			.prev = n->ds,
+			.prev = n->drain.ds,
 			.draining = true,
-			.since = n->m.state_since_ns,
+			.since = n->entry.state_since_ns,
 			.elapsed_ns = elapsed,
 			.timeout_ns = timeout_ns,
 			.now = now,
 			.lost_quiet_ns = (__u64)(a->cfg.lost_quiet * NS_PER_S),
-			.lb = { .listed = exact, .live = live, .vanished = vanished, .flows = n->flows,
+			.lb = { .listed = exact, .live = live, .vanished = vanished, .flows = n->census.flows,
 				.have_second = have_c, .second_chance = have_c ? c.second_chance : 0 },
 			.truth = *truth_get(a, n),
 			/* the leader decides fleet-wide here already (fleet_transition checks again
@@ -280,19 +333,19 @@ void drain_tick(struct agent *a, __u64 now)
 		};
 		drain_decide(in, &out);
 		in->fleet = NULL; /* df is the next node's soon */
-		n->ds = out.next;
-		n->drain_verified = out.verified;
-		n->drain_reason = out.reason;
+		n->drain.ds = out.next;
+		n->drain.verified = out.verified;
+		n->drain.reason = out.reason;
 		if (out.verdict == DRAIN_KEEP && !strcmp(out.reason, "fleet_blocked"))
 			say_blocked(n, &out, now);
 		if (out.say_lost_wait) {
 			json_object *ev = log_new(LOG_INFO, "drain_wait_lost");
 
-			jstr(ev, "node", n->name);
-			jstr(ev, "msg", "no listed flow left, but flow state was lost: "
+			json_add_str(ev, "node", n->name);
+			json_add_str(ev, "msg", "no listed flow left, but flow state was lost: "
 					"retiring only after a quiet period");
-			jint(ev, "flows_lost", n->ds.lost_flows);
-			jdbl(ev, "quiet_s", a->cfg.lost_quiet);
+			json_add_int(ev, "flows_lost", n->drain.ds.lost_flows);
+			json_add_double(ev, "quiet_s", a->cfg.lost_quiet);
 			log_emit(ev);
 		}
 		drain_publish(a, &view_fd, n, &out, false);

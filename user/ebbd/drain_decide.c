@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The drain decision (drain_decide.h says the rules). Pure: it reads its arguments and writes
- * its result, nothing else, so the unit test can run every case of issue 14 without a map, a
+ * its result, nothing else, so the unit test can run every rule without a map, a
  * clock or a node, and drain.c and the fleet leader's path decide alike.
  */
 #include <stdarg.h>
@@ -151,10 +151,11 @@ void drain_decide(const struct drain_in *in, struct drain_out *out)
 	 * counter's first reading in a drain is the base). */
 	*s = in->prev;
 	if (s->drain != in->since) {
-		*s = (struct drain_state){ .drain = in->since,
-					   .second0 = in->lb.have_second ? in->lb.second_chance : 0 };
-	} else if (in->lb.have_second && in->lb.second_chance > s->second0) {
-		s->second0 = in->lb.second_chance;
+		*s = (struct drain_state){ .drain = in->since };
+		if (in->lb.have_second)
+			s->second_chance_seen = in->lb.second_chance;
+	} else if (in->lb.have_second && in->lb.second_chance > s->second_chance_seen) {
+		s->second_chance_seen = in->lb.second_chance;
 		s->lost_ns = in->now;
 		s->lost_logged = false;
 	}

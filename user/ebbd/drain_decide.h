@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The drain decision as a pure function (issue 14, item 8): no I/O, no clock, no global. drain.c
+ * The drain decision as a pure function: no I/O, no clock, no global, so that a unit test can
+ * run every case without a map or a node, and drain.c and the fleet leader decide alike. drain.c
  * gathers what it needs (this host's flow-table census of the node, the node's own report, the
  * settings, the time) and the fleet leader's path adds the other hosts' reports; drain_decide()
  * says whether the draining node stays, retires, or retires at its timeout, why, and how many
  * connections that cut, and whether that figure was measured by the node (verified) or is the
- * LB's estimate. tests/unit/test_drain_decide.c runs it over every case of issue 14.
+ * LB's estimate. tests/unit/test_drain_decide.c runs it over every rule below.
  *
  * The rules:
  *  - with a fresh report of the node (TRUTH_OK, asked after the drain began) the node's word
@@ -40,7 +41,7 @@ struct drain_state {
 	__u64 drain; /* the drain (its start, state_since_ns) the rest belongs to; 0: none */
 	__u64 lost_ns; /* the last sign, in this drain, that the node's flow state was lost */
 	__u64 lost_flows; /* listed flows that vanished from the table in this drain */
-	__u64 second0; /* node_stats' second_chance as last read */
+	__u64 second_chance_seen; /* node_stats' second_chance as last read: a rise is an arrival */
 	bool lost_logged; /* drain_wait_lost was said for the current lost_ns */
 	bool node_known; /* a fresh report (asked after the drain began) was read in this drain */
 	__u64 node_live; /* the last fresh report's live connections */

@@ -16,28 +16,18 @@
 
 #include "libebb.h"
 #include "libebb_agent.h"
+#include "log.h"
 #include "drain_decide.h"
 #include "scale_decide.h"
 #include "truth.h"
+#include "lists.h"
+#include "measure.h"
+#include "probe.h"
+#include "health.h"
+#include "drain.h"
 
 #define NS_PER_S 1000000000ULL
 #define EBBD_VERSION "0.1.0"
-
-/* ---- log.c: one JSON object per line on stderr ---- */
-enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-
-void log_set_level(int level);
-bool log_enabled(int level);
-/* A new event line; add fields with the j* helpers, then log_emit (which frees it). */
-json_object *log_new(int level, const char *event);
-void log_emit(json_object *ev);
-void log_msg(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The last events of level info and above, newest first, as log_emit wrote them. */
-void log_recent(void (*each)(void *ctx, const char *json), void *ctx);
-void jstr(json_object *o, const char *key, const char *val);
-void jint(json_object *o, const char *key, long long val);
-void jdbl(json_object *o, const char *key, double val);
-void jbool(json_object *o, const char *key, bool val);
 
 /* ---- config.c ---- */
 enum check_type { CHECK_NONE, CHECK_TCP, CHECK_HTTP };
@@ -132,19 +122,10 @@ char **argv_dup(char *const *argv);
 void argv_free(char **argv);
 
 /* ---- the agent's view of the maps ---- */
-struct watch { /* the live flows of a draining node, as keys to look up again */
-	struct ebb_flow_key *keys;
-	size_t n, cap;
-	bool valid; /* the list holds every flow the node can have */
-	bool stale; /* it did not (a flow was pinned since): wants a new walk at once */
-	__u64 since; /* the drain (state_since_ns) the list belongs to */
-	__u64 new_flows0; /* the node's new_flows counter before the walk that built it */
-};
-
 struct node {
 	bool used;
 	__u32 id;
-	struct ebb_node m; /* the map entry, as read this tick */
+	struct ebb_node entry; /* the node's map entry, as read this tick */
 	struct ebb_addr addr;
 	char name[64];
 	__u64 gen; /* changes when the slot starts holding another node */
@@ -152,38 +133,11 @@ struct node {
 	int n_vips;
 	__u32 vip_ids[EBB_MAX_VIPS];
 	__u32 vip_weights[EBB_MAX_VIPS]; /* its weight in each (the status page's VIP table) */
-	/* measure.c */
-	bool flows_known;
-	__u64 flows; /* live flows at the last complete walk */
-	/* When that walk judged them (its first reading of the clock); 0 when the count cannot
-	 * serve drain.c's check for flows lost before a drain's first list: none yet, or the node
-	 * took no pinned flows at some tick since (its flows were re-steered, not lost). */
-	__u64 flows_t0;
-	__u64 last_end_ns; /* when its latest finished flow finished, as far as seen */
-	bool have_ctr, have_rates;
-	struct ebb_counters ctr;
-	__u64 ctr_ns;
-	double new_flows_s, packets_s, bytes_s;
-	/* probe.c */
-	bool load_known, probing, probe_failing;
-	double load;
-	/* drain.c */
-	struct watch watch;
-	struct drain_state ds; /* kept from one decision to the next (drain_decide.h) */
-	struct drain_in drain_in; /* the last decision's inputs: the fleet leader decides again on
-				   * them with the other hosts' reports (fleet.c) */
-	bool drain_verified; /* the last decision went by the node's own fresh report */
-	const char *drain_reason; /* and why it kept or retired the node */
-	__u64 blocked_said_ns; /* fleet_retire_blocked last logged, and for which why (a hash) */
-	__u32 blocked_said_hash;
-	struct { /* the last drain this ebbd completed, for the status page */
-		bool have, verified;
-		long long cut; /* verified: the node's figure; else the LB's estimate */
-	} last_drain;
-	/* health.c */
-	bool checking;
-	int ok_streak, fail_streak;
-	__u64 next_check_ns;
+	/* each part's own, written by that part only (its header says who reads what) */
+	struct node_census census; /* measure.c */
+	struct node_probe probe; /* probe.c */
+	struct node_drain drain; /* drain.c */
+	struct node_health health; /* health.c */
 };
 
 struct vip_ent {
@@ -199,26 +153,6 @@ struct pool_rt {
 	int active, desired;
 };
 
-/* A pass over the flow table in progress (measure.c); its lists are freed by lists.c. */
-struct pass {
-	struct agent *a;
-	__u64 now, started_ns, live_total;
-	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
-	__u64 first_now; /* the first `now` it judged flows at */
-	size_t keys_total;
-	__u64 gen[EBB_MAX_NODES];
-	__u64 live[EBB_MAX_NODES];
-	__u64 last_end[EBB_MAX_NODES];
-	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
-	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
-	/* Draining nodes not listed yet for their drain: their finished flows that may have been
-	 * live at the count of the pass before (n->flows as of n->flows_t0, drain.c). Those stay
-	 * as they were until this pass publishes unless the node stopped taking pinned flows
-	 * (flows_t0 zeroed, and took[] false with it). */
-	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
-	struct watch lists[EBB_MAX_NODES];
-};
-
 struct agent {
 	struct config cfg;
 	const char *cfg_path;
@@ -231,18 +165,8 @@ struct agent {
 	struct vip_ent vips[EBB_MAX_VIPS];
 	short vip_slot[256]; /* hash of VIP key -> index in vips, -1 empty */
 	struct pool_rt *pools;
-	/* measure.c */
-	struct ebb_walk walk;
-	struct ebb_census *census; /* the pass in one run inside the kernel, where it loads */
-	bool census_off; /* it did not: walks only */
-	struct pass *pass;
-	double tokens_ns; /* CPU time the walk may still spend */
-	__u64 tokens_at, pass_started_ns;
-	bool have_pass;
-	__u64 walked, live_total;
-	__u64 walks; /* passes published: an event a test (or a watcher) can wait for */
-	long long counted_rev; /* fleet revision applied when the last published pass began */
-	double pass_ms, cycle_ms;
+	struct census_totals census; /* measure.c's, published with each pass */
+	double cycle_ms;
 	/* counters for the metrics page */
 	__u64 transitions, hook_runs, hook_failures, check_failures;
 	__u64 flows_cut_total; /* connections drains cut, as the nodes counted them (verified) */
@@ -272,35 +196,6 @@ void state_close(struct agent *a);
  */
 int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,
 		    json_object *ev, long long flows_cut);
-
-/* measure.c */
-void measure_tick(struct agent *a, __u64 now);
-void measure_counters(struct agent *a, __u64 now);
-int measure_once(struct agent *a);
-
-/* lists.c: freeing and merging the flow lists (struct watch, struct pass) */
-void pass_free(struct agent *a);
-void watch_reset(struct watch *w);
-int watch_merge(struct watch *w, struct watch *nw);
-
-/* drain.c */
-void drain_tick(struct agent *a, __u64 now);
-/*
- * Flows of a draining node lost before its drain's first list: `before` live at time t0 (the
- * pass that counted them), `live` and `ended` (finished, having ended at or after t0 less
- * DRAIN_END_SLACK_NS) at the list's pass. See drain.c.
- */
-__u64 drain_lost_unlisted(__u64 before, __u64 live, __u64 ended);
-/* Slack for a FIN or RST that did not move `seen` (refreshed at most every EBB_TOUCH_NS). */
-#define DRAIN_END_SLACK_NS (EBB_TOUCH_NS + 2 * EBB_SEEN_TICK_NS)
-/* Counts `count` flows of draining node n as lost now (starts its quiet period). */
-void drain_note_lost(struct agent *a, struct node *n, __u64 count, __u64 now);
-
-/* health.c */
-void health_tick(struct agent *a, __u64 now);
-
-/* probe.c */
-void probe_cycle(struct agent *a);
 
 /* scale.c */
 void scale_cycle(struct agent *a, __u64 now);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The fleet's leader election as pure functions (issue 18): no I/O, no clock, no global.
+ * The fleet's leader election as pure functions: no I/O, no clock, no global.
  * fleet_elect.c asks etcd and hands the answers in; these say what to ask next, what the lease
  * is worth now, whether to take the leader key and whether this host leads.
  * tests/unit/test_elect_decide.c runs them, and two hosts against one key.

@@ -3,12 +3,13 @@
  * Fleet mode (doc/fleet.md): several LB hosts share one desired state in etcd.
  *
  * A thread of its own talks to etcd, so that the main loop never waits for the network:
- *  - every 100 ms one range request over /ebb/F/ (the desired state, the leader key, every
+ *  - every 100 ms one range request over /ebb/<fleet>/ (the desired state, the leader key, every
  *    host's report); when the state's revision (the serial key's mod_revision) moved, or the
  *    pinned maps were re-created, it makes the maps match, whole, through libebb's operations
  *    under the writers' lock, and records that revision as applied;
  *  - it holds this host's lease (keepalive every TTL/4) and publishes the host's report under
- *    it (/ebb/F/hosts/H) and without it (/ebb/F/last/H, what the host said last);
+ *    it (/ebb/<fleet>/hosts/<host>) and without it (/ebb/<fleet>/last/<host>, what the host
+ *    said last);
  *  - it takes the leader key when it is free (a transaction creating it under the lease):
  *    fleet_elect.c, its decisions in elect_decide.c.
  * The main loop hands it the per-node flow counts it measured, and reads back what it needs:
@@ -129,7 +130,7 @@ static void *thread_main(void *arg)
 			continue;
 		}
 
-		/* everything under /ebb/F/ in one read */
+		/* everything under /ebb/<fleet>/ in one read */
 		if (ok && etcd_get(&c, prefix, true, &r))
 			ok = false;
 		if (!ok) {
@@ -139,9 +140,9 @@ static void *thread_main(void *arg)
 			if (!said_down) {
 				json_object *ev = log_new(LOG_WARN, "fleet_etcd_unreachable");
 
-				jstr(ev, "error", c.err);
-				jint(ev, "applied_revision", fleet_sh.applied_rev);
-				jstr(ev, "detail", "forwarding goes on with the state applied last; this host decides nothing until etcd answers");
+				json_add_str(ev, "error", c.err);
+				json_add_int(ev, "applied_revision", fleet_sh.applied_rev);
+				json_add_str(ev, "detail", "forwarding goes on with the state applied last; this host decides nothing until etcd answers");
 				log_emit(ev);
 				said_down = true;
 			}
@@ -193,10 +194,10 @@ static void *thread_main(void *arg)
 				json_object *ev = log_new(changes || st.rev != fleet_sh.applied_rev ? LOG_INFO : LOG_DEBUG,
 							  "fleet_applied");
 
-				jint(ev, "revision", st.rev);
-				jint(ev, "previous", fleet_sh.applied_rev);
-				jint(ev, "changes", changes);
-				jdbl(ev, "apply_ms", (fleet_mono_ns() - now) / 1e6);
+				json_add_int(ev, "revision", st.rev);
+				json_add_int(ev, "previous", fleet_sh.applied_rev);
+				json_add_int(ev, "changes", changes);
+				json_add_double(ev, "apply_ms", (fleet_mono_ns() - now) / 1e6);
 				log_emit(ev);
 				pthread_mutex_lock(&fleet_sh.mu);
 				fleet_sh.applied_rev = st.rev;
@@ -280,8 +281,8 @@ sleep:
 		if (now - t0 > NS_PER_S) {
 			json_object *ev = log_new(LOG_WARN, "fleet_slow_poll");
 
-			jint(ev, "ms", (now - t0) / 1000000);
-			jstr(ev, "leader", leader);
+			json_add_int(ev, "ms", (now - t0) / 1000000);
+			json_add_str(ev, "leader", leader);
 			log_emit(ev);
 		}
 		if (now < t0 + POLL_NS)
@@ -345,15 +346,15 @@ int fleet_start(struct agent *a)
 	{
 		json_object *ev = log_new(LOG_INFO, "fleet_start");
 
-		jstr(ev, "fleet", fc->name);
-		jstr(ev, "host", fc->host);
-		jint(ev, "lease_ttl_s", fc->lease_ttl);
-		jint(ev, "etcd_endpoints", fc->n_etcd);
-		jstr(ev, "etcd_tls", fc->insecure_line ? "no" : fc->etcd_cert ? "client-cert" : "server-only");
+		json_add_str(ev, "fleet", fc->name);
+		json_add_str(ev, "host", fc->host);
+		json_add_int(ev, "lease_ttl_s", fc->lease_ttl);
+		json_add_int(ev, "etcd_endpoints", fc->n_etcd);
+		json_add_str(ev, "etcd_tls", fc->insecure_line ? "no" : fc->etcd_cert ? "client-cert" : "server-only");
 		if (fc->etcd_user)
-			jstr(ev, "etcd_user", fc->etcd_user);
+			json_add_str(ev, "etcd_user", fc->etcd_user);
 		if (fc->bird_socket)
-			jstr(ev, "bird_socket", fc->bird_socket);
+			json_add_str(ev, "bird_socket", fc->bird_socket);
 		log_emit(ev);
 	}
 	if (pthread_create(&fleet_sh.thread, NULL, thread_main, NULL)) {
@@ -423,11 +424,11 @@ void fleet_tick(struct agent *a, __u64 now)
 
 		/* Not counted yet (a restarted ebbd before its first pass): left out, never said as
 		 * 0, so that the leader does not retire a draining node on a count nobody made. */
-		if (!nd->used || !nd->flows_known)
+		if (!nd->used || !nd->census.flows_known)
 			continue;
-		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->flows));
-		if (nd->have_rates)
-			pps += nd->packets_s;
+		json_object_object_add(fl, nd->name, json_object_new_int64((long long)nd->census.flows));
+		if (nd->census.have_rates)
+			pps += nd->census.packets_s;
 	}
 	s = strdup(json_object_to_json_string_ext(fl, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(fl);
@@ -435,7 +436,7 @@ void fleet_tick(struct agent *a, __u64 now)
 	pthread_mutex_lock(&fleet_sh.mu);
 	free(fleet_sh.flows);
 	fleet_sh.flows = s;
-	fleet_sh.flows_rev = a->counted_rev;
+	fleet_sh.flows_rev = a->census.counted_rev;
 	fleet_sh.vip_pps = pps;
 	fleet_sh.attached = attached;
 	was = fleet_sh.announcing;
@@ -472,10 +473,10 @@ void fleet_tick(struct agent *a, __u64 now)
 	if (changed) {
 		json_object *ev = log_new(LOG_INFO, announce ? "fleet_announce" : "fleet_withdraw");
 
-		jbool(ev, "attached", attached);
-		jbool(ev, "host_drain", fleet_sh.host_drain);
-		jint(ev, "applied_revision", fleet_sh.applied_rev);
-		jint(ev, "seen_revision", fleet_sh.seen_rev);
+		json_add_bool(ev, "attached", attached);
+		json_add_bool(ev, "host_drain", fleet_sh.host_drain);
+		json_add_int(ev, "applied_revision", fleet_sh.applied_rev);
+		json_add_int(ev, "seen_revision", fleet_sh.seen_rev);
 		log_emit(ev);
 	}
 }

@@ -109,10 +109,10 @@ void fleet_drain_clocks(struct etcd *c, const struct fleet_state *st)
 			if (!k->said_fail) {
 				json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_unavailable");
 
-				jstr(ev, "node", fn->name);
-				jint(ev, "lease", fn->drain_lease);
-				jstr(ev, "error", c->err);
-				jstr(ev, "detail", "the drain counts from when this host saw it until etcd answers");
+				json_add_str(ev, "node", fn->name);
+				json_add_int(ev, "lease", fn->drain_lease);
+				json_add_str(ev, "error", c->err);
+				json_add_str(ev, "detail", "the drain counts from when this host saw it until etcd answers");
 				log_emit(ev);
 				k->said_fail = true;
 			}
@@ -122,10 +122,10 @@ void fleet_drain_clocks(struct etcd *c, const struct fleet_state *st)
 			json_object *ev = log_new(LOG_WARN, "fleet_drain_clock_gone");
 
 			k->expired = true;
-			jstr(ev, "node", fn->name);
-			jint(ev, "lease", fn->drain_lease);
-			jint(ev, "drain_timeout_s", k->timeout_s);
-			jstr(ev, "detail", "the drain's lease expired or was lost: the drain has timed out");
+			json_add_str(ev, "node", fn->name);
+			json_add_int(ev, "lease", fn->drain_lease);
+			json_add_int(ev, "drain_timeout_s", k->timeout_s);
+			json_add_str(ev, "detail", "the drain's lease expired or was lost: the drain has timed out");
 			log_emit(ev);
 			continue;
 		}
@@ -135,10 +135,10 @@ void fleet_drain_clocks(struct etcd *c, const struct fleet_state *st)
 			json_object *ev = log_new(LOG_INFO, "fleet_drain_clock");
 
 			k->start_ns = ago < now ? now - ago : 1;
-			jstr(ev, "node", fn->name);
-			jint(ev, "lease", fn->drain_lease);
-			jdbl(ev, "elapsed_s", e);
-			jint(ev, "drain_timeout_s", k->timeout_s);
+			json_add_str(ev, "node", fn->name);
+			json_add_int(ev, "lease", fn->drain_lease);
+			json_add_double(ev, "elapsed_s", e);
+			json_add_int(ev, "drain_timeout_s", k->timeout_s);
 			log_emit(ev);
 		}
 	}
@@ -219,9 +219,9 @@ static int apply_err(int *errs, const char *what, const char *name, const char *
 {
 	json_object *ev = log_new(LOG_ERROR, "fleet_apply_failed");
 
-	jstr(ev, "what", what);
-	jstr(ev, "object", name);
-	jstr(ev, "error", msg);
+	json_add_str(ev, "what", what);
+	json_add_str(ev, "object", name);
+	json_add_str(ev, "error", msg);
 	log_emit(ev);
 	(*errs)++;
 	return -1;
@@ -544,11 +544,11 @@ void fleet_apply_history(struct ebb *e, struct fleet_state *st)
 		{
 			json_object *ev = log_new(LOG_INFO, "fleet_history_rebuilt");
 
-			jstr(ev, "vip", fv->name);
-			jint(ev, "generations", used);
-			jdbl(ev, "ms", (fleet_mono_ns() - now) / 1e6);
+			json_add_str(ev, "vip", fv->name);
+			json_add_int(ev, "generations", used);
+			json_add_double(ev, "ms", (fleet_mono_ns() - now) / 1e6);
 			if (lost)
-				jint(ev, lost < 0 ? "error" : "lost", lost);
+				json_add_int(ev, lost < 0 ? "error" : "lost", lost);
 			log_emit(ev);
 		}
 	}
@@ -677,14 +677,14 @@ void fleet_say_invalid(struct fleet_state *st)
 		if (was && !strcmp(was->why, in->why))
 			continue;
 		ev = log_new(LOG_ERROR, "fleet_state_invalid");
-		jstr(ev, "key", in->key);
-		jstr(ev, "error", in->why);
-		jint(ev, "mod_revision", in->mod_rev);
-		jstr(ev, "kept", in->kind == FLEET_KEY_GEN ? "left out of the slot history's rebuild; nothing deleted" :
+		json_add_str(ev, "key", in->key);
+		json_add_str(ev, "error", in->why);
+		json_add_int(ev, "mod_revision", in->mod_rev);
+		json_add_str(ev, "kept", in->kind == FLEET_KEY_GEN ? "left out of the slot history's rebuild; nothing deleted" :
 			     named_in(st, in) ? "its last good value stays applied" :
 			     in->named ? "no good value seen by this host: left as the maps have it" :
 					 "names no object: ignored");
-		jstr(ev, "detail", "the rest of the state applies; fix or delete the key");
+		json_add_str(ev, "detail", "the rest of the state applies; fix or delete the key");
 		log_emit(ev);
 	}
 	for (int i = 0; fleet_sh.have_st && i < fleet_sh.st.n_invalid; i++) {
@@ -694,8 +694,8 @@ void fleet_say_invalid(struct fleet_state *st)
 		if (invalid_find(st, was->key))
 			continue;
 		ev = log_new(LOG_INFO, "fleet_state_valid");
-		jstr(ev, "key", was->key);
-		jstr(ev, "detail", named_in(st, was) ? "valid again: its value applies" : "the key is gone");
+		json_add_str(ev, "key", was->key);
+		json_add_str(ev, "detail", named_in(st, was) ? "valid again: its value applies" : "the key is gone");
 		log_emit(ev);
 	}
 }

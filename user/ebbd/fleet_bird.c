@@ -53,8 +53,8 @@ static void bird_fail(const char *event, const char *fmt, ...)
 	{
 		json_object *ev = log_new(LOG_ERROR, event);
 
-		jstr(ev, "error", why);
-		jstr(ev, "detail", "BGP announces what BIRD had before; retried every second");
+		json_add_str(ev, "error", why);
+		json_add_str(ev, "detail", "BGP announces what BIRD had before; retried every second");
 		log_emit(ev);
 	}
 }

@@ -143,7 +143,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 		return -EAGAIN;
 	}
 	fn = &one.nodes[0];
-	if (fn->state != n->m.state) {
+	if (fn->state != n->entry.state) {
 		/* the fleet moved on (an operator, or the maps lag): decide again on what it says */
 		fleet_state_free(&one);
 		etcd_range_free(&r);
@@ -152,17 +152,17 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	if (to == EBB_NODE_INACTIVE && fn->state == EBB_NODE_DRAINING) {
 		/* drain.c's decision again, on its inputs, with every host's report (fleet-wide) */
 		static struct drain_fleet df;
-		struct drain_in in = n->drain_in;
+		struct drain_in in = n->drain.in;
 		struct drain_out d;
 
 		drain_hosts(n->name, fn->mod_rev, &df);
 		in.fleet = &df;
 		in.now = fleet_mono_ns();
-		in.elapsed_ns = (__s64)(in.now - n->m.state_since_ns);
+		in.elapsed_ns = (__s64)(in.now - n->entry.state_since_ns);
 		in.timeout_ns = node_drain_timeout(a, n) * NS_PER_S;
 		drain_decide(&in, &d);
 		snprintf(why, sizeof(why), "%s", d.why);
-		if (!in.draining || in.since != n->m.state_since_ns || d.verdict == DRAIN_KEEP) {
+		if (!in.draining || in.since != n->entry.state_since_ns || d.verdict == DRAIN_KEEP) {
 			static __u64 said;
 			static char said_why[512];
 
@@ -173,8 +173,8 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 				snprintf(said_why, sizeof(said_why), "%s", why);
 				json_object *e = log_new(LOG_INFO, "fleet_retire_blocked");
 
-				jstr(e, "node", n->name);
-				jstr(e, "why", why);
+				json_add_str(e, "node", n->name);
+				json_add_str(e, "why", why);
 				log_emit(e);
 				said = fleet_mono_ns();
 			}
@@ -182,9 +182,9 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 			etcd_range_free(&r);
 			return -EAGAIN;
 		}
-		jbool(ev, "fleet_wide", true);
+		json_add_bool(ev, "fleet_wide", true);
 		if (why[0])
-			jstr(ev, "fleet_unaccounted", why);
+			json_add_str(ev, "fleet_unaccounted", why);
 	}
 	ops = json_object_new_array();
 	/* a drain that ends takes its clock with it; a drain that starts gets one (the leader's wall
@@ -289,7 +289,7 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	/* the ended drain's key went with the transaction; its lease goes now (else it expires) */
 	if (ended)
 		etcd_lease_revoke(&fleet_main_etcd, ended);
-	jint(ev, "fleet_revision", rev);
+	json_add_int(ev, "fleet_revision", rev);
 	return 0;
 }
 
@@ -302,10 +302,10 @@ void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore)
 		if (!n->used)
 			continue;
 		if (restore) {
-			n->flows = saved[id];
+			n->census.flows = saved[id];
 		} else {
-			saved[id] = n->flows;
-			n->flows = (__u64)fleet_flows(n->name, (long long)n->flows);
+			saved[id] = n->census.flows;
+			n->census.flows = (__u64)fleet_flows(n->name, (long long)n->census.flows);
 		}
 	}
 }

@@ -24,27 +24,27 @@ static void go_down(struct agent *a, struct node *n, const char *detail)
 	const struct health_cfg *h = &a->cfg.pools[n->pool].health;
 	json_object *ev = log_new(LOG_WARN, "down");
 
-	jstr(ev, "reason", "health_check");
-	jstr(ev, "check", detail);
-	jint(ev, "failures", n->fail_streak);
-	jint(ev, "fall", h->fall);
-	jint(ev, "flows", n->flows);
+	json_add_str(ev, "reason", "health_check");
+	json_add_str(ev, "check", detail);
+	json_add_int(ev, "failures", n->health.fail_streak);
+	json_add_int(ev, "fall", h->fall);
+	json_add_int(ev, "flows", n->census.flows);
 	node_transition(a, n, EBB_NODE_DOWN, 0, EV_DOWN, ev, 0);
 }
 
 static void go_up(struct agent *a, struct node *n)
 {
 	const struct health_cfg *h = &a->cfg.pools[n->pool].health;
-	__u8 back = n->m.state_before_down;
+	__u8 back = n->entry.state_before_down;
 	json_object *ev = log_new(LOG_INFO, "up");
 
 	/* Maps made before state_before_down existed hold 0 there: such a node was serving. */
 	if (back != EBB_NODE_ACTIVE && back != EBB_NODE_DRAINING && back != EBB_NODE_INACTIVE)
 		back = EBB_NODE_ACTIVE;
-	jstr(ev, "reason", "health_check");
-	jint(ev, "successes", n->ok_streak);
-	jint(ev, "rise", h->rise);
-	node_transition(a, n, back, back == EBB_NODE_DRAINING ? n->m.drain_timeout_s : 0, EV_UP, ev, 0);
+	json_add_str(ev, "reason", "health_check");
+	json_add_int(ev, "successes", n->health.ok_streak);
+	json_add_int(ev, "rise", h->rise);
+	node_transition(a, n, back, back == EBB_NODE_DRAINING ? n->entry.drain_timeout_s : 0, EV_UP, ev, 0);
 }
 
 static void on_result(bool ok, const char *detail, const char *body, void *arg)
@@ -58,30 +58,30 @@ static void on_result(bool ok, const char *detail, const char *body, void *arg)
 	free(c);
 	if (!n->used || n->gen != gen)
 		return; /* the node went away meanwhile */
-	n->checking = false;
+	n->health.checking = false;
 	if (n->pool < 0 || a->cfg.pools[n->pool].health.type == CHECK_NONE)
 		return; /* no longer checked (configuration reloaded) */
 	if (ok) {
-		n->ok_streak++;
-		n->fail_streak = 0;
+		n->health.ok_streak++;
+		n->health.fail_streak = 0;
 	} else {
-		n->fail_streak++;
-		n->ok_streak = 0;
+		n->health.fail_streak++;
+		n->health.ok_streak = 0;
 		a->check_failures++;
 	}
 	if (log_enabled(LOG_DEBUG)) {
 		json_object *ev = log_new(LOG_DEBUG, "check");
 
-		jstr(ev, "node", n->name);
-		jbool(ev, "ok", ok);
-		jstr(ev, "detail", detail);
+		json_add_str(ev, "node", n->name);
+		json_add_bool(ev, "ok", ok);
+		json_add_str(ev, "detail", detail);
 		log_emit(ev);
 	}
-	if (n->m.state == EBB_NODE_DOWN) {
-		if (n->ok_streak >= a->cfg.pools[n->pool].health.rise)
+	if (n->entry.state == EBB_NODE_DOWN) {
+		if (n->health.ok_streak >= a->cfg.pools[n->pool].health.rise)
 			go_up(a, n);
-	} else if ((n->m.state == EBB_NODE_ACTIVE || n->m.state == EBB_NODE_DRAINING) &&
-		   n->fail_streak >= a->cfg.pools[n->pool].health.fall) {
+	} else if ((n->entry.state == EBB_NODE_ACTIVE || n->entry.state == EBB_NODE_DRAINING) &&
+		   n->health.fail_streak >= a->cfg.pools[n->pool].health.fall) {
 		go_down(a, n, detail);
 	}
 }
@@ -95,12 +95,12 @@ void health_tick(struct agent *a, __u64 now)
 		struct check_ctx *c;
 		int ret;
 
-		if (!n->used || n->pool < 0 || n->checking || n->m.state == EBB_NODE_INACTIVE)
+		if (!n->used || n->pool < 0 || n->health.checking || n->entry.state == EBB_NODE_INACTIVE)
 			continue;
 		h = &a->cfg.pools[n->pool].health;
-		if (h->type == CHECK_NONE || now < n->next_check_ns)
+		if (h->type == CHECK_NONE || now < n->health.next_check_ns)
 			continue;
-		n->next_check_ns = now + (__u64)(h->interval * NS_PER_S);
+		n->health.next_check_ns = now + (__u64)(h->interval * NS_PER_S);
 		o = (struct net_req_opts){ .addr = n->addr, .port = h->port, .http = h->type == CHECK_HTTP,
 					   .host = n->name, .path = h->path, .timeout_s = h->timeout };
 		c = malloc(sizeof(*c));
@@ -115,8 +115,18 @@ void health_tick(struct agent *a, __u64 now)
 			free(c);
 			continue;
 		}
-		n->checking = true;
+		n->health.checking = true;
 		if (ret) /* refused at once (unreachable...): a failed check like any other */
 			on_result(false, strerror(-ret), NULL, c);
+	}
+}
+
+void health_reset(struct agent *a)
+{
+	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
+		struct node_health *h = &a->nodes[id].health;
+
+		h->ok_streak = h->fail_streak = 0;
+		h->next_check_ns = 0;
 	}
 }

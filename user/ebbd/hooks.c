@@ -29,18 +29,18 @@ static void on_done(int status, bool timed_out, const char *out, void *arg)
 	json_object *ev = log_new(ok ? LOG_INFO : LOG_ERROR, ok ? "hook_done" : "hook_failed");
 	size_t len = strlen(out);
 
-	jstr(ev, "hook", hook_event_name[c->ev]);
-	jstr(ev, "node", c->node[0] ? c->node : NULL);
-	jdbl(ev, "run_s", (ebb_now_ns() - c->started) / 1e9);
+	json_add_str(ev, "hook", hook_event_name[c->ev]);
+	json_add_str(ev, "node", c->node[0] ? c->node : NULL);
+	json_add_double(ev, "run_s", (ebb_now_ns() - c->started) / 1e9);
 	if (timed_out)
-		jstr(ev, "error", "timed out; killed");
+		json_add_str(ev, "error", "timed out; killed");
 	else if (WIFEXITED(status))
-		jint(ev, "exit_status", WEXITSTATUS(status));
+		json_add_int(ev, "exit_status", WEXITSTATUS(status));
 	else
-		jint(ev, "signal", WTERMSIG(status));
+		json_add_int(ev, "signal", WTERMSIG(status));
 	/* The end of what it printed: where a failing script says why. */
 	if (len && (!ok || log_enabled(LOG_DEBUG)))
-		jstr(ev, "output", len > 400 ? out + len - 400 : out);
+		json_add_str(ev, "output", len > 400 ? out + len - 400 : out);
 	log_emit(ev);
 	if (!ok)
 		c->a->hook_failures++;
@@ -76,11 +76,11 @@ void hook_fire(struct agent *a, int ev, const struct node *n, int pool, const ch
 		snprintf(c->node, sizeof(c->node), "%s", n->name);
 	ret = proc_spawn(argv, envp, a->cfg.hook_timeout, false, on_done, c);
 	log = log_new(ret ? LOG_ERROR : LOG_INFO, ret ? "hook_failed" : "hook_started");
-	jstr(log, "hook", hook_event_name[ev]);
-	jstr(log, "node", n ? n->name : NULL);
-	jstr(log, "program", argv[0]);
+	json_add_str(log, "hook", hook_event_name[ev]);
+	json_add_str(log, "node", n ? n->name : NULL);
+	json_add_str(log, "program", argv[0]);
 	if (ret)
-		jstr(log, "error", strerror(-ret));
+		json_add_str(log, "error", strerror(-ret));
 	log_emit(log);
 	a->hook_runs++;
 	if (ret) {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ebbd.h"
+#include "log.h"
 
 static int max_level = LOG_INFO;
 static const char *const level_name[] = { "error", "warn", "info", "debug" };
@@ -58,8 +58,8 @@ json_object *log_new(int level, const char *event)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "ts", NULL); /* first on the line; set when emitted */
-	jstr(o, "level", level_name[level]);
-	jstr(o, "event", event);
+	json_add_str(o, "level", level_name[level]);
+	json_add_str(o, "event", event);
 	json_object_object_add(o, "_level", json_object_new_int(level));
 	return o;
 }
@@ -105,21 +105,21 @@ void log_msg(int level, const char *event, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ev = log_new(level, event);
-	jstr(ev, "msg", msg);
+	json_add_str(ev, "msg", msg);
 	log_emit(ev);
 }
 
-void jstr(json_object *o, const char *key, const char *val)
+void json_add_str(json_object *o, const char *key, const char *val)
 {
 	json_object_object_add(o, key, val ? json_object_new_string(val) : NULL);
 }
 
-void jint(json_object *o, const char *key, long long val)
+void json_add_int(json_object *o, const char *key, long long val)
 {
 	json_object_object_add(o, key, json_object_new_int64(val));
 }
 
-void jdbl(json_object *o, const char *key, double val)
+void json_add_double(json_object *o, const char *key, double val)
 {
 	char buf[32];
 
@@ -132,7 +132,7 @@ void jdbl(json_object *o, const char *key, double val)
 	json_object_object_add(o, key, json_object_new_double_s(val, buf));
 }
 
-void jbool(json_object *o, const char *key, bool val)
+void json_add_bool(json_object *o, const char *key, bool val)
 {
 	json_object_object_add(o, key, json_object_new_boolean(val));
 }

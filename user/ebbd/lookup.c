@@ -57,8 +57,8 @@ __u32 node_drain_timeout(const struct agent *a, const struct node *n)
 {
 	__u32 t = 0;
 
-	if (n->m.drain_timeout_s)
-		return n->m.drain_timeout_s;
+	if (n->entry.drain_timeout_s)
+		return n->entry.drain_timeout_s;
 	for (int i = 0; i < n->n_vips; i++)
 		for (int j = 0; j < a->n_vips; j++)
 			if (a->vips[j].vip.id == n->vip_ids[i] && a->vips[j].vip.drain_timeout_s > t)

@@ -64,10 +64,7 @@ static void reload(struct agent *a)
 	config_free(&a->cfg);
 	a->cfg = fresh;
 	scale_reset(a);
-	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
-		a->nodes[id].ok_streak = a->nodes[id].fail_streak = 0;
-		a->nodes[id].next_check_ns = 0;
-	}
+	health_reset(a);
 	log_msg(LOG_INFO, "reloaded", "%s: %d pool(s)", a->cfg_path, a->cfg.n_pools);
 }
 
@@ -75,10 +72,10 @@ static void cycle_log(const struct agent *a)
 {
 	json_object *ev = log_new(LOG_DEBUG, "cycle"), *nodes = json_object_new_object();
 
-	jdbl(ev, "cycle_ms", a->cycle_ms);
-	jdbl(ev, "walk_ms", a->pass_ms);
-	jint(ev, "flows_walked", a->walked);
-	jint(ev, "flows_live", a->live_total);
+	json_add_double(ev, "cycle_ms", a->cycle_ms);
+	json_add_double(ev, "walk_ms", a->census.pass_ms);
+	json_add_int(ev, "flows_walked", a->census.walked);
+	json_add_int(ev, "flows_live", a->census.live_total);
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
 		json_object *o;
@@ -86,15 +83,15 @@ static void cycle_log(const struct agent *a)
 		if (!n->used)
 			continue;
 		o = json_object_new_object();
-		jstr(o, "state", ebb_state_name(n->m.state));
-		jint(o, "flows", n->flows);
-		if (n->have_rates) {
-			jdbl(o, "new_flows_s", n->new_flows_s);
-			jdbl(o, "packets_s", n->packets_s);
-			jdbl(o, "bytes_s", n->bytes_s);
+		json_add_str(o, "state", ebb_state_name(n->entry.state));
+		json_add_int(o, "flows", n->census.flows);
+		if (n->census.have_rates) {
+			json_add_double(o, "new_flows_s", n->census.new_flows_s);
+			json_add_double(o, "packets_s", n->census.packets_s);
+			json_add_double(o, "bytes_s", n->census.bytes_s);
 		}
-		if (n->load_known)
-			jdbl(o, "load", n->load);
+		if (n->probe.load_known)
+			json_add_double(o, "load", n->probe.load);
 		json_object_object_add(nodes, n->name, o);
 	}
 	json_object_object_add(ev, "nodes", nodes);
@@ -132,13 +129,13 @@ static int run(struct agent *a)
 	{
 		json_object *ev = log_new(LOG_INFO, "start");
 
-		jstr(ev, "version", EBBD_VERSION);
-		jstr(ev, "bpffs", a->bpffs);
-		jstr(ev, "config", a->cfg_path);
-		jint(ev, "pools", a->cfg.n_pools);
-		jdbl(ev, "interval_s", a->cfg.interval);
-		jdbl(ev, "drain_check_s", a->cfg.drain_check);
-		jint(ev, "pid", getpid());
+		json_add_str(ev, "version", EBBD_VERSION);
+		json_add_str(ev, "bpffs", a->bpffs);
+		json_add_str(ev, "config", a->cfg_path);
+		json_add_int(ev, "pools", a->cfg.n_pools);
+		json_add_double(ev, "interval_s", a->cfg.interval);
+		json_add_double(ev, "drain_check_s", a->cfg.drain_check);
+		json_add_int(ev, "pid", getpid());
 		log_emit(ev);
 	}
 
@@ -326,7 +323,7 @@ int main(int argc, char **argv)
 		}
 		ebb_close(&a->e);
 		log_set_level(LOG_WARN);
-		ret = measure_once(a) ? 1 : 0;
+		ret = state_refresh(a) || measure_once(a) ? 1 : 0;
 	} else {
 		ret = run(a);
 	}

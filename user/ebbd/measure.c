@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Measurement. One pass over the flow table gives every node's live flows, and for each
- * draining node the keys of its live flows, which drain.c then looks up one by one instead of
- * walking the table again. A pass is a census (user/lib/census.c: the mmapped flow table read
- * in place, a few ns per entry; it also clears finished and idle entries before their tick
- * wraps, doc/flow-table.md "The census over the table") where the keys fit its list; else the
- * table is walked with batch lookups (~0.4 us per entry; it cannot read the bucket table yet
- * and fails), paced: it may use cfg.walk_cpu of one core (a token bucket of CPU time, which the
- * census draws on too), and a pass over a big table is spread over several ticks. Counters (packets, bytes, new flows) come from node_stats and
- * give the rates, once per interval.
+ * draining node the keys of its live flows, published for drain.c (measure.h), which then looks
+ * them up one by one instead of walking the table again. A pass is a census where one can run
+ * and the draining nodes' keys fit its list (user/lib/census.c reads the mmapped table in place
+ * and also clears finished and idle entries before their tick wraps: doc/flow-table.md "The
+ * census over the table"); else the table is walked with batch lookups, a syscall per batch
+ * (doc/guide.md gives both costs). Either is paced: it may use cfg.walk_cpu of one core (a
+ * token bucket of CPU time), and a walk over a big table is spread over several ticks, so that
+ * measuring never takes the core the drains and checks need. Counters (packets, bytes, new
+ * flows) come from node_stats and give the rates, once per interval.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,11 +23,41 @@
 /* At most this many keys are kept for draining nodes (40 bytes each). */
 #define WATCH_MAX_KEYS 262144
 
+/* A pass over the flow table in progress. */
+struct pass {
+	struct agent *a;
+	__u64 now, started_ns, live_total;
+	long long rev; /* the fleet revision applied when it began (fleet_applied_revision) */
+	__u64 first_now; /* the first `now` it judged flows at */
+	size_t keys_total;
+	__u64 gen[EBB_MAX_NODES];
+	__u64 live[EBB_MAX_NODES];
+	__u64 last_end[EBB_MAX_NODES];
+	__u64 drain_since[EBB_MAX_NODES]; /* draining when the pass began: collect its keys */
+	bool took[EBB_MAX_NODES]; /* the node took pinned flows at every tick of the pass */
+	/* Draining nodes not listed yet for their drain: their finished flows that may have been
+	 * live at the count of the pass before (census.flows as of census.flows_ns). Those stay
+	 * as they were until this pass publishes unless the node stopped taking pinned flows
+	 * (flows_ns zeroed, and took[] false with it). */
+	__u64 ended_after[EBB_MAX_NODES], ended[EBB_MAX_NODES];
+	struct watch lists[EBB_MAX_NODES];
+};
+
+/* measure.c's own: the walk or census and its CPU budget (one agent per process). */
+static struct {
+	struct ebb_walk walk;
+	struct ebb_census *census; /* the pass in one run inside the kernel, where it loads */
+	bool census_off; /* it did not: walks only */
+	struct pass *pass;
+	double tokens_ns; /* CPU time the walk may still spend */
+	__u64 tokens_at, pass_started_ns;
+} run;
+
 /* Active and draining nodes keep their pinned flows; the others' are re-steered by their next
  * packet, which takes them from the node without loss. */
 static bool takes_pinned(const struct node *n)
 {
-	return n->m.state == EBB_NODE_ACTIVE || n->m.state == EBB_NODE_DRAINING;
+	return n->entry.state == EBB_NODE_ACTIVE || n->entry.state == EBB_NODE_DRAINING;
 }
 
 static __u64 cpu_ns(clockid_t clock)
@@ -91,16 +122,16 @@ static int census_ready(struct agent *a)
 {
 	int ret;
 
-	if (a->census_off)
+	if (run.census_off)
 		return -EOPNOTSUPP;
-	if (a->census && !ebb_census_current(a->census, &a->e)) {
-		ebb_census_close(a->census); /* the table was re-created: count the new one */
-		a->census = NULL;
+	if (run.census && !ebb_census_current(run.census, &a->e)) {
+		ebb_census_close(run.census); /* the table was re-created: count the new one */
+		run.census = NULL;
 	}
-	if (!a->census) {
-		ret = ebb_census_open(&a->e, &a->census);
+	if (!run.census) {
+		ret = ebb_census_open(&a->e, &run.census);
 		if (ret) {
-			a->census_off = true;
+			run.census_off = true;
 			log_msg(LOG_INFO, "census_unavailable",
 				"the census cannot read the flow table (%s): walking it instead",
 				strerror(-ret));
@@ -118,7 +149,7 @@ static int census_pass(struct agent *a, struct pass *p)
 
 	if (ret)
 		return ret;
-	io = ebb_census_io(a->census);
+	io = ebb_census_io(run.census);
 	io->now_ns = p->now;
 	for (__u32 id = 0; id < EBB_MAX_VIPS; id++)
 		io->vips[id] = ebb_census_vip_of(NULL);
@@ -131,14 +162,14 @@ static int census_pass(struct agent *a, struct pass *p)
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++)
 		io->watch[id] = p->drain_since[id] != 0;
 	memcpy(io->ended_after, p->ended_after, sizeof(io->ended_after));
-	ret = ebb_census_run(a->census);
+	ret = ebb_census_run(run.census);
 	if (ret)
 		return ret;
 	if (io->n_keys > EBB_CENSUS_KEYS)
 		return -ENOSPC;
 	if (io->n_keys) {
 		keys = calloc(io->n_keys, sizeof(*keys));
-		ret = keys ? ebb_census_keys(a->census, keys, io->n_keys) : -ENOMEM;
+		ret = keys ? ebb_census_keys(run.census, keys, io->n_keys) : -ENOMEM;
 		if (ret < 0 || (__u32)ret != io->n_keys) {
 			free(keys);
 			return ret < 0 ? ret : -EIO;
@@ -152,7 +183,7 @@ static int census_pass(struct agent *a, struct pass *p)
 	memcpy(p->last_end, io->last_end, sizeof(p->last_end));
 	memcpy(p->ended, io->ended, sizeof(p->ended));
 	p->live_total = io->live_total;
-	a->walk.visited = io->visited;
+	run.walk.visited = io->visited;
 	return 0;
 }
 
@@ -173,82 +204,106 @@ static int pass_start(struct agent *a, __u64 now)
 			continue;
 		p->gen[id] = n->gen;
 		p->took[id] = takes_pinned(n);
-		if (n->m.state != EBB_NODE_DRAINING)
+		if (n->entry.state != EBB_NODE_DRAINING) {
+			n->census.list.relist = false;
 			continue;
+		}
 		/*
 		 * Every flow pinned to a node bumps its new_flows counter. Read before the walk, an
 		 * unchanged counter later proves that the keys collected are all the node has.
 		 */
 		if (ebb_counters_sum(a->e.node_stats_fd, id, &c))
 			continue;
-		p->drain_since[id] = n->m.state_since_ns;
-		p->lists[id] = (struct watch){ .valid = true, .since = n->m.state_since_ns,
+		p->drain_since[id] = n->entry.state_since_ns;
+		p->lists[id] = (struct watch){ .valid = true, .since = n->entry.state_since_ns,
 					       .new_flows0 = c.new_flows };
-		if (n->watch.since != n->m.state_since_ns && n->flows_known && n->flows_t0)
-			p->ended_after[id] = n->flows_t0 > DRAIN_END_SLACK_NS ?
-						     n->flows_t0 - DRAIN_END_SLACK_NS : 1;
+		if (n->census.list.since != n->entry.state_since_ns && n->census.flows_known &&
+		    n->census.flows_ns)
+			p->ended_after[id] = n->census.flows_ns > DRAIN_END_SLACK_NS ?
+						     n->census.flows_ns - DRAIN_END_SLACK_NS : 1;
 	}
-	a->pass = p;
-	a->pass_started_ns = now;
+	run.pass = p;
+	run.pass_started_ns = now;
 	return 0;
+}
+
+/*
+ * Puts pass p's list of draining node n where drain.c takes it. A list drain.c has not taken
+ * yet (no drain tick since) gains the new one's keys and keeps its own count before.
+ */
+static void list_publish(struct node *n, struct pass *p, __u32 id, bool took)
+{
+	struct census_list *l = &n->census.list;
+	struct watch *w = &p->lists[id];
+
+	l->relist = false;
+	if (l->fresh && l->since == p->drain_since[id]) {
+		watch_merge(&l->keys, w);
+		if (p->last_end[id] > l->last_end)
+			l->last_end = p->last_end[id];
+		return;
+	}
+	watch_reset(&l->keys);
+	*l = (struct census_list){ .fresh = true, .since = p->drain_since[id], .keys = *w,
+				   .last_end = p->last_end[id], .counted_ns = p->first_now };
+	*w = (struct watch){};
+	/* Only the drain's first list needs the count before: later ones have the keys. */
+	if (p->ended_after[id] && took) {
+		l->counted = true;
+		l->before = n->census.flows;
+		l->before_ns = n->census.flows_ns;
+		l->live = p->live[id];
+		l->ended = p->ended[id];
+	}
 }
 
 static void pass_publish(struct agent *a, __u64 now)
 {
-	struct pass *p = a->pass;
+	struct pass *p = run.pass;
 
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		struct node *n = &a->nodes[id];
-		struct watch *w = &p->lists[id];
 
 		if (n->used && n->gen == p->gen[id]) {
 			bool took = p->took[id] && takes_pinned(n);
 
-			if (p->drain_since[id] && n->m.state == EBB_NODE_DRAINING &&
-			    n->m.state_since_ns == p->drain_since[id]) {
-				json_object *ev = log_new(LOG_DEBUG, "drain_listed");
-				bool first = n->watch.since != p->drain_since[id];
-
-				jstr(ev, "node", n->name);
-				jint(ev, "flows", (long long)w->n);
-				/* Before the first list only the count tells flows lost (drain.c). */
-				if (first && p->ended_after[id] && took) {
-					__u64 lost = drain_lost_unlisted(n->flows, p->live[id],
-									 p->ended[id]);
-
-					jint(ev, "flows_before", (long long)n->flows);
-					jdbl(ev, "before_s", (p->first_now - n->flows_t0) / 1e9);
-					jint(ev, "ended_since", (long long)p->ended[id]);
-					jint(ev, "flows_lost", (long long)lost);
-					if (lost)
-						drain_note_lost(a, n, lost, now);
-				}
-				if (first) {
-					watch_reset(&n->watch);
-					n->watch = *w;
-					*w = (struct watch){};
-				} else {
-					watch_merge(&n->watch, w);
-					jint(ev, "watched", (long long)n->watch.n);
-				}
-				log_emit(ev);
-				if (p->last_end[id] > n->last_end_ns)
-					n->last_end_ns = p->last_end[id];
-			}
-			n->flows = p->live[id];
-			n->flows_known = true;
-			n->flows_t0 = took ? p->first_now : 0;
+			if (p->drain_since[id] && n->entry.state == EBB_NODE_DRAINING &&
+			    n->entry.state_since_ns == p->drain_since[id])
+				list_publish(n, p, id, took);
+			n->census.flows = p->live[id];
+			n->census.flows_known = true;
+			n->census.flows_ns = took ? p->first_now : 0;
 		}
-		free(w->keys);
+		free(p->lists[id].keys);
 	}
-	a->walked = a->walk.visited;
-	a->walks++;
-	a->counted_rev = p->rev;
-	a->live_total = p->live_total;
-	a->pass_ms = (now - p->started_ns) / 1e6;
-	a->have_pass = true;
+	a->census.walked = run.walk.visited;
+	a->census.passes++;
+	a->census.counted_rev = p->rev;
+	a->census.live_total = p->live_total;
+	a->census.pass_ms = (now - p->started_ns) / 1e6;
+	a->census.have_pass = true;
 	free(p);
-	a->pass = NULL;
+	run.pass = NULL;
+}
+
+static void pass_drop(void)
+{
+	if (run.pass) {
+		for (__u32 id = 0; id < EBB_MAX_NODES; id++)
+			free(run.pass->lists[id].keys);
+		free(run.pass);
+		run.pass = NULL;
+	}
+	ebb_walk_free(&run.walk);
+	run.walk.started = false;
+}
+
+void measure_close(struct agent *a)
+{
+	(void)a;
+	pass_drop();
+	ebb_census_close(run.census);
+	run.census = NULL;
 }
 
 /* A draining node whose flows are not listed yet (new drain, or a list found incomplete). */
@@ -257,8 +312,8 @@ static bool drain_wants_pass(const struct agent *a)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
 
-		if (n->used && n->m.state == EBB_NODE_DRAINING &&
-		    (n->watch.since != n->m.state_since_ns || n->watch.stale))
+		if (n->used && n->entry.state == EBB_NODE_DRAINING &&
+		    (n->census.list.since != n->entry.state_since_ns || n->census.list.relist))
 			return true;
 	}
 	return false;
@@ -271,41 +326,41 @@ void measure_tick(struct agent *a, __u64 now)
 	int ret;
 
 	/* CPU time accrues at walk_cpu of wall time, saved up for at most one interval. */
-	a->tokens_ns += (now - a->tokens_at) * a->cfg.walk_cpu;
-	if (a->tokens_ns > cap)
-		a->tokens_ns = cap;
-	a->tokens_at = now;
+	run.tokens_ns += (now - run.tokens_at) * a->cfg.walk_cpu;
+	if (run.tokens_ns > cap)
+		run.tokens_ns = cap;
+	run.tokens_at = now;
 	/* A node that took no pinned flows at some tick: its count before says nothing of losses. */
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		if (a->nodes[id].used && !takes_pinned(&a->nodes[id])) {
-			a->nodes[id].flows_t0 = 0;
-			if (a->pass)
-				a->pass->took[id] = false;
+			a->nodes[id].census.flows_ns = 0;
+			if (run.pass)
+				run.pass->took[id] = false;
 		}
 	}
-	if (!a->pass) {
-		if (a->have_pass && now - a->pass_started_ns < a->cfg.interval * NS_PER_S &&
+	if (!run.pass) {
+		if (a->census.have_pass && now - run.pass_started_ns < a->cfg.interval * NS_PER_S &&
 		    !drain_wants_pass(a))
 			return;
 		if (pass_start(a, now))
 			return;
 	}
-	if (a->tokens_ns <= 0)
+	if (run.tokens_ns <= 0)
 		return;
-	a->pass->now = ebb_now_ns();
-	if (!a->pass->first_now)
-		a->pass->first_now = a->pass->now;
+	run.pass->now = ebb_now_ns();
+	if (!run.pass->first_now)
+		run.pass->first_now = run.pass->now;
 	t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-	if (!a->walk.started && !census_pass(a, a->pass)) {
-		a->tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+	if (!run.walk.started && !census_pass(a, run.pass)) {
+		run.tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
 		pass_publish(a, ebb_now_ns());
 		return;
 	}
-	ret = ebb_flows_walk(&a->e, &a->walk, (__u64)a->tokens_ns, on_flow, a->pass);
-	a->tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+	ret = ebb_flows_walk(&a->e, &run.walk, (__u64)run.tokens_ns, on_flow, run.pass);
+	run.tokens_ns -= cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
 	if (ret < 0) {
 		log_msg(LOG_ERROR, "walk_failed", "cannot read the flow table: %s", strerror(-ret));
-		pass_free(a);
+		pass_drop();
 	} else if (ret == 1) {
 		pass_publish(a, ebb_now_ns());
 	}
@@ -320,18 +375,18 @@ void measure_counters(struct agent *a, __u64 now)
 
 		if (!n->used || ebb_counters_sum(a->e.node_stats_fd, id, &c))
 			continue;
-		dt = (now - n->ctr_ns) / 1e9;
+		dt = (now - n->census.ctr_ns) / 1e9;
 		/* A counter going back means the slot was reset: no rate from across it. */
-		n->have_rates = n->have_ctr && dt > 0 && c.packets >= n->ctr.packets &&
-				c.new_flows >= n->ctr.new_flows;
-		if (n->have_rates) {
-			n->new_flows_s = (c.new_flows - n->ctr.new_flows) / dt;
-			n->packets_s = (c.packets - n->ctr.packets) / dt;
-			n->bytes_s = (c.bytes - n->ctr.bytes) / dt;
+		n->census.have_rates = n->census.have_ctr && dt > 0 && c.packets >= n->census.ctr.packets &&
+				c.new_flows >= n->census.ctr.new_flows;
+		if (n->census.have_rates) {
+			n->census.new_flows_s = (c.new_flows - n->census.ctr.new_flows) / dt;
+			n->census.packets_s = (c.packets - n->census.ctr.packets) / dt;
+			n->census.bytes_s = (c.bytes - n->census.ctr.bytes) / dt;
 		}
-		n->ctr = c;
-		n->ctr_ns = now;
-		n->have_ctr = true;
+		n->census.ctr = c;
+		n->census.ctr_ns = now;
+		n->census.have_ctr = true;
 	}
 }
 
@@ -352,17 +407,15 @@ int measure_once(struct agent *a)
 	json_object *doc, *nodes;
 	int ret;
 
-	if (state_refresh(a))
-		return -1;
 	census_ready(a); /* loaded once by the daemon: not part of a pass */
-	if (a->census) /* --once changes nothing, not even the entries a daemon's pass clears */
-		ebb_census_io(a->census)->no_clear = 1;
+	if (run.census) /* --once changes nothing, not even the entries a daemon's pass clears */
+		ebb_census_io(run.census)->no_clear = 1;
 	now = ebb_now_ns();
 	if (pass_start(a, now))
 		return -1;
-	a->pass->now = a->pass->first_now = now;
+	run.pass->now = run.pass->first_now = now;
 	pass_cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-	ret = census_pass(a, a->pass) ? ebb_flows_walk(&a->e, &a->walk, 0, on_flow, a->pass) : 1;
+	ret = census_pass(a, run.pass) ? ebb_flows_walk(&a->e, &run.walk, 0, on_flow, run.pass) : 1;
 	pass_cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - pass_cpu;
 	if (ret < 0) {
 		fprintf(stderr, "Error: cannot read the flow table: %s\n", strerror(-ret));
@@ -377,16 +430,16 @@ int measure_once(struct agent *a)
 	json_object_object_add(doc, "cycle_ms", num_or_null(true, (now - wall0) / 1e6));
 	json_object_object_add(doc, "cpu_ms",
 			       num_or_null(true, (cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e6));
-	json_object_object_add(doc, "walk_ms", num_or_null(true, a->pass_ms));
+	json_object_object_add(doc, "walk_ms", num_or_null(true, a->census.pass_ms));
 	json_object_object_add(doc, "walk_cpu_ms", num_or_null(true, pass_cpu / 1e6));
-	json_object_object_add(doc, "flows_walked", json_object_new_int64(a->walked));
-	json_object_object_add(doc, "flows_live", json_object_new_int64(a->live_total));
+	json_object_object_add(doc, "flows_walked", json_object_new_int64(a->census.walked));
+	json_object_object_add(doc, "flows_live", json_object_new_int64(a->census.live_total));
 	json_object_object_add(doc, "counted_by", json_object_new_string(
-		a->census ? "census" : "walk"));
+		run.census ? "census" : "walk"));
 	nodes = json_object_new_array();
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
 		const struct node *n = &a->nodes[id];
-		bool draining = n->m.state == EBB_NODE_DRAINING;
+		bool draining = n->entry.state == EBB_NODE_DRAINING;
 		json_object *o;
 
 		if (!n->used)
@@ -394,19 +447,19 @@ int measure_once(struct agent *a)
 		o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_int(id));
 		json_object_object_add(o, "addr", json_object_new_string(n->name));
-		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n->m.state)));
+		json_object_object_add(o, "state", json_object_new_string(ebb_state_name(n->entry.state)));
 		json_object_object_add(o, "pool", pool_name(a, n->pool) ?
 							  json_object_new_string(pool_name(a, n->pool)) : NULL);
-		json_object_object_add(o, "flows", json_object_new_int64(n->flows));
+		json_object_object_add(o, "flows", json_object_new_int64(n->census.flows));
 		/* Rates need two readings an interval apart: the daemon has them, one cycle has not. */
 		json_object_object_add(o, "new_flows_per_s", NULL);
 		json_object_object_add(o, "packets_per_s", NULL);
 		json_object_object_add(o, "bytes_per_s", NULL);
-		json_object_object_add(o, "new_flows", json_object_new_int64(n->ctr.new_flows));
-		json_object_object_add(o, "packets", json_object_new_int64(n->ctr.packets));
-		json_object_object_add(o, "bytes", json_object_new_int64(n->ctr.bytes));
+		json_object_object_add(o, "new_flows", json_object_new_int64(n->census.ctr.new_flows));
+		json_object_object_add(o, "packets", json_object_new_int64(n->census.ctr.packets));
+		json_object_object_add(o, "bytes", json_object_new_int64(n->census.ctr.bytes));
 		json_object_object_add(o, "drain_elapsed_s",
-				       num_or_null(draining, (now - n->m.state_since_ns) / 1e9));
+				       num_or_null(draining, (now - n->entry.state_since_ns) / 1e9));
 		json_object_object_add(o, "drain_timeout_s",
 				       draining ? json_object_new_int64(node_drain_timeout(a, n)) : NULL);
 		json_object_array_add(nodes, o);

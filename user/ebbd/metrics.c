@@ -157,90 +157,91 @@ static __u64 render_now;
 static bool m_flows(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->flows;
-	return n->flows_known;
+	*v = n->census.flows;
+	return n->census.flows_known;
 }
 static bool m_new_rate(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->new_flows_s;
-	return n->have_rates;
+	*v = n->census.new_flows_s;
+	return n->census.have_rates;
 }
 static bool m_pkt_rate(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->packets_s;
-	return n->have_rates;
+	*v = n->census.packets_s;
+	return n->census.have_rates;
 }
 static bool m_byte_rate(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->bytes_s;
-	return n->have_rates;
+	*v = n->census.bytes_s;
+	return n->census.have_rates;
 }
 static bool m_new(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->ctr.new_flows;
-	return n->have_ctr;
+	*v = n->census.ctr.new_flows;
+	return n->census.have_ctr;
 }
 static bool m_pkts(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->ctr.packets;
-	return n->have_ctr;
+	*v = n->census.ctr.packets;
+	return n->census.have_ctr;
 }
 static bool m_bytes(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->ctr.bytes;
-	return n->have_ctr;
+	*v = n->census.ctr.bytes;
+	return n->census.have_ctr;
 }
 static bool m_load(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->load;
-	return n->load_known;
+	*v = n->probe.load;
+	return n->probe.load_known;
 }
 static bool m_drain_elapsed(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = (render_now - n->m.state_since_ns) / 1e9;
-	return n->m.state == EBB_NODE_DRAINING;
+	*v = (render_now - n->entry.state_since_ns) / 1e9;
+	return n->entry.state == EBB_NODE_DRAINING;
 }
 static bool m_drain_timeout(const struct agent *a, const struct node *n, double *v)
 {
 	*v = node_drain_timeout(a, n);
-	return n->m.state == EBB_NODE_DRAINING;
+	return n->entry.state == EBB_NODE_DRAINING;
 }
 static bool m_state_age(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = (render_now - n->m.state_since_ns) / 1e9;
+	*v = (render_now - n->entry.state_since_ns) / 1e9;
 	return true;
 }
 /* A draining node the drain decision has judged (this drain): by the node's own report or not. */
 static bool judged(const struct node *n)
 {
-	return n->m.state == EBB_NODE_DRAINING && n->ds.drain == n->m.state_since_ns && n->drain_reason;
+	return n->entry.state == EBB_NODE_DRAINING && n->drain.ds.drain == n->entry.state_since_ns &&
+	       n->drain.reason;
 }
 static bool m_drain_verified(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->drain_verified;
+	*v = n->drain.verified;
 	return judged(n);
 }
 static bool m_live_conns(const struct agent *a, const struct node *n, double *v)
 {
 	(void)a;
-	*v = n->ds.node_live;
-	return judged(n) && n->ds.node_known;
+	*v = n->drain.ds.node_live;
+	return judged(n) && n->drain.ds.node_known;
 }
 static bool m_health(const struct agent *a, const struct node *n, double *v)
 {
-	*v = n->fail_streak;
+	*v = n->health.fail_streak;
 	return n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE &&
-	       n->m.state != EBB_NODE_INACTIVE;
+	       n->entry.state != EBB_NODE_INACTIVE;
 }
 
 /* The node's own count (truth.c), for draining nodes of pools that read it. truth_get reads only. */
@@ -368,7 +369,7 @@ void metrics_render(const struct agent *a, __u64 now)
 			label(f, "node", n->name);
 			fputc(',', f);
 			label(f, "state", ebb_state_name(states[s]));
-			fprintf(f, "} %d\n", n->m.state == states[s]);
+			fprintf(f, "} %d\n", n->entry.state == states[s]);
 		}
 	}
 	node_family(f, a, "ebb_node_flows", "gauge", "Live flows pinned to the node (last walk)", m_flows);
@@ -429,11 +430,11 @@ void metrics_render(const struct agent *a, __u64 now)
 	val(f, a->cycle_ms / 1e3);
 	help(f, "ebb_agent_walk_seconds", "gauge", "Wall time of the last complete flow-table walk (may span ticks)");
 	fprintf(f, "ebb_agent_walk_seconds");
-	val(f, a->pass_ms / 1e3);
+	val(f, a->census.pass_ms / 1e3);
 	help(f, "ebb_agent_flows_walked", "gauge", "Entries in the flow table at the last walk");
-	fprintf(f, "ebb_agent_flows_walked %llu\n", (unsigned long long)a->walked);
+	fprintf(f, "ebb_agent_flows_walked %llu\n", (unsigned long long)a->census.walked);
 	help(f, "ebb_agent_walks_total", "counter", "Passes over the flow table published");
-	fprintf(f, "ebb_agent_walks_total %llu\n", (unsigned long long)a->walks);
+	fprintf(f, "ebb_agent_walks_total %llu\n", (unsigned long long)a->census.passes);
 	help(f, "ebb_agent_transitions_total", "counter", "Node state changes made by this ebbd");
 	fprintf(f, "ebb_agent_transitions_total %llu\n", (unsigned long long)a->transitions);
 	help(f, "ebb_agent_flows_cut_total", "counter",

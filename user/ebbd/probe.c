@@ -37,18 +37,18 @@ static void got_figure(struct probe_ctx *c, bool ok, const char *out, const char
 	free(c);
 	if (!n)
 		return;
-	n->probing = false;
+	n->probe.running = false;
 	if (ok && end && end != out && isfinite(v) && v >= 0) {
-		n->load = v;
-		n->load_known = true;
-		n->probe_failing = false;
+		n->probe.load = v;
+		n->probe.load_known = true;
+		n->probe.failing = false;
 		return;
 	}
 	/* Said once when it starts failing, then at debug level: not a line per interval. */
-	log_msg(n->load_known || !n->probe_failing ? LOG_WARN : LOG_DEBUG, "probe_failed",
+	log_msg(n->probe.load_known || !n->probe.failing ? LOG_WARN : LOG_DEBUG, "probe_failed",
 		"load probe of %s: %s", n->name, !ok ? why : "output does not start with a number >= 0");
-	n->load_known = false;
-	n->probe_failing = true;
+	n->probe.load_known = false;
+	n->probe.failing = true;
 }
 
 static void on_proc(int status, bool timed_out, const char *out, void *arg)
@@ -143,13 +143,13 @@ void probe_cycle(struct agent *a)
 		const struct probe_cfg *pc;
 		int ret;
 
-		if (!n->used || n->pool < 0 || n->probing)
+		if (!n->used || n->pool < 0 || n->probe.running)
 			continue;
 		pc = &a->cfg.pools[n->pool].probe;
 		if (!pc->argv && !pc->url)
 			continue;
-		if (n->m.state != EBB_NODE_ACTIVE && n->m.state != EBB_NODE_DRAINING) {
-			n->load_known = false;
+		if (n->entry.state != EBB_NODE_ACTIVE && n->entry.state != EBB_NODE_DRAINING) {
+			n->probe.load_known = false;
 			continue;
 		}
 		ret = start_one(a, n, pc);
@@ -157,6 +157,6 @@ void probe_cycle(struct agent *a)
 			log_msg(LOG_WARN, "probe_not_started", "load probe of %s: %s", n->name,
 				strerror(-ret));
 		else
-			n->probing = true;
+			n->probe.running = true;
 	}
 }

@@ -28,14 +28,14 @@ static bool metric_of(const struct agent *a, const struct node *n, enum metric m
 {
 	switch (m) {
 	case METRIC_FLOWS:
-		*v = n->flows;
-		return n->flows_known && a->have_pass;
+		*v = n->census.flows;
+		return n->census.flows_known && a->census.have_pass;
 	case METRIC_NEW_FLOWS:
-		*v = n->new_flows_s;
-		return n->have_rates;
+		*v = n->census.new_flows_s;
+		return n->census.have_rates;
 	case METRIC_PROBE:
-		*v = n->load;
-		return n->load_known;
+		*v = n->probe.load;
+		return n->probe.load_known;
 	}
 	return false;
 }
@@ -47,18 +47,18 @@ static json_object *decision(const struct agent *a, int pool, const char *event,
 	const struct scale_cfg *s = &a->cfg.pools[pool].scale;
 	json_object *ev = log_new(LOG_INFO, event);
 
-	jstr(ev, "pool", a->cfg.pools[pool].name);
-	jstr(ev, "metric", metric_name[s->metric]);
-	jdbl(ev, "total", d->total);
-	jdbl(ev, "target", s->target);
-	jint(ev, "active", d->active);
-	jdbl(ev, "ratio", d->ratio);
-	jdbl(ev, "tolerance", s->tolerance);
-	jint(ev, "desired", d->desired);
-	jint(ev, "window_desired", d->window_desired);
-	jdbl(ev, "window_s", d->window_s);
-	jint(ev, "min", s->min);
-	jint(ev, "max", s->max);
+	json_add_str(ev, "pool", a->cfg.pools[pool].name);
+	json_add_str(ev, "metric", metric_name[s->metric]);
+	json_add_double(ev, "total", d->total);
+	json_add_double(ev, "target", s->target);
+	json_add_int(ev, "active", d->active);
+	json_add_double(ev, "ratio", d->ratio);
+	json_add_double(ev, "tolerance", s->tolerance);
+	json_add_int(ev, "desired", d->desired);
+	json_add_int(ev, "window_desired", d->window_desired);
+	json_add_double(ev, "window_s", d->window_s);
+	json_add_int(ev, "min", s->min);
+	json_add_int(ev, "max", s->max);
 	return ev;
 }
 
@@ -68,7 +68,7 @@ static void scale_out(struct agent *a, int pool, const struct scale_out *d, __u6
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_out", d);
 
-		jint(ev, "node_flows", n->flows);
+		json_add_int(ev, "node_flows", n->census.flows);
 		if (node_transition(a, n, EBB_NODE_ACTIVE, 0, EV_SCALE_OUT, ev, 0))
 			return; /* changed under us: decide again next interval */
 	}
@@ -76,7 +76,7 @@ static void scale_out(struct agent *a, int pool, const struct scale_out *d, __u6
 		json_object *ev = decision(a, pool, "scale_out_wanted", d);
 		char env[48];
 
-		jint(ev, "nodes_wanted", d->hook_wanted);
+		json_add_int(ev, "nodes_wanted", d->hook_wanted);
 		log_emit(ev);
 		snprintf(env, sizeof(env), "EBB_NODES_WANTED=%d", d->hook_wanted);
 		a->pools[pool].hook_ns = now;
@@ -90,8 +90,8 @@ static void scale_in(struct agent *a, int pool, const struct scale_out *d)
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_in", d);
 
-		jint(ev, "node_flows", n->flows);
-		jdbl(ev, "node_active_s", (ebb_now_ns() - n->m.state_since_ns) / 1e9);
+		json_add_int(ev, "node_flows", n->census.flows);
+		json_add_double(ev, "node_active_s", (ebb_now_ns() - n->entry.state_since_ns) / 1e9);
 		if (node_transition(a, n, EBB_NODE_DRAINING, 0, EV_SCALE_IN, ev, 0))
 			return;
 	}
@@ -116,8 +116,8 @@ void scale_cycle(struct agent *a, __u64 now)
 
 			if (!n->used || n->pool != p)
 				continue;
-			*sn = (struct scale_node){ .id = id, .state = n->m.state, .flows = n->flows,
-						   .state_since_ns = n->m.state_since_ns };
+			*sn = (struct scale_node){ .id = id, .state = n->entry.state, .flows = n->census.flows,
+						   .state_since_ns = n->entry.state_since_ns };
 			sn->known = metric_of(a, n, s->metric, &sn->value);
 			in.n_nodes++;
 		}

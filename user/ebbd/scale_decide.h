@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The scaling decision as a pure function (issue 18): no I/O, no clock, no global. scale.c
+ * The scaling decision as a pure function: no I/O, no clock, no global. scale.c
  * gathers a pool's nodes as plain values (state, the metric's figure, flows, since when in
  * that state), the pool's settings and the time; scale_decide() says whether to scale out (and
  * which nodes to activate, in order, and how many more to ask the on-scale-out hook for), scale

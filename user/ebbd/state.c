@@ -28,17 +28,22 @@ static int pin_inodes(const char *bpffs, ino_t ino[2])
 	return 0;
 }
 
+/* The node's flow lists: the one a pass left for drain.c, and the drain's own. */
+static void node_lists_free(struct node *n)
+{
+	watch_reset(&n->census.list.keys);
+	watch_reset(&n->drain.list);
+}
+
 void state_close(struct agent *a)
 {
 	if (!a->open)
 		return;
 	ebb_close(&a->e);
 	a->open = false;
-	pass_free(a);
-	ebb_census_close(a->census);
-	a->census = NULL;
+	measure_close(a);
 	for (__u32 id = 0; id < EBB_MAX_NODES; id++) {
-		watch_reset(&a->nodes[id].watch);
+		node_lists_free(&a->nodes[id]);
 		if (a->nodes[id].used)
 			status_nodes_changed();
 		a->nodes[id].used = false;
@@ -46,11 +51,11 @@ void state_close(struct agent *a)
 }
 
 /* A node's entry as the maps have it now (read in, or after ebbd's own write). */
-static void node_take(struct node *n, const struct ebb_node *m)
+static void node_take(struct node *n, const struct ebb_node *now)
 {
-	if (n->m.state != m->state || n->m.state_since_ns != m->state_since_ns)
+	if (n->entry.state != now->state || n->entry.state_since_ns != now->state_since_ns)
 		status_nodes_changed();
-	n->m = *m;
+	n->entry = *now;
 }
 
 /* Opens the maps, or notices that they were re-created (detach, rm, attach) and re-opens. */
@@ -165,18 +170,18 @@ int state_refresh(struct agent *a)
 		nd = &a->nodes[id];
 		if (entries[i].state == EBB_NODE_UNUSED) {
 			if (nd->used) {
-				watch_reset(&nd->watch);
+				node_lists_free(nd);
 				status_nodes_changed();
 			}
 			nd->used = false;
 			continue;
 		}
 		/* Same slot, other address: another node, whose observations start afresh. */
-		if (!nd->used || nd->m.family != entries[i].family ||
-		    !ebb_addr_eq(nd->m.addr, entries[i].addr, entries[i].family)) {
+		if (!nd->used || nd->entry.family != entries[i].family ||
+		    !ebb_addr_eq(nd->entry.addr, entries[i].addr, entries[i].family)) {
 			__u64 gen = nd->gen + 1;
 
-			watch_reset(&nd->watch);
+			node_lists_free(nd);
 			memset(nd, 0, sizeof(*nd));
 			nd->gen = gen;
 			nd->id = id;
@@ -205,7 +210,7 @@ int state_refresh(struct agent *a)
 int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,
 		    json_object *ev, long long flows_cut)
 {
-	const char *from = ebb_state_name(n->m.state);
+	const char *from = ebb_state_name(n->entry.state);
 	struct ebb_err err = {};
 	struct ebb_node now;
 	bool fleet = fleet_enabled();
@@ -239,7 +244,7 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 		json_object_put(ev);
 		return -EAGAIN;
 	}
-	if (bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) || memcmp(&now, &n->m, sizeof(now))) {
+	if (bpf_map_lookup_elem(a->e.nodes_fd, &n->id, &now) || memcmp(&now, &n->entry, sizeof(now))) {
 		ebb_unlock(&a->e);
 		if (fleet)
 			goto decided;
@@ -254,21 +259,21 @@ int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeou
 	if (ret && !fleet) {
 		json_object *e = log_new(LOG_ERROR, "transition_failed");
 
-		jstr(e, "node", n->name);
-		jstr(e, "old_state", from);
-		jstr(e, "new_state", ebb_state_name(to));
-		jstr(e, "error", err.msg);
+		json_add_str(e, "node", n->name);
+		json_add_str(e, "old_state", from);
+		json_add_str(e, "new_state", ebb_state_name(to));
+		json_add_str(e, "error", err.msg);
 		log_emit(e);
 		json_object_put(ev);
 		return -EIO;
 	}
 decided:
 	a->transitions++;
-	jstr(ev, "node", n->name);
+	json_add_str(ev, "node", n->name);
 	if (n->pool >= 0)
-		jstr(ev, "pool", pool_name(a, n->pool));
-	jstr(ev, "old_state", from);
-	jstr(ev, "new_state", ebb_state_name(to));
+		json_add_str(ev, "pool", pool_name(a, n->pool));
+	json_add_str(ev, "old_state", from);
+	json_add_str(ev, "new_state", ebb_state_name(to));
 	log_emit(ev);
 	/* Only now, after the write: a kill before this line skips the hook, never doubles it. */
 	if (hook < EV_MAX)

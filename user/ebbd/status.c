@@ -111,8 +111,8 @@ static void sample(const struct agent *a, __u64 now)
 				hist_flows[j][id] = NO_SAMPLE;
 			hist_gen[id] = n->gen;
 		}
-		hist_flows[i][id] = n->flows_known ? (__u32)n->flows : NO_SAMPLE;
-		hist_state[i][id] = n->m.state;
+		hist_flows[i][id] = n->census.flows_known ? (__u32)n->census.flows : NO_SAMPLE;
+		hist_state[i][id] = n->entry.state;
 	}
 	hist_head = (hist_head + 1) % HIST_N;
 	if (hist_n < HIST_N)
@@ -286,7 +286,7 @@ static void vip_table(FILE *f, const struct agent *a)
 			if (!n->used)
 				continue;
 			for (int k = 0; k < n->n_vips; k++) {
-				const char *st = ebb_state_name(n->m.state);
+				const char *st = ebb_state_name(n->entry.state);
 
 				if (n->vip_ids[k] != v->vip.id)
 					continue;
@@ -325,11 +325,11 @@ static void drain_table(FILE *f, const struct agent *a, __u64 now)
 
 		if (!n->used)
 			continue;
-		if (n->m.state == EBB_NODE_DRAINING) {
+		if (n->entry.state == EBB_NODE_DRAINING) {
 			__u32 timeout = node_drain_timeout(a, n);
-			double age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
-			bool verified = n->ds.drain == n->m.state_since_ns && n->drain_verified;
-			long long left = verified ? (long long)n->ds.node_live : n->flows_known ? (long long)n->flows : -1;
+			double age = now > n->entry.state_since_ns ? (now - n->entry.state_since_ns) / 1e9 : 0;
+			bool verified = n->drain.ds.drain == n->entry.state_since_ns && n->drain.verified;
+			long long left = verified ? (long long)n->drain.ds.node_live : n->census.flows_known ? (long long)n->census.flows : -1;
 
 			rows++;
 			fprintf(f, "<tr class=\"drain\" data-node=\"");
@@ -347,26 +347,26 @@ static void drain_table(FILE *f, const struct agent *a, __u64 now)
 				   "<td class=\"poweroff\" data-safe=\"0\">not yet: it drains</td></tr>\n",
 				age, timeout, age > timeout ? timeout : age, timeout,
 				verified ? "the node's count (verified)" : "the LB's table (unverified)");
-		} else if (n->last_drain.have && n->m.state == EBB_NODE_INACTIVE) {
-			bool safe = n->last_drain.verified && !n->last_drain.cut;
+		} else if (n->drain.last.have && n->entry.state == EBB_NODE_INACTIVE) {
+			bool safe = n->drain.last.verified && !n->drain.last.cut;
 
 			rows++;
-			wall_of(n->m.state_since_ns, now, when, sizeof(when));
+			wall_of(n->entry.state_since_ns, now, when, sizeof(when));
 			fprintf(f, "<tr class=\"drain done\" data-node=\"");
 			esc(f, n->name);
 			fprintf(f, "\" data-state=\"inactive\" data-flows-cut=\"%lld\" data-verified=\"%d\"><td>",
-				n->last_drain.cut, n->last_drain.verified);
+				n->drain.last.cut, n->drain.last.verified);
 			esc(f, n->name);
 			fprintf(f, "</td><td><span class=\"state s-inactive\">inactive</span> since %s</td>"
 				   "<td class=\"num\">%s%lld cut</td><td></td><td><progress value=\"1\" max=\"1\"></progress></td>"
 				   "<td>%s</td><td class=\"poweroff\" data-safe=\"%d\">", when,
-				n->last_drain.verified ? "" : "~", n->last_drain.cut,
-				n->last_drain.verified ? "the node's count (verified)" : "the LB's estimate (unverified)",
+				n->drain.last.verified ? "" : "~", n->drain.last.cut,
+				n->drain.last.verified ? "the node's count (verified)" : "the LB's estimate (unverified)",
 				safe);
 			if (safe)
 				fprintf(f, "<b>safe to power off</b> since %s", when);
-			else if (n->last_drain.verified)
-				fprintf(f, "powering off ends its %lld cut connection(s)", n->last_drain.cut);
+			else if (n->drain.last.verified)
+				fprintf(f, "powering off ends its %lld cut connection(s)", n->drain.last.cut);
 			else
 				fprintf(f, "unverified: check the node first");
 			fprintf(f, "</td></tr>\n");
@@ -474,7 +474,7 @@ void status_render(const struct agent *a, __u64 now)
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
 		if (a->nodes[id].used) {
 			n_nodes++;
-			total += a->nodes[id].flows_known ? a->nodes[id].flows : 0;
+			total += a->nodes[id].census.flows_known ? a->nodes[id].census.flows : 0;
 		}
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<meta http-equiv=\"refresh\" content=\"5\">"
@@ -538,8 +538,8 @@ void status_render(const struct agent *a, __u64 now)
 
 			if (!n->used)
 				continue;
-			st = ebb_state_name(n->m.state);
-			age = now > n->m.state_since_ns ? (now - n->m.state_since_ns) / 1e9 : 0;
+			st = ebb_state_name(n->entry.state);
+			age = now > n->entry.state_since_ns ? (now - n->entry.state_since_ns) / 1e9 : 0;
 			fprintf(f, "<tr class=\"node\" data-node=\"");
 			esc(f, n->name);
 			fprintf(f, "\" data-state=\"%s\"><td><span class=\"swatch\" style=\"background:%s\"></span>",
@@ -548,41 +548,41 @@ void status_render(const struct agent *a, __u64 now)
 			fprintf(f, "</td><td><span class=\"state s-%s\">%s</span></td><td>", st, st);
 			esc(f, pool_name(a, n->pool));
 			fprintf(f, "</td><td class=\"num\">");
-			if (n->flows_known)
-				fprintf(f, "%llu", (unsigned long long)n->flows);
+			if (n->census.flows_known)
+				fprintf(f, "%llu", (unsigned long long)n->census.flows);
 			else
 				fprintf(f, "&ndash;");
 			fprintf(f, "</td><td class=\"num\">");
-			if (n->have_rates)
-				human(f, n->new_flows_s);
+			if (n->census.have_rates)
+				human(f, n->census.new_flows_s);
 			fprintf(f, "</td><td class=\"num\">");
-			if (n->have_rates)
-				human(f, n->packets_s);
+			if (n->census.have_rates)
+				human(f, n->census.packets_s);
 			fprintf(f, "</td><td class=\"num\">");
-			if (n->have_rates)
-				human(f, n->bytes_s * 8);
+			if (n->census.have_rates)
+				human(f, n->census.bytes_s * 8);
 			fprintf(f, "</td><td>");
 			if (n->pool >= 0 && a->cfg.pools[n->pool].health.type != CHECK_NONE)
-				fprintf(f, "%s", n->m.state == EBB_NODE_DOWN ? "failing" :
-						 n->fail_streak ? "failing checks" : "ok");
+				fprintf(f, "%s", n->entry.state == EBB_NODE_DOWN ? "failing" :
+						 n->health.fail_streak ? "failing checks" : "ok");
 			else
 				fprintf(f, "not checked");
 			fprintf(f, "</td><td class=\"num\">%.0f s</td><td>", age);
 			/* whether the node's own count judges the drain, or only the LB's table does */
-			if (n->m.state == EBB_NODE_DRAINING) {
+			if (n->entry.state == EBB_NODE_DRAINING) {
 				fprintf(f, "%.0f / %u s", age, node_drain_timeout(a, n));
-				if (n->ds.drain == n->m.state_since_ns && n->drain_verified)
+				if (n->drain.ds.drain == n->entry.state_since_ns && n->drain.verified)
 					fprintf(f, " &middot; <span class=\"verified\" data-verified=\"1\">verified</span>, "
-						   "node: %llu live", (unsigned long long)n->ds.node_live);
+						   "node: %llu live", (unsigned long long)n->drain.ds.node_live);
 				else
 					fprintf(f, " &middot; <span class=\"unverified\" data-verified=\"0\">unverified</span>");
-			} else if (n->last_drain.have) {
-				if (n->last_drain.verified)
+			} else if (n->drain.last.have) {
+				if (n->drain.last.verified)
 					fprintf(f, "last: %lld cut <span class=\"verified\" data-verified=\"1\">(verified)</span>",
-						n->last_drain.cut);
+						n->drain.last.cut);
 				else
 					fprintf(f, "last: ~%lld cut <span class=\"unverified\" data-verified=\"0\">(LB estimate, unverified)</span>",
-						n->last_drain.cut);
+						n->drain.last.cut);
 			}
 			fprintf(f, "</td>");
 			truth_cell(f, a, n);

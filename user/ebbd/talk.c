@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * ebbd's side of what it and ebbctl tell each other beside the maps (issue 17, libebb_agent.h):
+ * ebbd's side of what it and ebbctl tell each other beside the maps (libebb_agent.h):
  * the heartbeat, by which `ebbctl node drain` knows whether anything will retire the node, and
  * ebbctl's records of its changes, by which ebbd's log and status page say who changed what and
  * when (ebbd cannot see who wrote a map; ebbctl says it in a queue ebbd pops).
@@ -30,30 +30,30 @@ static void change_log(const struct ebb_change_rec *r)
 
 	if (pw)
 		snprintf(user, sizeof(user), "%s", pw->pw_name);
-	jint(ev, "uid", r->uid);
+	json_add_int(ev, "uid", r->uid);
 	if (user[0])
-		jstr(ev, "user", user);
+		json_add_str(ev, "user", user);
 	/* the operator behind sudo, when the login said who */
 	if (r->loginuid != ~0u && r->loginuid != r->uid) {
 		struct passwd *lp = getpwuid(r->loginuid);
 
-		jint(ev, "loginuid", r->loginuid);
+		json_add_int(ev, "loginuid", r->loginuid);
 		if (lp)
-			jstr(ev, "login", lp->pw_name);
+			json_add_str(ev, "login", lp->pw_name);
 	}
-	jint(ev, "pid", r->pid);
-	jstr(ev, "cmd", r->cmd);
-	jstr(ev, "what", r->what);
+	json_add_int(ev, "pid", r->pid);
+	json_add_str(ev, "cmd", r->cmd);
+	json_add_str(ev, "what", r->what);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03uZ",
 		 (unsigned)(r->realtime_ns / 1000000ULL % 1000));
-	jstr(ev, "at", when);
+	json_add_str(ev, "at", when);
 	/* a record that waited (no ebbd ran when it was made) says how long */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	late = ((double)ts.tv_sec * 1e9 + ts.tv_nsec - (double)r->realtime_ns) / 1e9;
 	if (late > 2)
-		jdbl(ev, "logged_late_s", late);
+		json_add_double(ev, "logged_late_s", late);
 	log_emit(ev);
 	status_change(r, user[0] ? user : NULL);
 }

@@ -95,8 +95,8 @@ static void failed(struct truth_rt *r, const struct node *n, const char *why)
 	if (strcmp(r->logged, r->t.why)) {
 		json_object *ev = log_new(LOG_WARN, "truth_failed");
 
-		jstr(ev, "node", n->name);
-		jstr(ev, "why", r->t.why);
+		json_add_str(ev, "node", n->name);
+		json_add_str(ev, "why", r->t.why);
 		log_emit(ev);
 		snprintf(r->logged, sizeof(r->logged), "%s", r->t.why);
 	}
@@ -331,10 +331,10 @@ static void answered(struct truth_ctx *c, bool ran, const char *out, const char 
 		if (!was_ok || live_before != r->t.live) {
 			json_object *ev = log_new(LOG_INFO, "truth");
 
-			jstr(ev, "node", n->name);
-			jint(ev, "live", r->t.live);
-			jint(ev, "reset", r->t.reset);
-			jdbl(ev, "answer_ms", (now - r->t.asked_ns) / 1e6);
+			json_add_str(ev, "node", n->name);
+			json_add_int(ev, "live", r->t.live);
+			json_add_int(ev, "reset", r->t.reset);
+			json_add_double(ev, "answer_ms", (now - r->t.asked_ns) / 1e6);
 			log_emit(ev);
 		}
 		return;
@@ -448,14 +448,14 @@ void truth_tick(struct agent *a, __u64 now)
 			r->gen = n->gen;
 		}
 		tc = n->used ? pool_truth(a, n) : NULL;
-		if (!tc || n->m.state != EBB_NODE_DRAINING || !has_tcp_vip(a, n)) {
+		if (!tc || n->entry.state != EBB_NODE_DRAINING || !has_tcp_vip(a, n)) {
 			if (r->drain)
 				forget(r);
 			continue;
 		}
-		if (r->drain != n->m.state_since_ns) { /* a drain began (or began again) */
+		if (r->drain != n->entry.state_since_ns) { /* a drain began (or began again) */
 			forget(r);
-			r->drain = n->m.state_since_ns;
+			r->drain = n->entry.state_since_ns;
 			r->t.status = TRUTH_PENDING;
 		}
 		if (r->busy || now < r->next_ns)
