@@ -322,8 +322,9 @@ struct ebb_flow {
 	__u16 vip_id; /* the VIP it was placed for: its timeouts say when the flow has ended */
 	__u8 flags; /* EBB_FLOW_* */
 	__u8 pad[3];
-	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick), exact to the
-		     * table's tick, refreshed at most every EBB_TOUCH_NS; see ebb_flow_age_ns */
+	__u32 seen; /* when last seen, in ticks of CLOCK_MONOTONIC (ebb_seen_tick): read from
+		     * the table, the end of the entry's tick (the latest it can have been seen,
+		     * user/lib/flows.c); see ebb_flow_age_ns */
 };
 
 /* The value of the LRU layouts' `flows` and `syn_pins` (4 to 8, before the bucket table), with
@@ -352,8 +353,8 @@ static inline __u32 ebb_seen_tick(__u64 ns)
 	return (__u32)(ns >> EBB_SEEN_SHIFT);
 }
 
-/* How long ago the flow was last seen, at now_ns (CLOCK_MONOTONIC): to the start of the tick it
- * was seen in, so overstated by less than a tick; 0 when it was seen after now_ns was read. */
+/* How long ago the flow was last seen, at now_ns (CLOCK_MONOTONIC), from `seen`; 0 when it was
+ * seen after now_ns was read. */
 static inline __u64 ebb_flow_age_ns(const struct ebb_flow *f, __u64 now_ns)
 {
 	__s32 ticks = (__s32)(ebb_seen_tick(now_ns) - f->seen);
@@ -361,7 +362,7 @@ static inline __u64 ebb_flow_age_ns(const struct ebb_flow *f, __u64 now_ns)
 	return ticks <= 0 ? 0 : (now_ns & (EBB_SEEN_TICK_NS - 1)) + ((__u64)ticks << EBB_SEEN_SHIFT);
 }
 
-/* When it was last seen (CLOCK_MONOTONIC ns, the start of that tick). */
+/* When it was last seen (CLOCK_MONOTONIC ns, as `seen` says). */
 static inline __u64 ebb_flow_seen_ns(const struct ebb_flow *f, __u64 now_ns)
 {
 	__u64 age = ebb_flow_age_ns(f, now_ns);

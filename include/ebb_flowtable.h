@@ -204,6 +204,11 @@ EBB_FT_INLINE __u32 ebb_ft_flags(__u64 e) { return (__u32)(e >> EBB_FT_FLAGS_SHI
 EBB_FT_INLINE __u32 ebb_ft_tick(__u64 e) { return (__u32)(e & EBB_FT_TICK_MASK); }
 /* How many ticks ago it was seen, modulo the tick's span (4096). */
 EBB_FT_INLINE __u32 ebb_ft_age(__u64 e, __u32 now_tick) { return (now_tick - (__u32)e) & EBB_FT_TICK_MASK; }
+/* An age within this many ticks of the span was seen after `now` was read (the datapath's tick
+ * passed now's, or its coarse clock and the reader's disagree by a tick): age 0, never "4095
+ * ticks old". Ages below EBB_FT_USABLE_TICKS are real. */
+#define EBB_FT_FUTURE_TICKS 64
+#define EBB_FT_USABLE_TICKS (EBB_FT_TICK_MASK + 1 - EBB_FT_FUTURE_TICKS)
 
 /* The word with other flags and tick, the rest (fp, chk, vip, node) kept. */
 EBB_FT_INLINE __u64 ebb_ft_with(__u64 e, __u32 flags, __u32 tick)

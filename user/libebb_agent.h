@@ -39,8 +39,8 @@ void ebb_walk_free(struct ebb_walk *w);
  * watched nodes. Open it once per flow table (ebb_census_current says whether e's table is
  * still the one it counts); fill the inputs of ebb_census_io(), run, read the outputs there
  * and, for the n_keys listed (at most EBB_CENSUS_KEYS), ebb_census_keys(). A run also clears
- * the entries no rule needs any more (finished or idle past their timeout by 2 ticks, io's
- * `cleared`), so that no entry lives to see its 12-bit tick wrap: a table must have a census
+ * the entries no rule needs any more (finished or idle past their timeout by 3 ticks, a watched
+ * node's only past an hour; io's `cleared`), so that no entry lives to see its 12-bit tick wrap: a table must have a census
  * at least every ~12 minutes (doc/flow-table.md, "The census over the table"). -errno where
  * the table is not the bucket table (another layout: `prog upgrade` migrates it).
  */

@@ -24,16 +24,13 @@
 #include "ebb_flowtable.h"
 
 #define TICK_NS (1ULL << EBB_FT_TICK_SHIFT)
-#define TICK_SPAN (EBB_FT_TICK_MASK + 1)
-/* An entry whose age (now's tick less its tick, modulo the span) is within this many ticks of
- * the span was seen after `now` was read (the datapath's tick passed now's during the pass, or
- * its coarse clock and ours disagree by a tick): age 0, never "4095 ticks old". */
-#define FUTURE_TICKS 64
-/* What a pass can tell apart: ages below this are real (above, FUTURE_TICKS says why not). */
-#define USABLE_TICKS (TICK_SPAN - FUTURE_TICKS)
 /* Cleared only when quiet for this many ticks beyond what any rule reads: an age is known to a
- * tick, and the datapath's coarse clock may be a tick behind ours. */
-#define CLEAR_MARGIN_TICKS 2
+ * tick (live by the least, cleared by the most), the datapath's coarse clock may be a tick
+ * behind ours, and one tick more leaves every entry a pass or so ended but kept. */
+#define CLEAR_MARGIN_TICKS 3
+/* A watched node's ended entries are cleared only once quiet for this long: what every
+ * timeout is capped to, and the margin (EBB_CENSUS_MAX_TIMEOUT_S). */
+#define WATCHED_CLEAR_NS (EBB_CENSUS_MAX_TIMEOUT_S * 1000000000ULL + CLEAR_MARGIN_TICKS * TICK_NS)
 #define BATCH 4096
 
 struct census_vip {
@@ -196,21 +193,31 @@ static void census_vips(struct ebb_census *c, __u64 now_frac)
 		v->clear_idle_ns = v->idle_ns + CLEAR_MARGIN_TICKS * TICK_NS;
 		v->clear_fin_ns = (v->fin_ns < v->idle_ns ? v->fin_ns : v->idle_ns) +
 				  CLEAR_MARGIN_TICKS * TICK_NS;
-		/* t ticks old is now_frac + t ticks of age (word_age_ns), t = 0 is 0 */
+		/* live by the least age, which for t ticks old is now_frac + (t - 1) ticks */
 		v->fast_live_ticks = !v->key.family ? -1 :
-				     v->idle_ns < now_frac ? 0 : (__s32)((v->idle_ns - now_frac) >> EBB_FT_TICK_SHIFT);
+				     v->idle_ns < now_frac ? 0 :
+				     (__s32)((v->idle_ns - now_frac) >> EBB_FT_TICK_SHIFT) + 1;
 	}
 }
 
 /*
- * An entry's age at now: from the start of the tick it was last seen in (so overstated by
- * less than a tick, as ebb_flow_age_ns is), 0 if seen in now's tick or after now was read.
+ * An entry's age at now is known to a tick: it was last seen somewhere in the tick it holds.
+ * The most is from that tick's start, the least from its end; both 0 if seen in now's tick or
+ * after now was read. A flow is live, and ended, by the least (a flow seen late in its tick must
+ * not be judged over before its timeout), and cleared by the most (never while live).
  */
-static inline __u64 word_age_ns(__u64 w, __u32 now_tick, __u64 now_frac)
+static inline __u64 word_age_most_ns(__u64 w, __u32 now_tick, __u64 now_frac)
 {
 	__u32 t = ebb_ft_age(w, now_tick);
 
-	return t && t < USABLE_TICKS ? now_frac + ((__u64)t << EBB_FT_TICK_SHIFT) : 0;
+	return t && t < EBB_FT_USABLE_TICKS ? now_frac + ((__u64)t << EBB_FT_TICK_SHIFT) : 0;
+}
+
+static inline __u64 word_age_least_ns(__u64 w, __u32 now_tick, __u64 now_frac)
+{
+	__u64 most = word_age_most_ns(w, now_tick, now_frac);
+
+	return most ? most - TICK_NS : 0;
 }
 
 enum { JUDGE_NONE, JUDGE_LIVE, JUDGE_LIVE_WATCHED, JUDGE_CLEAR };
@@ -228,9 +235,10 @@ static inline int census_judge(struct ebb_census *c, __u64 w, __u32 now_tick, __
 	struct ebb_census_io *io = &c->io;
 	__u32 id = ebb_ft_node(w), flags = ebb_ft_flags(w);
 	const struct census_vip *v = &c->vips[ebb_ft_vip(w)];
-	__u64 age = word_age_ns(w, now_tick, now_frac), last, end;
+	__u64 age = word_age_least_ns(w, now_tick, now_frac), most = word_age_most_ns(w, now_tick, now_frac);
+	__u64 last, end;
 	bool live, done = flags & (EBB_FLOW_FIN | EBB_FLOW_RST);
-	int judged = age > (done ? v->clear_fin_ns : v->clear_idle_ns) ? JUDGE_CLEAR : JUDGE_NONE;
+	int judged = most > (done ? v->clear_fin_ns : v->clear_idle_ns) ? JUDGE_CLEAR : JUDGE_NONE;
 
 	io->visited++;
 	/* Placed by a mid-flow packet no node has claimed (a stray or spoofed ACK): no flow, for
@@ -238,6 +246,12 @@ static inline int census_judge(struct ebb_census *c, __u64 w, __u32 now_tick, __
 	 * (deleted, or added after this pass read vips_by_id) is nobody's yet. */
 	if (id >= EBB_MAX_NODES || (flags & EBB_FLOW_UNCONFIRMED) || !v->key.family)
 		return judged;
+	/* A watched (draining) node's flow may be on its drain's list, which counts a listed key
+	 * gone from the table as a lost flow (ebbd's drain.c looks its list up from the front and
+	 * stops at the first live key, so an ended key behind it waits). Kept until the tick's
+	 * own deadline; the node's entries go at the first pass after its drain. */
+	if (judged == JUDGE_CLEAR && io->watch[id] && most <= WATCHED_CLEAR_NS)
+		judged = JUDGE_NONE;
 	last = io->now_ns - age;
 	if (flags & EBB_FLOW_RST) {
 		live = false;
@@ -313,7 +327,7 @@ static void census4(struct ebb_census *c, __u32 now_tick, __u64 now_frac, bool m
 				continue;
 			/* Most entries: unflagged, live, of a known VIP, an unwatched node's. The
 			 * same verdict as census_judge's, without its arithmetic in ns. */
-			if (age >= USABLE_TICKS)
+			if (age >= EBB_FT_USABLE_TICKS)
 				age = 0;
 			if (!ebb_ft_flags(w) && id < EBB_MAX_NODES && !io->watch[id] &&
 			    (__s32)age <= c->vips[ebb_ft_vip(w)].fast_live_ticks) {

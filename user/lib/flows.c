@@ -13,13 +13,18 @@
 
 #define BATCH 4096
 
-/* An IPv4 entry's 12-bit tick as the 2^24 ns `seen` of struct ebb_flow (ebb_flow_age_ns):
- * its age, taken modulo the tick's span, counted back from now. Exact to a tick (~1.07 s). */
+/* An IPv4 entry's 12-bit tick as the 2^24 ns `seen` of struct ebb_flow (ebb_flow_age_ns): the
+ * latest it can have been seen, the end of that tick (its age taken modulo the tick's span,
+ * counted back from now), or now in now's tick. So a flow seen late in its tick is not judged
+ * over before its timeout: its age is understated by less than a tick (~1.07 s), as the census
+ * judges it (census.c, word_age_least_ns). */
 static __u32 seen_of_tick(__u32 tick, __u64 now)
 {
 	__u32 age = (ebb_ft_tick_of_ns(now) - tick) & EBB_FT_TICK_MASK;
 
-	return ebb_seen_tick(now) - (age << (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT));
+	if (!age || age >= EBB_FT_USABLE_TICKS)
+		return ebb_seen_tick(now);
+	return ((__u32)(now >> EBB_FT_TICK_SHIFT) - age + 1) << (EBB_FT_TICK_SHIFT - EBB_SEEN_SHIFT);
 }
 
 static int ft_mapped(struct ebb *e);
