@@ -71,11 +71,22 @@ check "wrk: $reqs requests, 0 errors across the drain ($sock socket, $non2xx non
 # --- an idle keep-alive connection past the drain timeout is cut, and counted
 hold "$TMP/hold.out" 50 n2=1
 check "an idle keep-alive connection is held on n2 ($(cat "$TMP/hold.out"))" grep -q "ready n2=1" "$TMP/hold.out"
-sleep 1.2 # the connections hold.py closed on other nodes are over (FIN timeout 1 s)
+# The connections hold.py closed on other nodes are over (FIN timeout 1 s, judged by the least
+# age: up to a tick more) once node show counts only the held one; a sleep here raced them.
+only_held_live() { [ "$(ctl -j node show | json_get 'sum(n["flows"] for n in d)')" = 1 ]; }
+wait_for 100 only_held_live
+check "node show counts only the held connection ($(ctl -j node show | json_get '[n["flows"] for n in d]'))" only_held_live
 check "node drain n2 timeout 3" ctl node drain "$N2" timeout 3
-sleep 1
 
-# metrics page while n2 drains: states and flows as node show has them
+# metrics page while n2 drains, once ebbd's page says so and its last walk came after the other
+# connections ended (its flows: only the held one): states and flows as node show has them
+metrics_settled() {
+	on lb curl -s -m 5 "http://$METRICS/metrics" | awk -v n2="$N2" '
+		$1 == "ebb_node_state{node=\"" n2 "\",state=\"draining\"}" && $2 == 1 { draining = 1 }
+		$1 ~ /^ebb_node_flows\{/ { flows += $2 }
+		END { exit !(draining && flows == 1) }'
+}
+wait_for 50 metrics_settled
 on lb curl -s "http://$METRICS/metrics" >"$TMP/metrics.txt"
 ctl -j node show >"$TMP/show.json"
 check "metrics match node show -j (state and flows of every node)" python3 - "$TMP/metrics.txt" "$TMP/show.json" <<'PY'
