@@ -221,6 +221,13 @@ int ebb_node_del(struct ebb *e, const struct ebb_addr *addr, const struct ebb_vi
 /* Moves a node to a state and rebuilds the rings of its VIPs. drain_timeout_s: for draining. */
 int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		       __u32 drain_timeout_s, struct ebb_err *err);
+/* The same, with where the state began (since_ns, ebb_now_ns's clock; 0: now, if the state
+ * changes) and where a down node returns to (before_down; 0: the state it leaves), as a fleet
+ * host has them from etcd. The state unchanged: only the times given are written. */
+int ebb_node_set_state_at(struct ebb *e, const struct ebb_addr *addr, __u8 state,
+			  __u32 drain_timeout_s, __u64 since_ns, __u8 before_down, struct ebb_err *err);
+/* A node's MAC, in place (one update of its entry; no table changes). */
+int ebb_node_set_mac(struct ebb *e, const struct ebb_addr *addr, const __u8 mac[6], struct ebb_err *err);
 /* Rebuilds both rings of a VIP from members and node states, each swapped in atomically. */
 int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err);
 /* Sets (on) or clears the node-wide flags in mask (EBB_NODE_F_*). No table changes. */

@@ -66,6 +66,8 @@ void ebb_desired_have_local(struct ebb_desired_have *h, const struct ebb_addr *a
 /* The records alone, nothing else read: 0, or -EINVAL with err set. */
 int ebb_desired_vip_check(const struct ebb_desired_vip *v, struct ebb_err *err);
 int ebb_desired_node_check(const struct ebb_desired_node *n, struct ebb_err *err);
+/* A node's MAC: one host's (not zero, not a group's). */
+int ebb_desired_mac_check(const __u8 mac[6], struct ebb_err *err);
 int ebb_desired_settings_check(const struct ebb_desired_settings *s, struct ebb_err *err);
 
 /* Each write against what its store holds (h): 0, or -EINVAL with err set. */
@@ -76,6 +78,11 @@ int ebb_desired_vip_del_check(const struct ebb_vip_key *k, const struct ebb_desi
 /* A VIP's timeouts changed in place (the non-zero ones of o). */
 int ebb_desired_vip_set_check(const struct ebb_vip_key *k, const struct ebb_vip_opts *o,
 			      const struct ebb_desired_have *h, struct ebb_err *err);
+/* A VIP made v in place (the change ebb_desired_vips_diff calls EBB_DESIRED_VIP_SET): was, as
+ * the store holds it, differs in timeouts and outer sources only; a source that changes is
+ * checked as one added (h->src4_is_vip, h->src6_is_vip: of v's sources). */
+int ebb_desired_vip_replace_check(const struct ebb_desired_vip *v, const struct ebb_desired_vip *was,
+				  const struct ebb_desired_have *h, struct ebb_err *err);
 /* n->state: EBB_NODE_INACTIVE when added inactive, else EBB_NODE_ACTIVE. */
 int ebb_desired_node_add_check(const struct ebb_desired_node *n, const struct ebb_desired_have *h,
 			       struct ebb_err *err);
@@ -87,12 +94,26 @@ int ebb_desired_node_flags_check(const struct ebb_addr *a, const struct ebb_desi
 				 struct ebb_err *err);
 int ebb_desired_node_state_check(const struct ebb_addr *a, __u8 state,
 				 const struct ebb_desired_have *h, struct ebb_err *err);
+/* A state written with where it began (since_ns, on the store's monotonic clock; now: that
+ * clock's now) and, for a down node, where it returns to (before_down; 0: the state it
+ * leaves): a start not in the future, a state a node can return to. */
+int ebb_desired_node_state_at_check(const struct ebb_addr *a, __u8 state, __u64 since_ns,
+				    __u8 before_down, __u64 now, const struct ebb_desired_have *h,
+				    struct ebb_err *err);
+/* A node's MAC changed in place: a unicast MAC, of a node that exists. */
+int ebb_desired_node_mac_check(const struct ebb_addr *a, const __u8 mac[6],
+			       const struct ebb_desired_have *h, struct ebb_err *err);
 int ebb_desired_node_weight_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,
 				  __u32 weight, const struct ebb_desired_have *h, struct ebb_err *err);
 
 /* A new node's MAC: given, or this host's neighbour entry for it (a node must be reachable
  * from the balancer, directly). */
 int ebb_desired_node_mac(struct ebb_desired_node *n, struct ebb_err *err);
+
+/* The write of EBB_DESIRED_VIP_SET on the maps, checked by ebb_desired_vip_replace_check: the
+ * VIP's timeouts (0: the default) and outer sources as v has them, in one map update, its flows
+ * kept. ebbctl's `vip set` (ebb_vip_set) is this, with the VIP's other values as they are. */
+int ebb_vip_replace(struct ebb *e, const struct ebb_desired_vip *v, struct ebb_err *err);
 
 /* ---- diff: what makes a store's VIPs the desired ones ---- */
 /* The maps' VIPs as desired records (out: room for EBB_MAX_VIPS): how many, or -errno. */

@@ -310,6 +310,99 @@ static void test_writes(void)
 		   "node 198.51.100.11 does not serve VIP 203.0.113.10:80/tcp");
 }
 
+/* ---- the writes a fleet host makes in place: a VIP's values, a node's MAC, its state's times ---- */
+
+static void test_writes_in_place(void)
+{
+	static const struct ebb_desired_have none = {};
+	static const struct ebb_desired_have vip_only = { .vip = true, .n_vips = 1 };
+	static const __u8 mac_ok[6] = { 2, 0, 0, 0, 0, 0x0b }, mac_zero[6] = {},
+			  mac_group[6] = { 1, 0, 0x5e, 0, 0, 1 };
+	struct ebb_desired_have node = { .node = true, .node_is = { .state = EBB_NODE_ACTIVE } };
+	struct ebb_desired_vip was = { .key = vk(VIP), .o = { .fwd = EBB_FWD_IPIP, .tcp_idle_s = 300, .udp_idle_s = 30,
+							       .fin_s = 10, .drain_timeout_s = 60,
+							       .encap_src4 = a4("192.0.2.1") } };
+	struct ebb_desired_vip v = was;
+	struct ebb_addr a = ad(NODE);
+	struct ebb_err err = {};
+	__u64 now = 5000000000ULL;
+
+	v.o.tcp_idle_s = 30;
+	v.o.encap_src4 = a4("192.0.2.2");
+	check_said("vip replace: timeouts and an outer source", ebb_desired_vip_replace_check(&v, &was, &vip_only, &err),
+		   &err, NULL);
+	check_said("vip replace: no such VIP", ebb_desired_vip_replace_check(&v, &was, &none, &err), &err,
+		   "no VIP 203.0.113.10:80/tcp");
+	v.o.tcp_idle_s = EBB_MAX_TIMEOUT_S + 1;
+	check_said("vip replace: tcp-idle past a week", ebb_desired_vip_replace_check(&v, &was, &vip_only, &err), &err,
+		   "tcp-idle must be 1..604800 seconds, not 604801");
+	v = was;
+	v.o.encap_src4 = a4("203.0.113.20");
+	check_said("vip replace: another VIP's address as encap-src",
+		   ebb_desired_vip_replace_check(&v, &was, &(struct ebb_desired_have){ .vip = true, .src4_is_vip = true },
+						 &err),
+		   &err, "encap-src 203.0.113.20 is a VIP address: the outer source must be this host's own address");
+	v.o.encap_src4 = v.key.addr[0];
+	check_said("vip replace: the VIP's own address as encap-src",
+		   ebb_desired_vip_replace_check(&v, &was, &vip_only, &err), &err,
+		   "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address");
+	v.o.encap_src4 = a4("224.0.0.5");
+	check_said("vip replace: a multicast encap-src", ebb_desired_vip_replace_check(&v, &was, &vip_only, &err), &err,
+		   "encap-src 224.0.0.5 is a multicast address: it must be a unicast address");
+	v = was;
+	check_said("vip replace: an outer source kept, a VIP's address since",
+		   ebb_desired_vip_replace_check(&v, &was, &(struct ebb_desired_have){ .vip = true, .src4_is_vip = true },
+						 &err),
+		   &err, NULL);
+	v.o.fwd = EBB_FWD_DSR;
+	check_said("vip replace: another forwarding mode", ebb_desired_vip_replace_check(&v, &was, &vip_only, &err), &err,
+		   "VIP 203.0.113.10:80/tcp: its forwarding mode and table size change only when it is made again");
+	v = was;
+	v.o.table_size = 509;
+	check_said("vip replace: another table size", ebb_desired_vip_replace_check(&v, &was, &vip_only, &err), &err,
+		   "VIP 203.0.113.10:80/tcp: its forwarding mode and table size change only when it is made again");
+
+	check_said("mac: a unicast MAC", ebb_desired_mac_check(mac_ok, &err), &err, NULL);
+	check_said("mac: zero", ebb_desired_mac_check(mac_zero, &err), &err,
+		   "MAC 00:00:00:00:00:00 is zero or multicast: a node's MAC must be a unicast one");
+	check_said("node set mac: a multicast MAC", ebb_desired_node_mac_check(&a, mac_group, &node, &err), &err,
+		   "MAC 01:00:5e:00:00:01 is zero or multicast: a node's MAC must be a unicast one");
+	check_said("node set mac: no such node", ebb_desired_node_mac_check(&a, mac_ok, &none, &err), &err,
+		   "no node 198.51.100.11");
+	check_said("node set mac: a unicast MAC", ebb_desired_node_mac_check(&a, mac_ok, &node, &err), &err, NULL);
+	{
+		struct ebb_desired_node n = { .addr = a, .vip = vk(VIP), .state = EBB_NODE_ACTIVE, .have_mac = true };
+
+		memcpy(n.mac, mac_group, 6);
+		check_said("node record: a multicast MAC", ebb_desired_node_check(&n, &err), &err,
+			   "MAC 01:00:5e:00:00:01 is zero or multicast: a node's MAC must be a unicast one");
+	}
+
+	check_said("node state at: a drain that began earlier",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_DRAINING, now - 1, 0, now, &node, &err), &err, NULL);
+	check_said("node state at: a start now", ebb_desired_node_state_at_check(&a, EBB_NODE_DRAINING, now, 0, now, &node, &err),
+		   &err, NULL);
+	check_said("node state at: a start in the future",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_DRAINING, now + 1, 0, now, &node, &err), &err,
+		   "node 198.51.100.11: its state cannot begin later than now, on this host's clock");
+	check_said("node state at: no such state", ebb_desired_node_state_at_check(&a, 9, 0, 0, now, &node, &err), &err,
+		   "node state 9 is not active, draining, inactive or down");
+	check_said("node state at: unused is no state",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_UNUSED, 0, 0, now, &node, &err), &err,
+		   "node state 0 is not active, draining, inactive or down");
+	check_said("node state at: down, back to draining",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_DOWN, 0, EBB_NODE_DRAINING, now, &node, &err), &err, NULL);
+	check_said("node state at: down, back to down",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_DOWN, 0, EBB_NODE_DOWN, now, &node, &err), &err,
+		   "before-down state 4 is not active, draining or inactive");
+	check_said("node state at: a before-down for an active node",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_ACTIVE, 0, EBB_NODE_ACTIVE, now, &node, &err), &err,
+		   "node 198.51.100.11 is not down (active): before-down is where a down node returns to");
+	check_said("node state at: no such node",
+		   ebb_desired_node_state_at_check(&a, EBB_NODE_ACTIVE, 0, 0, now, &none, &err), &err,
+		   "no node 198.51.100.11");
+}
+
 /* ---- the diff: desired VIPs against a store's ---- */
 
 static struct ebb_desired_vip dv(const char *key, __u8 fwd, __u32 tcp_idle_s, __u32 table_size,
@@ -422,6 +515,62 @@ static void check_refused(const char *what, int ret, const struct ebb_err *err, 
 	ASSERT_MEM_EQ(&after, before, sizeof(after), nm(what, "every configuration map as it was"));
 }
 
+/* The in-place writes that pass: each changes what it names and nothing else. */
+static void test_maps_in_place(const struct ebb_vip_key *k, const struct ebb_addr *a)
+{
+	static const __u8 mac_c[6] = { 2, 0, 0, 0, 0, 0x0c };
+	struct ebb_desired_vip r = { .key = *k, .o = { .fwd = EBB_FWD_DSR, .tcp_idle_s = 30, .encap_src4 = a4("192.0.2.1") } };
+	struct ebb_err err = {};
+	struct maps_sum before, after;
+	struct ebb_node n, was;
+	struct ebb_vip v;
+	__u64 since;
+
+	if (!ASSERT_OK(ebb_vip_replace(&e, &r, &err), "maps: vip replace: tcp-idle 30, encap-src 192.0.2.1"))
+		printf("#   %s\n", err.msg);
+	ASSERT_OK(ebb_vip_find(&e, k, &v), "maps: ... the VIP is there");
+	ASSERT_TRUE(v.tcp_idle_s == 30 && v.encap_src4 == a4("192.0.2.1") && v.udp_idle_s == EBB_DEFAULT_UDP_IDLE_S &&
+			    v.fwd == EBB_FWD_DSR,
+		    "maps: ... with tcp-idle 30, encap-src 192.0.2.1, the default udp-idle, still dsr");
+
+	ebb_node_find(&e, a, NULL, &was);
+	before = maps_now();
+	if (!ASSERT_OK(ebb_node_set_mac(&e, a, mac_c, &err), "maps: node set mac 02:00:00:00:00:0c"))
+		printf("#   %s\n", err.msg);
+	ebb_node_find(&e, a, NULL, &n);
+	ASSERT_MEM_EQ(n.mac, mac_c, 6, "maps: ... the node's MAC is the new one");
+	n = was;
+	memcpy(n.mac, mac_c, 6);
+	ebb_node_find(&e, a, NULL, &was);
+	ASSERT_MEM_EQ(&was, &n, sizeof(n), "maps: ... and nothing else of the node changed");
+	after = maps_now();
+	ASSERT_MEM_EQ(&after.s[3], &before.s[3], sizeof(after.s) - 3 * sizeof(after.s[0]),
+		      "maps: ... nor members, tables or any later map");
+
+	/* a drain's start moved back (the fleet's drain clock): its tables as they were */
+	ASSERT_OK(ebb_node_set_state(&e, a, EBB_NODE_DRAINING, 0, &err), "maps: node drain");
+	ebb_node_find(&e, a, NULL, &was);
+	before = maps_now();
+	since = was.state_since_ns - 7000000000ULL;
+	if (!ASSERT_OK(ebb_node_set_state_at(&e, a, EBB_NODE_DRAINING, 0, since, 0, &err),
+		       "maps: node state at: the drain began 7 s earlier"))
+		printf("#   %s\n", err.msg);
+	ebb_node_find(&e, a, NULL, &n);
+	ASSERT_EQ(n.state_since_ns, since, "maps: ... its start moved");
+	ASSERT_EQ(n.state, EBB_NODE_DRAINING, "maps: ... still draining");
+	after = maps_now();
+	ASSERT_EQ(after.s[4], before.s[4], "maps: ... its tables as they were");
+
+	/* down, returning to a state the fleet names, with the fleet's start */
+	since = ebb_now_ns() - 3000000000ULL;
+	if (!ASSERT_OK(ebb_node_set_state_at(&e, a, EBB_NODE_DOWN, 0, since, EBB_NODE_ACTIVE, &err),
+		       "maps: node state at: down since 3 s, back to active"))
+		printf("#   %s\n", err.msg);
+	ebb_node_find(&e, a, NULL, &n);
+	ASSERT_TRUE(n.state == EBB_NODE_DOWN && n.state_since_ns == since && n.state_before_down == EBB_NODE_ACTIVE,
+		    "maps: ... down, since then, returning to active");
+}
+
 static void test_maps_store(void)
 {
 	static const __u8 MAC_A[6] = { 2, 0, 0, 0, 0, 0x0a }, MAC_B[6] = { 2, 0, 0, 0, 0, 0x0b };
@@ -519,6 +668,52 @@ static void test_maps_store(void)
 		      ebb_node_set_flags(&e, &gone, EBB_NODE_F_NODE_PROG, true, &err), &err,
 		      "no node 198.51.100.99", &before);
 
+	/* the writes a fleet host makes in place (fleet_apply.c), refused in the same words */
+	{
+		static const __u8 mac_group[6] = { 1, 0, 0x5e, 0, 0, 1 }, mac_zero[6] = {};
+		struct ebb_desired_vip r = { .key = k, .o = { .fwd = EBB_FWD_DSR } };
+
+		r.o.tcp_idle_s = EBB_MAX_TIMEOUT_S + 1;
+		check_refused("maps: vip replace, tcp-idle past a week", ebb_vip_replace(&e, &r, &err), &err,
+			      "tcp-idle must be 1..604800 seconds, not 604801", &before);
+		r.o.tcp_idle_s = 0;
+		r.o.encap_src4 = a4("203.0.113.10");
+		check_refused("maps: vip replace, the VIP's own address as encap-src", ebb_vip_replace(&e, &r, &err), &err,
+			      "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address",
+			      &before);
+		r.key = k6;
+		check_refused("maps: vip replace, another VIP's address as encap-src", ebb_vip_replace(&e, &r, &err), &err,
+			      "encap-src 203.0.113.10 is a VIP address: the outer source must be this host's own address",
+			      &before);
+		r = (struct ebb_desired_vip){ .key = k, .o = { .fwd = EBB_FWD_IPIP, .encap_src4 = a4("192.0.2.1") } };
+		check_refused("maps: vip replace, another forwarding mode", ebb_vip_replace(&e, &r, &err), &err,
+			      "VIP 203.0.113.10:80/tcp: its forwarding mode and table size change only when it is made again",
+			      &before);
+		r.key = k2;
+		check_refused("maps: vip replace, no such VIP", ebb_vip_replace(&e, &r, &err), &err,
+			      "no VIP 203.0.113.20:80/tcp", &before);
+		check_refused("maps: node set mac, a multicast MAC", ebb_node_set_mac(&e, &a, mac_group, &err), &err,
+			      "MAC 01:00:5e:00:00:01 is zero or multicast: a node's MAC must be a unicast one", &before);
+		check_refused("maps: node set mac, zero", ebb_node_set_mac(&e, &a, mac_zero, &err), &err,
+			      "MAC 00:00:00:00:00:00 is zero or multicast: a node's MAC must be a unicast one", &before);
+		check_refused("maps: node set mac, no such node", ebb_node_set_mac(&e, &gone, MAC_B, &err), &err,
+			      "no node 198.51.100.99", &before);
+		check_refused("maps: node state 9", ebb_node_set_state(&e, &a, 9, 0, &err), &err,
+			      "node state 9 is not active, draining, inactive or down", &before);
+		check_refused("maps: node state at, a start in the future",
+			      ebb_node_set_state_at(&e, &a, EBB_NODE_DRAINING, 0, ebb_now_ns() + 60ULL * 1000000000ULL, 0,
+						    &err),
+			      &err, "node 198.51.100.11: its state cannot begin later than now, on this host's clock",
+			      &before);
+		check_refused("maps: node state at, down, back to down",
+			      ebb_node_set_state_at(&e, &a, EBB_NODE_DOWN, 0, 0, EBB_NODE_DOWN, &err), &err,
+			      "before-down state 4 is not active, draining or inactive", &before);
+		check_refused("maps: node state at, before-down 9 for a draining node",
+			      ebb_node_set_state_at(&e, &a, EBB_NODE_DRAINING, 0, 0, 9, &err), &err,
+			      "node 198.51.100.11 is not down (draining): before-down is where a down node returns to",
+			      &before);
+	}
+
 	{
 		struct ebb_desired_vip *got = calloc(EBB_MAX_VIPS, sizeof(*got));
 		int n = got ? ebb_desired_vips_read(&e, got) : -ENOMEM;
@@ -543,6 +738,7 @@ static void test_maps_store(void)
 
 		ASSERT_TRUE(memcmp(&after, &before, sizeof(after)), "maps: a write that passes changes the sums");
 	}
+	test_maps_in_place(&k, &a);
 }
 
 int main(void)
@@ -551,6 +747,7 @@ int main(void)
 	test_node_records();
 	test_settings_records();
 	test_writes();
+	test_writes_in_place();
 	test_diff();
 	if (suite_start("desired maps")) {
 		if (balancer_setup())

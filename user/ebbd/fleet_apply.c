@@ -167,6 +167,8 @@ static __u64 state_start_ns(const struct fleet_node *fn)
 	return now;
 }
 
+static int apply_err(int *errs, const char *what, const char *name, const char *msg);
+
 /* Maps whose drain start was provisional, or whose drain's lease is gone: set from the clock. */
 void fleet_drain_clocks_fix(void)
 {
@@ -186,6 +188,8 @@ void fleet_drain_clocks_fix(void)
 		struct dclock *k = &clocks[i];
 		struct ebb_node cur;
 		__u64 now = fleet_mono_ns(), t = (__u64)k->timeout_s * NS_PER_S, want;
+		char name[64];
+		int errs = 0;
 		__u32 id;
 
 		if (!((k->start_ns && k->provisional_ns) || (k->expired && !k->fixed)))
@@ -208,8 +212,10 @@ void fleet_drain_clocks_fix(void)
 			}
 			k->provisional_ns = 0;
 		}
-		cur.state_since_ns = want;
-		bpf_map_update_elem(e.nodes_fd, &id, &cur, BPF_EXIST);
+		/* the drain as it is (no timeout given: its tables stay), only its start moves */
+		if (ebb_node_set_state_at(&e, &k->addr, EBB_NODE_DRAINING, 0, want, 0, &err))
+			apply_err(&errs, "node drain clock", ebb_fmt_addr(k->addr.a, k->addr.family, name, sizeof(name)),
+				  err.msg);
 	}
 	ebb_unlock(&e);
 	ebb_close(&e);
@@ -232,25 +238,14 @@ static void apply_vip_change(struct ebb *e, const struct ebb_desired_change *c, 
 {
 	const struct ebb_desired_vip *v = &c->vip;
 	struct ebb_err err = {};
-	struct ebb_vip cur;
 	char name[64];
 
 	ebb_fmt_vip(&v->key, name, sizeof(name));
 	switch (c->op) {
 	case EBB_DESIRED_VIP_SET:
 		/* timeouts and outer sources (ipip's tunnels, rescues): in place, flows kept */
-		if (ebb_vip_find(e, &v->key, &cur)) {
-			apply_err(errs, "vip timeouts", name, "the VIP is gone");
-			return;
-		}
-		cur.encap_src4 = v->o.encap_src4;
-		memcpy(cur.encap_src6, v->o.encap_src6, sizeof(cur.encap_src6));
-		cur.tcp_idle_s = v->o.tcp_idle_s;
-		cur.udp_idle_s = v->o.udp_idle_s;
-		cur.fin_s = v->o.fin_s;
-		cur.drain_timeout_s = v->o.drain_timeout_s;
-		if (ebb_vip_store(e, &v->key, &cur, BPF_EXIST))
-			apply_err(errs, "vip timeouts", name, strerror(errno));
+		if (ebb_vip_replace(e, v, &err))
+			apply_err(errs, "vip timeouts", name, err.msg);
 		else
 			(*changes)++;
 		return;
@@ -360,9 +355,8 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 				(*changes)++;
 		}
 		if (fn->have_mac && memcmp(cur.mac, fn->mac, 6)) {
-			memcpy(cur.mac, fn->mac, 6);
-			if (bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST))
-				apply_err(errs, "node mac", fn->name, strerror(errno));
+			if (ebb_node_set_mac(e, &fn->addr, fn->mac, &err))
+				apply_err(errs, "node mac", fn->name, err.msg);
 			else
 				(*changes)++;
 		}
@@ -407,16 +401,11 @@ static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *chan
 		ebb_node_find(e, &fn->addr, &id, &cur);
 	}
 	if (cur.state != fn->state || (fn->state == EBB_NODE_DRAINING && cur.drain_timeout_s != fn->drain_timeout_s)) {
-		if (ebb_node_set_state(e, &fn->addr, fn->state, fn->drain_timeout_s, &err))
+		/* with the fleet's clock for the drain, and where a down node returns to */
+		if (ebb_node_set_state_at(e, &fn->addr, fn->state, fn->drain_timeout_s, state_start_ns(fn),
+					  fn->state == EBB_NODE_DOWN ? fn->before_down : 0, &err))
 			return apply_err(errs, "node state", fn->name, err.msg);
 		(*changes)++;
-		if (!ebb_node_find(e, &fn->addr, &id, &cur)) {
-			/* the fleet's clock for the drain, and where a down node returns to */
-			cur.state_since_ns = state_start_ns(fn);
-			if (fn->state == EBB_NODE_DOWN)
-				cur.state_before_down = fn->before_down;
-			bpf_map_update_elem(e->nodes_fd, &id, &cur, BPF_EXIST);
-		}
 	}
 	return 0;
 }

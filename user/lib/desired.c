@@ -119,15 +119,33 @@ static int weight_check(__u32 w, struct ebb_err *err)
 	return 0;
 }
 
+static int state_check(__u8 state, struct ebb_err *err)
+{
+	if (state != EBB_NODE_ACTIVE && state != EBB_NODE_DRAINING && state != EBB_NODE_INACTIVE &&
+	    state != EBB_NODE_DOWN)
+		return ebb_errf(err, "node state %u is not active, draining, inactive or down", state);
+	return 0;
+}
+
+int ebb_desired_mac_check(const __u8 mac[6], struct ebb_err *err)
+{
+	char name[24];
+
+	/* the datapath writes it as the frame's destination: one host's, never a group */
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) || (mac[0] & 1))
+		return ebb_errf(err, "MAC %s is zero or multicast: a node's MAC must be a unicast one",
+				ebb_fmt_mac(mac, name, sizeof(name)));
+	return 0;
+}
+
 int ebb_desired_node_check(const struct ebb_desired_node *n, struct ebb_err *err)
 {
 	if (ebb_check_unicast(&n->addr, "node", err))
 		return -EINVAL;
 	if (n->weight && weight_check(n->weight, err)) /* 0: the default */
 		return -EINVAL;
-	if (n->state != EBB_NODE_ACTIVE && n->state != EBB_NODE_DRAINING &&
-	    n->state != EBB_NODE_INACTIVE && n->state != EBB_NODE_DOWN)
-		return ebb_errf(err, "node state %u is not active, draining, inactive or down", n->state);
+	if (state_check(n->state, err) || (n->have_mac && ebb_desired_mac_check(n->mac, err)))
+		return -EINVAL;
 	return timeout_check("drain-timeout", n->drain_timeout_s, err);
 }
 
@@ -200,6 +218,45 @@ int ebb_desired_vip_set_check(const struct ebb_vip_key *k, const struct ebb_vip_
 	return h->vip ? 0 : no_vip(k, err);
 }
 
+/* One outer source that changes: the checks of vip_addrs_check and ebb_desired_vip_check
+ * that name it, and the store's answer whether it is a VIP's address. */
+static int src_change_check(const struct ebb_desired_vip *v, const struct ebb_addr *src,
+			    bool is_vip, struct ebb_err *err)
+{
+	if (ebb_check_unicast(src, "encap-src", err))
+		return -EINVAL;
+	if (is_vip || (src->family == v->key.family && ebb_addr_eq(src->a, v->key.addr, src->family)))
+		return src_is_vip(src, err);
+	return 0;
+}
+
+int ebb_desired_vip_replace_check(const struct ebb_desired_vip *v, const struct ebb_desired_vip *was,
+				  const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	struct ebb_addr src4 = { .family = EBB_FAMILY_V4, .a = { v->o.encap_src4 } },
+			src6 = { .family = EBB_FAMILY_V6 };
+	char name[64];
+
+	memcpy(src6.a, v->o.encap_src6, sizeof(src6.a));
+	if (!h->vip)
+		return no_vip(&v->key, err);
+	if (v->o.fwd != was->o.fwd ||
+	    ebb_or_default(v->o.table_size, EBB_TABLE_SIZE_DEFAULT) !=
+		    ebb_or_default(was->o.table_size, EBB_TABLE_SIZE_DEFAULT))
+		return ebb_errf(err, "VIP %s: its forwarding mode and table size change only when it is made again",
+				ebb_fmt_vip(&v->key, name, sizeof(name)));
+	if (timeouts_check(&v->o, err))
+		return -EINVAL;
+	/* only a source that changes: one kept stays as it was added, whatever was added since */
+	if (v->o.encap_src4 && v->o.encap_src4 != was->o.encap_src4 &&
+	    src_change_check(v, &src4, h->src4_is_vip, err))
+		return -EINVAL;
+	if (any6(v->o.encap_src6) && memcmp(v->o.encap_src6, was->o.encap_src6, sizeof(src6.a)) &&
+	    src_change_check(v, &src6, h->src6_is_vip, err))
+		return -EINVAL;
+	return 0;
+}
+
 int ebb_desired_node_add_check(const struct ebb_desired_node *n, const struct ebb_desired_have *h,
 			       struct ebb_err *err)
 {
@@ -268,12 +325,46 @@ int ebb_desired_node_state_check(const struct ebb_addr *a, __u8 state,
 {
 	char aname[64];
 
+	if (state_check(state, err))
+		return -EINVAL;
 	if (!h->node)
 		return no_node(a, err);
 	if (state == EBB_NODE_DRAINING && h->node_is.state == EBB_NODE_INACTIVE)
 		return ebb_errf(err, "node %s is inactive: it has nothing to drain",
 				ebb_fmt_addr(a->a, a->family, aname, sizeof(aname)));
 	return 0;
+}
+
+int ebb_desired_node_state_at_check(const struct ebb_addr *a, __u8 state, __u64 since_ns,
+				    __u8 before_down, __u64 now, const struct ebb_desired_have *h,
+				    struct ebb_err *err)
+{
+	char aname[64];
+
+	if (ebb_desired_node_state_check(a, state, h, err))
+		return -EINVAL;
+	ebb_fmt_addr(a->a, a->family, aname, sizeof(aname));
+	/* a start ahead of the clock would hold a drain past its timeout */
+	if (since_ns > now)
+		return ebb_errf(err, "node %s: its state cannot begin later than now, on this host's clock",
+				aname);
+	if (!before_down)
+		return 0;
+	if (state != EBB_NODE_DOWN)
+		return ebb_errf(err, "node %s is not down (%s): before-down is where a down node returns to",
+				aname, ebb_state_name(state));
+	if (before_down != EBB_NODE_ACTIVE && before_down != EBB_NODE_DRAINING &&
+	    before_down != EBB_NODE_INACTIVE)
+		return ebb_errf(err, "before-down state %u is not active, draining or inactive", before_down);
+	return 0;
+}
+
+int ebb_desired_node_mac_check(const struct ebb_addr *a, const __u8 mac[6],
+			       const struct ebb_desired_have *h, struct ebb_err *err)
+{
+	if (ebb_desired_mac_check(mac, err))
+		return -EINVAL;
+	return h->node ? 0 : no_node(a, err);
 }
 
 int ebb_desired_node_weight_check(const struct ebb_addr *a, const struct ebb_vip_key *vk,

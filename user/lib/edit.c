@@ -52,25 +52,22 @@ int ebb_vip_set(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_v
 		struct ebb_err *err)
 {
 	struct ebb_desired_have h = {};
+	struct ebb_desired_vip want;
 	struct ebb_vip vip;
-	char name[64];
 
-	ebb_fmt_vip(key, name, sizeof(name));
 	h.vip = !ebb_vip_find(e, key, &vip);
 	if (ebb_desired_vip_set_check(key, o, &h, err))
 		return -EINVAL;
+	ebb_desired_vip_of(key, &vip, &want);
 	if (o->tcp_idle_s)
-		vip.tcp_idle_s = o->tcp_idle_s;
+		want.o.tcp_idle_s = o->tcp_idle_s;
 	if (o->udp_idle_s)
-		vip.udp_idle_s = o->udp_idle_s;
+		want.o.udp_idle_s = o->udp_idle_s;
 	if (o->fin_s)
-		vip.fin_s = o->fin_s;
+		want.o.fin_s = o->fin_s;
 	if (o->drain_timeout_s)
-		vip.drain_timeout_s = o->drain_timeout_s;
-	/* One map update: readers see the old timeouts or the new ones, never a mix. */
-	if (ebb_vip_store(e, key, &vip, BPF_EXIST))
-		return ebb_errf(err, "cannot update VIP %s: %s", name, strerror(errno));
-	return 0;
+		want.o.drain_timeout_s = o->drain_timeout_s;
+	return ebb_vip_replace(e, &want, err);
 }
 
 int ebb_stats_zero(struct ebb *e, struct ebb_err *err)

@@ -14,6 +14,10 @@ int ebb_rings_rebuild_as(struct ebb *e, __u32 vip_id, __u32 override_id, __u8 ov
 
 int ebb_counters_zero(int map_fd, __u32 id);
 
+struct ebb_desired_vip;
+/* ops.c: a VIP of the maps as a desired record (libebb_desired.h). */
+void ebb_desired_vip_of(const struct ebb_vip_key *key, const struct ebb_vip *v, struct ebb_desired_vip *out);
+
 /* rings.c: marks in ring_changes (include/ebb.h) the slots (< m, its table size) of VIP vip_id's
  * new-flow table whose
  * owner differs between old and new (every slot when old is NULL), before either the table or

@@ -117,29 +117,61 @@ static void have_read(struct ebb *e, const struct ebb_addr *a, const struct ebb_
 						   &(struct ebb_member){});
 }
 
+void ebb_desired_vip_of(const struct ebb_vip_key *key, const struct ebb_vip *v, struct ebb_desired_vip *out)
+{
+	struct ebb_vip_opts *o = &out->o;
+
+	memset(out, 0, sizeof(*out));
+	out->key = *key;
+	o->fwd = v->fwd;
+	o->tcp_idle_s = v->tcp_idle_s;
+	o->udp_idle_s = v->udp_idle_s;
+	o->fin_s = v->fin_s;
+	o->drain_timeout_s = v->drain_timeout_s;
+	o->table_size = ebb_vip_table_size(v);
+	o->encap_src4 = v->encap_src4;
+	memcpy(o->encap_src6, v->encap_src6, sizeof(o->encap_src6));
+}
+
 int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out)
 {
 	struct ebb_vip_key *keys = calloc(EBB_MAX_VIPS, sizeof(*keys));
 	struct ebb_vip *vals = calloc(EBB_MAX_VIPS, sizeof(*vals));
 	int n = keys && vals ? ebb_vips_read(e, keys, vals) : -ENOMEM;
 
-	for (int i = 0; i < n; i++) {
-		struct ebb_vip_opts *o = &out[i].o;
-
-		memset(&out[i], 0, sizeof(out[i]));
-		out[i].key = keys[i];
-		o->fwd = vals[i].fwd;
-		o->tcp_idle_s = vals[i].tcp_idle_s;
-		o->udp_idle_s = vals[i].udp_idle_s;
-		o->fin_s = vals[i].fin_s;
-		o->drain_timeout_s = vals[i].drain_timeout_s;
-		o->table_size = ebb_vip_table_size(&vals[i]);
-		o->encap_src4 = vals[i].encap_src4;
-		memcpy(o->encap_src6, vals[i].encap_src6, sizeof(o->encap_src6));
-	}
+	for (int i = 0; i < n; i++)
+		ebb_desired_vip_of(&keys[i], &vals[i], &out[i]);
 	free(keys);
 	free(vals);
 	return n;
+}
+
+int ebb_vip_replace(struct ebb *e, const struct ebb_desired_vip *v, struct ebb_err *err)
+{
+	struct ebb_desired_vip was = {};
+	struct ebb_desired_have h;
+	struct ebb_vip_opts filled = v->o;
+	struct ebb_vip vip;
+	char name[64];
+
+	ebb_fmt_vip(&v->key, name, sizeof(name));
+	have_read(e, NULL, &v->key, &v->o, &h);
+	h.vip = !ebb_vip_find(e, &v->key, &vip);
+	if (h.vip)
+		ebb_desired_vip_of(&v->key, &vip, &was);
+	if (ebb_desired_vip_replace_check(v, &was, &h, err))
+		return -EINVAL;
+	ebb_vip_opts_defaults(&filled);
+	vip.tcp_idle_s = filled.tcp_idle_s;
+	vip.udp_idle_s = filled.udp_idle_s;
+	vip.fin_s = filled.fin_s;
+	vip.drain_timeout_s = filled.drain_timeout_s;
+	vip.encap_src4 = v->o.encap_src4;
+	memcpy(vip.encap_src6, v->o.encap_src6, sizeof(vip.encap_src6));
+	/* One map update: readers see the old values or the new ones, never a mix. */
+	if (ebb_vip_store(e, &v->key, &vip, BPF_EXIST))
+		return ebb_errf(err, "cannot update VIP %s: %s", name, strerror(errno));
+	return 0;
 }
 
 static int free_vip_id(struct ebb *e, __u32 *id)
@@ -541,6 +573,12 @@ out:
 int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		       __u32 drain_timeout_s, struct ebb_err *err)
 {
+	return ebb_node_set_state_at(e, addr, state, drain_timeout_s, 0, 0, err);
+}
+
+int ebb_node_set_state_at(struct ebb *e, const struct ebb_addr *addr, __u8 state,
+			  __u32 drain_timeout_s, __u64 since_ns, __u8 before_down, struct ebb_err *err)
+{
 	struct ebb_member_key members[EBB_MAX_VIPS];
 	struct ebb_desired_have h;
 	struct ebb_node node;
@@ -551,11 +589,22 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 
 	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
 	have_read(e, addr, NULL, NULL, &h);
-	if (ebb_desired_node_state_check(addr, state, &h, err))
+	if (ebb_desired_node_state_at_check(addr, state, since_ns, before_down, ebb_now_ns(), &h, err))
 		return -EINVAL;
 	ebb_node_find(e, addr, &id, &node);
-	if (state == node.state && (state != EBB_NODE_DRAINING || !drain_timeout_s))
-		return 0; /* already there: nothing to change, not even the drain's start time */
+	if (state == node.state && (state != EBB_NODE_DRAINING || !drain_timeout_s)) {
+		/* already there: the tables as they are, only the times given change */
+		if ((!since_ns || since_ns == node.state_since_ns) &&
+		    (!before_down || before_down == node.state_before_down))
+			return 0;
+		if (since_ns)
+			node.state_since_ns = since_ns;
+		if (before_down)
+			node.state_before_down = before_down;
+		if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_EXIST))
+			return ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
+		return 0;
+	}
 
 	n = member_list(e, NULL, &id, members, EBB_MAX_VIPS);
 	for (size_t i = 0; i < n; i++) {
@@ -563,9 +612,13 @@ int ebb_node_set_state(struct ebb *e, const struct ebb_addr *addr, __u8 state,
 		if (ret)
 			goto rollback;
 	}
-	if (state != node.state)
+	if (since_ns)
+		node.state_since_ns = since_ns;
+	else if (state != node.state)
 		node.state_since_ns = ebb_now_ns();
-	if (state == EBB_NODE_DOWN && node.state != EBB_NODE_DOWN)
+	if (before_down)
+		node.state_before_down = before_down;
+	else if (state == EBB_NODE_DOWN && node.state != EBB_NODE_DOWN)
 		node.state_before_down = node.state;
 	node.state = state;
 	/* A down node keeps its drain's timeout: it returns to that drain when it recovers. */
@@ -582,6 +635,27 @@ rollback:
 	for (size_t i = 0; i < n; i++)
 		ebb_rings_rebuild(e, members[i].vip_id, NULL);
 	return ret;
+}
+
+int ebb_node_set_mac(struct ebb *e, const struct ebb_addr *addr, const __u8 mac[6], struct ebb_err *err)
+{
+	struct ebb_desired_have h;
+	struct ebb_node node;
+	char aname[64];
+	__u32 id;
+
+	ebb_fmt_addr(addr->a, addr->family, aname, sizeof(aname));
+	have_read(e, addr, NULL, NULL, &h);
+	if (ebb_desired_node_mac_check(addr, mac, &h, err))
+		return -EINVAL;
+	ebb_node_find(e, addr, &id, &node);
+	if (!memcmp(node.mac, mac, 6))
+		return 0;
+	memcpy(node.mac, mac, 6);
+	/* one update of the node's entry: a packet is sent to the old MAC or the new one */
+	if (bpf_map_update_elem(e->nodes_fd, &id, &node, BPF_EXIST))
+		return ebb_errf(err, "cannot update node %s: %s", aname, strerror(errno));
+	return 0;
 }
 
 int ebb_node_set_flags(struct ebb *e, const struct ebb_addr *addr, __u8 mask, bool on,
