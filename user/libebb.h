@@ -228,6 +228,10 @@ int ebb_node_set_state_at(struct ebb *e, const struct ebb_addr *addr, __u8 state
 			  __u32 drain_timeout_s, __u64 since_ns, __u8 before_down, struct ebb_err *err);
 /* A node's MAC, in place (one update of its entry; no table changes). */
 int ebb_node_set_mac(struct ebb *e, const struct ebb_addr *addr, const __u8 mac[6], struct ebb_err *err);
+/* One of the datapath's settings (`prog set`), checked by the model (ebb_desired_settings_check)
+ * with the others as the map holds them; one update of the settings entry. */
+enum ebb_setting { EBB_SETTING_FLOOD_RATE, EBB_SETTING_MTU, EBB_SETTING_RESCUE_RATE };
+int ebb_settings_set(struct ebb *e, enum ebb_setting which, __u32 value, struct ebb_err *err);
 /* Rebuilds both rings of a VIP from members and node states, each swapped in atomically. */
 int ebb_rings_rebuild(struct ebb *e, __u32 vip_id, struct ebb_err *err);
 /* Sets (on) or clears the node-wide flags in mask (EBB_NODE_F_*). No table changes. */

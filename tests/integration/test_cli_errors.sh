@@ -198,6 +198,17 @@ bad "prog set: rescue-rate abc" "rescue-rate" prog set rescue-rate abc
 bad "prog set: rescue-rate over 100000000" "rescue-rate" prog set rescue-rate 100000001
 bad "prog set: rescue-rate with trailing garbage" "usage" prog set rescue-rate 5 now
 bad "prog set: rescue rate (two words)" "usage" prog set rescue rate 5
+bad "prog set: mtu 500 (0 is off; a tunnel needs 1320)" "mtu must be 0 \(off\) or 1320\.\.65535, not 500" prog set mtu 500
+bad "prog set: mtu 65536" "mtu must be 0 \(off\) or 1320\.\.65535, not '?65536" prog set mtu 65536
+bad "prog set: mtu abc" "mtu must be 0 \(off\)" prog set mtu abc
+# mtu 0 is off (the model's value for "not set"), then back to what it was: the snapshot again
+mtu0=$(ctl prog show | sed -nE 's/.*; mtu ([0-9]+).*/\1/p')
+if ctl prog set mtu 0 >"$TMP/out" 2>"$TMP/err" && grep -q "mtu 0 (off)" < <(ctl prog show) &&
+	ctl -q prog set mtu "$mtu0" && unchanged; then
+	pass "prog set: mtu 0 turns the check off (prog show: mtu 0 (off)), mtu $mtu0 puts it back"
+else
+	fail "prog set: mtu 0 turns the check off, mtu $mtu0 puts it back" "$TMP/out" "$TMP/err" "$TMP/diff"
+fi
 bad "node add: 0.0.0.0" "unspecified" node add 0.0.0.0 vip "$VIP4" mac 02:00:00:00:00:09
 bad "node add: 255.255.255.255" "broadcast" node add 255.255.255.255 vip "$VIP4" mac 02:00:00:00:00:09
 bad "node add: multicast 239.1.1.1" "multicast" node add 239.1.1.1 vip "$VIP4" mac 02:00:00:00:00:09

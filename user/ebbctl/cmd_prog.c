@@ -156,8 +156,10 @@ struct prog_set_args {
 static const struct ctl_arg prog_set_spec[] = {
 	{ .name = "flood-rate", .metavar = "N", .kind = CTL_U32, .flags = CTL_REQUIRED,
 	  .offset = offsetof(struct prog_set_args, flood_rate), .max = 100000000 },
+	/* its range is the model's (ebb_desired_settings_check): 0 is off */
 	{ .name = "mtu", .metavar = "N", .kind = CTL_U32, .flags = CTL_OR,
-	  .offset = offsetof(struct prog_set_args, mtu), .min = 1320, .max = 65535 },
+	  .offset = offsetof(struct prog_set_args, mtu), .max = 65535,
+	  .bad = "mtu must be 0 (off) or 1320..65535, not '%s'" },
 	{ .name = "rescue-rate", .metavar = "N", .kind = CTL_U32, .flags = CTL_OR,
 	  .offset = offsetof(struct prog_set_args, rescue_rate), .max = 100000000 },
 	{ 0 },
@@ -166,10 +168,11 @@ static const struct ctl_arg prog_set_spec[] = {
 static int do_set(void *args)
 {
 	struct prog_set_args *a = args;
-	struct ebb_settings settings;
 	bool mtu = ctl_given("mtu"), rescue = ctl_given("rescue-rate");
 	const char *what = mtu ? "mtu" : rescue ? "rescue-rate" : "flood-rate";
-	__u32 zero = 0, value = mtu ? a->mtu : rescue ? a->rescue_rate : a->flood_rate;
+	enum ebb_setting which = mtu ? EBB_SETTING_MTU : rescue ? EBB_SETTING_RESCUE_RATE : EBB_SETTING_FLOOD_RATE;
+	__u32 value = mtu ? a->mtu : rescue ? a->rescue_rate : a->flood_rate;
+	struct ebb_err err = {};
 	struct ebb e;
 	int ret;
 
@@ -177,19 +180,13 @@ static int do_set(void *args)
 	 * the same way, whichever host ECMP sends it to; the fleet has no such setting yet. */
 	if (ctl_open(&e, true))
 		return -1;
-	ret = bpf_map_lookup_elem(e.settings_fd, &zero, &settings);
-	if (!ret) {
-		if (mtu)
-			settings.mtu = value;
-		else if (rescue)
-			settings.rescue_rate = value;
-		else
-			settings.flood_rate = value;
-		ret = bpf_map_update_elem(e.settings_fd, &zero, &settings, BPF_ANY);
-	}
+	ret = ebb_settings_set(&e, which, value, &err);
 	ebb_close(&e);
-	return ret ? ctl_error("cannot write the settings: %s", strerror(errno)) :
-		     ctl_said(NULL, "%s set to %u; the datapath uses it from its next packet", what, value);
+	if (ret)
+		return ctl_error("%s", err.msg);
+	if (mtu && !value)
+		return ctl_said(NULL, "mtu off; the datapath sends no ICMP too big and bounds no rescue from its next packet");
+	return ctl_said(NULL, "%s set to %u; the datapath uses it from its next packet", what, value);
 }
 
 /* The pinned maps' layout version (meta), 0 when unknown. */
@@ -316,9 +313,10 @@ static int do_show(void *args)
 		       links[i].link_id, tag, loaded);
 	}
 	if (n > 0 && !quiet && have_settings)
-		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u; rescues: %u/s per CPU%s\n",
+		printf("flow table: %u entries; flood guard: %u new flows/s per CPU%s; mtu %u%s; rescues: %u/s per CPU%s\n",
 		       flow_entries, settings.flood_rate, settings.flood_rate ? "" : " (off)",
-		       settings.mtu, settings.rescue_rate, settings.rescue_rate ? "" : " (off)");
+		       settings.mtu, settings.mtu ? "" : " (off)", settings.rescue_rate,
+		       settings.rescue_rate ? "" : " (off)");
 	if (n > 0 && !quiet && layout)
 		printf("map layout: %u (this ebbctl: %d)\n", layout, EBB_MAP_LAYOUT_VERSION);
 	return 0;

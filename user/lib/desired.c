@@ -154,7 +154,7 @@ int ebb_desired_settings_check(const struct ebb_desired_settings *s, struct ebb_
 	if (s->flood_rate > EBB_RATE_MAX)
 		return ebb_errf(err, "flood-rate must be 0..%u, not %u", EBB_RATE_MAX, s->flood_rate);
 	if (s->mtu && (s->mtu < EBB_MTU_MIN || s->mtu > EBB_MTU_MAX))
-		return ebb_errf(err, "mtu must be %u..%u, not %u", EBB_MTU_MIN, EBB_MTU_MAX, s->mtu);
+		return ebb_errf(err, "mtu must be 0 (off) or %u..%u, not %u", EBB_MTU_MIN, EBB_MTU_MAX, s->mtu);
 	if (s->rescue_rate > EBB_RATE_MAX)
 		return ebb_errf(err, "rescue-rate must be 0..%u, not %u", EBB_RATE_MAX, s->rescue_rate);
 	return 0;

@@ -658,6 +658,40 @@ int ebb_node_set_mac(struct ebb *e, const struct ebb_addr *addr, const __u8 mac[
 	return 0;
 }
 
+int ebb_settings_set(struct ebb *e, enum ebb_setting which, __u32 value, struct ebb_err *err)
+{
+	struct ebb_settings now;
+	struct ebb_desired_settings want;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(e->settings_fd, &zero, &now))
+		return ebb_errf(err, "cannot read the settings: %s", strerror(errno));
+	want = (struct ebb_desired_settings){ .flood_rate = now.flood_rate, .mtu = now.mtu,
+					      .rescue_rate = now.rescue_rate };
+	switch (which) {
+	case EBB_SETTING_FLOOD_RATE:
+		want.flood_rate = value;
+		break;
+	case EBB_SETTING_MTU:
+		want.mtu = value;
+		break;
+	case EBB_SETTING_RESCUE_RATE:
+		want.rescue_rate = value;
+		break;
+	default:
+		return ebb_errf(err, "no such setting (%d)", (int)which);
+	}
+	if (ebb_desired_settings_check(&want, err))
+		return -EINVAL;
+	/* `migrating` is migrate.c's, kept as read */
+	now.flood_rate = want.flood_rate;
+	now.mtu = want.mtu;
+	now.rescue_rate = want.rescue_rate;
+	if (bpf_map_update_elem(e->settings_fd, &zero, &now, BPF_EXIST))
+		return ebb_errf(err, "cannot write the settings: %s", strerror(errno));
+	return 0;
+}
+
 int ebb_node_set_flags(struct ebb *e, const struct ebb_addr *addr, __u8 mask, bool on,
 		       struct ebb_err *err)
 {
