@@ -197,8 +197,8 @@ void state_close(struct agent *a);
 int node_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeout_s, int hook,
 		    json_object *ev, long long flows_cut);
 
-/* scale.c */
-void scale_cycle(struct agent *a, __u64 now);
+/* scale.c: decides on flows[id], node id's live flows (this host's count, or the fleet's) */
+void scale_cycle(struct agent *a, const __u64 *flows, __u64 now);
 void scale_reset(struct agent *a);
 
 /* hooks.c */
@@ -225,7 +225,8 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
  * them (so that drain.c's own decision, its event and its figure are the fleet's); -1 when this
  * host does not lead or the state last read does not have the node draining. */
 int fleet_drain_view(const char *node, struct drain_fleet *df);
-void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore);
+/* flows[id]: node id's live flows over the whole fleet, as scale_cycle() takes them. */
+void fleet_flow_sums(const struct agent *a, __u64 *flows);
 int fleet_metrics(char *buf, size_t len);
 int fleet_status_html(char *buf, size_t len);
 

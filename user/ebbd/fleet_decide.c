@@ -293,19 +293,13 @@ int fleet_transition(struct agent *a, struct node *n, __u8 to, __u32 drain_timeo
 	return 0;
 }
 
-/* Scaling on fleet-wide sums: the leader's node flow counts become the fleet's for a cycle. */
-void fleet_scale_sums(struct agent *a, __u64 *saved, bool restore)
+/* flows[id]: each node's fleet-wide live flows, what the leader scales on; the census stays
+ * this host's own count, which the reports, the metrics and the status page show. */
+void fleet_flow_sums(const struct agent *a, __u64 *flows)
 {
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
-		struct node *n = &a->nodes[id];
+		const struct node *n = &a->nodes[id];
 
-		if (!n->used)
-			continue;
-		if (restore) {
-			n->census.flows = saved[id];
-		} else {
-			saved[id] = n->census.flows;
-			n->census.flows = (__u64)fleet_flows(n->name, (long long)n->census.flows);
-		}
+		flows[id] = n->used ? (__u64)fleet_flows(n->name, (long long)n->census.flows) : 0;
 	}
 }

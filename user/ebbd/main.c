@@ -157,16 +157,18 @@ static int run(struct agent *a)
 				drain_tick(a, ebb_now_ns());
 				health_tick(a, now);
 				if (cycle) {
-					static __u64 saved[EBB_MAX_NODES];
+					static __u64 flows[EBB_MAX_NODES];
 
 					measure_counters(a, now);
 					probe_cycle(a);
-					/* a fleet's leader scales on fleet-wide flows; other hosts decide nothing */
+					/* A fleet scales on fleet-wide flows: its leader decides, the other
+					 * hosts' transitions are refused (fleet_transition), but each shows
+					 * the same pool figures in its metrics. */
 					if (fleet_enabled())
-						fleet_scale_sums(a, saved, false);
-					scale_cycle(a, ebb_now_ns());
-					if (fleet_enabled())
-						fleet_scale_sums(a, saved, true);
+						fleet_flow_sums(a, flows);
+					else
+						measure_flows(a, flows);
+					scale_cycle(a, flows, ebb_now_ns());
 					/* Expired slot history goes, and owners that own their
 					 * slot again. A walk of the whole map (~0.1 s on a busy
 					 * VM) every 30 s at most: the datapath skips an expired

@@ -366,6 +366,12 @@ void measure_tick(struct agent *a, __u64 now)
 	}
 }
 
+void measure_flows(const struct agent *a, __u64 *flows)
+{
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++)
+		flows[id] = a->nodes[id].used ? a->nodes[id].census.flows : 0;
+}
+
 void measure_counters(struct agent *a, __u64 now)
 {
 	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {

@@ -61,6 +61,8 @@ struct census_totals {
 struct agent;
 void measure_tick(struct agent *a, __u64 now);
 void measure_counters(struct agent *a, __u64 now);
+/* flows[id]: each node's live flows at the last complete pass, as this host counted them. */
+void measure_flows(const struct agent *a, __u64 *flows);
 /* ebbd --once, after state_refresh: one measurement printed as JSON. */
 int measure_once(struct agent *a);
 /* The maps went: drops the pass in progress and the census (state.c). */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Scaling, per pool: each interval this file reads the pool's nodes and hands their figures to
- * scale_decide() (scale_decide.h says the rules: HPA's desired count, the windows, which node
- * to drain or activate), then does what it says: node_transition for each node it picked, the
- * on-scale-out hook (EBB_NODE empty, EBB_NODES_WANTED) for the nodes the pool lacks.
+ * Scaling, per pool: each interval this file reads the pool's nodes, with the live flows its
+ * caller gives (this host's census, or a fleet's sums: nobody's state is overwritten for them),
+ * and hands their figures to scale_decide() (scale_decide.h says the rules: HPA's desired count,
+ * the windows, which node to drain or activate), then does what it says: node_transition for
+ * each node it picked, the on-scale-out hook (EBB_NODE empty, EBB_NODES_WANTED) for the nodes
+ * the pool lacks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +26,13 @@ void scale_reset(struct agent *a)
 	}
 }
 
-static bool metric_of(const struct agent *a, const struct node *n, enum metric m, double *v)
+/* flows: the node's live flows scaling decides on (this host's, or the fleet's) */
+static bool metric_of(const struct agent *a, const struct node *n, __u64 flows, enum metric m,
+		      double *v)
 {
 	switch (m) {
 	case METRIC_FLOWS:
-		*v = n->census.flows;
+		*v = flows;
 		return n->census.flows_known && a->census.have_pass;
 	case METRIC_NEW_FLOWS:
 		*v = n->census.new_flows_s;
@@ -62,13 +66,14 @@ static json_object *decision(const struct agent *a, int pool, const char *event,
 	return ev;
 }
 
-static void scale_out(struct agent *a, int pool, const struct scale_out *d, __u64 now)
+static void scale_out(struct agent *a, int pool, const struct scale_out *d, const __u64 *flows,
+		      __u64 now)
 {
 	for (int i = 0; i < d->n_pick; i++) {
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_out", d);
 
-		json_add_int(ev, "node_flows", n->census.flows);
+		json_add_int(ev, "node_flows", flows[d->pick[i]]);
 		if (node_transition(a, n, EBB_NODE_ACTIVE, 0, EV_SCALE_OUT, ev, 0))
 			return; /* changed under us: decide again next interval */
 	}
@@ -84,20 +89,20 @@ static void scale_out(struct agent *a, int pool, const struct scale_out *d, __u6
 	}
 }
 
-static void scale_in(struct agent *a, int pool, const struct scale_out *d)
+static void scale_in(struct agent *a, int pool, const struct scale_out *d, const __u64 *flows)
 {
 	for (int i = 0; i < d->n_pick; i++) {
 		struct node *n = &a->nodes[d->pick[i]];
 		json_object *ev = decision(a, pool, "scale_in", d);
 
-		json_add_int(ev, "node_flows", n->census.flows);
+		json_add_int(ev, "node_flows", flows[d->pick[i]]);
 		json_add_double(ev, "node_active_s", (ebb_now_ns() - n->entry.state_since_ns) / 1e9);
 		if (node_transition(a, n, EBB_NODE_DRAINING, 0, EV_SCALE_IN, ev, 0))
 			return;
 	}
 }
 
-void scale_cycle(struct agent *a, __u64 now)
+void scale_cycle(struct agent *a, const __u64 *flows, __u64 now)
 {
 	/* the main loop's alone; too large for its stack */
 	static struct scale_node nodes[EBB_MAX_NODES];
@@ -116,9 +121,9 @@ void scale_cycle(struct agent *a, __u64 now)
 
 			if (!n->used || n->pool != p)
 				continue;
-			*sn = (struct scale_node){ .id = id, .state = n->entry.state, .flows = n->census.flows,
+			*sn = (struct scale_node){ .id = id, .state = n->entry.state, .flows = flows[id],
 						   .state_since_ns = n->entry.state_since_ns };
-			sn->known = metric_of(a, n, s->metric, &sn->value);
+			sn->known = metric_of(a, n, flows[id], s->metric, &sn->value);
 			in.n_nodes++;
 		}
 		scale_decide(&in, &rt->hist, &d);
@@ -132,9 +137,9 @@ void scale_cycle(struct agent *a, __u64 now)
 		rt->active = d.active;
 		rt->desired = d.desired;
 		if (d.action == SCALE_OUT)
-			scale_out(a, p, &d, now);
+			scale_out(a, p, &d, flows, now);
 		else if (d.action == SCALE_IN)
-			scale_in(a, p, &d);
+			scale_in(a, p, &d, flows);
 		else if (log_enabled(LOG_DEBUG))
 			log_emit(decision(a, p, "scale_hold", &d));
 	}
