@@ -143,4 +143,55 @@ size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
 			     const struct ebb_desired_vip *cur, size_t n_cur,
 			     struct ebb_desired_change *out);
 
+/* ---- diff: what makes a store's nodes and memberships the desired ones ---- */
+/*
+ * The maps' nodes as desired records: one per membership (vip: the VIP, weight: the node's
+ * there), and one with vip.family 0 for a node that serves no VIP; the node-wide fields (state,
+ * drain_timeout_s, mac as the maps have it, have_mac true, node_prog) on each. By node id, a
+ * node's memberships in the members map's order. out: room for EBB_MAX_MEMBERS + EBB_MAX_NODES.
+ * How many, or -errno.
+ */
+int ebb_desired_members_read(struct ebb *e, struct ebb_desired_node *out);
+
+enum ebb_desired_member_op {
+	EBB_DESIRED_NODE_DEL, /* a node the desired state has not: from every VIP, and gone */
+	EBB_DESIRED_MEMBER_DEL, /* the node off one VIP it is not wanted on; the node stays */
+	EBB_DESIRED_NODE_MAC, /* the node's MAC, in place */
+	/* the node onto a VIP: the add that makes the node makes it inactive unless it is wanted
+	 * active, with node_prog as wanted (on an existing node both are the node's own already) */
+	EBB_DESIRED_MEMBER_ADD,
+	EBB_DESIRED_MEMBER_WEIGHT, /* its weight on one VIP, in place */
+	EBB_DESIRED_NODE_FLAGS, /* node_prog */
+	EBB_DESIRED_NODE_STATE, /* state, and a drain's own timeout */
+};
+
+struct ebb_desired_member_change {
+	enum ebb_desired_member_op op;
+	/* as wanted (EBB_DESIRED_NODE_DEL, EBB_DESIRED_MEMBER_DEL: as the store has it) */
+	struct ebb_desired_node node;
+};
+
+/*
+ * The changes that make the n_cur records a store holds (cur, as ebb_desired_members_read
+ * gives them) the n_want wanted, records of the same shape: a node's records need not be
+ * adjacent, and the node-wide fields are taken from its first. A wanted node whose VIPs the
+ * store lacks is a record with vip.family 0 (its state still applies if the node is there). In
+ * this order, each step needing the ones before it:
+ *   1. the nodes not wanted, deleted (in cur's order);
+ *   2. then each wanted node in turn (in want's order, at its first record):
+ *      a. its memberships not wanted, deleted (cur's order): before an add, so that the
+ *         store's room for members holds the new ones;
+ *      b. its MAC, if wanted and another: before an add, which refuses a MAC the node lacks;
+ *      c. its memberships added, or their weight set (want's order);
+ *      d. node_prog, then its state (or a drain's timeout), on a node that exists by then:
+ *         after the adds, which make a new node inactive and can give node_prog only to a
+ *         new node. A node wanted on no VIP the store has and not in it is left out.
+ * A node is never deleted for what it is not given: one whose key failed the schema is wanted
+ * as the store has it (its records in want: no change). A weight of 0 is EBB_DEFAULT_WEIGHT.
+ * out has room for n_cur + 4 x n_want; returns how many. Pure: the caller applies them.
+ */
+size_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
+				const struct ebb_desired_node *cur, size_t n_cur,
+				struct ebb_desired_member_change *out);
+
 #endif /* LIBEBB_DESIRED_H */

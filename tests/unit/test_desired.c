@@ -463,6 +463,210 @@ static void test_diff(void)
 	ASSERT_EQ(out[0].op, EBB_DESIRED_VIP_ADD, "diff: ... each an add");
 }
 
+/* ---- the diff: desired nodes and memberships against a store's ---- */
+
+#define MEMBERS_MAX 8
+
+/* A node on a VIP (vip NULL: on none), MAC 02:00:00:00:00:LAST, drain timeout 0. */
+struct dn_spec {
+	const char *addr, *vip;
+	__u32 weight;
+	__u8 state;
+	__u8 mac_last; /* 0: no MAC given */
+	bool node_prog;
+	__u32 drain_timeout_s;
+};
+
+static struct ebb_desired_node dn(const struct dn_spec *s)
+{
+	struct ebb_desired_node n = { .addr = ad(s->addr), .weight = s->weight, .state = s->state,
+				      .have_mac = s->mac_last, .node_prog = s->node_prog,
+				      .drain_timeout_s = s->drain_timeout_s,
+				      .mac = { 2, 0, 0, 0, 0, s->mac_last } };
+
+	if (s->vip)
+		n.vip = vk(s->vip);
+	return n;
+}
+
+struct member_op_spec {
+	enum ebb_desired_member_op op;
+	const char *addr, *vip; /* vip NULL: a node-wide change */
+};
+
+static const char *member_op_name(enum ebb_desired_member_op op)
+{
+	static const char *const names[] = { "node del", "member del", "node mac", "member add",
+					     "member weight", "node flags", "node state" };
+
+	return op <= EBB_DESIRED_NODE_STATE ? names[op] : "?";
+}
+
+#define A "198.51.100.21"
+#define B "198.51.100.22"
+#define C "198.51.100.23"
+#define V1 "203.0.113.31:80/tcp"
+#define V2 "203.0.113.32:80/tcp"
+#define ACT EBB_NODE_ACTIVE
+#define DRN EBB_NODE_DRAINING
+#define INA EBB_NODE_INACTIVE
+#define DWN EBB_NODE_DOWN
+#define N(addr, vip, weight, state, mac) { addr, vip, weight, state, mac, false, 0 }
+#define NX(addr, vip, weight, state, mac, prog, drain) { addr, vip, weight, state, mac, prog, drain }
+#define OP(op, addr, vip) { op, addr, vip }
+
+static const struct members_case {
+	const char *name;
+	struct dn_spec cur[MEMBERS_MAX], want[MEMBERS_MAX];
+	struct member_op_spec ops[MEMBERS_MAX];
+} members_cases[] = {
+	{ "no change: nothing to do",
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 20, ACT, 1), N(B, NULL, 0, INA, 2) },
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 20, ACT, 1), N(B, NULL, 0, INA, 2) },
+	  {} },
+	{ "no MAC given, weight 0 (the default): no change either",
+	  { N(A, V1, EBB_DEFAULT_WEIGHT, ACT, 1) },
+	  { N(A, V1, 0, ACT, 0) },
+	  {} },
+	{ "weight only",
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 20, ACT, 1) },
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 30, ACT, 1) },
+	  { OP(EBB_DESIRED_MEMBER_WEIGHT, A, V2) } },
+	{ "state only: one change for the node, not one per VIP",
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 20, ACT, 1) },
+	  { N(A, V1, 10, DRN, 1), N(A, V2, 20, DRN, 1) },
+	  { OP(EBB_DESIRED_NODE_STATE, A, NULL) } },
+	{ "a drain's own timeout changes",
+	  { NX(A, V1, 10, DRN, 1, false, 60) },
+	  { NX(A, V1, 10, DRN, 1, false, 90) },
+	  { OP(EBB_DESIRED_NODE_STATE, A, NULL) } },
+	{ "a node gone: deleted once, whatever it served",
+	  { N(A, V1, 10, ACT, 1), N(B, V1, 10, ACT, 2), N(B, V2, 10, ACT, 2) },
+	  { N(A, V1, 10, ACT, 1) },
+	  { OP(EBB_DESIRED_NODE_DEL, B, NULL) } },
+	{ "a node of no VIP gone",
+	  { N(B, NULL, 0, INA, 2) },
+	  {},
+	  { OP(EBB_DESIRED_NODE_DEL, B, NULL) } },
+	{ "a VIP's members replaced: the old ones deleted first",
+	  { N(A, V1, 10, ACT, 1), N(B, V1, 10, ACT, 2) },
+	  { N(C, V1, 10, ACT, 3), N(B, V2, 10, ACT, 2) },
+	  { OP(EBB_DESIRED_NODE_DEL, A, NULL), OP(EBB_DESIRED_MEMBER_ADD, C, V1),
+	    OP(EBB_DESIRED_MEMBER_DEL, B, V1), OP(EBB_DESIRED_MEMBER_ADD, B, V2) } },
+	{ "every change of one node, in the order its writes need",
+	  { N(A, V1, 10, ACT, 1), N(A, V2, 10, ACT, 1) },
+	  { NX(A, V2, 20, DWN, 9, true, 0), NX(A, "203.0.113.33:80/tcp", 5, DWN, 9, true, 0) },
+	  { OP(EBB_DESIRED_MEMBER_DEL, A, V1), OP(EBB_DESIRED_NODE_MAC, A, NULL),
+	    OP(EBB_DESIRED_MEMBER_WEIGHT, A, V2), OP(EBB_DESIRED_MEMBER_ADD, A, "203.0.113.33:80/tcp"),
+	    OP(EBB_DESIRED_NODE_FLAGS, A, NULL), OP(EBB_DESIRED_NODE_STATE, A, NULL) } },
+	{ "a new node wanted draining: made (inactive) first, its state after",
+	  {},
+	  { NX(A, V1, 10, DRN, 1, true, 30), NX(A, V2, 10, DRN, 1, true, 30) },
+	  { OP(EBB_DESIRED_MEMBER_ADD, A, V1), OP(EBB_DESIRED_MEMBER_ADD, A, V2),
+	    OP(EBB_DESIRED_NODE_STATE, A, NULL) } },
+	{ "a new node wanted inactive or active: its add is all",
+	  {},
+	  { NX(A, V1, 10, INA, 1, true, 0), NX(B, V1, 10, ACT, 2, false, 30) },
+	  { OP(EBB_DESIRED_MEMBER_ADD, A, V1), OP(EBB_DESIRED_MEMBER_ADD, B, V1) } },
+	{ "a node's records apart: its changes together, at its first",
+	  { N(A, V1, 10, ACT, 1) },
+	  { N(A, V1, 10, ACT, 1), N(B, V1, 10, ACT, 2), N(A, V2, 10, ACT, 1) },
+	  { OP(EBB_DESIRED_MEMBER_ADD, A, V2), OP(EBB_DESIRED_MEMBER_ADD, B, V1) } },
+	{ "a node wanted on no VIP here: off its VIPs, kept, its state set",
+	  { N(A, V1, 10, ACT, 1) },
+	  { N(A, NULL, 0, DRN, 1) },
+	  { OP(EBB_DESIRED_MEMBER_DEL, A, V1), OP(EBB_DESIRED_NODE_STATE, A, NULL) } },
+	{ "a node wanted on no VIP here and not in the store: nothing makes it",
+	  {},
+	  { N(A, NULL, 0, DWN, 1) },
+	  {} },
+	{ "a node whose key failed the schema, wanted as the store has it: never deleted",
+	  { N(A, V1, 10, DWN, 1), NX(B, V1, 7, DRN, 2, true, 45) },
+	  { N(A, V1, 10, DWN, 1), NX(B, V1, 7, DRN, 2, true, 45) },
+	  {} },
+};
+
+static size_t specs(const struct dn_spec *s, struct ebb_desired_node *out)
+{
+	size_t n = 0;
+
+	for (; n < MEMBERS_MAX && s[n].addr; n++)
+		out[n] = dn(&s[n]);
+	return n;
+}
+
+static void test_members_diff(void)
+{
+	for (size_t c = 0; c < sizeof(members_cases) / sizeof(members_cases[0]); c++) {
+		const struct members_case *t = &members_cases[c];
+		struct ebb_desired_node cur[MEMBERS_MAX], want[MEMBERS_MAX];
+		struct ebb_desired_member_change out[MEMBERS_MAX * 5];
+		size_t n_cur = specs(t->cur, cur), n_want = specs(t->want, want), n_ops = 0, n;
+		bool same = true;
+
+		while (n_ops < MEMBERS_MAX && t->ops[n_ops].addr)
+			n_ops++;
+		n = ebb_desired_members_diff(want, n_want, cur, n_cur, out);
+		for (size_t i = 0; i < n && i < n_ops && same; i++) {
+			struct ebb_addr a = ad(t->ops[i].addr);
+			struct ebb_vip_key k = t->ops[i].vip ? vk(t->ops[i].vip) : (struct ebb_vip_key){};
+
+			same = out[i].op == t->ops[i].op && out[i].node.addr.family == a.family &&
+			       ebb_addr_eq(out[i].node.addr.a, a.a, a.family) &&
+			       (!t->ops[i].vip || !memcmp(&out[i].node.vip, &k, sizeof(k)));
+		}
+		if (!CHECK(n == n_ops && same, "members diff: %s", t->name))
+			for (size_t i = 0; i < n; i++) {
+				char an[64], vn[64] = "";
+
+				if (out[i].node.vip.family)
+					ebb_fmt_vip(&out[i].node.vip, vn, sizeof(vn));
+				printf("#   got %zu: %s %s %s\n", i, member_op_name(out[i].op),
+				       ebb_fmt_addr(out[i].node.addr.a, out[i].node.addr.family, an, sizeof(an)), vn);
+			}
+	}
+
+	/* what the changes carry: the writes are made from them alone */
+	{
+		struct ebb_desired_node cur[] = { dn(&(struct dn_spec)N(A, V1, 10, ACT, 1)),
+						  dn(&(struct dn_spec)N(B, V1, 10, ACT, 2)) };
+		struct ebb_desired_node want[] = { dn(&(struct dn_spec)NX(A, V1, 0, DRN, 7, true, 30)),
+						   dn(&(struct dn_spec)NX(C, V2, 25, INA, 3, true, 0)) };
+		struct ebb_desired_member_change out[12];
+		size_t n = ebb_desired_members_diff(want, 2, cur, 2, out);
+
+		if (ASSERT_EQ(n, 6, "members diff: carried values: six changes")) {
+			ASSERT_EQ(out[0].op, EBB_DESIRED_NODE_DEL, "members diff: a delete ...");
+			ASSERT_EQ(out[0].node.state, ACT, "members diff: ... carries the node as the store has it");
+			ASSERT_EQ(out[1].op, EBB_DESIRED_NODE_MAC, "members diff: a MAC change ...");
+			ASSERT_EQ(out[1].node.mac[5], 7, "members diff: ... carries the wanted MAC");
+			ASSERT_EQ(out[2].op, EBB_DESIRED_MEMBER_WEIGHT, "members diff: weight 0 ...");
+			ASSERT_EQ(out[2].node.weight, EBB_DEFAULT_WEIGHT, "members diff: ... is set as the default");
+			ASSERT_EQ(out[3].op, EBB_DESIRED_NODE_FLAGS, "members diff: node-prog ...");
+			ASSERT_TRUE(out[3].node.node_prog, "members diff: ... carries it on");
+			ASSERT_EQ(out[4].op, EBB_DESIRED_NODE_STATE, "members diff: a drain ...");
+			ASSERT_EQ(out[4].node.drain_timeout_s, 30, "members diff: ... carries its own timeout");
+			ASSERT_EQ(out[5].op, EBB_DESIRED_MEMBER_ADD, "members diff: an add ...");
+			ASSERT_TRUE(out[5].node.weight == 25 && out[5].node.state == INA && out[5].node.node_prog &&
+					    out[5].node.mac[5] == 3,
+				    "members diff: ... carries the weight, state, node-prog and MAC wanted");
+		}
+	}
+}
+
+#undef A
+#undef B
+#undef C
+#undef V1
+#undef V2
+#undef ACT
+#undef DRN
+#undef INA
+#undef DWN
+#undef N
+#undef NX
+#undef OP
+
 /* ---- the pinned-maps store: the same words, and nothing written by a refusal ---- */
 
 /* FNV-1a over every key and value of a map (per-CPU maps: not configuration, left out). */
@@ -731,6 +935,28 @@ static void test_maps_store(void)
 			  0, "maps: ... wanted as read: no change");
 		free(got);
 	}
+	{
+		struct ebb_desired_node *got = calloc(EBB_MAX_MEMBERS + EBB_MAX_NODES, sizeof(*got));
+		struct ebb_desired_member_change ch[2 + 4 * 2];
+		int n = got ? ebb_desired_members_read(&e, got) : -ENOMEM;
+		bool found_a = false, found_b = false;
+
+		ASSERT_EQ(n, 2, "maps: ebb_desired_members_read: the two memberships");
+		for (int i = 0; i < n; i++) {
+			if (!memcmp(&got[i].vip, &k, sizeof(k)) && ebb_addr_eq(got[i].addr.a, a.a, a.family))
+				found_a = got[i].weight == EBB_DEFAULT_WEIGHT && got[i].state == EBB_NODE_ACTIVE &&
+					  !memcmp(got[i].mac, MAC_A, 6) && !got[i].node_prog;
+			if (!memcmp(&got[i].vip, &k6, sizeof(k6)) && ebb_addr_eq(got[i].addr.a, b.a, b.family))
+				found_b = got[i].state == EBB_NODE_INACTIVE && !memcmp(got[i].mac, MAC_B, 6);
+		}
+		ASSERT_TRUE(found_a, "maps: ... " NODE " on " VIP ": the default weight, active, its MAC");
+		ASSERT_TRUE(found_b, "maps: ... 198.51.100.12 on [2001:db8::10]:80/tcp: inactive, its MAC");
+		ASSERT_EQ(n >= 0 ? ebb_desired_members_diff(got, (size_t)n, got, (size_t)n, ch) : 1, 0,
+			  "maps: ... wanted as read: no change");
+		ASSERT_EQ(n >= 0 ? ebb_desired_members_diff(NULL, 0, got, (size_t)n, ch) : 0, 2,
+			  "maps: ... nothing wanted: both nodes deleted");
+		free(got);
+	}
 	/* and a write that passes changes them: the sums can tell */
 	ASSERT_OK(ebb_node_set_weight(&e, &a, &k, 5, &err), "maps: node set weight 5");
 	{
@@ -749,6 +975,7 @@ int main(void)
 	test_writes();
 	test_writes_in_place();
 	test_diff();
+	test_members_diff();
 	if (suite_start("desired maps")) {
 		if (balancer_setup())
 			test_maps_store();

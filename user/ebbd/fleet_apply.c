@@ -320,94 +320,125 @@ out:
 	return 0;
 }
 
-static int apply_node(struct ebb *e, struct fleet_node *fn, int *errs, int *changes)
+/* One change of ebb_desired_members_diff, made through libebb. A change to a node the maps do
+ * not hold when it comes (its add failed: said already) is left out. */
+static void apply_member_change(struct ebb *e, struct fleet_state *st,
+				const struct ebb_desired_member_change *c, int *errs, int *changes)
 {
+	const struct ebb_desired_node *d = &c->node;
+	const struct fleet_node *fn = fleet_node_find(st, &d->addr);
+	bool here = !ebb_node_find(e, &d->addr, NULL, NULL);
 	struct ebb_err err = {};
-	struct ebb_node cur;
-	__u32 id;
-	bool is_new = ebb_node_find(e, &fn->addr, &id, &cur) != 0;
+	const char *what = "";
+	char name[64];
+	int r = 0;
 
-	/* memberships: those no longer wanted first, then the new ones, then weights */
-	if (!is_new) {
-		struct ebb_member_key mk, *prev = NULL, drop[EBB_MAX_VIPS];
-		int n_drop = 0;
+	if (fn)
+		snprintf(name, sizeof(name), "%s", fn->name);
+	else
+		ebb_fmt_addr(d->addr.a, d->addr.family, name, sizeof(name));
+	switch (c->op) {
+	case EBB_DESIRED_NODE_DEL:
+		what = "node del";
+		r = ebb_node_del(e, &d->addr, NULL, true, &err);
+		break;
+	case EBB_DESIRED_MEMBER_DEL:
+		what = "node del vip";
+		r = ebb_node_del(e, &d->addr, &d->vip, true, &err);
+		break;
+	case EBB_DESIRED_NODE_MAC:
+		if (!here)
+			return;
+		what = "node mac";
+		r = ebb_node_set_mac(e, &d->addr, d->mac, &err);
+		break;
+	case EBB_DESIRED_MEMBER_ADD: {
+		/* only the add that makes the node gives its first state and node_prog */
+		struct ebb_node_opts o = { .weight = d->weight, .have_mac = d->have_mac,
+					   .inactive = !here && d->state != EBB_NODE_ACTIVE,
+					   .node_prog = !here && d->node_prog };
 
-		while (!bpf_map_get_next_key(e->members_fd, prev, &mk)) {
-			struct ebb_vip_key vk;
-			bool want = false;
-
-			prev = &mk;
-			if (mk.node_id != id || ebb_vip_by_id(e, mk.vip_id, &vk, NULL))
-				continue;
-			for (int i = 0; i < fn->n_w && !want; i++)
-				want = !memcmp(&fn->w[i].vip, &vk, sizeof(vk));
-			if (!want && n_drop < EBB_MAX_VIPS)
-				drop[n_drop++] = mk;
-		}
-		for (int i = 0; i < n_drop; i++) {
-			struct ebb_vip_key vk;
-
-			if (ebb_vip_by_id(e, drop[i].vip_id, &vk, NULL))
-				continue;
-			if (ebb_node_del(e, &fn->addr, &vk, true, &err))
-				apply_err(errs, "node del vip", fn->name, err.msg);
-			else
-				(*changes)++;
-		}
-		if (fn->have_mac && memcmp(cur.mac, fn->mac, 6)) {
-			if (ebb_node_set_mac(e, &fn->addr, fn->mac, &err))
-				apply_err(errs, "node mac", fn->name, err.msg);
-			else
-				(*changes)++;
-		}
+		memcpy(o.mac, d->mac, 6);
+		what = "node add";
+		r = ebb_node_add(e, &d->addr, &d->vip, &o, &err);
+		break;
 	}
-	for (int i = 0; i < fn->n_w; i++) {
-		struct ebb_node_opts o = { .weight = fn->w[i].weight, .have_mac = fn->have_mac,
-					   /* a node here already takes the flag below */
-					   .node_prog = fn->node_prog &&
-							ebb_node_find(e, &fn->addr, NULL, NULL) != 0 };
-		struct ebb_member m;
-		struct ebb_vip v;
-
-		memcpy(o.mac, fn->mac, 6);
-		if (ebb_vip_find(e, &fn->w[i].vip, &v))
-			continue; /* its VIP failed to apply: said already */
-		if (!is_new && !ebb_node_find(e, &fn->addr, &id, &cur) &&
-		    !bpf_map_lookup_elem(e->members_fd, &(struct ebb_member_key){ .vip_id = v.id, .node_id = id }, &m)) {
-			if (m.weight != fn->w[i].weight) {
-				if (ebb_node_set_weight(e, &fn->addr, &fn->w[i].vip, fn->w[i].weight, &err))
-					apply_err(errs, "node weight", fn->name, err.msg);
-				else
-					(*changes)++;
-			}
-			continue;
-		}
-		/* a new node starts out of the tables (inactive), then takes its state below */
-		o.inactive = ebb_node_find(e, &fn->addr, NULL, NULL) != 0 && fn->state != EBB_NODE_ACTIVE;
-		if (ebb_node_add(e, &fn->addr, &fn->w[i].vip, &o, &err)) {
-			apply_err(errs, "node add", fn->name, err.msg);
-			continue;
-		}
-		(*changes)++;
-		is_new = false;
-	}
-	if (ebb_node_find(e, &fn->addr, &id, &cur))
-		return 0; /* a node of no VIP that is not here: nothing to hold it */
-	if (!!(cur.flags & EBB_NODE_F_NODE_PROG) != fn->node_prog) {
-		if (ebb_node_set_flags(e, &fn->addr, EBB_NODE_F_NODE_PROG, fn->node_prog, &err))
-			apply_err(errs, "node node-prog", fn->name, err.msg);
-		else
-			(*changes)++;
-		ebb_node_find(e, &fn->addr, &id, &cur);
-	}
-	if (cur.state != fn->state || (fn->state == EBB_NODE_DRAINING && cur.drain_timeout_s != fn->drain_timeout_s)) {
+	case EBB_DESIRED_MEMBER_WEIGHT:
+		what = "node weight";
+		r = ebb_node_set_weight(e, &d->addr, &d->vip, d->weight, &err);
+		break;
+	case EBB_DESIRED_NODE_FLAGS:
+		if (!here)
+			return;
+		what = "node node-prog";
+		r = ebb_node_set_flags(e, &d->addr, EBB_NODE_F_NODE_PROG, d->node_prog, &err);
+		break;
+	case EBB_DESIRED_NODE_STATE:
+		if (!here || !fn)
+			return;
 		/* with the fleet's clock for the drain, and where a down node returns to */
-		if (ebb_node_set_state_at(e, &fn->addr, fn->state, fn->drain_timeout_s, state_start_ns(fn),
-					  fn->state == EBB_NODE_DOWN ? fn->before_down : 0, &err))
-			return apply_err(errs, "node state", fn->name, err.msg);
-		(*changes)++;
+		what = "node state";
+		r = ebb_node_set_state_at(e, &d->addr, d->state, d->drain_timeout_s, state_start_ns(fn),
+					  d->state == EBB_NODE_DOWN ? fn->before_down : 0, &err);
+		break;
 	}
-	return 0;
+	if (r)
+		apply_err(errs, what, name, err.msg);
+	else
+		(*changes)++;
+}
+
+/* The maps' nodes and memberships made st's, by ebb_desired_members_diff. */
+static void apply_nodes(struct ebb *e, struct fleet_state *st, int *errs, int *changes)
+{
+	struct ebb_desired_node *cur = calloc(EBB_MAX_MEMBERS + EBB_MAX_NODES, sizeof(*cur)), *want = NULL;
+	struct ebb_desired_member_change *ch = NULL;
+	int n_cur = cur ? ebb_desired_members_read(e, cur) : -ENOMEM;
+	size_t n_want = 0, room = 0, n;
+
+	for (int i = 0; i < st->n_nodes; i++)
+		room += st->nodes[i].n_w ? (size_t)st->nodes[i].n_w : 1;
+	if (n_cur >= 0) {
+		room += (size_t)n_cur; /* the stand-ins below */
+		want = calloc(room, sizeof(*want));
+		ch = calloc((size_t)n_cur + 4 * room, sizeof(*ch));
+	}
+	if (n_cur < 0 || !want || !ch) {
+		apply_err(errs, "nodes", "", strerror(n_cur < 0 ? -n_cur : ENOMEM));
+		goto out;
+	}
+	for (int i = 0; i < st->n_nodes; i++) {
+		const struct fleet_node *fn = &st->nodes[i];
+		struct ebb_desired_node d = { .addr = fn->addr, .state = fn->state,
+					      .drain_timeout_s = fn->drain_timeout_s,
+					      .have_mac = fn->have_mac, .node_prog = fn->node_prog };
+		size_t first = n_want;
+
+		memcpy(d.mac, fn->mac, 6);
+		for (int j = 0; j < fn->n_w; j++) {
+			struct ebb_vip v;
+
+			if (ebb_vip_find(e, &fn->w[j].vip, &v))
+				continue; /* its VIP failed to apply: said already */
+			want[n_want] = d;
+			want[n_want].vip = fn->w[j].vip;
+			want[n_want++].weight = fn->w[j].weight;
+		}
+		if (n_want == first)
+			want[n_want++] = d; /* on no VIP here: its state still applies if it is here */
+	}
+	for (int i = 0; i < n_cur; i++)
+		/* its key fails the schema and this host has no good value of it since it
+		 * started: wanted as the maps have it, never deleted for that */
+		if (!fleet_node_find(st, &cur[i].addr) && fleet_invalid_node(st, &cur[i].addr))
+			want[n_want++] = cur[i];
+	n = ebb_desired_members_diff(want, n_want, cur, (size_t)n_cur, ch);
+	for (size_t i = 0; i < n; i++)
+		apply_member_change(e, st, &ch[i], errs, changes);
+out:
+	free(cur);
+	free(want);
+	free(ch);
 }
 
 /*
@@ -559,26 +590,7 @@ int fleet_apply_state(struct fleet_state *st, int *changes)
 		return -EAGAIN;
 	}
 	apply_vips(&e, st, &errs, changes);
-	/* nodes the fleet no longer has */
-	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
-		struct ebb_node n;
-		struct ebb_addr a;
-		char name[64];
-
-		if (bpf_map_lookup_elem(e.nodes_fd, &id, &n) || n.state == EBB_NODE_UNUSED)
-			continue;
-		memcpy(a.a, n.addr, sizeof(a.a));
-		a.family = n.family;
-		if (fleet_node_find(st, &a) || fleet_invalid_node(st, &a))
-			continue; /* wanted, or its key fails the schema: never deleted for that */
-		ebb_fmt_addr(n.addr, n.family, name, sizeof(name));
-		if (ebb_node_del(&e, &a, NULL, true, &err))
-			apply_err(&errs, "node del", name, err.msg);
-		else
-			(*changes)++;
-	}
-	for (int i = 0; i < st->n_nodes; i++)
-		apply_node(&e, &st->nodes[i], &errs, changes);
+	apply_nodes(&e, st, &errs, changes);
 	ebb_unlock(&e);
 	ebb_close(&e);
 	return errs ? -EIO : 0;

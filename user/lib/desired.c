@@ -427,3 +427,84 @@ size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
 	}
 	return n;
 }
+
+static bool same_node(const struct ebb_desired_node *a, const struct ebb_desired_node *b)
+{
+	return a->addr.family == b->addr.family && ebb_addr_eq(a->addr.a, b->addr.a, a->addr.family);
+}
+
+/* The first of count records of r's node, or NULL. */
+static const struct ebb_desired_node *node_in(const struct ebb_desired_node *n, size_t count,
+					      const struct ebb_desired_node *r)
+{
+	for (size_t i = 0; i < count; i++)
+		if (same_node(&n[i], r))
+			return &n[i];
+	return NULL;
+}
+
+/* r's node on r's VIP among count records, or NULL. */
+static const struct ebb_desired_node *member_in(const struct ebb_desired_node *n, size_t count,
+						const struct ebb_desired_node *r)
+{
+	for (size_t i = 0; i < count; i++)
+		if (n[i].vip.family && same_node(&n[i], r) && !memcmp(&n[i].vip, &r->vip, sizeof(r->vip)))
+			return &n[i];
+	return NULL;
+}
+
+size_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
+				const struct ebb_desired_node *cur, size_t n_cur,
+				struct ebb_desired_member_change *out)
+{
+	size_t n = 0;
+
+#define EMIT(o, rec) (out[n++] = (struct ebb_desired_member_change){ .op = (o), .node = *(rec) })
+	for (size_t i = 0; i < n_cur; i++)
+		if (node_in(cur, i, &cur[i]) == NULL && !node_in(want, n_want, &cur[i]))
+			EMIT(EBB_DESIRED_NODE_DEL, &cur[i]);
+	for (size_t i = 0; i < n_want; i++) {
+		const struct ebb_desired_node *w = &want[i], *c;
+		bool made;
+		__u8 state_is;
+		__u32 drain_is;
+
+		if (node_in(want, i, w))
+			continue; /* done at its first record */
+		c = node_in(cur, n_cur, w);
+		if (c) {
+			for (size_t j = 0; j < n_cur; j++)
+				if (cur[j].vip.family && same_node(&cur[j], w) && !member_in(want, n_want, &cur[j]))
+					EMIT(EBB_DESIRED_MEMBER_DEL, &cur[j]);
+			if (w->have_mac && memcmp(c->mac, w->mac, 6))
+				EMIT(EBB_DESIRED_NODE_MAC, w);
+		}
+		made = c;
+		for (size_t j = i; j < n_want; j++) {
+			const struct ebb_desired_node *m;
+
+			if (!want[j].vip.family || !same_node(&want[j], w) || member_in(want, j, &want[j]))
+				continue;
+			m = member_in(cur, n_cur, &want[j]);
+			if (!m) {
+				EMIT(EBB_DESIRED_MEMBER_ADD, &want[j]);
+				made = true;
+			} else if (ebb_or_default(m->weight, EBB_DEFAULT_WEIGHT) !=
+				   ebb_or_default(want[j].weight, EBB_DEFAULT_WEIGHT)) {
+				EMIT(EBB_DESIRED_MEMBER_WEIGHT, &want[j]);
+				out[n - 1].node.weight = ebb_or_default(want[j].weight, EBB_DEFAULT_WEIGHT);
+			}
+		}
+		if (!made)
+			continue; /* nothing makes it: no VIP to hold it */
+		/* a node the adds make: inactive unless wanted active, node_prog as wanted */
+		state_is = c ? c->state : w->state == EBB_NODE_ACTIVE ? EBB_NODE_ACTIVE : EBB_NODE_INACTIVE;
+		drain_is = c ? c->drain_timeout_s : 0;
+		if (c && c->node_prog != w->node_prog)
+			EMIT(EBB_DESIRED_NODE_FLAGS, w);
+		if (state_is != w->state || (w->state == EBB_NODE_DRAINING && drain_is != w->drain_timeout_s))
+			EMIT(EBB_DESIRED_NODE_STATE, w);
+	}
+#undef EMIT
+	return n;
+}

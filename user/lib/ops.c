@@ -146,6 +146,71 @@ int ebb_desired_vips_read(struct ebb *e, struct ebb_desired_vip *out)
 	return n;
 }
 
+int ebb_desired_members_read(struct ebb *e, struct ebb_desired_node *out)
+{
+	struct ebb_member_key *mk = calloc(EBB_MAX_MEMBERS, sizeof(*mk));
+	struct ebb_member *mv = calloc(EBB_MAX_MEMBERS, sizeof(*mv));
+	struct ebb_vip_key *vk = calloc(EBB_MAX_VIPS, sizeof(*vk));
+	struct ebb_vip *vv = calloc(EBB_MAX_VIPS, sizeof(*vv));
+	/* the members by node id, each node's in the map's order: start[id] .. start[id + 1] */
+	__u32 *start = calloc(EBB_MAX_NODES + 1, sizeof(*start)), *by_node = calloc(EBB_MAX_MEMBERS, sizeof(*by_node));
+	int n_m = mk && mv && vk && vv && start && by_node ?
+			  ebb_map_dump(e->members_fd, mk, mv, EBB_MAX_MEMBERS, sizeof(*mk), sizeof(*mv)) : -ENOMEM;
+	int n_v = n_m < 0 ? n_m : ebb_vips_read(e, vk, vv), n = 0;
+
+	if (n_v < 0) {
+		n = n_v;
+		goto out;
+	}
+	for (int i = 0; i < n_m; i++)
+		if (mk[i].node_id < EBB_MAX_NODES)
+			start[mk[i].node_id + 1]++;
+	for (__u32 id = 0; id < EBB_MAX_NODES; id++)
+		start[id + 1] += start[id];
+	for (int i = 0; i < n_m; i++)
+		if (mk[i].node_id < EBB_MAX_NODES)
+			by_node[start[mk[i].node_id]++] = (__u32)i;
+	/* each start[id] now where id's members end: id's begin at start[id - 1] */
+	for (__u32 id = 1; id < EBB_MAX_NODES; id++) {
+		struct ebb_desired_node base = {};
+		struct ebb_node node;
+		bool any = false;
+
+		if (bpf_map_lookup_elem(e->nodes_fd, &id, &node) || node.state == EBB_NODE_UNUSED)
+			continue;
+		memcpy(base.addr.a, node.addr, sizeof(base.addr.a));
+		base.addr.family = node.family;
+		base.state = node.state;
+		base.drain_timeout_s = node.drain_timeout_s;
+		base.have_mac = true;
+		memcpy(base.mac, node.mac, 6);
+		base.node_prog = node.flags & EBB_NODE_F_NODE_PROG;
+		for (__u32 j = start[id - 1]; j < start[id]; j++) {
+			const struct ebb_member_key *k = &mk[by_node[j]];
+
+			for (int v = 0; v < n_v; v++) {
+				if (vv[v].id != k->vip_id)
+					continue;
+				out[n] = base;
+				out[n].vip = vk[v];
+				out[n++].weight = mv[by_node[j]].weight;
+				any = true;
+				break;
+			}
+		}
+		if (!any)
+			out[n++] = base; /* serves no VIP: held all the same */
+	}
+out:
+	free(mk);
+	free(mv);
+	free(vk);
+	free(vv);
+	free(start);
+	free(by_node);
+	return n;
+}
+
 int ebb_vip_replace(struct ebb *e, const struct ebb_desired_vip *v, struct ebb_err *err)
 {
 	struct ebb_desired_vip was = {};
