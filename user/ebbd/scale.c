@@ -136,6 +136,11 @@ void scale_cycle(struct agent *a, const __u64 *flows, __u64 now)
 		rt->ratio = d.ratio;
 		rt->active = d.active;
 		rt->desired = d.desired;
+		/* In a fleet every host shows the pool's figures, but only the leader acts: another
+		 * host's transitions would be refused (fleet_transition), and its scale-out hook
+		 * would ask the autoscaler for the same nodes once per host. */
+		if (fleet_enabled() && !fleet_is_leader())
+			continue;
 		if (d.action == SCALE_OUT)
 			scale_out(a, p, &d, flows, now);
 		else if (d.action == SCALE_IN)
