@@ -12,9 +12,9 @@
 #include "libebb_agent.h"
 #include "ebbctl.h"
 
-static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int fleet_ret);
+static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int store_ret);
 static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
-		       int fleet_ret);
+		       int store_ret);
 
 /* The NODE every command but show and watch starts with. */
 #define NODE_ARG(type)                                                                       \
@@ -62,39 +62,10 @@ static const struct ctl_arg node_add_spec[] = {
 static int do_add(void *args)
 {
 	struct node_add_args *a = args;
-	struct ebb_addr addr = a->node;
-	struct ebb_vip_key vip = a->vip;
-	struct ebb_node_opts o = a->o;
-	struct ebb_err err = {};
-	struct ebb e;
 	int ret;
 
-	if (ctl_fleet()) {
-		/* before the write to etcd, on the host whose addresses ebbctl sees; on the maps,
-		 * ebb_node_add checks it */
-		if (ebb_check_not_local(&addr, "a node", EBB_NODE_LOCAL_WHY, &err))
-			return ctl_error("%s", err.msg);
-		ret = ctl_fleet_node_add(&addr, &vip, &o);
-		return ret < 0 ? -1 : say_added(&addr, &vip, ret);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	ret = ebb_node_add(&e, &addr, &vip, &o, &err);
-	if (!ret) {
-		struct ebb_member_key mk, *mprev = NULL;
-		struct ebb_vip v;
-		int nodes = 0;
-
-		if (!ebb_vip_find(&e, &vip, &v)) {
-			while (!bpf_map_get_next_key(e.members_fd, mprev, &mk)) {
-				mprev = &mk;
-				nodes += mk.vip_id == v.id;
-			}
-			ctl_warn_table_size(&vip, nodes, ebb_vip_table_size(&v));
-		}
-	}
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_added(&addr, &vip, 0);
+	ret = ctl_store_here()->node_add(&a->node, &a->vip, &a->o);
+	return ret < 0 ? -1 : say_added(&a->node, &a->vip, ret);
 }
 
 struct node_del_args {
@@ -114,60 +85,22 @@ static const struct ctl_arg node_del_spec[] = {
 static int do_del(void *args)
 {
 	struct node_del_args *a = args;
-	struct ebb_addr addr = a->node;
-	struct ebb_vip_key vip = a->vip;
-	bool force = a->force, have_vip = vip.family != 0;
-	struct ebb_err err = {};
-	long long cut = -1;
-	struct ebb e;
-	__u32 id;
+	const struct ebb_vip_key *vip = a->vip.family ? &a->vip : NULL;
+	long long cut;
 	int ret;
 
-	if (ctl_fleet()) {
-		ret = ctl_fleet_node_del(&addr, have_vip ? &vip : NULL, force);
-		return ret < 0 ? -1 : say_deleted(&addr, have_vip ? &vip : NULL, -1, ret);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	/* what a forced delete re-places, counted before it (without force, live flows refuse it) */
-	if (force && !ebb_node_find(&e, &addr, &id, NULL)) {
-		__u64 *live = calloc(EBB_MAX_NODES, sizeof(*live));
-
-		if (live && !ebb_live_flows(&e, live, NULL))
-			cut = (long long)live[id];
-		free(live);
-	}
-	ret = ebb_node_del(&e, &addr, have_vip ? &vip : NULL, force, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_deleted(&addr, have_vip ? &vip : NULL, cut, 0);
+	ret = ctl_store_here()->node_del(&a->node, vip, a->force, &cut);
+	return ret < 0 ? -1 : say_deleted(&a->node, vip, cut, ret);
 }
 
-static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet_ret);
+static int say_state(const struct ebb_addr *addr, __u8 state, int was, int store_ret);
 
 static int set_state(struct ebb_addr *addr, __u8 state, __u32 timeout)
 {
-	struct ebb_err err = {};
-	struct ebb_node n;
-	struct ebb e;
-	int ret, was = -1;
+	int ret, was;
 
-	if (ctl_fleet()) {
-		/* the state before, as this host applied the fleet's */
-		if (!ebb_open(&e, bpffs, &err)) {
-			if (!ebb_node_find(&e, addr, NULL, &n))
-				was = n.state;
-			ebb_close(&e);
-		}
-		ret = ctl_fleet_node_state(addr, state, timeout);
-		return ret < 0 ? -1 : say_state(addr, state, was, ret);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	if (!ebb_node_find(&e, addr, NULL, &n))
-		was = n.state;
-	ret = ebb_node_set_state(&e, addr, state, timeout, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_state(addr, state, was, 0);
+	ret = ctl_store_here()->node_state(addr, state, timeout, &was);
+	return ret < 0 ? -1 : say_state(addr, state, was, ret);
 }
 
 struct node_drain_args {
@@ -224,25 +157,12 @@ static __u32 drain_timeout_of(struct ebb *e, __u32 id, const struct ebb_node *n)
 	return ebb_drain_timeout_s(0, t);
 }
 
-/* " (fleet "F", revision R, applied by every live host)": where a fleet write went. */
-static const char *fleet_said(int fleet_ret, char *buf, size_t len)
-{
-	if (!ctl_fleet())
-		buf[0] = '\0';
-	else if (fleet_ret == 1)
-		snprintf(buf, len, " (fleet \"%s\": so already, nothing written)", ctl_fleet_name());
-	else
-		snprintf(buf, len, " (fleet \"%s\", revision %lld, applied by every live host)",
-			 ctl_fleet_name(), ctl_fleet_rev);
-	return buf;
-}
-
 /*
  * What every talk-back of a node change starts from: its JSON object with the node's address
- * ("node"), that address as text in name and where a fleet write went in fl. NULL in a batch:
- * a restore says itself once, at its end, and the work to say each change is spared.
+ * ("node"), that address as text in name and where the store put the write in fl. NULL in a
+ * batch: a restore says itself once, at its end, and the work to say each change is spared.
  */
-static json_object *say_begin(const struct ebb_addr *addr, int fleet_ret, char *name,
+static json_object *say_begin(const struct ebb_addr *addr, int store_ret, char *name,
 			      size_t name_len, char *fl, size_t fl_len)
 {
 	json_object *o;
@@ -251,7 +171,7 @@ static json_object *say_begin(const struct ebb_addr *addr, int fleet_ret, char *
 		return NULL;
 	o = json_object_new_object();
 	ebb_fmt_addr(addr->a, addr->family, name, name_len);
-	fleet_said(fleet_ret, fl, fl_len);
+	ctl_store_here()->where(store_ret, fl, fl_len);
 	json_object_object_add(o, "node", json_object_new_string(name));
 	return o;
 }
@@ -274,7 +194,7 @@ static int node_now(const struct ebb_addr *addr, struct ebb *e, __u32 *id, struc
  * What a state change did and what happens next (issue 17): a drain names its live flows, its
  * timeout and who will retire it, and warns when no ebbd runs to do it.
  */
-static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet_ret)
+static int say_state(const struct ebb_addr *addr, __u8 state, int was, int store_ret)
 {
 	char name[64], fl[160], wasbuf[48] = "";
 	struct ebb_node n;
@@ -282,7 +202,7 @@ static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet
 	struct ebb e;
 	__u32 id;
 
-	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	o = say_begin(addr, store_ret, name, sizeof(name), fl, sizeof(fl));
 	if (!o)
 		return 0;
 	json_object_object_add(o, "state", json_object_new_string(ebb_state_name(state)));
@@ -306,8 +226,9 @@ static int say_state(const struct ebb_addr *addr, __u8 state, int was, int fleet
 		snprintf(consequence, sizeof(consequence),
 			 "nothing will retire %s: it stays draining (no new flows) until an ebbd runs on %s",
 			 name, bpffs);
-		/* in a fleet, the hosts' ebbds applied the write (or it failed): one of them retires */
-		running = ctl_agent_check(ctl_fleet() ? NULL : consequence, o) || ctl_fleet();
+		/* fields gain "ebbd_running" either way; the warning only where no ebbd applies */
+		running = ctl_agent_check(ctl_store_here()->ebbd_applies ? NULL : consequence, o) ||
+			  ctl_store_here()->ebbd_applies;
 		if (!flows && running)
 			return ctl_said(o, "%s: draining%s, no live flows; ebbd will retire it at its next check (timeout %u s)%s",
 					name, wasbuf, timeout, fl);
@@ -345,7 +266,7 @@ static void node_vips(struct ebb *e, __u32 id, char *buf, size_t len, json_objec
 	}
 }
 
-static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int fleet_ret)
+static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip, int store_ret)
 {
 	char name[64], vname[64], fl[160], vips[512] = "";
 	json_object *o, *w;
@@ -353,7 +274,7 @@ static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
 	struct ebb e;
 	__u32 id;
 
-	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	o = say_begin(addr, store_ret, name, sizeof(name), fl, sizeof(fl));
 	if (!o)
 		return 0;
 	w = json_object_new_object();
@@ -377,7 +298,7 @@ static int say_added(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
 }
 
 static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vip, long long cut,
-		       int fleet_ret)
+		       int store_ret)
 {
 	char name[64], vname[64] = "", fl[160], rest[512] = "", cutbuf[80] = "";
 	struct ebb_node n;
@@ -385,7 +306,7 @@ static int say_deleted(const struct ebb_addr *addr, const struct ebb_vip_key *vi
 	struct ebb e;
 	__u32 id;
 
-	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	o = say_begin(addr, store_ret, name, sizeof(name), fl, sizeof(fl));
 	if (!o)
 		return 0;
 	if (vip) {
@@ -860,12 +781,12 @@ static int do_watch(void *args)
 }
 
 static int say_set(const struct ebb_addr *addr, const struct ebb_vip_key *vip, __u32 weight,
-		   int node_prog, int fleet_ret)
+		   int node_prog, int store_ret)
 {
 	char name[64], vname[64], fl[160];
 	json_object *o;
 
-	o = say_begin(addr, fleet_ret, name, sizeof(name), fl, sizeof(fl));
+	o = say_begin(addr, store_ret, name, sizeof(name), fl, sizeof(fl));
 	if (!o)
 		return 0;
 	if (node_prog >= 0) {
@@ -913,8 +834,6 @@ static int do_set(void *args)
 	bool have_vip = vip.family != 0;
 	int node_prog = a->node_prog;
 	__u32 weight = a->weight;
-	struct ebb_err err = {};
-	struct ebb e;
 	int ret;
 
 	if (node_prog >= 0) {
@@ -922,33 +841,15 @@ static int do_set(void *args)
 		if (have_vip || weight)
 			return ctl_error("node-prog is the node's, for all its VIPs: set it apart from a weight; usage: %s",
 					 ctl_usage());
-		if (ctl_fleet()) {
-			ret = ctl_fleet_node_prog(&addr, node_prog);
-		} else {
-			if (ctl_open(&e, true))
-				return -1;
-			ret = ebb_node_set_flags(&e, &addr, EBB_NODE_F_NODE_PROG, node_prog, &err);
-			ebb_close(&e);
-			if (ret)
-				return ctl_error("%s", err.msg);
-		}
-		if (ret < 0)
-			return -1;
-		return say_set(&addr, NULL, 0, node_prog, ret);
+		ret = ctl_store_here()->node_prog(&addr, node_prog);
+		return ret < 0 ? -1 : say_set(&addr, NULL, 0, node_prog, ret);
 	}
 	if (!have_vip)
 		return ctl_error("missing 'vip VIP'; usage: %s", ctl_usage());
 	if (!weight)
 		return ctl_error("missing 'weight N'; usage: %s", ctl_usage());
-	if (ctl_fleet()) {
-		ret = ctl_fleet_node_weight(&addr, &vip, weight);
-		return ret < 0 ? -1 : say_set(&addr, &vip, weight, -1, ret);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	ret = ebb_node_set_weight(&e, &addr, &vip, weight, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_set(&addr, &vip, weight, -1, 0);
+	ret = ctl_store_here()->node_weight(&addr, &vip, weight);
+	return ret < 0 ? -1 : say_set(&addr, &vip, weight, -1, ret);
 }
 
 /* The drain node `id` just finished, as the ebbd that retired it said: its view when it speaks of
@@ -1046,7 +947,7 @@ static int do_wait(void *args)
 		now = ebb_now_ns();
 		if (n.state == EBB_NODE_DRAINING) {
 			drain_since = n.state_since_ns;
-			if (!warned && !ctl_fleet()) {
+			if (!warned && !ctl_store_here()->ebbd_applies) {
 				warned = true;
 				ctl_agent_check("nothing will retire it: this wait ends only when you stop it or at its own timeout",
 						NULL);

@@ -8,33 +8,14 @@
 
 #include "ebbctl.h"
 
-/* The encap-src given: neither a VIP's address nor one this host does not have. */
-static int check_sources(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o)
-{
-	struct ebb_addr src4 = { .family = EBB_FAMILY_V4, .a = { o->encap_src4 } },
-			src6 = { .family = EBB_FAMILY_V6 };
-	struct ebb_err err = {};
-
-	memcpy(src6.a, o->encap_src6, sizeof(src6.a));
-	if ((o->encap_src4 && ebb_check_encap_src(e, key, &src4, true, &err)) ||
-	    ((o->encap_src6[0] | o->encap_src6[1] | o->encap_src6[2] | o->encap_src6[3]) &&
-	     ebb_check_encap_src(e, key, &src6, true, &err)))
-		return ctl_error("%s", err.msg);
-	return 0;
-}
-
-/* What a VIP change did (issue 17); fleet_ret as ctl_fleet_* return it. */
+/* What a VIP change did (issue 17); store_ret as the store's write returned it. */
 static int say_vip(const struct ebb_vip_key *key, const char *did, const char *detail, const char *next,
-		   int fleet_ret, json_object *o)
+		   int store_ret, json_object *o)
 {
-	char name[64], fl[160] = "", nb[200];
+	char name[64], fl[160], nb[200];
 
 	ebb_fmt_vip(key, name, sizeof(name));
-	if (ctl_fleet() && fleet_ret == 1)
-		snprintf(fl, sizeof(fl), " (fleet \"%s\": so already, nothing written)", ctl_fleet_name());
-	else if (ctl_fleet())
-		snprintf(fl, sizeof(fl), " (fleet \"%s\", revision %lld, applied by every live host)",
-			 ctl_fleet_name(), ctl_fleet_rev);
+	ctl_store_here()->where(store_ret, fl, sizeof(fl));
 	if (!o)
 		o = json_object_new_object();
 	if (!strcmp(did, "added")) {
@@ -122,43 +103,14 @@ static const struct ctl_arg vip_add_spec[] = {
 static int do_add(void *args)
 {
 	struct vip_add_args *a = args;
-	struct ebb_vip_key key = a->vip;
 	struct ebb_vip_opts o = a->o;
-	bool have_src = a->have_src;
-	struct ebb_err err = {};
-	struct ebb e;
 	int ret;
 
-	o.fwd = a->fwd;
 	/* dsr takes one too: a rescue's outer source, where the nodes' claims come back
 	 * (doc/node-truth.md) */
-	if (ctl_fleet()) {
-		/* Checked here, before the write to etcd, on the host whose addresses ebbctl sees;
-		 * on the maps, ebb_vip_add checks it. */
-		struct ebb_addr a = { .family = key.family };
-
-		memcpy(a.a, key.addr, sizeof(a.a));
-		if (ebb_check_not_local(&a, "a VIP", EBB_VIP_LOCAL_WHY, &err))
-			return ctl_error("%s", err.msg);
-		if (check_sources(NULL, &key, &o))
-			return -1;
-		/* in a fleet, each host fills in its own device's addresses when none is given */
-		ret = ctl_fleet_vip_add(&key, &o);
-		return ret < 0 ? -1 : say_vip(&key, "added", NULL, NULL, ret, NULL);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	if (check_sources(&e, &key, &o)) {
-		ebb_close(&e);
-		return -1;
-	}
-	/* Unless told, tunnels and rescues start from the addresses of the device ebb is
-	 * attached to (a dsr VIP without any sends no rescue: its flows go the old way). */
-	if (!have_src)
-		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
-	ret = ebb_vip_add(&e, &key, &o, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "added", NULL, NULL, 0, NULL);
+	o.fwd = a->fwd;
+	ret = ctl_store_here()->vip_add(&a->vip, &o, a->have_src);
+	return ret < 0 ? -1 : say_vip(&a->vip, "added", NULL, NULL, ret, NULL);
 }
 
 struct vip_set_args {
@@ -188,18 +140,13 @@ static int do_set(void *args)
 	struct vip_set_args *a = args;
 	struct ebb_vip_key key = a->vip;
 	struct ebb_vip_opts o = a->o;
-	struct ebb_err err = {};
-	struct ebb e;
 	int ret;
 
 	if (!o.tcp_idle_s && !o.udp_idle_s && !o.fin_s && !o.drain_timeout_s)
 		return ctl_error("nothing to set; usage: %s", ctl_usage());
-	if (ctl_open(&e, true))
+	ret = ctl_store_here()->vip_set(&key, &o);
+	if (ret < 0)
 		return -1;
-	ret = ebb_vip_set(&e, &key, &o, &err);
-	ebb_close(&e);
-	if (ret)
-		return ctl_error("%s", err.msg);
 	{
 		char detail[160] = "";
 		json_object *f = json_object_new_object();
@@ -214,7 +161,7 @@ static int do_set(void *args)
 					 t[i].name, t[i].v);
 				json_object_object_add(f, t[i].field, json_object_new_int64(t[i].v));
 			}
-		return say_vip(&key, "set", detail, NULL, 0, f);
+		return say_vip(&key, "set", detail, NULL, ret, f);
 	}
 }
 
@@ -235,20 +182,10 @@ static int do_del(void *args)
 {
 	struct vip_del_args *a = args;
 	struct ebb_vip_key key = a->vip;
-	bool force = a->force;
-	struct ebb_err err = {};
-	struct ebb e;
 	int ret;
 
-	if (ctl_fleet()) {
-		ret = ctl_fleet_vip_del(&key, force);
-		return ret < 0 ? -1 : say_vip(&key, "deleted", NULL, NULL, ret, NULL);
-	}
-	if (ctl_open(&e, true))
-		return -1;
-	ret = ebb_vip_del(&e, &key, force, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : say_vip(&key, "deleted", NULL, NULL, 0, NULL);
+	ret = ctl_store_here()->vip_del(&key, a->force);
+	return ret < 0 ? -1 : say_vip(&key, "deleted", NULL, NULL, ret, NULL);
 }
 
 struct vip_show_args {

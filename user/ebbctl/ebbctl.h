@@ -153,7 +153,7 @@ const char *ctl_usage(void);
 bool ctl_given(const char *name);
 
 /* cmd_fleet.c: opens the pinned state; writers also take the lock. On a fleet host a writer is
- * refused: its change would be local only. Fleet-aware commands check ctl_fleet() first. */
+ * refused: its change would be local only. The write commands go through ctl_store_here(). */
 int ctl_open(struct ebb *e, bool writer);
 /* A writer for what belongs to this host alone (its program, its datapath settings). */
 int ctl_open_local(struct ebb *e);
@@ -176,6 +176,39 @@ int ctl_fleet_node_prog(const struct ebb_addr *a, bool on);
 /* {host: report} of the live hosts, or NULL (reason in err). */
 json_object *ctl_fleet_reports(char *err, size_t len);
 long long ctl_fleet_report_flows(json_object *rep, const char *node);
+
+/*
+ * Where the desired state is written (issue 18): store_maps.c's pinned maps through libebb, or
+ * on a fleet host store_etcd.c's fleet state in etcd (doc/fleet.md). ctl_store_here() chooses once;
+ * the write commands check their arguments, call the store, and say what it did. Each write
+ * returns 0 when written (on etcd: applied by every live host), 1 when the state was so already
+ * and nothing was written, -1 after it said the error.
+ */
+struct ctl_store {
+	/* have_src: encap-src was given (on the maps, none given takes the device's addresses) */
+	int (*vip_add)(const struct ebb_vip_key *k, const struct ebb_vip_opts *o, bool have_src);
+	int (*vip_set)(const struct ebb_vip_key *k, const struct ebb_vip_opts *o);
+	int (*vip_del)(const struct ebb_vip_key *k, bool force);
+	int (*node_add)(const struct ebb_addr *a, const struct ebb_vip_key *vip,
+			const struct ebb_node_opts *o);
+	/* vip NULL: every VIP; *cut: the live flows a forced delete re-placed (-1: not counted) */
+	int (*node_del)(const struct ebb_addr *a, const struct ebb_vip_key *vip, bool force,
+			long long *cut);
+	/* *was: the node's state before the write (-1: unknown) */
+	int (*node_state)(const struct ebb_addr *a, __u8 state, __u32 timeout, int *was);
+	int (*node_weight)(const struct ebb_addr *a, const struct ebb_vip_key *vip, __u32 weight);
+	int (*node_prog)(const struct ebb_addr *a, bool on);
+	/* What the talk-back adds about where a write that returned ret went ("" on the maps). */
+	const char *(*where)(int ret, char *buf, size_t len);
+	/* The hosts' ebbds applied the write (or it failed): one of them retires a drained node,
+	 * so no check for a running ebbd is due. */
+	bool ebbd_applies;
+};
+extern const struct ctl_store ctl_store_maps, ctl_store_etcd;
+const struct ctl_store *ctl_store_here(void);
+/* store_maps.c: the encap-src given is neither a VIP's address (e's; NULL: not checked) nor
+ * one this host does not have. */
+int ctl_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o);
 
 int do_prog(int argc, char **argv);
 int do_vip(int argc, char **argv);
