@@ -260,8 +260,8 @@ static void *thread_main(void *arg)
 			free(nopps);
 		}
 		/* The history after the report: a write's caller waits for every host's report,
-		 * not for this (a catching-up host rewrites whole VIPs: 0.2-0.5 s on this VM). The
-		 * tables' own writes recorded the change's owners already, before they swapped. */
+		 * not for this (a catching-up host rewrites whole VIPs, which is slow). The tables'
+		 * own writes recorded the change's owners already, before they swapped. */
 		if (fleet_hist_pending) {
 			struct ebb_err err = {};
 			struct ebb e;

@@ -170,10 +170,10 @@ static int run(struct agent *a)
 						measure_flows(a, flows);
 					scale_cycle(a, flows, ebb_now_ns());
 					/* Expired slot history goes, and owners that own their
-					 * slot again. A walk of the whole map (~0.1 s on a busy
-					 * VM) every 30 s at most: the datapath skips an expired
-					 * owner by itself, so this only frees memory. Under the
-					 * writers' lock, or later if a writer holds it. */
+					 * slot again. A walk of the whole map, so every 30 s at
+					 * most: the datapath skips an expired owner by itself,
+					 * so this only frees memory. Under the writers' lock, or
+					 * later if a writer holds it. */
 					if (now - last_sweep >= HISTORY_SWEEP_NS && !ebb_trylock(&a->e)) {
 						ebb_history_sweep(&a->e, ebb_now_ns());
 						ebb_unlock(&a->e);

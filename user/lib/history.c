@@ -160,8 +160,8 @@ static int collect_vip(const struct hist_kv *kv, void *ctx)
 	return 0;
 }
 
-/* Below this many slots to read, one lookup each; above, one walk of the whole map (a syscall
- * costs about 10 us on this machine's VM: 2048 lookups cost what a walk of a small map does). */
+/* Below this many slots to read, one lookup each; above, one walk of the whole map (about
+ * where the lookups' syscalls cost what a walk of a small map does). */
 #define HIST_LOOKUPS_MAX 2048
 
 /*

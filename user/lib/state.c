@@ -516,7 +516,7 @@ int ebb_ring_read(struct ebb *e, __u32 ring_id, __u32 *table)
 }
 
 /* Node ids are handed out lowest first, so a node is found in the first chunks of the array:
- * read by batch a chunk at a time (1 ms a call here for all 4096 ids at once; fleet apply asks
+ * read by batch a chunk at a time (the whole array per call was slow, and fleet apply asks
  * several times a node). */
 #define NODE_FIND_CHUNK 256
 
