@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # ebbctl's command tables against what tells an operator about them: `ebbctl OBJECT help`, bash
 # completion (tools/ebbctl.bash-completion, run in a bare bash without bash-completion's helpers,
-# also after `--bpffs DIR` and options) and ebbctl(8). The tables are the top-level `struct cmd`
-# array in user/ebbctl/main.c and each object's `struct ctl_command` array, from which help
-# writes its usage. A command in the tables but missing from one of them fails, and so does one
-# they list that the tables lack; each keyword of a command's usage must be completed and appear
-# in its man page entry. Needs no root, no lab. TAP output.
+# also after `--bpffs DIR` and options) and ebbctl(8). The tables are the top level's `struct
+# ctl_command` array in user/ebbctl/main.c (objects and its own commands) and each object's,
+# from which help writes its usage. A command in the tables but missing from one of them fails,
+# and so does one they list that the tables lack; each keyword of a command's usage must be
+# completed and appear in its man page entry. Needs no root, no lab. TAP output.
 set -u
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 OUT=${OUTPUT:-.output}
@@ -26,38 +26,44 @@ def tap(ok, desc, detail=""):
 
 src = {f: open(os.path.join(root, "user/ebbctl", f)).read()
        for f in os.listdir(os.path.join(root, "user/ebbctl")) if f.endswith(".c")}
-entry = re.compile(r'\{\s*"([a-z-]+)"\s*,\s*(\w+)\s*\}')
 
-def table_after(text, start):
-    """The { "name", func } entries of the first table initializer after position start."""
-    m = re.compile(r'(?:static\s+)?const\s+struct\s+cmd\s+\w+\[\]\s*=\s*\{(.*?)\};', re.S).search(text, start)
-    return entry.findall(m.group(1)) if m else []
+def struct_table(text, kind, name):
+    """The body of `struct KIND NAME[] = { ... };` in text, None when there is none."""
+    m = re.search(r'struct\s+%s\s+%s\[\]\s*=\s*\{(.*?)\n\};' % (kind, name), text, re.S)
+    return m.group(1) if m else None
 
-# Top level: ctl_objects in main.c.
+# Top level: main.c's struct ctl_command array that its top-level struct ctl_object names; an
+# entry with .object is an object, the others are the top level's own commands.
 main = src["main.c"]
-top = table_after(main, main.index("ctl_objects[]") - 40)
+top_obj = re.search(r'struct\s+ctl_object\s+\w+\s*=\s*\{\s*NULL\s*,\s*(\w+)', main)
+top_body = top_obj and struct_table(main, "ctl_command", top_obj.group(1))
+top = re.findall(r'\{\s*\.name\s*=\s*"([a-z-]+)"\s*,\s*(?:\.object\s*=\s*&(\w+))?', top_body or "")
 tap(len(top) > 5, f"top-level table parsed: {[n for n, _ in top]}")
-tables = {}   # object -> [commands] (aliases dropped: a function already listed under another name)
-for name, func in top:
-    if name in ("help", "version", "save", "restore"):
+tables = {}   # object -> [commands] (an alias, .alias, is not another command)
+for name, var in top:
+    if not var:
         continue
-    body = next((t for t in src.values() if re.search(r'\bint\s+%s\s*\(int argc' % func, t)), None)
-    if body is None:
-        tap(False, f"object {name}: {func} found in user/ebbctl/*.c")
+    body = next((t for t in src.values() if re.search(r'struct\s+ctl_object\s+%s\s*=' % var, t)), None)
+    obj = body and re.search(r'struct\s+ctl_object\s+%s\s*=\s*\{\s*"([a-z]+)"\s*,\s*(\w+)' % var, body)
+    tab = obj and struct_table(body, "ctl_command", obj.group(2))
+    if not tab or obj.group(1) != name:
+        tap(False, f"object {name}: {var} is a struct ctl_object named '{name}' with a struct ctl_command table")
         continue
-    # The object's struct ctl_command table (the one its function runs), whose entries name
-    # each command (.name; its second name, .alias, is not another command).
-    fn = re.search(r'\bint\s+%s\s*\(int argc[^{]*\{(.*?)^\}' % func, body, re.S | re.M)
-    run = re.search(r'ctl_object_run\(&(\w+)', fn.group(1)) if fn else None
-    obj = run and re.search(r'struct\s+ctl_object\s+%s\s*=\s*\{\s*"[a-z]+"\s*,\s*(\w+)' % run.group(1), body)
-    tab = obj and re.search(r'struct\s+ctl_command\s+%s\[\]\s*=\s*\{(.*?)\n\};' % obj.group(1), body, re.S)
-    if not tab:
-        tap(False, f"object {name}: {func} runs a struct ctl_command table")
-        continue
-    tables[name] = re.findall(r'\.name\s*=\s*"([a-z-]+)"', tab.group(1))
+    tables[name] = re.findall(r'\.name\s*=\s*"([a-z-]+)"', tab)
 tap(set(tables) >= {"prog", "vip", "node", "flow", "stats", "decap"},
     "object tables parsed: " + "; ".join(f"{o}: {' '.join(c)}" for o, c in tables.items()))
-toplevel = [n for n, _ in top if n in ("save", "restore")]
+toplevel = [n for n, var in top if not var]
+tap(set(toplevel) >= {"version", "save", "restore"}, f"top-level commands parsed: {toplevel}")
+
+# The options: args.c's table; an .unlisted one is left out of the usage.
+opt_body = struct_table(src["args.c"], "ctl_option", "options") or ""
+options = []   # (["-j", "--json"], listed)
+for e in re.findall(r'\{([^{}]*\.name\s*=[^{}]*)\}', opt_body):
+    long_ = re.search(r'\.name\s*=\s*"([a-z-]+)"', e).group(1)
+    short = re.search(r"\.short_name\s*=\s*'(.)'", e)
+    options.append(((["-" + short.group(1)] if short else []) + ["--" + long_],
+                    not re.search(r'\.unlisted\s*=\s*true', e)))
+tap(len(options) >= 6, f"options table parsed: {' '.join('|'.join(n) for n, _ in options)}")
 
 # --- help -----------------------------------------------------------------------------------
 def usage(*args):
