@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# ebbctl's command tables against what tells an operator about them: `ebbctl OBJECT help`, bash
-# completion (tools/ebbctl.bash-completion, run in a bare bash without bash-completion's helpers,
-# also after `--bpffs DIR` and options) and ebbctl(8). The tables are the top level's `struct
-# ctl_command` array in user/ebbctl/main.c (objects and its own commands) and each object's,
-# from which help writes its usage. A command in the tables but missing from one of them fails,
-# and so does one they list that the tables lack; each keyword of a command's usage must be
-# completed and appear in its man page entry. Needs no root, no lab. TAP output.
+# ebbctl's command tables against what tells an operator about them: `ebbctl help`, `ebbctl
+# OBJECT help`, bash completion (tools/ebbctl.bash-completion, run in a bare bash without
+# bash-completion's helpers, also after `--bpffs DIR` and options) and ebbctl(8). The tables are
+# the options in user/ebbctl/args.c, the top level's `struct ctl_command` array in
+# user/ebbctl/main.c (objects and its own commands) and each object's, from which help writes its
+# usage. A command or an option in the tables but missing from one of them fails, and so does one
+# they list that the tables lack; each keyword of a command's usage must be completed and appear
+# in its man page entry, and an entry's synopsis line names no keyword its usage lacks; the man
+# page's SYNOPSIS is the top-level usage (tools/man_synopsis.py writes it: make man-synopsis).
+# Needs no root, no lab. TAP output.
 set -u
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 OUT=${OUTPUT:-.output}
 [[ $OUT == /* ]] || OUT=$ROOT/$OUT
 [ -x "$OUT/ebbctl" ] || { echo "Bail out! no $OUT/ebbctl: run make first"; exit 1; }
 exec python3 - "$ROOT" "$OUT/ebbctl" <<'PY'
-import os, re, subprocess, sys
+import difflib, os, re, subprocess, sys
 
 root, ctl = sys.argv[1], sys.argv[2]
 failed = 0
@@ -98,8 +101,19 @@ for obj, cmds in tables.items():
     tap(not missing and not extra, f"'{obj} help' lists exactly the table's commands ({len(cmds)})",
         f"in the table, not in help: {missing}\nin help, not in the table: {extra}")
 top_usage = usage()
-for t in toplevel:
-    tap(any(l.split()[0] == t for l in top_usage), f"'ebbctl help' lists {t}", "\n".join(top_usage))
+top_help = subprocess.run([ctl, "help"], capture_output=True, text=True).stdout
+top_listed = [l.split()[0] for l in top_usage if not l.startswith("[OPTIONS]")]
+tap(sorted(top_listed) == sorted(toplevel), f"'ebbctl help' lists exactly the top level's commands ({' '.join(toplevel)})",
+    "\n".join(top_usage))
+help_objects = re.search(r"OBJECT := \{([^}]*)\}", top_help)
+help_objects = help_objects.group(1).replace("|", " ").split() if help_objects else []
+tap(help_objects == [n for n, v in top if v], f"'ebbctl help' OBJECT := lists exactly the table's objects",
+    f"help: {help_objects}, table: {[n for n, v in top if v]}")
+help_opts = re.search(r"OPTIONS := \{(.*?)\}", top_help, re.S)
+help_opts = help_opts.group(1).replace("|", " ").split() if help_opts else []
+table_opts = [n for names, listed in options if listed for n in names]
+tap(sorted(o for o in help_opts if o.startswith("-")) == sorted(table_opts),
+    "'ebbctl help' OPTIONS := lists exactly the table's listed options", f"help: {help_opts}, table: {table_opts}")
 
 # --- completion -----------------------------------------------------------------------------
 comp = os.path.join(root, "tools/ebbctl.bash-completion")
@@ -147,32 +161,100 @@ tap("if-empty" in got, "completion of restore FILE: if-empty", sorted(got))
 
 # --- man page -------------------------------------------------------------------------------
 man = open(os.path.join(root, "doc/ebbctl.8")).read()
-sec = re.search(r"^\.SH COMMANDS\n(.*?)^\.SH ", man, re.S | re.M).group(1)
+def plain(s):
+    return re.sub(r"\\f[BIRP]", "", s).replace("\\-", "-")
+def section(name):
+    m = re.search(r"^\.SH %s\n(.*?)^\.SH " % name, man, re.S | re.M)
+    return m.group(1) if m else ""
+def words(s):
+    return " ".join(s.split())
+
+# SYNOPSIS: the top-level usage, as `ebbctl help` writes it from the tables (every form there
+# written with [OPTIONS]), its OBJECT := and OPTIONS := lines.
+syn_forms, syn_items, cur = [], [], None
+for l in section("SYNOPSIS").splitlines():
+    if l == ".B ebbctl":
+        cur = []
+        syn_forms.append(cur)
+    elif l.startswith("."):
+        cur = None
+    elif cur is not None:
+        cur.append(plain(l))
+    else:
+        syn_items.append(plain(l))
+syn_forms = [words(re.sub(r"^\[OPTIONS\]\s*", "", " ".join(f))) for f in syn_forms]
+help_forms = [words(re.sub(r"^\[OPTIONS\]\s*", "", l)) for l in top_usage]
+tap(syn_forms == help_forms, "ebbctl(8) SYNOPSIS has the forms of 'ebbctl help', in its order",
+    "\n".join([f"man:  {f}" for f in syn_forms] + [f"help: {f}" for f in help_forms]))
+gen = subprocess.run([sys.executable, os.path.join(root, "tools/man_synopsis.py"), ctl], capture_output=True, text=True)
+m = re.search(r"^\.SH SYNOPSIS\n.*?(?=^\.SH )", man, re.S | re.M)
+tap(gen.returncode == 0 and m is not None and m.group(0) == gen.stdout,
+    "ebbctl(8) SYNOPSIS is the one tools/man_synopsis.py writes from 'ebbctl help' (make man-synopsis)",
+    gen.stderr + "".join(difflib.unified_diff((m.group(0) if m else "").splitlines(True), gen.stdout.splitlines(True), "doc/ebbctl.8", "generated")))
+syn_rest = " ".join(syn_items)
+m = re.search(r"OBJECT := \{([^}]*)\}", syn_rest)
+man_objects = m.group(1).replace("|", " ").split() if m else []
+tap(man_objects == [n for n, v in top if v], "ebbctl(8) SYNOPSIS OBJECT := names exactly the table's objects",
+    f"man: {man_objects}, table: {[n for n, v in top if v]}")
+m = re.search(r"OPTIONS := \{([^}]*)\}", syn_rest)
+man_opts = [w for w in (m.group(1).replace("|", " ").split() if m else []) if w.startswith("-")]
+tap(sorted(man_opts) == sorted(table_opts), "ebbctl(8) SYNOPSIS OPTIONS := names exactly the table's listed options",
+    f"man: {man_opts}, table: {table_opts}")
+
+# OPTIONS: an entry for each option the usage lists, naming its short and long forms, and none
+# for an option the table lacks; an unlisted one (--help) is still named somewhere.
+opt_entries = [[w.strip(",") for w in plain(l).split() if w.startswith("-")]
+               for l in re.findall(r"^\.TP\n(.*)$", section("OPTIONS"), re.M)]
+for names, listed in options:
+    if listed:
+        tap(names in opt_entries, f"ebbctl(8) OPTIONS has an entry for {', '.join(names)}", f"entries: {opt_entries}")
+    else:
+        tap(names[-1] in plain(man), f"ebbctl(8) names the unlisted option {names[-1]}")
+for e in opt_entries:
+    tap(any(e == names for names, _ in options), f"ebbctl(8) OPTIONS entry {', '.join(e)} is an option of the table")
+
+# COMMANDS: an entry (.TP/.TQ line) for each command of each object and of the top level, with
+# every keyword of its usage; its bold words are its usage's (keywords, choices), nothing else.
+sec = section("COMMANDS")
 entries = {}
 for m in re.finditer(r"^\.T[PQ]\n(.*)$", sec, re.M):
     line = m.group(1)
-    plain = re.sub(r"\\f[BIRP]", "", line).replace("\\-", "-")
-    w = plain.split()
-    if w and w[0] in toplevel:
-        entries[(w[0], None)] = plain
-    elif len(w) >= 2:
-        entries[(w[0], w[1])] = plain
+    w = plain(line).split()
+    if not w:
+        continue
+    key = (w[0], w[1]) if w[0] in tables and len(w) >= 2 else (w[0], None)
+    entries[key] = line
+def entry_check(name, forms, e):
+    kws = set()
+    for u in forms:
+        kws |= set(keywords(u))
+    text = plain(e)
+    miss = [k for k in kws if not re.search(r"(^|[\s\[{|])%s\b" % re.escape(k), text)]
+    tap(not miss, f"ebbctl(8) entry for '{name}' names every keyword of its usage", f"missing {miss}: {text}")
+    allowed = set(name.split())
+    for u in forms:
+        allowed |= set(re.findall(r"[a-z][a-z0-9-]*", u))
+    bold = set()
+    for b in re.findall(r"\\fB(.*?)(?=\\f[RIP]|$)", e):
+        bold |= set(re.findall(r"[a-z][a-z0-9-]*", b.replace("\\-", "-")))
+    extra = sorted(bold - allowed)
+    tap(not extra, f"ebbctl(8) entry for '{name}' names no keyword its usage lacks", f"not in its usage {forms}: {extra}")
 for obj, cmds in tables.items():
     for cmd in cmds:
         e = entries.get((obj, cmd))
         tap(e is not None, f"ebbctl(8) has an entry for '{obj} {cmd}'")
         if e:
-            kws = set()
-            for u in helps[obj].get(cmd, []):
-                kws |= set(keywords(u))
-            miss = [k for k in kws if not re.search(r"(^|[\s\[{|])%s\b" % re.escape(k), e)]
-            tap(not miss, f"ebbctl(8) entry for '{obj} {cmd}' names every keyword of its usage", f"missing {miss}: {e}")
+            entry_check(f"{obj} {cmd}", helps[obj].get(cmd, []), e)
 for t in toplevel:
-    tap((t, None) in entries, f"ebbctl(8) has an entry for '{t}'")
+    e = entries.get((t, None))
+    tap(e is not None, f"ebbctl(8) has an entry for '{t}'")
+    if e:
+        entry_check(t, [" ".join(l.split()[1:]) for l in top_usage if l.split()[0] == t], e)
 for (obj, cmd) in entries:
     if cmd is None:
-        continue
-    tap(obj in tables and cmd in tables[obj], f"ebbctl(8) entry '{obj} {cmd}' is a command in the tables")
+        tap(obj in toplevel, f"ebbctl(8) entry '{obj}' is a top-level command in the tables")
+    else:
+        tap(obj in tables and cmd in tables[obj], f"ebbctl(8) entry '{obj} {cmd}' is a command in the tables")
 for s in ("OPTIONS", "EXAMPLES", "FILES"):
     tap(re.search(r"^\.SH %s$" % s, man, re.M) is not None, f"ebbctl(8) has a {s} section")
 if subprocess.run(["sh", "-c", "command -v man"], capture_output=True).returncode:
