@@ -655,7 +655,7 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 		return -1;
 	cmd = names[i].id;
 	if (batch_vetting && !obj->name) {
-		/* a batch is the objects' commands: the top level's own change no state to roll back */
+		/* a batch is objects' commands: the top level's own are no change it could roll back */
 		if (!cmd || !cmd->object)
 			return ctl_error("'%s' has no place in a batch", names[i].name);
 		vet_object = cmd->name;
@@ -676,8 +676,8 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 	}
 	for (n = 0; cmd->args && !arg_end(&cmd->args[n]); n++)
 		if (n == MAX_ARGS)
-			return ctl_error("internal: '%s %s' has more than %d arguments", obj->name,
-					 cmd->name, MAX_ARGS);
+			return ctl_error("internal: '%s %s' has more than %d arguments",
+					 obj->name ? obj->name : bin_name, cmd->name, MAX_ARGS);
 	args = calloc(1, cmd->args_size ? cmd->args_size : 1);
 	if (!args)
 		return ctl_error("out of memory");
