@@ -68,7 +68,8 @@ FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps vmlinux test unit integration bench bench-katran demo demo-fleet install clean fuzz check-asan
+.PHONY: all deps vmlinux test unit integration bench bench-katran demo demo-fleet install clean fuzz check-asan \
+	man-synopsis
 
 # Plain `make` only builds: it never calls apt. `make deps` installs what is missing; test,
 # demo and bench run it first, then build (a sub-make, so that -j never builds before deps).
@@ -252,6 +253,11 @@ check-asan: deps
 		$(OUTPUT)/asan/ebbctl $(OUTPUT)/asan/ebbd
 	$(Q)bash tests/asan/fuzz_config.sh $(OUTPUT)/asan $(or $(ASAN_CONFIG_RUNS),2000) $(or $(ASAN_SEED),1)
 	$(Q)bash tests/asan/fuzz_cli.sh $(OUTPUT)/asan $(or $(ASAN_CLI_RUNS),1000) $(or $(ASAN_SEED),1)
+
+# ebbctl(8)'s SYNOPSIS written anew from `ebbctl help` (tests/integration/test_cli_tables.sh
+# fails while they differ).
+man-synopsis: all
+	$(Q)python3 tools/man_synopsis.py $(OUTPUT)/ebbctl --write doc/ebbctl.8
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

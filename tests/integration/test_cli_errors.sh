@@ -38,6 +38,16 @@ bad "ambiguous prefix: node d (del|drain)" "ambiguous" node d "$N1"
 bad "ambiguous prefix: flow l (list|lookup)" "ambiguous" flow l 192.0.2.1:1000 "$VIP4"
 bad "node de NODE: del|delete are one command, so not ambiguous" "no node" node de "$NONODE"
 bad "empty object name" "" "" show
+# The top level is a table as the objects are: its commands' words are checked the same way.
+bad "no object" "missing OBJECT"
+bad "ambiguous prefix: s (stats|save)" "ambiguous 's'" s
+bad "version takes no word" "unexpected 'extra'; usage: version" version extra
+bad "save: unknown word" "unexpected 'x'; usage: save \[file FILE\]" save x
+bad "save file: missing FILE" "missing FILE after 'file'" save file
+bad "save file given twice" "'file' given twice" save file "$TMP/a" file "$TMP/b"
+bad "restore: trailing word after if-empty" "unexpected 'c'; usage: restore FILE \[if-empty\]" \
+	restore "$TMP/none" if-empty c
+bad_json "no object (the error is the one document)"
 bad "--bpffs relative/path" "absolute" --bpffs relative/path vip show
 bad "--bpffs DIR with no ebb state in it" "no ebb state|attach" --bpffs "$DIR-none" vip add 203.0.113.11:80/tcp
 [ ! -e "$DIR-none" ] && pass "--bpffs DIR with no state: DIR is not created" ||

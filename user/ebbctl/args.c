@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * ebbctl's words as data: the global options and each command's arguments are tables, and one
- * parser reads argv against them; the usage `help` prints and the errors' "usage: ..." are
+ * ebbctl's words as data: the global options, the top level (objects and its own commands) and
+ * each command's arguments are tables, and one parser reads argv against them; the usage
+ * `help` prints (`ebbctl help` and `ebbctl OBJECT help`) and the errors' "usage: ..." are
  * written from the same tables, so that what ebbctl accepts and what it says it accepts cannot
  * drift apart (tools/ebbctl.bash-completion and tests/integration/test_cli_tables.sh read that
  * usage). Calls down into ctl.c only.
@@ -178,7 +179,8 @@ int ctl_parse_options(int argc, char **argv, bool *version, bool *help)
 	return out;
 }
 
-void ctl_options_usage(FILE *f)
+/* The "OPTIONS := ..." lines of the top level's usage. */
+static void options_usage(FILE *f)
 {
 	const char *lead = "       OPTIONS := { ";
 	int col = fprintf(f, "%s", lead);
@@ -326,24 +328,26 @@ static void args_usage(const struct ctl_arg *args, char *buf, size_t len)
 	}
 }
 
-/* The usage's forms of cmd, each "OBJECT COMMAND ARGS", joined by sep. */
+/* The usage's forms of cmd, each "OBJECT COMMAND ARGS" ("COMMAND ARGS" at the top level),
+ * joined by sep. */
 static void command_usage(const struct ctl_object *obj, const struct ctl_command *cmd,
 			  const char *sep, char *buf, size_t len)
 {
+	const char *space = obj->name ? " " : "", *object = obj->name ? obj->name : "";
 	size_t used = 0;
 
 	buf[0] = '\0';
 	if (cmd->usage) {
 		for (const char *const *u = cmd->usage; *u; u++)
-			append(buf, len, &used, "%s%s %s%s%s", u == cmd->usage ? "" : sep,
-					 obj->name, cmd->name, **u ? " " : "", *u);
+			append(buf, len, &used, "%s%s%s%s%s%s", u == cmd->usage ? "" : sep,
+					 object, space, cmd->name, **u ? " " : "", *u);
 		return;
 	}
 	{
 		char args[512];
 
 		args_usage(cmd->args, args, sizeof(args));
-		snprintf(buf, len, "%s %s%s%s", obj->name, cmd->name, args[0] ? " " : "", args);
+		snprintf(buf, len, "%s%s%s%s%s", object, space, cmd->name, args[0] ? " " : "", args);
 	}
 }
 
@@ -369,44 +373,78 @@ bool ctl_given(const char *name)
 	return false;
 }
 
-/* The help of obj: "Usage: ebbctl OBJECT COMMAND ARGS", a line for each form of each command
- * (a long one wrapped, its continuation under the first argument), then its notes. */
+/* "Usage: ebbctl" (lead) and a line for each form of cmd; a long one wrapped, its continuation
+ * under the first argument. */
+static void command_help(const struct ctl_object *obj, const struct ctl_command *cmd,
+			 const char *lead)
+{
+	int indent = (int)(strlen(lead) + strlen(bin_name) + strlen(cmd->name) + 2 +
+			   (obj->name ? strlen(obj->name) + 1 : 0));
+	char line[1024], *form, *save = NULL;
+
+	command_usage(obj, cmd, "\n", line, sizeof(line));
+	for (form = strtok_r(line, "\n", &save); form; form = strtok_r(NULL, "\n", &save)) {
+		int col = fprintf(help_out, "%s%s", lead, bin_name);
+		const char *word = form;
+
+		/* cut at a space outside brackets: "[fwd {dsr|ipip}]" stays whole */
+		while (*word) {
+			const char *end = word;
+			int depth = 0, n;
+
+			while (*end && (depth || *end != ' ')) {
+				depth += (*end == '[' || *end == '{') - (*end == ']' || *end == '}');
+				end++;
+			}
+			n = (int)(end - word);
+			if (col + 1 + n > 100) {
+				fprintf(help_out, "\n%*s", indent - 1, "");
+				col = indent - 1;
+			}
+			col += fprintf(help_out, " %.*s", n, word);
+			word = *end ? end + 1 : end;
+		}
+		fprintf(help_out, "\n");
+		lead = "       ";
+	}
+}
+
+/*
+ * The help of obj: "Usage: ebbctl OBJECT COMMAND ARGS" for each command, then its notes. The
+ * top level's: the objects' grammar first, then its own commands, the objects and the options.
+ */
 static int object_help(const struct ctl_object *obj)
 {
 	const char *lead = "Usage: ";
+	bool objects = false;
 
-	for (const struct ctl_command *cmd = obj->commands; cmd->name; cmd++) {
-		int indent = (int)(strlen(lead) + strlen(bin_name) + strlen(obj->name) +
-				   strlen(cmd->name) + 3);
-		char line[1024], *form, *save = NULL;
-
-		command_usage(obj, cmd, "\n", line, sizeof(line));
-		for (form = strtok_r(line, "\n", &save); form; form = strtok_r(NULL, "\n", &save)) {
-			int col = fprintf(help_out, "%s%s", lead, bin_name);
-			const char *word = form;
-
-			/* cut at a space outside brackets: "[fwd {dsr|ipip}]" stays whole */
-			while (*word) {
-				const char *end = word;
-				int depth = 0, n;
-
-				while (*end && (depth || *end != ' ')) {
-					depth += (*end == '[' || *end == '{') - (*end == ']' || *end == '}');
-					end++;
-				}
-				n = (int)(end - word);
-				if (col + 1 + n > 100) {
-					fprintf(help_out, "\n%*s", indent - 1, "");
-					col = indent - 1;
-				}
-				col += fprintf(help_out, " %.*s", n, word);
-				word = *end ? end + 1 : end;
-			}
-			fprintf(help_out, "\n");
-			lead = "       ";
-		}
+	for (const struct ctl_command *cmd = obj->commands; cmd->name; cmd++)
+		objects |= cmd->object != NULL;
+	if (objects) {
+		fprintf(help_out, "%s%s [OPTIONS] OBJECT { COMMAND | help }\n", lead, bin_name);
+		lead = "       ";
 	}
-	fprintf(help_out, "%s%s %s help\n", lead, bin_name, obj->name);
+	for (const struct ctl_command *cmd = obj->commands; cmd->name; cmd++) {
+		if (cmd->object)
+			continue;
+		command_help(obj, cmd, lead);
+		lead = "       ";
+	}
+	if (obj->name)
+		fprintf(help_out, "%s%s %s help\n", lead, bin_name, obj->name);
+	if (objects) {
+		const char *sep = "\n       OBJECT := { ";
+
+		for (const struct ctl_command *cmd = obj->commands; cmd->name; cmd++) {
+			if (!cmd->object)
+				continue;
+			fprintf(help_out, "%s%s", sep, cmd->name);
+			sep = " | ";
+		}
+		fprintf(help_out, " }\n");
+	}
+	if (!obj->name)
+		options_usage(help_out);
 	if (obj->notes)
 		obj->notes(help_out);
 	return 0;
@@ -597,6 +635,13 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 		vet_command = "";
 		return 0;
 	}
+	if (argc < 1 && !obj->name) {
+		ctl_error("missing OBJECT");
+		/* with -j, the error is the one document */
+		if (!json_output)
+			object_help(obj);
+		return -1;
+	}
 	if (argc < 1)
 		return object_help(obj);
 	for (cmd = obj->commands; cmd->name && n < 62; cmd++) {
@@ -609,33 +654,51 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 	if (i < 0)
 		return -1;
 	cmd = names[i].id;
-	if (batch_vetting) {
+	if (batch_vetting && !obj->name) {
+		/* a batch is objects' commands: the top level's own are no change it could roll back */
+		if (!cmd || !cmd->object)
+			return ctl_error("'%s' has no place in a batch", names[i].name);
+		vet_object = cmd->name;
+	} else if (batch_vetting) {
 		vet_command = names[i].name;
 		return 0;
 	}
+	if (cmd && cmd->object)
+		return ctl_object_run(cmd->object, argc - 1, argv + 1);
 	if (!cmd) {
-		/* as the top level's help: -j asks for a document help cannot be */
+		/* -j asks for a document help cannot be */
 		if (json_output)
-			return ctl_error("%s help has no JSON form", obj->name);
+			return ctl_error("%s%shelp has no JSON form", obj->name ? obj->name : "",
+					 obj->name ? " " : "");
 		/* Asked for by name, help is the output: stdout. */
 		help_out = stdout;
 		return object_help(obj);
 	}
 	for (n = 0; cmd->args && !arg_end(&cmd->args[n]); n++)
 		if (n == MAX_ARGS)
-			return ctl_error("internal: '%s %s' has more than %d arguments", obj->name,
-					 cmd->name, MAX_ARGS);
+			return ctl_error("internal: '%s %s' has more than %d arguments",
+					 obj->name ? obj->name : bin_name, cmd->name, MAX_ARGS);
 	args = calloc(1, cmd->args_size ? cmd->args_size : 1);
 	if (!args)
 		return ctl_error("out of memory");
 	if (cmd->defaults)
 		memcpy(args, cmd->defaults, cmd->args_size);
-	object_now = obj;
-	command_now = cmd;
-	ret = parse_args(cmd, argc - 1, argv + 1, args);
-	if (!ret)
-		ret = cmd->run(args);
-	command_now = NULL;
+	{
+		/* restore runs its lines' commands inside its own */
+		const struct ctl_object *outer_object = object_now;
+		const struct ctl_command *outer_command = command_now;
+		bool outer_given[MAX_ARGS];
+
+		memcpy(outer_given, given_now, sizeof(given_now));
+		object_now = obj;
+		command_now = cmd;
+		ret = parse_args(cmd, argc - 1, argv + 1, args);
+		if (!ret)
+			ret = cmd->run(args);
+		object_now = outer_object;
+		command_now = outer_command;
+		memcpy(given_now, outer_given, sizeof(given_now));
+	}
 	free(args);
 	return ret;
 }

@@ -328,9 +328,4 @@ static const struct ctl_command backend_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object backend_object = { "backend", backend_commands, backend_notes };
-
-int do_backend(int argc, char **argv)
-{
-	return ctl_object_run(&backend_object, argc, argv);
-}
+const struct ctl_object ctl_backend_object = { "backend", backend_commands, backend_notes };

@@ -10,6 +10,7 @@
  * attachments (also those the batch detached) go back to what they were.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,17 +212,18 @@ static int save_file(const char *path)
 	return done_ok();
 }
 
-int do_save(int argc, char **argv)
+const struct ctl_arg ctl_save_spec[] = {
+	{ .name = "file", .metavar = "FILE", .kind = CTL_WORD, .flags = CTL_ONCE,
+	  .offset = offsetof(struct ctl_save_args, file), .missing = "FILE" },
+	{ 0 },
+};
+
+int ctl_save(void *args)
 {
-	if (argc > 0 && !strcmp(argv[0], "file")) {
-		if (argc < 2)
-			return ctl_error("missing FILE after 'file'");
-		if (argc > 2)
-			return ctl_error("unexpected '%s'; usage: save [file FILE]", argv[2]);
-		return save_file(argv[1]);
-	}
-	if (argc > 0)
-		return ctl_error("unexpected '%s'; usage: save [file FILE]", argv[0]);
+	const struct ctl_save_args *a = args;
+
+	if (a->file)
+		return save_file(a->file);
 	if (json_output)
 		return ctl_error("save prints commands, not JSON");
 	{
@@ -423,7 +425,7 @@ static int vet_line(int n, char **words)
 
 	vet_object = vet_command = NULL;
 	batch_vetting = true;
-	ret = cmd_select(ctl_top, n, words);
+	ret = ctl_object_run(ctl_top, n, words);
 	batch_vetting = false;
 	if (ret || !vet_object || !vet_command)
 		return ret;
@@ -450,29 +452,28 @@ static int vet_line(int n, char **words)
 	return 0;
 }
 
-int do_restore(int argc, char **argv)
+const struct ctl_arg ctl_restore_spec[] = {
+	{ .metavar = "FILE", .kind = CTL_WORD, .flags = CTL_REQUIRED,
+	  .offset = offsetof(struct ctl_restore_args, file) },
+	{ .name = "if-empty", .kind = CTL_FLAG, .flags = CTL_ONCE,
+	  .offset = offsetof(struct ctl_restore_args, if_empty) },
+	{ 0 },
+};
+
+int ctl_restore(void *args)
 {
+	const struct ctl_restore_args *a = args;
 	static char before[128][256], after[128][256];
 	struct ebb_attachments *atts = NULL;
 	struct ebb_snapshot *snap = NULL;
-	bool if_empty = false, had_state, had_dir, saved_quiet = quiet, added_nl;
+	bool if_empty = a->if_empty, had_state, had_dir, saved_quiet = quiet, added_nl;
 	int n_before, lock_fd = -1, ret = 0, lineno = 0, commands = 0, checked, rollback_failed = 0;
-	const char *file;
+	const char *file = a->file;
 	char *text = NULL, why[512], rollback_why[512];
 	size_t text_len = 0, body_end;
 	struct ebb e;
 	FILE *f;
 
-	if (argc < 1)
-		return ctl_error("missing FILE; usage: restore FILE [if-empty]");
-	file = argv[0];
-	if (argc > 1) {
-		if (strcmp(argv[1], "if-empty"))
-			return ctl_error("unexpected '%s'; usage: restore FILE [if-empty]", argv[1]);
-		if_empty = true;
-	}
-	if (argc > 2)
-		return ctl_error("unexpected '%s'", argv[2]);
 	if (batch_file)
 		return ctl_error("restore cannot be nested in a batch");
 	had_state = !ebb_open(&e, bpffs, &(struct ebb_err){});
@@ -597,7 +598,7 @@ int do_restore(int argc, char **argv)
 				break;
 			}
 		}
-		ret = cmd_select(ctl_top, n, words);
+		ret = ctl_object_run(ctl_top, n, words);
 		commands++;
 	}
 	batch_line = 0;

@@ -208,9 +208,4 @@ static const struct ctl_command decap_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object decap_object = { "decap", decap_commands, decap_notes };
-
-int do_decap(int argc, char **argv)
-{
-	return ctl_object_run(&decap_object, argc, argv);
-}
+const struct ctl_object ctl_decap_object = { "decap", decap_commands, decap_notes };

@@ -1001,9 +1001,4 @@ static const struct ctl_command fleet_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object fleet_object = { "fleet", fleet_commands, fleet_notes };
-
-int do_fleet(int argc, char **argv)
-{
-	return ctl_object_run(&fleet_object, argc, argv);
-}
+const struct ctl_object ctl_fleet_object = { "fleet", fleet_commands, fleet_notes };

@@ -613,9 +613,4 @@ static const struct ctl_command flow_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object flow_object = { "flow", flow_commands, flow_notes };
-
-int do_flow(int argc, char **argv)
-{
-	return ctl_object_run(&flow_object, argc, argv);
-}
+const struct ctl_object ctl_flow_object = { "flow", flow_commands, flow_notes };

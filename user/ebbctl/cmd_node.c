@@ -1044,9 +1044,4 @@ static const struct ctl_command node_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object node_object = { "node", node_commands, node_notes };
-
-int do_node(int argc, char **argv)
-{
-	return ctl_object_run(&node_object, argc, argv);
-}
+const struct ctl_object ctl_node_object = { "node", node_commands, node_notes };

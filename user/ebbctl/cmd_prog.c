@@ -346,9 +346,4 @@ static const struct ctl_command prog_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object prog_object = { "prog", prog_commands, prog_notes };
-
-int do_prog(int argc, char **argv)
-{
-	return ctl_object_run(&prog_object, argc, argv);
-}
+const struct ctl_object ctl_prog_object = { "prog", prog_commands, prog_notes };

@@ -184,9 +184,4 @@ static const struct ctl_command stats_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object stats_object = { "stats", stats_commands, NULL };
-
-int do_stats(int argc, char **argv)
-{
-	return ctl_object_run(&stats_object, argc, argv);
-}
+const struct ctl_object ctl_stats_object = { "stats", stats_commands, NULL };

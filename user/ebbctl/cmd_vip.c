@@ -322,9 +322,4 @@ static const struct ctl_command vip_commands[] = {
 	{ NULL },
 };
 
-static const struct ctl_object vip_object = { "vip", vip_commands, vip_notes };
-
-int do_vip(int argc, char **argv)
-{
-	return ctl_object_run(&vip_object, argc, argv);
-}
+const struct ctl_object ctl_vip_object = { "vip", vip_commands, vip_notes };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * What every command of ebbctl shares: the options' state, errors and JSON output, and the
- * walk from a word to its command. main.c and each cmd_*.c call down into it; it calls none of
- * them (the top-level table reaches it as ctl_top, set by main).
+ * choice of a command from a word. main.c, args.c and each cmd_*.c call down into it; it calls
+ * none of them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@ bool batch_vetting;
 const char *vet_object, *vet_command;
 bool batch_locked;
 FILE *help_out;
-const struct cmd *ctl_top;
+const struct ctl_object *ctl_top;
 
 int ctl_error(const char *fmt, ...)
 {
@@ -233,38 +233,4 @@ int ctl_pick(const struct ctl_name *names, size_t n, const char *word)
 		return ctl_error("unknown '%s'; try '%s help'", word, bin_name);
 	}
 	return match;
-}
-
-int cmd_select(const struct cmd *cmds, int argc, char **argv)
-{
-	struct ctl_name names[64];
-	const struct cmd *match;
-	size_t n = 0;
-	int i;
-
-	if (argc < 1)
-		return ctl_error("missing command");
-	/* an alias is a second entry with the same function: both select the first */
-	for (const struct cmd *c = cmds; c->name && n < 64; c++) {
-		const struct cmd *first = cmds;
-
-		while (first->func != c->func)
-			first++;
-		names[n++] = (struct ctl_name){ c->name, first };
-	}
-	i = ctl_pick(names, n, argv[0]);
-	if (i < 0)
-		return -1;
-	match = &cmds[i];
-	/* Asked for by name, help is the output: stdout. */
-	if (!strcmp(match->name, "help"))
-		help_out = stdout;
-	if (batch_vetting) {
-		/* Every object's function only picks its command: the next level names it. */
-		if (!strcmp(match->name, "help") || !strcmp(match->name, "version") ||
-		    !strcmp(match->name, "save") || !strcmp(match->name, "restore"))
-			return ctl_error("'%s' has no place in a batch", match->name);
-		vet_object = match->name;
-	}
-	return match->func(argc - 1, argv + 1);
 }

@@ -18,8 +18,8 @@ extern const char *bin_name;
 extern const char *batch_file;
 extern int batch_line;
 extern bool batch_locked;
-/* Set while restore checks its lines before running any: cmd_select then names the object and
- * the command in vet_object and vet_command (the tables' own names) instead of running it. */
+/* Set while restore checks its lines before running any: ctl_object_run then names the object
+ * and the command in vet_object and vet_command (the tables' own names) instead of running it. */
 extern bool batch_vetting;
 extern const char *vet_object, *vet_command;
 
@@ -52,10 +52,6 @@ bool ctl_agent_check(const char *consequence, json_object *fields);
 
 bool is_prefix(const char *pfx, const char *str);
 
-struct cmd {
-	const char *name;
-	int (*func)(int argc, char **argv);
-};
 /* A name a word may select (a prefix of it does), and what it selects: two names of one thing
  * (del, delete) are not ambiguous. */
 struct ctl_name {
@@ -65,9 +61,6 @@ struct ctl_name {
 /* The index of the name word selects, or -1 after the error (unknown, with the name a typo most
  * likely meant, or ambiguous). */
 int ctl_pick(const struct ctl_name *names, size_t n, const char *word);
-/* Runs the entry of the top-level table named by argv[0] (prefix allowed, ambiguity refused);
- * an object's entry goes on to ctl_object_run. */
-int cmd_select(const struct cmd *cmds, int argc, char **argv);
 
 /*
  * args.c: a command's arguments as data. Each entry names a keyword (or, without a name, a
@@ -123,6 +116,8 @@ struct ctl_arg {
 	int (*parse)(void *args, const char *value);
 };
 
+struct ctl_object;
+
 struct ctl_command {
 	const char *name;
 	const char *alias;	/* another name for the same command (del: delete, show: list) */
@@ -133,19 +128,22 @@ struct ctl_command {
 	/* The usage lines of a grammar the entries cannot say alone (two forms of one command),
 	 * NULL-ended; NULL: written from the entries */
 	const char *const *usage;
+	/* An object (the top level's entries only): the words after its name are its commands'. */
+	const struct ctl_object *object;
 };
 
 /* A command's entries and the struct they are parsed into. */
 #define CTL_ARGS(type, spec) .args = spec, .args_size = sizeof(struct type)
 
 struct ctl_object {
-	const char *name;
+	const char *name;	/* NULL: the top level, whose entries are the objects and a few commands */
 	const struct ctl_command *commands; /* ended by { NULL } */
 	void (*notes)(FILE *f);	/* what follows the usage lines in help (VIP := ...) */
 };
 
-/* Selects the command argv[0] names (as cmd_select does), parses its words into its argument
- * struct and runs it; `help` prints the usage written from the tables. */
+/* Selects the command argv[0] names (a prefix of it does, ambiguity refused), parses its words
+ * into its argument struct and runs it; an object's entry goes on to its own commands, `help`
+ * prints the usage written from the tables. */
 int ctl_object_run(const struct ctl_object *obj, int argc, char **argv);
 /* While a command of a table runs: its usage, one line ("vip add VIP [fwd {dsr|ipip}] ...",
  * forms joined by ", or "), and whether its keyword name was given. */
@@ -209,13 +207,6 @@ const struct ctl_store *ctl_store_here(void);
 /* store_maps.c: the encap-src given is neither a VIP's address (e's; NULL: not checked) nor
  * one this host does not have. */
 int ctl_check_encap_src(struct ebb *e, const struct ebb_vip_key *key, const struct ebb_vip_opts *o);
-
-int do_prog(int argc, char **argv);
-int do_vip(int argc, char **argv);
-int do_node(int argc, char **argv);
-int do_flow(int argc, char **argv);
-int do_stats(int argc, char **argv);
-int do_decap(int argc, char **argv);
 /* cmd_decap.c: what `decap` and `backend` (the node program, which includes the decapsulator)
  * share: their attach and detach arguments, and the devices, prefixes and counters of `show`. */
 struct ctl_xdp_args {
@@ -239,18 +230,27 @@ void ctl_show_prefixes(json_object *jp, const struct ebb_decap_key *prefixes, in
 void ctl_show_counters(json_object *js, const char *(*name)(__u32), __u32 max,
 		       int (*stat)(const char *, __u32, struct ebb_reason_counter *),
 		       const char *where, int width);
-int do_backend(int argc, char **argv);
-int do_save(int argc, char **argv);
-int do_restore(int argc, char **argv);
 
-/* The top-level command table (objects, save, restore, help, version): main.c's, which sets it
- * before any command runs (a batch runs its lines through it). */
-extern const struct cmd *ctl_top;
+extern const struct ctl_object ctl_prog_object, ctl_vip_object, ctl_node_object, ctl_flow_object,
+	ctl_stats_object, ctl_decap_object, ctl_backend_object, ctl_fleet_object;
+
+/* cmd_batch.c: `save [file FILE]` and `restore FILE [if-empty]`, top-level commands. */
+struct ctl_save_args {
+	const char *file;
+};
+struct ctl_restore_args {
+	const char *file;
+	bool if_empty;
+};
+extern const struct ctl_arg ctl_save_spec[], ctl_restore_spec[];
+int ctl_save(void *args);
+int ctl_restore(void *args);
+
+/* The top level (objects, save, restore, version; help): main.c's, which sets it before any
+ * command runs (a batch runs its lines through it). */
+extern const struct ctl_object *ctl_top;
 /* args.c: takes the global options out of argv (the words after the program's name), before
  * the object and after it; returns the new argc, -1 after an error. --help stops the parse. */
 int ctl_parse_options(int argc, char **argv, bool *version, bool *help);
-/* The "OPTIONS := ..." lines of the usage, from the same table. */
-void ctl_options_usage(FILE *f);
-int do_fleet(int argc, char **argv);
 
 #endif

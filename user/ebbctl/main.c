@@ -12,28 +12,9 @@
 
 #include "ebbctl.h"
 
-static int do_help(int argc, char **argv)
+static int run_version(void *args)
 {
-	(void)argc;
-	(void)argv;
-	if (json_output)
-		return ctl_error("help has no JSON form");
-	fprintf(help_out,
-		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
-		"       %s version\n"
-		"       %s save [file FILE]\n"
-		"       %s restore FILE [if-empty]\n"
-		"\n"
-		"       OBJECT := { prog | vip | node | flow | stats | decap | backend | fleet }\n",
-		bin_name, bin_name, bin_name, bin_name);
-	ctl_options_usage(help_out);
-	return 0;
-}
-
-static int do_version(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
+	(void)args;
 	if (json_output) {
 		json_object *doc = json_object_new_object();
 
@@ -47,13 +28,25 @@ static int do_version(int argc, char **argv)
 	return 0;
 }
 
-static const struct cmd ctl_objects[] = {
-	{ "help", do_help },   { "prog", do_prog },   { "vip", do_vip },	 { "node", do_node },
-	{ "flow", do_flow },   { "stats", do_stats }, { "decap", do_decap }, { "backend", do_backend },
-	{ "fleet", do_fleet },
-	{ "save", do_save },   { "restore", do_restore },
-		{ "version", do_version }, { NULL, NULL },
+/* In the order help lists them; `help` itself is every table's (args.c). A word selects the
+ * first entry it is a prefix of, and names two only to be refused as ambiguous ('s': stats or
+ * save?). */
+static const struct ctl_command top_commands[] = {
+	{ .name = "prog", .object = &ctl_prog_object },
+	{ .name = "vip", .object = &ctl_vip_object },
+	{ .name = "node", .object = &ctl_node_object },
+	{ .name = "flow", .object = &ctl_flow_object },
+	{ .name = "stats", .object = &ctl_stats_object },
+	{ .name = "decap", .object = &ctl_decap_object },
+	{ .name = "backend", .object = &ctl_backend_object },
+	{ .name = "fleet", .object = &ctl_fleet_object },
+	{ .name = "version", .run = run_version },
+	{ .name = "save", .run = ctl_save, CTL_ARGS(ctl_save_args, ctl_save_spec) },
+	{ .name = "restore", .run = ctl_restore, CTL_ARGS(ctl_restore_args, ctl_restore_spec) },
+	{ NULL },
 };
+
+static const struct ctl_object top = { NULL, top_commands, NULL };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -65,10 +58,10 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 int main(int argc, char **argv)
 {
 	bool version = false, help = false;
-	int ret;
+	char *help_words[] = { "help", NULL }, *version_words[] = { "version", NULL };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ctl_top = ctl_objects;
+	ctl_top = &top;
 	help_out = stderr;
 	ctl_cmdline_set(argc, argv);
 	libbpf_set_print(libbpf_quiet);
@@ -76,17 +69,10 @@ int main(int argc, char **argv)
 	argv++;
 	if (argc < 0)
 		return 1;
-	if (help) {
-		help_out = stdout;
-		return do_help(0, NULL) ? 1 : 0;
-	}
+	/* --help is `help`, -V `version` */
+	if (help)
+		return ctl_object_run(&top, 1, help_words) ? 1 : 0;
 	if (version)
-		return do_version(0, NULL) ? 1 : 0;
-	if (argc < 1) {
-		ctl_error("missing OBJECT");
-		do_help(0, NULL);
-		return 1;
-	}
-	ret = cmd_select(ctl_objects, argc, argv);
-	return ret ? 1 : 0;
+		return ctl_object_run(&top, 1, version_words) ? 1 : 0;
+	return ctl_object_run(&top, argc, argv) ? 1 : 0;
 }
