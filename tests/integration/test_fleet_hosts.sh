@@ -55,11 +55,12 @@ rc=$?
 drained_at=$(date +%s.%N)
 check "node drain n1 (on lb3), applied by every host" [ "$rc" -eq 0 ]
 sleep 1
-# n1's flows on lb2 by client port; only those seen in the last second: an entry whose flow an
-# earlier ECMP re-split (lb3 leaving and coming back) moved to another host stays "live" here
-# until its idle timeout.
+# n1's flows on lb2 by client port; only open ones (status "live": no FIN seen, unlike a curl
+# connection closed just before, live for its FIN timeout) seen in the last second: an entry
+# whose flow an earlier ECMP re-split (lb3 leaving and coming back) moved to another host stays
+# "live" here until its idle timeout.
 lbctl 2 -j flow show >"$TMP/lb2-flows.json"
-json_get '" ".join(str(f["sport"]) for f in d if f["live"] and f["idle_s"] < 1 and f["node"] == "'"$N1"'")' \
+json_get '" ".join(str(f["sport"]) for f in d if f["status"] == "live" and f["idle_s"] < 1 and f["node"] == "'"$N1"'")' \
 	<"$TMP/lb2-flows.json" >"$TMP/lb2-n1-ports"
 n_moved=$(wc -w <"$TMP/lb2-n1-ports")
 n_lb2=$(json_get 'len([f for f in d if f["live"] and f["idle_s"] < 1])' <"$TMP/lb2-flows.json")
