@@ -51,9 +51,15 @@ spans=$(python3 -c "import math, sys; print(math.ceil(float(sys.argv[1])) + 1)" 
 let_in=$((FLOOD - unpinned))
 check "the guard pinned no more flood SYNs than its rate allows ($let_in <= 200/s x $(nproc) CPUs x $spans s)" \
 	[ "$let_in" -le $((200 * $(nproc) * spans)) ]
+# Every entry is a placement the guard let pin: at most the VIP's new flows less its unpinned
+# ones (wrk's, the curls', the flood SYNs within the rate, and second chances: some spoofed
+# sources' handshakes come back mid-flow, ~35 a run here). A fixed allowance for what is not a
+# flood SYN (it was 24 + 100 + 64) was beaten by 4 entries in CI.
+# (the entries first: a flow pinned between the two readings then only raises the bound)
 entries=$(ctl -j flow show | json_get 'len(d)')
-check "the flow table was not flooded: $entries of $TABLE entries used (the flood was $FLOOD SYNs)" \
-	[ "$entries" -lt "$TABLE" -a "$entries" -le $((let_in + 24 + 100 + 64)) ]
+pinned=$(ctl -j stats show vip $VIP | json_get 'd["vips"]["203.0.113.10:80/tcp"]["new_flows"] - d["vips"]["203.0.113.10:80/tcp"]["unpinned"]')
+check "the flow table was not flooded: $entries of $TABLE entries used, none the counters say was not pinned ($pinned) (the flood was $FLOOD SYNs)" \
+	[ "$entries" -lt "$TABLE" -a "$entries" -le "$pinned" ]
 still=$(ctl -j flow show node "$N1" | json_get 'len(d)')
 check "n1's pinned flows survived the flood ($still of $pinned_n1)" [ "$still" -ge "$pinned_n1" ]
 
