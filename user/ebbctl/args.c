@@ -645,11 +645,11 @@ int ctl_object_run(const struct ctl_object *obj, int argc, char **argv)
 	if (argc < 1)
 		return object_help(obj);
 	for (cmd = obj->commands; cmd->name && n < 62; cmd++) {
-		names[n++] = (struct ctl_name){ cmd->name, cmd };
+		names[n++] = (struct ctl_name){ cmd->name, cmd, cmd->shortest };
 		if (cmd->alias)
-			names[n++] = (struct ctl_name){ cmd->alias, cmd };
+			names[n++] = (struct ctl_name){ cmd->alias, cmd, cmd->shortest };
 	}
-	names[n++] = (struct ctl_name){ "help", NULL };
+	names[n++] = (struct ctl_name){ "help", NULL, 0 };
 	i = ctl_pick(names, n, argv[0]);
 	if (i < 0)
 		return -1;

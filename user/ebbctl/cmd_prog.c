@@ -341,7 +341,7 @@ static const struct ctl_command prog_commands[] = {
 	{ .name = "attach", .run = do_attach, CTL_ARGS(prog_attach_args, prog_attach_spec) },
 	{ .name = "detach", .run = do_detach, CTL_ARGS(prog_detach_args, prog_detach_spec) },
 	{ .name = "upgrade", .run = do_upgrade, CTL_ARGS(prog_upgrade_args, prog_upgrade_spec) },
-	{ .name = "set", .run = do_set, CTL_ARGS(prog_set_args, prog_set_spec) },
+	{ .name = "set", .shortest = 2, .run = do_set, CTL_ARGS(prog_set_args, prog_set_spec) },
 	{ .name = "show", .alias = "list", .run = do_show },
 	{ NULL },
 };

@@ -316,7 +316,7 @@ static void vip_notes(FILE *f)
 static const struct ctl_command vip_commands[] = {
 	{ .name = "add", .run = do_add, CTL_ARGS(vip_add_args, vip_add_spec),
 	  .defaults = &(struct vip_add_args){ .fwd = EBB_FWD_DSR } },
-	{ .name = "set", .run = do_set, CTL_ARGS(vip_set_args, vip_set_spec) },
+	{ .name = "set", .shortest = 2, .run = do_set, CTL_ARGS(vip_set_args, vip_set_spec) },
 	{ .name = "del", .alias = "delete", .run = do_del, CTL_ARGS(vip_del_args, vip_del_spec) },
 	{ .name = "show", .alias = "list", .run = do_show, CTL_ARGS(vip_show_args, vip_show_spec) },
 	{ NULL },

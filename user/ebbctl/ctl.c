@@ -139,25 +139,6 @@ bool is_prefix(const char *pfx, const char *str)
 	return *pfx && !strncmp(str, pfx, strlen(pfx));
 }
 
-/*
- * The shortest abbreviation of a few commands. `version` answers only to its full name, so
- * that `v` is `vip` as in bpftool; commands added later (`set`, `watch`) take a longer one,
- * so that the abbreviations operators already type (`n s` = node show, `n wa` = node wait)
- * keep their meaning.
- */
-static size_t min_prefix(const char *name)
-{
-	if (!strcmp(name, "version"))
-		return strlen(name);
-	if (!strcmp(name, "set"))
-		return 2;
-	if (!strcmp(name, "watch"))
-		return 3;
-	if (!strcmp(name, "fleet")) /* `f` and `fl` stay `flow`, as they were before fleet */
-		return 3;
-	return 1;
-}
-
 /* Edit distance (insertions, deletions, substitutions, adjacent swaps) of two short words. */
 static int word_distance(const char *a, const char *b)
 {
@@ -216,8 +197,8 @@ int ctl_pick(const struct ctl_name *names, size_t n, const char *word)
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(word, names[i].name))
 			return (int)i;
-		/* `version` answers only to its full name, so that `v` is `vip` as in bpftool. */
-		if (is_prefix(word, names[i].name) && strlen(word) >= min_prefix(names[i].name)) {
+		if (is_prefix(word, names[i].name) &&
+		    strlen(word) >= (names[i].shortest ? names[i].shortest : 1)) {
 			if (match >= 0 && names[match].id != names[i].id)
 				return ctl_error("ambiguous '%s': %s or %s?", word, names[match].name,
 						 names[i].name);

@@ -57,6 +57,7 @@ bool is_prefix(const char *pfx, const char *str);
 struct ctl_name {
 	const char *name;
 	const void *id;
+	unsigned int shortest;	/* the fewest letters of name that select it (0: one) */
 };
 /* The index of the name word selects, or -1 after the error (unknown, with the name a typo most
  * likely meant, or ambiguous). */
@@ -121,6 +122,10 @@ struct ctl_object;
 struct ctl_command {
 	const char *name;
 	const char *alias;	/* another name for the same command (del: delete, show: list) */
+	/* The fewest letters that select it (0: one). A command added after others that share its
+	 * first letters takes more, so that the abbreviations operators already type keep their
+	 * meaning (`n s` is node show, not set). */
+	unsigned int shortest;
 	int (*run)(void *args);
 	const struct ctl_arg *args; /* ended by { 0 } (no kind); NULL: the command takes none */
 	size_t args_size;	/* of the struct the arguments are parsed into */

@@ -39,8 +39,10 @@ static const struct ctl_command top_commands[] = {
 	{ .name = "stats", .object = &ctl_stats_object },
 	{ .name = "decap", .object = &ctl_decap_object },
 	{ .name = "backend", .object = &ctl_backend_object },
-	{ .name = "fleet", .object = &ctl_fleet_object },
-	{ .name = "version", .run = run_version },
+	/* `f` and `fl` stay flow, as they were before fleet */
+	{ .name = "fleet", .object = &ctl_fleet_object, .shortest = 3 },
+	/* only in full, so that `v` is vip as in bpftool */
+	{ .name = "version", .shortest = sizeof("version") - 1, .run = run_version },
 	{ .name = "save", .run = ctl_save, CTL_ARGS(ctl_save_args, ctl_save_spec) },
 	{ .name = "restore", .run = ctl_restore, CTL_ARGS(ctl_restore_args, ctl_restore_spec) },
 	{ NULL },
