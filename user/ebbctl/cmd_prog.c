@@ -174,16 +174,13 @@ static int do_set(void *args)
 	__u32 value = mtu ? a->mtu : rescue ? a->rescue_rate : a->flood_rate;
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	/* On a fleet host this is refused (ctl_open): every host's datapath must treat a flow
 	 * the same way, whichever host ECMP sends it to; the fleet has no such setting yet. */
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_settings_set(&e, which, value, &err);
-	ebb_close(&e);
-	if (ret)
-		return ctl_error("%s", err.msg);
+	if (ctl_close(&e, ebb_settings_set(&e, which, value, &err), &err))
+		return -1;
 	if (mtu && !value)
 		return ctl_said(NULL, "mtu off; the datapath sends no ICMP too big and bounds no rescue from its next packet");
 	return ctl_said(NULL, "%s set to %u; the datapath uses it from its next packet", what, value);

@@ -168,14 +168,13 @@ static int do_zero(void *args)
 {
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	(void)args;
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_stats_zero(&e, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : ctl_said(NULL, "counters zeroed; rates and totals count from now");
+	if (ctl_close(&e, ebb_stats_zero(&e, &err), &err))
+		return -1;
+	return ctl_said(NULL, "counters zeroed; rates and totals count from now");
 }
 
 static const struct ctl_command stats_commands[] = {

@@ -134,6 +134,12 @@ int done_ok(void)
 	return 0;
 }
 
+int ctl_close(struct ebb *e, int ret, const struct ebb_err *err)
+{
+	ebb_close(e);
+	return ret ? ctl_error("%s", err->msg) : 0;
+}
+
 bool is_prefix(const char *pfx, const char *str)
 {
 	return *pfx && !strncmp(str, pfx, strlen(pfx));

@@ -160,6 +160,9 @@ bool ctl_given(const char *name);
 int ctl_open(struct ebb *e, bool writer);
 /* A writer for what belongs to this host alone (its program, its datapath settings). */
 int ctl_open_local(struct ebb *e);
+/* ctl.c: closes what ctl_open opened, after the write that returned ret: 0, or -1 once err is
+ * said. */
+int ctl_close(struct ebb *e, int ret, const struct ebb_err *err);
 
 /* cmd_fleet.c: a fleet host's writes go to etcd (doc/fleet.md). */
 bool ctl_fleet(void);

@@ -31,7 +31,6 @@ static int maps_vip_add(const struct ebb_vip_key *key, const struct ebb_vip_opts
 	struct ebb_vip_opts o = *given;
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	if (ctl_open(&e, true))
 		return -1;
@@ -43,35 +42,27 @@ static int maps_vip_add(const struct ebb_vip_key *key, const struct ebb_vip_opts
 	 * attached to (a dsr VIP without any sends no rescue: its flows go the old way). */
 	if (!have_src)
 		ebb_device_sources(bpffs, &o.encap_src4, o.encap_src6);
-	ret = ebb_vip_add(&e, key, &o, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_vip_add(&e, key, &o, &err), &err);
 }
 
 static int maps_vip_set(const struct ebb_vip_key *key, const struct ebb_vip_opts *o)
 {
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_vip_set(&e, key, o, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_vip_set(&e, key, o, &err), &err);
 }
 
 static int maps_vip_del(const struct ebb_vip_key *key, bool force)
 {
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_vip_del(&e, key, force, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_vip_del(&e, key, force, &err), &err);
 }
 
 static int maps_node_add(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
@@ -99,8 +90,7 @@ static int maps_node_add(const struct ebb_addr *addr, const struct ebb_vip_key *
 			ctl_warn_table_size(vip, nodes, ebb_vip_table_size(&v));
 		}
 	}
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ret, &err);
 }
 
 static int maps_node_del(const struct ebb_addr *addr, const struct ebb_vip_key *vip, bool force,
@@ -109,7 +99,6 @@ static int maps_node_del(const struct ebb_addr *addr, const struct ebb_vip_key *
 	struct ebb_err err = {};
 	struct ebb e;
 	__u32 id;
-	int ret;
 
 	*cut = -1;
 	if (ctl_open(&e, true))
@@ -123,9 +112,7 @@ static int maps_node_del(const struct ebb_addr *addr, const struct ebb_vip_key *
 			*cut = (long long)live[id];
 		free(live);
 	}
-	ret = ebb_node_del(&e, addr, vip, force, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_node_del(&e, addr, vip, force, &err), &err);
 }
 
 static int maps_node_state(const struct ebb_addr *addr, __u8 state, __u32 timeout, int *was)
@@ -133,16 +120,13 @@ static int maps_node_state(const struct ebb_addr *addr, __u8 state, __u32 timeou
 	struct ebb_err err = {};
 	struct ebb_node n;
 	struct ebb e;
-	int ret;
 
 	*was = -1;
 	if (ctl_open(&e, true))
 		return -1;
 	if (!ebb_node_find(&e, addr, NULL, &n))
 		*was = n.state;
-	ret = ebb_node_set_state(&e, addr, state, timeout, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_node_set_state(&e, addr, state, timeout, &err), &err);
 }
 
 static int maps_node_weight(const struct ebb_addr *addr, const struct ebb_vip_key *vip,
@@ -150,26 +134,20 @@ static int maps_node_weight(const struct ebb_addr *addr, const struct ebb_vip_ke
 {
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_node_set_weight(&e, addr, vip, weight, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_node_set_weight(&e, addr, vip, weight, &err), &err);
 }
 
 static int maps_node_prog(const struct ebb_addr *addr, bool on)
 {
 	struct ebb_err err = {};
 	struct ebb e;
-	int ret;
 
 	if (ctl_open(&e, true))
 		return -1;
-	ret = ebb_node_set_flags(&e, addr, EBB_NODE_F_NODE_PROG, on, &err);
-	ebb_close(&e);
-	return ret ? ctl_error("%s", err.msg) : 0;
+	return ctl_close(&e, ebb_node_set_flags(&e, addr, EBB_NODE_F_NODE_PROG, on, &err), &err);
 }
 
 /* A write to this host's maps is where it is: nothing to add to what the command says. */
