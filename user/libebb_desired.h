@@ -33,7 +33,7 @@ struct ebb_desired_node {
 /* The datapath's settings (struct ebb_settings), as `prog set` writes them. */
 struct ebb_desired_settings {
 	__u32 flood_rate; /* 0 = off */
-	__u32 mtu; /* 0 = not set */
+	__u32 mtu; /* 0 = off */
 	__u32 rescue_rate; /* 0 = no rescues */
 };
 
@@ -188,10 +188,11 @@ struct ebb_desired_member_change {
  *         new node. A node wanted on no VIP the store has and not in it is left out.
  * A node is never deleted for what it is not given: one whose key failed the schema is wanted
  * as the store has it (its records in want: no change). A weight of 0 is EBB_DEFAULT_WEIGHT.
- * out has room for n_cur + 4 x n_want; returns how many. Pure: the caller applies them.
+ * out has room for n_cur + 4 x n_want; returns how many, or -ENOMEM. O(n log n) in the
+ * records. Pure: the caller applies them.
  */
-size_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
-				const struct ebb_desired_node *cur, size_t n_cur,
-				struct ebb_desired_member_change *out);
+ssize_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
+				 const struct ebb_desired_node *cur, size_t n_cur,
+				 struct ebb_desired_member_change *out);
 
 #endif /* LIBEBB_DESIRED_H */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 
 #include "ebb.h"
@@ -967,6 +969,176 @@ static void test_maps_store(void)
 	test_maps_in_place(&k, &a);
 }
 
+/*
+ * ---- the members diff at a fleet's full size ----
+ * EBB_MAX_NODES - 1 nodes on up to 16 VIPs (EBB_MAX_MEMBERS pairs when full), both sides in a
+ * random order. The changes, played on a model of the store, must give exactly the wanted
+ * state, and each must find what it changes (no weight set on a missing member). A diff that
+ * searched each record's list from the front took seconds at this size (n^2 comparisons).
+ */
+enum { BIG_VIPS = 16, BIG_NODES = EBB_MAX_MEMBERS / BIG_VIPS < EBB_MAX_NODES - 1 ?
+				  EBB_MAX_MEMBERS / BIG_VIPS : EBB_MAX_NODES - 1 };
+
+struct big_node {
+	bool here;
+	__u8 state;
+	bool node_prog;
+	__u8 mac0;
+	__u32 weight[BIG_VIPS]; /* 0: not on that VIP */
+};
+
+static struct ebb_desired_node big_record(int node, int vip, const struct big_node *b)
+{
+	struct ebb_desired_node r = {
+		.addr = { .family = EBB_FAMILY_V4, .a = { htonl(0x0a000001 + node) } },
+		.state = b->state, .have_mac = true, .mac = { b->mac0, 2, 3, 4, 5, 6 },
+		.node_prog = b->node_prog,
+	};
+
+	if (vip >= 0) {
+		r.vip = vk("192.0.2.1:80/tcp");
+		r.vip.addr[0] = htonl(0xc0000201 + vip);
+		r.weight = b->weight[vip];
+	}
+	return r;
+}
+
+static size_t big_records(const struct big_node *m, struct ebb_desired_node *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < BIG_NODES; i++)
+		for (int v = 0; v < BIG_VIPS; v++)
+			if (m[i].here && m[i].weight[v])
+				out[n++] = big_record(i, v, &m[i]);
+	for (size_t i = n; i > 1; i--) { /* Fisher-Yates: no order to lean on */
+		size_t j = (size_t)rand() % i;
+		struct ebb_desired_node t = out[i - 1];
+
+		out[i - 1] = out[j];
+		out[j] = t;
+	}
+	return n;
+}
+
+static bool big_same(const struct big_node *a, const struct big_node *b)
+{
+	if (a->here != b->here)
+		return false;
+	return !a->here || (a->state == b->state && a->node_prog == b->node_prog &&
+			    a->mac0 == b->mac0 && !memcmp(a->weight, b->weight, sizeof(a->weight)));
+}
+
+/* One change played on the model; false when it changes what is not there. */
+static bool big_play(struct big_node *m, const struct ebb_desired_member_change *c)
+{
+	int i = (int)(ntohl(c->node.addr.a[0]) - 0x0a000001);
+	int v = c->node.vip.family ? (int)(ntohl(c->node.vip.addr[0]) - 0xc0000201) : -1;
+	struct big_node *b = &m[i];
+
+	if (i < 0 || i >= BIG_NODES || v >= BIG_VIPS)
+		return false;
+	switch (c->op) {
+	case EBB_DESIRED_NODE_DEL:
+		if (!b->here)
+			return false;
+		*b = (struct big_node){};
+		return true;
+	case EBB_DESIRED_MEMBER_DEL:
+		if (!b->here || v < 0 || !b->weight[v])
+			return false;
+		b->weight[v] = 0;
+		return true;
+	case EBB_DESIRED_MEMBER_ADD:
+		if (v < 0 || (b->here && b->weight[v]))
+			return false;
+		if (!b->here)
+			*b = (struct big_node){ .here = true, .node_prog = c->node.node_prog,
+						.mac0 = c->node.mac[0],
+						.state = c->node.state == EBB_NODE_ACTIVE ? EBB_NODE_ACTIVE :
+											     EBB_NODE_INACTIVE };
+		b->weight[v] = c->node.weight;
+		return true;
+	case EBB_DESIRED_MEMBER_WEIGHT:
+		if (!b->here || v < 0 || !b->weight[v])
+			return false;
+		b->weight[v] = c->node.weight;
+		return true;
+	case EBB_DESIRED_NODE_MAC:
+		b->mac0 = c->node.mac[0];
+		return b->here;
+	case EBB_DESIRED_NODE_FLAGS:
+		b->node_prog = c->node.node_prog;
+		return b->here;
+	case EBB_DESIRED_NODE_STATE:
+		b->state = c->node.state;
+		return b->here;
+	}
+	return false;
+}
+
+static void test_members_diff_full_size(void)
+{
+	struct big_node *have = calloc(BIG_NODES, sizeof(*have)), *want = calloc(BIG_NODES, sizeof(*want));
+	struct ebb_desired_node *cur = calloc(EBB_MAX_MEMBERS, sizeof(*cur));
+	struct ebb_desired_node *wanted = calloc(EBB_MAX_MEMBERS, sizeof(*wanted));
+	struct ebb_desired_member_change *ch = calloc(EBB_MAX_MEMBERS * 5, sizeof(*ch));
+	size_t n_cur, n_want, bad = 0, wrong = 0, counts[EBB_DESIRED_NODE_STATE + 1] = {};
+	struct timespec t0, t1;
+	ssize_t n;
+
+	if (!ASSERT_TRUE(have && want && cur && wanted && ch, "members diff, full size: memory"))
+		goto out;
+	srand(18);
+	for (int i = 0; i < BIG_NODES; i++) {
+		have[i] = (struct big_node){ .here = true, .state = EBB_NODE_ACTIVE, .mac0 = 1 };
+		for (int v = 0; v < BIG_VIPS; v++)
+			have[i].weight[v] = 100;
+	}
+	memcpy(want, have, BIG_NODES * sizeof(*want));
+	for (int i = 0; i < BIG_NODES; i++) {
+		switch (rand() % 16) {
+		case 0: want[i] = (struct big_node){}; break;	/* node gone */
+		case 1: want[i].weight[rand() % BIG_VIPS] = 0; break; /* off one VIP */
+		case 2: want[i].weight[rand() % BIG_VIPS] = 7; break; /* reweighed */
+		case 3: want[i].state = EBB_NODE_DRAINING; break;
+		case 4: want[i].mac0 = 9; break;
+		case 5: want[i].node_prog = true; break;
+		case 6: have[i] = (struct big_node){}; break;	/* a new node */
+		case 7: have[i].weight[rand() % BIG_VIPS] = 0; break; /* onto one more VIP */
+		}
+	}
+	n_cur = big_records(have, cur);
+	n_want = big_records(want, wanted);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = ebb_desired_members_diff(wanted, n_want, cur, n_cur, ch);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# members diff of %zu wanted against %zu held: %zd changes in %.1f ms\n", n_want,
+	       n_cur, n, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (!ASSERT_TRUE(n > 0, "members diff, full size: changes made"))
+		goto out;
+	for (ssize_t i = 0; i < n; i++) {
+		bad += !big_play(have, &ch[i]);
+		counts[ch[i].op]++;
+	}
+	for (int i = 0; i < BIG_NODES; i++)
+		wrong += !big_same(&have[i], &want[i]);
+	ASSERT_EQ(bad, 0, "members diff, full size: each change finds what it changes");
+	ASSERT_EQ(wrong, 0, "members diff, full size: played on the store, they give the wanted state");
+	ASSERT_TRUE(counts[EBB_DESIRED_NODE_DEL] && counts[EBB_DESIRED_MEMBER_DEL] &&
+		    counts[EBB_DESIRED_MEMBER_ADD] && counts[EBB_DESIRED_MEMBER_WEIGHT] &&
+		    counts[EBB_DESIRED_NODE_MAC] && counts[EBB_DESIRED_NODE_FLAGS] &&
+		    counts[EBB_DESIRED_NODE_STATE], "members diff, full size: every kind of change made");
+	ASSERT_EQ(ebb_desired_members_diff(cur, n_cur, cur, n_cur, ch), 0,
+		  "members diff, full size: none against itself");
+out:
+	free(have);
+	free(want);
+	free(cur);
+	free(wanted);
+	free(ch);
+}
+
 int main(void)
 {
 	test_vip_records();
@@ -976,6 +1148,7 @@ int main(void)
 	test_writes_in_place();
 	test_diff();
 	test_members_diff();
+	test_members_diff_full_size();
 	if (suite_start("desired maps")) {
 		if (balancer_setup())
 			test_maps_store();

@@ -394,7 +394,8 @@ static void apply_nodes(struct ebb *e, struct fleet_state *st, int *errs, int *c
 	struct ebb_desired_node *cur = calloc(EBB_MAX_MEMBERS + EBB_MAX_NODES, sizeof(*cur)), *want = NULL;
 	struct ebb_desired_member_change *ch = NULL;
 	int n_cur = cur ? ebb_desired_members_read(e, cur) : -ENOMEM;
-	size_t n_want = 0, room = 0, n;
+	size_t n_want = 0, room = 0;
+	ssize_t n;
 
 	for (int i = 0; i < st->n_nodes; i++)
 		room += st->nodes[i].n_w ? (size_t)st->nodes[i].n_w : 1;
@@ -433,7 +434,9 @@ static void apply_nodes(struct ebb *e, struct fleet_state *st, int *errs, int *c
 		if (!fleet_node_find(st, &cur[i].addr) && fleet_invalid_node(st, &cur[i].addr))
 			want[n_want++] = cur[i];
 	n = ebb_desired_members_diff(want, n_want, cur, (size_t)n_cur, ch);
-	for (size_t i = 0; i < n; i++)
+	if (n < 0)
+		apply_err(errs, "nodes", "", strerror((int)-n));
+	for (ssize_t i = 0; i < n; i++)
 		apply_member_change(e, st, &ch[i], errs, changes);
 out:
 	free(cur);

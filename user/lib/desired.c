@@ -5,8 +5,10 @@
  * through) is refused here, in these words, or not at all. Pure: what a store holds comes in
  * a struct ebb_desired_have.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 
@@ -428,71 +430,167 @@ size_t ebb_desired_vips_diff(const struct ebb_desired_vip *want, size_t n_want,
 	return n;
 }
 
-static bool same_node(const struct ebb_desired_node *a, const struct ebb_desired_node *b)
+/*
+ * A store's records, indexed twice for lookups in O(log n): by node, and by node and VIP. Each
+ * index keeps records of one key in their order in the array (the index breaks ties), so the
+ * first entry of a key is its first record, as a front-to-back search would find it. A fleet
+ * apply diffs up to EBB_MAX_MEMBERS records a side: a search per record would be 4e9 steps.
+ */
+struct records {
+	const struct ebb_desired_node *r;
+	size_t n;
+	size_t *by_node;
+	size_t *by_member;
+};
+
+static int node_cmp(const struct ebb_desired_node *a, const struct ebb_desired_node *b)
 {
-	return a->addr.family == b->addr.family && ebb_addr_eq(a->addr.a, b->addr.a, a->addr.family);
+	if (a->addr.family != b->addr.family)
+		return a->addr.family < b->addr.family ? -1 : 1;
+	return memcmp(a->addr.a, b->addr.a,
+		      a->addr.family == EBB_FAMILY_V4 ? sizeof(a->addr.a[0]) : sizeof(a->addr.a));
 }
 
-/* The first of count records of r's node, or NULL. */
-static const struct ebb_desired_node *node_in(const struct ebb_desired_node *n, size_t count,
-					      const struct ebb_desired_node *r)
+/* Only records on a VIP are members; the ones on none sort first and are never matched. */
+static int member_cmp(const struct ebb_desired_node *a, const struct ebb_desired_node *b)
 {
-	for (size_t i = 0; i < count; i++)
-		if (same_node(&n[i], r))
-			return &n[i];
-	return NULL;
+	int c = node_cmp(a, b);
+
+	if (c || !a->vip.family != !b->vip.family)
+		return c ? c : a->vip.family ? 1 : -1;
+	return memcmp(&a->vip, &b->vip, sizeof(a->vip));
 }
 
-/* r's node on r's VIP among count records, or NULL. */
-static const struct ebb_desired_node *member_in(const struct ebb_desired_node *n, size_t count,
-						const struct ebb_desired_node *r)
+static int index_cmp(size_t a, size_t b)
 {
-	for (size_t i = 0; i < count; i++)
-		if (n[i].vip.family && same_node(&n[i], r) && !memcmp(&n[i].vip, &r->vip, sizeof(r->vip)))
-			return &n[i];
-	return NULL;
+	return a < b ? -1 : a > b;
 }
 
-size_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
-				const struct ebb_desired_node *cur, size_t n_cur,
-				struct ebb_desired_member_change *out)
+static int by_node_cmp(const void *a, const void *b, void *recs)
 {
+	const struct ebb_desired_node *r = recs;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = node_cmp(&r[i], &r[j]);
+
+	return c ? c : index_cmp(i, j);
+}
+
+static int by_member_cmp(const void *a, const void *b, void *recs)
+{
+	const struct ebb_desired_node *r = recs;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = member_cmp(&r[i], &r[j]);
+
+	return c ? c : index_cmp(i, j);
+}
+
+static int records_index(struct records *x, const struct ebb_desired_node *r, size_t n)
+{
+	*x = (struct records){ .r = r, .n = n };
+	x->by_node = malloc((n ? n : 1) * sizeof(size_t));
+	x->by_member = malloc((n ? n : 1) * sizeof(size_t));
+	if (!x->by_node || !x->by_member)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		x->by_node[i] = x->by_member[i] = i;
+	qsort_r(x->by_node, n, sizeof(size_t), by_node_cmp, (void *)r);
+	qsort_r(x->by_member, n, sizeof(size_t), by_member_cmp, (void *)r);
+	return 0;
+}
+
+static void records_free(struct records *x)
+{
+	free(x->by_node);
+	free(x->by_member);
+}
+
+/* The position in idx of the first record that cmp finds equal to key, or x->n. */
+static size_t lower_bound(const struct records *x, const size_t *idx,
+			  int (*cmp)(const struct ebb_desired_node *, const struct ebb_desired_node *),
+			  const struct ebb_desired_node *key)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(&x->r[idx[mid]], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->n && !cmp(&x->r[idx[lo]], key) ? lo : x->n;
+}
+
+/* The first record of key's node, or NULL. */
+static const struct ebb_desired_node *node_in(const struct records *x,
+					      const struct ebb_desired_node *key)
+{
+	size_t p = lower_bound(x, x->by_node, node_cmp, key);
+
+	return p < x->n ? &x->r[x->by_node[p]] : NULL;
+}
+
+/* The first record of key's node on key's VIP, or NULL. */
+static const struct ebb_desired_node *member_in(const struct records *x,
+						const struct ebb_desired_node *key)
+{
+	size_t p = key->vip.family ? lower_bound(x, x->by_member, member_cmp, key) : x->n;
+
+	return p < x->n ? &x->r[x->by_member[p]] : NULL;
+}
+
+ssize_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_want,
+				 const struct ebb_desired_node *cur, size_t n_cur,
+				 struct ebb_desired_member_change *out)
+{
+	struct records wx, cx;
 	size_t n = 0;
 
+	if (records_index(&wx, want, n_want) | records_index(&cx, cur, n_cur)) {
+		records_free(&wx);
+		records_free(&cx);
+		return -ENOMEM;
+	}
 #define EMIT(o, rec) (out[n++] = (struct ebb_desired_member_change){ .op = (o), .node = *(rec) })
 	for (size_t i = 0; i < n_cur; i++)
-		if (node_in(cur, i, &cur[i]) == NULL && !node_in(want, n_want, &cur[i]))
+		if (node_in(&cx, &cur[i]) == &cur[i] && !node_in(&wx, &cur[i]))
 			EMIT(EBB_DESIRED_NODE_DEL, &cur[i]);
 	for (size_t i = 0; i < n_want; i++) {
 		const struct ebb_desired_node *w = &want[i], *c;
+		size_t wfirst, cfirst;
 		bool made;
 		__u8 state_is;
 		__u32 drain_is;
 
-		if (node_in(want, i, w))
+		if (node_in(&wx, w) != w)
 			continue; /* done at its first record */
-		c = node_in(cur, n_cur, w);
-		if (c) {
-			for (size_t j = 0; j < n_cur; j++)
-				if (cur[j].vip.family && same_node(&cur[j], w) && !member_in(want, n_want, &cur[j]))
-					EMIT(EBB_DESIRED_MEMBER_DEL, &cur[j]);
-			if (w->have_mac && memcmp(c->mac, w->mac, 6))
-				EMIT(EBB_DESIRED_NODE_MAC, w);
-		}
-		made = c;
-		for (size_t j = i; j < n_want; j++) {
-			const struct ebb_desired_node *m;
+		wfirst = lower_bound(&wx, wx.by_node, node_cmp, w);
+		cfirst = lower_bound(&cx, cx.by_node, node_cmp, w);
+		c = cfirst < cx.n ? &cur[cx.by_node[cfirst]] : NULL;
+		/* the node's records follow its first in each index, in the array's order */
+		for (size_t p = cfirst; p < cx.n && !node_cmp(&cur[cx.by_node[p]], w); p++) {
+			const struct ebb_desired_node *r = &cur[cx.by_node[p]];
 
-			if (!want[j].vip.family || !same_node(&want[j], w) || member_in(want, j, &want[j]))
-				continue;
-			m = member_in(cur, n_cur, &want[j]);
+			if (r->vip.family && !member_in(&wx, r))
+				EMIT(EBB_DESIRED_MEMBER_DEL, r);
+		}
+		if (c && w->have_mac && memcmp(c->mac, w->mac, 6))
+			EMIT(EBB_DESIRED_NODE_MAC, w);
+		made = c;
+		for (size_t p = wfirst; p < wx.n && !node_cmp(&want[wx.by_node[p]], w); p++) {
+			const struct ebb_desired_node *r = &want[wx.by_node[p]], *m;
+
+			if (!r->vip.family || member_in(&wx, r) != r)
+				continue; /* on no VIP, or a VIP an earlier record gave already */
+			m = member_in(&cx, r);
 			if (!m) {
-				EMIT(EBB_DESIRED_MEMBER_ADD, &want[j]);
+				EMIT(EBB_DESIRED_MEMBER_ADD, r);
 				made = true;
 			} else if (ebb_or_default(m->weight, EBB_DEFAULT_WEIGHT) !=
-				   ebb_or_default(want[j].weight, EBB_DEFAULT_WEIGHT)) {
-				EMIT(EBB_DESIRED_MEMBER_WEIGHT, &want[j]);
-				out[n - 1].node.weight = ebb_or_default(want[j].weight, EBB_DEFAULT_WEIGHT);
+				   ebb_or_default(r->weight, EBB_DEFAULT_WEIGHT)) {
+				EMIT(EBB_DESIRED_MEMBER_WEIGHT, r);
+				out[n - 1].node.weight = ebb_or_default(r->weight, EBB_DEFAULT_WEIGHT);
 			}
 		}
 		if (!made)
@@ -506,5 +604,7 @@ size_t ebb_desired_members_diff(const struct ebb_desired_node *want, size_t n_wa
 			EMIT(EBB_DESIRED_NODE_STATE, w);
 	}
 #undef EMIT
-	return n;
+	records_free(&wx);
+	records_free(&cx);
+	return (ssize_t)n;
 }
