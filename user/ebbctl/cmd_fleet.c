@@ -316,196 +316,244 @@ static void have_of_fleet(const struct fleet_state *s, const struct fedit *f, co
 	h->serves = f->have_vip && weight_idx(fn, &f->vip) >= 0;
 }
 
-/* Checks the edit against the state read and adds its writes to ops. 1: nothing to write. */
-static int build(struct etcd *c, struct fleet_view *v, const struct fedit *f, json_object *ops,
-		 struct fleases *fl)
+/*
+ * One edit against the fleet's state as read: each op's writer checks it through the model
+ * (libebb_desired.h, with what the state holds in have) and adds its writes to ops, changing
+ * view->st as the edit would. Each returns 0 (writes added), 1 (nothing to write: so already)
+ * or -1 after the error.
+ */
+struct edit_run {
+	struct etcd *c;
+	struct fleet_view *view;
+	const struct fedit *f;
+	json_object *ops;
+	struct fleases *leases;
+	struct fleet_vip *fv;	/* the edit's VIP as the fleet has it, or NULL */
+	struct fleet_node *fn;	/* the edit's node as the fleet has it, or NULL */
+	struct ebb_desired_have have;
+	struct ebb_err err;
+	char vname[64], aname[64];
+};
+
+static int edit_vip_add(struct edit_run *r)
 {
-	struct fleet_state *s = &v->st;
-	char vname[64], aname[64], key[256], rest[160];
-	struct fleet_vip *fv = NULL;
-	struct fleet_node *fn = NULL;
-	struct ebb_desired_have h;
-	struct ebb_err err = {};
+	struct fleet_vip nv = { .key = r->f->vip, .o = r->f->vo };
+	char rest[160];
+
+	if (ebb_desired_vip_add_check(&(struct ebb_desired_vip){ .key = r->f->vip, .o = r->f->vo },
+				      &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	ebb_vip_opts_defaults(&nv.o);
+	snprintf(rest, sizeof(rest), "state/vips/%s", r->vname);
+	return put_checked(r->ops, rest, fleet_vip_json(&nv));
+}
+
+static int edit_vip_del(struct edit_run *r)
+{
+	struct fleet_state *s = &r->view->st;
+	long long live = 0;
+
+	if (ebb_desired_vip_del_check(&r->f->vip, &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	for (int i = 0; i < s->n_nodes; i++)
+		if (weight_idx(&s->nodes[i], &r->f->vip) >= 0)
+			live += fleet_flows(r->view, s->nodes[i].name);
+	if (live && !r->f->force)
+		return ctl_error("VIP %s: its nodes have %lld live flows across the fleet; drain them first, or add 'force'",
+				 r->vname, live);
+	del_key(r->ops, "vips", r->vname);
+	for (int i = 0; i < s->n_nodes; i++) {
+		int w = weight_idx(&s->nodes[i], &r->f->vip);
+
+		if (w < 0)
+			continue;
+		s->nodes[i].w[w] = s->nodes[i].w[--s->nodes[i].n_w];
+		if (put_node(r->ops, &s->nodes[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static int edit_node_add(struct edit_run *r)
+{
+	const struct fedit *f = r->f;
+	struct fleet_state *s = &r->view->st;
+	struct ebb_desired_node want = { .addr = f->addr, .vip = f->vip, .weight = f->no.weight,
+					 .state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE,
+					 .have_mac = f->no.have_mac, .node_prog = f->no.node_prog };
+	struct fleet_node *fn = r->fn;
+	int members = 0;
+
+	memcpy(want.mac, f->no.mac, 6);
+	if (ebb_desired_node_add_check(&want, &r->have, &r->err) ||
+	    (!fn && ebb_desired_node_mac(&want, &r->err)))
+		return ctl_error("%s", r->err.msg);
+	if (!fn) {
+		fn = &s->nodes[s->n_nodes++];
+		memset(fn, 0, sizeof(*fn));
+		fn->addr = f->addr;
+		snprintf(fn->name, sizeof(fn->name), "%s", r->aname);
+		fn->state = want.state;
+		fn->node_prog = want.node_prog;
+		fn->since = fleet_wall();
+		memcpy(fn->mac, want.mac, 6);
+		fn->have_mac = true;
+	}
+	fn->w[fn->n_w].vip = f->vip;
+	fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
+	for (int i = 0; i < s->n_nodes; i++)
+		members += weight_idx(&s->nodes[i], &f->vip) >= 0;
+	ctl_warn_table_size(&f->vip, members, r->fv->o.table_size ? r->fv->o.table_size : EBB_RING_SIZE);
+	return put_node(r->ops, fn);
+}
+
+static int edit_node_del(struct edit_run *r)
+{
+	const struct fedit *f = r->f;
+	struct fleet_node *fn = r->fn;
+	long long live;
+	int w;
+
+	if (ebb_desired_node_del_check(&f->addr, f->have_vip ? &f->vip : NULL, &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	live = fleet_flows(r->view, fn->name);
+	w = f->have_vip ? weight_idx(fn, &f->vip) : -1;
+	if (live && !f->force)
+		return ctl_error("node %s has %lld live flows across the fleet; drain it first ('ebbctl node drain %s'), or add 'force'",
+				 r->aname, live, r->aname);
+	if (w >= 0) {
+		fn->w[w] = fn->w[--fn->n_w];
+		return put_node(r->ops, fn);
+	}
+	del_key(r->ops, "nodes", fn->name);
+	if (fn->drain_lease) {
+		r->leases->ended = fn->drain_lease;
+		fleet_drain_end(marker.fleet, fn, r->ops);
+	}
+	return 0;
+}
+
+static int edit_node_state(struct edit_run *r)
+{
+	const struct fedit *f = r->f;
+	struct fleet_node *fn = r->fn;
+
+	if (ebb_desired_node_state_check(&f->addr, f->state, &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	if (f->state == fn->state && (f->state != EBB_NODE_DRAINING || !f->timeout))
+		return 1;
+	/* the same timeout again on a drain that has its clock: nothing to change */
+	if (f->state == fn->state && f->timeout == fn->drain_timeout_s && fn->drain_lease)
+		return 1;
+	if (f->state == EBB_NODE_DRAINING) {
+		/* the drain's clock is etcd's lease, never this host's wall clock (which may be
+		 * off by minutes): a re-issued drain keeps its age, read from its old clock */
+		char why[FLEET_WHY_MAX];
+		__u32 age = 0;
+
+		if (fleet_drain_age(r->c, &r->view->st, fn, &age))
+			return ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
+					 marker.fleet, r->c->err);
+		r->leases->ended = fn->drain_lease;
+		if (f->state != fn->state)
+			fn->since = fleet_wall(); /* for people only */
+		fn->state = f->state;
+		fn->drain_timeout_s = f->timeout;
+		if (fleet_drain_grant(r->c, marker.fleet, fn, fleet_node_drain_timeout(&r->view->st, fn),
+				      age, r->ops, why, sizeof(why)))
+			return ctl_error("fleet \"%s\": %s; nothing changed", marker.fleet, why);
+		r->leases->granted = fn->drain_lease;
+		return put_node(r->ops, fn);
+	}
+	if (fn->state == EBB_NODE_DRAINING) {
+		r->leases->ended = fn->drain_lease;
+		fleet_drain_end(marker.fleet, fn, r->ops);
+	}
+	fn->since = fleet_wall();
+	fn->state = f->state;
+	fn->drain_timeout_s = 0;
+	return put_node(r->ops, fn);
+}
+
+static int edit_node_weight(struct edit_run *r)
+{
+	int w;
+
+	if (ebb_desired_node_weight_check(&r->f->addr, &r->f->vip, r->f->no.weight, &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	w = weight_idx(r->fn, &r->f->vip);
+	if (r->fn->w[w].weight == r->f->no.weight)
+		return 1;
+	r->fn->w[w].weight = r->f->no.weight;
+	return put_node(r->ops, r->fn);
+}
+
+static int edit_node_prog(struct edit_run *r)
+{
+	if (ebb_desired_node_flags_check(&r->f->addr, &r->have, &r->err))
+		return ctl_error("%s", r->err.msg);
+	if (r->fn->node_prog == r->f->no.node_prog)
+		return 1;
+	r->fn->node_prog = r->f->no.node_prog;
+	return put_node(r->ops, r->fn);
+}
+
+/* A host's drain is the fleet's own state, no part of the desired state's model. */
+static int edit_host(struct edit_run *r)
+{
+	struct fleet_hostcfg *hc = fleet_host_find(&r->view->st, r->f->host);
+	char key[256], rest[160];
+	json_object *live;
+
+	if (!json_object_object_get_ex(r->view->last, r->f->host, &live) &&
+	    !json_object_object_get_ex(r->view->live, r->f->host, &live) && !hc)
+		return ctl_error("no host '%s' in fleet \"%s\"", r->f->host, marker.fleet);
+	if (!!(hc && hc->drain) == r->f->drain)
+		return 1;
+	snprintf(rest, sizeof(rest), "state/hosts/%s", r->f->host);
+	if (r->f->drain) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "drain", json_object_new_boolean(true));
+		return put_checked(r->ops, rest, o);
+	}
+	fleet_key(key, sizeof(key), marker.fleet, rest);
+	json_object_array_add(r->ops, etcd_op_del(key, false));
+	return 0;
+}
+
+static int (*const edit_writers[])(struct edit_run *) = {
+	[F_VIP_ADD] = edit_vip_add,	  [F_VIP_DEL] = edit_vip_del,
+	[F_NODE_ADD] = edit_node_add,	  [F_NODE_DEL] = edit_node_del,
+	[F_NODE_STATE] = edit_node_state, [F_NODE_WEIGHT] = edit_node_weight,
+	[F_NODE_PROG] = edit_node_prog,	  [F_HOST] = edit_host,
+};
+
+/* The edit's writes added to ops, after its check against the state read (view->st, which it
+ * changes). 1: nothing to write. */
+static int edit_writes(struct etcd *c, struct fleet_view *view, const struct fedit *f, json_object *ops,
+		       struct fleases *leases)
+{
+	struct edit_run r = { .c = c, .view = view, .f = f, .ops = ops, .leases = leases };
+	struct fleet_state *s = &view->st;
 
 	if (f->have_vip) {
-		ebb_fmt_vip(&f->vip, vname, sizeof(vname));
-		fv = fleet_vip_find(s, &f->vip);
+		ebb_fmt_vip(&f->vip, r.vname, sizeof(r.vname));
+		r.fv = fleet_vip_find(s, &f->vip);
 	}
 	if (f->op >= F_NODE_ADD && f->op <= F_NODE_PROG) {
-		ebb_fmt_addr(f->addr.a, f->addr.family, aname, sizeof(aname));
-		fn = fleet_node_find(s, &f->addr);
-		if (!fn && f->op != F_NODE_ADD) {
+		ebb_fmt_addr(f->addr.a, f->addr.family, r.aname, sizeof(r.aname));
+		r.fn = fleet_node_find(s, &f->addr);
+		if (!r.fn && f->op != F_NODE_ADD) {
 			const struct fleet_invalid *in = fleet_invalid_node(s, &f->addr);
 
 			if (in)
 				return ctl_error("node %s: its key %s fails the schema (%s); rewrite it with 'node add', or fix it in etcd",
-						 aname, in->key, in->why);
+						 r.aname, in->key, in->why);
 		}
 	}
-	have_of_fleet(s, f, fv, fn, &h);
-	switch (f->op) {
-	case F_VIP_ADD: {
-		struct fleet_vip nv = { .key = f->vip, .o = f->vo };
-
-		if (ebb_desired_vip_add_check(&(struct ebb_desired_vip){ .key = f->vip, .o = f->vo }, &h, &err))
-			return ctl_error("%s", err.msg);
-		ebb_vip_opts_defaults(&nv.o);
-		snprintf(rest, sizeof(rest), "state/vips/%s", vname);
-		return put_checked(ops, rest, fleet_vip_json(&nv));
-	}
-	case F_VIP_DEL: {
-		long long live = 0;
-
-		if (ebb_desired_vip_del_check(&f->vip, &h, &err))
-			return ctl_error("%s", err.msg);
-		for (int i = 0; i < s->n_nodes; i++)
-			if (weight_idx(&s->nodes[i], &f->vip) >= 0)
-				live += fleet_flows(v, s->nodes[i].name);
-		if (live && !f->force)
-			return ctl_error("VIP %s: its nodes have %lld live flows across the fleet; drain them first, or add 'force'",
-					 vname, live);
-		del_key(ops, "vips", vname);
-		for (int i = 0; i < s->n_nodes; i++) {
-			int w = weight_idx(&s->nodes[i], &f->vip);
-
-			if (w < 0)
-				continue;
-			s->nodes[i].w[w] = s->nodes[i].w[--s->nodes[i].n_w];
-			if (put_node(ops, &s->nodes[i]))
-				return -1;
-		}
-		return 0;
-	}
-	case F_NODE_ADD: {
-		struct ebb_desired_node want = { .addr = f->addr, .vip = f->vip, .weight = f->no.weight,
-						 .state = f->no.inactive ? EBB_NODE_INACTIVE : EBB_NODE_ACTIVE,
-						 .have_mac = f->no.have_mac, .node_prog = f->no.node_prog };
-
-		memcpy(want.mac, f->no.mac, 6);
-		if (ebb_desired_node_add_check(&want, &h, &err) || (!fn && ebb_desired_node_mac(&want, &err)))
-			return ctl_error("%s", err.msg);
-		if (!fn) {
-			fn = &s->nodes[s->n_nodes++];
-			memset(fn, 0, sizeof(*fn));
-			fn->addr = f->addr;
-			snprintf(fn->name, sizeof(fn->name), "%s", aname);
-			fn->state = want.state;
-			fn->node_prog = want.node_prog;
-			fn->since = fleet_wall();
-			memcpy(fn->mac, want.mac, 6);
-			fn->have_mac = true;
-		}
-		fn->w[fn->n_w].vip = f->vip;
-		fn->w[fn->n_w++].weight = f->no.weight ? f->no.weight : EBB_DEFAULT_WEIGHT;
-		{
-			int members = 0;
-
-			for (int i = 0; i < s->n_nodes; i++)
-				members += weight_idx(&s->nodes[i], &f->vip) >= 0;
-			ctl_warn_table_size(&f->vip, members,
-					    fv->o.table_size ? fv->o.table_size : EBB_RING_SIZE);
-		}
-		return put_node(ops, fn);
-	}
-	case F_NODE_DEL: {
-		long long live;
-		int w;
-
-		if (ebb_desired_node_del_check(&f->addr, f->have_vip ? &f->vip : NULL, &h, &err))
-			return ctl_error("%s", err.msg);
-		live = fleet_flows(v, fn->name);
-		w = f->have_vip ? weight_idx(fn, &f->vip) : -1;
-		if (live && !f->force)
-			return ctl_error("node %s has %lld live flows across the fleet; drain it first ('ebbctl node drain %s'), or add 'force'",
-					 aname, live, aname);
-		if (w >= 0) {
-			fn->w[w] = fn->w[--fn->n_w];
-			return put_node(ops, fn);
-		} else {
-			del_key(ops, "nodes", fn->name);
-			if (fn->drain_lease) {
-				fl->ended = fn->drain_lease;
-				fleet_drain_end(marker.fleet, fn, ops);
-			}
-		}
-		return 0;
-	}
-	case F_NODE_STATE:
-		if (ebb_desired_node_state_check(&f->addr, f->state, &h, &err))
-			return ctl_error("%s", err.msg);
-		if (f->state == fn->state && (f->state != EBB_NODE_DRAINING || !f->timeout))
-			return 1;
-		/* the same timeout again on a drain that has its clock: nothing to change */
-		if (f->state == fn->state && f->timeout == fn->drain_timeout_s && fn->drain_lease)
-			return 1;
-		if (f->state == EBB_NODE_DRAINING) {
-			/* the drain's clock is etcd's lease, never this host's wall clock (which may be
-			 * off by minutes): a re-issued drain keeps its age, read from its old clock */
-			char why[FLEET_WHY_MAX];
-			__u32 age = 0;
-
-			if (fleet_drain_age(c, s, fn, &age))
-				return ctl_error("fleet \"%s\": etcd cannot be reached, so writes are refused and nothing changed (%s)",
-						 marker.fleet, c->err);
-			fl->ended = fn->drain_lease;
-			if (f->state != fn->state)
-				fn->since = fleet_wall(); /* for people only */
-			fn->state = f->state;
-			fn->drain_timeout_s = f->timeout;
-			if (fleet_drain_grant(c, marker.fleet, fn, fleet_node_drain_timeout(s, fn), age, ops, why,
-					      sizeof(why)))
-				return ctl_error("fleet \"%s\": %s; nothing changed", marker.fleet, why);
-			fl->granted = fn->drain_lease;
-			return put_node(ops, fn);
-		}
-		if (fn->state == EBB_NODE_DRAINING) {
-			fl->ended = fn->drain_lease;
-			fleet_drain_end(marker.fleet, fn, ops);
-		}
-		fn->since = fleet_wall();
-		fn->state = f->state;
-		fn->drain_timeout_s = 0;
-		return put_node(ops, fn);
-	case F_NODE_WEIGHT: {
-		int w;
-
-		if (ebb_desired_node_weight_check(&f->addr, &f->vip, f->no.weight, &h, &err))
-			return ctl_error("%s", err.msg);
-		w = weight_idx(fn, &f->vip);
-		if (fn->w[w].weight == f->no.weight)
-			return 1;
-		fn->w[w].weight = f->no.weight;
-		return put_node(ops, fn);
-	}
-	case F_NODE_PROG:
-		if (ebb_desired_node_flags_check(&f->addr, &h, &err))
-			return ctl_error("%s", err.msg);
-		if (fn->node_prog == f->no.node_prog)
-			return 1;
-		fn->node_prog = f->no.node_prog;
-		return put_node(ops, fn);
-	case F_HOST: {
-		struct fleet_hostcfg *h = fleet_host_find(s, f->host);
-		json_object *live;
-
-		if (!json_object_object_get_ex(v->last, f->host, &live) &&
-		    !json_object_object_get_ex(v->live, f->host, &live) && !h)
-			return ctl_error("no host '%s' in fleet \"%s\"", f->host, marker.fleet);
-		if (!!(h && h->drain) == f->drain)
-			return 1;
-		snprintf(rest, sizeof(rest), "state/hosts/%s", f->host);
-		if (f->drain) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "drain", json_object_new_boolean(true));
-			return put_checked(ops, rest, o);
-		}
-		fleet_key(key, sizeof(key), marker.fleet, rest);
-		json_object_array_add(ops, etcd_op_del(key, false));
-		return 0;
-	}
-	}
-	return -1;
+	have_of_fleet(s, f, r.fv, r.fn, &r.have);
+	return edit_writers[f->op](&r);
 }
 
 static double wait_limit(void)
@@ -595,10 +643,10 @@ static int fleet_write(const struct fedit *f, const char *what)
 					marker.fleet, c.err);
 			goto out;
 		}
-		/* the state as read, for the slot history's generations (build changes v.st) */
+		/* the state as read, for the slot history's generations (edit_writes changes v.st) */
 		fleet_state_parse(&v.all, marker.fleet, &before);
 		ops = json_object_new_array();
-		b = build(&c, &v, f, ops, &fl);
+		b = edit_writes(&c, &v, f, ops, &fl);
 		/* the member sets this write replaces go in its own transaction */
 		if (!b && fleet_history_ops(&c, marker.fleet, &before, ops, hist, &n_hist, why, sizeof(why)))
 			b = ctl_error("fleet \"%s\": %s; nothing changed", marker.fleet, why);
