@@ -77,7 +77,10 @@ mkdir "$dir1/ebb-vips4.conf.tmp" # the temporary file's name taken: fopen fails,
 check "IPv6 VIP 63 deleted while lb1 cannot write its route files" del 6 63 63
 want 6 0 62 >"$TMP/w6"
 routes_of() { fleet_get 2 "host(d, '$1').get('$2')"; }
-within 30 [ "$(routes_of lb1 routes)" = failed ]
+# lb1_routes_are WORD: read anew at each try of within (a "$(...)" in within's arguments would
+# be read once, and within would wait out its whole limit)
+lb1_routes_are() { [ "$(routes_of lb1 routes)" = "$1" ]; }
+within 30 lb1_routes_are failed
 err=$(routes_of lb1 routes_error)
 check "fleet show -j (on lb2): lb1 routes failed: $err" bash -c "[ '$(routes_of lb1 routes)' = failed ] && grep -q 'cannot write .*ebb-vips4.conf' <<<'$err'"
 lbctl 2 fleet show >"$TMP/show.txt"
@@ -92,7 +95,7 @@ check "... still shown 1.5 s later (retried every second, not fixed)" [ "$(route
 n_logged=$(log_events "$(ebbd_log 1)" fleet_bird_file | grep -c .)
 check "... logged once, not at every retry ($n_logged line(s))" [ "$n_logged" = 1 ]
 rmdir "$dir1/ebb-vips4.conf.tmp"
-within 30 [ "$(routes_of lb1 routes)" = ok ]
+within 30 lb1_routes_are ok
 check "fixed: lb1 routes ok again, no routes_error ($(routes_of lb1 routes), $(routes_of lb1 routes_error))" \
 	bash -c "[ '$(routes_of lb1 routes)' = ok ] && [ '$(routes_of lb1 routes_error)' = None ]"
 check "... lb1 logs fleet_bird_ok" grep -q '"event":"fleet_bird_ok"' "$(ebbd_log 1)"
@@ -103,12 +106,12 @@ cp "$dir1/bird.conf" "$TMP/bird1.conf"
 echo 'this is not bird syntax;' >>"$dir1/bird.conf"
 check "IPv6 VIP 62 deleted while lb1's BIRD refuses its configuration" del 6 62 62
 want 6 0 61 >"$TMP/w6"
-within 30 [ "$(routes_of lb1 routes)" = failed ]
+within 30 lb1_routes_are failed
 err=$(routes_of lb1 routes_error)
 check "fleet show -j: lb1 routes failed: $err" bash -c "grep -q 'configure failed: .*syntax error' <<<'$err'"
 check "lb1's log says why (fleet_bird_failed)" grep -q '"event":"fleet_bird_failed".*syntax error' "$(ebbd_log 1)"
 cp "$TMP/bird1.conf" "$dir1/bird.conf"
-within 30 [ "$(routes_of lb1 routes)" = ok ]
+within 30 lb1_routes_are ok
 check "fixed: lb1 routes ok again" [ "$(routes_of lb1 routes)" = ok ]
 expect "after the reload failure"
 finish

@@ -233,7 +233,8 @@ ctl -j stats show >"$TMP/stats.after"
 pins >"$TMP/pins.after"
 pins ctl "$VIP6" >"$TMP/pins6.after"
 newconns_at_upgrade=$(grep -c . "$TMP/newconns.out")
-wait_for 100 test "$(grep -c . "$TMP/newconns.out")" -ge $((newconns_at_upgrade + 20))
+# (in eval's quotes: counted at each try, not once when the line is read)
+wait_for 100 eval '[ "$(grep -c . "$TMP/newconns.out")" -ge $((newconns_at_upgrade + 20)) ]'
 touch "$TMP/newconns.stop"
 wait $newconns_pid
 F=$(up flows_copied)
