@@ -40,7 +40,8 @@ truth_settings() { printf '  %s\n  truth-timeout = 30;\n' "$(node_truth_conf)"; 
 wait_for() {
 	local tries=$1
 	shift
-	for _ in $(seq "$tries"); do "$@" && break; sleep 0.1; done
+	for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
+	gave_up "wait_for $tries $*"
 }
 . "$(dirname "${BASH_SOURCE[0]}")/lib_wait.sh"
 

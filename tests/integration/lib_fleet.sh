@@ -222,6 +222,7 @@ wrk_check() {
 	check "wrk ($2): 0 non-2xx ($non2xx)" [ "$non2xx" -eq 0 ]
 }
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib_wait.sh"
 # within SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds or SECONDS have passed
 # (wall clock: a loaded machine makes each try slower, not the wait longer). Its status.
 within() {
@@ -229,7 +230,7 @@ within() {
 	shift
 	while :; do
 		"$@" && return 0
-		[ "$(ms)" -lt "$end" ] || return 1
+		[ "$(ms)" -lt "$end" ] || { gave_up "within $*"; return 1; }
 		sleep 0.1
 	done
 }

@@ -13,3 +13,8 @@ holds() {
 	*) return 2 ;;
 	esac
 }
+
+# gave_up WHAT...: a wait that ran out its bound says so in the suite's log (a TAP comment on
+# stderr): the check after it fails or not, but a wait that always runs out (its condition read
+# once, or never true) shows here instead of silently costing its whole bound.
+gave_up() { echo "# gave up waiting: $*" >&2; }

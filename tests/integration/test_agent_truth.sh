@@ -99,6 +99,7 @@ wait_until() {
 	local tries=$1
 	shift
 	for _ in $(seq "$tries"); do eval "$*" && return 0; sleep 0.1; done
+	gave_up "wait_until $tries $*"
 	return 1
 }
 metrics() { on lb curl -s -m 5 "http://$METRICS/metrics"; }
