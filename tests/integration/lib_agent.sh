@@ -35,14 +35,7 @@ truth_pool() {
 # truth-timeout 30: a read takes seconds on a loaded machine, and it must not fail for that.
 truth_settings() { printf '  %s\n  truth-timeout = 30;\n' "$(node_truth_conf)"; }
 
-# wait_for TRIES COMMAND...: runs COMMAND every 0.1 s until it succeeds, TRIES times at most.
-# It checks nothing itself: the suite checks what it waited for afterwards.
-wait_for() {
-	local tries=$1
-	shift
-	for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
-	gave_up "wait_for $tries $*"
-}
+# wait_for, holds (lib_wait.sh)
 . "$(dirname "${BASH_SOURCE[0]}")/lib_wait.sh"
 
 # hook_script LINE: $TMP/hook.sh, a hook that appends LINE to $HOOKS. The hook's shell expands

@@ -63,7 +63,6 @@ etcdctl_() {
 }
 make_pki() { [ -f "$PKI/ca.pem" ] || "$ETCD_SECURE" certs "$PKI" 127.0.0.1 || bail "cannot make etcd certificates"; }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-wait_for() { local tries=$1; shift; for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done; gave_up "wait_for $tries $*"; return 1; }
 . "$ROOT/tests/integration/lib_wait.sh"
 
 # start_etcd: etcd on its data; the first time, auth is enabled once it answers
