@@ -26,7 +26,7 @@ eval "pid=\$ebbd_${L#lb}"
 kill -STOP "$pid"
 note "stopped $L's ebbd (pid $pid) at $(date +%s.%N); lease TTL ${TTL}s"
 # the event: the other host took the lead (its lease had to expire in etcd first)
-wait_for $((TTL * 10 + 50)) [ "$(says "$O")" = 1 ]
+wait_for $((TTL * 10 + 50)) holds = 1 says "$O"
 check "$O leads while $L's ebbd is stopped" [ "$(says "$O")" = 1 ]
 
 in_core python3 - "$pid" "$(port "$L")" "$(port "$O")" >"$TMP/samples" 2>&1 <<'PY'

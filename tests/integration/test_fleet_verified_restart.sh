@@ -64,7 +64,11 @@ check "the leader ($leader) judges n1's drain by n1's own count: $(node_live "$l
 # counted_n1 I: host I's report in etcd names n1 (its ebbd has counted n1's flows since its start)
 counted_n1() { [ "$(fleet_get 1 "'$N1' in host(d, '$T').get('flows', {})")" = True ]; }
 ebbd_gone() { ! kill -0 "$1" 2>/dev/null; }
-in_step() { host_lag0 1 "$T" && counted_n1; }
+# by_pid PID: host T's report is PID's, the restarted ebbd's (its predecessor's report stays in
+# etcd until the new one writes its own: in step, and counting n1)
+by_pid() { [ "$(fleet_get 1 "host(d, '$T').get('pid')")" = "$1" ]; }
+in_step() { by_pid "$(ebbd_pid "$target")" && host_lag0 1 "$T" && counted_n1; }
+step_says() { fleet_get 1 "'pid %s, lag %s, flows %s' % tuple(host(d, '$T').get(k) for k in ('pid', 'lag', 'flows'))"; }
 all_draining() { local i; for i in 1 2 3; do is_state "$i" "$N1" draining || return 1; done; }
 restart_round() {
 	local sig=$1 k=$2 pid
@@ -74,7 +78,7 @@ restart_round() {
 	check "$k: $T's ebbd (pid $pid) stopped by SIG$sig" ebbd_gone "$pid"
 	restart_ebbd "$target"
 	within 30 in_step
-	check "$k: $T's ebbd restarted (pid $(ebbd_pid "$target")), in step, its report counts n1 again" in_step
+	check "$k: $T's ebbd restarted (pid $(ebbd_pid "$target")), in step, its report counts n1 again ($(step_says))" in_step
 	# its first walk has been reported: the leader has weighed it at least once since
 	check "$k: n1 draining on every host, no host retired it ($(for i in 1 2 3; do printf '%s ' "$(node_state "$i" "$N1")"; done))" \
 		all_draining

@@ -924,6 +924,9 @@ static int do_show(void *args)
 			json_object_object_add(o, "state", json_object_new_string(state));
 			json_object_object_add(o, "drain", json_object_new_boolean(hc && hc->drain));
 			json_object_object_add(o, "applied_revision", json_object_new_int64(applied));
+			/* the ebbd that wrote the report, on its host */
+			if (rep && json_object_object_get_ex(rep, "pid", &x))
+				json_object_object_add(o, "pid", json_object_get(x));
 			json_object_object_add(o, "lag", json_object_new_int64(v.st.rev - applied));
 			json_object_object_add(o, "leader", json_object_new_boolean(leader));
 			json_object_object_add(o, "vip_pps", json_object_new_double(pps));

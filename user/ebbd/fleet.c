@@ -60,6 +60,8 @@ static char *report_json(bool *announcing, bool with_pps)
 
 	pthread_mutex_lock(&fleet_sh.mu);
 	json_object_object_add(r, "host", json_object_new_string(fleet_sh.cfg.host));
+	/* which process wrote it: a restarted ebbd's report replaces its predecessor's */
+	json_object_object_add(r, "pid", json_object_new_int64(getpid()));
 	json_object_object_add(r, "applied", json_object_new_int64(fleet_sh.applied_rev));
 	json_object_object_add(r, "seen", json_object_new_int64(fleet_sh.seen_rev));
 	json_object_object_add(r, "counted", json_object_new_int64(fleet_sh.flows_rev));
