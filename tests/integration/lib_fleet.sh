@@ -238,6 +238,10 @@ within() {
 is_state() { [ "$(node_state "$1" "$2")" = "$3" ]; }
 leader_is_not() { local l; l=$(leader_of "$1"); [ -n "$l" ] && [ "$l" != "$2" ]; }
 host_lag0() { [ "$(fleet_get "$1" 'host(d, "'"$2"'").get("lag", -1)')" = 0 ]; }
+# restarted_in_step ASK I: as host ASK reads etcd, lbI's report is its running ebbd's (a restarted
+# ebbd's predecessor's report stays until the new one writes its own) and it applied the fleet's
+# revision
+restarted_in_step() { [ "$(fleet_get "$1" "host(d, 'lb$2').get('pid')")" = "$(ebbd_pid "$2")" ] && host_lag0 "$1" "lb$2"; }
 
 # etcdctl_ ARGS...: etcdctl as etcd's root user against the lab's cluster (TLS with the lab's
 # client certificate; from etcd member e1's namespace; the password through the environment).

@@ -184,8 +184,8 @@ new_leader=$(leader_of 1)
 check "ebbd of the leader $leader stopped: $new_leader leads now" [ -n "$new_leader" -a "$new_leader" != "$leader" ]
 sleep 1
 restart_ebbd "$li"
-within 20 host_lag0 1 "$leader"
-check "$leader's ebbd restarted and in step" host_lag0 1 "$leader"
+within 20 restarted_in_step 1 "$li"
+check "$leader's ebbd restarted and in step" restarted_in_step 1 "$li"
 etcd_leader() { etcdctl_ endpoint status -w json | json_get '[s["Status"]["header"]["member_id"] for s in d if s["Status"]["leader"] == s["Status"]["header"]["member_id"]][0]'; }
 el0=$(etcd_leader)
 target=$(etcdctl_ endpoint status -w json | json_get '[s["Status"]["header"]["member_id"] for s in d if s["Status"]["leader"] != s["Status"]["header"]["member_id"]][0]')

@@ -64,8 +64,8 @@ check "leader $old's ebbd killed: $new leads $took_ms ms later (lease TTL ${TTL}
 # and it cannot report its flows. Back in step, the new leader decides: n4 (added now, so no
 # wrk flow of its own) is drained and retired.
 restart_ebbd "$oi"
-within 15 host_lag0 "$ask" "$old"
-check "$old's ebbd restarted: back in step (lag 0)" host_lag0 "$ask" "$old"
+within 15 restarted_in_step "$ask" "$oi"
+check "$old's ebbd restarted: back in step (lag 0)" restarted_in_step "$ask" "$oi"
 N4=$(node_ip4 4)
 check "node add n4 (no flows: wrk's connections are placed)" lbctl "$ask" node add "$N4" vip "$VIP4"
 t1=$(ms)

@@ -64,10 +64,7 @@ check "the leader ($leader) judges n1's drain by n1's own count: $(node_live "$l
 # counted_n1 I: host I's report in etcd names n1 (its ebbd has counted n1's flows since its start)
 counted_n1() { [ "$(fleet_get 1 "'$N1' in host(d, '$T').get('flows', {})")" = True ]; }
 ebbd_gone() { ! kill -0 "$1" 2>/dev/null; }
-# by_pid PID: host T's report is PID's, the restarted ebbd's (its predecessor's report stays in
-# etcd until the new one writes its own: in step, and counting n1)
-by_pid() { [ "$(fleet_get 1 "host(d, '$T').get('pid')")" = "$1" ]; }
-in_step() { by_pid "$(ebbd_pid "$target")" && host_lag0 1 "$T" && counted_n1; }
+in_step() { restarted_in_step 1 "$target" && counted_n1; }
 step_says() { fleet_get 1 "'pid %s, lag %s, flows %s' % tuple(host(d, '$T').get(k) for k in ('pid', 'lag', 'flows'))"; }
 all_draining() { local i; for i in 1 2 3; do is_state "$i" "$N1" draining || return 1; done; }
 restart_round() {
