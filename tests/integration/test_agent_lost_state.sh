@@ -44,8 +44,11 @@ N2=$(node_ip4 2)
 QUIET=8 # long enough for a round's steps after ebbd wakes on a loaded machine
 METRICS=127.0.0.1:19477 # the LB namespace's own loopback
 
+# A cycle (and a pass over the table) every 0.25 s, not every second: each round waits on ebbd's
+# passes several times, and nothing here depends on how often they come.
 cat >"$TMP/ebbd.conf" <<CONF
 metrics = "$METRICS";
+interval = 0.25;
 drain-lost-quiet = $QUIET;
 CONF
 if [ "$TRUTH" = 1 ]; then
