@@ -110,7 +110,10 @@ on lb prometheus --config.file="$TMP/prom/prometheus.yml" --storage.tsdb.path="$
 prom_pid=$!
 query() { on lb curl -s -m 5 -G "http://$PROM/api/v1/query" --data-urlencode "query=$1"; }
 series() { query "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["data"]["result"]) if d["status"] == "success" else -1)' 2>/dev/null || echo -1; }
-wait_for 300 sh -c "[ \"\$(on lb curl -s -m 2 -G 'http://$PROM/api/v1/query' --data-urlencode 'query=ebb_node_flows' | grep -o '\"node\"' | wc -l)\" -ge 3 ]" 2>/dev/null
+# the series of ebb_node_flows prometheus has (a function: `on` is none of sh -c's, and a
+# wait through sh -c ran out its 30 s every run)
+prom_flow_series() { query ebb_node_flows | grep -o '"node"' | wc -l; }
+wait_for 300 holds -ge 3 prom_flow_series
 check "prometheus scraped ebbd: up{job=\"ebbd\"} is 1" [ "$(query 'up{job="ebbd"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])' 2>/dev/null)" = 1 ]
 query 'ebb_node_flows' >"$TMP/q.json"
 check "prometheus has ebb_node_flows for 3 nodes, n1's as node show counted it" python3 - "$TMP/q.json" "$N1" <<'PY'
