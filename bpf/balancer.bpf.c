@@ -446,6 +446,53 @@ static __always_inline bool slot_changed_lately(struct step_state *s)
 	return !bits || ((*bits >> (slot % 64)) & 1);
 }
 
+static __always_inline __u32 syn_recent_hash(const struct ebb_flow_key *k)
+{
+	return ebb_syn_recent_hash(k->src, k->dst, k->sport, k->dport, k->proto);
+}
+
+/* A bare SYN is about to pin its flow: recorded first (a retry on another CPU that asks after
+ * the pin must find it). A pin that cannot be recorded (its cell changed under every try)
+ * restarts the header's window: until a whole one has passed, every SYN asks the flow table. */
+static __always_inline void syn_recent_note(const struct step_state *s)
+{
+	__u32 h = syn_recent_hash(&s->pkt.key), idx = ebb_syn_recent_cell(h), zero = 0;
+	union ebb_syn_cell *c = bpf_map_lookup_elem(&syn_recent, &idx), *since;
+
+	if (c && ebb_syn_note(&c->word, ebb_syn_epoch(s->now), ebb_syn_recent_bit(h)))
+		return;
+	since = bpf_map_lookup_elem(&syn_recent, &zero);
+	if (since)
+		since->word = EBB_SYN_SINCE_VALID | s->now;
+}
+
+/* Can a bare SYN's flow have been pinned by a SYN within the retry window? Yes while the
+ * filter has not recorded every pin for a whole window (the header; its first reader starts
+ * it), else as the flow's cell says. */
+static __always_inline bool syn_maybe_recent(const struct step_state *s)
+{
+	__u32 zero = 0, h, idx;
+	union ebb_syn_cell *since = bpf_map_lookup_elem(&syn_recent, &zero), *c;
+	__u64 from;
+
+	if (!since)
+		return true;
+	from = ebb_ft_read(&since->word);
+	if (!(from & EBB_SYN_SINCE_VALID)) {
+		ebb_ft_cas(&since->word, from, EBB_SYN_SINCE_VALID | s->now);
+		return true;
+	}
+	/* (a tick of margin: two CPUs' coarse clocks read moments apart) */
+	if ((__s64)(s->now - (from & ~EBB_SYN_SINCE_VALID)) <=
+	    (__s64)(EBB_SYN_RETRY_NS + EBB_SEEN_TICK_NS))
+		return true;
+	h = syn_recent_hash(&s->pkt.key);
+	idx = ebb_syn_recent_cell(h);
+	c = bpf_map_lookup_elem(&syn_recent, &idx);
+	return !c || ebb_syn_cell_has(ebb_ft_read(&c->word), ebb_syn_epoch(s->now),
+				      ebb_syn_recent_bit(h));
+}
+
 /*
  * 3. lookup: the flow table. Returns true when the packet goes to the node its flow is pinned
  * to (s->node); false when it is to be placed: no entry (s->flow.slot NULL), or an entry that
@@ -463,10 +510,10 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 	 * client retries a SYN: if the table has its flow, that is this connection's own first
 	 * try, placed by the same owner (a retry goes where it went), or a finished connection
 	 * on a reused port, or one of a node that takes no new flows: placed again by the table.
-	 * The table need not be asked. (In a slot that changed within the window it is: a retry
-	 * stays where it went.) */
+	 * The table need not be asked. (In a slot that changed within the window it is, if a SYN
+	 * of this flow was pinned within the window (syn_recent): a retry stays where it went.) */
 	if (!asked) {
-		if (bare_syn(pkt) && !slot_changed_lately(s))
+		if (bare_syn(pkt) && (!slot_changed_lately(s) || !syn_maybe_recent(s)))
 			return false;
 		flow_find(&pkt->key, &s->flow);
 	}
@@ -526,6 +573,8 @@ static __always_inline int place(struct step_state *s)
 		if (!node_id)
 			return EBB_R_DROP_NO_NODE;
 		if (!pkt->icmp_error) {
+			if (bare_syn(pkt))
+				syn_recent_note(s);
 			/* (lost to another CPU's change: the next packet is placed again) */
 			flow_cas(&s->flow, ebb_ft_replace(s->flow.word, vip->id, node_id,
 							  note_tcp_flags(0, pkt->tcp_flags),
@@ -579,6 +628,8 @@ static __always_inline int place(struct step_state *s)
 
 		/* The flood guard's SYNs never touch the flow table: a flood must not evict. */
 		if (!s->how.unpinned) {
+			if (bare_syn(pkt))
+				syn_recent_note(s);
 			ebb_flow_pin(&pkt->key, fresh_entry(vip->id, node_id, flags, s->now));
 		} else if (syn_pin) {
 			__u64 entry = fresh_entry(vip->id, node_id, flags, s->now);

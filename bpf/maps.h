@@ -109,6 +109,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ring_changes SEC(".maps");
 
+/* Which flows a bare SYN pinned lately (include/ebb.h): a SYN within the retry window whose
+ * flow is not there is no retry and need not ask the flow table. Element 0: since when. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EBB_SYN_RECENT_CELLS + 1);
+	__type(key, __u32);
+	__type(value, union ebb_syn_cell);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} syn_recent SEC(".maps");
+
 /* The IPv4 flow table (include/ebb_flowtable.h): buckets of 8 entry words and their 8 key
  * words, sized for `prog attach ... flows N` at 84 % load. Mmapable: user space reads (and
  * changes, by CAS) the very words the datapath does. */

@@ -71,7 +71,10 @@ struct ebb_ring_elem {
 				  * monitor, monitor_events; 7: ring_changes; 8: ebb_vip.table_size,
 				  * rings' inner tables BPF_F_INNER_MAP (sized per VIP); 9: flows the
 				  * IPv4 bucket table (include/ebb_flowtable.h), flows6, syn_pins of
-				  * entry words; 1024 VIPs, 4096 nodes (vip_filter, vip_slots grown) */
+				  * entry words; 1024 VIPs, 4096 nodes (vip_filter, vip_slots grown).
+				  * syn_recent came later in 9, without a bump: no map changed, a
+				  * program without it ignores it, one with it creates it when it is
+				  * not pinned, and every load restarts its window (balancer.c) */
 #endif
 
 #define EBB_FAMILY_V4 4
@@ -265,6 +268,125 @@ _Static_assert(EBB_MAX_VIPS < EBB_VIP_SLOT_ASK, "VIP ids must fit a slot");
 static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
 {
 	return vip_id * EBB_RING_CHANGE_WORDS + slot / 64;
+}
+
+/*
+ * syn_recent: which flows a bare SYN pinned lately, so that a SYN within the retry window asks
+ * the flow table only if its own flow may be there. A retried SYN must go where its first try
+ * went; the first try was pinned by place() within the last EBB_SYN_RETRY_NS. A SYN whose flow
+ * no SYN pinned in that time is not a retry: ebb places it as in the steady state, by the
+ * table (a SYN on a port whose earlier connection never ended is placed so there too).
+ *
+ * Element 0 says since when every SYN pin is recorded: EBB_SYN_SINCE_VALID | CLOCK_MONOTONIC
+ * ns; 0 until the datapath's first question sets it, and set to 0 again by every load of the
+ * balancer (an attach, an upgrade of either kind: the program before may not have recorded
+ * its pins here). Before a whole window has passed since then, and for a window after a pin
+ * the datapath failed to record, the datapath asks the flow table as if the filter did not
+ * exist.
+ *
+ * Elements 1..EBB_SYN_RECENT_CELLS are cells: a flow hashes to one cell and one of its 16 bits,
+ * in the half of the cell that belongs to the current epoch (2^38 ns, ~275 s: longer than a
+ * retry window). A half of an earlier epoch is emptied by the first pin that writes it; a
+ * question reads the current half and the previous one. So a pin is seen for at least one and
+ * at most two epochs, never less than a window, and nobody ever has to clear a cell. One
+ * 64-bit CAS per change. Errs only one way: a bit set by another flow (1 - e^(-pins/bits) of
+ * the time, pins the SYNs pinned in the last one or two epochs, 16 bits a cell) sends the SYN
+ * to the flow table, which finds no entry of its flow and places it by the table, as without
+ * the filter. At a steady N SYNs pinned a second, a = N x 275 s / 524,288 bits, a SYN asks
+ * needlessly 1 - e^-a (1 - e^-a) / a of the time: 8 % at N = 100, 54 % at 1,000, all at 10,000.
+ */
+#ifndef EBB_SYN_RECENT_CELLS
+#define EBB_SYN_RECENT_CELLS 32768 /* 256 KiB: 524,288 bits an epoch */
+#endif
+#define EBB_SYN_EPOCH_SHIFT 38
+#define EBB_SYN_SINCE_VALID (1ULL << 63)
+/* How many CAS a pin tries before it gives up and restarts element 0's window. */
+#define EBB_SYN_RECENT_TRIES 3
+
+_Static_assert((1ULL << EBB_SYN_EPOCH_SHIFT) > EBB_SYN_RETRY_NS, "an epoch outlasts a retry window");
+
+/* A cell: two halves, each a stamp (ebb_syn_stamp: the epoch's low 15 bits, top bit set) and
+ * 16 bits of flows. BTF-typed, so that `bpftool map dump` prints the halves by field; code
+ * uses the word. */
+struct ebb_syn_half {
+	__u16 stamp;
+	__u16 bits;
+};
+
+union ebb_syn_cell {
+	__u64 word;
+	struct ebb_syn_half half[2];
+};
+
+/* A flow's cell (1-based: element 0 is the header) and bit, from its key's addresses and
+ * ports: a multiply-xorshift mix of its own, not the flow table's or the Maglev slot's hash. */
+static inline __u32 ebb_syn_recent_hash(const __be32 src[4], const __be32 dst[4], __be16 sport,
+					__be16 dport, __u8 proto)
+{
+	__u32 h = (src[0] ^ src[1] ^ src[2] ^ src[3]) * 0x9e3779b1u;
+
+	h ^= (dst[0] ^ dst[1] ^ dst[2] ^ dst[3]) * 0x85ebca77u;
+	h ^= ((__u32)sport << 16 | dport) * 0xc2b2ae3du;
+	h ^= proto;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	h *= 0x297a2d39u;
+	h ^= h >> 15;
+	return h;
+}
+
+static inline __u32 ebb_syn_recent_cell(__u32 h)
+{
+	return 1 + (__u32)(((__u64)h * EBB_SYN_RECENT_CELLS) >> 32);
+}
+
+static inline __u16 ebb_syn_recent_bit(__u32 h)
+{
+	return (__u16)(1u << (h & 15));
+}
+
+static inline __u32 ebb_syn_epoch(__u64 ns)
+{
+	return (__u32)(ns >> EBB_SYN_EPOCH_SHIFT);
+}
+
+/* A half's stamp: the epoch's low 15 bits and a top bit that says "written", so that a half
+ * never written (0) is never taken for some epoch's. */
+static inline __u16 ebb_syn_stamp(__u32 epoch)
+{
+	return (__u16)(0x8000 | (epoch & 0x7fff));
+}
+
+/* A cell's half (its stamp, then 16 bits of flows) for epoch, as a 32-bit value: shifts, not a
+ * union indexed by the epoch (the verifier refuses pointer arithmetic on the stack by a
+ * computed offset). */
+static inline __u32 ebb_syn_half_of(__u64 word, __u32 epoch)
+{
+	return (__u32)(word >> ((epoch & 1) * 32));
+}
+
+/* The cell with bit recorded in epoch's half, that half emptied first if it holds another
+ * epoch (or none). (A half that aliases this epoch from 2^15 epochs ago keeps its bits: more
+ * SYNs ask, none is missed.) */
+static inline __u64 ebb_syn_cell_with(__u64 word, __u32 epoch, __u16 bit)
+{
+	unsigned int shift = (epoch & 1) * 32;
+	__u32 half = ebb_syn_half_of(word, epoch);
+
+	if ((__u16)half != ebb_syn_stamp(epoch))
+		half = ebb_syn_stamp(epoch);
+	half |= (__u32)bit << 16;
+	return (word & ~(0xffffffffULL << shift)) | (__u64)half << shift;
+}
+
+/* Was bit recorded in epoch or the one before? */
+static inline int ebb_syn_cell_has(__u64 word, __u32 epoch, __u16 bit)
+{
+	__u32 now = ebb_syn_half_of(word, epoch), before = ebb_syn_half_of(word, epoch - 1);
+
+	return ((__u16)now == ebb_syn_stamp(epoch) && ((now >> 16) & bit)) ||
+	       ((__u16)before == ebb_syn_stamp(epoch - 1) && ((before >> 16) & bit));
 }
 
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */

@@ -252,6 +252,20 @@ EBB_FT_INLINE bool ebb_ft_cas(__u64 *p, __u64 old, __u64 new_word)
 #endif
 }
 
+/* Records a SYN's pin in its syn_recent cell (include/ebb.h) by the same CAS: false when the
+ * cell changed under every try (the caller then restarts the filter's window). */
+EBB_FT_INLINE bool ebb_syn_note(__u64 *cell, __u32 epoch, __u16 bit)
+{
+EBB_FT_UNROLL
+	for (int i = 0; i < EBB_SYN_RECENT_TRIES; i++) {
+		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_with(old, epoch, bit);
+
+		if (want == old || ebb_ft_cas(cell, old, want))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Where the flow of fingerprint fp and key word kw is in buckets b0, b1 (the same bucket twice
  * is harmless: the second scan finds what the first did): the way (0..15: bucket b0's 0..7,

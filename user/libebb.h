@@ -101,6 +101,7 @@ struct ebb {
 	int vip_reasons_fd; /* -1 in state of a layout before 6 (until `prog upgrade`) */
 	int ring_changes_fd; /* -1 in state of a layout before 7 (until `prog upgrade`) */
 	int flows6_fd; /* IPv6 flows (flows: the IPv4 bucket table); -1 before layout 8 */
+	int syn_recent_fd; /* the SYNs pinned lately (include/ebb.h); -1 in state made before it */
 	int lock_fd; /* held (flock) by writers so that two ebbctl never interleave */
 	void *ft; /* the IPv4 flow table, mapped on first use (ebb_flow_get); ebb_close unmaps */
 	size_t ft_bytes;

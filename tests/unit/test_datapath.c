@@ -656,6 +656,85 @@ static void hook_retry_over(void)
 	mark_reuse_slot("retry: window over", true, false);
 }
 
+/* ---- syn_recent: within the window, a SYN asks the flow table only if a SYN of its flow was
+ * pinned lately (include/ebb.h) ---- */
+
+enum { SR_UNSET, SR_UNTRUSTED, SR_TRUSTED };
+
+/* syn_recent's header: unset (as a new map), its window just started, or over long ago. */
+static void syn_recent_since(const char *who, int state)
+{
+	union ebb_syn_cell since = {};
+	__u32 zero = 0;
+
+	if (state != SR_UNSET)
+		since.word = EBB_SYN_SINCE_VALID | ebb_now_ns();
+	if (state == SR_TRUSTED)
+		since.word -= 2 * EBB_SYN_RETRY_NS;
+	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &zero, &since, BPF_ANY),
+		  nm(who, "syn_recent's header %s", state == SR_UNSET ? "unset" :
+			  state == SR_UNTRUSTED ? "just started" : "a window old"));
+}
+
+/* The reuse flow's cell: its bit recorded `ago` epochs back (-1: not at all, the cell empty). */
+static void syn_recent_reuse_cell(const char *who, int ago)
+{
+	static const struct pkt_desc d = { REUSE_FLOW };
+	__u32 epoch = ebb_syn_epoch(ebb_now_ns()), h, idx;
+	union ebb_syn_cell cell = {};
+	struct ebb_flow_key k;
+
+	key_of(&d, &k);
+	h = ebb_syn_recent_hash(k.src, k.dst, k.sport, k.dport, k.proto);
+	idx = ebb_syn_recent_cell(h);
+	if (ago >= 0)
+		cell.word = ebb_syn_cell_with(0, epoch - ago, ebb_syn_recent_bit(h));
+	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &idx, &cell, BPF_ANY),
+		  nm(who, "the flow's cell %u: %s", idx, ago < 0 ? "empty" : "its bit recorded"));
+}
+
+static void hook_recent_none(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: none", SR_TRUSTED);
+	syn_recent_reuse_cell("recent: none", -1);
+}
+
+static void hook_recent_now(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: this epoch", SR_TRUSTED);
+	syn_recent_reuse_cell("recent: this epoch", 0);
+}
+
+static void hook_recent_before(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: epoch before", SR_TRUSTED);
+	syn_recent_reuse_cell("recent: epoch before", 1);
+}
+
+static void hook_recent_stale(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: two epochs ago", SR_TRUSTED);
+	syn_recent_reuse_cell("recent: two epochs ago", 2);
+}
+
+static void hook_recent_untrusted(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: untrusted", SR_UNTRUSTED);
+	syn_recent_reuse_cell("recent: untrusted", -1);
+}
+
+static void hook_recent_unset(void)
+{
+	hook_retry_marked();
+	syn_recent_since("recent: unset", SR_UNSET);
+	syn_recent_reuse_cell("recent: unset", -1);
+}
+
 static void hook_repoint_v6(void)
 {
 	static const struct pkt_desc d = { V6_FLOW };
@@ -808,6 +887,26 @@ static const struct tcase cases[] = {
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
 	{ .name = "retry window open again, slot marked: the SYN follows its entry",
 	  .before = hook_retry_marked, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	/* The same marked slot and open window, syn_recent trusted: the entry stands for a first
+	 * try only if a SYN of the flow was pinned within the window. */
+	{ .name = "retry filter: no SYN of the flow pinned lately: placed by the table",
+	  .before = hook_recent_none, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "retry filter: a SYN of the flow pinned this epoch: the SYN follows its entry",
+	  .before = hook_recent_now, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter: pinned the epoch before: the SYN follows its entry",
+	  .before = hook_recent_before, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter: pinned two epochs ago (over a window): placed by the table",
+	  .before = hook_recent_stale, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "retry filter not trusted yet (its window just started): the SYN follows its entry",
+	  .before = hook_recent_untrusted, .pkt = { REUSE_FLOW, .flags = TH_SYN },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter unset (a new map): the SYN follows its entry",
+	  .before = hook_recent_unset, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
 
 	/* ---- IPv6, UDP ---- */
@@ -1891,6 +1990,80 @@ out:
 	close(old_fd);
 }
 
+/* What the datapath writes to syn_recent: the header its first question starts, and a bit for
+ * each SYN it pins (before the pin: a retry asking on another CPU finds it). */
+static void syn_recent_case(void)
+{
+	static const struct pkt_desc syn = { .family = 4, .src = CLI_RE, .dst = VIP1,
+					     .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
+					     .flags = TH_SYN };
+	union ebb_syn_cell since = {}, cell = {};
+	__u32 zero = 0, h, idx;
+	struct ebb_flow_key k;
+	__u64 t0 = ebb_now_ns();
+	__u32 verdict;
+
+	/* the cell's rule alone, across the 16-bit epoch's wrap: a pin is seen in its epoch and
+	 * the next, not after, and a pin of a later epoch empties only its own half */
+	{
+		static const __u32 epochs[] = { 0, 1, 2, 0xfffe, 0xffff, 0x10000, 0x10001, 0x44 };
+		int wrong = 0;
+
+		for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+			__u32 ep = epochs[i];
+			__u64 w = ebb_syn_cell_with(0, ep, 1 << 3);
+
+			wrong += !ebb_syn_cell_has(w, ep, 1 << 3) + !ebb_syn_cell_has(w, ep + 1, 1 << 3);
+			wrong += ebb_syn_cell_has(w, ep + 2, 1 << 3) + ebb_syn_cell_has(w, ep, 1 << 4);
+			w = ebb_syn_cell_with(w, ep + 1, 1 << 4); /* the other half */
+			wrong += !ebb_syn_cell_has(w, ep + 1, 1 << 3) + !ebb_syn_cell_has(w, ep + 2, 1 << 4);
+			w = ebb_syn_cell_with(w, ep + 2, 1 << 5); /* ep's half, emptied */
+			wrong += ebb_syn_cell_has(w, ep + 2, 1 << 3) + !ebb_syn_cell_has(w, ep + 2, 1 << 4) +
+				 !ebb_syn_cell_has(w, ep + 3, 1 << 5) + ebb_syn_cell_has(w, ep + 3, 1 << 4);
+		}
+		ASSERT_EQ(wrong, 0, "recent: a pin is seen in its epoch and the next only, across the wrap");
+	}
+
+	/* unset, then a question (the reuse flow's SYN in its marked slot) */
+	hook_recent_unset();
+	verdict = balancer_run(&(struct pkt_desc){ REUSE_FLOW, .flags = TH_SYN }, NULL);
+	ASSERT_EQ(verdict, XDP_TX, "recent: a SYN asks with the header unset");
+	ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &zero, &since), "recent: read the header");
+	CHECK((since.word & EBB_SYN_SINCE_VALID) &&
+	      (since.word & ~EBB_SYN_SINCE_VALID) + 2 * EBB_SEEN_TICK_NS >= t0 &&
+	      (since.word & ~EBB_SYN_SINCE_VALID) <= ebb_now_ns() + 2 * EBB_SEEN_TICK_NS,
+	      "recent: the first question started the header at its time (%#llx)",
+	      (unsigned long long)since.word);
+
+	/* a SYN of a new flow is pinned, and recorded in its cell's current half */
+	key_of(&syn, &k);
+	h = ebb_syn_recent_hash(k.src, k.dst, k.sport, k.dport, k.proto);
+	idx = ebb_syn_recent_cell(h);
+	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &idx, &cell, BPF_ANY), "recent: empty the cell");
+	verdict = balancer_run(&syn, NULL);
+	ASSERT_EQ(verdict, XDP_TX, "recent: a new flow's SYN is placed");
+	ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &idx, &cell), "recent: read its cell");
+	CHECK(ebb_syn_cell_has(cell.word, ebb_syn_epoch(ebb_now_ns()), ebb_syn_recent_bit(h)) &&
+	      cell.half[ebb_syn_epoch(ebb_now_ns()) & 1].stamp == ebb_syn_stamp(ebb_syn_epoch(ebb_now_ns())),
+	      "recent: the SYN's pin is recorded in this epoch's half (cell %u = %#llx)", idx,
+	      (unsigned long long)cell.word);
+	CHECK(__builtin_popcountll(cell.word >> 16 & 0xffff) + __builtin_popcountll(cell.word >> 48) == 1,
+	      "recent: one bit set, the flow's");
+	/* its ACK is a hit, not a SYN: nothing more recorded */
+	verdict = balancer_run(&(struct pkt_desc){ .family = 4, .src = CLI_RE, .dst = VIP1,
+					      .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
+					      .flags = TH_ACK }, NULL);
+	ASSERT_EQ(verdict, XDP_TX, "recent: its ACK is forwarded");
+	{
+		union ebb_syn_cell after = {};
+
+		ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &idx, &after), "recent: read the cell again");
+		ASSERT_EQ(after.word, cell.word, "recent: an ACK records nothing");
+	}
+	flow_del(&k);
+	syn_recent_since("recent: done", SR_UNSET);
+}
+
 int main(void)
 {
 	if (!suite_start("datapath"))
@@ -1909,6 +2082,7 @@ int main(void)
 		table_twin_case();
 		small_table_cases();
 		migrating_case();
+		syn_recent_case();
 	}
 	balancer_teardown();
 	return test_summary("datapath");

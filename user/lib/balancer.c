@@ -166,6 +166,15 @@ int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err
 		meta.created_ns = ebb_now_ns();
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
 	}
+	/* The SYNs the program before this one pinned may not be in syn_recent (it may not have
+	 * had the map): its window starts again, at the new program's first question. */
+	{
+		struct bpf_map *recent = bpf_object__find_map_by_name(obj, "syn_recent");
+		union ebb_syn_cell unset = {};
+
+		if (recent && bpf_map_update_elem(bpf_map__fd(recent), &zero, &unset, BPF_ANY))
+			return ebb_errf(err, "cannot restart syn_recent's window: %s", strerror(errno));
+	}
 	/* The VIP copies the datapath classifies by follow `vips`, whoever wrote it last. */
 	{
 		struct ebb_err ignored = {};

@@ -12,7 +12,7 @@
  *     through a per-map converter where the value changed between the layouts (the table of
  *     steps below) and as it is where not; the rings' inner tables are copied into new inner
  *     tables. The new maps only (slot_history, rescue_secret; vip_reasons, monitor,
- *     monitor_events; ring_changes) start as on a first creation (rescue_secret random,
+ *     monitor_events; ring_changes; syn_recent, never copied) start as on a first creation (rescue_secret random,
  *     ring_changes all marked). A `flow trace`
  *     listener's monitor and ring buffer are never copied: the new program starts unwatched. The old program keeps running throughout: the flows it creates
  *     meanwhile are picked up in 5. Still nothing to undo but the staging directory.
@@ -773,6 +773,11 @@ static int plan(struct migration *g, struct ebb_err *err)
 		 * (they grew in 8 -> 9, for 1024 VIPs): made anew from the copied vips and
 		 * vip_addrs (vip_index_rebuild), never copied. */
 		if (!strcmp(name, "vip_filter") || !strcmp(name, "vip_slots"))
+			continue;
+		/* The SYNs the old program pinned between this copy and the swap would be missing
+		 * from a copy: the new program's filter starts empty and untrusted, and asks the
+		 * flow table for a window (include/ebb.h, syn_recent). */
+		if (!strcmp(name, "syn_recent"))
 			continue;
 		if (g->n_maps == 64)
 			return ebb_errf(err, "too many maps in the new object");

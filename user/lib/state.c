@@ -41,6 +41,7 @@ static const struct map_slot map_slots[] = {
 	{ "vip_reasons", offsetof(struct ebb, vip_reasons_fd), true },
 	{ "ring_changes", offsetof(struct ebb, ring_changes_fd), true },
 	{ "flows6", offsetof(struct ebb, flows6_fd), true },
+	{ "syn_recent", offsetof(struct ebb, syn_recent_fd), true },
 };
 #define N_SLOTS (sizeof(map_slots) / sizeof(map_slots[0]))
 
