@@ -10,4 +10,12 @@ struct stress_stats {
 	__u64 cleared;
 };
 
+/* What syn_stress counts (syn_recent's cells, include/ebb.h). */
+struct syn_stress_stats {
+	__u64 noted; /* recorded by ebb_syn_note */
+	__u64 gave_up; /* its cell changed under every try */
+	__u64 checked; /* a flow recorded before, looked at again */
+	__u64 lost; /* ... and not found */
+};
+
 #endif

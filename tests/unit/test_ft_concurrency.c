@@ -11,6 +11,8 @@
  * How it would catch a torn entry: the same runs on a build whose every CAS writes its word as
  * two 4-byte halves (EBB_FT_TORN) must find wrong nodes; it runs until the first, within a
  * bound. Beside it, test_flowrace drives the whole balancer the same way with real packets.
+ * The same for syn_recent's cells (include/ebb.h): 32 flows recorded into two cells by both
+ * CPUs (ebb_syn_note), none may lose its bit; the torn build must lose some.
  * Root only (BPF).
  */
 #include "cpu_stress.h"
@@ -96,10 +98,58 @@ static void test_torn_caught(void)
 	ft_stress_torn_bpf__destroy(s);
 }
 
+/* syn_recent's cells (include/ebb.h) written by both CPUs at once: 32 flows in two cells,
+ * each recorded by ebb_syn_note as the balancer records a SYN's pin, none ever lost. */
+static void test_syn_recent(void)
+{
+	const __u32 repeat = 1000000, batches = 2;
+	struct ft_stress_bpf *s;
+	int ncpu = 0, err = 0;
+
+	if (cpu_stress_one_cpu(&test_checks, "syn_recent: one writer per CPU in two cells: no bit lost"))
+		return;
+	s = ft_stress_bpf__open_and_load();
+	if (!ASSERT_TRUE(s, "syn_recent: load the stress program"))
+		return;
+	for (__u32 b = 0; b < batches && !err; b++)
+		err = cpu_stress_batch(bpf_program__fd(s->progs.syn_stress), repeat, &ncpu);
+	ASSERT_OK(err, "syn_recent: syn_stress ran on every CPU");
+	printf("# syn_recent: %d CPUs x %u runs: %llu recorded, %llu gave up, %llu checked, %llu lost\n",
+	       ncpu, repeat * batches, (unsigned long long)s->bss->syn_stats.noted,
+	       (unsigned long long)s->bss->syn_stats.gave_up,
+	       (unsigned long long)s->bss->syn_stats.checked, (unsigned long long)s->bss->syn_stats.lost);
+	ASSERT_TRUE(ncpu >= 2 && s->bss->syn_stats.checked > 1000000,
+		    "syn_recent: two CPUs, over 1000000 recorded flows checked again");
+	ASSERT_EQ(s->bss->syn_stats.lost, 0, "syn_recent: no recorded flow lost its bit");
+	ft_stress_bpf__destroy(s);
+}
+
+static void test_syn_recent_torn(void)
+{
+	struct ft_stress_torn_bpf *s;
+	int ncpu = 0, err = 0, b;
+
+	if (cpu_stress_one_cpu(&test_checks, "syn_recent: the check catches a cell written in two halves"))
+		return;
+	s = ft_stress_torn_bpf__open_and_load();
+	if (!ASSERT_TRUE(s, "syn_recent: load the torn build"))
+		return;
+	b = cpu_stress_until(bpf_program__fd(s->progs.syn_stress), 1000000, 60, &s->bss->syn_stats.lost,
+			     &ncpu, &err);
+	ASSERT_OK(err, "syn_recent: the torn syn_stress ran on every CPU");
+	printf("# syn_recent, torn build: %llu lost in %llu checked, after %d batch(es)\n",
+	       (unsigned long long)s->bss->syn_stats.lost, (unsigned long long)s->bss->syn_stats.checked, b);
+	ASSERT_TRUE(s->bss->syn_stats.lost > 0,
+		    "syn_recent: the same check finds lost bits when a cell is written in two halves");
+	ft_stress_torn_bpf__destroy(s);
+}
+
 int main(void)
 {
 	libbpf_set_print(NULL);
 	test_concurrency();
 	test_torn_caught();
+	test_syn_recent();
+	test_syn_recent_torn();
 	return test_summary("test_ft_concurrency");
 }

@@ -42,6 +42,16 @@ struct {
 	__type(value, struct ebb_ft_scan);
 } stress_scan SEC(".maps");
 
+/* syn_stress: two syn_recent cells (include/ebb.h) shared by 32 flows, 16 bits each */
+struct syn_stress_stats syn_stats;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, union ebb_syn_cell);
+} stress_cells SEC(".maps");
+
 /* Distinct per flow: a word of one flow's fingerprint and another's node is caught. */
 static __always_inline __u32 stress_node(__u32 k)
 {
@@ -99,5 +109,56 @@ int ft_stress(struct xdp_md *ctx)
 				__sync_fetch_and_add(&stats.cleared, 1);
 		}
 	}
+	return XDP_TX;
+}
+
+/*
+ * syn_recent's cells under both CPUs (ebb_syn_note, as the balancer records a SYN's pin): 32
+ * flows share two cells, a bit each, in this epoch. One run in 64 empties its cell (as a new
+ * epoch empties a half), so that bits are set again all the time. A flow recorded since its
+ * cell was last emptied must be found: each run checks its flow first, then records it. The
+ * emptying is told apart from a loss by a sequence count per cell (odd while it empties):
+ * a check or a record that overlaps one counts for nothing. A CAS that loses another CPU's bit
+ * (a torn word) is caught on that flow's next run.
+ */
+__u64 syn_seq[2];
+__u64 syn_noted[32]; /* 1 + the cell's sequence count when the flow was recorded; 0: never */
+
+SEC("xdp")
+int syn_stress(struct xdp_md *ctx)
+{
+	__u32 r = bpf_get_prandom_u32(), k = r & 31, idx = k & 1;
+	__u32 epoch = ebb_syn_epoch(bpf_ktime_get_coarse_ns());
+	__u16 bit = (__u16)(1u << (k >> 1));
+	union ebb_syn_cell *c = bpf_map_lookup_elem(&stress_cells, &idx);
+	__u64 *seq = &syn_seq[idx & 1], s1, s2, word;
+
+	if (!c || k >= 32)
+		return XDP_ABORTED;
+	if (((r >> 8) & 63) == 0) { /* empty the cell */
+		__sync_fetch_and_add(seq, 1);
+		word = ebb_ft_read(&c->word);
+		ebb_ft_cas(&c->word, word, 0);
+		__sync_fetch_and_add(seq, 1);
+		return XDP_TX;
+	}
+	s1 = ebb_ft_read(seq);
+	if (!(s1 & 1) && syn_noted[k] == s1 + 1) {
+		word = ebb_ft_read(&c->word);
+		s2 = ebb_ft_read(seq);
+		if (s2 == s1) {
+			__sync_fetch_and_add(&syn_stats.checked, 1);
+			if (!ebb_syn_cell_has(word, epoch, bit))
+				__sync_fetch_and_add(&syn_stats.lost, 1);
+		}
+	}
+	if (!ebb_syn_note(&c->word, epoch, bit)) {
+		__sync_fetch_and_add(&syn_stats.gave_up, 1); /* (the balancer then restarts its window) */
+		return XDP_TX;
+	}
+	__sync_fetch_and_add(&syn_stats.noted, 1);
+	s2 = ebb_ft_read(seq);
+	if (!(s1 & 1) && s2 == s1)
+		syn_noted[k] = s1 + 1;
 	return XDP_TX;
 }
