@@ -356,6 +356,14 @@ static void add_node(struct inst *in, const char *addr, int i, const char *vip)
 		die("node add %s: %s", addr, err.msg);
 }
 
+/* What syn_recent (include/ebb.h) says while a window row runs. */
+enum {
+	SR_AS_IS, /* as the rows before left it */
+	SR_QUIET, /* trusted for over a window, no cell set: no SYN of these flows pinned lately */
+	SR_BUSY, /* its window just started (a new map, an upgrade; as a filter every pin has
+		  * filled): every SYN of a changed slot asks the flow table */
+};
+
 /* VIP4's tables "changed" now (within the SYN retry window) or long before it: its
  * rings_changed, as libebb writes it with a change. The marked slots stay as they are. */
 static void set_window(struct inst *in, bool open)
@@ -370,6 +378,25 @@ static void set_window(struct inst *in, bool open)
 		v.rings_changed -= (__u32)EBB_SYN_RETRY_TICKS + 600;
 	if (ebb_vip_store(&in->e, &k, &v, BPF_EXIST))
 		die("cannot set the VIP's rings_changed: %s", strerror(errno));
+}
+
+/* syn_recent as mode says (SR_QUIET, SR_BUSY); a build without it asks for every SYN anyway. */
+static void set_syn_recent(struct inst *in, int mode)
+{
+	union ebb_syn_cell cell = {};
+	__u32 i;
+
+	if (in->e.syn_recent_fd < 0)
+		return;
+	for (i = 1; mode == SR_QUIET && i <= EBB_SYN_RECENT_CELLS; i++)
+		if (bpf_map_update_elem(in->e.syn_recent_fd, &i, &cell, BPF_ANY))
+			die("cannot clear syn_recent: %s", strerror(errno));
+	cell.word = EBB_SYN_SINCE_VALID | ebb_now_ns();
+	if (mode == SR_QUIET)
+		cell.word -= 2 * EBB_SYN_RETRY_NS;
+	i = 0;
+	if (bpf_map_update_elem(in->e.syn_recent_fd, &i, &cell, BPF_ANY))
+		die("cannot set syn_recent's window: %s", strerror(errno));
 }
 
 static __u32 vip_id_of(struct inst *in, const char *vip)
@@ -849,6 +876,7 @@ struct bcase {
 	int ft; /* LB_FT: the flow-table variant (ft_insts) */
 	__u32 flood_rate; /* settings while it runs; 0 = guard off */
 	bool window; /* VIP4's tables changed within the SYN retry window while it runs */
+	int syn_recent; /* SR_*: the filter of SYNs pinned lately (syn_recent) while it runs */
 	__u32 vip; /* the VIP address of a wrapped sequence's flows; 0 = VIP4 */
 	__u32 vip_mask; /* wrapped: the flows' VIP is vip + (i & vip_mask), i their index */
 	struct wrap w, wf; /* wrapper -> balancer, wrapper -> floor */
@@ -963,7 +991,15 @@ static struct bcase cases[] = {
 	 * back): the SYNs of the quarter of slots that changed owner ask the flow table. */
 	{ .id = "syn_flood_window", .label = "SYN, flood guard, retry window", .table = "1M flows",
 	  .inst = BIG, .target = 12, .kat_target = 1.0, .expect = XDP_TX, .check = CHK_UNPINNED,
-	  .wrapped = true, .base = SEQ_FLOOD, .flood_rate = 1, .window = true },
+	  .wrapped = true, .base = SEQ_FLOOD, .flood_rate = 1, .window = true,
+	  .syn_recent = SR_QUIET },
+	/* The same with the filter of recent SYNs no help: every SYN of a changed slot asks the
+	 * flow table (as for a window after a new map or an upgrade, or when the SYNs pinned in
+	 * the last epochs have set most of its bits). */
+	{ .id = "syn_flood_window_busy", .label = "SYN, retry window, all ask",
+	  .table = "1M flows", .inst = BIG, .target = 12, .expect = XDP_TX, .check = CHK_UNPINNED,
+	  .wrapped = true, .base = SEQ_FLOOD, .flood_rate = 1, .window = true,
+	  .syn_recent = SR_BUSY },
 	{ .id = "syn_flood_small", .label = "SYN under the flood guard", .table = "few flows",
 	  .inst = SMALL, .target = 12, .secondary = true, .expect = XDP_TX, .check = CHK_UNPINNED, .wrapped = true, .base = SEQ_FLOOD,
 	  .flood_rate = 1 },
@@ -1002,6 +1038,10 @@ static struct bcase cases[] = {
 	{ .id = "k_syn_flood_window", .label = "Katran: SYN, MAX_CONN_RATE=1", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "syn_flood_window", .expect = XDP_TX, .check = CHK_K_FLOOD,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD, .kat_flood = true },
+	{ .id = "k_syn_flood_window_busy", .label = "Katran: SYN, MAX_CONN_RATE=1",
+	  .table = "1M flows", .lb = LB_KATRAN, .twin = "syn_flood_window_busy", .expect = XDP_TX,
+	  .check = CHK_K_FLOOD, .wrapped = true, .restore = true, .grow = 20, .base = SEQ_FLOOD,
+	  .kat_flood = true },
 	/* Issue 16's flow-table prototype (--flowtable DIR: tools/bench/flowtable.bpf.c built per
 	 * variant), each variant beside the same two ebb paths: the table alone on a minimal parse,
 	 * and the kernel LRU hash ebb uses today on that same parse (lru), and no table (none). */
@@ -2157,6 +2197,7 @@ static void setup(void)
 	build(case_by_id("second_chance"), tcp4("192.0.2.128", "203.0.113.10", 1, TH_ACK));
 	build(case_by_id("syn_flood"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("syn_flood_window"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
+	build(case_by_id("syn_flood_window_busy"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("syn_flood_small"), tcp4("192.0.2.192", "203.0.113.10", 1, TH_SYN));
 
 	/* The method check: the same hit as "hit", but through the wrapper, over two flows (its
@@ -2244,6 +2285,7 @@ static void setup(void)
 			die("node del 198.51.100.14: %s", err.msg);
 	} else if (insts[BIG].e.ring_changes_fd < 0) {
 		case_by_id("syn_flood_window")->na = "no ring_changes in this build";
+		case_by_id("syn_flood_window_busy")->na = "no ring_changes in this build";
 	}
 	for (int k = 0; k < N_INST && !opt_settling; k++) {
 		struct ebb_vip_key keys[EBB_MAX_VIPS], *prev = NULL;
@@ -2487,6 +2529,8 @@ static void run_case(struct bcase *c, __u32 repeat, struct run_out *out, double 
 		set_flood_rate(in, c->flood_rate);
 	if (c->window && !opt_settling)
 		set_window(in, true);
+	if (c->syn_recent != SR_AS_IS)
+		set_syn_recent(in, c->syn_recent);
 	if (c->del_key) /* the claimed flow is new to each batch */
 		flows_del(in->e.flows_fd, &c->key);
 	if (c->wrapped || c->restore) {
