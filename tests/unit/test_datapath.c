@@ -676,14 +676,26 @@ static void syn_recent_since(const char *who, int state)
 			  state == SR_UNTRUSTED ? "just started" : "a window old"));
 }
 
+/* Out of the last second of an epoch (2^38 ns), so that what a case sets up "this epoch" is
+ * still this epoch when its packet runs and its checks read. */
+static void syn_epoch_settle(void)
+{
+	__u64 left = (1ULL << EBB_SYN_EPOCH_SHIFT) - (ebb_now_ns() & ((1ULL << EBB_SYN_EPOCH_SHIFT) - 1));
+
+	if (left < 1000000000ULL)
+		usleep(left / 1000 + 1000);
+}
+
 /* The reuse flow's cell: its bit recorded `ago` epochs back (-1: not at all, the cell empty). */
 static void syn_recent_reuse_cell(const char *who, int ago)
 {
 	static const struct pkt_desc d = { REUSE_FLOW };
-	__u32 epoch = ebb_syn_epoch(ebb_now_ns()), h, idx;
+	__u32 epoch, h, idx;
 	union ebb_syn_cell cell = {};
 	struct ebb_flow_key k;
 
+	syn_epoch_settle();
+	epoch = ebb_syn_epoch(ebb_now_ns());
 	key_of(&d, &k);
 	h = ebb_syn_recent_hash(k.src, k.dst, k.sport, k.dport, k.proto);
 	idx = ebb_syn_recent_cell(h);
@@ -2025,7 +2037,7 @@ static void syn_recent_case(void)
 	}
 
 	/* unset, then a question (the reuse flow's SYN in its marked slot) */
-	hook_recent_unset();
+	hook_recent_unset(); /* (settled: the checks below read the epoch again) */
 	verdict = balancer_run(&(struct pkt_desc){ REUSE_FLOW, .flags = TH_SYN }, NULL);
 	ASSERT_EQ(verdict, XDP_TX, "recent: a SYN asks with the header unset");
 	ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &zero, &since), "recent: read the header");
