@@ -35,22 +35,32 @@ recent_since() {
 		json_get 'd["formatted"]["value"]["word"] if "formatted" in d else int.from_bytes(bytes(int(x, 16) for x in d["value"]), "little")'
 }
 ancient=9223372036854775809 # (1 << 63) | 1: valid, since 1 ns after boot
+mono_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
+# restarted_since T: the header is unset, or was started (by the datapath's first question)
+# at CLOCK_MONOTONIC T or later (a coarse clock's tick of margin)
+restarted_since() {
+	python3 -c 'import sys
+w, t = int(sys.argv[1]), int(sys.argv[2])
+sys.exit(0 if w == 0 or (w >> 63 and (w & ((1 << 63) - 1)) >= t - 100000000) else 1)' "$(recent_since)" "$1"
+}
 bpftool map update pinned "$BPFFS/syn_recent" key 0 0 0 0 value 1 0 0 0 0 0 0 0x80
 check "syn_recent's header planted as trusted since long ago ($(recent_since))" [ "$(recent_since)" = "$ancient" ]
 upgrade_at=$(date +%s.%N)
+t_up=$(mono_ns)
 check "prog upgrade (built-in object)" ctl prog upgrade
 mid_id=$(prog_id)
 check "the device runs a new program ($old_id -> $mid_id)" [ "$mid_id" != "$old_id" ]
-check "... and syn_recent's window starts again ($(recent_since): 0, or since the upgrade)" \
-	python3 -c "import sys; w = int(sys.argv[1]); sys.exit(0 if w == 0 or (w >> 63 and w & ((1 << 63) - 1) > 1) else 1)" "$(recent_since)"
+check "... and syn_recent's window starts again ($(recent_since): 0, or since the upgrade at $t_up)" \
+	restarted_since "$t_up"
 sleep 1
 # State made by an ebb from before syn_recent has no such map: the program makes it.
 rm "$BPFFS/syn_recent"
+t_up=$(mono_ns)
 check "prog upgrade obj $OUTPUT/balancer.bpf.o (state without syn_recent)" ctl prog upgrade obj "$OUTPUT/balancer.bpf.o"
 new_id=$(prog_id)
 check "... and again a new program ($mid_id -> $new_id)" [ "$new_id" != "$mid_id" ]
-check "... which made and pinned syn_recent, its window not begun or just begun ($(recent_since))" \
-	python3 -c "import sys; w = int(sys.argv[1]); sys.exit(0 if w == 0 or (w >> 63 and w & ((1 << 63) - 1) > 1) else 1)" "$(recent_since)"
+check "... which made and pinned syn_recent, its window not begun or begun since $t_up ($(recent_since))" \
+	restarted_since "$t_up"
 
 pins >"$TMP/pins.after"
 kept=$(LC_ALL=C comm -12 "$TMP/pins.before" "$TMP/pins.after" | grep -c .)

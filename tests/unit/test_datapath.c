@@ -705,47 +705,21 @@ static void syn_recent_reuse_cell(const char *who, int ago)
 		  nm(who, "the flow's cell %u: %s", idx, ago < 0 ? "empty" : "its bit recorded"));
 }
 
-static void hook_recent_none(void)
+/* The retry case's marked slot and open window, with syn_recent's header and the reuse flow's
+ * cell as given. */
+static void recent_setup(const char *who, int since, int ago)
 {
 	hook_retry_marked();
-	syn_recent_since("recent: none", SR_TRUSTED);
-	syn_recent_reuse_cell("recent: none", -1);
+	syn_recent_since(who, since);
+	syn_recent_reuse_cell(who, ago);
 }
 
-static void hook_recent_now(void)
-{
-	hook_retry_marked();
-	syn_recent_since("recent: this epoch", SR_TRUSTED);
-	syn_recent_reuse_cell("recent: this epoch", 0);
-}
-
-static void hook_recent_before(void)
-{
-	hook_retry_marked();
-	syn_recent_since("recent: epoch before", SR_TRUSTED);
-	syn_recent_reuse_cell("recent: epoch before", 1);
-}
-
-static void hook_recent_stale(void)
-{
-	hook_retry_marked();
-	syn_recent_since("recent: two epochs ago", SR_TRUSTED);
-	syn_recent_reuse_cell("recent: two epochs ago", 2);
-}
-
-static void hook_recent_untrusted(void)
-{
-	hook_retry_marked();
-	syn_recent_since("recent: untrusted", SR_UNTRUSTED);
-	syn_recent_reuse_cell("recent: untrusted", -1);
-}
-
-static void hook_recent_unset(void)
-{
-	hook_retry_marked();
-	syn_recent_since("recent: unset", SR_UNSET);
-	syn_recent_reuse_cell("recent: unset", -1);
-}
+static void hook_recent_none(void) { recent_setup("recent: none", SR_TRUSTED, -1); }
+static void hook_recent_now(void) { recent_setup("recent: this epoch", SR_TRUSTED, 0); }
+static void hook_recent_before(void) { recent_setup("recent: epoch before", SR_TRUSTED, 1); }
+static void hook_recent_stale(void) { recent_setup("recent: two epochs ago", SR_TRUSTED, 2); }
+static void hook_recent_untrusted(void) { recent_setup("recent: untrusted", SR_UNTRUSTED, -1); }
+static void hook_recent_unset(void) { recent_setup("recent: unset", SR_UNSET, -1); }
 
 static void hook_repoint_v6(void)
 {

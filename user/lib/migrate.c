@@ -12,8 +12,8 @@
  *     through a per-map converter where the value changed between the layouts (the table of
  *     steps below) and as it is where not; the rings' inner tables are copied into new inner
  *     tables. The new maps only (slot_history, rescue_secret; vip_reasons, monitor,
- *     monitor_events; ring_changes; syn_recent, never copied) start as on a first creation (rescue_secret random,
- *     ring_changes all marked). A `flow trace`
+ *     monitor_events; ring_changes) start as on a first creation (rescue_secret random,
+ *     ring_changes all marked), and so does syn_recent, never copied. A `flow trace`
  *     listener's monitor and ring buffer are never copied: the new program starts unwatched. The old program keeps running throughout: the flows it creates
  *     meanwhile are picked up in 5. Still nothing to undo but the staging directory.
  *  3. The swap: bpf_link_update on every attached device, as the same-layout upgrade does; if one

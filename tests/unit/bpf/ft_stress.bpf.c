@@ -133,6 +133,8 @@ int syn_stress(struct xdp_md *ctx)
 	union ebb_syn_cell *c = bpf_map_lookup_elem(&stress_cells, &idx);
 	__u64 *seq = &syn_seq[idx & 1], s1, s2, word;
 
+	/* (k < 32 and idx & 1 repeat what the masks above say: without them this verifier
+	 * refuses the program) */
 	if (!c || k >= 32)
 		return XDP_ABORTED;
 	if (((r >> 8) & 63) == 0) { /* empty the cell */
