@@ -630,6 +630,7 @@ struct wrap_spec {
 	int target_fd; /* the program tail-called */
 	bool rewrite; /* source address/port from the counter */
 	__u32 base, mask; /* source = base + (i >> 16), port = i & 0xffff, i = counter & mask */
+	bool scramble; /* i = (counter x SCRAMBLE_MUL) & mask: see struct bcase */
 	__u32 dst_base, dst_mask; /* dst_mask: destination = dst_base + (i & dst_mask) (its low
 				   * 16 bits must not carry): traffic spread over VIPs */
 	bool restore; /* undo a head growth of `grow` bytes (or a shrink by `shrink`) on a `len`-byte
@@ -641,6 +642,9 @@ struct wrap_spec {
 };
 
 #define WRAP_HDR_MAX 200
+/* Odd: times it, modulo a power of two, is a permutation; each step is a stride of ~0.37 of the
+ * flows, far beyond any prefetcher's reach. */
+#define SCRAMBLE_MUL 0x2545F491
 
 struct wrap {
 	int prog_fd, ctr_fd, parray_fd;
@@ -679,6 +683,8 @@ static struct wrap wrap_load(const struct wrap_spec *s)
 	__u32 zero = 0;
 	int n = 0, jmp_out;
 
+	if (s->scramble && (!s->mask || (s->mask & (s->mask + 1))))
+		die("wrapper: a scrambled order needs a mask of all ones (0x%x)", s->mask);
 	if (hdr_len > WRAP_HDR_MAX || hdr_len > s->len)
 		die("wrapper: %u header bytes to restore (at most %d)", hdr_len, WRAP_HDR_MAX);
 
@@ -695,6 +701,8 @@ static struct wrap wrap_load(const struct wrap_spec *s)
 		p[n++] = BI_MOV64_REG(BPF_REG_2, BPF_REG_7);
 		p[n++] = BI_ALU64_IMM(BPF_ADD, BPF_REG_2, 1);
 		p[n++] = BI_STX(BPF_DW, BPF_REG_1, BPF_REG_2, 0);
+		if (s->scramble)
+			p[n++] = BI_ALU64_IMM(BPF_MUL, BPF_REG_7, SCRAMBLE_MUL);
 		if (s->mask)
 			p[n++] = BI_ALU64_IMM(BPF_AND, BPF_REG_7, (__s32)s->mask);
 	}
@@ -860,6 +868,11 @@ struct bcase {
 	/* wrapped: a distinct packet per run */
 	bool wrapped, reset, restore;
 	__u32 base, mask, grow;
+	/* wrapped with a mask: the flows in an order unrelated to the one they were inserted in,
+	 * each once per mask + 1 runs. Visited in insertion order, the entries of an LRU hash
+	 * that were taken from its preallocated pool one after the other lie one after the other,
+	 * and the hardware prefetcher streams them: no traffic visits flows in that order. */
+	bool scramble;
 	__u32 shrink; /* restore: the program cuts this many bytes off the front (an unwrap) */
 	__u32 hdr_len; /* restore: bytes of the frame written back before each run; 0 = 14 */
 	/* the rows of issue 14 (rescues, claims, the node program): what the path must count
@@ -948,8 +961,13 @@ static struct bcase cases[] = {
 	  .kat_target = 0.8, .expect = XDP_TX, .check = CHK_HIT },
 	{ .id = "hit_1m", .label = "established hit", .table = "1M, same flow", .inst = BIG,
 	  .target = 7, .secondary = true, .expect = XDP_TX, .check = CHK_HIT },
-	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, all flows", .inst = BIG,
+	{ .id = "hit_1m_spread", .label = "established hit", .table = "1M, shuffled", .inst = BIG,
 	  .kat_target = 0.6, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
+	  .mask = MILLION - 1, .scramble = true },
+	/* The same flows in the order they were inserted (struct bcase's scramble says why this
+	 * is not the target's row): shown so that the gap between the two stays visible */
+	{ .id = "hit_1m_inorder", .label = "established hit", .table = "1M, in order",
+	  .inst = BIG, .expect = XDP_TX, .check = CHK_HIT, .wrapped = true, .base = SEQ_1M,
 	  .mask = MILLION - 1 },
 	/* Issue 16: a hit costs the same at EBB_MAX_VIPS VIPs as at 1 (setup_vips): the same
 	 * table, node and flow count, the flows of one VIP or spread over all 1024 */
@@ -1024,8 +1042,11 @@ static struct bcase cases[] = {
 	  .twin = "pass_not_vip", .expect = XDP_PASS, .check = CHK_K_PASS },
 	{ .id = "k_hit", .label = "Katran: hit (IPIP)", .table = "1M, same flow", .lb = LB_KATRAN,
 	  .twin = "hit", .expect = XDP_TX, .check = CHK_K_HIT, .restore = true, .grow = 20 },
-	{ .id = "k_hit_1m_spread", .label = "Katran: hit (IPIP)", .table = "1M, all flows",
+	{ .id = "k_hit_1m_spread", .label = "Katran: hit (IPIP)", .table = "1M, shuffled",
 	  .lb = LB_KATRAN, .twin = "hit_1m_spread", .expect = XDP_TX, .check = CHK_K_HIT,
+	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_1M, .mask = MILLION - 1 },
+	{ .id = "k_hit_1m_inorder", .label = "Katran: hit (IPIP)", .table = "1M, in order",
+	  .lb = LB_KATRAN, .twin = "hit_1m_inorder", .expect = XDP_TX, .check = CHK_K_HIT,
 	  .wrapped = true, .restore = true, .grow = 20, .base = SEQ_1M, .mask = MILLION - 1 },
 	{ .id = "k_new_flow", .label = "Katran: new flow (IPIP)", .table = "1M flows",
 	  .lb = LB_KATRAN, .twin = "new_flow", .expect = XDP_TX, .check = CHK_K_NEW, .wrapped = true,
@@ -1047,7 +1068,7 @@ static struct bcase cases[] = {
 	 * variant), each variant beside the same two ebb paths: the table alone on a minimal parse,
 	 * and the kernel LRU hash ebb uses today on that same parse (lru), and no table (none). */
 #define FT_CASE(v, i)                                                                          \
-	{ .id = "ft_" v "_hit", .label = "prototype " v ": hit", .table = "1M, all flows",     \
+	{ .id = "ft_" v "_hit", .label = "prototype " v ": hit", .table = "1M, shuffled",      \
 	  .lb = LB_FT, .ft = i, .twin = "hit_1m_spread", .expect = XDP_TX, .wrapped = true,     \
 	  .base = SEQ_1M, .mask = MILLION - 1 },                                               \
 	{ .id = "ft_" v "_new", .label = "prototype " v ": new flow", .table = "1M flows",    \
@@ -1073,7 +1094,7 @@ static struct bcase cases[] = {
 	{ .id = "b_hit_node_prog", .label = "base: established hit, node prog",
 	  .table = "1M, same flow", .lb = LB_BASE, .twin = "hit_node_prog", .inst = BASE_BIG,
 	  .expect = XDP_TX, .check = CHK_HIT },
-	{ .id = "b_hit_1m_spread", .label = "base: established hit", .table = "1M, all flows",
+	{ .id = "b_hit_1m_spread", .label = "base: established hit", .table = "1M, shuffled",
 	  .lb = LB_BASE, .twin = "hit_1m_spread", .inst = BASE_BIG, .expect = XDP_TX,
 	  .check = CHK_HIT, .wrapped = true, .base = SEQ_1M, .mask = MILLION - 1 },
 	{ .id = "b_new_flow", .label = "base: new flow (SYN, insert)", .table = "1M flows",
@@ -2161,6 +2182,7 @@ static void setup(void)
 		     fill, now_s() - t0);
 	}
 	case_by_id("hit_1m_spread")->mask = fill - 1;
+	case_by_id("hit_1m_inorder")->mask = fill - 1;
 	if (opt_quick) /* say what the big table holds */
 		for (size_t i = 0; i < N_CASES; i++) {
 			static char labels[N_CASES][32];
@@ -2192,6 +2214,7 @@ static void setup(void)
 		build(case_by_id("hit_1m"), tcp4(src, "203.0.113.10", (uint16_t)(i & 0xffff), TH_ACK));
 	}
 	build(case_by_id("hit_1m_spread"), tcp4("192.0.2.0", "203.0.113.10", 1, TH_ACK));
+	build(case_by_id("hit_1m_inorder"), tcp4("192.0.2.0", "203.0.113.10", 1, TH_ACK));
 	build(case_by_id("new_flow"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("new_flow_small"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
 	build(case_by_id("new_flow_full"), tcp4("192.0.2.64", "203.0.113.10", 1, TH_SYN));
@@ -2393,6 +2416,7 @@ static void setup(void)
 		}
 		if (k->mask)
 			k->mask = t->mask;
+		k->scramble = t->scramble;
 	}
 
 	/* the flow-table prototype's cells: the same frames as their twins */
@@ -2421,6 +2445,7 @@ static void setup(void)
 		memcpy(k->pkt, t->pkt, t->len);
 		k->len = t->len;
 		k->mask = t->mask;
+		k->scramble = t->scramble;
 	}
 
 	/* the base commit's cells: the same frames as their twins */
@@ -2444,12 +2469,14 @@ static void setup(void)
 		memcpy(k->pkt, t->pkt, t->len);
 		k->len = t->len;
 		k->mask = t->mask;
+		k->scramble = t->scramble;
 	}
 
 	/* wrappers */
 	for (size_t i = 0; i < N_CASES; i++) {
 		struct bcase *k = &cases[i];
 		struct wrap_spec ws = { .rewrite = k->wrapped, .base = k->base, .mask = k->mask,
+					.scramble = k->scramble,
 					.restore = k->restore, .len = (__u32)k->len, .grow = k->grow,
 					.dst_base = k->vip, .dst_mask = k->vip_mask };
 
