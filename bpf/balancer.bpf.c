@@ -130,7 +130,28 @@ static __always_inline bool migrating(void)
 
 __noinline int ebb_flow_adopt(const struct ebb_flow_key *k);
 
-static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct flow_ref *ref)
+/* A TCP packet that is not a SYN found its flow's entry at the way of bucket: the client has
+ * had a SYN-ACK, it retries no SYN, so the way's record in syn_recent (include/ebb.h), if it
+ * has one, is cleared. Most cells have none: one read, no write. */
+static __always_inline void syn_recent_settle(__u32 bucket, __u32 way)
+{
+	__u32 q = ebb_syn_q_of(bucket), idx = ebb_syn_cell_of(bucket);
+	union ebb_syn_cell *c;
+	__u64 word;
+
+	if (q >= EBB_SYN_Q_OVERFLOW)
+		return;
+	c = bpf_map_lookup_elem(&syn_recent, &idx);
+	if (!c)
+		return;
+	word = ebb_ft_read(&c->word);
+	if (word && ebb_syn_cell_has_way(word, q, way))
+		ebb_syn_settle(&c->word, q, way);
+}
+
+/* settle: the packet is TCP and not a SYN (syn_recent_settle) */
+static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct flow_ref *ref,
+					  bool settle)
 {
 	struct ebb_ft_bucket *b0, *b1;
 	struct ebb_ft_where w;
@@ -158,6 +179,8 @@ static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct f
 		return;
 	ref->slot = way < EBB_FT_WAYS ? &b0->entry[way & (EBB_FT_WAYS - 1)].word :
 					&b1->entry[way & (EBB_FT_WAYS - 1)].word;
+	if (settle)
+		syn_recent_settle(way < EBB_FT_WAYS ? w.b[0] : w.b[1], way & (EBB_FT_WAYS - 1));
 }
 
 /*
@@ -177,7 +200,7 @@ static __always_inline void flow_adopt(const struct ebb_flow_key *k, struct flow
 	if (way < 0)
 		return;
 	if (way >= 2 * EBB_FT_WAYS) { /* flows6 */
-		flow_find_now(k, ref);
+		flow_find_now(k, ref, false);
 		return;
 	}
 	w = ebb_ft_where_key(k, flow_buckets());
@@ -194,9 +217,10 @@ static __always_inline void flow_adopt(const struct ebb_flow_key *k, struct flow
 	}
 }
 
-static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref)
+static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref,
+				      bool settle)
 {
-	flow_find_now(k, ref);
+	flow_find_now(k, ref, settle);
 	if (!ref->slot && migrating())
 		flow_adopt(k, ref);
 }
@@ -446,37 +470,100 @@ static __always_inline bool slot_changed_lately(struct step_state *s)
 	return !bits || ((*bits >> (slot % 64)) & 1);
 }
 
-/* (A SYN that asks and is then placed hashes twice, ~15 instructions: kept in step_state the
- * hash would cost 16 bytes of a stack that ebb_rescue's frames leave none of.) */
-static __always_inline __u32 syn_recent_hash(const struct ebb_flow_key *k)
+/*
+ * A bare SYN has just pinned a flow into the way of bucket: recorded in syn_recent
+ * (include/ebb.h), after the pin (only the pin knows the way; a retry comes a second later at
+ * the soonest). A pin it cannot record (its cell changed under every try) restarts the
+ * header's window: until a whole one has passed, every SYN asks.
+ */
+static __always_inline void syn_recent_record(__u32 bucket, __u32 way, __u64 now)
 {
-	return ebb_syn_recent_hash(k->src, k->dst, k->sport, k->dport, k->proto);
-}
+	__u32 q = ebb_syn_q_of(bucket), idx = ebb_syn_cell_of(bucket), zero = 0;
+	union ebb_syn_cell *c, *since;
 
-/* A bare SYN is about to pin its flow: recorded first (a retry on another CPU that asks after
- * the pin must find it). A pin that cannot be recorded (its cell changed under every try)
- * restarts the header's window: until a whole one has passed, every SYN asks the flow table. */
-static __always_inline void syn_recent_note(const struct step_state *s)
-{
-	__u32 h = syn_recent_hash(&s->pkt.key), idx = ebb_syn_recent_cell(h), zero = 0;
-	union ebb_syn_cell *c = bpf_map_lookup_elem(&syn_recent, &idx), *since;
-
-	if (c && ebb_syn_note(&c->word, ebb_syn_epoch(s->now), ebb_syn_recent_bit(h)))
+	if (q >= EBB_SYN_Q_OVERFLOW) /* never recorded: its SYNs always ask */
+		return;
+	c = bpf_map_lookup_elem(&syn_recent, &idx);
+	if (c && ebb_syn_note(&c->word, q, way, ebb_syn_unit(now)))
 		return;
 	since = bpf_map_lookup_elem(&syn_recent, &zero);
 	if (since)
-		since->word = EBB_SYN_SINCE_VALID | s->now;
+		since->word = EBB_SYN_SINCE_VALID | now;
 }
 
-/* Can a bare SYN's flow have been pinned by a SYN within the retry window? Yes while the
- * filter has not recorded every pin for a whole window (the header; its first reader starts
- * it), else as the flow's cell says. */
+/*
+ * ebb_flow_pin for a bare SYN: the pin, then its way recorded (syn_recent_record), from the
+ * way the pin returns and the buckets it left in the scratch. A lost pin (no entry) and an
+ * IPv6 flow record nothing: the first has no entry a retry could follow, the second's SYNs
+ * always ask. Global, verified once, as ebb_flow_pin.
+ */
+__noinline int ebb_flow_pin_syn(const struct ebb_flow_key *k, __u64 entry, __u64 now)
+{
+	struct ebb_ft_scan *st;
+	__u32 zero = 0, way;
+	int ret;
+
+	if (!k)
+		return EBB_FT_LOST;
+	ret = flow_pin(k, entry, false);
+	way = (__u32)ret >> 8 & (2 * EBB_FT_WAYS - 1);
+	st = bpf_map_lookup_elem(&ft_scratch, &zero);
+	/* (st->kw: the scratch is still this pin's, not a preempting one's: see ebb_ft_pin) */
+	if (st && (ret & 0xff) != EBB_FT_LOST && k->family != EBB_FAMILY_V6 &&
+	    st->kw == ebb_ft_keyword4(k))
+		syn_recent_record(way < EBB_FT_WAYS ? st->b[0] : st->b[1],
+				  way & (EBB_FT_WAYS - 1), now);
+	return ret & 0xff;
+}
+
+/*
+ * The same record for a SYN that placed its flow's entry again (place(): the entry's way is
+ * not at hand there): found again in the buckets, which are in the cache. Global, verified
+ * once: place() has no stack to spare for it.
+ */
+__noinline int ebb_syn_recent_note(const struct ebb_flow_key *k, __u64 now)
+{
+	struct ebb_ft_bucket *b0, *b1;
+	struct ebb_ft_where w;
+	__u64 word;
+	int way;
+
+	if (!k || k->family == EBB_FAMILY_V6)
+		return 0;
+	w = ebb_ft_where_key(k, flow_buckets());
+	b0 = bpf_map_lookup_elem(&flows, &w.b[0]);
+	b1 = bpf_map_lookup_elem(&flows, &w.b[1]);
+	if (!b0 || !b1)
+		return 0;
+	way = ebb_ft_find(b0, b1, w.fp, ebb_ft_keyword4(k), &word);
+	if (way >= 0)
+		syn_recent_record(way < EBB_FT_WAYS ? w.b[0] : w.b[1], way & (EBB_FT_WAYS - 1), now);
+	return 0;
+}
+
+/* Does bucket's cell hold a live record of it, or a live overflow mark? */
+static __always_inline bool syn_bucket_asks(__u32 bucket, __u32 unit)
+{
+	__u32 q = ebb_syn_q_of(bucket), idx = ebb_syn_cell_of(bucket);
+	union ebb_syn_cell *c;
+
+	if (q >= EBB_SYN_Q_OVERFLOW)
+		return true;
+	c = bpf_map_lookup_elem(&syn_recent, &idx);
+	return !c || ebb_syn_cell_asks(ebb_ft_read(&c->word), q, unit);
+}
+
+/* Can a bare SYN be the retry of a handshake a SYN pinned within the retry window? Yes while
+ * the filter has not recorded every pin for a whole window (the header; its first reader
+ * starts it), and for an IPv6 flow; else if one of its two buckets has a live record. */
 static __always_inline bool syn_maybe_recent(const struct step_state *s)
 {
-	__u32 zero = 0, h, idx;
-	union ebb_syn_cell *since = bpf_map_lookup_elem(&syn_recent, &zero), *c;
+	union ebb_syn_cell *since;
+	struct ebb_ft_where w;
+	__u32 zero = 0, unit;
 	__u64 from;
 
+	since = bpf_map_lookup_elem(&syn_recent, &zero);
 	if (!since)
 		return true;
 	from = ebb_ft_read(&since->word);
@@ -488,11 +575,11 @@ static __always_inline bool syn_maybe_recent(const struct step_state *s)
 	if ((__s64)(s->now - (from & ~EBB_SYN_SINCE_VALID)) <=
 	    (__s64)(EBB_SYN_RETRY_NS + EBB_SEEN_TICK_NS))
 		return true;
-	h = syn_recent_hash(&s->pkt.key);
-	idx = ebb_syn_recent_cell(h);
-	c = bpf_map_lookup_elem(&syn_recent, &idx);
-	return !c || ebb_syn_cell_has(ebb_ft_read(&c->word), ebb_syn_epoch(s->now),
-				      ebb_syn_recent_bit(h));
+	if (s->pkt.key.family == EBB_FAMILY_V6)
+		return true;
+	w = ebb_ft_where_key(&s->pkt.key, flow_buckets());
+	unit = ebb_syn_unit(s->now);
+	return syn_bucket_asks(w.b[0], unit) || (w.b[1] != w.b[0] && syn_bucket_asks(w.b[1], unit));
 }
 
 /*
@@ -517,7 +604,7 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 	if (!asked) {
 		if (bare_syn(pkt) && (!slot_changed_lately(s) || !syn_maybe_recent(s)))
 			return false;
-		flow_find(&pkt->key, &s->flow);
+		flow_find(&pkt->key, &s->flow, false);
 	}
 	if (!s->flow.slot)
 		return false;
@@ -575,12 +662,12 @@ static __always_inline int place(struct step_state *s)
 		if (!node_id)
 			return EBB_R_DROP_NO_NODE;
 		if (!pkt->icmp_error) {
-			if (bare_syn(pkt))
-				syn_recent_note(s);
 			/* (lost to another CPU's change: the next packet is placed again) */
 			flow_cas(&s->flow, ebb_ft_replace(s->flow.word, vip->id, node_id,
 							  note_tcp_flags(0, pkt->tcp_flags),
 							  ebb_ft_tick_of_ns(s->now)));
+			if (bare_syn(pkt))
+				ebb_syn_recent_note(&pkt->key, s->now);
 			s->how.placed = true;
 		}
 		s->node_id = node_id;
@@ -631,8 +718,10 @@ static __always_inline int place(struct step_state *s)
 		/* The flood guard's SYNs never touch the flow table: a flood must not evict. */
 		if (!s->how.unpinned) {
 			if (bare_syn(pkt))
-				syn_recent_note(s);
-			ebb_flow_pin(&pkt->key, fresh_entry(vip->id, node_id, flags, s->now));
+				ebb_flow_pin_syn(&pkt->key, fresh_entry(vip->id, node_id, flags, s->now),
+						 s->now);
+			else
+				ebb_flow_pin(&pkt->key, fresh_entry(vip->id, node_id, flags, s->now));
 		} else if (syn_pin) {
 			__u64 entry = fresh_entry(vip->id, node_id, flags, s->now);
 
@@ -781,7 +870,7 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	s->vip = vip;
 	s->node = owner;
 	s->node_id = owner_id;
-	flow_find_now(&pkt->key, &s->flow); /* its caller asked both tables */
+	flow_find_now(&pkt->key, &s->flow, false); /* its caller asked both tables */
 	s->how.placed = s->how.second = new_entry != 0;
 	s->now = bpf_ktime_get_coarse_ns();
 	p.family = owner->family;
@@ -854,7 +943,7 @@ static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
 	if (!secret || ebb_rescue_cookie(secret, &pkt->key) != cl.cookie)
 		goto bad;
 	s->now = bpf_ktime_get_coarse_ns();
-	flow_find(&pkt->key, &s->flow);
+	flow_find(&pkt->key, &s->flow, false);
 	if (s->flow.slot) {
 		/* (lost to another CPU's change: the flow stays unconfirmed, and its next packet
 		 * is rescued and claimed again) */
@@ -894,7 +983,9 @@ int ebb_balancer(struct xdp_md *ctx)
 		goto unowned;
 	}
 	if (!bare_syn(&s.pkt)) { /* 3 first, and 2 by the VIP id its entry records */
-		flow_find(&s.pkt.key, &s.flow);
+		flow_find(&s.pkt.key, &s.flow,
+			  s.pkt.key.proto == IPPROTO_TCP && !(s.pkt.tcp_flags & TCP_FLAG_SYN) &&
+				  !s.pkt.icmp_error);
 		asked = true;
 		if (s.flow.slot)
 			classify_by_flow(&s, s.flow.word);

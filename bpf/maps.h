@@ -109,8 +109,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ring_changes SEC(".maps");
 
-/* Which flows a bare SYN pinned lately (include/ebb.h): a SYN within the retry window whose
- * flow is not there is no retry and need not ask the flow table. Element 0: since when. */
+/* Where a bare SYN pinned a flow lately whose handshake has not completed (include/ebb.h): a
+ * SYN within the retry window whose buckets have no such record is no retry and need not ask
+ * the flow table. Element 0: since when every pin is recorded. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EBB_SYN_RECENT_CELLS + 1);

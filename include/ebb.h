@@ -271,122 +271,172 @@ static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
 }
 
 /*
- * syn_recent: which flows a bare SYN pinned lately, so that a SYN within the retry window asks
- * the flow table only if its own flow may be there. A retried SYN must go where its first try
- * went; the first try was pinned by place() within the last EBB_SYN_RETRY_NS. A SYN whose flow
- * no SYN pinned in that time is not a retry: ebb places it as in the steady state, by the
- * table (a SYN on a port whose earlier connection never ended is placed so there too).
+ * syn_recent: where a bare SYN pinned a flow lately whose handshake has not completed, so that
+ * a SYN within the retry window asks the flow table only if its own first try may be there. A
+ * retried SYN must go where its first try went; the first try was pinned by place() within the
+ * last EBB_SYN_RETRY_NS, and the client sends no packet but SYNs until a SYN-ACK reached it. So
+ * a SYN whose flow has no such record is not a retry: ebb places it as in the steady state, by
+ * the table (a SYN on a port whose earlier connection completed its handshake is placed so too:
+ * a new connection).
  *
  * Element 0 says since when every SYN pin is recorded: EBB_SYN_SINCE_VALID | CLOCK_MONOTONIC
  * ns; 0 until the datapath's first question sets it, and set to 0 again by every load of the
  * balancer (an attach, an upgrade of either kind: the program before may not have recorded
- * its pins here). Before a whole window has passed since then, and for a window after a pin
- * the datapath failed to record, the datapath asks the flow table as if the filter did not
- * exist.
+ * its pins here, or recorded them for another table). Before a whole window has passed since
+ * then, and for a window after a pin the datapath failed to record, the datapath asks the flow
+ * table as if the filter did not exist.
  *
- * Elements 1..EBB_SYN_RECENT_CELLS are cells: a flow hashes to one cell and one of its 16 bits,
- * in the half of the cell that belongs to the current epoch (2^38 ns, ~275 s: longer than a
- * retry window). A half of an earlier epoch is emptied by the first pin that writes it; a
- * question reads the current half and the previous one. So a pin is seen for at least one and
- * at most two epochs, never less than a window, and nobody ever has to clear a cell. One
- * 64-bit CAS per change. Errs only one way: a bit set by another flow (1 - e^(-pins/bits) of
- * the time, pins the SYNs pinned in the last one or two epochs, 16 bits a cell) sends the SYN
- * to the flow table, which finds no entry of its flow and places it by the table, as without
- * the filter. At a steady N SYNs pinned a second, a = N x 275 s / 524,288 bits, a SYN asks
- * needlessly 1 - e^-a (1 - e^-a) / a of the time: 8 % at N = 100, 54 % at 1,000, all at 10,000.
+ * Elements 1..EBB_SYN_RECENT_CELLS are cells of four 16-bit records. A record names a way of
+ * the IPv4 flow table (include/ebb_flowtable.h): bucket b's records are in cell 1 + b % CELLS
+ * and hold q = b / CELLS, the way, and a stamp (when: 2^32 ns units, modulo 128):
+ *
+ *   15     | 14   8 | 7  5 | 4  0
+ *   in use | stamp  | way  | q
+ *
+ * A SYN pin records its way (after the pin: only then is the way known); a TCP packet of the
+ * flow that is not a SYN (the handshake's ACK first) finds its entry and clears that record;
+ * a record older than the window is free. A SYN in a changed slot asks the table only if one
+ * of its two buckets has a live record (or its cell's overflow mark, below). So what is in
+ * the filter is the handshakes in flight and those never completed (scans, spoofed SYNs below
+ * the flood guard's rate), not every flow pinned lately: its size does not grow with the rate
+ * of new connections that complete. Errs only one way: a record of another flow in the same
+ * bucket, a stale one (its flow evicted, or a stamp that aliases after 128 units), an ACK this
+ * host never saw (another LB host's) leave a SYN asking; the table then finds no entry of its
+ * flow and places it by the table, as without the filter.
+ *
+ * A cell whose four records are live when a pin comes gets an overflow mark instead (q =
+ * EBB_SYN_Q_OVERFLOW, stamped now, in place of its oldest record, which it outlives): every SYN
+ * of the cell's buckets asks until the mark is older than the window. Buckets of q >=
+ * EBB_SYN_Q_OVERFLOW (tables over ~6.8M flows) are never recorded: their SYNs always ask. IPv6
+ * flows (flows6, an LRU hash: no ways) are not recorded either: their SYNs in a changed slot
+ * always ask. One 64-bit CAS per change.
  */
 #ifndef EBB_SYN_RECENT_CELLS
-#define EBB_SYN_RECENT_CELLS 32768 /* 256 KiB: 524,288 bits an epoch */
+#define EBB_SYN_RECENT_CELLS 32768 /* 256 KiB: 131,072 records */
 #endif
-#define EBB_SYN_EPOCH_SHIFT 38
 #define EBB_SYN_SINCE_VALID (1ULL << 63)
 /* How many CAS a pin tries before it gives up and restarts element 0's window. */
 #define EBB_SYN_RECENT_TRIES 3
+#define EBB_SYN_LANES 4
+#define EBB_SYN_UNIT_SHIFT 32 /* a stamp's unit: 2^32 ns, ~4.3 s */
+#define EBB_SYN_STAMP_MASK 0x7f
+/* A record is live while its age in units is at most this: a pin seen at least the window
+ * (EBB_SYN_RETRY_NS) after it was made, whatever the parts of units at both ends. */
+#define EBB_SYN_LIVE_UNITS ((__u32)(EBB_SYN_RETRY_NS >> EBB_SYN_UNIT_SHIFT) + 1)
+#define EBB_SYN_Q_OVERFLOW 31 /* q of the overflow mark; buckets of this q or above: no record */
+#define EBB_SYN_REC_USED 0x8000
 
-_Static_assert((1ULL << EBB_SYN_EPOCH_SHIFT) > EBB_SYN_RETRY_NS, "an epoch outlasts a retry window");
+_Static_assert((__u64)EBB_SYN_LIVE_UNITS << EBB_SYN_UNIT_SHIFT > EBB_SYN_RETRY_NS,
+	       "a record lives through a retry window");
+_Static_assert(EBB_SYN_LIVE_UNITS < EBB_SYN_STAMP_MASK / 2, "a live stamp never looks dead");
+_Static_assert((EBB_SYN_RECENT_CELLS & (EBB_SYN_RECENT_CELLS - 1)) == 0, "cells: a power of two");
 
-/* A cell: two halves, each a stamp (ebb_syn_stamp: the epoch's low 15 bits, top bit set) and
- * 16 bits of flows. BTF-typed, so that `bpftool map dump` prints the halves by field; code
- * uses the word. */
-struct ebb_syn_half {
-	__u16 stamp;
-	__u16 bits;
-};
-
+/* A cell: BTF-typed, so that `bpftool map dump` prints its records; code uses the word. */
 union ebb_syn_cell {
 	__u64 word;
-	struct ebb_syn_half half[2];
+	__u16 rec[EBB_SYN_LANES];
 };
 
-/* A flow's cell (1-based: element 0 is the header) and bit, from its key's addresses and
- * ports: a multiply-xorshift mix of its own, not the flow table's or the Maglev slot's hash. */
-static inline __u32 ebb_syn_recent_hash(const __be32 src[4], const __be32 dst[4], __be16 sport,
-					__be16 dport, __u8 proto)
+static inline __u32 ebb_syn_unit(__u64 ns)
 {
-	__u32 h = (src[0] ^ src[1] ^ src[2] ^ src[3]) * 0x9e3779b1u;
-
-	h ^= (dst[0] ^ dst[1] ^ dst[2] ^ dst[3]) * 0x85ebca77u;
-	h ^= ((__u32)sport << 16 | dport) * 0xc2b2ae3du;
-	h ^= proto;
-	h ^= h >> 15;
-	h *= 0x2c1b3c6du;
-	h ^= h >> 12;
-	h *= 0x297a2d39u;
-	h ^= h >> 15;
-	return h;
+	return (__u32)(ns >> EBB_SYN_UNIT_SHIFT) & EBB_SYN_STAMP_MASK;
 }
 
-static inline __u32 ebb_syn_recent_cell(__u32 h)
+/* Bucket b's cell (1-based: element 0 is the header) and q. */
+static inline __u32 ebb_syn_cell_of(__u32 bucket)
 {
-	return 1 + (__u32)(((__u64)h * EBB_SYN_RECENT_CELLS) >> 32);
+	return 1 + (bucket & (EBB_SYN_RECENT_CELLS - 1));
 }
 
-static inline __u16 ebb_syn_recent_bit(__u32 h)
+static inline __u32 ebb_syn_q_of(__u32 bucket)
 {
-	return (__u16)(1u << (h & 15));
+	return bucket / EBB_SYN_RECENT_CELLS;
 }
 
-static inline __u32 ebb_syn_epoch(__u64 ns)
+static inline __u16 ebb_syn_rec(__u32 q, __u32 way, __u32 unit)
 {
-	return (__u32)(ns >> EBB_SYN_EPOCH_SHIFT);
+	return (__u16)(EBB_SYN_REC_USED | (unit & EBB_SYN_STAMP_MASK) << 8 | (way & 7) << 5 |
+		       (q & 31));
 }
 
-/* A half's stamp: the epoch's low 15 bits and a top bit that says "written", so that a half
- * never written (0) is never taken for some epoch's. */
-static inline __u16 ebb_syn_stamp(__u32 epoch)
+static inline int ebb_syn_rec_live(__u16 r, __u32 unit)
 {
-	return (__u16)(0x8000 | (epoch & 0x7fff));
+	return (r & EBB_SYN_REC_USED) &&
+	       ((unit - ((__u32)r >> 8)) & EBB_SYN_STAMP_MASK) <= EBB_SYN_LIVE_UNITS;
 }
 
-/* A cell's half (its stamp, then 16 bits of flows) for epoch, as a 32-bit value: shifts, not a
- * union indexed by the epoch (the verifier refuses pointer arithmetic on the stack by a
- * computed offset). */
-static inline __u32 ebb_syn_half_of(__u64 word, __u32 epoch)
+/* Does a live record of the cell (or its live overflow mark) make a SYN of bucket q ask? */
+static inline int ebb_syn_cell_asks(__u64 word, __u32 q, __u32 unit)
 {
-	return (__u32)(word >> ((epoch & 1) * 32));
+	int asks = 0;
+
+	for (int i = 0; i < EBB_SYN_LANES; i++) {
+		__u16 r = (__u16)(word >> (16 * i));
+		__u32 rq = r & 31;
+
+		asks |= ebb_syn_rec_live(r, unit) && (rq == q || rq == EBB_SYN_Q_OVERFLOW);
+	}
+	return asks;
 }
 
-/* The cell with bit recorded in epoch's half, that half emptied first if it holds another
- * epoch (or none). (A half that aliases this epoch from 2^15 epochs ago keeps its bits: more
- * SYNs ask, none is missed.) */
-static inline __u64 ebb_syn_cell_with(__u64 word, __u32 epoch, __u16 bit)
+/* The cell with the way (q, way) recorded at unit: its own record stamped again, else a free
+ * one taken (a dead record is free), else the overflow mark stamped (or put in place of the
+ * oldest record, which it outlives). Every dead record is cleared on the way. */
+static inline __u64 ebb_syn_cell_with(__u64 word, __u32 q, __u32 way, __u32 unit)
 {
-	unsigned int shift = (epoch & 1) * 32;
-	__u32 half = ebb_syn_half_of(word, epoch);
+	__u16 want = ebb_syn_rec(q, way, unit), mark = ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, unit);
+	int own = -1, free_lane = -1, marked = -1, oldest = 0;
+	__u32 oldest_age = 0;
+	__u64 out = 0;
 
-	if ((__u16)half != ebb_syn_stamp(epoch))
-		half = ebb_syn_stamp(epoch);
-	half |= (__u32)bit << 16;
-	return (word & ~(0xffffffffULL << shift)) | (__u64)half << shift;
+	for (int i = 0; i < EBB_SYN_LANES; i++) {
+		__u16 r = (__u16)(word >> (16 * i));
+		__u32 age = (unit - ((__u32)r >> 8)) & EBB_SYN_STAMP_MASK;
+
+		if (!ebb_syn_rec_live(r, unit)) {
+			if (free_lane < 0)
+				free_lane = i;
+			continue;
+		}
+		out |= (__u64)r << (16 * i);
+		if ((r & 0xff) == (want & 0xff))
+			own = i;
+		else if ((r & 31) == EBB_SYN_Q_OVERFLOW)
+			marked = i;
+		if (age >= oldest_age) {
+			oldest_age = age;
+			oldest = i;
+		}
+	}
+	if (own < 0 && free_lane >= 0)
+		own = free_lane;
+	else if (own < 0 && marked >= 0)
+		own = marked, want = mark;
+	else if (own < 0)
+		own = oldest, want = mark;
+	return (out & ~(0xffffULL << (16 * own))) | (__u64)want << (16 * own);
 }
 
-/* Was bit recorded in epoch or the one before? */
-static inline int ebb_syn_cell_has(__u64 word, __u32 epoch, __u16 bit)
+/* Has the cell a record of the way (whatever its stamp)? Four lanes at once (a lane equal to
+ * the record's is a zero lane of x): the datapath asks this of every TCP packet that is not a
+ * SYN, and almost always the answer is no. */
+static inline int ebb_syn_cell_has_way(__u64 word, __u32 q, __u32 way)
 {
-	__u32 now = ebb_syn_half_of(word, epoch), before = ebb_syn_half_of(word, epoch - 1);
+	__u64 x = (word & 0x80ff80ff80ff80ffULL) ^
+		  ((__u64)(ebb_syn_rec(q, way, 0) & 0x80ff) * 0x0001000100010001ULL);
 
-	return ((__u16)now == ebb_syn_stamp(epoch) && ((now >> 16) & bit)) ||
-	       ((__u16)before == ebb_syn_stamp(epoch - 1) && ((before >> 16) & bit));
+	return ((x - 0x0001000100010001ULL) & ~x & 0x8000800080008000ULL) != 0;
+}
+
+/* The cell without the way's record (whatever its stamp): the flow's handshake completed. */
+static inline __u64 ebb_syn_cell_without(__u64 word, __u32 q, __u32 way)
+{
+	__u16 gone = ebb_syn_rec(q, way, 0) & 0x80ff;
+
+	for (int i = 0; i < EBB_SYN_LANES; i++)
+		if (((__u16)(word >> (16 * i)) & 0x80ff) == gone)
+			word &= ~(0xffffULL << (16 * i));
+	return word;
 }
 
 /* nodes: array, node id -> struct ebb_node. State is per node: scale-in retires machines. */

@@ -252,13 +252,29 @@ EBB_FT_INLINE bool ebb_ft_cas(__u64 *p, __u64 old, __u64 new_word)
 #endif
 }
 
-/* Records a SYN's pin in its syn_recent cell (include/ebb.h) by the same CAS: false when the
- * cell changed under every try (the caller then restarts the filter's window). */
-EBB_FT_INLINE bool ebb_syn_note(__u64 *cell, __u32 epoch, __u16 bit)
+/* Records a SYN's pin, way `way` of bucket q's, in its syn_recent cell (include/ebb.h) by the
+ * same CAS: false when the cell changed under every try (the caller then restarts the
+ * filter's window). */
+EBB_FT_INLINE bool ebb_syn_note(__u64 *cell, __u32 q, __u32 way, __u32 unit)
 {
 EBB_FT_UNROLL
 	for (int i = 0; i < EBB_SYN_RECENT_TRIES; i++) {
-		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_with(old, epoch, bit);
+		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_with(old, q, way, unit);
+
+		if (want == old || ebb_ft_cas(cell, old, want))
+			return true;
+	}
+	return false;
+}
+
+/* Clears the way's record, if the cell has one: its flow's handshake completed. False when the
+ * cell changed under every try: the record stays (it only makes a SYN ask, and dies with the
+ * window), so the datapath ignores it. */
+EBB_FT_INLINE bool ebb_syn_settle(__u64 *cell, __u32 q, __u32 way)
+{
+EBB_FT_UNROLL
+	for (int i = 0; i < EBB_SYN_RECENT_TRIES; i++) {
+		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_without(old, q, way);
 
 		if (want == old || ebb_ft_cas(cell, old, want))
 			return true;

@@ -13,9 +13,11 @@ struct stress_stats {
 /* What syn_stress counts (syn_recent's cells, include/ebb.h). */
 struct syn_stress_stats {
 	__u64 noted; /* recorded by ebb_syn_note */
+	__u64 settled; /* cleared by ebb_syn_settle */
 	__u64 gave_up; /* its cell changed under every try */
-	__u64 checked; /* a flow recorded before, looked at again */
-	__u64 lost; /* ... and not found */
+	__u64 checked; /* a flow's record checked against what its CPU knows of it */
+	__u64 lost; /* ... recorded, and not found */
+	__u64 ghost; /* ... cleared, and found */
 };
 
 #endif

@@ -656,8 +656,8 @@ static void hook_retry_over(void)
 	mark_reuse_slot("retry: window over", true, false);
 }
 
-/* ---- syn_recent: within the window, a SYN asks the flow table only if a SYN of its flow was
- * pinned lately (include/ebb.h) ---- */
+/* ---- syn_recent: within the window, a SYN asks the flow table only if a SYN pinned a flow
+ * in one of its buckets lately whose handshake has not completed (include/ebb.h) ---- */
 
 enum { SR_UNSET, SR_UNTRUSTED, SR_TRUSTED };
 
@@ -676,50 +676,93 @@ static void syn_recent_since(const char *who, int state)
 			  state == SR_UNTRUSTED ? "just started" : "a window old"));
 }
 
-/* Out of the last second of an epoch (2^38 ns), so that what a case sets up "this epoch" is
- * still this epoch when its packet runs and its checks read. */
-static void syn_epoch_settle(void)
+/* Where flow k's entry is: bucket and way; false when it has none. */
+static bool flow_way4(const struct ebb_flow_key *k, __u32 *bucket, __u32 *way)
 {
-	__u64 left = (1ULL << EBB_SYN_EPOCH_SHIFT) - (ebb_now_ns() & ((1ULL << EBB_SYN_EPOCH_SHIFT) - 1));
+	__u64 word, *slot = flow_slot4(k, &word);
+	size_t at;
 
-	if (left < 1000000000ULL)
-		usleep(left / 1000 + 1000);
+	if (!slot)
+		return false;
+	at = (size_t)((struct ebb_ft_bucket *)slot - ft_table);
+	*bucket = (__u32)at;
+	*way = (__u32)(slot - &ft_table[at].entry[0].word);
+	return true;
 }
 
-/* The reuse flow's cell: its bit recorded `ago` epochs back (-1: not at all, the cell empty). */
-static void syn_recent_reuse_cell(const char *who, int ago)
+static __u64 syn_cell_word(__u32 bucket)
+{
+	union ebb_syn_cell c = {};
+	__u32 idx = ebb_syn_cell_of(bucket);
+
+	bpf_map_lookup_elem(e.syn_recent_fd, &idx, &c);
+	return c.word;
+}
+
+static void syn_cell_set(const char *who, __u32 bucket, __u64 word)
+{
+	union ebb_syn_cell c = { .word = word };
+	__u32 idx = ebb_syn_cell_of(bucket);
+
+	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &idx, &c, BPF_ANY),
+		  nm(who, "bucket %u's cell %u = %#llx", bucket, idx, (unsigned long long)word));
+}
+
+/* What the reuse flow's cells hold (both of its buckets' cells emptied first) */
+enum { REC_NONE, REC_NOW, REC_LATE, REC_STALE, REC_OTHER_BUCKET, REC_OTHER_WAY, REC_MARK };
+
+static void syn_recent_reuse_cell(const char *who, int rec)
 {
 	static const struct pkt_desc d = { REUSE_FLOW };
-	__u32 epoch, h, idx;
-	union ebb_syn_cell cell = {};
+	__u32 bucket = 0, way = 0, unit = ebb_syn_unit(ebb_now_ns()), q;
 	struct ebb_flow_key k;
+	struct ebb_ft_where w;
+	__u64 word = 0;
 
-	syn_epoch_settle();
-	epoch = ebb_syn_epoch(ebb_now_ns());
 	key_of(&d, &k);
-	h = ebb_syn_recent_hash(k.src, k.dst, k.sport, k.dport, k.proto);
-	idx = ebb_syn_recent_cell(h);
-	if (ago >= 0)
-		cell.word = ebb_syn_cell_with(0, epoch - ago, ebb_syn_recent_bit(h));
-	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &idx, &cell, BPF_ANY),
-		  nm(who, "the flow's cell %u: %s", idx, ago < 0 ? "empty" : "its bit recorded"));
+	w = ebb_ft_where_key(&k, ft_nbuckets);
+	if (!ASSERT_TRUE(flow_way4(&k, &bucket, &way), nm(who, "the reuse flow has an entry")))
+		return;
+	syn_cell_set(who, w.b[0], 0);
+	syn_cell_set(who, w.b[1], 0);
+	q = ebb_syn_q_of(bucket);
+	/* (a unit may pass before the packet runs: 31 units ago is still live then, 34 still
+	 * dead; the rule's edges are syn_recent_case's) */
+	switch (rec) {
+	case REC_NOW: word = ebb_syn_rec(q, way, unit); break;
+	case REC_LATE: word = ebb_syn_rec(q, way, unit - 31); break;
+	case REC_STALE: word = ebb_syn_rec(q, way, unit - (EBB_SYN_LIVE_UNITS + 2)); break;
+	case REC_OTHER_BUCKET: word = ebb_syn_rec(q + 1, way, unit); break;
+	case REC_OTHER_WAY: word = ebb_syn_rec(q, (way + 1) & 7, unit); break;
+	case REC_MARK: word = (__u64)ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, unit) << 32; break;
+	}
+	syn_cell_set(who, bucket, word);
 }
 
 /* The retry case's marked slot and open window, with syn_recent's header and the reuse flow's
- * cell as given. */
-static void recent_setup(const char *who, int since, int ago)
+ * cells as given. */
+static void recent_setup(const char *who, int since, int rec)
 {
 	hook_retry_marked();
 	syn_recent_since(who, since);
-	syn_recent_reuse_cell(who, ago);
+	syn_recent_reuse_cell(who, rec);
 }
 
-static void hook_recent_none(void) { recent_setup("recent: none", SR_TRUSTED, -1); }
-static void hook_recent_now(void) { recent_setup("recent: this epoch", SR_TRUSTED, 0); }
-static void hook_recent_before(void) { recent_setup("recent: epoch before", SR_TRUSTED, 1); }
-static void hook_recent_stale(void) { recent_setup("recent: two epochs ago", SR_TRUSTED, 2); }
-static void hook_recent_untrusted(void) { recent_setup("recent: untrusted", SR_UNTRUSTED, -1); }
-static void hook_recent_unset(void) { recent_setup("recent: unset", SR_UNSET, -1); }
+static void hook_recent_none(void) { recent_setup("recent: none", SR_TRUSTED, REC_NONE); }
+static void hook_recent_now(void) { recent_setup("recent: now", SR_TRUSTED, REC_NOW); }
+static void hook_recent_late(void) { recent_setup("recent: 31 units ago", SR_TRUSTED, REC_LATE); }
+static void hook_recent_stale(void) { recent_setup("recent: stale", SR_TRUSTED, REC_STALE); }
+static void hook_recent_other_bucket(void)
+{
+	recent_setup("recent: another bucket", SR_TRUSTED, REC_OTHER_BUCKET);
+}
+static void hook_recent_other_way(void)
+{
+	recent_setup("recent: another way", SR_TRUSTED, REC_OTHER_WAY);
+}
+static void hook_recent_mark(void) { recent_setup("recent: overflow mark", SR_TRUSTED, REC_MARK); }
+static void hook_recent_untrusted(void) { recent_setup("recent: untrusted", SR_UNTRUSTED, REC_NONE); }
+static void hook_recent_unset(void) { recent_setup("recent: unset", SR_UNSET, REC_NONE); }
 
 static void hook_repoint_v6(void)
 {
@@ -875,19 +918,30 @@ static const struct tcase cases[] = {
 	  .before = hook_retry_marked, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
 	/* The same marked slot and open window, syn_recent trusted: the entry stands for a first
-	 * try only if a SYN of the flow was pinned within the window. */
-	{ .name = "retry filter: no SYN of the flow pinned lately: placed by the table",
+	 * try only if its way has a live record (a SYN pinned it within the window, and no ACK of
+	 * the flow came since), or the cell says every SYN of its buckets asks. */
+	{ .name = "retry filter: no record in the flow's buckets: placed by the table",
 	  .before = hook_recent_none, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
-	{ .name = "retry filter: a SYN of the flow pinned this epoch: the SYN follows its entry",
+	{ .name = "retry filter: its way recorded now: the SYN follows its entry",
 	  .before = hook_recent_now, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
-	{ .name = "retry filter: pinned the epoch before: the SYN follows its entry",
-	  .before = hook_recent_before, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	{ .name = "retry filter: recorded 31 units (~133 s) ago: the SYN follows its entry",
+	  .before = hook_recent_late, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
-	{ .name = "retry filter: pinned two epochs ago (over a window): placed by the table",
+	{ .name = "retry filter: recorded over a window ago: placed by the table",
 	  .before = hook_recent_stale, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
+	{ .name = "retry filter: a record of another bucket of its cell: placed by the table",
+	  .before = hook_recent_other_bucket, .pkt = { REUSE_FLOW, .flags = TH_SYN },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW,
+	  .new_flows = 1 },
+	{ .name = "retry filter: another way of its bucket recorded: it asks, follows its entry",
+	  .before = hook_recent_other_way, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter: its cell's overflow mark: it asks, follows its entry",
+	  .before = hook_recent_mark, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
 	{ .name = "retry filter not trusted yet (its window just started): the SYN follows its entry",
 	  .before = hook_recent_untrusted, .pkt = { REUSE_FLOW, .flags = TH_SYN },
 	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
@@ -1976,42 +2030,69 @@ out:
 	close(old_fd);
 }
 
-/* What the datapath writes to syn_recent: the header its first question starts, and a bit for
- * each SYN it pins (before the pin: a retry asking on another CPU finds it). */
+/* What the datapath writes to syn_recent: the header its first question starts, a record of
+ * the way each SYN pins, cleared by the flow's ACK; and the cell's rules alone. */
 static void syn_recent_case(void)
 {
 	static const struct pkt_desc syn = { .family = 4, .src = CLI_RE, .dst = VIP1,
 					     .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
 					     .flags = TH_SYN };
-	union ebb_syn_cell since = {}, cell = {};
-	__u32 zero = 0, h, idx;
+	union ebb_syn_cell since = {};
+	__u32 zero = 0, bucket = 0, way = 0, q;
 	struct ebb_flow_key k;
-	__u64 t0 = ebb_now_ns();
+	__u64 t0 = ebb_now_ns(), word;
 	__u32 verdict;
 
-	/* the cell's rule alone, across the 16-bit epoch's wrap: a pin is seen in its epoch and
-	 * the next, not after, and a pin of a later epoch empties only its own half */
+	/* the cell's rules alone, across the stamp's wrap */
 	{
-		static const __u32 epochs[] = { 0, 1, 2, 0xfffe, 0xffff, 0x10000, 0x10001, 0x44 };
+		static const __u32 units[] = { 0, 1, 31, 32, 33, 95, 96, 126, 127 };
 		int wrong = 0;
 
-		for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
-			__u32 ep = epochs[i];
-			__u64 w = ebb_syn_cell_with(0, ep, 1 << 3);
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			__u32 u = units[i], L = EBB_SYN_LIVE_UNITS;
+			__u64 w = ebb_syn_cell_with(0, 5, 3, u);
 
-			wrong += !ebb_syn_cell_has(w, ep, 1 << 3) + !ebb_syn_cell_has(w, ep + 1, 1 << 3);
-			wrong += ebb_syn_cell_has(w, ep + 2, 1 << 3) + ebb_syn_cell_has(w, ep, 1 << 4);
-			w = ebb_syn_cell_with(w, ep + 1, 1 << 4); /* the other half */
-			wrong += !ebb_syn_cell_has(w, ep + 1, 1 << 3) + !ebb_syn_cell_has(w, ep + 2, 1 << 4);
-			w = ebb_syn_cell_with(w, ep + 2, 1 << 5); /* ep's half, emptied */
-			wrong += ebb_syn_cell_has(w, ep + 2, 1 << 3) + !ebb_syn_cell_has(w, ep + 2, 1 << 4) +
-				 !ebb_syn_cell_has(w, ep + 3, 1 << 5) + ebb_syn_cell_has(w, ep + 3, 1 << 4);
+			/* live through L units, dead after; only its bucket asks */
+			wrong += !ebb_syn_cell_asks(w, 5, u) + !ebb_syn_cell_asks(w, 5, u + L);
+			wrong += ebb_syn_cell_asks(w, 5, u + L + 1) + ebb_syn_cell_asks(w, 6, u);
+			/* stamped again, not twice; another way of the bucket takes a record of its
+			 * own; cleared by its own way only */
+			wrong += ebb_syn_cell_with(w, 5, 3, u + 1) != (__u64)ebb_syn_rec(5, 3, u + 1);
+			w = ebb_syn_cell_with(w, 5, 4, u);
+			wrong += __builtin_popcountll(w & 0x8000800080008000ULL) != 2;
+			w = ebb_syn_cell_without(w, 5, 3);
+			wrong += !ebb_syn_cell_asks(w, 5, u) || w != (__u64)ebb_syn_rec(5, 4, u) << 16;
+			w = ebb_syn_cell_without(w, 5, 4);
+			wrong += w != 0;
+			/* a dead record is free, and cleared by the next write */
+			w = ebb_syn_cell_with(0, 7, 1, u);
+			w = ebb_syn_cell_with(w, 8, 1, u + L + 1);
+			wrong += w != (__u64)ebb_syn_rec(8, 1, u + L + 1);
+			/* four live records, then a fifth: the oldest becomes the overflow mark,
+			 * stamped now, and every bucket of the cell asks until it dies */
+			w = 0;
+			for (__u32 j = 0; j < 4; j++)
+				w = ebb_syn_cell_with(w, j, 0, u + j);
+			for (__u32 j = 0; j < 4; j++) /* the ACK's test, lane by lane */
+				wrong += !ebb_syn_cell_has_way(w, j, 0) + ebb_syn_cell_has_way(w, j, 1) +
+					 ebb_syn_cell_has_way(w, j + 4, 0);
+			w = ebb_syn_cell_with(w, 9, 2, u + 4);
+			wrong += ebb_syn_cell_has_way(w, 0, 0) + !ebb_syn_cell_has_way(w, 3, 0);
+			for (__u32 j = 0; j < 4; j++)
+				wrong += !ebb_syn_cell_asks(w, j, u + 4);
+			wrong += !ebb_syn_cell_asks(w, 9, u + 4) + !ebb_syn_cell_asks(w, 20, u + 4 + L);
+			wrong += (__u16)w != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, u + 4);
+			wrong += ebb_syn_cell_asks(w, 20, u + 4 + L + 1);
+			/* the mark is stamped again by the next pin while the cell is full */
+			w = ebb_syn_cell_with(w, 10, 2, u + 6);
+			wrong += (__u16)w != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, u + 6);
+			wrong += ebb_syn_cell_asks(w, 20, u + 6 + L + 1);
 		}
-		ASSERT_EQ(wrong, 0, "recent: a pin is seen in its epoch and the next only, across the wrap");
+		ASSERT_EQ(wrong, 0, "recent: records live a window, per way; the overflow mark, across the wrap");
 	}
 
 	/* unset, then a question (the reuse flow's SYN in its marked slot) */
-	hook_recent_unset(); /* (settled: the checks below read the epoch again) */
+	hook_recent_unset();
 	verdict = balancer_run(&(struct pkt_desc){ REUSE_FLOW, .flags = TH_SYN }, NULL);
 	ASSERT_EQ(verdict, XDP_TX, "recent: a SYN asks with the header unset");
 	ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &zero, &since), "recent: read the header");
@@ -2021,31 +2102,43 @@ static void syn_recent_case(void)
 	      "recent: the first question started the header at its time (%#llx)",
 	      (unsigned long long)since.word);
 
-	/* a SYN of a new flow is pinned, and recorded in its cell's current half */
+	/* a SYN of a new flow is pinned, and its way recorded in its bucket's cell */
 	key_of(&syn, &k);
-	h = ebb_syn_recent_hash(k.src, k.dst, k.sport, k.dport, k.proto);
-	idx = ebb_syn_recent_cell(h);
-	ASSERT_OK(bpf_map_update_elem(e.syn_recent_fd, &idx, &cell, BPF_ANY), "recent: empty the cell");
+	flow_del(&k);
+	{
+		struct ebb_ft_where w = ebb_ft_where_key(&k, ft_nbuckets);
+
+		syn_cell_set("recent", w.b[0], 0);
+		syn_cell_set("recent", w.b[1], 0);
+	}
 	verdict = balancer_run(&syn, NULL);
 	ASSERT_EQ(verdict, XDP_TX, "recent: a new flow's SYN is placed");
-	ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &idx, &cell), "recent: read its cell");
-	CHECK(ebb_syn_cell_has(cell.word, ebb_syn_epoch(ebb_now_ns()), ebb_syn_recent_bit(h)) &&
-	      cell.half[ebb_syn_epoch(ebb_now_ns()) & 1].stamp == ebb_syn_stamp(ebb_syn_epoch(ebb_now_ns())),
-	      "recent: the SYN's pin is recorded in this epoch's half (cell %u = %#llx)", idx,
-	      (unsigned long long)cell.word);
-	CHECK(__builtin_popcountll(cell.word >> 16 & 0xffff) + __builtin_popcountll(cell.word >> 48) == 1,
-	      "recent: one bit set, the flow's");
-	/* its ACK is a hit, not a SYN: nothing more recorded */
+	if (!ASSERT_TRUE(flow_way4(&k, &bucket, &way), "recent: the SYN pinned its flow"))
+		return;
+	q = ebb_syn_q_of(bucket);
+	word = syn_cell_word(bucket);
+	CHECK(ebb_syn_cell_asks(word, q, ebb_syn_unit(ebb_now_ns())) &&
+	      (word == ebb_syn_rec(q, way, ebb_syn_unit(ebb_now_ns())) ||
+	       word == ebb_syn_rec(q, way, ebb_syn_unit(ebb_now_ns()) - 1)),
+	      "recent: the pin's way (bucket %u, way %u) is recorded, stamped now (cell %#llx)",
+	      bucket, way, (unsigned long long)word);
+	/* a retry (its SYN again) is no ACK: the record stays */
+	balancer_run(&syn, NULL);
+	ASSERT_EQ(syn_cell_word(bucket), word, "recent: the SYN again changes no record");
+	/* its ACK completes the handshake: the record is cleared */
 	verdict = balancer_run(&(struct pkt_desc){ .family = 4, .src = CLI_RE, .dst = VIP1,
 					      .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
 					      .flags = TH_ACK }, NULL);
 	ASSERT_EQ(verdict, XDP_TX, "recent: its ACK is forwarded");
-	{
-		union ebb_syn_cell after = {};
-
-		ASSERT_OK(bpf_map_lookup_elem(e.syn_recent_fd, &idx, &after), "recent: read the cell again");
-		ASSERT_EQ(after.word, cell.word, "recent: an ACK records nothing");
-	}
+	ASSERT_EQ(syn_cell_word(bucket), 0, "recent: its ACK cleared the way's record");
+	/* an ACK of a flow whose way has no record writes nothing */
+	syn_cell_set("recent", bucket, ebb_syn_rec(q, (way + 1) & 7, ebb_syn_unit(ebb_now_ns())));
+	word = syn_cell_word(bucket);
+	balancer_run(&(struct pkt_desc){ .family = 4, .src = CLI_RE, .dst = VIP1,
+				       .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
+				       .flags = TH_ACK }, NULL);
+	ASSERT_EQ(syn_cell_word(bucket), word, "recent: an ACK leaves another way's record");
+	syn_cell_set("recent", bucket, 0);
 	flow_del(&k);
 	syn_recent_since("recent: done", SR_UNSET);
 }

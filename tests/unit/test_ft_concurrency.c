@@ -11,8 +11,9 @@
  * How it would catch a torn entry: the same runs on a build whose every CAS writes its word as
  * two 4-byte halves (EBB_FT_TORN) must find wrong nodes; it runs until the first, within a
  * bound. Beside it, test_flowrace drives the whole balancer the same way with real packets.
- * The same for syn_recent's cells (include/ebb.h): 32 flows recorded into two cells by both
- * CPUs (ebb_syn_note), none may lose its bit; the torn build must lose some.
+ * The same for syn_recent's cells (include/ebb.h): 8 flows recorded and cleared in two cells
+ * by both CPUs (ebb_syn_note, ebb_syn_settle), none may be lost or come back; the torn build
+ * must lose some.
  * Root only (BPF).
  */
 #include "cpu_stress.h"
@@ -98,15 +99,16 @@ static void test_torn_caught(void)
 	ft_stress_torn_bpf__destroy(s);
 }
 
-/* syn_recent's cells (include/ebb.h) written by both CPUs at once: 32 flows in two cells,
- * each recorded by ebb_syn_note as the balancer records a SYN's pin, none ever lost. */
+/* syn_recent's cells (include/ebb.h) written by both CPUs at once: 8 flows in two cells, each
+ * recorded (ebb_syn_note) and cleared (ebb_syn_settle) by its own CPU as the balancer does on a
+ * SYN's pin and on the ACK; no record lost, none come back. */
 static void test_syn_recent(void)
 {
 	const __u32 repeat = 1000000, batches = 2;
 	struct ft_stress_bpf *s;
 	int ncpu = 0, err = 0;
 
-	if (cpu_stress_one_cpu(&test_checks, "syn_recent: one writer per CPU in two cells: no bit lost"))
+	if (cpu_stress_one_cpu(&test_checks, "syn_recent: one writer per CPU in two cells: no record lost"))
 		return;
 	s = ft_stress_bpf__open_and_load();
 	if (!ASSERT_TRUE(s, "syn_recent: load the stress program"))
@@ -114,13 +116,18 @@ static void test_syn_recent(void)
 	for (__u32 b = 0; b < batches && !err; b++)
 		err = cpu_stress_batch(bpf_program__fd(s->progs.syn_stress), repeat, &ncpu);
 	ASSERT_OK(err, "syn_recent: syn_stress ran on every CPU");
-	printf("# syn_recent: %d CPUs x %u runs: %llu recorded, %llu gave up, %llu checked, %llu lost\n",
+	printf("# syn_recent: %d CPUs x %u runs: %llu recorded, %llu cleared, %llu gave up, %llu "
+	       "checked, %llu lost, %llu back\n",
 	       ncpu, repeat * batches, (unsigned long long)s->bss->syn_stats.noted,
+	       (unsigned long long)s->bss->syn_stats.settled,
 	       (unsigned long long)s->bss->syn_stats.gave_up,
-	       (unsigned long long)s->bss->syn_stats.checked, (unsigned long long)s->bss->syn_stats.lost);
-	ASSERT_TRUE(ncpu >= 2 && s->bss->syn_stats.checked > 1000000,
-		    "syn_recent: two CPUs, over 1000000 recorded flows checked again");
-	ASSERT_EQ(s->bss->syn_stats.lost, 0, "syn_recent: no recorded flow lost its bit");
+	       (unsigned long long)s->bss->syn_stats.checked, (unsigned long long)s->bss->syn_stats.lost,
+	       (unsigned long long)s->bss->syn_stats.ghost);
+	ASSERT_TRUE(ncpu >= 2 && s->bss->syn_stats.checked > 1000000 &&
+			    s->bss->syn_stats.noted > 100000 && s->bss->syn_stats.settled > 100000,
+		    "syn_recent: two CPUs, over 1000000 checks, records made and cleared");
+	ASSERT_EQ(s->bss->syn_stats.lost, 0, "syn_recent: no record lost to the other CPU's change");
+	ASSERT_EQ(s->bss->syn_stats.ghost, 0, "syn_recent: no cleared record brought back");
 	ft_stress_bpf__destroy(s);
 }
 
@@ -137,10 +144,11 @@ static void test_syn_recent_torn(void)
 	b = cpu_stress_until(bpf_program__fd(s->progs.syn_stress), 1000000, 60, &s->bss->syn_stats.lost,
 			     &ncpu, &err);
 	ASSERT_OK(err, "syn_recent: the torn syn_stress ran on every CPU");
-	printf("# syn_recent, torn build: %llu lost in %llu checked, after %d batch(es)\n",
-	       (unsigned long long)s->bss->syn_stats.lost, (unsigned long long)s->bss->syn_stats.checked, b);
+	printf("# syn_recent, torn build: %llu lost, %llu back in %llu checked, after %d batch(es)\n",
+	       (unsigned long long)s->bss->syn_stats.lost, (unsigned long long)s->bss->syn_stats.ghost,
+	       (unsigned long long)s->bss->syn_stats.checked, b);
 	ASSERT_TRUE(s->bss->syn_stats.lost > 0,
-		    "syn_recent: the same check finds lost bits when a cell is written in two halves");
+		    "syn_recent: the same check finds lost records when a cell is written in two halves");
 	ft_stress_torn_bpf__destroy(s);
 }
 

@@ -167,7 +167,9 @@ int ebb_balancer_load(struct bpf_object *obj, const char *ifname, struct ebb_err
 		bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY);
 	}
 	/* The SYNs the program before this one pinned may not be in syn_recent (it may not have
-	 * had the map): its window starts again, at the new program's first question. */
+	 * had the map, or recorded ways of another table, or kept it another way): its window
+	 * starts again, at the new program's first question. Whatever an older build left in its
+	 * cells only makes SYNs ask, until the pins that follow clear it. */
 	{
 		struct bpf_map *recent = bpf_object__find_map_by_name(obj, "syn_recent");
 		union ebb_syn_cell unset = {};

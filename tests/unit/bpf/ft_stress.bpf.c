@@ -113,54 +113,48 @@ int ft_stress(struct xdp_md *ctx)
 }
 
 /*
- * syn_recent's cells under both CPUs (ebb_syn_note, as the balancer records a SYN's pin): 32
- * flows share two cells, a bit each, in this epoch. One run in 64 empties its cell (as a new
- * epoch empties a half), so that bits are set again all the time. A flow recorded since its
- * cell was last emptied must be found: each run checks its flow first, then records it. The
- * emptying is told apart from a loss by a sequence count per cell (odd while it empties):
- * a check or a record that overlaps one counts for nothing. A CAS that loses another CPU's bit
- * (a torn word) is caught on that flow's next run.
+ * syn_recent's cells under both CPUs, as the balancer writes them: a SYN's pin records its way
+ * (ebb_syn_note), the flow's ACK clears it (ebb_syn_settle). Eight flows, each a way of its own
+ * bucket (q = way = k), four to each of two cells; each CPU owns four of them, two in each
+ * cell, and is the only one to change their records, so that it knows what its own records
+ * must be whatever the other CPU does to the same words. Each run takes one of its flows,
+ * checks the cell against what it knows (recorded: the flow's bucket asks; cleared: it does
+ * not), then records or clears it at random. A CAS that loses or resurrects another CPU's
+ * record (a torn word) is caught by that CPU's next check of it.
  */
-__u64 syn_seq[2];
-__u64 syn_noted[32]; /* 1 + the cell's sequence count when the flow was recorded; 0: never */
+__u32 syn_state[8]; /* 1: recorded, 0: cleared; written only by the flow's own CPU */
 
 SEC("xdp")
 int syn_stress(struct xdp_md *ctx)
 {
-	__u32 r = bpf_get_prandom_u32(), k = r & 31, idx = k & 1;
-	__u32 epoch = ebb_syn_epoch(bpf_ktime_get_coarse_ns());
-	__u16 bit = (__u16)(1u << (k >> 1));
+	__u32 r = bpf_get_prandom_u32(), cpu = bpf_get_smp_processor_id() & 1;
+	__u32 k = ((r & 3) << 1 | cpu) & 7, idx = (k >> 1) & 1;
+	__u32 unit = ebb_syn_unit(bpf_ktime_get_coarse_ns());
 	union ebb_syn_cell *c = bpf_map_lookup_elem(&stress_cells, &idx);
-	__u64 *seq = &syn_seq[idx & 1], s1, s2, word;
+	int asks;
 
-	/* (k < 32 and idx & 1 repeat what the masks above say: without them this verifier
-	 * refuses the program) */
-	if (!c || k >= 32)
+	if (!c)
 		return XDP_ABORTED;
-	if (((r >> 8) & 63) == 0) { /* empty the cell */
-		__sync_fetch_and_add(seq, 1);
-		word = ebb_ft_read(&c->word);
-		ebb_ft_cas(&c->word, word, 0);
-		__sync_fetch_and_add(seq, 1);
-		return XDP_TX;
-	}
-	s1 = ebb_ft_read(seq);
-	if (!(s1 & 1) && syn_noted[k] == s1 + 1) {
-		word = ebb_ft_read(&c->word);
-		s2 = ebb_ft_read(seq);
-		if (s2 == s1) {
-			__sync_fetch_and_add(&syn_stats.checked, 1);
-			if (!ebb_syn_cell_has(word, epoch, bit))
-				__sync_fetch_and_add(&syn_stats.lost, 1);
+	asks = ebb_syn_cell_asks(ebb_ft_read(&c->word), k, unit);
+	__sync_fetch_and_add(&syn_stats.checked, 1);
+	if (syn_state[k] && !asks)
+		__sync_fetch_and_add(&syn_stats.lost, 1);
+	if (!syn_state[k] && asks)
+		__sync_fetch_and_add(&syn_stats.ghost, 1);
+	if ((r >> 8) & 1) {
+		if (!ebb_syn_note(&c->word, k, k, unit)) {
+			__sync_fetch_and_add(&syn_stats.gave_up, 1); /* (the balancer then restarts its window) */
+			return XDP_TX;
 		}
+		__sync_fetch_and_add(&syn_stats.noted, 1);
+		syn_state[k] = 1;
+	} else {
+		if (!ebb_syn_settle(&c->word, k, k)) {
+			__sync_fetch_and_add(&syn_stats.gave_up, 1); /* (the record stays: a SYN asks) */
+			return XDP_TX;
+		}
+		__sync_fetch_and_add(&syn_stats.settled, 1);
+		syn_state[k] = 0;
 	}
-	if (!ebb_syn_note(&c->word, epoch, bit)) {
-		__sync_fetch_and_add(&syn_stats.gave_up, 1); /* (the balancer then restarts its window) */
-		return XDP_TX;
-	}
-	__sync_fetch_and_add(&syn_stats.noted, 1);
-	s2 = ebb_ft_read(seq);
-	if (!(s1 & 1) && s2 == s1)
-		syn_noted[k] = s1 + 1;
 	return XDP_TX;
 }
