@@ -49,7 +49,7 @@ for ((r = 1; r <= RUNS; r++)); do
 	"$OUTPUT/bench/bench_xdp" --bpffs "$BPFFS" --katran "$OUTPUT/katran/balancer.bpf.o" \
 		--katran-flood "$OUTPUT/katran/balancer_flood.bpf.o" --rounds "$ROUNDS" --no-control \
 		--ebbctl "$OUTPUT/ebbctl" --ebbd "$OUTPUT/ebbd" --json "$DIR/run-$r.json" \
-		--only pass_not_vip,hit,hit_1m_spread,hit_1m_inorder,new_flow,ipip_hit,syn_flood,syn_flood_window,syn_flood_window_busy >"$DIR/run-$r.log" 2>&1 ||
+		--only pass_not_vip,hit,hit_1m_spread,hit_1m_inorder,new_flow,ipip_hit,syn_flood,syn_flood_window,syn_flood_window_open,syn_flood_window_busy >"$DIR/run-$r.log" 2>&1 ||
 		{ echo "Error: bench_xdp failed in run $r:" >&2; tail -5 "$DIR/run-$r.log" >&2; exit 1; }
 	files+=("$DIR/run-$r.json")
 	loads[-1]+=" $(date -u +%H:%M:%S) $(loadavg)"
