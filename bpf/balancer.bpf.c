@@ -149,9 +149,12 @@ static __always_inline void syn_recent_settle(__u32 bucket, __u32 way)
 		ebb_syn_settle(&c->word, q, way);
 }
 
-/* settle: the packet is TCP and not a SYN (syn_recent_settle) */
+/* Which of a flow's two buckets a lookup reads (a SYN's, syn_maybe_recent): both, or one. */
+enum { ASK_B0 = 1, ASK_B1 = 2, ASK_BOTH = 3 };
+
+/* settle: the packet is TCP and not a SYN (syn_recent_settle); ask: ASK_* */
 static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct flow_ref *ref,
-					  bool settle)
+					  bool settle, __u32 ask)
 {
 	struct ebb_ft_bucket *b0, *b1;
 	struct ebb_ft_where w;
@@ -170,6 +173,10 @@ static __always_inline void flow_find_now(const struct ebb_flow_key *k, struct f
 		return;
 	}
 	w = ebb_ft_where_key(k, flow_buckets());
+	if (ask == ASK_B0) /* (the same bucket twice: ebb_ft_find finds in it what it would) */
+		w.b[1] = w.b[0];
+	else if (ask == ASK_B1)
+		w.b[0] = w.b[1];
 	b0 = bpf_map_lookup_elem(&flows, &w.b[0]);
 	b1 = bpf_map_lookup_elem(&flows, &w.b[1]);
 	if (!b0 || !b1)
@@ -200,7 +207,7 @@ static __always_inline void flow_adopt(const struct ebb_flow_key *k, struct flow
 	if (way < 0)
 		return;
 	if (way >= 2 * EBB_FT_WAYS) { /* flows6 */
-		flow_find_now(k, ref, false);
+		flow_find_now(k, ref, false, ASK_BOTH);
 		return;
 	}
 	w = ebb_ft_where_key(k, flow_buckets());
@@ -218,9 +225,9 @@ static __always_inline void flow_adopt(const struct ebb_flow_key *k, struct flow
 }
 
 static __always_inline void flow_find(const struct ebb_flow_key *k, struct flow_ref *ref,
-				      bool settle)
+				      bool settle, __u32 ask)
 {
-	flow_find_now(k, ref, settle);
+	flow_find_now(k, ref, settle, ask);
 	if (!ref->slot && migrating())
 		flow_adopt(k, ref);
 }
@@ -553,10 +560,14 @@ static __always_inline bool syn_bucket_asks(__u32 bucket, __u32 unit)
 	return !c || ebb_syn_cell_asks(ebb_ft_read(&c->word), q, unit);
 }
 
-/* Can a bare SYN be the retry of a handshake a SYN pinned within the retry window? Yes while
- * the filter has not recorded every pin for a whole window (the header; its first reader
- * starts it), and for an IPv6 flow; else if one of its two buckets has a live record. */
-static __always_inline bool syn_maybe_recent(const struct step_state *s)
+/*
+ * Can a bare SYN be the retry of a handshake a SYN pinned within the retry window, and in
+ * which of its buckets can that first try's entry be? In either (ASK_BOTH) while the filter
+ * has not recorded every pin for a whole window (the header; its first reader starts it), and
+ * for an IPv6 flow; else in those of its buckets with a live record (or mark) in their cell:
+ * an open handshake's entry has one in its own bucket's. 0: in neither, it is no retry.
+ */
+static __always_inline __u32 syn_maybe_recent(const struct step_state *s)
 {
 	union ebb_syn_cell *since;
 	struct ebb_ft_where w;
@@ -565,21 +576,22 @@ static __always_inline bool syn_maybe_recent(const struct step_state *s)
 
 	since = bpf_map_lookup_elem(&syn_recent, &zero);
 	if (!since)
-		return true;
+		return ASK_BOTH;
 	from = ebb_ft_read(&since->word);
 	if (!(from & EBB_SYN_SINCE_VALID)) {
 		ebb_ft_cas(&since->word, from, EBB_SYN_SINCE_VALID | s->now);
-		return true;
+		return ASK_BOTH;
 	}
 	/* (a tick of margin: two CPUs' coarse clocks read moments apart) */
 	if ((__s64)(s->now - (from & ~EBB_SYN_SINCE_VALID)) <=
 	    (__s64)(EBB_SYN_RETRY_NS + EBB_SEEN_TICK_NS))
-		return true;
+		return ASK_BOTH;
 	if (s->pkt.key.family == EBB_FAMILY_V6)
-		return true;
+		return ASK_BOTH;
 	w = ebb_ft_where_key(&s->pkt.key, flow_buckets());
 	unit = ebb_syn_unit(s->now);
-	return syn_bucket_asks(w.b[0], unit) || (w.b[1] != w.b[0] && syn_bucket_asks(w.b[1], unit));
+	return (syn_bucket_asks(w.b[0], unit) ? ASK_B0 : 0) |
+	       (w.b[1] != w.b[0] && syn_bucket_asks(w.b[1], unit) ? ASK_B1 : 0);
 }
 
 /*
@@ -599,12 +611,14 @@ static __always_inline bool lookup(struct step_state *s, bool asked)
 	 * client retries a SYN: if the table has its flow, that is this connection's own first
 	 * try, placed by the same owner (a retry goes where it went), or a finished connection
 	 * on a reused port, or one of a node that takes no new flows: placed again by the table.
-	 * The table need not be asked. (In a slot that changed within the window it is, if a SYN
-	 * of this flow was pinned within the window (syn_recent): a retry stays where it went.) */
-	if (!asked) {
-		if (bare_syn(pkt) && (!slot_changed_lately(s) || !syn_maybe_recent(s)))
+	 * The table need not be asked. (In a slot that changed within the window it is, in the
+	 * buckets where syn_recent has a handshake still open: a retry stays where it went.) */
+	if (!asked) { /* a bare SYN */
+		__u32 ask = slot_changed_lately(s) ? syn_maybe_recent(s) : 0;
+
+		if (!ask)
 			return false;
-		flow_find(&pkt->key, &s->flow, false);
+		flow_find(&pkt->key, &s->flow, false, ask);
 	}
 	if (!s->flow.slot)
 		return false;
@@ -870,7 +884,7 @@ __noinline int ebb_rescue(struct xdp_md *ctx, const struct packet *in, __u32 vip
 	s->vip = vip;
 	s->node = owner;
 	s->node_id = owner_id;
-	flow_find_now(&pkt->key, &s->flow, false); /* its caller asked both tables */
+	flow_find_now(&pkt->key, &s->flow, false, ASK_BOTH); /* its caller asked both tables */
 	s->how.placed = s->how.second = new_entry != 0;
 	s->now = bpf_ktime_get_coarse_ns();
 	p.family = owner->family;
@@ -943,7 +957,7 @@ static __noinline int take_claim(struct xdp_md *ctx, struct step_state *s)
 	if (!secret || ebb_rescue_cookie(secret, &pkt->key) != cl.cookie)
 		goto bad;
 	s->now = bpf_ktime_get_coarse_ns();
-	flow_find(&pkt->key, &s->flow, false);
+	flow_find(&pkt->key, &s->flow, false, ASK_BOTH);
 	if (s->flow.slot) {
 		/* (lost to another CPU's change: the flow stays unconfirmed, and its next packet
 		 * is rescued and claimed again) */
@@ -985,7 +999,8 @@ int ebb_balancer(struct xdp_md *ctx)
 	if (!bare_syn(&s.pkt)) { /* 3 first, and 2 by the VIP id its entry records */
 		flow_find(&s.pkt.key, &s.flow,
 			  s.pkt.key.proto == IPPROTO_TCP && !(s.pkt.tcp_flags & TCP_FLAG_SYN) &&
-				  !s.pkt.icmp_error);
+				  !s.pkt.icmp_error,
+			  ASK_BOTH);
 		asked = true;
 		if (s.flow.slot)
 			classify_by_flow(&s, s.flow.word);

@@ -709,7 +709,8 @@ static void syn_cell_set(const char *who, __u32 bucket, __u64 word)
 }
 
 /* What the reuse flow's cells hold (both of its buckets' cells emptied first) */
-enum { REC_NONE, REC_NOW, REC_LATE, REC_STALE, REC_OTHER_BUCKET, REC_OTHER_WAY, REC_MARK };
+enum { REC_NONE, REC_NOW, REC_LATE, REC_STALE, REC_OTHER_BUCKET, REC_OTHER_WAY, REC_MARK,
+       REC_ITS_OTHER };
 
 static void syn_recent_reuse_cell(const char *who, int rec)
 {
@@ -735,6 +736,12 @@ static void syn_recent_reuse_cell(const char *who, int rec)
 	case REC_OTHER_BUCKET: word = ebb_syn_rec(q + 1, way, unit); break;
 	case REC_OTHER_WAY: word = ebb_syn_rec(q, (way + 1) & 7, unit); break;
 	case REC_MARK: word = (__u64)ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, unit) << 32; break;
+	case REC_ITS_OTHER: /* a record in the flow's other bucket, not the one of its entry */
+		bucket = w.b[0] == bucket ? w.b[1] : w.b[0];
+		ASSERT_TRUE(bucket != w.b[0] || w.b[0] != w.b[1],
+			    nm(who, "the reuse flow has two buckets"));
+		word = ebb_syn_rec(ebb_syn_q_of(bucket), way, unit);
+		break;
 	}
 	syn_cell_set(who, bucket, word);
 }
@@ -761,6 +768,10 @@ static void hook_recent_other_way(void)
 	recent_setup("recent: another way", SR_TRUSTED, REC_OTHER_WAY);
 }
 static void hook_recent_mark(void) { recent_setup("recent: overflow mark", SR_TRUSTED, REC_MARK); }
+static void hook_recent_its_other(void)
+{
+	recent_setup("recent: its other bucket", SR_TRUSTED, REC_ITS_OTHER);
+}
 static void hook_recent_untrusted(void) { recent_setup("recent: untrusted", SR_UNTRUSTED, REC_NONE); }
 static void hook_recent_unset(void) { recent_setup("recent: unset", SR_UNSET, REC_NONE); }
 
@@ -939,6 +950,10 @@ static const struct tcase cases[] = {
 	{ .name = "retry filter: another way of its bucket recorded: it asks, follows its entry",
 	  .before = hook_recent_other_way, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter: a record in its other bucket only: that bucket is asked, placed by the table",
+	  .before = hook_recent_its_other, .pkt = { REUSE_FLOW, .flags = TH_SYN },
+	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW,
+	  .new_flows = 1 },
 	{ .name = "retry filter: its cell's overflow mark: it asks, follows its entry",
 	  .before = hook_recent_mark, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
