@@ -483,7 +483,7 @@ static __always_inline bool slot_changed_lately(struct step_state *s)
  * the soonest). A pin it cannot record (its cell changed under every try) restarts the
  * header's window: until a whole one has passed, every SYN asks.
  */
-static __always_inline void syn_recent_record(__u32 bucket, __u32 way, __u64 now)
+static __always_inline void syn_recent_record(__u32 bucket, __u32 way, __u32 fp, __u64 now)
 {
 	__u32 q = ebb_syn_q_of(bucket), idx = ebb_syn_cell_of(bucket), zero = 0;
 	union ebb_syn_cell *c, *since;
@@ -491,7 +491,7 @@ static __always_inline void syn_recent_record(__u32 bucket, __u32 way, __u64 now
 	if (q >= EBB_SYN_Q_OVERFLOW) /* never recorded: its SYNs always ask */
 		return;
 	c = bpf_map_lookup_elem(&syn_recent, &idx);
-	if (c && ebb_syn_note(&c->word, q, way, ebb_syn_unit(now)))
+	if (c && ebb_syn_note(&c->word, q, way, fp, ebb_syn_unit(now)))
 		return;
 	since = bpf_map_lookup_elem(&syn_recent, &zero);
 	if (since)
@@ -519,7 +519,7 @@ __noinline int ebb_flow_pin_syn(const struct ebb_flow_key *k, __u64 entry, __u64
 	if (st && (ret & 0xff) != EBB_FT_LOST && k->family != EBB_FAMILY_V6 &&
 	    st->kw == ebb_ft_keyword4(k))
 		syn_recent_record(way < EBB_FT_WAYS ? st->b[0] : st->b[1],
-				  way & (EBB_FT_WAYS - 1), now);
+				  way & (EBB_FT_WAYS - 1), st->fp, now);
 	return ret & 0xff;
 }
 
@@ -544,12 +544,14 @@ __noinline int ebb_syn_recent_note(const struct ebb_flow_key *k, __u64 now)
 		return 0;
 	way = ebb_ft_find(b0, b1, w.fp, ebb_ft_keyword4(k), &word);
 	if (way >= 0)
-		syn_recent_record(way < EBB_FT_WAYS ? w.b[0] : w.b[1], way & (EBB_FT_WAYS - 1), now);
+		syn_recent_record(way < EBB_FT_WAYS ? w.b[0] : w.b[1], way & (EBB_FT_WAYS - 1), w.fp,
+				  now);
 	return 0;
 }
 
-/* Does bucket's cell hold a live record of it, or a live overflow mark? */
-static __always_inline bool syn_bucket_asks(__u32 bucket, __u32 unit)
+/* Does bucket's cell hold a live record of it with the flow's fingerprint bits, or a live
+ * overflow mark? */
+static __always_inline bool syn_bucket_asks(__u32 bucket, __u32 fp, __u32 unit)
 {
 	__u32 q = ebb_syn_q_of(bucket), idx = ebb_syn_cell_of(bucket);
 	union ebb_syn_cell *c;
@@ -557,15 +559,16 @@ static __always_inline bool syn_bucket_asks(__u32 bucket, __u32 unit)
 	if (q >= EBB_SYN_Q_OVERFLOW)
 		return true;
 	c = bpf_map_lookup_elem(&syn_recent, &idx);
-	return !c || ebb_syn_cell_asks(ebb_ft_read(&c->word), q, unit);
+	return !c || ebb_syn_cell_asks(ebb_ft_read(&c->word), q, fp, unit);
 }
 
 /*
  * Can a bare SYN be the retry of a handshake a SYN pinned within the retry window, and in
  * which of its buckets can that first try's entry be? In either (ASK_BOTH) while the filter
  * has not recorded every pin for a whole window (the header; its first reader starts it), and
- * for an IPv6 flow; else in those of its buckets with a live record (or mark) in their cell:
- * an open handshake's entry has one in its own bucket's. 0: in neither, it is no retry.
+ * for an IPv6 flow; else in those of its buckets with a live record of its fingerprint bits
+ * (or a mark) in their cell: an open handshake's entry has one in its own bucket's. 0: in
+ * neither, it is no retry.
  */
 static __always_inline __u32 syn_maybe_recent(const struct step_state *s)
 {
@@ -590,8 +593,8 @@ static __always_inline __u32 syn_maybe_recent(const struct step_state *s)
 		return ASK_BOTH;
 	w = ebb_ft_where_key(&s->pkt.key, flow_buckets());
 	unit = ebb_syn_unit(s->now);
-	return (syn_bucket_asks(w.b[0], unit) ? ASK_B0 : 0) |
-	       (w.b[1] != w.b[0] && syn_bucket_asks(w.b[1], unit) ? ASK_B1 : 0);
+	return (syn_bucket_asks(w.b[0], w.fp, unit) ? ASK_B0 : 0) |
+	       (w.b[1] != w.b[0] && syn_bucket_asks(w.b[1], w.fp, unit) ? ASK_B1 : 0);
 }
 
 /*

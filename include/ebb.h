@@ -286,25 +286,27 @@ static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
  * then, and for a window after a pin the datapath failed to record, the datapath asks the flow
  * table as if the filter did not exist.
  *
- * Elements 1..EBB_SYN_RECENT_CELLS are cells of four 16-bit records. A record names a way of
- * the IPv4 flow table (include/ebb_flowtable.h): bucket b's records are in cell 1 + b % CELLS
- * and hold q = b / CELLS, the way, and a stamp (when: 2^32 ns units, modulo 128):
+ * Elements 1..EBB_SYN_RECENT_CELLS are cells of three 21-bit records. A record names a way of
+ * the IPv4 flow table (include/ebb_flowtable.h) and the flow that took it: bucket b's records
+ * are in cell 1 + b % CELLS and hold q = b / CELLS, the way, 5 bits of the flow's fingerprint
+ * and a stamp (when: 2^32 ns units, modulo 128):
  *
- *   15     | 14   8 | 7  5 | 4  0
- *   in use | stamp  | way  | q
+ *   20     | 19   13 | 12  8 | 7   5 | 4  0
+ *   in use | stamp   | q     | way   | fp
  *
  * A SYN pin records its way (after the pin: only then is the way known); a TCP packet of the
- * flow that is not a SYN (the handshake's ACK first) finds its entry and clears that record;
- * a record older than the window is free. A SYN in a changed slot asks the table only if one
- * of its two buckets has a live record (or its cell's overflow mark, below). So what is in
- * the filter is the handshakes in flight and those never completed (scans, spoofed SYNs below
- * the flood guard's rate), not every flow pinned lately: its size does not grow with the rate
- * of new connections that complete. Errs only one way: a record of another flow in the same
- * bucket, a stale one (its flow evicted, or a stamp that aliases after 128 units), an ACK this
- * host never saw (another LB host's) leave a SYN asking; the table then finds no entry of its
- * flow and places it by the table, as without the filter.
+ * flow that is not a SYN (the handshake's ACK first) finds its entry and clears the way's
+ * record; a record older than the window is free. A SYN in a changed slot asks the table only
+ * in those of its two buckets that have a live record with its fingerprint bits (or its
+ * cell's overflow mark, below). So what is in the filter is the handshakes in flight and those
+ * never completed (scans, spoofed SYNs below the flood guard's rate), not every flow pinned
+ * lately: its size does not grow with the rate of new connections that complete. Errs only one
+ * way: another flow's record of the same 5 bits in the bucket (1 in 32), a stale one (its flow
+ * evicted, or a stamp that aliases after 128 units), an ACK this host never saw (another LB
+ * host's) leave a SYN asking; the table then finds no entry of its flow and places it by the
+ * table, as without the filter.
  *
- * A cell whose four records are live when a pin comes gets an overflow mark instead (q =
+ * A cell whose three records are live when a pin comes gets an overflow mark instead (q =
  * EBB_SYN_Q_OVERFLOW, stamped now, in place of its oldest record, which it outlives): every SYN
  * of the cell's buckets asks until the mark is older than the window. Buckets of q >=
  * EBB_SYN_Q_OVERFLOW (tables over ~6.8M flows) are never recorded: their SYNs always ask. IPv6
@@ -312,19 +314,22 @@ static inline __u32 ebb_ring_change_word(__u32 vip_id, __u32 slot)
  * always ask. One 64-bit CAS per change.
  */
 #ifndef EBB_SYN_RECENT_CELLS
-#define EBB_SYN_RECENT_CELLS 32768 /* 256 KiB: 131,072 records */
+#define EBB_SYN_RECENT_CELLS 32768 /* 256 KiB: 98,304 records */
 #endif
 #define EBB_SYN_SINCE_VALID (1ULL << 63)
 /* How many CAS a pin tries before it gives up and restarts element 0's window. */
 #define EBB_SYN_RECENT_TRIES 3
-#define EBB_SYN_LANES 4
+#define EBB_SYN_LANES 3
+#define EBB_SYN_LANE_BITS 21
+#define EBB_SYN_LANE_MASK 0x1fffffULL
 #define EBB_SYN_UNIT_SHIFT 32 /* a stamp's unit: 2^32 ns, ~4.3 s */
 #define EBB_SYN_STAMP_MASK 0x7f
 /* A record is live while its age in units is at most this: a pin seen at least the window
  * (EBB_SYN_RETRY_NS) after it was made, whatever the parts of units at both ends. */
 #define EBB_SYN_LIVE_UNITS ((__u32)(EBB_SYN_RETRY_NS >> EBB_SYN_UNIT_SHIFT) + 1)
 #define EBB_SYN_Q_OVERFLOW 31 /* q of the overflow mark; buckets of this q or above: no record */
-#define EBB_SYN_REC_USED 0x8000
+#define EBB_SYN_REC_USED (1u << 20)
+#define EBB_SYN_REC_WAY_KEY (EBB_SYN_REC_USED | 0x1fe0) /* in use, q and way */
 
 _Static_assert((__u64)EBB_SYN_LIVE_UNITS << EBB_SYN_UNIT_SHIFT > EBB_SYN_RETRY_NS,
 	       "a record lives through a retry window");
@@ -332,9 +337,16 @@ _Static_assert(EBB_SYN_LIVE_UNITS < EBB_SYN_STAMP_MASK / 2, "a live stamp never 
 _Static_assert((EBB_SYN_RECENT_CELLS & (EBB_SYN_RECENT_CELLS - 1)) == 0, "cells: a power of two");
 
 /* A cell: BTF-typed, so that `bpftool map dump` prints its records; code uses the word. */
+struct ebb_syn_records {
+	__u64 rec0 : 21;
+	__u64 rec1 : 21;
+	__u64 rec2 : 21;
+	__u64 unused : 1;
+};
+
 union ebb_syn_cell {
 	__u64 word;
-	__u16 rec[EBB_SYN_LANES];
+	struct ebb_syn_records r;
 };
 
 static inline __u32 ebb_syn_unit(__u64 ns)
@@ -353,55 +365,63 @@ static inline __u32 ebb_syn_q_of(__u32 bucket)
 	return bucket / EBB_SYN_RECENT_CELLS;
 }
 
-static inline __u16 ebb_syn_rec(__u32 q, __u32 way, __u32 unit)
+/* fp: the flow table's fingerprint (its low 5 bits are kept) */
+static inline __u32 ebb_syn_rec(__u32 q, __u32 way, __u32 fp, __u32 unit)
 {
-	return (__u16)(EBB_SYN_REC_USED | (unit & EBB_SYN_STAMP_MASK) << 8 | (way & 7) << 5 |
-		       (q & 31));
+	return EBB_SYN_REC_USED | (unit & EBB_SYN_STAMP_MASK) << 13 | (q & 31) << 8 | (way & 7) << 5 |
+	       (fp & 31);
 }
 
-static inline int ebb_syn_rec_live(__u16 r, __u32 unit)
+static inline __u32 ebb_syn_lane(__u64 word, int i)
+{
+	return (__u32)(word >> (EBB_SYN_LANE_BITS * i) & EBB_SYN_LANE_MASK);
+}
+
+static inline int ebb_syn_rec_live(__u32 r, __u32 unit)
 {
 	return (r & EBB_SYN_REC_USED) &&
-	       ((unit - ((__u32)r >> 8)) & EBB_SYN_STAMP_MASK) <= EBB_SYN_LIVE_UNITS;
+	       ((unit - (r >> 13)) & EBB_SYN_STAMP_MASK) <= EBB_SYN_LIVE_UNITS;
 }
 
-/* Does a live record of the cell (or its live overflow mark) make a SYN of bucket q ask? */
-static inline int ebb_syn_cell_asks(__u64 word, __u32 q, __u32 unit)
+/* Does a live record of the cell (or its live overflow mark) make a SYN of bucket q and
+ * fingerprint fp ask? */
+static inline int ebb_syn_cell_asks(__u64 word, __u32 q, __u32 fp, __u32 unit)
 {
 	int asks = 0;
 
 	for (int i = 0; i < EBB_SYN_LANES; i++) {
-		__u16 r = (__u16)(word >> (16 * i));
-		__u32 rq = r & 31;
+		__u32 r = ebb_syn_lane(word, i), rq = r >> 8 & 31;
 
-		asks |= ebb_syn_rec_live(r, unit) && (rq == q || rq == EBB_SYN_Q_OVERFLOW);
+		asks |= ebb_syn_rec_live(r, unit) &&
+			((rq == q && (r & 31) == (fp & 31)) || rq == EBB_SYN_Q_OVERFLOW);
 	}
 	return asks;
 }
 
-/* The cell with the way (q, way) recorded at unit: its own record stamped again, else a free
- * one taken (a dead record is free), else the overflow mark stamped (or put in place of the
- * oldest record, which it outlives). Every dead record is cleared on the way. */
-static inline __u64 ebb_syn_cell_with(__u64 word, __u32 q, __u32 way, __u32 unit)
+/* The cell with the way (q, way) recorded for the flow of fingerprint fp at unit: the way's
+ * own record made again, else a free one taken (a dead record is free), else the overflow
+ * mark stamped (or put in place of the oldest record, which it outlives). Every dead record is
+ * cleared on the way. */
+static inline __u64 ebb_syn_cell_with(__u64 word, __u32 q, __u32 way, __u32 fp, __u32 unit)
 {
-	__u16 want = ebb_syn_rec(q, way, unit), mark = ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, unit);
+	__u32 want = ebb_syn_rec(q, way, fp, unit), mark = ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, 0, unit);
 	int own = -1, free_lane = -1, marked = -1, oldest = 0;
 	__u32 oldest_age = 0;
 	__u64 out = 0;
 
 	for (int i = 0; i < EBB_SYN_LANES; i++) {
-		__u16 r = (__u16)(word >> (16 * i));
-		__u32 age = (unit - ((__u32)r >> 8)) & EBB_SYN_STAMP_MASK;
+		__u32 r = ebb_syn_lane(word, i);
+		__u32 age = (unit - (r >> 13)) & EBB_SYN_STAMP_MASK;
 
 		if (!ebb_syn_rec_live(r, unit)) {
 			if (free_lane < 0)
 				free_lane = i;
 			continue;
 		}
-		out |= (__u64)r << (16 * i);
-		if ((r & 0xff) == (want & 0xff))
+		out |= (__u64)r << (EBB_SYN_LANE_BITS * i);
+		if ((r & EBB_SYN_REC_WAY_KEY) == (want & EBB_SYN_REC_WAY_KEY))
 			own = i;
-		else if ((r & 31) == EBB_SYN_Q_OVERFLOW)
+		else if ((r >> 8 & 31) == EBB_SYN_Q_OVERFLOW)
 			marked = i;
 		if (age >= oldest_age) {
 			oldest_age = age;
@@ -414,28 +434,29 @@ static inline __u64 ebb_syn_cell_with(__u64 word, __u32 q, __u32 way, __u32 unit
 		own = marked, want = mark;
 	else if (own < 0)
 		own = oldest, want = mark;
-	return (out & ~(0xffffULL << (16 * own))) | (__u64)want << (16 * own);
+	return (out & ~(EBB_SYN_LANE_MASK << (EBB_SYN_LANE_BITS * own))) |
+	       (__u64)want << (EBB_SYN_LANE_BITS * own);
 }
 
-/* Has the cell a record of the way (whatever its stamp)? Four lanes at once (a lane equal to
- * the record's is a zero lane of x): the datapath asks this of every TCP packet that is not a
- * SYN, and almost always the answer is no. */
+/* Has the cell a record of the way (whatever its stamp and fingerprint)? The datapath asks
+ * this of every TCP packet that is not a SYN, and almost always the answer is no. */
 static inline int ebb_syn_cell_has_way(__u64 word, __u32 q, __u32 way)
 {
-	__u64 x = (word & 0x80ff80ff80ff80ffULL) ^
-		  ((__u64)(ebb_syn_rec(q, way, 0) & 0x80ff) * 0x0001000100010001ULL);
+	__u32 key = ebb_syn_rec(q, way, 0, 0) & EBB_SYN_REC_WAY_KEY;
 
-	return ((x - 0x0001000100010001ULL) & ~x & 0x8000800080008000ULL) != 0;
+	return (ebb_syn_lane(word, 0) & EBB_SYN_REC_WAY_KEY) == key ||
+	       (ebb_syn_lane(word, 1) & EBB_SYN_REC_WAY_KEY) == key ||
+	       (ebb_syn_lane(word, 2) & EBB_SYN_REC_WAY_KEY) == key;
 }
 
 /* The cell without the way's record (whatever its stamp): the flow's handshake completed. */
 static inline __u64 ebb_syn_cell_without(__u64 word, __u32 q, __u32 way)
 {
-	__u16 gone = ebb_syn_rec(q, way, 0) & 0x80ff;
+	__u32 key = ebb_syn_rec(q, way, 0, 0) & EBB_SYN_REC_WAY_KEY;
 
 	for (int i = 0; i < EBB_SYN_LANES; i++)
-		if (((__u16)(word >> (16 * i)) & 0x80ff) == gone)
-			word &= ~(0xffffULL << (16 * i));
+		if ((ebb_syn_lane(word, i) & EBB_SYN_REC_WAY_KEY) == key)
+			word &= ~(EBB_SYN_LANE_MASK << (EBB_SYN_LANE_BITS * i));
 	return word;
 }
 

@@ -252,14 +252,14 @@ EBB_FT_INLINE bool ebb_ft_cas(__u64 *p, __u64 old, __u64 new_word)
 #endif
 }
 
-/* Records a SYN's pin, way `way` of bucket q's, in its syn_recent cell (include/ebb.h) by the
- * same CAS: false when the cell changed under every try (the caller then restarts the
- * filter's window). */
-EBB_FT_INLINE bool ebb_syn_note(__u64 *cell, __u32 q, __u32 way, __u32 unit)
+/* Records a SYN's pin of the flow of fingerprint fp, way `way` of bucket q's, in its
+ * syn_recent cell (include/ebb.h) by the same CAS: false when the cell changed under every
+ * try (the caller then restarts the filter's window). */
+EBB_FT_INLINE bool ebb_syn_note(__u64 *cell, __u32 q, __u32 way, __u32 fp, __u32 unit)
 {
 EBB_FT_UNROLL
 	for (int i = 0; i < EBB_SYN_RECENT_TRIES; i++) {
-		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_with(old, q, way, unit);
+		__u64 old = ebb_ft_read(cell), want = ebb_syn_cell_with(old, q, way, fp, unit);
 
 		if (want == old || ebb_ft_cas(cell, old, want))
 			return true;

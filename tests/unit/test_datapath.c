@@ -709,8 +709,8 @@ static void syn_cell_set(const char *who, __u32 bucket, __u64 word)
 }
 
 /* What the reuse flow's cells hold (both of its buckets' cells emptied first) */
-enum { REC_NONE, REC_NOW, REC_LATE, REC_STALE, REC_OTHER_BUCKET, REC_OTHER_WAY, REC_MARK,
-       REC_ITS_OTHER };
+enum { REC_NONE, REC_NOW, REC_LATE, REC_STALE, REC_OTHER_BUCKET, REC_OTHER_WAY, REC_OTHER_FP,
+       REC_MARK, REC_ITS_OTHER };
 
 static void syn_recent_reuse_cell(const char *who, int rec)
 {
@@ -730,17 +730,20 @@ static void syn_recent_reuse_cell(const char *who, int rec)
 	/* (a unit may pass before the packet runs: 31 units ago is still live then, 34 still
 	 * dead; the rule's edges are syn_recent_case's) */
 	switch (rec) {
-	case REC_NOW: word = ebb_syn_rec(q, way, unit); break;
-	case REC_LATE: word = ebb_syn_rec(q, way, unit - 31); break;
-	case REC_STALE: word = ebb_syn_rec(q, way, unit - (EBB_SYN_LIVE_UNITS + 2)); break;
-	case REC_OTHER_BUCKET: word = ebb_syn_rec(q + 1, way, unit); break;
-	case REC_OTHER_WAY: word = ebb_syn_rec(q, (way + 1) & 7, unit); break;
-	case REC_MARK: word = (__u64)ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, unit) << 32; break;
+	case REC_NOW: word = ebb_syn_rec(q, way, w.fp, unit); break;
+	case REC_LATE: word = ebb_syn_rec(q, way, w.fp, unit - 31); break;
+	case REC_STALE: word = ebb_syn_rec(q, way, w.fp, unit - (EBB_SYN_LIVE_UNITS + 2)); break;
+	case REC_OTHER_BUCKET: word = ebb_syn_rec(q + 1, way, w.fp, unit); break;
+	case REC_OTHER_WAY: word = ebb_syn_rec(q, (way + 1) & 7, w.fp, unit); break;
+	case REC_OTHER_FP: word = ebb_syn_rec(q, way, w.fp + 1, unit); break;
+	case REC_MARK:
+		word = (__u64)ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, 0, unit) << (2 * EBB_SYN_LANE_BITS);
+		break;
 	case REC_ITS_OTHER: /* a record in the flow's other bucket, not the one of its entry */
 		bucket = w.b[0] == bucket ? w.b[1] : w.b[0];
 		ASSERT_TRUE(bucket != w.b[0] || w.b[0] != w.b[1],
 			    nm(who, "the reuse flow has two buckets"));
-		word = ebb_syn_rec(ebb_syn_q_of(bucket), way, unit);
+		word = ebb_syn_rec(ebb_syn_q_of(bucket), way, w.fp, unit);
 		break;
 	}
 	syn_cell_set(who, bucket, word);
@@ -766,6 +769,10 @@ static void hook_recent_other_bucket(void)
 static void hook_recent_other_way(void)
 {
 	recent_setup("recent: another way", SR_TRUSTED, REC_OTHER_WAY);
+}
+static void hook_recent_other_fp(void)
+{
+	recent_setup("recent: another flow's bits", SR_TRUSTED, REC_OTHER_FP);
 }
 static void hook_recent_mark(void) { recent_setup("recent: overflow mark", SR_TRUSTED, REC_MARK); }
 static void hook_recent_its_other(void)
@@ -947,9 +954,12 @@ static const struct tcase cases[] = {
 	  .before = hook_recent_other_bucket, .pkt = { REUSE_FLOW, .flags = TH_SYN },
 	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW,
 	  .new_flows = 1 },
-	{ .name = "retry filter: another way of its bucket recorded: it asks, follows its entry",
+	{ .name = "retry filter: another way of its bucket with its fingerprint bits: it asks, follows its entry",
 	  .before = hook_recent_other_way, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
 	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .node_slot = S_OTHER },
+	{ .name = "retry filter: its way recorded with another flow's fingerprint bits: placed by the table",
+	  .before = hook_recent_other_fp, .pkt = { REUSE_FLOW, .flags = TH_SYN }, .verdict = XDP_TX,
+	  .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW, .new_flows = 1 },
 	{ .name = "retry filter: a record in its other bucket only: that bucket is asked, placed by the table",
 	  .before = hook_recent_its_other, .pkt = { REUSE_FLOW, .flags = TH_SYN },
 	  .verdict = XDP_TX, .reason = EBB_R_FORWARDED, .vip = VIP1_K, .ring = BY_NEW,
@@ -2053,7 +2063,7 @@ static void syn_recent_case(void)
 					     .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,
 					     .flags = TH_SYN };
 	union ebb_syn_cell since = {};
-	__u32 zero = 0, bucket = 0, way = 0, q;
+	__u32 zero = 0, bucket = 0, way = 0, q, fp;
 	struct ebb_flow_key k;
 	__u64 t0 = ebb_now_ns(), word;
 	__u32 verdict;
@@ -2065,45 +2075,51 @@ static void syn_recent_case(void)
 
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			__u32 u = units[i], L = EBB_SYN_LIVE_UNITS;
-			__u64 w = ebb_syn_cell_with(0, 5, 3, u);
+			__u64 w = ebb_syn_cell_with(0, 5, 3, 9, u);
 
-			/* live through L units, dead after; only its bucket asks */
-			wrong += !ebb_syn_cell_asks(w, 5, u) + !ebb_syn_cell_asks(w, 5, u + L);
-			wrong += ebb_syn_cell_asks(w, 5, u + L + 1) + ebb_syn_cell_asks(w, 6, u);
-			/* stamped again, not twice; another way of the bucket takes a record of its
-			 * own; cleared by its own way only */
-			wrong += ebb_syn_cell_with(w, 5, 3, u + 1) != (__u64)ebb_syn_rec(5, 3, u + 1);
-			w = ebb_syn_cell_with(w, 5, 4, u);
-			wrong += __builtin_popcountll(w & 0x8000800080008000ULL) != 2;
+			/* live through L units, dead after; only its bucket and its 5 bits of
+			 * fingerprint ask */
+			wrong += !ebb_syn_cell_asks(w, 5, 9, u) + !ebb_syn_cell_asks(w, 5, 9, u + L);
+			wrong += ebb_syn_cell_asks(w, 5, 9, u + L + 1) + ebb_syn_cell_asks(w, 6, 9, u);
+			wrong += ebb_syn_cell_asks(w, 5, 10, u) + !ebb_syn_cell_asks(w, 5, 9 + 32, u);
+			/* stamped again, not twice; the way taken by another flow: its record
+			 * replaced; another way of the bucket takes a record of its own; cleared by
+			 * its own way only */
+			wrong += ebb_syn_cell_with(w, 5, 3, 9, u + 1) != ebb_syn_rec(5, 3, 9, u + 1);
+			wrong += ebb_syn_cell_with(w, 5, 3, 12, u) != ebb_syn_rec(5, 3, 12, u);
+			w = ebb_syn_cell_with(w, 5, 4, 9, u);
+			wrong += w != ((__u64)ebb_syn_rec(5, 4, 9, u) << EBB_SYN_LANE_BITS |
+				       ebb_syn_rec(5, 3, 9, u));
 			w = ebb_syn_cell_without(w, 5, 3);
-			wrong += !ebb_syn_cell_asks(w, 5, u) || w != (__u64)ebb_syn_rec(5, 4, u) << 16;
+			wrong += !ebb_syn_cell_asks(w, 5, 9, u) ||
+				 w != (__u64)ebb_syn_rec(5, 4, 9, u) << EBB_SYN_LANE_BITS;
 			w = ebb_syn_cell_without(w, 5, 4);
 			wrong += w != 0;
 			/* a dead record is free, and cleared by the next write */
-			w = ebb_syn_cell_with(0, 7, 1, u);
-			w = ebb_syn_cell_with(w, 8, 1, u + L + 1);
-			wrong += w != (__u64)ebb_syn_rec(8, 1, u + L + 1);
-			/* four live records, then a fifth: the oldest becomes the overflow mark,
+			w = ebb_syn_cell_with(0, 7, 1, 2, u);
+			w = ebb_syn_cell_with(w, 8, 1, 2, u + L + 1);
+			wrong += w != ebb_syn_rec(8, 1, 2, u + L + 1);
+			/* three live records, then a fourth: the oldest becomes the overflow mark,
 			 * stamped now, and every bucket of the cell asks until it dies */
 			w = 0;
-			for (__u32 j = 0; j < 4; j++)
-				w = ebb_syn_cell_with(w, j, 0, u + j);
-			for (__u32 j = 0; j < 4; j++) /* the ACK's test, lane by lane */
+			for (__u32 j = 0; j < 3; j++)
+				w = ebb_syn_cell_with(w, j, 0, j, u + j);
+			for (__u32 j = 0; j < 3; j++) /* the ACK's test, lane by lane */
 				wrong += !ebb_syn_cell_has_way(w, j, 0) + ebb_syn_cell_has_way(w, j, 1) +
 					 ebb_syn_cell_has_way(w, j + 4, 0);
-			w = ebb_syn_cell_with(w, 9, 2, u + 4);
-			wrong += ebb_syn_cell_has_way(w, 0, 0) + !ebb_syn_cell_has_way(w, 3, 0);
-			for (__u32 j = 0; j < 4; j++)
-				wrong += !ebb_syn_cell_asks(w, j, u + 4);
-			wrong += !ebb_syn_cell_asks(w, 9, u + 4) + !ebb_syn_cell_asks(w, 20, u + 4 + L);
-			wrong += (__u16)w != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, u + 4);
-			wrong += ebb_syn_cell_asks(w, 20, u + 4 + L + 1);
+			w = ebb_syn_cell_with(w, 9, 2, 9, u + 3);
+			wrong += ebb_syn_cell_has_way(w, 0, 0) + !ebb_syn_cell_has_way(w, 2, 0);
+			for (__u32 j = 0; j < 3; j++)
+				wrong += !ebb_syn_cell_asks(w, j, 30, u + 3);
+			wrong += !ebb_syn_cell_asks(w, 9, 9, u + 3) + !ebb_syn_cell_asks(w, 20, 0, u + 3 + L);
+			wrong += ebb_syn_lane(w, 0) != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, 0, u + 3);
+			wrong += ebb_syn_cell_asks(w, 20, 0, u + 3 + L + 1);
 			/* the mark is stamped again by the next pin while the cell is full */
-			w = ebb_syn_cell_with(w, 10, 2, u + 6);
-			wrong += (__u16)w != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, u + 6);
-			wrong += ebb_syn_cell_asks(w, 20, u + 6 + L + 1);
+			w = ebb_syn_cell_with(w, 10, 2, 0, u + 5);
+			wrong += ebb_syn_lane(w, 0) != ebb_syn_rec(EBB_SYN_Q_OVERFLOW, 0, 0, u + 5);
+			wrong += ebb_syn_cell_asks(w, 20, 0, u + 5 + L + 1);
 		}
-		ASSERT_EQ(wrong, 0, "recent: records live a window, per way; the overflow mark, across the wrap");
+		ASSERT_EQ(wrong, 0, "recent: records live a window, per way and bits; the overflow mark, across the wrap");
 	}
 
 	/* unset, then a question (the reuse flow's SYN in its marked slot) */
@@ -2131,10 +2147,11 @@ static void syn_recent_case(void)
 	if (!ASSERT_TRUE(flow_way4(&k, &bucket, &way), "recent: the SYN pinned its flow"))
 		return;
 	q = ebb_syn_q_of(bucket);
+	fp = ebb_ft_where_key(&k, ft_nbuckets).fp;
 	word = syn_cell_word(bucket);
-	CHECK(ebb_syn_cell_asks(word, q, ebb_syn_unit(ebb_now_ns())) &&
-	      (word == ebb_syn_rec(q, way, ebb_syn_unit(ebb_now_ns())) ||
-	       word == ebb_syn_rec(q, way, ebb_syn_unit(ebb_now_ns()) - 1)),
+	CHECK(ebb_syn_cell_asks(word, q, fp, ebb_syn_unit(ebb_now_ns())) &&
+	      (word == ebb_syn_rec(q, way, fp, ebb_syn_unit(ebb_now_ns())) ||
+	       word == ebb_syn_rec(q, way, fp, ebb_syn_unit(ebb_now_ns()) - 1)),
 	      "recent: the pin's way (bucket %u, way %u) is recorded, stamped now (cell %#llx)",
 	      bucket, way, (unsigned long long)word);
 	/* a retry (its SYN again) is no ACK: the record stays */
@@ -2147,7 +2164,7 @@ static void syn_recent_case(void)
 	ASSERT_EQ(verdict, XDP_TX, "recent: its ACK is forwarded");
 	ASSERT_EQ(syn_cell_word(bucket), 0, "recent: its ACK cleared the way's record");
 	/* an ACK of a flow whose way has no record writes nothing */
-	syn_cell_set("recent", bucket, ebb_syn_rec(q, (way + 1) & 7, ebb_syn_unit(ebb_now_ns())));
+	syn_cell_set("recent", bucket, ebb_syn_rec(q, (way + 1) & 7, fp, ebb_syn_unit(ebb_now_ns())));
 	word = syn_cell_word(bucket);
 	balancer_run(&(struct pkt_desc){ .family = 4, .src = CLI_RE, .dst = VIP1,
 				       .proto = IPPROTO_TCP, .sport = 5111, .dport = 80,

@@ -11,7 +11,7 @@
  * How it would catch a torn entry: the same runs on a build whose every CAS writes its word as
  * two 4-byte halves (EBB_FT_TORN) must find wrong nodes; it runs until the first, within a
  * bound. Beside it, test_flowrace drives the whole balancer the same way with real packets.
- * The same for syn_recent's cells (include/ebb.h): 8 flows recorded and cleared in two cells
+ * The same for syn_recent's cells (include/ebb.h): 6 flows recorded and cleared in two cells
  * by both CPUs (ebb_syn_note, ebb_syn_settle), none may be lost or come back; the torn build
  * must lose some.
  * Root only (BPF).
@@ -99,7 +99,7 @@ static void test_torn_caught(void)
 	ft_stress_torn_bpf__destroy(s);
 }
 
-/* syn_recent's cells (include/ebb.h) written by both CPUs at once: 8 flows in two cells, each
+/* syn_recent's cells (include/ebb.h) written by both CPUs at once: 6 flows in two cells, each
  * recorded (ebb_syn_note) and cleared (ebb_syn_settle) by its own CPU as the balancer does on a
  * SYN's pin and on the ACK; no record lost, none come back. */
 static void test_syn_recent(void)

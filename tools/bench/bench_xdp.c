@@ -413,7 +413,7 @@ static void set_syn_recent(struct inst *in, int mode)
 			    bpf_map_lookup_elem(in->e.syn_recent_fd, &idx, &cell))
 				die("cannot record in syn_recent: %s", strerror(errno));
 			cell.word = ebb_syn_cell_with(cell.word, ebb_syn_q_of(bucket),
-						      (__u32)rand() & 7, unit);
+						      (__u32)rand() & 7, (__u32)rand(), unit);
 			if (bpf_map_update_elem(in->e.syn_recent_fd, &idx, &cell, BPF_ANY))
 				die("cannot record in syn_recent: %s", strerror(errno));
 		}
