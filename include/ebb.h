@@ -443,10 +443,11 @@ static inline __u64 ebb_syn_cell_with(__u64 word, __u32 q, __u32 way, __u32 fp, 
 static inline int ebb_syn_cell_has_way(__u64 word, __u32 q, __u32 way)
 {
 	__u32 key = ebb_syn_rec(q, way, 0, 0) & EBB_SYN_REC_WAY_KEY;
+	int has = 0;
 
-	return (ebb_syn_lane(word, 0) & EBB_SYN_REC_WAY_KEY) == key ||
-	       (ebb_syn_lane(word, 1) & EBB_SYN_REC_WAY_KEY) == key ||
-	       (ebb_syn_lane(word, 2) & EBB_SYN_REC_WAY_KEY) == key;
+	for (int i = 0; i < EBB_SYN_LANES; i++)
+		has |= (ebb_syn_lane(word, i) & EBB_SYN_REC_WAY_KEY) == key;
+	return has;
 }
 
 /* The cell without the way's record (whatever its stamp): the flow's handshake completed. */

@@ -349,7 +349,7 @@ static int print_paths(json_object *x)
 	       "  same target on another table size, for information). 1M = 1,048,576 flows in the\n"
 	       "  flow table; \"shuffled\": a different flow every packet, in an order unrelated to the one\n"
 	       "  they were inserted in, so the table's cache misses show; \"in order\": the same flows in\n"
-	       "  their insertion order (an LRU hash's entries then lie in the order read: prefetched).\n"
+	       "  their insertion order (cheaper for Katran's LRU hash: its entries likely lie in that order).\n"
 	       "  Wrapped paths (a distinct packet per run) subtract the wrapper's cost, measured on the floor;\n"
 	       "  the method check runs the plain hit through the wrapper: it should match \"1 flow\".\n",
 	       met, missed);
